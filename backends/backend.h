@@ -1,0 +1,96 @@
+/* backend.h - the object store interface: flat keys to opaque ciphertext
+ * objects. A backend knows nothing of keys, names or the format; fs/ talks to
+ * every store through this table and branches on capabilities only.
+ *
+ * Keys are ASCII: [a-z0-9._/-], no leading '/', no "..", at most 255 bytes.
+ * Errors are negative errnos: -ENOENT no such object, -EACCES bad credentials,
+ * -EIO/-ETIMEDOUT/-ECONNREFUSED network trouble, -ENOSPC store full,
+ * -EPROTO a malformed server reply. Every call is thread-safe. */
+#ifndef SEALFS_BACKEND_H
+#define SEALFS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct backend;
+
+/* Capabilities. */
+enum {
+	BACKEND_CAP_LOCAL_FS = 1u << 0, /* objects are files: put_file may hard-link */
+	BACKEND_CAP_RANGE = 1u << 1,    /* get with a byte range is cheap */
+};
+
+/* Called once per listed object; return non-zero to stop (that value is returned). */
+typedef int (*backend_list_cb)(void *arg, const char *key, uint64_t size);
+
+struct backend_ops {
+	const char *name; /* "local", "s3": for messages only */
+	unsigned caps;
+	/* Reads len bytes at off (len 0: to the end) into a new malloc'ed *out of
+	 * *out_len bytes. -ENOENT if missing. */
+	int (*get)(struct backend *b, const char *key, uint64_t off, size_t len, unsigned char **out,
+		   size_t *out_len);
+	/* Writes the whole object into fd from its current offset; returns bytes via *size. */
+	int (*get_to_fd)(struct backend *b, const char *key, int fd, uint64_t *size);
+	/* Stores data atomically (readers see the old or the new object, never a
+	 * torn one). Durable once backend_ops.sync returns. */
+	int (*put)(struct backend *b, const char *key, const void *data, size_t len);
+	/* Stores the content of the file at path (a ciphertext cache file that will
+	 * not change again) atomically; BACKEND_CAP_LOCAL_FS stores may link it. */
+	int (*put_file)(struct backend *b, const char *key, const char *path);
+	/* Deletes; a missing object is not an error. */
+	int (*del)(struct backend *b, const char *key);
+	/* Size of an object; -ENOENT if missing. */
+	int (*head)(struct backend *b, const char *key, uint64_t *size);
+	/* Lists every object whose key starts with prefix. */
+	int (*list)(struct backend *b, const char *prefix, backend_list_cb cb, void *arg);
+	/* Barrier: every put and del that returned before is durable when this returns. */
+	int (*sync)(struct backend *b);
+	/* Closes and frees. */
+	void (*destroy)(struct backend *b);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+};
+
+/* Options for opening a store; every field may be zero/NULL. */
+struct backend_opts {
+	const char *endpoint; /* S3: overrides AWS_ENDPOINT_URL(_S3) and ~/.aws/config */
+	const char *region;   /* S3: overrides AWS_REGION / AWS_DEFAULT_REGION */
+	const char *profile;  /* S3: overrides AWS_PROFILE */
+	int path_style;       /* S3: 1 path-style, 0 virtual-hosted, -1 automatic */
+	int create;           /* local: create the directory if missing (init only) */
+};
+
+/* Opens the store named by url: a path, file:///path, or s3://bucket/prefix.
+ * On error returns a negative errno and writes a one-line reason into err.
+ * -ENOENT missing store, -ENOTDIR, -EACCES, -EPROTONOSUPPORT unknown scheme. */
+int backend_open(struct backend **out, const char *url, const struct backend_opts *opts,
+		 char *err, size_t err_size);
+
+/* Convenience wrappers over the table. */
+static inline int backend_get(struct backend *b, const char *key, uint64_t off, size_t len,
+			      unsigned char **out, size_t *out_len)
+{
+	return b->ops->get(b, key, off, len, out, out_len);
+}
+static inline int backend_put(struct backend *b, const char *key, const void *d, size_t len)
+{
+	return b->ops->put(b, key, d, len);
+}
+static inline int backend_del(struct backend *b, const char *key)
+{
+	return b->ops->del(b, key);
+}
+static inline int backend_sync(struct backend *b)
+{
+	return b->ops->sync(b);
+}
+static inline void backend_destroy(struct backend *b)
+{
+	if (b)
+		b->ops->destroy(b);
+}
+
+#endif

@@ -1,0 +1,30 @@
+/* dirobj_check.h - internal to crypto/: the rules an entry must satisfy
+ * (docs/FORMAT.md, "Directory object"), shared by dirobj.c (encode) and
+ * dirobj_decode.c. Pure. */
+#ifndef SEALFS_DIROBJ_CHECK_H
+#define SEALFS_DIROBJ_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dirobj.h"
+
+#define DIROBJ_NSEC_MAX 999999999
+#define DIROBJ_INT_MAX ((uint64_t)INT64_MAX) /* largest JSON integer jansson holds */
+
+/* Whether s[0..len) is UTF-8 that jansson accepts in a string. */
+bool dirobj_check_utf8(const char *s, size_t len);
+/* A child name: 1..255 bytes, no '/' or NUL, not "." or ".."; the root's is "". */
+bool dirobj_check_name(const char *name, size_t len, bool root);
+/* A symlink target: 1..DIROBJ_TARGET_MAX bytes, no NUL. */
+bool dirobj_check_target(const char *t, size_t len);
+/* Permission bits only, and the type bits of type. */
+bool dirobj_check_mode(enum dirobj_type type, uint64_t mode);
+bool dirobj_check_type(int t);
+/* Name 1..255 bytes of UTF-8, value at most DIROBJ_XATTR_VALUE_MAX. */
+bool dirobj_check_xattr(const struct dirobj_xattr *x);
+/* 0 when no two entries share a name or an id; -EEXIST if some do; -ENOMEM. */
+int dirobj_check_unique(const struct dirobj *dir);
+
+#endif

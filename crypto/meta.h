@@ -1,0 +1,48 @@
+/* meta.h - sealing and opening metadata objects: directory objects and the head
+ * (docs/FORMAT.md, "Metadata objects"). Pure: no I/O.
+ *
+ * Always XChaCha20-Poly1305-IETF under the vault's metadata key, whatever the
+ * content suite. Plaintext is padded with sodium_pad to META_PAD_BLOCK bytes.
+ * Stored bytes: nonce (24) || ciphertext || tag (16). */
+#ifndef SEALFS_META_H
+#define SEALFS_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chunk.h"
+
+#define META_PAD_BLOCK 1024u
+#define META_MAX_PLAIN_BYTES (256u << 20) /* refuse larger objects */
+
+enum meta_kind {
+	META_KIND_DIR = 1,
+	META_KIND_HEAD = 2,
+};
+
+/* What a metadata object's associated data binds. */
+struct meta_ad {
+	enum meta_kind kind;
+	uint8_t vault_id[OBJECT_ID_BYTES];
+	uint8_t object_id[OBJECT_ID_BYTES]; /* the directory's stable id; zeros for the head */
+	uint64_t version;                   /* bumped on every rewrite */
+	uint8_t store_key[OBJECT_ID_BYTES]; /* the key it is stored under; zeros for the head */
+};
+
+/* Seals plain[0..len). *out is a new malloc'ed buffer of *out_len bytes.
+ * Returns 0, -ENOMEM, or -EFBIG over META_MAX_PLAIN_BYTES. */
+int meta_seal(unsigned char **out, size_t *out_len, const void *plain, size_t len,
+	      const struct meta_ad *ad, const unsigned char meta_key[32]);
+
+/* Opens a sealed object. *out is a new malloc'ed, NUL-terminated buffer of
+ * *out_len bytes (padding removed); free it with meta_free_plain (wipes).
+ * Returns 0, -EBADMSG on failed authentication or bad padding, -ENOMEM. */
+__attribute__((warn_unused_result)) int meta_open(char **out, size_t *out_len,
+						  const unsigned char *sealed, size_t sealed_len,
+						  const struct meta_ad *ad,
+						  const unsigned char meta_key[32]);
+
+/* Wipes and frees a buffer from meta_open. NULL is fine. */
+void meta_free_plain(char *plain, size_t len);
+
+#endif

@@ -1,0 +1,90 @@
+/* vault.h - the vault config (sealfs.json) and the key hierarchy: keyslots
+ * wrapping the master key, subkeys derived from it, the config MAC
+ * (docs/FORMAT.md, "Vault config", "Keys"). Pure: no I/O; callers read and
+ * write the config bytes. Secrets live in sodium_malloc memory. */
+#ifndef SEALFS_VAULT_H
+#define SEALFS_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chunk.h"
+#include "suite.h"
+
+#define VAULT_FORMAT_VERSION 1
+#define VAULT_CONFIG_NAME "sealfs.json" /* store key of the config */
+#define VAULT_KEY_BYTES 32
+
+/* Keys of an unlocked vault. Allocated with sodium_malloc; free with vault_keys_free. */
+struct vault_keys {
+	unsigned char master[VAULT_KEY_BYTES];
+	unsigned char content[VAULT_KEY_BYTES]; /* crypto_kdf id 1: per-file keys */
+	unsigned char meta[VAULT_KEY_BYTES];    /* crypto_kdf id 2: directory objects, head */
+	unsigned char config[VAULT_KEY_BYTES];  /* crypto_kdf id 3: config MAC */
+};
+
+/* KDF cost of a passphrase keyslot (crypto_pwhash, Argon2id v1.3). */
+struct vault_kdf_cost {
+	unsigned long long opslimit;
+	size_t memlimit;
+};
+
+/* A parsed config. Opaque except for what every layer needs. */
+struct vault_config {
+	int format;
+	uint8_t vault_id[OBJECT_ID_BYTES];
+	enum suite_id suite;
+	void *priv; /* the JSON document (jansson), owned */
+};
+
+/* The default passphrase cost: crypto_pwhash_*_MODERATE. */
+struct vault_kdf_cost vault_kdf_default(void);
+
+/* Creates a new vault: random vault id and master key, a passphrase keyslot and
+ * a recovery keyslot. recovery_text receives the one-time recovery key as text
+ * (recovery.h), NUL-terminated. Returns 0, -ENOMEM, -EINVAL (unavailable suite,
+ * cost below libsodium's minimum). *cfg_out and *keys_out are new. */
+int vault_create(struct vault_config **cfg_out, struct vault_keys **keys_out, enum suite_id suite,
+		 const char *pass, size_t pass_len, struct vault_kdf_cost cost,
+		 char *recovery_text, size_t recovery_text_size);
+
+/* Parses config bytes. Returns 0; -EBADMSG not a sealfs config (bad JSON,
+ * missing fields); -EPROTONOSUPPORT a newer format version (or an unknown
+ * suite); -ENOMEM. Nothing is authenticated yet: call an unlock function. */
+int vault_config_parse(struct vault_config **out, const char *text, size_t len);
+
+/* Serialises (canonical JSON: sorted keys, with its MAC). *out is new. */
+int vault_config_serialize(char **out, size_t *out_len, const struct vault_config *cfg);
+
+/* Unlocks with the passphrase: runs the KDF, unwraps the master key, derives
+ * subkeys, then verifies the config MAC. Returns 0 with *keys_out new;
+ * -EACCES wrong passphrase; -EBADMSG the config was altered (MAC mismatch);
+ * -ENOMEM (KDF memory). */
+__attribute__((warn_unused_result)) int vault_unlock_passphrase(struct vault_keys **keys_out,
+								const struct vault_config *cfg,
+								const char *pass, size_t pass_len);
+
+/* Unlocks with the recovery key text (recovery.h). -EINVAL malformed text or
+ * bad checksum; -EACCES wrong key; -EBADMSG altered config. */
+__attribute__((warn_unused_result)) int vault_unlock_recovery(struct vault_keys **keys_out,
+							      const struct vault_config *cfg,
+							      const char *text);
+
+/* Replaces the passphrase keyslot (new salt, new wrap of the same master key)
+ * and recomputes the MAC. Data is not re-encrypted. Returns 0, -ENOMEM, -EINVAL. */
+int vault_set_passphrase(struct vault_config *cfg, const struct vault_keys *keys, const char *pass,
+			 size_t pass_len, struct vault_kdf_cost cost);
+
+/* Replaces the recovery keyslot with a new random recovery key; writes its text. */
+int vault_set_recovery(struct vault_config *cfg, const struct vault_keys *keys,
+		       char *recovery_text, size_t recovery_text_size);
+
+/* Human-readable, non-secret description (format, suite, KDF cost, keyslot
+ * types) into buf; for `sealfs info`. */
+int vault_describe(const struct vault_config *cfg, char *buf, size_t size);
+
+void vault_config_free(struct vault_config *cfg);
+/* Wipes and frees. NULL is fine. */
+void vault_keys_free(struct vault_keys *keys);
+
+#endif

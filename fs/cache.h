@@ -1,0 +1,59 @@
+/* cache.h - the local ciphertext cache: a directory holding sealed objects
+ * under the same keys as the store, plus a lock file. It never holds
+ * plaintext. Thread-safe.
+ *
+ * Layout: CACHE/lock (flock'ed while mounted), CACHE/o/<hh>/<32 hex> objects,
+ * CACHE/tmp/ files being built. */
+#ifndef SEALFS_CACHE_H
+#define SEALFS_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+#define CACHE_PATH_MAX 4096
+
+struct cache;
+
+/* Opens (creating if needed, mode 0700) the cache at dir and takes its lock.
+ * Returns 0, -EBUSY if another mount holds it, -EACCES/-EROFS if unwritable
+ * (err gets a one-line reason). *out is new. */
+int cache_open(struct cache **out, const char *dir, struct backend *store, char *err,
+	       size_t err_size);
+/* Releases the lock and frees. */
+void cache_close(struct cache *c);
+
+/* Path of the cache file for store key (e.g. "o/ab/ab12..."). Never fails. */
+void cache_path(const struct cache *c, const char *key, char out[CACHE_PATH_MAX]);
+/* Path for a new temporary file under CACHE/tmp (unique). */
+void cache_tmp_path(struct cache *c, char out[CACHE_PATH_MAX]);
+
+/* Opens the cache file for key read-only, fetching it from the store first if
+ * it is not cached. Returns an fd >= 0, -ENOENT if the store lacks it, or the
+ * store's error. */
+int cache_open_object(struct cache *c, const char *key);
+/* Reads a whole object (cache first, then the store, filling the cache) into a
+ * new malloc'ed buffer. */
+int cache_read_object(struct cache *c, const char *key, unsigned char **out, size_t *out_len);
+/* Writes a whole object into the cache (atomic: tmp file + rename, no fsync). */
+int cache_write_object(struct cache *c, const char *key, const void *data, size_t len);
+/* Removes an object from the cache; missing is fine. */
+int cache_drop_object(struct cache *c, const char *key);
+
+/* Creates a new empty temporary file (O_RDWR, mode 0600) under CACHE/tmp;
+ * its path goes to path. Returns the fd, or -errno. */
+int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX]);
+/* Renames the temporary file tmp_path into place as the cache file of key,
+ * creating CACHE/o/<hh> if needed (no fsync). Returns 0 or -errno; on error
+ * tmp_path is left for the caller to unlink. */
+int cache_install(struct cache *c, const char *tmp_path, const char *key);
+/* fsync()s the directory holding key's cache file, so that a file installed
+ * there survives a crash. Returns 0 or -errno. */
+int cache_sync_parent(struct cache *c, const char *key);
+
+/* The store key text for a 16-byte object key: "o/<hh>/<32 hex>" + NUL. */
+#define OBJECT_KEY_TEXT_BYTES 40
+void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16]);
+
+#endif

@@ -1,0 +1,106 @@
+/* content.h - a file's content: reading and writing plaintext at any offset
+ * over sealed segment files in the cache (docs/FORMAT.md, "Content"). Knows
+ * chunks and segments; knows nothing of FUSE or directories.
+ *
+ * Copy on write per segment: a segment that is in the store is never changed.
+ * The first write to such a "clean" segment after a commit gives it a new
+ * random store key, reseals its chunks under that key into a new cache file,
+ * and queues the old key as garbage (deleted from the store after the next
+ * commit). A "dirty" segment's cache file is written in place.
+ *
+ * Thread safety: none here; the caller holds the file's lock for every call. */
+#ifndef SEALFS_CONTENT_H
+#define SEALFS_CONTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cache.h"
+#include "dirobj.h"
+#include "vault.h"
+
+/* Cache files a file keeps open at most; more are closed and reopened. */
+#define CONTENT_FDS_MAX 32
+/* Largest file size (bytes) accepted: -EFBIG beyond. */
+#define CONTENT_SIZE_MAX ((uint64_t)1 << 62)
+
+/* Shared, read-only after mount. */
+struct content_ctx {
+	struct cache *cache;
+	enum suite_id suite;
+	const unsigned char *content_key; /* borrowed: vault_keys.content */
+	uint8_t vault_id[OBJECT_ID_BYTES];
+};
+
+struct content_seg {
+	bool present;                        /* false: a hole, reads as zeros */
+	bool dirty;                          /* changed since the last commit */
+	uint8_t key[OBJECT_ID_BYTES];        /* current store key */
+	int fd;                              /* open cache file, or -1 */
+	bool unsynced;   /* dirty data written since the last content_sync */
+	bool new_dirent; /* cache file created since the last content_sync: fsync its dir */
+};
+
+struct content_file {
+	uint8_t file_id[OBJECT_ID_BYTES];
+	uint64_t size;
+	struct chunk_key *key; /* derived lazily */
+	struct content_seg *segs;
+	size_t nsegs; /* == ceil(size / SEGMENT_PLAIN_BYTES) */
+	size_t segs_cap; /* allocated length of segs */
+	size_t nfds;     /* segs[].fd that are open; at most CONTENT_FDS_MAX */
+	/* Store keys replaced since the last commit: delete after it. */
+	uint8_t (*garbage)[OBJECT_ID_BYTES];
+	size_t ngarbage;
+	size_t garbage_cap; /* allocated length of garbage */
+};
+
+/* Initialises from a directory entry (copies size and segments; every segment
+ * starts clean, no fd open). Returns 0, -EINVAL if e is not a file or its
+ * segment count does not match its size, -ENOMEM. */
+int content_load(struct content_file *f, const struct dirobj_entry *e);
+/* A new empty file with a fresh random file id. Returns 0. */
+int content_new(struct content_file *f);
+/* Fills e->size, e->segments, e->nsegments (new allocation; e->segments is
+ * overwritten, not freed: release the old array first) from f. NULL segments
+ * when the file has none. Returns 0 or -ENOMEM. */
+int content_store(const struct content_file *f, struct dirobj_entry *e);
+
+/* Reads up to len bytes at off; returns the count (short only at EOF), or
+ * -EIO when a chunk fails to authenticate (logged with the file id), or a
+ * store error. Holes read as zeros. */
+ssize_t content_read(const struct content_ctx *ctx, struct content_file *f, void *buf, size_t len,
+		     uint64_t off);
+/* Writes len bytes at off, growing the file (gaps read as zeros). Returns len or -errno. */
+ssize_t content_write(const struct content_ctx *ctx, struct content_file *f, const void *buf,
+		      size_t len, uint64_t off);
+/* Sets the size, growing with zeros or shrinking. Returns 0, -EFBIG over
+ * CONTENT_SIZE_MAX, -EIO (a chunk that must be resealed fails to
+ * authenticate), or a cache/store error. */
+int content_truncate(const struct content_ctx *ctx, struct content_file *f, uint64_t size);
+/* fdatasync()s every dirty segment's cache file written since the last call,
+ * and fsync()s the cache directory of each one created since. */
+int content_sync(const struct content_ctx *ctx, struct content_file *f);
+
+/* For a commit: calls cb for every dirty segment with its store key text and
+ * cache path, then marks them clean (the next write copies on write). Moves the
+ * garbage list out into *garbage / *ngarbage (caller frees; NULL when empty).
+ * If cb returns non-zero, stops and returns that value: nothing is marked
+ * clean and the garbage stays. The cache files handed to cb are never changed
+ * or removed by this module afterwards (replaced segments are only queued as
+ * garbage), so cb may read them later without the file's lock: the caller
+ * drops a garbage key from the cache (cache_drop_object) when it deletes it
+ * from the store. */
+typedef int (*content_upload_cb)(void *arg, const char *key_text, const char *cache_path);
+int content_commit(const struct content_ctx *ctx, struct content_file *f, content_upload_cb cb,
+		   void *arg, uint8_t (**garbage)[OBJECT_ID_BYTES], size_t *ngarbage);
+
+/* The file is gone (unlinked and closed): every present segment's key, clean
+ * or dirty, moves to the garbage list; dirty cache files are removed. */
+void content_forget(const struct content_ctx *ctx, struct content_file *f);
+/* Closes fds, frees the key and arrays (not the garbage list: see content_commit). */
+void content_release(struct content_file *f);
+
+#endif

@@ -1,0 +1,32 @@
+/* mount.h - running a mounted vault: the entry point from the CLI into the
+ * FUSE driver. */
+#ifndef SEALFS_MOUNT_H
+#define SEALFS_MOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend.h"
+#include "vault.h"
+
+struct mount_opts {
+	const char *mountpoint;    /* absolute, existing, empty directory */
+	const char *cache_dir;     /* absolute */
+	bool read_only;
+	bool allow_other;
+	const char *fuse_opts;     /* extra -o options for libfuse, or NULL */
+	unsigned commit_delay_ms;  /* write-back delay before a background commit */
+	int ready_fd;              /* one byte '0' written once mounted, then closed; -1 for none */
+};
+
+/* Creates the empty root directory and the head of a new vault. */
+int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
+		      const struct vault_keys *keys, char *err, size_t err_size);
+
+/* Mounts and serves until unmounted, then commits everything to the store and
+ * returns 0. Takes ownership of keys (wiped before return). On a failure before
+ * the mount is up returns a negative errno with a one-line reason in err. */
+int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
+		const struct mount_opts *opts, char *err, size_t err_size);
+
+#endif
