@@ -1,0 +1,585 @@
+/* http.c - libcurl under the S3 client: pooled easy handles, timeouts,
+ * capped bodies, bounded retries with full-jitter backoff and the status /
+ * S3-code to errno table. Must never retry without bound, disable TLS
+ * verification, follow redirects, or keep a reply body past its cap. */
+#include "http.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#define HTTP_POOL_MAX 8			/* idle easy handles kept for reuse */
+#define HTTP_ERROR_BODY_MAX (64u << 10) /* bytes of an error reply kept */
+
+struct http_client {
+	struct http_policy policy;
+	char *ca_bundle;
+	pthread_mutex_t lock; /* protects pool and n_pool */
+	CURL *pool[HTTP_POOL_MAX];
+	unsigned n_pool;
+};
+
+/* One attempt's transfer state. */
+struct xfer {
+	CURL *h;
+	struct http_reply *rep;
+	const struct http_request *req;
+	size_t body_pos;
+	char *errbody; /* body of a non-2xx reply, capped */
+	size_t errlen;
+	uint64_t skip; /* bytes to drop: a resumed download answered from byte 0 */
+	uint64_t resume_from;
+	int started; /* the body of this reply has begun */
+	int sink_err;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+void http_policy_default(struct http_policy *p)
+{
+	p->max_tries = 6;
+	p->base_delay_ms = 200;
+	p->max_delay_ms = 8000;
+	p->total_ms = 60000;
+	p->connect_timeout_ms = 10000;
+	p->low_speed_bytes = 1024;
+	p->low_speed_secs = 30;
+}
+
+int http_client_new(struct http_client **out, const struct http_policy *policy,
+		    const char *ca_bundle)
+{
+	*out = NULL;
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc < 0 || sodium_init() < 0)
+		return -EIO;
+	struct http_client *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	if (policy)
+		c->policy = *policy;
+	else
+		http_policy_default(&c->policy);
+	if (c->policy.max_tries == 0)
+		c->policy.max_tries = 1;
+	if (ca_bundle && !(c->ca_bundle = strdup(ca_bundle))) {
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	*out = c;
+	return 0;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->n_pool; i++)
+		curl_easy_cleanup(c->pool[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c->ca_bundle);
+	free(c);
+}
+
+/* A handle from the pool (its connections kept alive) or a new one. */
+static CURL *handle_get(struct http_client *c)
+{
+	CURL *h = NULL;
+	pthread_mutex_lock(&c->lock);
+	if (c->n_pool)
+		h = c->pool[--c->n_pool];
+	pthread_mutex_unlock(&c->lock);
+	if (h)
+		curl_easy_reset(h); /* keeps live connections, DNS and TLS session caches */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+static void handle_put(struct http_client *c, CURL *h)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->n_pool < HTTP_POOL_MAX) {
+		c->pool[c->n_pool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+void http_reply_release(struct http_reply *rep)
+{
+	free(rep->body);
+	rep->body = NULL;
+	rep->len = 0;
+}
+
+/* --- the errno table --- */
+
+struct http_errmap {
+	const char *code; /* S3 error code, or NULL: matches on status only */
+	long status;	  /* 0: any */
+	int err;
+	int retry;
+};
+
+static const struct http_errmap errmap[] = {
+    {"AccessDenied", 0, -EACCES, 0},
+    {"InvalidAccessKeyId", 0, -EACCES, 0},
+    {"SignatureDoesNotMatch", 0, -EACCES, 0},
+    {"ExpiredToken", 0, -EACCES, 0},
+    {"InvalidToken", 0, -EACCES, 0},
+    {"AccountProblem", 0, -EACCES, 0},
+    {"AllAccessDisabled", 0, -EACCES, 0},
+    {"RequestTimeTooSkewed", 0, -EACCES, 0},
+    {"NoSuchKey", 0, -ENOENT, 0},
+    {"NoSuchBucket", 0, -ENOENT, 0},
+    {"NoSuchUpload", 0, -ENOENT, 0},
+    {"InvalidRange", 0, -ERANGE, 0},
+    {"EntityTooLarge", 0, -EFBIG, 0},
+    {"SlowDown", 0, -EIO, 1},
+    {"InternalError", 0, -EIO, 1},
+    {"ServiceUnavailable", 0, -EIO, 1},
+    {"RequestTimeout", 0, -EIO, 1}, /* a 400 that AWS asks clients to retry */
+    {"Throttling", 0, -EIO, 1},
+    {NULL, 401, -EACCES, 0},
+    {NULL, 403, -EACCES, 0},
+    {NULL, 404, -ENOENT, 0},
+    {NULL, 416, -ERANGE, 0},
+    {NULL, 429, -EIO, 1},
+    {NULL, 500, -EIO, 1},
+    {NULL, 502, -EIO, 1},
+    {NULL, 503, -EIO, 1},
+    {NULL, 504, -EIO, 1},
+};
+
+/* Maps a non-2xx status (and S3 code, "" if none) to an errno and whether to retry. */
+static int map_status(long status, const char *code, int *retry)
+{
+	for (size_t i = 0; i < sizeof errmap / sizeof errmap[0]; i++) {
+		const struct http_errmap *m = &errmap[i];
+		if ((m->code && strcmp(m->code, code) == 0) || (!m->code && m->status == status)) {
+			*retry = m->retry;
+			return m->err;
+		}
+	}
+	*retry = status >= 500;
+	return -EIO;
+}
+
+/* Maps a libcurl failure to an errno and whether to retry. */
+static int map_curl(CURLcode cc, CURL *h, int *retry)
+{
+	long oserr = 0;
+	*retry = 1;
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		if (oserr == EHOSTUNREACH || oserr == ENETUNREACH)
+			return -EHOSTUNREACH;
+		return oserr == ETIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+		return -EIO;
+	default:
+		*retry = 0;
+		return -EIO;
+	}
+}
+
+/* --- curl callbacks --- */
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t want = size * nitems, left = x->req->body_len - x->body_pos;
+	size_t n = want < left ? want : left;
+	if (n)
+		memcpy(buf, x->req->body + x->body_pos, n);
+	x->body_pos += n;
+	return n;
+}
+
+static int seek_cb(void *arg, curl_off_t off, int origin)
+{
+	struct xfer *x = arg;
+	if (origin != SEEK_SET || off < 0 || (uint64_t)off > x->req->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	x->body_pos = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static void header_value(char *out, size_t size, const char *v, size_t n)
+{
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nitems;
+	char num[32];
+	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) { /* a new reply (after 100 Continue) */
+		x->rep->etag[0] = x->rep->content_range[0] = '\0';
+		x->rep->content_length = -1;
+	} else if (n > 5 && strncasecmp(buf, "etag:", 5) == 0) {
+		header_value(x->rep->etag, sizeof x->rep->etag, buf + 5, n - 5);
+	} else if (n > 14 && strncasecmp(buf, "content-range:", 14) == 0) {
+		header_value(x->rep->content_range, sizeof x->rep->content_range, buf + 14, n - 14);
+	} else if (n > 15 && strncasecmp(buf, "content-length:", 15) == 0) {
+		header_value(num, sizeof num, buf + 15, n - 15);
+		char *end;
+		errno = 0;
+		long long v = strtoll(num, &end, 10);
+		x->rep->content_length = (errno || *end || v < 0) ? -1 : v;
+	}
+	return n;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int mem_append(struct xfer *x, const char *p, size_t n)
+{
+	struct http_reply *r = x->rep;
+	if (n > r->mem_limit - r->len)
+		return -EFBIG;
+	size_t want = r->len + n + 1;
+	if (r->content_length > 0 && (uint64_t)r->content_length < r->mem_limit &&
+	    want < (size_t)r->content_length + 1)
+		want = (size_t)r->content_length + 1; /* one allocation for the announced size */
+	unsigned char *b = realloc(r->body, want);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b + r->len, p, n);
+	r->body = b;
+	r->len += n;
+	r->body[r->len] = '\0';
+	return 0;
+}
+
+static int err_append(struct xfer *x, const char *p, size_t n)
+{
+	if (x->errlen + n > HTTP_ERROR_BODY_MAX)
+		n = HTTP_ERROR_BODY_MAX - x->errlen; /* the rest is not needed */
+	char *b = realloc(x->errbody, x->errlen + n + 1);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b + x->errlen, p, n);
+	x->errbody = b;
+	x->errlen += n;
+	return 0;
+}
+
+/* Called once per reply body start: decides what a resumed download keeps. */
+static void body_start(struct xfer *x, long status)
+{
+	x->started = 1;
+	if (status == 200 && x->resume_from) /* the server ignored our Range */
+		x->skip = x->resume_from;
+}
+
+static int sink_write(struct xfer *x, const char *p, size_t n)
+{
+	if (x->skip) {
+		size_t k = x->skip < n ? (size_t)x->skip : n;
+		x->skip -= k;
+		p += k;
+		n -= k;
+	}
+	if (!n)
+		return 0;
+	switch (x->rep->sink) {
+	case HTTP_SINK_MEM:
+		return mem_append(x, p, n);
+	case HTTP_SINK_FD: {
+		int r = write_all(x->rep->fd, p, n);
+		if (r == 0)
+			x->rep->fd_written += n;
+		return r;
+	}
+	default:
+		return 0;
+	}
+}
+
+static size_t write_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nitems;
+	long status = 0;
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+	int r;
+	if (status < 200 || status > 299 ||
+	    (x->req->flags & HTTP_ERROR_IN_200 && x->rep->sink == HTTP_SINK_NONE)) {
+		r = err_append(x, buf, n);
+	} else {
+		if (!x->started)
+			body_start(x, status);
+		r = sink_write(x, buf, n);
+	}
+	if (r < 0) {
+		x->sink_err = r;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+/* --- one attempt --- */
+
+static int method_setup(CURL *h, struct xfer *x)
+{
+	const struct http_request *req = x->req;
+	if (strcmp(req->method, "HEAD") == 0)
+		return curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK ? 0 : -EIO;
+	if (strcmp(req->method, "GET") == 0)
+		return 0;
+	if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(h, CURLOPT_READDATA, x);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+	}
+	if (strcmp(req->method, "PUT") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	return 0;
+}
+
+static struct curl_slist *header_list(const struct http_request *req)
+{
+	struct curl_slist *l = NULL, *t;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		if (!(t = curl_slist_append(l, req->headers[i])))
+			goto fail;
+		l = t;
+	}
+	if (!(t = curl_slist_append(l, "Expect:"))) /* no 100-continue round trip */
+		goto fail;
+	return t;
+fail:
+	curl_slist_free_all(l);
+	return NULL;
+}
+
+static void common_setup(struct http_client *c, CURL *h, struct xfer *x, char *cerr)
+{
+	const struct http_policy *p = &c->policy;
+	curl_easy_setopt(h, CURLOPT_URL, x->req->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)p->low_speed_bytes);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->low_speed_secs);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+	if (c->ca_bundle)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle);
+}
+
+/* Outcome of one attempt. */
+struct outcome {
+	int err; /* 0 success */
+	int retry;
+	char why[400];
+};
+
+static void outcome_http(struct outcome *o, struct xfer *x, long status)
+{
+	struct http_reply *rep = x->rep;
+	const char *code = "";
+	memset(&rep->s3err, 0, sizeof rep->s3err);
+	if (x->errlen && s3_xml_parse_error(&rep->s3err, x->errbody, x->errlen) == 0)
+		code = rep->s3err.code;
+	o->err = map_status(status, code, &o->retry);
+	if (code[0])
+		snprintf(o->why, sizeof o->why, "%s: %s (http %ld)", code,
+			 rep->s3err.message[0] ? rep->s3err.message : "no message", status);
+	else
+		snprintf(o->why, sizeof o->why, "http status %ld", status);
+}
+
+static void run_attempt(struct http_client *c, CURL *h, struct xfer *x, struct outcome *o)
+{
+	char cerr[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	struct curl_slist *hl = header_list(x->req);
+	o->err = 0;
+	o->retry = 0;
+	o->why[0] = '\0';
+	if (!hl) {
+		o->err = -ENOMEM;
+		return;
+	}
+	common_setup(c, h, x, cerr);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	CURLcode cc = method_setup(h, x) < 0 ? CURLE_FAILED_INIT : curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	x->rep->status = status;
+	curl_slist_free_all(hl);
+	if (cc == CURLE_WRITE_ERROR && x->sink_err) {
+		o->err = x->sink_err;
+		snprintf(o->why, sizeof o->why, "%s",
+			 o->err == -EFBIG ? "reply too large" : strerror(-o->err));
+	} else if (cc != CURLE_OK) {
+		o->err = map_curl(cc, h, &o->retry);
+		snprintf(o->why, sizeof o->why, "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
+	} else if (status < 200 || status > 299) {
+		outcome_http(o, x, status);
+	} else if ((x->req->flags & HTTP_ERROR_IN_200) && x->errlen) {
+		struct s3_xml_error e;
+		int r = s3_xml_check_complete(&e, x->errbody, x->errlen);
+		if (r == -EAGAIN) {
+			x->rep->s3err = e;
+			o->err = map_status(500, e.code, &o->retry);
+			o->retry = 1;
+			snprintf(o->why, sizeof o->why, "%s: %s (in a 200 reply)", e.code,
+				 e.message);
+		} else if (r < 0) {
+			o->err = -EPROTO;
+			snprintf(o->why, sizeof o->why, "malformed reply");
+		}
+	}
+}
+
+/* --- the retry loop --- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static unsigned backoff_ms(const struct http_policy *p, unsigned attempt)
+{
+	uint64_t cap = p->base_delay_ms;
+	for (unsigned i = 0; i < attempt && cap < p->max_delay_ms; i++)
+		cap *= 2;
+	if (cap > p->max_delay_ms)
+		cap = p->max_delay_ms;
+	return randombytes_uniform((uint32_t)cap + 1); /* full jitter */
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void reset_for_attempt(struct xfer *x, CURL *h, const struct http_request *req)
+{
+	struct http_reply *rep = x->rep;
+	free(x->errbody);
+	memset(x, 0, sizeof *x);
+	x->h = h;
+	x->rep = rep;
+	x->req = req;
+	x->resume_from = rep->fd_written;
+	if (rep->sink == HTTP_SINK_MEM)
+		http_reply_release(rep);
+	rep->status = 0;
+	rep->content_length = -1;
+	rep->etag[0] = rep->content_range[0] = '\0';
+}
+
+int http_exchange(struct http_client *c, http_prepare_fn prepare, void *arg, struct http_reply *rep,
+		  char *err, size_t err_size)
+{
+	const struct http_policy *p = &c->policy;
+	struct xfer x = {0};
+	struct outcome o = {0};
+	struct http_request req;
+	uint64_t start = now_ms();
+	const char *method = "request";
+	CURL *h = handle_get(c);
+
+	rep->body = NULL;
+	rep->len = 0;
+	rep->fd_written = 0;
+	rep->tries = 0;
+	if (!h) {
+		snprintf(err, err_size, "cannot create a curl handle");
+		return -ENOMEM;
+	}
+	x.rep = rep;
+	for (unsigned attempt = 0;; attempt++) {
+		memset(&req, 0, sizeof req);
+		o.err = prepare(arg, &req, attempt, rep);
+		if (o.err < 0) {
+			snprintf(o.why, sizeof o.why, "cannot build the request: %s",
+				 strerror(-o.err));
+			break;
+		}
+		method = req.method;
+		reset_for_attempt(&x, h, &req);
+		run_attempt(c, h, &x, &o);
+		rep->tries = attempt + 1;
+		if (o.err == 0 || !o.retry || attempt + 1 >= p->max_tries)
+			break;
+		unsigned d = backoff_ms(p, attempt);
+		if (now_ms() + d - start > p->total_ms)
+			break;
+		sleep_ms(d);
+	}
+	free(x.errbody);
+	handle_put(c, h);
+	if (o.err < 0) {
+		snprintf(err, err_size, "s3 %s failed: %s (%u %s in %.1f s)", method, o.why,
+			 rep->tries, rep->tries == 1 ? "try" : "tries",
+			 (double)(now_ms() - start) / 1000.0);
+		if (rep->sink == HTTP_SINK_MEM)
+			http_reply_release(rep);
+	}
+	return o.err;
+}

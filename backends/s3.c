@@ -1,0 +1,592 @@
+/* s3.c - the S3 store: the backend ops table over signed S3 REST requests
+ * (GET with Range, PUT, multipart upload with parallel parts, HEAD, DELETE,
+ * ListObjectsV2). Must never send a request it did not sign with the real
+ * payload hash, print a credential, or leave a failed multipart upload
+ * behind without trying to abort it. */
+#include "s3.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "s3_config.h"
+#include "s3_request.h"
+#include "s3_xml.h"
+
+#define S3_KEY_MAX S3_REQUEST_KEY_MAX
+#define S3_MAX_PARTS 10000 /* S3 limit on parts per upload */
+#define MIB ((size_t)1 << 20)
+
+struct s3_backend {
+	struct backend base;
+	struct s3_target t; /* points into the fields below; immutable after open */
+	struct s3_config cfg;
+	struct s3_tuning tun;
+	struct http_client *http;
+	char *bucket;
+	char *prefix;	 /* "" or "a/b": no leading or trailing '/' */
+	char *host;	 /* Host header: endpoint host, or bucket.host */
+	char *path_base; /* "/bucket" (path style) or "" */
+};
+
+const char *s3_last_error(void) { return s3_request_last_error(); }
+
+void s3_tuning_default(struct s3_tuning *t)
+{
+	t->multipart_threshold = 8 * MIB;
+	t->part_size = 8 * MIB;
+	t->parallel_parts = 4;
+	t->max_get_bytes = 1024 * MIB;
+	http_policy_default(&t->policy);
+}
+
+/* --- get, get_to_fd, head, del --- */
+
+/* Checks a reply to a ranged GET and cuts a 200 (range ignored) to the range. */
+static int fit_range(struct http_reply *rep, const struct s3_request *rq)
+{
+	unsigned long long a = 0, b = 0;
+	if (rep->status == 206) {
+		if (sscanf(rep->content_range, "bytes %llu-%llu/", &a, &b) != 2 || a != rq->off ||
+		    b < a || b - a + 1 != rep->len || (rq->len && rep->len > rq->len))
+			return s3_request_fail(-EPROTO,
+					       "s3 GET: reply does not match the range asked for");
+		return 0;
+	}
+	size_t skip = rq->off < rep->len ? (size_t)rq->off : rep->len;
+	size_t keep = rep->len - skip;
+	if (rq->len && keep > rq->len)
+		keep = rq->len;
+	memmove(rep->body, rep->body + skip, keep);
+	rep->len = keep;
+	return 0;
+}
+
+static int s3_get(struct backend *b, const char *key, uint64_t off, size_t len, unsigned char **out,
+		  size_t *out_len)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_MEM, .mem_limit = s->tun.max_get_bytes};
+	*out = NULL;
+	*out_len = 0;
+	int r = s3_request_object(&rq, &s->t, "GET", key);
+	if (r < 0)
+		return r;
+	rq.ranged = off || len;
+	rq.off = off;
+	rq.len = len;
+	r = s3_request_run(&rq, &rep);
+	if (r == -ERANGE) /* starts at or past the end: nothing to read */
+		r = 0;
+	else if (r == 0 && rq.ranged && rep.body)
+		r = fit_range(&rep, &rq);
+	if (r == 0 && !rep.body && !(rep.body = malloc(1)))
+		r = -ENOMEM;
+	if (r < 0) {
+		http_reply_release(&rep);
+		return r;
+	}
+	*out = rep.body;
+	*out_len = rep.len;
+	return 0;
+}
+
+static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *size)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_FD, .fd = fd};
+	*size = 0;
+	int r = s3_request_object(&rq, &s->t, "GET", key);
+	if (r == 0)
+		r = s3_request_run(&rq, &rep);
+	if (r == -ERANGE) /* resumed exactly at the end */
+		r = 0;
+	*size = rep.fd_written;
+	return r;
+}
+
+static int s3_head(struct backend *b, const char *key, uint64_t *size)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_NONE};
+	*size = 0;
+	int r = s3_request_object(&rq, &s->t, "HEAD", key);
+	if (r == 0)
+		r = s3_request_run(&rq, &rep);
+	if (r == 0 && rep.content_length < 0)
+		r = s3_request_fail(-EPROTO, "s3 HEAD: reply without a content length");
+	if (r == 0)
+		*size = (uint64_t)rep.content_length;
+	return r;
+}
+
+static int s3_del(struct backend *b, const char *key)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_NONE};
+	int r = s3_request_object(&rq, &s->t, "DELETE", key);
+	if (r == 0)
+		r = s3_request_run(&rq, &rep);
+	if (r == -ENOENT && strcmp(rep.s3err.code, "NoSuchBucket") != 0)
+		r = 0; /* already gone (a retried DELETE, or a server that says so) */
+	return r;
+}
+
+/* --- put --- */
+
+static int put_single(struct s3_backend *s, const char *key, const void *data, size_t len)
+{
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_NONE};
+	int r = s3_request_object(&rq, &s->t, "PUT", key);
+	if (r < 0)
+		return r;
+	s3_request_body(&rq, data, len);
+	return s3_request_run(&rq, &rep);
+}
+
+struct mp {
+	struct s3_backend *s;
+	const char *key;
+	const unsigned char *data; /* the object in memory, or NULL: read from fd */
+	int fd;
+	uint64_t len;
+	size_t part_size;
+	unsigned n_parts;
+	char *upload_id;
+	char **etags;
+	pthread_mutex_t lock; /* protects next, err, errmsg */
+	unsigned next;
+	int err;
+	char errmsg[S3_REQUEST_ERR_BYTES];
+};
+
+static int mp_initiate(struct mp *m)
+{
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_MEM, .mem_limit = S3_XML_MAX_REPLY};
+	int r = s3_request_object(&rq, &m->s->t, "POST", m->key);
+	if (r < 0)
+		return r;
+	s3_request_param(&rq, "uploads", "");
+	r = s3_request_run(&rq, &rep);
+	if (r == 0 && s3_xml_parse_upload_id(&m->upload_id, (char *)rep.body, rep.len) < 0)
+		r = s3_request_fail(-EPROTO,
+				    "s3 POST (initiate multipart upload): malformed reply");
+	http_reply_release(&rep);
+	return r;
+}
+
+static int pread_all(int fd, unsigned char *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return s3_request_fail(-errno, "cannot read the source file: %s",
+					       strerror(errno));
+		if (n == 0)
+			return s3_request_fail(-EIO, "source file shrank during upload");
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int mp_part(struct mp *m, unsigned i, unsigned char *buf)
+{
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_NONE};
+	uint64_t off = (uint64_t)i * m->part_size;
+	size_t plen = m->len - off < m->part_size ? (size_t)(m->len - off) : m->part_size;
+	char num[16];
+	const unsigned char *body = m->data ? m->data + off : buf;
+	int r = m->data ? 0 : pread_all(m->fd, buf, plen, off);
+	if (r == 0)
+		r = s3_request_object(&rq, &m->s->t, "PUT", m->key);
+	if (r < 0)
+		return r;
+	snprintf(num, sizeof num, "%u", i + 1);
+	s3_request_param(&rq, "partNumber", num);
+	s3_request_param(&rq, "uploadId", m->upload_id);
+	s3_request_body(&rq, body, plen);
+	r = s3_request_run(&rq, &rep);
+	if (r == 0 && !rep.etag[0])
+		r = s3_request_fail(-EPROTO, "s3 PUT (upload part): reply without an etag");
+	if (r == 0 && !(m->etags[i] = strdup(rep.etag)))
+		r = -ENOMEM;
+	return r;
+}
+
+static void *mp_worker(void *arg)
+{
+	struct mp *m = arg;
+	unsigned char *buf = m->data ? NULL : malloc(m->part_size);
+	int r = (!m->data && !buf) ? -ENOMEM : 0;
+	for (;;) {
+		pthread_mutex_lock(&m->lock);
+		unsigned i = m->next++;
+		int stop = m->err || r < 0 || i >= m->n_parts;
+		pthread_mutex_unlock(&m->lock);
+		if (stop)
+			break;
+		r = mp_part(m, i, buf);
+	}
+	if (r < 0) {
+		pthread_mutex_lock(&m->lock);
+		if (!m->err) {
+			m->err = r;
+			snprintf(m->errmsg, sizeof m->errmsg, "%s", s3_request_last_error());
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Uploads every part with up to parallel_parts threads (this one included). */
+static int mp_upload_parts(struct mp *m)
+{
+	pthread_t t[4];
+	unsigned n = m->s->tun.parallel_parts, started = 0;
+	if (n > 4)
+		n = 4;
+	if (n > m->n_parts)
+		n = m->n_parts;
+	for (unsigned i = 1; i < n; i++)
+		if (pthread_create(&t[started], NULL, mp_worker, m) == 0)
+			started++;
+	mp_worker(m);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	if (m->err)
+		s3_request_fail(m->err, "%s", m->errmsg);
+	return m->err;
+}
+
+static int mp_complete(struct mp *m)
+{
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_NONE};
+	char *xml = NULL;
+	size_t xml_len = 0;
+	int r = s3_xml_build_complete(&xml, &xml_len, (const char *const *)m->etags, m->n_parts);
+	if (r == 0)
+		r = s3_request_object(&rq, &m->s->t, "POST", m->key);
+	if (r < 0) {
+		free(xml);
+		return r;
+	}
+	s3_request_param(&rq, "uploadId", m->upload_id);
+	s3_request_body(&rq, xml, xml_len);
+	rq.flags = HTTP_ERROR_IN_200;
+	r = s3_request_run(&rq, &rep);
+	free(xml);
+	if (r == -ENOENT &&
+	    rep.tries > 1) { /* an earlier try completed it and its reply was lost */
+		uint64_t size = 0;
+		if (s3_head(&m->s->base, m->key, &size) == 0 && size == m->len)
+			r = 0;
+	}
+	return r;
+}
+
+static void mp_abort(struct mp *m)
+{
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_NONE};
+	char keep[S3_REQUEST_ERR_BYTES];
+	snprintf(keep, sizeof keep, "%s", s3_request_last_error()); /* report the failure */
+	if (s3_request_object(&rq, &m->s->t, "DELETE", m->key) == 0) {
+		s3_request_param(&rq, "uploadId", m->upload_id);
+		s3_request_run(&rq, &rep);
+	}
+	s3_request_fail(0, "%s", keep);
+}
+
+static int put_multipart(struct s3_backend *s, const char *key, const void *data, int fd,
+			 uint64_t len)
+{
+	struct mp m = {.s = s, .key = key, .data = data, .fd = fd, .len = len};
+	m.part_size = s->tun.part_size;
+	if ((len + m.part_size - 1) / m.part_size > S3_MAX_PARTS)
+		m.part_size =
+		    (size_t)(((len + S3_MAX_PARTS - 1) / S3_MAX_PARTS + MIB - 1) / MIB * MIB);
+	m.n_parts = (unsigned)((len + m.part_size - 1) / m.part_size);
+	m.etags = calloc(m.n_parts, sizeof *m.etags);
+	if (!m.etags)
+		return -ENOMEM;
+	pthread_mutex_init(&m.lock, NULL);
+	int r = mp_initiate(&m);
+	if (r == 0) {
+		r = mp_upload_parts(&m);
+		if (r == 0)
+			r = mp_complete(&m);
+		if (r < 0)
+			mp_abort(&m);
+	}
+	for (unsigned i = 0; i < m.n_parts; i++)
+		free(m.etags[i]);
+	free(m.etags);
+	free(m.upload_id);
+	pthread_mutex_destroy(&m.lock);
+	return r;
+}
+
+static int s3_put(struct backend *b, const char *key, const void *data, size_t len)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	if (!s3_request_key_valid(key, 0))
+		return s3_request_fail(-EINVAL, "invalid object key");
+	if (len > s->tun.multipart_threshold)
+		return put_multipart(s, key, data, -1, len);
+	return put_single(s, key, data, len);
+}
+
+static int s3_put_file(struct backend *b, const char *key, const char *path)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	struct stat st;
+	if (!s3_request_key_valid(key, 0))
+		return s3_request_fail(-EINVAL, "invalid object key");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return s3_request_fail(-errno, "cannot open the source file: %s", strerror(errno));
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = s3_request_fail(-EINVAL, "the source is not a regular file");
+	if (r == 0 && (uint64_t)st.st_size > s->tun.multipart_threshold) {
+		r = put_multipart(s, key, NULL, fd, (uint64_t)st.st_size);
+	} else if (r == 0) {
+		unsigned char *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+		r = buf ? pread_all(fd, buf, (size_t)st.st_size, 0) : -ENOMEM;
+		if (r == 0)
+			r = put_single(s, key, buf, (size_t)st.st_size);
+		free(buf);
+	}
+	close(fd);
+	return r;
+}
+
+/* --- list --- */
+
+struct list_ctx {
+	const char *strip; /* store prefix + "/" */
+	size_t strip_len;
+	backend_list_cb cb;
+	void *arg;
+};
+
+static int list_one(void *arg, const char *key, uint64_t size)
+{
+	struct list_ctx *l = arg;
+	if (strncmp(key, l->strip, l->strip_len) != 0 || !key[l->strip_len])
+		return s3_request_fail(-EPROTO, "s3 list: a key outside the prefix asked for");
+	return l->cb(l->arg, key + l->strip_len, size);
+}
+
+static int list_page(struct s3_backend *s, const char *full, char **token, struct list_ctx *l)
+{
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_MEM, .mem_limit = S3_XML_MAX_REPLY};
+	struct s3_xml_list_page page;
+	s3_request_bucket(&rq, &s->t, "GET");
+	s3_request_param(&rq, "list-type", "2");
+	s3_request_param(&rq, "prefix", full);
+	if (*token)
+		s3_request_param(&rq, "continuation-token", *token);
+	int r = s3_request_run(&rq, &rep);
+	free(*token);
+	*token = NULL;
+	if (r == 0) {
+		r = s3_xml_parse_list(&page, (char *)rep.body, rep.len, list_one, l);
+		if (r == -EPROTO && !s3_request_last_error()[0])
+			s3_request_fail(r, "s3 list: malformed reply");
+		if (r == 0)
+			*token = page.next_token;
+	}
+	http_reply_release(&rep);
+	return r;
+}
+
+static int s3_list(struct backend *b, const char *prefix, backend_list_cb cb, void *arg)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	char strip[S3_KEY_MAX + 2], full[2 * S3_KEY_MAX + 2];
+	char *token = NULL;
+	if (!s3_request_key_valid(prefix, 1))
+		return s3_request_fail(-EINVAL, "invalid list prefix");
+	snprintf(strip, sizeof strip, "%s%s", s->prefix, s->prefix[0] ? "/" : "");
+	snprintf(full, sizeof full, "%s%s", strip, prefix);
+	struct list_ctx l = {strip, strlen(strip), cb, arg};
+	int r;
+	s3_request_fail(0, "%s", "");
+	do
+		r = list_page(s, full, &token, &l);
+	while (r == 0 && token);
+	free(token);
+	return r;
+}
+
+static int s3_sync(struct backend *b)
+{
+	(void)b; /* every acknowledged PUT and DELETE is already durable */
+	return 0;
+}
+
+static void s3_destroy(struct backend *b)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	if (!s)
+		return;
+	http_client_free(s->http);
+	s3_config_release(&s->cfg);
+	free(s->bucket);
+	free(s->prefix);
+	free(s->host);
+	free(s->path_base);
+	free(s);
+}
+
+static const struct backend_ops s3_ops = {
+    .name = "s3",
+    .caps = BACKEND_CAP_RANGE,
+    .get = s3_get,
+    .get_to_fd = s3_get_to_fd,
+    .put = s3_put,
+    .put_file = s3_put_file,
+    .del = s3_del,
+    .head = s3_head,
+    .list = s3_list,
+    .sync = s3_sync,
+    .destroy = s3_destroy,
+};
+
+/* --- open --- */
+
+static int bucket_valid(const char *b)
+{
+	size_t n = strlen(b);
+	if (n < 3 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '.' ||
+		      b[i] == '-' || b[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static char *prefix_normalize(const char *p)
+{
+	while (*p == '/')
+		p++;
+	size_t n = strlen(p);
+	while (n && p[n - 1] == '/')
+		n--;
+	return strndup(p, n);
+}
+
+static int open_names(struct s3_backend *s, const char *bucket, const char *prefix)
+{
+	s->bucket = strdup(bucket);
+	s->prefix = prefix_normalize(prefix ? prefix : "");
+	if (!s->bucket || !s->prefix)
+		return -ENOMEM;
+	if (s->prefix[0] && !s3_request_key_valid(s->prefix, 0))
+		return s3_request_fail(-EINVAL, "invalid s3 prefix '%s': use [a-z0-9._/-]",
+				       s->prefix);
+	int r = s->cfg.path_style ? asprintf(&s->path_base, "/%s", bucket)
+				  : ((s->path_base = strdup("")) ? 0 : -1);
+	if (r < 0 || (s->cfg.path_style ? !(s->host = strdup(s->cfg.host))
+					: asprintf(&s->host, "%s.%s", bucket, s->cfg.host) < 0)) {
+		s->host = NULL;
+		return -ENOMEM;
+	}
+	s->t = (struct s3_target){&s->cfg, s->http, s->host, s->path_base, s->prefix};
+	return 0;
+}
+
+/* One listing of the prefix: tells a missing bucket, bad credentials and an
+ * unreachable endpoint apart before anything else is tried. */
+static int open_check(struct s3_backend *s)
+{
+	struct s3_request rq;
+	struct http_reply rep = {.sink = HTTP_SINK_MEM, .mem_limit = S3_XML_MAX_REPLY};
+	char err[S3_REQUEST_ERR_BYTES], full[S3_KEY_MAX + 2];
+	s3_request_bucket(&rq, &s->t, "GET");
+	snprintf(full, sizeof full, "%s%s", s->prefix, s->prefix[0] ? "/" : "");
+	s3_request_param(&rq, "list-type", "2");
+	s3_request_param(&rq, "max-keys", "1");
+	s3_request_param(&rq, "prefix", full);
+	int r = s3_request_run(&rq, &rep);
+	snprintf(err, sizeof err, "%s", s3_request_last_error());
+	http_reply_release(&rep);
+	if (r == -ENOENT)
+		return s3_request_fail(r, "bucket '%s' does not exist (%s://%s)", s->bucket,
+				       s->cfg.scheme, s->cfg.host);
+	if (r == -EACCES)
+		return s3_request_fail(r, "access to bucket '%s' denied: %s", s->bucket, err);
+	if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT)
+		return s3_request_fail(r, "cannot reach s3 endpoint %s://%s: %s", s->cfg.scheme,
+				       s->cfg.host, err);
+	return r < 0 ? s3_request_fail(r, "cannot open bucket '%s': %s", s->bucket, err) : 0;
+}
+
+int s3_backend_open_tuned(struct backend **out, const char *bucket, const char *prefix,
+			  const struct backend_opts *opts, const struct s3_tuning *t, char *err,
+			  size_t err_size)
+{
+	struct s3_backend *s = calloc(1, sizeof *s);
+	int r = s ? 0 : -ENOMEM;
+	char cfg_err[S3_REQUEST_ERR_BYTES] = "";
+	*out = NULL;
+	s3_request_fail(0, "%s", "");
+	if (r == 0 && !bucket_valid(bucket))
+		r = s3_request_fail(-EINVAL, "invalid s3 bucket name '%s'", bucket);
+	if (r == 0) {
+		s->base.ops = &s3_ops;
+		if (t)
+			s->tun = *t;
+		else
+			s3_tuning_default(&s->tun);
+		if (s->tun.part_size < MIB)
+			s->tun.part_size = MIB;
+		if (s->tun.parallel_parts == 0)
+			s->tun.parallel_parts = 1;
+		r = s3_config_load(&s->cfg, bucket, opts, cfg_err, sizeof cfg_err);
+		if (r < 0)
+			s3_request_fail(r, "%s", cfg_err);
+	}
+	if (r == 0 && (r = http_client_new(&s->http, &s->tun.policy, s->cfg.ca_bundle)) < 0)
+		s3_request_fail(r, "cannot set up the http client");
+	if (r == 0)
+		r = open_names(s, bucket, prefix);
+	if (r == 0)
+		r = open_check(s);
+	if (r < 0) {
+		if (!s3_request_last_error()[0])
+			s3_request_fail(r, "cannot open s3 store: %s", strerror(-r));
+		snprintf(err, err_size, "%s", s3_request_last_error());
+		s3_destroy(s ? &s->base : NULL);
+		return r;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+int s3_backend_open(struct backend **out, const char *bucket, const char *prefix,
+		    const struct backend_opts *opts, char *err, size_t err_size)
+{
+	return s3_backend_open_tuned(out, bucket, prefix, opts, NULL, err, err_size);
+}

@@ -1,0 +1,187 @@
+/* s3_request.c - one S3 REST request: key checks, the encoded path, SigV4
+ * headers made anew for every try (fresh x-amz-date, resume Range), and the
+ * thread-local last error of the S3 store. Must never send an unsigned
+ * request or put a credential into a message. */
+#include "s3_request.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local char last_err[S3_REQUEST_ERR_BYTES];
+
+const char *s3_request_last_error(void) { return last_err; }
+
+int s3_request_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_err, sizeof last_err, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int s3_request_key_valid(const char *key, int is_prefix)
+{
+	size_t n = strlen(key);
+	if ((!is_prefix && n == 0) || n > S3_REQUEST_KEY_MAX || key[0] == '/')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = key[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '/' || c == '-'))
+			return 0;
+		if (c == '.' && key[i + 1] == '.' && (i == 0 || key[i - 1] == '/') &&
+		    (key[i + 2] == '/' || key[i + 2] == '\0') && !is_prefix)
+			return 0;
+	}
+	return 1;
+}
+
+/* Writes "[/bucket]/" + encode(prefix/key) into out. */
+static int object_path(const struct s3_target *t, char out[S3_REQUEST_PATH_MAX], const char *key)
+{
+	char name[2 * S3_REQUEST_KEY_MAX + 2];
+	int n = snprintf(name, sizeof name, "%s%s%s", t->prefix, t->prefix[0] ? "/" : "", key);
+	if (n < 0 || (size_t)n >= sizeof name)
+		return -ENAMETOOLONG;
+	n = snprintf(out, S3_REQUEST_PATH_MAX, "%s/", t->path_base);
+	if (n < 0 || (size_t)n >= S3_REQUEST_PATH_MAX ||
+	    s3_sigv4_uri_encode(out + n, S3_REQUEST_PATH_MAX - (size_t)n, name, 1) >=
+		S3_REQUEST_PATH_MAX - (size_t)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* --- one signed request, re-signed on every attempt --- */
+
+static void req_init(struct s3_request *rq, const struct s3_target *t, const char *method)
+{
+	memset(rq, 0, sizeof *rq);
+	rq->t = t;
+	rq->method = method;
+	memcpy(rq->payload_hash, S3_SIGV4_EMPTY_SHA256, sizeof rq->payload_hash);
+}
+
+void s3_request_param(struct s3_request *rq, const char *name, const char *value)
+{
+	rq->params[rq->n_params].name = name;
+	rq->params[rq->n_params++].value = value;
+}
+
+void s3_request_body(struct s3_request *rq, const void *body, size_t len)
+{
+	rq->body = body;
+	rq->body_len = len;
+	s3_sigv4_sha256_hex(rq->payload_hash, body ? body : "", len);
+}
+
+static void req_release(struct s3_request *rq)
+{
+	s3_sigv4_result_release(&rq->sig);
+	free(rq->url);
+	rq->url = NULL;
+}
+
+/* The Range value for this attempt; a resumed download asks for the rest. */
+static int range_value(char *out, size_t size, const struct s3_request *rq, uint64_t done)
+{
+	uint64_t from = rq->off + done;
+	if (rq->len)
+		return snprintf(out, size, "bytes=%llu-%llu", (unsigned long long)from,
+				(unsigned long long)(rq->off + rq->len - 1));
+	return snprintf(out, size, "bytes=%llu-", (unsigned long long)from);
+}
+
+static int req_sign(struct s3_request *rq, const char *date, const char *range)
+{
+	const struct s3_config *c = rq->t->cfg;
+	struct s3_sigv4_header h[5] = {{"host", rq->t->host},
+				       {"x-amz-content-sha256", rq->payload_hash},
+				       {"x-amz-date", date}};
+	size_t n = 3;
+	if (c->session_token)
+		h[n++] = (struct s3_sigv4_header){"x-amz-security-token", c->session_token};
+	if (range)
+		h[n++] = (struct s3_sigv4_header){"range", range};
+	struct s3_sigv4_request sr = {rq->method, rq->path,	    rq->params, rq->n_params, h,
+				      n,	  rq->payload_hash, date,	c->region,    "s3"};
+	struct s3_sigv4_creds cr = {c->access_key, c->secret_key, c->session_token};
+	return s3_sigv4_sign(&rq->sig, &sr, &cr);
+}
+
+static void req_line(struct s3_request *rq, size_t *n, const char *name, const char *value)
+{
+	snprintf(rq->lines[*n], sizeof rq->lines[0], "%s: %s", name, value);
+	rq->hdrs[*n] = rq->lines[*n];
+	(*n)++;
+}
+
+static int prepare(void *arg, struct http_request *hr, unsigned attempt,
+		   const struct http_reply *rep)
+{
+	struct s3_request *rq = arg;
+	char date[S3_SIGV4_DATE_BYTES], range[64];
+	size_t n = 0;
+	(void)attempt;
+	req_release(rq);
+	if (rep->fd_written && rep->etag[0] && !rq->if_match[0])
+		snprintf(rq->if_match, sizeof rq->if_match, "%s", rep->etag);
+	int ranged = rq->ranged || rep->fd_written;
+	if (ranged)
+		range_value(range, sizeof range, rq, rep->fd_written);
+	s3_sigv4_amz_date(date, time(NULL));
+	int r = req_sign(rq, date, ranged ? range : NULL);
+	if (r < 0)
+		return r;
+	if (asprintf(&rq->url, "%s://%s%s%s%s", rq->t->cfg->scheme, rq->t->host, rq->path,
+		     rq->sig.query[0] ? "?" : "", rq->sig.query) < 0) {
+		rq->url = NULL;
+		return -ENOMEM;
+	}
+	if (strlen(rq->sig.authorization) + 16 > sizeof rq->lines[0] ||
+	    (rq->t->cfg->session_token &&
+	     strlen(rq->t->cfg->session_token) + 24 > sizeof rq->lines[0]))
+		return -E2BIG;
+	req_line(rq, &n, "Host", rq->t->host);
+	req_line(rq, &n, "x-amz-date", date);
+	req_line(rq, &n, "x-amz-content-sha256", rq->payload_hash);
+	req_line(rq, &n, "Authorization", rq->sig.authorization);
+	if (rq->t->cfg->session_token)
+		req_line(rq, &n, "x-amz-security-token", rq->t->cfg->session_token);
+	if (ranged)
+		req_line(rq, &n, "Range", range);
+	if (rq->if_match[0])
+		req_line(rq, &n, "If-Match", rq->if_match); /* unsigned; pins the object resumed */
+	*hr = (struct http_request){rq->method, rq->url,      rq->hdrs, n,
+				    rq->body,	rq->body_len, rq->flags};
+	return 0;
+}
+
+int s3_request_run(struct s3_request *rq, struct http_reply *rep)
+{
+	char err[S3_REQUEST_ERR_BYTES];
+	int r = http_exchange(rq->t->http, prepare, rq, rep, err, sizeof err);
+	req_release(rq);
+	if (r < 0)
+		s3_request_fail(r, "%s", err);
+	return r;
+}
+
+void s3_request_bucket(struct s3_request *rq, const struct s3_target *t, const char *method)
+{
+	req_init(rq, t, method);
+	snprintf(rq->path, sizeof rq->path, "%s", t->path_base[0] ? t->path_base : "/");
+}
+
+int s3_request_object(struct s3_request *rq, const struct s3_target *t, const char *method,
+		      const char *key)
+{
+	req_init(rq, t, method);
+	if (!s3_request_key_valid(key, 0))
+		return s3_request_fail(-EINVAL, "invalid object key");
+	return object_path(t, rq->path, key);
+}

@@ -1,0 +1,79 @@
+/* s3_request.h - one S3 REST request, signed afresh (SigV4, real payload
+ * hash) for every try of the retry loop in http.c, and the thread-local
+ * "last error" text of the S3 store. Internal to the S3 store (s3.c). Never
+ * puts a credential in a message. */
+#ifndef SEALFS_S3_REQUEST_H
+#define SEALFS_S3_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "s3_config.h"
+#include "s3_sigv4.h"
+
+#define S3_REQUEST_KEY_MAX 255	 /* backend.h key limit */
+#define S3_REQUEST_PATH_MAX 2048 /* encoded request path */
+#define S3_REQUEST_ERR_BYTES 512
+
+/* Where requests go; every pointer is borrowed and must outlive the requests. */
+struct s3_target {
+	const struct s3_config *cfg;
+	struct http_client *http;
+	const char *host;      /* Host header: endpoint host, or bucket.host */
+	const char *path_base; /* "/bucket" (path style) or "" (virtual-hosted) */
+	const char *prefix;    /* store prefix: "" or "a/b" */
+};
+
+/* A request under construction; the caller's stack holds it. Pointers set
+ * through the s3_request_* calls are borrowed until s3_request_run returns. */
+struct s3_request {
+	const struct s3_target *t;
+	const char *method;
+	char path[S3_REQUEST_PATH_MAX];
+	struct s3_sigv4_param params[4];
+	size_t n_params;
+	const unsigned char *body;
+	size_t body_len;
+	char payload_hash[S3_SIGV4_HEX_BYTES];
+	unsigned flags; /* HTTP_* flags */
+	int ranged;	/* send a Range for [off, off+len) (len 0: to the end) */
+	uint64_t off;
+	size_t len;
+	char if_match[128]; /* ETag pinned when a download resumes */
+	/* per try: */
+	struct s3_sigv4_result sig;
+	char *url;
+	char lines[7][1024];
+	const char *hdrs[7];
+};
+
+/* A request on the bucket itself (listing). */
+void s3_request_bucket(struct s3_request *rq, const struct s3_target *t, const char *method);
+
+/* A request on object key (validated: -EINVAL, with the last error set). */
+int s3_request_object(struct s3_request *rq, const struct s3_target *t, const char *method,
+		      const char *key);
+
+/* Adds a query parameter (at most 4; name and value borrowed, not encoded). */
+void s3_request_param(struct s3_request *rq, const char *name, const char *value);
+
+/* Sets the body (borrowed) and its SHA-256 as the signed payload hash. */
+void s3_request_body(struct s3_request *rq, const void *body, size_t len);
+
+/* Runs rq through http_exchange with retries; a download into an fd resumes
+ * with a Range (pinned by If-Match) after a cut. Returns its result; on
+ * failure the reason becomes the last error. */
+int s3_request_run(struct s3_request *rq, struct http_reply *rep);
+
+/* backend.h keys: [a-z0-9._/-], no leading '/', no ".." component, at most
+ * 255 bytes; a prefix (is_prefix) may be empty and end anywhere. */
+int s3_request_key_valid(const char *key, int is_prefix);
+
+/* Sets this thread's last error and returns code. */
+int s3_request_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* This thread's last error text (borrowed, thread-local), "" if none. */
+const char *s3_request_last_error(void);
+
+#endif
