@@ -52,7 +52,7 @@ struct dirobj_entry {
 	uint8_t id[OBJECT_ID_BYTES]; /* file id (files, symlinks) or directory id */
 	uint32_t mode;               /* full st_mode including the type bits */
 	uint32_t uid, gid;
-	uint64_t size; /* files: bytes; others: 0 */
+	uint64_t size; /* files: bytes; others: 0 (not stored, ignored by the encoder) */
 	struct dirobj_time atime, mtime, ctime;
 	char *target; /* symlinks: malloc'ed target, target_len bytes + NUL */
 	size_t target_len;
@@ -75,21 +75,27 @@ struct dirobj_head {
 	struct dirobj_entry root;  /* name "", type DIROBJ_DIR */
 };
 
-/* Serialises to compact JSON. *out is a new malloc'ed NUL-terminated string.
- * Returns 0, -EINVAL for an invalid entry (bad name, type, size), -ENOMEM. */
+/* Serialises to compact JSON with sorted keys. *out is a new malloc'ed
+ * NUL-terminated string. Applies the decoder's rules first: returns 0, -EINVAL
+ * for an invalid entry (bad name, type, mode, size/segment count, target,
+ * xattr, duplicate name or id), -ENOMEM. */
 int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir);
 /* Parses; on success *dir holds new allocations (free with dirobj_release).
- * Returns 0, or -EBADMSG for anything malformed: bad JSON, missing or wrongly
- * typed fields, invalid names ('/', NUL, "." , "..", empty, >255 bytes),
- * duplicate names, file sizes inconsistent with the segment count. */
+ * Returns 0, or -EBADMSG for anything malformed: bad JSON, missing, unknown or
+ * wrongly typed fields, invalid names ('/', NUL, "." , "..", empty, >255 bytes),
+ * duplicate names or ids, file sizes inconsistent with the segment count
+ * (see docs/FORMAT.md for every rule); -ENOMEM. On failure *dir is zeroed. */
 int dirobj_decode(struct dirobj *dir, const char *json, size_t len);
 /* Frees what dirobj_decode (or a caller building one) allocated; zeroes *dir. */
 void dirobj_release(struct dirobj *dir);
 /* Frees one entry's allocations; zeroes *e. */
 void dirobj_entry_release(struct dirobj_entry *e);
 
+/* The same for the head: the root entry must be a directory named "".
+ * encode: 0, -EINVAL, -ENOMEM; decode: 0, -EBADMSG, -ENOMEM (*head zeroed). */
 int dirobj_head_encode(char **out, size_t *out_len, const struct dirobj_head *head);
 int dirobj_head_decode(struct dirobj_head *head, const char *json, size_t len);
+/* Frees what dirobj_head_decode allocated; zeroes *head. */
 void dirobj_head_release(struct dirobj_head *head);
 
 #endif

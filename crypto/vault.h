@@ -50,7 +50,8 @@ int vault_create(struct vault_config **cfg_out, struct vault_keys **keys_out, en
 
 /* Parses config bytes. Returns 0; -EBADMSG not a sealfs config (bad JSON,
  * missing fields); -EPROTONOSUPPORT a newer format version (or an unknown
- * suite); -ENOMEM. Nothing is authenticated yet: call an unlock function. */
+ * suite); -ENOMEM. Nothing is authenticated yet: call an unlock function.
+ * A known suite this CPU cannot run still parses: check suite_available(). */
 int vault_config_parse(struct vault_config **out, const char *text, size_t len);
 
 /* Serialises (canonical JSON: sorted keys, with its MAC). *out is new. */
@@ -71,16 +72,19 @@ __attribute__((warn_unused_result)) int vault_unlock_recovery(struct vault_keys 
 							      const char *text);
 
 /* Replaces the passphrase keyslot (new salt, new wrap of the same master key)
- * and recomputes the MAC. Data is not re-encrypted. Returns 0, -ENOMEM, -EINVAL. */
+ * and recomputes the MAC. Data is not re-encrypted. Returns 0, -ENOMEM,
+ * -EINVAL (cost out of range, or keys that do not verify this config's MAC). */
 int vault_set_passphrase(struct vault_config *cfg, const struct vault_keys *keys, const char *pass,
 			 size_t pass_len, struct vault_kdf_cost cost);
 
-/* Replaces the recovery keyslot with a new random recovery key; writes its text. */
+/* Replaces the recovery keyslot with a new random recovery key; writes its text
+ * (recovery_text_size >= RECOVERY_TEXT_BYTES). Returns 0, -ENOMEM, -EINVAL. */
 int vault_set_recovery(struct vault_config *cfg, const struct vault_keys *keys,
 		       char *recovery_text, size_t recovery_text_size);
 
-/* Human-readable, non-secret description (format, suite, KDF cost, keyslot
- * types) into buf; for `sealfs info`. */
+/* Human-readable, non-secret description (format, vault id, suite, chunk
+ * size, KDF cost, keyslot types) into buf, NUL-terminated, one "name: value"
+ * line each; for `sealfs info`. Returns 0, or -ENOSPC if buf is too small. */
 int vault_describe(const struct vault_config *cfg, char *buf, size_t size);
 
 void vault_config_free(struct vault_config *cfg);

@@ -1,0 +1,173 @@
+/* chunk.c - sealing and opening 4 KiB content chunks with a per-file key
+ * (docs/FORMAT.md, "Content"). Must never return plaintext that failed to
+ * authenticate, nor reuse a nonce on purpose: every seal draws a fresh one. */
+#include "chunk.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define CHUNK_AD_BYTES 57
+#define CHUNK_FILEKEY_PERSONAL "sealfs-filekey01"
+
+/* Lives in sodium_malloc memory, read-only after chunk_key_new. The AES state
+ * comes first: sodium_malloc returns page end minus size, and sizeof is a
+ * multiple of the state's 16-byte alignment, so the state is aligned. */
+struct chunk_key {
+	crypto_aead_aes256gcm_state aes;    /* SUITE_AES256GCM only */
+	unsigned char key[SUITE_KEY_BYTES]; /* SUITE_XCHACHA20POLY1305 only */
+	enum suite_id suite;
+};
+_Static_assert(sizeof(struct chunk_key) % 16 == 0, "keeps the AES state 16-byte aligned");
+
+size_t chunk_sealed_bytes(enum suite_id suite)
+{
+	return suite_nonce_bytes(suite) + CHUNK_PLAIN_BYTES + SUITE_TAG_BYTES;
+}
+
+uint64_t chunk_file_chunks(uint64_t size)
+{
+	return size / CHUNK_PLAIN_BYTES + (size % CHUNK_PLAIN_BYTES != 0);
+}
+
+uint64_t chunk_file_segments(uint64_t size)
+{
+	return size / SEGMENT_PLAIN_BYTES + (size % SEGMENT_PLAIN_BYTES != 0);
+}
+
+uint64_t chunk_segment_stored_bytes(enum suite_id suite, uint64_t size, uint64_t seg)
+{
+	uint64_t chunks = chunk_file_chunks(size);
+	uint64_t first = seg * SEGMENT_CHUNKS;
+
+	if (seg >= chunk_file_segments(size))
+		return 0;
+	chunks -= first;
+	if (chunks > SEGMENT_CHUNKS)
+		chunks = SEGMENT_CHUNKS;
+	return chunks * chunk_sealed_bytes(suite);
+}
+
+struct chunk_key *chunk_key_new(enum suite_id suite, const unsigned char content_key[32],
+				const uint8_t file_id[OBJECT_ID_BYTES])
+{
+	struct chunk_key *k;
+	int rc;
+
+	if (!suite_available(suite))
+		return NULL;
+	k = sodium_malloc(sizeof(*k));
+	if (!k)
+		return NULL;
+	sodium_memzero(k, sizeof(*k));
+	k->suite = suite;
+	rc = crypto_generichash_blake2b_salt_personal(
+	    k->key, sizeof(k->key), NULL, 0, content_key, SUITE_KEY_BYTES, file_id,
+	    (const unsigned char *)CHUNK_FILEKEY_PERSONAL);
+	if (rc == 0 && suite == SUITE_AES256GCM) {
+		rc = crypto_aead_aes256gcm_beforenm(&k->aes, k->key);
+		sodium_memzero(k->key, sizeof(k->key)); /* the expanded state suffices */
+	}
+	if (rc != 0) {
+		sodium_free(k);
+		return NULL;
+	}
+	sodium_mprotect_readonly(k);
+	return k;
+}
+
+void chunk_key_free(struct chunk_key *key)
+{
+	sodium_free(key); /* makes it writable, wipes, unmaps */
+}
+
+/* vault_id || file_id || segment_key || index (u64 LE) || last (u8). */
+static void chunk_ad_bytes(unsigned char out[CHUNK_AD_BYTES], const struct chunk_ad *ad)
+{
+	unsigned char *p = out;
+
+	memcpy(p, ad->vault_id, OBJECT_ID_BYTES);
+	p += OBJECT_ID_BYTES;
+	memcpy(p, ad->file_id, OBJECT_ID_BYTES);
+	p += OBJECT_ID_BYTES;
+	memcpy(p, ad->segment_key, OBJECT_ID_BYTES);
+	p += OBJECT_ID_BYTES;
+	for (int i = 0; i < 8; i++)
+		*p++ = (unsigned char)(ad->index >> (8 * i));
+	*p = ad->last ? 1 : 0;
+}
+
+static int chunk_encrypt(unsigned char *ct, unsigned char *tag, const unsigned char *m,
+			 const unsigned char *ad, const unsigned char *nonce,
+			 const struct chunk_key *key)
+{
+	if (key->suite == SUITE_AES256GCM)
+		return crypto_aead_aes256gcm_encrypt_detached_afternm(
+		    ct, tag, NULL, m, CHUNK_PLAIN_BYTES, ad, CHUNK_AD_BYTES, NULL, nonce,
+		    &key->aes);
+	return crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+	    ct, tag, NULL, m, CHUNK_PLAIN_BYTES, ad, CHUNK_AD_BYTES, NULL, nonce, key->key);
+}
+
+static int chunk_decrypt(unsigned char *m, const unsigned char *ct, const unsigned char *tag,
+			 const unsigned char *ad, const unsigned char *nonce,
+			 const struct chunk_key *key)
+{
+	if (key->suite == SUITE_AES256GCM)
+		return crypto_aead_aes256gcm_decrypt_detached_afternm(
+		    m, NULL, ct, CHUNK_PLAIN_BYTES, tag, ad, CHUNK_AD_BYTES, nonce, &key->aes);
+	return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+	    m, NULL, ct, CHUNK_PLAIN_BYTES, tag, ad, CHUNK_AD_BYTES, nonce, key->key);
+}
+
+int chunk_seal_with_nonce(unsigned char *out, const unsigned char *plain, size_t plain_len,
+			  const struct chunk_ad *ad, const struct chunk_key *key,
+			  const unsigned char *nonce)
+{
+	size_t nlen = suite_nonce_bytes(key->suite);
+	unsigned char adb[CHUNK_AD_BYTES];
+	unsigned char padded[CHUNK_PLAIN_BYTES];
+	const unsigned char *m = plain;
+	int rc;
+
+	if (plain_len > CHUNK_PLAIN_BYTES || (plain_len > 0 && !plain))
+		return -EINVAL;
+	if (plain_len < CHUNK_PLAIN_BYTES) {
+		/* The last chunk of a file is sealed full size: zero padding. */
+		if (plain_len > 0)
+			memcpy(padded, plain, plain_len);
+		memset(padded + plain_len, 0, sizeof(padded) - plain_len);
+		m = padded;
+	}
+	chunk_ad_bytes(adb, ad);
+	memmove(out, nonce, nlen);
+	rc = chunk_encrypt(out + nlen, out + nlen + CHUNK_PLAIN_BYTES, m, adb, out, key);
+	if (m == padded)
+		sodium_memzero(padded, sizeof(padded));
+	return rc == 0 ? 0 : -EINVAL;
+}
+
+int chunk_seal(unsigned char *out, const unsigned char *plain, size_t plain_len,
+	       const struct chunk_ad *ad, const struct chunk_key *key)
+{
+	unsigned char nonce[SUITE_MAX_NONCE_BYTES];
+
+	randombytes_buf(nonce, suite_nonce_bytes(key->suite));
+	return chunk_seal_with_nonce(out, plain, plain_len, ad, key, nonce);
+}
+
+int chunk_open(unsigned char *plain, const unsigned char *sealed, const struct chunk_ad *ad,
+	       const struct chunk_key *key)
+{
+	size_t nlen = suite_nonce_bytes(key->suite);
+	unsigned char adb[CHUNK_AD_BYTES];
+
+	chunk_ad_bytes(adb, ad);
+	if (chunk_decrypt(plain, sealed + nlen, sealed + nlen + CHUNK_PLAIN_BYTES, adb, sealed,
+			  key) != 0) {
+		sodium_memzero(plain, CHUNK_PLAIN_BYTES);
+		return -EBADMSG;
+	}
+	return 0;
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""read_vault.py - a second, independent reader of sealfs vaults, written from
+docs/FORMAT.md alone (Python, the `cryptography` package and hashlib; it shares
+no code with crypto/). It opens the committed golden vaults and vaults freshly
+made by today's code (`test_crypto_golden --generate`), by passphrase and by
+recovery key, and checks the tree they hold: if the C code and the document
+ever disagree, this test fails. Test-only: HChaCha20 is written out here
+because `cryptography` lacks XChaCha20; sealfs itself uses libsodium only.
+
+usage: read_vault.py GOLDEN_ROOT GENERATOR
+exit 77 (skipped) when `cryptography` is missing."""
+import base64, hashlib, hmac, json, os, struct, subprocess, sys, tempfile
+
+try:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+except ImportError:
+    print("python3 cryptography missing: skipped")
+    sys.exit(77)
+try:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+except ImportError:  # cryptography < 44: the passphrase path is skipped
+    Argon2id = None
+
+PASSPHRASE = "sealfs golden vault"
+
+
+def rotl(v, c): return ((v << c) & 0xffffffff) | (v >> (32 - c))
+def qr(s, a, b, c, d):
+    s[a]=(s[a]+s[b])&0xffffffff; s[d]^=s[a]; s[d]=rotl(s[d],16)
+    s[c]=(s[c]+s[d])&0xffffffff; s[b]^=s[c]; s[b]=rotl(s[b],12)
+    s[a]=(s[a]+s[b])&0xffffffff; s[d]^=s[a]; s[d]=rotl(s[d],8)
+    s[c]=(s[c]+s[d])&0xffffffff; s[b]^=s[c]; s[b]=rotl(s[b],7)
+def hchacha20(key, n16):
+    s = list(struct.unpack('<4I', b'expand 32-byte k')) + list(struct.unpack('<8I', key)) + list(struct.unpack('<4I', n16))
+    for _ in range(10):
+        qr(s,0,4,8,12); qr(s,1,5,9,13); qr(s,2,6,10,14); qr(s,3,7,11,15)
+        qr(s,0,5,10,15); qr(s,1,6,11,12); qr(s,2,7,8,13); qr(s,3,4,9,14)
+    return struct.pack('<8I', *(s[0:4] + s[12:16]))
+def xchacha_open(key, nonce, ct, ad):
+    sub = hchacha20(key, nonce[:16])
+    return ChaCha20Poly1305(sub).decrypt(b'\0'*4 + nonce[16:], ct, ad)
+
+CROCK = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+def recovery_decode(text):
+    t = [c for c in text.upper().replace('O','0').replace('I','1').replace('L','1') if c not in '- \t\r\n']
+    assert len(t) == 29
+    n = 0
+    for c in t: n = n*32 + CROCK.index(c)
+    assert n & 1 == 0
+    raw = (n >> 1).to_bytes(18, 'big')
+    key, chk = raw[:16], raw[16:]
+    assert hashlib.blake2b(key, digest_size=32, person=b'sealfs-rcvcheck1').digest()[:2] == chk
+    return key
+
+def kdf(master, i):
+    return hashlib.blake2b(b'', digest_size=32, key=master, salt=struct.pack('<Q', i) + b'\0'*8, person=b'sealfsv1' + b'\0'*8).digest()
+
+def unpad(p):
+    p = p.rstrip(b'\0'); assert p[-1] == 0x80; return p[:-1]
+
+def read_vault(d, passphrase, use_recovery):
+    cfg = json.load(open(d + '/sealfs.json'))
+    assert cfg['format'] == 1
+    vid = bytes.fromhex(cfg['vault_id'])
+    slot = [s for s in cfg['keyslots'] if s['type'] == ('recovery' if use_recovery else 'passphrase')][0]
+    salt = bytes.fromhex(slot['salt'])
+    if use_recovery:
+        rk = recovery_decode(open(d + '/recovery.txt').read())
+        kek = hashlib.blake2b(salt + vid, digest_size=32, key=rk).digest()
+    else:
+        kek = Argon2id(salt=salt, length=32, iterations=slot['opslimit'], lanes=1, memory_cost=slot['memlimit'] // 1024).derive(passphrase.encode())
+    master = xchacha_open(kek, bytes.fromhex(slot['nonce']), bytes.fromhex(slot['wrapped']), b'sealfs-keyslot-v1' + vid + slot['type'].encode())
+    ck, mk, cfk = kdf(master, 1), kdf(master, 2), kdf(master, 3)
+    mac = bytes.fromhex(cfg.pop('mac'))
+    canon = json.dumps(cfg, sort_keys=True, separators=(',', ':')).encode()
+    assert hmac.new(cfk, canon, hashlib.sha512).digest()[:32] == mac, 'mac'
+    h = open(d + '/head', 'rb').read()
+    head = json.loads(unpad(xchacha_open(mk, h[:24], h[24:], b'\x02' + vid + b'\0'*40)))
+    tree = {}
+    walk(d, vid, mk, ck, cfg['content_cipher'], head['root'], '', tree)
+    return head['seq'], tree
+
+def obj(d, k): return open('%s/o/%s/%s' % (d, k[:2], k), 'rb').read()
+
+def walk(d, vid, mk, ck, cipher, e, path, tree):
+    k = e['k']; o = obj(d, k)
+    ad = b'\x01' + vid + bytes.fromhex(e['id']) + struct.pack('<Q', e['v']) + bytes.fromhex(k)
+    dirobj = json.loads(unpad(xchacha_open(mk, o[:24], o[24:], ad)))
+    assert dirobj['id'] == e['id']
+    for c in dirobj['e']:
+        name = c['n'] if 'n' in c else base64.b64decode(c['nb'])
+        p = path + '/' + str(name)
+        if c['t'] == 'd':
+            tree[p + '/'] = None
+            walk(d, vid, mk, ck, cipher, c, p, tree)
+        elif c['t'] == 'l':
+            tree[p] = ('->', c['tg'] if 'tg' in c else base64.b64decode(c['tgb']))
+        else:
+            tree[p] = read_file(d, vid, ck, cipher, c)
+
+def read_file(d, vid, ck, cipher, c):
+    fid = bytes.fromhex(c['id']); fk = hashlib.blake2b(b'', digest_size=32, key=ck, salt=fid, person=b'sealfs-filekey01').digest()
+    s = c['s']; C = -(-s // 4096); n = 12 if cipher == 'aes256gcm' else 24; L = n + 4096 + 16
+    out = b''
+    for i, k in enumerate(c['seg']):
+        m = min(256, C - 256*i)
+        if k is None: out += b'\0' * 4096 * m; continue
+        o = obj(d, k); assert len(o) == m * L
+        for j in range(m):
+            idx = 256*i + j; ch = o[j*L:(j+1)*L]
+            ad = vid + fid + bytes.fromhex(k) + struct.pack('<Q', idx) + (b'\x01' if idx == C-1 else b'\x00')
+            if cipher == 'aes256gcm': out += AESGCM(fk).decrypt(ch[:12], ch[12:], ad)
+            else: out += xchacha_open(fk, ch[:24], ch[24:], ad)
+    return out[:s]
+
+
+def expected_tree():
+    return {
+        "/hello.txt": b"Hello, sealfs!\n",
+        "/big.bin": bytes(i % 251 for i in range(5000)),
+        "/link": ("->", "hello.txt"),
+        "/docs/": None,
+        "/docs/empty": b"",
+    }
+
+
+def check(d):
+    ways = [True] + ([False] if Argon2id else [])
+    for use_recovery in ways:
+        seq, tree = read_vault(d, PASSPHRASE, use_recovery)
+        if seq != 1 or tree != expected_tree():
+            print("FAIL %s (%s): seq %d, tree %r" % (d, "recovery" if use_recovery else "passphrase", seq, sorted(tree)))
+            return 1
+    print("ok %s (%s)" % (d, "recovery and passphrase" if Argon2id else "recovery only"))
+    return 0
+
+
+def main():
+    golden, generator = sys.argv[1], sys.argv[2]
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for suite in ("aes256gcm", "xchacha20poly1305"):
+            failures += check(os.path.join(golden, "golden-" + suite))
+            fresh = os.path.join(tmp, suite)
+            os.mkdir(fresh)
+            if subprocess.run([generator, "--generate", fresh, suite]).returncode != 0:
+                print("generator failed for %s (suite unavailable?)" % suite)
+                failures += suite != "aes256gcm"
+                continue
+            failures += check(fresh)
+    print("%d passed, %d failed" % (4 - failures, failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+/* test_golden.c - committed example vaults (tests/data/crypto/golden-*), one
+ * per content cipher, written once by `test_crypto_golden --generate DIR
+ * SUITE` and never again: reading them proves that today's code still opens
+ * yesterday's bytes (format stability), through the same steps as the
+ * "Reading a vault by hand" section of docs/FORMAT.md. */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "dirobj.h"
+#include "hex.h"
+#include "meta.h"
+#include "recovery.h"
+#include "vault.h"
+
+#define GOLDEN_PASS "sealfs golden vault"
+#define HELLO "Hello, sealfs!\n"
+#define BIG_BYTES 5000
+
+static char *read_file(const char *dir, const char *name, size_t *len)
+{
+	char path[4096];
+	FILE *f;
+	char *buf = NULL;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static void object_name(char out[40], const uint8_t key[16])
+{
+	char hex[33];
+
+	hex_encode(hex, sizeof(hex), key, 16);
+	snprintf(out, 40, "o/%.2s/%s", hex, hex);
+}
+
+static void big_content(unsigned char *buf)
+{
+	for (int i = 0; i < BIG_BYTES; i++)
+		buf[i] = (unsigned char)(i % 251);
+}
+
+/* ---- reading (the test) ---- */
+
+struct golden {
+	const char *dir;
+	struct vault_config *cfg;
+	struct vault_keys *keys;
+};
+
+static int open_dir(struct dirobj *d, struct golden *g, const struct dirobj_entry *e)
+{
+	struct meta_ad ad = {.kind = META_KIND_DIR, .version = e->ref.version};
+	char name[40], *plain = NULL;
+	size_t len = 0, plen = 0;
+	unsigned char *sealed;
+	int r;
+
+	memcpy(ad.vault_id, g->cfg->vault_id, 16);
+	memcpy(ad.object_id, e->id, 16);
+	memcpy(ad.store_key, e->ref.store_key, 16);
+	object_name(name, e->ref.store_key);
+	sealed = (unsigned char *)read_file(g->dir, name, &len);
+	if (!sealed)
+		return -ENOENT;
+	r = meta_open(&plain, &plen, sealed, len, &ad, g->keys->meta);
+	if (r == 0)
+		r = dirobj_decode(d, plain, plen);
+	meta_free_plain(plain, plen);
+	free(sealed);
+	return r;
+}
+
+/* Reads a whole file's content through its segments and chunks. */
+static unsigned char *read_content(struct golden *g, const struct dirobj_entry *e)
+{
+	size_t cs = chunk_sealed_bytes(g->cfg->suite), len = 0;
+	unsigned char *out = calloc(1, chunk_file_chunks(e->size) * CHUNK_PLAIN_BYTES + 1);
+	struct chunk_key *k = chunk_key_new(g->cfg->suite, g->keys->content, e->id);
+	struct chunk_ad ad;
+	char name[40];
+
+	memcpy(ad.vault_id, g->cfg->vault_id, 16);
+	memcpy(ad.file_id, e->id, 16);
+	for (uint64_t s = 0; out && k && s < e->nsegments; s++) {
+		unsigned char *seg;
+		uint64_t n = chunk_segment_stored_bytes(g->cfg->suite, e->size, s) / cs;
+		object_name(name, e->segments[s].store_key);
+		seg = (unsigned char *)read_file(g->dir, name, &len);
+		CHECK(seg && len == n * cs);
+		memcpy(ad.segment_key, e->segments[s].store_key, 16);
+		for (uint64_t c = 0; seg && c < n; c++) {
+			ad.index = s * SEGMENT_CHUNKS + c;
+			ad.last = ad.index + 1 == chunk_file_chunks(e->size);
+			CHECK_RC(
+			    chunk_open(out + ad.index * CHUNK_PLAIN_BYTES, seg + c * cs, &ad, k),
+			    0);
+		}
+		free(seg);
+	}
+	chunk_key_free(k);
+	return out;
+}
+
+static const struct dirobj_entry *find(const struct dirobj *d, const char *name)
+{
+	for (size_t i = 0; i < d->nentries; i++)
+		if (strcmp(d->entries[i].name, name) == 0)
+			return &d->entries[i];
+	return NULL;
+}
+
+static void check_tree(struct golden *g, const struct dirobj_entry *root)
+{
+	struct dirobj d, sub;
+	const struct dirobj_entry *e;
+	unsigned char big[BIG_BYTES], *c;
+
+	CHECK_RC(open_dir(&d, g, root), 0);
+	CHECK(d.nentries == 4 && memcmp(d.dir_id, root->id, 16) == 0);
+	e = find(&d, "hello.txt");
+	CHECK(e && e->size == strlen(HELLO) && e->nsegments == 1);
+	if (e && (c = read_content(g, e))) {
+		CHECK(memcmp(c, HELLO, strlen(HELLO)) == 0);
+		CHECK(check_all_zero(c + strlen(HELLO), CHUNK_PLAIN_BYTES - strlen(HELLO)));
+		free(c);
+	}
+	e = find(&d, "big.bin");
+	big_content(big);
+	CHECK(e && e->size == BIG_BYTES && e->nsegments == 1);
+	if (e && (c = read_content(g, e))) {
+		CHECK(memcmp(c, big, BIG_BYTES) == 0);
+		free(c);
+	}
+	e = find(&d, "link");
+	CHECK(e && e->type == DIROBJ_SYMLINK && strcmp(e->target, "hello.txt") == 0);
+	e = find(&d, "docs");
+	CHECK(e && e->type == DIROBJ_DIR);
+	if (e && open_dir(&sub, g, e) == 0) {
+		CHECK(sub.nentries == 1 && strcmp(sub.entries[0].name, "empty") == 0 &&
+		      sub.entries[0].size == 0 && sub.entries[0].nsegments == 0);
+		dirobj_release(&sub);
+	} else {
+		CHECK(!"docs opens");
+	}
+	dirobj_release(&d);
+}
+
+static void check_golden(const char *dir, enum suite_id suite)
+{
+	struct golden g = {.dir = dir};
+	struct meta_ad had = {.kind = META_KIND_HEAD, .version = 0};
+	struct vault_keys *k2 = NULL;
+	struct dirobj_head head;
+	char *text, *rtext, *plain = NULL;
+	size_t len, rlen, plen = 0;
+
+	text = read_file(dir, "sealfs.json", &len);
+	rtext = read_file(dir, "recovery.txt", &rlen);
+	CHECK(text && rtext);
+	if (!text || !rtext)
+		return;
+	CHECK_RC(vault_config_parse(&g.cfg, text, len), 0);
+	CHECK(g.cfg && g.cfg->suite == suite);
+	CHECK_RC(vault_unlock_passphrase(&g.keys, g.cfg, GOLDEN_PASS, strlen(GOLDEN_PASS)), 0);
+	CHECK_RC(vault_unlock_recovery(&k2, g.cfg, rtext), 0);
+	CHECK(g.keys && k2 && sodium_memcmp(g.keys, k2, sizeof(*k2)) == 0);
+	vault_keys_free(k2);
+	free(text);
+	text = read_file(dir, "head", &len);
+	CHECK(text != NULL);
+	if (g.keys && text) {
+		memcpy(had.vault_id, g.cfg->vault_id, 16);
+		CHECK_RC(meta_open(&plain, &plen, (unsigned char *)text, len, &had, g.keys->meta),
+			 0);
+		CHECK_RC(dirobj_head_decode(&head, plain, plen), 0);
+		CHECK(head.seq == 1);
+		check_tree(&g, &head.root);
+		dirobj_head_release(&head);
+		meta_free_plain(plain, plen);
+	}
+	free(text);
+	free(rtext);
+	vault_config_free(g.cfg);
+	vault_keys_free(g.keys);
+}
+
+/* ---- writing (--generate, run once per format version) ---- */
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+static void gen_meta(struct golden *g, const char *name, const char *json, const struct meta_ad *ad)
+{
+	unsigned char *sealed;
+	size_t n;
+
+	if (meta_seal(&sealed, &n, json, strlen(json), ad, g->keys->meta) != 0)
+		exit(1);
+	write_file(g->dir, name, sealed, n);
+	free(sealed);
+}
+
+static void gen_entry(struct dirobj_entry *e, enum dirobj_type t, const char *name)
+{
+	memset(e, 0, sizeof(*e));
+	e->name = strdup(name);
+	e->name_len = strlen(name);
+	e->type = t;
+	randombytes_buf(e->id, 16);
+	e->mode = t == DIROBJ_FILE  ? S_IFREG | 0644
+		  : t == DIROBJ_DIR ? S_IFDIR | 0755
+				    : S_IFLNK | 0777;
+	e->uid = e->gid = 1000;
+	e->atime = e->mtime = e->ctime = (struct dirobj_time){1735689600, 123456789};
+}
+
+static void gen_file(struct golden *g, struct dirobj_entry *e, const unsigned char *data,
+		     size_t size)
+{
+	size_t cs = chunk_sealed_bytes(g->cfg->suite), n = chunk_file_chunks(size);
+	unsigned char *seg = malloc(n * cs + 1);
+	struct chunk_key *k = chunk_key_new(g->cfg->suite, g->keys->content, e->id);
+	struct chunk_ad ad;
+	char name[40];
+
+	e->size = size;
+	e->nsegments = chunk_file_segments(size); /* one segment at most here */
+	e->segments = calloc(1, sizeof(*e->segments));
+	e->segments[0].present = true;
+	randombytes_buf(e->segments[0].store_key, 16);
+	memcpy(ad.vault_id, g->cfg->vault_id, 16);
+	memcpy(ad.file_id, e->id, 16);
+	memcpy(ad.segment_key, e->segments[0].store_key, 16);
+	for (size_t c = 0; c < n; c++) {
+		size_t off = c * CHUNK_PLAIN_BYTES;
+		ad.index = c;
+		ad.last = c + 1 == n;
+		if (chunk_seal(seg + c * cs, data + off,
+			       size - off < CHUNK_PLAIN_BYTES ? size - off : CHUNK_PLAIN_BYTES, &ad,
+			       k) != 0)
+			exit(1);
+	}
+	object_name(name, e->segments[0].store_key);
+	write_file(g->dir, name, seg, n * cs);
+	chunk_key_free(k);
+	free(seg);
+}
+
+/* Seals dir as the object of entry de (version 1, a fresh store key). */
+static void gen_dir(struct golden *g, struct dirobj_entry *de, struct dirobj *dir)
+{
+	struct meta_ad ad = {.kind = META_KIND_DIR, .version = 1};
+	char name[40], *json;
+	size_t len;
+
+	memcpy(dir->dir_id, de->id, 16);
+	de->ref.version = 1;
+	randombytes_buf(de->ref.store_key, 16);
+	memcpy(ad.vault_id, g->cfg->vault_id, 16);
+	memcpy(ad.object_id, de->id, 16);
+	memcpy(ad.store_key, de->ref.store_key, 16);
+	if (dirobj_encode(&json, &len, dir) != 0)
+		exit(1);
+	object_name(name, de->ref.store_key);
+	gen_meta(g, name, json, &ad);
+	free(json);
+}
+
+static int generate(const char *dir, enum suite_id suite)
+{
+	struct vault_kdf_cost cost = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+	struct golden g = {.dir = dir};
+	struct dirobj root = {0}, docs = {0};
+	struct dirobj_head head = {.seq = 1};
+	struct meta_ad had = {.kind = META_KIND_HEAD, .version = 0};
+	unsigned char big[BIG_BYTES];
+	char rtext[RECOVERY_TEXT_BYTES], *text;
+	size_t len;
+
+	if (vault_create(&g.cfg, &g.keys, suite, GOLDEN_PASS, strlen(GOLDEN_PASS), cost, rtext,
+			 sizeof(rtext)) != 0 ||
+	    vault_config_serialize(&text, &len, g.cfg) != 0)
+		return 1;
+	write_file(dir, "sealfs.json", text, len);
+	write_file(dir, "recovery.txt", rtext, strlen(rtext));
+	free(text);
+	docs.nentries = 1;
+	docs.entries = calloc(1, sizeof(*docs.entries));
+	gen_entry(&docs.entries[0], DIROBJ_FILE, "empty");
+	root.nentries = 4;
+	root.entries = calloc(4, sizeof(*root.entries));
+	gen_entry(&root.entries[0], DIROBJ_FILE, "hello.txt");
+	gen_file(&g, &root.entries[0], (const unsigned char *)HELLO, strlen(HELLO));
+	gen_entry(&root.entries[1], DIROBJ_FILE, "big.bin");
+	big_content(big);
+	gen_file(&g, &root.entries[1], big, sizeof(big));
+	gen_entry(&root.entries[2], DIROBJ_SYMLINK, "link");
+	root.entries[2].target = strdup("hello.txt");
+	root.entries[2].target_len = 9;
+	gen_entry(&root.entries[3], DIROBJ_DIR, "docs");
+	gen_dir(&g, &root.entries[3], &docs);
+	gen_entry(&head.root, DIROBJ_DIR, "");
+	gen_dir(&g, &head.root, &root);
+	memcpy(had.vault_id, g.cfg->vault_id, 16);
+	if (dirobj_head_encode(&text, &len, &head) != 0)
+		return 1;
+	gen_meta(&g, "head", text, &had);
+	free(text);
+	dirobj_release(&root);
+	dirobj_release(&docs);
+	dirobj_head_release(&head);
+	vault_config_free(g.cfg);
+	vault_keys_free(g.keys);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *data = getenv("SEALFS_TEST_DATA");
+	char dir[4096];
+	enum suite_id suites[] = {SUITE_AES256GCM, SUITE_XCHACHA20POLY1305};
+
+	if (sodium_init() < 0)
+		return 1;
+	if (argc == 4 && strcmp(argv[1], "--generate") == 0 &&
+	    suite_from_name(argv[3], &suites[0]) == 0)
+		return generate(argv[2], suites[0]);
+	if (!data) {
+		fprintf(stderr, "SEALFS_TEST_DATA is not set\n");
+		return 1;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		if (!suite_available(suites[i])) {
+			printf("suite %s unavailable on this cpu: skipped\n",
+			       suite_name(suites[i]));
+			continue;
+		}
+		snprintf(dir, sizeof(dir), "%s/golden-%s", data, suite_name(suites[i]));
+		check_golden(dir, suites[i]);
+	}
+	return check_done("test_golden");
+}

@@ -1,0 +1,62 @@
+/* test_hex_suite.c - hex codec and the cipher suite table. */
+#include <errno.h>
+
+#include "check.h"
+#include "hex.h"
+#include "suite.h"
+
+static void test_hex(void)
+{
+	const unsigned char bin[4] = {0x00, 0xab, 0x7f, 0xff};
+	unsigned char back[4];
+	char out[9];
+
+	CHECK_RC(hex_encode(out, sizeof(out), bin, 4), 0);
+	CHECK(strcmp(out, "00ab7fff") == 0);
+	CHECK_RC(hex_encode(out, 8, bin, 4), -ENOSPC);
+	CHECK_RC(hex_encode(out, 0, bin, 0), -ENOSPC);
+	CHECK_RC(hex_encode(out, 1, bin, 0), 0);
+	CHECK(out[0] == '\0');
+	CHECK_RC(hex_decode(back, 4, "00ab7fff", 8), 0);
+	CHECK(memcmp(back, bin, 4) == 0);
+	CHECK_RC(hex_decode(back, 4, "00AB7FFF", 8), -EINVAL); /* lower case only */
+	CHECK(check_all_zero(back, 4));
+	CHECK_RC(hex_decode(back, 4, "00ab7ff", 7), -EINVAL);
+	CHECK_RC(hex_decode(back, 4, "00ab7fff00", 10), -EINVAL);
+	CHECK_RC(hex_decode(back, 4, "00ab7fgf", 8), -EINVAL);
+	CHECK_RC(hex_decode(back, 4, "00ab:fff", 8), -EINVAL);
+	CHECK_RC(hex_decode(back, 0, "", 0), 0);
+}
+
+static void test_suite(void)
+{
+	enum suite_id s = SUITE_AES256GCM;
+
+	CHECK(suite_nonce_bytes(SUITE_AES256GCM) == 12);
+	CHECK(suite_nonce_bytes(SUITE_XCHACHA20POLY1305) == 24);
+	CHECK(suite_nonce_bytes((enum suite_id)0) == 0);
+	CHECK(strcmp(suite_name(SUITE_AES256GCM), "aes256gcm") == 0);
+	CHECK(strcmp(suite_name(SUITE_XCHACHA20POLY1305), "xchacha20poly1305") == 0);
+	CHECK(suite_name((enum suite_id)7) == NULL);
+	CHECK_RC(suite_from_name("xchacha20poly1305", &s), 0);
+	CHECK(s == SUITE_XCHACHA20POLY1305);
+	CHECK_RC(suite_from_name("aes256gcm", &s), 0);
+	CHECK(s == SUITE_AES256GCM);
+	CHECK_RC(suite_from_name("AES256GCM", &s), -EINVAL);
+	CHECK_RC(suite_from_name("chacha20poly1305", &s), -EINVAL);
+	CHECK_RC(suite_from_name(NULL, &s), -EINVAL);
+	CHECK(suite_available(SUITE_XCHACHA20POLY1305));
+	CHECK(!suite_available((enum suite_id)9));
+	CHECK(suite_available(SUITE_AES256GCM) == (crypto_aead_aes256gcm_is_available() != 0));
+	CHECK(suite_default() ==
+	      (crypto_aead_aes256gcm_is_available() ? SUITE_AES256GCM : SUITE_XCHACHA20POLY1305));
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	test_hex();
+	test_suite();
+	return check_done("test_hex_suite");
+}
