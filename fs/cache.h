@@ -52,6 +52,11 @@ int cache_install(struct cache *c, const char *tmp_path, const char *key);
  * there survives a crash. Returns 0 or -errno. */
 int cache_sync_parent(struct cache *c, const char *key);
 
+/* pread()/pwrite() of exactly len bytes at off, retrying short transfers and
+ * EINTR. Return 0, -errno, or (pread) -ENODATA when the file ends first. */
+int cache_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
 /* The store key text for a 16-byte object key: "o/<hh>/<32 hex>" + NUL. */
 #define OBJECT_KEY_TEXT_BYTES 40
 void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16]);

@@ -6,9 +6,13 @@
  * The first write to such a "clean" segment after a commit gives it a new
  * random store key, reseals its chunks under that key into a new cache file,
  * and queues the old key as garbage (deleted from the store after the next
- * commit). A "dirty" segment's cache file is written in place.
+ * commit). A "dirty" segment's cache file is written in place. The old cache
+ * file is left in place (a commit may still be uploading it): whoever deletes
+ * a garbage key from the store also drops it from the cache.
  *
- * Thread safety: none here; the caller holds the file's lock for every call. */
+ * Thread safety: none per file; the caller holds the file's lock for every
+ * call. Different files may be used from different threads at once; each
+ * thread gets a scratch buffer of about 1 MiB on its first call. */
 #ifndef SEALFS_CONTENT_H
 #define SEALFS_CONTENT_H
 
@@ -23,8 +27,9 @@
 
 /* Cache files a file keeps open at most; more are closed and reopened. */
 #define CONTENT_FDS_MAX 32
-/* Largest file size (bytes) accepted: -EFBIG beyond. */
-#define CONTENT_SIZE_MAX ((uint64_t)1 << 62)
+/* Largest file size accepted (16 TiB, ext4's limit): -EFBIG beyond. A
+ * file's entry lists every segment, holes included (16 M of them here). */
+#define CONTENT_SIZE_MAX ((uint64_t)1 << 44)
 
 /* Shared, read-only after mount. */
 struct content_ctx {
@@ -35,11 +40,11 @@ struct content_ctx {
 };
 
 struct content_seg {
-	bool present;                        /* false: a hole, reads as zeros */
-	bool dirty;                          /* changed since the last commit */
-	uint8_t key[OBJECT_ID_BYTES];        /* current store key */
-	int fd;                              /* open cache file, or -1 */
-	bool unsynced;   /* dirty data written since the last content_sync */
+	bool present;		      /* false: a hole, reads as zeros */
+	bool dirty;		      /* changed since the last commit */
+	uint8_t key[OBJECT_ID_BYTES]; /* current store key */
+	int fd;			      /* open cache file, or -1 */
+	bool unsynced;		      /* dirty data written since the last content_sync */
 	bool new_dirent; /* cache file created since the last content_sync: fsync its dir */
 };
 
@@ -48,10 +53,11 @@ struct content_file {
 	uint64_t size;
 	struct chunk_key *key; /* derived lazily */
 	struct content_seg *segs;
-	size_t nsegs; /* == ceil(size / SEGMENT_PLAIN_BYTES) */
+	size_t nsegs;	 /* == ceil(size / SEGMENT_PLAIN_BYTES) */
 	size_t segs_cap; /* allocated length of segs */
-	size_t nfds;     /* segs[].fd that are open; at most CONTENT_FDS_MAX */
-	/* Store keys replaced since the last commit: delete after it. */
+	size_t nfds;	 /* segs[].fd that are open; at most CONTENT_FDS_MAX */
+	/* Store keys replaced since the last commit: delete after it. NULL
+	 * until a key is queued. */
 	uint8_t (*garbage)[OBJECT_ID_BYTES];
 	size_t ngarbage;
 	size_t garbage_cap; /* allocated length of garbage */
@@ -100,7 +106,8 @@ int content_commit(const struct content_ctx *ctx, struct content_file *f, conten
 /* The file is gone (unlinked and closed): every present segment's key, clean
  * or dirty, moves to the garbage list; dirty cache files are removed. */
 void content_forget(const struct content_ctx *ctx, struct content_file *f);
-/* Closes fds, frees the key and arrays (not the garbage list: see content_commit). */
+/* Closes fds, frees the key and the segments (not the garbage list, which
+ * content_commit hands out; it is NULL when nothing is queued). */
 void content_release(struct content_file *f);
 
 #endif

@@ -1,0 +1,437 @@
+/* cache.c - the local ciphertext cache: sealed objects under the store's keys,
+ * fetched on demand, plus the lock that keeps two mounts apart.
+ * It only moves sealed bytes: it must never see, write or log plaintext. */
+#include "cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* Room left in a path for "/" + a key or "tmp/<name>". */
+#define CACHE_KEY_ROOM 300
+
+struct cache {
+	char dir[CACHE_PATH_MAX - CACHE_KEY_ROOM]; /* no trailing "/" */
+	int lock_fd;				   /* flock'ed LOCK_EX for the cache's lifetime */
+	struct backend *store;			   /* borrowed */
+	atomic_ulong tmp_seq;			   /* makes tmp names unique within the process */
+};
+
+static const char *cache_reason(int err)
+{
+	switch (err) {
+	case EACCES:
+	case EPERM:
+		return "permission denied";
+	case EROFS:
+		return "read-only file system";
+	case ENOTDIR:
+		return "a path component is not a directory";
+	case ENOSPC:
+		return "no space left on device";
+	default:
+		return strerror(err);
+	}
+}
+
+static int cache_fail(char *err, size_t err_size, int rc, const char *what, const char *path)
+{
+	snprintf(err, err_size, "cannot %s cache '%s': %s", what, path, cache_reason(-rc));
+	return rc;
+}
+
+/* mkdir -p with mode 0700; an existing directory is fine. */
+static int cache_mkdirs(const char *dir)
+{
+	char path[CACHE_PATH_MAX];
+	size_t len = strlen(dir);
+
+	memcpy(path, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		path[i] = i == len ? '\0' : '/';
+	}
+	return 0;
+}
+
+static int cache_subdir(const struct cache *c, const char *name)
+{
+	char path[CACHE_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Removes what a previous mount left half-built in CACHE/tmp (best effort:
+ * a leftover only wastes space). */
+static int cache_clean_tmp(const struct cache *c)
+{
+	char path[CACHE_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/tmp", c->dir);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int cache_lock(struct cache *c, char *err, size_t err_size)
+{
+	char path[CACHE_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/lock", c->dir);
+	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lock_fd < 0)
+		return cache_fail(err, err_size, -errno, "use", c->dir);
+	if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		if (rc == -EBUSY)
+			snprintf(err, err_size, "cache '%s' is in use by another mount", c->dir);
+		else
+			cache_fail(err, err_size, rc, "use", c->dir);
+		close(c->lock_fd);
+		c->lock_fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+static int cache_prepare(struct cache *c, char *err, size_t err_size)
+{
+	int rc = cache_mkdirs(c->dir);
+
+	if (rc < 0)
+		return cache_fail(err, err_size, rc, "create", c->dir);
+	rc = cache_lock(c, err, err_size);
+	if (rc < 0)
+		return rc;
+	rc = cache_subdir(c, "o");
+	if (rc == 0)
+		rc = cache_subdir(c, "tmp");
+	if (rc == 0)
+		rc = cache_clean_tmp(c);
+	if (rc < 0)
+		return cache_fail(err, err_size, rc, "use", c->dir);
+	return 0;
+}
+
+int cache_open(struct cache **out, const char *dir, struct backend *store, char *err,
+	       size_t err_size)
+{
+	size_t len = strlen(dir);
+	struct cache *c;
+	int rc;
+
+	*out = NULL;
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (len == 0 || len >= sizeof(((struct cache *)0)->dir)) {
+		snprintf(err, err_size, "cache directory path is empty or too long");
+		return -ENAMETOOLONG;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(c->dir, dir, len);
+	c->dir[len] = '\0';
+	c->lock_fd = -1;
+	c->store = store;
+	atomic_init(&c->tmp_seq, 0);
+	rc = cache_prepare(c, err, err_size);
+	if (rc < 0) {
+		cache_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void cache_close(struct cache *c)
+{
+	if (!c)
+		return;
+	if (c->lock_fd >= 0)
+		close(c->lock_fd); /* releases the flock */
+	free(c);
+}
+
+void cache_path(const struct cache *c, const char *key, char out[CACHE_PATH_MAX])
+{
+	snprintf(out, CACHE_PATH_MAX, "%s/%s", c->dir, key);
+}
+
+void cache_tmp_path(struct cache *c, char out[CACHE_PATH_MAX])
+{
+	unsigned long seq = atomic_fetch_add(&c->tmp_seq, 1);
+
+	snprintf(out, CACHE_PATH_MAX, "%s/tmp/%ld.%lu.%08x", c->dir, (long)getpid(), seq,
+		 (unsigned)randombytes_random());
+}
+
+/* fsync()s the directory holding path (make a new name durable). */
+static int cache_fsync_parent(const char *path)
+{
+	char dir[CACHE_PATH_MAX];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int cache_sync_parent(struct cache *c, const char *key)
+{
+	char path[CACHE_PATH_MAX];
+
+	cache_path(c, key, path);
+	return cache_fsync_parent(path);
+}
+
+/* Creates the directories leading to path (inside the cache): usually just
+ * CACHE/o/<hh>, so try that first. */
+static int cache_mkparent(const struct cache *c, const char *path)
+{
+	char dir[CACHE_PATH_MAX];
+	size_t base = strlen(c->dir);
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || (size_t)(slash - dir) <= base)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) == 0)
+		return cache_fsync_parent(dir); /* a new CACHE/o/<hh>: make it last */
+	if (errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	for (size_t i = base + 1; dir[i]; i++) {
+		if (dir[i] != '/')
+			continue;
+		dir[i] = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		dir[i] = '/';
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int cache_install(struct cache *c, const char *tmp_path, const char *key)
+{
+	char path[CACHE_PATH_MAX];
+	int rc;
+
+	cache_path(c, key, path);
+	if (rename(tmp_path, path) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	rc = cache_mkparent(c, path);
+	if (rc < 0)
+		return rc;
+	return rename(tmp_path, path) < 0 ? -errno : 0;
+}
+
+int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX])
+{
+	int fd;
+
+	cache_tmp_path(c, path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Fetches key from the store into the cache (tmp file, then rename). Two
+ * threads fetching the same key both succeed: the last rename wins with
+ * identical bytes. */
+static int cache_fetch(struct cache *c, const char *key)
+{
+	char tmp[CACHE_PATH_MAX];
+	uint64_t size = 0;
+	int fd, rc;
+
+	fd = cache_tmp_create(c, tmp);
+	if (fd < 0)
+		return fd;
+	rc = c->store->ops->get_to_fd(c->store, key, fd, &size);
+	close(fd);
+	if (rc == 0)
+		rc = cache_install(c, tmp, key);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int cache_open_object(struct cache *c, const char *key)
+{
+	char path[CACHE_PATH_MAX];
+	int fd, rc;
+
+	cache_path(c, key, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : -errno;
+	if (!c->store)
+		return -ENOENT;
+	rc = cache_fetch(c, key);
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+int cache_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
+{
+	struct stat st;
+	unsigned char *buf;
+	int rc;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+	if (!buf)
+		return -ENOMEM;
+	rc = cache_pread_full(fd, buf, (size_t)st.st_size, 0);
+	if (rc < 0) {
+		free(buf);
+		return rc == -ENODATA ? -EIO : rc;
+	}
+	*out = buf;
+	*out_len = (size_t)st.st_size;
+	return 0;
+}
+
+int cache_read_object(struct cache *c, const char *key, unsigned char **out, size_t *out_len)
+{
+	int fd = cache_open_object(c, key);
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (fd < 0)
+		return fd;
+	rc = cache_read_fd(fd, out, out_len);
+	close(fd);
+	return rc;
+}
+
+int cache_write_object(struct cache *c, const char *key, const void *data, size_t len)
+{
+	char tmp[CACHE_PATH_MAX];
+	int fd, rc;
+
+	fd = cache_tmp_create(c, tmp);
+	if (fd < 0)
+		return fd;
+	rc = cache_pwrite_full(fd, data, len, 0);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = cache_install(c, tmp, key);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int cache_drop_object(struct cache *c, const char *key)
+{
+	char path[CACHE_PATH_MAX];
+
+	cache_path(c, key, path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16])
+{
+	static const char digits[] = "0123456789abcdef";
+	char *p = out;
+
+	*p++ = 'o';
+	*p++ = '/';
+	*p++ = digits[key[0] >> 4];
+	*p++ = digits[key[0] & 15];
+	*p++ = '/';
+	for (int i = 0; i < 16; i++) {
+		*p++ = digits[key[i] >> 4];
+		*p++ = digits[key[i] & 15];
+	}
+	*p = '\0';
+}

@@ -1,0 +1,232 @@
+/* content_test.h - checks and a real environment (temporary local store,
+ * ciphertext cache, random keys) shared by the content and cache tests.
+ * Included by one .c per test program; no mocks: every part is the real one. */
+#ifndef SEALFS_CONTENT_TEST_H
+#define SEALFS_CONTENT_TEST_H
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "backend.h"
+#include "cache.h"
+#include "content.h"
+
+static _Atomic int test_failures; /* tests may run checks from several threads */
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_RC(expr, want)                                                                       \
+	do {                                                                                       \
+		long long got_ = (long long)(expr);                                                \
+		if (got_ != (long long)(want)) {                                                   \
+			fprintf(stderr, "FAIL %s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__,  \
+				#expr, got_, (long long)(want));                                   \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+/* A temporary vault-less world: store, cache, content context. */
+struct tenv {
+	char root[256];
+	char store_dir[320];
+	char cache_dir[320];
+	int cache_gen;
+	struct backend *store;
+	struct cache *cache;
+	unsigned char *content_key; /* sodium_malloc'ed */
+	struct content_ctx ctx;
+};
+
+static inline double test_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline int test_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static inline void test_rm_rf(const char *path)
+{
+	nftw(path, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* $TMPDIR, else /dev/shm (these tests create and delete many files; tmpfs
+ * keeps them quick), else /tmp. */
+static inline const char *test_tmpdir(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	if (dir && *dir && strlen(dir) < 200)
+		return dir;
+	return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+}
+
+/* Opens a new empty cache directory (root/cache<N>), closing the old one. */
+static inline int tenv_fresh_cache(struct tenv *env)
+{
+	char err[256];
+	int rc;
+
+	cache_close(env->cache);
+	env->cache = NULL;
+	if (env->cache_gen > 0)
+		test_rm_rf(env->cache_dir);
+	snprintf(env->cache_dir, sizeof(env->cache_dir), "%s/cache%d", env->root, env->cache_gen++);
+	rc = cache_open(&env->cache, env->cache_dir, env->store, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "cache_open: %s\n", err);
+	env->ctx.cache = env->cache;
+	return rc;
+}
+
+static inline int tenv_open(struct tenv *env, enum suite_id suite)
+{
+	struct backend_opts opts = {.create = 1};
+	char err[256];
+	int rc;
+
+	memset(env, 0, sizeof(*env));
+	if (sodium_init() < 0)
+		return -1;
+	snprintf(env->root, sizeof(env->root), "%s/sealfs-content-XXXXXX", test_tmpdir());
+	if (!mkdtemp(env->root))
+		return -errno;
+	snprintf(env->store_dir, sizeof(env->store_dir), "%s/store", env->root);
+	rc = backend_open(&env->store, env->store_dir, &opts, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "backend_open: %s\n", err);
+		return rc;
+	}
+	env->content_key = sodium_malloc(32);
+	if (!env->content_key)
+		return -ENOMEM;
+	randombytes_buf(env->content_key, 32);
+	env->ctx.suite = suite;
+	env->ctx.content_key = env->content_key;
+	randombytes_buf(env->ctx.vault_id, sizeof(env->ctx.vault_id));
+	return tenv_fresh_cache(env);
+}
+
+static inline void tenv_close(struct tenv *env)
+{
+	cache_close(env->cache);
+	backend_destroy(env->store);
+	sodium_free(env->content_key);
+	if (env->root[0])
+		test_rm_rf(env->root);
+	memset(env, 0, sizeof(*env));
+}
+
+static inline int tenv_upload(void *arg, const char *key_text, const char *cache_path)
+{
+	struct tenv *env = arg;
+
+	return env->store->ops->put_file(env->store, key_text, cache_path);
+}
+
+/* A whole commit for one file: upload dirty segments, sync, delete garbage
+ * from the store and the cache, sync. */
+static inline int tenv_commit(struct tenv *env, struct content_file *f)
+{
+	uint8_t(*garbage)[OBJECT_ID_BYTES] = NULL;
+	char key[OBJECT_KEY_TEXT_BYTES];
+	size_t ngarbage = 0;
+	int rc;
+
+	rc = content_commit(&env->ctx, f, tenv_upload, env, &garbage, &ngarbage);
+	if (rc == 0)
+		rc = backend_sync(env->store);
+	for (size_t i = 0; rc == 0 && i < ngarbage; i++) {
+		object_key_text(key, garbage[i]);
+		rc = backend_del(env->store, key);
+		if (rc == 0)
+			rc = cache_drop_object(env->cache, key);
+	}
+	if (rc == 0)
+		rc = backend_sync(env->store);
+	free(garbage);
+	return rc;
+}
+
+/* Reloads f as a mount would after a restart: from a stored entry, with a
+ * fresh empty cache, so every segment is fetched from the store. */
+static inline int tenv_reload(struct tenv *env, struct content_file *f)
+{
+	struct dirobj_entry e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.type = DIROBJ_FILE;
+	memcpy(e.id, f->file_id, sizeof(e.id));
+	rc = content_store(f, &e);
+	if (rc < 0)
+		return rc;
+	content_release(f);
+	rc = tenv_fresh_cache(env);
+	if (rc == 0)
+		rc = content_load(f, &e);
+	free(e.segments);
+	return rc;
+}
+
+static inline int tenv_count_cb(void *arg, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* Number of objects under "o/" in the store, or a negative errno. */
+static inline long tenv_store_objects(struct tenv *env)
+{
+	size_t n = 0;
+	int rc = env->store->ops->list(env->store, "o/", tenv_count_cb, &n);
+
+	return rc < 0 ? rc : (long)n;
+}
+
+static inline size_t tenv_present_segments(const struct content_file *f)
+{
+	size_t n = 0;
+
+	for (size_t s = 0; s < f->nsegs; s++)
+		n += f->segs[s].present;
+	return n;
+}
+
+/* The suites this machine can run: AES-GCM only with AES-NI. */
+static inline size_t test_suites(enum suite_id out[2])
+{
+	size_t n = 0;
+
+	out[n++] = SUITE_XCHACHA20POLY1305;
+	if (suite_available(SUITE_AES256GCM))
+		out[n++] = SUITE_AES256GCM;
+	return n;
+}
+
+#endif
