@@ -214,10 +214,12 @@ static void test_read_rejects_size_cut_by_entry(struct tenv *env)
 	CHECK_RC(read_at(env, &f, 4096, 0), 4096);
 	CHECK_RC(read_at(env, &f, 4096, 4096), -EIO);
 	content_release(&f);
+	free(f.garbage);
 	e.size = 4 * 4096; /* and grown: the old last chunk was sealed as last */
 	CHECK_RC(content_load(&f, &e), 0);
 	CHECK_RC(read_at(env, &f, 4096, 2 * 4096), -EIO);
 	content_release(&f);
+	free(f.garbage);
 	free(e.segments);
 }
 
