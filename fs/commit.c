@@ -1,0 +1,681 @@
+/* commit.c - the copy-on-write commit of the tree to the store, the sealed
+ * head, and the rollback guard (CACHE/state). See commit.h for the order of
+ * writes. It must never overwrite a stored object other than the head, never
+ * delete an object the durable head still reaches, and never log names,
+ * contents or keys (store keys are random names and may be logged). */
+#include "commit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cache.h"
+#include "hex.h"
+#include "log.h"
+#include "meta.h"
+
+#define COMMIT_STORE_THREADS 4 /* besides the committing thread */
+
+struct commit_upload {
+	uint8_t key[OBJECT_ID_BYTES];
+	char *path; /* cache file to store, owned */
+};
+
+struct commit_object {
+	uint8_t key[OBJECT_ID_BYTES];
+	unsigned char *data; /* sealed bytes, owned */
+	size_t len;
+};
+
+struct commit {
+	pthread_mutex_t lock; /* commit_lock */
+	struct tree *tree;    /* borrowed */
+	struct backend *store;
+	char cache_dir[CACHE_PATH_MAX];
+
+	/* commit_lock. Queues survive a failed commit and are retried. */
+	uint64_t seq; /* seq of the last head written */
+	struct commit_upload *ups;
+	size_t nups, ups_cap;
+	struct commit_object *objs;
+	size_t nobjs, objs_cap;
+	uint8_t (*garbage)[OBJECT_ID_BYTES];
+	size_t ngarbage, garbage_cap;
+	unsigned char *head; /* sealed head of this commit, or NULL */
+	size_t head_len;
+};
+
+/* ---- growable arrays ---- */
+
+static int commit_reserve(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (n <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < n)
+		ncap *= 2;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int commit_add_garbage(struct commit *c, const uint8_t key[OBJECT_ID_BYTES])
+{
+	int r = commit_reserve((void **)&c->garbage, &c->garbage_cap, c->ngarbage + 1,
+			       sizeof(*c->garbage));
+
+	if (r) {
+		char hex[33];
+		log_msg(LOG_WARNING, "object %s leaks in the store (out of memory)",
+			log_id(hex, key));
+		return r;
+	}
+	memcpy(c->garbage[c->ngarbage++], key, OBJECT_ID_BYTES);
+	return 0;
+}
+
+/* content_upload_cb: queues a dirty segment's cache file for the store. */
+static int commit_queue_upload(void *arg, const char *key_text, const char *cache_path)
+{
+	struct commit *c = arg;
+	struct commit_upload *u;
+	size_t klen = strlen(key_text);
+
+	if (klen < 2 * OBJECT_ID_BYTES)
+		return -EINVAL;
+	if (commit_reserve((void **)&c->ups, &c->ups_cap, c->nups + 1, sizeof(*c->ups)))
+		return -ENOMEM;
+	u = &c->ups[c->nups];
+	if (hex_decode(u->key, OBJECT_ID_BYTES, key_text + klen - 2 * OBJECT_ID_BYTES,
+		       2 * OBJECT_ID_BYTES) != 0)
+		return -EINVAL;
+	u->path = strdup(cache_path);
+	if (!u->path)
+		return -ENOMEM;
+	c->nups++;
+	return 0;
+}
+
+/* ---- sealing (tree_lock held) ---- */
+
+int commit_seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir,
+		    uint64_t version, const uint8_t key[OBJECT_ID_BYTES],
+		    const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	struct meta_ad ad = {.kind = META_KIND_DIR, .version = version};
+	size_t json_len;
+	char *json;
+	int r;
+
+	*out = NULL;
+	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
+	memcpy(ad.object_id, dir->dir_id, OBJECT_ID_BYTES);
+	memcpy(ad.store_key, key, OBJECT_ID_BYTES);
+	r = dirobj_encode(&json, &json_len, dir);
+	if (r)
+		return r;
+	r = meta_seal(out, out_len, json, json_len, &ad, meta_key);
+	sodium_memzero(json, json_len);
+	free(json);
+	return r;
+}
+
+int commit_seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *head,
+		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
+	size_t json_len;
+	char *json;
+	int r;
+
+	*out = NULL;
+	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
+	r = dirobj_head_encode(&json, &json_len, head);
+	if (r)
+		return r;
+	r = meta_seal(out, out_len, json, json_len, &ad, meta_key);
+	sodium_memzero(json, json_len);
+	free(json);
+	return r;
+}
+
+/* Fills e from ino, borrowing its name, target and xattrs; for a file,
+ * queues its dirty segments and allocates e->segments (caller frees). */
+static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *ino)
+{
+	const struct content_ctx *cctx = &c->tree->cctx;
+	uint8_t(*g)[OBJECT_ID_BYTES] = NULL;
+	size_t ng = 0;
+	int r = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->name = ino->name;
+	e->name_len = ino->name_len;
+	e->type = ino->type;
+	memcpy(e->id, ino->id, OBJECT_ID_BYTES);
+	e->target = ino->target;
+	e->target_len = ino->target_len;
+	e->ref = ino->ref;
+	e->xattrs = ino->xattrs;
+	e->nxattrs = ino->nxattrs;
+	pthread_mutex_lock(&ino->lock);
+	e->mode = ino->mode;
+	e->uid = ino->uid;
+	e->gid = ino->gid;
+	e->atime = ino->atime;
+	e->mtime = ino->mtime;
+	e->ctime = ino->ctime;
+	if (ino->type == DIROBJ_FILE) {
+		r = content_commit(cctx, &ino->content, commit_queue_upload, c, &g, &ng);
+		if (r == 0)
+			r = content_store(&ino->content, e);
+	}
+	pthread_mutex_unlock(&ino->lock);
+	for (size_t i = 0; i < ng; i++)
+		commit_add_garbage(c, g[i]);
+	free(g);
+	return r;
+}
+
+static void commit_entries_free(struct dirobj_entry *es, size_t n)
+{
+	for (size_t i = 0; es && i < n; i++)
+		free(es[i].segments);
+	free(es);
+}
+
+/* Seals dir's new version into the object queue and points dir at it. */
+static int commit_dir(struct commit *c, struct inode *dir)
+{
+	struct dirobj obj = {.nentries = 0};
+	struct commit_object *o;
+	uint8_t key[OBJECT_ID_BYTES];
+	int r = commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs));
+
+	obj.entries = calloc(dir->nchildren ? dir->nchildren : 1, sizeof(*obj.entries));
+	if (r || !obj.entries) {
+		free(obj.entries);
+		return -ENOMEM;
+	}
+	memcpy(obj.dir_id, dir->id, OBJECT_ID_BYTES);
+	for (size_t i = 0; r == 0 && dir->table && i < dir->table_size; i++)
+		for (struct inode *ch = dir->table[i]; ch && r == 0; ch = ch->hash_next)
+			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
+	randombytes_buf(key, sizeof(key));
+	o = &c->objs[c->nobjs];
+	if (r == 0)
+		r = commit_seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key,
+				    c->tree->vault_id, c->tree->meta_key);
+	commit_entries_free(obj.entries, obj.nentries);
+	if (r)
+		return r;
+	memcpy(o->key, key, OBJECT_ID_BYTES);
+	c->nobjs++;
+	if (dir->ref.version > 0)
+		commit_add_garbage(c, dir->ref.store_key);
+	dir->ref.version++;
+	memcpy(dir->ref.store_key, key, OBJECT_ID_BYTES);
+	dir->dirty = false;
+	return 0;
+}
+
+/* The dirty directories, parents before children (tree_lock held). */
+static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
+{
+	struct inode **dirs = NULL;
+	size_t cap = 0, len = 0;
+
+	if (commit_reserve((void **)&dirs, &cap, 1, sizeof(*dirs)))
+		return -ENOMEM;
+	dirs[len++] = root;
+	for (size_t k = 0; k < len; k++) {
+		struct inode *d = dirs[k];
+		for (size_t i = 0; d->table && i < d->table_size; i++) {
+			for (struct inode *ch = d->table[i]; ch; ch = ch->hash_next) {
+				if (ch->type != DIROBJ_DIR || !ch->dirty)
+					continue;
+				if (commit_reserve((void **)&dirs, &cap, len + 1, sizeof(*dirs))) {
+					free(dirs);
+					return -ENOMEM;
+				}
+				dirs[len++] = ch;
+			}
+		}
+	}
+	*out = dirs;
+	*n = len;
+	return 0;
+}
+
+static int commit_head(struct commit *c)
+{
+	struct tree *t = c->tree;
+	struct dirobj_head head = {.seq = c->seq + 1};
+	int r;
+
+	head.root.name = "";
+	head.root.type = DIROBJ_DIR;
+	memcpy(head.root.id, t->root->id, OBJECT_ID_BYTES);
+	head.root.ref = t->root->ref;
+	head.root.xattrs = t->root->xattrs;
+	head.root.nxattrs = t->root->nxattrs;
+	pthread_mutex_lock(&t->root->lock);
+	head.root.mode = t->root->mode;
+	head.root.uid = t->root->uid;
+	head.root.gid = t->root->gid;
+	head.root.atime = t->root->atime;
+	head.root.mtime = t->root->mtime;
+	head.root.ctime = t->root->ctime;
+	pthread_mutex_unlock(&t->root->lock);
+	r = commit_seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
+	if (r == 0)
+		c->seq++;
+	return r;
+}
+
+/* Phase 1: seals everything dirty into the queues (takes tree_lock). */
+static int commit_collect(struct commit *c)
+{
+	struct tree *t = c->tree;
+	struct inode **dirs = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->ngarbage; i++)
+		commit_add_garbage(c, t->garbage[i]);
+	t->ngarbage = 0;
+	if (t->root->dirty)
+		r = commit_dirty_dirs(t->root, &dirs, &n);
+	for (size_t i = n; r == 0 && i > 0; i--)
+		r = commit_dir(c, dirs[i - 1]);
+	if (r == 0 && n > 0)
+		r = commit_head(c);
+	if (r == 0)
+		t->dirty = false;
+	pthread_mutex_unlock(&t->lock);
+	free(dirs);
+	if (r)
+		log_msg(LOG_ERR, "commit: sealing the tree failed (errno %d)", -r);
+	return r;
+}
+
+/* ---- storing (no tree_lock) ---- */
+
+static int commit_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
+
+static bool commit_is_garbage(const struct commit *c, const uint8_t key[OBJECT_ID_BYTES])
+{
+	return c->ngarbage > 0 &&
+	       bsearch(key, c->garbage, c->ngarbage, OBJECT_ID_BYTES, commit_key_cmp) != NULL;
+}
+
+/* Drops queued objects that nothing will reference any more. */
+static void commit_prune(struct commit *c)
+{
+	size_t k = 0;
+
+	if (c->ngarbage > 1)
+		qsort(c->garbage, c->ngarbage, OBJECT_ID_BYTES, commit_key_cmp);
+	for (size_t i = 0; i < c->nups; i++) {
+		if (commit_is_garbage(c, c->ups[i].key))
+			free(c->ups[i].path);
+		else
+			c->ups[k++] = c->ups[i];
+	}
+	c->nups = k;
+	k = 0;
+	for (size_t i = 0; i < c->nobjs; i++) {
+		if (commit_is_garbage(c, c->objs[i].key))
+			free(c->objs[i].data);
+		else
+			c->objs[k++] = c->objs[i];
+	}
+	c->nobjs = k;
+}
+
+static int commit_fail(const char *what, const uint8_t key[OBJECT_ID_BYTES], int r)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+
+	if (key) {
+		object_key_text(text, key);
+		log_msg(LOG_ERR, "commit: %s %s failed (errno %d)", what, text, -r);
+	} else {
+		log_msg(LOG_ERR, "commit: %s failed (errno %d)", what, -r);
+	}
+	return -EIO;
+}
+
+/* Store calls run on a few threads: a remote store is bound by latency. */
+struct commit_batch {
+	struct commit *c;
+	int (*fn)(struct commit *c, size_t i); /* job i; 0 or -errno */
+	atomic_size_t next;
+	size_t n;
+	int *rc; /* per job */
+};
+
+/* Stores job i: a segment from its cache file, or a directory object (then
+ * also cached). */
+static int commit_put_one(struct commit *c, size_t i)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	struct commit_object *o;
+	int r;
+
+	if (i < c->nups) {
+		object_key_text(text, c->ups[i].key);
+		return c->store->ops->put_file(c->store, text, c->ups[i].path);
+	}
+	o = &c->objs[i - c->nups];
+	object_key_text(text, o->key);
+	r = backend_put(c->store, text, o->data, o->len);
+	if (r == 0 && cache_write_object(c->tree->cctx.cache, text, o->data, o->len) != 0)
+		log_msg(LOG_WARNING, "commit: caching %s failed", text);
+	return r;
+}
+
+static void *commit_worker(void *arg)
+{
+	struct commit_batch *b = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
+		b->rc[i] = b->fn(b->c, i);
+	return NULL;
+}
+
+/* Runs fn for jobs 0..n-1; *rc is new (per job results), NULL on -ENOMEM. */
+static int *commit_run_batch(struct commit *c, int (*fn)(struct commit *, size_t), size_t n)
+{
+	struct commit_batch b = {.c = c, .fn = fn, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
+	pthread_t th[COMMIT_STORE_THREADS];
+	size_t started = 0;
+
+	if (!b.rc)
+		return NULL;
+	atomic_init(&b.next, 0);
+	for (size_t k = 0; k < COMMIT_STORE_THREADS && k + 1 < n; k++) {
+		if (pthread_create(&th[started], NULL, commit_worker, &b) != 0)
+			break;
+		started++;
+	}
+	commit_worker(&b); /* this thread works too */
+	for (size_t k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	return b.rc;
+}
+
+/* Keeps only the jobs that failed (for the next commit); returns the first
+ * failure as -EIO after logging it. */
+static int commit_keep_failed(struct commit *c, const int *rc)
+{
+	size_t ku = 0, ko = 0, nups = c->nups;
+	int r = 0;
+
+	for (size_t i = 0; i < nups + c->nobjs; i++) {
+		bool seg = i < nups;
+		const uint8_t *key = seg ? c->ups[i].key : c->objs[i - nups].key;
+		if (rc[i] && r == 0)
+			r = commit_fail(seg ? "storing segment" : "storing directory object", key,
+					rc[i]);
+		if (seg && rc[i])
+			c->ups[ku++] = c->ups[i];
+		else if (seg)
+			free(c->ups[i].path);
+		else if (rc[i])
+			c->objs[ko++] = c->objs[i - nups];
+		else
+			free(c->objs[i - nups].data);
+	}
+	c->nups = ku;
+	c->nobjs = ko;
+	return r;
+}
+
+/* Stores every queued segment and directory object. */
+static int commit_put_all(struct commit *c)
+{
+	int *rc, r;
+
+	if (c->nups + c->nobjs == 0)
+		return 0;
+	rc = commit_run_batch(c, commit_put_one, c->nups + c->nobjs);
+	if (!rc)
+		return -ENOMEM;
+	r = commit_keep_failed(c, rc);
+	free(rc);
+	return r;
+}
+
+static int commit_del_one(struct commit *c, size_t i)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	int r;
+
+	object_key_text(text, c->garbage[i]);
+	r = backend_del(c->store, text);
+	if (r == 0)
+		cache_drop_object(c->tree->cctx.cache, text);
+	return r;
+}
+
+/* Deletes the garbage; what fails stays queued for the next commit. */
+static void commit_delete_garbage(struct commit *c)
+{
+	size_t k = 0;
+	int *rc;
+
+	if (c->ngarbage == 0)
+		return;
+	rc = commit_run_batch(c, commit_del_one, c->ngarbage);
+	if (!rc)
+		return;
+	for (size_t i = 0; i < c->ngarbage; i++) {
+		if (rc[i] == 0)
+			continue;
+		if (k == 0)
+			commit_fail("deleting", c->garbage[i], rc[i]);
+		memmove(c->garbage[k++], c->garbage[i], OBJECT_ID_BYTES);
+	}
+	c->ngarbage = k;
+	free(rc);
+}
+
+/* Phase 2: segments, objects, sync, head, sync, garbage. */
+static int commit_store(struct commit *c)
+{
+	int r;
+
+	commit_prune(c);
+	if (c->nups + c->nobjs == 0 && !c->head)
+		goto garbage; /* nothing new: the last head is durable already */
+	r = commit_put_all(c);
+	if (r == 0 && (r = backend_sync(c->store)) != 0)
+		r = commit_fail("syncing the store", NULL, r);
+	if (r == 0 && c->head) {
+		r = backend_put(c->store, COMMIT_HEAD_KEY, c->head, c->head_len);
+		if (r == 0)
+			r = backend_sync(c->store);
+		if (r)
+			r = commit_fail("storing the head", NULL, r);
+	}
+	if (r == 0 && c->head && commit_state_write(c->cache_dir, c->tree->vault_id, c->seq) != 0)
+		log_msg(LOG_WARNING, "commit: remembering head seq %" PRIu64 " failed", c->seq);
+	free(c->head);
+	c->head = NULL;
+	if (r)
+		return r;
+garbage:
+	commit_delete_garbage(c);
+	return 0;
+}
+
+int commit_run(struct commit *c)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = commit_collect(c);
+	if (r == 0)
+		r = commit_store(c);
+	if (r) {
+		/* Keep everything: the next commit writes a new head over the
+		 * queued objects. */
+		pthread_mutex_lock(&c->tree->lock);
+		tree_mark_dirty_locked(c->tree, c->tree->root);
+		pthread_mutex_unlock(&c->tree->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r == -ENOMEM ? r : (r ? -EIO : 0);
+}
+
+uint64_t commit_seq(struct commit *c)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&c->lock);
+	seq = c->seq;
+	pthread_mutex_unlock(&c->lock);
+	return seq;
+}
+
+int commit_new(struct commit **out, struct tree *t, struct backend *store, uint64_t seq,
+	       const char *cache_dir)
+{
+	struct commit *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	if (strlen(cache_dir) >= sizeof(c->cache_dir)) {
+		free(c);
+		return -ENAMETOOLONG;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	c->tree = t;
+	c->store = store;
+	c->seq = seq;
+	memcpy(c->cache_dir, cache_dir, strlen(cache_dir) + 1);
+	*out = c;
+	return 0;
+}
+
+void commit_free(struct commit *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nups; i++)
+		free(c->ups[i].path);
+	for (size_t i = 0; i < c->nobjs; i++)
+		free(c->objs[i].data);
+	free(c->ups);
+	free(c->objs);
+	free(c->garbage);
+	free(c->head);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* ---- the head ---- */
+
+int commit_read_head(struct dirobj_head *head, struct backend *store,
+		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0, plain_len;
+	char *plain;
+	int r;
+
+	memset(head, 0, sizeof(*head));
+	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
+	r = backend_get(store, COMMIT_HEAD_KEY, 0, 0, &sealed, &sealed_len);
+	if (r)
+		return r;
+	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, meta_key);
+	free(sealed);
+	if (r)
+		return r;
+	r = dirobj_head_decode(head, plain, plain_len);
+	meta_free_plain(plain, plain_len);
+	if (r == 0 && head->root.type != DIROBJ_DIR) {
+		dirobj_head_release(head);
+		r = -EBADMSG;
+	}
+	return r == -EINVAL ? -EBADMSG : r;
+}
+
+/* ---- the rollback guard: CACHE/state ---- */
+
+static int commit_state_path(char *out, size_t size, const char *cache_dir, const char *suffix)
+{
+	int n = snprintf(out, size, "%s/%s%s", cache_dir, COMMIT_STATE_NAME, suffix);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int commit_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t *seq)
+{
+	char path[CACHE_PATH_MAX], buf[160], want[33], vault[33];
+	unsigned long long v;
+	FILE *f;
+	int r = commit_state_path(path, sizeof(path), cache_dir, "");
+
+	*seq = 0;
+	if (r)
+		return r;
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	r = -EINVAL;
+	if (fgets(buf, sizeof(buf), f) && strcmp(buf, "sealfs-state 1\n") == 0 &&
+	    fgets(buf, sizeof(buf), f) && sscanf(buf, "vault %32[0-9a-f]\n", vault) == 1 &&
+	    fgets(buf, sizeof(buf), f) && sscanf(buf, "seq %llu\n", &v) == 1) {
+		log_id(want, vault_id);
+		r = strcmp(want, vault) == 0 ? 0 : -ENOENT;
+		*seq = r == 0 ? v : 0;
+	}
+	fclose(f);
+	return r;
+}
+
+int commit_state_write(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t seq)
+{
+	char path[CACHE_PATH_MAX], tmp[CACHE_PATH_MAX], text[160], hex[33];
+	int fd, n, r = commit_state_path(path, sizeof(path), cache_dir, "");
+
+	if (r == 0)
+		r = commit_state_path(tmp, sizeof(tmp), cache_dir, ".tmp");
+	if (r)
+		return r;
+	n = snprintf(text, sizeof(text), "sealfs-state 1\nvault %s\nseq %" PRIu64 "\n",
+		     log_id(hex, vault_id), seq);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)n) != n || fsync(fd) != 0)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}

@@ -1,0 +1,66 @@
+/* commit.h - writing the in-memory tree to the store as a copy-on-write
+ * snapshot (docs/INTERNALS.md, "Commit"), the sealed head, and the rollback
+ * guard kept in the cache directory. Knows nothing of FUSE.
+ *
+ * A commit: under commit_lock, take tree_lock; collect every dirty file's new
+ * segments (content_commit under the file's lock) and seal every dirty
+ * directory bottom-up (version + 1, a fresh random store key), then the head
+ * (seq + 1); release tree_lock; put the segments, then the directory objects
+ * (also into the cache); sync; put the head; sync; then delete the garbage
+ * (store keys no longer reachable) from the store and the cache.
+ *
+ * On a store error nothing is lost: the objects not yet stored stay queued,
+ * the root is marked dirty (the next commit writes a new head), the garbage
+ * is kept, and commit_run returns -EIO. */
+#ifndef SEALFS_COMMIT_H
+#define SEALFS_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "dirobj.h"
+#include "tree.h"
+
+#define COMMIT_HEAD_KEY "head"
+#define COMMIT_STATE_NAME "state" /* CACHE/state: the last head seq committed */
+
+struct commit;
+
+/* A committer for tree t over store (both borrowed), whose head in the store
+ * has sequence number seq; cache_dir holds the state file. *out is new. */
+int commit_new(struct commit **out, struct tree *t, struct backend *store, uint64_t seq,
+	       const char *cache_dir);
+/* Frees (does not commit). NULL is fine. */
+void commit_free(struct commit *c);
+
+/* Commits everything dirty. Thread-safe (one commit at a time). Returns 0
+ * when everything changed before the call is durable in the store, -EIO
+ * after a store error (logged; retried by the next commit), -ENOMEM. */
+int commit_run(struct commit *c);
+/* The head seq of the last successful commit (or the one mounted). */
+uint64_t commit_seq(struct commit *c);
+
+/* Seals a directory object stored under key at version. *out is new. */
+int commit_seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir,
+		    uint64_t version, const uint8_t key[OBJECT_ID_BYTES],
+		    const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
+/* Seals the head. The head's associated data carries version 0 (its seq is
+ * inside the authenticated plaintext: a reader cannot know it beforehand). */
+int commit_seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *head,
+		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
+/* Reads the head from the store (never from a cache) and opens it. *head is
+ * new (dirobj_head_release). -ENOENT no head, -EBADMSG failed to
+ * authenticate or malformed, store errors. */
+int commit_read_head(struct dirobj_head *head, struct backend *store,
+		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
+
+/* The seq remembered in CACHE/state for this vault: 0, -ENOENT when there is
+ * none (or it belongs to another vault), -EINVAL when unreadable. */
+int commit_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES],
+		      uint64_t *seq);
+/* Remembers seq (atomic replace, fsync'ed). 0 or -errno. */
+int commit_state_write(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES],
+		       uint64_t seq);
+
+#endif

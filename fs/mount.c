@@ -1,0 +1,435 @@
+/* mount.c - creating a vault's first tree, and running a mount: checks, the
+ * head, the tree, the FUSE session and its multi-threaded loop, the
+ * background committer, and the last commit at unmount. It must never
+ * daemonise (the CLI forks first), never log names, contents or keys, and
+ * must wipe the keys before returning.
+ *
+ * Background commits: once the tree turns dirty, a commit runs after
+ * commit_delay_ms (MOUNT_COMMIT_DELAY_DEFAULT_MS when 0 is passed); after a
+ * failed commit the delay doubles, up to MOUNT_COMMIT_BACKOFF_MAX_MS. */
+#define FUSE_USE_VERSION 312
+
+#include "mount.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+#include <sodium.h>
+
+#include "cache.h"
+#include "commit.h"
+#include "log.h"
+#include "tree.h"
+
+#define MOUNT_COMMIT_DELAY_DEFAULT_MS 2000u
+#define MOUNT_COMMIT_BACKOFF_MAX_MS 60000u
+#define MOUNT_FINAL_COMMIT_TRIES 3
+#define MOUNT_MAX_THREADS 16
+#define MOUNT_MAX_IDLE_THREADS 4
+
+struct mount_state {
+	struct cache *cache;
+	struct tree *tree;
+	struct commit *commit;
+	struct fuse_session *se;
+	pthread_t committer;
+	bool committer_started;
+	unsigned delay_ms;
+};
+
+static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && size > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static void mount_now(struct dirobj_time *t) { tree_now(t); }
+
+/* ---- a new vault ---- */
+
+static int mount_put_sealed(struct backend *store, const char *key, unsigned char *data, size_t len)
+{
+	int r = backend_put(store, key, data, len);
+
+	free(data);
+	return r ? r : backend_sync(store);
+}
+
+int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
+		      const struct vault_keys *keys, char *err, size_t err_size)
+{
+	struct dirobj_head head = {.seq = 1};
+	struct dirobj root = {.nentries = 0};
+	char key[OBJECT_KEY_TEXT_BYTES];
+	unsigned char *sealed;
+	size_t len;
+	uint64_t size;
+	int r = store->ops->head(store, COMMIT_HEAD_KEY, &size);
+
+	if (r == 0)
+		return mount_fail(err, err_size, -EEXIST, "the store already holds a vault head");
+	if (r != -ENOENT)
+		return mount_fail(err, err_size, r, "checking the store for a head failed: %s",
+				  strerror(-r));
+	head.root.name = "";
+	head.root.type = DIROBJ_DIR;
+	head.root.mode = S_IFDIR | 0755;
+	head.root.uid = (uint32_t)getuid();
+	head.root.gid = (uint32_t)getgid();
+	mount_now(&head.root.mtime);
+	head.root.atime = head.root.ctime = head.root.mtime;
+	head.root.ref.version = 1;
+	randombytes_buf(head.root.id, OBJECT_ID_BYTES);
+	randombytes_buf(head.root.ref.store_key, OBJECT_ID_BYTES);
+	memcpy(root.dir_id, head.root.id, OBJECT_ID_BYTES);
+	r = commit_seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id,
+			    keys->meta);
+	if (r == 0) {
+		object_key_text(key, head.root.ref.store_key);
+		r = mount_put_sealed(store, key, sealed, len);
+	}
+	if (r == 0)
+		r = commit_seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta);
+	if (r == 0)
+		r = mount_put_sealed(store, COMMIT_HEAD_KEY, sealed, len);
+	if (r)
+		return mount_fail(err, err_size, r, "writing the empty root failed: %s",
+				  strerror(-r));
+	return 0;
+}
+
+/* ---- checks before mounting ---- */
+
+static int mount_check_empty(const char *mnt, char *err, size_t size)
+{
+	DIR *d = opendir(mnt);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return mount_fail(err, size, -errno, "cannot read mountpoint '%s': %s", mnt,
+				  strerror(errno));
+	while ((de = readdir(d)) != NULL && r == 0)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			r = mount_fail(err, size, -ENOTEMPTY, "mountpoint '%s' is not empty", mnt);
+	closedir(d);
+	return r;
+}
+
+static int mount_check_mountpoint(const char *mnt, char *err, size_t size)
+{
+	char parent[PATH_MAX];
+	struct stat st, pst;
+
+	if (stat(mnt, &st) != 0) {
+		if (errno == ENOTCONN)
+			return mount_fail(err, size, -EBUSY,
+					  "mountpoint '%s' is a dead mount (transport endpoint is "
+					  "not connected): unmount it first",
+					  mnt);
+		if (errno == ENOENT)
+			return mount_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
+					  mnt);
+		return mount_fail(err, size, -errno, "cannot use mountpoint '%s': %s", mnt,
+				  strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return mount_fail(err, size, -ENOTDIR, "mountpoint '%s' is not a directory", mnt);
+	if ((size_t)snprintf(parent, sizeof(parent), "%s/..", mnt) >= sizeof(parent))
+		return mount_fail(err, size, -ENAMETOOLONG, "mountpoint path too long");
+	if (stat(parent, &pst) != 0 || pst.st_dev != st.st_dev || pst.st_ino == st.st_ino)
+		return mount_fail(err, size, -EBUSY, "mountpoint '%s' is already a mount point",
+				  mnt);
+	if (access("/dev/fuse", R_OK | W_OK) != 0)
+		return mount_fail(err, size, -ENODEV, "cannot use /dev/fuse: %s", strerror(errno));
+	return mount_check_empty(mnt, err, size);
+}
+
+static int mount_read_head(struct dirobj_head *head, struct backend *store,
+			   const struct vault_config *cfg, const struct vault_keys *keys, char *err,
+			   size_t size)
+{
+	int r = commit_read_head(head, store, cfg->vault_id, keys->meta);
+
+	if (r == -ENOENT)
+		return mount_fail(err, size, r,
+				  "the store has no head: not a sealfs vault or never initialised");
+	if (r == -EBADMSG)
+		return mount_fail(err, size, r, "the vault head failed to authenticate");
+	if (r)
+		return mount_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
+	return 0;
+}
+
+/* Refuses a store older than one this cache has seen; remembers the seq. */
+static int mount_check_rollback(const char *cache_dir, const struct vault_config *cfg, uint64_t seq,
+				char *err, size_t size)
+{
+	uint64_t seen = 0;
+	int r = commit_state_read(cache_dir, cfg->vault_id, &seen);
+
+	if (r == -EINVAL)
+		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
+	if (r == 0 && seq < seen)
+		return mount_fail(err, size, -ESTALE,
+				  "store was rolled back (head seq %" PRIu64 " < %" PRIu64
+				  " seen before)",
+				  seq, seen);
+	if (seq > seen && commit_state_write(cache_dir, cfg->vault_id, seq) != 0)
+		log_msg(LOG_WARNING, "remembering the head seq in the cache failed");
+	return 0;
+}
+
+/* ---- the session ---- */
+
+static int mount_args(struct fuse_args *args, const struct mount_opts *o)
+{
+	char opts[256];
+
+	snprintf(opts, sizeof(opts), "fsname=sealfs,subtype=sealfs,default_permissions%s%s",
+		 o->allow_other ? ",allow_other" : "", o->read_only ? ",ro" : "");
+	if (fuse_opt_add_arg(args, "sealfs") || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, opts))
+		return -ENOMEM;
+	if (o->fuse_opts && *o->fuse_opts &&
+	    (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, o->fuse_opts)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int mount_session(struct mount_state *m, const struct mount_opts *o, char *err, size_t size)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	int r = mount_args(&args, o);
+
+	if (r == 0) {
+		m->se =
+		    fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), m->tree);
+		if (!m->se)
+			r = mount_fail(err, size, -EINVAL, "bad FUSE mount options");
+	}
+	fuse_opt_free_args(&args);
+	if (r)
+		return r;
+	if (fuse_set_signal_handlers(m->se) != 0)
+		return mount_fail(err, size, -EIO, "installing signal handlers failed");
+	if (fuse_session_mount(m->se, o->mountpoint) != 0)
+		return mount_fail(err, size, -EIO,
+				  "mounting on '%s' failed (see the message above; is the FUSE "
+				  "module loaded and /dev/fuse usable?)",
+				  o->mountpoint);
+	return 0;
+}
+
+static void mount_ready(int fd)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, "0", 1) != 1)
+		log_msg(LOG_WARNING, "telling the parent the mount is ready failed");
+	close(fd);
+}
+
+/* ---- the background committer ---- */
+
+static void mount_deadline(struct timespec *due, const struct timespec *since, unsigned ms)
+{
+	due->tv_sec = since->tv_sec + (time_t)(ms / 1000);
+	due->tv_nsec = since->tv_nsec + (long)(ms % 1000) * 1000000L;
+	if (due->tv_nsec >= 1000000000L) {
+		due->tv_sec++;
+		due->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool mount_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void *mount_committer(void *arg)
+{
+	struct mount_state *m = arg;
+	struct tree *t = m->tree;
+	unsigned delay = m->delay_ms;
+	struct timespec now, due;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		if (!t->dirty) {
+			pthread_cond_wait(&t->dirty_cond, &t->lock);
+			continue;
+		}
+		mount_deadline(&due, &t->dirty_since, delay);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (mount_before(&now, &due)) {
+			pthread_cond_timedwait(&t->dirty_cond, &t->lock, &due);
+			continue;
+		}
+		pthread_mutex_unlock(&t->lock);
+		bool ok = commit_run(m->commit) == 0;
+		pthread_mutex_lock(&t->lock);
+		delay = ok ? m->delay_ms
+			   : (delay > MOUNT_COMMIT_BACKOFF_MAX_MS / 2 ? MOUNT_COMMIT_BACKOFF_MAX_MS
+								      : delay * 2);
+		if (!ok)
+			clock_gettime(CLOCK_MONOTONIC, &t->dirty_since);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+/* Starts the committer with every signal blocked (they belong to the loop). */
+static int mount_start_committer(struct mount_state *m)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = pthread_create(&m->committer, NULL, mount_committer, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	m->committer_started = r == 0;
+	return -r;
+}
+
+static void mount_stop_committer(struct mount_state *m)
+{
+	if (!m->committer_started)
+		return;
+	pthread_mutex_lock(&m->tree->lock);
+	m->tree->stop = true;
+	pthread_cond_broadcast(&m->tree->dirty_cond);
+	pthread_mutex_unlock(&m->tree->lock);
+	pthread_join(m->committer, NULL);
+	m->committer_started = false;
+}
+
+/* ---- running ---- */
+
+static int mount_loop(struct mount_state *m)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_max_threads(cfg, MOUNT_MAX_THREADS);
+	fuse_loop_cfg_set_idle_threads(cfg, MOUNT_MAX_IDLE_THREADS);
+	r = fuse_session_loop_mt(m->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return r < 0 ? r : 0;
+}
+
+/* The last commit, retried a few times: after it the tree is gone. */
+static int mount_final_commit(struct mount_state *m)
+{
+	int r = 0;
+
+	tree_drop_orphans(m->tree);
+	for (int i = 0; i < MOUNT_FINAL_COMMIT_TRIES; i++) {
+		r = commit_run(m->commit);
+		if (r == 0)
+			break;
+		sleep(1u << i);
+	}
+	if (r)
+		log_msg(LOG_ERR, "the last commit failed: recent changes are lost");
+	return r;
+}
+
+static void mount_teardown(struct mount_state *m)
+{
+	if (m->se) {
+		fuse_remove_signal_handlers(m->se);
+		fuse_session_destroy(m->se);
+	}
+	commit_free(m->commit);
+	tree_free(m->tree);
+	cache_close(m->cache);
+}
+
+/* Everything up to a mounted session; fills m. */
+static int mount_prepare(struct mount_state *m, struct backend *store,
+			 const struct vault_config *cfg, const struct vault_keys *keys,
+			 const struct mount_opts *o, char *err, size_t size)
+{
+	struct content_ctx cctx = {.suite = cfg->suite, .content_key = keys->content};
+	struct dirobj_head head;
+	int r = mount_check_mountpoint(o->mountpoint, err, size);
+
+	if (r == 0)
+		r = cache_open(&m->cache, o->cache_dir, store, err, size);
+	if (r == 0)
+		r = mount_read_head(&head, store, cfg, keys, err, size);
+	if (r)
+		return r;
+	r = mount_check_rollback(o->cache_dir, cfg, head.seq, err, size);
+	cctx.cache = m->cache;
+	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+	if (r == 0 && (r = tree_open(&m->tree, &cctx, keys->meta, cfg->vault_id, &head.root,
+				     o->cache_dir)) != 0)
+		mount_fail(err, size, r, "loading the root directory failed: %s",
+			   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
+	if (r == 0 && (r = commit_new(&m->commit, m->tree, store, head.seq, o->cache_dir)) != 0)
+		mount_fail(err, size, r, "out of memory");
+	dirobj_head_release(&head);
+	if (r)
+		return r;
+	m->tree->commit = m->commit;
+	return mount_session(m, o, err, size);
+}
+
+int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
+		const struct mount_opts *opts, char *err, size_t err_size)
+{
+	struct mount_state m = {.delay_ms = opts->commit_delay_ms};
+	int r;
+
+	if (m.delay_ms == 0)
+		m.delay_ms = MOUNT_COMMIT_DELAY_DEFAULT_MS;
+	r = mount_prepare(&m, store, cfg, keys, opts, err, err_size);
+	if (r == 0 && (r = mount_start_committer(&m)) != 0)
+		mount_fail(err, err_size, r, "starting the committer failed");
+	if (r) {
+		if (m.se)
+			fuse_session_unmount(m.se);
+		mount_teardown(&m);
+		vault_keys_free(keys);
+		return r;
+	}
+	mount_ready(opts->ready_fd);
+	log_msg(LOG_INFO, "mounted");
+	r = mount_loop(&m);
+	if (r)
+		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
+	fuse_session_unmount(m.se);
+	mount_stop_committer(&m);
+	r = mount_final_commit(&m);
+	if (r)
+		mount_fail(err, err_size, r, "the last commit to the store failed");
+	mount_teardown(&m);
+	vault_keys_free(keys);
+	return r;
+}

@@ -1,0 +1,216 @@
+/* tree.h - the in-memory tree of a mounted vault (docs/INTERNALS.md, "In
+ * memory"): one struct inode per loaded directory and per child of a loaded
+ * directory, directories loaded from their sealed objects through the cache on
+ * demand, and the namespace operations. Knows nothing of FUSE; never writes
+ * to the store (fs/commit.c does).
+ *
+ * Locks, in this order: commit_lock (fs/commit.c) -> tree.lock (tree_lock) ->
+ * an inode's lock. Every field below says which protects it. No lock is held
+ * across a store call except that content calls (which may fetch a segment)
+ * hold the file's lock; directory loads hold nothing while reading.
+ *
+ * Lifetime: an inode that is in the tree (root, or with a parent) lives as
+ * long as the tree. An unlinked inode is an orphan until the kernel forgets it
+ * (nlookup 0) and closes it (nopen 0); then its content is forgotten (its
+ * segments become garbage) and it is freed. Directories are never unloaded.
+ *
+ * Errors are 0 or a negative errno; -EBADMSG means a directory object failed
+ * to authenticate (logged with its id here; the FUSE layer reports EIO). */
+#ifndef SEALFS_TREE_H
+#define SEALFS_TREE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "content.h"
+#include "dirobj.h"
+
+#define TREE_NAME_MAX DIROBJ_NAME_MAX
+/* All xattr names and values of one inode, together. */
+#define TREE_XATTR_TOTAL_MAX (1u << 20)
+#define TREE_XATTR_PREFIX "user."
+
+struct commit;
+
+struct inode {
+	/* Immutable after creation. */
+	enum dirobj_type type;
+	uint8_t id[OBJECT_ID_BYTES]; /* file id (== content.file_id) or directory id */
+	char *target;		     /* symlinks: target, target_len bytes + NUL */
+	size_t target_len;
+
+	/* tree_lock. */
+	struct inode *parent; /* NULL for the root and for unlinked inodes */
+	char *name;	      /* name in parent, name_len bytes + NUL */
+	size_t name_len;
+	struct inode *hash_next;		 /* chain in the parent's table */
+	uint64_t nlookup;			 /* references the kernel holds */
+	uint32_t nopen;				 /* open file handles */
+	struct inode *orphan_prev, *orphan_next; /* while unlinked and referenced */
+
+	/* Directories, tree_lock. */
+	bool loaded;	      /* children known */
+	struct inode **table; /* children by name hash; NULL when empty */
+	size_t table_size;
+	size_t nchildren;
+	bool dirty;	       /* needs a new object; implies the parent is dirty too */
+	struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
+
+	/* Written holding tree_lock and lock; read holding either. */
+	bool unlinked;
+	struct dirobj_xattr *xattrs; /* each name and value malloc'ed */
+	size_t nxattrs;
+
+	/* lock. */
+	pthread_mutex_t lock;
+	uint32_t mode; /* with the type bits */
+	uint32_t uid, gid;
+	struct dirobj_time atime, mtime, ctime;
+	struct content_file content; /* files */
+};
+
+struct tree {
+	pthread_mutex_t lock;	   /* tree_lock */
+	pthread_cond_t dirty_cond; /* with lock: broadcast when dirty turns true or stop is set */
+
+	/* Read-only after tree_open. */
+	struct content_ctx cctx;       /* borrowed pointers inside */
+	const unsigned char *meta_key; /* borrowed: vault_keys.meta */
+	uint8_t vault_id[OBJECT_ID_BYTES];
+	struct inode *root;
+	unsigned char hash_key[16];
+	const char *cache_dir; /* borrowed: for statfs */
+	struct commit *commit; /* borrowed: set by the mount */
+	bool writeback;	       /* set by FUSE init before any other request */
+
+	/* tree_lock. */
+	struct inode *orphans;		     /* unlinked inodes still referenced */
+	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* store keys to delete after the next commit */
+	size_t ngarbage, garbage_cap;
+	uint64_t ninodes;
+	bool dirty;		     /* something to commit (dirty root or garbage) */
+	struct timespec dirty_since; /* CLOCK_MONOTONIC, when dirty turned true */
+	bool stop;		     /* the background committer must exit */
+};
+
+/* Builds the tree from the head's root entry (copied) and loads the root
+ * directory. cctx, meta_key and cache_dir are borrowed for the tree's life.
+ * Returns 0 with a new *out, -EBADMSG, -ENOMEM or the store's error. */
+int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned char *meta_key,
+	      const uint8_t vault_id[OBJECT_ID_BYTES], const struct dirobj_entry *root,
+	      const char *cache_dir);
+/* Frees every inode (orphans included, without forgetting their content). */
+void tree_free(struct tree *t);
+
+/* Loads a directory's children if not yet loaded. 0, -EBADMSG, store errors. */
+int tree_load_dir(struct tree *t, struct inode *dir);
+
+/* Marks dir and its ancestors dirty (needs tree_lock). */
+void tree_mark_dirty_locked(struct tree *t, struct inode *dir);
+/* Queues a store key for deletion after the next commit (needs tree_lock).
+ * Returns 0 or -ENOMEM. */
+int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES]);
+/* The current time (CLOCK_REALTIME) for timestamps. */
+void tree_now(struct dirobj_time *out);
+/* st_ino of an inode: the first 8 id bytes, little endian. */
+uint64_t tree_ino(const struct inode *ino);
+
+/* Finds name in dir (loading dir); on success takes a kernel reference
+ * (nlookup + 1) on *out. -ENOENT, -ENOTDIR, -ENAMETOOLONG, load errors. */
+int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out);
+/* Like tree_lookup without loading: -ENOENT when dir is not loaded. */
+int tree_find(struct tree *t, struct inode *dir, const char *name, struct inode **out);
+/* Drops n kernel references; frees the inode when it is unlinked, unopened
+ * and unreferenced. */
+void tree_forget(struct tree *t, struct inode *ino, uint64_t n);
+/* Content of unlinked inodes still held at unmount becomes garbage. */
+void tree_drop_orphans(struct tree *t);
+
+/* Attributes as stat(2) reports them. */
+void tree_getattr(struct tree *t, struct inode *ino, struct stat *st);
+
+enum {
+	TREE_SET_MODE = 1u << 0,
+	TREE_SET_UID = 1u << 1,
+	TREE_SET_GID = 1u << 2,
+	TREE_SET_SIZE = 1u << 3,
+	TREE_SET_ATIME = 1u << 4,
+	TREE_SET_MTIME = 1u << 5,
+	TREE_SET_CTIME = 1u << 6,
+	TREE_SET_ATIME_NOW = 1u << 7,
+	TREE_SET_MTIME_NOW = 1u << 8,
+};
+struct tree_setattr {
+	unsigned valid; /* TREE_SET_* */
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	struct timespec atime, mtime, ctime;
+};
+/* Applies the valid fields (the kernel has checked permissions). Size only on
+ * files (-EISDIR / -EINVAL otherwise). ctime becomes now unless given. */
+int tree_setattr(struct tree *t, struct inode *ino, const struct tree_setattr *sa);
+
+/* Creates a file, directory or symlink (target for symlinks, else NULL) named
+ * name in dir, owned by uid/gid, permission bits from mode. Takes a kernel
+ * reference on *out. -EEXIST, -ENAMETOOLONG, -ENOTDIR, -ENOMEM, load errors. */
+int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
+		uint32_t mode, uint32_t uid, uint32_t gid, const char *target, struct inode **out);
+/* unlink (is_dir false) or rmdir (true): -ENOENT, -EISDIR, -ENOTDIR, -ENOTEMPTY. */
+int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir);
+
+enum {
+	TREE_RENAME_NOREPLACE = 1u << 0,
+	TREE_RENAME_EXCHANGE = 1u << 1,
+};
+/* rename(2)/renameat2(2) within the vault: -ENOENT, -EEXIST (NOREPLACE),
+ * -EISDIR, -ENOTDIR, -ENOTEMPTY, -EINVAL (into its own subtree, bad flags). */
+int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct inode *ndir,
+		const char *nname, unsigned flags);
+
+/* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
+int tree_open_file(struct tree *t, struct inode *ino, bool trunc);
+/* Closes one handle; frees an unlinked, unreferenced inode. */
+void tree_release_file(struct tree *t, struct inode *ino);
+
+ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off);
+ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t len, uint64_t off);
+/* Grows the file to at least off + len (mode 0 fallocate). */
+int tree_allocate(struct tree *t, struct inode *ino, uint64_t off, uint64_t len);
+/* Points *target at the symlink target (borrowed: immutable, lives as long as
+ * ino). -EINVAL if ino is not a symlink. */
+int tree_readlink(struct tree *t, struct inode *ino, const char **target);
+
+/* A snapshot of a directory listing, "." and ".." first. */
+struct tree_dirent {
+	char *name;
+	uint64_t st_ino;
+	uint32_t mode; /* type bits only */
+};
+struct tree_dirlist {
+	struct tree_dirent *ents;
+	size_t n;
+};
+/* Loads dir and snapshots its entries into *out (new: tree_dirlist_free). */
+int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out);
+void tree_dirlist_free(struct tree_dirlist *l);
+
+/* user.* extended attributes; other namespaces -EOPNOTSUPP. getxattr with
+ * size 0 returns the value's length; a short buffer gives -ERANGE. */
+ssize_t tree_getxattr(struct tree *t, struct inode *ino, const char *name, void *buf, size_t size);
+/* flags: XATTR_CREATE (-EEXIST), XATTR_REPLACE (-ENODATA). -ERANGE for a
+ * name too long, -E2BIG for a value too large, -ENOSPC over the total. */
+int tree_setxattr(struct tree *t, struct inode *ino, const char *name, const void *value,
+		  size_t size, int flags);
+ssize_t tree_listxattr(struct tree *t, struct inode *ino, char *buf, size_t size);
+int tree_removexattr(struct tree *t, struct inode *ino, const char *name);
+
+/* The FUSE operations table (fs/ops.c); its userdata is a struct tree. */
+struct fuse_lowlevel_ops;
+const struct fuse_lowlevel_ops *ops_table(void);
+
+#endif

@@ -1,0 +1,228 @@
+/* fs_test.h - a real vault for the tree and commit tests: a local store and
+ * ciphertext caches in a temporary directory, a vault created with the
+ * cheapest KDF cost, and helpers to open a tree on it the way a mount does
+ * (head from the store, root through the cache). No mocks: every part is the
+ * real one. Included by one .c per test program. */
+#ifndef SEALFS_FS_TEST_H
+#define SEALFS_FS_TEST_H
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "backend.h"
+#include "cache.h"
+#include "commit.h"
+#include "content.h"
+#include "local.h"
+#include "mount.h"
+#include "tree.h"
+#include "vault.h"
+
+static _Atomic int test_failures;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_RC(expr, want)                                                                       \
+	do {                                                                                       \
+		long long got_ = (long long)(expr);                                                \
+		if (got_ != (long long)(want)) {                                                   \
+			fprintf(stderr, "FAIL %s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__,  \
+				#expr, got_, (long long)(want));                                   \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+#define TEST_PASS "correct horse"
+
+struct fenv {
+	char root[256];
+	char store_dir[300];
+	struct backend *store;
+	struct vault_config *cfg;
+	struct vault_keys *keys;
+	bool store_is_tmpfs;
+};
+
+/* A tree opened on the vault as a mount would open it. */
+struct fmount {
+	char cache_dir[320];
+	struct cache *cache;
+	struct tree *tree;
+	struct commit *commit;
+};
+
+static inline int test_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static inline void test_rm_rf(const char *path)
+{
+	nftw(path, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static inline const char *test_tmpdir(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	return dir && *dir ? dir : "/tmp";
+}
+
+/* Creates the store and an empty vault in a new temporary directory; with
+ * tmpfs_opts the store directory is a tmpfs mounted with those options (needs
+ * root; -EPERM otherwise). */
+static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
+{
+	struct vault_kdf_cost cost = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+	struct backend_opts opts = {.create = 1};
+	char err[256], recovery[128];
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	if (sodium_init() < 0)
+		return -1;
+	snprintf(e->root, sizeof(e->root), "%s/sealfs-fstest-XXXXXX", test_tmpdir());
+	if (!mkdtemp(e->root))
+		return -errno;
+	snprintf(e->store_dir, sizeof(e->store_dir), "%s/store", e->root);
+	if (tmpfs_opts) {
+		e->store_is_tmpfs = true;
+		if (mkdir(e->store_dir, 0700) != 0 ||
+		    mount("tmpfs", e->store_dir, "tmpfs", 0, tmpfs_opts) != 0) {
+			e->store_is_tmpfs = false;
+			return -errno;
+		}
+	}
+	r = local_backend_open(&e->store, e->store_dir, &opts, err, sizeof(err));
+	if (r == 0)
+		r = vault_create(&e->cfg, &e->keys, suite_default(), TEST_PASS, strlen(TEST_PASS),
+				 cost, recovery, sizeof(recovery));
+	if (r == 0)
+		r = fsmount_init_tree(e->store, e->cfg, e->keys, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "fenv_init: %d %s\n", r, err);
+	return r;
+}
+
+static inline int fenv_init(struct fenv *e) { return fenv_init_store(e, NULL); }
+
+static inline void fenv_free(struct fenv *e)
+{
+	backend_destroy(e->store);
+	if (e->store_is_tmpfs)
+		umount2(e->store_dir, MNT_DETACH);
+	vault_keys_free(e->keys);
+	vault_config_free(e->cfg);
+	if (e->root[0])
+		test_rm_rf(e->root);
+}
+
+/* Opens a tree over a cache named name (created when new). */
+static inline int fmount_open(struct fmount *m, struct fenv *e, const char *name)
+{
+	struct content_ctx cctx = {.suite = e->cfg->suite, .content_key = e->keys->content};
+	struct dirobj_head head;
+	char err[256];
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->cache_dir, sizeof(m->cache_dir), "%s/%s", e->root, name);
+	r = cache_open(&m->cache, m->cache_dir, e->store, err, sizeof(err));
+	if (r)
+		return r;
+	r = commit_read_head(&head, e->store, e->cfg->vault_id, e->keys->meta);
+	if (r)
+		return r;
+	cctx.cache = m->cache;
+	memcpy(cctx.vault_id, e->cfg->vault_id, OBJECT_ID_BYTES);
+	r = tree_open(&m->tree, &cctx, e->keys->meta, e->cfg->vault_id, &head.root, m->cache_dir);
+	if (r == 0)
+		r = commit_new(&m->commit, m->tree, e->store, head.seq, m->cache_dir);
+	if (r == 0)
+		m->tree->commit = m->commit;
+	dirobj_head_release(&head);
+	return r;
+}
+
+static inline void fmount_close(struct fmount *m)
+{
+	commit_free(m->commit);
+	tree_free(m->tree);
+	cache_close(m->cache);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Looks up a '/'-separated path from the root; *out has one more kernel
+ * reference per component (never forgotten: the tests do not care). */
+static inline int fpath(struct tree *t, const char *path, struct inode **out)
+{
+	char buf[1024], *rest = buf, *name;
+	struct inode *cur = t->root;
+	int r = 0;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	while (r == 0 && (name = strsep(&rest, "/")) != NULL)
+		if (*name)
+			r = tree_lookup(t, cur, name, &cur);
+	*out = r ? NULL : cur;
+	return r;
+}
+
+/* Creates (or truncates) a file at dir/name holding data. */
+static inline int fwrite_file(struct tree *t, struct inode *dir, const char *name, const void *data,
+			      size_t len, struct inode **out)
+{
+	struct inode *ino;
+	int r = tree_create(t, dir, name, DIROBJ_FILE, 0644, 1000, 1000, NULL, &ino);
+
+	if (r == -EEXIST)
+		r = tree_lookup(t, dir, name, &ino);
+	if (r == 0)
+		r = tree_open_file(t, ino, true);
+	if (r)
+		return r;
+	if (len > 0 && tree_write(t, ino, data, len, 0) != (ssize_t)len)
+		r = -EIO;
+	tree_release_file(t, ino);
+	if (out)
+		*out = ino;
+	return r;
+}
+
+/* Number of objects under the store's o/ (counted through the backend). */
+static int fcount_cb(void *arg, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static inline size_t fstore_objects(struct fenv *e)
+{
+	size_t n = 0;
+
+	e->store->ops->list(e->store, "o/", fcount_cb, &n);
+	return n;
+}
+
+#endif

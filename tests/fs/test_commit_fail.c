@@ -1,0 +1,77 @@
+/* test_commit_fail.c - a commit that the store refuses loses nothing: the
+ * store is a small tmpfs (a real filesystem running out of space), the commit
+ * reports -EIO and leaves the vault as it was; once the store has room the
+ * next commit stores everything and leaves no garbage. Needs root to mount
+ * the tmpfs: skipped (77) otherwise. */
+#include "fs_test.h"
+
+static unsigned char data[6 << 20];
+
+static size_t count_objects(struct fenv *e) { return fstore_objects(e); }
+
+static int read_back(struct fenv *e, const char *cache, const char *path, unsigned char *buf,
+		     size_t len)
+{
+	struct fmount f;
+	struct inode *ino;
+	int r = fmount_open(&f, e, cache);
+
+	if (r == 0)
+		r = fpath(f.tree, path, &ino);
+	if (r == 0 && tree_read(f.tree, ino, buf, len, 0) != (ssize_t)len)
+		r = -EIO;
+	fmount_close(&f);
+	return r;
+}
+
+static void test_full_store_fails_then_recovers(void)
+{
+	static unsigned char back[sizeof(data)];
+	struct fenv e;
+	struct fmount m;
+	struct inode *d, *f;
+	size_t before;
+	int r = fenv_init_store(&e, "size=2m,mode=0700");
+
+	if (r == -EPERM || r == -EACCES) {
+		fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
+		fenv_free(&e);
+		exit(77);
+	}
+	CHECK_RC(r, 0);
+	randombytes_buf(data, sizeof(data));
+	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	CHECK_RC(tree_create(m.tree, m.tree->root, "d", DIROBJ_DIR, 0755, 0, 0, NULL, &d), 0);
+	CHECK_RC(fwrite_file(m.tree, d, "small", "kept", 4, NULL), 0);
+	CHECK_RC(commit_run(m.commit), 0);
+	before = count_objects(&e);
+	CHECK_RC(fwrite_file(m.tree, d, "big", data, sizeof(data), &f), 0);
+	CHECK_RC(commit_run(m.commit), -EIO);
+	CHECK(m.tree->dirty);
+	CHECK_RC(commit_seq(m.commit), 3); /* seq 3 was sealed, never durable */
+	/* The store still holds the last good vault. */
+	CHECK_RC(read_back(&e, "c2", "d/small", back, 4), 0);
+	CHECK(memcmp(back, "kept", 4) == 0);
+	CHECK_RC(read_back(&e, "c3", "d/big", back, 1), -ENOENT);
+	/* A change made while the store is full is kept as well. */
+	CHECK_RC(tree_write(m.tree, f, "X", 1, 0), 1);
+	CHECK_RC(commit_run(m.commit), -EIO);
+	CHECK_RC(mount("tmpfs", e.store_dir, "tmpfs", MS_REMOUNT, "size=64m,mode=0700"), 0);
+	CHECK_RC(commit_run(m.commit), 0);
+	CHECK(!m.tree->dirty);
+	data[0] = 'X';
+	CHECK_RC(read_back(&e, "c4", "d/big", back, sizeof(back)), 0);
+	CHECK(memcmp(back, data, sizeof(data)) == 0);
+	/* Exactly the reachable objects: root, d, small (1), big (6). */
+	CHECK_RC(count_objects(&e), before + 6);
+	fmount_close(&m);
+	fenv_free(&e);
+}
+
+int main(void)
+{
+	test_full_store_fails_then_recovers();
+	if (test_failures)
+		fprintf(stderr, "%d check(s) failed\n", test_failures);
+	return test_failures ? 1 : 0;
+}
