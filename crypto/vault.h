@@ -23,6 +23,11 @@ struct vault_keys {
 	unsigned char config[VAULT_KEY_BYTES];  /* crypto_kdf id 3: config MAC */
 };
 
+/* Largest KDF cost a keyslot may ask for (init refuses more, unlock refuses a
+ * config that asks for more): 8x libsodium's SENSITIVE passes, 4 GiB. */
+#define VAULT_KDF_OPSLIMIT_MAX 32ull
+#define VAULT_KDF_MEMLIMIT_MAX ((size_t)4 << 30)
+
 /* KDF cost of a passphrase keyslot (crypto_pwhash, Argon2id v1.3). */
 struct vault_kdf_cost {
 	unsigned long long opslimit;

@@ -56,10 +56,12 @@ static int ks_hex_field(unsigned char *out, size_t n, json_t *slot, const char *
 
 int vault_keyslot_cost_ok(struct vault_kdf_cost c)
 {
+	/* The upper bounds are ours, far below libsodium's: the store must not be
+	 * able to make an unlock run for years or exhaust memory. */
 	return c.opslimit >= crypto_pwhash_argon2id_OPSLIMIT_MIN &&
-	       c.opslimit <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
+	       c.opslimit <= VAULT_KDF_OPSLIMIT_MAX &&
 	       c.memlimit >= crypto_pwhash_argon2id_MEMLIMIT_MIN &&
-	       c.memlimit <= crypto_pwhash_argon2id_MEMLIMIT_MAX;
+	       c.memlimit <= VAULT_KDF_MEMLIMIT_MAX;
 }
 
 static int ks_get_cost(struct vault_kdf_cost *c, json_t *slot)

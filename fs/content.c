@@ -222,6 +222,24 @@ static void seg_remove(const struct content_ctx *ctx, struct content_file *f, si
 
 /* ---- reading ---- */
 
+/* A clean segment that failed to read or authenticate leaves the cache, so that
+ * the next read fetches it from the store again (a repaired store, or a cache
+ * file torn by a crash, then reads fine). A dirty one exists only here: keep it. */
+static int seg_reject(const struct content_ctx *ctx, struct content_file *f, size_t s,
+		      uint64_t index, int rc)
+{
+	struct content_seg *seg = &f->segs[s];
+	char key[OBJECT_KEY_TEXT_BYTES];
+
+	rc = content_bad_chunk(f, index, rc);
+	if (rc == -EIO && !seg->dirty) {
+		seg_close(f, seg);
+		object_key_text(key, seg->key);
+		cache_drop_object(ctx->cache, key);
+	}
+	return rc;
+}
+
 /* Reads [po, pe) (inside one segment, pe <= size) into dst. */
 static int read_piece(const struct content_ctx *ctx, struct content_file *f, unsigned char *dst,
 		      uint64_t po, uint64_t pe, struct content_tbuf *tb)
@@ -240,7 +258,7 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 		return fd;
 	rc = cache_pread_full(fd, tb->sealed, (c1 - c0) * sz, (c0 % SEGMENT_CHUNKS) * sz);
 	if (rc < 0)
-		return content_bad_chunk(f, c0, rc);
+		return seg_reject(ctx, f, s, c0, rc);
 	content_ad_init(&ad, ctx, f, f->segs[s].key);
 	for (uint64_t c = c0; c < c1; c++) {
 		uint64_t cs = c * CHUNK_BYTES, lo = max_u64(cs, po),
@@ -252,7 +270,7 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 		ad.last = c == n - 1;
 		rc = chunk_open(whole ? dst + (cs - po) : tb->plain, slot, &ad, f->key);
 		if (rc < 0)
-			return content_bad_chunk(f, c, rc);
+			return seg_reject(ctx, f, s, c, rc);
 		if (!whole)
 			memcpy(dst + (lo - po), tb->plain + (lo - cs), hi - lo);
 	}

@@ -351,8 +351,10 @@ static int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 			r = -EBADMSG;
 		}
 	}
-	if (r == -EBADMSG)
+	if (r == -EBADMSG) {
 		log_msg(LOG_ERR, "directory %s: object failed to authenticate", log_id(hex, id));
+		cache_drop_object(t->cctx.cache, key); /* fetch it again next time */
+	}
 	return r;
 }
 

@@ -144,7 +144,6 @@ class MaliciousStore(unittest.TestCase):
         self.assert_eio_reading("a.txt")
         self.assert_untampered_files_read()
 
-    @unittest.expectedFailure  # KNOWN GAP (docs/SECURITY.md): remove once fixed
     def test_repaired_store_reads_again_with_the_same_cache(self):
         """A chunk that failed to authenticate should not stay in the cache:
         once the store (or the network path) serves the right bytes again,
@@ -284,7 +283,6 @@ class MaliciousStore(unittest.TestCase):
         self.mount(store, cache)
         self.assert_reads(A_TEXT, "a.txt")
 
-    @unittest.expectedFailure  # KNOWN GAP (docs/SECURITY.md): remove once fixed
     def test_absurd_kdf_cost_is_refused_quickly(self):
         """The keyslot's KDF cost is read before anything can be authenticated,
         so the store chooses how long unlocking takes. A cost far above any
