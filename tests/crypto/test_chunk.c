@@ -2,6 +2,9 @@
  * of the spec against libsodium's primitives called directly, and every
  * tampering that must fail with a zeroed output. */
 #include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "chunk.h"
@@ -238,12 +241,44 @@ static void test_layout(void)
 	chunk_key_free(NULL);
 }
 
+/* A forked child must not reuse nonces its parent drew but had not used yet. */
+static void test_seal_nonces_differ_across_fork(void)
+{
+	enum suite_id suite = SUITE_XCHACHA20POLY1305;
+	struct chunk_key *key = chunk_key_new(suite, kat_content_key, kat_ad.file_id);
+	size_t sz = chunk_sealed_bytes(suite), nlen = suite_nonce_bytes(suite);
+	unsigned char *a = malloc(sz), *b = malloc(sz);
+	int fds[2];
+	pid_t pid;
+
+	CHECK(key && a && b && pipe(fds) == 0);
+	CHECK(chunk_seal(a, kat_plain, sizeof(kat_plain), &kat_ad, key) == 0); /* fills the pool */
+	pid = fork();
+	if (pid == 0) {
+		int ok = chunk_seal(b, kat_plain, sizeof(kat_plain), &kat_ad, key) == 0 &&
+			 write(fds[1], b, nlen) == (ssize_t)nlen;
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(pid > 0);
+	CHECK(chunk_seal(a, kat_plain, sizeof(kat_plain), &kat_ad, key) == 0);
+	CHECK(read(fds[0], b, nlen) == (ssize_t)nlen);
+	CHECK(memcmp(a, b, nlen) != 0);
+	for (int st = 0; pid > 0 && waitpid(pid, &st, 0) == pid;)
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(fds[0]);
+	close(fds[1]);
+	free(a);
+	free(b);
+	chunk_key_free(key);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	kat_init();
 	test_layout();
+	test_seal_nonces_differ_across_fork();
 	for (size_t i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
 		if (!suite_available(kats[i].suite)) {
 			printf("suite %s unavailable on this cpu: skipped\n",
