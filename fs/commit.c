@@ -9,11 +9,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -21,9 +21,9 @@
 #include "cache.h"
 #include "hex.h"
 #include "log.h"
+#include "journal.h"
 #include "meta.h"
-
-#define COMMIT_STORE_THREADS 4 /* besides the committing thread */
+#include "upload.h"
 
 struct commit_upload {
 	uint8_t key[OBJECT_ID_BYTES];
@@ -52,6 +52,7 @@ struct commit {
 	size_t ngarbage, garbage_cap;
 	unsigned char *head; /* sealed head of this commit, or NULL */
 	size_t head_len;
+	struct upload *up; /* borrowed; NULL: commit_run stores synchronously */
 };
 
 /* ---- growable arrays ---- */
@@ -304,7 +305,8 @@ static int commit_collect(struct commit *c)
 		r = commit_dirty_dirs(t->root, &dirs, &n);
 	for (size_t i = n; r == 0 && i > 0; i--)
 		r = commit_dir(c, dirs[i - 1]);
-	if (r == 0 && n > 0)
+	/* Write-back: garbage alone also needs a record, hence a head. */
+	if (r == 0 && (n > 0 || (c->up && c->ngarbage > 0)))
 		r = commit_head(c);
 	if (r == 0)
 		t->dirty = false;
@@ -362,19 +364,11 @@ static int commit_fail(const char *what, const uint8_t key[OBJECT_ID_BYTES], int
 	return -EIO;
 }
 
-/* Store calls run on a few threads: a remote store is bound by latency. */
-struct commit_batch {
-	struct commit *c;
-	int (*fn)(struct commit *c, size_t i); /* job i; 0 or -errno */
-	atomic_size_t next;
-	size_t n;
-	int *rc; /* per job */
-};
-
 /* Stores job i: a segment from its cache file, or a directory object (then
  * also cached). */
-static int commit_put_one(struct commit *c, size_t i)
+static int commit_put_one(void *arg, size_t i)
 {
+	struct commit *c = arg;
 	char text[OBJECT_KEY_TEXT_BYTES];
 	struct commit_object *o;
 	int r;
@@ -389,37 +383,6 @@ static int commit_put_one(struct commit *c, size_t i)
 	if (r == 0 && cache_write_object(c->tree->cctx.cache, text, o->data, o->len) != 0)
 		log_msg(LOG_WARNING, "commit: caching %s failed", text);
 	return r;
-}
-
-static void *commit_worker(void *arg)
-{
-	struct commit_batch *b = arg;
-	size_t i;
-
-	while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
-		b->rc[i] = b->fn(b->c, i);
-	return NULL;
-}
-
-/* Runs fn for jobs 0..n-1; *rc is new (per job results), NULL on -ENOMEM. */
-static int *commit_run_batch(struct commit *c, int (*fn)(struct commit *, size_t), size_t n)
-{
-	struct commit_batch b = {.c = c, .fn = fn, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
-	pthread_t th[COMMIT_STORE_THREADS];
-	size_t started = 0;
-
-	if (!b.rc)
-		return NULL;
-	atomic_init(&b.next, 0);
-	for (size_t k = 0; k < COMMIT_STORE_THREADS && k + 1 < n; k++) {
-		if (pthread_create(&th[started], NULL, commit_worker, &b) != 0)
-			break;
-		started++;
-	}
-	commit_worker(&b); /* this thread works too */
-	for (size_t k = 0; k < started; k++)
-		pthread_join(th[k], NULL);
-	return b.rc;
 }
 
 /* Keeps only the jobs that failed (for the next commit); returns the first
@@ -456,7 +419,7 @@ static int commit_put_all(struct commit *c)
 
 	if (c->nups + c->nobjs == 0)
 		return 0;
-	rc = commit_run_batch(c, commit_put_one, c->nups + c->nobjs);
+	rc = upload_parallel(commit_put_one, c, c->nups + c->nobjs);
 	if (!rc)
 		return -ENOMEM;
 	r = commit_keep_failed(c, rc);
@@ -464,8 +427,9 @@ static int commit_put_all(struct commit *c)
 	return r;
 }
 
-static int commit_del_one(struct commit *c, size_t i)
+static int commit_del_one(void *arg, size_t i)
 {
+	struct commit *c = arg;
 	char text[OBJECT_KEY_TEXT_BYTES];
 	int r;
 
@@ -484,7 +448,7 @@ static void commit_delete_garbage(struct commit *c)
 
 	if (c->ngarbage == 0)
 		return;
-	rc = commit_run_batch(c, commit_del_one, c->ngarbage);
+	rc = upload_parallel(commit_del_one, c, c->ngarbage);
 	if (!rc)
 		return;
 	for (size_t i = 0; i < c->ngarbage; i++) {
@@ -527,14 +491,119 @@ garbage:
 	return 0;
 }
 
-int commit_run(struct commit *c)
+/* ---- write-back: the journal record ---- */
+
+/* Makes the new segments' cache files durable: data, then names. */
+static int commit_sync_segments(struct commit *c)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	uint8_t synced[256 / 8] = {0}; /* CACHE/o/<hh> fsync'ed, by first key byte */
+
+	for (size_t i = 0; i < c->nups; i++) {
+		const uint8_t *key = c->ups[i].key;
+		int fd = open(c->ups[i].path, O_RDONLY | O_CLOEXEC), r = 0;
+		if (fd < 0)
+			return -errno;
+		if (fdatasync(fd) != 0)
+			r = -errno;
+		close(fd);
+		if (r == 0 && !(synced[key[0] / 8] & (1u << (key[0] % 8)))) {
+			synced[key[0] / 8] |= (uint8_t)(1u << (key[0] % 8));
+			object_key_text(text, key);
+			r = cache_sync_parent(c->tree->cctx.cache, text);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Puts the new directory objects into the cache (the record holds them too:
+ * no fsync needed). */
+static void commit_cache_objects(struct commit *c)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+
+	for (size_t i = 0; i < c->nobjs; i++) {
+		object_key_text(text, c->objs[i].key);
+		if (cache_write_object(c->tree->cctx.cache, text, c->objs[i].data,
+				       c->objs[i].len) != 0)
+			log_msg(LOG_WARNING, "commit: caching %s failed", text);
+	}
+}
+
+static void commit_clear_queues(struct commit *c)
+{
+	for (size_t i = 0; i < c->nups; i++)
+		free(c->ups[i].path);
+	for (size_t i = 0; i < c->nobjs; i++)
+		free(c->objs[i].data);
+	c->nups = c->nobjs = c->ngarbage = 0;
+}
+
+static int commit_write_record(struct commit *c)
+{
+	struct journal_record rec = {.seq = c->seq, .head = c->head, .head_len = c->head_len,
+				     .nobjs = c->nobjs, .nsegs = c->nups,
+				     .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])c->garbage,
+				     .ngarbage = c->ngarbage};
+	uint8_t(*segs)[OBJECT_ID_BYTES] = malloc((c->nups ? c->nups : 1) * OBJECT_ID_BYTES);
+	int r = -ENOMEM;
+
+	rec.objs = calloc(c->nobjs ? c->nobjs : 1, sizeof(*rec.objs));
+	if (segs && rec.objs) {
+		for (size_t i = 0; i < c->nups; i++)
+			memcpy(segs[i], c->ups[i].key, OBJECT_ID_BYTES);
+		for (size_t i = 0; i < c->nobjs; i++) {
+			memcpy(rec.objs[i].key, c->objs[i].key, OBJECT_ID_BYTES);
+			rec.objs[i].data = c->objs[i].data;
+			rec.objs[i].len = c->objs[i].len;
+		}
+		rec.segs = (const uint8_t(*)[OBJECT_ID_BYTES])segs;
+		r = journal_write(c->cache_dir, &rec);
+	}
+	free(segs);
+	free(rec.objs);
+	return r;
+}
+
+/* Phase 1's durable half: segments fdatasync'ed, then one journal record;
+ * the uploader takes it from there. On failure the queues stay (the next
+ * commit's record carries them) and the unwritten head is dropped. */
+static int commit_journal(struct commit *c)
 {
 	int r;
 
+	commit_prune(c);
+	if (!c->head)
+		return 0; /* nothing sealed since the last record */
+	r = commit_sync_segments(c);
+	if (r == 0) {
+		commit_cache_objects(c);
+		r = commit_write_record(c);
+	}
+	free(c->head);
+	c->head = NULL;
+	if (r) {
+		log_msg(LOG_ERR, "commit: writing journal record %016" PRIx64 " failed (errno %d)",
+			c->seq, -r);
+		return -EIO;
+	}
+	commit_clear_queues(c);
+	upload_kick(c->up);
+	return 0;
+}
+
+int commit_run(struct commit *c)
+{
+	uint64_t before, after;
+	int r;
+
 	pthread_mutex_lock(&c->lock);
+	before = c->seq;
 	r = commit_collect(c);
 	if (r == 0)
-		r = commit_store(c);
+		r = c->up ? commit_journal(c) : commit_store(c);
 	if (r) {
 		/* Keep everything: the next commit writes a new head over the
 		 * queued objects. */
@@ -542,8 +611,47 @@ int commit_run(struct commit *c)
 		tree_mark_dirty_locked(c->tree, c->tree->root);
 		pthread_mutex_unlock(&c->tree->lock);
 	}
+	after = c->seq;
 	pthread_mutex_unlock(&c->lock);
+	/* Outside commit_lock: other commits go on while this one uploads. */
+	if (r == 0 && c->up && after > before && COMMIT_STORE_WAIT_MS > 0)
+		upload_wait(c->up, after, COMMIT_STORE_WAIT_MS);
 	return r == -ENOMEM ? r : (r ? -EIO : 0);
+}
+
+/* CACHE/o/00..ff, created and made durable once, so that a segment file's
+ * name is durable after an fsync of its own directory. */
+static int commit_prepare_cache(const char *cache_dir)
+{
+	char path[CACHE_PATH_MAX];
+	int fd, r = 0;
+
+	for (unsigned i = 0; i < 256 && r == 0; i++) {
+		snprintf(path, sizeof(path), "%s/o/%02x", cache_dir, i);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			r = -errno;
+	}
+	snprintf(path, sizeof(path), "%s/o", cache_dir);
+	fd = r ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && fd < 0)
+		r = -errno;
+	if (fd >= 0 && fsync(fd) != 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int commit_set_uploader(struct commit *c, struct upload *up)
+{
+	int r = commit_prepare_cache(c->cache_dir);
+
+	if (r)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	c->up = up;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
 }
 
 uint64_t commit_seq(struct commit *c)
@@ -595,22 +703,17 @@ void commit_free(struct commit *c)
 
 /* ---- the head ---- */
 
-int commit_read_head(struct dirobj_head *head, struct backend *store,
+int commit_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t sealed_len,
 		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
 {
 	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
-	unsigned char *sealed = NULL;
-	size_t sealed_len = 0, plain_len;
+	size_t plain_len;
 	char *plain;
 	int r;
 
 	memset(head, 0, sizeof(*head));
 	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
-	r = backend_get(store, COMMIT_HEAD_KEY, 0, 0, &sealed, &sealed_len);
-	if (r)
-		return r;
 	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, meta_key);
-	free(sealed);
 	if (r)
 		return r;
 	r = dirobj_head_decode(head, plain, plain_len);
@@ -620,6 +723,22 @@ int commit_read_head(struct dirobj_head *head, struct backend *store,
 		r = -EBADMSG;
 	}
 	return r == -EINVAL ? -EBADMSG : r;
+}
+
+int commit_read_head(struct dirobj_head *head, struct backend *store,
+		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	int r;
+
+	memset(head, 0, sizeof(*head));
+	r = backend_get(store, COMMIT_HEAD_KEY, 0, 0, &sealed, &sealed_len);
+	if (r)
+		return r;
+	r = commit_open_head(head, sealed, sealed_len, vault_id, meta_key);
+	free(sealed);
+	return r;
 }
 
 /* ---- the rollback guard: CACHE/state ---- */

@@ -11,7 +11,16 @@
  *
  * On a store error nothing is lost: the objects not yet stored stay queued,
  * the root is marked dirty (the next commit writes a new head), the garbage
- * is kept, and commit_run returns -EIO. */
+ * is kept, and commit_run returns -EIO.
+ *
+ * Write-back (commit_set_uploader, what a mount uses): commit_run stops after
+ * making the sealed commit durable in the cache: the new segments' cache
+ * files are fdatasync'ed, the directory objects cached, and one journal
+ * record (fs/journal.h) holding the head, the directory objects, the segment
+ * keys and the garbage is written; the uploader (fs/upload.h) stores it in
+ * the background. Garbage alone also makes a record (with a new head). It
+ * then waits (outside commit_lock) up to COMMIT_STORE_WAIT_MS for the
+ * uploader to store it, returning at once while the store is failing. */
 #ifndef SEALFS_COMMIT_H
 #define SEALFS_COMMIT_H
 
@@ -21,6 +30,13 @@
 #include "backend.h"
 #include "dirobj.h"
 #include "tree.h"
+
+/* Write-back: after journaling, commit_run also waits up to this long for the
+ * commit to reach the store, unless the store is failing (then it returns at
+ * once). 0: fsync is durable in the cache only, never waits for the store. */
+#ifndef COMMIT_STORE_WAIT_MS
+#define COMMIT_STORE_WAIT_MS 2000u
+#endif
 
 #define COMMIT_HEAD_KEY "head"
 #define COMMIT_STATE_NAME "state" /* CACHE/state: the last head seq committed */
@@ -34,9 +50,16 @@ int commit_new(struct commit **out, struct tree *t, struct backend *store, uint6
 /* Frees (does not commit). NULL is fine. */
 void commit_free(struct commit *c);
 
+struct upload;
+/* Switches c to write-back: from now on commit_run journals and hands the
+ * record to up (borrowed; must outlive c's use). Creates CACHE/o/00..ff
+ * durably first. 0 or -errno. */
+int commit_set_uploader(struct commit *c, struct upload *up);
+
 /* Commits everything dirty. Thread-safe (one commit at a time). Returns 0
- * when everything changed before the call is durable in the store, -EIO
- * after a store error (logged; retried by the next commit), -ENOMEM. */
+ * when everything changed before the call is durable in the store (or, in
+ * write-back, in the cache's journal), -EIO after a store or cache error
+ * (logged; retried by the next commit), -ENOMEM. */
 int commit_run(struct commit *c);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
@@ -48,6 +71,10 @@ int commit_seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *d
 /* Seals the head. The head's associated data carries version 0 (its seq is
  * inside the authenticated plaintext: a reader cannot know it beforehand). */
 int commit_seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *head,
+		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
+/* Opens a sealed head (from the store or a journal record). *head is new
+ * (dirobj_head_release). -EBADMSG failed to authenticate or malformed. */
+int commit_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t sealed_len,
 		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
 /* Reads the head from the store (never from a cache) and opens it. *head is
  * new (dirobj_head_release). -ENOENT no head, -EBADMSG failed to

@@ -6,7 +6,13 @@
  *
  * Background commits: once the tree turns dirty, a commit runs after
  * commit_delay_ms (MOUNT_COMMIT_DELAY_DEFAULT_MS when 0 is passed); after a
- * failed commit the delay doubles, up to MOUNT_COMMIT_BACKOFF_MAX_MS. */
+ * failed commit the delay doubles, up to MOUNT_COMMIT_BACKOFF_MAX_MS.
+ *
+ * Write-back: commits (fsync, the timer, unmount) only journal in the cache;
+ * the uploader (fs/upload.c) stores them. At mount, a journal record newer
+ * than the store's head is the truth; at unmount the uploader gets
+ * MOUNT_DRAIN_GIVE_UP_MS of failure before the rest is left for the next
+ * mount. */
 #define FUSE_USE_VERSION 312
 
 #include "mount.h"
@@ -29,19 +35,25 @@
 
 #include "cache.h"
 #include "commit.h"
+#include "journal.h"
 #include "log.h"
 #include "tree.h"
+#include "upload.h"
 
 #define MOUNT_COMMIT_DELAY_DEFAULT_MS 2000u
 #define MOUNT_COMMIT_BACKOFF_MAX_MS 60000u
 #define MOUNT_FINAL_COMMIT_TRIES 3
 #define MOUNT_MAX_THREADS 16
 #define MOUNT_MAX_IDLE_THREADS 4
+/* At unmount, how long the uploader may fail without progress before the
+ * daemon exits leaving the journal for the next mount. */
+#define MOUNT_DRAIN_GIVE_UP_MS 30000u
 
 struct mount_state {
 	struct cache *cache;
 	struct tree *tree;
 	struct commit *commit;
+	struct upload *up;
 	struct fuse_session *se;
 	pthread_t committer;
 	bool committer_started;
@@ -365,9 +377,96 @@ static void mount_teardown(struct mount_state *m)
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);
 	}
+	upload_stop(m->up);
 	commit_free(m->commit);
 	tree_free(m->tree);
 	cache_close(m->cache);
+}
+
+/* ---- the journal at mount ---- */
+
+/* Reads every pending record, oldest first, putting its directory objects
+ * back into the cache (a crash may have lost those unsynced copies). The
+ * newest record, if damaged, is a commit cut short: removed and ignored.
+ * *newest gets the newest intact seq and head (0 / untouched when none). */
+static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t *newest,
+			unsigned char **head, size_t *head_len, char *err, size_t size)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	struct journal_record rec;
+	uint64_t *seqs;
+	size_t n;
+	int r = journal_list(&seqs, &n, cache_dir);
+
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = journal_read(&rec, cache_dir, seqs[i]);
+		if (r == -EBADMSG && i + 1 == n) {
+			log_msg(LOG_WARNING, "journal record %016" PRIx64 " is damaged (a commit cut "
+				"short); ignoring it", seqs[i]);
+			r = journal_remove(cache_dir, seqs[i]);
+			break;
+		}
+		if (r) {
+			mount_fail(err, size, r, "journal record %016" PRIx64 " in the cache is "
+				   "unreadable: %s", seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
+			break;
+		}
+		for (size_t k = 0; k < rec.nobjs; k++) {
+			object_key_text(text, rec.objs[k].key);
+			if (r == 0)
+				r = cache_write_object(m->cache, text, rec.objs[k].data, rec.objs[k].len);
+		}
+		free(*head);
+		*head = malloc(rec.head_len ? rec.head_len : 1);
+		if (r == 0 && !*head)
+			r = -ENOMEM;
+		if (r == 0) {
+			memcpy(*head, rec.head, rec.head_len);
+			*head_len = rec.head_len;
+			*newest = rec.seq;
+		} else {
+			mount_fail(err, size, r, "replaying the journal into the cache failed: %s",
+				   strerror(-r));
+		}
+		journal_record_release(&rec);
+	}
+	free(seqs);
+	return r;
+}
+
+/* Chooses the head to mount: the store's (in *head already, seq stored), or
+ * the newest journal record's when it is newer. Refuses a store that moved
+ * past commits this cache has not uploaded yet. */
+static int mount_choose_head(struct mount_state *m, struct dirobj_head *head,
+			     const struct vault_config *cfg, const struct vault_keys *keys,
+			     const char *cache_dir, uint64_t remembered, char *err, size_t size)
+{
+	unsigned char *sealed = NULL;
+	size_t len = 0;
+	uint64_t pending = 0, stored = head->seq;
+	int r = journal_init(cache_dir);
+
+	if (r)
+		return mount_fail(err, size, r, "creating the cache's journal failed: %s",
+				  strerror(-r));
+	r = mount_replay(m, cache_dir, &pending, &sealed, &len, err, size);
+	if (r == 0 && pending > remembered && pending < stored)
+		r = mount_fail(err, size, -ESTALE,
+			       "the store's head (seq %" PRIu64 ") is newer than this cache's "
+			       "commits not yet uploaded (seq %" PRIu64 "): another mount wrote to "
+			       "the store",
+			       stored, pending);
+	if (r == 0 && pending > stored) {
+		dirobj_head_release(head);
+		r = commit_open_head(head, sealed, len, cfg->vault_id, keys->meta);
+		if (r)
+			mount_fail(err, size, r, "the journal's head failed to authenticate");
+		else
+			log_msg(LOG_INFO, "mounting commit %" PRIu64 " from the local journal "
+				"(the store holds %" PRIu64 ")", pending, stored);
+	}
+	free(sealed);
+	return r;
 }
 
 /* Everything up to a mounted session; fills m. */
@@ -377,6 +476,7 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 {
 	struct content_ctx cctx = {.suite = cfg->suite, .content_key = keys->content};
 	struct dirobj_head head;
+	uint64_t remembered = 0, stored;
 	int r = mount_check_mountpoint(o->mountpoint, err, size);
 
 	if (r == 0)
@@ -385,7 +485,11 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 		r = mount_read_head(&head, store, cfg, keys, err, size);
 	if (r)
 		return r;
+	stored = head.seq;
+	commit_state_read(o->cache_dir, cfg->vault_id, &remembered);
 	r = mount_check_rollback(o->cache_dir, cfg, head.seq, err, size);
+	if (r == 0)
+		r = mount_choose_head(m, &head, cfg, keys, o->cache_dir, remembered, err, size);
 	cctx.cache = m->cache;
 	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
 	if (r == 0 && (r = tree_open(&m->tree, &cctx, keys->meta, cfg->vault_id, &head.root,
@@ -395,10 +499,27 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 	if (r == 0 && (r = commit_new(&m->commit, m->tree, store, head.seq, o->cache_dir)) != 0)
 		mount_fail(err, size, r, "out of memory");
 	dirobj_head_release(&head);
+	if (r == 0 &&
+	    (r = upload_start(&m->up, store, m->cache, o->cache_dir, cfg->vault_id, stored)) != 0)
+		mount_fail(err, size, r, "starting the uploader failed");
+	if (r == 0 && (r = commit_set_uploader(m->commit, m->up)) != 0)
+		mount_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
 	if (r)
 		return r;
 	m->tree->commit = m->commit;
 	return mount_session(m, o, err, size);
+}
+
+/* Gives the uploader time to empty the journal; what is left waits for the
+ * next mount (nothing is lost: it is durable in the cache). */
+static void mount_drain(struct mount_state *m)
+{
+	size_t left = upload_drain(m->up, MOUNT_DRAIN_GIVE_UP_MS);
+
+	if (left)
+		log_msg(LOG_WARNING,
+			"%zu commits not yet in the store; they will be uploaded at the next mount",
+			left);
 }
 
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
@@ -428,7 +549,8 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_stop_committer(&m);
 	r = mount_final_commit(&m);
 	if (r)
-		mount_fail(err, err_size, r, "the last commit to the store failed");
+		mount_fail(err, err_size, r, "the last commit failed");
+	mount_drain(&m);
 	mount_teardown(&m);
 	vault_keys_free(keys);
 	return r;

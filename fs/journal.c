@@ -1,0 +1,421 @@
+/* journal.c - write-back journal records in CACHE/journal (journal.h; the
+ * bytes are specified in docs/FORMAT.md, "Cache"). It must never write
+ * plaintext (records carry only sealed objects and random keys), never log
+ * names or contents, and never leave a record file that is not complete and
+ * durable under its final name. */
+#include "journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cache.h"
+
+#define JOURNAL_MAGIC_BYTES 8u
+#define JOURNAL_SEQ_HEX 16u
+
+/* ---- paths ---- */
+
+static int journal_path(char out[CACHE_PATH_MAX], const char *cache_dir, uint64_t seq,
+			const char *suffix)
+{
+	int n;
+
+	if (suffix)
+		n = snprintf(out, CACHE_PATH_MAX, "%s/%s/%016" PRIx64 "%s", cache_dir,
+			     JOURNAL_DIR_NAME, seq, suffix);
+	else
+		n = snprintf(out, CACHE_PATH_MAX, "%s/%s", cache_dir, JOURNAL_DIR_NAME);
+	return n < 0 || n >= CACHE_PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* "<16 hex>.rec" -> seq; false for anything else. */
+static bool journal_parse_name(const char *name, uint64_t *seq)
+{
+	uint64_t v = 0;
+
+	if (strlen(name) != JOURNAL_SEQ_HEX + 4 || strcmp(name + JOURNAL_SEQ_HEX, ".rec") != 0)
+		return false;
+	for (size_t i = 0; i < JOURNAL_SEQ_HEX; i++) {
+		char ch = name[i];
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		if (d < 0)
+			return false;
+		v = v << 4 | (uint64_t)d;
+	}
+	*seq = v;
+	return true;
+}
+
+int journal_sync_dir(const char *cache_dir)
+{
+	char dir[CACHE_PATH_MAX];
+	int fd, r = journal_path(dir, cache_dir, 0, NULL);
+
+	if (r)
+		return r;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int journal_init(const char *cache_dir)
+{
+	char dir[CACHE_PATH_MAX], path[CACHE_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int r = journal_path(dir, cache_dir, 0, NULL);
+
+	if (r)
+		return r;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0 &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* ---- encoding ---- */
+
+static size_t journal_size(const struct journal_record *rec, bool *too_big)
+{
+	size_t n = JOURNAL_MAGIC_BYTES + 4 + 8 + 4 + rec->head_len + 4 + 4 + 4 + JOURNAL_SUM_BYTES;
+
+	n += (rec->nsegs + rec->ngarbage) * OBJECT_ID_BYTES;
+	for (size_t i = 0; i < rec->nobjs; i++)
+		n += OBJECT_ID_BYTES + 4 + rec->objs[i].len;
+	*too_big = n > JOURNAL_RECORD_MAX || rec->head_len > UINT32_MAX;
+	return n;
+}
+
+static unsigned char *journal_put(unsigned char *p, const void *src, size_t len)
+{
+	memcpy(p, src, len);
+	return p + len;
+}
+
+static unsigned char *journal_put_u32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+static unsigned char *journal_put_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+/* Encodes rec into buf of exactly size bytes (journal_size). */
+static void journal_encode(unsigned char *buf, size_t size, const struct journal_record *rec)
+{
+	unsigned char *p = journal_put(buf, JOURNAL_MAGIC, JOURNAL_MAGIC_BYTES);
+
+	p = journal_put_u32(p, JOURNAL_VERSION);
+	p = journal_put_u64(p, rec->seq);
+	p = journal_put_u32(p, (uint32_t)rec->head_len);
+	p = journal_put(p, rec->head, rec->head_len);
+	p = journal_put_u32(p, (uint32_t)rec->nobjs);
+	for (size_t i = 0; i < rec->nobjs; i++) {
+		p = journal_put(p, rec->objs[i].key, OBJECT_ID_BYTES);
+		p = journal_put_u32(p, (uint32_t)rec->objs[i].len);
+		p = journal_put(p, rec->objs[i].data, rec->objs[i].len);
+	}
+	p = journal_put_u32(p, (uint32_t)rec->nsegs);
+	if (rec->nsegs)
+		p = journal_put(p, rec->segs, rec->nsegs * OBJECT_ID_BYTES);
+	p = journal_put_u32(p, (uint32_t)rec->ngarbage);
+	if (rec->ngarbage)
+		p = journal_put(p, rec->garbage, rec->ngarbage * OBJECT_ID_BYTES);
+	crypto_generichash(p, JOURNAL_SUM_BYTES, buf, (size_t)(p - buf), NULL, 0);
+	(void)size;
+}
+
+static int journal_write_file(const char *path, const unsigned char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = cache_pwrite_full(fd, buf, len, 0);
+	if (r == 0 && fdatasync(fd) != 0)
+		r = -errno;
+	if (close(fd) != 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+int journal_write(const char *cache_dir, const struct journal_record *rec)
+{
+	char path[CACHE_PATH_MAX], tmp[CACHE_PATH_MAX];
+	bool too_big;
+	size_t len = journal_size(rec, &too_big);
+	unsigned char *buf;
+	int r = journal_path(path, cache_dir, rec->seq, ".rec");
+
+	if (r == 0)
+		r = journal_path(tmp, cache_dir, rec->seq, ".tmp");
+	if (r)
+		return r;
+	if (too_big)
+		return -EFBIG;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	journal_encode(buf, len, rec);
+	r = journal_write_file(tmp, buf, len);
+	free(buf);
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -errno;
+	if (r) {
+		unlink(tmp);
+		return r;
+	}
+	r = journal_sync_dir(cache_dir);
+	if (r)
+		unlink(path); /* not known durable: the commit did not happen */
+	return r;
+}
+
+/* ---- decoding ---- */
+
+struct journal_cursor {
+	const unsigned char *p, *end;
+};
+
+static bool journal_take(struct journal_cursor *c, const unsigned char **out, size_t len)
+{
+	if ((size_t)(c->end - c->p) < len)
+		return false;
+	*out = c->p;
+	c->p += len;
+	return true;
+}
+
+static bool journal_take_u32(struct journal_cursor *c, uint32_t *v)
+{
+	const unsigned char *b;
+
+	if (!journal_take(c, &b, 4))
+		return false;
+	*v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return true;
+}
+
+static bool journal_take_u64(struct journal_cursor *c, uint64_t *v)
+{
+	uint32_t lo, hi;
+
+	if (!journal_take_u32(c, &lo) || !journal_take_u32(c, &hi))
+		return false;
+	*v = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+/* A list of n 16-byte keys. */
+static bool journal_take_keys(struct journal_cursor *c, const uint8_t (**keys)[OBJECT_ID_BYTES],
+			      size_t *n)
+{
+	const unsigned char *b;
+	uint32_t count;
+
+	if (!journal_take_u32(c, &count) || count > (size_t)(c->end - c->p) / OBJECT_ID_BYTES ||
+	    !journal_take(c, &b, (size_t)count * OBJECT_ID_BYTES))
+		return false;
+	*keys = count ? (const uint8_t(*)[OBJECT_ID_BYTES])b : NULL;
+	*n = count;
+	return true;
+}
+
+static int journal_take_objs(struct journal_cursor *c, struct journal_record *r)
+{
+	const unsigned char *key;
+	uint32_t count, len;
+
+	if (!journal_take_u32(c, &count) ||
+	    count > (size_t)(c->end - c->p) / (OBJECT_ID_BYTES + 4))
+		return -EBADMSG;
+	r->objs_owned = calloc(count ? count : 1, sizeof(*r->objs_owned));
+	if (!r->objs_owned)
+		return -ENOMEM;
+	r->objs = r->objs_owned;
+	for (r->nobjs = 0; r->nobjs < count; r->nobjs++) {
+		struct journal_object *o = &r->objs_owned[r->nobjs];
+		if (!journal_take(c, &key, OBJECT_ID_BYTES) || !journal_take_u32(c, &len) ||
+		    !journal_take(c, &o->data, len))
+			return -EBADMSG;
+		memcpy(o->key, key, OBJECT_ID_BYTES);
+		o->len = len;
+	}
+	return 0;
+}
+
+/* Parses r->buf (len bytes, checksum verified). */
+static int journal_decode(struct journal_record *r, size_t len)
+{
+	struct journal_cursor c = {r->buf, r->buf + len - JOURNAL_SUM_BYTES};
+	const unsigned char *magic;
+	uint32_t version, head_len;
+	int e;
+
+	if (!journal_take(&c, &magic, JOURNAL_MAGIC_BYTES) ||
+	    memcmp(magic, JOURNAL_MAGIC, JOURNAL_MAGIC_BYTES) != 0 ||
+	    !journal_take_u32(&c, &version) || version != JOURNAL_VERSION ||
+	    !journal_take_u64(&c, &r->seq) || !journal_take_u32(&c, &head_len) ||
+	    !journal_take(&c, &r->head, head_len))
+		return -EBADMSG;
+	r->head_len = head_len;
+	e = journal_take_objs(&c, r);
+	if (e)
+		return e;
+	if (!journal_take_keys(&c, &r->segs, &r->nsegs) ||
+	    !journal_take_keys(&c, &r->garbage, &r->ngarbage) || c.p != c.end)
+		return -EBADMSG;
+	return 0;
+}
+
+static int journal_slurp(unsigned char **out, size_t *len, const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0)
+		r = -errno;
+	else if ((uint64_t)st.st_size > JOURNAL_RECORD_MAX ||
+		 (size_t)st.st_size < JOURNAL_MAGIC_BYTES + JOURNAL_SUM_BYTES)
+		r = -EBADMSG;
+	else if (!(*out = malloc((size_t)st.st_size)))
+		r = -ENOMEM;
+	else
+		r = cache_pread_full(fd, *out, (size_t)st.st_size, 0);
+	close(fd);
+	if (r == -ENODATA)
+		r = -EBADMSG; /* shrank while reading */
+	if (r == 0)
+		*len = (size_t)st.st_size;
+	if (r) {
+		free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+int journal_read(struct journal_record *out, const char *cache_dir, uint64_t seq)
+{
+	unsigned char sum[JOURNAL_SUM_BYTES];
+	char path[CACHE_PATH_MAX];
+	size_t len = 0;
+	uint64_t named = seq;
+	int r = journal_path(path, cache_dir, seq, ".rec");
+
+	memset(out, 0, sizeof(*out));
+	if (r == 0)
+		r = journal_slurp(&out->buf, &len, path);
+	if (r)
+		return r;
+	crypto_generichash(sum, sizeof(sum), out->buf, len - JOURNAL_SUM_BYTES, NULL, 0);
+	r = sodium_memcmp(sum, out->buf + len - JOURNAL_SUM_BYTES, JOURNAL_SUM_BYTES) == 0
+		? journal_decode(out, len)
+		: -EBADMSG;
+	if (r == 0 && out->seq != named)
+		r = -EBADMSG;
+	if (r)
+		journal_record_release(out);
+	return r;
+}
+
+void journal_record_release(struct journal_record *r)
+{
+	free(r->objs_owned);
+	free(r->buf);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- listing ---- */
+
+static int journal_seq_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir)
+{
+	char dir[CACHE_PATH_MAX];
+	struct dirent *de;
+	size_t cap = 0;
+	uint64_t seq, *p;
+	DIR *d;
+	int r = journal_path(dir, cache_dir, 0, NULL);
+
+	*seqs = NULL;
+	*n = 0;
+	if (r)
+		return r;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		if (!journal_parse_name(de->d_name, &seq))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			p = realloc(*seqs, cap * sizeof(*p));
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			*seqs = p;
+		}
+		(*seqs)[(*n)++] = seq;
+	}
+	closedir(d);
+	if (r) {
+		free(*seqs);
+		*seqs = NULL;
+		*n = 0;
+		return r;
+	}
+	if (*n > 1)
+		qsort(*seqs, *n, sizeof(**seqs), journal_seq_cmp);
+	return 0;
+}
+
+int journal_remove(const char *cache_dir, uint64_t seq)
+{
+	char path[CACHE_PATH_MAX];
+	int r = journal_path(path, cache_dir, seq, ".rec");
+
+	if (r)
+		return r;
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+}

@@ -1,0 +1,71 @@
+/* journal.h - the write-back journal in the cache directory (docs/FORMAT.md,
+ * "Cache"): one record file per sealed commit that is durable locally but not
+ * yet in the store. A record holds only sealed objects and random store keys,
+ * never plaintext. Knows nothing of FUSE, trees or stores.
+ *
+ * Layout: CACHE/journal/<seq, 16 lower-case hex digits>.rec, written as
+ * <seq>.tmp, fdatasync'ed, renamed, and the directory fsync'ed. Each record
+ * ends with a BLAKE2b-256 checksum of its bytes (integrity against torn or
+ * damaged files, not authentication: the head inside is sealed).
+ *
+ * Thread safety: functions touch only the files named; callers serialise
+ * writes of one seq (fs/commit.c holds commit_lock). */
+#ifndef SEALFS_JOURNAL_H
+#define SEALFS_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dirobj.h"
+
+#define JOURNAL_DIR_NAME "journal"
+#define JOURNAL_MAGIC "sealfsJ1" /* 8 bytes, no NUL in the file */
+#define JOURNAL_VERSION 1u
+#define JOURNAL_SUM_BYTES 32u
+/* A record file larger than this is refused as damaged. */
+#define JOURNAL_RECORD_MAX ((size_t)1 << 30)
+
+struct journal_object {
+	uint8_t key[OBJECT_ID_BYTES];
+	const unsigned char *data; /* sealed directory object, borrowed */
+	size_t len;
+};
+
+/* One commit: its sealed head, new directory objects, new segment keys, and
+ * the keys to delete once its head is in the store. */
+struct journal_record {
+	uint64_t seq;
+	const unsigned char *head; /* borrowed */
+	size_t head_len;
+	struct journal_object *objs;
+	size_t nobjs;
+	const uint8_t (*segs)[OBJECT_ID_BYTES];
+	size_t nsegs;
+	const uint8_t (*garbage)[OBJECT_ID_BYTES];
+	size_t ngarbage;
+	/* Set by journal_read: the file's bytes (everything above points into
+	 * it) and objs, both owned; NULL for a record built by a caller. */
+	unsigned char *buf;
+	struct journal_object *objs_owned;
+};
+
+/* Creates CACHE/journal (0700) if missing and removes leftover .tmp files.
+ * 0 or -errno. */
+int journal_init(const char *cache_dir);
+/* Writes rec durably (tmp, fdatasync, rename, fsync of the directory).
+ * Returns 0 or -errno (-EFBIG over JOURNAL_RECORD_MAX); on error no record
+ * file of that seq is left behind. */
+int journal_write(const char *cache_dir, const struct journal_record *rec);
+/* Reads record seq into *out (new: journal_record_release). -ENOENT missing,
+ * -EBADMSG torn, damaged or of an unknown version, -ENOMEM, -errno. */
+int journal_read(struct journal_record *out, const char *cache_dir, uint64_t seq);
+void journal_record_release(struct journal_record *r);
+/* The seqs of every record file, ascending. *seqs is new (NULL when none). */
+int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir);
+/* Removes record seq (missing is fine; not durable until journal_sync_dir).
+ * 0 or -errno. */
+int journal_remove(const char *cache_dir, uint64_t seq);
+/* fsyncs CACHE/journal. 0 or -errno. */
+int journal_sync_dir(const char *cache_dir);
+
+#endif

@@ -1,0 +1,518 @@
+/* upload.c - the background uploader of journal records into the store, and
+ * the parallel runner for store calls (upload.h). It must never put a head
+ * before every object it reaches is durable in the store, never delete an
+ * object a head in the store or a pending record still reaches, never remove
+ * a record before its head is in the store, and never log names or contents
+ * (store keys are random and may be logged). */
+#include "upload.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commit.h"
+#include "journal.h"
+#include "log.h"
+
+#define UPLOAD_BACKOFF_MIN_MS 1000u
+#define UPLOAD_DRAIN_RETRY_MS 1000u
+#define UPLOAD_POLL_MS 200u
+
+struct upload {
+	/* Read-only after upload_start. */
+	struct backend *store; /* borrowed */
+	struct cache *cache;   /* borrowed */
+	char cache_dir[CACHE_PATH_MAX];
+	uint8_t vault_id[OBJECT_ID_BYTES];
+	pthread_t thread;
+
+	pthread_mutex_t lock; /* the fields below; stored_seq written by the thread only */
+	uint64_t stored_seq;  /* head seq known to be in the store */
+	uint64_t done_seq;    /* records up to here fully done (garbage deleted) */
+	pthread_cond_t cond;  /* the thread waits: work, stop */
+	pthread_cond_t done;  /* drain waits: idle, failing */
+	bool work;	      /* a record may be pending */
+	bool idle;	      /* the last round found nothing left */
+	bool stop;
+	bool draining;
+	bool failing;
+	int last_err;
+	struct timespec progress; /* CLOCK_MONOTONIC of the last successful round */
+};
+
+/* ---- parallel store calls ---- */
+
+struct upload_batch {
+	int (*fn)(void *arg, size_t i);
+	void *arg;
+	atomic_size_t next;
+	size_t n;
+	int *rc;
+};
+
+static void *upload_worker(void *arg)
+{
+	struct upload_batch *b = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
+		b->rc[i] = b->fn(b->arg, i);
+	return NULL;
+}
+
+int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n)
+{
+	struct upload_batch b = {.fn = fn, .arg = arg, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
+	pthread_t th[UPLOAD_THREADS];
+	size_t started = 0;
+
+	if (!b.rc)
+		return NULL;
+	atomic_init(&b.next, 0);
+	for (size_t k = 0; k < UPLOAD_THREADS && k + 1 < n; k++) {
+		if (pthread_create(&th[started], NULL, upload_worker, &b) != 0)
+			break;
+		started++;
+	}
+	upload_worker(&b); /* this thread works too */
+	for (size_t k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	return b.rc;
+}
+
+/* ---- one round: every pending record ---- */
+
+struct upload_job {
+	uint8_t key[OBJECT_ID_BYTES];
+	const unsigned char *data; /* directory object; NULL: a segment's cache file */
+	size_t len;
+};
+
+struct upload_round {
+	struct upload *u;
+	struct journal_record *recs;
+	size_t nrecs;
+	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* every record's, sorted */
+	size_t ngarbage;
+	struct upload_job *jobs;
+	size_t njobs;
+};
+
+static int upload_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
+
+static bool upload_is_garbage(const struct upload_round *rd, const uint8_t *key)
+{
+	return rd->ngarbage > 0 &&
+	       bsearch(key, rd->garbage, rd->ngarbage, OBJECT_ID_BYTES, upload_key_cmp) != NULL;
+}
+
+static int upload_load(struct upload_round *rd, const uint64_t *seqs, size_t n)
+{
+	size_t ng = 0;
+
+	rd->recs = calloc(n, sizeof(*rd->recs));
+	if (!rd->recs)
+		return -ENOMEM;
+	for (; rd->nrecs < n; rd->nrecs++) {
+		int r = journal_read(&rd->recs[rd->nrecs], rd->u->cache_dir, seqs[rd->nrecs]);
+		if (r) {
+			log_msg(LOG_ERR, "upload: journal record %016" PRIx64 " unreadable (errno %d)",
+				seqs[rd->nrecs], -r);
+			return r;
+		}
+		ng += rd->recs[rd->nrecs].ngarbage;
+	}
+	rd->garbage = malloc((ng ? ng : 1) * OBJECT_ID_BYTES);
+	if (!rd->garbage)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(rd->garbage[rd->ngarbage], rd->recs[i].garbage,
+		       rd->recs[i].ngarbage * OBJECT_ID_BYTES);
+		rd->ngarbage += rd->recs[i].ngarbage;
+	}
+	qsort(rd->garbage, rd->ngarbage, OBJECT_ID_BYTES, upload_key_cmp);
+	return 0;
+}
+
+static void upload_add_job(struct upload_round *rd, const uint8_t *key, const unsigned char *data,
+			   size_t len)
+{
+	struct upload_job *j;
+
+	if (upload_is_garbage(rd, key))
+		return; /* a later pending commit replaced it: never upload it */
+	j = &rd->jobs[rd->njobs++];
+	memcpy(j->key, key, OBJECT_ID_BYTES);
+	j->data = data;
+	j->len = len;
+}
+
+/* The objects of the records not yet in the store, minus the garbage. */
+static int upload_plan(struct upload_round *rd)
+{
+	size_t max = 0;
+
+	for (size_t i = 0; i < rd->nrecs; i++)
+		max += rd->recs[i].nsegs + rd->recs[i].nobjs;
+	rd->jobs = calloc(max ? max : 1, sizeof(*rd->jobs));
+	if (!rd->jobs)
+		return -ENOMEM;
+	for (size_t i = 0; i < rd->nrecs; i++) {
+		const struct journal_record *rec = &rd->recs[i];
+		if (rec->seq <= rd->u->stored_seq)
+			continue; /* its head (or a newer one) is in the store */
+		for (size_t k = 0; k < rec->nsegs; k++)
+			upload_add_job(rd, rec->segs[k], NULL, 0);
+		for (size_t k = 0; k < rec->nobjs; k++)
+			upload_add_job(rd, rec->objs[k].key, rec->objs[k].data, rec->objs[k].len);
+	}
+	return 0;
+}
+
+static int upload_put_one(void *arg, size_t i)
+{
+	struct upload_round *rd = arg;
+	const struct upload_job *j = &rd->jobs[i];
+	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	struct backend *s = rd->u->store;
+
+	object_key_text(text, j->key);
+	if (j->data)
+		return backend_put(s, text, j->data, j->len);
+	cache_path(rd->u->cache, text, path);
+	return s->ops->put_file(s, text, path);
+}
+
+static int upload_del_one(void *arg, size_t i)
+{
+	struct upload_round *rd = arg;
+	char text[OBJECT_KEY_TEXT_BYTES];
+	int r;
+
+	object_key_text(text, rd->garbage[i]);
+	r = backend_del(rd->u->store, text);
+	if (r == 0)
+		cache_drop_object(rd->u->cache, text);
+	return r;
+}
+
+/* Runs fn over n jobs; the first failure (logged with its key) or 0. */
+static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t n,
+		      const char *what, bool jobs)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	int *rc, r = 0;
+
+	if (n == 0)
+		return 0;
+	rc = upload_parallel(fn, rd, n);
+	if (!rc)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (!rc[i])
+			continue;
+		r = rc[i];
+		object_key_text(text, jobs ? rd->jobs[i].key : rd->garbage[i]);
+		log_msg(LOG_DEBUG, "upload: %s %s failed (errno %d)", what, text, -r);
+	}
+	free(rc);
+	return r;
+}
+
+/* Objects, sync, the newest head, sync, remember its seq. */
+static int upload_heads(struct upload_round *rd)
+{
+	const struct journal_record *last = &rd->recs[rd->nrecs - 1];
+	struct upload *u = rd->u;
+	int r;
+
+	if (last->seq <= u->stored_seq)
+		return 0;
+	r = upload_run(rd, upload_put_one, rd->njobs, "storing", true);
+	if (r == 0 && rd->njobs > 0)
+		r = backend_sync(u->store);
+	if (r == 0)
+		r = backend_put(u->store, COMMIT_HEAD_KEY, last->head, last->head_len);
+	if (r == 0)
+		r = backend_sync(u->store);
+	if (r)
+		return r;
+	pthread_mutex_lock(&u->lock);
+	u->stored_seq = last->seq;
+	pthread_mutex_unlock(&u->lock);
+	if (commit_state_write(u->cache_dir, u->vault_id, last->seq) != 0)
+		log_msg(LOG_WARNING, "upload: remembering head seq %" PRIu64 " failed", last->seq);
+	return 0;
+}
+
+static int upload_finish(struct upload_round *rd)
+{
+	int r = upload_run(rd, upload_del_one, rd->ngarbage, "deleting", false);
+
+	for (size_t i = 0; r == 0 && i < rd->nrecs; i++)
+		r = journal_remove(rd->u->cache_dir, rd->recs[i].seq);
+	if (r == 0)
+		r = journal_sync_dir(rd->u->cache_dir);
+	return r;
+}
+
+static void upload_round_release(struct upload_round *rd)
+{
+	for (size_t i = 0; i < rd->nrecs; i++)
+		journal_record_release(&rd->recs[i]);
+	free(rd->recs);
+	free(rd->garbage);
+	free(rd->jobs);
+}
+
+/* Uploads every record pending now; *left: records pending afterwards. */
+static int upload_round(struct upload *u, size_t *left)
+{
+	struct upload_round rd = {.u = u};
+	uint64_t *seqs;
+	size_t n;
+	int r = journal_list(&seqs, &n, u->cache_dir);
+
+	*left = 0;
+	if (r || n == 0)
+		return r;
+	r = upload_load(&rd, seqs, n);
+	if (r == 0)
+		r = upload_plan(&rd);
+	if (r == 0)
+		r = upload_heads(&rd);
+	if (r == 0)
+		r = upload_finish(&rd);
+	if (r == 0) {
+		pthread_mutex_lock(&u->lock);
+		u->done_seq = rd.recs[rd.nrecs - 1].seq;
+		pthread_mutex_unlock(&u->lock);
+	}
+	upload_round_release(&rd);
+	free(seqs);
+	if (r == 0 && journal_list(&seqs, &n, u->cache_dir) == 0) {
+		*left = n;
+		free(seqs);
+	}
+	return r;
+}
+
+/* ---- the thread ---- */
+
+static void upload_deadline(struct timespec *due, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, due);
+	due->tv_sec += (time_t)(ms / 1000);
+	due->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (due->tv_nsec >= 1000000000L) {
+		due->tv_sec++;
+		due->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool upload_passed(const struct timespec *due)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > due->tv_sec || (now.tv_sec == due->tv_sec && now.tv_nsec >= due->tv_nsec);
+}
+
+/* Logs once per change of state (lock held). */
+static void upload_note(struct upload *u, int r)
+{
+	if (r == 0) {
+		if (u->failing)
+			log_msg(LOG_INFO, "upload: the store works again; pending commits uploaded");
+		u->failing = false;
+		clock_gettime(CLOCK_MONOTONIC, &u->progress);
+		return;
+	}
+	if (!u->failing || u->last_err != r)
+		log_msg(LOG_WARNING,
+			"upload: storing pending commits failed (errno %d); they stay in the local "
+			"journal and are retried",
+			-r);
+	u->failing = true;
+	u->last_err = r;
+}
+
+/* Waits out the back-off after a failure (lock held); drain shortens it. */
+static void upload_backoff(struct upload *u, unsigned ms)
+{
+	struct timespec due, drain_due;
+
+	upload_deadline(&due, ms);
+	upload_deadline(&drain_due, UPLOAD_DRAIN_RETRY_MS);
+	while (!u->stop && !upload_passed(&due) && !(u->draining && upload_passed(&drain_due)))
+		pthread_cond_timedwait(&u->cond, &u->lock, u->draining ? &drain_due : &due);
+}
+
+static void *upload_main(void *arg)
+{
+	struct upload *u = arg;
+	unsigned backoff = 0;
+	size_t left;
+	int r;
+
+	pthread_mutex_lock(&u->lock);
+	while (!u->stop) {
+		if (!u->work) {
+			u->idle = true;
+			pthread_cond_broadcast(&u->done);
+			pthread_cond_wait(&u->cond, &u->lock);
+			continue;
+		}
+		u->work = false;
+		u->idle = false;
+		pthread_mutex_unlock(&u->lock);
+		r = upload_round(u, &left);
+		pthread_mutex_lock(&u->lock);
+		upload_note(u, r);
+		pthread_cond_broadcast(&u->done);
+		if (r == 0) {
+			backoff = 0;
+			u->work = u->work || left > 0;
+			continue;
+		}
+		u->work = true;
+		backoff = backoff ? (backoff > UPLOAD_BACKOFF_MAX_MS / 2 ? UPLOAD_BACKOFF_MAX_MS
+									: backoff * 2)
+				  : UPLOAD_BACKOFF_MIN_MS;
+		upload_backoff(u, backoff);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+/* ---- the interface ---- */
+
+int upload_start(struct upload **out, struct backend *store, struct cache *cache,
+		 const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
+{
+	struct upload *u = calloc(1, sizeof(*u));
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int r;
+
+	*out = NULL;
+	if (!u)
+		return -ENOMEM;
+	if (strlen(cache_dir) >= sizeof(u->cache_dir)) {
+		free(u);
+		return -ENAMETOOLONG;
+	}
+	memcpy(u->cache_dir, cache_dir, strlen(cache_dir) + 1);
+	memcpy(u->vault_id, vault_id, OBJECT_ID_BYTES);
+	u->store = store;
+	u->cache = cache;
+	u->stored_seq = stored_seq;
+	u->work = true; /* the backlog of an earlier mount */
+	clock_gettime(CLOCK_MONOTONIC, &u->progress);
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&u->cond, &ca);
+	pthread_cond_init(&u->done, &ca);
+	pthread_condattr_destroy(&ca);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals belong to the FUSE loop */
+	r = pthread_create(&u->thread, NULL, upload_main, u);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		pthread_cond_destroy(&u->cond);
+		pthread_cond_destroy(&u->done);
+		pthread_mutex_destroy(&u->lock);
+		free(u);
+		return -r;
+	}
+	*out = u;
+	return 0;
+}
+
+void upload_kick(struct upload *u)
+{
+	pthread_mutex_lock(&u->lock);
+	u->work = true;
+	u->idle = false;
+	pthread_cond_signal(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Whether the store has failed for give_up_ms since progress or since. */
+static bool upload_gave_up(const struct upload *u, const struct timespec *since, unsigned give_up_ms)
+{
+	struct timespec from = u->progress, due;
+
+	if (!u->failing)
+		return false;
+	if (since->tv_sec > from.tv_sec ||
+	    (since->tv_sec == from.tv_sec && since->tv_nsec > from.tv_nsec))
+		from = *since;
+	due = from;
+	due.tv_sec += (time_t)(give_up_ms / 1000);
+	due.tv_nsec += (long)(give_up_ms % 1000) * 1000000L;
+	if (due.tv_nsec >= 1000000000L) {
+		due.tv_sec++;
+		due.tv_nsec -= 1000000000L;
+	}
+	return upload_passed(&due);
+}
+
+size_t upload_drain(struct upload *u, unsigned give_up_ms)
+{
+	struct timespec start, tick;
+	uint64_t *seqs;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pthread_mutex_lock(&u->lock);
+	u->draining = true;
+	u->work = true;
+	u->idle = false;
+	pthread_cond_broadcast(&u->cond);
+	while (!(u->idle && !u->work) && !upload_gave_up(u, &start, give_up_ms)) {
+		upload_deadline(&tick, UPLOAD_POLL_MS);
+		pthread_cond_timedwait(&u->done, &u->lock, &tick);
+	}
+	u->draining = false;
+	pthread_mutex_unlock(&u->lock);
+	if (journal_list(&seqs, &n, u->cache_dir) == 0)
+		free(seqs);
+	return n;
+}
+
+bool upload_wait(struct upload *u, uint64_t seq, unsigned ms)
+{
+	struct timespec due;
+	bool stored;
+
+	upload_deadline(&due, ms);
+	pthread_mutex_lock(&u->lock);
+	while (u->done_seq < seq && !u->failing && !u->stop && !upload_passed(&due))
+		pthread_cond_timedwait(&u->done, &u->lock, &due);
+	stored = u->done_seq >= seq;
+	pthread_mutex_unlock(&u->lock);
+	return stored;
+}
+
+void upload_stop(struct upload *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->stop = true;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	pthread_join(u->thread, NULL);
+	pthread_cond_destroy(&u->cond);
+	pthread_cond_destroy(&u->done);
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}

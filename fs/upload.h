@@ -1,0 +1,54 @@
+/* upload.h - the background uploader (docs/INTERNALS.md, "Commit"): a thread
+ * that moves the journal's records (fs/journal.h) into the store in seq
+ * order, merging whatever is pending into one store commit, and a helper
+ * that runs store calls on a few threads. Knows nothing of FUSE or trees.
+ *
+ * For the pending records with seq > the last head known to be in the store:
+ * put every segment (from its cache file) and directory object that no
+ * pending record lists as garbage; sync; put the newest record's head; sync;
+ * remember its seq (CACHE/state); delete every pending record's garbage from
+ * the store and the cache; remove the record files. Records at or below the
+ * remembered seq only have their garbage deleted. On a store error nothing
+ * is removed and the round is retried after a back-off (1 s doubling to
+ * 60 s). Logs errnos and counts only. */
+#ifndef SEALFS_UPLOAD_H
+#define SEALFS_UPLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "cache.h"
+#include "dirobj.h"
+
+#define UPLOAD_THREADS 4 /* store calls in flight besides the calling thread */
+#define UPLOAD_BACKOFF_MAX_MS 60000u
+
+struct upload;
+
+/* Starts the uploader thread over store and cache (borrowed, must outlive
+ * it); cache_dir is copied. stored_seq is the seq of the head known to be in
+ * the store. The thread begins with whatever records are pending. *out is
+ * new. 0, -ENOMEM, -ENAMETOOLONG, or pthread_create's error. */
+int upload_start(struct upload **out, struct backend *store, struct cache *cache,
+		 const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
+/* A new record was written: upload it soon. Thread-safe, never blocks long. */
+void upload_kick(struct upload *u);
+/* Waits until the record of seq (or a newer one) is done: its head in the
+ * store and its garbage deleted; or the store fails, or ms pass. Returns
+ * whether it is done. Thread-safe. */
+bool upload_wait(struct upload *u, uint64_t seq, unsigned ms);
+/* Waits until no record is pending, or until the store has failed for
+ * give_up_ms without progress. Returns the number of records still pending
+ * (0 when drained). While draining, retries come every second. */
+size_t upload_drain(struct upload *u, unsigned give_up_ms);
+/* Stops the thread (an upload in progress finishes its current store call
+ * round first) and frees. NULL is fine. */
+void upload_stop(struct upload *u);
+
+/* Runs fn(arg, i) for i in 0..n-1 on up to UPLOAD_THREADS + 1 threads (this
+ * one included). Returns a new array of the n results (NULL: -ENOMEM). */
+int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n);
+
+#endif

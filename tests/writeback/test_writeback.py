@@ -1,0 +1,192 @@
+"""test_writeback.py - write-back (docs/INTERNALS.md, "Commit"): fsync is
+durable in the cache's journal and the store gets it in the background.
+
+The store is a local directory bind-mounted on itself, so that the test can
+make it refuse every write (remount read-only: EROFS, a store that is down)
+and accept them again, with the daemon running and without test hooks. Real
+sealfs binary, real FUSE mount, real kill -9. Needs root for the bind mount
+(skipped with 77 otherwise). Cleans up its mounts even on failure.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "mount"))
+
+import sealfs_test as st  # noqa: E402  (tests/mount/sealfs_test.py)
+
+SLOW_COMMITS = ["--commit-delay", "600000"]  # only fsync and unmount commit
+LOCAL_FSYNC_S = 1.5  # an fsync while the store is down must return well before this
+DRAIN_S = 60  # the uploader's back-off is at most 60 s; with 1-8 s steps here
+
+
+def sh(*args):
+    subprocess.run(list(args), check=True, capture_output=True, timeout=60)
+
+
+class WriteBack(unittest.TestCase):
+    def setUp(self):
+        self.v = st.Vault("wb")
+        os.makedirs(self.v.store)
+        sh("mount", "--bind", self.v.store, self.v.store)
+        self.v.init()
+
+    def tearDown(self):
+        try:
+            self.store_up()
+        except Exception:
+            pass
+        st.lazy_unmount_all(self.v.mnt)
+        try:
+            pid = st.daemon_pid(self.v.mnt)
+            for _ in range(100):
+                if not st.process_alive(pid):
+                    break
+                time.sleep(0.1)
+        except (OSError, ValueError):
+            pass
+        subprocess.run(["umount", "-l", self.v.store], capture_output=True, timeout=60)
+        self.v.cleanup()
+
+    # ---- helpers ----
+
+    def store_down(self):
+        sh("mount", "-o", "remount,ro,bind", self.v.store)
+
+    def store_up(self):
+        sh("mount", "-o", "remount,rw,bind", self.v.store)
+
+    def head(self):
+        with open(os.path.join(self.v.store, "head"), "rb") as f:
+            return f.read()
+
+    def journal(self):
+        d = os.path.join(self.v.cache, "journal")
+        return sorted(n for n in os.listdir(d) if n.endswith(".rec"))
+
+    def write_synced(self, name, data):
+        t0 = time.monotonic()
+        fd = os.open(self.v.path(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return time.monotonic() - t0
+
+    def read(self, name):
+        with open(self.v.path(name), "rb") as f:
+            return f.read()
+
+    def kill_daemon(self):
+        pid = st.daemon_pid(self.v.mnt)
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if not st.process_alive(pid):
+                break
+            time.sleep(0.1)
+        self.assertFalse(st.process_alive(pid))
+        st.lazy_unmount_all(self.v.mnt)
+
+    def fresh_cache_sees(self, files):
+        fresh = os.path.join(self.v.root, "fresh-cache")
+        self.v.mount(cache=fresh)
+        for name, data in files.items():
+            self.assertEqual(self.read(name), data, name)
+        self.v.unmount()
+
+    # ---- tests ----
+
+    def test_fsync_with_store_down_survives_kill_and_uploads_at_next_mount(self):
+        self.v.mount(*SLOW_COMMITS)
+        os.mkdir(self.v.path("d"))
+        files = {}
+        self.store_down()
+        for i in range(5):
+            name = "d/f%d" % i
+            files[name] = os.urandom(4096 * (i + 1) + 7 * i)
+            self.assertLess(self.write_synced(name, files[name]), LOCAL_FSYNC_S,
+                            "fsync waited for a store that is down")
+        files["big"] = os.urandom(3 * 1024 * 1024 + 5)
+        self.write_synced("big", files["big"])
+        head_before = self.head()
+        self.assertTrue(self.journal(), "no journal record while the store is down")
+        self.kill_daemon()
+        self.assertEqual(self.head(), head_before, "the store changed while it was down")
+        self.store_up()
+        # Same cache: the journal's newest commit is mounted.
+        self.v.mount(*SLOW_COMMITS)
+        for name, data in files.items():
+            self.assertEqual(self.read(name), data, name)
+        self.v.unmount()
+        self.assertEqual(self.journal(), [], "unmount left records with the store up")
+        self.assertNotEqual(self.head(), head_before)
+        self.fresh_cache_sees(files)
+
+    def test_store_down_then_up_drains_by_itself(self):
+        self.v.mount(*SLOW_COMMITS)
+        self.store_down()
+        files = {}
+        t0 = time.monotonic()
+        for i in range(20):
+            name = "n%02d" % i
+            files[name] = os.urandom(1000 + i)
+            self.write_synced(name, files[name])
+        elapsed = time.monotonic() - t0
+        self.assertLess(elapsed, 20 * LOCAL_FSYNC_S / 2, "fsyncs waited for the store")
+        for name, data in files.items():
+            self.assertEqual(self.read(name), data)
+        head_down = self.head()
+        self.store_up()
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline and (self.journal() or self.head() == head_down):
+            time.sleep(0.2)
+        self.assertEqual(self.journal(), [], "the journal did not drain")
+        self.assertNotEqual(self.head(), head_down)
+        self.v.unmount()
+        self.fresh_cache_sees(files)
+
+    def test_torn_newest_record_mounts_the_previous_commit(self):
+        self.v.mount(*SLOW_COMMITS)
+        self.store_down()
+        self.write_synced("a", b"first")
+        self.write_synced("b", b"second")
+        recs = self.journal()
+        self.assertGreaterEqual(len(recs), 2)
+        self.kill_daemon()
+        self.store_up()
+        newest = os.path.join(self.v.cache, "journal", recs[-1])
+        with open(newest, "r+b") as f:
+            f.truncate(os.path.getsize(newest) // 2)
+        self.v.mount(*SLOW_COMMITS)
+        self.assertEqual(self.read("a"), b"first")
+        self.assertFalse(os.path.exists(self.v.path("b")), "a torn commit was mounted")
+        self.v.unmount()
+        self.assertEqual(self.journal(), [])
+        self.fresh_cache_sees({"a": b"first"})
+
+    def test_unmount_with_store_down_keeps_the_journal(self):
+        self.v.mount(*SLOW_COMMITS)
+        self.store_down()
+        self.write_synced("kept", b"kept while the store was down")
+        t0 = time.monotonic()
+        self.v.unmount()
+        self.assertLess(time.monotonic() - t0, 90)
+        self.assertTrue(self.journal(), "records lost at unmount")
+        self.store_up()
+        self.v.mount(*SLOW_COMMITS)
+        self.v.unmount()
+        self.assertEqual(self.journal(), [])
+        self.fresh_cache_sees({"kept": b"kept while the store was down"})
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        st.log("SKIP: bind-mounting the store needs root")
+        sys.exit(77)
+    unittest.main(verbosity=2)
