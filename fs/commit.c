@@ -53,6 +53,7 @@ struct commit {
 	unsigned char *head; /* sealed head of this commit, or NULL */
 	size_t head_len;
 	struct upload *up; /* borrowed; NULL: commit_run stores synchronously */
+	unsigned store_wait_ms; /* set before serving; read-only after */
 };
 
 /* ---- growable arrays ---- */
@@ -594,7 +595,8 @@ static int commit_journal(struct commit *c)
 	return 0;
 }
 
-int commit_run(struct commit *c)
+/* commit_run; *seq_out (if not NULL) gets the new head's seq, 0 if none. */
+static int commit_run_seq(struct commit *c, uint64_t *seq_out)
 {
 	uint64_t before, after;
 	int r;
@@ -613,10 +615,31 @@ int commit_run(struct commit *c)
 	}
 	after = c->seq;
 	pthread_mutex_unlock(&c->lock);
-	/* Outside commit_lock: other commits go on while this one uploads. */
-	if (r == 0 && c->up && after > before && COMMIT_STORE_WAIT_MS > 0)
-		upload_wait(c->up, after, COMMIT_STORE_WAIT_MS);
+	if (seq_out)
+		*seq_out = after > before ? after : 0;
 	return r == -ENOMEM ? r : (r ? -EIO : 0);
+}
+
+int commit_run(struct commit *c)
+{
+	return commit_run_seq(c, NULL);
+}
+
+int commit_sync(struct commit *c)
+{
+	uint64_t seq;
+	int r = commit_run_seq(c, &seq);
+
+	/* Outside commit_lock: other commits go on while this one uploads. */
+	if (r == 0 && c->up && c->store_wait_ms > 0 && seq > 0 &&
+	    !upload_wait(c->up, seq, c->store_wait_ms))
+		r = -EIO;
+	return r;
+}
+
+void commit_set_store_wait(struct commit *c, unsigned ms)
+{
+	c->store_wait_ms = ms;
 }
 
 /* CACHE/o/00..ff, created and made durable once, so that a segment file's

@@ -18,9 +18,8 @@
  * files are fdatasync'ed, the directory objects cached, and one journal
  * record (fs/journal.h) holding the head, the directory objects, the segment
  * keys and the garbage is written; the uploader (fs/upload.h) stores it in
- * the background. Garbage alone also makes a record (with a new head). It
- * then waits (outside commit_lock) up to COMMIT_STORE_WAIT_MS for the
- * uploader to store it, returning at once while the store is failing. */
+ * the background. Garbage alone also makes a record (with a new head).
+ * commit_sync (fsync) can also wait for the upload (commit_set_store_wait). */
 #ifndef SEALFS_COMMIT_H
 #define SEALFS_COMMIT_H
 
@@ -30,13 +29,6 @@
 #include "backend.h"
 #include "dirobj.h"
 #include "tree.h"
-
-/* Write-back: after journaling, commit_run also waits up to this long for the
- * commit to reach the store, unless the store is failing (then it returns at
- * once). 0: fsync is durable in the cache only, never waits for the store. */
-#ifndef COMMIT_STORE_WAIT_MS
-#define COMMIT_STORE_WAIT_MS 2000u
-#endif
 
 #define COMMIT_HEAD_KEY "head"
 #define COMMIT_STATE_NAME "state" /* CACHE/state: the last head seq committed */
@@ -61,6 +53,15 @@ int commit_set_uploader(struct commit *c, struct upload *up);
  * write-back, in the cache's journal), -EIO after a store or cache error
  * (logged; retried by the next commit), -ENOMEM. */
 int commit_run(struct commit *c);
+/* What fsync and fsyncdir call: commit_run, then, when a store wait is set,
+ * waits (outside commit_lock) until the commit is in the store: -EIO if it
+ * is not there within the wait (the store is failing; the commit stays in the
+ * journal and is uploaded later). */
+int commit_sync(struct commit *c);
+/* Sets how long commit_sync waits for the store; 0 (the default): fsync is
+ * durable in the cache's journal and never waits for the store. Call before
+ * the mount serves requests. */
+void commit_set_store_wait(struct commit *c, unsigned ms);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
 

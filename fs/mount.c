@@ -48,6 +48,8 @@
 /* At unmount, how long the uploader may fail without progress before the
  * daemon exits leaving the journal for the next mount. */
 #define MOUNT_DRAIN_GIVE_UP_MS 30000u
+/* With --fsync-store, how long fsync waits for the store before failing with EIO. */
+#define MOUNT_FSYNC_STORE_WAIT_MS 60000u
 
 struct mount_state {
 	struct cache *cache;
@@ -506,6 +508,8 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 		mount_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
 	if (r)
 		return r;
+	if (o->fsync_store)
+		commit_set_store_wait(m->commit, MOUNT_FSYNC_STORE_WAIT_MS);
 	m->tree->commit = m->commit;
 	return mount_session(m, o, err, size);
 }

@@ -14,6 +14,7 @@ struct mount_opts {
 	const char *cache_dir;     /* absolute */
 	bool read_only;
 	bool allow_other;
+	bool fsync_store;          /* fsync waits until the commit is in the store */
 	const char *fuse_opts;     /* extra -o options for libfuse, or NULL */
 	unsigned commit_delay_ms;  /* write-back delay before a background commit */
 	int ready_fd;              /* one byte '0' written once mounted, then closed; -1 for none */
@@ -23,9 +24,11 @@ struct mount_opts {
 int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
 		      const struct vault_keys *keys, char *err, size_t err_size);
 
-/* Mounts and serves until unmounted, then commits everything to the store and
- * returns 0. Takes ownership of keys (wiped before return). On a failure before
- * the mount is up returns a negative errno with a one-line reason in err. */
+/* Mounts and serves until unmounted, then commits everything and uploads it
+ * to the store (commits the store does not take within a bound stay in the
+ * cache's journal and are uploaded at the next mount) and returns 0. Takes
+ * ownership of keys (wiped before return). On a failure before the mount is
+ * up returns a negative errno with a one-line reason in err. */
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
 		const struct mount_opts *opts, char *err, size_t err_size);
 

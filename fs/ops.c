@@ -369,13 +369,14 @@ static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	fuse_reply_err(req, 0);
 }
 
-/* fsync, fdatasync and fsyncdir: commit the whole vault to the store. */
+/* fsync, fdatasync and fsyncdir: commit the whole vault durably into the
+ * cache's journal (and, with --fsync-store, wait until it is in the store). */
 static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	ops_reply_err(req, commit_run(ops_tree(req)->commit));
+	ops_reply_err(req, commit_sync(ops_tree(req)->commit));
 }
 
 static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,

@@ -3,7 +3,7 @@
  * a local store (--init), or unlocks the one there, and calls fsmount_run.
  * Writes '0' on stdout once mounted; exits 0 after a clean unmount.
  *
- * usage: mount_driver [--init] [--delay MS] [--ro] [-o FUSEOPTS] STORE CACHE MOUNTPOINT */
+ * usage: mount_driver [--init] [--delay MS] [--ro] [--fsync-store] [-o FUSEOPTS] STORE CACHE MOUNTPOINT */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -60,6 +60,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"init", no_argument, NULL, 'i'},
 					     {"delay", required_argument, NULL, 'd'},
 					     {"ro", no_argument, NULL, 'r'},
+					     {"fsync-store", no_argument, NULL, 's'},
 					     {"options", required_argument, NULL, 'o'},
 					     {NULL, 0, NULL, 0}};
 	struct backend_opts bo = {0};
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
 			mo.commit_delay_ms = (unsigned)strtoul(optarg, NULL, 10);
 		else if (c == 'r')
 			mo.read_only = true;
+		else if (c == 's')
+			mo.fsync_store = true;
 		else if (c == 'o')
 			mo.fuse_opts = optarg;
 		else
@@ -86,7 +89,8 @@ int main(int argc, char **argv)
 	if (optind != argc - 3 || sodium_init() < 0) {
 		fprintf(
 		    stderr,
-		    "usage: mount_driver [--init] [--delay MS] [--ro] [-o OPTS] STORE CACHE MNT\n");
+		    "usage: mount_driver [--init] [--delay MS] [--ro] [--fsync-store] [-o OPTS] "
+		    "STORE CACHE MNT\n");
 		return 2;
 	}
 	bo.create = init;

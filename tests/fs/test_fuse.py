@@ -52,7 +52,7 @@ class Driver:
         self.initialised = False
         self.stderr_path = None
 
-    def start(self, delay=None, fresh_cache=False, ro=False):
+    def start(self, delay=None, fresh_cache=False, ro=False, fsync_store=False):
         if fresh_cache or self.ncache == 0:
             self.ncache += 1
         cache = os.path.join(self.base, "cache%d" % self.ncache)
@@ -64,6 +64,8 @@ class Driver:
             args += ["--delay", str(delay)]
         if ro:
             args.append("--ro")
+        if fsync_store:
+            args.append("--fsync-store")
         args += [self.store, cache, self.mnt]
         self.stderr_path = os.path.join(self.base, "driver-%d.log" % time.monotonic_ns())
         err = open(self.stderr_path, "w")
@@ -181,17 +183,34 @@ class Fuse(unittest.TestCase):
         data = os.urandom(1500000)
         os.mkdir(self.d.path("dir"))
         self.write("dir/synced", data, sync=True)
+        # fsync is durable in the cache's journal: the same cache has it
+        # after kill -9, and the next mount uploads it to the store.
         self.d.kill()
-        self.d.start(fresh_cache=True)
+        self.d.start()
         self.assertEqual(self.read("dir/synced"), data)
         fd = os.open(self.d.path("dir"), os.O_RDONLY)
         os.rename(self.d.path("dir", "synced"), self.d.path("moved"))
         os.fsync(fd)  # fsyncdir commits too
         os.close(fd)
         self.d.kill()
+        self.d.start()
+        self.assertEqual(self.read("moved"), data)
+        self.d.stop()  # drains the journal into the store
         self.d.start(fresh_cache=True)
         self.assertEqual(self.read("moved"), data)
         self.assertEqual(os.listdir(self.d.path("dir")), [])
+        self.d.stop()
+
+    def test_fsync_store_waits_until_the_store_has_it(self):
+        self.d.start(delay=3600 * 1000, fsync_store=True)
+        data = os.urandom(70000)
+        self.write("f", b"")
+        head = self.d.head_bytes()
+        self.write("f", data, sync=True)
+        self.assertNotEqual(self.d.head_bytes(), head, "fsync returned before the upload")
+        self.d.kill()
+        self.d.start(fresh_cache=True)
+        self.assertEqual(self.read("f"), data)
         self.d.stop()
 
     def test_background_commit_without_fsync(self):

@@ -215,8 +215,8 @@ class CommitsRevealOnlyThePath(unittest.TestCase):
             f.write("second")
             f.flush()
             os.fsync(f.fileno())
+        v.unmount()  # uploads the journaled commit; nothing else is dirty
         after = su.store_objects(v.store)
-        v.unmount()
         added = set(after) - set(before)
         removed = set(before) - set(after)
         keys = su.VaultKeys(v.store, v.recovery_key)
