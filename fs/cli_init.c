@@ -1,0 +1,302 @@
+/* cli_init.c - `sealfs init` (create a vault in an empty store) and
+ * `sealfs info` (describe a vault without unlocking it). Must never write the
+ * recovery key anywhere but the terminal's stdout, nor overwrite a store that
+ * holds anything. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "hex.h"
+#include "mount.h"
+#include "passphrase.h"
+#include "recovery.h"
+#include "suite.h"
+
+#define CLI_INIT_MIB (1024ull * 1024ull)
+#define CLI_INIT_MEMLIMIT_MAX_MIB (1024ull * 1024ull) /* 1 TiB: anything larger is a typo */
+#define CLI_INIT_DESCRIBE_BYTES 4096
+
+static const char cli_init_usage[] =
+	"usage: sealfs init STORE [options]\n"
+	"\n"
+	"Creates a new vault in STORE (a directory path, file:///path or s3://bucket/prefix).\n"
+	"A missing directory is created; a store that already holds anything is refused.\n"
+	"Asks for the new passphrase twice, then prints the recovery key once.\n"
+	"\n"
+	"  --passphrase-file F    read the passphrase from the first line of F\n"
+	"  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
+	"  --cipher NAME          aes256gcm or xchacha20poly1305\n"
+	"                         (default: aes256gcm where the cpu has AES-NI)\n"
+	"  --kdf-memlimit MIB     Argon2id memory in MiB (default: libsodium MODERATE, 256)\n"
+	"  --kdf-opslimit N       Argon2id passes (default: libsodium MODERATE, 3)\n"
+	"  -h, --help             show this help\n";
+
+static const char cli_info_usage[] =
+	"usage: sealfs info STORE\n"
+	"\n"
+	"Describes the vault in STORE (format, cipher, key derivation cost, keyslots)\n"
+	"without asking for the passphrase. Prints nothing secret.\n";
+
+struct cli_init_args {
+	const char *store;
+	struct passphrase_src src;
+	enum suite_id suite;
+	struct vault_kdf_cost cost;
+};
+
+static int cli_init_cipher(struct cli_init_args *a, const char *name)
+{
+	if (suite_from_name(name, &a->suite) < 0)
+		return cli_usage("init", "--cipher: unknown cipher '%s'", name);
+	if (!suite_available(a->suite))
+		return cli_fail(EXITCODE_USAGE, "--cipher: %s needs AES-NI, which this cpu lacks",
+				name);
+	return 0;
+}
+
+static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"passphrase-file", required_argument, NULL, 'p'},
+		{"extpass", required_argument, NULL, 'x'},
+		{"cipher", required_argument, NULL, 'c'},
+		{"kdf-memlimit", required_argument, NULL, 'm'},
+		{"kdf-opslimit", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	unsigned long long v;
+	int c, rc = 0;
+
+	a->suite = suite_default();
+	a->cost = vault_kdf_default();
+	opterr = 0; /* cli_bad_option says it in our words */
+	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': a->src.file = optarg; break;
+		case 'x': a->src.extpass = optarg; break;
+		case 'c': rc = cli_init_cipher(a, optarg); break;
+		case 'm':
+			rc = cli_parse_ull(&v, "--kdf-memlimit", optarg, 1, CLI_INIT_MEMLIMIT_MAX_MIB);
+			a->cost.memlimit = (size_t)(v * CLI_INIT_MIB);
+			break;
+		case 'o':
+			rc = cli_parse_ull(&v, "--kdf-opslimit", optarg,
+					   crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_OPSLIMIT_MAX);
+			a->cost.opslimit = v;
+			break;
+		case 'h': fputs(cli_init_usage, stdout); return -1;
+		default: return cli_bad_option("init", c, argv);
+		}
+	}
+	if (rc)
+		return rc;
+	if (a->src.file && a->src.extpass)
+		return cli_usage("init", "--passphrase-file and --extpass exclude each other");
+	if (optind != argc - 1)
+		return cli_usage("init", "expected one STORE argument");
+	a->store = argv[optind];
+	return 0;
+}
+
+/* Refuses a local directory holding anything, even files no store lists. */
+static int cli_init_check_dir(const char *url)
+{
+	const char *path;
+	struct dirent *e;
+	DIR *d;
+	int found = 0;
+
+	if (!cli_local_path(url, &path))
+		return 0;
+	d = opendir(path);
+	if (!d)
+		return 0; /* missing: created later; other errors: backend_open explains */
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, VAULT_CONFIG_NAME) == 0)
+			found = 2;
+		else if (!found && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			found = 1;
+	}
+	closedir(d);
+	if (found == 2)
+		return cli_fail(EXITCODE_STORE_IN_USE, "'%s' is already a sealfs vault", url);
+	if (found)
+		return cli_fail(EXITCODE_STORE_IN_USE, "store '%s' is not empty", url);
+	return 0;
+}
+
+static int cli_init_any_key(void *arg, const char *key, uint64_t size)
+{
+	(void)arg;
+	(void)key;
+	(void)size;
+	return 1;
+}
+
+/* Opens an existing store and checks it is empty; a missing local directory
+ * is left for later (*store NULL) so a failed init creates nothing. */
+static int cli_init_open(struct backend **store, const char *url)
+{
+	struct backend_opts opts = {.path_style = -1};
+	char err[CLI_ERR_BYTES] = "";
+	const char *path;
+	uint64_t size;
+	int rc;
+
+	rc = cli_init_check_dir(url);
+	if (rc)
+		return rc;
+	rc = backend_open(store, url, &opts, err, sizeof(err));
+	if (rc == -ENOENT && cli_local_path(url, &path))
+		return 0;
+	if (rc < 0)
+		return cli_store_error(rc, url, err);
+	rc = (*store)->ops->head(*store, VAULT_CONFIG_NAME, &size);
+	if (rc == 0)
+		return cli_fail(EXITCODE_STORE_IN_USE, "'%s' is already a sealfs vault", url);
+	if (rc != -ENOENT)
+		return cli_fail(EXITCODE_STORE_IO, "store '%s': %s", url, cli_why(-rc));
+	rc = (*store)->ops->list(*store, "", cli_init_any_key, NULL);
+	if (rc == 1)
+		return cli_fail(EXITCODE_STORE_IN_USE, "store '%s' is not empty", url);
+	if (rc < 0)
+		return cli_fail(EXITCODE_STORE_IO, "listing store '%s': %s", url, cli_why(-rc));
+	return 0;
+}
+
+static void cli_init_write(const char *s)
+{
+	size_t len = strlen(s);
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(STDOUT_FILENO, s, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		len -= (size_t)w;
+	}
+}
+
+/* The recovery key goes to stdout with write(2): no stdio buffer keeps a copy. */
+static void cli_init_show(const struct vault_config *cfg, const char *url, const char *recovery)
+{
+	char id[2 * OBJECT_ID_BYTES + 1];
+
+	hex_encode(id, sizeof(id), cfg->vault_id, sizeof(cfg->vault_id));
+	fflush(stdout);
+	cli_init_write("created vault ");
+	cli_init_write(id);
+	cli_init_write(" in ");
+	cli_init_write(url);
+	cli_init_write("\n\nrecovery key:\n\n    ");
+	cli_init_write(recovery);
+	cli_init_write("\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
+		       "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
+		       "and cannot show it again.\n");
+}
+
+static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
+			   const struct cli_init_args *a, char *recovery)
+{
+	struct passphrase pass = {0};
+	char err[CLI_ERR_BYTES];
+	int rc;
+
+	rc = passphrase_get(&pass, &a->src, "New passphrase: ", true, err, sizeof(err));
+	if (rc)
+		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
+	rc = vault_create(cfg, keys, a->suite, pass.text, pass.len, a->cost, recovery,
+			  RECOVERY_TEXT_BYTES);
+	passphrase_free(&pass);
+	if (rc == -EINVAL)
+		return cli_fail(EXITCODE_USAGE, "creating the vault: kdf cost or cipher not allowed");
+	if (rc < 0)
+		return cli_fail(EXITCODE_OTHER, "creating the vault: %s", cli_why(-rc));
+	return 0;
+}
+
+/* The tree first, the config last: a store without sealfs.json is no vault,
+ * so a crash in between leaves nothing that looks usable. */
+static int cli_init_store(struct backend *store, const struct vault_config *cfg,
+			  const struct vault_keys *keys)
+{
+	char err[CLI_ERR_BYTES] = "";
+	int rc;
+
+	rc = fsmount_init_tree(store, cfg, keys, err, sizeof(err));
+	if (rc < 0)
+		return cli_fail(EXITCODE_STORE_IO, "writing the empty vault: %s",
+				err[0] ? err : cli_why(-rc));
+	return cli_config_save(store, cfg);
+}
+
+int cli_init_main(int argc, char **argv)
+{
+	struct cli_init_args a = {0};
+	struct backend *store = NULL;
+	struct vault_config *cfg = NULL;
+	struct vault_keys *keys = NULL;
+	char *recovery = NULL;
+	int rc;
+
+	cli_harden();
+	rc = cli_init_parse(&a, argc, argv);
+	if (rc)
+		return rc < 0 ? EXITCODE_OK : rc;
+	rc = cli_init_open(&store, a.store);
+	if (rc)
+		goto out;
+	recovery = sodium_malloc(RECOVERY_TEXT_BYTES);
+	if (!recovery) {
+		rc = cli_fail(EXITCODE_OTHER, "out of memory");
+		goto out;
+	}
+	rc = cli_init_create(&cfg, &keys, &a, recovery);
+	if (rc == 0 && !store)
+		rc = cli_store_open(&store, a.store, true);
+	if (rc == 0)
+		rc = cli_init_store(store, cfg, keys);
+	if (rc == 0)
+		cli_init_show(cfg, a.store, recovery);
+out:
+	if (recovery)
+		sodium_free(recovery);
+	vault_keys_free(keys);
+	vault_config_free(cfg);
+	backend_destroy(store);
+	return rc;
+}
+
+int cli_init_info_main(int argc, char **argv)
+{
+	struct backend *store = NULL;
+	struct vault_config *cfg = NULL;
+	char desc[CLI_INIT_DESCRIBE_BYTES];
+	int rc;
+
+	if (argc == 2 && cli_is_help(argv[1])) {
+		fputs(cli_info_usage, stdout);
+		return EXITCODE_OK;
+	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage("info", "expected one STORE argument");
+	rc = cli_store_open(&store, argv[1], false);
+	if (rc == 0)
+		rc = cli_config_load(&cfg, store, argv[1]);
+	if (rc == 0 && vault_describe(cfg, desc, sizeof(desc)) < 0)
+		rc = cli_fail(EXITCODE_OTHER, "describing the vault failed");
+	if (rc == 0)
+		fputs(desc, stdout);
+	vault_config_free(cfg);
+	backend_destroy(store);
+	return rc;
+}

@@ -1,0 +1,561 @@
+/* cli_mount.c - `sealfs mount`: checks, unlock, daemonise, serve. Must never
+ * start a thread before the fork, leave core dumps on, or print anything
+ * secret. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "hex.h"
+#include "log.h"
+#include "mount.h"
+#include "passphrase.h"
+#include "runtime.h"
+
+#define CLI_MOUNT_OPTS_BYTES 1024
+#define CLI_MOUNT_DELAY_MAX_MS 3600000ull /* an hour */
+#define CLI_MOUNT_DELAY_DEFAULT_MS 2000u
+#define CLI_MOUNT_MSG_BYTES 1024 /* one "E<code> <message>\n" line from the daemon */
+
+static const char cli_mount_usage[] =
+	"usage: sealfs mount STORE MOUNTPOINT [options]\n"
+	"\n"
+	"Unlocks the vault in STORE and mounts it on MOUNTPOINT (an existing empty\n"
+	"directory). Returns once the mount is up; the daemon keeps running until\n"
+	"'sealfs unmount MOUNTPOINT'.\n"
+	"\n"
+	"  --cache DIR            ciphertext cache (default $XDG_CACHE_HOME/sealfs/VAULT_ID,\n"
+	"                         else ~/.cache/sealfs/VAULT_ID)\n"
+	"  --passphrase-file F    read the passphrase from the first line of F\n"
+	"  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
+	"  -f, --foreground       stay in the foreground, log to stderr\n"
+	"  -o OPT[,OPT...]        ro, rw, allow_other, or other FUSE mount options\n"
+	"  --commit-delay MS      write changes to the store at most MS ms after they are\n"
+	"                         made (default 2000; 0: at once); fsync commits at once\n"
+	"  -h, --help             show this help\n";
+
+/* The store handle the parent leaves to the daemon after the fork; kept
+ * reachable so leak checkers do not count it. */
+static struct backend *cli_mount_parent_store;
+
+struct cli_mount_args {
+	const char *store;
+	const char *mnt;
+	const char *cache;
+	struct passphrase_src src;
+	bool foreground;
+	bool read_only;
+	bool allow_other;
+	unsigned commit_delay_ms;
+	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
+};
+
+/* What the mount needs once the checks have passed. */
+struct cli_mount_ctx {
+	struct cli_mount_args a;
+	char mnt[PATH_MAX];   /* real path */
+	char cache[PATH_MAX]; /* real path */
+	char pid_path[RUNTIME_PATH_BYTES];
+	struct backend *store;
+	struct vault_config *cfg;
+	struct vault_keys *keys;
+};
+
+static int cli_mount_add_opt(struct cli_mount_args *a, const char *opt)
+{
+	size_t used = strlen(a->fuse_opts);
+	int n;
+
+	if (strcmp(opt, "ro") == 0 || strcmp(opt, "rw") == 0)
+		a->read_only = opt[1] == 'o';
+	else if (strcmp(opt, "allow_other") == 0)
+		a->allow_other = true;
+	else if (strncmp(opt, "subtype=", 8) == 0 || strncmp(opt, "fsname=", 7) == 0)
+		return cli_usage("mount", "-o %.*s: fixed by sealfs", (int)strcspn(opt, "="), opt);
+	else if (opt[0] != '\0') {
+		n = snprintf(a->fuse_opts + used, sizeof(a->fuse_opts) - used, "%s%s",
+			     used ? "," : "", opt);
+		if (n < 0 || (size_t)n >= sizeof(a->fuse_opts) - used)
+			return cli_usage("mount", "-o: too many options");
+	}
+	return 0;
+}
+
+static int cli_mount_opts(struct cli_mount_args *a, const char *list)
+{
+	char buf[CLI_MOUNT_OPTS_BYTES];
+	char *rest = buf, *opt;
+	int rc = 0;
+
+	if (strlen(list) >= sizeof(buf))
+		return cli_usage("mount", "-o: too many options");
+	snprintf(buf, sizeof(buf), "%s", list);
+	while (rc == 0 && (opt = strsep(&rest, ",")) != NULL)
+		rc = cli_mount_add_opt(a, opt);
+	return rc;
+}
+
+static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"cache", required_argument, NULL, 'c'},
+		{"passphrase-file", required_argument, NULL, 'p'},
+		{"extpass", required_argument, NULL, 'x'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"commit-delay", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	unsigned long long v;
+	int c, rc = 0;
+
+	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
+	opterr = 0; /* cli_bad_option says it in our words */
+	while (rc == 0 && (c = getopt_long(argc, argv, ":fho:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->cache = optarg; break;
+		case 'p': a->src.file = optarg; break;
+		case 'x': a->src.extpass = optarg; break;
+		case 'f': a->foreground = true; break;
+		case 'o': rc = cli_mount_opts(a, optarg); break;
+		case 'd':
+			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
+			a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
+			break;
+		case 'h': fputs(cli_mount_usage, stdout); return -1;
+		default: return cli_bad_option("mount", c, argv);
+		}
+	}
+	if (rc)
+		return rc;
+	if (a->src.file && a->src.extpass)
+		return cli_usage("mount", "--passphrase-file and --extpass exclude each other");
+	if (optind != argc - 2)
+		return cli_usage("mount", "expected STORE and MOUNTPOINT");
+	a->store = argv[optind];
+	a->mnt = argv[optind + 1];
+	return 0;
+}
+
+static int cli_mount_check_fuse(void)
+{
+	struct stat st;
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		return cli_fail(EXITCODE_NO_FUSE,
+				"no FUSE: /dev/fuse missing (modprobe fuse / install fuse3)");
+	if (fd < 0)
+		return cli_fail(EXITCODE_NO_FUSE, "no FUSE: /dev/fuse: %s", cli_why(errno));
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+		close(fd);
+		return cli_fail(EXITCODE_NO_FUSE, "no FUSE: /dev/fuse is not the fuse device");
+	}
+	close(fd);
+	return 0;
+}
+
+static int cli_mount_check_empty(const char *arg, const char *real)
+{
+	struct dirent *e;
+	DIR *d = opendir(real);
+	int found = 0;
+
+	if (!d)
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", arg, cli_why(errno));
+	while (!found && (e = readdir(d)) != NULL)
+		found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	if (found)
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is not empty", arg);
+	return 0;
+}
+
+static int cli_mount_check_mnt(char real[PATH_MAX], const char *arg)
+{
+	char type[64];
+	struct statvfs sv;
+	struct stat st;
+	int rc;
+
+	if (stat(arg, &st) < 0) {
+		if (errno == ENOTCONN)
+			return cli_fail(EXITCODE_MOUNTPOINT,
+					"mountpoint '%s' is a dead mount (run 'sealfs unmount %s')",
+					arg, arg);
+		if (errno == ENOENT)
+			return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' does not exist", arg);
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", arg, cli_why(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is not a directory", arg);
+	if (!realpath(arg, real))
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", arg, cli_why(errno));
+	rc = runtime_mount_type(real, type, sizeof(type));
+	if (rc < 0)
+		return cli_fail(EXITCODE_OTHER, "reading /proc/self/mountinfo: %s", cli_why(-rc));
+	if (rc > 0 && statvfs(real, &sv) < 0 && errno == ENOTCONN)
+		return cli_fail(EXITCODE_MOUNTPOINT,
+				"mountpoint '%s' is a dead mount (run 'sealfs unmount %s')", arg, arg);
+	if (rc > 0)
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is already mounted (%s)", arg,
+				type);
+	return cli_mount_check_empty(arg, real);
+}
+
+/* mkdir -p with mode 0700 for the missing parts. */
+static int cli_mount_mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = path[i];
+	}
+	return 0;
+}
+
+static int cli_mount_cache_path(char out[PATH_MAX], const struct cli_mount_ctx *ctx)
+{
+	char id[2 * OBJECT_ID_BYTES + 1];
+	const char *base = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+	int n;
+
+	if (ctx->a.cache) {
+		n = snprintf(out, PATH_MAX, "%s", ctx->a.cache);
+		return n < PATH_MAX ? 0 : cli_fail(EXITCODE_CACHE, "--cache: path too long");
+	}
+	hex_encode(id, sizeof(id), ctx->cfg->vault_id, sizeof(ctx->cfg->vault_id));
+	if (!home || home[0] != '/') {
+		pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : "/";
+	}
+	if (base && base[0] == '/')
+		n = snprintf(out, PATH_MAX, "%s/sealfs/%s", base, id);
+	else
+		n = snprintf(out, PATH_MAX, "%s/.cache/sealfs/%s", home, id);
+	return n < PATH_MAX ? 0 : cli_fail(EXITCODE_CACHE, "cache path too long");
+}
+
+/* Fails early, before the passphrase is asked, on the usual cache problems:
+ * a file in the way, a read-only or foreign directory, another mount using it.
+ * cache.c checks again for real when the mount opens it. */
+static int cli_mount_check_cache(struct cli_mount_ctx *ctx)
+{
+	char path[PATH_MAX], lock[PATH_MAX + 8];
+	struct stat st;
+	int rc, fd;
+
+	rc = cli_mount_cache_path(path, ctx);
+	if (rc)
+		return rc;
+	rc = cli_mount_mkdirs(path);
+	if (rc == 0 && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
+		rc = -ENOTDIR;
+	if (rc == 0 && !realpath(path, ctx->cache))
+		rc = -errno;
+	if (rc == 0 && access(ctx->cache, R_OK | W_OK | X_OK) < 0)
+		rc = -errno;
+	if (rc)
+		return cli_fail(EXITCODE_CACHE, "cache '%s': %s", path, cli_why(-rc));
+	snprintf(lock, sizeof(lock), "%s/lock", ctx->cache);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cli_fail(EXITCODE_CACHE, "cache '%s': %s", path, cli_why(errno));
+	rc = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -errno : 0;
+	close(fd);
+	if (rc == -EWOULDBLOCK)
+		return cli_fail(EXITCODE_CACHE, "cache '%s' is in use by another mount", path);
+	if (rc)
+		return cli_fail(EXITCODE_CACHE, "cache '%s': %s", path, cli_why(-rc));
+	return 0;
+}
+
+static int cli_mount_unlock(struct cli_mount_ctx *ctx)
+{
+	struct passphrase pass = {0};
+	char err[CLI_ERR_BYTES];
+	int rc;
+
+	rc = passphrase_get(&pass, &ctx->a.src, "Passphrase: ", false, err, sizeof(err));
+	if (rc)
+		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
+	rc = vault_unlock_passphrase(&ctx->keys, ctx->cfg, pass.text, pass.len);
+	passphrase_free(&pass);
+	return rc < 0 ? cli_unlock_error(rc, "passphrase") : 0;
+}
+
+/* The exit code for a failure fsmount_run reported before the mount was up. */
+static int cli_mount_run_code(int rc)
+{
+	switch (-rc) {
+	case EBUSY: case EROFS: case EACCES: case ENOTDIR: case EEXIST:
+		return EXITCODE_CACHE;
+	case ENODEV: case ENXIO:
+		return EXITCODE_NO_FUSE;
+	case EINVAL:
+		return EXITCODE_USAGE; /* FUSE refused a -o option */
+	case EIO: case ETIMEDOUT: case ECONNREFUSED: case ENOSPC: case EPROTO: case ENOENT:
+	case EBADMSG: case ESTALE:
+		return EXITCODE_STORE_IO;
+	default:
+		return EXITCODE_OTHER;
+	}
+}
+
+/* Sends "E<code> <message>\n" up the startup pipe (fd -1: prints it). */
+static int cli_mount_report(int fd, int code, const char *msg)
+{
+	char line[CLI_MOUNT_MSG_BYTES];
+	int n;
+
+	if (fd < 0)
+		return cli_fail(code, "%s", msg);
+	n = snprintf(line, sizeof(line), "E%d %s\n", code, msg);
+	if (n >= (int)sizeof(line))
+		n = (int)sizeof(line) - 1;
+	if (n > 0 && write(fd, line, (size_t)n) < 0) {
+		/* the parent is gone: nobody to tell */
+	}
+	return code;
+}
+
+/* Serves the mount in this process until it is unmounted. report_fd is the
+ * startup pipe of a daemon (-1 in the foreground). Takes ownership of keys. */
+static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
+{
+	struct mount_opts mo = {
+		.mountpoint = ctx->mnt,
+		.cache_dir = ctx->cache,
+		.read_only = ctx->a.read_only,
+		.allow_other = ctx->a.allow_other,
+		.fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
+		.commit_delay_ms = ctx->a.commit_delay_ms,
+		.ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
+	};
+	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64];
+	int rc;
+
+	rc = runtime_pid_write(ctx->pid_path, getpid());
+	if (rc < 0) {
+		vault_keys_free(ctx->keys);
+		ctx->keys = NULL;
+		if (snprintf(msg, sizeof(msg), "pid file '%s': %s", ctx->pid_path,
+			     cli_why(-rc)) < 0)
+			msg[0] = '\0';
+		return cli_mount_report(report_fd, EXITCODE_OTHER, msg);
+	}
+	rc = fsmount_run(ctx->store, ctx->cfg, ctx->keys, &mo, err, sizeof(err));
+	ctx->keys = NULL; /* fsmount_run owned and wiped them */
+	unlink(ctx->pid_path);
+	if (rc == 0)
+		return EXITCODE_OK;
+	if (snprintf(msg, sizeof(msg), "mounting '%s': %s", ctx->a.mnt,
+		     err[0] ? err : cli_why(-rc)) < 0)
+		msg[0] = '\0';
+	return cli_mount_report(report_fd, cli_mount_run_code(rc), msg);
+}
+
+/* The daemon: its own session, no terminal, logs to syslog. SIGPIPE is
+ * ignored here; libfuse's signal handlers (SIGTERM, SIGINT, SIGHUP: unmount
+ * and commit) are installed by fsmount_run. */
+static int cli_mount_child(struct cli_mount_ctx *ctx, int report_fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	setsid();
+	cli_harden();
+	sodium_mlock(ctx->keys, sizeof(*ctx->keys)); /* locks are not inherited across fork */
+	signal(SIGPIPE, SIG_IGN);
+	if (chdir("/") < 0) {
+		/* "/" always exists; nothing depends on the cwd anyway */
+	}
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	/* libfuse prints mount errors to stderr: send them up with the verdict.
+	 * Once the parent has gone, writes there fail with EPIPE (ignored). */
+	dup2(report_fd, STDERR_FILENO);
+	log_use_syslog();
+	return cli_mount_serve(ctx, report_fd);
+}
+
+/* Splits what the daemon sent after it failed: its "E<code> <message>" line
+ * and any other lines (libfuse's own messages), joined into other. */
+static int cli_mount_verdict(char *buf, const char **msg, char *other, size_t other_size)
+{
+	char *line, *rest = buf, *end;
+	size_t used = 0;
+	long code = 0;
+
+	other[0] = '\0';
+	*msg = NULL;
+	while ((line = strsep(&rest, "\n")) != NULL) {
+		if (line[0] == 'E' && line[1] >= '0' && line[1] <= '9' && !*msg) {
+			code = strtol(line + 1, &end, 10);
+			if (code > 0 && code < 256 && *end == ' ') {
+				*msg = end + 1;
+				continue;
+			}
+		}
+		if (line[0] != '\0' && used + 3 < other_size) {
+			int n = snprintf(other + used, other_size - used, "%s%s", used ? "; " : "",
+					 line);
+
+			used = n < 0 ? used : used + (size_t)n;
+			if (used >= other_size)
+				used = other_size - 1;
+		}
+	}
+	return *msg ? (int)code : EXITCODE_OTHER;
+}
+
+/* Waits for the daemon's startup verdict. The pipe carries, in order, any
+ * lines libfuse printed to the daemon's stderr, then either the byte '0' at
+ * the start of a line (mounted) or one line "E<code> <message>". */
+static int cli_mount_parent(pid_t pid, int fd)
+{
+	char buf[4 * CLI_MOUNT_MSG_BYTES], other[2 * CLI_MOUNT_MSG_BYTES];
+	size_t got = 0, line = 0;
+	const char *msg;
+	ssize_t r;
+	char *nl;
+	int code;
+
+	while (got < sizeof(buf) - 1) {
+		r = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		for (; line < got; line = (size_t)(nl - buf) + 1) {
+			if (buf[line] == '0') {
+				close(fd);
+				return EXITCODE_OK;
+			}
+			nl = memchr(buf + line, '\n', got - line);
+			if (!nl)
+				break;
+		}
+	}
+	close(fd);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	buf[got] = '\0';
+	code = cli_mount_verdict(buf, &msg, other, sizeof(other));
+	if (!msg)
+		return cli_fail(code, "the mount daemon exited during startup%s%s%s",
+				other[0] ? " (" : "", other, other[0] ? ")" : "");
+	if (other[0])
+		return cli_fail(code, "%s (%s)", msg, other);
+	return cli_fail(code, "%s", msg);
+}
+
+static int cli_mount_start(struct cli_mount_ctx *ctx)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (ctx->a.foreground)
+		return cli_mount_serve(ctx, -1);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return cli_fail(EXITCODE_OTHER, "pipe: %s", cli_why(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return cli_fail(EXITCODE_OTHER, "fork: %s", cli_why(errno));
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		return cli_mount_child(ctx, fds[1]);
+	}
+	close(fds[1]);
+	vault_keys_free(ctx->keys); /* the daemon has its own copy */
+	ctx->keys = NULL;
+	/* Not destroyed here: the daemon shares the store's open connections,
+	 * and closing them (a TLS close_notify) would cut the daemon's too. */
+	cli_mount_parent_store = ctx->store;
+	ctx->store = NULL;
+	return cli_mount_parent(pid, fds[0]);
+}
+
+static void cli_mount_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int cli_mount_prepare(struct cli_mount_ctx *ctx)
+{
+	int rc;
+
+	rc = cli_mount_check_fuse();
+	if (rc == 0)
+		rc = cli_mount_check_mnt(ctx->mnt, ctx->a.mnt);
+	if (rc == 0)
+		rc = cli_store_open(&ctx->store, ctx->a.store, false);
+	if (rc == 0)
+		rc = cli_config_load(&ctx->cfg, ctx->store, ctx->a.store);
+	if (rc == 0)
+		rc = cli_mount_check_cache(ctx);
+	if (rc == 0 && (rc = runtime_pid_path(ctx->pid_path, sizeof(ctx->pid_path), ctx->mnt)))
+		rc = cli_fail(EXITCODE_OTHER, "runtime directory for the pid file: %s",
+			      cli_why(-rc));
+	if (rc == 0)
+		rc = cli_mount_unlock(ctx);
+	return rc;
+}
+
+int cli_mount_main(int argc, char **argv)
+{
+	struct cli_mount_ctx *ctx = calloc(1, sizeof(*ctx));
+	int rc;
+
+	cli_harden();
+	if (!ctx)
+		return cli_fail(EXITCODE_OTHER, "out of memory");
+	rc = cli_mount_parse(&ctx->a, argc, argv);
+	if (rc == 0) {
+		cli_mount_raise_nofile();
+		rc = cli_mount_prepare(ctx);
+	}
+	if (rc == 0)
+		rc = cli_mount_start(ctx);
+	vault_keys_free(ctx->keys);
+	vault_config_free(ctx->cfg);
+	backend_destroy(ctx->store);
+	free(ctx);
+	return rc < 0 ? EXITCODE_OK : rc;
+}

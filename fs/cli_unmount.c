@@ -1,0 +1,135 @@
+/* cli_unmount.c - `sealfs unmount` / `sealfs lock`: unmount a sealfs mount,
+ * then wait until its daemon has made the last commit and exited (taking the
+ * keys with it). Must never unmount anything that is not a sealfs mount. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "runtime.h"
+
+#define CLI_UNMOUNT_WAIT_MS (10 * 60 * 1000) /* how long the last commit may take */
+#define CLI_UNMOUNT_FUSERMOUNT "fusermount3"
+
+static const char cli_unmount_usage[] =
+	"usage: sealfs unmount MOUNTPOINT   (alias: sealfs lock MOUNTPOINT)\n"
+	"\n"
+	"Unmounts a sealfs mount, waits until the daemon has written every change to\n"
+	"the store and exited (the keys leave memory with it). Prints nothing on success.\n";
+
+/* Runs fusermount3 -u; its stderr is read to tell "busy" from other trouble. */
+static int cli_unmount_fusermount(const char *arg, const char *mnt)
+{
+	char buf[512] = "";
+	int fds[2], status;
+	ssize_t r;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return cli_fail(EXITCODE_OTHER, "pipe: %s", cli_why(errno));
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		execlp(CLI_UNMOUNT_FUSERMOUNT, CLI_UNMOUNT_FUSERMOUNT, "-u", "--", mnt, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (pid > 0 && got < sizeof(buf) - 1 &&
+	       ((r = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0 ||
+		(r < 0 && errno == EINTR)))
+		got += r > 0 ? (size_t)r : 0;
+	close(fds[0]);
+	if (pid < 0)
+		return cli_fail(EXITCODE_OTHER, "fork: %s", cli_why(errno));
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	buf[got] = '\0';
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (strstr(buf, "busy"))
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is busy (files open)", arg);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return cli_fail(EXITCODE_OTHER, "unmounting '%s': %s not found", arg,
+				CLI_UNMOUNT_FUSERMOUNT);
+	buf[strcspn(buf, "\n")] = '\0';
+	return cli_fail(EXITCODE_OTHER, "unmounting '%s': %s", arg, buf[0] ? buf : "failed");
+}
+
+static int cli_unmount_umount(const char *arg, const char *mnt)
+{
+	if (geteuid() != 0)
+		return cli_unmount_fusermount(arg, mnt);
+	if (umount2(mnt, UMOUNT_NOFOLLOW) == 0)
+		return 0;
+	if (errno == EBUSY)
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is busy (files open)", arg);
+	return cli_fail(EXITCODE_OTHER, "unmounting '%s': %s", arg, cli_why(errno));
+}
+
+/* Waits until the daemon has exited: its last commit is then in the store. */
+static int cli_unmount_wait(int pidfd, const char *arg)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	int r;
+
+	do {
+		r = poll(&p, 1, CLI_UNMOUNT_WAIT_MS);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return cli_fail(EXITCODE_OTHER,
+				"'%s' is unmounted but its daemon is still writing to the store "
+				"after %d s; leave it running",
+				arg, CLI_UNMOUNT_WAIT_MS / 1000);
+	return 0;
+}
+
+static int cli_unmount_check_sealfs(const char *arg, const char *mnt)
+{
+	char type[64];
+	int rc = runtime_mount_type(mnt, type, sizeof(type));
+
+	if (rc < 0)
+		return cli_fail(EXITCODE_OTHER, "reading /proc/self/mountinfo: %s", cli_why(-rc));
+	if (rc == 0)
+		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' is not mounted", arg);
+	if (strcmp(type, "fuse.sealfs") != 0)
+		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' is not a sealfs mount (it is %s)", arg,
+				type);
+	return 0;
+}
+
+int cli_unmount_main(int argc, char **argv)
+{
+	char mnt[PATH_MAX], pid_path[RUNTIME_PATH_BYTES];
+	int rc, pidfd = -1;
+
+	if (argc == 2 && cli_is_help(argv[1])) {
+		fputs(cli_unmount_usage, stdout);
+		return EXITCODE_OK;
+	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage(argv[0], "expected one MOUNTPOINT argument");
+	rc = runtime_realpath(mnt, argv[1]);
+	if (rc < 0)
+		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", argv[1], cli_why(-rc));
+	rc = cli_unmount_check_sealfs(argv[1], mnt);
+	if (rc)
+		return rc;
+	if (runtime_pid_path(pid_path, sizeof(pid_path), mnt) == 0)
+		pidfd = runtime_daemon_open(pid_path);
+	rc = cli_unmount_umount(argv[1], mnt);
+	if (rc == 0 && pidfd >= 0)
+		rc = cli_unmount_wait(pidfd, argv[1]);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (rc == 0)
+		unlink(pid_path);
+	return rc;
+}

@@ -1,0 +1,240 @@
+/* cli_util.c - helpers shared by the sealfs commands: one-line errors, option
+ * values, store and config access. Must never print secrets, vault contents
+ * or names from inside the vault. */
+#include "cli_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "suite.h"
+
+#define CLI_CONFIG_MAX_BYTES (64u * 1024u) /* a real config is about 1 KiB */
+
+const char *cli_why(int err)
+{
+	static char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && (buf[1] < 'A' || buf[1] > 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+int cli_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One write: lines from concurrent processes do not interleave. */
+	fprintf(stderr, "sealfs: %s\n", line);
+	return code;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	char line[512];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "sealfs: %s (see 'sealfs %s%s--help')\n", line, cmd ? cmd : "",
+		cmd ? " " : "");
+	return EXITCODE_USAGE;
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+	if (c == ':')
+		return cli_usage(cmd, "option '%s' needs a value", arg);
+	if (strncmp(arg, "--", 2) != 0)
+		return cli_usage(cmd, "unknown option '-%c'", optopt);
+	if (strchr(arg, '=') && optopt)
+		return cli_usage(cmd, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+	return cli_usage(cmd, "unknown option '%s'", arg);
+}
+
+int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
+		  unsigned long long min, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (text[0] < '0' || text[0] > '9')
+		return cli_fail(EXITCODE_USAGE, "%s: '%s' is not a number", opt, text);
+	v = strtoull(text, &end, 10);
+	if (errno || *end != '\0')
+		return cli_fail(EXITCODE_USAGE, "%s: '%s' is not a number", opt, text);
+	if (v < min || v > max)
+		return cli_fail(EXITCODE_USAGE, "%s: %llu is out of range (%llu to %llu)", opt, v,
+				min, max);
+	*out = v;
+	return 0;
+}
+
+int cli_store_error(int rc, const char *url, const char *err)
+{
+	const char *why = err && err[0] ? err : cli_why(-rc);
+	int code = EXITCODE_STORE_MISSING;
+
+	if (rc == -EINVAL || rc == -EPROTONOSUPPORT)
+		code = EXITCODE_USAGE;
+	else if (rc == -ENOMEM)
+		code = EXITCODE_OTHER;
+	if (strstr(why, url)) /* the reason already names the store */
+		return cli_fail(code, "%s", why);
+	return cli_fail(code, "store '%s': %s", url, why);
+}
+
+int cli_store_open(struct backend **out, const char *url, bool create)
+{
+	struct backend_opts opts = {.path_style = -1, .create = create ? 1 : 0};
+	char err[CLI_ERR_BYTES] = "";
+	int rc;
+
+	rc = backend_open(out, url, &opts, err, sizeof(err));
+	return rc == 0 ? 0 : cli_store_error(rc, url, err);
+}
+
+/* The "format" number of a config that vault_config_parse refused as newer,
+ * or 0 when it is not newer (then an unknown cipher was the reason). */
+static long long cli_config_format(const unsigned char *text, size_t len)
+{
+	json_t *doc = json_loadb((const char *)text, len, 0, NULL);
+	json_t *f = json_is_object(doc) ? json_object_get(doc, "format") : NULL;
+	long long v = json_is_integer(f) ? json_integer_value(f) : 0;
+
+	json_decref(doc);
+	return v > VAULT_FORMAT_VERSION ? v : 0;
+}
+
+static int cli_config_parse_error(int rc, const char *url, const unsigned char *text, size_t len)
+{
+	long long newer;
+
+	if (rc == -ENOMEM)
+		return cli_fail(EXITCODE_OTHER, "reading the vault config: out of memory");
+	if (rc != -EPROTONOSUPPORT)
+		return cli_fail(EXITCODE_NOT_VAULT,
+				"'%s' is not a sealfs vault (sealfs.json is not a vault config)", url);
+	newer = cli_config_format(text, len);
+	if (newer)
+		return cli_fail(EXITCODE_NEWER_FORMAT,
+				"vault format %lld is newer than this sealfs (supports %d)", newer,
+				VAULT_FORMAT_VERSION);
+	return cli_fail(EXITCODE_NEWER_FORMAT, "vault '%s' uses a cipher this sealfs does not know",
+			url);
+}
+
+int cli_config_load(struct vault_config **out, struct backend *store, const char *url)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = backend_get(store, VAULT_CONFIG_NAME, 0, 0, &text, &len);
+	if (rc == -ENOENT)
+		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (no %s)", url,
+				VAULT_CONFIG_NAME);
+	if (rc < 0)
+		return cli_fail(EXITCODE_STORE_IO, "reading %s from '%s': %s", VAULT_CONFIG_NAME, url,
+				cli_why(-rc));
+	if (len > CLI_CONFIG_MAX_BYTES) {
+		free(text);
+		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (%s is too large)",
+				url, VAULT_CONFIG_NAME);
+	}
+	rc = vault_config_parse(out, (const char *)text, len);
+	if (rc < 0)
+		rc = cli_config_parse_error(rc, url, text, len);
+	else if (!suite_available((*out)->suite))
+		rc = cli_fail(EXITCODE_NEWER_FORMAT, "vault '%s' uses %s, which this cpu cannot run",
+			      url, suite_name((*out)->suite));
+	free(text);
+	if (rc) {
+		vault_config_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int cli_config_save(struct backend *store, const struct vault_config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = vault_config_serialize(&text, &len, cfg);
+	if (rc < 0)
+		return cli_fail(EXITCODE_OTHER, "serialising the vault config: %s", cli_why(-rc));
+	rc = backend_put(store, VAULT_CONFIG_NAME, text, len);
+	free(text);
+	if (rc == 0)
+		rc = backend_sync(store);
+	if (rc < 0)
+		return cli_fail(EXITCODE_STORE_IO, "writing %s: %s", VAULT_CONFIG_NAME, cli_why(-rc));
+	return 0;
+}
+
+int cli_unlock_error(int rc, const char *what)
+{
+	switch (rc) {
+	case -EACCES:
+		return cli_fail(EXITCODE_WRONG_KEY, "wrong %s", what);
+	case -EINVAL:
+		return cli_fail(EXITCODE_WRONG_KEY, "wrong %s (malformed or bad checksum)", what);
+	case -EBADMSG:
+		return cli_fail(EXITCODE_NOT_VAULT,
+				"vault config was altered: %s does not match its mac",
+				VAULT_CONFIG_NAME);
+	case -ENOMEM:
+		return cli_fail(EXITCODE_OTHER, "unlocking: out of memory (key derivation)");
+	default:
+		return cli_fail(EXITCODE_OTHER, "unlocking: %s", cli_why(-rc));
+	}
+}
+
+void cli_harden(void)
+{
+	struct rlimit none = {0, 0};
+
+	/* Neither can fail for these arguments; nothing useful to do if they did. */
+	(void)setrlimit(RLIMIT_CORE, &none);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+bool cli_is_help(const char *s)
+{
+	return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
+}
+
+bool cli_local_path(const char *url, const char **path)
+{
+	const char *sep = strstr(url, "://");
+
+	if (!sep) {
+		*path = url;
+		return true;
+	}
+	if (sep - url != 4 || strncasecmp(url, "file", 4) != 0)
+		return false;
+	*path = sep + 3;
+	if (strncmp(*path, "localhost/", strlen("localhost/")) == 0)
+		*path += strlen("localhost");
+	return true;
+}

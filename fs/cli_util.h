@@ -1,0 +1,81 @@
+/* cli_util.h - what every sealfs command shares: one-line error messages,
+ * number parsing, opening the store, loading and saving the vault config,
+ * turning unlock errors into messages, and switching core dumps off.
+ *
+ * Convention: functions returning int here return 0 on success or an exit
+ * code (exitcodes.h) after printing exactly one line "sealfs: <what failed>:
+ * <why>" to stderr. They never print names of files inside the vault,
+ * contents or keys. */
+#ifndef SEALFS_CLI_UTIL_H
+#define SEALFS_CLI_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend.h"
+#include "exitcodes.h"
+#include "vault.h"
+
+#define CLI_ERR_BYTES 512 /* room for a one-line reason from a lower layer */
+
+/* strerror(err) (err positive) with a lower-case first letter, as every
+ * message here is. Borrowed; valid until the next call; not thread-safe
+ * (the CLI runs single-threaded). */
+const char *cli_why(int err);
+
+/* Prints "sealfs: <formatted>\n" to stderr and returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A usage error for command cmd (NULL: the top level): prints the line and a
+ * hint to run --help; returns EXITCODE_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The usage error for what getopt_long (opterr 0, optstring starting with
+ * ':') returned as c: ':' a missing value, else an unknown option. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
+/* Parses a decimal number in [min, max] given to option opt into *out. */
+int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
+		  unsigned long long min, unsigned long long max);
+
+/* Prints why backend_open (result rc, reason err or NULL) failed for url. */
+int cli_store_error(int rc, const char *url, const char *err);
+
+/* Opens the store named by url (create: mkdir -p a missing local directory).
+ * *out is new (backend_destroy). */
+int cli_store_open(struct backend **out, const char *url, bool create);
+
+/* Reads and parses STORE/sealfs.json. Missing or not a config: "'url' is not
+ * a sealfs vault" (EXITCODE_NOT_VAULT); newer format: EXITCODE_NEWER_FORMAT;
+ * a cipher this CPU cannot run: EXITCODE_NEWER_FORMAT too. *out is new. */
+int cli_config_load(struct vault_config **out, struct backend *store, const char *url);
+
+/* Serialises cfg and writes it to STORE/sealfs.json (the store's put is
+ * atomic), then syncs the store. */
+int cli_config_save(struct backend *store, const struct vault_config *cfg);
+
+/* Turns the result of vault_unlock_* (negative errno) into a message and exit
+ * code; what names the secret ("passphrase", "recovery key"). rc must be < 0. */
+int cli_unlock_error(int rc, const char *what);
+
+/* Core dumps off for this process and its children: RLIMIT_CORE 0 and not
+ * dumpable (which also keeps other users' ptrace and /proc/PID/mem out).
+ * Call before any secret is read. */
+void cli_harden(void);
+
+/* Whether s is "-h" or "--help". */
+bool cli_is_help(const char *s);
+
+/* Whether url names a local directory (a path or file://); *path gets the
+ * directory part (borrowed from url). */
+bool cli_local_path(const char *url, const char **path);
+
+/* The commands. argv[0] is the command name; each returns an exit code. */
+int cli_init_main(int argc, char **argv);     /* cli_init.c */
+int cli_init_info_main(int argc, char **argv);
+int cli_mount_main(int argc, char **argv);    /* cli_mount.c */
+int cli_unmount_main(int argc, char **argv);  /* cli_unmount.c */
+int cli_keys_passwd_main(int argc, char **argv); /* cli_keys.c */
+int cli_keys_recover_main(int argc, char **argv);
+
+#endif

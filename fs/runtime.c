@@ -1,0 +1,244 @@
+/* runtime.c - the pid file of a running mount. Must never follow a symlink
+ * planted in a shared directory such as /tmp, nor use a directory that other
+ * users can write. */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define RUNTIME_HASH_BYTES crypto_generichash_BYTES /* 32: BLAKE2b-256 */
+#define RUNTIME_PID_TEXT_BYTES 32
+
+/* The directory for pid files; created 0700 when missing. */
+static int runtime_dir(char *out, size_t size)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+
+	if (xdg && xdg[0] == '/')
+		n = snprintf(out, size, "%s/sealfs", xdg);
+	else if (geteuid() == 0)
+		n = snprintf(out, size, "/run/sealfs");
+	else
+		n = snprintf(out, size, "/tmp/sealfs-%u", (unsigned)geteuid());
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	if (mkdir(out, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(out, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return -EPERM;
+	return 0;
+}
+
+int runtime_pid_path(char *out, size_t size, const char *mnt)
+{
+	unsigned char hash[RUNTIME_HASH_BYTES];
+	char hex[2 * RUNTIME_HASH_BYTES + 1];
+	size_t dlen;
+	int rc, n;
+
+	rc = runtime_dir(out, size);
+	if (rc)
+		return rc;
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)mnt, strlen(mnt), NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	dlen = strlen(out);
+	n = snprintf(out + dlen, size - dlen, "/%s.pid", hex);
+	if (n < 0 || (size_t)n >= size - dlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int runtime_write_all(int fd, const char *s, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, s, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		s += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int runtime_pid_write(const char *path, pid_t pid)
+{
+	char tmp[RUNTIME_PATH_BYTES], text[RUNTIME_PID_TEXT_BYTES];
+	int fd, rc, n;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	n = snprintf(text, sizeof(text), "%ld\n", (long)pid);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = runtime_write_all(fd, text, (size_t)n);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+int runtime_pid_read(const char *path, pid_t *out)
+{
+	char text[RUNTIME_PID_TEXT_BYTES];
+	char *end;
+	ssize_t r;
+	long v;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	r = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (r < 0)
+		return -errno;
+	text[r] = '\0';
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || (*end != '\n' && *end != '\0') || v <= 1)
+		return -EINVAL;
+	*out = (pid_t)v;
+	return 0;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void runtime_unescape(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+/* One mountinfo line: "id parent maj:min root MOUNTPOINT opts [tags] - TYPE src sopts".
+ * Returns 1 and copies TYPE when the mount point is mnt. */
+static int runtime_mount_line(char *line, const char *mnt, char *type, size_t type_size)
+{
+	char *rest = line, *field, *point = NULL;
+	int i = 0, after_dash = 0;
+
+	line[strcspn(line, "\n")] = '\0';
+	while ((field = strsep(&rest, " ")) != NULL) {
+		if (++i == 5)
+			point = field;
+		else if (i > 6 && strcmp(field, "-") == 0)
+			after_dash = 1;
+		else if (after_dash)
+			break;
+	}
+	if (!point || !field)
+		return 0;
+	runtime_unescape(point);
+	if (strcmp(point, mnt) != 0)
+		return 0;
+	snprintf(type, type_size, "%s", field);
+	return 1;
+}
+
+int runtime_mount_type(const char *mnt, char *type, size_t type_size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0)
+		if (runtime_mount_line(line, mnt, type, type_size))
+			found = 1; /* keep going: the last match is the topmost mount */
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* The real path of a mount point whose root may not answer (a dead FUSE
+ * mount gives ENOTCONN): resolves the parent and appends the last part. */
+int runtime_realpath(char *out, const char *arg)
+{
+	char parent[PATH_MAX], real_parent[PATH_MAX];
+	const char *base;
+	size_t len;
+	int n;
+
+	if (realpath(arg, out))
+		return 0;
+	if (errno != ENOTCONN)
+		return -errno;
+	len = strlen(arg);
+	while (len > 1 && arg[len - 1] == '/')
+		len--;
+	if (len >= sizeof(parent))
+		return -ENAMETOOLONG;
+	memcpy(parent, arg, len);
+	parent[len] = '\0';
+	base = strrchr(parent, '/');
+	if (!base)
+		n = snprintf(real_parent, sizeof(real_parent), ".");
+	else
+		n = snprintf(real_parent, sizeof(real_parent), "%.*s",
+			     base == parent ? 1 : (int)(base - parent), parent);
+	if (n < 0 || !realpath(real_parent, out))
+		return -errno;
+	n = snprintf(out + strlen(out), PATH_MAX - strlen(out), "%s%s",
+		     strcmp(out, "/") == 0 ? "" : "/", base ? base + 1 : parent);
+	return n < 0 ? -EINVAL : 0;
+}
+
+/* A pidfd for the daemon named by the pid file, or -1 when there is none
+ * (no pid file, a stale one, or a pid that is no sealfs process). */
+int runtime_daemon_open(const char *pid_path)
+{
+	char comm_path[64], comm[32] = "";
+	pid_t pid;
+	ssize_t r = -1;
+	int fd, cfd;
+
+	if (runtime_pid_read(pid_path, &pid) < 0)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -1;
+	/* Checked after pidfd_open: a recycled pid cannot slip in between. */
+	snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)pid);
+	cfd = open(comm_path, O_RDONLY | O_CLOEXEC);
+	if (cfd >= 0) {
+		r = read(cfd, comm, sizeof(comm) - 1);
+		close(cfd);
+	}
+	if (r < 6 || strncmp(comm, "sealfs", 6) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+

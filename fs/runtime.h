@@ -1,0 +1,41 @@
+/* runtime.h - where a running mount leaves its pid file, so `sealfs unmount`
+ * can wait for the daemon to finish its last commit. The directory is
+ * $XDG_RUNTIME_DIR/sealfs, else /run/sealfs for root, else /tmp/sealfs-<uid>;
+ * it is created mode 0700 and must belong to the caller. The file is named by
+ * the hex BLAKE2b-256 of the mountpoint's real path and holds the daemon's
+ * pid as decimal text and a newline. */
+#ifndef SEALFS_RUNTIME_H
+#define SEALFS_RUNTIME_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RUNTIME_PATH_BYTES 4096
+
+/* Writes the pid file path for the mountpoint real path mnt into out,
+ * creating the directory when missing. Returns 0, -ENAMETOOLONG, or -EPERM
+ * when the directory exists but is not a private directory of the caller
+ * (other errnos from mkdir/lstat). */
+int runtime_pid_path(char *out, size_t size, const char *mnt);
+
+/* Writes pid to path atomically (temporary file + rename). 0 or -errno. */
+int runtime_pid_write(const char *path, pid_t pid);
+
+/* Reads the pid stored at path. 0, -ENOENT, -EINVAL (not a pid), -errno. */
+int runtime_pid_read(const char *path, pid_t *out);
+
+/* Looks up the real path mnt in /proc/self/mountinfo. Returns 1 when it is
+ * a mount point (type gets the file system type of the topmost mount, e.g.
+ * "fuse.sealfs"), 0 when not, or a negative errno. */
+int runtime_mount_type(const char *mnt, char *type, size_t type_size);
+
+/* The real path of arg, which may be a mount point whose root does not
+ * answer (a dead FUSE mount gives ENOTCONN): then the parent is resolved and
+ * the last part appended. out holds PATH_MAX bytes. 0 or -errno. */
+int runtime_realpath(char *out, const char *arg);
+
+/* A pidfd (close it) for the daemon whose pid file is pid_path, or -1 when
+ * there is none: no pid file, a stale one, or a process that is not sealfs. */
+int runtime_daemon_open(const char *pid_path);
+
+#endif

@@ -1,0 +1,363 @@
+"""sealfs_test.py - shared helpers for the mount tests: a throw-away vault
+(store, cache, mountpoint, passphrase file) driven through the real `sealfs`
+binary, tree snapshots for bit-for-bit comparisons, store fingerprints for
+"changed nothing" checks, and the leak scan (no test name or marker may appear
+in any byte of the store or the cache).
+
+Never leaves a mount behind: Vault.cleanup() lazily unmounts whatever is still
+mounted under its directory, and every test calls it in a finally/tearDown.
+Standard library only; run with Debian's /usr/bin/python3.
+"""
+
+import errno
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SEALFS = os.environ.get("SEALFS") or shutil.which("sealfs") or "sealfs"
+FAST_KDF = ["--kdf-memlimit", "8", "--kdf-opslimit", "1"]
+BASE = os.environ.get("SEALFS_TEST_TMP") or tempfile.gettempdir()
+CMD_TIMEOUT = 300  # seconds for one sealfs command (unmount commits everything)
+
+# Exit codes (fs/exitcodes.h, docs/CLI.md).
+EXIT_OK = 0
+EXIT_USAGE = 1
+EXIT_OTHER = 2
+EXIT_WRONG_KEY = 10
+EXIT_NOT_VAULT = 11
+EXIT_NEWER_FORMAT = 12
+EXIT_STORE_MISSING = 13
+EXIT_CACHE = 14
+EXIT_MOUNTPOINT = 15
+EXIT_NO_FUSE = 16
+EXIT_STORE_IO = 17
+EXIT_STORE_IN_USE = 18
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(args, check=True, timeout=CMD_TIMEOUT, **kw):
+    """Runs a command, capturing text output; fails the test on a non-zero exit when check."""
+    if "input" not in kw and "stdin" not in kw:
+        kw["stdin"] = subprocess.DEVNULL
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError("%r exited %d\nstdout: %s\nstderr: %s"
+                             % (args, p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def sealfs(*args, check=True, timeout=CMD_TIMEOUT):
+    return run([SEALFS] + [str(a) for a in args], check=check, timeout=timeout)
+
+
+def mount_type(path):
+    """The file system type mounted at path (topmost), or None."""
+    real = os.path.realpath(path)
+    found = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            point = parts[4].encode().decode("unicode_escape")
+            if point == real:
+                found = parts[parts.index("-") + 1]
+    return found
+
+
+def mounts_under(root):
+    real = os.path.realpath(root)
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == real or point.startswith(real + "/"):
+                out.append(point)
+    return out
+
+
+def lazy_unmount_all(root):
+    for point in reversed(mounts_under(root)):
+        subprocess.run(["fusermount3", "-u", "-z", point], capture_output=True, timeout=60)
+        if point in mounts_under(root):
+            subprocess.run(["umount", "-l", point], capture_output=True, timeout=60)
+
+
+def pid_file(mountpoint):
+    """Where sealfs keeps the daemon's pid for mountpoint (fs/runtime.h)."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and xdg.startswith("/"):
+        d = os.path.join(xdg, "sealfs")
+    elif os.geteuid() == 0:
+        d = "/run/sealfs"
+    else:
+        d = "/tmp/sealfs-%d" % os.geteuid()
+    h = hashlib.blake2b(os.path.realpath(mountpoint).encode(), digest_size=32).hexdigest()
+    return os.path.join(d, h + ".pid")
+
+
+def daemon_pid(mountpoint):
+    with open(pid_file(mountpoint)) as f:
+        return int(f.read().strip())
+
+
+def process_alive(pid):
+    """Whether pid runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def xattrs(path):
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EPERM):
+            return {}
+        raise
+    return {n: os.getxattr(path, n, follow_symlinks=False) for n in sorted(names)}
+
+
+def snapshot(root, with_xattrs=True):
+    """Every entry under root: type, mode, owner, size, mtime (ns), content hash or
+    link target, user xattrs. atime and ctime are left out: reading changes them."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, root)
+            entry = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
+                     st.st_mtime_ns]
+            if stat.S_ISREG(st.st_mode):
+                entry += [st.st_size, file_digest(p)]
+            elif stat.S_ISLNK(st.st_mode):
+                entry += [os.readlink(p)]
+            if with_xattrs:
+                entry += [xattrs(p)]
+            snap[rel] = entry
+    return snap
+
+
+def fingerprint(root):
+    """Names, sizes and hashes of every file under root (for "changed nothing")."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, name), root) + "/"] = None
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            out[os.path.relpath(p, root)] = file_digest(p)
+    return out
+
+
+def scan_for(dirs, needles):
+    """Returns (needle, file) pairs for every needle found in any byte or in
+    the name of any file under dirs. Needles are bytes or str (UTF-8), one
+    line each. The bytes are searched with `grep -r -a -F` (Aho-Corasick, so
+    thousands of needles cost one pass)."""
+    needles = sorted({n.encode() if isinstance(n, str) else n for n in needles if n})
+    hits = set()
+    dirs = [d for d in dirs if os.path.isdir(d)]
+    if not needles or not dirs:
+        return []
+    with tempfile.NamedTemporaryFile(prefix="needles-") as pats:
+        pats.write(b"\n".join(needles) + b"\n")
+        pats.flush()
+        p = subprocess.run(["grep", "-r", "-a", "-F", "-o", "-Z", "-f", pats.name, "--"] + dirs,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    if p.returncode > 1:
+        raise AssertionError("grep failed: %s" % p.stderr.decode(errors="replace"))
+    for line in p.stdout.split(b"\n"):
+        if b"\0" in line:
+            path, match = line.split(b"\0", 1)
+            hits.add((match, path.decode(errors="replace")))
+    for d in dirs:
+        for dirpath, dirnames, filenames in os.walk(d):
+            for name in dirnames + filenames:
+                for n in needles:
+                    if n in name.encode():
+                        hits.add((n, os.path.join(dirpath, name)))
+    return sorted(hits)
+
+
+MIN_NEEDLE = 6  # bytes
+
+
+def own_words(root):
+    """File names under root and the words of its sealfs.json: sealfs's own."""
+    words = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            words.add(n.encode())
+    cfg = os.path.join(root, "sealfs.json")
+    if os.path.exists(cfg):
+        with open(cfg, "rb") as f:
+            words.update(re.findall(rb"[A-Za-z0-9_.-]+", f.read()))
+    return words
+
+
+class Vault:
+    """A vault in a fresh temporary directory: root/store, root/mnt, root/cache."""
+
+    def __init__(self, tag, cipher=None):
+        os.makedirs(BASE, exist_ok=True)
+        self.root = tempfile.mkdtemp(prefix="sealfs-%s-" % tag, dir=BASE)
+        self.store = os.path.join(self.root, "store")
+        self.mnt = os.path.join(self.root, "mnt")
+        self.cache = os.path.join(self.root, "cache")
+        self.passfile = os.path.join(self.root, "pass")
+        self.passphrase = "pw-" + secrets.token_hex(12)
+        self.markers = []
+        self.names = set()
+        self.recovery_key = None
+        self.cipher = cipher
+        os.mkdir(self.mnt)
+        with open(self.passfile, "w") as f:
+            f.write(self.passphrase + "\n")
+
+    def marker(self, what="m"):
+        """A unique string that must never reach the store or the cache in clear."""
+        m = "%s-%s" % (what, secrets.token_hex(8))
+        self.markers.append(m)
+        return m
+
+    def init(self):
+        args = ["init", self.store, "--passphrase-file", self.passfile] + FAST_KDF
+        if self.cipher:
+            args += ["--cipher", self.cipher]
+        p = sealfs(*args)
+        for line in p.stdout.splitlines():
+            s = line.strip()
+            if s.count("-") >= 5 and " " not in s:
+                self.recovery_key = s
+        assert self.recovery_key, "init printed no recovery key:\n" + p.stdout
+        return p
+
+    def mount(self, *extra, cache=None, check=True):
+        args = ["mount", self.store, self.mnt, "--cache", cache or self.cache,
+                "--passphrase-file", self.passfile] + list(extra)
+        p = sealfs(*args, check=check)
+        if check:
+            assert mount_type(self.mnt) == "fuse.sealfs", "not mounted after sealfs mount"
+        return p
+
+    def unmount(self, check=True):
+        p = sealfs("unmount", self.mnt, check=check)
+        if check:
+            assert p.stdout == "" and p.stderr == "", "unmount printed: %r %r" % (p.stdout,
+                                                                                  p.stderr)
+            assert mount_type(self.mnt) is None, "still mounted after sealfs unmount"
+        return p
+
+    def remount(self, cache=None):
+        self.unmount()
+        self.mount(cache=cache)
+
+    def path(self, *parts):
+        """A path on the mount; its name parts join the leak scan's needles."""
+        self.note_names(parts)
+        return os.path.join(self.mnt, *parts)
+
+    def note_names(self, names):
+        """Names used in the vault that the store and cache must never show.
+        Names shorter than MIN_NEEDLE bytes are left out: random ciphertext
+        holds short strings by chance."""
+        for n in names:
+            b = n.encode() if isinstance(n, str) else n
+            if len(b) >= MIN_NEEDLE and b not in self.names:
+                self.names.add(b)
+
+    def ensure_mounted(self, *extra):
+        """Mounts unless mounted; clears a dead mount (daemon gone) first."""
+        if self.is_mounted():
+            try:
+                os.statvfs(self.mnt)
+                return
+            except OSError:
+                lazy_unmount_all(self.mnt)
+        self.mount(*extra)
+
+    def is_mounted(self):
+        return mount_type(self.mnt) is not None
+
+    def leaks(self, extra=()):
+        """(needle, file) for every test name, marker or the passphrase found
+        in any byte or file name of the store or the cache. Words of the
+        store's own layout and config (e.g. "passphrase") are not needles."""
+        layout = own_words(self.store) | own_words(self.cache)
+        needles = [n for n in sorted(self.names) if not any(n in w for w in layout)]
+        return scan_for([self.store, self.cache],
+                        self.markers + [self.passphrase] + needles + list(extra))
+
+    def cleanup(self):
+        lazy_unmount_all(self.root)
+        try:
+            pid = daemon_pid(self.mnt)
+        except (OSError, ValueError):
+            pid = None
+        for _ in range(100):  # the daemon exits once the lazy unmount lets go
+            if not pid or not process_alive(pid):
+                break
+            time.sleep(0.1)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class VaultTestCase(unittest.TestCase):
+    """One vault per test class, mounted for the whole class; tearDownClass
+    unmounts, runs the leak scan and removes everything."""
+
+    tag = "t"
+    mount_args = ()
+    keep_mounted = True  # each test starts mounted, even after another one failed
+
+    def setUp(self):
+        if self.keep_mounted:
+            self.v.ensure_mounted(*self.mount_args)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.v = Vault(cls.tag)
+        try:
+            cls.v.init()
+            cls.v.mount(*cls.mount_args)
+        except BaseException:
+            cls.v.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.v.is_mounted():
+                cls.v.unmount()
+            hits = cls.v.leaks()
+            if hits:
+                raise AssertionError("plaintext leaked into store/cache: %r" % hits[:5])
+        finally:
+            cls.v.cleanup()
+
+
+def main():
+    unittest.main(verbosity=2)

@@ -1,0 +1,227 @@
+"""Bad input to `sealfs mount` (and unmount): each case must print exactly one
+clear line, exit with its documented code, mount nothing and change nothing in
+the store (listing and hashes compared before and after)."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import sealfs_test as st
+
+
+class Errors(st.VaultTestCase):
+    tag = "errors"
+    keep_mounted = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.v = st.Vault(cls.tag)
+        try:
+            cls.v.init()
+        except BaseException:
+            cls.v.cleanup()
+            raise
+
+    def scratch(self, name):
+        p = os.path.join(self.v.root, name)
+        os.makedirs(p, exist_ok=True)
+        return p
+
+    def expect_fail(self, args, code, words, store=None, mnt=None, runner=None):
+        """Runs sealfs args; checks the exit code, the one line naming words, that
+        nothing got mounted and that the store did not change."""
+        store = store or self.v.store
+        mnt = mnt or self.v.mnt
+        before = st.fingerprint(store) if os.path.isdir(store) else None
+        mounted_before = st.mount_type(mnt) if os.path.isdir(mnt) else None
+        p = runner(args) if runner else st.sealfs(*args, check=False)
+        lines = p.stderr.splitlines()
+        self.assertEqual(p.returncode, code, "exit %d, stderr: %r" % (p.returncode, p.stderr))
+        self.assertEqual(len(lines), 1, "want one line, got %r" % p.stderr)
+        self.assertTrue(lines[0].startswith("sealfs: "), lines[0])
+        self.assertIn(words.lower(), lines[0].lower())
+        self.assertEqual(p.stdout, "")
+        if os.path.isdir(mnt):
+            self.assertEqual(st.mount_type(mnt), mounted_before, "mount state changed")
+        if before is not None:
+            self.assertEqual(st.fingerprint(store), before, "store changed")
+        return lines[0]
+
+    def mount_args(self, store=None, mnt=None, cache=None, passfile=None):
+        return ["mount", store or self.v.store, mnt or self.v.mnt,
+                "--cache", cache or self.v.cache, "--passphrase-file", passfile or self.v.passfile]
+
+    def test_mountpoint_missing(self):
+        self.expect_fail(self.mount_args(mnt=os.path.join(self.v.root, "nope")),
+                         st.EXIT_MOUNTPOINT, "does not exist")
+
+    def test_mountpoint_not_a_directory(self):
+        f = os.path.join(self.v.root, "plainfile")
+        open(f, "w").close()
+        self.expect_fail(self.mount_args(mnt=f), st.EXIT_MOUNTPOINT, "not a directory")
+
+    def test_mountpoint_not_empty(self):
+        m = self.scratch("full-mnt")
+        open(os.path.join(m, "something"), "w").close()
+        self.expect_fail(self.mount_args(mnt=m), st.EXIT_MOUNTPOINT, "not empty")
+
+    def test_mountpoint_already_mounted(self):
+        self.v.mount()
+        try:
+            other = self.scratch("other-cache")
+            self.expect_fail(self.mount_args(cache=other), st.EXIT_MOUNTPOINT, "already mounted")
+        finally:
+            self.v.unmount()
+
+    def test_cache_in_use_by_another_mount(self):
+        self.v.mount()
+        try:
+            m2 = self.scratch("second-mnt")
+            self.expect_fail(self.mount_args(mnt=m2), st.EXIT_CACHE, "in use", mnt=m2)
+        finally:
+            self.v.unmount()
+
+    def test_wrong_passphrase(self):
+        bad = os.path.join(self.v.root, "badpass")
+        with open(bad, "w") as f:
+            f.write("not-the-passphrase\n")
+        self.expect_fail(self.mount_args(passfile=bad), st.EXIT_WRONG_KEY, "wrong passphrase")
+
+    def test_empty_passphrase_file(self):
+        bad = os.path.join(self.v.root, "emptypass")
+        open(bad, "w").close()
+        self.expect_fail(self.mount_args(passfile=bad), st.EXIT_USAGE, "empty")
+
+    def test_missing_store(self):
+        self.expect_fail(self.mount_args(store=os.path.join(self.v.root, "no-store")),
+                         st.EXIT_STORE_MISSING, "does not exist")
+
+    def test_not_a_vault_empty_dir(self):
+        s = self.scratch("empty-store")
+        self.expect_fail(self.mount_args(store=s), st.EXIT_NOT_VAULT, "is not a sealfs vault",
+                         store=s)
+
+    def test_not_a_vault_dir_with_junk(self):
+        s = self.scratch("junk-store")
+        for name in ("notes.txt", "head", "o"):
+            with open(os.path.join(s, name), "w") as f:
+                f.write("junk")
+        self.expect_fail(self.mount_args(store=s), st.EXIT_NOT_VAULT, "is not a sealfs vault",
+                         store=s)
+
+    def test_not_a_vault_garbage_config(self):
+        s = self.scratch("garbage-store")
+        with open(os.path.join(s, "sealfs.json"), "w") as f:
+            f.write("{ this is not json")
+        self.expect_fail(self.mount_args(store=s), st.EXIT_NOT_VAULT, "is not a sealfs vault",
+                         store=s)
+
+    def test_newer_format(self):
+        s = os.path.join(self.v.root, "newer-store")
+        shutil.copytree(self.v.store, s)
+        cfg_path = os.path.join(s, "sealfs.json")
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+        cfg["format"] = 2
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
+        self.expect_fail(self.mount_args(store=s), st.EXIT_NEWER_FORMAT,
+                         "vault format 2 is newer than this sealfs (supports 1)", store=s)
+        self.expect_fail(["info", s], st.EXIT_NEWER_FORMAT, "vault format 2 is newer", store=s)
+
+    def test_cache_is_a_file(self):
+        f = os.path.join(self.v.root, "cache-file")
+        with open(f, "w") as fh:
+            fh.write("in the way")
+        self.expect_fail(self.mount_args(cache=f), st.EXIT_CACHE, "cache")
+        self.expect_fail(self.mount_args(cache=os.path.join(f, "sub")), st.EXIT_CACHE, "cache")
+
+    def test_cache_on_read_only_mount(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root for a read-only bind mount")
+        src = self.scratch("ro-src")
+        ro = self.scratch("ro")
+        st.run(["mount", "--bind", src, ro])
+        try:
+            st.run(["mount", "-o", "remount,bind,ro", ro])
+            self.expect_fail(self.mount_args(cache=ro), st.EXIT_CACHE, "read-only")
+            self.expect_fail(self.mount_args(cache=os.path.join(ro, "sub", "dir")), st.EXIT_CACHE,
+                             "read-only")
+        finally:
+            st.run(["umount", ro], check=False)
+
+    def test_no_dev_fuse(self):
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare to hide /dev/fuse")
+        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("unshare -m is not allowed here: %s" % probe.stderr.decode().strip())
+        empty = os.path.join(self.v.root, "not-fuse")
+        open(empty, "w").close()
+
+        def runner(args):
+            script = 'mount --bind "$1" /dev/fuse && shift && exec "$@"'
+            return st.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+                           empty, st.SEALFS] + args, check=False)
+        self.expect_fail(self.mount_args(), st.EXIT_NO_FUSE, "no FUSE", runner=runner)
+
+    def test_usage_errors(self):
+        self.expect_fail(["mount", self.v.store], st.EXIT_USAGE, "expected STORE and MOUNTPOINT")
+        self.expect_fail(["mount", self.v.store, self.v.mnt, "--commit-delay", "soon"],
+                         st.EXIT_USAGE, "not a number")
+        self.expect_fail(["frobnicate"], st.EXIT_USAGE, "unknown command")
+        self.expect_fail(["mount", self.v.store, self.v.mnt, "--bogus"], st.EXIT_USAGE,
+                         "unknown option '--bogus'")
+        self.expect_fail(["mount", self.v.store, self.v.mnt, "--cache"], st.EXIT_USAGE,
+                         "needs a value")
+        self.expect_fail(["mount", self.v.store, self.v.mnt, "-o", "subtype=x"], st.EXIT_USAGE,
+                         "fixed by sealfs")
+        self.expect_fail(["init", self.v.store, "--kdf-opslimit", "0"], st.EXIT_USAGE,
+                         "out of range")
+        self.expect_fail(["init", self.v.store, "--cipher", "rot13"], st.EXIT_USAGE,
+                         "unknown cipher")
+
+    def test_init_refuses_existing_vault_and_non_empty_dir(self):
+        self.expect_fail(["init", self.v.store, "--passphrase-file", self.v.passfile],
+                         st.EXIT_STORE_IN_USE, "already a sealfs vault")
+        s = self.scratch("nonempty")
+        with open(os.path.join(s, "Keep.ME"), "w") as f:
+            f.write("precious")
+        self.expect_fail(["init", s, "--passphrase-file", self.v.passfile],
+                         st.EXIT_STORE_IN_USE, "not empty", store=s)
+
+    def test_unmount_not_mounted_or_not_sealfs(self):
+        self.expect_fail(["unmount", self.v.mnt], st.EXIT_MOUNTPOINT, "not mounted")
+        if os.geteuid() != 0:
+            return
+        t = self.scratch("tmpfs")
+        st.run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", t])
+        try:
+            self.expect_fail(["lock", t], st.EXIT_MOUNTPOINT, "not a sealfs mount", mnt=t)
+        finally:
+            st.run(["umount", t], check=False)
+
+    def test_leak_scan_finds_a_planted_marker(self):
+        """The leak scan used by every test class must see what it looks for,
+        also across its 1 MiB read boundary and in file names."""
+        d = self.scratch("planted")
+        marker = "planted-" + os.urandom(8).hex()
+        with open(os.path.join(d, "blob"), "wb") as f:
+            f.write(os.urandom((1 << 20) - 5) + marker.encode() + os.urandom(100))
+        self.assertEqual(len(st.scan_for([d], [marker])), 1)
+        os.unlink(os.path.join(d, "blob"))
+        open(os.path.join(d, "x" + marker), "w").close()
+        self.assertEqual(len(st.scan_for([d], [marker])), 1)
+        self.assertEqual(st.scan_for([d], ["absent-" + os.urandom(8).hex()]), [])
+
+    def test_info_shows_no_secret_and_needs_no_passphrase(self):
+        p = st.sealfs("info", self.v.store)
+        self.assertIn("format", p.stdout)
+        self.assertNotIn(self.v.passphrase, p.stdout + p.stderr)
+        key = self.v.recovery_key.replace("-", "")
+        self.assertNotIn(key[:8], (p.stdout + p.stderr).replace("-", ""))
+
+
+if __name__ == "__main__":
+    st.main()

@@ -1,0 +1,140 @@
+"""After unmount, the store alone holds the vault: mounting it with a fresh,
+empty cache gives back every file bit for bit with its metadata (sha256 and
+stat of the whole tree). Also: SIGTERM to the daemon unmounts cleanly and
+commits; a read-only mount refuses writes."""
+
+import errno
+import os
+import signal
+import time
+
+import sealfs_test as st
+
+MIB = 1024 * 1024
+
+
+def build_tree(v):
+    """A tree with every kind of entry and edge size; returns nothing."""
+    root = v.path("tree")
+    os.makedirs(os.path.join(root, "a", "b", "c"))
+    os.mkdir(os.path.join(root, "empty-dir"))
+    sizes = [0, 1, 4095, 4096, 4097, 65536, MIB - 1, MIB, MIB + 1, 3 * MIB + 77]
+    for i, size in enumerate(sizes):
+        name = os.path.join(root, "a" if i % 2 else "", "size-%d-%s" % (size, v.marker("f")))
+        data = (v.marker("content").encode() * (size // 20 + 1))[:size]
+        with open(name, "wb") as f:
+            f.write(data)
+        os.utime(name, ns=(1_000_000_000 + i, 1_700_000_000_000_000_000 + i * 1001))
+    with open(os.path.join(root, "a", "b", "c", "sparse"), "wb") as f:
+        f.seek(7 * MIB)
+        f.write(b"end")
+    os.symlink("a/b/c/sparse", os.path.join(root, "link"))
+    os.symlink("../../..", os.path.join(root, "a", "b", "up"))
+    os.chmod(os.path.join(root, "a", "b"), 0o750)
+    os.chown(os.path.join(root, "a", "b", "c"), 1000, 1000)
+    os.chmod(os.path.join(root, "a", "b", "c", "sparse"), 0o600)
+    os.setxattr(os.path.join(root, "a"), "user.dirnote", v.marker("xattr").encode())
+    os.setxattr(os.path.join(root, "a", "b", "c", "sparse"), "user.n", b"\x00\xff")
+    with open(os.path.join(root, "unicode-ünïcødé-✓"), "w") as f:
+        f.write("text")
+    os.utime(os.path.join(root, "a", "b"), ns=(3, 1_650_000_000_123_456_789))
+
+
+class Remount(st.VaultTestCase):
+    tag = "remount"
+
+    def test_fresh_cache_gives_back_everything(self):
+        build_tree(self.v)
+        # directory times last: creating entries changes them
+        os.utime(self.v.path("tree", "a"), ns=(4, 1_600_000_000_000_000_004))
+        before = st.snapshot(self.v.mnt)
+        self.assertGreater(len(before), 15)
+        self.v.unmount()
+        fresh = os.path.join(self.v.root, "fresh-cache")
+        self.v.mount(cache=fresh)
+        after = st.snapshot(self.v.mnt)
+        self.assertEqual(sorted(after), sorted(before))
+        for k in before:
+            self.assertEqual(after[k], before[k], k)
+        self.v.unmount()
+        self.v.mount()  # the old cache still agrees
+        self.assertEqual(st.snapshot(self.v.mnt), before)
+        self.assertEqual(st.scan_for([fresh], self.v.markers), [])
+
+    def test_sigterm_unmounts_cleanly_and_commits(self):
+        marker = self.v.marker("sigterm")
+        with open(self.v.path("sigterm.txt"), "w") as f:
+            f.write(marker)
+        pid = st.daemon_pid(self.v.mnt)
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(600):
+            if not self.v.is_mounted():
+                break
+            time.sleep(0.1)
+        self.assertFalse(self.v.is_mounted(), "still mounted 60 s after SIGTERM")
+        for _ in range(600):
+            if not st.process_alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            self.fail("daemon still running 60 s after SIGTERM")
+        self.assertFalse(os.path.exists(st.pid_file(self.v.mnt)), "pid file left behind")
+        self.v.mount()
+        with open(self.v.path("sigterm.txt")) as f:
+            self.assertEqual(f.read(), marker)
+
+    def test_unmount_while_busy_fails_cleanly(self):
+        f = open(self.v.path("busy.txt"), "w")
+        try:
+            f.write("open while unmounting")
+            p = st.sealfs("unmount", self.v.mnt, check=False)
+            self.assertEqual(p.returncode, st.EXIT_MOUNTPOINT, p.stderr)
+            self.assertEqual(p.stderr, "sealfs: mountpoint '%s' is busy (files open)\n"
+                             % self.v.mnt)
+            self.assertTrue(self.v.is_mounted())
+            self.assertTrue(st.process_alive(st.daemon_pid(self.v.mnt)))
+        finally:
+            f.close()
+        self.v.remount()
+        with open(self.v.path("busy.txt")) as f:
+            self.assertEqual(f.read(), "open while unmounting")
+
+    def test_killed_daemon_leaves_a_dead_mount_that_unmount_clears(self):
+        marker = self.v.marker("synced")
+        fd = os.open(self.v.path("synced.txt"), os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, marker.encode())
+        os.fsync(fd)  # committed to the store before the kill
+        os.close(fd)
+        pid = st.daemon_pid(self.v.mnt)
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if not st.process_alive(pid):
+                break
+            time.sleep(0.1)
+        p = st.sealfs("mount", self.v.store, self.v.mnt, "--cache", self.v.cache,
+                      "--passphrase-file", self.v.passfile, check=False)
+        self.assertEqual(p.returncode, st.EXIT_MOUNTPOINT, p.stderr)
+        self.assertIn("dead mount", p.stderr)
+        self.v.unmount()  # no daemon to wait for: must not hang
+        self.v.mount()
+        with open(self.v.path("synced.txt")) as f:
+            self.assertEqual(f.read(), marker)
+
+    def test_read_only_mount_refuses_writes(self):
+        with open(self.v.path("ro.txt"), "w") as f:
+            f.write("before")
+        self.v.unmount()
+        self.v.mount("-o", "ro")
+        try:
+            with self.assertRaises(OSError) as cm:
+                open(self.v.path("ro.txt"), "w").close()
+            self.assertEqual(cm.exception.errno, errno.EROFS)
+            with open(self.v.path("ro.txt")) as f:
+                self.assertEqual(f.read(), "before")
+        finally:
+            self.v.unmount()
+            self.v.mount()
+
+
+if __name__ == "__main__":
+    st.main()

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# tests/run-all.sh - the whole test run, as CI does it (.ci/run): installs what
+# is missing (Debian 12, as root), then
+#   1. build-ci    gcc, --werror:                     suites unit, mount, s3
+#   2. build-asan  clang, ASan+UBSan, --werror:       suites unit, mount, s3
+#   3. build-fuzz  clang, -Dfuzz=true, ASan+UBSan:    suite fuzz
+# and ends with one line "N passed, N failed" summed over every meson run.
+# Exits non-zero if anything failed. Never leaves a mount behind.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=/usr/bin/python3
+START=$(date +%s)
+
+PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+      libfuse3-dev fuse3 libsodium-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
+      python3 git sqlite3 util-linux tar diffutils coreutils)
+# Checked by command: a nodejs from another source may bring its own npm.
+CMD_PKGS=(node:nodejs npm:npm)
+
+install_missing() {
+	local missing=() p
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+			missing+=("$p")
+	done
+	for p in "${CMD_PKGS[@]}"; do
+		command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
+	done
+	((${#missing[@]} == 0)) && return 0
+	echo "run-all: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+		>/dev/null; }; then
+		echo "run-all: warning: apt-get could not install ${missing[*]}; going on"
+	fi
+}
+
+# Everything the tests create lives under one directory, unmounted on exit.
+TEST_TMP=$(mktemp -d /tmp/sealfs-ci.XXXXXX)
+export SEALFS_TEST_TMP=$TEST_TMP/t
+ASAN_LOG_DIR=$TEST_TMP/asan
+mkdir -p "$SEALFS_TEST_TMP" "$ASAN_LOG_DIR"
+
+cleanup() {
+	local m
+	# Deepest first; mountinfo escapes spaces as \040.
+	while read -r m; do
+		m=$(printf '%b' "$m")
+		fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done < <(awk -v d="$TEST_TMP" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo |
+		 sort -r)
+	rm -rf "$TEST_TMP" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+# Adds the results of the last `meson test` in build dir $1 to the totals.
+count_results() {
+	local log=$1/meson-logs/testlog.json counts
+	[[ -f $log ]] || return 0
+	counts=$("$PY" - "$log" <<'EOF'
+import json, sys
+ok = bad = skip = 0
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    r = json.loads(line).get("result", "")
+    if r in ("OK", "EXPECTEDFAIL"):
+        ok += 1
+    elif r == "SKIP":
+        skip += 1
+    else:
+        bad += 1
+print(ok, bad, skip)
+EOF
+)
+	read -r p f s <<<"$counts"
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	SKIPPED=$((SKIPPED + s))
+}
+
+# setup_build DIR [meson args...]: a fresh build; a failure counts as one failed test.
+setup_build() {
+	local dir=$1
+	shift
+	echo "=== $dir: meson setup $*"
+	rm -rf "$dir"
+	if ! meson setup "$dir" --werror "$@" >"$TEST_TMP/setup.log" 2>&1; then
+		cat "$TEST_TMP/setup.log"
+		echo "run-all: $dir: meson setup failed"
+		FAILED=$((FAILED + 1))
+		return 1
+	fi
+	if ! ninja -C "$dir" >"$TEST_TMP/build.log" 2>&1; then
+		tail -n 60 "$TEST_TMP/build.log"
+		echo "run-all: $dir: build failed"
+		FAILED=$((FAILED + 1))
+		return 1
+	fi
+}
+
+# run_suites DIR MULTIPLIER SUITE...: one meson test run per suite.
+run_suites() {
+	local dir=$1 mult=$2 suite t0
+	shift 2
+	for suite in "$@"; do
+		echo "=== $dir: suite $suite"
+		t0=$(date +%s)
+		rm -f "$dir/meson-logs/testlog.json"
+		meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes 2 \
+			--timeout-multiplier "$mult" || true
+		count_results "$dir"
+		echo "=== $dir: suite $suite took $(($(date +%s) - t0)) s"
+	done
+}
+
+# Sanitizer reports of processes whose stderr nobody reads (the mount daemon).
+check_asan_logs() {
+	local f found=0
+	for f in "$ASAN_LOG_DIR"/*; do
+		[[ -e $f ]] || continue
+		echo "run-all: sanitizer report $f:"
+		head -n 80 "$f"
+		found=1
+	done
+	if ((found)); then
+		FAILED=$((FAILED + 1))
+		rm -f "$ASAN_LOG_DIR"/*
+	fi
+}
+
+install_missing
+[[ -e /dev/fuse ]] || modprobe fuse 2>/dev/null || true
+
+if setup_build build-ci; then
+	run_suites build-ci 1 unit mount s3
+fi
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$ASAN_LOG_DIR/asan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$ASAN_LOG_DIR/ubsan"
+if CC=clang setup_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+	run_suites build-asan 3 unit mount s3
+fi
+check_asan_logs
+
+if CC=clang setup_build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+	-Db_lundef=false; then
+	run_suites build-fuzz 2 fuzz
+fi
+check_asan_logs
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "run-all: $SKIPPED skipped, $(($(date +%s) - START)) s in all"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
