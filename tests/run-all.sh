@@ -42,6 +42,9 @@ TEST_TMP=$(mktemp -d /tmp/sealfs-ci.XXXXXX)
 export SEALFS_TEST_TMP=$TEST_TMP/t
 ASAN_LOG_DIR=$TEST_TMP/asan
 mkdir -p "$SEALFS_TEST_TMP" "$ASAN_LOG_DIR"
+chmod 0755 "$TEST_TMP" "$SEALFS_TEST_TMP" # some tests run programs as another user
+# Tests that run programs as another user (nobody) must reach their dirs.
+chmod 0755 "$TEST_TMP" "$SEALFS_TEST_TMP"
 
 cleanup() {
 	local m

@@ -320,6 +320,10 @@ def proc_read(pid, name):
         return f.read()
 
 
+# The daemon's own memory is far below this; ASan maps terabyte-sized shadows.
+MEMORY_SCAN_MAPPING_MAX = 1 << 30
+
+
 def memory_contains(pid, needles):
     """The needles found in any readable mapping of process pid (root only)."""
     found = set()
@@ -330,6 +334,8 @@ def memory_contains(pid, needles):
             lo, hi = (int(x, 16) for x in fields[0].split("-"))
             if fields[1][0] != "r" or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]")):
                 continue
+            if hi - lo > MEMORY_SCAN_MAPPING_MAX:
+                continue  # sanitizer shadow reservations (terabytes), never our data
             tail = b""
             for off in range(lo, hi, 1 << 20):
                 try:
