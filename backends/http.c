@@ -128,6 +128,7 @@ void http_reply_release(struct http_reply *rep)
 	free(rep->body);
 	rep->body = NULL;
 	rep->len = 0;
+	rep->body_cap = 0;
 }
 
 /* --- the errno table --- */
@@ -291,11 +292,20 @@ static int mem_append(struct xfer *x, const char *p, size_t n)
 	if (r->content_length > 0 && (uint64_t)r->content_length < r->mem_limit &&
 	    want < (size_t)r->content_length + 1)
 		want = (size_t)r->content_length + 1; /* one allocation for the announced size */
-	unsigned char *b = realloc(r->body, want);
-	if (!b)
-		return -ENOMEM;
-	memcpy(b + r->len, p, n);
-	r->body = b;
+	if (want > r->body_cap) {
+		/* Grow geometrically: curl hands the body over in small pieces. */
+		size_t cap = r->body_cap > want / 2 ? 2 * r->body_cap : want;
+
+		if (cap > r->mem_limit + 1)
+			cap = want > r->mem_limit + 1 ? want : r->mem_limit + 1;
+		unsigned char *b = realloc(r->body, cap);
+
+		if (!b)
+			return -ENOMEM;
+		r->body = b;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->len, p, n);
 	r->len += n;
 	r->body[r->len] = '\0';
 	return 0;
@@ -546,6 +556,7 @@ int http_exchange(struct http_client *c, http_prepare_fn prepare, void *arg, str
 
 	rep->body = NULL;
 	rep->len = 0;
+	rep->body_cap = 0;
 	rep->fd_written = 0;
 	rep->tries = 0;
 	if (!h) {

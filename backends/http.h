@@ -69,6 +69,7 @@ struct http_reply {
 	long status;	     /* last HTTP status, 0 if none */
 	unsigned char *body; /* HTTP_SINK_MEM: new malloc'ed body (+1 NUL byte) */
 	size_t len;
+	size_t body_cap;	/* bytes allocated for body */
 	uint64_t fd_written;	/* HTTP_SINK_FD: bytes of the object written so far */
 	int64_t content_length; /* of the last reply, -1 unknown */
 	char etag[128];
