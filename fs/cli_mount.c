@@ -356,9 +356,11 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 		.commit_delay_ms = ctx->a.commit_delay_ms,
 		.ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
 	};
-	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64];
+	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64], pending[RUNTIME_PATH_BYTES];
 	int rc;
 
+	if (runtime_pending_path(pending, sizeof(pending), ctx->pid_path) == 0)
+		mo.pending_path = pending;
 	rc = runtime_pid_write(ctx->pid_path, getpid());
 	if (rc < 0) {
 		vault_keys_free(ctx->keys);
@@ -370,7 +372,7 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	}
 	rc = fsmount_run(ctx->store, ctx->cfg, ctx->keys, &mo, err, sizeof(err));
 	ctx->keys = NULL; /* fsmount_run owned and wiped them */
-	unlink(ctx->pid_path);
+	runtime_pid_remove(ctx->pid_path, getpid());
 	if (rc == 0)
 		return EXITCODE_OK;
 	if (snprintf(msg, sizeof(msg), "mounting '%s': %s", ctx->a.mnt,

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -90,6 +91,32 @@ static int cli_unmount_wait(int pidfd, const char *arg)
 	return 0;
 }
 
+/* After the daemon exited: did it leave commits the store did not take? */
+static int cli_unmount_check_pending(const char *arg, const char *pid_path)
+{
+	char path[RUNTIME_PATH_BYTES], buf[32];
+	unsigned long n = 0;
+	ssize_t got;
+	int fd;
+
+	if (runtime_pending_path(path, sizeof(path), pid_path) != 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	unlink(path);
+	buf[got > 0 ? got : 0] = '\0';
+	n = strtoul(buf, NULL, 10);
+	if (n == 0)
+		return 0;
+	return cli_fail(EXITCODE_STORE_IO,
+			"'%s' is unmounted, but %lu commits are not in the store yet (it is "
+			"unreachable); they stay in the cache and go up at the next mount with it",
+			arg, n);
+}
+
 static int cli_unmount_check_sealfs(const char *arg, const char *mnt)
 {
 	char type[64];
@@ -127,6 +154,8 @@ int cli_unmount_main(int argc, char **argv)
 	rc = cli_unmount_umount(argv[1], mnt);
 	if (rc == 0 && pidfd >= 0)
 		rc = cli_unmount_wait(pidfd, argv[1]);
+	if (rc == 0 && pidfd >= 0)
+		rc = cli_unmount_check_pending(argv[1], pid_path);
 	if (pidfd >= 0)
 		close(pidfd);
 	if (rc == 0)

@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -516,7 +517,28 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 
 /* Gives the uploader time to empty the journal; what is left waits for the
  * next mount (nothing is lost: it is durable in the cache). */
-static void mount_drain(struct mount_state *m)
+/* Tells whoever waits for this daemon (sealfs unmount) what the store lacks. */
+static void mount_report_pending(const char *path, size_t left)
+{
+	char line[32];
+	int fd, n;
+
+	if (!path)
+		return;
+	if (left == 0) {
+		unlink(path);
+		return;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%zu\n", left);
+	if (n > 0 && write(fd, line, (size_t)n) != n)
+		log_msg(LOG_WARNING, "writing the pending-commit count failed");
+	close(fd);
+}
+
+static void mount_drain(struct mount_state *m, const char *pending_path)
 {
 	size_t left = upload_drain(m->up, MOUNT_DRAIN_GIVE_UP_MS);
 
@@ -524,6 +546,7 @@ static void mount_drain(struct mount_state *m)
 		log_msg(LOG_WARNING,
 			"%zu commits not yet in the store; they will be uploaded at the next mount",
 			left);
+	mount_report_pending(pending_path, left);
 }
 
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
@@ -554,7 +577,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	r = mount_final_commit(&m);
 	if (r)
 		mount_fail(err, err_size, r, "the last commit failed");
-	mount_drain(&m);
+	mount_drain(&m, opts->pending_path);
 	mount_teardown(&m);
 	vault_keys_free(keys);
 	return r;

@@ -18,6 +18,8 @@ struct mount_opts {
 	const char *fuse_opts;     /* extra -o options for libfuse, or NULL */
 	unsigned commit_delay_ms;  /* write-back delay before a background commit */
 	int ready_fd;              /* one byte '0' written once mounted, then closed; -1 for none */
+	const char *pending_path;  /* at exit: commits left for the next mount ("N\n"), or
+				      removed when none; NULL for none */
 };
 
 /* Creates the empty root directory and the head of a new vault. */

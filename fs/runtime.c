@@ -122,6 +122,14 @@ int runtime_pid_read(const char *path, pid_t *out)
 	return 0;
 }
 
+void runtime_pid_remove(const char *path, pid_t pid)
+{
+	pid_t stored;
+
+	if (runtime_pid_read(path, &stored) == 0 && stored == pid)
+		unlink(path);
+}
+
 /* Undoes mountinfo's octal escapes (\040 for a space) in place. */
 static void runtime_unescape(char *s)
 {
@@ -242,3 +250,10 @@ int runtime_daemon_open(const char *pid_path)
 	return fd;
 }
 
+
+int runtime_pending_path(char *out, size_t size, const char *pid_path)
+{
+	int n = snprintf(out, size, "%s.pending", pid_path);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}

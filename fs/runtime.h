@@ -18,11 +18,19 @@
  * (other errnos from mkdir/lstat). */
 int runtime_pid_path(char *out, size_t size, const char *mnt);
 
+/* The path beside pid_path where the daemon leaves the number of commits the
+ * store did not take before it exited (see mount_opts.pending_path). */
+int runtime_pending_path(char *out, size_t size, const char *pid_path);
+
 /* Writes pid to path atomically (temporary file + rename). 0 or -errno. */
 int runtime_pid_write(const char *path, pid_t pid);
 
 /* Reads the pid stored at path. 0, -ENOENT, -EINVAL (not a pid), -errno. */
 int runtime_pid_read(const char *path, pid_t *out);
+
+/* Removes the pid file at path if it still holds pid (another mount may
+ * have replaced it meanwhile). */
+void runtime_pid_remove(const char *path, pid_t pid);
 
 /* Looks up the real path mnt in /proc/self/mountinfo. Returns 1 when it is
  * a mount point (type gets the file system type of the topmost mount, e.g.
