@@ -46,6 +46,9 @@ static const char cli_mount_usage[] =
 	"  -o OPT[,OPT...]        ro, rw, allow_other, or other FUSE mount options\n"
 	"  --commit-delay MS      write changes to the store at most MS ms after they are\n"
 	"                         made (default 2000; 0: at once); fsync commits at once\n"
+	"  --fsync-store          fsync returns once the store holds the data (default:\n"
+	"                         once it is durable in the cache; it goes up in the\n"
+	"                         background)\n"
 	"  -h, --help             show this help\n";
 
 /* The store handle the parent leaves to the daemon after the fork; kept
@@ -60,6 +63,7 @@ struct cli_mount_args {
 	bool foreground;
 	bool read_only;
 	bool allow_other;
+	bool fsync_store;
 	unsigned commit_delay_ms;
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 };
@@ -117,6 +121,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		{"extpass", required_argument, NULL, 'x'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"commit-delay", required_argument, NULL, 'd'},
+		{"fsync-store", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	unsigned long long v;
@@ -130,6 +135,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		case 'p': a->src.file = optarg; break;
 		case 'x': a->src.extpass = optarg; break;
 		case 'f': a->foreground = true; break;
+		case 's': a->fsync_store = true; break;
 		case 'o': rc = cli_mount_opts(a, optarg); break;
 		case 'd':
 			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
@@ -352,6 +358,7 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 		.cache_dir = ctx->cache,
 		.read_only = ctx->a.read_only,
 		.allow_other = ctx->a.allow_other,
+		.fsync_store = ctx->a.fsync_store,
 		.fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
 		.commit_delay_ms = ctx->a.commit_delay_ms,
 		.ready_fd = report_fd >= 0 ? dup(report_fd) : -1,

@@ -61,6 +61,21 @@ class Remount(st.VaultTestCase):
         self.assertEqual(st.snapshot(self.v.mnt), before)
         self.assertEqual(st.scan_for([fresh], self.v.markers), [])
 
+    def test_fsync_store_returns_once_the_store_has_it(self):
+        self.v.unmount()
+        self.v.mount("--fsync-store", "--commit-delay", "3600000")
+        head = os.path.join(self.v.store, "head")
+        with open(head, "rb") as f:
+            before = f.read()
+        with open(self.v.path("fsync-store.txt"), "w") as f:
+            f.write(self.v.marker("fsync-store"))
+            f.flush()
+            os.fsync(f.fileno())
+        with open(head, "rb") as f:
+            self.assertNotEqual(f.read(), before, "fsync returned before the store had it")
+        self.v.unmount()
+        self.v.mount()
+
     def test_sigterm_unmounts_cleanly_and_commits(self):
         marker = self.v.marker("sigterm")
         with open(self.v.path("sigterm.txt"), "w") as f:
