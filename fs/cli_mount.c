@@ -46,6 +46,8 @@ static const char cli_mount_usage[] =
 	"  -o OPT[,OPT...]        ro, rw, allow_other, or other FUSE mount options\n"
 	"  --commit-delay MS      write changes to the store at most MS ms after they are\n"
 	"                         made (default 2000; 0: at once); fsync commits at once\n"
+	"  --idle-lock MINUTES    lock (unmount, wipe the keys) after MINUTES without any\n"
+	"                         file activity (decimals allowed, e.g. 0.5)\n"
 	"  --fsync-store          fsync returns once the store holds the data (default:\n"
 	"                         once it is durable in the cache; it goes up in the\n"
 	"                         background)\n"
@@ -64,6 +66,7 @@ struct cli_mount_args {
 	bool read_only;
 	bool allow_other;
 	bool fsync_store;
+	unsigned idle_lock_s;
 	unsigned commit_delay_ms;
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 };
@@ -113,6 +116,21 @@ static int cli_mount_opts(struct cli_mount_args *a, const char *list)
 	return rc;
 }
 
+/* --idle-lock MINUTES: a decimal number of minutes, at least one second, at
+ * most a year. */
+static int cli_mount_idle_lock(struct cli_mount_args *a, const char *arg)
+{
+	char *end;
+	double min;
+
+	errno = 0;
+	min = strtod(arg, &end);
+	if (errno || end == arg || *end || !(min * 60 >= 1) || min > 366 * 24 * 60)
+		return cli_usage("mount", "--idle-lock takes minutes, e.g. 15 or 0.5");
+	a->idle_lock_s = (unsigned)(min * 60 + 0.5);
+	return 0;
+}
+
 static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -122,6 +140,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},
 		{"commit-delay", required_argument, NULL, 'd'},
 		{"fsync-store", no_argument, NULL, 's'},
+		{"idle-lock", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	unsigned long long v;
@@ -136,6 +155,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		case 'x': a->src.extpass = optarg; break;
 		case 'f': a->foreground = true; break;
 		case 's': a->fsync_store = true; break;
+		case 'i': rc = cli_mount_idle_lock(a, optarg); break;
 		case 'o': rc = cli_mount_opts(a, optarg); break;
 		case 'd':
 			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
@@ -359,6 +379,7 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 		.read_only = ctx->a.read_only,
 		.allow_other = ctx->a.allow_other,
 		.fsync_store = ctx->a.fsync_store,
+		.idle_lock_s = ctx->a.idle_lock_s,
 		.fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
 		.commit_delay_ms = ctx->a.commit_delay_ms,
 		.ready_fd = report_fd >= 0 ? dup(report_fd) : -1,

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,10 @@ struct mount_state {
 	pthread_t committer;
 	bool committer_started;
 	unsigned delay_ms;
+	unsigned idle_lock_s;
+	pthread_t main_thread; /* runs the FUSE loop: the one to interrupt */
+	pthread_t idler;
+	bool idler_started;
 };
 
 static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
@@ -314,6 +319,36 @@ static void *mount_committer(void *arg)
 	return NULL;
 }
 
+/* --idle-lock: after idle_lock_s without a request, lock the vault the way
+ * SIGTERM does (the loop ends, the last commit runs, the mount goes, the keys
+ * are wiped). The signal goes to the thread waiting in the FUSE loop: its
+ * handler marks the session exited and interrupts that wait. */
+static void *mount_idler(void *arg)
+{
+	struct mount_state *m = arg;
+	struct tree *t = m->tree;
+	struct timespec now, due;
+	bool stop = false;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop && !stop) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t last = atomic_load(&t->last_request_s);
+
+		if (now.tv_sec - last >= (int64_t)m->idle_lock_s) {
+			log_msg(LOG_INFO, "no activity for %u s: locking", m->idle_lock_s);
+			pthread_kill(m->main_thread, SIGTERM);
+			stop = true;
+			continue;
+		}
+		due = now;
+		due.tv_sec = last + (int64_t)m->idle_lock_s;
+		pthread_cond_timedwait(&t->dirty_cond, &t->lock, &due);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
 /* Starts the committer with every signal blocked (they belong to the loop). */
 static int mount_start_committer(struct mount_state *m)
 {
@@ -323,8 +358,16 @@ static int mount_start_committer(struct mount_state *m)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = pthread_create(&m->committer, NULL, mount_committer, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	m->committer_started = r == 0;
+	if (r == 0 && m->idle_lock_s > 0) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		atomic_store(&m->tree->last_request_s, (int64_t)now.tv_sec);
+		r = pthread_create(&m->idler, NULL, mount_idler, m);
+		m->idler_started = r == 0;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -r;
 }
 
@@ -338,6 +381,9 @@ static void mount_stop_committer(struct mount_state *m)
 	pthread_mutex_unlock(&m->tree->lock);
 	pthread_join(m->committer, NULL);
 	m->committer_started = false;
+	if (m->idler_started)
+		pthread_join(m->idler, NULL);
+	m->idler_started = false;
 }
 
 /* ---- running ---- */
@@ -552,7 +598,9 @@ static void mount_drain(struct mount_state *m, const char *pending_path)
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
 		const struct mount_opts *opts, char *err, size_t err_size)
 {
-	struct mount_state m = {.delay_ms = opts->commit_delay_ms};
+	struct mount_state m = {.delay_ms = opts->commit_delay_ms,
+				.idle_lock_s = opts->idle_lock_s,
+				.main_thread = pthread_self()};
 	int r;
 
 	if (m.delay_ms == 0)

@@ -17,6 +17,7 @@ struct mount_opts {
 	bool fsync_store;          /* fsync waits until the commit is in the store */
 	const char *fuse_opts;     /* extra -o options for libfuse, or NULL */
 	unsigned commit_delay_ms;  /* write-back delay before a background commit */
+	unsigned idle_lock_s;      /* unmount (lock) after this long without requests; 0: never */
 	int ready_fd;              /* one byte '0' written once mounted, then closed; -1 for none */
 	const char *pending_path;  /* at exit: commits left for the next mount ("N\n"), or
 				      removed when none; NULL for none */

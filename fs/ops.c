@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,24 @@
 #define OPS_TIMEOUT_S 1.0
 #define OPS_MAX_WRITE (1u << 20)
 
-static struct tree *ops_tree(fuse_req_t req) { return fuse_req_userdata(req); }
+/* The tree, without counting as activity: for getattr and statfs, which file
+ * managers and shells poll (they must not keep --idle-lock from locking). */
+static struct tree *ops_tree_quiet(fuse_req_t req) { return fuse_req_userdata(req); }
+
+/* Almost every request passes here: it notes the time for --idle-lock. */
+static struct tree *ops_tree(fuse_req_t req)
+{
+	struct tree *t = ops_tree_quiet(req);
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	atomic_store_explicit(&t->last_request_s, (int64_t)now.tv_sec, memory_order_relaxed);
+	return t;
+}
 
 static struct inode *ops_inode(fuse_req_t req, fuse_ino_t ino)
 {
-	return ino == FUSE_ROOT_ID ? ops_tree(req)->root : (struct inode *)(uintptr_t)ino;
+	return ino == FUSE_ROOT_ID ? ops_tree_quiet(req)->root : (struct inode *)(uintptr_t)ino;
 }
 
 static fuse_ino_t ops_nodeid(const struct tree *t, const struct inode *ino)
@@ -126,7 +140,7 @@ static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct stat st;
 
 	(void)fi;
-	tree_getattr(ops_tree(req), ops_inode(req, ino), &st);
+	tree_getattr(ops_tree_quiet(req), ops_inode(req, ino), &st);
 	fuse_reply_attr(req, &st, OPS_TIMEOUT_S);
 }
 
@@ -187,7 +201,7 @@ static void ops_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct tree *t = ops_tree(req);
+	struct tree *t = ops_tree_quiet(req);
 	struct statvfs sv, out = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = TREE_NAME_MAX};
 	uint64_t n;
 

@@ -88,6 +88,9 @@ struct tree {
 	struct commit *commit; /* borrowed: set by the mount */
 	bool writeback;	       /* set by FUSE init before any other request */
 
+	/* Atomic: CLOCK_MONOTONIC seconds of the last request (for --idle-lock). */
+	_Atomic int64_t last_request_s;
+
 	/* tree_lock. */
 	struct inode *orphans;		     /* unlinked inodes still referenced */
 	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* store keys to delete after the next commit */

@@ -76,6 +76,28 @@ class Remount(st.VaultTestCase):
         self.v.unmount()
         self.v.mount()
 
+    def test_idle_lock_unmounts_after_inactivity_only(self):
+        self.v.unmount()
+        self.v.mount("--idle-lock", "0.05")  # 3 s
+        pid = st.daemon_pid(self.v.mnt)
+        marker = self.v.marker("idle")
+        end = time.monotonic() + 6
+        while time.monotonic() < end:  # activity keeps it mounted
+            with open(self.v.path("idle.txt"), "w") as f:
+                f.write(marker)
+            time.sleep(0.5)
+        self.assertTrue(self.v.is_mounted(), "locked although the vault was in use")
+        os.sync()  # the kernel's write-back of cached pages is activity too
+        for _ in range(150):  # then idle: locked within about 3 s
+            if not self.v.is_mounted() and not st.process_alive(pid):
+                break
+            time.sleep(0.1)
+        self.assertFalse(self.v.is_mounted(), "still mounted after the idle time")
+        self.assertFalse(st.process_alive(pid), "the daemon did not exit")
+        self.v.mount()
+        with open(self.v.path("idle.txt")) as f:
+            self.assertEqual(f.read(), marker)
+
     def test_sigterm_unmounts_cleanly_and_commits(self):
         marker = self.v.marker("sigterm")
         with open(self.v.path("sigterm.txt"), "w") as f:
