@@ -175,7 +175,12 @@ class AnotherLocalUser(unittest.TestCase):
         self.assertNotIn(pw, cmdline)
         self.assertNotIn(pw, su.proc_read(self.pid, "environ"))
         fd_dir = "/proc/%d/fd" % self.pid
-        targets = [os.readlink(os.path.join(fd_dir, n)) for n in os.listdir(fd_dir)]
+        targets = []
+        for n in os.listdir(fd_dir):
+            try:
+                targets.append(os.readlink(os.path.join(fd_dir, n)))
+            except FileNotFoundError:
+                pass  # closed meanwhile (a worker thread's fd)
         self.assertNotIn(os.path.realpath(self.v.passfile), targets,
                          "the daemon keeps the passphrase file open")
         limits = su.proc_read(self.pid, "limits").decode()
