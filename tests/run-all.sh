@@ -6,7 +6,7 @@
 #   3. build-fuzz  clang, -Dfuzz=true, ASan+UBSan:    suite fuzz
 # and ends with one line "N passed, N failed" summed over every meson run.
 # Exits non-zero if anything failed. Never leaves a mount behind.
-set -euo pipefail
+set -Eeuo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,8 +43,6 @@ export SEALFS_TEST_TMP=$TEST_TMP/t
 ASAN_LOG_DIR=$TEST_TMP/asan
 mkdir -p "$SEALFS_TEST_TMP" "$ASAN_LOG_DIR"
 chmod 0755 "$TEST_TMP" "$SEALFS_TEST_TMP" # some tests run programs as another user
-# Tests that run programs as another user (nobody) must reach their dirs.
-chmod 0755 "$TEST_TMP" "$SEALFS_TEST_TMP"
 
 cleanup() {
 	local m
@@ -56,12 +54,19 @@ cleanup() {
 		 sort -r)
 	rm -rf "$TEST_TMP" 2>/dev/null || true
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 PASSED=0
 FAILED=0
 SKIPPED=0
+
+interrupted() {
+	echo "run-all: interrupted by SIG$1"
+	echo "$PASSED passed, $((FAILED + 1)) failed"
+	exit 130
+}
+trap cleanup EXIT
+trap 'interrupted INT' INT
+trap 'interrupted TERM' TERM
+trap 'echo "run-all: line $LINENO: a command failed (exit $?)"' ERR
 
 # Adds the results of the last `meson test` in build dir $1 to the totals.
 count_results() {
@@ -112,15 +117,21 @@ setup_build() {
 
 # run_suites DIR MULTIPLIER SUITE...: one meson test run per suite.
 run_suites() {
-	local dir=$1 mult=$2 suite t0
+	local dir=$1 mult=$2 suite t0 rc before
 	shift 2
 	for suite in "$@"; do
 		echo "=== $dir: suite $suite"
 		t0=$(date +%s)
 		rm -f "$dir/meson-logs/testlog.json"
+		rc=0
 		meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes 2 \
-			--timeout-multiplier "$mult" || true
+			--timeout-multiplier "$mult" || rc=$?
+		before=$FAILED
 		count_results "$dir"
+		if ((rc != 0 && FAILED == before)); then
+			echo "run-all: $dir: meson test --suite $suite exited $rc with no failed test"
+			FAILED=$((FAILED + 1))
+		fi
 		echo "=== $dir: suite $suite took $(($(date +%s) - t0)) s"
 	done
 }
@@ -163,4 +174,6 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "run-all: $SKIPPED skipped, $(($(date +%s) - START)) s in all"
 echo "$PASSED passed, $FAILED failed"
-((FAILED == 0))
+if ((FAILED > 0)); then
+	exit 1
+fi

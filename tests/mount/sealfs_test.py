@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -187,7 +188,8 @@ def scan_for(dirs, needles):
         pats.write(b"\n".join(needles) + b"\n")
         pats.flush()
         p = subprocess.run(["grep", "-r", "-a", "-F", "-o", "-Z", "-f", pats.name, "--"] + dirs,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600,
+                           env=dict(os.environ, LC_ALL="C"))  # bytes, not characters
     if p.returncode > 1:
         raise AssertionError("grep failed: %s" % p.stderr.decode(errors="replace"))
     for line in p.stdout.split(b"\n"):
@@ -219,12 +221,27 @@ def own_words(root):
     return words
 
 
+_live_roots = set()  # roots of Vaults not yet cleaned up
+
+
+def _on_sigterm(signum, frame):
+    """meson's timeout sends SIGTERM: unmount what this process mounted
+    before dying, since no finally block will run."""
+    for root in list(_live_roots):
+        lazy_unmount_all(root)
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class Vault:
     """A vault in a fresh temporary directory: root/store, root/mnt, root/cache."""
 
     def __init__(self, tag, cipher=None):
         os.makedirs(BASE, exist_ok=True)
         self.root = tempfile.mkdtemp(prefix="sealfs-%s-" % tag, dir=BASE)
+        _live_roots.add(self.root)
         self.store = os.path.join(self.root, "store")
         self.mnt = os.path.join(self.root, "mnt")
         self.cache = os.path.join(self.root, "cache")
@@ -323,6 +340,7 @@ class Vault:
                 break
             time.sleep(0.1)
         shutil.rmtree(self.root, ignore_errors=True)
+        _live_roots.discard(self.root)
 
 
 class VaultTestCase(unittest.TestCase):
