@@ -25,6 +25,12 @@
 #include "meta.h"
 #include "upload.h"
 
+/* Segments copied into the journal record rather than fsync'ed as files. */
+#define COMMIT_INLINE_SEG_MAX (128u * 1024u)
+#define COMMIT_INLINE_BUDGET (4u * 1024u * 1024u)
+/* From this many segments to flush, one syncfs() does it. */
+#define COMMIT_SYNCFS_MIN 64u
+
 struct commit_upload {
 	uint8_t key[OBJECT_ID_BYTES];
 	char *path; /* cache file to store, owned */
@@ -34,6 +40,7 @@ struct commit_object {
 	uint8_t key[OBJECT_ID_BYTES];
 	unsigned char *data; /* sealed bytes, owned */
 	size_t len;
+	bool cached; /* a segment whose cache file holds these bytes already */
 };
 
 struct commit {
@@ -220,6 +227,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
 	randombytes_buf(key, sizeof(key));
 	o = &c->objs[c->nobjs];
+	o->cached = false;
 	if (r == 0)
 		r = commit_seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key,
 				    c->tree->vault_id, c->tree->meta_key);
@@ -494,12 +502,30 @@ garbage:
 
 /* ---- write-back: the journal record ---- */
 
-/* Makes the new segments' cache files durable: data, then names. */
+/* syncfs() of the file system holding the cache: every file's data and
+ * every name on it, in one call. */
+static int commit_syncfs(const char *cache_dir)
+{
+	int fd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (syncfs(fd) != 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Makes the new segments' cache files durable: data, then names; for many
+ * segments (a large file written at once) one syncfs instead of a flush per
+ * file and per directory. */
 static int commit_sync_segments(struct commit *c)
 {
 	char text[OBJECT_KEY_TEXT_BYTES];
 	uint8_t synced[256 / 8] = {0}; /* CACHE/o/<hh> fsync'ed, by first key byte */
 
+	if (c->nups >= COMMIT_SYNCFS_MIN)
+		return commit_syncfs(c->cache_dir);
 	for (size_t i = 0; i < c->nups; i++) {
 		const uint8_t *key = c->ups[i].key;
 		int fd = open(c->ups[i].path, O_RDONLY | O_CLOEXEC), r = 0;
@@ -519,18 +545,71 @@ static int commit_sync_segments(struct commit *c)
 	return 0;
 }
 
-/* Puts the new directory objects into the cache (the record holds them too:
- * no fsync needed). */
-static void commit_cache_objects(struct commit *c)
+/* Reads a segment's cache file into a new buffer when it is at most max
+ * bytes: 0 (*data set), 1 (too big: leave it a file), or -errno. */
+static int commit_slurp(unsigned char **data, size_t *len, const char *path, size_t max)
 {
-	char text[OBJECT_KEY_TEXT_BYTES];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 1;
 
-	for (size_t i = 0; i < c->nobjs; i++) {
-		object_key_text(text, c->objs[i].key);
-		if (cache_write_object(c->tree->cctx.cache, text, c->objs[i].data,
-				       c->objs[i].len) != 0)
-			log_msg(LOG_WARNING, "commit: caching %s failed", text);
+	*data = NULL;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0)
+		r = -errno;
+	else if ((uint64_t)st.st_size <= max) {
+		*len = (size_t)st.st_size;
+		*data = malloc(*len ? *len : 1);
+		r = !*data ? -ENOMEM : cache_pread_full(fd, *data, *len, 0);
+		if (r == -ENODATA)
+			r = -EIO; /* shrank under us: never happens to a committed segment */
+		if (r < 0) {
+			free(*data);
+			*data = NULL;
+		}
 	}
+	close(fd);
+	return r;
+}
+
+/* Moves small new segments into the record itself (docs/INTERNALS.md,
+ * "Commit"): their bytes then become durable with the record's one
+ * fdatasync, instead of an fdatasync of each file and an fsync of its
+ * directory. Up to COMMIT_INLINE_BUDGET bytes per record, segments of at most
+ * COMMIT_INLINE_SEG_MAX bytes. A segment's bytes never change after
+ * content_commit handed it out, so the copy is exact. */
+static int commit_inline_segments(struct commit *c)
+{
+	size_t budget = COMMIT_INLINE_BUDGET, k = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < c->nups; i++) {
+		struct commit_upload *u = &c->ups[i];
+		unsigned char *data = NULL;
+		size_t len = 0;
+		int s = 1;
+
+		if (r == 0 && budget > 0)
+			s = commit_slurp(&data, &len, u->path,
+					 budget < COMMIT_INLINE_SEG_MAX ? budget : COMMIT_INLINE_SEG_MAX);
+		if (s == 0 && commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1,
+					     sizeof(*c->objs)) != 0) {
+			free(data);
+			s = -ENOMEM;
+		}
+		if (s != 0) {
+			if (s < 0)
+				r = s;
+			c->ups[k++] = *u;
+			continue;
+		}
+		c->objs[c->nobjs++] = (struct commit_object){.data = data, .len = len, .cached = true};
+		memcpy(c->objs[c->nobjs - 1].key, u->key, OBJECT_ID_BYTES);
+		free(u->path);
+		budget -= len;
+	}
+	c->nups = k;
+	return r;
 }
 
 static void commit_clear_queues(struct commit *c)
@@ -578,11 +657,11 @@ static int commit_journal(struct commit *c)
 	commit_prune(c);
 	if (!c->head)
 		return 0; /* nothing sealed since the last record */
-	r = commit_sync_segments(c);
-	if (r == 0) {
-		commit_cache_objects(c);
+	r = commit_inline_segments(c);
+	if (r == 0)
+		r = commit_sync_segments(c);
+	if (r == 0)
 		r = commit_write_record(c);
-	}
 	free(c->head);
 	c->head = NULL;
 	if (r) {

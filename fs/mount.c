@@ -4,9 +4,12 @@
  * daemonise (the CLI forks first), never log names, contents or keys, and
  * must wipe the keys before returning.
  *
- * Background commits: once the tree turns dirty, a commit runs after
- * commit_delay_ms (MOUNT_COMMIT_DELAY_DEFAULT_MS when 0 is passed); after a
- * failed commit the delay doubles, up to MOUNT_COMMIT_BACKOFF_MAX_MS.
+ * Background commits: a commit runs once the tree has had no change for
+ * commit_delay_ms (MOUNT_COMMIT_DELAY_DEFAULT_MS when 0 is passed), or at the
+ * latest MOUNT_COMMIT_MAX_MS after its first uncommitted change (the kernel's
+ * own dirty page expiry), so that a busy file is not copied on write again
+ * every few seconds; after a failed commit the delay doubles, up to
+ * MOUNT_COMMIT_BACKOFF_MAX_MS.
  *
  * Write-back: commits (fsync, the timer, unmount) only journal in the cache;
  * the uploader (fs/upload.c) stores them. At mount, a journal record newer
@@ -44,6 +47,7 @@
 
 #define MOUNT_COMMIT_DELAY_DEFAULT_MS 2000u
 #define MOUNT_COMMIT_BACKOFF_MAX_MS 60000u
+#define MOUNT_COMMIT_MAX_MS 30000u
 #define MOUNT_FINAL_COMMIT_TRIES 3
 #define MOUNT_MAX_THREADS 16
 #define MOUNT_MAX_IDLE_THREADS 4
@@ -287,6 +291,18 @@ static bool mount_before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* When the next background commit is due (tree_lock held). */
+static void mount_commit_due(struct timespec *due, const struct tree *t, unsigned delay)
+{
+	struct timespec latest;
+
+	mount_deadline(due, &t->changed_at, delay);
+	mount_deadline(&latest, &t->dirty_since, delay > MOUNT_COMMIT_MAX_MS ? delay
+									 : MOUNT_COMMIT_MAX_MS);
+	if (mount_before(&latest, due))
+		*due = latest;
+}
+
 static void *mount_committer(void *arg)
 {
 	struct mount_state *m = arg;
@@ -300,7 +316,7 @@ static void *mount_committer(void *arg)
 			pthread_cond_wait(&t->dirty_cond, &t->lock);
 			continue;
 		}
-		mount_deadline(&due, &t->dirty_since, delay);
+		mount_commit_due(&due, t, delay);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (mount_before(&now, &due)) {
 			pthread_cond_timedwait(&t->dirty_cond, &t->lock, &due);
@@ -312,8 +328,10 @@ static void *mount_committer(void *arg)
 		delay = ok ? m->delay_ms
 			   : (delay > MOUNT_COMMIT_BACKOFF_MAX_MS / 2 ? MOUNT_COMMIT_BACKOFF_MAX_MS
 								      : delay * 2);
-		if (!ok)
+		if (!ok) { /* the back-off counts from now */
 			clock_gettime(CLOCK_MONOTONIC, &t->dirty_since);
+			t->changed_at = t->dirty_since;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;

@@ -168,10 +168,11 @@ static void tree_table_remove(const struct tree *t, struct inode *dir, struct in
 
 static void tree_set_dirty_locked(struct tree *t)
 {
+	clock_gettime(CLOCK_MONOTONIC, &t->changed_at);
 	if (t->dirty)
 		return;
 	t->dirty = true;
-	clock_gettime(CLOCK_MONOTONIC, &t->dirty_since);
+	t->dirty_since = t->changed_at;
 	pthread_cond_broadcast(&t->dirty_cond);
 }
 

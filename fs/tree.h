@@ -98,6 +98,7 @@ struct tree {
 	uint64_t ninodes;
 	bool dirty;		     /* something to commit (dirty root or garbage) */
 	struct timespec dirty_since; /* CLOCK_MONOTONIC, when dirty turned true */
+	struct timespec changed_at;  /* CLOCK_MONOTONIC, the last change */
 	bool stop;		     /* the background committer must exit */
 };
 

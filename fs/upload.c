@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commit.h"
 #include "journal.h"
@@ -23,6 +24,9 @@
 #define UPLOAD_BACKOFF_MIN_MS 1000u
 #define UPLOAD_DRAIN_RETRY_MS 1000u
 #define UPLOAD_POLL_MS 200u
+/* A round starts this long after the first kick, so that the records of a
+ * burst of fsyncs share one round's store syncs (unless someone waits). */
+#define UPLOAD_GATHER_MS 250u
 
 struct upload {
 	/* Read-only after upload_start. */
@@ -41,6 +45,7 @@ struct upload {
 	bool idle;	      /* the last round found nothing left */
 	bool stop;
 	bool draining;
+	bool urgent; /* upload_wait is waiting: no gathering */
 	bool failing;
 	int last_err;
 	struct timespec progress; /* CLOCK_MONOTONIC of the last successful round */
@@ -175,6 +180,31 @@ static int upload_plan(struct upload_round *rd)
 	return 0;
 }
 
+/* Stores a record's object and leaves a copy in the cache, where later
+ * mounts find it. Commits do not write these copies themselves: an object
+ * that a later pending commit replaced is never written anywhere. A local
+ * store links the cache copy (which may exist already: an inlined segment,
+ * or the replay at mount) instead of writing a second file. */
+static int upload_put_object(struct upload *u, const char *text, const char *path,
+			     const unsigned char *data, size_t len)
+{
+	struct backend *s = u->store;
+	int r;
+
+	if (s->ops->caps & BACKEND_CAP_LOCAL_FS) {
+		r = s->ops->put_file(s, text, path);
+		if (r != -ENOENT)
+			return r;
+		if (cache_write_object(u->cache, text, data, len) == 0)
+			return s->ops->put_file(s, text, path);
+		return backend_put(s, text, data, len);
+	}
+	r = backend_put(s, text, data, len);
+	if (r == 0 && access(path, F_OK) != 0 && cache_write_object(u->cache, text, data, len) != 0)
+		log_msg(LOG_WARNING, "upload: caching %s failed", text);
+	return r;
+}
+
 static int upload_put_one(void *arg, size_t i)
 {
 	struct upload_round *rd = arg;
@@ -183,10 +213,10 @@ static int upload_put_one(void *arg, size_t i)
 	struct backend *s = rd->u->store;
 
 	object_key_text(text, j->key);
-	if (j->data)
-		return backend_put(s, text, j->data, j->len);
 	cache_path(rd->u->cache, text, path);
-	return s->ops->put_file(s, text, path);
+	if (!j->data)
+		return s->ops->put_file(s, text, path);
+	return upload_put_object(rd->u, text, path, j->data, j->len);
 }
 
 static int upload_del_one(void *arg, size_t i)
@@ -354,6 +384,16 @@ static void upload_backoff(struct upload *u, unsigned ms)
 		pthread_cond_timedwait(&u->cond, &u->lock, u->draining ? &drain_due : &due);
 }
 
+/* Lets more records arrive before a round (lock held). */
+static void upload_gather(struct upload *u)
+{
+	struct timespec due;
+
+	upload_deadline(&due, UPLOAD_GATHER_MS);
+	while (!u->stop && !u->draining && !u->urgent && !upload_passed(&due))
+		pthread_cond_timedwait(&u->cond, &u->lock, &due);
+}
+
 static void *upload_main(void *arg)
 {
 	struct upload *u = arg;
@@ -369,8 +409,10 @@ static void *upload_main(void *arg)
 			pthread_cond_wait(&u->cond, &u->lock);
 			continue;
 		}
-		u->work = false;
 		u->idle = false;
+		upload_gather(u);
+		u->work = false;
+		u->urgent = false;
 		pthread_mutex_unlock(&u->lock);
 		r = upload_round(u, &left);
 		pthread_mutex_lock(&u->lock);
@@ -495,6 +537,10 @@ bool upload_wait(struct upload *u, uint64_t seq, unsigned ms)
 
 	upload_deadline(&due, ms);
 	pthread_mutex_lock(&u->lock);
+	if (u->done_seq < seq) {
+		u->urgent = true;
+		pthread_cond_signal(&u->cond);
+	}
 	while (u->done_seq < seq && !u->failing && !u->stop && !upload_passed(&due))
 		pthread_cond_timedwait(&u->done, &u->lock, &due);
 	stored = u->done_seq >= seq;

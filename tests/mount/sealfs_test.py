@@ -120,6 +120,21 @@ def process_alive(pid):
         return False
 
 
+def wait_uploaded(cache, timeout=30):
+    """Waits until the cache's journal holds no record (the uploader stored
+    every commit); False on timeout."""
+    deadline = time.monotonic() + timeout
+    jdir = os.path.join(cache, "journal")
+    while time.monotonic() < deadline:
+        try:
+            if not any(n.endswith(".rec") for n in os.listdir(jdir)):
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def file_digest(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -108,7 +108,9 @@ class AnotherLocalUser(unittest.TestCase):
             os.chmod(v.path("public.txt"), 0o644)
             os.mkdir(v.path("public-dir"), 0o777)
             with open(cls.file, "rb") as f:
-                os.fsync(f.fileno())  # commit: objects in the cache and the store
+                os.fsync(f.fileno())  # commit: objects in the cache, then the store
+            if not st.wait_uploaded(v.cache):
+                raise AssertionError("the uploader did not store the commit within 30 s")
             cls.pid = st.daemon_pid(v.mnt)
         except BaseException:
             v.cleanup()
