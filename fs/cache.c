@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +121,25 @@ static int cache_lock(struct cache *c, char *err, size_t err_size)
 	return 0;
 }
 
+/* Asks ext4's Orlov allocator to spread CACHE/o/<hh> over the block groups
+ * (FS_TOPDIR_FL, as `chattr +T`), so that creating cache files does not crowd
+ * one group; file systems without the flag ignore it (best effort). */
+static void cache_spread(const struct cache *c)
+{
+	char path[CACHE_PATH_MAX];
+	int fd, flags = 0;
+
+	snprintf(path, sizeof(path), "%s/o", c->dir);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+}
+
 static int cache_prepare(struct cache *c, char *err, size_t err_size)
 {
 	int rc = cache_mkdirs(c->dir);
@@ -129,6 +150,8 @@ static int cache_prepare(struct cache *c, char *err, size_t err_size)
 	if (rc < 0)
 		return rc;
 	rc = cache_subdir(c, "o");
+	if (rc == 0)
+		cache_spread(c);
 	if (rc == 0)
 		rc = cache_subdir(c, "tmp");
 	if (rc == 0)
@@ -268,6 +291,21 @@ int cache_install(struct cache *c, const char *tmp_path, const char *key)
 	if (rc < 0)
 		return rc;
 	return rename(tmp_path, path) < 0 ? -errno : 0;
+}
+
+int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_MAX])
+{
+	int fd, rc;
+
+	cache_path(c, key, path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : -errno;
+	rc = cache_mkparent(c, path);
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return fd >= 0 ? fd : -errno;
 }
 
 int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX])

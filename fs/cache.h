@@ -44,6 +44,12 @@ int cache_drop_object(struct cache *c, const char *key);
 /* Creates a new empty temporary file (O_RDWR, mode 0600) under CACHE/tmp;
  * its path goes to path. Returns the fd, or -errno. */
 int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX]);
+/* Creates the cache file of a new object under its final name (O_EXCL,
+ * O_RDWR, mode 0600), creating CACHE/o/<hh> if needed; path gets its path.
+ * For objects whose key is new and random and that nothing references until
+ * the caller has written and flushed them (new segments). Returns the fd or
+ * -errno (-EEXIST: the key is taken). */
+int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_MAX]);
 /* Renames the temporary file tmp_path into place as the cache file of key,
  * creating CACHE/o/<hh> if needed (no fsync). Returns 0 or -errno; on error
  * tmp_path is left for the caller to unlink. */

@@ -435,13 +435,14 @@ static int seg_install(const struct content_ctx *ctx, struct content_file *f, si
 	rc = garbage_reserve(f, seg->present);
 	if (rc < 0)
 		return rc;
-	fd = cache_tmp_create(ctx->cache, tmp);
+	object_key_text(kt, key);
+	/* Under its final name at once: a new random key nothing references
+	 * until a commit has flushed it; no rename, and the file's inode comes
+	 * from its own CACHE/o/<hh> directory's block group. */
+	fd = cache_create_object(ctx->cache, kt, tmp);
 	if (fd < 0)
 		return fd;
-	object_key_text(kt, key);
 	rc = cache_pwrite_full(fd, data, len, 0);
-	if (rc == 0)
-		rc = cache_install(ctx->cache, tmp, kt);
 	if (rc < 0) {
 		close(fd);
 		unlink(tmp);

@@ -20,11 +20,9 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "journal_slot.h"
 
-#define JOURNAL_MAGIC_BYTES 8u
 #define JOURNAL_SEQ_HEX 16u
-/* Removed record files kept for reuse (journal_remove, journal_write). */
-#define JOURNAL_SPARES 256u
 
 /* ---- paths ---- */
 
@@ -59,99 +57,6 @@ static bool journal_parse_name(const char *name, uint64_t *seq)
 	return true;
 }
 
-/* ---- spare files ----
- * A removed record is renamed to a free "spare-<k>" name rather than
- * unlinked, and the next record is written into a spare renamed to its .tmp
- * name: creating a file costs far more than renaming one on some file
- * systems (ext4 scans for recently deleted inodes), and a commit would
- * otherwise create one per fsync. A spare's bytes are an old record's:
- * sealed objects and random keys only. */
-
-static int journal_spare_path(char out[CACHE_PATH_MAX], const char *cache_dir, unsigned k)
-{
-	int n = snprintf(out, CACHE_PATH_MAX, "%s/%s/spare-%u", cache_dir, JOURNAL_DIR_NAME, k);
-
-	return n < 0 || n >= CACHE_PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
-/* Which spare names are probably taken: a hint shared by the process (one
- * cache per daemon); a wrong guess costs one failed rename. */
-static pthread_mutex_t journal_spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t journal_spare_used[JOURNAL_SPARES / 64];
-
-static void journal_spare_mark(unsigned k, bool used)
-{
-	pthread_mutex_lock(&journal_spare_lock);
-	if (used)
-		journal_spare_used[k / 64] |= (uint64_t)1 << (k % 64);
-	else
-		journal_spare_used[k / 64] &= ~((uint64_t)1 << (k % 64));
-	pthread_mutex_unlock(&journal_spare_lock);
-}
-
-/* The first spare name the hint says is taken (used) or free (!used), from
- * k on; JOURNAL_SPARES when none. */
-static unsigned journal_spare_find(unsigned k, bool used)
-{
-	pthread_mutex_lock(&journal_spare_lock);
-	for (; k < JOURNAL_SPARES; k++) {
-		bool taken = journal_spare_used[k / 64] >> (k % 64) & 1;
-		if (taken == used)
-			break;
-	}
-	pthread_mutex_unlock(&journal_spare_lock);
-	return k;
-}
-
-/* Renames a spare to path if there is one (best effort). */
-static void journal_spare_take(const char *cache_dir, const char *path)
-{
-	char spare[CACHE_PATH_MAX];
-
-	for (unsigned k = journal_spare_find(0, true); k < JOURNAL_SPARES;
-	     k = journal_spare_find(k + 1, true)) {
-		if (journal_spare_path(spare, cache_dir, k) != 0)
-			return;
-		int r = renameat2(AT_FDCWD, spare, AT_FDCWD, path, RENAME_NOREPLACE);
-		journal_spare_mark(k, false);
-		if (r == 0)
-			return;
-	}
-}
-
-/* Renames path to a free spare name; 1 when every spare name is taken. */
-static int journal_spare_give(const char *cache_dir, const char *path)
-{
-	char spare[CACHE_PATH_MAX];
-
-	for (unsigned k = journal_spare_find(0, false); k < JOURNAL_SPARES;
-	     k = journal_spare_find(k + 1, false)) {
-		if (journal_spare_path(spare, cache_dir, k) != 0)
-			return -ENAMETOOLONG;
-		int r = renameat2(AT_FDCWD, path, AT_FDCWD, spare, RENAME_NOREPLACE);
-		if (r != 0 && errno != EEXIST)
-			return -errno;
-		journal_spare_mark(k, true);
-		if (r == 0)
-			return 0;
-	}
-	return 1;
-}
-
-/* Notes the spares a directory entry shows (journal_init). */
-static void journal_spare_seen(const char *name)
-{
-	unsigned k = 0;
-	const char *p = name + strlen("spare-");
-
-	if (strncmp(name, "spare-", strlen("spare-")) != 0 || !*p)
-		return;
-	for (; *p >= '0' && *p <= '9' && k < JOURNAL_SPARES; p++)
-		k = k * 10 + (unsigned)(*p - '0');
-	if (!*p && k < JOURNAL_SPARES)
-		journal_spare_mark(k, true);
-}
-
 int journal_sync_dir(const char *cache_dir)
 {
 	char dir[CACHE_PATH_MAX];
@@ -184,13 +89,12 @@ int journal_init(const char *cache_dir)
 		return -errno;
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		journal_spare_seen(de->d_name);
 		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0 &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
 			unlink(path);
 	}
 	closedir(d);
-	return 0;
+	return jslot_scan(cache_dir);
 }
 
 /* ---- encoding ---- */
@@ -251,14 +155,22 @@ static void journal_encode(unsigned char *buf, size_t size, const struct journal
 	(void)size;
 }
 
-static int journal_write_file(const char *path, const unsigned char *buf, size_t len)
+/* Writes buf into slot file path from offset 0, cuts what an older record
+ * left beyond it, and flushes: one fdatasync (a fresh file also needs its
+ * name made durable: the caller fsyncs the directory). */
+static int journal_write_slot(const char *path, const unsigned char *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
 	int r;
 
 	if (fd < 0)
 		return -errno;
 	r = cache_pwrite_full(fd, buf, len, 0);
+	if (r == 0 && fstat(fd, &st) != 0)
+		r = -errno;
+	if (r == 0 && (uint64_t)st.st_size > len && ftruncate(fd, (off_t)len) != 0)
+		r = -errno;
 	if (r == 0 && fdatasync(fd) != 0)
 		r = -errno;
 	if (close(fd) != 0 && r == 0)
@@ -266,36 +178,50 @@ static int journal_write_file(const char *path, const unsigned char *buf, size_t
 	return r;
 }
 
+/* Makes slot file path free: its magic zeroed (no flush: a record that
+ * comes back after a crash is one the store holds already, see
+ * journal_remove). */
+static void journal_clear_slot(const char *path)
+{
+	static const unsigned char zero[JOURNAL_MAGIC_BYTES];
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	(void)cache_pwrite_full(fd, zero, sizeof(zero), 0);
+	close(fd);
+}
+
 int journal_write(const char *cache_dir, const struct journal_record *rec)
 {
-	char path[CACHE_PATH_MAX], tmp[CACHE_PATH_MAX];
-	bool too_big;
+	char path[CACHE_PATH_MAX];
+	bool too_big, fresh = false;
 	size_t len = journal_size(rec, &too_big);
 	unsigned char *buf;
-	int r = journal_path(path, cache_dir, rec->seq, ".rec");
+	unsigned k;
+	int r;
 
-	if (r == 0)
-		r = journal_path(tmp, cache_dir, rec->seq, ".tmp");
-	if (r)
-		return r;
 	if (too_big)
 		return -EFBIG;
 	buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;
 	journal_encode(buf, len, rec);
-	journal_spare_take(cache_dir, tmp);
-	r = journal_write_file(tmp, buf, len);
-	free(buf);
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
+	r = jslot_take(cache_dir, rec->seq, &k, &fresh);
 	if (r) {
-		unlink(tmp);
+		free(buf);
 		return r;
 	}
-	r = journal_sync_dir(cache_dir);
-	if (r)
-		unlink(path); /* not known durable: the commit did not happen */
+	r = jslot_path(path, cache_dir, k);
+	if (r == 0)
+		r = journal_write_slot(path, buf, len);
+	if (r == 0 && fresh)
+		r = journal_sync_dir(cache_dir);
+	free(buf);
+	if (r) {
+		journal_clear_slot(path); /* not known durable: the commit did not happen */
+		jslot_release(cache_dir, k);
+	}
 	return r;
 }
 
@@ -432,9 +358,12 @@ int journal_read(struct journal_record *out, const char *cache_dir, uint64_t seq
 	char path[CACHE_PATH_MAX];
 	size_t len = 0;
 	uint64_t named = seq;
+	unsigned k;
 	int r = journal_path(path, cache_dir, seq, ".rec");
 
 	memset(out, 0, sizeof(*out));
+	if (r == 0 && jslot_find(cache_dir, seq, &k) == 0)
+		r = jslot_path(path, cache_dir, k);
 	if (r == 0)
 		r = journal_slurp(&out->buf, &len, path);
 	if (r)
@@ -497,6 +426,8 @@ int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir)
 		(*seqs)[(*n)++] = seq;
 	}
 	closedir(d);
+	if (r == 0)
+		r = jslot_seqs(cache_dir, seqs, n, &cap);
 	if (r) {
 		free(*seqs);
 		*seqs = NULL;
@@ -511,11 +442,17 @@ int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir)
 int journal_remove(const char *cache_dir, uint64_t seq)
 {
 	char path[CACHE_PATH_MAX];
+	unsigned k;
 	int r = journal_path(path, cache_dir, seq, ".rec");
 
-	if (r == 0)
-		r = journal_spare_give(cache_dir, path);
-	if (r == 0 || r == -ENOENT)
-		return 0;
-	return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+	if (r == 0 && jslot_find(cache_dir, seq, &k) == 0) {
+		r = jslot_path(path, cache_dir, k);
+		if (r == 0)
+			journal_clear_slot(path);
+		jslot_release(cache_dir, k);
+		return r;
+	}
+	if (r)
+		return r;
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -errno; /* a record of format 1's names */
 }

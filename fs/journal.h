@@ -1,15 +1,19 @@
 /* journal.h - the write-back journal in the cache directory (docs/FORMAT.md,
- * "Cache"): one record file per sealed commit that is durable locally but not
- * yet in the store. A record holds only sealed objects and random store keys,
+ * "Cache"): one record per sealed commit that is durable locally but not yet
+ * in the store. A record holds only sealed objects and random store keys,
  * never plaintext. Knows nothing of FUSE, trees or stores.
  *
- * Layout: CACHE/journal/<seq, 16 lower-case hex digits>.rec, written as
- * <seq>.tmp, fdatasync'ed, renamed, and the directory fsync'ed. Each record
- * ends with a BLAKE2b-256 checksum of its bytes (integrity against torn or
- * damaged files, not authentication: the head inside is sealed).
+ * Layout: records live in slot files CACHE/journal/slot-<k>
+ * (fs/journal_slot.h): a record is written in place into a free slot and
+ * fdatasync'ed (one flush; the directory is fsync'ed only when a new slot
+ * file is made), and removing it zeroes its magic. A slot whose bytes do not
+ * start with a record header is free. Records named <seq>.rec (16 hex
+ * digits), which earlier versions wrote, are still read and removed. Each
+ * record ends with a BLAKE2b-256 checksum of its bytes (integrity against
+ * torn or damaged files, not authentication: the head inside is sealed).
  *
- * Thread safety: functions touch only the files named; callers serialise
- * writes of one seq (fs/commit.c holds commit_lock). */
+ * Thread safety: the slot table has its own lock; callers serialise writes
+ * (fs/commit.c holds commit_lock) and removals (the uploader thread). */
 #ifndef SEALFS_JOURNAL_H
 #define SEALFS_JOURNAL_H
 
@@ -20,6 +24,7 @@
 
 #define JOURNAL_DIR_NAME "journal"
 #define JOURNAL_MAGIC "sealfsJ1" /* 8 bytes, no NUL in the file */
+#define JOURNAL_MAGIC_BYTES 8u
 #define JOURNAL_VERSION 1u
 #define JOURNAL_SUM_BYTES 32u
 /* A record file larger than this is refused as damaged. */
@@ -49,12 +54,12 @@ struct journal_record {
 	struct journal_object *objs_owned;
 };
 
-/* Creates CACHE/journal (0700) if missing and removes leftover .tmp files.
- * 0 or -errno. */
+/* Creates CACHE/journal (0700) if missing, removes leftover .tmp files and
+ * (re)reads the slot table. 0 or -errno. */
 int journal_init(const char *cache_dir);
-/* Writes rec durably (tmp, fdatasync, rename, fsync of the directory).
- * Returns 0 or -errno (-EFBIG over JOURNAL_RECORD_MAX); on error no record
- * file of that seq is left behind. */
+/* Writes rec durably into a free slot (one fdatasync). Returns 0 or -errno
+ * (-EFBIG over JOURNAL_RECORD_MAX, -ENOSPC past JSLOT_MAX pending records);
+ * on error no record of that seq is left behind. */
 int journal_write(const char *cache_dir, const struct journal_record *rec);
 /* Reads record seq into *out (new: journal_record_release). -ENOENT missing,
  * -EBADMSG torn, damaged or of an unknown version, -ENOMEM, -errno. */
@@ -62,8 +67,9 @@ int journal_read(struct journal_record *out, const char *cache_dir, uint64_t seq
 void journal_record_release(struct journal_record *r);
 /* The seqs of every record file, ascending. *seqs is new (NULL when none). */
 int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir);
-/* Removes record seq (missing is fine; not durable until journal_sync_dir).
- * 0 or -errno. */
+/* Removes record seq (missing is fine). Not durable: after a crash a removed
+ * record may come back; callers remove a record only once the store holds
+ * its head (so a record that comes back is one the store holds). 0 or -errno. */
 int journal_remove(const char *cache_dir, uint64_t seq);
 /* fsyncs CACHE/journal. 0 or -errno. */
 int journal_sync_dir(const char *cache_dir);

@@ -452,12 +452,15 @@ static void mount_teardown(struct mount_state *m)
 
 /* ---- the journal at mount ---- */
 
-/* Reads every pending record, oldest first, putting its directory objects
- * back into the cache (a crash may have lost those unsynced copies). The
- * newest record, if damaged, is a commit cut short: removed and ignored.
+/* Reads every pending record, oldest first, putting its objects back into
+ * the cache (a crash may have lost those unsynced copies). A damaged record
+ * is ignored (and removed) when it is the newest (a commit cut short) or
+ * when its seq is at most the store's head seq stored (a removed record
+ * whose slot was being reused); any other damaged record fails the mount.
  * *newest gets the newest intact seq and head (0 / untouched when none). */
-static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t *newest,
-			unsigned char **head, size_t *head_len, char *err, size_t size)
+static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t stored,
+			uint64_t *newest, unsigned char **head, size_t *head_len, char *err,
+			size_t size)
 {
 	char text[OBJECT_KEY_TEXT_BYTES];
 	struct journal_record rec;
@@ -467,11 +470,12 @@ static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t *
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		r = journal_read(&rec, cache_dir, seqs[i]);
-		if (r == -EBADMSG && i + 1 == n) {
-			log_msg(LOG_WARNING, "journal record %016" PRIx64 " is damaged (a commit cut "
-				"short); ignoring it", seqs[i]);
+		if (r == -EBADMSG && (i + 1 == n || seqs[i] <= stored)) {
+			log_msg(LOG_WARNING, "journal record %016" PRIx64 " is damaged (%s); "
+				"ignoring it", seqs[i], seqs[i] <= stored ? "the store holds its "
+				"commit" : "a commit cut short");
 			r = journal_remove(cache_dir, seqs[i]);
-			break;
+			continue;
 		}
 		if (r) {
 			mount_fail(err, size, r, "journal record %016" PRIx64 " in the cache is "
@@ -516,7 +520,7 @@ static int mount_choose_head(struct mount_state *m, struct dirobj_head *head,
 	if (r)
 		return mount_fail(err, size, r, "creating the cache's journal failed: %s",
 				  strerror(-r));
-	r = mount_replay(m, cache_dir, &pending, &sealed, &len, err, size);
+	r = mount_replay(m, cache_dir, stored, &pending, &sealed, &len, err, size);
 	if (r == 0 && pending > remembered && pending < stored)
 		r = mount_fail(err, size, -ESTALE,
 			       "the store's head (seq %" PRIu64 ") is newer than this cache's "

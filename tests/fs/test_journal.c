@@ -1,8 +1,10 @@
-/* test_journal.c - the write-back journal's record files (fs/journal.c) in a
- * real temporary cache directory: write, read back, list, remove; removed
- * records are kept as spares and the next record reuses one (same inode, no
- * new file); spares never list as records; a torn record reads as -EBADMSG;
- * journal_init removes leftover .tmp files and keeps spares. */
+/* test_journal.c - the write-back journal (fs/journal.c, fs/journal_slot.c)
+ * in a real temporary cache directory: write, read back, list, remove;
+ * records live in slot files that are reused in place (same inode, no new
+ * file, shorter records cut); a removed record's slot is free and never
+ * lists; a torn record reads as -EBADMSG; journal_init removes leftover .tmp
+ * files, rereads the slots from disk and drops free slots past 64; records
+ * under the older <seq>.rec names are still listed, read and removed. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -41,7 +43,7 @@ static ino_t inode_of(const char *name)
 	return stat(p, &st) == 0 ? st.st_ino : 0;
 }
 
-static size_t count_spares(void)
+static size_t count_slots(void)
 {
 	char p[256];
 	struct dirent *de;
@@ -53,8 +55,18 @@ static size_t count_spares(void)
 	if (!d)
 		return 0;
 	while ((de = readdir(d)) != NULL)
-		n += strncmp(de->d_name, "spare-", 6) == 0;
+		n += strncmp(de->d_name, "slot-", 5) == 0;
 	closedir(d);
+	return n;
+}
+
+static size_t count_listed(void)
+{
+	uint64_t *seqs;
+	size_t n = 0;
+
+	CHECK(journal_list(&seqs, &n, dir) == 0);
+	free(seqs);
 	return n;
 }
 
@@ -98,7 +110,7 @@ static void check_record(uint64_t seq, size_t len)
 	journal_record_release(&rec);
 }
 
-static void test_spares(void)
+static void test_slots(void)
 {
 	uint64_t *seqs;
 	size_t n;
@@ -108,25 +120,31 @@ static void test_spares(void)
 	CHECK(write_record(2, 10) == 0);
 	check_record(1, 5000);
 	check_record(2, 10);
-	ino = inode_of("0000000000000001.rec");
+	CHECK(count_slots() == 2);
+	ino = inode_of("slot-0");
 	CHECK(ino != 0);
 	CHECK(journal_remove(dir, 1) == 0);
-	CHECK(inode_of("0000000000000001.rec") == 0);
-	CHECK(count_spares() == 1);
+	CHECK(inode_of("slot-0") == ino); /* kept, free */
 	CHECK(journal_list(&seqs, &n, dir) == 0 && n == 1 && seqs[0] == 2);
 	free(seqs);
-	/* the next record is the spare, renamed: same inode, shorter content */
+	struct journal_record rec;
+	CHECK(journal_read(&rec, dir, 1) == -ENOENT);
+	/* the next record reuses the free slot in place, shorter */
 	CHECK(write_record(3, 7) == 0);
-	CHECK(inode_of("0000000000000003.rec") == ino);
-	CHECK(count_spares() == 0);
+	CHECK(inode_of("slot-0") == ino);
+	CHECK(count_slots() == 2);
 	check_record(3, 7);
-	/* removing a missing record is fine and makes no spare */
-	CHECK(journal_remove(dir, 99) == 0);
-	CHECK(count_spares() == 0);
-	CHECK(journal_remove(dir, 2) == 0 && journal_remove(dir, 3) == 0);
-	CHECK(count_spares() == 2);
-	CHECK(journal_list(&seqs, &n, dir) == 0 && n == 0);
+	/* what is on disk agrees with memory after a rescan */
+	CHECK(journal_init(dir) == 0);
+	CHECK(journal_list(&seqs, &n, dir) == 0 && n == 2 && seqs[0] == 2 && seqs[1] == 3);
 	free(seqs);
+	check_record(3, 7);
+	/* removing a missing record is fine */
+	CHECK(journal_remove(dir, 99) == 0);
+	CHECK(journal_remove(dir, 2) == 0 && journal_remove(dir, 3) == 0);
+	CHECK(count_listed() == 0);
+	CHECK(journal_init(dir) == 0);
+	CHECK(count_listed() == 0 && count_slots() == 2);
 }
 
 static void test_torn_and_init(void)
@@ -135,11 +153,12 @@ static void test_torn_and_init(void)
 	struct journal_record rec;
 	struct stat st;
 
-	CHECK(write_record(4, 300) == 0);
-	path_of(p, sizeof(p), "0000000000000004.rec");
+	CHECK(write_record(4, 300) == 0); /* slot-0 */
+	path_of(p, sizeof(p), "slot-0");
 	CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 1) == 0);
 	CHECK(journal_read(&rec, dir, 4) == -EBADMSG);
 	CHECK(journal_read(&rec, dir, 5) == -ENOENT);
+	CHECK(journal_remove(dir, 4) == 0);
 	path_of(tmp, sizeof(tmp), "0000000000000005.tmp");
 	FILE *f = fopen(tmp, "w");
 	CHECK(f != NULL);
@@ -147,9 +166,41 @@ static void test_torn_and_init(void)
 		fclose(f);
 	CHECK(journal_init(dir) == 0);
 	CHECK(access(tmp, F_OK) != 0);
-	CHECK(count_spares() >= 1); /* kept across a new mount */
 	CHECK(write_record(6, 1) == 0);
 	check_record(6, 1);
+	CHECK(journal_remove(dir, 6) == 0);
+}
+
+/* A record under the name older versions used is still read and removed. */
+static void test_legacy_names(void)
+{
+	char from[256], to[256];
+
+	CHECK(write_record(7, 50) == 0); /* slot-0 */
+	path_of(from, sizeof(from), "slot-0");
+	path_of(to, sizeof(to), "0000000000000007.rec");
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	CHECK(system(cmd) == 0);
+	CHECK(journal_remove(dir, 7) == 0); /* frees the slot; the .rec stays */
+	CHECK(count_listed() == 1);
+	check_record(7, 50);
+	CHECK(journal_remove(dir, 7) == 0);
+	CHECK(access(to, F_OK) != 0 && count_listed() == 0);
+}
+
+/* A backlog's many slots shrink back to JSLOT_KEEP_FREE at the next scan. */
+static void test_trim(void)
+{
+	for (uint64_t s = 100; s < 180; s++)
+		CHECK(write_record(s, 1) == 0);
+	CHECK(count_slots() == 80 && count_listed() == 80);
+	for (uint64_t s = 100; s < 180; s++)
+		CHECK(journal_remove(dir, s) == 0);
+	CHECK(journal_init(dir) == 0);
+	CHECK(count_slots() == 64 && count_listed() == 0);
+	CHECK(write_record(200, 3) == 0);
+	check_record(200, 3);
 }
 
 int main(void)
@@ -162,8 +213,10 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	CHECK(journal_init(dir) == 0);
-	test_spares();
+	test_slots();
 	test_torn_and_init();
+	test_legacy_names();
+	test_trim();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

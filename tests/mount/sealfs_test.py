@@ -120,16 +120,36 @@ def process_alive(pid):
         return False
 
 
+def journal_records(cache):
+    """The journal's records in the cache (docs/FORMAT.md, "Cache"), oldest
+    first, as (seq, path): slot files that start with the record magic, and
+    records under the older <seq>.rec names."""
+    jdir = os.path.join(cache, "journal")
+    recs = []
+    try:
+        names = os.listdir(jdir)
+    except FileNotFoundError:
+        return recs
+    for name in names:
+        path = os.path.join(jdir, name)
+        if not (name.startswith("slot-") or name.endswith(".rec")):
+            continue
+        try:
+            with open(path, "rb") as f:
+                h = f.read(20)
+        except FileNotFoundError:
+            continue
+        if len(h) == 20 and h[:8] == b"sealfsJ1":
+            recs.append((int.from_bytes(h[12:20], "little"), path))
+    return sorted(recs)
+
+
 def wait_uploaded(cache, timeout=30):
     """Waits until the cache's journal holds no record (the uploader stored
     every commit); False on timeout."""
     deadline = time.monotonic() + timeout
-    jdir = os.path.join(cache, "journal")
     while time.monotonic() < deadline:
-        try:
-            if not any(n.endswith(".rec") for n in os.listdir(jdir)):
-                return True
-        except FileNotFoundError:
+        if not journal_records(cache):
             return True
         time.sleep(0.05)
     return False

@@ -132,8 +132,8 @@ class StoreSeesNoPlaintext(unittest.TestCase):
         # the cache holds the same sealed objects (byte for byte) and nothing else
         cache_files = su.store_files(self.v.cache)
         for rel in cache_files:
-            if rel in ("lock", "state") or re.match(r"^journal/spare-[0-9]+$", rel):
-                continue  # spares: removed journal records kept for reuse (FORMAT.md)
+            if rel in ("lock", "state") or re.match(r"^journal/slot-[0-9]+$", rel):
+                continue  # journal slots (FORMAT.md): sealed objects and keys only
             self.assertRegex(rel, su.OBJECT_RE, "unexpected cache file")
             with open(os.path.join(self.v.cache, rel), "rb") as a, \
                     open(os.path.join(self.v.store, rel), "rb") as b:

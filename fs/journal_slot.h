@@ -1,0 +1,42 @@
+/* journal_slot.h - the journal's record slots (internal to fs/journal.c).
+ *
+ * A record lives in a slot file CACHE/journal/slot-<k> (k decimal), written
+ * in place and fdatasync'ed: the slot's name exists already, so a commit
+ * costs one flush and creates no file. A slot is used when its file starts
+ * with a record header (magic, version, seq), free otherwise (journal_remove
+ * zeroes the magic). The table of slots of each cache directory is kept in
+ * memory (built by scanning on first use and at journal_init) and shared by
+ * the process's threads under one lock. Knows nothing of record contents
+ * beyond the header. */
+#ifndef SEALFS_JOURNAL_SLOT_H
+#define SEALFS_JOURNAL_SLOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+
+#define JSLOT_PREFIX "slot-"
+/* Free slot files kept beyond this index are removed at a scan. */
+#define JSLOT_KEEP_FREE 64u
+/* Highest slot index accepted (more pending records than this: -ENOSPC). */
+#define JSLOT_MAX (1u << 20)
+
+/* Path of slot k. 0 or -ENAMETOOLONG. */
+int jslot_path(char out[CACHE_PATH_MAX], const char *cache_dir, unsigned k);
+/* Rebuilds the table from the directory (removing free slots past
+ * JSLOT_KEEP_FREE). 0, -ENOMEM or -errno. */
+int jslot_scan(const char *cache_dir);
+/* Reserves a slot for seq: a free one if any (*fresh false), else a new
+ * index whose file does not exist yet (*fresh true: its name must be made
+ * durable). 0, -ENOMEM, -ENOSPC. */
+int jslot_take(const char *cache_dir, uint64_t seq, unsigned *k, bool *fresh);
+/* Marks slot k free (its file stays). */
+void jslot_release(const char *cache_dir, unsigned k);
+/* The slot holding seq: 0 or -ENOENT. */
+int jslot_find(const char *cache_dir, uint64_t seq, unsigned *k);
+/* Appends the seqs of the used slots to *seqs (realloc'ed; *n, *cap grow). */
+int jslot_seqs(const char *cache_dir, uint64_t **seqs, size_t *n, size_t *cap);
+
+#endif
