@@ -361,7 +361,8 @@ static int cli_status_gave_up(const struct cli_status_conn *c, const struct cont
 	if (st->last_error)
 		snprintf(why, sizeof(why), "last store error: %s", cli_why(st->last_error));
 	else
-		snprintf(why, sizeof(why), "no store error: the upload is slow");
+		snprintf(why, sizeof(why), "no store error so far: the upload is slow or its "
+			 "retries are not over yet");
 	return cli_fail(EXITCODE_STORE_IO,
 			"sync '%s': the store does not hold everything after %llu s (%s); the "
 			"commits stay in the cache's journal and go up in the background",
