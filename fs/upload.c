@@ -212,18 +212,30 @@ static int upload_put_one(void *arg, size_t i)
 	const struct upload_job *j = &rd->jobs[i];
 	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
 	struct backend *s = rd->u->store;
-	struct stat st;
-	uint64_t len = j->len;
-	int r;
 
 	object_key_text(text, j->key);
-	if (j->data) {
-		r = backend_put(s, text, j->data, j->len);
-	} else {
+	if (j->data)
+		return backend_put(s, text, j->data, j->len);
+	cache_path(rd->u->cache, text, path);
+	return s->ops->put_file(s, text, path);
+}
+
+/* upload_put_one, counting the bytes the store took (sized before the put). */
+static int upload_put_counted(void *arg, size_t i)
+{
+	struct upload_round *rd = arg;
+	const struct upload_job *j = &rd->jobs[i];
+	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	uint64_t len = j->len;
+	struct stat st;
+	int r;
+
+	if (!j->data) {
+		object_key_text(text, j->key);
 		cache_path(rd->u->cache, text, path);
-		r = s->ops->put_file(s, text, path);
-		len = r == 0 && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		len = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 	}
+	r = upload_put_one(arg, i);
 	if (r == 0)
 		upload_count(rd->u, len);
 	return r;
@@ -274,7 +286,7 @@ static int upload_heads(struct upload_round *rd)
 
 	if (last->seq <= u->stored_seq)
 		return 0;
-	r = upload_run(rd, upload_put_one, rd->njobs, "storing", true);
+	r = upload_run(rd, upload_put_counted, rd->njobs, "storing", true);
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
 	if (r == 0)
