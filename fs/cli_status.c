@@ -4,6 +4,7 @@
  * Must never print a name from inside the vault (the daemon sends none),
  * and Ctrl-C on sync only stops the waiting: the uploads go on. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -15,7 +16,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "cli_util.h"
 #include "control_proto.h"
@@ -26,30 +26,30 @@
 #define CLI_STATUS_BAR_WIDTH 30
 
 static const char cli_status_usage[] =
-	"usage: sealfs status MOUNTPOINT [--json]\n"
-	"\n"
-	"Shows what the mount's daemon has not put into the store yet (commits,\n"
-	"objects, bytes), the upload rate, the head seq in the store and the last\n"
-	"store error. --json prints the daemon's reply as it is (one JSON object).\n";
+    "usage: sealfs status MOUNTPOINT [--json]\n"
+    "\n"
+    "Shows what the mount's daemon has not put into the store yet (commits,\n"
+    "objects, bytes), the upload rate, the head seq in the store and the last\n"
+    "store error. --json prints the daemon's reply as it is (one JSON object).\n";
 
 static const char cli_status_sync_usage[] =
-	"usage: sealfs sync MOUNTPOINT [--timeout SECONDS]\n"
-	"\n"
-	"Commits every change made so far and waits until the store holds it, with\n"
-	"a progress bar when stderr is a terminal. --timeout: give up after SECONDS\n"
-	"(exit 17, with the last store error); the uploads go on in the background.\n"
-	"Ctrl-C stops waiting (exit 2), not the uploads.\n";
+    "usage: sealfs sync MOUNTPOINT [--timeout SECONDS]\n"
+    "\n"
+    "Commits every change made so far and waits until the store holds it, with\n"
+    "a progress bar when stderr is a terminal. --timeout: give up after SECONDS\n"
+    "(exit 17, with the last store error); the uploads go on in the background.\n"
+    "Ctrl-C stops waiting (exit 2), not the uploads.\n";
 
 static volatile sig_atomic_t cli_status_interrupted;
 
 /* ---- the socket ---- */
 
 struct cli_status_conn {
-	const char *arg;		  /* the MOUNTPOINT argument, for messages */
-	char mnt[PATH_MAX];		  /* its real path */
-	char sock[RUNTIME_PATH_BYTES];	  /* the daemon's control socket */
+	const char *arg;	       /* the MOUNTPOINT argument, for messages */
+	char mnt[PATH_MAX];	       /* its real path */
+	char sock[RUNTIME_PATH_BYTES]; /* the daemon's control socket */
 	char reply[CONTROL_PROTO_REPLY_MAX + 1];
-	size_t len;			  /* of reply, newline included */
+	size_t len; /* of reply, newline included */
 };
 
 /* Resolves MOUNTPOINT, checks it is a sealfs mount, finds its socket. */
@@ -141,12 +141,13 @@ static int cli_status_call_error(const struct cli_status_conn *c, int rc, const 
 	if (rc == -ENOENT || rc == -ECONNREFUSED)
 		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' has no sealfs daemon answering", c->arg);
 	if (rc == -EINTR)
-		return cli_fail(EXITCODE_OTHER, "'%s': interrupted (uploads go on in the background)",
-				c->arg);
+		return cli_fail(EXITCODE_OTHER,
+				"'%s': interrupted (uploads go on in the background)", c->arg);
 	if (rc == -EREMOTEIO)
 		return cli_fail(EXITCODE_OTHER, "the daemon of '%s' answered: %s", c->arg, why);
 	if (rc == -EPROTO || rc == -EMSGSIZE)
-		return cli_fail(EXITCODE_OTHER, "the daemon of '%s' sent a malformed reply", c->arg);
+		return cli_fail(EXITCODE_OTHER, "the daemon of '%s' sent a malformed reply",
+				c->arg);
 	return cli_fail(EXITCODE_OTHER, "asking the daemon of '%s': %s", c->arg, cli_why(-rc));
 }
 
@@ -203,8 +204,8 @@ static void cli_status_print(const struct control_status *st)
 	cli_status_size(pend, sizeof(pend), st->pending_bytes);
 	cli_status_size(sent, sizeof(sent), st->uploaded_bytes);
 	cli_status_size(rate, sizeof(rate), st->upload_rate);
-	printf("store:        %s\n", st->store_failing ? "failing (retrying in the background)"
-						      : "ok");
+	printf("store:        %s\n",
+	       st->store_failing ? "failing (retrying in the background)" : "ok");
 	cli_status_print_error(st);
 	printf("pending:      %llu commits, %llu objects, %s to upload\n",
 	       (unsigned long long)st->journal_records, (unsigned long long)st->pending_objects,
@@ -219,8 +220,8 @@ static void cli_status_print(const struct control_status *st)
 /* ---- status ---- */
 
 /* MOUNTPOINT and the flags; 0 or an exit code (-1: --help printed). */
-static int cli_status_parse(const char **mnt, int *json, unsigned long long *timeout,
-			    int argc, char **argv)
+static int cli_status_parse(const char **mnt, int *json, unsigned long long *timeout, int argc,
+			    char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
 					     {"timeout", required_argument, NULL, 't'},
@@ -276,11 +277,11 @@ int cli_status_main(int argc, char **argv)
 /* ---- sync ---- */
 
 struct cli_status_sync {
-	uint64_t seq;	    /* the commit that must reach the store */
-	uint64_t base;	    /* uploaded_bytes when the wait began */
-	uint64_t total;	    /* pending_bytes then */
+	uint64_t seq;	     /* the commit that must reach the store */
+	uint64_t base;	     /* uploaded_bytes when the wait began */
+	uint64_t total;	     /* pending_bytes then */
 	struct timespec due; /* --timeout; tv_sec 0: none */
-	int bar;	    /* stderr is a terminal */
+	int bar;	     /* stderr is a terminal */
 };
 
 static void cli_status_on_sigint(int sig)
@@ -338,7 +339,8 @@ static bool cli_status_passed(const struct timespec *due)
 	if (due->tv_sec == 0)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > due->tv_sec || (now.tv_sec == due->tv_sec && now.tv_nsec >= due->tv_nsec);
+	return now.tv_sec > due->tv_sec ||
+	       (now.tv_sec == due->tv_sec && now.tv_nsec >= due->tv_nsec);
 }
 
 static int cli_status_left_ms(const struct timespec *due)
@@ -361,7 +363,8 @@ static int cli_status_gave_up(const struct cli_status_conn *c, const struct cont
 	if (st->last_error)
 		snprintf(why, sizeof(why), "last store error: %s", cli_why(st->last_error));
 	else
-		snprintf(why, sizeof(why), "no store error so far: the upload is slow or its "
+		snprintf(why, sizeof(why),
+			 "no store error so far: the upload is slow or its "
 			 "retries are not over yet");
 	return cli_fail(EXITCODE_STORE_IO,
 			"sync '%s': the store does not hold everything after %llu s (%s); the "
@@ -405,8 +408,10 @@ static int cli_status_wait(struct cli_status_conn *c, struct cli_status_sync *s,
 	if (cli_status_interrupted) {
 		if (s->bar)
 			fputc('\n', stderr);
-		return cli_fail(EXITCODE_OTHER, "sync '%s' interrupted: the uploads go on in the "
-				"background", c->arg);
+		return cli_fail(EXITCODE_OTHER,
+				"sync '%s' interrupted: the uploads go on in the "
+				"background",
+				c->arg);
 	}
 	cli_status_bar(s, st, true);
 	return 0;

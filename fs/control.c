@@ -129,8 +129,7 @@ static void control_scan_count(const struct control *c, const struct control_sca
 	}
 }
 
-static int control_pending(const struct control *c, uint64_t stored_seq,
-			   struct control_status *st)
+static int control_pending(const struct control *c, uint64_t stored_seq, struct control_status *st)
 {
 	struct control_scan s = {0};
 	uint64_t *seqs;
@@ -329,7 +328,8 @@ static char *control_handle(const struct control *c, int fd, char *why, size_t w
 	}
 	r = control_proto_parse_request(&op, buf, len);
 	if (r) {
-		snprintf(why, why_size, "%s", r == -EOPNOTSUPP ? "unknown op" : "malformed request");
+		snprintf(why, why_size, "%s",
+			 r == -EOPNOTSUPP ? "unknown op" : "malformed request");
 		return NULL;
 	}
 	return control_answer(c, op, why, why_size);
@@ -386,7 +386,8 @@ static int control_bind(struct control *c, const char *path)
 		unlink(path); /* left by a daemon that was killed */
 	if (bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0)
 		return -errno;
-	if (chmod(path, 0600) != 0 || lstat(path, &st) != 0 || listen(c->listen_fd, CONTROL_BACKLOG))
+	if (chmod(path, 0600) != 0 || lstat(path, &st) != 0 ||
+	    listen(c->listen_fd, CONTROL_BACKLOG))
 		return -errno;
 	c->ino = st.st_ino;
 	return 0;

@@ -32,13 +32,13 @@ struct control_status {
 	uint64_t uploaded_bytes;  /* bytes the store took since the mount */
 	uint64_t upload_rate;	  /* bytes/s over the last rate_window_s seconds */
 	uint64_t rate_window_s;
-	uint64_t store_seq;	      /* head seq in the store */
-	uint64_t committed_seq;	      /* newest commit (journaled or stored) */
-	uint64_t oldest_pending_seq;  /* oldest record in the journal; 0: none */
-	bool uncommitted;	      /* in-memory changes the committer has not sealed yet */
-	bool store_failing;	      /* the uploader's last round failed */
-	int last_error;		      /* positive errno of the last store failure; 0: none */
-	int64_t last_error_time;      /* its Unix time in seconds */
+	uint64_t store_seq;	     /* head seq in the store */
+	uint64_t committed_seq;	     /* newest commit (journaled or stored) */
+	uint64_t oldest_pending_seq; /* oldest record in the journal; 0: none */
+	bool uncommitted;	     /* in-memory changes the committer has not sealed yet */
+	bool store_failing;	     /* the uploader's last round failed */
+	int last_error;		     /* positive errno of the last store failure; 0: none */
+	int64_t last_error_time;     /* its Unix time in seconds */
 };
 
 /* Parses one request (len bytes, without the newline; need not be

@@ -84,8 +84,11 @@ static int setup(struct tctl *t)
 	if (r == 0)
 		r = runtime_sock_path(t->sock, sizeof(t->sock), pid_path);
 	if (r == 0) {
-		struct control_deps d = {.tree = t->m.tree, .commit = t->m.commit, .up = t->up,
-					 .cache = t->m.cache, .cache_dir = t->m.cache_dir};
+		struct control_deps d = {.tree = t->m.tree,
+					 .commit = t->m.commit,
+					 .up = t->up,
+					 .cache = t->m.cache,
+					 .cache_dir = t->m.cache_dir};
 		r = control_start(&t->ctl, t->mnt, &d);
 	}
 	return r;
@@ -137,7 +140,8 @@ static void test_bad_requests(struct tctl *t)
 	    {"nonsense\n", "{\"ok\":false,\"error\":\"malformed request\"}\n"},
 	    {"{\"op\":\"format\"}\n", "{\"ok\":false,\"error\":\"unknown op\"}\n"},
 	    {"{\"op\":null}\n", "{\"ok\":false,\"error\":\"malformed request\"}\n"},
-	    {"{\"op\":\"status\",\"op\":\"sync\"}\n", "{\"ok\":false,\"error\":\"malformed request\"}\n"},
+	    {"{\"op\":\"status\",\"op\":\"sync\"}\n",
+	     "{\"ok\":false,\"error\":\"malformed request\"}\n"},
 	    {"\n", "{\"ok\":false,\"error\":\"malformed request\"}\n"},
 	    {"", ""}, /* nothing sent: closed without a reply */
 	};
