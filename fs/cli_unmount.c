@@ -117,21 +117,6 @@ static int cli_unmount_check_pending(const char *arg, const char *pid_path)
 			arg, n);
 }
 
-static int cli_unmount_check_sealfs(const char *arg, const char *mnt)
-{
-	char type[64];
-	int rc = runtime_mount_type(mnt, type, sizeof(type));
-
-	if (rc < 0)
-		return cli_fail(EXITCODE_OTHER, "reading /proc/self/mountinfo: %s", cli_why(-rc));
-	if (rc == 0)
-		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' is not mounted", arg);
-	if (strcmp(type, "fuse.sealfs") != 0)
-		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' is not a sealfs mount (it is %s)", arg,
-				type);
-	return 0;
-}
-
 int cli_unmount_main(int argc, char **argv)
 {
 	char mnt[PATH_MAX], pid_path[RUNTIME_PATH_BYTES];
@@ -146,7 +131,7 @@ int cli_unmount_main(int argc, char **argv)
 	rc = runtime_realpath(mnt, argv[1]);
 	if (rc < 0)
 		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", argv[1], cli_why(-rc));
-	rc = cli_unmount_check_sealfs(argv[1], mnt);
+	rc = cli_check_sealfs_mount(argv[1], mnt);
 	if (rc)
 		return rc;
 	if (runtime_pid_path(pid_path, sizeof(pid_path), mnt) == 0)

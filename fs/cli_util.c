@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "runtime.h"
 #include "suite.h"
 
 #define CLI_CONFIG_MAX_BYTES (64u * 1024u) /* a real config is about 1 KiB */
@@ -237,4 +238,19 @@ bool cli_local_path(const char *url, const char **path)
 	if (strncmp(*path, "localhost/", strlen("localhost/")) == 0)
 		*path += strlen("localhost");
 	return true;
+}
+
+int cli_check_sealfs_mount(const char *arg, const char *mnt)
+{
+	char type[64];
+	int rc = runtime_mount_type(mnt, type, sizeof(type));
+
+	if (rc < 0)
+		return cli_fail(EXITCODE_OTHER, "reading /proc/self/mountinfo: %s", cli_why(-rc));
+	if (rc == 0)
+		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' is not mounted", arg);
+	if (strcmp(type, "fuse.sealfs") != 0)
+		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' is not a sealfs mount (it is %s)", arg,
+				type);
+	return 0;
 }

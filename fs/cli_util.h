@@ -70,6 +70,11 @@ bool cli_is_help(const char *s);
  * directory part (borrowed from url). */
 bool cli_local_path(const char *url, const char **path);
 
+/* Fails unless the real path mnt is a fuse.sealfs mount point: "'arg' is
+ * not mounted" or "'arg' is not a sealfs mount (it is TYPE)" with
+ * EXITCODE_MOUNTPOINT. */
+int cli_check_sealfs_mount(const char *arg, const char *mnt);
+
 /* The commands. argv[0] is the command name; each returns an exit code. */
 int cli_init_main(int argc, char **argv);     /* cli_init.c */
 int cli_init_info_main(int argc, char **argv);
@@ -77,5 +82,7 @@ int cli_mount_main(int argc, char **argv);    /* cli_mount.c */
 int cli_unmount_main(int argc, char **argv);  /* cli_unmount.c */
 int cli_keys_passwd_main(int argc, char **argv); /* cli_keys.c */
 int cli_keys_recover_main(int argc, char **argv);
+int cli_status_main(int argc, char **argv);   /* cli_status.c */
+int cli_status_sync_main(int argc, char **argv);
 
 #endif

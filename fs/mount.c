@@ -40,6 +40,7 @@
 
 #include "cache.h"
 #include "commit.h"
+#include "control.h"
 #include "journal.h"
 #include "log.h"
 #include "tree.h"
@@ -70,6 +71,7 @@ struct mount_state {
 	pthread_t main_thread; /* runs the FUSE loop: the one to interrupt */
 	pthread_t idler;
 	bool idler_started;
+	struct control *ctl; /* sealfs status / sync; NULL when the socket failed */
 };
 
 static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
@@ -404,6 +406,18 @@ static void mount_stop_committer(struct mount_state *m)
 	m->idler_started = false;
 }
 
+/* The control socket (sealfs status / sync); a mount works without it. */
+static void mount_start_control(struct mount_state *m, const char *mnt, const char *cache_dir)
+{
+	struct control_deps d = {.tree = m->tree, .commit = m->commit, .up = m->up,
+				 .cache = m->cache, .cache_dir = cache_dir};
+	int r = control_start(&m->ctl, mnt, &d);
+
+	if (r)
+		log_msg(LOG_WARNING, "no control socket (errno %d): sealfs status and sync "
+			"cannot reach this mount", -r);
+}
+
 /* ---- running ---- */
 
 static int mount_loop(struct mount_state *m)
@@ -440,6 +454,7 @@ static int mount_final_commit(struct mount_state *m)
 
 static void mount_teardown(struct mount_state *m)
 {
+	control_stop(m->ctl);
 	if (m->se) {
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);
@@ -637,6 +652,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		vault_keys_free(keys);
 		return r;
 	}
+	mount_start_control(&m, opts->mountpoint, opts->cache_dir);
 	mount_ready(opts->ready_fd);
 	log_msg(LOG_INFO, "mounted");
 	r = mount_loop(&m);

@@ -257,3 +257,14 @@ int runtime_pending_path(char *out, size_t size, const char *pid_path)
 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
+
+int runtime_sock_path(char *out, size_t size, const char *pid_path)
+{
+	size_t len = strlen(pid_path);
+	int n;
+
+	if (len < 4 || strcmp(pid_path + len - 4, ".pid") != 0)
+		return -EINVAL;
+	n = snprintf(out, size, "%.*s.sock", (int)(len - 4), pid_path);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}

@@ -3,7 +3,8 @@
  * $XDG_RUNTIME_DIR/sealfs, else /run/sealfs for root, else /tmp/sealfs-<uid>;
  * it is created mode 0700 and must belong to the caller. The file is named by
  * the hex BLAKE2b-256 of the mountpoint's real path and holds the daemon's
- * pid as decimal text and a newline. */
+ * pid as decimal text and a newline. Beside it the daemon listens on its
+ * control socket (same name, ".sock"; fs/control.h). */
 #ifndef SEALFS_RUNTIME_H
 #define SEALFS_RUNTIME_H
 
@@ -21,6 +22,11 @@ int runtime_pid_path(char *out, size_t size, const char *mnt);
 /* The path beside pid_path where the daemon leaves the number of commits the
  * store did not take before it exited (see mount_opts.pending_path). */
 int runtime_pending_path(char *out, size_t size, const char *pid_path);
+
+/* The control socket of the daemon whose pid file is pid_path: the same
+ * name with the suffix ".sock" instead of ".pid" (fs/control.h). 0,
+ * -EINVAL (pid_path does not end in ".pid"), -ENAMETOOLONG. */
+int runtime_sock_path(char *out, size_t size, const char *pid_path);
 
 /* Writes pid to path atomically (temporary file + rename). 0 or -errno. */
 int runtime_pid_write(const char *path, pid_t pid);

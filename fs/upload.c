@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,12 @@ struct upload {
 	bool failing;
 	int last_err;
 	struct timespec progress; /* CLOCK_MONOTONIC of the last successful round */
+	/* upload_stats: bytes taken by the store, per CLOCK_MONOTONIC second. */
+	int64_t last_err_time; /* CLOCK_REALTIME seconds of the last failure */
+	int64_t started_s;
+	uint64_t sent_bytes;
+	uint64_t rate_bytes[UPLOAD_RATE_WINDOW_S];
+	int64_t rate_sec[UPLOAD_RATE_WINDOW_S];
 };
 
 /* ---- parallel store calls ---- */
@@ -205,6 +212,30 @@ static int upload_put_object(struct upload *u, const char *text, const char *pat
 	return r;
 }
 
+static int64_t upload_now_s(clockid_t clock)
+{
+	struct timespec now;
+
+	clock_gettime(clock, &now);
+	return (int64_t)now.tv_sec;
+}
+
+/* Counts bytes the store took, for upload_stats. Takes the lock. */
+static void upload_count(struct upload *u, uint64_t bytes)
+{
+	int64_t now = upload_now_s(CLOCK_MONOTONIC);
+	size_t slot = (size_t)(now % UPLOAD_RATE_WINDOW_S);
+
+	pthread_mutex_lock(&u->lock);
+	if (u->rate_sec[slot] != now) {
+		u->rate_sec[slot] = now;
+		u->rate_bytes[slot] = 0;
+	}
+	u->rate_bytes[slot] += bytes;
+	u->sent_bytes += bytes;
+	pthread_mutex_unlock(&u->lock);
+}
+
 static int upload_put_one(void *arg, size_t i)
 {
 	struct upload_round *rd = arg;
@@ -217,6 +248,27 @@ static int upload_put_one(void *arg, size_t i)
 	if (!j->data)
 		return s->ops->put_file(s, text, path);
 	return upload_put_object(rd->u, text, path, j->data, j->len);
+}
+
+/* upload_put_one, counting the bytes the store took (sized before the put). */
+static int upload_put_counted(void *arg, size_t i)
+{
+	struct upload_round *rd = arg;
+	const struct upload_job *j = &rd->jobs[i];
+	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	uint64_t len = j->len;
+	struct stat st;
+	int r;
+
+	if (!j->data) {
+		object_key_text(text, j->key);
+		cache_path(rd->u->cache, text, path);
+		len = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	}
+	r = upload_put_one(arg, i);
+	if (r == 0)
+		upload_count(rd->u, len);
+	return r;
 }
 
 static int upload_del_one(void *arg, size_t i)
@@ -264,11 +316,13 @@ static int upload_heads(struct upload_round *rd)
 
 	if (last->seq <= u->stored_seq)
 		return 0;
-	r = upload_run(rd, upload_put_one, rd->njobs, "storing", true);
+	r = upload_run(rd, upload_put_counted, rd->njobs, "storing", true);
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
 	if (r == 0)
 		r = backend_put(u->store, COMMIT_HEAD_KEY, last->head, last->head_len);
+	if (r == 0)
+		upload_count(u, last->head_len);
 	if (r == 0)
 		r = backend_sync(u->store);
 	if (r)
@@ -371,6 +425,7 @@ static void upload_note(struct upload *u, int r)
 			-r);
 	u->failing = true;
 	u->last_err = r;
+	u->last_err_time = upload_now_s(CLOCK_REALTIME);
 }
 
 /* Waits out the back-off after a failure (lock held); drain shortens it. */
@@ -457,6 +512,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->stored_seq = stored_seq;
 	u->work = true; /* the backlog of an earlier mount */
 	clock_gettime(CLOCK_MONOTONIC, &u->progress);
+	u->started_s = u->progress.tv_sec;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -546,6 +602,27 @@ bool upload_wait(struct upload *u, uint64_t seq, unsigned ms)
 	stored = u->done_seq >= seq;
 	pthread_mutex_unlock(&u->lock);
 	return stored;
+}
+
+void upload_stats(struct upload_stats *out, struct upload *u)
+{
+	int64_t now = upload_now_s(CLOCK_MONOTONIC), span;
+	uint64_t sum = 0;
+
+	pthread_mutex_lock(&u->lock);
+	for (size_t i = 0; i < UPLOAD_RATE_WINDOW_S; i++)
+		if (u->rate_sec[i] > now - UPLOAD_RATE_WINDOW_S)
+			sum += u->rate_bytes[i];
+	span = now - u->started_s + 1;
+	*out = (struct upload_stats){.stored_seq = u->stored_seq,
+				     .done_seq = u->done_seq,
+				     .sent_bytes = u->sent_bytes,
+				     .rate = sum / (uint64_t)(span < UPLOAD_RATE_WINDOW_S ? span
+										  : UPLOAD_RATE_WINDOW_S),
+				     .failing = u->failing,
+				     .last_err = u->last_err,
+				     .last_err_time = u->last_err_time};
+	pthread_mutex_unlock(&u->lock);
 }
 
 void upload_stop(struct upload *u)

@@ -25,7 +25,21 @@
 #define UPLOAD_THREADS 4 /* store calls in flight besides the calling thread */
 #define UPLOAD_BACKOFF_MAX_MS 60000u
 
+#define UPLOAD_RATE_WINDOW_S 10 /* upload_stats' rate: bytes/s over this many seconds */
+
 struct upload;
+
+/* What the uploader did since upload_start (sealfs status, fs/control.h).
+ * Counts only: never a name or a key. */
+struct upload_stats {
+	uint64_t stored_seq;	 /* head seq known to be in the store */
+	uint64_t done_seq;	 /* records up to here done (head stored, garbage deleted) */
+	uint64_t sent_bytes;	 /* bytes of objects and heads the store took */
+	uint64_t rate;		 /* bytes/s over the last UPLOAD_RATE_WINDOW_S seconds */
+	bool failing;		 /* the last round failed */
+	int last_err;		 /* negative errno of the last failed round, 0: none yet */
+	int64_t last_err_time;	 /* its CLOCK_REALTIME seconds (0: none) */
+};
 
 /* Starts the uploader thread over store and cache (borrowed, must outlive
  * it); cache_dir is copied. stored_seq is the seq of the head known to be in
@@ -43,6 +57,8 @@ bool upload_wait(struct upload *u, uint64_t seq, unsigned ms);
  * give_up_ms without progress. Returns the number of records still pending
  * (0 when drained). While draining, retries come every second. */
 size_t upload_drain(struct upload *u, unsigned give_up_ms);
+/* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
+void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call
  * round first) and frees. NULL is fine. */
 void upload_stop(struct upload *u);

@@ -1,0 +1,65 @@
+/* control_proto.h - the bytes of the control socket (docs/INTERNALS.md,
+ * "Control socket"): one request line from `sealfs status|sync` to the
+ * daemon, one reply line back, both JSON objects. Parsing and building only:
+ * no I/O, no FUSE, no store. Links jansson alone, so the fuzz target
+ * (tests/fuzz/fuzz_control.c) can take it as it is.
+ *
+ * Requests: {"op":"status"} or {"op":"sync"}. Replies: {"ok":true,...} with
+ * the fields of struct control_status (status) or {"ok":true,"seq":N}
+ * (sync); {"ok":false,"error":"<lower-case reason>"} for any failure. Counts
+ * and sizes only: a reply never holds a file name, a store key or a key. */
+#ifndef SEALFS_CONTROL_PROTO_H
+#define SEALFS_CONTROL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONTROL_PROTO_REQUEST_MAX 4096 /* bytes of a request line, newline included */
+#define CONTROL_PROTO_REPLY_MAX 65536  /* bytes of a reply line, newline included */
+#define CONTROL_PROTO_ERROR_MAX 256    /* bytes of an error reason, NUL included */
+
+enum control_proto_op {
+	CONTROL_PROTO_STATUS,
+	CONTROL_PROTO_SYNC,
+};
+
+/* What `sealfs status` shows. */
+struct control_status {
+	uint64_t journal_records; /* records in CACHE/journal (not yet done) */
+	uint64_t pending_objects; /* segments and directory objects not yet in the store */
+	uint64_t pending_bytes;	  /* their sizes (cache files / sealed lengths) */
+	uint64_t uploaded_bytes;  /* bytes the store took since the mount */
+	uint64_t upload_rate;	  /* bytes/s over the last rate_window_s seconds */
+	uint64_t rate_window_s;
+	uint64_t store_seq;	     /* head seq in the store */
+	uint64_t committed_seq;	     /* newest commit (journaled or stored) */
+	uint64_t oldest_pending_seq; /* oldest record in the journal; 0: none */
+	bool uncommitted;	     /* in-memory changes the committer has not sealed yet */
+	bool store_failing;	     /* the uploader's last round failed */
+	int last_error;		     /* positive errno of the last store failure; 0: none */
+	int64_t last_error_time;     /* its Unix time in seconds */
+};
+
+/* Parses one request (len bytes, without the newline; need not be
+ * NUL-terminated). 0 with *op set; -EINVAL not a JSON object with a string
+ * "op"; -EOPNOTSUPP an unknown op. */
+int control_proto_parse_request(enum control_proto_op *op, const char *buf, size_t len);
+
+/* The request line for op, newline included. Borrowed (a constant). */
+const char *control_proto_request(enum control_proto_op op);
+
+/* Reply lines, newline included. New (free()), NULL when out of memory. */
+char *control_proto_status_reply(const struct control_status *st);
+char *control_proto_sync_reply(uint64_t seq);
+/* why is a lower-case reason; never a name. */
+char *control_proto_error_reply(const char *why);
+
+/* Parses a reply line (len bytes, the newline optional). 0 with the result
+ * filled; -EREMOTEIO the daemon answered an error (its reason, truncated, in
+ * why, which holds CONTROL_PROTO_ERROR_MAX bytes); -EPROTO anything else that
+ * is not a well-formed reply. */
+int control_proto_parse_status(struct control_status *out, char *why, const char *buf, size_t len);
+int control_proto_parse_sync(uint64_t *seq, char *why, const char *buf, size_t len);
+
+#endif
