@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "par.h"
 
 #define CHUNK_BYTES ((uint64_t)CHUNK_PLAIN_BYTES)
 #define SEG_BYTES ((uint64_t)SEGMENT_PLAIN_BYTES)
@@ -241,12 +243,51 @@ static int seg_reject(const struct content_ctx *ctx, struct content_file *f, siz
 }
 
 /* Reads [po, pe) (inside one segment, pe <= size) into dst. */
+/* Opening the chunks [c0, ...) of one piece of a read, possibly on several
+ * threads (par_run). */
+struct read_job {
+	const struct content_file *f;
+	unsigned char *dst;	      /* plaintext of [po, pe) */
+	const unsigned char *sealed; /* the sealed chunks from c0 on */
+	size_t sz;
+	uint64_t po, pe, c0, last;
+	struct chunk_ad ad;
+	_Atomic uint64_t bad; /* the lowest chunk that failed */
+};
+
+static int read_one(void *arg, size_t i)
+{
+	struct read_job *j = arg;
+	uint64_t c = j->c0 + i, cs = c * CHUNK_BYTES, lo = max_u64(cs, j->po),
+		 hi = min_u64(cs + CHUNK_BYTES, j->pe);
+	bool whole = lo == cs && hi == cs + CHUNK_BYTES;
+	unsigned char plain[CHUNK_PLAIN_BYTES];
+	struct chunk_ad ad = j->ad;
+	int rc;
+
+	ad.index = c;
+	ad.last = c == j->last;
+	rc = chunk_open(whole ? j->dst + (cs - j->po) : plain, j->sealed + i * j->sz, &ad,
+			j->f->key);
+	if (rc == 0 && !whole)
+		memcpy(j->dst + (lo - j->po), plain + (lo - cs), hi - lo);
+	if (!whole)
+		sodium_memzero(plain, sizeof(plain));
+	if (rc < 0) {
+		uint64_t seen = atomic_load(&j->bad);
+		while (c < seen && !atomic_compare_exchange_weak(&j->bad, &seen, c))
+			;
+	}
+	return rc;
+}
+
 static int read_piece(const struct content_ctx *ctx, struct content_file *f, unsigned char *dst,
 		      uint64_t po, uint64_t pe, struct content_tbuf *tb)
 {
 	size_t s = (size_t)(po / SEG_BYTES), sz = chunk_sealed_bytes(ctx->suite);
 	uint64_t c0 = po / CHUNK_BYTES, c1 = content_nchunks(pe), n = content_nchunks(f->size);
-	struct chunk_ad ad;
+	struct read_job j = {.f = f, .dst = dst, .sealed = tb->sealed, .sz = sz, .po = po, .pe = pe,
+			     .c0 = c0, .last = n - 1, .bad = UINT64_MAX};
 	int fd, rc;
 
 	if (!f->segs[s].present) {
@@ -259,21 +300,10 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 	rc = cache_pread_full(fd, tb->sealed, (c1 - c0) * sz, (c0 % SEGMENT_CHUNKS) * sz);
 	if (rc < 0)
 		return seg_reject(ctx, f, s, c0, rc);
-	content_ad_init(&ad, ctx, f, f->segs[s].key);
-	for (uint64_t c = c0; c < c1; c++) {
-		uint64_t cs = c * CHUNK_BYTES, lo = max_u64(cs, po),
-			 hi = min_u64(cs + CHUNK_BYTES, pe);
-		const unsigned char *slot = tb->sealed + (c - c0) * sz;
-		bool whole = lo == cs && hi == cs + CHUNK_BYTES;
-
-		ad.index = c;
-		ad.last = c == n - 1;
-		rc = chunk_open(whole ? dst + (cs - po) : tb->plain, slot, &ad, f->key);
-		if (rc < 0)
-			return seg_reject(ctx, f, s, c, rc);
-		if (!whole)
-			memcpy(dst + (lo - po), tb->plain + (lo - cs), hi - lo);
-	}
+	content_ad_init(&j.ad, ctx, f, f->segs[s].key);
+	rc = par_run(read_one, &j, (size_t)(c1 - c0));
+	if (rc < 0)
+		return seg_reject(ctx, f, s, j.bad, rc);
 	return 0;
 }
 
@@ -390,25 +420,30 @@ static int build_read_old(const struct content_ctx *ctx, struct seg_build *b, si
 	return 0;
 }
 
-/* Seals the new chunk c into its slot (the old sealed chunk, if needed, is there). */
-static int build_chunk(struct seg_build *b, uint64_t c)
+/* Seals the new chunk c into its slot (the old sealed chunk, if needed, is
+ * there). Safe to run for different chunks at once (par_run): it changes
+ * nothing in b but c's slot, and its plaintext lives on its own stack. */
+static int build_chunk(const struct seg_build *b, uint64_t c)
 {
 	const struct content_op *op = b->op;
-	unsigned char *slot = b->tb->sealed + (c - b->ca) * b->sz, *plain = b->tb->plain;
+	unsigned char *slot = b->tb->sealed + (c - b->ca) * b->sz, plain[CHUNK_PLAIN_BYTES];
 	uint64_t cs = c * CHUNK_BYTES, ce = cs + CHUNK_BYTES;
+	struct chunk_ad new_ad = b->new_ad, old_ad = b->old_ad;
 	int rc;
 
-	b->new_ad.index = c;
-	b->new_ad.last = c == b->n1 - 1;
+	new_ad.index = c;
+	new_ad.last = c == b->n1 - 1;
 	if (op_covers(op, c))
-		return chunk_seal(slot, op->wbuf + (cs - op->woff), CHUNK_PLAIN_BYTES, &b->new_ad,
+		return chunk_seal(slot, op->wbuf + (cs - op->woff), CHUNK_PLAIN_BYTES, &new_ad,
 				  b->f->key);
 	if (build_needs_old(b, c)) {
-		b->old_ad.index = c;
-		b->old_ad.last = c == b->n0 - 1;
-		rc = chunk_open(plain, slot, &b->old_ad, b->f->key);
-		if (rc < 0)
+		old_ad.index = c;
+		old_ad.last = c == b->n0 - 1;
+		rc = chunk_open(plain, slot, &old_ad, b->f->key);
+		if (rc < 0) {
+			sodium_memzero(plain, sizeof(plain));
 			return content_bad_chunk(b->f, c, rc);
+		}
 	} else {
 		memset(plain, 0, CHUNK_PLAIN_BYTES);
 	}
@@ -420,7 +455,17 @@ static int build_chunk(struct seg_build *b, uint64_t c)
 	}
 	if (op->new_size > cs && op->new_size < ce)
 		memset(plain + (op->new_size - cs), 0, ce - op->new_size);
-	return chunk_seal(slot, plain, CHUNK_PLAIN_BYTES, &b->new_ad, b->f->key);
+	rc = chunk_seal(slot, plain, CHUNK_PLAIN_BYTES, &new_ad, b->f->key);
+	sodium_memzero(plain, sizeof(plain));
+	return rc;
+}
+
+/* par_run callback: chunk ca + i. */
+static int build_one(void *arg, size_t i)
+{
+	const struct seg_build *b = arg;
+
+	return build_chunk(b, b->ca + i);
 }
 
 /* Puts the freshly sealed segment in tb->sealed (len bytes) into the cache
@@ -502,8 +547,8 @@ static int seg_update(const struct content_ctx *ctx, struct content_file *f, siz
 	content_ad_init(&b.old_ad, ctx, f, seg->key);
 	content_ad_init(&b.new_ad, ctx, f, rebuild ? new_key : seg->key);
 	rc = build_read_old(ctx, &b, s, cb);
-	for (uint64_t c = b.ca; rc == 0 && c < cb; c++)
-		rc = build_chunk(&b, c);
+	if (rc == 0)
+		rc = par_run(build_one, &b, (size_t)(cb - b.ca));
 	if (rc < 0)
 		return rc;
 	if (rebuild)
