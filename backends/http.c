@@ -60,6 +60,17 @@ void http_policy_default(struct http_policy *p)
 	p->low_speed_secs = 30;
 }
 
+void http_policy_foreground(struct http_policy *p)
+{
+	p->max_tries = 8;
+	p->base_delay_ms = 250;
+	p->max_delay_ms = 1000;
+	p->total_ms = 4000;
+	p->connect_timeout_ms = 3000;
+	p->low_speed_bytes = 1024;
+	p->low_speed_secs = 5;
+}
+
 int http_client_new(struct http_client **out, const struct http_policy *policy,
 		    const char *ca_bundle)
 {
@@ -416,9 +427,9 @@ fail:
 	return NULL;
 }
 
-static void common_setup(struct http_client *c, CURL *h, struct xfer *x, char *cerr)
+static void common_setup(struct http_client *c, const struct http_policy *p, CURL *h,
+			 struct xfer *x, char *cerr)
 {
-	const struct http_policy *p = &c->policy;
 	curl_easy_setopt(h, CURLOPT_URL, x->req->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -458,7 +469,8 @@ static void outcome_http(struct outcome *o, struct xfer *x, long status)
 		snprintf(o->why, sizeof o->why, "http status %ld", status);
 }
 
-static void run_attempt(struct http_client *c, CURL *h, struct xfer *x, struct outcome *o)
+static void run_attempt(struct http_client *c, const struct http_policy *p, CURL *h,
+			struct xfer *x, struct outcome *o)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
 	long status = 0;
@@ -470,7 +482,7 @@ static void run_attempt(struct http_client *c, CURL *h, struct xfer *x, struct o
 		o->err = -ENOMEM;
 		return;
 	}
-	common_setup(c, h, x, cerr);
+	common_setup(c, p, h, x, cerr);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	CURLcode cc = method_setup(h, x) < 0 ? CURLE_FAILED_INIT : curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -546,7 +558,14 @@ static void reset_for_attempt(struct xfer *x, CURL *h, const struct http_request
 int http_exchange(struct http_client *c, http_prepare_fn prepare, void *arg, struct http_reply *rep,
 		  char *err, size_t err_size)
 {
-	const struct http_policy *p = &c->policy;
+	return http_exchange_policy(c, NULL, prepare, arg, rep, err, err_size);
+}
+
+int http_exchange_policy(struct http_client *c, const struct http_policy *policy,
+			 http_prepare_fn prepare, void *arg, struct http_reply *rep, char *err,
+			 size_t err_size)
+{
+	const struct http_policy *p = policy ? policy : &c->policy;
 	struct xfer x = {0};
 	struct outcome o = {0};
 	struct http_request req;
@@ -574,7 +593,7 @@ int http_exchange(struct http_client *c, http_prepare_fn prepare, void *arg, str
 		}
 		method = req.method;
 		reset_for_attempt(&x, h, &req);
-		run_attempt(c, h, &x, &o);
+		run_attempt(c, p, h, &x, &o);
 		rep->tries = attempt + 1;
 		if (o.err == 0 || !o.retry || attempt + 1 >= p->max_tries)
 			break;

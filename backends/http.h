@@ -24,6 +24,19 @@ struct http_policy {
 
 void http_policy_default(struct http_policy *p);
 
+/* The policy for a request someone is waiting on (a read of a file that is
+ * not cached, blocking a FUSE request): rides out a blip of a few seconds but
+ * gives up within HTTP_FOREGROUND_BOUND_MS of the first try when the server
+ * refuses, drops or never answers. Up to 8 tries, no try starting later than
+ * 4 s after the first, connect timeout 3 s, abort a try slower than 1024 B/s
+ * for 5 s. A transfer that keeps moving is not cut. */
+void http_policy_foreground(struct http_policy *p);
+
+/* Worst case of an exchange under http_policy_foreground against a server
+ * that sends nothing: the last try starts by total_ms (4 s) and stalls out
+ * after low_speed_secs (5 s), plus curl's one-second speed check. */
+#define HTTP_FOREGROUND_BOUND_MS 10000u
+
 struct http_client;
 
 /* A new client; ca_bundle (borrowed, may be NULL) replaces the system CA
@@ -96,6 +109,12 @@ typedef int (*http_prepare_fn)(void *arg, struct http_request *req, unsigned att
  * code and message, and the tries. */
 int http_exchange(struct http_client *c, http_prepare_fn prepare, void *arg, struct http_reply *rep,
 		  char *err, size_t err_size);
+
+/* http_exchange under policy (borrowed; NULL: the client's own) for this one
+ * exchange; the pooled connections are shared. */
+int http_exchange_policy(struct http_client *c, const struct http_policy *policy,
+			 http_prepare_fn prepare, void *arg, struct http_reply *rep, char *err,
+			 size_t err_size);
 
 /* Frees rep->body; safe to call twice. */
 void http_reply_release(struct http_reply *rep);

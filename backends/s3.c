@@ -44,6 +44,7 @@ void s3_tuning_default(struct s3_tuning *t)
 	t->parallel_parts = 4;
 	t->max_get_bytes = 1024 * MIB;
 	http_policy_default(&t->policy);
+	http_policy_foreground(&t->read_policy);
 }
 
 /* --- get, get_to_fd, head, del --- */
@@ -79,6 +80,7 @@ static int s3_get(struct backend *b, const char *key, uint64_t off, size_t len, 
 	int r = s3_request_object(&rq, &s->t, "GET", key);
 	if (r < 0)
 		return r;
+	rq.policy = &s->tun.read_policy;
 	rq.ranged = off || len;
 	rq.off = off;
 	rq.len = len;
@@ -105,6 +107,7 @@ static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *si
 	struct http_reply rep = {.sink = HTTP_SINK_FD, .fd = fd};
 	*size = 0;
 	int r = s3_request_object(&rq, &s->t, "GET", key);
+	rq.policy = &s->tun.read_policy;
 	if (r == 0)
 		r = s3_request_run(&rq, &rep);
 	if (r == -ERANGE) /* resumed exactly at the end */
@@ -564,6 +567,8 @@ int s3_backend_open_tuned(struct backend **out, const char *bucket, const char *
 			s->tun.part_size = MIB;
 		if (s->tun.parallel_parts == 0)
 			s->tun.parallel_parts = 1;
+		if (s->tun.read_policy.max_tries == 0) /* a tuning made before read_policy */
+			http_policy_foreground(&s->tun.read_policy);
 		r = s3_config_load(&s->cfg, bucket, opts, cfg_err, sizeof cfg_err);
 		if (r < 0)
 			s3_request_fail(r, "%s", cfg_err);

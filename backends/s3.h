@@ -16,7 +16,10 @@ struct s3_tuning {
 	size_t part_size;	    /* bytes per part, >= 5 MiB on AWS (8 MiB) */
 	unsigned parallel_parts;    /* parts in flight at once, 1..4 (4) */
 	size_t max_get_bytes;	    /* largest reply get() loads into memory (1 GiB) */
-	struct http_policy policy;  /* retries and timeouts */
+	struct http_policy policy;  /* retries and timeouts of everything but GET */
+	/* GET (get, get_to_fd): someone usually waits on it, a FUSE read of an
+	 * object not in the cache; http_policy_foreground by default. */
+	struct http_policy read_policy;
 };
 
 void s3_tuning_default(struct s3_tuning *t);

@@ -164,7 +164,7 @@ static int prepare(void *arg, struct http_request *hr, unsigned attempt,
 int s3_request_run(struct s3_request *rq, struct http_reply *rep)
 {
 	char err[S3_REQUEST_ERR_BYTES];
-	int r = http_exchange(rq->t->http, prepare, rq, rep, err, sizeof err);
+	int r = http_exchange_policy(rq->t->http, rq->policy, prepare, rq, rep, err, sizeof err);
 	req_release(rq);
 	if (r < 0)
 		s3_request_fail(r, "%s", err);

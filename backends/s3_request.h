@@ -37,6 +37,7 @@ struct s3_request {
 	size_t body_len;
 	char payload_hash[S3_SIGV4_HEX_BYTES];
 	unsigned flags; /* HTTP_* flags */
+	const struct http_policy *policy; /* retries and timeouts; NULL: the client's */
 	int ranged;	/* send a Range for [off, off+len) (len 0: to the end) */
 	uint64_t off;
 	size_t len;

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -22,6 +23,7 @@
 #define CHUNK_BYTES ((uint64_t)CHUNK_PLAIN_BYTES)
 #define SEG_BYTES ((uint64_t)SEGMENT_PLAIN_BYTES)
 #define SEALED_MAX_BYTES (SUITE_MAX_NONCE_BYTES + CHUNK_PLAIN_BYTES + SUITE_TAG_BYTES)
+#define CONTENT_UNREACHABLE_HOLD_MS 1000u /* see seg_open_clean */
 
 /* Per-thread scratch space, so the hot path allocates nothing: one chunk of
  * plaintext and one whole segment of sealed chunks. */
@@ -133,6 +135,49 @@ static void seg_adopt_fd(struct content_file *f, struct content_seg *seg, int fd
 	f->nfds++;
 }
 
+static uint64_t content_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Errors of a store that cannot be reached, never answered within its bound
+ * (backends/http.h, HTTP_FOREGROUND_BOUND_MS) or answered nonsense. */
+static bool content_store_down(int rc)
+{
+	return rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -EHOSTUNREACH ||
+	       rc == -ENETUNREACH || rc == -ECONNRESET || rc == -EIO || rc == -EPROTO;
+}
+
+/* Opens the cache file of clean segment s, fetching it from the store if it
+ * is not cached. When the store does not deliver it, the read fails with EIO,
+ * the log says why (one line, the file id, never a name), and for
+ * CONTENT_UNREACHABLE_HOLD_MS further reads of this file's uncached segments
+ * fail at once: the kernel's immediate retry of the failed read must not
+ * double the wait. */
+static int seg_open_clean(const struct content_ctx *ctx, struct content_file *f, size_t s,
+			  const char *key, const char *path)
+{
+	char id[33];
+	int fd;
+
+	if (content_now_ms() < f->unreachable_until_ms) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd >= 0 ? fd : -errno;
+		return -EIO;
+	}
+	fd = cache_open_object(ctx->cache, key);
+	if (fd >= 0 || !content_store_down(fd))
+		return fd;
+	log_msg(LOG_ERR, "segment %zu of file %s is not cached and the store did not deliver it "
+		"(%s): read fails with EIO", s, log_id(id, f->file_id), strerror(-fd));
+	f->unreachable_until_ms = content_now_ms() + CONTENT_UNREACHABLE_HOLD_MS;
+	return -EIO;
+}
+
 /* The open cache file of present segment s: read-write when dirty, read-only
  * (fetched from the store if needed) when clean. */
 static int seg_fd(const struct content_ctx *ctx, struct content_file *f, size_t s)
@@ -147,7 +192,7 @@ static int seg_fd(const struct content_ctx *ctx, struct content_file *f, size_t 
 	cache_path(ctx->cache, key, path);
 	for (int tries = 0; tries < 2; tries++) {
 		fd = seg->dirty ? open(path, O_RDWR | O_CLOEXEC)
-				: cache_open_object(ctx->cache, key);
+				: seg_open_clean(ctx, f, s, key, path);
 		if (seg->dirty && fd < 0)
 			fd = -errno;
 		if ((fd != -EMFILE && fd != -ENFILE) || f->nfds == 0)

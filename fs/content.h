@@ -61,6 +61,10 @@ struct content_file {
 	uint8_t (*garbage)[OBJECT_ID_BYTES];
 	size_t ngarbage;
 	size_t garbage_cap; /* allocated length of garbage */
+	/* CLOCK_MONOTONIC ms until which a read of a segment that is not in the
+	 * cache fails at once with EIO, without asking the store: it just failed
+	 * to deliver one (the kernel retries a failed read at once). 0: none. */
+	uint64_t unreachable_until_ms;
 };
 
 /* Initialises from a directory entry (copies size and segments; every segment

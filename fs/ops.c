@@ -52,10 +52,12 @@ static fuse_ino_t ops_nodeid(const struct tree *t, const struct inode *ino)
 	return ino == t->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)ino;
 }
 
-/* Our errors to the kernel's: a failed authentication is an I/O error. */
+/* Our errors to the kernel's: a failed authentication, and a store that
+ * cannot be reached for an object not in the cache, are I/O errors. */
 static int ops_errno(int r)
 {
-	if (r == -EBADMSG || r == -EPROTO)
+	if (r == -EBADMSG || r == -EPROTO || r == -ECONNREFUSED || r == -ETIMEDOUT ||
+	    r == -EHOSTUNREACH || r == -ENETUNREACH || r == -ECONNRESET)
 		return EIO;
 	return r < 0 ? -r : EIO;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """faultproxy.py - a fault-injecting HTTP/1.1 proxy for the S3 client tests.
 
-Listens on 127.0.0.1 (a free port, printed on the first line of stdout) and
-forwards each request to 127.0.0.1:UPSTREAM, one request per connection, unless
-the schedule says otherwise. Python 3 standard library only; loopback only;
-it stops by itself after --max-seconds or when its parent process dies.
+Listens on 127.0.0.1 (--port, default a free one; the port is printed on the
+first line of stdout) and forwards each request to 127.0.0.1:UPSTREAM, one
+request per connection, unless the schedule says otherwise. Python 3 standard
+library only; loopback only; it stops by itself after --max-seconds or when
+its parent process dies.
 
 Schedule: comma-separated rules MODE[:ARG][*COUNT][@TEXT]. For each request
 the first rule whose TEXT occurs in the request line and whose COUNT is not
@@ -16,7 +17,10 @@ used up applies (no COUNT: unlimited); no rule: pass. Modes:
                 reset the connection (RST)
   cut           read the request head and part of its body, then reset the
                 connection without an answer
-  hang          read the request and never answer (until the client gives up)
+  hang          read the request and never answer (until the client gives up);
+                '--schedule hang' makes a black hole: connections are accepted,
+                nothing ever comes back (start it with --port on the port of
+                a proxy just stopped to turn a working endpoint into one)
 Example: --schedule 'slowdown*3,reset*1@GET ,hang@partNumber=2&'
 Each request is logged to --log as one line: "MODE METHOD TARGET [range=R]".
 """
@@ -207,11 +211,12 @@ def main():
     ap.add_argument('--schedule', default='')
     ap.add_argument('--log', default=None)
     ap.add_argument('--max-seconds', type=float, default=300)
+    ap.add_argument('--port', type=int, default=0, help='port to listen on (0: a free one)')
     args = ap.parse_args()
     schedule = Schedule(args.schedule, args.log)
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(('127.0.0.1', 0))
+    srv.bind(('127.0.0.1', args.port))
     srv.listen(64)
     print(srv.getsockname()[1], flush=True)
     threading.Thread(target=watchdog, daemon=True,

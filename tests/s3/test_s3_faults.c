@@ -33,6 +33,8 @@ static void fast_policy(struct s3_tuning *t)
 	s3_tuning_default(t);
 	t->policy.base_delay_ms = 20;
 	t->policy.max_delay_ms = 200;
+	t->read_policy.base_delay_ms = 20;
+	t->read_policy.max_delay_ms = 200;
 }
 
 static void test_slowdown_is_retried(void)
@@ -180,7 +182,8 @@ static void test_persistent_reset_fails(void)
 		CHECK(b->ops->put(b, "obj", "0123456789", 10) == 0, "put");
 		int rc = b->ops->get(b, "obj", 0, 0, &out, &len);
 		CHECK(rc == -EIO && out == NULL, "persistent reset: %d", rc);
-		CHECK(strstr(s3_last_error(), "6 tries") != NULL, "message: %s", s3_last_error());
+		/* a GET runs under the read policy: 8 tries (http_policy_foreground) */
+		CHECK(strstr(s3_last_error(), "8 tries") != NULL, "message: %s", s3_last_error());
 	}
 	backend_destroy(b);
 	t_proxy_stop(&p);
@@ -197,6 +200,7 @@ static void test_silent_server_times_out(void)
 	fast_policy(&t);
 	t.policy.low_speed_secs = 2;
 	t.policy.max_tries = 3;
+	t.read_policy = t.policy; /* the GETs below: 3 tries of 2 s each */
 	struct backend *b = via_proxy(&p,
 				      "delay:1500*1@GET /sealfs-test/hang/obj?,"
 				      "hang@GET /sealfs-test/hang/never",
@@ -215,6 +219,43 @@ static void test_silent_server_times_out(void)
 		CHECK(t_proxy_count(&p, "hang") == 3, "tries: %d", t_proxy_count(&p, "hang"));
 	}
 	free(out);
+	backend_destroy(b);
+	t_proxy_stop(&p);
+}
+
+/* A read under the default read policy gives up within
+ * HTTP_FOREGROUND_BOUND_MS on a server that never answers and on one that
+ * went away (connection refused), while a put of the same store still has
+ * the long background policy. */
+static void test_read_policy_bounds_a_dead_server(void)
+{
+	struct t_proxy p;
+	unsigned char *out = NULL;
+	size_t len = 0;
+	double bound = HTTP_FOREGROUND_BOUND_MS / 1000.0;
+	struct backend *b = via_proxy(&p, "hang@GET /sealfs-test/rbound/never", "rbound", NULL);
+	if (b) {
+		double t0 = t_now();
+		int rc = b->ops->get(b, "never", 0, 0, &out, &len);
+		double dt = t_now() - t0;
+		CHECK(rc == -ETIMEDOUT && out == NULL, "silent server: %d %s", rc,
+		      s3_last_error());
+		CHECK(dt < bound, "silent server: gave up after %.1f s (bound %.0f s)", dt, bound);
+		printf("read, silent server: %.1f s, '%s'\n", dt, s3_last_error());
+		uint64_t size = 0;
+		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		t_proxy_stop(&p); /* nothing listens on its port now */
+		t0 = t_now();
+		rc = fd >= 0 ? b->ops->get_to_fd(b, "never", fd, &size) : -EBADF;
+		dt = t_now() - t0;
+		CHECK(rc == -ECONNREFUSED, "refused: %d %s", rc, s3_last_error());
+		CHECK(dt < bound, "refused: gave up after %.1f s (bound %.0f s)", dt, bound);
+		CHECK(strstr(s3_last_error(), "tries in") != NULL, "refused, not retried: %s",
+		      s3_last_error());
+		printf("read, refused: %.1f s, '%s'\n", dt, s3_last_error());
+		if (fd >= 0)
+			close(fd);
+	}
 	backend_destroy(b);
 	t_proxy_stop(&p);
 }
@@ -249,6 +290,7 @@ int main(int argc, char **argv)
 	test_cut_requests_are_retried();
 	test_persistent_reset_fails();
 	test_silent_server_times_out();
+	test_read_policy_bounds_a_dead_server();
 	test_connection_refused_at_open();
 	test_persistent_slowdown_fails_within_bound();
 	printf("%d passed, %d failed\n", t_failures ? 0 : 1, t_failures ? 1 : 0);

@@ -196,11 +196,11 @@ def free_port():
 class FaultProxy:
     """tests/s3/faultproxy.py in front of 127.0.0.1:upstream with a schedule."""
 
-    def __init__(self, upstream, schedule, logfile):
+    def __init__(self, upstream, schedule, logfile, port=0):
         self.logfile = logfile
         self.proc = subprocess.Popen(
             [sys.executable, FAULTPROXY, "--upstream", str(upstream), "--schedule", schedule,
-             "--log", logfile, "--max-seconds", "600"],
+             "--log", logfile, "--max-seconds", "600", "--port", str(port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
         _live["proxies"].append(self)
         line = self.proc.stdout.readline().strip()
