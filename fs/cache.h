@@ -57,6 +57,50 @@ int cache_sync_parent(struct cache *c, const char *key);
 int cache_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
+/* ---- --cache-size (docs/INTERNALS.md, "Cache size"; fs/cache_lru.h) ----
+ *
+ * Once cache_track has run, the cache keeps an index of its objects: every
+ * object the fs layer creates (cache_install, cache_write_object) starts
+ * pinned; fetched and scanned objects are clean. With a limit set, clean
+ * objects are evicted least recently used first whenever the accounted
+ * bytes pass the limit; pinned ones never are. Without cache_track the
+ * functions below do nothing (no limit, nobody waits). All thread-safe. */
+
+struct cache_limit {
+	uint64_t bytes;		 /* 0: no limit */
+	unsigned wait_ms;	 /* how long cache_room_wait waits before -ENOSPC */
+	void (*full)(void *arg); /* called when a writer starts waiting and every
+				    second while it waits: ask for a commit and an
+				    upload; never called with a cache lock held */
+	void *arg;		 /* borrowed */
+};
+
+struct cache_usage {
+	uint64_t bytes;	       /* accounted: sizes rounded up to 4 KiB */
+	uint64_t pinned_bytes;
+	size_t objects;
+	size_t pinned;
+};
+
+/* Scans CACHE/o and starts the index (everything scanned is clean). 0,
+ * -ENOMEM, -errno. Call once, before other threads use the cache. */
+int cache_track(struct cache *c);
+/* Sets (or clears, bytes 0) the limit and evicts down to it. lim is copied. */
+void cache_set_limit(struct cache *c, const struct cache_limit *lim);
+/* Pins / unpins the object of a 16-byte key (not indexed: nothing). An
+ * unpinned object may be evicted at once: only unpin what the store holds. */
+void cache_pin(struct cache *c, const uint8_t key[16]);
+void cache_unpin(struct cache *c, const uint8_t key[16]);
+/* Notes the new size of key's cache file, open as fd (written in place). */
+void cache_account_fd(struct cache *c, const uint8_t key[16], int fd);
+/* Before a write that adds up to bytes of pinned data: waits for room (see
+ * struct cache_limit), then reserves it. 0, or -ENOSPC after the wait. */
+int cache_room_wait(struct cache *c, uint64_t bytes);
+/* Releases the room reserved by cache_room_wait (same bytes). */
+void cache_room_release(struct cache *c, uint64_t bytes);
+/* Totals of the index (zeros without cache_track). */
+void cache_usage(struct cache *c, struct cache_usage *out);
+
 /* The store key text for a 16-byte object key: "o/<hh>/<32 hex>" + NUL. */
 #define OBJECT_KEY_TEXT_BYTES 40
 void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16]);
