@@ -1,6 +1,7 @@
 /* cli_mount.c - `sealfs mount`: checks, unlock, daemonise, serve. Must never
  * start a thread before the fork, leave core dumps on, or print anything
  * secret. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,9 @@
 #define CLI_MOUNT_OPTS_BYTES 1024
 #define CLI_MOUNT_DELAY_MAX_MS 3600000ull /* an hour */
 #define CLI_MOUNT_DELAY_DEFAULT_MS 2000u
+#define CLI_MOUNT_CACHE_MIN ((uint64_t)64 << 20)
+#define CLI_MOUNT_CACHE_WAIT_DEFAULT_S 60u
+#define CLI_MOUNT_CACHE_WAIT_MAX_S 86400ull
 #define CLI_MOUNT_MSG_BYTES 1024 /* one "E<code> <message>\n" line from the daemon */
 
 static const char cli_mount_usage[] =
@@ -48,6 +52,11 @@ static const char cli_mount_usage[] =
 	"                         made (default 2000; 0: at once); fsync commits at once\n"
 	"  --idle-lock MINUTES    lock (unmount, wipe the keys) after MINUTES without any\n"
 	"                         file activity (decimals allowed, e.g. 0.5)\n"
+	"  --cache-size SIZE      keep the cache under SIZE (e.g. 500M, 2G, 1T; at least\n"
+	"                         64M): evict uploaded data, least recently used first\n"
+	"  --cache-full-wait S    with --cache-size: a write waits up to S seconds\n"
+	"                         (default 60) for uploads to free room, then fails\n"
+	"                         with ENOSPC\n"
 	"  --fsync-store          fsync returns once the store holds the data (default:\n"
 	"                         once it is durable in the cache; it goes up in the\n"
 	"                         background)\n"
@@ -68,6 +77,8 @@ struct cli_mount_args {
 	bool fsync_store;
 	unsigned idle_lock_s;
 	unsigned commit_delay_ms;
+	uint64_t cache_size;	    /* --cache-size in bytes; 0: none */
+	unsigned cache_full_wait_s; /* --cache-full-wait */
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 };
 
@@ -131,6 +142,31 @@ static int cli_mount_idle_lock(struct cli_mount_args *a, const char *arg)
 	return 0;
 }
 
+/* --cache-size SIZE: a whole number with an optional K, M, G or T (binary
+ * multiples), at least CLI_MOUNT_CACHE_MIN. */
+static int cli_mount_cache_size(struct cli_mount_args *a, const char *arg)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+	if (errno || end == arg || !isdigit((unsigned char)arg[0]) || (*end && (!u || end[1])))
+		return cli_usage("mount", "--cache-size takes a size, e.g. 500M, 2G or 1T");
+	for (int i = u ? (int)(u - units) + 1 : 0; i > 0; i--) {
+		if (v > (ULLONG_MAX >> 10))
+			return cli_usage("mount", "--cache-size is too large");
+		v <<= 10;
+	}
+	if (v < CLI_MOUNT_CACHE_MIN)
+		return cli_usage("mount", "--cache-size must be at least 64M");
+	a->cache_size = v;
+	return 0;
+}
+
 static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -141,12 +177,15 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		{"commit-delay", required_argument, NULL, 'd'},
 		{"fsync-store", no_argument, NULL, 's'},
 		{"idle-lock", required_argument, NULL, 'i'},
+		{"cache-size", required_argument, NULL, 'z'},
+		{"cache-full-wait", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	unsigned long long v;
 	int c, rc = 0;
 
 	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
+	a->cache_full_wait_s = CLI_MOUNT_CACHE_WAIT_DEFAULT_S;
 	opterr = 0; /* cli_bad_option says it in our words */
 	while (rc == 0 && (c = getopt_long(argc, argv, ":fho:", opts, NULL)) != -1) {
 		switch (c) {
@@ -160,6 +199,12 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		case 'd':
 			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
 			a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
+			break;
+		case 'z': rc = cli_mount_cache_size(a, optarg); break;
+		case 'w':
+			rc = cli_parse_ull(&v, "--cache-full-wait", optarg, 0,
+					   CLI_MOUNT_CACHE_WAIT_MAX_S);
+			a->cache_full_wait_s = (unsigned)v;
 			break;
 		case 'h': fputs(cli_mount_usage, stdout); return -1;
 		default: return cli_bad_option("mount", c, argv);
@@ -382,6 +427,8 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 		.idle_lock_s = ctx->a.idle_lock_s,
 		.fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
 		.commit_delay_ms = ctx->a.commit_delay_ms,
+		.cache_size = ctx->a.cache_size,
+		.cache_full_wait_s = ctx->a.cache_full_wait_s,
 		.ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
 	};
 	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64], pending[RUNTIME_PATH_BYTES];

@@ -472,6 +472,7 @@ static int seg_patch(const struct content_ctx *ctx, struct seg_build *b, size_t 
 	if (rc == 0 && old_end > b1 && ftruncate(fd, (off_t)((b1 - a) * b->sz)) < 0)
 		rc = -errno;
 	b->f->segs[s].unsynced = true;
+	cache_account_fd(ctx->cache, b->f->segs[s].key, fd); /* --cache-size */
 	return rc;
 }
 
