@@ -414,7 +414,7 @@ static void cache_lru_kick(struct cache_lru *l, struct timespec *next)
 
 int cache_lru_reserve(struct cache_lru *l, uint64_t bytes)
 {
-	struct timespec due, kick;
+	struct timespec due, kick = {0};
 	int r = 0;
 
 	pthread_mutex_lock(&l->lock);

@@ -1,7 +1,6 @@
 /* cli_mount.c - `sealfs mount`: checks, unlock, daemonise, serve. Must never
  * start a thread before the fork, leave core dumps on, or print anything
  * secret. */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -142,31 +141,6 @@ static int cli_mount_idle_lock(struct cli_mount_args *a, const char *arg)
 	return 0;
 }
 
-/* --cache-size SIZE: a whole number with an optional K, M, G or T (binary
- * multiples), at least CLI_MOUNT_CACHE_MIN. */
-static int cli_mount_cache_size(struct cli_mount_args *a, const char *arg)
-{
-	static const char units[] = "KMGT";
-	unsigned long long v;
-	const char *u;
-	char *end;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
-	if (errno || end == arg || !isdigit((unsigned char)arg[0]) || (*end && (!u || end[1])))
-		return cli_usage("mount", "--cache-size takes a size, e.g. 500M, 2G or 1T");
-	for (int i = u ? (int)(u - units) + 1 : 0; i > 0; i--) {
-		if (v > (ULLONG_MAX >> 10))
-			return cli_usage("mount", "--cache-size is too large");
-		v <<= 10;
-	}
-	if (v < CLI_MOUNT_CACHE_MIN)
-		return cli_usage("mount", "--cache-size must be at least 64M");
-	a->cache_size = v;
-	return 0;
-}
-
 static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -200,7 +174,10 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
 			a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
 			break;
-		case 'z': rc = cli_mount_cache_size(a, optarg); break;
+		case 'z':
+			rc = cli_parse_size(&v, "--cache-size", optarg, CLI_MOUNT_CACHE_MIN, "64M");
+			a->cache_size = v;
+			break;
 		case 'w':
 			rc = cli_parse_ull(&v, "--cache-full-wait", optarg, 0,
 					   CLI_MOUNT_CACHE_WAIT_MAX_S);
