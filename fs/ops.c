@@ -361,7 +361,8 @@ static uint64_t ops_write_room(const struct tree *t, size_t size, off_t off)
 	uint64_t first = (uint64_t)off / SEGMENT_PLAIN_BYTES;
 	uint64_t last = ((uint64_t)off + (size ? size - 1 : 0)) / SEGMENT_PLAIN_BYTES;
 
-	return (last - first + 2) * SEGMENT_CHUNKS * chunk_sealed_bytes(t->cctx.suite);
+	/* + 4 KiB: the cache counts sizes rounded up to 4 KiB blocks */
+	return (last - first + 2) * (SEGMENT_CHUNKS * chunk_sealed_bytes(t->cctx.suite) + 4096);
 }
 
 static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
