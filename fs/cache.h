@@ -31,12 +31,14 @@ void cache_tmp_path(struct cache *c, char out[CACHE_PATH_MAX]);
 
 /* Opens the cache file for key read-only, fetching it from the store first if
  * it is not cached. Returns an fd >= 0, -ENOENT if the store lacks it, or the
- * store's error. */
+ * store's error. Tracked: the object becomes the most recently used; a
+ * fetched one is clean. */
 int cache_open_object(struct cache *c, const char *key);
 /* Reads a whole object (cache first, then the store, filling the cache) into a
  * new malloc'ed buffer. */
 int cache_read_object(struct cache *c, const char *key, unsigned char **out, size_t *out_len);
-/* Writes a whole object into the cache (atomic: tmp file + rename, no fsync). */
+/* Writes a whole object into the cache (atomic: tmp file + rename, no fsync).
+ * Tracked (cache_track): the object is pinned. */
 int cache_write_object(struct cache *c, const char *key, const void *data, size_t len);
 /* Removes an object from the cache; missing is fine. */
 int cache_drop_object(struct cache *c, const char *key);
@@ -46,7 +48,8 @@ int cache_drop_object(struct cache *c, const char *key);
 int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX]);
 /* Renames the temporary file tmp_path into place as the cache file of key,
  * creating CACHE/o/<hh> if needed (no fsync). Returns 0 or -errno; on error
- * tmp_path is left for the caller to unlink. */
+ * tmp_path is left for the caller to unlink. Tracked: the object is pinned
+ * and the cache may evict others. */
 int cache_install(struct cache *c, const char *tmp_path, const char *key);
 /* fsync()s the directory holding key's cache file, so that a file installed
  * there survives a crash. Returns 0 or -errno. */
