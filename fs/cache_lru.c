@@ -388,7 +388,13 @@ static bool cache_lru_passed(const struct timespec *due)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > due->tv_sec || (now.tv_sec == due->tv_sec && now.tv_nsec >= due->tv_nsec);
+	return now.tv_sec > due->tv_sec ||
+	       (now.tv_sec == due->tv_sec && now.tv_nsec >= due->tv_nsec);
+}
+
+static const struct timespec *cache_lru_first(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec) ? a : b;
 }
 
 static bool cache_lru_fits(const struct cache_lru *l, uint64_t bytes)
@@ -432,11 +438,7 @@ int cache_lru_reserve(struct cache_lru *l, uint64_t bytes)
 			cache_lru_kick(l, &kick);
 			continue;
 		}
-		pthread_cond_timedwait(&l->room, &l->lock,
-				       kick.tv_sec < due.tv_sec ||
-					       (kick.tv_sec == due.tv_sec && kick.tv_nsec < due.tv_nsec)
-					   ? &kick
-					   : &due);
+		pthread_cond_timedwait(&l->room, &l->lock, cache_lru_first(&kick, &due));
 	}
 	l->reserved += bytes;
 out:
@@ -478,7 +480,8 @@ static int cache_lru_hexval(char ch)
 static bool cache_lru_hex(uint8_t out[CACHE_LRU_KEY_BYTES], const char *hex)
 {
 	for (size_t i = 0; i < CACHE_LRU_KEY_BYTES; i++) {
-		int hi = cache_lru_hexval(hex[2 * i]), lo = hi < 0 ? -1 : cache_lru_hexval(hex[2 * i + 1]);
+		int hi = cache_lru_hexval(hex[2 * i]),
+		    lo = hi < 0 ? -1 : cache_lru_hexval(hex[2 * i + 1]);
 
 		if (lo < 0)
 			return false;
@@ -489,8 +492,9 @@ static bool cache_lru_hex(uint8_t out[CACHE_LRU_KEY_BYTES], const char *hex)
 
 bool cache_lru_parse_key(uint8_t out[CACHE_LRU_KEY_BYTES], const char *key_text)
 {
-	if (strncmp(key_text, "o/", 2) != 0 || strlen(key_text) != 2 + 3 + 2 * CACHE_LRU_KEY_BYTES ||
-	    key_text[4] != '/' || strncmp(key_text + 2, key_text + 5, 2) != 0)
+	if (strncmp(key_text, "o/", 2) != 0 ||
+	    strlen(key_text) != 2 + 3 + 2 * CACHE_LRU_KEY_BYTES || key_text[4] != '/' ||
+	    strncmp(key_text + 2, key_text + 5, 2) != 0)
 		return false;
 	return cache_lru_hex(out, key_text + 5);
 }

@@ -32,9 +32,9 @@ struct cache_lru;
 
 /* What a mount sets (struct cache_limit is the public face, fs/cache.h). */
 struct cache_lru_limit {
-	uint64_t bytes;		    /* 0: no limit, nothing evicted, nobody waits */
-	unsigned wait_ms;	    /* how long a writer waits for room before -ENOSPC */
-	void (*full)(void *arg);    /* asks for a commit and an upload; may be NULL */
+	uint64_t bytes;		 /* 0: no limit, nothing evicted, nobody waits */
+	unsigned wait_ms;	 /* how long a writer waits for room before -ENOSPC */
+	void (*full)(void *arg); /* asks for a commit and an upload; may be NULL */
 	void *arg;
 };
 
