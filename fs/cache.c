@@ -18,6 +18,8 @@
 
 #include <sodium.h>
 
+#include "cache_lru.h"
+
 /* Room left in a path for "/" + a key or "tmp/<name>". */
 #define CACHE_KEY_ROOM 300
 
@@ -26,6 +28,7 @@ struct cache {
 	int lock_fd;				   /* flock'ed LOCK_EX for the cache's lifetime */
 	struct backend *store;			   /* borrowed */
 	atomic_ulong tmp_seq;			   /* makes tmp names unique within the process */
+	struct cache_lru *lru; /* NULL until cache_track; set before threads use it */
 };
 
 static const char *cache_reason(int err)
@@ -200,6 +203,7 @@ void cache_close(struct cache *c)
 		return;
 	if (c->lock_fd >= 0)
 		close(c->lock_fd); /* releases the flock */
+	cache_lru_free(c->lru);
 	free(c);
 }
 
@@ -277,20 +281,53 @@ static int cache_mkparent(const struct cache *c, const char *path)
 	return 0;
 }
 
-int cache_install(struct cache *c, const char *tmp_path, const char *key)
+/* Unlinks clean objects, least recently used first, while over the limit. */
+static void cache_evict(struct cache *c)
+{
+	uint8_t key[CACHE_LRU_KEY_BYTES];
+	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+
+	while (cache_lru_victim(c->lru, key)) {
+		object_key_text(text, key);
+		cache_path(c, text, path);
+		unlink(path); /* an open fd still reads it; missing is fine */
+	}
+}
+
+/* Indexes the object just installed at path (pinned or clean), then evicts. */
+static void cache_note(struct cache *c, const char *key, const char *path, bool pin)
+{
+	uint8_t k[CACHE_LRU_KEY_BYTES];
+	struct stat st;
+
+	if (!c->lru || !cache_lru_parse_key(k, key) || stat(path, &st) != 0)
+		return;
+	if (cache_lru_put(c->lru, k, (uint64_t)st.st_size, pin) == 0)
+		cache_evict(c);
+}
+
+static int cache_install_as(struct cache *c, const char *tmp_path, const char *key, bool pin)
 {
 	char path[CACHE_PATH_MAX];
 	int rc;
 
 	cache_path(c, key, path);
-	if (rename(tmp_path, path) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return -errno;
-	rc = cache_mkparent(c, path);
-	if (rc < 0)
-		return rc;
-	return rename(tmp_path, path) < 0 ? -errno : 0;
+	if (rename(tmp_path, path) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		rc = cache_mkparent(c, path);
+		if (rc < 0)
+			return rc;
+		if (rename(tmp_path, path) < 0)
+			return -errno;
+	}
+	cache_note(c, key, path, pin);
+	return 0;
+}
+
+int cache_install(struct cache *c, const char *tmp_path, const char *key)
+{
+	return cache_install_as(c, tmp_path, key, true);
 }
 
 int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_MAX])
@@ -299,13 +336,16 @@ int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_M
 
 	cache_path(c, key, path);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0 || errno != ENOENT)
-		return fd >= 0 ? fd : -errno;
-	rc = cache_mkparent(c, path);
-	if (rc < 0)
-		return rc;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return fd >= 0 ? fd : -errno;
+	if (fd < 0 && errno == ENOENT) {
+		rc = cache_mkparent(c, path);
+		if (rc < 0)
+			return rc;
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return -errno;
+	cache_note(c, key, path, true); /* pinned, empty: the writer accounts its bytes */
+	return fd;
 }
 
 int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX])
@@ -317,43 +357,57 @@ int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX])
 	return fd < 0 ? -errno : fd;
 }
 
-/* Fetches key from the store into the cache (tmp file, then rename). Two
- * threads fetching the same key both succeed: the last rename wins with
- * identical bytes. */
+/* Fetches key from the store into the cache (tmp file, then rename) and
+ * returns a read-only fd of it, opened before the rename so that an eviction
+ * right after cannot take it away. Two threads fetching the same key both
+ * succeed: the last rename wins with identical bytes. Fetched objects are
+ * clean. */
 static int cache_fetch(struct cache *c, const char *key)
 {
 	char tmp[CACHE_PATH_MAX];
 	uint64_t size = 0;
-	int fd, rc;
+	int fd, rfd = -1, rc;
 
 	fd = cache_tmp_create(c, tmp);
 	if (fd < 0)
 		return fd;
 	rc = c->store->ops->get_to_fd(c->store, key, fd, &size);
 	close(fd);
-	if (rc == 0)
-		rc = cache_install(c, tmp, key);
-	if (rc < 0)
+	if (rc == 0) {
+		rfd = open(tmp, O_RDONLY | O_CLOEXEC);
+		rc = rfd < 0 ? -errno : cache_install_as(c, tmp, key, false);
+	}
+	if (rc < 0) {
+		if (rfd >= 0)
+			close(rfd);
 		unlink(tmp);
-	return rc;
+		return rc;
+	}
+	return rfd;
+}
+
+static void cache_touch(struct cache *c, const char *key)
+{
+	uint8_t k[CACHE_LRU_KEY_BYTES];
+
+	if (c->lru && cache_lru_parse_key(k, key))
+		cache_lru_touch(c->lru, k);
 }
 
 int cache_open_object(struct cache *c, const char *key)
 {
 	char path[CACHE_PATH_MAX];
-	int fd, rc;
+	int fd;
 
 	cache_path(c, key, path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		cache_touch(c, key);
 	if (fd >= 0 || errno != ENOENT)
 		return fd >= 0 ? fd : -errno;
 	if (!c->store)
 		return -ENOENT;
-	rc = cache_fetch(c, key);
-	if (rc < 0)
-		return rc;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd >= 0 ? fd : -errno;
+	return cache_fetch(c, key);
 }
 
 int cache_pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -441,7 +495,7 @@ int cache_write_object(struct cache *c, const char *key, const void *data, size_
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = cache_install(c, tmp, key);
+		rc = cache_install_as(c, tmp, key, true);
 	if (rc < 0)
 		unlink(tmp);
 	return rc;
@@ -450,11 +504,93 @@ int cache_write_object(struct cache *c, const char *key, const void *data, size_
 int cache_drop_object(struct cache *c, const char *key)
 {
 	char path[CACHE_PATH_MAX];
+	uint8_t k[CACHE_LRU_KEY_BYTES];
 
 	cache_path(c, key, path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
+	if (c->lru && cache_lru_parse_key(k, key))
+		cache_lru_remove(c->lru, k);
 	return 0;
+}
+
+/* ---- --cache-size ---- */
+
+int cache_track(struct cache *c)
+{
+	char path[CACHE_PATH_MAX];
+	int rc;
+
+	if (c->lru)
+		return 0;
+	rc = cache_lru_new(&c->lru);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/o", c->dir);
+	rc = cache_lru_scan(c->lru, path);
+	if (rc < 0) {
+		cache_lru_free(c->lru);
+		c->lru = NULL;
+	}
+	return rc;
+}
+
+void cache_set_limit(struct cache *c, const struct cache_limit *lim)
+{
+	struct cache_lru_limit l = {
+	    .bytes = lim->bytes, .wait_ms = lim->wait_ms, .full = lim->full, .arg = lim->arg};
+
+	if (!c->lru)
+		return;
+	cache_lru_set_limit(c->lru, &l);
+	cache_evict(c);
+}
+
+void cache_pin(struct cache *c, const uint8_t key[16])
+{
+	if (c->lru)
+		cache_lru_pin(c->lru, key);
+}
+
+void cache_unpin(struct cache *c, const uint8_t key[16])
+{
+	if (!c->lru)
+		return;
+	cache_lru_unpin(c->lru, key);
+	cache_evict(c); /* it may be over the limit while everything was pinned */
+}
+
+void cache_account_fd(struct cache *c, const uint8_t key[16], int fd)
+{
+	struct stat st;
+
+	if (!c->lru || fstat(fd, &st) != 0)
+		return;
+	cache_lru_resize(c->lru, key, (uint64_t)st.st_size);
+	cache_evict(c);
+}
+
+int cache_room_wait(struct cache *c, uint64_t bytes)
+{
+	return c->lru ? cache_lru_reserve(c->lru, bytes) : 0;
+}
+
+void cache_room_release(struct cache *c, uint64_t bytes)
+{
+	if (c->lru)
+		cache_lru_release(c->lru, bytes);
+}
+
+void cache_usage(struct cache *c, struct cache_usage *out)
+{
+	struct cache_lru_usage u = {0};
+
+	if (c->lru)
+		cache_lru_usage(c->lru, &u);
+	out->bytes = u.bytes;
+	out->pinned_bytes = u.pinned_bytes;
+	out->objects = u.objects;
+	out->pinned = u.pinned;
 }
 
 void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16])

@@ -29,6 +29,9 @@
 #define CLI_MOUNT_OPTS_BYTES 1024
 #define CLI_MOUNT_DELAY_MAX_MS 3600000ull /* an hour */
 #define CLI_MOUNT_DELAY_DEFAULT_MS 2000u
+#define CLI_MOUNT_CACHE_MIN ((uint64_t)64 << 20)
+#define CLI_MOUNT_CACHE_WAIT_DEFAULT_S 60u
+#define CLI_MOUNT_CACHE_WAIT_MAX_S 86400ull
 #define CLI_MOUNT_MSG_BYTES 1024 /* one "E<code> <message>\n" line from the daemon */
 
 static const char cli_mount_usage[] =
@@ -49,6 +52,11 @@ static const char cli_mount_usage[] =
 	"                         commits at once\n"
 	"  --idle-lock MINUTES    lock (unmount, wipe the keys) after MINUTES without any\n"
 	"                         file activity (decimals allowed, e.g. 0.5)\n"
+	"  --cache-size SIZE      keep the cache under SIZE (e.g. 500M, 2G, 1T; at least\n"
+	"                         64M): evict uploaded data, least recently used first\n"
+	"  --cache-full-wait S    with --cache-size: a write waits up to S seconds\n"
+	"                         (default 60) for uploads to free room, then fails\n"
+	"                         with ENOSPC\n"
 	"  --fsync-store          fsync returns once the store holds the data (default:\n"
 	"                         once it is durable in the cache; it goes up in the\n"
 	"                         background)\n"
@@ -69,6 +77,8 @@ struct cli_mount_args {
 	bool fsync_store;
 	unsigned idle_lock_s;
 	unsigned commit_delay_ms;
+	uint64_t cache_size;	    /* --cache-size in bytes; 0: none */
+	unsigned cache_full_wait_s; /* --cache-full-wait */
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 };
 
@@ -142,12 +152,15 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		{"commit-delay", required_argument, NULL, 'd'},
 		{"fsync-store", no_argument, NULL, 's'},
 		{"idle-lock", required_argument, NULL, 'i'},
+		{"cache-size", required_argument, NULL, 'z'},
+		{"cache-full-wait", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	unsigned long long v;
 	int c, rc = 0;
 
 	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
+	a->cache_full_wait_s = CLI_MOUNT_CACHE_WAIT_DEFAULT_S;
 	opterr = 0; /* cli_bad_option says it in our words */
 	while (rc == 0 && (c = getopt_long(argc, argv, ":fho:", opts, NULL)) != -1) {
 		switch (c) {
@@ -161,6 +174,15 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 		case 'd':
 			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
 			a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
+			break;
+		case 'z':
+			rc = cli_parse_size(&v, "--cache-size", optarg, CLI_MOUNT_CACHE_MIN, "64M");
+			a->cache_size = v;
+			break;
+		case 'w':
+			rc = cli_parse_ull(&v, "--cache-full-wait", optarg, 0,
+					   CLI_MOUNT_CACHE_WAIT_MAX_S);
+			a->cache_full_wait_s = (unsigned)v;
 			break;
 		case 'h': fputs(cli_mount_usage, stdout); return -1;
 		default: return cli_bad_option("mount", c, argv);
@@ -383,6 +405,8 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 		.idle_lock_s = ctx->a.idle_lock_s,
 		.fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
 		.commit_delay_ms = ctx->a.commit_delay_ms,
+		.cache_size = ctx->a.cache_size,
+		.cache_full_wait_s = ctx->a.cache_full_wait_s,
 		.ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
 	};
 	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64], pending[RUNTIME_PATH_BYTES];

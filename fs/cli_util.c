@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,31 @@ int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
 	if (v < min || v > max)
 		return cli_fail(EXITCODE_USAGE, "%s: %llu is out of range (%llu to %llu)", opt, v,
 				min, max);
+	*out = v;
+	return 0;
+}
+
+int cli_parse_size(unsigned long long *out, const char *opt, const char *text,
+		   unsigned long long min, const char *min_text)
+{
+	static const char units[] = "KMGT";
+	const char *u = NULL;
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (*end)
+		u = strchr(units, *end & ~0x20); /* ASCII upper case */
+	if (errno || text[0] < '0' || text[0] > '9' || (*end && (!u || !*u || end[1])))
+		return cli_usage("mount", "%s takes a size, e.g. 500M, 2G or 1T", opt);
+	for (long i = u ? u - units + 1 : 0; i > 0; i--) {
+		if (v > (ULLONG_MAX >> 10))
+			return cli_usage("mount", "%s is too large", opt);
+		v <<= 10;
+	}
+	if (v < min)
+		return cli_usage("mount", "%s must be at least %s", opt, min_text);
 	*out = v;
 	return 0;
 }

@@ -38,6 +38,12 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
 		  unsigned long long min, unsigned long long max);
 
+/* Parses a size given to option opt: a whole number of bytes with an
+ * optional K, M, G or T (binary multiples, either case), at least min
+ * (min_text says it in the message). Usage errors as cli_usage. */
+int cli_parse_size(unsigned long long *out, const char *opt, const char *text,
+		   unsigned long long min, const char *min_text);
+
 /* Prints why backend_open (result rc, reason err or NULL) failed for url. */
 int cli_store_error(int rc, const char *url, const char *err);
 

@@ -384,13 +384,18 @@ static int commit_put_one(void *arg, size_t i)
 
 	if (i < c->nups) {
 		object_key_text(text, c->ups[i].key);
-		return c->store->ops->put_file(c->store, text, c->ups[i].path);
+		r = c->store->ops->put_file(c->store, text, c->ups[i].path);
+		if (r == 0)
+			cache_unpin(c->tree->cctx.cache, c->ups[i].key); /* in the store now */
+		return r;
 	}
 	o = &c->objs[i - c->nups];
 	object_key_text(text, o->key);
 	r = backend_put(c->store, text, o->data, o->len);
 	if (r == 0 && cache_write_object(c->tree->cctx.cache, text, o->data, o->len) != 0)
 		log_msg(LOG_WARNING, "commit: caching %s failed", text);
+	if (r == 0)
+		cache_unpin(c->tree->cctx.cache, o->key);
 	return r;
 }
 

@@ -519,7 +519,7 @@ static int seg_install(const struct content_ctx *ctx, struct content_file *f, si
 		       const uint8_t key[OBJECT_ID_BYTES], const unsigned char *data, size_t len)
 {
 	struct content_seg *seg = &f->segs[s];
-	char tmp[CACHE_PATH_MAX], kt[OBJECT_KEY_TEXT_BYTES];
+	char path[CACHE_PATH_MAX], kt[OBJECT_KEY_TEXT_BYTES];
 	int fd, rc;
 
 	rc = garbage_reserve(f, seg->present);
@@ -529,15 +529,16 @@ static int seg_install(const struct content_ctx *ctx, struct content_file *f, si
 	/* Under its final name at once: a new random key nothing references
 	 * until a commit has flushed it; no rename, and the file's inode comes
 	 * from its own CACHE/o/<hh> directory's block group. */
-	fd = cache_create_object(ctx->cache, kt, tmp);
+	fd = cache_create_object(ctx->cache, kt, path);
 	if (fd < 0)
 		return fd;
 	rc = cache_pwrite_full(fd, data, len, 0);
 	if (rc < 0) {
 		close(fd);
-		unlink(tmp);
+		cache_drop_object(ctx->cache, kt);
 		return rc;
 	}
+	cache_account_fd(ctx->cache, key, fd); /* --cache-size */
 	seg_close(f, seg);
 	if (seg->present)
 		garbage_push(f, seg->key); /* its cache file stays: a commit may be reading it */
@@ -563,6 +564,7 @@ static int seg_patch(const struct content_ctx *ctx, struct seg_build *b, size_t 
 	if (rc == 0 && old_end > b1 && ftruncate(fd, (off_t)((b1 - a) * b->sz)) < 0)
 		rc = -errno;
 	b->f->segs[s].unsynced = true;
+	cache_account_fd(ctx->cache, b->f->segs[s].key, fd); /* --cache-size */
 	return rc;
 }
 

@@ -497,6 +497,8 @@ static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t s
 				   "unreadable: %s", seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
 			break;
 		}
+		for (size_t k = 0; k < rec.nsegs; k++)
+			cache_pin(m->cache, rec.segs[k]); /* not in the store yet (--cache-size) */
 		for (size_t k = 0; k < rec.nobjs; k++) {
 			object_key_text(text, rec.objs[k].key);
 			if (r == 0)
@@ -555,6 +557,32 @@ static int mount_choose_head(struct mount_state *m, struct dirobj_head *head,
 	return r;
 }
 
+/* --cache-size: a writer waiting for room asks for the commit now (its dirty
+ * segments stay pinned until committed and uploaded) and for an upload. */
+static void mount_cache_full(void *arg)
+{
+	struct mount_state *m = arg;
+
+	pthread_mutex_lock(&m->tree->lock);
+	if (m->tree->dirty) {
+		m->tree->dirty_since = (struct timespec){0};
+		pthread_cond_broadcast(&m->tree->dirty_cond);
+	}
+	pthread_mutex_unlock(&m->tree->lock);
+	upload_kick(m->up);
+}
+
+static void mount_cache_limit(struct mount_state *m, const struct mount_opts *o)
+{
+	struct cache_limit lim = {.bytes = o->cache_size,
+				  .wait_ms = o->cache_full_wait_s * 1000u,
+				  .full = mount_cache_full,
+				  .arg = m};
+
+	if (o->cache_size)
+		cache_set_limit(m->cache, &lim);
+}
+
 /* Everything up to a mounted session; fills m. */
 static int mount_prepare(struct mount_state *m, struct backend *store,
 			 const struct vault_config *cfg, const struct vault_keys *keys,
@@ -567,6 +595,8 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 
 	if (r == 0)
 		r = cache_open(&m->cache, o->cache_dir, store, err, size);
+	if (r == 0 && o->cache_size && (r = cache_track(m->cache)) != 0)
+		mount_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
 	if (r == 0)
 		r = mount_read_head(&head, store, cfg, keys, err, size);
 	if (r)
@@ -595,6 +625,7 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 	if (o->fsync_store)
 		commit_set_store_wait(m->commit, MOUNT_FSYNC_STORE_WAIT_MS);
 	m->tree->commit = m->commit;
+	mount_cache_limit(m, o);
 	return mount_session(m, o, err, size);
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend.h"
 #include "vault.h"
@@ -18,6 +19,8 @@ struct mount_opts {
 	const char *fuse_opts;     /* extra -o options for libfuse, or NULL */
 	unsigned commit_delay_ms;  /* write-back delay before a background commit */
 	unsigned idle_lock_s;      /* unmount (lock) after this long without requests; 0: never */
+	uint64_t cache_size;       /* --cache-size in bytes; 0: no limit */
+	unsigned cache_full_wait_s; /* how long a writer waits for room before ENOSPC */
 	int ready_fd;              /* one byte '0' written once mounted, then closed; -1 for none */
 	const char *pending_path;  /* at exit: commits left for the next mount ("N\n"), or
 				      removed when none; NULL for none */

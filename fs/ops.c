@@ -17,6 +17,8 @@
 
 #include <fuse_lowlevel.h>
 
+#include "cache.h"
+#include "chunk.h"
 #include "commit.h"
 #include "log.h"
 #include "tree.h"
@@ -353,9 +355,23 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* Cache room a write may fill with new dirty segments (--cache-size): each
+ * segment it touches, plus the one holding the old end of file, resealed
+ * whole. */
+static uint64_t ops_write_room(const struct tree *t, size_t size, off_t off)
+{
+	uint64_t first = (uint64_t)off / SEGMENT_PLAIN_BYTES;
+	uint64_t last = ((uint64_t)off + (size ? size - 1 : 0)) / SEGMENT_PLAIN_BYTES;
+
+	/* + 4 KiB: the cache counts sizes rounded up to 4 KiB blocks */
+	return (last - first + 2) * (SEGMENT_CHUNKS * chunk_sealed_bytes(t->cctx.suite) + 4096);
+}
+
 static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
+	struct tree *t = ops_tree(req);
+	uint64_t room;
 	ssize_t n;
 
 	(void)fi;
@@ -363,7 +379,14 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	n = tree_write(ops_tree(req), ops_inode(req, ino), buf, size, (uint64_t)off);
+	/* Waits (no lock held) while dirty data fills the cache. */
+	room = ops_write_room(t, size, off);
+	if (cache_room_wait(t->cctx.cache, room) != 0) {
+		fuse_reply_err(req, ENOSPC);
+		return;
+	}
+	n = tree_write(t, ops_inode(req, ino), buf, size, (uint64_t)off);
+	cache_room_release(t->cctx.cache, room);
 	if (n < 0)
 		ops_reply_err(req, (int)n);
 	else

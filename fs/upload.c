@@ -339,11 +339,23 @@ static int upload_finish(struct upload_round *rd)
 {
 	int r = upload_run(rd, upload_del_one, rd->ngarbage, "deleting", false);
 
+	/* No flush: a removed record that comes back after a crash is one whose
+	 * head is in the store, which the next round only clears up. */
 	for (size_t i = 0; r == 0 && i < rd->nrecs; i++)
 		r = journal_remove(rd->u->cache_dir, rd->recs[i].seq);
-	if (r == 0)
-		r = journal_sync_dir(rd->u->cache_dir);
 	return r;
+}
+
+/* Every record's head (or a newer one) is in the store now: what they list
+ * is stored or garbage, so the cache may evict it (--cache-size). */
+static void upload_unpin(const struct upload_round *rd)
+{
+	for (size_t i = 0; i < rd->nrecs; i++) {
+		for (size_t k = 0; k < rd->recs[i].nsegs; k++)
+			cache_unpin(rd->u->cache, rd->recs[i].segs[k]);
+		for (size_t k = 0; k < rd->recs[i].nobjs; k++)
+			cache_unpin(rd->u->cache, rd->recs[i].objs[k].key);
+	}
 }
 
 static void upload_round_release(struct upload_round *rd)
@@ -371,6 +383,8 @@ static int upload_round(struct upload *u, size_t *left)
 		r = upload_plan(&rd);
 	if (r == 0)
 		r = upload_heads(&rd);
+	if (r == 0)
+		upload_unpin(&rd);
 	if (r == 0)
 		r = upload_finish(&rd);
 	if (r == 0) {
