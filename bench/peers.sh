@@ -223,7 +223,9 @@ _s3rver_start() { # BUCKET...
     if (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null; then _log "port $S3_PORT already in use"; return 1; fi
     for i; do args+=(--configure-bucket "$i"); done
     mkdir -p "$D/s3data"
-    "$(_s3rver_bin)" -d "$D/s3data" -a 127.0.0.1 -p "$S3_PORT" --silent "${args[@]}" </dev/null >"$LOGDIR/s3rver.log" 2>&1 &
+    # s3rver 3.7.1 makes listing continuation tokens with DES, which Node 20's
+    # OpenSSL 3 only has in its legacy provider.
+    NODE_OPTIONS=--openssl-legacy-provider "$(_s3rver_bin)" -d "$D/s3data" -a 127.0.0.1 -p "$S3_PORT" --silent "${args[@]}" </dev/null >"$LOGDIR/s3rver.log" 2>&1 &
     echo $! > "$D/.s3rver.pid"
     for ((i = 0; i < 300; i++)); do
         (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && return 0

@@ -169,6 +169,7 @@ static int seg_open_clean(const struct content_ctx *ctx, struct content_file *f,
 			return fd >= 0 ? fd : -errno;
 		return -EIO;
 	}
+	prefetch_claim(ctx->prefetch, key); /* a fetch of it in progress: wait for that one */
 	fd = cache_open_object(ctx->cache, key);
 	if (fd >= 0 || !content_store_down(fd))
 		return fd;
@@ -352,6 +353,33 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 	return 0;
 }
 
+/* A read of segments [first, last]: when it starts the file or follows on
+ * from the previous read (same or next segment) and reaches a segment not
+ * seen yet, queue
+ * the next PREFETCH_AHEAD clean segments that are not in the cache. */
+static void content_read_ahead(const struct content_ctx *ctx, struct content_file *f,
+			       size_t first, size_t last)
+{
+	char key[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	bool sequential = f->read_seg == 0 ? first == 0
+					    : first + 1 >= f->read_seg && first <= f->read_seg;
+	bool moved = last + 1 != f->read_seg;
+
+	f->read_seg = last + 1;
+	if (!ctx->prefetch || !sequential || !moved)
+		return;
+	for (size_t s = last + 1; s < f->nsegs && s <= last + PREFETCH_AHEAD; s++) {
+		const struct content_seg *seg = &f->segs[s];
+
+		if (!seg->present || seg->dirty || seg->fd >= 0)
+			continue;
+		object_key_text(key, seg->key);
+		cache_path(ctx->cache, key, path);
+		if (access(path, F_OK) != 0)
+			prefetch_add(ctx->prefetch, key);
+	}
+}
+
 ssize_t content_read(const struct content_ctx *ctx, struct content_file *f, void *buf, size_t len,
 		     uint64_t off)
 {
@@ -368,6 +396,7 @@ ssize_t content_read(const struct content_ctx *ctx, struct content_file *f, void
 	tb = content_tbuf();
 	if (!tb)
 		return -ENOMEM;
+	content_read_ahead(ctx, f, (size_t)(off / SEG_BYTES), (size_t)((end - 1) / SEG_BYTES));
 	for (pos = off; pos < end;) {
 		uint64_t pe = min_u64(end, (pos / SEG_BYTES + 1) * SEG_BYTES);
 

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "cache.h"
+#include "prefetch.h"
 #include "dirobj.h"
 #include "vault.h"
 
@@ -37,6 +38,7 @@ struct content_ctx {
 	enum suite_id suite;
 	const unsigned char *content_key; /* borrowed: vault_keys.content */
 	uint8_t vault_id[OBJECT_ID_BYTES];
+	struct prefetch *prefetch; /* borrowed; NULL: no read-ahead (a local store) */
 };
 
 struct content_seg {
@@ -65,6 +67,9 @@ struct content_file {
 	 * cache fails at once with EIO, without asking the store: it just failed
 	 * to deliver one (the kernel retries a failed read at once). 0: none. */
 	uint64_t unreachable_until_ms;
+	/* 1 + the segment the last read ended in (0: none yet), to see a
+	 * sequential reader and fetch ahead of it (ctx->prefetch). */
+	size_t read_seg;
 };
 
 /* Initialises from a directory entry (copies size and segments; every segment

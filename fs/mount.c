@@ -43,6 +43,7 @@
 #include "control.h"
 #include "journal.h"
 #include "log.h"
+#include "prefetch.h"
 #include "tree.h"
 #include "upload.h"
 
@@ -72,6 +73,7 @@ struct mount_state {
 	pthread_t idler;
 	bool idler_started;
 	struct control *ctl; /* sealfs status / sync; NULL when the socket failed */
+	struct prefetch *prefetch; /* read-ahead from a remote store; NULL for a local one */
 };
 
 static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
@@ -459,6 +461,7 @@ static void mount_teardown(struct mount_state *m)
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);
 	}
+	prefetch_stop(m->prefetch);
 	upload_stop(m->up);
 	commit_free(m->commit);
 	tree_free(m->tree);
@@ -608,6 +611,10 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 		r = mount_choose_head(m, &head, cfg, keys, o->cache_dir, remembered, err, size);
 	cctx.cache = m->cache;
 	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+	if (r == 0 && !(store->ops->caps & BACKEND_CAP_LOCAL_FS) &&
+	    prefetch_start(&m->prefetch, m->cache) != 0)
+		log_msg(LOG_WARNING, "read-ahead is off: starting its threads failed");
+	cctx.prefetch = m->prefetch;
 	if (r == 0 && (r = tree_open(&m->tree, &cctx, keys->meta, cfg->vault_id, &head.root,
 				     o->cache_dir)) != 0)
 		mount_fail(err, size, r, "loading the root directory failed: %s",

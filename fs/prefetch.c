@@ -1,0 +1,173 @@
+/* prefetch.c - background fetches of store objects into the cache
+ * (prefetch.h). It must never fetch a key twice at once, never hold its lock
+ * across a store call, and never log names (keys are random). */
+#include "prefetch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct prefetch {
+	struct cache *cache; /* borrowed */
+	pthread_t threads[PREFETCH_THREADS];
+	size_t nthreads;
+
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t work;  /* a key was queued, or stop */
+	pthread_cond_t done;  /* a fetch ended */
+	char queue[PREFETCH_QUEUE][OBJECT_KEY_TEXT_BYTES];
+	size_t head, count; /* ring */
+	char busy[PREFETCH_THREADS][OBJECT_KEY_TEXT_BYTES]; /* "" when idle */
+	bool stop;
+};
+
+/* Index of key in the queue, or SIZE_MAX (lock held). */
+static size_t prefetch_queued(const struct prefetch *p, const char *key)
+{
+	for (size_t i = 0; i < p->count; i++) {
+		size_t at = (p->head + i) % PREFETCH_QUEUE;
+		if (strcmp(p->queue[at], key) == 0)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static bool prefetch_busy(const struct prefetch *p, const char *key)
+{
+	for (size_t t = 0; t < p->nthreads; t++)
+		if (strcmp(p->busy[t], key) == 0)
+			return true;
+	return false;
+}
+
+/* Removes the i-th queued key, keeping the order of the others (lock held). */
+static void prefetch_unqueue(struct prefetch *p, size_t i)
+{
+	for (; i + 1 < p->count; i++)
+		memcpy(p->queue[(p->head + i) % PREFETCH_QUEUE],
+		       p->queue[(p->head + i + 1) % PREFETCH_QUEUE], OBJECT_KEY_TEXT_BYTES);
+	p->count--;
+}
+
+struct prefetch_arg {
+	struct prefetch *p;
+	size_t slot;
+};
+
+static void *prefetch_main(void *arg)
+{
+	struct prefetch_arg *a = arg;
+	struct prefetch *p = a->p;
+	char *mine = p->busy[a->slot];
+
+	free(a);
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		if (p->count == 0) {
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		memcpy(mine, p->queue[p->head], OBJECT_KEY_TEXT_BYTES);
+		p->head = (p->head + 1) % PREFETCH_QUEUE;
+		p->count--;
+		pthread_mutex_unlock(&p->lock);
+		int fd = cache_open_object(p->cache, mine); /* fetches when not cached */
+		if (fd >= 0)
+			close(fd);
+		pthread_mutex_lock(&p->lock);
+		mine[0] = '\0';
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int prefetch_start(struct prefetch **out, struct cache *cache)
+{
+	struct prefetch *p = calloc(1, sizeof(*p));
+	sigset_t all, old;
+	int r = 0;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->cache = cache;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals belong to the FUSE loop */
+	for (size_t t = 0; t < PREFETCH_THREADS && r == 0; t++) {
+		struct prefetch_arg *a = malloc(sizeof(*a));
+
+		if (!a) {
+			r = -ENOMEM;
+			break;
+		}
+		*a = (struct prefetch_arg){.p = p, .slot = t};
+		r = -pthread_create(&p->threads[t], NULL, prefetch_main, a);
+		if (r)
+			free(a);
+		else
+			p->nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r && p->nthreads == 0) {
+		prefetch_stop(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+void prefetch_stop(struct prefetch *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	p->count = 0;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t t = 0; t < p->nthreads; t++)
+		pthread_join(p->threads[t], NULL);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+void prefetch_add(struct prefetch *p, const char *key)
+{
+	if (!p || strlen(key) >= OBJECT_KEY_TEXT_BYTES)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->stop && p->count < PREFETCH_QUEUE && prefetch_queued(p, key) == SIZE_MAX &&
+	    !prefetch_busy(p, key)) {
+		size_t at = (p->head + p->count) % PREFETCH_QUEUE;
+
+		memcpy(p->queue[at], key, strlen(key) + 1);
+		p->count++;
+		pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void prefetch_claim(struct prefetch *p, const char *key)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	i = prefetch_queued(p, key);
+	if (i != SIZE_MAX)
+		prefetch_unqueue(p, i);
+	while (prefetch_busy(p, key))
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,34 @@
+/* prefetch.h - fetching the next segments of a file being read in sequence
+ * from a remote store into the cache, on a few background threads, so that a
+ * large download is not one GET at a time. Knows only store keys and the
+ * cache (fs/cache.h); never sees plaintext or names.
+ *
+ * A key is fetched at most once at a time: a reader that needs a key being
+ * prefetched waits for that fetch (prefetch_claim) instead of starting a
+ * second one. A full queue drops new keys (the reader fetches them itself).
+ * Failures are not reported: the reader's own fetch reports them. */
+#ifndef SEALFS_PREFETCH_H
+#define SEALFS_PREFETCH_H
+
+#include "cache.h"
+
+#define PREFETCH_THREADS 4u
+#define PREFETCH_QUEUE 64u
+/* Segments fetched ahead of a sequential reader (8 MiB). */
+#define PREFETCH_AHEAD 8u
+
+struct prefetch;
+
+/* Starts the threads over cache (borrowed; it must outlive them). *out new.
+ * 0, -ENOMEM or pthread_create's error. */
+int prefetch_start(struct prefetch **out, struct cache *cache);
+/* Stops the threads (fetches in progress finish) and frees. NULL is fine. */
+void prefetch_stop(struct prefetch *p);
+/* Queues key (store key text) unless it is queued, being fetched, or the
+ * queue is full. Never blocks on the store. */
+void prefetch_add(struct prefetch *p, const char *key);
+/* Before a reader fetches key itself: takes it off the queue if it waits
+ * there, or waits until a prefetch of it in progress ends. */
+void prefetch_claim(struct prefetch *p, const char *key);
+
+#endif
