@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -418,3 +419,45 @@ def timed(fn, *args, **kw):
     t = time.monotonic()
     r = fn(*args, **kw)
     return r, time.monotonic() - t
+
+
+class ServerCase(unittest.TestCase):
+    """A test with its own s3rver in its own scratch root (TAG), the AWS
+    environment pointing at it, and a vault in self.v that is cleaned up
+    (unmounted, daemon killed if need be) after each test, even when the test
+    or its set-up fails. Subclasses add their own parts with the hooks."""
+
+    TAG = "s3"
+    v = None
+
+    def set_up(self):
+        """More set-up once the server runs (default: use it directly)."""
+        use_endpoint(self.server.endpoint, root=self.root)
+
+    def before_cleanup(self):
+        """Runs first in tearDown, before the vault is cleaned up."""
+
+    def after_cleanup(self):
+        """Runs after the vault is cleaned up, before the server stops."""
+
+    def setUp(self):
+        require_s3rver()
+        self.root = tmp_root(self.TAG)
+        self.server = S3rver(self.root)
+        self.v = None
+        try:
+            self.server.start()
+            self.set_up()
+        except BaseException:
+            self.tearDown()
+            raise
+
+    def tearDown(self):
+        try:
+            self.before_cleanup()
+            if self.v:
+                self.v.cleanup()
+            self.after_cleanup()
+        finally:
+            self.server.stop()
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -27,14 +27,12 @@ Disk: at most 200 MiB in s3rver's bucket plus 120 MiB of cache per test.
 import errno
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-import unittest
 
 import s3mount_util as u
 from s3mount_util import st
@@ -113,27 +111,13 @@ class Sampler:
         return self.max
 
 
-class CacheSize(unittest.TestCase):
-    def setUp(self):
-        u.require_s3rver()
-        self.root = u.tmp_root("cachesize")
-        self.server = u.S3rver(self.root)
-        self.v = None
-        self.sampler = None
-        try:
-            self.server.start()
-            u.use_endpoint(self.server.endpoint, root=self.root)
-        except BaseException:
-            self.tearDown()
-            raise
+class CacheSize(u.ServerCase):
+    TAG = "cachesize"
+    sampler = None
 
-    def tearDown(self):
+    def before_cleanup(self):
         if self.sampler:
             self.sampler.stop()
-        if self.v:
-            self.v.cleanup()
-        self.server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def write_files(self, prefix, count, size):
         """Runs WRITER in a child; returns its per-file results."""

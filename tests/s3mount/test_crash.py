@@ -6,12 +6,10 @@ fsync uploads to the store at once or journals locally and uploads later.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
-import unittest
 
 import s3mount_util as u
 from s3mount_util import st
@@ -74,34 +72,27 @@ def wait_for(cond, secs, what):
     raise AssertionError("timed out waiting for " + what)
 
 
-class Crash(unittest.TestCase):
-    def setUp(self):
-        u.require_s3rver()
-        self.root = u.tmp_root("crash")
-        self.server = u.S3rver(self.root)
-        self.procs = []
-        self.v = None
-        try:
-            self.server.start()
-            u.use_endpoint(self.server.endpoint, root=self.root)
-        except BaseException:
-            self.tearDown()
-            raise
+class Crash(u.ServerCase):
+    TAG = "crash"
+    procs = ()
 
-    def tearDown(self):
+    def set_up(self):
+        self.procs = []
+        super().set_up()
+
+    def before_cleanup(self):
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
-        if self.v:
-            self.v.cleanup()  # kills our daemon if need be: that frees a stuck writer
+        # then the vault's cleanup kills our daemon if need be: that frees a stuck writer
+
+    def after_cleanup(self):
         for p in self.procs:
             try:
                 p.wait(timeout=WRITER_TIMEOUT)
             except subprocess.TimeoutExpired:
                 u.log("writer %d did not exit" % p.pid)
             p.stderr.close()
-        self.server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def spawn(self, script, *args):
         p = subprocess.Popen([sys.executable, "-c", script] + [str(a) for a in args],

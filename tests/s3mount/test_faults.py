@@ -8,9 +8,7 @@ log proves the faults happened.
 """
 
 import os
-import shutil
 import subprocess
-import unittest
 
 import s3mount_util as u
 from s3mount_util import st
@@ -40,29 +38,18 @@ def build_tree(v, root):
     os.symlink(v.marker("target"), os.path.join(root, "link"))
 
 
-class Faults(unittest.TestCase):
-    def setUp(self):
-        u.require_s3rver()
-        self.root = u.tmp_root("faults")
-        self.server = u.S3rver(self.root)
-        self.proxy = None
-        self.v = None
-        try:
-            self.server.start()
-            self.proxy = u.FaultProxy(self.server.port, u.periodic_schedule(CYCLE, CYCLES),
-                                      os.path.join(self.root, "proxy.log"))
-            u.use_endpoint(self.proxy.endpoint, root=self.root)
-        except BaseException:
-            self.tearDown()
-            raise
+class Faults(u.ServerCase):
+    TAG = "faults"
+    proxy = None
 
-    def tearDown(self):
-        if self.v:
-            self.v.cleanup()
+    def set_up(self):
+        self.proxy = u.FaultProxy(self.server.port, u.periodic_schedule(CYCLE, CYCLES),
+                                  os.path.join(self.root, "proxy.log"))
+        u.use_endpoint(self.proxy.endpoint, root=self.root)
+
+    def after_cleanup(self):
         if self.proxy:
             self.proxy.stop()
-        self.server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def test_copy_through_faults(self):
         v = self.v = u.S3Vault("faults", self.server, "faulty")

@@ -21,13 +21,11 @@ Prints OFFLINE lines: how long each read took.
 
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-import unittest
 
 import s3mount_util as u
 from s3mount_util import st
@@ -58,33 +56,23 @@ READ = textwrap.dedent("""
 """)
 
 
-class OfflineRead(unittest.TestCase):
-    def setUp(self):
-        u.require_s3rver()
-        self.root = u.tmp_root("offread")
-        self.server = u.S3rver(self.root)
-        self.v = None
-        self.fg = None  # the foreground `sealfs mount -f`
-        self.fg_log = os.path.join(self.root, "daemon.log")
-        self.proxies = []
-        try:
-            self.server.start()
-        except BaseException:
-            self.tearDown()
-            raise
+class OfflineRead(u.ServerCase):
+    TAG = "offread"
+    fg = None  # the foreground `sealfs mount -f`
+    proxies = ()
 
-    def tearDown(self):
+    def set_up(self):
+        self.fg_log = os.path.join(self.root, "daemon.log")
+        self.proxies = []  # the tests point the endpoint at the server or a proxy
+
+    def after_cleanup(self):  # the vault's cleanup: lazy unmount, SIGKILL for a daemon left over
         try:
-            if self.v:
-                self.v.cleanup()  # lazy unmount, SIGKILL for a daemon left over
             if self.fg and self.fg.poll() is None:
                 self.fg.kill()
                 self.fg.wait(timeout=30)
         finally:
             for p in self.proxies:
                 p.stop()
-            self.server.stop()
-            shutil.rmtree(self.root, ignore_errors=True)
 
     def proxy(self, schedule, port=0):
         p = u.FaultProxy(self.server.port, schedule,

@@ -21,13 +21,11 @@ errno) and how long it took.
 
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-import unittest
 
 import s3mount_util as u
 from s3mount_util import st
@@ -75,24 +73,8 @@ OP = textwrap.dedent("""
 """)
 
 
-class Outage(unittest.TestCase):
-    def setUp(self):
-        u.require_s3rver()
-        self.root = u.tmp_root("outage")
-        self.server = u.S3rver(self.root)
-        self.v = None
-        try:
-            self.server.start()
-            u.use_endpoint(self.server.endpoint, root=self.root)
-        except BaseException:
-            self.tearDown()
-            raise
-
-    def tearDown(self):
-        if self.v:
-            self.v.cleanup()
-        self.server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+class Outage(u.ServerCase):
+    TAG = "outage"
 
     def op(self, what, path, arg=""):
         """Runs one operation in a child with OP_TIMEOUT; returns 0 or its errno."""

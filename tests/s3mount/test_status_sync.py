@@ -18,13 +18,11 @@ import json
 import os
 import pty
 import select
-import shutil
 import signal
 import socket
 import stat
 import subprocess
 import time
-import unittest
 
 import s3mount_util as u
 from s3mount_util import st
@@ -74,24 +72,8 @@ def raw_request(path, data, shut=True, timeout=15):
     return out, time.monotonic() - t
 
 
-class StatusSync(unittest.TestCase):
-    def setUp(self):
-        u.require_s3rver()
-        self.root = u.tmp_root("status")
-        self.server = u.S3rver(self.root)
-        self.v = None
-        try:
-            self.server.start()
-            u.use_endpoint(self.server.endpoint, root=self.root)
-        except BaseException:
-            self.tearDown()
-            raise
-
-    def tearDown(self):
-        if self.v:
-            self.v.cleanup()
-        self.server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+class StatusSync(u.ServerCase):
+    TAG = "status"
 
     def write(self, v, files, tag, size):
         name = v.marker(tag)
