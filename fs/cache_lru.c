@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include "mono.h"
 
 #define CACHE_LRU_BUCKETS_MIN 1024u
 
@@ -372,25 +373,6 @@ bool cache_lru_victim(struct cache_lru *l, uint8_t key[CACHE_LRU_KEY_BYTES])
 
 /* ---- writers waiting for room ---- */
 
-static void cache_lru_deadline(struct timespec *due, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, due);
-	due->tv_sec += (time_t)(ms / 1000);
-	due->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (due->tv_nsec >= 1000000000L) {
-		due->tv_sec++;
-		due->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool cache_lru_passed(const struct timespec *due)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > due->tv_sec ||
-	       (now.tv_sec == due->tv_sec && now.tv_nsec >= due->tv_nsec);
-}
 
 static const struct timespec *cache_lru_first(const struct timespec *a, const struct timespec *b)
 {
@@ -410,7 +392,7 @@ static void cache_lru_kick(struct cache_lru *l, struct timespec *next)
 	void (*full)(void *) = l->limit.full;
 	void *arg = l->limit.arg;
 
-	cache_lru_deadline(next, CACHE_LRU_KICK_MS);
+	mono_deadline(next, CACHE_LRU_KICK_MS);
 	if (!full)
 		return;
 	pthread_mutex_unlock(&l->lock);
@@ -426,15 +408,15 @@ int cache_lru_reserve(struct cache_lru *l, uint64_t bytes)
 	pthread_mutex_lock(&l->lock);
 	if (l->limit.bytes == 0)
 		goto out;
-	cache_lru_deadline(&due, l->limit.wait_ms);
+	mono_deadline(&due, l->limit.wait_ms);
 	if (!cache_lru_fits(l, bytes))
 		cache_lru_kick(l, &kick);
 	while (l->limit.bytes > 0 && !cache_lru_fits(l, bytes)) {
-		if (cache_lru_passed(&due)) {
+		if (mono_passed(&due)) {
 			r = -ENOSPC;
 			goto out;
 		}
-		if (cache_lru_passed(&kick)) {
+		if (mono_passed(&kick)) {
 			cache_lru_kick(l, &kick);
 			continue;
 		}

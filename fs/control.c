@@ -25,9 +25,10 @@
 #include "journal.h"
 #include "log.h"
 #include "runtime.h"
+#include "mono.h"
 
 #define CONTROL_BACKLOG 8
-#define CONTROL_WRITE_MS 3000 /* a client that does not take its reply by then is dropped */
+#define CONTROL_WRITE_MS 3000u /* a client that does not take its reply by then is dropped */
 
 struct control {
 	/* Read-only after control_start. */
@@ -182,16 +183,6 @@ static int control_left_ms(const struct timespec *due)
 	return ms < 0 ? 0 : (int)ms;
 }
 
-static void control_due(struct timespec *due, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, due);
-	due->tv_sec += ms / 1000;
-	due->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (due->tv_nsec >= 1000000000L) {
-		due->tv_sec++;
-		due->tv_nsec -= 1000000000L;
-	}
-}
 
 /* Waits until fd has events or due passes; false on timeout or stop. */
 static bool control_wait(const struct control *c, int fd, short events, const struct timespec *due)
@@ -214,7 +205,7 @@ static int control_read(const struct control *c, int fd, char *buf, size_t *len)
 	ssize_t got;
 
 	*len = 0;
-	control_due(&due, CONTROL_READ_MS);
+	mono_deadline(&due, CONTROL_READ_MS);
 	for (;;) {
 		if (!control_wait(c, fd, POLLIN, &due))
 			return -ETIMEDOUT;
@@ -242,7 +233,7 @@ static void control_write(const struct control *c, int fd, const char *line)
 	struct timespec due;
 	ssize_t w;
 
-	control_due(&due, CONTROL_WRITE_MS);
+	mono_deadline(&due, CONTROL_WRITE_MS);
 	while (off < len && control_wait(c, fd, POLLOUT, &due)) {
 		w = send(fd, line + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && (errno == EINTR || errno == EAGAIN))

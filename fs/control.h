@@ -16,7 +16,7 @@
 #include "tree.h"
 #include "upload.h"
 
-#define CONTROL_READ_MS 3000 /* a client that has not sent its line by then is dropped */
+#define CONTROL_READ_MS 3000u /* a client that has not sent its line by then is dropped */
 
 /* What the control thread reads and drives; all borrowed, and must outlive
  * control_stop. cache_dir is copied. */

@@ -46,6 +46,7 @@
 #include "prefetch.h"
 #include "tree.h"
 #include "upload.h"
+#include "mono.h"
 
 #define MOUNT_COMMIT_DELAY_DEFAULT_MS 2000u
 #define MOUNT_COMMIT_BACKOFF_MAX_MS 60000u
@@ -280,30 +281,15 @@ static void mount_ready(int fd)
 
 /* ---- the background committer ---- */
 
-static void mount_deadline(struct timespec *due, const struct timespec *since, unsigned ms)
-{
-	due->tv_sec = since->tv_sec + (time_t)(ms / 1000);
-	due->tv_nsec = since->tv_nsec + (long)(ms % 1000) * 1000000L;
-	if (due->tv_nsec >= 1000000000L) {
-		due->tv_sec++;
-		due->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool mount_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 /* When the next background commit is due (tree_lock held). */
 static void mount_commit_due(struct timespec *due, const struct tree *t, unsigned delay)
 {
 	struct timespec latest;
 
-	mount_deadline(due, &t->changed_at, delay);
-	mount_deadline(&latest, &t->dirty_since, delay > MOUNT_COMMIT_MAX_MS ? delay
+	mono_after(due, &t->changed_at, delay);
+	mono_after(&latest, &t->dirty_since, delay > MOUNT_COMMIT_MAX_MS ? delay
 									 : MOUNT_COMMIT_MAX_MS);
-	if (mount_before(&latest, due))
+	if (mono_before(&latest, due))
 		*due = latest;
 }
 
@@ -322,7 +308,7 @@ static void *mount_committer(void *arg)
 		}
 		mount_commit_due(&due, t, delay);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (mount_before(&now, &due)) {
+		if (mono_before(&now, &due)) {
 			pthread_cond_timedwait(&t->dirty_cond, &t->lock, &due);
 			continue;
 		}

@@ -21,6 +21,7 @@
 #include "commit.h"
 #include "journal.h"
 #include "log.h"
+#include "mono.h"
 
 #define UPLOAD_BACKOFF_MIN_MS 1000u
 #define UPLOAD_DRAIN_RETRY_MS 1000u
@@ -403,25 +404,6 @@ static int upload_round(struct upload *u, size_t *left)
 
 /* ---- the thread ---- */
 
-static void upload_deadline(struct timespec *due, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, due);
-	due->tv_sec += (time_t)(ms / 1000);
-	due->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (due->tv_nsec >= 1000000000L) {
-		due->tv_sec++;
-		due->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool upload_passed(const struct timespec *due)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > due->tv_sec || (now.tv_sec == due->tv_sec && now.tv_nsec >= due->tv_nsec);
-}
-
 /* Logs once per change of state (lock held). */
 static void upload_note(struct upload *u, int r)
 {
@@ -447,9 +429,9 @@ static void upload_backoff(struct upload *u, unsigned ms)
 {
 	struct timespec due, drain_due;
 
-	upload_deadline(&due, ms);
-	upload_deadline(&drain_due, UPLOAD_DRAIN_RETRY_MS);
-	while (!u->stop && !upload_passed(&due) && !(u->draining && upload_passed(&drain_due)))
+	mono_deadline(&due, ms);
+	mono_deadline(&drain_due, UPLOAD_DRAIN_RETRY_MS);
+	while (!u->stop && !mono_passed(&due) && !(u->draining && mono_passed(&drain_due)))
 		pthread_cond_timedwait(&u->cond, &u->lock, u->draining ? &drain_due : &due);
 }
 
@@ -458,8 +440,8 @@ static void upload_gather(struct upload *u)
 {
 	struct timespec due;
 
-	upload_deadline(&due, UPLOAD_GATHER_MS);
-	while (!u->stop && !u->draining && !u->urgent && !upload_passed(&due))
+	mono_deadline(&due, UPLOAD_GATHER_MS);
+	while (!u->stop && !u->draining && !u->urgent && !mono_passed(&due))
 		pthread_cond_timedwait(&u->cond, &u->lock, &due);
 }
 
@@ -564,17 +546,10 @@ static bool upload_gave_up(const struct upload *u, const struct timespec *since,
 
 	if (!u->failing)
 		return false;
-	if (since->tv_sec > from.tv_sec ||
-	    (since->tv_sec == from.tv_sec && since->tv_nsec > from.tv_nsec))
+	if (mono_before(&from, since))
 		from = *since;
-	due = from;
-	due.tv_sec += (time_t)(give_up_ms / 1000);
-	due.tv_nsec += (long)(give_up_ms % 1000) * 1000000L;
-	if (due.tv_nsec >= 1000000000L) {
-		due.tv_sec++;
-		due.tv_nsec -= 1000000000L;
-	}
-	return upload_passed(&due);
+	mono_after(&due, &from, give_up_ms);
+	return mono_passed(&due);
 }
 
 size_t upload_drain(struct upload *u, unsigned give_up_ms)
@@ -590,7 +565,7 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms)
 	u->idle = false;
 	pthread_cond_broadcast(&u->cond);
 	while (!(u->idle && !u->work) && !upload_gave_up(u, &start, give_up_ms)) {
-		upload_deadline(&tick, UPLOAD_POLL_MS);
+		mono_deadline(&tick, UPLOAD_POLL_MS);
 		pthread_cond_timedwait(&u->done, &u->lock, &tick);
 	}
 	u->draining = false;
@@ -605,13 +580,13 @@ bool upload_wait(struct upload *u, uint64_t seq, unsigned ms)
 	struct timespec due;
 	bool stored;
 
-	upload_deadline(&due, ms);
+	mono_deadline(&due, ms);
 	pthread_mutex_lock(&u->lock);
 	if (u->done_seq < seq) {
 		u->urgent = true;
 		pthread_cond_signal(&u->cond);
 	}
-	while (u->done_seq < seq && !u->failing && !u->stop && !upload_passed(&due))
+	while (u->done_seq < seq && !u->failing && !u->stop && !mono_passed(&due))
 		pthread_cond_timedwait(&u->done, &u->lock, &due);
 	stored = u->done_seq >= seq;
 	pthread_mutex_unlock(&u->lock);
