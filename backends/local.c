@@ -1,6 +1,8 @@
 /* local.c - the local-directory store: object <key> is the file STORE/<key>.
  * It must never leave a torn object: every write builds a file in STORE/.tmp,
- * fsyncs it and renames it into place; sync() fsyncs the directories. */
+ * fsyncs it and renames it into place; put_file links a cache file that will
+ * not change again and leaves its flush to sync(); sync() flushes those
+ * files and fsyncs the directories (one syncfs for many). */
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +30,7 @@
 #define LOCAL_FILE_MODE 0600
 #define LOCAL_COPY_BUF_BYTES (128 * 1024) /* read/write fallback buffer */
 #define LOCAL_COPY_RANGE_BYTES (1u << 30) /* one copy_file_range call */
+#define LOCAL_SYNCFS_MIN 64u /* from this many files and directories to flush, one syncfs */
 
 /* A set of directories relative to the store root ("o/ab"); linear search is
  * enough: sealfs uses about 260 directories. */
@@ -39,8 +42,9 @@ struct local_dirset {
 struct local_store {
 	struct backend base;	    /* first: the table gets a struct backend */
 	int root_fd;		    /* the store directory; constant after open */
-	pthread_mutex_t dirty_lock; /* protects dirty */
+	pthread_mutex_t dirty_lock; /* protects dirty and linked */
 	struct local_dirset dirty;  /* directories whose entries changed since the last sync */
+	struct local_dirset linked; /* keys put_file linked, data not flushed since */
 	pthread_mutex_t sync_lock;  /* held through a whole sync, so each one is a full barrier */
 };
 
@@ -136,6 +140,26 @@ static int local_dirset_add(struct local_dirset *set, const char *dir, size_t le
 		set->cap = cap;
 	}
 	set->dirs[set->n] = strndup(dir, len);
+	if (!set->dirs[set->n])
+		return -ENOMEM;
+	set->n++;
+	return 0;
+}
+
+/* Appends a copy of key (no duplicate check: keys put in one sync period
+ * may repeat, flushing twice is harmless). Caller holds dirty_lock. */
+static int local_list_add(struct local_dirset *set, const char *key)
+{
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? 2 * set->cap : 64;
+		char **grown = realloc(set->dirs, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		set->dirs = grown;
+		set->cap = cap;
+	}
+	set->dirs[set->n] = strdup(key);
 	if (!set->dirs[set->n])
 		return -ENOMEM;
 	set->n++;
@@ -419,6 +443,20 @@ static int local_put_link(struct local_store *s, const char *key, const char *pa
 	return r;
 }
 
+/* Remembers key for the next sync's flush; without memory for that, flushes
+ * src now. */
+static int local_linked_note(struct local_store *s, const char *key, int src)
+{
+	int r;
+
+	pthread_mutex_lock(&s->dirty_lock);
+	r = local_list_add(&s->linked, key);
+	pthread_mutex_unlock(&s->dirty_lock);
+	if (r == 0)
+		return 0;
+	return fdatasync(src) == 0 ? 0 : local_errno(errno);
+}
+
 static int local_put_file(struct backend *b, const char *key, const char *path)
 {
 	struct local_store *s = local_of(b);
@@ -430,8 +468,11 @@ static int local_put_file(struct backend *b, const char *key, const char *path)
 	src = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (src < 0)
 		return local_lookup_errno(errno);
-	/* The data must be durable before a name in the store points at it. */
-	r = fdatasync(src) == 0 ? local_put_link(s, key, path) : local_errno(errno);
+	/* The data is flushed by the next sync, before anything that sync
+	 * orders after it (a head) can point at this object. */
+	r = local_put_link(s, key, path);
+	if (r == 0)
+		r = local_linked_note(s, key, src);
 	if (r == 1)
 		r = local_put_copy(s, key, src);
 	close(src);
@@ -645,27 +686,54 @@ static int local_list(struct backend *b, const char *prefix, backend_list_cb cb,
 	return local_walk_dir(&w, fd, 0);
 }
 
+/* fdatasyncs the object key (gone since: fine). */
+static int local_flush_object(struct local_store *s, const char *key)
+{
+	int fd = openat(s->root_fd, key, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : local_errno(errno);
+	if (fdatasync(fd) != 0)
+		r = local_errno(errno);
+	close(fd);
+	return r;
+}
+
 static int local_sync(struct backend *b)
 {
 	struct local_store *s = local_of(b);
-	struct local_dirset set;
+	struct local_dirset set, linked;
 	size_t i;
 	int r = 0, ri;
 
 	pthread_mutex_lock(&s->sync_lock);
 	pthread_mutex_lock(&s->dirty_lock);
 	set = s->dirty;
+	linked = s->linked;
 	memset(&s->dirty, 0, sizeof(s->dirty));
+	memset(&s->linked, 0, sizeof(s->linked));
 	pthread_mutex_unlock(&s->dirty_lock);
-	for (i = 0; i < set.n; i++) {
-		ri = local_fsync_dir(s, set.dirs[i]);
-		if (r == 0)
-			r = ri;
+	if (set.n + linked.n >= LOCAL_SYNCFS_MIN) {
+		/* one flush of the whole file system beats hundreds of them */
+		if (syncfs(s->root_fd) != 0)
+			r = local_errno(errno);
+	} else {
+		for (i = 0; i < linked.n; i++) {
+			ri = local_flush_object(s, linked.dirs[i]);
+			if (r == 0)
+				r = ri;
+		}
+		for (i = 0; i < set.n; i++) {
+			ri = local_fsync_dir(s, set.dirs[i]);
+			if (r == 0)
+				r = ri;
+		}
+		if (fsync(s->root_fd) != 0 && r == 0)
+			r = local_errno(errno);
 	}
-	if (fsync(s->root_fd) != 0 && r == 0)
-		r = local_errno(errno);
 	pthread_mutex_unlock(&s->sync_lock);
 	local_dirset_free(&set);
+	local_dirset_free(&linked);
 	return r;
 }
 
@@ -675,6 +743,7 @@ static void local_destroy(struct backend *b)
 
 	close(s->root_fd);
 	local_dirset_free(&s->dirty);
+	local_dirset_free(&s->linked);
 	pthread_mutex_destroy(&s->dirty_lock);
 	pthread_mutex_destroy(&s->sync_lock);
 	free(s);
