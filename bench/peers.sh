@@ -287,6 +287,17 @@ _rclone_conf() { # REMOTE-SECTION-TEXT CRYPT-TARGET
     ob1=$(rclone obscure "$(cat "$PASSFILE")"); ob2=$(rclone obscure "salt-$(cat "$PASSFILE")")
     { printf '%s\n' "$1"; printf '[sec]\ntype = crypt\nremote = %s\npassword = %s\npassword2 = %s\n' "$2" "$ob1" "$ob2"; } > "$D/rclone.conf"
 }
+# rclone.conf with [back] = plain S3 on the local s3rver, [sec] = crypt over CRYPT-TARGET
+_rclone_s3_conf() { # CRYPT-TARGET
+    _rclone_conf "[back]
+type = s3
+provider = Other
+endpoint = http://127.0.0.1:$S3_PORT
+access_key_id = S3RVER
+secret_access_key = S3RVER
+region = us-east-1
+force_path_style = true" "$1"
+}
 RCLONE_RC_PORT="${RCLONE_RC_PORT:-4572}"   # rclone remote control, 127.0.0.1 only
 _rclone_mount() {
     _fuse_launch _rclone mount sec: "$MNT" --vfs-cache-mode full --cache-dir "$CACHE" \
@@ -321,14 +332,7 @@ p_rclone_crypt_unmount() { _rclone_unmount; }
 p_rclone_crypt_s3_check() { _need rclone fusermount3 || return 1; _s3rver_check; }
 p_rclone_crypt_s3_init()  {
     _s3rver_start bench || return 1
-    _rclone_conf "[back]
-type = s3
-provider = Other
-endpoint = http://127.0.0.1:$S3_PORT
-access_key_id = S3RVER
-secret_access_key = S3RVER
-region = us-east-1
-force_path_style = true" "back:bench/store"
+    _rclone_s3_conf "back:bench/store"
 }
 p_rclone_crypt_s3_mount()   { _rclone_mount; }
 p_rclone_crypt_s3_unmount() { _rclone_unmount; }

@@ -83,14 +83,7 @@ BIG_BYTES=$((BIG_MB * 1048576))
 # rclone: [back] plain S3 on s3rver, [sec] crypt over back:bench-rclone/crypt
 mkdir -p "$W/rclone"; printf '%s\n' "$PEER_PASSPHRASE" > "$W/rclone/pass"
 D="$W/rclone"; PASSFILE="$D/pass"
-_rclone_conf "[back]
-type = s3
-provider = Other
-endpoint = http://127.0.0.1:$S3_PORT
-access_key_id = S3RVER
-secret_access_key = S3RVER
-region = us-east-1
-force_path_style = true" "back:bench-rclone/crypt"
+_rclone_s3_conf "back:bench-rclone/crypt"
 RCL=(env -u AWS_CA_BUNDLE rclone --config "$D/rclone.conf")
 
 # ------------------------------------------------------------------ steps

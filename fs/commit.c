@@ -40,7 +40,6 @@ struct commit_object {
 	uint8_t key[OBJECT_ID_BYTES];
 	unsigned char *data; /* sealed bytes, owned */
 	size_t len;
-	bool cached; /* a segment whose cache file holds these bytes already */
 };
 
 struct commit {
@@ -227,7 +226,6 @@ static int commit_dir(struct commit *c, struct inode *dir)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
 	randombytes_buf(key, sizeof(key));
 	o = &c->objs[c->nobjs];
-	o->cached = false;
 	if (r == 0)
 		r = commit_seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key,
 				    c->tree->vault_id, c->tree->meta_key);
@@ -608,7 +606,7 @@ static int commit_inline_segments(struct commit *c)
 			c->ups[k++] = *u;
 			continue;
 		}
-		c->objs[c->nobjs++] = (struct commit_object){.data = data, .len = len, .cached = true};
+		c->objs[c->nobjs++] = (struct commit_object){.data = data, .len = len};
 		memcpy(c->objs[c->nobjs - 1].key, u->key, OBJECT_ID_BYTES);
 		free(u->path);
 		budget -= len;

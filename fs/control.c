@@ -43,59 +43,6 @@ struct control {
 
 /* ---- status ---- */
 
-/* Every journal record at once: a later record's garbage is never uploaded. */
-struct control_scan {
-	struct journal_record *recs;
-	size_t n;
-	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* sorted */
-	size_t ngarbage;
-};
-
-static int control_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
-
-static bool control_is_garbage(const struct control_scan *s, const uint8_t *key)
-{
-	return s->ngarbage > 0 &&
-	       bsearch(key, s->garbage, s->ngarbage, OBJECT_ID_BYTES, control_key_cmp) != NULL;
-}
-
-/* Reads the records of seqs; one the uploader removed meanwhile is skipped. */
-static int control_scan_load(struct control_scan *s, const char *cache_dir, const uint64_t *seqs,
-			     size_t n)
-{
-	size_t ng = 0;
-
-	s->recs = calloc(n ? n : 1, sizeof(*s->recs));
-	if (!s->recs)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int r = journal_read(&s->recs[s->n], cache_dir, seqs[i]);
-		if (r == -ENOENT)
-			continue;
-		if (r)
-			return r;
-		ng += s->recs[s->n++].ngarbage;
-	}
-	s->garbage = malloc((ng ? ng : 1) * OBJECT_ID_BYTES);
-	if (!s->garbage)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++) {
-		memcpy(s->garbage[s->ngarbage], s->recs[i].garbage,
-		       s->recs[i].ngarbage * OBJECT_ID_BYTES);
-		s->ngarbage += s->recs[i].ngarbage;
-	}
-	qsort(s->garbage, s->ngarbage, OBJECT_ID_BYTES, control_key_cmp);
-	return 0;
-}
-
-static void control_scan_release(struct control_scan *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		journal_record_release(&s->recs[i]);
-	free(s->recs);
-	free(s->garbage);
-}
-
 static uint64_t control_segment_bytes(const struct control *c, const uint8_t *key)
 {
 	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
@@ -108,7 +55,7 @@ static uint64_t control_segment_bytes(const struct control *c, const uint8_t *ke
 
 /* Counts what the uploader still has to put: the objects of the records
  * above the stored head that no record lists as garbage (its own rule). */
-static void control_scan_count(const struct control *c, const struct control_scan *s,
+static void control_scan_count(const struct control *c, const struct journal_batch *s,
 			       uint64_t stored_seq, struct control_status *st)
 {
 	for (size_t i = 0; i < s->n; i++) {
@@ -116,13 +63,13 @@ static void control_scan_count(const struct control *c, const struct control_sca
 		if (rec->seq <= stored_seq)
 			continue;
 		for (size_t k = 0; k < rec->nsegs; k++) {
-			if (control_is_garbage(s, rec->segs[k]))
+			if (journal_batch_is_garbage(s, rec->segs[k]))
 				continue;
 			st->pending_objects++;
 			st->pending_bytes += control_segment_bytes(c, rec->segs[k]);
 		}
 		for (size_t k = 0; k < rec->nobjs; k++) {
-			if (control_is_garbage(s, rec->objs[k].key))
+			if (journal_batch_is_garbage(s, rec->objs[k].key))
 				continue;
 			st->pending_objects++;
 			st->pending_bytes += rec->objs[k].len;
@@ -132,20 +79,21 @@ static void control_scan_count(const struct control *c, const struct control_sca
 
 static int control_pending(const struct control *c, uint64_t stored_seq, struct control_status *st)
 {
-	struct control_scan s = {0};
-	uint64_t *seqs;
+	struct journal_batch s;
+	uint64_t *seqs, bad;
 	size_t n;
 	int r = journal_list(&seqs, &n, c->cache_dir);
 
 	if (r)
 		return r;
-	r = control_scan_load(&s, c->cache_dir, seqs, n);
+	/* a record the uploader removed meanwhile is skipped */
+	r = journal_batch_load(&s, c->cache_dir, seqs, n, true, &bad);
 	if (r == 0) {
 		st->journal_records = s.n;
 		st->oldest_pending_seq = s.n ? s.recs[0].seq : 0;
 		control_scan_count(c, &s, stored_seq, st);
 	}
-	control_scan_release(&s);
+	journal_batch_release(&s);
 	free(seqs);
 	return r;
 }

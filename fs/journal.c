@@ -57,7 +57,8 @@ static bool journal_parse_name(const char *name, uint64_t *seq)
 	return true;
 }
 
-int journal_sync_dir(const char *cache_dir)
+/* fsyncs CACHE/journal (a new slot's name). 0 or -errno. */
+static int journal_sync_dir(const char *cache_dir)
 {
 	char dir[CACHE_PATH_MAX];
 	int fd, r = journal_path(dir, cache_dir, 0, NULL);
@@ -455,4 +456,54 @@ int journal_remove(const char *cache_dir, uint64_t seq)
 	if (r)
 		return r;
 	return unlink(path) == 0 || errno == ENOENT ? 0 : -errno; /* a record of format 1's names */
+}
+
+/* ---- batches ---- */
+
+static int journal_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
+
+int journal_batch_load(struct journal_batch *b, const char *cache_dir, const uint64_t *seqs,
+		       size_t n, bool skip_missing, uint64_t *bad)
+{
+	size_t ng = 0;
+
+	memset(b, 0, sizeof(*b));
+	b->recs = calloc(n ? n : 1, sizeof(*b->recs));
+	if (!b->recs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int r = journal_read(&b->recs[b->n], cache_dir, seqs[i]);
+		if (r == -ENOENT && skip_missing)
+			continue;
+		if (r) {
+			*bad = seqs[i];
+			return r;
+		}
+		ng += b->recs[b->n++].ngarbage;
+	}
+	b->garbage = malloc((ng ? ng : 1) * OBJECT_ID_BYTES);
+	if (!b->garbage)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		memcpy(b->garbage[b->ngarbage], b->recs[i].garbage,
+		       b->recs[i].ngarbage * OBJECT_ID_BYTES);
+		b->ngarbage += b->recs[i].ngarbage;
+	}
+	qsort(b->garbage, b->ngarbage, OBJECT_ID_BYTES, journal_key_cmp);
+	return 0;
+}
+
+bool journal_batch_is_garbage(const struct journal_batch *b, const uint8_t key[OBJECT_ID_BYTES])
+{
+	return b->ngarbage > 0 &&
+	       bsearch(key, b->garbage, b->ngarbage, OBJECT_ID_BYTES, journal_key_cmp) != NULL;
+}
+
+void journal_batch_release(struct journal_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		journal_record_release(&b->recs[i]);
+	free(b->recs);
+	free(b->garbage);
+	memset(b, 0, sizeof(*b));
 }

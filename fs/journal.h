@@ -17,6 +17,7 @@
 #ifndef SEALFS_JOURNAL_H
 #define SEALFS_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,7 +72,25 @@ int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir);
  * record may come back; callers remove a record only once the store holds
  * its head (so a record that comes back is one the store holds). 0 or -errno. */
 int journal_remove(const char *cache_dir, uint64_t seq);
-/* fsyncs CACHE/journal. 0 or -errno. */
-int journal_sync_dir(const char *cache_dir);
+
+/* Records read together (the uploader's round, `sealfs status`), with every
+ * record's garbage keys in one sorted array: an object a pending record
+ * lists as garbage was replaced by a later commit and is never uploaded. */
+struct journal_batch {
+	struct journal_record *recs; /* in the order of the seqs given */
+	size_t n;
+	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* sorted */
+	size_t ngarbage;
+};
+
+/* Reads the records seqs[0..n) into *b (all fields set). A record gone
+ * meanwhile is skipped when skip_missing, else it fails the load; *bad gets
+ * the seq that failed. 0, -ENOMEM or journal_read's error; release *b in
+ * every case. */
+int journal_batch_load(struct journal_batch *b, const char *cache_dir, const uint64_t *seqs,
+		       size_t n, bool skip_missing, uint64_t *bad);
+/* key is some record's garbage. */
+bool journal_batch_is_garbage(const struct journal_batch *b, const uint8_t key[OBJECT_ID_BYTES]);
+void journal_batch_release(struct journal_batch *b);
 
 #endif

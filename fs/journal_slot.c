@@ -143,8 +143,9 @@ static int jslot_scan_locked(struct jslot_table *t)
 	return r;
 }
 
-/* The table of cache_dir, created and scanned on first use (lock held). */
-static struct jslot_table *jslot_table(const char *cache_dir, int *r)
+/* The table of cache_dir, created and scanned on first use, or scanned again
+ * when rescan (lock held). */
+static struct jslot_table *jslot_table_scan(const char *cache_dir, bool rescan, int *r)
 {
 	struct jslot_table *t;
 
@@ -166,20 +167,22 @@ static struct jslot_table *jslot_table(const char *cache_dir, int *r)
 		t->next = jslot_tables;
 		jslot_tables = t;
 	}
-	if (!t->scanned)
+	if (rescan || !t->scanned)
 		*r = jslot_scan_locked(t);
 	return *r ? NULL : t;
 }
 
+static struct jslot_table *jslot_table(const char *cache_dir, int *r)
+{
+	return jslot_table_scan(cache_dir, false, r);
+}
+
 int jslot_scan(const char *cache_dir)
 {
-	struct jslot_table *t;
 	int r;
 
 	pthread_mutex_lock(&jslot_lock);
-	t = jslot_table(cache_dir, &r);
-	if (t && t->scanned)
-		r = jslot_scan_locked(t); /* again: the directory may have changed */
+	(void)jslot_table_scan(cache_dir, true, &r); /* the directory may have changed */
 	pthread_mutex_unlock(&jslot_lock);
 	return r;
 }

@@ -109,48 +109,21 @@ struct upload_job {
 
 struct upload_round {
 	struct upload *u;
-	struct journal_record *recs;
-	size_t nrecs;
-	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* every record's, sorted */
-	size_t ngarbage;
+	struct journal_batch b; /* every pending record */
 	struct upload_job *jobs;
 	size_t njobs;
 };
 
-static int upload_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
-
-static bool upload_is_garbage(const struct upload_round *rd, const uint8_t *key)
-{
-	return rd->ngarbage > 0 &&
-	       bsearch(key, rd->garbage, rd->ngarbage, OBJECT_ID_BYTES, upload_key_cmp) != NULL;
-}
-
+/* Reads the records of seqs into the round. */
 static int upload_load(struct upload_round *rd, const uint64_t *seqs, size_t n)
 {
-	size_t ng = 0;
+	uint64_t bad = 0;
+	int r = journal_batch_load(&rd->b, rd->u->cache_dir, seqs, n, false, &bad);
 
-	rd->recs = calloc(n, sizeof(*rd->recs));
-	if (!rd->recs)
-		return -ENOMEM;
-	for (; rd->nrecs < n; rd->nrecs++) {
-		int r = journal_read(&rd->recs[rd->nrecs], rd->u->cache_dir, seqs[rd->nrecs]);
-		if (r) {
-			log_msg(LOG_ERR, "upload: journal record %016" PRIx64 " unreadable (errno %d)",
-				seqs[rd->nrecs], -r);
-			return r;
-		}
-		ng += rd->recs[rd->nrecs].ngarbage;
-	}
-	rd->garbage = malloc((ng ? ng : 1) * OBJECT_ID_BYTES);
-	if (!rd->garbage)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(rd->garbage[rd->ngarbage], rd->recs[i].garbage,
-		       rd->recs[i].ngarbage * OBJECT_ID_BYTES);
-		rd->ngarbage += rd->recs[i].ngarbage;
-	}
-	qsort(rd->garbage, rd->ngarbage, OBJECT_ID_BYTES, upload_key_cmp);
-	return 0;
+	if (r && r != -ENOMEM)
+		log_msg(LOG_ERR, "upload: journal record %016" PRIx64 " unreadable (errno %d)", bad,
+			-r);
+	return r;
 }
 
 static void upload_add_job(struct upload_round *rd, const uint8_t *key, const unsigned char *data,
@@ -158,7 +131,7 @@ static void upload_add_job(struct upload_round *rd, const uint8_t *key, const un
 {
 	struct upload_job *j;
 
-	if (upload_is_garbage(rd, key))
+	if (journal_batch_is_garbage(&rd->b, key))
 		return; /* a later pending commit replaced it: never upload it */
 	j = &rd->jobs[rd->njobs++];
 	memcpy(j->key, key, OBJECT_ID_BYTES);
@@ -171,13 +144,13 @@ static int upload_plan(struct upload_round *rd)
 {
 	size_t max = 0;
 
-	for (size_t i = 0; i < rd->nrecs; i++)
-		max += rd->recs[i].nsegs + rd->recs[i].nobjs;
+	for (size_t i = 0; i < rd->b.n; i++)
+		max += rd->b.recs[i].nsegs + rd->b.recs[i].nobjs;
 	rd->jobs = calloc(max ? max : 1, sizeof(*rd->jobs));
 	if (!rd->jobs)
 		return -ENOMEM;
-	for (size_t i = 0; i < rd->nrecs; i++) {
-		const struct journal_record *rec = &rd->recs[i];
+	for (size_t i = 0; i < rd->b.n; i++) {
+		const struct journal_record *rec = &rd->b.recs[i];
 		if (rec->seq <= rd->u->stored_seq)
 			continue; /* its head (or a newer one) is in the store */
 		for (size_t k = 0; k < rec->nsegs; k++)
@@ -278,7 +251,7 @@ static int upload_del_one(void *arg, size_t i)
 	char text[OBJECT_KEY_TEXT_BYTES];
 	int r;
 
-	object_key_text(text, rd->garbage[i]);
+	object_key_text(text, rd->b.garbage[i]);
 	r = backend_del(rd->u->store, text);
 	if (r == 0)
 		cache_drop_object(rd->u->cache, text);
@@ -301,7 +274,7 @@ static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t
 		if (!rc[i])
 			continue;
 		r = rc[i];
-		object_key_text(text, jobs ? rd->jobs[i].key : rd->garbage[i]);
+		object_key_text(text, jobs ? rd->jobs[i].key : rd->b.garbage[i]);
 		log_msg(LOG_DEBUG, "upload: %s %s failed (errno %d)", what, text, -r);
 	}
 	free(rc);
@@ -311,7 +284,7 @@ static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t
 /* Objects, sync, the newest head, sync, remember its seq. */
 static int upload_heads(struct upload_round *rd)
 {
-	const struct journal_record *last = &rd->recs[rd->nrecs - 1];
+	const struct journal_record *last = &rd->b.recs[rd->b.n - 1];
 	struct upload *u = rd->u;
 	int r;
 
@@ -338,12 +311,12 @@ static int upload_heads(struct upload_round *rd)
 
 static int upload_finish(struct upload_round *rd)
 {
-	int r = upload_run(rd, upload_del_one, rd->ngarbage, "deleting", false);
+	int r = upload_run(rd, upload_del_one, rd->b.ngarbage, "deleting", false);
 
 	/* No flush: a removed record that comes back after a crash is one whose
 	 * head is in the store, which the next round only clears up. */
-	for (size_t i = 0; r == 0 && i < rd->nrecs; i++)
-		r = journal_remove(rd->u->cache_dir, rd->recs[i].seq);
+	for (size_t i = 0; r == 0 && i < rd->b.n; i++)
+		r = journal_remove(rd->u->cache_dir, rd->b.recs[i].seq);
 	return r;
 }
 
@@ -351,20 +324,17 @@ static int upload_finish(struct upload_round *rd)
  * is stored or garbage, so the cache may evict it (--cache-size). */
 static void upload_unpin(const struct upload_round *rd)
 {
-	for (size_t i = 0; i < rd->nrecs; i++) {
-		for (size_t k = 0; k < rd->recs[i].nsegs; k++)
-			cache_unpin(rd->u->cache, rd->recs[i].segs[k]);
-		for (size_t k = 0; k < rd->recs[i].nobjs; k++)
-			cache_unpin(rd->u->cache, rd->recs[i].objs[k].key);
+	for (size_t i = 0; i < rd->b.n; i++) {
+		for (size_t k = 0; k < rd->b.recs[i].nsegs; k++)
+			cache_unpin(rd->u->cache, rd->b.recs[i].segs[k]);
+		for (size_t k = 0; k < rd->b.recs[i].nobjs; k++)
+			cache_unpin(rd->u->cache, rd->b.recs[i].objs[k].key);
 	}
 }
 
 static void upload_round_release(struct upload_round *rd)
 {
-	for (size_t i = 0; i < rd->nrecs; i++)
-		journal_record_release(&rd->recs[i]);
-	free(rd->recs);
-	free(rd->garbage);
+	journal_batch_release(&rd->b);
 	free(rd->jobs);
 }
 
@@ -390,7 +360,7 @@ static int upload_round(struct upload *u, size_t *left)
 		r = upload_finish(&rd);
 	if (r == 0) {
 		pthread_mutex_lock(&u->lock);
-		u->done_seq = rd.recs[rd.nrecs - 1].seq;
+		u->done_seq = rd.b.recs[rd.b.n - 1].seq;
 		pthread_mutex_unlock(&u->lock);
 	}
 	upload_round_release(&rd);

@@ -421,6 +421,23 @@ def timed(fn, *args, **kw):
     return r, time.monotonic() - t
 
 
+def run_child(test, code, args, what, timeout):
+    """Runs Python code with args in a child, so that an operation stuck on
+    the mount cannot hang the test (test fails after timeout s); returns the
+    words the child printed, which start with "ok" or "errno N"."""
+    p = subprocess.Popen([sys.executable, "-c", code] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        # a child stuck in the kernel may not die until the mount goes
+        test.fail("%s hung for more than %d s" % (what, timeout))
+    words = out.split()
+    test.assertTrue(words and words[0] in ("ok", "errno"), "%s: %r %r" % (what, out, err))
+    return words
+
+
 class ServerCase(unittest.TestCase):
     """A test with its own s3rver in its own scratch root (TAG), the AWS
     environment pointing at it, and a vault in self.v that is cleaned up

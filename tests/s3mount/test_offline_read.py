@@ -23,7 +23,6 @@ import errno
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 
@@ -127,16 +126,7 @@ class OfflineRead(u.ServerCase):
 
     def read(self, name, what):
         """Reads name on the mount in a child; returns (errno or 0, seconds, sha256)."""
-        p = subprocess.Popen([sys.executable, "-c", READ, self.v.path(name)],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            out, err = p.communicate(timeout=OP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            self.fail("%s: read hung for more than %d s" % (what, OP_TIMEOUT))
-        w = out.split()
-        self.assertTrue(w and w[0] in ("ok", "errno"), "%s: %r %r" % (what, out, err))
+        w = u.run_child(self, READ, (self.v.path(name),), what + ": read", OP_TIMEOUT)
         e, secs = (0, float(w[1])) if w[0] == "ok" else (int(w[1]), float(w[2]))
         u.log("OFFLINE %-28s %-6s after %.2f s" % (what, "ok" if e == 0 else
                                                    errno.errorcode.get(e, str(e)), secs))

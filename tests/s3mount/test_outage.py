@@ -22,8 +22,6 @@ errno) and how long it took.
 import errno
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -79,17 +77,8 @@ class Outage(u.ServerCase):
     def op(self, what, path, arg=""):
         """Runs one operation in a child with OP_TIMEOUT; returns 0 or its errno."""
         t = time.monotonic()
-        p = subprocess.Popen([sys.executable, "-c", OP, what, path, arg],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            out, err = p.communicate(timeout=OP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            # a child stuck in the kernel may not die until the mount goes
-            self.fail("%s hung for more than %d s with the S3 server down" % (what, OP_TIMEOUT))
-        words = out.split()
-        self.assertTrue(words and words[0] in ("ok", "errno"), "%s: %r %r" % (what, out, err))
+        words = u.run_child(self, OP, (what, path, arg), what + " with the S3 server down",
+                            OP_TIMEOUT)
         e = 0 if words[0] == "ok" else int(words[1])
         u.log("OUTAGE %-12s %-8s after %.1f s" % (what, "ok" if e == 0 else errno.errorcode.get(
             e, str(e)), time.monotonic() - t))
