@@ -1,4 +1,4 @@
-/* test_prefetch.c - read-ahead from the store into the cache (fs/prefetch.c)
+/* test_prefetch.c - read-ahead from the store into the cache (fs/cache/prefetch.c)
  * over a real local store and a real cache: queued keys are fetched in the
  * background; a sequential reader of a file whose segments are not cached
  * gets the next segments fetched before it reads them, and reads everything

@@ -21,6 +21,7 @@
 
 #include "backend.h"
 #include "cache.h"
+#include "seal.h"
 #include "commit.h"
 #include "content.h"
 #include "local.h"
@@ -149,7 +150,7 @@ static inline int fmount_open(struct fmount *m, struct fenv *e, const char *name
 	r = cache_open(&m->cache, m->cache_dir, e->store, err, sizeof(err));
 	if (r)
 		return r;
-	r = commit_read_head(&head, e->store, e->cfg->vault_id, e->keys->meta);
+	r = seal_read_head(&head, e->store, e->cfg->vault_id, e->keys->meta);
 	if (r)
 		return r;
 	cctx.cache = m->cache;

@@ -1,4 +1,4 @@
-/* test_control.c - the control socket (fs/control.c) over a real vault: a
+/* test_control.c - the control socket (fs/daemon/control.c) over a real vault: a
  * local store, a real cache with its journal, the real uploader and
  * committer, and the socket in a temporary runtime directory; requests go
  * over a real unix socket. Checks status before and after a write, sync

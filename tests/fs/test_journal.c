@@ -1,4 +1,4 @@
-/* test_journal.c - the write-back journal (fs/journal.c, fs/journal_slot.c)
+/* test_journal.c - the write-back journal (fs/cache/journal.c, fs/cache/journal_slot.c)
  * in a real temporary cache directory: write, read back, list, remove;
  * records live in slot files that are reused in place (same inode, no new
  * file, shorter records cut); a removed record's slot is free and never

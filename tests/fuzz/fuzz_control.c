@@ -1,4 +1,4 @@
-/* fuzz_control.c - the control socket's parsers (fs/control_proto.c) on any
+/* fuzz_control.c - the control socket's parsers (fs/daemon/control_proto.c) on any
  * bytes: the daemon's request parser (bytes from any local process of the
  * same user) and the CLI's reply parsers. What parses must rebuild and parse
  * back to the same values; every failure is one of the documented codes. */

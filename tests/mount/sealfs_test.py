@@ -28,7 +28,7 @@ FAST_KDF = ["--kdf-memlimit", "8", "--kdf-opslimit", "1"]
 BASE = os.environ.get("SEALFS_TEST_TMP") or tempfile.gettempdir()
 CMD_TIMEOUT = 300  # seconds for one sealfs command (unmount commits everything)
 
-# Exit codes (fs/exitcodes.h, docs/CLI.md).
+# Exit codes (fs/cli/exitcodes.h, docs/CLI.md).
 EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_OTHER = 2
@@ -94,7 +94,7 @@ def lazy_unmount_all(root):
 
 
 def pid_file(mountpoint):
-    """Where sealfs keeps the daemon's pid for mountpoint (fs/runtime.h)."""
+    """Where sealfs keeps the daemon's pid for mountpoint (fs/util/runtime.h)."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and xdg.startswith("/"):
         d = os.path.join(xdg, "sealfs")

@@ -32,7 +32,7 @@ from s3mount_util import st
 READ_BOUND = 10  # s: docs/CLI.md, "Offline"; HTTP_FOREGROUND_BOUND_MS
 SLACK = 5  # s: process start-up and a loaded machine on top of the bound
 HOLD = 1.5  # s: for 1 s after a failed fetch, reads of that file's uncached
-            # segments fail at once (CONTENT_UNREACHABLE_HOLD_MS in fs/content.c)
+            # segments fail at once (CONTENT_UNREACHABLE_HOLD_MS in fs/vault/content.c)
 OP_TIMEOUT = 120  # s: a read taking longer counts as a hang
 MOUNT_WAIT = 60  # s for the foreground mount to appear
 

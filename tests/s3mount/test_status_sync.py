@@ -32,7 +32,7 @@ SYNC_TIMEOUT = 180  # seconds the test lets a sync run at most
 
 
 def sock_path(mnt):
-    """The daemon's control socket (fs/runtime.h: beside the pid file)."""
+    """The daemon's control socket (fs/util/runtime.h: beside the pid file)."""
     return st.pid_file(mnt)[:-len(".pid")] + ".sock"
 
 

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commit.h"
 #include "journal.h"
+#include "head.h"
 #include "log.h"
 #include "mono.h"
 
@@ -294,7 +294,7 @@ static int upload_heads(struct upload_round *rd)
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
 	if (r == 0)
-		r = backend_put(u->store, COMMIT_HEAD_KEY, last->head, last->head_len);
+		r = backend_put(u->store, HEAD_STORE_KEY, last->head, last->head_len);
 	if (r == 0)
 		upload_count(u, last->head_len);
 	if (r == 0)
@@ -304,7 +304,7 @@ static int upload_heads(struct upload_round *rd)
 	pthread_mutex_lock(&u->lock);
 	u->stored_seq = last->seq;
 	pthread_mutex_unlock(&u->lock);
-	if (commit_state_write(u->cache_dir, u->vault_id, last->seq) != 0)
+	if (head_state_write(u->cache_dir, u->vault_id, last->seq) != 0)
 		log_msg(LOG_WARNING, "upload: remembering head seq %" PRIu64 " failed", last->seq);
 	return 0;
 }

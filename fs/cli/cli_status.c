@@ -1,5 +1,5 @@
 /* cli_status.c - `sealfs status MOUNTPOINT` and `sealfs sync MOUNTPOINT`:
- * ask a running daemon over its control socket (fs/control.h) what waits
+ * ask a running daemon over its control socket (fs/daemon/control.h) what waits
  * for the store, or make it commit now and wait until the store holds it.
  * Must never print a name from inside the vault (the daemon sends none),
  * and Ctrl-C on sync only stops the waiting: the uploads go on. */

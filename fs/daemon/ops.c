@@ -3,7 +3,6 @@
  * Node ids are struct inode addresses (the root is FUSE_ROOT_ID); all state
  * is reached through fuse_req_userdata (a struct tree), never a global.
  * It must never log names or contents. */
-#define FUSE_USE_VERSION 312
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +14,8 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include <fuse_lowlevel.h>
 
+#include "ops.h"
 #include "cache.h"
 #include "chunk.h"
 #include "commit.h"

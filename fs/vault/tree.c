@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "log.h"
-#include "meta.h"
+#include "seal.h"
 
 /* ---- small helpers ---- */
 
@@ -325,16 +325,11 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 static int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 			    const struct dirobj_ref *ref, struct dirobj *obj)
 {
-	struct meta_ad ad = {.kind = META_KIND_DIR, .version = ref->version};
 	char key[OBJECT_KEY_TEXT_BYTES], hex[33];
 	unsigned char *sealed = NULL;
-	size_t sealed_len, plain_len;
-	char *plain = NULL;
+	size_t sealed_len;
 	int r;
 
-	memcpy(ad.vault_id, t->vault_id, OBJECT_ID_BYTES);
-	memcpy(ad.object_id, id, OBJECT_ID_BYTES);
-	memcpy(ad.store_key, ref->store_key, OBJECT_ID_BYTES);
 	object_key_text(key, ref->store_key);
 	r = cache_read_object(t->cctx.cache, key, &sealed, &sealed_len);
 	if (r) {
@@ -342,16 +337,8 @@ static int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 			log_id(hex, id), -r);
 		return r == -ENOENT ? -EIO : r;
 	}
-	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, t->meta_key);
+	r = seal_open_dir(obj, sealed, sealed_len, id, ref, t->vault_id, t->meta_key);
 	free(sealed);
-	if (r == 0) {
-		r = dirobj_decode(obj, plain, plain_len);
-		meta_free_plain(plain, plain_len);
-		if (r == 0 && sodium_memcmp(obj->dir_id, id, OBJECT_ID_BYTES) != 0) {
-			dirobj_release(obj);
-			r = -EBADMSG;
-		}
-	}
 	if (r == -EBADMSG) {
 		log_msg(LOG_ERR, "directory %s: object failed to authenticate", log_id(hex, id));
 		cache_drop_object(t->cctx.cache, key); /* fetch it again next time */

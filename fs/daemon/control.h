@@ -1,7 +1,7 @@
 /* control.h - the daemon's control socket (docs/INTERNALS.md, "Control
  * socket"): one thread answers `sealfs status` and `sealfs sync` over a unix
- * stream socket in the runtime directory (fs/runtime.h), one JSON line each
- * way (fs/control_proto.h). Knows nothing of FUSE.
+ * stream socket in the runtime directory (fs/util/runtime.h), one JSON line each
+ * way (fs/daemon/control_proto.h). Knows nothing of FUSE.
  *
  * The socket is mode 0600 inside the 0700 runtime directory, and a peer whose
  * uid (SO_PEERCRED) is neither the daemon's nor root gets an error reply. A

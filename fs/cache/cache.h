@@ -68,7 +68,7 @@ int cache_sync_parent(struct cache *c, const char *key);
 int cache_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
-/* ---- --cache-size (docs/INTERNALS.md, "Cache size"; fs/cache_lru.h) ----
+/* ---- --cache-size (docs/INTERNALS.md, "Cache size"; fs/cache/cache_lru.h) ----
  *
  * Once cache_track has run, the cache keeps an index of its objects: every
  * object the fs layer creates (cache_install, cache_write_object,

@@ -16,8 +16,8 @@
  * Write-back (commit_set_uploader, what a mount uses): commit_run stops after
  * making the sealed commit durable in the cache: the new segments' cache
  * files are fdatasync'ed, the directory objects cached, and one journal
- * record (fs/journal.h) holding the head, the directory objects, the segment
- * keys and the garbage is written; the uploader (fs/upload.h) stores it in
+ * record (fs/cache/journal.h) holding the head, the directory objects, the segment
+ * keys and the garbage is written; the uploader (fs/cache/upload.h) stores it in
  * the background. Garbage alone also makes a record (with a new head).
  * commit_sync (fsync) can also wait for the upload (commit_set_store_wait). */
 #ifndef SEALFS_COMMIT_H
@@ -29,9 +29,6 @@
 #include "backend.h"
 #include "dirobj.h"
 #include "tree.h"
-
-#define COMMIT_HEAD_KEY "head"
-#define COMMIT_STATE_NAME "state" /* CACHE/state: the last head seq committed */
 
 struct commit;
 
@@ -64,31 +61,5 @@ int commit_sync(struct commit *c);
 void commit_set_store_wait(struct commit *c, unsigned ms);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
-
-/* Seals a directory object stored under key at version. *out is new. */
-int commit_seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir,
-		    uint64_t version, const uint8_t key[OBJECT_ID_BYTES],
-		    const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
-/* Seals the head. The head's associated data carries version 0 (its seq is
- * inside the authenticated plaintext: a reader cannot know it beforehand). */
-int commit_seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *head,
-		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
-/* Opens a sealed head (from the store or a journal record). *head is new
- * (dirobj_head_release). -EBADMSG failed to authenticate or malformed. */
-int commit_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t sealed_len,
-		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
-/* Reads the head from the store (never from a cache) and opens it. *head is
- * new (dirobj_head_release). -ENOENT no head, -EBADMSG failed to
- * authenticate or malformed, store errors. */
-int commit_read_head(struct dirobj_head *head, struct backend *store,
-		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key);
-
-/* The seq remembered in CACHE/state for this vault: 0, -ENOENT when there is
- * none (or it belongs to another vault), -EINVAL when unreadable. */
-int commit_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES],
-		      uint64_t *seq);
-/* Remembers seq (atomic replace, fsync'ed). 0 or -errno. */
-int commit_state_write(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES],
-		       uint64_t seq);
 
 #endif

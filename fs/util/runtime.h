@@ -4,7 +4,7 @@
  * it is created mode 0700 and must belong to the caller. The file is named by
  * the hex BLAKE2b-256 of the mountpoint's real path and holds the daemon's
  * pid as decimal text and a newline. Beside it the daemon listens on its
- * control socket (same name, ".sock"; fs/control.h). */
+ * control socket (same name, ".sock"; fs/daemon/control.h). */
 #ifndef SEALFS_RUNTIME_H
 #define SEALFS_RUNTIME_H
 
@@ -24,7 +24,7 @@ int runtime_pid_path(char *out, size_t size, const char *mnt);
 int runtime_pending_path(char *out, size_t size, const char *pid_path);
 
 /* The control socket of the daemon whose pid file is pid_path: the same
- * name with the suffix ".sock" instead of ".pid" (fs/control.h). 0,
+ * name with the suffix ".sock" instead of ".pid" (fs/daemon/control.h). 0,
  * -EINVAL (pid_path does not end in ".pid"), -ENAMETOOLONG. */
 int runtime_sock_path(char *out, size_t size, const char *pid_path);
 

@@ -2,9 +2,9 @@
  * memory"): one struct inode per loaded directory and per child of a loaded
  * directory, directories loaded from their sealed objects through the cache on
  * demand, and the namespace operations. Knows nothing of FUSE; never writes
- * to the store (fs/commit.c does).
+ * to the store (fs/vault/commit.c does).
  *
- * Locks, in this order: commit_lock (fs/commit.c) -> tree.lock (tree_lock) ->
+ * Locks, in this order: commit_lock (fs/vault/commit.c) -> tree.lock (tree_lock) ->
  * an inode's lock. Every field below says which protects it. No lock is held
  * across a store call except that content calls (which may fetch a segment)
  * hold the file's lock; directory loads hold nothing while reading.
@@ -212,9 +212,5 @@ int tree_setxattr(struct tree *t, struct inode *ino, const char *name, const voi
 		  size_t size, int flags);
 ssize_t tree_listxattr(struct tree *t, struct inode *ino, char *buf, size_t size);
 int tree_removexattr(struct tree *t, struct inode *ino, const char *name);
-
-/* The FUSE operations table (fs/ops.c); its userdata is a struct tree. */
-struct fuse_lowlevel_ops;
-const struct fuse_lowlevel_ops *ops_table(void);
 
 #endif

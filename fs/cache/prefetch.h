@@ -1,7 +1,7 @@
 /* prefetch.h - fetching the next segments of a file being read in sequence
  * from a remote store into the cache, on a few background threads, so that a
  * large download is not one GET at a time. Knows only store keys and the
- * cache (fs/cache.h); never sees plaintext or names.
+ * cache (fs/cache/cache.h); never sees plaintext or names.
  *
  * A key is fetched at most once at a time: a reader that needs a key being
  * prefetched waits for that fetch (prefetch_claim) instead of starting a

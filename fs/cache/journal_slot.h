@@ -1,4 +1,4 @@
-/* journal_slot.h - the journal's record slots (internal to fs/journal.c).
+/* journal_slot.h - the journal's record slots (internal to fs/cache/journal.c).
  *
  * A record lives in a slot file CACHE/journal/slot-<k> (k decimal), written
  * in place and fdatasync'ed: the slot's name exists already, so a commit

@@ -30,7 +30,7 @@
 
 struct cache_lru;
 
-/* What a mount sets (struct cache_limit is the public face, fs/cache.h). */
+/* What a mount sets (struct cache_limit is the public face, fs/cache/cache.h). */
 struct cache_lru_limit {
 	uint64_t bytes;		 /* 0: no limit, nothing evicted, nobody waits */
 	unsigned wait_ms;	 /* how long a writer waits for room before -ENOSPC */

@@ -4,7 +4,7 @@
  * never plaintext. Knows nothing of FUSE, trees or stores.
  *
  * Layout: records live in slot files CACHE/journal/slot-<k>
- * (fs/journal_slot.h): a record is written in place into a free slot and
+ * (fs/cache/journal_slot.h): a record is written in place into a free slot and
  * fdatasync'ed (one flush; the directory is fsync'ed only when a new slot
  * file is made), and removing it zeroes its magic. A slot whose bytes do not
  * start with a record header is free. Records named <seq>.rec (16 hex
@@ -13,7 +13,7 @@
  * torn or damaged files, not authentication: the head inside is sealed).
  *
  * Thread safety: the slot table has its own lock; callers serialise writes
- * (fs/commit.c holds commit_lock) and removals (the uploader thread). */
+ * (fs/vault/commit.c holds commit_lock) and removals (the uploader thread). */
 #ifndef SEALFS_JOURNAL_H
 #define SEALFS_JOURNAL_H
 

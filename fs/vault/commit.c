@@ -20,9 +20,10 @@
 
 #include "cache.h"
 #include "hex.h"
+#include "head.h"
+#include "seal.h"
 #include "log.h"
 #include "journal.h"
-#include "meta.h"
 #include "upload.h"
 
 /* Segments copied into the journal record rather than fsync'ed as files. */
@@ -121,47 +122,6 @@ static int commit_queue_upload(void *arg, const char *key_text, const char *cach
 
 /* ---- sealing (tree_lock held) ---- */
 
-int commit_seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir,
-		    uint64_t version, const uint8_t key[OBJECT_ID_BYTES],
-		    const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
-{
-	struct meta_ad ad = {.kind = META_KIND_DIR, .version = version};
-	size_t json_len;
-	char *json;
-	int r;
-
-	*out = NULL;
-	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
-	memcpy(ad.object_id, dir->dir_id, OBJECT_ID_BYTES);
-	memcpy(ad.store_key, key, OBJECT_ID_BYTES);
-	r = dirobj_encode(&json, &json_len, dir);
-	if (r)
-		return r;
-	r = meta_seal(out, out_len, json, json_len, &ad, meta_key);
-	sodium_memzero(json, json_len);
-	free(json);
-	return r;
-}
-
-int commit_seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *head,
-		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
-{
-	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
-	size_t json_len;
-	char *json;
-	int r;
-
-	*out = NULL;
-	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
-	r = dirobj_head_encode(&json, &json_len, head);
-	if (r)
-		return r;
-	r = meta_seal(out, out_len, json, json_len, &ad, meta_key);
-	sodium_memzero(json, json_len);
-	free(json);
-	return r;
-}
-
 /* Fills e from ino, borrowing its name, target and xattrs; for a file,
  * queues its dirty segments and allocates e->segments (caller frees). */
 static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *ino)
@@ -227,7 +187,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	randombytes_buf(key, sizeof(key));
 	o = &c->objs[c->nobjs];
 	if (r == 0)
-		r = commit_seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key,
+		r = seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key,
 				    c->tree->vault_id, c->tree->meta_key);
 	commit_entries_free(obj.entries, obj.nentries);
 	if (r)
@@ -290,7 +250,7 @@ static int commit_head(struct commit *c)
 	head.root.mtime = t->root->mtime;
 	head.root.ctime = t->root->ctime;
 	pthread_mutex_unlock(&t->root->lock);
-	r = commit_seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
+	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
 	if (r == 0)
 		c->seq++;
 	return r;
@@ -486,13 +446,13 @@ static int commit_store(struct commit *c)
 	if (r == 0 && (r = backend_sync(c->store)) != 0)
 		r = commit_fail("syncing the store", NULL, r);
 	if (r == 0 && c->head) {
-		r = backend_put(c->store, COMMIT_HEAD_KEY, c->head, c->head_len);
+		r = backend_put(c->store, HEAD_STORE_KEY, c->head, c->head_len);
 		if (r == 0)
 			r = backend_sync(c->store);
 		if (r)
 			r = commit_fail("storing the head", NULL, r);
 	}
-	if (r == 0 && c->head && commit_state_write(c->cache_dir, c->tree->vault_id, c->seq) != 0)
+	if (r == 0 && c->head && head_state_write(c->cache_dir, c->tree->vault_id, c->seq) != 0)
 		log_msg(LOG_WARNING, "commit: remembering head seq %" PRIu64 " failed", c->seq);
 	free(c->head);
 	c->head = NULL;
@@ -804,102 +764,4 @@ void commit_free(struct commit *c)
 	free(c->head);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
-}
-
-/* ---- the head ---- */
-
-int commit_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t sealed_len,
-		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
-{
-	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
-	size_t plain_len;
-	char *plain;
-	int r;
-
-	memset(head, 0, sizeof(*head));
-	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
-	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, meta_key);
-	if (r)
-		return r;
-	r = dirobj_head_decode(head, plain, plain_len);
-	meta_free_plain(plain, plain_len);
-	if (r == 0 && head->root.type != DIROBJ_DIR) {
-		dirobj_head_release(head);
-		r = -EBADMSG;
-	}
-	return r == -EINVAL ? -EBADMSG : r;
-}
-
-int commit_read_head(struct dirobj_head *head, struct backend *store,
-		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
-{
-	unsigned char *sealed = NULL;
-	size_t sealed_len = 0;
-	int r;
-
-	memset(head, 0, sizeof(*head));
-	r = backend_get(store, COMMIT_HEAD_KEY, 0, 0, &sealed, &sealed_len);
-	if (r)
-		return r;
-	r = commit_open_head(head, sealed, sealed_len, vault_id, meta_key);
-	free(sealed);
-	return r;
-}
-
-/* ---- the rollback guard: CACHE/state ---- */
-
-static int commit_state_path(char *out, size_t size, const char *cache_dir, const char *suffix)
-{
-	int n = snprintf(out, size, "%s/%s%s", cache_dir, COMMIT_STATE_NAME, suffix);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-int commit_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t *seq)
-{
-	char path[CACHE_PATH_MAX], buf[160], want[33], vault[33];
-	unsigned long long v;
-	FILE *f;
-	int r = commit_state_path(path, sizeof(path), cache_dir, "");
-
-	*seq = 0;
-	if (r)
-		return r;
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ENOENT : -errno;
-	r = -EINVAL;
-	if (fgets(buf, sizeof(buf), f) && strcmp(buf, "sealfs-state 1\n") == 0 &&
-	    fgets(buf, sizeof(buf), f) && sscanf(buf, "vault %32[0-9a-f]\n", vault) == 1 &&
-	    fgets(buf, sizeof(buf), f) && sscanf(buf, "seq %llu\n", &v) == 1) {
-		log_id(want, vault_id);
-		r = strcmp(want, vault) == 0 ? 0 : -ENOENT;
-		*seq = r == 0 ? v : 0;
-	}
-	fclose(f);
-	return r;
-}
-
-int commit_state_write(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t seq)
-{
-	char path[CACHE_PATH_MAX], tmp[CACHE_PATH_MAX], text[160], hex[33];
-	int fd, n, r = commit_state_path(path, sizeof(path), cache_dir, "");
-
-	if (r == 0)
-		r = commit_state_path(tmp, sizeof(tmp), cache_dir, ".tmp");
-	if (r)
-		return r;
-	n = snprintf(text, sizeof(text), "sealfs-state 1\nvault %s\nseq %" PRIu64 "\n",
-		     log_id(hex, vault_id), seq);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, (size_t)n) != n || fsync(fd) != 0)
-		r = errno ? -errno : -EIO;
-	close(fd);
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	return r;
 }

@@ -1,6 +1,6 @@
 /* journal_slot.c - the in-memory table of the journal's slot files
  * (journal_slot.h). It reads only record headers (magic, version, seq: no
- * secret, no name) and must never write a slot's contents: fs/journal.c
+ * secret, no name) and must never write a slot's contents: fs/cache/journal.c
  * does that. */
 #include "journal_slot.h"
 

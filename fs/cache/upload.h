@@ -1,5 +1,5 @@
 /* upload.h - the background uploader (docs/INTERNALS.md, "Commit"): a thread
- * that moves the journal's records (fs/journal.h) into the store in seq
+ * that moves the journal's records (fs/cache/journal.h) into the store in seq
  * order, merging whatever is pending into one store commit, and a helper
  * that runs store calls on a few threads. Knows nothing of FUSE or trees.
  *
@@ -29,7 +29,7 @@
 
 struct upload;
 
-/* What the uploader did since upload_start (sealfs status, fs/control.h).
+/* What the uploader did since upload_start (sealfs status, fs/daemon/control.h).
  * Counts only: never a name or a key. */
 struct upload_stats {
 	uint64_t stored_seq;	 /* head seq known to be in the store */

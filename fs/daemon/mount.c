@@ -12,12 +12,12 @@
  * MOUNT_COMMIT_BACKOFF_MAX_MS.
  *
  * Write-back: commits (fsync, the timer, unmount) only journal in the cache;
- * the uploader (fs/upload.c) stores them. At mount, a journal record newer
+ * the uploader (fs/cache/upload.c) stores them. At mount, a journal record newer
  * than the store's head is the truth; at unmount the uploader gets
  * MOUNT_DRAIN_GIVE_UP_MS of failure before the rest is left for the next
  * mount. */
-#define FUSE_USE_VERSION 312
 
+#include "ops.h"
 #include "mount.h"
 
 #include <dirent.h>
@@ -35,13 +35,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fuse_lowlevel.h>
 #include <sodium.h>
 
 #include "cache.h"
 #include "commit.h"
 #include "control.h"
 #include "journal.h"
+#include "head.h"
+#include "seal.h"
 #include "log.h"
 #include "prefetch.h"
 #include "tree.h"
@@ -113,7 +114,7 @@ int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
 	unsigned char *sealed;
 	size_t len;
 	uint64_t size;
-	int r = store->ops->head(store, COMMIT_HEAD_KEY, &size);
+	int r = store->ops->head(store, HEAD_STORE_KEY, &size);
 
 	if (r == 0)
 		return mount_fail(err, err_size, -EEXIST, "the store already holds a vault head");
@@ -131,16 +132,16 @@ int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
 	randombytes_buf(head.root.id, OBJECT_ID_BYTES);
 	randombytes_buf(head.root.ref.store_key, OBJECT_ID_BYTES);
 	memcpy(root.dir_id, head.root.id, OBJECT_ID_BYTES);
-	r = commit_seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id,
+	r = seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id,
 			    keys->meta);
 	if (r == 0) {
 		object_key_text(key, head.root.ref.store_key);
 		r = mount_put_sealed(store, key, sealed, len);
 	}
 	if (r == 0)
-		r = commit_seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta);
+		r = seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta);
 	if (r == 0)
-		r = mount_put_sealed(store, COMMIT_HEAD_KEY, sealed, len);
+		r = mount_put_sealed(store, HEAD_STORE_KEY, sealed, len);
 	if (r)
 		return mount_fail(err, err_size, r, "writing the empty root failed: %s",
 				  strerror(-r));
@@ -198,7 +199,7 @@ static int mount_read_head(struct dirobj_head *head, struct backend *store,
 			   const struct vault_config *cfg, const struct vault_keys *keys, char *err,
 			   size_t size)
 {
-	int r = commit_read_head(head, store, cfg->vault_id, keys->meta);
+	int r = seal_read_head(head, store, cfg->vault_id, keys->meta);
 
 	if (r == -ENOENT)
 		return mount_fail(err, size, r,
@@ -215,7 +216,7 @@ static int mount_check_rollback(const char *cache_dir, const struct vault_config
 				char *err, size_t size)
 {
 	uint64_t seen = 0;
-	int r = commit_state_read(cache_dir, cfg->vault_id, &seen);
+	int r = head_state_read(cache_dir, cfg->vault_id, &seen);
 
 	if (r == -EINVAL)
 		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
@@ -224,7 +225,7 @@ static int mount_check_rollback(const char *cache_dir, const struct vault_config
 				  "store was rolled back (head seq %" PRIu64 " < %" PRIu64
 				  " seen before)",
 				  seq, seen);
-	if (seq > seen && commit_state_write(cache_dir, cfg->vault_id, seq) != 0)
+	if (seq > seen && head_state_write(cache_dir, cfg->vault_id, seq) != 0)
 		log_msg(LOG_WARNING, "remembering the head seq in the cache failed");
 	return 0;
 }
@@ -535,7 +536,7 @@ static int mount_choose_head(struct mount_state *m, struct dirobj_head *head,
 			       stored, pending);
 	if (r == 0 && pending > stored) {
 		dirobj_head_release(head);
-		r = commit_open_head(head, sealed, len, cfg->vault_id, keys->meta);
+		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta);
 		if (r)
 			mount_fail(err, size, r, "the journal's head failed to authenticate");
 		else
@@ -591,7 +592,7 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 	if (r)
 		return r;
 	stored = head.seq;
-	commit_state_read(o->cache_dir, cfg->vault_id, &remembered);
+	head_state_read(o->cache_dir, cfg->vault_id, &remembered);
 	r = mount_check_rollback(o->cache_dir, cfg, head.seq, err, size);
 	if (r == 0)
 		r = mount_choose_head(m, &head, cfg, keys, o->cache_dir, remembered, err, size);

@@ -1,0 +1,117 @@
+/* seal.c - directory objects and the head to sealed bytes and back
+ * (docs/FORMAT.md, "Metadata objects"). Must never return a decoded object
+ * that failed to authenticate, nor leave plaintext JSON unwiped. */
+#include "seal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "head.h"
+#include "meta.h"
+
+int seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir, uint64_t version,
+	     const uint8_t key[OBJECT_ID_BYTES], const uint8_t vault_id[OBJECT_ID_BYTES],
+	     const unsigned char *meta_key)
+{
+	struct meta_ad ad = {.kind = META_KIND_DIR, .version = version};
+	size_t json_len;
+	char *json;
+	int r;
+
+	*out = NULL;
+	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
+	memcpy(ad.object_id, dir->dir_id, OBJECT_ID_BYTES);
+	memcpy(ad.store_key, key, OBJECT_ID_BYTES);
+	r = dirobj_encode(&json, &json_len, dir);
+	if (r)
+		return r;
+	r = meta_seal(out, out_len, json, json_len, &ad, meta_key);
+	sodium_memzero(json, json_len);
+	free(json);
+	return r;
+}
+
+int seal_open_dir(struct dirobj *obj, const unsigned char *sealed, size_t sealed_len,
+		  const uint8_t id[OBJECT_ID_BYTES], const struct dirobj_ref *ref,
+		  const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	struct meta_ad ad = {.kind = META_KIND_DIR, .version = ref->version};
+	size_t plain_len;
+	char *plain = NULL;
+	int r;
+
+	memset(obj, 0, sizeof(*obj));
+	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
+	memcpy(ad.object_id, id, OBJECT_ID_BYTES);
+	memcpy(ad.store_key, ref->store_key, OBJECT_ID_BYTES);
+	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, meta_key);
+	if (r)
+		return r;
+	r = dirobj_decode(obj, plain, plain_len);
+	meta_free_plain(plain, plain_len);
+	if (r == 0 && sodium_memcmp(obj->dir_id, id, OBJECT_ID_BYTES) != 0) {
+		dirobj_release(obj);
+		r = -EBADMSG;
+	}
+	return r;
+}
+
+int seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *head,
+	      const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
+	size_t json_len;
+	char *json;
+	int r;
+
+	*out = NULL;
+	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
+	r = dirobj_head_encode(&json, &json_len, head);
+	if (r)
+		return r;
+	r = meta_seal(out, out_len, json, json_len, &ad, meta_key);
+	sodium_memzero(json, json_len);
+	free(json);
+	return r;
+}
+
+int seal_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t sealed_len,
+		   const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
+	size_t plain_len;
+	char *plain;
+	int r;
+
+	memset(head, 0, sizeof(*head));
+	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
+	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, meta_key);
+	if (r)
+		return r;
+	r = dirobj_head_decode(head, plain, plain_len);
+	meta_free_plain(plain, plain_len);
+	if (r == 0 && head->root.type != DIROBJ_DIR) {
+		dirobj_head_release(head);
+		r = -EBADMSG;
+	}
+	return r == -EINVAL ? -EBADMSG : r;
+}
+
+int seal_read_head(struct dirobj_head *head, struct backend *store,
+		   const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+{
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	int r;
+
+	memset(head, 0, sizeof(*head));
+	r = backend_get(store, HEAD_STORE_KEY, 0, 0, &sealed, &sealed_len);
+	if (r)
+		return r;
+	r = seal_open_head(head, sealed, sealed_len, vault_id, meta_key);
+	free(sealed);
+	return r;
+}
