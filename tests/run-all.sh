@@ -154,7 +154,7 @@ check_asan_logs() {
 install_missing
 [[ -e /dev/fuse ]] || modprobe fuse 2>/dev/null || true
 
-if setup_build build-ci; then
+if setup_build build-ci -Dfault_injection=true; then
 	# the 1 GiB round trip through the S3 store (about 75 s here);
 	# the sanitizer build below keeps the 256 MiB default
 	SEALFS_S3_BIG_MIB=1024 run_suites build-ci 1 unit mount s3
@@ -162,7 +162,7 @@ fi
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$ASAN_LOG_DIR/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$ASAN_LOG_DIR/ubsan"
-if CC=clang setup_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+if CC=clang setup_build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dfault_injection=true; then
 	run_suites build-asan 3 unit mount s3
 fi
 check_asan_logs

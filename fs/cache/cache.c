@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "cache_lru.h"
+#include "fault.h"
 
 /* Room left in a path for "/" + a key or "tmp/<name>". */
 #define CACHE_KEY_ROOM 300
@@ -232,6 +233,8 @@ static int cache_fsync_parent(const char *path)
 	if (!slash)
 		return -EINVAL;
 	*slash = '\0';
+	if (fault_fire(FAULT_CACHE))
+		return -EIO;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -312,6 +315,8 @@ static int cache_install_as(struct cache *c, const char *tmp_path, const char *k
 	int rc;
 
 	cache_path(c, key, path);
+	if (fault_fire(FAULT_CACHE))
+		return -EIO;
 	if (rename(tmp_path, path) < 0) {
 		if (errno != ENOENT)
 			return -errno;
@@ -335,6 +340,8 @@ int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_M
 	int fd, rc;
 
 	cache_path(c, key, path);
+	if (fault_fire(FAULT_CACHE))
+		return -EIO;
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT) {
 		rc = cache_mkparent(c, path);
@@ -434,6 +441,8 @@ int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	const unsigned char *p = buf;
 
+	if (fault_fire(FAULT_CACHE))
+		return -EIO; /* before any byte: like a full or failing disk */
 	while (len > 0) {
 		ssize_t n = pwrite(fd, p, len, (off_t)off);
 

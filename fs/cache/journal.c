@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "fault.h"
 #include "journal_slot.h"
 
 #define JOURNAL_SEQ_HEX 16u
@@ -172,7 +173,9 @@ static int journal_write_slot(const char *path, const unsigned char *buf, size_t
 		r = -errno;
 	if (r == 0 && (uint64_t)st.st_size > len && ftruncate(fd, (off_t)len) != 0)
 		r = -errno;
-	if (r == 0 && fdatasync(fd) != 0)
+	if (r == 0 && fault_fire(FAULT_JOURNAL))
+		r = -EIO;
+	else if (r == 0 && fdatasync(fd) != 0)
 		r = -errno;
 	if (close(fd) != 0 && r == 0)
 		r = -errno;
@@ -204,7 +207,7 @@ int journal_write(const char *cache_dir, const struct journal_record *rec)
 
 	if (too_big)
 		return -EFBIG;
-	buf = malloc(len);
+	buf = fault_fire(FAULT_ALLOC) ? NULL : malloc(len);
 	if (!buf)
 		return -ENOMEM;
 	journal_encode(buf, len, rec);

@@ -108,6 +108,11 @@ static int cli_unmount_check_pending(const char *arg, const char *pid_path)
 	close(fd);
 	unlink(path);
 	buf[got > 0 ? got : 0] = '\0';
+	if (strncmp(buf, "lost", 4) == 0)
+		return cli_fail(EXITCODE_OTHER,
+				"'%s' is unmounted, but its last commit failed: changes made since "
+				"the last successful fsync are lost (the daemon's log says why)",
+				arg);
 	n = strtoul(buf, NULL, 10);
 	if (n == 0)
 		return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "fault.h"
 
 #ifndef SEALFS_VERSION
 #define SEALFS_VERSION "unknown"
@@ -62,7 +63,9 @@ int main(int argc, char **argv)
 		return EXITCODE_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-		printf("sealfs %s\n", SEALFS_VERSION);
+		/* A second line lists compiled-in test features (tests look for it). */
+		printf("sealfs %s\n%s", SEALFS_VERSION,
+		       FAULT_INJECTION ? "features: fault-injection (test build)\n" : "");
 		return EXITCODE_OK;
 	}
 	if (sodium_init() < 0)

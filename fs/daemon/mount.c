@@ -43,6 +43,7 @@
 #include "journal.h"
 #include "head.h"
 #include "seal.h"
+#include "fault.h"
 #include "log.h"
 #include "prefetch.h"
 #include "tree.h"
@@ -626,27 +627,29 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 /* Gives the uploader time to empty the journal; what is left waits for the
  * next mount (nothing is lost: it is durable in the cache). */
 /* Tells whoever waits for this daemon (sealfs unmount) what the store lacks. */
-static void mount_report_pending(const char *path, size_t left)
+static void mount_report_pending(const char *path, size_t left, bool lost)
 {
 	char line[32];
 	int fd, n;
 
 	if (!path)
 		return;
-	if (left == 0) {
+	if (left == 0 && !lost) {
 		unlink(path);
 		return;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;
-	n = snprintf(line, sizeof(line), "%zu\n", left);
+	/* "lost": the last commit failed, so sealfs unmount must not say 0. */
+	n = lost ? snprintf(line, sizeof(line), "lost %zu\n", left)
+		 : snprintf(line, sizeof(line), "%zu\n", left);
 	if (n > 0 && write(fd, line, (size_t)n) != n)
 		log_msg(LOG_WARNING, "writing the pending-commit count failed");
 	close(fd);
 }
 
-static void mount_drain(struct mount_state *m, const char *pending_path)
+static void mount_drain(struct mount_state *m, const char *pending_path, bool lost)
 {
 	size_t left = upload_drain(m->up, MOUNT_DRAIN_GIVE_UP_MS);
 
@@ -654,7 +657,7 @@ static void mount_drain(struct mount_state *m, const char *pending_path)
 		log_msg(LOG_WARNING,
 			"%zu commits not yet in the store; they will be uploaded at the next mount",
 			left);
-	mount_report_pending(pending_path, left);
+	mount_report_pending(pending_path, left, lost);
 }
 
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
@@ -667,6 +670,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 
 	if (m.delay_ms == 0)
 		m.delay_ms = MOUNT_COMMIT_DELAY_DEFAULT_MS;
+	fault_setup(); /* test builds only; a malformed SEALFS_FAULT is logged */
 	r = mount_prepare(&m, store, cfg, keys, opts, err, err_size);
 	if (r == 0 && (r = mount_start_committer(&m)) != 0)
 		mount_fail(err, err_size, r, "starting the committer failed");
@@ -680,6 +684,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_start_control(&m, opts->mountpoint, opts->cache_dir);
 	mount_ready(opts->ready_fd);
 	log_msg(LOG_INFO, "mounted");
+	fault_arm();
 	r = mount_loop(&m);
 	if (r)
 		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
@@ -688,7 +693,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	r = mount_final_commit(&m);
 	if (r)
 		mount_fail(err, err_size, r, "the last commit failed");
-	mount_drain(&m, opts->pending_path);
+	mount_drain(&m, opts->pending_path, r != 0);
 	mount_teardown(&m);
 	vault_keys_free(keys);
 	return r;

@@ -27,6 +27,9 @@
  * so longer would be safe too; one second keeps a bug's reach short. */
 #define OPS_TIMEOUT_S 1.0
 #define OPS_MAX_WRITE (1u << 20)
+/* fi->fh of a file handle opened for writing: its flush reports the file's
+ * unreported failure (a reader's close is not told of a writer's loss). */
+#define OPS_FH_WRITER 1u
 
 /* The tree, without counting as activity: for getattr and statfs, which file
  * managers and shells poll (they must not keep --idle-lock from locking). */
@@ -307,6 +310,7 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Every change to the content goes through this mount's page cache,
 	 * so what the kernel cached is still right. */
 	fi->keep_cache = 1;
+	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? OPS_FH_WRITER : 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		tree_release_file(ops_tree(req), ops_inode(req, ino));
 }
@@ -329,6 +333,7 @@ static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	}
 	ops_entry(t, ino, &e);
 	fi->keep_cache = 1;
+	fi->fh = OPS_FH_WRITER;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		tree_release_file(t, ino);
 		tree_forget(t, ino, 1);
@@ -392,12 +397,26 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		fuse_reply_write(req, (size_t)n);
 }
 
+/* A failure to report as close's or fsync's errno: a full cache stays
+ * ENOSPC, memory ENOMEM, everything else EIO. */
+static int ops_failure_errno(int r)
+{
+	if (r == -ENOSPC || r == -EDQUOT)
+		return ENOSPC;
+	return r == -ENOMEM ? ENOMEM : EIO;
+}
+
+/* close(2) of a handle (each close of each descriptor). Written data is
+ * already in the cache and durability is fsync's job, but a failure this
+ * file met since its last flush or fsync (a write the writeback cache sent
+ * after write(2) returned, a background commit) is reported here, once. */
 static void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)fi;
-	/* Written data is already in the cache; durability is fsync's job. */
-	fuse_reply_err(req, 0);
+	int r = 0;
+
+	if (fi->fh & OPS_FH_WRITER)
+		r = tree_take_error(ops_tree(req), ops_inode(req, ino));
+	fuse_reply_err(req, r ? ops_failure_errno(r) : 0);
 }
 
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -411,10 +430,19 @@ static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
  * cache's journal (and, with --fsync-store, wait until it is in the store). */
 static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	(void)ino;
+	struct tree *t = ops_tree(req);
+	int r, e;
+
 	(void)datasync;
 	(void)fi;
-	ops_reply_err(req, commit_sync(ops_tree(req)->commit));
+	r = commit_sync(t->commit);
+	/* After the commit: a failure of this very commit is reported once,
+	 * here, not again at close. */
+	e = tree_take_error(t, ops_inode(req, ino));
+	if (e)
+		fuse_reply_err(req, ops_failure_errno(e));
+	else
+		ops_reply_err(req, r);
 }
 
 static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "fault.h"
 #include "hex.h"
 #include "head.h"
 #include "seal.h"
@@ -60,6 +61,7 @@ struct commit {
 	unsigned char *head; /* sealed head of this commit, or NULL */
 	size_t head_len;
 	struct upload *up; /* borrowed; NULL: commit_run stores synchronously */
+	uint64_t tries;	   /* commit attempts so far (inode.commit_try) */
 	unsigned store_wait_ms; /* set before serving; read-only after */
 };
 
@@ -75,7 +77,7 @@ static int commit_reserve(void **arr, size_t *cap, size_t n, size_t elem)
 	ncap = *cap ? *cap : 16;
 	while (ncap < n)
 		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
+	p = fault_fire(FAULT_ALLOC) ? NULL : realloc(*arr, ncap * elem);
 	if (!p)
 		return -ENOMEM;
 	*arr = p;
@@ -113,7 +115,7 @@ static int commit_queue_upload(void *arg, const char *key_text, const char *cach
 	if (hex_decode(u->key, OBJECT_ID_BYTES, key_text + klen - 2 * OBJECT_ID_BYTES,
 		       2 * OBJECT_ID_BYTES) != 0)
 		return -EINVAL;
-	u->path = strdup(cache_path);
+	u->path = fault_fire(FAULT_ALLOC) ? NULL : strdup(cache_path);
 	if (!u->path)
 		return -ENOMEM;
 	c->nups++;
@@ -149,6 +151,10 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	e->mtime = ino->mtime;
 	e->ctime = ino->ctime;
 	if (ino->type == DIROBJ_FILE) {
+		/* Changed since the last commit: a failure of this attempt is
+		 * reported to it (tree_commit_failed_locked). */
+		if (ino->content.snap_valid)
+			ino->commit_try = c->tries;
 		r = content_commit(cctx, &ino->content, commit_queue_upload, c, &g, &ng);
 		if (r == 0)
 			r = content_store(&ino->content, e);
@@ -487,6 +493,8 @@ static int commit_sync_segments(struct commit *c)
 	char text[OBJECT_KEY_TEXT_BYTES];
 	uint8_t synced[256 / 8] = {0}; /* CACHE/o/<hh> fsync'ed, by first key byte */
 
+	if (fault_fire(FAULT_CACHE))
+		return -EIO;
 	if (c->nups >= COMMIT_SYNCFS_MIN)
 		return commit_syncfs(c->cache_dir);
 	for (size_t i = 0; i < c->nups; i++) {
@@ -522,7 +530,7 @@ static int commit_slurp(unsigned char **data, size_t *len, const char *path, siz
 		r = -errno;
 	else if ((uint64_t)st.st_size <= max) {
 		*len = (size_t)st.st_size;
-		*data = malloc(*len ? *len : 1);
+		*data = fault_fire(FAULT_ALLOC) ? NULL : malloc(*len ? *len : 1);
 		r = !*data ? -ENOMEM : cache_pread_full(fd, *data, *len, 0);
 		if (r == -ENODATA)
 			r = -EIO; /* shrank under us: never happens to a committed segment */
@@ -590,7 +598,8 @@ static int commit_write_record(struct commit *c)
 				     .nobjs = c->nobjs, .nsegs = c->nups,
 				     .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])c->garbage,
 				     .ngarbage = c->ngarbage};
-	uint8_t(*segs)[OBJECT_ID_BYTES] = malloc((c->nups ? c->nups : 1) * OBJECT_ID_BYTES);
+	uint8_t(*segs)[OBJECT_ID_BYTES] =
+	    fault_fire(FAULT_ALLOC) ? NULL : malloc((c->nups ? c->nups : 1) * OBJECT_ID_BYTES);
 	int r = -ENOMEM;
 
 	rec.objs = calloc(c->nobjs ? c->nobjs : 1, sizeof(*rec.objs));
@@ -645,14 +654,17 @@ static int commit_run_seq(struct commit *c, uint64_t *seq_out)
 
 	pthread_mutex_lock(&c->lock);
 	before = c->seq;
+	c->tries++;
 	r = commit_collect(c);
 	if (r == 0)
 		r = c->up ? commit_journal(c) : commit_store(c);
 	if (r) {
 		/* Keep everything: the next commit writes a new head over the
-		 * queued objects. */
+		 * queued objects. The files whose changes this attempt held
+		 * hear of it at their next fsync or close. */
 		pthread_mutex_lock(&c->tree->lock);
 		tree_mark_dirty_locked(c->tree, c->tree->root);
+		tree_commit_failed_locked(c->tree, c->tries, r == -ENOMEM ? r : -EIO);
 		pthread_mutex_unlock(&c->tree->lock);
 	}
 	after = c->seq;

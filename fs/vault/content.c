@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "fault.h"
 #include "log.h"
 #include "par.h"
 
@@ -56,7 +57,7 @@ static struct content_tbuf *content_tbuf(void)
 	tb = pthread_getspecific(content_tbuf_key);
 	if (tb)
 		return tb;
-	tb = malloc(sizeof(*tb));
+	tb = fault_fire(FAULT_ALLOC) ? NULL : malloc(sizeof(*tb));
 	if (tb && pthread_setspecific(content_tbuf_key, tb) != 0) {
 		free(tb);
 		tb = NULL;
@@ -94,7 +95,7 @@ static int content_bad_chunk(const struct content_file *f, uint64_t index, int r
 
 static int content_key(const struct content_ctx *ctx, struct content_file *f)
 {
-	if (!f->key)
+	if (!f->key && !fault_fire(FAULT_ALLOC))
 		f->key = chunk_key_new(ctx->suite, ctx->content_key, f->file_id);
 	return f->key ? 0 : -ENOMEM;
 }
@@ -210,7 +211,8 @@ static int segs_resize(struct content_file *f, size_t n)
 {
 	if (n > f->segs_cap) {
 		size_t cap = max_u64(n, max_u64(2 * f->segs_cap, 4));
-		struct content_seg *p = realloc(f->segs, cap * sizeof(*p));
+		struct content_seg *p =
+		    fault_fire(FAULT_ALLOC) ? NULL : realloc(f->segs, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
@@ -235,7 +237,7 @@ static int garbage_reserve(struct content_file *f, size_t extra)
 		return 0;
 	while (cap < f->ngarbage + extra)
 		cap *= 2;
-	p = realloc(f->garbage, cap * sizeof(*p));
+	p = fault_fire(FAULT_ALLOC) ? NULL : realloc(f->garbage, cap * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	f->garbage = p;
@@ -266,6 +268,68 @@ static void seg_remove(const struct content_ctx *ctx, struct content_file *f, si
 	}
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
+}
+
+/* ---- the last commit's state, and going back to it ---- */
+
+static void content_snap_drop(struct content_file *f)
+{
+	free(f->snap_segs);
+	f->snap_segs = NULL;
+	f->snap_nsegs = 0;
+	f->snap_valid = false;
+}
+
+/* Before the first change after a commit: remember what it recorded. Every
+ * segment is clean then (content_commit just marked them, or they were
+ * loaded), so the snapshot is exactly the committed content. */
+static int content_snapshot(struct content_file *f)
+{
+	struct content_snapseg *ss = NULL;
+
+	if (f->snap_valid)
+		return 0;
+	if (f->nsegs > 0) {
+		ss = fault_fire(FAULT_ALLOC) ? NULL : calloc(f->nsegs, sizeof(*ss));
+		if (!ss)
+			return -ENOMEM;
+	}
+	for (size_t s = 0; s < f->nsegs; s++) {
+		ss[s].present = f->segs[s].present && !f->segs[s].dirty;
+		memcpy(ss[s].key, f->segs[s].key, OBJECT_ID_BYTES);
+	}
+	f->snap_segs = ss;
+	f->snap_nsegs = f->nsegs;
+	f->snap_size = f->size;
+	f->snap_valid = true;
+	return 0;
+}
+
+void content_revert(const struct content_ctx *ctx, struct content_file *f)
+{
+	char key[OBJECT_KEY_TEXT_BYTES];
+
+	if (!f->snap_valid)
+		return; /* nothing changed since the last commit */
+	content_close_all(f);
+	for (size_t s = 0; s < f->nsegs; s++) {
+		if (f->segs[s].present && f->segs[s].dirty) {
+			object_key_text(key, f->segs[s].key);
+			cache_drop_object(ctx->cache, key);
+		}
+	}
+	/* segs_cap never shrinks, so the snapshot's segments fit. */
+	assert(f->snap_nsegs <= f->segs_cap);
+	for (size_t s = 0; s < f->snap_nsegs; s++) {
+		memset(&f->segs[s], 0, sizeof(f->segs[s]));
+		f->segs[s].fd = -1;
+		f->segs[s].present = f->snap_segs[s].present;
+		memcpy(f->segs[s].key, f->snap_segs[s].key, OBJECT_ID_BYTES);
+	}
+	f->nsegs = f->snap_nsegs;
+	f->size = f->snap_size;
+	/* Every queued key was a clean segment of the snapshot: live again. */
+	f->ngarbage = 0;
 }
 
 /* ---- reading ---- */
@@ -507,6 +571,8 @@ static int build_chunk(const struct seg_build *b, uint64_t c)
 
 	new_ad.index = c;
 	new_ad.last = c == b->n1 - 1;
+	if (fault_fire(FAULT_CRYPTO))
+		return -EIO;
 	if (op_covers(op, c))
 		return chunk_seal(slot, op->wbuf + (cs - op->woff), CHUNK_PLAIN_BYTES, &new_ad,
 				  b->f->key);
@@ -590,7 +656,9 @@ static int seg_patch(const struct content_ctx *ctx, struct seg_build *b, size_t 
 	if (fd < 0)
 		return fd;
 	rc = cache_pwrite_full(fd, b->tb->sealed, (cb - b->ca) * b->sz, (b->ca - a) * b->sz);
-	if (rc == 0 && old_end > b1 && ftruncate(fd, (off_t)((b1 - a) * b->sz)) < 0)
+	if (rc == 0 && old_end > b1 && fault_fire(FAULT_CACHE))
+		rc = -EIO;
+	else if (rc == 0 && old_end > b1 && ftruncate(fd, (off_t)((b1 - a) * b->sz)) < 0)
 		rc = -errno;
 	b->f->segs[s].unsynced = true;
 	cache_account_fd(ctx->cache, b->f->segs[s].key, fd); /* --cache-size */
@@ -690,13 +758,16 @@ ssize_t content_write(const struct content_ctx *ctx, struct content_file *f, con
 	tb = content_tbuf();
 	if (!tb)
 		return -ENOMEM;
+	rc = content_snapshot(f);
+	if (rc < 0)
+		return rc;
 	while (done < len) {
 		uint64_t pos = off + done;
 		uint64_t n = min_u64(len - done, (pos / SEG_BYTES + 1) * SEG_BYTES - pos);
 
 		rc = write_piece(ctx, f, (const unsigned char *)buf + done, n, pos, tb);
 		if (rc < 0)
-			return done > 0 ? (ssize_t)done : rc;
+			return rc; /* never a short count: writeback would drop the rest silently */
 		done += n;
 	}
 	return (ssize_t)done;
@@ -759,6 +830,9 @@ int content_truncate(const struct content_ctx *ctx, struct content_file *f, uint
 	tb = content_tbuf();
 	if (!tb)
 		return -ENOMEM;
+	rc = content_snapshot(f);
+	if (rc < 0)
+		return rc;
 	if (size > f->size)
 		return content_grow(ctx, f, size, tb);
 	return content_shrink(ctx, f, size, tb);
@@ -779,6 +853,8 @@ int content_sync(const struct content_ctx *ctx, struct content_file *f)
 			fd = seg_fd(ctx, f, s);
 			if (fd < 0)
 				return fd;
+			if (fault_fire(FAULT_CACHE))
+				return -EIO;
 			if (fdatasync(fd) < 0)
 				return -errno;
 			seg->unsynced = false;
@@ -811,6 +887,7 @@ int content_commit(const struct content_ctx *ctx, struct content_file *f, conten
 	}
 	for (size_t s = 0; s < f->nsegs; s++)
 		f->segs[s].dirty = false;
+	content_snap_drop(f); /* the commit now records the current content */
 	*garbage = f->garbage;
 	*ngarbage = f->ngarbage;
 	f->garbage = NULL;
@@ -845,6 +922,7 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 	}
 	f->nsegs = 0;
 	f->size = 0;
+	content_snap_drop(f);
 }
 
 void content_release(struct content_file *f)
@@ -852,6 +930,7 @@ void content_release(struct content_file *f)
 	content_close_all(f);
 	chunk_key_free(f->key);
 	f->key = NULL;
+	content_snap_drop(f);
 	free(f->segs);
 	f->segs = NULL;
 	f->nsegs = f->segs_cap = 0;

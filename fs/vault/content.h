@@ -50,6 +50,12 @@ struct content_seg {
 	bool new_dirent; /* cache file created since the last content_sync: fsync its dir */
 };
 
+/* One segment as the last commit recorded it. */
+struct content_snapseg {
+	bool present;
+	uint8_t key[OBJECT_ID_BYTES];
+};
+
 struct content_file {
 	uint8_t file_id[OBJECT_ID_BYTES];
 	uint64_t size;
@@ -70,6 +76,14 @@ struct content_file {
 	/* 1 + the segment the last read ended in (0: none yet), to see a
 	 * sequential reader and fetch ahead of it (ctx->prefetch). */
 	size_t read_seg;
+	/* The content as the last content_commit handed it out (or as loaded):
+	 * what content_revert goes back to. Taken by the first change after a
+	 * commit (before it changes anything), dropped by the next commit.
+	 * snap_valid false: nothing changed since (no snapshot held). */
+	bool snap_valid;
+	uint64_t snap_size;
+	size_t snap_nsegs;
+	struct content_snapseg *snap_segs; /* snap_nsegs entries; NULL when none */
 };
 
 /* Initialises from a directory entry (copies size and segments; every segment
@@ -88,13 +102,20 @@ int content_store(const struct content_file *f, struct dirobj_entry *e);
  * store error. Holes read as zeros. */
 ssize_t content_read(const struct content_ctx *ctx, struct content_file *f, void *buf, size_t len,
 		     uint64_t off);
-/* Writes len bytes at off, growing the file (gaps read as zeros). Returns len or -errno. */
+/* Writes len bytes at off, growing the file (gaps read as zeros). Returns len
+ * or -errno; after an error the content may be half changed: the caller must
+ * call content_revert before the next commit. */
 ssize_t content_write(const struct content_ctx *ctx, struct content_file *f, const void *buf,
 		      size_t len, uint64_t off);
 /* Sets the size, growing with zeros or shrinking. Returns 0, -EFBIG over
  * CONTENT_SIZE_MAX, -EIO (a chunk that must be resealed fails to
- * authenticate), or a cache/store error. */
+ * authenticate), or a cache/store error; after an error, as content_write. */
 int content_truncate(const struct content_ctx *ctx, struct content_file *f, uint64_t size);
+/* Drops every change since the last content_commit (or load): dirty cache
+ * files are removed, the segments, size and garbage list are as they were.
+ * Cannot fail (allocates nothing). After it the file holds exactly what a
+ * commit recorded or is about to record, never a half-done change. */
+void content_revert(const struct content_ctx *ctx, struct content_file *f);
 /* fdatasync()s every dirty segment's cache file written since the last call,
  * and fsync()s the cache directory of each one created since. */
 int content_sync(const struct content_ctx *ctx, struct content_file *f);

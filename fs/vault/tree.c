@@ -678,7 +678,9 @@ int tree_setattr(struct tree *t, struct inode *ino, const struct tree_setattr *s
 		if (sa->size > INT64_MAX)
 			return -EFBIG;
 		pthread_mutex_lock(&ino->lock);
-		r = content_truncate(&t->cctx, &ino->content, sa->size);
+		r = tree_stopped_locked(ino);
+		if (r == 0 && (r = content_truncate(&t->cctx, &ino->content, sa->size)) != 0)
+			tree_change_failed_locked(t, ino, r, "a size change");
 		pthread_mutex_unlock(&ino->lock);
 		if (r)
 			return r;
@@ -716,8 +718,10 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 	if (!trunc)
 		return 0;
 	pthread_mutex_lock(&ino->lock);
-	if (ino->content.size > 0)
-		r = content_truncate(&t->cctx, &ino->content, 0);
+	r = tree_stopped_locked(ino);
+	if (r == 0 && ino->content.size > 0 &&
+	    (r = content_truncate(&t->cctx, &ino->content, 0)) != 0)
+		tree_change_failed_locked(t, ino, r, "a truncating open");
 	if (r == 0 && !t->writeback) {
 		/* With the writeback cache the kernel owns a file's times and
 		 * sends them (it may keep them unchanged within a clock tick). */
@@ -742,6 +746,14 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	pthread_mutex_lock(&t->lock);
 	if (ino->nopen > 0)
 		ino->nopen--;
+	if (ino->nopen == 0 && ino->type == DIROBJ_FILE) {
+		/* The last handle: a failure its flush did not take was reported
+		 * by the kernel itself (it skips FLUSH after a writeback error). */
+		pthread_mutex_lock(&ino->lock);
+		ino->wb_err = 0;
+		ino->wb_stop = false;
+		pthread_mutex_unlock(&ino->lock);
+	}
 	reap = tree_reapable(ino);
 	if (reap)
 		tree_orphan_remove(t, ino);
@@ -771,7 +783,9 @@ ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t le
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
 	pthread_mutex_lock(&ino->lock);
-	n = content_write(&t->cctx, &ino->content, buf, len, off);
+	n = tree_stopped_locked(ino);
+	if (n == 0 && (n = content_write(&t->cctx, &ino->content, buf, len, off)) < 0)
+		tree_change_failed_locked(t, ino, (int)n, "a write");
 	if (n > 0 && !t->writeback) {
 		/* With the writeback cache the kernel sends the times itself. */
 		tree_now(&ino->mtime);
@@ -795,8 +809,11 @@ int tree_allocate(struct tree *t, struct inode *ino, uint64_t off, uint64_t len)
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
 	pthread_mutex_lock(&ino->lock);
-	if (off + len > ino->content.size) {
+	r = tree_stopped_locked(ino);
+	if (r == 0 && off + len > ino->content.size) {
 		r = content_truncate(&t->cctx, &ino->content, off + len);
+		if (r)
+			tree_change_failed_locked(t, ino, r, "an allocation");
 		if (r == 0 && !t->writeback) {
 			tree_now(&ino->mtime);
 			ino->ctime = ino->mtime;

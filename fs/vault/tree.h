@@ -72,6 +72,15 @@ struct inode {
 	uint32_t uid, gid;
 	struct dirobj_time atime, mtime, ctime;
 	struct content_file content; /* files */
+	/* Files: a failure not yet reported to a program (negative errno; 0:
+	 * none), set by a failed change (tree_write, a size change) or a failed
+	 * commit that held this file's changes; taken by flush and fsync
+	 * (tree_take_error) or dropped when the last handle closes. While
+	 * wb_stop, every change to the content fails at once: the writeback
+	 * requests still in flight must not land on the reverted content. */
+	int wb_err;
+	bool wb_stop;
+	uint64_t commit_try; /* the commit attempt that took its last content change */
 };
 
 struct tree {
@@ -87,6 +96,9 @@ struct tree {
 	const char *cache_dir; /* borrowed: for statfs */
 	struct commit *commit; /* borrowed: set by the mount */
 	bool writeback;	       /* set by FUSE init before any other request */
+
+	/* Atomic: failed changes and failed commits since the mount (each logged). */
+	_Atomic uint64_t failures;
 
 	/* Atomic: CLOCK_MONOTONIC seconds of the last request (for --idle-lock). */
 	_Atomic int64_t last_request_s;
@@ -175,6 +187,22 @@ enum {
  * -EISDIR, -ENOTDIR, -ENOTEMPTY, -EINVAL (into its own subtree, bad flags). */
 int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct inode *ndir,
 		const char *nname, unsigned flags);
+
+/* The failure ino's content met since the last call (negative errno, 0:
+ * none), cleared; its content takes changes again. For flush and fsync. */
+int tree_take_error(struct tree *t, struct inode *ino);
+/* A commit attempt (commit_try) failed with r: every file whose changes it
+ * held gets r as its unreported error (needs tree_lock). Logs one line. */
+void tree_commit_failed_locked(struct tree *t, uint64_t try, int r);
+
+/* For tree*.c: a change to ino's content failed with r (ino->lock held).
+ * Unless r is a refusal that changed nothing (-EFBIG, -EINVAL), the content
+ * goes back to its last commit (content_revert), r becomes its unreported
+ * error, further changes are refused until it is reported, and one line is
+ * logged. Returns r. */
+int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const char *what);
+/* The error a change must fail with while ino is stopped, else 0 (ino->lock held). */
+int tree_stopped_locked(const struct inode *ino);
 
 /* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc);
