@@ -401,19 +401,25 @@ static void cache_touch(struct cache *c, const char *key)
 		cache_lru_touch(c->lru, k);
 }
 
-int cache_open_object(struct cache *c, const char *key)
+int cache_open_cached(struct cache *c, const char *key)
 {
 	char path[CACHE_PATH_MAX];
 	int fd;
 
 	cache_path(c, key, path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		cache_touch(c, key);
-	if (fd >= 0 || errno != ENOENT)
-		return fd >= 0 ? fd : -errno;
-	if (!c->store)
-		return -ENOENT;
+	if (fd < 0)
+		return -errno;
+	cache_touch(c, key);
+	return fd;
+}
+
+int cache_open_object(struct cache *c, const char *key)
+{
+	int fd = cache_open_cached(c, key);
+
+	if (fd != -ENOENT || !c->store)
+		return fd;
 	return cache_fetch(c, key);
 }
 

@@ -34,6 +34,8 @@ void cache_tmp_path(struct cache *c, char out[CACHE_PATH_MAX]);
  * store's error. Tracked: the object becomes the most recently used; a
  * fetched one is clean. */
 int cache_open_object(struct cache *c, const char *key);
+/* The same without fetching: -ENOENT when key is not in the cache. */
+int cache_open_cached(struct cache *c, const char *key);
 /* Reads a whole object (cache first, then the store, filling the cache) into a
  * new malloc'ed buffer. */
 int cache_read_object(struct cache *c, const char *key, unsigned char **out, size_t *out_len);

@@ -153,15 +153,13 @@ static bool content_store_down(int rc)
 }
 
 /* Opens the cache file of clean segment s, fetching it from the store if it
- * is not cached. When the store does not deliver it, the read fails with EIO,
- * the log says why (one line, the file id, never a name), and for
- * CONTENT_UNREACHABLE_HOLD_MS further reads of this file's uncached segments
- * fail at once: the kernel's immediate retry of the failed read must not
- * double the wait. */
+ * is not cached, unless f->nofetch: then -EWOULDBLOCK with the segment in
+ * f->want, and the caller fetches it without the file's lock. When the store
+ * does not deliver it, see content_fetch_failed. */
 static int seg_open_clean(const struct content_ctx *ctx, struct content_file *f, size_t s,
 			  const char *key, const char *path)
 {
-	char id[33];
+	struct content_want w = {.seg = s};
 	int fd;
 
 	if (content_now_ms() < f->unreachable_until_ms) {
@@ -170,12 +168,51 @@ static int seg_open_clean(const struct content_ctx *ctx, struct content_file *f,
 			return fd >= 0 ? fd : -errno;
 		return -EIO;
 	}
+	fd = cache_open_cached(ctx->cache, key);
+	if (fd != -ENOENT)
+		return fd;
+	memcpy(w.key, f->segs[s].key, OBJECT_ID_BYTES);
+	if (f->nofetch) {
+		f->want = w;
+		return -EWOULDBLOCK;
+	}
+	fd = content_fetch(ctx, &w);
+	if (fd < 0)
+		return content_fetch_failed(f, &w, fd);
+	return cache_open_cached(ctx->cache, key);
+}
+
+int content_fetch(const struct content_ctx *ctx, const struct content_want *w)
+{
+	char key[OBJECT_KEY_TEXT_BYTES];
+	int fd;
+
+	object_key_text(key, w->key);
 	prefetch_claim(ctx->prefetch, key); /* a fetch of it in progress: wait for that one */
 	fd = cache_open_object(ctx->cache, key);
-	if (fd >= 0 || !content_store_down(fd))
+	if (fd < 0)
 		return fd;
+	close(fd);
+	return 0;
+}
+
+/* When the store does not deliver a segment, the read fails with EIO, the
+ * log says why (one line, the file id, never a name), and for
+ * CONTENT_UNREACHABLE_HOLD_MS further reads of this file's uncached segments
+ * fail at once: the kernel's immediate retry of the failed read must not
+ * double the wait. */
+int content_fetch_failed(struct content_file *f, const struct content_want *w, int rc)
+{
+	const struct content_seg *seg = w->seg < f->nsegs ? &f->segs[w->seg] : NULL;
+	char id[33];
+
+	if (rc == -ENOENT && !(seg && seg->present && !seg->dirty &&
+			       memcmp(seg->key, w->key, OBJECT_ID_BYTES) == 0))
+		return -EAGAIN; /* the file changed meanwhile: not that segment any more */
+	if (!content_store_down(rc))
+		return content_bad_chunk(f, (uint64_t)w->seg * SEGMENT_CHUNKS, rc);
 	log_msg(LOG_ERR, "segment %zu of file %s is not cached and the store did not deliver it "
-		"(%s): read fails with EIO", s, log_id(id, f->file_id), strerror(-fd));
+		"(%s): read fails with EIO", w->seg, log_id(id, f->file_id), strerror(-rc));
 	f->unreachable_until_ms = content_now_ms() + CONTENT_UNREACHABLE_HOLD_MS;
 	return -EIO;
 }

@@ -56,6 +56,12 @@ struct content_snapseg {
 	uint8_t key[OBJECT_ID_BYTES];
 };
 
+/* A segment a call needed from the store (see content_file.nofetch). */
+struct content_want {
+	uint8_t key[OBJECT_ID_BYTES];
+	size_t seg;
+};
+
 struct content_file {
 	uint8_t file_id[OBJECT_ID_BYTES];
 	uint64_t size;
@@ -76,6 +82,12 @@ struct content_file {
 	/* 1 + the segment the last read ended in (0: none yet), to see a
 	 * sequential reader and fetch ahead of it (ctx->prefetch). */
 	size_t read_seg;
+	/* No fetch under the file's lock (docs/INTERNALS.md, "Locks"): while
+	 * nofetch is set, a call that needs a clean segment that is not in the
+	 * cache fails with -EWOULDBLOCK and names it in want, instead of
+	 * fetching it with the lock held. Both under the file's lock. */
+	bool nofetch;
+	struct content_want want;
 	/* The content as the last content_commit handed it out (or as loaded):
 	 * what content_revert goes back to. Taken by the first change after a
 	 * commit (before it changes anything), dropped by the next commit.
@@ -96,6 +108,18 @@ int content_new(struct content_file *f);
  * overwritten, not freed: release the old array first) from f. NULL segments
  * when the file has none. Returns 0 or -ENOMEM. */
 int content_store(const struct content_file *f, struct dirobj_entry *e);
+
+/* Fetches w's segment into the cache (waiting for a read-ahead of it in
+ * progress instead), with no lock held: what a caller does after a
+ * -EWOULDBLOCK, before it calls again. 0, -ENOENT when the store no longer
+ * has it (the file changed meanwhile: call again), or the store's error. */
+int content_fetch(const struct content_ctx *ctx, const struct content_want *w);
+/* After content_fetch of w failed with rc, under the file's lock: -EAGAIN
+ * when f no longer uses that segment (call again); a store that is out logs
+ * one line (file id), holds further uncached reads of f for a second, and
+ * gives -EIO; a segment missing from the store is logged and gives -EIO too;
+ * other errors are returned as they are. */
+int content_fetch_failed(struct content_file *f, const struct content_want *w, int rc);
 
 /* Reads up to len bytes at off; returns the count (short only at EOF), or
  * -EIO when a chunk fails to authenticate (logged with the file id), or a

@@ -183,7 +183,7 @@ void tree_mark_dirty_locked(struct tree *t, struct inode *dir)
 	tree_set_dirty_locked(t);
 }
 
-static void tree_attr_changed_locked(struct tree *t, struct inode *ino)
+void tree_attr_changed_locked(struct tree *t, struct inode *ino)
 {
 	if (ino == t->root)
 		tree_mark_dirty_locked(t, ino);
@@ -678,9 +678,7 @@ int tree_setattr(struct tree *t, struct inode *ino, const struct tree_setattr *s
 		if (sa->size > INT64_MAX)
 			return -EFBIG;
 		pthread_mutex_lock(&ino->lock);
-		r = tree_stopped_locked(ino);
-		if (r == 0 && (r = content_truncate(&t->cctx, &ino->content, sa->size)) != 0)
-			tree_change_failed_locked(t, ino, r, "a size change");
+		r = tree_truncate_locked(t, ino, sa->size);
 		pthread_mutex_unlock(&ino->lock);
 		if (r)
 			return r;
@@ -720,7 +718,7 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 	pthread_mutex_lock(&ino->lock);
 	r = tree_stopped_locked(ino);
 	if (r == 0 && ino->content.size > 0 &&
-	    (r = content_truncate(&t->cctx, &ino->content, 0)) != 0)
+	    (r = content_truncate(&t->cctx, &ino->content, 0)) != 0) /* needs no old bytes */
 		tree_change_failed_locked(t, ino, r, "a truncating open");
 	if (r == 0 && !t->writeback) {
 		/* With the writeback cache the kernel owns a file's times and
@@ -760,72 +758,6 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	pthread_mutex_unlock(&t->lock);
 	if (reap)
 		tree_reap(t, ino);
-}
-
-ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-
-	if (ino->type != DIROBJ_FILE)
-		return ino->type == DIROBJ_DIR ? -EISDIR : -EINVAL;
-	pthread_mutex_lock(&ino->lock);
-	n = content_read(&t->cctx, &ino->content, buf, len, off);
-	pthread_mutex_unlock(&ino->lock);
-	return n;
-}
-
-ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-
-	if (ino->type != DIROBJ_FILE)
-		return ino->type == DIROBJ_DIR ? -EISDIR : -EINVAL;
-	if (off > INT64_MAX || len > INT64_MAX - off)
-		return -EFBIG;
-	pthread_mutex_lock(&ino->lock);
-	n = tree_stopped_locked(ino);
-	if (n == 0 && (n = content_write(&t->cctx, &ino->content, buf, len, off)) < 0)
-		tree_change_failed_locked(t, ino, (int)n, "a write");
-	if (n > 0 && !t->writeback) {
-		/* With the writeback cache the kernel sends the times itself. */
-		tree_now(&ino->mtime);
-		ino->ctime = ino->mtime;
-	}
-	pthread_mutex_unlock(&ino->lock);
-	if (n > 0) {
-		pthread_mutex_lock(&t->lock);
-		tree_attr_changed_locked(t, ino);
-		pthread_mutex_unlock(&t->lock);
-	}
-	return n;
-}
-
-int tree_allocate(struct tree *t, struct inode *ino, uint64_t off, uint64_t len)
-{
-	int r = 0;
-
-	if (ino->type != DIROBJ_FILE)
-		return ino->type == DIROBJ_DIR ? -EISDIR : -ENODEV;
-	if (off > INT64_MAX || len > INT64_MAX - off)
-		return -EFBIG;
-	pthread_mutex_lock(&ino->lock);
-	r = tree_stopped_locked(ino);
-	if (r == 0 && off + len > ino->content.size) {
-		r = content_truncate(&t->cctx, &ino->content, off + len);
-		if (r)
-			tree_change_failed_locked(t, ino, r, "an allocation");
-		if (r == 0 && !t->writeback) {
-			tree_now(&ino->mtime);
-			ino->ctime = ino->mtime;
-		}
-	}
-	pthread_mutex_unlock(&ino->lock);
-	if (r == 0) {
-		pthread_mutex_lock(&t->lock);
-		tree_attr_changed_locked(t, ino);
-		pthread_mutex_unlock(&t->lock);
-	}
-	return r;
 }
 
 /* ---- namespace ---- */
