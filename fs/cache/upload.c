@@ -1,5 +1,5 @@
-/* upload.c - the background uploader of journal records into the store, and
- * the parallel runner for store calls (upload.h). It must never put a head
+/* upload.c - the background uploader of journal records into the store
+ * (upload.h), with its parallel runner for store calls. It must never put a head
  * before every object it reaches is durable in the store, never delete an
  * object a head in the store or a pending record still reaches, never remove
  * a record before its head is in the store, and never log names or contents
@@ -48,6 +48,10 @@ struct upload {
 	bool stop;
 	bool draining;
 	bool urgent; /* upload_wait is waiting: no gathering */
+	uint64_t round_begun; /* rounds started (written by the thread) */
+	uint64_t round_done;  /* the number of the last round finished */
+	int round_rc;	      /* its result */
+	uint64_t flush_want;  /* upload_flush waits for this round: no gathering, no back-off */
 	bool failing;
 	int last_err;
 	struct timespec progress; /* CLOCK_MONOTONIC of the last successful round */
@@ -79,7 +83,9 @@ static void *upload_worker(void *arg)
 	return NULL;
 }
 
-int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n)
+/* Runs fn(arg, i) for i in 0..n-1 on up to UPLOAD_THREADS + 1 threads (this
+ * one included). Returns a new array of the n results (NULL: -ENOMEM). */
+static int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n)
 {
 	struct upload_batch b = {.fn = fn, .arg = arg, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
 	pthread_t th[UPLOAD_THREADS];
@@ -401,7 +407,8 @@ static void upload_backoff(struct upload *u, unsigned ms)
 
 	mono_deadline(&due, ms);
 	mono_deadline(&drain_due, UPLOAD_DRAIN_RETRY_MS);
-	while (!u->stop && !mono_passed(&due) && !(u->draining && mono_passed(&drain_due)))
+	while (!u->stop && !mono_passed(&due) && !(u->draining && mono_passed(&drain_due)) &&
+	       u->flush_want <= u->round_begun)
 		pthread_cond_timedwait(&u->cond, &u->lock, u->draining ? &drain_due : &due);
 }
 
@@ -411,7 +418,8 @@ static void upload_gather(struct upload *u)
 	struct timespec due;
 
 	mono_deadline(&due, UPLOAD_GATHER_MS);
-	while (!u->stop && !u->draining && !u->urgent && !mono_passed(&due))
+	while (!u->stop && !u->draining && !u->urgent && u->flush_want <= u->round_begun &&
+	       !mono_passed(&due))
 		pthread_cond_timedwait(&u->cond, &u->lock, &due);
 }
 
@@ -434,9 +442,12 @@ static void *upload_main(void *arg)
 		upload_gather(u);
 		u->work = false;
 		u->urgent = false;
+		u->round_begun++;
 		pthread_mutex_unlock(&u->lock);
 		r = upload_round(u, &left);
 		pthread_mutex_lock(&u->lock);
+		u->round_done = u->round_begun;
+		u->round_rc = r;
 		upload_note(u, r);
 		pthread_cond_broadcast(&u->done);
 		if (r == 0) {
@@ -543,6 +554,32 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms)
 	if (journal_list(&seqs, &n, u->cache_dir) == 0)
 		free(seqs);
 	return n;
+}
+
+int upload_flush(struct upload *u, unsigned ms)
+{
+	struct timespec due;
+	uint64_t want;
+	int r;
+
+	mono_deadline(&due, ms);
+	pthread_mutex_lock(&u->lock);
+	do {
+		want = u->round_begun + 1; /* a round that starts after this call */
+		u->flush_want = want;
+		u->work = true;
+		u->idle = false;
+		pthread_cond_broadcast(&u->cond);
+		while (u->round_done < want && !u->stop && !mono_passed(&due))
+			pthread_cond_timedwait(&u->done, &u->lock, &due);
+		if (u->round_done < want)
+			r = u->stop ? -ESHUTDOWN : -ETIMEDOUT;
+		else
+			r = u->round_rc;
+		/* A round that left records (written meanwhile) asks for another. */
+	} while (r == 0 && u->work);
+	pthread_mutex_unlock(&u->lock);
+	return r;
 }
 
 bool upload_wait(struct upload *u, uint64_t seq, unsigned ms)

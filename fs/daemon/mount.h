@@ -26,10 +26,6 @@ struct mount_opts {
 				      removed when none; NULL for none */
 };
 
-/* Creates the empty root directory and the head of a new vault. */
-int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
-		      const struct vault_keys *keys, char *err, size_t err_size);
-
 /* Mounts and serves until unmounted, then commits everything and uploads it
  * to the store (commits the store does not take within a bound stay in the
  * cache's journal and are uploaded at the next mount) and returns 0. Takes
