@@ -21,7 +21,6 @@
 #include "ops.h"
 #include "mount.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -82,53 +81,6 @@ static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
 		va_end(ap);
 	}
 	return r;
-}
-
-/* ---- checks before mounting ---- */
-
-static int mount_check_empty(const char *mnt, char *err, size_t size)
-{
-	DIR *d = opendir(mnt);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return mount_fail(err, size, -errno, "cannot read mountpoint '%s': %s", mnt,
-				  strerror(errno));
-	while ((de = readdir(d)) != NULL && r == 0)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			r = mount_fail(err, size, -ENOTEMPTY, "mountpoint '%s' is not empty", mnt);
-	closedir(d);
-	return r;
-}
-
-static int mount_check_mountpoint(const char *mnt, char *err, size_t size)
-{
-	char parent[PATH_MAX];
-	struct stat st, pst;
-
-	if (stat(mnt, &st) != 0) {
-		if (errno == ENOTCONN)
-			return mount_fail(err, size, -EBUSY,
-					  "mountpoint '%s' is a dead mount (transport endpoint is "
-					  "not connected): unmount it first",
-					  mnt);
-		if (errno == ENOENT)
-			return mount_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
-					  mnt);
-		return mount_fail(err, size, -errno, "cannot use mountpoint '%s': %s", mnt,
-				  strerror(errno));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return mount_fail(err, size, -ENOTDIR, "mountpoint '%s' is not a directory", mnt);
-	if ((size_t)snprintf(parent, sizeof(parent), "%s/..", mnt) >= sizeof(parent))
-		return mount_fail(err, size, -ENAMETOOLONG, "mountpoint path too long");
-	if (stat(parent, &pst) != 0 || pst.st_dev != st.st_dev || pst.st_ino == st.st_ino)
-		return mount_fail(err, size, -EBUSY, "mountpoint '%s' is already a mount point",
-				  mnt);
-	if (access("/dev/fuse", R_OK | W_OK) != 0)
-		return mount_fail(err, size, -ENODEV, "cannot use /dev/fuse: %s", strerror(errno));
-	return mount_check_empty(mnt, err, size);
 }
 
 /* ---- the session ---- */
@@ -386,8 +338,11 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 	struct engine_opts eo = {.cache_dir = o->cache_dir,
 				 .track_cache = o->cache_size > 0,
 				 .store_wait_ms = o->fsync_store ? MOUNT_FSYNC_STORE_WAIT_MS : 0};
-	int r = mount_check_mountpoint(o->mountpoint, err, size);
+	char real[PATH_MAX];
+	int r = mount_check_fuse(err, size);
 
+	if (r == 0)
+		r = mount_check_point(o->mountpoint, real, err, size);
 	if (r == 0)
 		r = engine_open(&m->eng, store, cfg, keys, &eo, err, size);
 	if (r)
