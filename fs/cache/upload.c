@@ -1,5 +1,5 @@
 /* upload.c - the background uploader of journal records into the store
- * (upload.h), with its parallel runner for store calls. It must never put a head
+ * (upload.h). It must never put a head
  * before every object it reaches is durable in the store, never delete an
  * object a head in the store or a pending record still reaches, never remove
  * a record before its head is in the store, and never log names or contents
@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "upload_par.h"
 #include "head.h"
 #include "log.h"
 #include "mono.h"
@@ -62,48 +62,6 @@ struct upload {
 	uint64_t rate_bytes[UPLOAD_RATE_WINDOW_S];
 	int64_t rate_sec[UPLOAD_RATE_WINDOW_S];
 };
-
-/* ---- parallel store calls ---- */
-
-struct upload_batch {
-	int (*fn)(void *arg, size_t i);
-	void *arg;
-	atomic_size_t next;
-	size_t n;
-	int *rc;
-};
-
-static void *upload_worker(void *arg)
-{
-	struct upload_batch *b = arg;
-	size_t i;
-
-	while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
-		b->rc[i] = b->fn(b->arg, i);
-	return NULL;
-}
-
-/* Runs fn(arg, i) for i in 0..n-1 on up to UPLOAD_THREADS + 1 threads (this
- * one included). Returns a new array of the n results (NULL: -ENOMEM). */
-static int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n)
-{
-	struct upload_batch b = {.fn = fn, .arg = arg, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
-	pthread_t th[UPLOAD_THREADS];
-	size_t started = 0;
-
-	if (!b.rc)
-		return NULL;
-	atomic_init(&b.next, 0);
-	for (size_t k = 0; k < UPLOAD_THREADS && k + 1 < n; k++) {
-		if (pthread_create(&th[started], NULL, upload_worker, &b) != 0)
-			break;
-		started++;
-	}
-	upload_worker(&b); /* this thread works too */
-	for (size_t k = 0; k < started; k++)
-		pthread_join(th[k], NULL);
-	return b.rc;
-}
 
 /* ---- one round: every pending record ---- */
 
