@@ -538,29 +538,6 @@ void commit_set_store_wait(struct commit *c, unsigned ms)
 	c->store_wait_ms = ms;
 }
 
-/* CACHE/o/00..ff, created and made durable once, so that a segment file's
- * name is durable after an fsync of its own directory. */
-static int commit_prepare_cache(const char *cache_dir)
-{
-	char path[CACHE_PATH_MAX];
-	int fd, r = 0;
-
-	for (unsigned i = 0; i < 256 && r == 0; i++) {
-		snprintf(path, sizeof(path), "%s/o/%02x", cache_dir, i);
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			r = -errno;
-	}
-	snprintf(path, sizeof(path), "%s/o", cache_dir);
-	fd = r ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r == 0 && fd < 0)
-		r = -errno;
-	if (fd >= 0 && fsync(fd) != 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 uint64_t commit_seq(struct commit *c)
 {
 	uint64_t seq;
@@ -575,14 +552,10 @@ int commit_new(struct commit **out, struct tree *t, struct upload *up, uint64_t 
 	       const char *cache_dir)
 {
 	struct commit *c;
-	int r;
 
 	*out = NULL;
 	if (strlen(cache_dir) >= sizeof(c->cache_dir))
 		return -ENAMETOOLONG;
-	r = commit_prepare_cache(cache_dir);
-	if (r)
-		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

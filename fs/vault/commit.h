@@ -30,10 +30,10 @@ struct upload;
 
 /* A committer for tree t whose records up stores (both borrowed, must
  * outlive c), starting after the head of sequence number seq (the one
- * mounted); cache_dir holds the journal (journal_init done). Creates
- * CACHE/o/00..ff durably first, so that a segment's name is durable after an
- * fsync of its own directory. *out is new. 0, -ENOMEM, -ENAMETOOLONG or
- * -errno. */
+ * mounted); cache_dir holds the journal (journal_init done) and CACHE/o/00..ff,
+ * made durable beforehand (engine_open does both), so that a segment's name
+ * is durable after an fsync of its own directory. *out is new. 0, -ENOMEM or
+ * -ENAMETOOLONG. */
 int commit_new(struct commit **out, struct tree *t, struct upload *up, uint64_t seq,
 	       const char *cache_dir);
 /* Frees (does not commit). NULL is fine. */

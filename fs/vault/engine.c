@@ -6,6 +6,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -225,6 +226,30 @@ static int engine_choose_head(struct cache *cache, struct dirobj_head *head,
 
 /* ---- opening ---- */
 
+/* CACHE/o/00..ff, created and made durable once, so that a segment file's
+ * name is durable after an fsync of its own directory (what commit.c's
+ * flush of a new segment relies on). */
+static int engine_prepare_cache(const char *cache_dir)
+{
+	char path[CACHE_PATH_MAX];
+	int fd, r = 0;
+
+	for (unsigned i = 0; i < 256 && r == 0; i++) {
+		snprintf(path, sizeof(path), "%s/o/%02x", cache_dir, i);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			r = -errno;
+	}
+	snprintf(path, sizeof(path), "%s/o", cache_dir);
+	fd = r ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && fd < 0)
+		r = -errno;
+	if (fd >= 0 && fsync(fd) != 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* The cache, then the head to mount (*head, *stored: the store's seq). */
 static int engine_open_head(struct engine *e, struct dirobj_head *head, uint64_t *stored,
 			    struct backend *store, const struct vault_config *cfg,
@@ -273,7 +298,9 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head, ui
 	r = upload_start(&e->up, store, e->cache, o->cache_dir, cfg->vault_id, stored);
 	if (r)
 		return engine_fail(err, size, r, "starting the uploader failed");
-	r = commit_new(&e->commit, e->tree, e->up, head->seq, o->cache_dir);
+	r = engine_prepare_cache(o->cache_dir);
+	if (r == 0)
+		r = commit_new(&e->commit, e->tree, e->up, head->seq, o->cache_dir);
 	if (r == -ENOMEM)
 		return engine_fail(err, size, r, "out of memory");
 	if (r)
