@@ -34,6 +34,7 @@ struct upload {
 	/* Read-only after upload_start. */
 	struct backend *store; /* borrowed */
 	struct cache *cache;   /* borrowed */
+	struct journal *journal; /* borrowed */
 	char cache_dir[CACHE_PATH_MAX];
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	pthread_t thread;
@@ -82,7 +83,7 @@ struct upload_round {
 static int upload_load(struct upload_round *rd, const uint64_t *seqs, size_t n)
 {
 	uint64_t bad = 0;
-	int r = journal_batch_load(&rd->b, rd->u->cache_dir, seqs, n, false, &bad);
+	int r = journal_batch_load(&rd->b, rd->u->journal, seqs, n, false, &bad);
 
 	if (r && r != -ENOMEM)
 		log_msg(LOG_ERR, "upload: journal record %016" PRIx64 " unreadable (errno %d)", bad,
@@ -280,7 +281,7 @@ static int upload_finish(struct upload_round *rd)
 	/* No flush: a removed record that comes back after a crash is one whose
 	 * head is in the store, which the next round only clears up. */
 	for (size_t i = 0; r == 0 && i < rd->b.n; i++)
-		r = journal_remove(rd->u->cache_dir, rd->b.recs[i].seq);
+		r = journal_remove(rd->u->journal, rd->b.recs[i].seq);
 	return r;
 }
 
@@ -308,7 +309,7 @@ static int upload_round(struct upload *u, size_t *left)
 	struct upload_round rd = {.u = u};
 	uint64_t *seqs;
 	size_t n;
-	int r = journal_list(&seqs, &n, u->cache_dir);
+	int r = journal_list(&seqs, &n, u->journal);
 
 	*left = 0;
 	if (r || n == 0)
@@ -329,7 +330,7 @@ static int upload_round(struct upload *u, size_t *left)
 	}
 	upload_round_release(&rd);
 	free(seqs);
-	if (r == 0 && journal_list(&seqs, &n, u->cache_dir) == 0) {
+	if (r == 0 && journal_list(&seqs, &n, u->journal) == 0) {
 		*left = n;
 		free(seqs);
 	}
@@ -426,7 +427,7 @@ static void *upload_main(void *arg)
 /* ---- the interface ---- */
 
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
-		 const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
+		 struct journal *journal, const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
 {
 	struct upload *u = calloc(1, sizeof(*u));
 	pthread_condattr_t ca;
@@ -444,6 +445,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	memcpy(u->vault_id, vault_id, OBJECT_ID_BYTES);
 	u->store = store;
 	u->cache = cache;
+	u->journal = journal;
 	u->stored_seq = stored_seq;
 	u->work = true; /* the backlog of an earlier mount */
 	clock_gettime(CLOCK_MONOTONIC, &u->progress);
@@ -509,7 +511,7 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms)
 	}
 	u->draining = false;
 	pthread_mutex_unlock(&u->lock);
-	if (journal_list(&seqs, &n, u->cache_dir) == 0)
+	if (journal_list(&seqs, &n, u->journal) == 0)
 		free(seqs);
 	return n;
 }

@@ -41,12 +41,13 @@ struct upload_stats {
 	int64_t last_err_time;	 /* its CLOCK_REALTIME seconds (0: none) */
 };
 
-/* Starts the uploader thread over store and cache (borrowed, must outlive
- * it); cache_dir is copied. stored_seq is the seq of the head known to be in
+/* Starts the uploader thread over store, cache and the cache's open journal
+ * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard. stored_seq is the seq of the head known to be in
  * the store. The thread begins with whatever records are pending. *out is
  * new. 0, -ENOMEM, -ENAMETOOLONG, or pthread_create's error. */
+struct journal;
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
-		 const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
+		 struct journal *journal, const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
 /* A new record was written: upload it soon. Thread-safe, never blocks long. */
 void upload_kick(struct upload *u);
 /* Waits until the record of seq (or a newer one) is done: its head in the

@@ -249,10 +249,10 @@ static void mount_stop_committer(struct mount_state *m)
 }
 
 /* The control socket (sealfs status / sync); a mount works without it. */
-static void mount_start_control(struct mount_state *m, const char *mnt, const char *cache_dir)
+static void mount_start_control(struct mount_state *m, const char *mnt)
 {
 	struct control_deps d = {.tree = m->eng.tree, .commit = m->eng.commit, .up = m->eng.up,
-				 .cache = m->eng.cache, .cache_dir = cache_dir};
+				 .cache = m->eng.cache, .journal = m->eng.journal};
 	int r = control_start(&m->ctl, mnt, &d);
 
 	if (r)
@@ -405,7 +405,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		vault_keys_free(keys);
 		return r;
 	}
-	mount_start_control(&m, opts->mountpoint, opts->cache_dir);
+	mount_start_control(&m, opts->mountpoint);
 	mount_ready(opts->ready_fd);
 	log_msg(LOG_INFO, "mounted");
 	r = mount_loop(&m);

@@ -46,6 +46,7 @@ struct commit_object {
 struct commit {
 	pthread_mutex_t lock; /* commit_lock */
 	struct tree *tree;    /* borrowed */
+	struct journal *journal; /* borrowed: where commit_run writes records */
 	struct upload *up;    /* borrowed: stores what commit_run journals */
 	char cache_dir[CACHE_PATH_MAX];
 
@@ -457,7 +458,7 @@ static int commit_write_record(struct commit *c)
 			rec.objs[i].len = c->objs[i].len;
 		}
 		rec.segs = (const uint8_t(*)[OBJECT_ID_BYTES])segs;
-		r = journal_write(c->cache_dir, &rec);
+		r = journal_write(c->journal, &rec);
 	}
 	free(segs);
 	free(rec.objs);
@@ -548,8 +549,8 @@ uint64_t commit_seq(struct commit *c)
 	return seq;
 }
 
-int commit_new(struct commit **out, struct tree *t, struct upload *up, uint64_t seq,
-	       const char *cache_dir)
+int commit_new(struct commit **out, struct tree *t, struct journal *journal, struct upload *up,
+	       uint64_t seq, const char *cache_dir)
 {
 	struct commit *c;
 
@@ -561,6 +562,7 @@ int commit_new(struct commit **out, struct tree *t, struct upload *up, uint64_t 
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	c->tree = t;
+	c->journal = journal;
 	c->up = up;
 	c->seq = seq;
 	memcpy(c->cache_dir, cache_dir, strlen(cache_dir) + 1);

@@ -26,16 +26,17 @@
 #include "tree.h"
 
 struct commit;
+struct journal;
 struct upload;
 
-/* A committer for tree t whose records up stores (both borrowed, must
- * outlive c), starting after the head of sequence number seq (the one
- * mounted); cache_dir holds the journal (journal_init done) and CACHE/o/00..ff,
+/* A committer for tree t that writes its records into journal, which up
+ * stores (all borrowed, must outlive c), starting after the head of sequence
+ * number seq (the one mounted); cache_dir holds CACHE/o/00..ff,
  * made durable beforehand (engine_open does both), so that a segment's name
  * is durable after an fsync of its own directory. *out is new. 0, -ENOMEM or
  * -ENAMETOOLONG. */
-int commit_new(struct commit **out, struct tree *t, struct upload *up, uint64_t seq,
-	       const char *cache_dir);
+int commit_new(struct commit **out, struct tree *t, struct journal *journal, struct upload *up,
+	       uint64_t seq, const char *cache_dir);
 /* Frees (does not commit). NULL is fine. */
 void commit_free(struct commit *c);
 

@@ -140,7 +140,7 @@ static int engine_check_rollback(const char *cache_dir, const struct vault_confi
  * when its seq is at most the store's head seq stored (a removed record
  * whose slot was being reused); any other damaged record fails the open.
  * *newest gets the newest intact seq and head (0 / untouched when none). */
-static int engine_replay(struct cache *cache, const char *cache_dir, uint64_t stored,
+static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored,
 			 uint64_t *newest, unsigned char **head, size_t *head_len, char *err,
 			 size_t size)
 {
@@ -148,15 +148,15 @@ static int engine_replay(struct cache *cache, const char *cache_dir, uint64_t st
 	struct journal_record rec;
 	uint64_t *seqs;
 	size_t n;
-	int r = journal_list(&seqs, &n, cache_dir);
+	int r = journal_list(&seqs, &n, j);
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		r = journal_read(&rec, cache_dir, seqs[i]);
+		r = journal_read(&rec, j, seqs[i]);
 		if (r == -EBADMSG && (i + 1 == n || seqs[i] <= stored)) {
 			log_msg(LOG_WARNING, "journal record %016" PRIx64 " is damaged (%s); "
 				"ignoring it", seqs[i], seqs[i] <= stored ? "the store holds its "
 				"commit" : "a commit cut short");
-			r = journal_remove(cache_dir, seqs[i]);
+			r = journal_remove(j, seqs[i]);
 			continue;
 		}
 		if (r) {
@@ -192,19 +192,19 @@ static int engine_replay(struct cache *cache, const char *cache_dir, uint64_t st
 /* Chooses the head to mount: the store's (in *head already, seq stored), or
  * the newest journal record's when it is newer. Refuses a store that moved
  * past commits this cache has not uploaded yet. */
-static int engine_choose_head(struct cache *cache, struct dirobj_head *head,
+static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 			      const struct vault_config *cfg, const struct vault_keys *keys,
 			      const char *cache_dir, uint64_t remembered, char *err, size_t size)
 {
 	unsigned char *sealed = NULL;
 	size_t len = 0;
 	uint64_t pending = 0, stored = head->seq;
-	int r = journal_init(cache_dir);
+	int r = journal_open(&e->journal, cache_dir);
 
 	if (r)
 		return engine_fail(err, size, r, "creating the cache's journal failed: %s",
 				   strerror(-r));
-	r = engine_replay(cache, cache_dir, stored, &pending, &sealed, &len, err, size);
+	r = engine_replay(e->cache, e->journal, stored, &pending, &sealed, &len, err, size);
 	if (r == 0 && pending > remembered && pending < stored)
 		r = engine_fail(err, size, -ESTALE,
 				"the store's head (seq %" PRIu64 ") is newer than this cache's "
@@ -269,7 +269,7 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, uint64_t
 	head_state_read(o->cache_dir, cfg->vault_id, &remembered);
 	r = engine_check_rollback(o->cache_dir, cfg, head->seq, err, size);
 	if (r == 0)
-		r = engine_choose_head(e->cache, head, cfg, keys, o->cache_dir, remembered, err,
+		r = engine_choose_head(e, head, cfg, keys, o->cache_dir, remembered, err,
 				       size);
 	if (r)
 		dirobj_head_release(head);
@@ -295,12 +295,12 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head, ui
 	if (r)
 		return engine_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
-	r = upload_start(&e->up, store, e->cache, o->cache_dir, cfg->vault_id, stored);
+	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, stored);
 	if (r)
 		return engine_fail(err, size, r, "starting the uploader failed");
 	r = engine_prepare_cache(o->cache_dir);
 	if (r == 0)
-		r = commit_new(&e->commit, e->tree, e->up, head->seq, o->cache_dir);
+		r = commit_new(&e->commit, e->tree, e->journal, e->up, head->seq, o->cache_dir);
 	if (r == -ENOMEM)
 		return engine_fail(err, size, r, "out of memory");
 	if (r)
@@ -335,6 +335,7 @@ void engine_close(struct engine *e)
 	upload_stop(e->up);
 	commit_free(e->commit);
 	tree_free(e->tree);
+	journal_close(e->journal);
 	cache_close(e->cache);
 	memset(e, 0, sizeof(*e));
 }

@@ -81,7 +81,7 @@ static int setup(struct tctl *t)
 					 .commit = t->m.commit,
 					 .up = t->up,
 					 .cache = t->m.cache,
-					 .cache_dir = t->m.cache_dir};
+					 .journal = t->m.eng.journal};
 		r = control_start(&t->ctl, t->mnt, &d);
 	}
 	return r;
