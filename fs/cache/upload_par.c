@@ -27,7 +27,8 @@ static void *upload_worker(void *arg)
 
 int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n)
 {
-	struct upload_batch b = {.fn = fn, .arg = arg, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
+	struct upload_batch b = {
+	    .fn = fn, .arg = arg, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
 	pthread_t th[UPLOAD_THREADS];
 	size_t started = 0;
 

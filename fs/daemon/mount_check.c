@@ -97,7 +97,8 @@ int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t si
 		if (e == ENOTCONN)
 			return check_dead(arg, err, size);
 		if (e == ENOENT)
-			return check_fail(err, size, -ENOENT, "mountpoint '%s' does not exist", arg);
+			return check_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
+					  arg);
 		return check_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
 	}
 	if (!S_ISDIR(st.st_mode))

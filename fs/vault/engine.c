@@ -98,14 +98,14 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 /* ---- the head ---- */
 
 static int engine_read_head(struct dirobj_head *head, struct backend *store,
-			    const struct vault_config *cfg, const struct vault_keys *keys, char *err,
-			    size_t size)
+			    const struct vault_config *cfg, const struct vault_keys *keys,
+			    char *err, size_t size)
 {
 	int r = seal_read_head(head, store, cfg->vault_id, keys->meta);
 
 	if (r == -ENOENT)
-		return engine_fail(err, size, r,
-				   "the store has no head: not a sealfs vault or never initialised");
+		return engine_fail(
+		    err, size, r, "the store has no head: not a sealfs vault or never initialised");
 	if (r == -EBADMSG)
 		return engine_fail(err, size, r, "the vault head failed to authenticate");
 	if (r)
@@ -140,9 +140,8 @@ static int engine_check_rollback(const char *cache_dir, const struct vault_confi
  * when its seq is at most the store's head seq stored (a removed record
  * whose slot was being reused); any other damaged record fails the open.
  * *newest gets the newest intact seq and head (0 / untouched when none). */
-static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored,
-			 uint64_t *newest, unsigned char **head, size_t *head_len, char *err,
-			 size_t size)
+static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored, uint64_t *newest,
+			 unsigned char **head, size_t *head_len, char *err, size_t size)
 {
 	char text[OBJECT_KEY_TEXT_BYTES];
 	struct journal_record rec;
@@ -153,15 +152,21 @@ static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		r = journal_read(&rec, j, seqs[i]);
 		if (r == -EBADMSG && (i + 1 == n || seqs[i] <= stored)) {
-			log_msg(LOG_WARNING, "journal record %016" PRIx64 " is damaged (%s); "
-				"ignoring it", seqs[i], seqs[i] <= stored ? "the store holds its "
-				"commit" : "a commit cut short");
+			log_msg(LOG_WARNING,
+				"journal record %016" PRIx64 " is damaged (%s); "
+				"ignoring it",
+				seqs[i],
+				seqs[i] <= stored ? "the store holds its "
+						    "commit"
+						  : "a commit cut short");
 			r = journal_remove(j, seqs[i]);
 			continue;
 		}
 		if (r) {
-			engine_fail(err, size, r, "journal record %016" PRIx64 " in the cache is "
-				    "unreadable: %s", seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
+			engine_fail(err, size, r,
+				    "journal record %016" PRIx64 " in the cache is "
+				    "unreadable: %s",
+				    seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
 			break;
 		}
 		for (size_t k = 0; k < rec.nsegs; k++)
@@ -169,7 +174,8 @@ static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored
 		for (size_t k = 0; k < rec.nobjs; k++) {
 			object_key_text(text, rec.objs[k].key);
 			if (r == 0)
-				r = cache_write_object(cache, text, rec.objs[k].data, rec.objs[k].len);
+				r = cache_write_object(cache, text, rec.objs[k].data,
+						       rec.objs[k].len);
 		}
 		free(*head);
 		*head = malloc(rec.head_len ? rec.head_len : 1);
@@ -208,7 +214,8 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 	if (r == 0 && pending > remembered && pending < stored)
 		r = engine_fail(err, size, -ESTALE,
 				"the store's head (seq %" PRIu64 ") is newer than this cache's "
-				"commits not yet uploaded (seq %" PRIu64 "): another mount wrote to "
+				"commits not yet uploaded (seq %" PRIu64
+				"): another mount wrote to "
 				"the store",
 				stored, pending);
 	if (r == 0 && pending > stored) {
@@ -217,8 +224,10 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 		if (r)
 			engine_fail(err, size, r, "the journal's head failed to authenticate");
 		else
-			log_msg(LOG_INFO, "mounting commit %" PRIu64 " from the local journal "
-				"(the store holds %" PRIu64 ")", pending, stored);
+			log_msg(LOG_INFO,
+				"mounting commit %" PRIu64 " from the local journal "
+				"(the store holds %" PRIu64 ")",
+				pending, stored);
 	}
 	free(sealed);
 	return r;
@@ -269,8 +278,7 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, uint64_t
 	head_state_read(o->cache_dir, cfg->vault_id, &remembered);
 	r = engine_check_rollback(o->cache_dir, cfg, head->seq, err, size);
 	if (r == 0)
-		r = engine_choose_head(e, head, cfg, keys, o->cache_dir, remembered, err,
-				       size);
+		r = engine_choose_head(e, head, cfg, keys, o->cache_dir, remembered, err, size);
 	if (r)
 		dirobj_head_release(head);
 	return r;

@@ -35,7 +35,7 @@ struct engine_opts {
 /* Everything engine_open made; engine_close frees it. tree->commit is set. */
 struct engine {
 	struct cache *cache;
-	struct journal *journal;   /* the cache's: the committer writes, the uploader removes */
+	struct journal *journal; /* the cache's: the committer writes, the uploader removes */
 	struct tree *tree;
 	struct commit *commit;	   /* journals through up */
 	struct upload *up;	   /* started: drains the backlog of an earlier mount */
