@@ -25,6 +25,10 @@
 
 #define JOURNAL_SEQ_HEX 16u
 
+struct journal {
+	struct jslot_table slots; /* slots.dir: the cache directory */
+};
+
 /* ---- paths ---- */
 
 static int journal_path(char out[CACHE_PATH_MAX], const char *cache_dir, uint64_t seq,
@@ -75,7 +79,8 @@ static int journal_sync_dir(const char *cache_dir)
 	return r;
 }
 
-int journal_init(const char *cache_dir)
+/* Creates CACHE/journal if missing and removes leftover .tmp files. */
+static int journal_prepare(const char *cache_dir)
 {
 	char dir[CACHE_PATH_MAX], path[CACHE_PATH_MAX];
 	struct dirent *de;
@@ -96,7 +101,39 @@ int journal_init(const char *cache_dir)
 			unlink(path);
 	}
 	closedir(d);
-	return jslot_scan(cache_dir);
+	return 0;
+}
+
+int journal_open(struct journal **out, const char *cache_dir)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	int r;
+
+	*out = NULL;
+	if (!j)
+		return -ENOMEM;
+	r = jslot_init(&j->slots, cache_dir);
+	if (r) {
+		free(j);
+		return r;
+	}
+	r = journal_prepare(cache_dir);
+	if (r == 0)
+		r = jslot_scan(&j->slots);
+	if (r) {
+		journal_close(j);
+		return r;
+	}
+	*out = j;
+	return 0;
+}
+
+void journal_close(struct journal *j)
+{
+	if (!j)
+		return;
+	jslot_destroy(&j->slots);
+	free(j);
 }
 
 /* ---- encoding ---- */
@@ -196,8 +233,9 @@ static void journal_clear_slot(const char *path)
 	close(fd);
 }
 
-int journal_write(const char *cache_dir, const struct journal_record *rec)
+int journal_write(struct journal *j, const struct journal_record *rec)
 {
+	const char *cache_dir = j->slots.dir;
 	char path[CACHE_PATH_MAX];
 	bool too_big, fresh = false;
 	size_t len = journal_size(rec, &too_big);
@@ -211,7 +249,7 @@ int journal_write(const char *cache_dir, const struct journal_record *rec)
 	if (!buf)
 		return -ENOMEM;
 	journal_encode(buf, len, rec);
-	r = jslot_take(cache_dir, rec->seq, &k, &fresh);
+	r = jslot_take(&j->slots, rec->seq, &k, &fresh);
 	if (r) {
 		free(buf);
 		return r;
@@ -224,7 +262,7 @@ int journal_write(const char *cache_dir, const struct journal_record *rec)
 	free(buf);
 	if (r) {
 		journal_clear_slot(path); /* not known durable: the commit did not happen */
-		jslot_release(cache_dir, k);
+		jslot_release(&j->slots, k);
 	}
 	return r;
 }
@@ -356,8 +394,9 @@ static int journal_slurp(unsigned char **out, size_t *len, const char *path)
 	return r;
 }
 
-int journal_read(struct journal_record *out, const char *cache_dir, uint64_t seq)
+int journal_read(struct journal_record *out, struct journal *j, uint64_t seq)
 {
+	const char *cache_dir = j->slots.dir;
 	unsigned char sum[JOURNAL_SUM_BYTES];
 	char path[CACHE_PATH_MAX];
 	size_t len = 0;
@@ -366,7 +405,7 @@ int journal_read(struct journal_record *out, const char *cache_dir, uint64_t seq
 	int r = journal_path(path, cache_dir, seq, ".rec");
 
 	memset(out, 0, sizeof(*out));
-	if (r == 0 && jslot_find(cache_dir, seq, &k) == 0)
+	if (r == 0 && jslot_find(&j->slots, seq, &k) == 0)
 		r = jslot_path(path, cache_dir, k);
 	if (r == 0)
 		r = journal_slurp(&out->buf, &len, path);
@@ -399,14 +438,14 @@ static int journal_seq_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir)
+int journal_list(uint64_t **seqs, size_t *n, struct journal *j)
 {
 	char dir[CACHE_PATH_MAX];
 	struct dirent *de;
 	size_t cap = 0;
 	uint64_t seq, *p;
 	DIR *d;
-	int r = journal_path(dir, cache_dir, 0, NULL);
+	int r = journal_path(dir, j->slots.dir, 0, NULL);
 
 	*seqs = NULL;
 	*n = 0;
@@ -431,7 +470,7 @@ int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir)
 	}
 	closedir(d);
 	if (r == 0)
-		r = jslot_seqs(cache_dir, seqs, n, &cap);
+		r = jslot_seqs(&j->slots, seqs, n, &cap);
 	if (r) {
 		free(*seqs);
 		*seqs = NULL;
@@ -443,17 +482,17 @@ int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir)
 	return 0;
 }
 
-int journal_remove(const char *cache_dir, uint64_t seq)
+int journal_remove(struct journal *j, uint64_t seq)
 {
 	char path[CACHE_PATH_MAX];
 	unsigned k;
-	int r = journal_path(path, cache_dir, seq, ".rec");
+	int r = journal_path(path, j->slots.dir, seq, ".rec");
 
-	if (r == 0 && jslot_find(cache_dir, seq, &k) == 0) {
-		r = jslot_path(path, cache_dir, k);
+	if (r == 0 && jslot_find(&j->slots, seq, &k) == 0) {
+		r = jslot_path(path, j->slots.dir, k);
 		if (r == 0)
 			journal_clear_slot(path);
-		jslot_release(cache_dir, k);
+		jslot_release(&j->slots, k);
 		return r;
 	}
 	if (r)
@@ -465,7 +504,7 @@ int journal_remove(const char *cache_dir, uint64_t seq)
 
 static int journal_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
 
-int journal_batch_load(struct journal_batch *b, const char *cache_dir, const uint64_t *seqs,
+int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_t *seqs,
 		       size_t n, bool skip_missing, uint64_t *bad)
 {
 	size_t ng = 0;
@@ -475,7 +514,7 @@ int journal_batch_load(struct journal_batch *b, const char *cache_dir, const uin
 	if (!b->recs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		int r = journal_read(&b->recs[b->n], cache_dir, seqs[i]);
+		int r = journal_read(&b->recs[b->n], j, seqs[i]);
 		if (r == -ENOENT && skip_missing)
 			continue;
 		if (r) {

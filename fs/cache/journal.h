@@ -12,6 +12,9 @@
  * record ends with a BLAKE2b-256 checksum of its bytes (integrity against
  * torn or damaged files, not authentication: the head inside is sealed).
  *
+ * A struct journal is one open journal directory with its table of slots,
+ * opened once per mount (fs/vault/engine.c) and passed to whoever writes
+ * (the committer), uploads (the uploader) or reads (the control thread).
  * Thread safety: the slot table has its own lock; callers serialise writes
  * (fs/vault/commit.c holds commit_lock) and removals (the uploader thread). */
 #ifndef SEALFS_JOURNAL_H
@@ -55,23 +58,29 @@ struct journal_record {
 	struct journal_object *objs_owned;
 };
 
-/* Creates CACHE/journal (0700) if missing, removes leftover .tmp files and
- * (re)reads the slot table. 0 or -errno. */
-int journal_init(const char *cache_dir);
+struct journal;
+
+/* Opens the journal of the cache at cache_dir (copied): creates
+ * CACHE/journal (0700) if missing, removes leftover .tmp files and reads the
+ * slot table. One open journal per directory at a time (the cache's lock
+ * ensures it for mounts). *out is new. 0, -ENOMEM, -ENAMETOOLONG or -errno. */
+int journal_open(struct journal **out, const char *cache_dir);
+/* Frees (the records stay on disk). NULL is fine. */
+void journal_close(struct journal *j);
 /* Writes rec durably into a free slot (one fdatasync). Returns 0 or -errno
  * (-EFBIG over JOURNAL_RECORD_MAX, -ENOSPC past JSLOT_MAX pending records);
  * on error no record of that seq is left behind. */
-int journal_write(const char *cache_dir, const struct journal_record *rec);
+int journal_write(struct journal *j, const struct journal_record *rec);
 /* Reads record seq into *out (new: journal_record_release). -ENOENT missing,
  * -EBADMSG torn, damaged or of an unknown version, -ENOMEM, -errno. */
-int journal_read(struct journal_record *out, const char *cache_dir, uint64_t seq);
+int journal_read(struct journal_record *out, struct journal *j, uint64_t seq);
 void journal_record_release(struct journal_record *r);
 /* The seqs of every record file, ascending. *seqs is new (NULL when none). */
-int journal_list(uint64_t **seqs, size_t *n, const char *cache_dir);
+int journal_list(uint64_t **seqs, size_t *n, struct journal *j);
 /* Removes record seq (missing is fine). Not durable: after a crash a removed
  * record may come back; callers remove a record only once the store holds
  * its head (so a record that comes back is one the store holds). 0 or -errno. */
-int journal_remove(const char *cache_dir, uint64_t seq);
+int journal_remove(struct journal *j, uint64_t seq);
 
 /* Records read together (the uploader's round, `sealfs status`), with every
  * record's garbage keys in one sorted array: an object a pending record
@@ -87,7 +96,7 @@ struct journal_batch {
  * meanwhile is skipped when skip_missing, else it fails the load; *bad gets
  * the seq that failed. 0, -ENOMEM or journal_read's error; release *b in
  * every case. */
-int journal_batch_load(struct journal_batch *b, const char *cache_dir, const uint64_t *seqs,
+int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_t *seqs,
 		       size_t n, bool skip_missing, uint64_t *bad);
 /* key is some record's garbage. */
 bool journal_batch_is_garbage(const struct journal_batch *b, const uint8_t key[OBJECT_ID_BYTES]);

@@ -22,17 +22,6 @@ struct jslot {
 	uint64_t seq; /* JSLOT_USED */
 };
 
-/* One cache directory's table; tables live until the process exits. */
-struct jslot_table {
-	struct jslot_table *next;
-	char dir[CACHE_PATH_MAX];
-	struct jslot *slots;
-	size_t n, cap; /* slots[0..n) known */
-	bool scanned;
-};
-
-static pthread_mutex_t jslot_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct jslot_table *jslot_tables;
 
 int jslot_path(char out[CACHE_PATH_MAX], const char *cache_dir, unsigned k)
 {
@@ -139,120 +128,90 @@ static int jslot_scan_locked(struct jslot_table *t)
 			t->slots[k] = (struct jslot){.state = st, .seq = seq};
 	}
 	closedir(d);
-	t->scanned = r == 0;
 	return r;
 }
 
-/* The table of cache_dir, created and scanned on first use, or scanned again
- * when rescan (lock held). */
-static struct jslot_table *jslot_table_scan(const char *cache_dir, bool rescan, int *r)
+int jslot_init(struct jslot_table *t, const char *cache_dir)
 {
-	struct jslot_table *t;
-
-	*r = 0;
-	for (t = jslot_tables; t; t = t->next)
-		if (strcmp(t->dir, cache_dir) == 0)
-			break;
-	if (!t) {
-		if (strlen(cache_dir) >= sizeof(t->dir)) {
-			*r = -ENAMETOOLONG;
-			return NULL;
-		}
-		t = calloc(1, sizeof(*t));
-		if (!t) {
-			*r = -ENOMEM;
-			return NULL;
-		}
-		memcpy(t->dir, cache_dir, strlen(cache_dir) + 1);
-		t->next = jslot_tables;
-		jslot_tables = t;
-	}
-	if (rescan || !t->scanned)
-		*r = jslot_scan_locked(t);
-	return *r ? NULL : t;
+	memset(t, 0, sizeof(*t));
+	if (strlen(cache_dir) >= sizeof(t->dir))
+		return -ENAMETOOLONG;
+	memcpy(t->dir, cache_dir, strlen(cache_dir) + 1);
+	pthread_mutex_init(&t->lock, NULL);
+	return 0;
 }
 
-static struct jslot_table *jslot_table(const char *cache_dir, int *r)
+void jslot_destroy(struct jslot_table *t)
 {
-	return jslot_table_scan(cache_dir, false, r);
+	free(t->slots);
+	pthread_mutex_destroy(&t->lock);
 }
 
-int jslot_scan(const char *cache_dir)
+int jslot_scan(struct jslot_table *t)
 {
 	int r;
 
-	pthread_mutex_lock(&jslot_lock);
-	(void)jslot_table_scan(cache_dir, true, &r); /* the directory may have changed */
-	pthread_mutex_unlock(&jslot_lock);
+	pthread_mutex_lock(&t->lock);
+	r = jslot_scan_locked(t); /* the directory may have changed */
+	pthread_mutex_unlock(&t->lock);
 	return r;
 }
 
-int jslot_take(const char *cache_dir, uint64_t seq, unsigned *k, bool *fresh)
+int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh)
 {
-	struct jslot_table *t;
 	size_t i, absent = SIZE_MAX;
-	int r;
+	int r = 0;
 
-	pthread_mutex_lock(&jslot_lock);
-	t = jslot_table(cache_dir, &r);
-	for (i = 0; t && i < t->n; i++) {
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->n; i++) {
 		if (t->slots[i].state == JSLOT_FREE)
 			break;
 		if (t->slots[i].state == JSLOT_ABSENT && absent == SIZE_MAX)
 			absent = i;
 	}
-	if (t && i == t->n) { /* no free slot: a new file */
+	if (i == t->n) { /* no free slot: a new file */
 		i = absent != SIZE_MAX ? absent : t->n;
 		r = i >= JSLOT_MAX ? -ENOSPC : jslot_grow(t, i);
 	}
-	if (t && r == 0) {
+	if (r == 0) {
 		*fresh = t->slots[i].state == JSLOT_ABSENT;
 		t->slots[i] = (struct jslot){.state = JSLOT_USED, .seq = seq};
 		*k = (unsigned)i;
 	}
-	pthread_mutex_unlock(&jslot_lock);
+	pthread_mutex_unlock(&t->lock);
 	return r;
 }
 
-void jslot_release(const char *cache_dir, unsigned k)
+void jslot_release(struct jslot_table *t, unsigned k)
 {
-	struct jslot_table *t;
-	int r;
-
-	pthread_mutex_lock(&jslot_lock);
-	t = jslot_table(cache_dir, &r);
-	if (t && k < t->n)
+	pthread_mutex_lock(&t->lock);
+	if (k < t->n)
 		t->slots[k] = (struct jslot){.state = JSLOT_FREE};
-	pthread_mutex_unlock(&jslot_lock);
+	pthread_mutex_unlock(&t->lock);
 }
 
-int jslot_find(const char *cache_dir, uint64_t seq, unsigned *k)
+int jslot_find(struct jslot_table *t, uint64_t seq, unsigned *k)
 {
-	struct jslot_table *t;
-	int r;
+	int r = -ENOENT;
 
-	pthread_mutex_lock(&jslot_lock);
-	t = jslot_table(cache_dir, &r);
-	r = -ENOENT;
-	for (size_t i = 0; t && i < t->n; i++) {
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n; i++) {
 		if (t->slots[i].state == JSLOT_USED && t->slots[i].seq == seq) {
 			*k = (unsigned)i;
 			r = 0;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&jslot_lock);
+	pthread_mutex_unlock(&t->lock);
 	return r;
 }
 
-int jslot_seqs(const char *cache_dir, uint64_t **seqs, size_t *n, size_t *cap)
+int jslot_seqs(struct jslot_table *t, uint64_t **seqs, size_t *n, size_t *cap)
 {
-	struct jslot_table *t;
-	int r;
+	int r = 0;
 
-	pthread_mutex_lock(&jslot_lock);
-	t = jslot_table(cache_dir, &r);
-	for (size_t i = 0; t && r == 0 && i < t->n; i++) {
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; r == 0 && i < t->n; i++) {
 		if (t->slots[i].state != JSLOT_USED)
 			continue;
 		if (*n == *cap) {
@@ -267,6 +226,6 @@ int jslot_seqs(const char *cache_dir, uint64_t **seqs, size_t *n, size_t *cap)
 		}
 		(*seqs)[(*n)++] = t->slots[i].seq;
 	}
-	pthread_mutex_unlock(&jslot_lock);
+	pthread_mutex_unlock(&t->lock);
 	return r;
 }

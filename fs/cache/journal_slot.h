@@ -4,13 +4,13 @@
  * in place and fdatasync'ed: the slot's name exists already, so a commit
  * costs one flush and creates no file. A slot is used when its file starts
  * with a record header (magic, version, seq), free otherwise (journal_remove
- * zeroes the magic). The table of slots of each cache directory is kept in
- * memory (built by scanning on first use and at journal_init) and shared by
- * the process's threads under one lock. Knows nothing of record contents
- * beyond the header. */
+ * zeroes the magic). The table of slots is kept in memory, one per open
+ * journal (built by scanning at journal_open), under its own lock. Knows
+ * nothing of record contents beyond the header. */
 #ifndef SEALFS_JOURNAL_SLOT_H
 #define SEALFS_JOURNAL_SLOT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,20 +23,33 @@
 /* Highest slot index accepted (more pending records than this: -ENOSPC). */
 #define JSLOT_MAX (1u << 20)
 
-/* Path of slot k. 0 or -ENAMETOOLONG. */
+struct jslot;
+
+/* The slots of one journal directory. */
+struct jslot_table {
+	pthread_mutex_t lock; /* everything below but dir */
+	char dir[CACHE_PATH_MAX]; /* the cache directory; read-only */
+	struct jslot *slots;
+	size_t n, cap; /* slots[0..n) known */
+};
+
+/* Path of slot k of the journal in cache_dir. 0 or -ENAMETOOLONG. */
 int jslot_path(char out[CACHE_PATH_MAX], const char *cache_dir, unsigned k);
+/* An empty table for cache_dir (copied). 0 or -ENAMETOOLONG. */
+int jslot_init(struct jslot_table *t, const char *cache_dir);
+void jslot_destroy(struct jslot_table *t);
 /* Rebuilds the table from the directory (removing free slots past
  * JSLOT_KEEP_FREE). 0, -ENOMEM or -errno. */
-int jslot_scan(const char *cache_dir);
+int jslot_scan(struct jslot_table *t);
 /* Reserves a slot for seq: a free one if any (*fresh false), else a new
  * index whose file does not exist yet (*fresh true: its name must be made
  * durable). 0, -ENOMEM, -ENOSPC. */
-int jslot_take(const char *cache_dir, uint64_t seq, unsigned *k, bool *fresh);
+int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh);
 /* Marks slot k free (its file stays). */
-void jslot_release(const char *cache_dir, unsigned k);
+void jslot_release(struct jslot_table *t, unsigned k);
 /* The slot holding seq: 0 or -ENOENT. */
-int jslot_find(const char *cache_dir, uint64_t seq, unsigned *k);
+int jslot_find(struct jslot_table *t, uint64_t seq, unsigned *k);
 /* Appends the seqs of the used slots to *seqs (realloc'ed; *n, *cap grow). */
-int jslot_seqs(const char *cache_dir, uint64_t **seqs, size_t *n, size_t *cap);
+int jslot_seqs(struct jslot_table *t, uint64_t **seqs, size_t *n, size_t *cap);
 
 #endif

@@ -1,5 +1,5 @@
-/* upload.c - the background uploader of journal records into the store, and
- * the parallel runner for store calls (upload.h). It must never put a head
+/* upload.c - the background uploader of journal records into the store
+ * (upload.h). It must never put a head
  * before every object it reaches is durable in the store, never delete an
  * object a head in the store or a pending record still reaches, never remove
  * a record before its head is in the store, and never log names or contents
@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "upload_par.h"
 #include "head.h"
 #include "log.h"
 #include "mono.h"
@@ -34,6 +34,7 @@ struct upload {
 	/* Read-only after upload_start. */
 	struct backend *store; /* borrowed */
 	struct cache *cache;   /* borrowed */
+	struct journal *journal; /* borrowed */
 	char cache_dir[CACHE_PATH_MAX];
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	pthread_t thread;
@@ -48,6 +49,10 @@ struct upload {
 	bool stop;
 	bool draining;
 	bool urgent; /* upload_wait is waiting: no gathering */
+	uint64_t round_begun; /* rounds started (written by the thread) */
+	uint64_t round_done;  /* the number of the last round finished */
+	int round_rc;	      /* its result */
+	uint64_t flush_want;  /* upload_flush waits for this round: no gathering, no back-off */
 	bool failing;
 	int last_err;
 	struct timespec progress; /* CLOCK_MONOTONIC of the last successful round */
@@ -58,46 +63,6 @@ struct upload {
 	uint64_t rate_bytes[UPLOAD_RATE_WINDOW_S];
 	int64_t rate_sec[UPLOAD_RATE_WINDOW_S];
 };
-
-/* ---- parallel store calls ---- */
-
-struct upload_batch {
-	int (*fn)(void *arg, size_t i);
-	void *arg;
-	atomic_size_t next;
-	size_t n;
-	int *rc;
-};
-
-static void *upload_worker(void *arg)
-{
-	struct upload_batch *b = arg;
-	size_t i;
-
-	while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
-		b->rc[i] = b->fn(b->arg, i);
-	return NULL;
-}
-
-int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n)
-{
-	struct upload_batch b = {.fn = fn, .arg = arg, .n = n, .rc = calloc(n ? n : 1, sizeof(int))};
-	pthread_t th[UPLOAD_THREADS];
-	size_t started = 0;
-
-	if (!b.rc)
-		return NULL;
-	atomic_init(&b.next, 0);
-	for (size_t k = 0; k < UPLOAD_THREADS && k + 1 < n; k++) {
-		if (pthread_create(&th[started], NULL, upload_worker, &b) != 0)
-			break;
-		started++;
-	}
-	upload_worker(&b); /* this thread works too */
-	for (size_t k = 0; k < started; k++)
-		pthread_join(th[k], NULL);
-	return b.rc;
-}
 
 /* ---- one round: every pending record ---- */
 
@@ -118,7 +83,7 @@ struct upload_round {
 static int upload_load(struct upload_round *rd, const uint64_t *seqs, size_t n)
 {
 	uint64_t bad = 0;
-	int r = journal_batch_load(&rd->b, rd->u->cache_dir, seqs, n, false, &bad);
+	int r = journal_batch_load(&rd->b, rd->u->journal, seqs, n, false, &bad);
 
 	if (r && r != -ENOMEM)
 		log_msg(LOG_ERR, "upload: journal record %016" PRIx64 " unreadable (errno %d)", bad,
@@ -316,7 +281,7 @@ static int upload_finish(struct upload_round *rd)
 	/* No flush: a removed record that comes back after a crash is one whose
 	 * head is in the store, which the next round only clears up. */
 	for (size_t i = 0; r == 0 && i < rd->b.n; i++)
-		r = journal_remove(rd->u->cache_dir, rd->b.recs[i].seq);
+		r = journal_remove(rd->u->journal, rd->b.recs[i].seq);
 	return r;
 }
 
@@ -344,7 +309,7 @@ static int upload_round(struct upload *u, size_t *left)
 	struct upload_round rd = {.u = u};
 	uint64_t *seqs;
 	size_t n;
-	int r = journal_list(&seqs, &n, u->cache_dir);
+	int r = journal_list(&seqs, &n, u->journal);
 
 	*left = 0;
 	if (r || n == 0)
@@ -365,7 +330,7 @@ static int upload_round(struct upload *u, size_t *left)
 	}
 	upload_round_release(&rd);
 	free(seqs);
-	if (r == 0 && journal_list(&seqs, &n, u->cache_dir) == 0) {
+	if (r == 0 && journal_list(&seqs, &n, u->journal) == 0) {
 		*left = n;
 		free(seqs);
 	}
@@ -401,7 +366,8 @@ static void upload_backoff(struct upload *u, unsigned ms)
 
 	mono_deadline(&due, ms);
 	mono_deadline(&drain_due, UPLOAD_DRAIN_RETRY_MS);
-	while (!u->stop && !mono_passed(&due) && !(u->draining && mono_passed(&drain_due)))
+	while (!u->stop && !mono_passed(&due) && !(u->draining && mono_passed(&drain_due)) &&
+	       u->flush_want <= u->round_begun)
 		pthread_cond_timedwait(&u->cond, &u->lock, u->draining ? &drain_due : &due);
 }
 
@@ -411,7 +377,8 @@ static void upload_gather(struct upload *u)
 	struct timespec due;
 
 	mono_deadline(&due, UPLOAD_GATHER_MS);
-	while (!u->stop && !u->draining && !u->urgent && !mono_passed(&due))
+	while (!u->stop && !u->draining && !u->urgent && u->flush_want <= u->round_begun &&
+	       !mono_passed(&due))
 		pthread_cond_timedwait(&u->cond, &u->lock, &due);
 }
 
@@ -434,9 +401,12 @@ static void *upload_main(void *arg)
 		upload_gather(u);
 		u->work = false;
 		u->urgent = false;
+		u->round_begun++;
 		pthread_mutex_unlock(&u->lock);
 		r = upload_round(u, &left);
 		pthread_mutex_lock(&u->lock);
+		u->round_done = u->round_begun;
+		u->round_rc = r;
 		upload_note(u, r);
 		pthread_cond_broadcast(&u->done);
 		if (r == 0) {
@@ -457,7 +427,7 @@ static void *upload_main(void *arg)
 /* ---- the interface ---- */
 
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
-		 const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
+		 struct journal *journal, const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
 {
 	struct upload *u = calloc(1, sizeof(*u));
 	pthread_condattr_t ca;
@@ -475,6 +445,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	memcpy(u->vault_id, vault_id, OBJECT_ID_BYTES);
 	u->store = store;
 	u->cache = cache;
+	u->journal = journal;
 	u->stored_seq = stored_seq;
 	u->work = true; /* the backlog of an earlier mount */
 	clock_gettime(CLOCK_MONOTONIC, &u->progress);
@@ -540,9 +511,35 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms)
 	}
 	u->draining = false;
 	pthread_mutex_unlock(&u->lock);
-	if (journal_list(&seqs, &n, u->cache_dir) == 0)
+	if (journal_list(&seqs, &n, u->journal) == 0)
 		free(seqs);
 	return n;
+}
+
+int upload_flush(struct upload *u, unsigned ms)
+{
+	struct timespec due;
+	uint64_t want;
+	int r;
+
+	mono_deadline(&due, ms);
+	pthread_mutex_lock(&u->lock);
+	do {
+		want = u->round_begun + 1; /* a round that starts after this call */
+		u->flush_want = want;
+		u->work = true;
+		u->idle = false;
+		pthread_cond_broadcast(&u->cond);
+		while (u->round_done < want && !u->stop && !mono_passed(&due))
+			pthread_cond_timedwait(&u->done, &u->lock, &due);
+		if (u->round_done < want)
+			r = u->stop ? -ESHUTDOWN : -ETIMEDOUT;
+		else
+			r = u->round_rc;
+		/* A round that left records (written meanwhile) asks for another. */
+	} while (r == 0 && u->work);
+	pthread_mutex_unlock(&u->lock);
+	return r;
 }
 
 bool upload_wait(struct upload *u, uint64_t seq, unsigned ms)

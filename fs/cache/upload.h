@@ -1,7 +1,7 @@
 /* upload.h - the background uploader (docs/INTERNALS.md, "Commit"): a thread
  * that moves the journal's records (fs/cache/journal.h) into the store in seq
- * order, merging whatever is pending into one store commit, and a helper
- * that runs store calls on a few threads. Knows nothing of FUSE or trees.
+ * order, merging whatever is pending into one store commit. It is the one
+ * path by which commits reach the store. Knows nothing of FUSE or trees.
  *
  * For the pending records with seq > the last head known to be in the store:
  * put every segment (from its cache file) and directory object that no
@@ -41,12 +41,13 @@ struct upload_stats {
 	int64_t last_err_time;	 /* its CLOCK_REALTIME seconds (0: none) */
 };
 
-/* Starts the uploader thread over store and cache (borrowed, must outlive
- * it); cache_dir is copied. stored_seq is the seq of the head known to be in
+/* Starts the uploader thread over store, cache and the cache's open journal
+ * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard. stored_seq is the seq of the head known to be in
  * the store. The thread begins with whatever records are pending. *out is
  * new. 0, -ENOMEM, -ENAMETOOLONG, or pthread_create's error. */
+struct journal;
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
-		 const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
+		 struct journal *journal, const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
 /* A new record was written: upload it soon. Thread-safe, never blocks long. */
 void upload_kick(struct upload *u);
 /* Waits until the record of seq (or a newer one) is done: its head in the
@@ -57,14 +58,18 @@ bool upload_wait(struct upload *u, uint64_t seq, unsigned ms);
  * give_up_ms without progress. Returns the number of records still pending
  * (0 when drained). While draining, retries come every second. */
 size_t upload_drain(struct upload *u, unsigned give_up_ms);
+/* The test hook that drives the uploader synchronously (what the unit tests
+ * of commits call after commit_run, instead of a second store protocol):
+ * runs a round now (no gathering, no back-off), and more while records are
+ * left, until every record is done. Returns 0 when the journal is empty, the
+ * error of the first failed round (its records stay; the thread retries them
+ * after its back-off, or at the next flush), or -ETIMEDOUT after ms. One
+ * caller at a time; thread-safe against the thread and kicks. */
+int upload_flush(struct upload *u, unsigned ms);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call
  * round first) and frees. NULL is fine. */
 void upload_stop(struct upload *u);
-
-/* Runs fn(arg, i) for i in 0..n-1 on up to UPLOAD_THREADS + 1 threads (this
- * one included). Returns a new array of the n results (NULL: -ENOMEM). */
-int *upload_parallel(int (*fn)(void *arg, size_t i), void *arg, size_t n);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include "cli_util.h"
 #include "hex.h"
-#include "mount.h"
+#include "engine.h"
 #include "passphrase.h"
 #include "recovery.h"
 #include "suite.h"
@@ -232,7 +232,7 @@ static int cli_init_store(struct backend *store, const struct vault_config *cfg,
 	char err[CLI_ERR_BYTES] = "";
 	int rc;
 
-	rc = fsmount_init_tree(store, cfg, keys, err, sizeof(err));
+	rc = engine_init_tree(store, cfg, keys, err, sizeof(err));
 	if (rc < 0)
 		return cli_fail(EXITCODE_STORE_IO, "writing the empty vault: %s",
 				err[0] ? err : cli_why(-rc));

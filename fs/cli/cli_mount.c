@@ -1,7 +1,6 @@
 /* cli_mount.c - `sealfs mount`: checks, unlock, daemonise, serve. Must never
  * start a thread before the fork, leave core dumps on, or print anything
  * secret. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,7 +14,6 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,70 +197,21 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	return 0;
 }
 
+/* The daemon runs the same checks again right before it mounts. */
 static int cli_mount_check_fuse(void)
 {
-	struct stat st;
-	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	char err[CLI_ERR_BYTES];
 
-	if (fd < 0 && errno == ENOENT)
-		return cli_fail(EXITCODE_NO_FUSE,
-				"no FUSE: /dev/fuse missing (modprobe fuse / install fuse3)");
-	if (fd < 0)
-		return cli_fail(EXITCODE_NO_FUSE, "no FUSE: /dev/fuse: %s", cli_why(errno));
-	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
-		close(fd);
-		return cli_fail(EXITCODE_NO_FUSE, "no FUSE: /dev/fuse is not the fuse device");
-	}
-	close(fd);
-	return 0;
-}
-
-static int cli_mount_check_empty(const char *arg, const char *real)
-{
-	struct dirent *e;
-	DIR *d = opendir(real);
-	int found = 0;
-
-	if (!d)
-		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", arg, cli_why(errno));
-	while (!found && (e = readdir(d)) != NULL)
-		found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	if (found)
-		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is not empty", arg);
-	return 0;
+	return mount_check_fuse(err, sizeof(err)) ? cli_fail(EXITCODE_NO_FUSE, "%s", err) : 0;
 }
 
 static int cli_mount_check_mnt(char real[PATH_MAX], const char *arg)
 {
-	char type[64];
-	struct statvfs sv;
-	struct stat st;
-	int rc;
+	char err[CLI_ERR_BYTES];
 
-	if (stat(arg, &st) < 0) {
-		if (errno == ENOTCONN)
-			return cli_fail(EXITCODE_MOUNTPOINT,
-					"mountpoint '%s' is a dead mount (run 'sealfs unmount %s')",
-					arg, arg);
-		if (errno == ENOENT)
-			return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' does not exist", arg);
-		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", arg, cli_why(errno));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is not a directory", arg);
-	if (!realpath(arg, real))
-		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s': %s", arg, cli_why(errno));
-	rc = runtime_mount_type(real, type, sizeof(type));
-	if (rc < 0)
-		return cli_fail(EXITCODE_OTHER, "reading /proc/self/mountinfo: %s", cli_why(-rc));
-	if (rc > 0 && statvfs(real, &sv) < 0 && errno == ENOTCONN)
-		return cli_fail(EXITCODE_MOUNTPOINT,
-				"mountpoint '%s' is a dead mount (run 'sealfs unmount %s')", arg, arg);
-	if (rc > 0)
-		return cli_fail(EXITCODE_MOUNTPOINT, "mountpoint '%s' is already mounted (%s)", arg,
-				type);
-	return cli_mount_check_empty(arg, real);
+	return mount_check_point(arg, real, err, sizeof(err))
+		   ? cli_fail(EXITCODE_MOUNTPOINT, "%s", err)
+		   : 0;
 }
 
 /* mkdir -p with mode 0700 for the missing parts. */

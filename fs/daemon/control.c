@@ -32,8 +32,7 @@
 
 struct control {
 	/* Read-only after control_start. */
-	struct control_deps deps; /* cache_dir points at cache_dir below */
-	char cache_dir[CACHE_PATH_MAX];
+	struct control_deps deps;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	ino_t ino; /* of the socket file, to remove only ours */
 	int listen_fd;
@@ -82,12 +81,12 @@ static int control_pending(const struct control *c, uint64_t stored_seq, struct 
 	struct journal_batch s;
 	uint64_t *seqs, bad;
 	size_t n;
-	int r = journal_list(&seqs, &n, c->cache_dir);
+	int r = journal_list(&seqs, &n, c->deps.journal);
 
 	if (r)
 		return r;
 	/* a record the uploader removed meanwhile is skipped */
-	r = journal_batch_load(&s, c->cache_dir, seqs, n, true, &bad);
+	r = journal_batch_load(&s, c->deps.journal, seqs, n, true, &bad);
 	if (r == 0) {
 		st->journal_records = s.n;
 		st->oldest_pending_seq = s.n ? s.recs[0].seq : 0;
@@ -364,13 +363,7 @@ int control_start(struct control **out, const char *mountpoint, const struct con
 	if (!c)
 		return -ENOMEM;
 	c->listen_fd = c->wake_fd = -1;
-	if (strlen(deps->cache_dir) >= sizeof(c->cache_dir)) {
-		control_free(c);
-		return -ENAMETOOLONG;
-	}
-	memcpy(c->cache_dir, deps->cache_dir, strlen(deps->cache_dir) + 1);
 	c->deps = *deps;
-	c->deps.cache_dir = c->cache_dir;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC);
 	r = c->wake_fd < 0 ? -errno : control_path(path, sizeof(path), mountpoint);
 	if (r == 0)

@@ -13,19 +13,20 @@
 
 #include "cache.h"
 #include "commit.h"
+#include "journal.h"
 #include "tree.h"
 #include "upload.h"
 
 #define CONTROL_READ_MS 3000u /* a client that has not sent its line by then is dropped */
 
 /* What the control thread reads and drives; all borrowed, and must outlive
- * control_stop. cache_dir is copied. */
+ * control_stop. */
 struct control_deps {
 	struct tree *tree;
 	struct commit *commit;
 	struct upload *up;
 	struct cache *cache;
-	const char *cache_dir;
+	struct journal *journal; /* the cache's open journal: scanned for status */
 };
 
 struct control;

@@ -1,6 +1,7 @@
-/* mount.c - creating a vault's first tree, and running a mount: checks, the
- * head, the tree, the FUSE session and its multi-threaded loop, the
- * background committer, and the last commit at unmount. It must never
+/* mount.c - running a mount: the mountpoint check, the engine
+ * (fs/vault/engine.h: cache, head, journal, tree, uploader, committer), the
+ * FUSE session and its multi-threaded loop, the background committer, and
+ * the last commit at unmount. It must never
  * daemonise (the CLI forks first), never log names, contents or keys, and
  * must wipe the keys before returning.
  *
@@ -20,10 +21,8 @@
 #include "ops.h"
 #include "mount.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,20 +34,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "cache.h"
 #include "commit.h"
 #include "control.h"
-#include "journal.h"
-#include "head.h"
-#include "seal.h"
+#include "engine.h"
 #include "fault.h"
 #include "log.h"
-#include "prefetch.h"
+#include "mono.h"
 #include "tree.h"
 #include "upload.h"
-#include "mono.h"
 
 #define MOUNT_COMMIT_DELAY_DEFAULT_MS 2000u
 #define MOUNT_COMMIT_BACKOFF_MAX_MS 60000u
@@ -63,10 +57,7 @@
 #define MOUNT_FSYNC_STORE_WAIT_MS 60000u
 
 struct mount_state {
-	struct cache *cache;
-	struct tree *tree;
-	struct commit *commit;
-	struct upload *up;
+	struct engine eng; /* cache, tree, committer, uploader, read-ahead */
 	struct fuse_session *se;
 	pthread_t committer;
 	bool committer_started;
@@ -76,7 +67,6 @@ struct mount_state {
 	pthread_t idler;
 	bool idler_started;
 	struct control *ctl; /* sealfs status / sync; NULL when the socket failed */
-	struct prefetch *prefetch; /* read-ahead from a remote store; NULL for a local one */
 };
 
 static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
@@ -92,143 +82,6 @@ static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
 		va_end(ap);
 	}
 	return r;
-}
-
-static void mount_now(struct dirobj_time *t) { tree_now(t); }
-
-/* ---- a new vault ---- */
-
-static int mount_put_sealed(struct backend *store, const char *key, unsigned char *data, size_t len)
-{
-	int r = backend_put(store, key, data, len);
-
-	free(data);
-	return r ? r : backend_sync(store);
-}
-
-int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
-		      const struct vault_keys *keys, char *err, size_t err_size)
-{
-	struct dirobj_head head = {.seq = 1};
-	struct dirobj root = {.nentries = 0};
-	char key[OBJECT_KEY_TEXT_BYTES];
-	unsigned char *sealed;
-	size_t len;
-	uint64_t size;
-	int r = store->ops->head(store, HEAD_STORE_KEY, &size);
-
-	if (r == 0)
-		return mount_fail(err, err_size, -EEXIST, "the store already holds a vault head");
-	if (r != -ENOENT)
-		return mount_fail(err, err_size, r, "checking the store for a head failed: %s",
-				  strerror(-r));
-	head.root.name = "";
-	head.root.type = DIROBJ_DIR;
-	head.root.mode = S_IFDIR | 0755;
-	head.root.uid = (uint32_t)getuid();
-	head.root.gid = (uint32_t)getgid();
-	mount_now(&head.root.mtime);
-	head.root.atime = head.root.ctime = head.root.mtime;
-	head.root.ref.version = 1;
-	randombytes_buf(head.root.id, OBJECT_ID_BYTES);
-	randombytes_buf(head.root.ref.store_key, OBJECT_ID_BYTES);
-	memcpy(root.dir_id, head.root.id, OBJECT_ID_BYTES);
-	r = seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id,
-			    keys->meta);
-	if (r == 0) {
-		object_key_text(key, head.root.ref.store_key);
-		r = mount_put_sealed(store, key, sealed, len);
-	}
-	if (r == 0)
-		r = seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta);
-	if (r == 0)
-		r = mount_put_sealed(store, HEAD_STORE_KEY, sealed, len);
-	if (r)
-		return mount_fail(err, err_size, r, "writing the empty root failed: %s",
-				  strerror(-r));
-	return 0;
-}
-
-/* ---- checks before mounting ---- */
-
-static int mount_check_empty(const char *mnt, char *err, size_t size)
-{
-	DIR *d = opendir(mnt);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return mount_fail(err, size, -errno, "cannot read mountpoint '%s': %s", mnt,
-				  strerror(errno));
-	while ((de = readdir(d)) != NULL && r == 0)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			r = mount_fail(err, size, -ENOTEMPTY, "mountpoint '%s' is not empty", mnt);
-	closedir(d);
-	return r;
-}
-
-static int mount_check_mountpoint(const char *mnt, char *err, size_t size)
-{
-	char parent[PATH_MAX];
-	struct stat st, pst;
-
-	if (stat(mnt, &st) != 0) {
-		if (errno == ENOTCONN)
-			return mount_fail(err, size, -EBUSY,
-					  "mountpoint '%s' is a dead mount (transport endpoint is "
-					  "not connected): unmount it first",
-					  mnt);
-		if (errno == ENOENT)
-			return mount_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
-					  mnt);
-		return mount_fail(err, size, -errno, "cannot use mountpoint '%s': %s", mnt,
-				  strerror(errno));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return mount_fail(err, size, -ENOTDIR, "mountpoint '%s' is not a directory", mnt);
-	if ((size_t)snprintf(parent, sizeof(parent), "%s/..", mnt) >= sizeof(parent))
-		return mount_fail(err, size, -ENAMETOOLONG, "mountpoint path too long");
-	if (stat(parent, &pst) != 0 || pst.st_dev != st.st_dev || pst.st_ino == st.st_ino)
-		return mount_fail(err, size, -EBUSY, "mountpoint '%s' is already a mount point",
-				  mnt);
-	if (access("/dev/fuse", R_OK | W_OK) != 0)
-		return mount_fail(err, size, -ENODEV, "cannot use /dev/fuse: %s", strerror(errno));
-	return mount_check_empty(mnt, err, size);
-}
-
-static int mount_read_head(struct dirobj_head *head, struct backend *store,
-			   const struct vault_config *cfg, const struct vault_keys *keys, char *err,
-			   size_t size)
-{
-	int r = seal_read_head(head, store, cfg->vault_id, keys->meta);
-
-	if (r == -ENOENT)
-		return mount_fail(err, size, r,
-				  "the store has no head: not a sealfs vault or never initialised");
-	if (r == -EBADMSG)
-		return mount_fail(err, size, r, "the vault head failed to authenticate");
-	if (r)
-		return mount_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
-	return 0;
-}
-
-/* Refuses a store older than one this cache has seen; remembers the seq. */
-static int mount_check_rollback(const char *cache_dir, const struct vault_config *cfg, uint64_t seq,
-				char *err, size_t size)
-{
-	uint64_t seen = 0;
-	int r = head_state_read(cache_dir, cfg->vault_id, &seen);
-
-	if (r == -EINVAL)
-		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
-	if (r == 0 && seq < seen)
-		return mount_fail(err, size, -ESTALE,
-				  "store was rolled back (head seq %" PRIu64 " < %" PRIu64
-				  " seen before)",
-				  seq, seen);
-	if (seq > seen && head_state_write(cache_dir, cfg->vault_id, seq) != 0)
-		log_msg(LOG_WARNING, "remembering the head seq in the cache failed");
-	return 0;
 }
 
 /* ---- the session ---- */
@@ -255,7 +108,7 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 
 	if (r == 0) {
 		m->se =
-		    fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), m->tree);
+		    fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), m->eng.tree);
 		if (!m->se)
 			r = mount_fail(err, size, -EINVAL, "bad FUSE mount options");
 	}
@@ -298,7 +151,7 @@ static void mount_commit_due(struct timespec *due, const struct tree *t, unsigne
 static void *mount_committer(void *arg)
 {
 	struct mount_state *m = arg;
-	struct tree *t = m->tree;
+	struct tree *t = m->eng.tree;
 	unsigned delay = m->delay_ms;
 	struct timespec now, due;
 
@@ -315,7 +168,7 @@ static void *mount_committer(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&t->lock);
-		bool ok = commit_run(m->commit) == 0;
+		bool ok = commit_run(m->eng.commit) == 0;
 		pthread_mutex_lock(&t->lock);
 		delay = ok ? m->delay_ms
 			   : (delay > MOUNT_COMMIT_BACKOFF_MAX_MS / 2 ? MOUNT_COMMIT_BACKOFF_MAX_MS
@@ -336,7 +189,7 @@ static void *mount_committer(void *arg)
 static void *mount_idler(void *arg)
 {
 	struct mount_state *m = arg;
-	struct tree *t = m->tree;
+	struct tree *t = m->eng.tree;
 	struct timespec now, due;
 	bool stop = false;
 
@@ -373,7 +226,7 @@ static int mount_start_committer(struct mount_state *m)
 		struct timespec now;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		atomic_store(&m->tree->last_request_s, (int64_t)now.tv_sec);
+		atomic_store(&m->eng.tree->last_request_s, (int64_t)now.tv_sec);
 		r = pthread_create(&m->idler, NULL, mount_idler, m);
 		m->idler_started = r == 0;
 	}
@@ -385,10 +238,10 @@ static void mount_stop_committer(struct mount_state *m)
 {
 	if (!m->committer_started)
 		return;
-	pthread_mutex_lock(&m->tree->lock);
-	m->tree->stop = true;
-	pthread_cond_broadcast(&m->tree->dirty_cond);
-	pthread_mutex_unlock(&m->tree->lock);
+	pthread_mutex_lock(&m->eng.tree->lock);
+	m->eng.tree->stop = true;
+	pthread_cond_broadcast(&m->eng.tree->dirty_cond);
+	pthread_mutex_unlock(&m->eng.tree->lock);
 	pthread_join(m->committer, NULL);
 	m->committer_started = false;
 	if (m->idler_started)
@@ -397,10 +250,10 @@ static void mount_stop_committer(struct mount_state *m)
 }
 
 /* The control socket (sealfs status / sync); a mount works without it. */
-static void mount_start_control(struct mount_state *m, const char *mnt, const char *cache_dir)
+static void mount_start_control(struct mount_state *m, const char *mnt)
 {
-	struct control_deps d = {.tree = m->tree, .commit = m->commit, .up = m->up,
-				 .cache = m->cache, .cache_dir = cache_dir};
+	struct control_deps d = {.tree = m->eng.tree, .commit = m->eng.commit, .up = m->eng.up,
+				 .cache = m->eng.cache, .journal = m->eng.journal};
 	int r = control_start(&m->ctl, mnt, &d);
 
 	if (r)
@@ -430,9 +283,9 @@ static int mount_final_commit(struct mount_state *m)
 {
 	int r = 0;
 
-	tree_drop_orphans(m->tree);
+	tree_drop_orphans(m->eng.tree);
 	for (int i = 0; i < MOUNT_FINAL_COMMIT_TRIES; i++) {
-		r = commit_run(m->commit);
+		r = commit_run(m->eng.commit);
 		if (r == 0)
 			break;
 		sleep(1u << i);
@@ -449,103 +302,7 @@ static void mount_teardown(struct mount_state *m)
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);
 	}
-	prefetch_stop(m->prefetch);
-	upload_stop(m->up);
-	commit_free(m->commit);
-	tree_free(m->tree);
-	cache_close(m->cache);
-}
-
-/* ---- the journal at mount ---- */
-
-/* Reads every pending record, oldest first, putting its objects back into
- * the cache (a crash may have lost those unsynced copies). A damaged record
- * is ignored (and removed) when it is the newest (a commit cut short) or
- * when its seq is at most the store's head seq stored (a removed record
- * whose slot was being reused); any other damaged record fails the mount.
- * *newest gets the newest intact seq and head (0 / untouched when none). */
-static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t stored,
-			uint64_t *newest, unsigned char **head, size_t *head_len, char *err,
-			size_t size)
-{
-	char text[OBJECT_KEY_TEXT_BYTES];
-	struct journal_record rec;
-	uint64_t *seqs;
-	size_t n;
-	int r = journal_list(&seqs, &n, cache_dir);
-
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		r = journal_read(&rec, cache_dir, seqs[i]);
-		if (r == -EBADMSG && (i + 1 == n || seqs[i] <= stored)) {
-			log_msg(LOG_WARNING, "journal record %016" PRIx64 " is damaged (%s); "
-				"ignoring it", seqs[i], seqs[i] <= stored ? "the store holds its "
-				"commit" : "a commit cut short");
-			r = journal_remove(cache_dir, seqs[i]);
-			continue;
-		}
-		if (r) {
-			mount_fail(err, size, r, "journal record %016" PRIx64 " in the cache is "
-				   "unreadable: %s", seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
-			break;
-		}
-		for (size_t k = 0; k < rec.nsegs; k++)
-			cache_pin(m->cache, rec.segs[k]); /* not in the store yet (--cache-size) */
-		for (size_t k = 0; k < rec.nobjs; k++) {
-			object_key_text(text, rec.objs[k].key);
-			if (r == 0)
-				r = cache_write_object(m->cache, text, rec.objs[k].data, rec.objs[k].len);
-		}
-		free(*head);
-		*head = malloc(rec.head_len ? rec.head_len : 1);
-		if (r == 0 && !*head)
-			r = -ENOMEM;
-		if (r == 0) {
-			memcpy(*head, rec.head, rec.head_len);
-			*head_len = rec.head_len;
-			*newest = rec.seq;
-		} else {
-			mount_fail(err, size, r, "replaying the journal into the cache failed: %s",
-				   strerror(-r));
-		}
-		journal_record_release(&rec);
-	}
-	free(seqs);
-	return r;
-}
-
-/* Chooses the head to mount: the store's (in *head already, seq stored), or
- * the newest journal record's when it is newer. Refuses a store that moved
- * past commits this cache has not uploaded yet. */
-static int mount_choose_head(struct mount_state *m, struct dirobj_head *head,
-			     const struct vault_config *cfg, const struct vault_keys *keys,
-			     const char *cache_dir, uint64_t remembered, char *err, size_t size)
-{
-	unsigned char *sealed = NULL;
-	size_t len = 0;
-	uint64_t pending = 0, stored = head->seq;
-	int r = journal_init(cache_dir);
-
-	if (r)
-		return mount_fail(err, size, r, "creating the cache's journal failed: %s",
-				  strerror(-r));
-	r = mount_replay(m, cache_dir, stored, &pending, &sealed, &len, err, size);
-	if (r == 0 && pending > remembered && pending < stored)
-		r = mount_fail(err, size, -ESTALE,
-			       "the store's head (seq %" PRIu64 ") is newer than this cache's "
-			       "commits not yet uploaded (seq %" PRIu64 "): another mount wrote to "
-			       "the store",
-			       stored, pending);
-	if (r == 0 && pending > stored) {
-		dirobj_head_release(head);
-		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta);
-		if (r)
-			mount_fail(err, size, r, "the journal's head failed to authenticate");
-		else
-			log_msg(LOG_INFO, "mounting commit %" PRIu64 " from the local journal "
-				"(the store holds %" PRIu64 ")", pending, stored);
-	}
-	free(sealed);
-	return r;
+	engine_close(&m->eng);
 }
 
 /* --cache-size: a writer waiting for room asks for the commit now (its dirty
@@ -554,13 +311,13 @@ static void mount_cache_full(void *arg)
 {
 	struct mount_state *m = arg;
 
-	pthread_mutex_lock(&m->tree->lock);
-	if (m->tree->dirty) {
-		m->tree->dirty_since = (struct timespec){0};
-		pthread_cond_broadcast(&m->tree->dirty_cond);
+	pthread_mutex_lock(&m->eng.tree->lock);
+	if (m->eng.tree->dirty) {
+		m->eng.tree->dirty_since = (struct timespec){0};
+		pthread_cond_broadcast(&m->eng.tree->dirty_cond);
 	}
-	pthread_mutex_unlock(&m->tree->lock);
-	upload_kick(m->up);
+	pthread_mutex_unlock(&m->eng.tree->lock);
+	upload_kick(m->eng.up);
 }
 
 static void mount_cache_limit(struct mount_state *m, const struct mount_opts *o)
@@ -571,7 +328,7 @@ static void mount_cache_limit(struct mount_state *m, const struct mount_opts *o)
 				  .arg = m};
 
 	if (o->cache_size)
-		cache_set_limit(m->cache, &lim);
+		cache_set_limit(m->eng.cache, &lim);
 }
 
 /* Everything up to a mounted session; fills m. */
@@ -579,47 +336,18 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 			 const struct vault_config *cfg, const struct vault_keys *keys,
 			 const struct mount_opts *o, char *err, size_t size)
 {
-	struct content_ctx cctx = {.suite = cfg->suite, .content_key = keys->content};
-	struct dirobj_head head;
-	uint64_t remembered = 0, stored;
-	int r = mount_check_mountpoint(o->mountpoint, err, size);
+	struct engine_opts eo = {.cache_dir = o->cache_dir,
+				 .track_cache = o->cache_size > 0,
+				 .store_wait_ms = o->fsync_store ? MOUNT_FSYNC_STORE_WAIT_MS : 0};
+	char real[PATH_MAX];
+	int r = mount_check_fuse(err, size);
 
 	if (r == 0)
-		r = cache_open(&m->cache, o->cache_dir, store, err, size);
-	if (r == 0 && o->cache_size && (r = cache_track(m->cache)) != 0)
-		mount_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
+		r = mount_check_point(o->mountpoint, real, err, size);
 	if (r == 0)
-		r = mount_read_head(&head, store, cfg, keys, err, size);
+		r = engine_open(&m->eng, store, cfg, keys, &eo, err, size);
 	if (r)
 		return r;
-	stored = head.seq;
-	head_state_read(o->cache_dir, cfg->vault_id, &remembered);
-	r = mount_check_rollback(o->cache_dir, cfg, head.seq, err, size);
-	if (r == 0)
-		r = mount_choose_head(m, &head, cfg, keys, o->cache_dir, remembered, err, size);
-	cctx.cache = m->cache;
-	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
-	if (r == 0 && !(store->ops->caps & BACKEND_CAP_LOCAL_FS) &&
-	    prefetch_start(&m->prefetch, m->cache) != 0)
-		log_msg(LOG_WARNING, "read-ahead is off: starting its threads failed");
-	cctx.prefetch = m->prefetch;
-	if (r == 0 && (r = tree_open(&m->tree, &cctx, keys->meta, cfg->vault_id, &head.root,
-				     o->cache_dir)) != 0)
-		mount_fail(err, size, r, "loading the root directory failed: %s",
-			   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
-	if (r == 0 && (r = commit_new(&m->commit, m->tree, store, head.seq, o->cache_dir)) != 0)
-		mount_fail(err, size, r, "out of memory");
-	dirobj_head_release(&head);
-	if (r == 0 &&
-	    (r = upload_start(&m->up, store, m->cache, o->cache_dir, cfg->vault_id, stored)) != 0)
-		mount_fail(err, size, r, "starting the uploader failed");
-	if (r == 0 && (r = commit_set_uploader(m->commit, m->up)) != 0)
-		mount_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
-	if (r)
-		return r;
-	if (o->fsync_store)
-		commit_set_store_wait(m->commit, MOUNT_FSYNC_STORE_WAIT_MS);
-	m->tree->commit = m->commit;
 	mount_cache_limit(m, o);
 	return mount_session(m, o, err, size);
 }
@@ -651,7 +379,7 @@ static void mount_report_pending(const char *path, size_t left, bool lost)
 
 static void mount_drain(struct mount_state *m, const char *pending_path, bool lost)
 {
-	size_t left = upload_drain(m->up, MOUNT_DRAIN_GIVE_UP_MS);
+	size_t left = upload_drain(m->eng.up, MOUNT_DRAIN_GIVE_UP_MS);
 
 	if (left)
 		log_msg(LOG_WARNING,
@@ -681,7 +409,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		vault_keys_free(keys);
 		return r;
 	}
-	mount_start_control(&m, opts->mountpoint, opts->cache_dir);
+	mount_start_control(&m, opts->mountpoint);
 	mount_ready(opts->ready_fd);
 	log_msg(LOG_INFO, "mounted");
 	fault_arm();

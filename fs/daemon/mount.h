@@ -3,6 +3,7 @@
 #ifndef SEALFS_MOUNT_H
 #define SEALFS_MOUNT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,9 +27,15 @@ struct mount_opts {
 				      removed when none; NULL for none */
 };
 
-/* Creates the empty root directory and the head of a new vault. */
-int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
-		      const struct vault_keys *keys, char *err, size_t err_size);
+/* The checks before a mount (fs/daemon/mount_check.c), run by `sealfs mount`
+ * before it asks for the passphrase and by fsmount_run before it mounts.
+ * Each returns 0, or a negative errno with a one-line reason in err.
+ * mount_check_fuse: /dev/fuse opens read-write and is a character device
+ * (-ENODEV, "no FUSE: ..."). mount_check_point: arg is an existing directory
+ * (-ENOENT, -ENOTDIR), not a dead mount (-ENOTCONN), not already a mount
+ * point (-EBUSY), and empty (-ENOTEMPTY); real gets its real path. */
+int mount_check_fuse(char *err, size_t err_size);
+int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t err_size);
 
 /* Mounts and serves until unmounted, then commits everything and uploads it
  * to the store (commits the store does not take within a bound stay in the

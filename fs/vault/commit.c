@@ -1,8 +1,9 @@
-/* commit.c - the copy-on-write commit of the tree to the store, the sealed
- * head, and the rollback guard (CACHE/state). See commit.h for the order of
- * writes. It must never overwrite a stored object other than the head, never
- * delete an object the durable head still reaches, and never log names,
- * contents or keys (store keys are random names and may be logged). */
+/* commit.c - the copy-on-write commit of the tree: sealing a snapshot and
+ * making it durable as one journal record that the uploader stores (see
+ * commit.h for the order of writes). It must never reuse a store key, never
+ * leave a record the uploader could store before every object it lists is
+ * durable in the cache, and never log names, contents or keys (store keys
+ * are random names and may be logged). */
 #include "commit.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include "cache.h"
 #include "fault.h"
 #include "hex.h"
-#include "head.h"
 #include "seal.h"
 #include "log.h"
 #include "journal.h"
@@ -47,7 +47,8 @@ struct commit_object {
 struct commit {
 	pthread_mutex_t lock; /* commit_lock */
 	struct tree *tree;    /* borrowed */
-	struct backend *store;
+	struct journal *journal; /* borrowed: where commit_run writes records */
+	struct upload *up;    /* borrowed: stores what commit_run journals */
 	char cache_dir[CACHE_PATH_MAX];
 
 	/* commit_lock. Queues survive a failed commit and are retried. */
@@ -60,7 +61,6 @@ struct commit {
 	size_t ngarbage, garbage_cap;
 	unsigned char *head; /* sealed head of this commit, or NULL */
 	size_t head_len;
-	struct upload *up; /* borrowed; NULL: commit_run stores synchronously */
 	uint64_t tries;	   /* commit attempts so far (inode.commit_try) */
 	unsigned store_wait_ms; /* set before serving; read-only after */
 };
@@ -278,8 +278,8 @@ static int commit_collect(struct commit *c)
 		r = commit_dirty_dirs(t->root, &dirs, &n);
 	for (size_t i = n; r == 0 && i > 0; i--)
 		r = commit_dir(c, dirs[i - 1]);
-	/* Write-back: garbage alone also needs a record, hence a head. */
-	if (r == 0 && (n > 0 || (c->up && c->ngarbage > 0)))
+	/* Garbage alone also needs a record, hence a head. */
+	if (r == 0 && (n > 0 || c->ngarbage > 0))
 		r = commit_head(c);
 	if (r == 0)
 		t->dirty = false;
@@ -290,7 +290,7 @@ static int commit_collect(struct commit *c)
 	return r;
 }
 
-/* ---- storing (no tree_lock) ---- */
+/* ---- pruning (no tree_lock) ---- */
 
 static int commit_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
 
@@ -322,151 +322,6 @@ static void commit_prune(struct commit *c)
 			c->objs[k++] = c->objs[i];
 	}
 	c->nobjs = k;
-}
-
-static int commit_fail(const char *what, const uint8_t key[OBJECT_ID_BYTES], int r)
-{
-	char text[OBJECT_KEY_TEXT_BYTES];
-
-	if (key) {
-		object_key_text(text, key);
-		log_msg(LOG_ERR, "commit: %s %s failed (errno %d)", what, text, -r);
-	} else {
-		log_msg(LOG_ERR, "commit: %s failed (errno %d)", what, -r);
-	}
-	return -EIO;
-}
-
-/* Stores job i: a segment from its cache file, or a directory object (then
- * also cached). */
-static int commit_put_one(void *arg, size_t i)
-{
-	struct commit *c = arg;
-	char text[OBJECT_KEY_TEXT_BYTES];
-	struct commit_object *o;
-	int r;
-
-	if (i < c->nups) {
-		object_key_text(text, c->ups[i].key);
-		r = c->store->ops->put_file(c->store, text, c->ups[i].path);
-		if (r == 0)
-			cache_unpin(c->tree->cctx.cache, c->ups[i].key); /* in the store now */
-		return r;
-	}
-	o = &c->objs[i - c->nups];
-	object_key_text(text, o->key);
-	r = backend_put(c->store, text, o->data, o->len);
-	if (r == 0 && cache_write_object(c->tree->cctx.cache, text, o->data, o->len) != 0)
-		log_msg(LOG_WARNING, "commit: caching %s failed", text);
-	if (r == 0)
-		cache_unpin(c->tree->cctx.cache, o->key);
-	return r;
-}
-
-/* Keeps only the jobs that failed (for the next commit); returns the first
- * failure as -EIO after logging it. */
-static int commit_keep_failed(struct commit *c, const int *rc)
-{
-	size_t ku = 0, ko = 0, nups = c->nups;
-	int r = 0;
-
-	for (size_t i = 0; i < nups + c->nobjs; i++) {
-		bool seg = i < nups;
-		const uint8_t *key = seg ? c->ups[i].key : c->objs[i - nups].key;
-		if (rc[i] && r == 0)
-			r = commit_fail(seg ? "storing segment" : "storing directory object", key,
-					rc[i]);
-		if (seg && rc[i])
-			c->ups[ku++] = c->ups[i];
-		else if (seg)
-			free(c->ups[i].path);
-		else if (rc[i])
-			c->objs[ko++] = c->objs[i - nups];
-		else
-			free(c->objs[i - nups].data);
-	}
-	c->nups = ku;
-	c->nobjs = ko;
-	return r;
-}
-
-/* Stores every queued segment and directory object. */
-static int commit_put_all(struct commit *c)
-{
-	int *rc, r;
-
-	if (c->nups + c->nobjs == 0)
-		return 0;
-	rc = upload_parallel(commit_put_one, c, c->nups + c->nobjs);
-	if (!rc)
-		return -ENOMEM;
-	r = commit_keep_failed(c, rc);
-	free(rc);
-	return r;
-}
-
-static int commit_del_one(void *arg, size_t i)
-{
-	struct commit *c = arg;
-	char text[OBJECT_KEY_TEXT_BYTES];
-	int r;
-
-	object_key_text(text, c->garbage[i]);
-	r = backend_del(c->store, text);
-	if (r == 0)
-		cache_drop_object(c->tree->cctx.cache, text);
-	return r;
-}
-
-/* Deletes the garbage; what fails stays queued for the next commit. */
-static void commit_delete_garbage(struct commit *c)
-{
-	size_t k = 0;
-	int *rc;
-
-	if (c->ngarbage == 0)
-		return;
-	rc = upload_parallel(commit_del_one, c, c->ngarbage);
-	if (!rc)
-		return;
-	for (size_t i = 0; i < c->ngarbage; i++) {
-		if (rc[i] == 0)
-			continue;
-		if (k == 0)
-			commit_fail("deleting", c->garbage[i], rc[i]);
-		memmove(c->garbage[k++], c->garbage[i], OBJECT_ID_BYTES);
-	}
-	c->ngarbage = k;
-	free(rc);
-}
-
-/* Phase 2: segments, objects, sync, head, sync, garbage. */
-static int commit_store(struct commit *c)
-{
-	int r;
-
-	commit_prune(c);
-	if (c->nups + c->nobjs == 0 && !c->head)
-		goto garbage; /* nothing new: the last head is durable already */
-	r = commit_put_all(c);
-	if (r == 0 && (r = backend_sync(c->store)) != 0)
-		r = commit_fail("syncing the store", NULL, r);
-	if (r == 0 && c->head) {
-		r = backend_put(c->store, HEAD_STORE_KEY, c->head, c->head_len);
-		if (r == 0)
-			r = backend_sync(c->store);
-		if (r)
-			r = commit_fail("storing the head", NULL, r);
-	}
-	if (r == 0 && c->head && head_state_write(c->cache_dir, c->tree->vault_id, c->seq) != 0)
-		log_msg(LOG_WARNING, "commit: remembering head seq %" PRIu64 " failed", c->seq);
-	free(c->head);
-	c->head = NULL;
-	if (r)
-		return r;
-garbage:
-	commit_delete_garbage(c);
-	return 0;
 }
 
 /* ---- write-back: the journal record ---- */
@@ -612,7 +467,7 @@ static int commit_write_record(struct commit *c)
 			rec.objs[i].len = c->objs[i].len;
 		}
 		rec.segs = (const uint8_t(*)[OBJECT_ID_BYTES])segs;
-		r = journal_write(c->cache_dir, &rec);
+		r = journal_write(c->journal, &rec);
 	}
 	free(segs);
 	free(rec.objs);
@@ -657,7 +512,7 @@ static int commit_run_seq(struct commit *c, uint64_t *seq_out)
 	c->tries++;
 	r = commit_collect(c);
 	if (r == 0)
-		r = c->up ? commit_journal(c) : commit_store(c);
+		r = commit_journal(c);
 	if (r) {
 		/* Keep everything: the next commit writes a new head over the
 		 * queued objects. The files whose changes this attempt held
@@ -685,7 +540,7 @@ int commit_sync(struct commit *c)
 	int r = commit_run_seq(c, &seq);
 
 	/* Outside commit_lock: other commits go on while this one uploads. */
-	if (r == 0 && c->up && c->store_wait_ms > 0 && seq > 0 &&
+	if (r == 0 && c->store_wait_ms > 0 && seq > 0 &&
 	    !upload_wait(c->up, seq, c->store_wait_ms))
 		r = -EIO;
 	return r;
@@ -694,41 +549,6 @@ int commit_sync(struct commit *c)
 void commit_set_store_wait(struct commit *c, unsigned ms)
 {
 	c->store_wait_ms = ms;
-}
-
-/* CACHE/o/00..ff, created and made durable once, so that a segment file's
- * name is durable after an fsync of its own directory. */
-static int commit_prepare_cache(const char *cache_dir)
-{
-	char path[CACHE_PATH_MAX];
-	int fd, r = 0;
-
-	for (unsigned i = 0; i < 256 && r == 0; i++) {
-		snprintf(path, sizeof(path), "%s/o/%02x", cache_dir, i);
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			r = -errno;
-	}
-	snprintf(path, sizeof(path), "%s/o", cache_dir);
-	fd = r ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r == 0 && fd < 0)
-		r = -errno;
-	if (fd >= 0 && fsync(fd) != 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
-int commit_set_uploader(struct commit *c, struct upload *up)
-{
-	int r = commit_prepare_cache(c->cache_dir);
-
-	if (r)
-		return r;
-	pthread_mutex_lock(&c->lock);
-	c->up = up;
-	pthread_mutex_unlock(&c->lock);
-	return 0;
 }
 
 uint64_t commit_seq(struct commit *c)
@@ -741,21 +561,21 @@ uint64_t commit_seq(struct commit *c)
 	return seq;
 }
 
-int commit_new(struct commit **out, struct tree *t, struct backend *store, uint64_t seq,
-	       const char *cache_dir)
+int commit_new(struct commit **out, struct tree *t, struct journal *journal, struct upload *up,
+	       uint64_t seq, const char *cache_dir)
 {
-	struct commit *c = calloc(1, sizeof(*c));
+	struct commit *c;
 
 	*out = NULL;
+	if (strlen(cache_dir) >= sizeof(c->cache_dir))
+		return -ENAMETOOLONG;
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	if (strlen(cache_dir) >= sizeof(c->cache_dir)) {
-		free(c);
-		return -ENAMETOOLONG;
-	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->tree = t;
-	c->store = store;
+	c->journal = journal;
+	c->up = up;
 	c->seq = seq;
 	memcpy(c->cache_dir, cache_dir, strlen(cache_dir) + 1);
 	*out = c;

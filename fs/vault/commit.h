@@ -1,53 +1,48 @@
-/* commit.h - writing the in-memory tree to the store as a copy-on-write
- * snapshot (docs/INTERNALS.md, "Commit"), the sealed head, and the rollback
- * guard kept in the cache directory. Knows nothing of FUSE.
+/* commit.h - writing the in-memory tree as a copy-on-write snapshot
+ * (docs/INTERNALS.md, "Commit"). Knows nothing of FUSE and never calls the
+ * store: the uploader (fs/cache/upload.h) is the one path to it.
  *
  * A commit: under commit_lock, take tree_lock; collect every dirty file's new
  * segments (content_commit under the file's lock) and seal every dirty
  * directory bottom-up (version + 1, a fresh random store key), then the head
- * (seq + 1); release tree_lock; put the segments, then the directory objects
- * (also into the cache); sync; put the head; sync; then delete the garbage
- * (store keys no longer reachable) from the store and the cache.
+ * (seq + 1; garbage alone also makes a head); release tree_lock; make it
+ * durable in the cache: small segments copied into the record, the others'
+ * cache files fdatasync'ed, then one journal record (fs/cache/journal.h)
+ * holding the head, the directory objects, the segment keys and the garbage;
+ * kick the uploader, which stores it in the background. commit_sync (fsync)
+ * can also wait for the upload (commit_set_store_wait); the unit tests wait
+ * with upload_flush.
  *
- * On a store error nothing is lost: the objects not yet stored stay queued,
- * the root is marked dirty (the next commit writes a new head), the garbage
- * is kept, and commit_run returns -EIO.
- *
- * Write-back (commit_set_uploader, what a mount uses): commit_run stops after
- * making the sealed commit durable in the cache: the new segments' cache
- * files are fdatasync'ed, the directory objects cached, and one journal
- * record (fs/cache/journal.h) holding the head, the directory objects, the segment
- * keys and the garbage is written; the uploader (fs/cache/upload.h) stores it in
- * the background. Garbage alone also makes a record (with a new head).
- * commit_sync (fsync) can also wait for the upload (commit_set_store_wait). */
+ * On a cache error nothing is lost: the queued objects and the garbage stay
+ * for the next commit, the root is marked dirty (the next commit writes a
+ * new head), and commit_run returns -EIO. */
 #ifndef SEALFS_COMMIT_H
 #define SEALFS_COMMIT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
 #include "dirobj.h"
 #include "tree.h"
 
 struct commit;
+struct journal;
+struct upload;
 
-/* A committer for tree t over store (both borrowed), whose head in the store
- * has sequence number seq; cache_dir holds the state file. *out is new. */
-int commit_new(struct commit **out, struct tree *t, struct backend *store, uint64_t seq,
-	       const char *cache_dir);
+/* A committer for tree t that writes its records into journal, which up
+ * stores (all borrowed, must outlive c), starting after the head of sequence
+ * number seq (the one mounted); cache_dir holds CACHE/o/00..ff,
+ * made durable beforehand (engine_open does both), so that a segment's name
+ * is durable after an fsync of its own directory. *out is new. 0, -ENOMEM or
+ * -ENAMETOOLONG. */
+int commit_new(struct commit **out, struct tree *t, struct journal *journal, struct upload *up,
+	       uint64_t seq, const char *cache_dir);
 /* Frees (does not commit). NULL is fine. */
 void commit_free(struct commit *c);
 
-struct upload;
-/* Switches c to write-back: from now on commit_run journals and hands the
- * record to up (borrowed; must outlive c's use). Creates CACHE/o/00..ff
- * durably first. 0 or -errno. */
-int commit_set_uploader(struct commit *c, struct upload *up);
-
-/* Commits everything dirty. Thread-safe (one commit at a time). Returns 0
- * when everything changed before the call is durable in the store (or, in
- * write-back, in the cache's journal), -EIO after a store or cache error
+/* Commits everything dirty into the cache's journal and kicks the uploader.
+ * Thread-safe (one commit at a time). Returns 0 when everything changed
+ * before the call is durable in the journal, -EIO after a cache error
  * (logged; retried by the next commit), -ENOMEM. */
 int commit_run(struct commit *c);
 /* What fsync and fsyncdir call: commit_run, then, when a store wait is set,

@@ -1,8 +1,10 @@
 /* fs_test.h - a real vault for the tree and commit tests: a local store and
  * ciphertext caches in a temporary directory, a vault created with the
- * cheapest KDF cost, and helpers to open a tree on it the way a mount does
- * (head from the store, root through the cache). No mocks: every part is the
- * real one. Included by one .c per test program. */
+ * cheapest KDF cost, and helpers to open it with the engine a mount opens
+ * (fs/vault/engine.h: cache, head, journal replay, tree, uploader,
+ * committer). A commit goes into the journal and the real uploader stores it:
+ * fcommit drains it with upload_flush. No mocks: every part is the real one.
+ * Included by one .c per test program. */
 #ifndef SEALFS_FS_TEST_H
 #define SEALFS_FS_TEST_H
 
@@ -24,10 +26,16 @@
 #include "seal.h"
 #include "commit.h"
 #include "content.h"
+#include "engine.h"
 #include "local.h"
 #include "mount.h"
 #include "tree.h"
+#include "upload.h"
 #include "vault.h"
+
+/* How long fcommit waits for the uploader (a round on a local store takes
+ * milliseconds; this only bounds a hang). */
+#define TEST_FLUSH_MS 60000u
 
 static _Atomic int test_failures;
 
@@ -60,12 +68,15 @@ struct fenv {
 	bool store_is_tmpfs;
 };
 
-/* A tree opened on the vault as a mount would open it. */
+/* The vault opened as a mount opens it; cache, tree, commit and up are
+ * eng's (copied for brevity). */
 struct fmount {
 	char cache_dir[320];
+	struct engine eng;
 	struct cache *cache;
 	struct tree *tree;
 	struct commit *commit;
+	struct upload *up;
 };
 
 static inline int test_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -118,7 +129,7 @@ static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
 		r = vault_create(&e->cfg, &e->keys, suite_default(), TEST_PASS, strlen(TEST_PASS),
 				 cost, recovery, sizeof(recovery));
 	if (r == 0)
-		r = fsmount_init_tree(e->store, e->cfg, e->keys, err, sizeof(err));
+		r = engine_init_tree(e->store, e->cfg, e->keys, err, sizeof(err));
 	if (r)
 		fprintf(stderr, "fenv_init: %d %s\n", r, err);
 	return r;
@@ -137,39 +148,44 @@ static inline void fenv_free(struct fenv *e)
 		test_rm_rf(e->root);
 }
 
-/* Opens a tree over a cache named name (created when new). */
+/* Opens the vault over a cache named name (created when new) with
+ * engine_open, as a mount does. */
 static inline int fmount_open(struct fmount *m, struct fenv *e, const char *name)
 {
-	struct content_ctx cctx = {.suite = e->cfg->suite, .content_key = e->keys->content};
-	struct dirobj_head head;
+	struct engine_opts o = {0};
 	char err[256];
 	int r;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->cache_dir, sizeof(m->cache_dir), "%s/%s", e->root, name);
-	r = cache_open(&m->cache, m->cache_dir, e->store, err, sizeof(err));
-	if (r)
+	o.cache_dir = m->cache_dir;
+	r = engine_open(&m->eng, e->store, e->cfg, e->keys, &o, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "engine_open: %d %s\n", r, err);
 		return r;
-	r = seal_read_head(&head, e->store, e->cfg->vault_id, e->keys->meta);
-	if (r)
-		return r;
-	cctx.cache = m->cache;
-	memcpy(cctx.vault_id, e->cfg->vault_id, OBJECT_ID_BYTES);
-	r = tree_open(&m->tree, &cctx, e->keys->meta, e->cfg->vault_id, &head.root, m->cache_dir);
-	if (r == 0)
-		r = commit_new(&m->commit, m->tree, e->store, head.seq, m->cache_dir);
-	if (r == 0)
-		m->tree->commit = m->commit;
-	dirobj_head_release(&head);
-	return r;
+	}
+	m->cache = m->eng.cache;
+	m->tree = m->eng.tree;
+	m->commit = m->eng.commit;
+	m->up = m->eng.up;
+	return 0;
 }
 
+/* Closes without a commit: records not yet stored stay in the journal. */
 static inline void fmount_close(struct fmount *m)
 {
-	commit_free(m->commit);
-	tree_free(m->tree);
-	cache_close(m->cache);
+	engine_close(&m->eng);
 	memset(m, 0, sizeof(*m));
+}
+
+/* A commit the way fsync makes one (into the journal), then the uploader
+ * drained (upload_flush): 0 once the store holds it, else the commit's or
+ * the store's error. */
+static inline int fcommit(struct fmount *m)
+{
+	int r = commit_run(m->commit);
+
+	return r ? r : upload_flush(m->up, TEST_FLUSH_MS);
 }
 
 /* Looks up a '/'-separated path from the root; *out has one more kernel

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "engine.h"
 #include "local.h"
 #include "log.h"
 #include "mount.h"
@@ -37,7 +38,7 @@ static int driver_create(struct backend *store, struct vault_config **cfg, struc
 		r = backend_put(store, VAULT_CONFIG_NAME, text, len);
 	free(text);
 	if (r == 0)
-		r = fsmount_init_tree(store, *cfg, *keys, err, size);
+		r = engine_init_tree(store, *cfg, *keys, err, size);
 	return r;
 }
 

@@ -1,6 +1,6 @@
 /* test_control.c - the control socket (fs/daemon/control.c) over a real vault: a
- * local store, a real cache with its journal, the real uploader and
- * committer, and the socket in a temporary runtime directory; requests go
+ * local store and the engine a mount opens (a real cache with its journal,
+ * the real uploader and committer), and the socket in a temporary runtime directory; requests go
  * over a real unix socket. Checks status before and after a write, sync
  * until the store holds the commit, the replies to bad requests, the
  * uid check (as root: a socket opened to another uid), and that the
@@ -14,7 +14,6 @@
 
 #include "control.h"
 #include "control_proto.h"
-#include "journal.h"
 #include "runtime.h"
 #include "upload.h"
 
@@ -25,7 +24,7 @@ static unsigned char data[TEST_FILE_BYTES];
 struct tctl {
 	struct fenv e;
 	struct fmount m;
-	struct upload *up;
+	struct upload *up; /* m's */
 	struct control *ctl;
 	char mnt[400];
 	char sock[RUNTIME_PATH_BYTES];
@@ -70,13 +69,7 @@ static int setup(struct tctl *t)
 
 	if (r == 0)
 		r = fmount_open(&t->m, &t->e, "cache");
-	if (r == 0)
-		r = journal_init(t->m.cache_dir);
-	if (r == 0)
-		r = upload_start(&t->up, t->e.store, t->m.cache, t->m.cache_dir, t->e.cfg->vault_id,
-				 commit_seq(t->m.commit));
-	if (r == 0)
-		r = commit_set_uploader(t->m.commit, t->up);
+	t->up = t->m.up;
 	snprintf(t->mnt, sizeof(t->mnt), "%s/mnt", t->e.root);
 	setenv("XDG_RUNTIME_DIR", t->e.root, 1);
 	if (r == 0)
@@ -88,7 +81,7 @@ static int setup(struct tctl *t)
 					 .commit = t->m.commit,
 					 .up = t->up,
 					 .cache = t->m.cache,
-					 .cache_dir = t->m.cache_dir};
+					 .journal = t->m.eng.journal};
 		r = control_start(&t->ctl, t->mnt, &d);
 	}
 	return r;
@@ -97,7 +90,6 @@ static int setup(struct tctl *t)
 static void teardown(struct tctl *t)
 {
 	control_stop(t->ctl);
-	upload_stop(t->up);
 	fmount_close(&t->m);
 	fenv_free(&t->e);
 }

@@ -2,8 +2,8 @@
  * in a real temporary cache directory: write, read back, list, remove;
  * records live in slot files that are reused in place (same inode, no new
  * file, shorter records cut); a removed record's slot is free and never
- * lists; a torn record reads as -EBADMSG; journal_init removes leftover .tmp
- * files, rereads the slots from disk and drops free slots past 64; records
+ * lists; a torn record reads as -EBADMSG; journal_open removes leftover .tmp
+ * files, reads the slots from disk and drops free slots past 64; records
  * under the older <seq>.rec names are still listed, read and removed. */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +28,15 @@ static int failures;
 	} while (0)
 
 static char dir[64];
+static struct journal *journal; /* the open journal of dir */
+
+/* Closes and opens the journal again, as the next mount does: leftover .tmp
+ * files go, the slots are read back from disk. */
+static int reopen(void)
+{
+	journal_close(journal);
+	return journal_open(&journal, dir);
+}
 
 static void path_of(char *out, size_t size, const char *name)
 {
@@ -65,7 +74,7 @@ static size_t count_listed(void)
 	uint64_t *seqs;
 	size_t n = 0;
 
-	CHECK(journal_list(&seqs, &n, dir) == 0);
+	CHECK(journal_list(&seqs, &n, journal) == 0);
 	free(seqs);
 	return n;
 }
@@ -90,7 +99,7 @@ static int write_record(uint64_t seq, size_t len)
 	memset(seg, 1, sizeof(seg));
 	memset(garbage, 2, sizeof(garbage));
 	memset(obj.key, 3, sizeof(obj.key));
-	r = journal_write(dir, &rec);
+	r = journal_write(journal, &rec);
 	free(data);
 	return r;
 }
@@ -99,7 +108,7 @@ static void check_record(uint64_t seq, size_t len)
 {
 	struct journal_record rec;
 
-	CHECK(journal_read(&rec, dir, seq) == 0);
+	CHECK(journal_read(&rec, journal, seq) == 0);
 	if (rec.buf == NULL)
 		return;
 	CHECK(rec.seq == seq && rec.head_len == 100 && rec.head[0] == (unsigned char)seq);
@@ -123,27 +132,27 @@ static void test_slots(void)
 	CHECK(count_slots() == 2);
 	ino = inode_of("slot-0");
 	CHECK(ino != 0);
-	CHECK(journal_remove(dir, 1) == 0);
+	CHECK(journal_remove(journal, 1) == 0);
 	CHECK(inode_of("slot-0") == ino); /* kept, free */
-	CHECK(journal_list(&seqs, &n, dir) == 0 && n == 1 && seqs[0] == 2);
+	CHECK(journal_list(&seqs, &n, journal) == 0 && n == 1 && seqs[0] == 2);
 	free(seqs);
 	struct journal_record rec;
-	CHECK(journal_read(&rec, dir, 1) == -ENOENT);
+	CHECK(journal_read(&rec, journal, 1) == -ENOENT);
 	/* the next record reuses the free slot in place, shorter */
 	CHECK(write_record(3, 7) == 0);
 	CHECK(inode_of("slot-0") == ino);
 	CHECK(count_slots() == 2);
 	check_record(3, 7);
 	/* what is on disk agrees with memory after a rescan */
-	CHECK(journal_init(dir) == 0);
-	CHECK(journal_list(&seqs, &n, dir) == 0 && n == 2 && seqs[0] == 2 && seqs[1] == 3);
+	CHECK(reopen() == 0);
+	CHECK(journal_list(&seqs, &n, journal) == 0 && n == 2 && seqs[0] == 2 && seqs[1] == 3);
 	free(seqs);
 	check_record(3, 7);
 	/* removing a missing record is fine */
-	CHECK(journal_remove(dir, 99) == 0);
-	CHECK(journal_remove(dir, 2) == 0 && journal_remove(dir, 3) == 0);
+	CHECK(journal_remove(journal, 99) == 0);
+	CHECK(journal_remove(journal, 2) == 0 && journal_remove(journal, 3) == 0);
 	CHECK(count_listed() == 0);
-	CHECK(journal_init(dir) == 0);
+	CHECK(reopen() == 0);
 	CHECK(count_listed() == 0 && count_slots() == 2);
 }
 
@@ -156,19 +165,19 @@ static void test_torn_and_init(void)
 	CHECK(write_record(4, 300) == 0); /* slot-0 */
 	path_of(p, sizeof(p), "slot-0");
 	CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 1) == 0);
-	CHECK(journal_read(&rec, dir, 4) == -EBADMSG);
-	CHECK(journal_read(&rec, dir, 5) == -ENOENT);
-	CHECK(journal_remove(dir, 4) == 0);
+	CHECK(journal_read(&rec, journal, 4) == -EBADMSG);
+	CHECK(journal_read(&rec, journal, 5) == -ENOENT);
+	CHECK(journal_remove(journal, 4) == 0);
 	path_of(tmp, sizeof(tmp), "0000000000000005.tmp");
 	FILE *f = fopen(tmp, "w");
 	CHECK(f != NULL);
 	if (f)
 		fclose(f);
-	CHECK(journal_init(dir) == 0);
+	CHECK(reopen() == 0);
 	CHECK(access(tmp, F_OK) != 0);
 	CHECK(write_record(6, 1) == 0);
 	check_record(6, 1);
-	CHECK(journal_remove(dir, 6) == 0);
+	CHECK(journal_remove(journal, 6) == 0);
 }
 
 /* A record under the name older versions used is still read and removed. */
@@ -182,10 +191,10 @@ static void test_legacy_names(void)
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
 	CHECK(system(cmd) == 0);
-	CHECK(journal_remove(dir, 7) == 0); /* frees the slot; the .rec stays */
+	CHECK(journal_remove(journal, 7) == 0); /* frees the slot; the .rec stays */
 	CHECK(count_listed() == 1);
 	check_record(7, 50);
-	CHECK(journal_remove(dir, 7) == 0);
+	CHECK(journal_remove(journal, 7) == 0);
 	CHECK(access(to, F_OK) != 0 && count_listed() == 0);
 }
 
@@ -196,8 +205,8 @@ static void test_trim(void)
 		CHECK(write_record(s, 1) == 0);
 	CHECK(count_slots() == 80 && count_listed() == 80);
 	for (uint64_t s = 100; s < 180; s++)
-		CHECK(journal_remove(dir, s) == 0);
-	CHECK(journal_init(dir) == 0);
+		CHECK(journal_remove(journal, s) == 0);
+	CHECK(reopen() == 0);
 	CHECK(count_slots() == 64 && count_listed() == 0);
 	CHECK(write_record(200, 3) == 0);
 	check_record(200, 3);
@@ -212,11 +221,12 @@ int main(void)
 	snprintf(dir, sizeof(dir), "/tmp/sealfs-journal-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
-	CHECK(journal_init(dir) == 0);
+	CHECK(journal_open(&journal, dir) == 0);
 	test_slots();
 	test_torn_and_init();
 	test_legacy_names();
 	test_trim();
+	journal_close(journal);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

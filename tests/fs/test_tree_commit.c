@@ -1,7 +1,8 @@
 /* test_tree_commit.c - the tree and the commit without FUSE: namespace
- * operations through tree.h, commits to a real local store, and a second tree
- * loaded from the store through a fresh cache must equal the first; garbage
- * leaves the store; rolled-back objects and heads are refused. */
+ * operations through tree.h, commits into the journal that the real uploader
+ * stores in a real local store (fcommit), and a second tree loaded from the
+ * store through a fresh cache must equal the first; garbage leaves the store;
+ * rolled-back objects and heads are refused. */
 #include "fs_test.h"
 
 #include <fcntl.h>
@@ -180,7 +181,7 @@ static void test_commit_then_fresh_cache_gives_back_everything(void)
 	CHECK_RC(fenv_init(&e), 0);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	build_sample(m.tree);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(commit_seq(m.commit), 2);
 	check_reload(&e, &m, "c2");
 	check_no_garbage(&e, "c3");
@@ -197,7 +198,7 @@ static void test_changes_after_commit_and_garbage_leaves_the_store(void)
 	CHECK_RC(fenv_init(&e), 0);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	build_sample(m.tree);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(fpath(m.tree, "a", &a), 0);
 	CHECK_RC(fpath(m.tree, "a/b", &b), 0);
 	CHECK_RC(fpath(m.tree, "a/b/big", &f), 0);
@@ -208,11 +209,11 @@ static void test_changes_after_commit_and_garbage_leaves_the_store(void)
 		 0);
 	CHECK_RC(tree_remove(m.tree, a, "small", false), 0);
 	CHECK_RC(tree_create(m.tree, a, "gone", DIROBJ_DIR, 0755, 0, 0, NULL, &x), 0);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(tree_remove(m.tree, a, "gone", true), 0);
 	CHECK_RC(tree_rename(m.tree, b, "big", m.tree->root, "empty", 0), 0);
 	tree_drop_orphans(m.tree); /* as at unmount: "small" is still referenced */
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	check_reload(&e, &m, "c2");
 	check_no_garbage(&e, "c3");
 	fmount_close(&m);
@@ -229,10 +230,10 @@ static void test_idle_commit_writes_nothing(void)
 	CHECK_RC(fenv_init(&e), 0);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	build_sample(m.tree);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK(!m.tree->dirty);
 	CHECK_RC(backend_get(e.store, "head", 0, 0, &h1, &n1), 0);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(backend_get(e.store, "head", 0, 0, &h2, &n2), 0);
 	CHECK(n1 == n2 && h1 && h2 && memcmp(h1, h2, n1) == 0);
 	CHECK_RC(commit_seq(m.commit), 2);
@@ -254,11 +255,11 @@ static void test_unlinked_open_file_works_until_released(void)
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	before = fstore_objects(&e);
 	CHECK_RC(fwrite_file(m.tree, m.tree->root, "f", "payload", 7, &f), 0);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(fstore_objects(&e), before + 1);
 	CHECK_RC(tree_open_file(m.tree, f, false), 0);
 	CHECK_RC(tree_remove(m.tree, m.tree->root, "f", false), 0);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(tree_read(m.tree, f, buf, sizeof(buf), 0), 7);
 	CHECK(memcmp(buf, "payload", 7) == 0);
 	CHECK_RC(tree_write(m.tree, f, "more", 4, 7), 4);
@@ -266,10 +267,10 @@ static void test_unlinked_open_file_works_until_released(void)
 	tree_getattr(m.tree, f, &st);
 	CHECK_RC(st.st_nlink, 0);
 	CHECK_RC(st.st_size, 11);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	tree_release_file(m.tree, f);
 	tree_forget(m.tree, f, 2); /* the create's and fpath's references */
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(fstore_objects(&e), before);
 	fmount_close(&m);
 	fenv_free(&e);
@@ -310,7 +311,7 @@ static void test_rename_rules(void)
 	CHECK_RC(tree_remove(t, ro, "e", false), -EISDIR);
 	CHECK_RC(tree_remove(t, ro, "x", true), -ENOTDIR);
 	CHECK_RC(tree_create(t, ro, "x", DIROBJ_FILE, 0644, 0, 0, NULL, &x), -EEXIST);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(fpath(t, "e/sub/x", &x), 0);
 	CHECK_RC(tree_read(t, x, (char[4]){0}, 4, 0), 1);
 	check_reload(&e, &m, "c2");
@@ -353,7 +354,7 @@ static void test_xattr_rules(void)
 	CHECK_RC(tree_setxattr(t, f, "user.\xff", "v", 1, 0), -EINVAL);
 	CHECK_RC(tree_removexattr(t, f, "user.b"), 0);
 	CHECK_RC(tree_removexattr(t, f, "user.b"), -ENODATA);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	check_reload(&e, &m, "c2");
 	fmount_close(&m);
 	fenv_free(&e);
@@ -412,11 +413,11 @@ static void test_old_directory_object_under_current_key_is_refused(void)
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	CHECK_RC(tree_create(m.tree, m.tree->root, "d", DIROBJ_DIR, 0755, 0, 0, NULL, &d), 0);
 	CHECK_RC(fwrite_file(m.tree, d, "one", "1", 1, NULL), 0);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	object_key_text(text, d->ref.store_key);
 	CHECK_RC(backend_get(e.store, text, 0, 0, &old, &len), 0);
 	CHECK_RC(tree_create(m.tree, d, "two", DIROBJ_FILE, 0644, 0, 0, NULL, &x), 0);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	store_overwrite(&e, d->ref.store_key, old, len);
 	CHECK_RC(fmount_open(&f, &e, "c2"), 0);
 	CHECK_RC(f.tree ? tree_lookup(f.tree, f.tree->root, "d", &x) : -1, 0);
@@ -460,7 +461,7 @@ static void test_rolled_back_or_missing_head_is_refused(void)
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	CHECK_RC(backend_get(e.store, "head", 0, 0, &old, &len), 0);
 	CHECK_RC(tree_create(m.tree, m.tree->root, "d", DIROBJ_DIR, 0755, 0, 0, NULL, &x), 0);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	fmount_close(&m);
 	CHECK_RC(backend_put(e.store, "head", old, len), 0);
 	CHECK_RC(try_mount(&e, "c1", err, sizeof(err)), -ESTALE);
@@ -493,7 +494,7 @@ static void test_many_files_in_one_directory(void)
 		snprintf(name, sizeof(name), "file-%d", i);
 		CHECK_RC(tree_remove(m.tree, d, name, false), 0);
 	}
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK_RC(fmount_open(&f, &e, "c2"), 0);
 	CHECK_RC(fpath(f.tree, "d", &x), 0);
 	CHECK_RC(tree_dirlist(f.tree, x, &l), 0);
@@ -581,7 +582,7 @@ static void test_concurrent_changes_and_commits(void)
 	for (int i = 0; i < 5; i++)
 		pthread_join(th[i], NULL);
 	tree_drop_orphans(m.tree);
-	CHECK_RC(commit_run(m.commit), 0);
+	CHECK_RC(fcommit(&m), 0);
 	CHECK(commit_seq(m.commit) >= 3); /* commits ran while the workers worked */
 	if (getenv("FSTEST_VERBOSE"))
 		fprintf(stderr, "stress: %llu commits, %zu objects\n",

@@ -1,0 +1,349 @@
+/* engine.c - opening a vault: cache, head, rollback guard, journal replay,
+ * tree, uploader, committer (engine.h); and a new vault's first tree. It must
+ * never mount a head older than one this cache has seen, never mount a store
+ * that moved past commits this cache still holds, and never log names,
+ * contents or keys (store keys and seqs may be logged). */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cache.h"
+#include "commit.h"
+#include "head.h"
+#include "journal.h"
+#include "log.h"
+#include "prefetch.h"
+#include "seal.h"
+#include "tree.h"
+#include "upload.h"
+
+static int engine_fail(char *err, size_t size, int r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int engine_fail(char *err, size_t size, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && size > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/* ---- a new vault ---- */
+
+static int engine_put_sealed(struct backend *store, const char *key, unsigned char *data,
+			     size_t len)
+{
+	int r = backend_put(store, key, data, len);
+
+	free(data);
+	return r ? r : backend_sync(store);
+}
+
+int engine_init_tree(struct backend *store, const struct vault_config *cfg,
+		     const struct vault_keys *keys, char *err, size_t err_size)
+{
+	struct dirobj_head head = {.seq = 1};
+	struct dirobj root = {.nentries = 0};
+	char key[OBJECT_KEY_TEXT_BYTES];
+	unsigned char *sealed;
+	size_t len;
+	uint64_t size;
+	int r = store->ops->head(store, HEAD_STORE_KEY, &size);
+
+	if (r == 0)
+		return engine_fail(err, err_size, -EEXIST, "the store already holds a vault head");
+	if (r != -ENOENT)
+		return engine_fail(err, err_size, r, "checking the store for a head failed: %s",
+				   strerror(-r));
+	head.root.name = "";
+	head.root.type = DIROBJ_DIR;
+	head.root.mode = S_IFDIR | 0755;
+	head.root.uid = (uint32_t)getuid();
+	head.root.gid = (uint32_t)getgid();
+	tree_now(&head.root.mtime);
+	head.root.atime = head.root.ctime = head.root.mtime;
+	head.root.ref.version = 1;
+	randombytes_buf(head.root.id, OBJECT_ID_BYTES);
+	randombytes_buf(head.root.ref.store_key, OBJECT_ID_BYTES);
+	memcpy(root.dir_id, head.root.id, OBJECT_ID_BYTES);
+	r = seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id, keys->meta);
+	if (r == 0) {
+		object_key_text(key, head.root.ref.store_key);
+		r = engine_put_sealed(store, key, sealed, len);
+	}
+	if (r == 0)
+		r = seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta);
+	if (r == 0)
+		r = engine_put_sealed(store, HEAD_STORE_KEY, sealed, len);
+	if (r)
+		return engine_fail(err, err_size, r, "writing the empty root failed: %s",
+				   strerror(-r));
+	return 0;
+}
+
+/* ---- the head ---- */
+
+static int engine_read_head(struct dirobj_head *head, struct backend *store,
+			    const struct vault_config *cfg, const struct vault_keys *keys,
+			    char *err, size_t size)
+{
+	int r = seal_read_head(head, store, cfg->vault_id, keys->meta);
+
+	if (r == -ENOENT)
+		return engine_fail(
+		    err, size, r, "the store has no head: not a sealfs vault or never initialised");
+	if (r == -EBADMSG)
+		return engine_fail(err, size, r, "the vault head failed to authenticate");
+	if (r)
+		return engine_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
+	return 0;
+}
+
+/* Refuses a store older than one this cache has seen; remembers the seq. */
+static int engine_check_rollback(const char *cache_dir, const struct vault_config *cfg,
+				 uint64_t seq, char *err, size_t size)
+{
+	uint64_t seen = 0;
+	int r = head_state_read(cache_dir, cfg->vault_id, &seen);
+
+	if (r == -EINVAL)
+		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
+	if (r == 0 && seq < seen)
+		return engine_fail(err, size, -ESTALE,
+				   "store was rolled back (head seq %" PRIu64 " < %" PRIu64
+				   " seen before)",
+				   seq, seen);
+	if (seq > seen && head_state_write(cache_dir, cfg->vault_id, seq) != 0)
+		log_msg(LOG_WARNING, "remembering the head seq in the cache failed");
+	return 0;
+}
+
+/* ---- the journal ---- */
+
+/* Reads every pending record, oldest first, putting its objects back into
+ * the cache (a crash may have lost those unsynced copies). A damaged record
+ * is ignored (and removed) when it is the newest (a commit cut short) or
+ * when its seq is at most the store's head seq stored (a removed record
+ * whose slot was being reused); any other damaged record fails the open.
+ * *newest gets the newest intact seq and head (0 / untouched when none). */
+static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored, uint64_t *newest,
+			 unsigned char **head, size_t *head_len, char *err, size_t size)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	struct journal_record rec;
+	uint64_t *seqs;
+	size_t n;
+	int r = journal_list(&seqs, &n, j);
+
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = journal_read(&rec, j, seqs[i]);
+		if (r == -EBADMSG && (i + 1 == n || seqs[i] <= stored)) {
+			log_msg(LOG_WARNING,
+				"journal record %016" PRIx64 " is damaged (%s); "
+				"ignoring it",
+				seqs[i],
+				seqs[i] <= stored ? "the store holds its "
+						    "commit"
+						  : "a commit cut short");
+			r = journal_remove(j, seqs[i]);
+			continue;
+		}
+		if (r) {
+			engine_fail(err, size, r,
+				    "journal record %016" PRIx64 " in the cache is "
+				    "unreadable: %s",
+				    seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
+			break;
+		}
+		for (size_t k = 0; k < rec.nsegs; k++)
+			cache_pin(cache, rec.segs[k]); /* not in the store yet (--cache-size) */
+		for (size_t k = 0; k < rec.nobjs; k++) {
+			object_key_text(text, rec.objs[k].key);
+			if (r == 0)
+				r = cache_write_object(cache, text, rec.objs[k].data,
+						       rec.objs[k].len);
+		}
+		free(*head);
+		*head = malloc(rec.head_len ? rec.head_len : 1);
+		if (r == 0 && !*head)
+			r = -ENOMEM;
+		if (r == 0) {
+			memcpy(*head, rec.head, rec.head_len);
+			*head_len = rec.head_len;
+			*newest = rec.seq;
+		} else {
+			engine_fail(err, size, r, "replaying the journal into the cache failed: %s",
+				    strerror(-r));
+		}
+		journal_record_release(&rec);
+	}
+	free(seqs);
+	return r;
+}
+
+/* Chooses the head to mount: the store's (in *head already, seq stored), or
+ * the newest journal record's when it is newer. Refuses a store that moved
+ * past commits this cache has not uploaded yet. */
+static int engine_choose_head(struct engine *e, struct dirobj_head *head,
+			      const struct vault_config *cfg, const struct vault_keys *keys,
+			      const char *cache_dir, uint64_t remembered, char *err, size_t size)
+{
+	unsigned char *sealed = NULL;
+	size_t len = 0;
+	uint64_t pending = 0, stored = head->seq;
+	int r = journal_open(&e->journal, cache_dir);
+
+	if (r)
+		return engine_fail(err, size, r, "creating the cache's journal failed: %s",
+				   strerror(-r));
+	r = engine_replay(e->cache, e->journal, stored, &pending, &sealed, &len, err, size);
+	if (r == 0 && pending > remembered && pending < stored)
+		r = engine_fail(err, size, -ESTALE,
+				"the store's head (seq %" PRIu64 ") is newer than this cache's "
+				"commits not yet uploaded (seq %" PRIu64
+				"): another mount wrote to "
+				"the store",
+				stored, pending);
+	if (r == 0 && pending > stored) {
+		dirobj_head_release(head);
+		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta);
+		if (r)
+			engine_fail(err, size, r, "the journal's head failed to authenticate");
+		else
+			log_msg(LOG_INFO,
+				"mounting commit %" PRIu64 " from the local journal "
+				"(the store holds %" PRIu64 ")",
+				pending, stored);
+	}
+	free(sealed);
+	return r;
+}
+
+/* ---- opening ---- */
+
+/* CACHE/o/00..ff, created and made durable once, so that a segment file's
+ * name is durable after an fsync of its own directory (what commit.c's
+ * flush of a new segment relies on). */
+static int engine_prepare_cache(const char *cache_dir)
+{
+	char path[CACHE_PATH_MAX];
+	int fd, r = 0;
+
+	for (unsigned i = 0; i < 256 && r == 0; i++) {
+		snprintf(path, sizeof(path), "%s/o/%02x", cache_dir, i);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			r = -errno;
+	}
+	snprintf(path, sizeof(path), "%s/o", cache_dir);
+	fd = r ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && fd < 0)
+		r = -errno;
+	if (fd >= 0 && fsync(fd) != 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* The cache, then the head to mount (*head, *stored: the store's seq). */
+static int engine_open_head(struct engine *e, struct dirobj_head *head, uint64_t *stored,
+			    struct backend *store, const struct vault_config *cfg,
+			    const struct vault_keys *keys, const struct engine_opts *o, char *err,
+			    size_t size)
+{
+	uint64_t remembered = 0;
+	int r = cache_open(&e->cache, o->cache_dir, store, err, size);
+
+	if (r == 0 && o->track_cache && (r = cache_track(e->cache)) != 0)
+		engine_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
+	if (r == 0)
+		r = engine_read_head(head, store, cfg, keys, err, size);
+	if (r)
+		return r;
+	*stored = head->seq;
+	head_state_read(o->cache_dir, cfg->vault_id, &remembered);
+	r = engine_check_rollback(o->cache_dir, cfg, head->seq, err, size);
+	if (r == 0)
+		r = engine_choose_head(e, head, cfg, keys, o->cache_dir, remembered, err, size);
+	if (r)
+		dirobj_head_release(head);
+	return r;
+}
+
+/* The tree over the head's root, the uploader and the committer. */
+static int engine_open_tree(struct engine *e, const struct dirobj_head *head, uint64_t stored,
+			    struct backend *store, const struct vault_config *cfg,
+			    const struct vault_keys *keys, const struct engine_opts *o, char *err,
+			    size_t size)
+{
+	struct content_ctx cctx = {.suite = cfg->suite, .content_key = keys->content};
+	int r;
+
+	if (!(store->ops->caps & BACKEND_CAP_LOCAL_FS) &&
+	    prefetch_start(&e->prefetch, e->cache) != 0)
+		log_msg(LOG_WARNING, "read-ahead is off: starting its threads failed");
+	cctx.cache = e->cache;
+	cctx.prefetch = e->prefetch;
+	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+	r = tree_open(&e->tree, &cctx, keys->meta, cfg->vault_id, &head->root, o->cache_dir);
+	if (r)
+		return engine_fail(err, size, r, "loading the root directory failed: %s",
+				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
+	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, stored);
+	if (r)
+		return engine_fail(err, size, r, "starting the uploader failed");
+	r = engine_prepare_cache(o->cache_dir);
+	if (r == 0)
+		r = commit_new(&e->commit, e->tree, e->journal, e->up, head->seq, o->cache_dir);
+	if (r == -ENOMEM)
+		return engine_fail(err, size, r, "out of memory");
+	if (r)
+		return engine_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
+	commit_set_store_wait(e->commit, o->store_wait_ms);
+	e->tree->commit = e->commit;
+	return 0;
+}
+
+int engine_open(struct engine *e, struct backend *store, const struct vault_config *cfg,
+		const struct vault_keys *keys, const struct engine_opts *o, char *err,
+		size_t err_size)
+{
+	struct dirobj_head head;
+	uint64_t stored = 0;
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	r = engine_open_head(e, &head, &stored, store, cfg, keys, o, err, err_size);
+	if (r == 0) {
+		r = engine_open_tree(e, &head, stored, store, cfg, keys, o, err, err_size);
+		dirobj_head_release(&head);
+	}
+	if (r)
+		engine_close(e);
+	return r;
+}
+
+void engine_close(struct engine *e)
+{
+	prefetch_stop(e->prefetch);
+	upload_stop(e->up);
+	commit_free(e->commit);
+	tree_free(e->tree);
+	journal_close(e->journal);
+	cache_close(e->cache);
+	memset(e, 0, sizeof(*e));
+}
