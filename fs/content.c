@@ -95,7 +95,7 @@ static int content_bad_chunk(const struct content_file *f, uint64_t index, int r
 static int content_key(const struct content_ctx *ctx, struct content_file *f)
 {
 	if (!f->key)
-		f->key = chunk_key_new(ctx->suite, ctx->content_key, f->file_id);
+		f->key = chunk_key_new(ctx->keys, ctx->suite, ctx->content_key, f->file_id);
 	return f->key ? 0 : -ENOMEM;
 }
 
@@ -847,11 +847,16 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 	f->size = 0;
 }
 
+void content_drop_key(struct content_file *f)
+{
+	chunk_key_free(f->key);
+	f->key = NULL;
+}
+
 void content_release(struct content_file *f)
 {
 	content_close_all(f);
-	chunk_key_free(f->key);
-	f->key = NULL;
+	content_drop_key(f);
 	free(f->segs);
 	f->segs = NULL;
 	f->nsegs = f->segs_cap = 0;

@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "prefetch.h"
 #include "dirobj.h"
+#include "secmem.h"
 #include "vault.h"
 
 /* Cache files a file keeps open at most; more are closed and reopened. */
@@ -37,6 +38,9 @@ struct content_ctx {
 	struct cache *cache;
 	enum suite_id suite;
 	const unsigned char *content_key; /* borrowed: vault_keys.content */
+	/* Borrowed: the locked slots the per-file keys live in (made by
+	 * chunk_key_pool_new; tree_open makes the tree's own). Thread-safe. */
+	struct secmem_pool *keys;
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	struct prefetch *prefetch; /* borrowed; NULL: no read-ahead (a local store) */
 };
@@ -118,5 +122,9 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f);
 /* Closes fds, frees the key and the segments (not the garbage list, which
  * content_commit hands out; it is NULL when nothing is queued). */
 void content_release(struct content_file *f);
+/* Wipes and frees the file's derived key, if any: the next call that needs
+ * it derives it again. For a file nobody has open, so that the keys alive
+ * follow the open files, not every file ever touched. */
+void content_drop_key(struct content_file *f);
 
 #endif
