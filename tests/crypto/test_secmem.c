@@ -20,7 +20,7 @@ static void test_maps_stay_flat(void)
 	struct secmem_pool *pool = secmem_pool_new(64, NULL, NULL);
 	unsigned char **s = calloc(N, sizeof(*s));
 	long before = check_maps_count(), during, after;
-	struct secmem_stats st;
+	struct secmem_stats st, after_st;
 	size_t n = 0;
 
 	CHECK(pool && s && before > 0);
@@ -40,10 +40,13 @@ static void test_maps_stay_flat(void)
 	for (size_t i = 0; i < n; i++)
 		secmem_free(pool, s[i]);
 	after = check_maps_count();
-	secmem_pool_stats(pool, &st);
-	printf("freed: %zu regions, maps %ld\n", st.regions, after);
-	CHECK(st.regions <= 1 && st.slots_used == 0);
-	CHECK(after - before <= 6); /* one empty region kept (4 mappings at most) */
+	secmem_pool_stats(pool, &after_st);
+	printf("freed: %zu regions, maps %ld\n", after_st.regions, after);
+	CHECK(after_st.regions <= 1 && after_st.slots_used == 0);
+	/* The regions are unmapped (about 4 mappings each; one empty one is
+	 * kept); what stays is malloc's own, more under ASan's quarantine. */
+	CHECK(during - after >= 3 * (long)(st.regions - after_st.regions));
+	CHECK(after - before < 100);
 	free(s);
 	secmem_pool_free(pool);
 }
@@ -242,6 +245,22 @@ static int relock_child(struct secmem_pool *pool)
 	return after >= (long)(SECMEM_REGION_MIN >> 10) - 4 && refusals == 0 ? 0 : 4;
 }
 
+/* Whether mlock really locks: the sanitizers' interceptors make it a no-op
+ * that succeeds (VmLck stays put), and then there is nothing to observe. */
+static bool mlock_is_real(void)
+{
+	static unsigned char page[2 * 4096];
+	unsigned char *p = page + (4096 - (uintptr_t)page % 4096);
+	long before = vm_locked_kib();
+	bool real;
+
+	if (sodium_mlock(p, 4096) != 0)
+		return true; /* refused: it is the kernel answering */
+	real = vm_locked_kib() > before;
+	sodium_munlock(p, 4096);
+	return real;
+}
+
 static void run_child(int (*child)(struct secmem_pool *), const char *name)
 {
 	struct secmem_pool *pool = secmem_pool_new(4096, on_refused, NULL);
@@ -290,7 +309,11 @@ int main(void)
 	test_alignment();
 	test_maps_stay_flat();
 	test_threads();
-	run_child(relock_child, "relock_child");
-	run_child(refused_child, "refused_child");
+	if (mlock_is_real()) {
+		run_child(relock_child, "relock_child");
+		run_child(refused_child, "refused_child");
+	} else {
+		printf("mlock is a no-op here (a sanitizer?): lock tests skipped\n");
+	}
 	return check_done("test_secmem");
 }
