@@ -847,16 +847,16 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 	f->size = 0;
 }
 
-void content_drop_key(struct content_file *f)
+void content_idle(struct content_file *f)
 {
+	content_close_all(f); /* content_sync reopens an unsynced segment's file */
 	chunk_key_free(f->key);
 	f->key = NULL;
 }
 
 void content_release(struct content_file *f)
 {
-	content_close_all(f);
-	content_drop_key(f);
+	content_idle(f);
 	free(f->segs);
 	f->segs = NULL;
 	f->nsegs = f->segs_cap = 0;

@@ -775,11 +775,11 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	if (reap) {
 		tree_reap(t, ino);
 	} else if (closed) {
-		/* Keys alive follow the open files: a copy of a million files
-		 * keeps a handful. A late write (the kernel's write-back) or an
-		 * open racing with this only costs deriving it again. */
+		/* Keys and fds held follow the open files: a copy of a million
+		 * files keeps a handful. A late write (the kernel's write-back)
+		 * or an open racing with this only costs opening them again. */
 		pthread_mutex_lock(&ino->lock);
-		content_drop_key(&ino->content);
+		content_idle(&ino->content);
 		pthread_mutex_unlock(&ino->lock);
 	}
 }

@@ -180,8 +180,9 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 
 /* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc);
-/* Closes one handle; frees an unlinked, unreferenced inode; drops the derived
- * key of a file with no handle left (it takes the inode lock: call unlocked). */
+/* Closes one handle; frees an unlinked, unreferenced inode; closes the cache
+ * fds and drops the derived key of a file with no handle left (content_idle;
+ * it takes the inode lock: call unlocked). */
 void tree_release_file(struct tree *t, struct inode *ino);
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off);
