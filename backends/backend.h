@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "secmem.h"
+
 struct backend;
 
 /* Capabilities. */
@@ -61,6 +63,10 @@ struct backend_opts {
 	const char *profile;  /* S3: overrides AWS_PROFILE */
 	int path_style;       /* S3: 1 path-style, 0 virtual-hosted, -1 automatic */
 	int create;           /* local: create the directory if missing (init only) */
+	/* S3: told once when the kernel refuses to lock the memory of the
+	 * request signing keys (secmem_refused_fn); NULL: not told. */
+	secmem_refused_fn secrets_unlocked;
+	void *secrets_unlocked_arg;
 };
 
 /* Opens the store named by url: a path, file:///path, or s3://bucket/prefix.

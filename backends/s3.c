@@ -33,6 +33,7 @@ struct s3_backend {
 	char *prefix;	 /* "" or "a/b": no leading or trailing '/' */
 	char *host;	 /* Host header: endpoint host, or bucket.host */
 	char *path_base; /* "/bucket" (path style) or "" */
+	struct secmem_pool *keys; /* locked slots of the per-request signing keys */
 };
 
 const char *s3_last_error(void) { return s3_request_last_error(); }
@@ -454,6 +455,7 @@ static void s3_destroy(struct backend *b)
 	if (!s)
 		return;
 	http_client_free(s->http);
+	secmem_pool_free(s->keys); /* no request is in flight any more */
 	s3_config_release(&s->cfg);
 	free(s->bucket);
 	free(s->prefix);
@@ -516,7 +518,7 @@ static int open_names(struct s3_backend *s, const char *bucket, const char *pref
 		s->host = NULL;
 		return -ENOMEM;
 	}
-	s->t = (struct s3_target){&s->cfg, s->http, s->host, s->path_base, s->prefix};
+	s->t = (struct s3_target){&s->cfg, s->http, s->host, s->path_base, s->prefix, s->keys};
 	return 0;
 }
 
@@ -575,6 +577,9 @@ int s3_backend_open_tuned(struct backend **out, const char *bucket, const char *
 	}
 	if (r == 0 && (r = http_client_new(&s->http, &s->tun.policy, s->cfg.ca_bundle)) < 0)
 		s3_request_fail(r, "cannot set up the http client");
+	if (r == 0 && !(s->keys = s3_sigv4_pool_new(opts ? opts->secrets_unlocked : NULL,
+						    opts ? opts->secrets_unlocked_arg : NULL)))
+		r = s3_request_fail(-ENOMEM, "out of memory");
 	if (r == 0)
 		r = open_names(s, bucket, prefix);
 	if (r == 0)

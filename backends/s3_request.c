@@ -109,7 +109,7 @@ static int req_sign(struct s3_request *rq, const char *date, const char *range)
 		h[n++] = (struct s3_sigv4_header){"range", range};
 	struct s3_sigv4_request sr = {rq->method, rq->path,	    rq->params, rq->n_params, h,
 				      n,	  rq->payload_hash, date,	c->region,    "s3"};
-	struct s3_sigv4_creds cr = {c->access_key, c->secret_key, c->session_token};
+	struct s3_sigv4_creds cr = {c->access_key, c->secret_key, c->session_token, rq->t->keys};
 	return s3_sigv4_sign(&rq->sig, &sr, &cr);
 }
 

@@ -23,6 +23,7 @@ struct s3_target {
 	const char *host;      /* Host header: endpoint host, or bucket.host */
 	const char *path_base; /* "/bucket" (path style) or "" (virtual-hosted) */
 	const char *prefix;    /* store prefix: "" or "a/b" */
+	struct secmem_pool *keys; /* slots of the signing keys (s3_sigv4_pool_new) */
 };
 
 /* A request under construction; the caller's stack holds it. Pointers set

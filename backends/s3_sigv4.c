@@ -273,34 +273,66 @@ static int build_canonical(char **out, char **signed_list, const struct s3_sigv4
 	return r;
 }
 
-static void hmac(unsigned char out[crypto_auth_hmacsha256_BYTES], const unsigned char *key,
-		 size_t key_len, const char *msg)
+/* Everything secret one signature derives, in one locked slot of
+ * creds->keys (not on the stack, not a sodium_malloc of its own per request:
+ * one mapping per call was slow and failed with the rest of the process when
+ * the map count ran out). */
+struct sigv4_secrets {
+	crypto_auth_hmacsha256_state hmac;
+	crypto_hash_sha256_state sha;
+	unsigned char k0[64]; /* the first HMAC key, "AWS4" || secret (see sigv4_k0) */
+	unsigned char k[crypto_auth_hmacsha256_BYTES]; /* kDate .. kSigning */
+};
+
+struct secmem_pool *s3_sigv4_pool_new(secmem_refused_fn refused, void *arg)
 {
-	crypto_auth_hmacsha256_state st;
-	crypto_auth_hmacsha256_init(&st, key, key_len);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
-	crypto_auth_hmacsha256_final(&st, out);
-	sodium_memzero(&st, sizeof st);
+	return secmem_pool_new(sizeof(struct sigv4_secrets), refused, arg);
+}
+
+static void hmac(unsigned char out[crypto_auth_hmacsha256_BYTES], struct sigv4_secrets *s,
+		 const unsigned char *key, size_t key_len, const char *msg)
+{
+	crypto_auth_hmacsha256_init(&s->hmac, key, key_len);
+	crypto_auth_hmacsha256_update(&s->hmac, (const unsigned char *)msg, strlen(msg));
+	crypto_auth_hmacsha256_final(&s->hmac, out);
+}
+
+/* The HMAC key "AWS4" || secret into s->k0 without a copy of unbounded size:
+ * as HMAC itself does (RFC 2104), a key longer than the 64-byte block is
+ * replaced by its SHA-256. Returns the key's length. */
+static size_t sigv4_k0(struct sigv4_secrets *s, const char *secret)
+{
+	size_t slen = strlen(secret);
+
+	if (4 + slen <= sizeof(s->k0)) {
+		memcpy(s->k0, "AWS4", 4);
+		memcpy(s->k0 + 4, secret, slen);
+		return 4 + slen;
+	}
+	crypto_hash_sha256_init(&s->sha);
+	crypto_hash_sha256_update(&s->sha, (const unsigned char *)"AWS4", 4);
+	crypto_hash_sha256_update(&s->sha, (const unsigned char *)secret, slen);
+	crypto_hash_sha256_final(&s->sha, s->k0);
+	return crypto_hash_sha256_BYTES;
 }
 
 /* signature = HMAC(kSigning, sts), kSigning derived from the secret per AWS. */
-static int compute_signature(char out[S3_SIGV4_HEX_BYTES], const char *secret, const char *date8,
-			     const struct s3_sigv4_request *req, const char *sts)
+static int compute_signature(char out[S3_SIGV4_HEX_BYTES], const struct s3_sigv4_creds *creds,
+			     const char *date8, const struct s3_sigv4_request *req, const char *sts)
 {
-	unsigned char k[crypto_auth_hmacsha256_BYTES], sig[crypto_auth_hmacsha256_BYTES];
-	size_t slen = strlen(secret);
-	unsigned char *k0 = sodium_malloc(slen + 4);
-	if (!k0)
+	struct sigv4_secrets *s = secmem_alloc(creds->keys);
+	unsigned char sig[crypto_auth_hmacsha256_BYTES];
+	size_t k0_len;
+
+	if (!s)
 		return -ENOMEM;
-	memcpy(k0, "AWS4", 4);
-	memcpy(k0 + 4, secret, slen);
-	hmac(k, k0, slen + 4, date8);
-	sodium_free(k0);
-	hmac(k, k, sizeof k, req->region);
-	hmac(k, k, sizeof k, req->service);
-	hmac(k, k, sizeof k, "aws4_request");
-	hmac(sig, k, sizeof k, sts);
-	sodium_memzero(k, sizeof k);
+	k0_len = sigv4_k0(s, creds->secret_key);
+	hmac(s->k, s, s->k0, k0_len, date8);
+	hmac(s->k, s, s->k, sizeof s->k, req->region);
+	hmac(s->k, s, s->k, sizeof s->k, req->service);
+	hmac(s->k, s, s->k, sizeof s->k, "aws4_request");
+	hmac(sig, s, s->k, sizeof s->k, sts);
+	secmem_free(creds->keys, s); /* wipes every derived key */
 	sodium_bin2hex(out, S3_SIGV4_HEX_BYTES, sig, sizeof sig);
 	return 0;
 }
@@ -308,7 +340,8 @@ static int compute_signature(char out[S3_SIGV4_HEX_BYTES], const char *secret, c
 static int valid_request(const struct s3_sigv4_request *req, const struct s3_sigv4_creds *creds)
 {
 	if (!req || !creds || !req->method || !req->path || !req->payload_hash || !req->amz_date ||
-	    !req->region || !req->service || !creds->access_key || !creds->secret_key)
+	    !req->region || !req->service || !creds->access_key || !creds->secret_key ||
+	    !creds->keys)
 		return 0;
 	if (strlen(req->amz_date) != 16 || req->amz_date[8] != 'T' || req->amz_date[15] != 'Z')
 		return 0;
@@ -371,8 +404,7 @@ int s3_sigv4_sign(struct s3_sigv4_result *res, const struct s3_sigv4_request *re
 	if (r == 0)
 		r = build_sts(&res->string_to_sign, req, date8, res->canonical_request);
 	if (r == 0)
-		r = compute_signature(res->signature, creds->secret_key, date8, req,
-				      res->string_to_sign);
+		r = compute_signature(res->signature, creds, date8, req, res->string_to_sign);
 	if (r == 0)
 		r = build_authorization(&res->authorization, req, creds, date8, signed_list,
 					res->signature);

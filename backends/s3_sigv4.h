@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "secmem.h"
+
 #define S3_SIGV4_HEX_BYTES 65  /* 64 lower-case hex digits + NUL */
 #define S3_SIGV4_DATE_BYTES 17 /* "20130524T000000Z" + NUL */
 #define S3_SIGV4_MAX_HEADERS 16
@@ -17,12 +19,19 @@
 /* SHA-256 of the empty payload, the x-amz-content-sha256 of bodiless requests. */
 #define S3_SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* Borrowed credentials; secret_key is only read during s3_sigv4_sign. */
+/* Borrowed credentials; secret_key is only read during s3_sigv4_sign. keys
+ * holds the per-request secrets (the derived signing keys) in locked memory:
+ * one slot taken and wiped by each signature. */
 struct s3_sigv4_creds {
 	const char *access_key;
 	const char *secret_key;
 	const char *session_token; /* NULL: none */
+	struct secmem_pool *keys;  /* from s3_sigv4_pool_new; thread-safe */
 };
+
+/* A pool of slots for s3_sigv4_sign's secrets (secmem.h; refused and arg as
+ * there). NULL when out of memory. Free with secmem_pool_free. */
+struct secmem_pool *s3_sigv4_pool_new(secmem_refused_fn refused, void *arg);
 
 /* A header to sign: any case, value trimmed and inner runs of spaces folded. */
 struct s3_sigv4_header {
@@ -64,7 +73,8 @@ struct s3_sigv4_result {
 
 /* Signs req. On success fills *res (release it later); on failure res holds no
  * memory. -EINVAL missing or malformed input, -E2BIG a string over
- * S3_SIGV4_MAX_OUTPUT, -ENOMEM. Thread-safe. */
+ * S3_SIGV4_MAX_OUTPUT, -ENOMEM (no memory, or no slot in creds->keys).
+ * Thread-safe. */
 int s3_sigv4_sign(struct s3_sigv4_result *res, const struct s3_sigv4_request *req,
 		  const struct s3_sigv4_creds *creds);
 

@@ -108,6 +108,7 @@ static void bench_row(const char *op, const char *cipher, size_t bytes, double p
 static int bench_chunks(enum suite_id suite)
 {
 	struct bench_chunk *b = calloc(1, sizeof(*b));
+	struct secmem_pool *pool;
 	unsigned char ck[32];
 
 	if (!b)
@@ -116,8 +117,11 @@ static int bench_chunks(enum suite_id suite)
 	randombytes_buf(b->plain, sizeof(b->plain));
 	randombytes_buf(&b->ad, sizeof(b->ad));
 	b->ad.last = false;
-	b->key = chunk_key_new(suite, ck, b->ad.file_id);
+	pool = chunk_key_pool_new(NULL, NULL);
+	b->key = pool ? chunk_key_new(pool, suite, ck, b->ad.file_id) : NULL;
 	if (!b->key || bench_chunk_seal(b) != 0) {
+		chunk_key_free(b->key);
+		secmem_pool_free(pool);
 		free(b);
 		return -EINVAL;
 	}
@@ -126,6 +130,7 @@ static int bench_chunks(enum suite_id suite)
 	bench_row("chunk_open", suite_name(suite), CHUNK_PLAIN_BYTES,
 		  bench_run(bench_chunk_open, b));
 	chunk_key_free(b->key);
+	secmem_pool_free(pool);
 	free(b);
 	return 0;
 }

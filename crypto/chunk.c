@@ -13,15 +13,18 @@
 #define CHUNK_AD_BYTES 57
 #define CHUNK_FILEKEY_PERSONAL "sealfs-filekey01"
 
-/* Lives in sodium_malloc memory, read-only after chunk_key_new. The AES state
- * comes first: sodium_malloc returns page end minus size, and sizeof is a
- * multiple of the state's 16-byte alignment, so the state is aligned. */
+/* Lives in a slot of a secmem pool (locked, not read-only: slots share their
+ * pages). Slots are SECMEM_ALIGN-aligned and the AES state comes first, so
+ * the state keeps the 16-byte alignment libsodium's AES-NI code needs. */
 struct chunk_key {
 	crypto_aead_aes256gcm_state aes;    /* SUITE_AES256GCM only */
 	unsigned char key[SUITE_KEY_BYTES]; /* SUITE_XCHACHA20POLY1305 only */
 	enum suite_id suite;
+	struct secmem_pool *pool; /* borrowed: where the key goes back */
 };
 _Static_assert(sizeof(struct chunk_key) % 16 == 0, "keeps the AES state 16-byte aligned");
+_Static_assert(_Alignof(struct chunk_key) <= SECMEM_ALIGN, "slots are aligned enough");
+_Static_assert(sizeof(struct chunk_key) <= SECMEM_SLOT_MAX, "a key fits a slot");
 
 size_t chunk_sealed_bytes(enum suite_id suite)
 {
@@ -51,19 +54,25 @@ uint64_t chunk_segment_stored_bytes(enum suite_id suite, uint64_t size, uint64_t
 	return chunks * chunk_sealed_bytes(suite);
 }
 
-struct chunk_key *chunk_key_new(enum suite_id suite, const unsigned char content_key[32],
+struct secmem_pool *chunk_key_pool_new(secmem_refused_fn refused, void *arg)
+{
+	return secmem_pool_new(sizeof(struct chunk_key), refused, arg);
+}
+
+struct chunk_key *chunk_key_new(struct secmem_pool *pool, enum suite_id suite,
+				const unsigned char content_key[32],
 				const uint8_t file_id[OBJECT_ID_BYTES])
 {
 	struct chunk_key *k;
 	int rc;
 
-	if (!suite_available(suite))
+	if (!suite_available(suite) || secmem_slot_bytes(pool) < sizeof(*k))
 		return NULL;
-	k = sodium_malloc(sizeof(*k));
+	k = secmem_alloc(pool); /* zeroed */
 	if (!k)
 		return NULL;
-	sodium_memzero(k, sizeof(*k));
 	k->suite = suite;
+	k->pool = pool;
 	rc = crypto_generichash_blake2b_salt_personal(
 	    k->key, sizeof(k->key), NULL, 0, content_key, SUITE_KEY_BYTES, file_id,
 	    (const unsigned char *)CHUNK_FILEKEY_PERSONAL);
@@ -72,16 +81,16 @@ struct chunk_key *chunk_key_new(enum suite_id suite, const unsigned char content
 		sodium_memzero(k->key, sizeof(k->key)); /* the expanded state suffices */
 	}
 	if (rc != 0) {
-		sodium_free(k);
+		secmem_free(pool, k);
 		return NULL;
 	}
-	sodium_mprotect_readonly(k);
 	return k;
 }
 
 void chunk_key_free(struct chunk_key *key)
 {
-	sodium_free(key); /* makes it writable, wipes, unmaps */
+	if (key)
+		secmem_free(key->pool, key); /* wipes the whole slot */
 }
 
 /* vault_id || file_id || segment_key || index (u64 LE) || last (u8). */

@@ -1,5 +1,6 @@
 /* chunk.h - sealing and opening file content chunks (docs/FORMAT.md, "Content").
- * Pure: no I/O. Keys live in sodium_malloc memory and are wiped on free.
+ * Pure: no I/O. Keys live in slots of a locked secmem pool (secmem.h) and are
+ * wiped on free.
  *
  * A file's plaintext is cut into CHUNK_PLAIN_BYTES chunks; chunk i lives in
  * segment i / SEGMENT_CHUNKS at slot i % SEGMENT_CHUNKS. Every chunk is sealed
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "secmem.h"
 #include "suite.h"
 
 #define CHUNK_PLAIN_BYTES 4096u
@@ -43,12 +45,19 @@ uint64_t chunk_file_segments(uint64_t size);
  * count times chunk_sealed_bytes(suite); 0 for seg >= chunk_file_segments(size). */
 uint64_t chunk_segment_stored_bytes(enum suite_id suite, uint64_t size, uint64_t seg);
 
-/* Derives the per-file key from the vault content key and the file id.
- * Returns a new key (free with chunk_key_free), or NULL on out of memory or an
- * unavailable suite. */
-struct chunk_key *chunk_key_new(enum suite_id suite, const unsigned char content_key[32],
+/* A new pool whose slots hold one chunk_key each (see secmem_pool_new for
+ * refused and arg). NULL when out of memory. Free with secmem_pool_free after
+ * every key taken from it is freed. */
+struct secmem_pool *chunk_key_pool_new(secmem_refused_fn refused, void *arg);
+
+/* Derives the per-file key from the vault content key and the file id into a
+ * slot of pool (borrowed: it must outlive the key). Returns a new key (free
+ * with chunk_key_free), or NULL on out of memory, an unavailable suite or a
+ * pool whose slots are too small. Thread-safe as the pool is. */
+struct chunk_key *chunk_key_new(struct secmem_pool *pool, enum suite_id suite,
+				const unsigned char content_key[32],
 				const uint8_t file_id[OBJECT_ID_BYTES]);
-/* Wipes and frees; NULL is fine. */
+/* Wipes the key and returns its slot to its pool; NULL is fine. */
 void chunk_key_free(struct chunk_key *key);
 
 /* Seals plain[0..plain_len) (plain_len <= CHUNK_PLAIN_BYTES; the rest of the

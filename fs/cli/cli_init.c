@@ -143,7 +143,7 @@ static int cli_init_any_key(void *arg, const char *key, uint64_t size)
  * is left for later (*store NULL) so a failed init creates nothing. */
 static int cli_init_open(struct backend **store, const char *url)
 {
-	struct backend_opts opts = {.path_style = -1};
+	struct backend_opts opts = {.path_style = -1, .secrets_unlocked = cli_secrets_unlocked};
 	char err[CLI_ERR_BYTES] = "";
 	const char *path;
 	uint64_t size;

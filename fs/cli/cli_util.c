@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "log.h"
 #include "runtime.h"
 #include "suite.h"
 
@@ -127,9 +128,20 @@ int cli_store_error(int rc, const char *url, const char *err)
 	return cli_fail(code, "store '%s': %s", url, why);
 }
 
+void cli_secrets_unlocked(void *arg, int err, size_t bytes)
+{
+	(void)arg;
+	log_msg(LOG_WARNING,
+		"the kernel refused to lock %zu bytes of request-signing key memory (%s): "
+		"they stay in use but may be swapped out; raise the memlock limit (ulimit -l)",
+		bytes, strerror(err));
+}
+
 int cli_store_open(struct backend **out, const char *url, bool create)
 {
-	struct backend_opts opts = {.path_style = -1, .create = create ? 1 : 0};
+	struct backend_opts opts = {.path_style = -1,
+				    .create = create ? 1 : 0,
+				    .secrets_unlocked = cli_secrets_unlocked};
 	char err[CLI_ERR_BYTES] = "";
 	int rc;
 

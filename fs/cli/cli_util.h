@@ -44,6 +44,10 @@ int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
 int cli_parse_size(unsigned long long *out, const char *opt, const char *text,
 		   unsigned long long min, const char *min_text);
 
+/* backend_opts.secrets_unlocked of every store the CLI opens: logs the
+ * refusal (once per store: the pool calls it once). */
+void cli_secrets_unlocked(void *arg, int err, size_t bytes);
+
 /* Prints why backend_open (result rc, reason err or NULL) failed for url. */
 int cli_store_error(int rc, const char *url, const char *err);
 

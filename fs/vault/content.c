@@ -96,7 +96,7 @@ static int content_bad_chunk(const struct content_file *f, uint64_t index, int r
 static int content_key(const struct content_ctx *ctx, struct content_file *f)
 {
 	if (!f->key && !fault_fire(FAULT_ALLOC))
-		f->key = chunk_key_new(ctx->suite, ctx->content_key, f->file_id);
+		f->key = chunk_key_new(ctx->keys, ctx->suite, ctx->content_key, f->file_id);
 	return f->key ? 0 : -ENOMEM;
 }
 
@@ -962,11 +962,16 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 	content_snap_drop(f);
 }
 
-void content_release(struct content_file *f)
+void content_idle(struct content_file *f)
 {
-	content_close_all(f);
+	content_close_all(f); /* content_sync reopens an unsynced segment's file */
 	chunk_key_free(f->key);
 	f->key = NULL;
+}
+
+void content_release(struct content_file *f)
+{
+	content_idle(f);
 	content_snap_drop(f);
 	free(f->segs);
 	f->segs = NULL;

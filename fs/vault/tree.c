@@ -475,6 +475,16 @@ static int tree_root_init(struct inode *root, const struct dirobj_entry *e)
 	return tree_xattrs_dup(&root->xattrs, e->xattrs, e->nxattrs);
 }
 
+/* The key pool's only notice (secmem_refused_fn): said once per mount. */
+static void tree_keys_unlocked(void *arg, int err, size_t bytes)
+{
+	(void)arg;
+	log_msg(LOG_WARNING,
+		"the kernel refused to lock %zu bytes of file-key memory (%s): keys stay in use "
+		"but may be swapped out; raise the memlock limit (ulimit -l) to avoid this",
+		bytes, strerror(err));
+}
+
 int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned char *meta_key,
 	      const uint8_t vault_id[OBJECT_ID_BYTES], const struct dirobj_entry *root,
 	      const char *cache_dir)
@@ -492,12 +502,13 @@ int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned 
 	pthread_cond_init(&t->dirty_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	t->cctx = *cctx;
+	t->cctx.keys = chunk_key_pool_new(tree_keys_unlocked, NULL);
 	t->meta_key = meta_key;
 	t->cache_dir = cache_dir;
 	memcpy(t->vault_id, vault_id, OBJECT_ID_BYTES);
 	randombytes_buf(t->hash_key, sizeof(t->hash_key));
 	t->root = tree_inode_alloc(DIROBJ_DIR);
-	if (!t->root) {
+	if (!t->root || !t->cctx.keys) {
 		tree_free(t);
 		return -ENOMEM;
 	}
@@ -546,6 +557,7 @@ void tree_free(struct tree *t)
 	}
 	if (t->root)
 		tree_free_subtree(t->root);
+	secmem_pool_free(t->cctx.keys); /* after the inodes: they hold its keys */
 	free(t->garbage);
 	pthread_cond_destroy(&t->dirty_cond);
 	pthread_mutex_destroy(&t->lock);
@@ -739,7 +751,7 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 
 void tree_release_file(struct tree *t, struct inode *ino)
 {
-	bool reap;
+	bool reap, closed;
 
 	pthread_mutex_lock(&t->lock);
 	if (ino->nopen > 0)
@@ -752,12 +764,21 @@ void tree_release_file(struct tree *t, struct inode *ino)
 		ino->wb_stop = false;
 		pthread_mutex_unlock(&ino->lock);
 	}
+	closed = ino->nopen == 0 && ino->type == DIROBJ_FILE;
 	reap = tree_reapable(ino);
 	if (reap)
 		tree_orphan_remove(t, ino);
 	pthread_mutex_unlock(&t->lock);
-	if (reap)
+	if (reap) {
 		tree_reap(t, ino);
+	} else if (closed) {
+		/* Keys and fds held follow the open files: a copy of a million
+		 * files keeps a handful. A late write (the kernel's write-back)
+		 * or an open racing with this only costs opening them again. */
+		pthread_mutex_lock(&ino->lock);
+		content_idle(&ino->content);
+		pthread_mutex_unlock(&ino->lock);
+	}
 }
 
 /* ---- namespace ---- */

@@ -115,7 +115,9 @@ struct tree {
 };
 
 /* Builds the tree from the head's root entry (copied) and loads the root
- * directory. cctx, meta_key and cache_dir are borrowed for the tree's life.
+ * directory. cctx, meta_key and cache_dir are borrowed for the tree's life,
+ * except cctx->keys: the tree makes its own pool for the per-file keys (it
+ * logs once when the kernel refuses to lock it) and frees it in tree_free.
  * Returns 0 with a new *out, -EBADMSG, -ENOMEM or the store's error. */
 int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned char *meta_key,
 	      const uint8_t vault_id[OBJECT_ID_BYTES], const struct dirobj_entry *root,
@@ -214,7 +216,9 @@ void tree_attr_changed_locked(struct tree *t, struct inode *ino);
 
 /* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc);
-/* Closes one handle; frees an unlinked, unreferenced inode. */
+/* Closes one handle; frees an unlinked, unreferenced inode; closes the cache
+ * fds and drops the derived key of a file with no handle left (content_idle;
+ * it takes the inode lock: call unlocked). */
 void tree_release_file(struct tree *t, struct inode *ino);
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off);

@@ -126,6 +126,9 @@ static inline int tenv_open(struct tenv *env, enum suite_id suite)
 	randombytes_buf(env->content_key, 32);
 	env->ctx.suite = suite;
 	env->ctx.content_key = env->content_key;
+	env->ctx.keys = chunk_key_pool_new(NULL, NULL);
+	if (!env->ctx.keys)
+		return -ENOMEM;
 	randombytes_buf(env->ctx.vault_id, sizeof(env->ctx.vault_id));
 	return tenv_fresh_cache(env);
 }
@@ -135,6 +138,7 @@ static inline void tenv_close(struct tenv *env)
 	cache_close(env->cache);
 	backend_destroy(env->store);
 	sodium_free(env->content_key);
+	secmem_pool_free(env->ctx.keys); /* every file was released before */
 	if (env->root[0])
 		test_rm_rf(env->root);
 	memset(env, 0, sizeof(*env));

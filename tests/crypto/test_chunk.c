@@ -2,12 +2,16 @@
  * of the spec against libsodium's primitives called directly, and every
  * tampering that must fail with a zeroed output. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "chunk.h"
+
+/* Where every key of these tests lives, as in a mount (made in main). */
+static struct secmem_pool *keys;
 
 /* Fixed inputs of the known-answer tests. */
 static unsigned char kat_content_key[32]; /* 00 01 .. 1f */
@@ -84,7 +88,7 @@ static void test_kat(const struct kat *k)
 {
 	size_t n = chunk_sealed_bytes(k->suite), nlen = suite_nonce_bytes(k->suite);
 	unsigned char sealed[4200], spec[4200], plain[CHUNK_PLAIN_BYTES], fk[32], h[32];
-	struct chunk_key *key = chunk_key_new(k->suite, kat_content_key, kat_ad.file_id);
+	struct chunk_key *key = chunk_key_new(keys, k->suite, kat_content_key, kat_ad.file_id);
 
 	CHECK(key != NULL);
 	if (!key)
@@ -161,9 +165,9 @@ static void test_tamper(enum suite_id suite)
 	randombytes_buf(ad.segment_key, 16);
 	randombytes_buf(file_b, 16);
 	randombytes_buf(plain, sizeof(plain));
-	ka = chunk_key_new(suite, ck, ad.file_id);
-	kb = chunk_key_new(suite, ck, file_b);
-	kc = chunk_key_new(suite, ck2, ad.file_id);
+	ka = chunk_key_new(keys, suite, ck, ad.file_id);
+	kb = chunk_key_new(keys, suite, ck, file_b);
+	kc = chunk_key_new(keys, suite, ck2, ad.file_id);
 	CHECK(ka && kb && kc);
 	if (!ka || !kb || !kc)
 		goto out;
@@ -202,7 +206,7 @@ static void test_seal_basics(enum suite_id suite)
 	unsigned char ck[32] = {1}, s1[4200], s2[4200], got[CHUNK_PLAIN_BYTES];
 	unsigned char big[CHUNK_PLAIN_BYTES + 1] = {0};
 	struct chunk_ad ad = {.index = 0, .last = true};
-	struct chunk_key *k = chunk_key_new(suite, ck, ad.file_id);
+	struct chunk_key *k = chunk_key_new(keys, suite, ck, ad.file_id);
 	size_t n = chunk_sealed_bytes(suite);
 
 	CHECK(k != NULL);
@@ -237,15 +241,27 @@ static void test_layout(void)
 	CHECK(chunk_segment_stored_bytes(SUITE_XCHACHA20POLY1305, mib + 1, 0) == 256 * 4136);
 	CHECK(chunk_segment_stored_bytes(SUITE_XCHACHA20POLY1305, mib + 1, 1) == 4136);
 	CHECK(chunk_segment_stored_bytes(SUITE_XCHACHA20POLY1305, mib + 1, 2) == 0);
-	CHECK(chunk_key_new((enum suite_id)99, kat_content_key, kat_ad.file_id) == NULL);
+	CHECK(chunk_key_new(keys, (enum suite_id)99, kat_content_key, kat_ad.file_id) == NULL);
 	chunk_key_free(NULL);
+}
+
+/* A pool whose slots cannot hold a key is refused, not overflowed. */
+static void test_small_pool_refused(void)
+{
+	struct secmem_pool *small = secmem_pool_new(64, NULL, NULL);
+
+	CHECK(small != NULL);
+	if (small)
+		CHECK(chunk_key_new(small, SUITE_XCHACHA20POLY1305, kat_content_key,
+				    kat_ad.file_id) == NULL);
+	secmem_pool_free(small);
 }
 
 /* A forked child must not reuse nonces its parent drew but had not used yet. */
 static void test_seal_nonces_differ_across_fork(void)
 {
 	enum suite_id suite = SUITE_XCHACHA20POLY1305;
-	struct chunk_key *key = chunk_key_new(suite, kat_content_key, kat_ad.file_id);
+	struct chunk_key *key = chunk_key_new(keys, suite, kat_content_key, kat_ad.file_id);
 	size_t sz = chunk_sealed_bytes(suite), nlen = suite_nonce_bytes(suite);
 	unsigned char *a = malloc(sz), *b = malloc(sz);
 	int fds[2];
@@ -272,11 +288,73 @@ static void test_seal_nonces_differ_across_fork(void)
 	chunk_key_free(key);
 }
 
+/* The known answers hold for keys anywhere in the pool: here past the first
+ * regions, behind thousands of other keys, and with their neighbours freed. */
+static void test_kat_in_a_crowded_pool(const struct kat *k)
+{
+	enum { FILL = 5000 };
+	struct chunk_key **fill = calloc(FILL, sizeof(*fill));
+	unsigned char ck[32];
+	size_t n = 0;
+
+	CHECK(fill != NULL);
+	randombytes_buf(ck, sizeof(ck));
+	for (; fill && n < FILL; n++) {
+		uint8_t id[16] = {(uint8_t)n, (uint8_t)(n >> 8)};
+		if (!(fill[n] = chunk_key_new(keys, k->suite, ck, id)))
+			break;
+		CHECK((uintptr_t)fill[n] % 16 == 0); /* the AES state comes first */
+	}
+	CHECK(n == FILL);
+	for (size_t i = 0; i < n; i += 2) /* free every other one: holes between */
+		chunk_key_free(fill[i]);
+	test_kat(k);
+	for (size_t i = 1; i < n; i += 2)
+		chunk_key_free(fill[i]);
+	free(fill);
+}
+
+/* 20,000 live keys cost a few regions, not four mappings each (the old design
+ * of one sodium_malloc per key: 80,000 mappings, over vm.max_map_count). */
+static void test_many_keys_few_mappings(void)
+{
+	enum { NKEYS = 20000 };
+	struct chunk_key **k = calloc(NKEYS, sizeof(*k));
+	long before = check_maps_count(), during, after;
+	struct secmem_stats st, after_st;
+	size_t n = 0;
+
+	CHECK(k != NULL && before > 0);
+	for (; k && n < NKEYS; n++) {
+		uint8_t id[16] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16)};
+		if (!(k[n] = chunk_key_new(keys, SUITE_XCHACHA20POLY1305, kat_content_key, id)))
+			break;
+	}
+	CHECK(n == NKEYS);
+	during = check_maps_count();
+	secmem_pool_stats(keys, &st);
+	printf("%d keys: %zu regions, %zu KiB, maps %ld -> %ld\n", NKEYS, st.regions,
+	       st.region_bytes >> 10, before, during);
+	CHECK(during - before < 100);
+	CHECK(st.slots_used >= n && st.region_bytes < (size_t)NKEYS * 1024);
+	for (size_t i = 0; i < n; i++)
+		chunk_key_free(k[i]);
+	after = check_maps_count();
+	/* The regions are unmapped (about 4 mappings each; one empty one is
+	 * kept); what stays is malloc's own, more under ASan's quarantine. */
+	secmem_pool_stats(keys, &after_st);
+	CHECK(after_st.regions <= 1 && after_st.slots_used == 0);
+	CHECK(during - after >= 3 * (long)(st.regions - after_st.regions));
+	CHECK(after - before < 100);
+	free(k);
+}
+
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || !(keys = chunk_key_pool_new(NULL, NULL)))
 		return 1;
 	kat_init();
+	test_many_keys_few_mappings();
 	test_layout();
 	test_seal_nonces_differ_across_fork();
 	for (size_t i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
@@ -286,8 +364,11 @@ int main(void)
 			continue;
 		}
 		test_kat(&kats[i]);
+		test_kat_in_a_crowded_pool(&kats[i]);
 		test_tamper(kats[i].suite);
 		test_seal_basics(kats[i].suite);
 	}
+	test_small_pool_refused();
+	secmem_pool_free(keys);
 	return check_done("test_chunk");
 }

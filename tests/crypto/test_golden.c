@@ -42,6 +42,9 @@ static char *read_file(const char *dir, const char *name, size_t *len)
 	return buf;
 }
 
+/* Where the per-file keys live, as in a mount (made in main). */
+static struct secmem_pool *keys;
+
 static void object_name(char out[40], const uint8_t key[16])
 {
 	char hex[33];
@@ -92,7 +95,7 @@ static unsigned char *read_content(struct golden *g, const struct dirobj_entry *
 {
 	size_t cs = chunk_sealed_bytes(g->cfg->suite), len = 0;
 	unsigned char *out = calloc(1, chunk_file_chunks(e->size) * CHUNK_PLAIN_BYTES + 1);
-	struct chunk_key *k = chunk_key_new(g->cfg->suite, g->keys->content, e->id);
+	struct chunk_key *k = chunk_key_new(keys, g->cfg->suite, g->keys->content, e->id);
 	struct chunk_ad ad;
 	char name[40];
 
@@ -251,7 +254,7 @@ static void gen_file(struct golden *g, struct dirobj_entry *e, const unsigned ch
 {
 	size_t cs = chunk_sealed_bytes(g->cfg->suite), n = chunk_file_chunks(size);
 	unsigned char *seg = malloc(n * cs + 1);
-	struct chunk_key *k = chunk_key_new(g->cfg->suite, g->keys->content, e->id);
+	struct chunk_key *k = chunk_key_new(keys, g->cfg->suite, g->keys->content, e->id);
 	struct chunk_ad ad;
 	char name[40];
 
@@ -352,13 +355,19 @@ int main(int argc, char **argv)
 	char dir[4096];
 	enum suite_id suites[] = {SUITE_AES256GCM, SUITE_XCHACHA20POLY1305};
 
-	if (sodium_init() < 0)
+	int rc;
+
+	if (sodium_init() < 0 || !(keys = chunk_key_pool_new(NULL, NULL)))
 		return 1;
 	if (argc == 4 && strcmp(argv[1], "--generate") == 0 &&
-	    suite_from_name(argv[3], &suites[0]) == 0)
-		return generate(argv[2], suites[0]);
+	    suite_from_name(argv[3], &suites[0]) == 0) {
+		rc = generate(argv[2], suites[0]);
+		secmem_pool_free(keys);
+		return rc;
+	}
 	if (!data) {
 		fprintf(stderr, "SEALFS_TEST_DATA is not set\n");
+		secmem_pool_free(keys);
 		return 1;
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -370,5 +379,6 @@ int main(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s/golden-%s", data, suite_name(suites[i]));
 		check_golden(dir, suites[i]);
 	}
+	secmem_pool_free(keys);
 	return check_done("test_golden");
 }

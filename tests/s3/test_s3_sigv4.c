@@ -4,6 +4,7 @@
  * the URI encoding rules. The expected strings are the published ones. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -29,7 +30,8 @@ static int failures;
 #define EMPTY S3_SIGV4_EMPTY_SHA256
 #define SCOPE AK "/20130524/us-east-1/s3/aws4_request"
 
-static const struct s3_sigv4_creds creds = {AK, SK, NULL};
+/* keys: made in main (the signing keys' locked slots). */
+static struct s3_sigv4_creds creds = {AK, SK, NULL, NULL};
 
 struct example {
 	const char *name;
@@ -209,7 +211,7 @@ static void test_session_token_is_signed(void)
 						   {"x-amz-content-sha256", EMPTY},
 						   {"x-amz-date", DATE},
 						   {"x-amz-security-token", "tok"}};
-	struct s3_sigv4_creds c = {AK, SK, "tok"};
+	struct s3_sigv4_creds c = {AK, SK, "tok", creds.keys};
 	struct s3_sigv4_request req = {"GET", "/k", NULL, 0, h, 4, EMPTY, DATE, "us-east-1", "s3"};
 	struct s3_sigv4_result r;
 	CHECK(s3_sigv4_sign(&r, &req, &c) == 0, "sign with token");
@@ -235,6 +237,75 @@ static void test_rejects_bad_input(void)
 	CHECK(r.authorization == NULL, "result not empty after failure");
 }
 
+/* The signing key chain written out with libsodium's HMAC over the whole
+ * "AWS4" || secret, whatever its length (AWS keys are 40 characters; longer
+ * ones go through sigv4_k0's SHA-256 of a key longer than a block). */
+static void reference_signature(char out[S3_SIGV4_HEX_BYTES], const char *secret, const char *sts)
+{
+	size_t klen = 4 + strlen(secret);
+	unsigned char *k0 = malloc(klen), k[32], sig[32];
+	crypto_auth_hmacsha256_state st;
+	const char *parts[] = {"20130524", "us-east-1", "s3", "aws4_request", sts};
+
+	if (!k0)
+		abort();
+	memcpy(k0, "AWS4", 4);
+	memcpy(k0 + 4, secret, klen - 4);
+	for (size_t i = 0; i < 5; i++) {
+		crypto_auth_hmacsha256_init(&st, i == 0 ? k0 : k, i == 0 ? klen : sizeof k);
+		crypto_auth_hmacsha256_update(&st, (const unsigned char *)parts[i],
+					      strlen(parts[i]));
+		crypto_auth_hmacsha256_final(&st, i == 4 ? sig : k);
+	}
+	sodium_bin2hex(out, S3_SIGV4_HEX_BYTES, sig, sizeof sig);
+	free(k0);
+}
+
+static void test_secrets_of_any_length(void)
+{
+	static const struct s3_sigv4_header h[] = {
+	    {"host", "h"}, {"x-amz-content-sha256", EMPTY}, {"x-amz-date", DATE}};
+	struct s3_sigv4_request req = {"GET", "/k", NULL, 0, h, 3, EMPTY, DATE, "us-east-1", "s3"};
+	char secret[301], want[S3_SIGV4_HEX_BYTES];
+	size_t lens[] = {1, 40, 59, 60, 61, 64, 100, 300};
+
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		struct s3_sigv4_creds c = {AK, secret, NULL, creds.keys};
+		struct s3_sigv4_result r;
+		for (size_t j = 0; j < lens[i]; j++)
+			secret[j] = (char)('A' + (j * 7 + i) % 26);
+		secret[lens[i]] = '\0';
+		CHECK(s3_sigv4_sign(&r, &req, &c) == 0, "sign with a %zu-byte secret", lens[i]);
+		reference_signature(want, secret, r.string_to_sign);
+		CHECK(strcmp(r.signature, want) == 0, "%zu-byte secret: %s, want %s", lens[i],
+		      r.signature, want);
+		s3_sigv4_result_release(&r);
+	}
+}
+
+/* Each signature takes one slot and gives it back wiped: 20,000 of them map
+ * one region (the old design mapped and unmapped one sodium_malloc each), and
+ * a missing pool is refused. */
+static void test_signing_keys_in_the_pool(void)
+{
+	static const struct s3_sigv4_header h[] = {
+	    {"host", "h"}, {"x-amz-content-sha256", EMPTY}, {"x-amz-date", DATE}};
+	struct s3_sigv4_request req = {"GET", "/k", NULL, 0, h, 3, EMPTY, DATE, "us-east-1", "s3"};
+	struct s3_sigv4_creds none = {AK, SK, NULL, NULL};
+	struct s3_sigv4_result r;
+	struct secmem_stats st;
+	int ok = 1;
+
+	for (int i = 0; i < 20000 && ok; i++) {
+		ok = s3_sigv4_sign(&r, &req, &creds) == 0;
+		s3_sigv4_result_release(&r);
+	}
+	secmem_pool_stats(creds.keys, &st);
+	CHECK(ok && st.slots_used == 0 && st.regions == 1, "20000 signatures: %zu regions",
+	      st.regions);
+	CHECK(s3_sigv4_sign(&r, &req, &none) == -EINVAL, "signed without a pool");
+}
+
 static void test_amz_date_format(void)
 {
 	char d[S3_SIGV4_DATE_BYTES];
@@ -244,9 +315,11 @@ static void test_amz_date_format(void)
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || !(creds.keys = s3_sigv4_pool_new(NULL, NULL)))
 		return 1;
 	test_sign_get_object_with_range();
+	test_secrets_of_any_length();
+	test_signing_keys_in_the_pool();
 	test_sign_put_object();
 	test_sign_get_bucket_lifecycle();
 	test_sign_list_objects_sorts_query();
@@ -256,6 +329,7 @@ int main(void)
 	test_session_token_is_signed();
 	test_rejects_bad_input();
 	test_amz_date_format();
+	secmem_pool_free(creds.keys);
 	if (failures)
 		printf("%d check(s) failed\n", failures);
 	return failures != 0;
