@@ -847,6 +847,13 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 	f->size = 0;
 }
 
+void content_idle(struct content_file *f)
+{
+	content_close_all(f);
+	chunk_key_free(f->key);
+	f->key = NULL;
+}
+
 void content_release(struct content_file *f)
 {
 	content_close_all(f);

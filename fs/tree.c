@@ -750,17 +750,28 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 
 void tree_release_file(struct tree *t, struct inode *ino)
 {
-	bool reap;
+	bool reap, last;
 
 	pthread_mutex_lock(&t->lock);
 	if (ino->nopen > 0)
 		ino->nopen--;
+	last = ino->nopen == 0;
 	reap = tree_reapable(ino);
 	if (reap)
 		tree_orphan_remove(t, ino);
 	pthread_mutex_unlock(&t->lock);
-	if (reap)
+	if (reap) {
 		tree_reap(t, ino);
+		return;
+	}
+	/* A closed file keeps neither fds nor its key (locked memory): a walk
+	 * that reads a million files must not hold a million keys. A racing
+	 * open only re-derives the key. */
+	if (last) {
+		pthread_mutex_lock(&ino->lock);
+		content_idle(&ino->content);
+		pthread_mutex_unlock(&ino->lock);
+	}
 }
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off)
