@@ -238,7 +238,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 		commit_add_garbage(c, dir->ref.store_key);
 	dir->ref.version++;
 	memcpy(dir->ref.store_key, key, OBJECT_ID_BYTES);
-	dir->dirty = false;
+	tree_dir_clean_locked(c->tree, dir);
 	return 0;
 }
 
@@ -317,6 +317,7 @@ static int commit_collect(struct commit *c)
 		r = commit_head(c);
 	if (r == 0)
 		t->dirty = false;
+	tree_trim_locked(t); /* what the commit made clean may be unloaded */
 	pthread_mutex_unlock(&t->lock);
 	free(dirs);
 	if (r)

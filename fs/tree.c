@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "meta.h"
+#include "tree_cache.h"
 
 /* ---- small helpers ---- */
 
@@ -69,8 +70,7 @@ static void tree_xattrs_free(struct dirobj_xattr *x, size_t n)
 	free(x);
 }
 
-/* Frees one inode (not its children); content is released, not forgotten. */
-static void tree_inode_free(struct inode *ino)
+void tree_inode_free(struct inode *ino)
 {
 	if (ino->type == DIROBJ_FILE)
 		content_release(&ino->content);
@@ -147,6 +147,8 @@ static int tree_table_insert(const struct tree *t, struct inode *dir, struct ino
 	dir->table[h] = c;
 	c->parent = dir;
 	dir->nchildren++;
+	if (tree_cache_busy(c))
+		dir->busy_kids++;
 	return 0;
 }
 
@@ -159,6 +161,8 @@ static void tree_table_remove(const struct tree *t, struct inode *dir, struct in
 	if (*p) {
 		*p = c->hash_next;
 		dir->nchildren--;
+		if (tree_cache_busy(c))
+			dir->busy_kids--;
 	}
 	c->hash_next = NULL;
 	c->parent = NULL;
@@ -178,8 +182,10 @@ static void tree_set_dirty_locked(struct tree *t)
 
 void tree_mark_dirty_locked(struct tree *t, struct inode *dir)
 {
-	for (; dir && !dir->dirty; dir = dir->parent)
+	for (; dir && !dir->dirty; dir = dir->parent) {
 		dir->dirty = true;
+		tree_cache_touch_locked(t, dir); /* a dirty directory stays loaded */
+	}
 	tree_set_dirty_locked(t);
 }
 
@@ -260,6 +266,7 @@ static bool tree_detach_locked(struct tree *t, struct inode *c)
 	pthread_mutex_unlock(&c->lock);
 	if (c->type == DIROBJ_DIR && c->ref.version > 0)
 		tree_add_garbage_locked(t, c->ref.store_key);
+	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))
 		return true;
 	tree_orphan_add(t, c);
@@ -398,10 +405,14 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 	if (won && n > 0 && !dir->table)
 		r = -ENOMEM;
 	if (won && r == 0) {
+		bool was_busy = tree_cache_busy(dir);
 		for (size_t i = 0; i < n; i++)
 			tree_table_insert(t, dir, kids[i]);
 		dir->loaded = true;
 		t->ninodes += n;
+		tree_cache_changed_locked(t, dir, was_busy);
+		tree_cache_touch_locked(t, dir);
+		tree_cache_trim_locked(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!won || r)
@@ -509,6 +520,8 @@ int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned 
 	t->cache_dir = cache_dir;
 	memcpy(t->vault_id, vault_id, OBJECT_ID_BYTES);
 	randombytes_buf(t->hash_key, sizeof(t->hash_key));
+	t->cache_dirs_max = TREE_CACHE_DIRS;
+	t->cache_inodes_max = TREE_CACHE_INODES;
 	t->root = tree_inode_alloc(DIROBJ_DIR);
 	if (!t->root) {
 		tree_free(t);
@@ -578,7 +591,32 @@ static int tree_check_name(const char *name, size_t *len)
 	return 0;
 }
 
-int tree_find(struct tree *t, struct inode *dir, const char *name, struct inode **out)
+/* Loads dir and returns with tree_lock held and dir loaded (a trim may
+ * unload it between the load and the lock: then load again), or an error
+ * without the lock. The caller must hold a reference on dir. */
+static int tree_lock_loaded(struct tree *t, struct inode *dir)
+{
+	for (;;) {
+		int r = tree_load_dir(t, dir);
+		if (r)
+			return r;
+		pthread_mutex_lock(&t->lock);
+		if (dir->loaded)
+			return 0;
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+/* Takes n kernel references on ino (tree_lock held). */
+static void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
+{
+	bool was_busy = tree_cache_busy(ino);
+
+	ino->nlookup += n;
+	tree_cache_changed_locked(t, ino, was_busy);
+}
+
+int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out)
 {
 	struct inode *c;
 	size_t len;
@@ -587,38 +625,44 @@ int tree_find(struct tree *t, struct inode *dir, const char *name, struct inode 
 	*out = NULL;
 	if (r)
 		return r == -EINVAL ? -ENOENT : r;
-	pthread_mutex_lock(&t->lock);
-	c = dir->loaded ? tree_child(t, dir, name, len) : NULL;
+	r = tree_lock_loaded(t, dir);
+	if (r)
+		return r;
+	c = tree_child(t, dir, name, len);
 	if (c)
-		c->nlookup++;
+		tree_ref_locked(t, c, 1);
+	tree_cache_touch_locked(t, dir);
 	pthread_mutex_unlock(&t->lock);
 	*out = c;
 	return c ? 0 : -ENOENT;
 }
 
-int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out)
+void tree_dir_clean_locked(struct tree *t, struct inode *dir)
 {
-	size_t len;
-	int r = tree_check_name(name, &len);
-
-	*out = NULL;
-	if (r == -ENAMETOOLONG)
-		return r;
-	r = tree_load_dir(t, dir);
-	return r ? r : tree_find(t, dir, name, out);
+	dir->dirty = false;
+	tree_cache_touch_locked(t, dir);
 }
+
+void tree_trim_locked(struct tree *t) { tree_cache_trim_locked(t); }
 
 void tree_forget(struct tree *t, struct inode *ino, uint64_t n)
 {
-	bool reap;
+	bool reap, was_busy;
 
 	if (ino == t->root)
 		return;
 	pthread_mutex_lock(&t->lock);
+	was_busy = tree_cache_busy(ino);
 	ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
 	reap = tree_reapable(ino);
-	if (reap)
+	if (reap) {
 		tree_orphan_remove(t, ino);
+	} else {
+		/* ino may be freed here (its parent drops its children): it is
+		 * not touched again. */
+		tree_cache_changed_locked(t, ino, was_busy);
+		tree_cache_trim_locked(t);
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (reap)
 		tree_reap(t, ino);
@@ -719,12 +763,15 @@ int tree_readlink(struct tree *t, struct inode *ino, const char **target)
 
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 {
+	bool was_busy;
 	int r = 0;
 
 	if (ino->type != DIROBJ_FILE)
 		return ino->type == DIROBJ_DIR ? -EISDIR : -ELOOP;
 	pthread_mutex_lock(&t->lock);
+	was_busy = tree_cache_busy(ino);
 	ino->nopen++;
+	tree_cache_changed_locked(t, ino, was_busy);
 	pthread_mutex_unlock(&t->lock);
 	if (!trunc)
 		return 0;
@@ -750,28 +797,29 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 
 void tree_release_file(struct tree *t, struct inode *ino)
 {
-	bool reap, last;
+	bool reap, was_busy;
 
 	pthread_mutex_lock(&t->lock);
+	was_busy = tree_cache_busy(ino);
 	if (ino->nopen > 0)
 		ino->nopen--;
-	last = ino->nopen == 0;
 	reap = tree_reapable(ino);
-	if (reap)
-		tree_orphan_remove(t, ino);
-	pthread_mutex_unlock(&t->lock);
 	if (reap) {
-		tree_reap(t, ino);
-		return;
-	}
-	/* A closed file keeps neither fds nor its key (locked memory): a walk
-	 * that reads a million files must not hold a million keys. A racing
-	 * open only re-derives the key. */
-	if (last) {
+		tree_orphan_remove(t, ino);
+	} else if (ino->nopen == 0) {
+		/* A closed file keeps neither fds nor its key (locked memory):
+		 * a walk that reads a million files must not hold a million
+		 * keys. Done under tree_lock: once ino is idle a trim may free
+		 * it. */
 		pthread_mutex_lock(&ino->lock);
 		content_idle(&ino->content);
 		pthread_mutex_unlock(&ino->lock);
+		tree_cache_changed_locked(t, ino, was_busy);
+		tree_cache_trim_locked(t);
 	}
+	pthread_mutex_unlock(&t->lock);
+	if (reap)
+		tree_reap(t, ino);
 }
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off)
@@ -909,12 +957,17 @@ int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj
 		return -ENOENT;
 	if (target && strlen(target) > DIROBJ_TARGET_MAX)
 		return -ENAMETOOLONG;
-	r = tree_load_dir(t, dir);
-	if (r == 0)
-		r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target);
+	if (dir->type != DIROBJ_DIR)
+		return -ENOTDIR;
+	r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target);
 	if (r)
 		return r;
-	pthread_mutex_lock(&t->lock);
+	ino->nlookup = 1; /* before the insert: it is busy from the start */
+	r = tree_lock_loaded(t, dir);
+	if (r) {
+		tree_inode_free(ino);
+		return r;
+	}
 	tree_inherit_gid(dir, ino);
 	if (dir->unlinked)
 		r = -ENOENT;
@@ -923,7 +976,6 @@ int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj
 	else
 		r = tree_table_insert(t, dir, ino);
 	if (r == 0) {
-		ino->nlookup = 1;
 		t->ninodes++;
 		tree_dir_changed_locked(t, dir);
 		if (type == DIROBJ_DIR)
@@ -964,15 +1016,17 @@ int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir
 	if (r)
 		return r == -EINVAL ? (is_dir ? -EINVAL : -EISDIR) : r;
 	for (;;) {
-		r = tree_load_dir(t, dir);
+		r = tree_lock_loaded(t, dir);
 		if (r)
 			return r;
-		pthread_mutex_lock(&t->lock);
 		r = tree_remove_check(t, dir, name, len, is_dir, &c);
 		if (r != 1)
 			break;
+		/* Our own reference keeps c while it loads without the lock. */
+		tree_ref_locked(t, c, 1);
 		pthread_mutex_unlock(&t->lock);
-		r = tree_load_dir(t, c); /* c stays valid: the kernel holds it */
+		r = tree_load_dir(t, c);
+		tree_forget(t, c, 1);
 		if (r)
 			return r;
 	}
@@ -1113,7 +1167,13 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 		if (r)
 			break;
 		pthread_mutex_lock(&t->lock);
+		if (!odir->loaded || !ndir->loaded) { /* unloaded meanwhile */
+			pthread_mutex_unlock(&t->lock);
+			continue;
+		}
 		r = tree_rename_check(t, &op);
+		if (r == 1) /* our own reference keeps dst while it loads */
+			tree_ref_locked(t, op.dst, 1);
 		if (r == 0 && !ndir->table)
 			tree_table_grow(t, ndir); /* moving must not fail half way */
 		if (r == 0 && !ndir->table)
@@ -1126,6 +1186,7 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 		if (r != 1)
 			break;
 		r = tree_load_dir(t, op.dst);
+		tree_forget(t, op.dst, 1);
 	}
 	free(nn);
 	free(on);
@@ -1169,14 +1230,14 @@ static int tree_dirlist_fill(struct tree_dirlist *l, const struct inode *dir)
 
 int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out)
 {
-	int r = tree_load_dir(t, dir);
+	int r = tree_lock_loaded(t, dir);
 
 	memset(out, 0, sizeof(*out));
 	if (r)
 		return r;
-	pthread_mutex_lock(&t->lock);
 	out->ents = calloc(dir->nchildren + 2, sizeof(*out->ents));
 	r = out->ents ? tree_dirlist_fill(out, dir) : -ENOMEM;
+	tree_cache_touch_locked(t, dir);
 	pthread_mutex_unlock(&t->lock);
 	if (r)
 		tree_dirlist_free(out);

@@ -9,10 +9,15 @@
  * across a store call except that content calls (which may fetch a segment)
  * hold the file's lock; directory loads hold nothing while reading.
  *
- * Lifetime: an inode that is in the tree (root, or with a parent) lives as
- * long as the tree. An unlinked inode is an orphan until the kernel forgets it
- * (nlookup 0) and closes it (nopen 0); then its content is forgotten (its
- * segments become garbage) and it is freed. Directories are never unloaded.
+ * Lifetime: an inode that is in the tree (root, or with a parent) lives while
+ * it is busy (the kernel holds a lookup, a handle is open, or it is a loaded
+ * directory) or its parent keeps its children loaded; a clean directory none
+ * of whose children is busy may drop them (fs/tree_cache.h), so a pointer to
+ * an idle inode is only good while tree_lock is held. An unlinked inode is an
+ * orphan until the kernel forgets it (nlookup 0) and closes it (nopen 0);
+ * then its content is forgotten (its segments become garbage) and it is
+ * freed. Node ids (inode addresses) thus stay valid exactly as long as the
+ * kernel holds a lookup.
  *
  * Errors are 0 or a negative errno; -EBADMSG means a directory object failed
  * to authenticate (logged with its id here; the FUSE layer reports EIO). */
@@ -60,6 +65,10 @@ struct inode {
 	size_t nchildren;
 	bool dirty;	       /* needs a new object; implies the parent is dirty too */
 	struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
+	size_t busy_kids;      /* children that are busy (tree_cache.h) */
+	bool in_lru;	       /* in the tree's list of droppable directories */
+	struct inode *lru_prev, *lru_next;
+	size_t lru_n; /* nchildren when it entered the list */
 
 	/* Written holding tree_lock and lock; read holding either. */
 	bool unlinked;
@@ -87,6 +96,10 @@ struct tree {
 	const char *cache_dir; /* borrowed: for statfs */
 	struct commit *commit; /* borrowed: set by the mount */
 	bool writeback;	       /* set by FUSE init before any other request */
+	/* Budget of the droppable directories kept loaded (tree_cache.h);
+	 * TREE_CACHE_DIRS and TREE_CACHE_INODES unless a test lowers them. */
+	size_t cache_dirs_max;
+	uint64_t cache_inodes_max;
 
 	/* Atomic: CLOCK_MONOTONIC seconds of the last request (for --idle-lock). */
 	_Atomic int64_t last_request_s;
@@ -95,7 +108,10 @@ struct tree {
 	struct inode *orphans;		     /* unlinked inodes still referenced */
 	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* store keys to delete after the next commit */
 	size_t ngarbage, garbage_cap;
-	uint64_t ninodes;
+	uint64_t ninodes;		     /* inodes in memory (statfs, sealfs status) */
+	struct inode *lru_head, *lru_tail; /* droppable directories, most recent first */
+	size_t lru_dirs;		     /* directories in that list */
+	uint64_t lru_inodes;		     /* their children */
 	bool dirty;		     /* something to commit (dirty root or garbage) */
 	struct timespec dirty_since; /* CLOCK_MONOTONIC, when dirty turned true */
 	struct timespec changed_at;  /* CLOCK_MONOTONIC, the last change */
@@ -127,8 +143,12 @@ uint64_t tree_ino(const struct inode *ino);
 /* Finds name in dir (loading dir); on success takes a kernel reference
  * (nlookup + 1) on *out. -ENOENT, -ENOTDIR, -ENAMETOOLONG, load errors. */
 int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out);
-/* Like tree_lookup without loading: -ENOENT when dir is not loaded. */
-int tree_find(struct tree *t, struct inode *dir, const char *name, struct inode **out);
+/* A directory's new sealed version is committed (needs tree_lock): clears
+ * dirty, so it may be unloaded again (fs/commit.c). */
+void tree_dir_clean_locked(struct tree *t, struct inode *dir);
+/* Unloads idle directories over the budget (needs tree_lock; fs/commit.c
+ * calls it after a commit made directories clean). */
+void tree_trim_locked(struct tree *t);
 /* Drops n kernel references; frees the inode when it is unlinked, unopened
  * and unreferenced. */
 void tree_forget(struct tree *t, struct inode *ino, uint64_t n);
