@@ -176,9 +176,12 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	e->name_len = ino->name_len;
 	e->type = ino->type;
 	memcpy(e->id, ino->id, OBJECT_ID_BYTES);
-	e->target = ino->target;
-	e->target_len = ino->target_len;
-	e->ref = ino->ref;
+	if (ino->type == DIROBJ_SYMLINK) {
+		e->target = ino->target;
+		e->target_len = ino->target_len;
+	}
+	if (ino->type == DIROBJ_DIR)
+		e->ref = ino->ref;
 	e->xattrs = ino->xattrs;
 	e->nxattrs = ino->nxattrs;
 	pthread_mutex_lock(&ino->lock);

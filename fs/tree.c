@@ -72,12 +72,19 @@ static void tree_xattrs_free(struct dirobj_xattr *x, size_t n)
 
 void tree_inode_free(struct inode *ino)
 {
-	if (ino->type == DIROBJ_FILE)
+	switch (ino->type) {
+	case DIROBJ_FILE:
 		content_release(&ino->content);
-	free(ino->content.garbage);
+		free(ino->content.garbage);
+		break;
+	case DIROBJ_SYMLINK:
+		free(ino->target);
+		break;
+	case DIROBJ_DIR:
+		free(ino->table);
+		break;
+	}
 	free(ino->name);
-	free(ino->target);
-	free(ino->table);
 	tree_xattrs_free(ino->xattrs, ino->nxattrs);
 	pthread_mutex_destroy(&ino->lock);
 	free(ino);
@@ -216,24 +223,23 @@ int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES])
 	return 0;
 }
 
+/* Orphans (unlinked, still referenced: few) chain through hash_next, which
+ * an inode out of every table does not use otherwise. */
 static void tree_orphan_add(struct tree *t, struct inode *ino)
 {
-	ino->orphan_prev = NULL;
-	ino->orphan_next = t->orphans;
-	if (t->orphans)
-		t->orphans->orphan_prev = ino;
+	ino->hash_next = t->orphans;
 	t->orphans = ino;
 }
 
 static void tree_orphan_remove(struct tree *t, struct inode *ino)
 {
-	if (ino->orphan_prev)
-		ino->orphan_prev->orphan_next = ino->orphan_next;
-	else
-		t->orphans = ino->orphan_next;
-	if (ino->orphan_next)
-		ino->orphan_next->orphan_prev = ino->orphan_prev;
-	ino->orphan_prev = ino->orphan_next = NULL;
+	struct inode **p = &t->orphans;
+
+	while (*p && *p != ino)
+		p = &(*p)->hash_next;
+	if (*p)
+		*p = ino->hash_next;
+	ino->hash_next = NULL;
 }
 
 static bool tree_reapable(const struct inode *ino)
@@ -248,7 +254,7 @@ static void tree_reap(struct tree *t, struct inode *ino)
 	if (ino->type == DIROBJ_FILE)
 		content_forget(&t->cctx, &ino->content);
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < ino->content.ngarbage; i++)
+	for (size_t i = 0; ino->type == DIROBJ_FILE && i < ino->content.ngarbage; i++)
 		tree_add_garbage_locked(t, ino->content.garbage[i]);
 	t->ninodes--;
 	pthread_mutex_unlock(&t->lock);
@@ -307,7 +313,8 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	ino->atime = e->atime;
 	ino->mtime = e->mtime;
 	ino->ctime = e->ctime;
-	ino->ref = e->ref;
+	if (e->type == DIROBJ_DIR)
+		ino->ref = e->ref;
 	if (e->type == DIROBJ_FILE)
 		r = content_load(&ino->content, e);
 	if (r) {
@@ -316,12 +323,15 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 		return r;
 	}
 	ino->name = e->name;
-	ino->name_len = e->name_len;
-	ino->target = e->target;
-	ino->target_len = e->target_len;
+	ino->name_len = (uint16_t)e->name_len;
+	if (e->type == DIROBJ_SYMLINK) {
+		ino->target = e->target;
+		ino->target_len = e->target_len;
+		e->target = NULL;
+	}
 	ino->xattrs = e->xattrs;
 	ino->nxattrs = e->nxattrs;
-	e->name = e->target = NULL;
+	e->name = NULL;
 	e->xattrs = NULL;
 	e->nxattrs = 0;
 	*out = ino;
@@ -549,7 +559,7 @@ static void tree_free_subtree(struct inode *top)
 	while (stack) {
 		struct inode *n = stack;
 		stack = n->hash_next;
-		for (size_t i = 0; n->table && i < n->table_size; i++) {
+		for (size_t i = 0; n->type == DIROBJ_DIR && n->table && i < n->table_size; i++) {
 			struct inode *c = n->table[i], *next;
 			for (; c; c = next) {
 				next = c->hash_next;
@@ -687,7 +697,9 @@ void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 	st->st_mtim.tv_nsec = ino->mtime.nsec;
 	st->st_ctim.tv_sec = ino->ctime.sec;
 	st->st_ctim.tv_nsec = ino->ctime.nsec;
-	size = ino->type == DIROBJ_FILE ? ino->content.size : ino->target_len;
+	size = ino->type == DIROBJ_FILE	     ? ino->content.size
+	       : ino->type == DIROBJ_SYMLINK ? ino->target_len
+					     : 0;
 	pthread_mutex_unlock(&ino->lock);
 	st->st_ino = (ino_t)tree_ino(ino);
 	st->st_size = (off_t)size;
@@ -908,12 +920,13 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 	} else {
 		randombytes_buf(ino->id, OBJECT_ID_BYTES);
 	}
-	if (target) {
+	if (type == DIROBJ_SYMLINK) {
 		ino->target_len = strlen(target);
 		ino->target = strdup(target);
 	}
-	ino->loaded = type == DIROBJ_DIR;
-	if (r || !ino->name || (target && !ino->target)) {
+	if (type == DIROBJ_DIR)
+		ino->loaded = true;
+	if (r || !ino->name || (type == DIROBJ_SYMLINK && !ino->target)) {
 		tree_inode_free(ino);
 		return r ? r : -ENOMEM;
 	}

@@ -42,36 +42,25 @@
 
 struct commit;
 
+/* One file, directory or symlink in memory. Every inode the kernel holds
+ * costs this much (a big vault may have a million): the fields of one type
+ * share a union, and the small ones are packed. */
 struct inode {
-	/* Immutable after creation. */
-	enum dirobj_type type;
-	uint8_t id[OBJECT_ID_BYTES]; /* file id (== content.file_id) or directory id */
-	char *target;		     /* symlinks: target, target_len bytes + NUL */
-	size_t target_len;
-
 	/* tree_lock. */
-	struct inode *parent; /* NULL for the root and for unlinked inodes */
-	char *name;	      /* name in parent, name_len bytes + NUL */
-	size_t name_len;
-	struct inode *hash_next;		 /* chain in the parent's table */
-	uint64_t nlookup;			 /* references the kernel holds */
-	uint32_t nopen;				 /* open file handles */
-	struct inode *orphan_prev, *orphan_next; /* while unlinked and referenced */
+	struct inode *parent;	 /* NULL for the root and for unlinked inodes */
+	struct inode *hash_next; /* chain in the parent's table; for an
+				  * orphan, the next orphan */
+	char *name;		 /* name in parent, name_len bytes + NUL */
+	uint64_t nlookup;	 /* references the kernel holds */
+	uint32_t nopen;		 /* open file handles */
+	uint16_t name_len;
 
-	/* Directories, tree_lock. */
-	bool loaded;	      /* children known */
-	struct inode **table; /* children by name hash; NULL when empty */
-	size_t table_size;
-	size_t nchildren;
-	bool dirty;	       /* needs a new object; implies the parent is dirty too */
-	struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
-	size_t busy_kids;      /* children that are busy (tree_cache.h) */
-	bool in_lru;	       /* in the tree's list of droppable directories */
-	struct inode *lru_prev, *lru_next;
-	size_t lru_n; /* nchildren when it entered the list */
+	/* Immutable after creation. */
+	uint8_t type; /* enum dirobj_type */
 
 	/* Written holding tree_lock and lock; read holding either. */
 	bool unlinked;
+	uint8_t id[OBJECT_ID_BYTES]; /* file id (== content.file_id) or directory id */
 	struct dirobj_xattr *xattrs; /* each name and value malloc'ed */
 	size_t nxattrs;
 
@@ -80,7 +69,26 @@ struct inode {
 	uint32_t mode; /* with the type bits */
 	uint32_t uid, gid;
 	struct dirobj_time atime, mtime, ctime;
-	struct content_file content; /* files */
+
+	union {
+		struct content_file content; /* files; lock */
+		struct {		     /* symlinks; immutable */
+			char *target;	     /* target_len bytes + NUL */
+			size_t target_len;
+		};
+		struct { /* directories; tree_lock */
+			struct inode **table; /* children by name hash; NULL when empty */
+			size_t table_size;
+			size_t nchildren;
+			struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
+			size_t busy_kids;      /* children that are busy (tree_cache.h) */
+			struct inode *lru_prev, *lru_next; /* in the droppable list */
+			size_t lru_n; /* nchildren when it entered the list */
+			bool loaded;	/* children known */
+			bool dirty;	/* needs a new object; implies the parent is dirty too */
+			bool in_lru;	/* in the tree's list of droppable directories */
+		};
+	};
 };
 
 struct tree {
@@ -105,7 +113,7 @@ struct tree {
 	_Atomic int64_t last_request_s;
 
 	/* tree_lock. */
-	struct inode *orphans;		     /* unlinked inodes still referenced */
+	struct inode *orphans;		     /* unlinked inodes still referenced (via hash_next) */
 	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* store keys to delete after the next commit */
 	size_t ngarbage, garbage_cap;
 	uint64_t ninodes;		     /* inodes in memory (statfs, sealfs status) */
