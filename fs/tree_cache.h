@@ -22,11 +22,11 @@
 #include "tree.h"
 
 /* Budget of the droppable directories kept loaded: at most this many, and at
- * most this many children in them together (about 150 bytes + the name
+ * most this many children in them together (about 350 bytes + the name
  * each). Busy directories are not counted: the kernel decides how many inodes
  * it keeps. */
 #define TREE_CACHE_DIRS 1024
-#define TREE_CACHE_INODES 65536
+#define TREE_CACHE_INODES 16384
 
 /* Whether ino is busy (see above). */
 bool tree_cache_busy(const struct inode *ino);
