@@ -414,6 +414,14 @@ int cache_open_cached(struct cache *c, const char *key)
 	return fd;
 }
 
+bool cache_has_object(struct cache *c, const char *key)
+{
+	char path[CACHE_PATH_MAX];
+
+	cache_path(c, key, path);
+	return access(path, F_OK) == 0;
+}
+
 int cache_open_object(struct cache *c, const char *key)
 {
 	int fd = cache_open_cached(c, key);

@@ -7,6 +7,7 @@
 #ifndef SEALFS_CACHE_H
 #define SEALFS_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,8 @@ void cache_tmp_path(struct cache *c, char out[CACHE_PATH_MAX]);
 int cache_open_object(struct cache *c, const char *key);
 /* The same without fetching: -ENOENT when key is not in the cache. */
 int cache_open_cached(struct cache *c, const char *key);
+/* Whether key is in the cache now (no fetch, no use recorded). */
+bool cache_has_object(struct cache *c, const char *key);
 /* Reads a whole object (cache first, then the store, filling the cache) into a
  * new malloc'ed buffer. */
 int cache_read_object(struct cache *c, const char *key, unsigned char **out, size_t *out_len);

@@ -113,6 +113,8 @@ static int control_status(const struct control *c, struct control_status *st)
 				      .last_error_time = us.last_err_time};
 	pthread_mutex_lock(&t->lock);
 	st->uncommitted = t->dirty;
+	st->inodes = t->ninodes;
+	st->idle_dirs = t->lru_dirs;
 	pthread_mutex_unlock(&t->lock);
 	return control_pending(c, us.stored_seq, st);
 }

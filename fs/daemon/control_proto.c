@@ -26,6 +26,8 @@ static const struct {
     {"store_seq", offsetof(struct control_status, store_seq)},
     {"committed_seq", offsetof(struct control_status, committed_seq)},
     {"oldest_pending_seq", offsetof(struct control_status, oldest_pending_seq)},
+    {"inodes", offsetof(struct control_status, inodes)},
+    {"idle_dirs", offsetof(struct control_status, idle_dirs)},
 };
 
 #define CONTROL_PROTO_NCOUNTS (sizeof(control_proto_counts) / sizeof(control_proto_counts[0]))

@@ -35,6 +35,8 @@ struct control_status {
 	uint64_t store_seq;	     /* head seq in the store */
 	uint64_t committed_seq;	     /* newest commit (journaled or stored) */
 	uint64_t oldest_pending_seq; /* oldest record in the journal; 0: none */
+	uint64_t inodes;	     /* inodes in the daemon's memory (tree.h) */
+	uint64_t idle_dirs;	     /* loaded directories it may unload (tree_cache.h) */
 	bool uncommitted;	     /* in-memory changes the committer has not sealed yet */
 	bool store_failing;	     /* the uploader's last round failed */
 	int last_error;		     /* positive errno of the last store failure; 0: none */

@@ -493,7 +493,7 @@ static size_t ops_dirent(fuse_req_t req, struct inode *dir, const struct tree_di
 	if (!plus)
 		return fuse_add_direntry(req, buf, rem, d->name, &e.attr, next);
 	if (strcmp(d->name, ".") != 0 && strcmp(d->name, "..") != 0) {
-		if (tree_find(t, dir, d->name, &ino) != 0)
+		if (tree_lookup(t, dir, d->name, &ino) != 0)
 			return SIZE_MAX; /* gone since opendir: skip it */
 		ops_entry(t, ino, &e);
 	}

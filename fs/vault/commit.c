@@ -138,9 +138,12 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	e->name_len = ino->name_len;
 	e->type = ino->type;
 	memcpy(e->id, ino->id, OBJECT_ID_BYTES);
-	e->target = ino->target;
-	e->target_len = ino->target_len;
-	e->ref = ino->ref;
+	if (ino->type == DIROBJ_SYMLINK) {
+		e->target = ino->target;
+		e->target_len = ino->target_len;
+	}
+	if (ino->type == DIROBJ_DIR)
+		e->ref = ino->ref;
 	e->xattrs = ino->xattrs;
 	e->nxattrs = ino->nxattrs;
 	pthread_mutex_lock(&ino->lock);
@@ -204,7 +207,8 @@ static int commit_dir(struct commit *c, struct inode *dir)
 		commit_add_garbage(c, dir->ref.store_key);
 	dir->ref.version++;
 	memcpy(dir->ref.store_key, key, OBJECT_ID_BYTES);
-	dir->dirty = false;
+	dir->obj_pending = true; /* in the journal only, until uploaded */
+	tree_dir_clean_locked(c->tree, dir);
 	return 0;
 }
 
@@ -283,6 +287,7 @@ static int commit_collect(struct commit *c)
 		r = commit_head(c);
 	if (r == 0)
 		t->dirty = false;
+	tree_trim_locked(t); /* what the commit made clean may be unloaded */
 	pthread_mutex_unlock(&t->lock);
 	free(dirs);
 	if (r)

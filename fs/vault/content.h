@@ -164,13 +164,13 @@ int content_commit(const struct content_ctx *ctx, struct content_file *f, conten
 /* The file is gone (unlinked and closed): every present segment's key, clean
  * or dirty, moves to the garbage list; dirty cache files are removed. */
 void content_forget(const struct content_ctx *ctx, struct content_file *f);
+/* The file has no open handle left: closes its cache fds and frees its
+ * chunk key (both come back on demand). Keeps the segments and the garbage
+ * list, so it is right in any state, dirty too. Bounds the fds and the
+ * key memory (locked pages) of a mount to what open files use. */
+void content_idle(struct content_file *f);
 /* Closes fds, frees the key and the segments (not the garbage list, which
  * content_commit hands out; it is NULL when nothing is queued). */
 void content_release(struct content_file *f);
-/* The file has no open handle: closes its cache fds and wipes its derived
- * key; the next call that needs them opens or derives them again. So the fds
- * and keys held follow the open files, not every file touched since the
- * mount (20,000 files written used to hold 20,000 fds, up to EMFILE). */
-void content_idle(struct content_file *f);
 
 #endif

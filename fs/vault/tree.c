@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "seal.h"
+#include "tree_cache.h"
 
 /* ---- small helpers ---- */
 
@@ -69,15 +70,21 @@ static void tree_xattrs_free(struct dirobj_xattr *x, size_t n)
 	free(x);
 }
 
-/* Frees one inode (not its children); content is released, not forgotten. */
-static void tree_inode_free(struct inode *ino)
+void tree_inode_free(struct inode *ino)
 {
-	if (ino->type == DIROBJ_FILE)
+	switch (ino->type) {
+	case DIROBJ_FILE:
 		content_release(&ino->content);
-	free(ino->content.garbage);
+		free(ino->content.garbage);
+		break;
+	case DIROBJ_SYMLINK:
+		free(ino->target);
+		break;
+	case DIROBJ_DIR:
+		free(ino->table);
+		break;
+	}
 	free(ino->name);
-	free(ino->target);
-	free(ino->table);
 	tree_xattrs_free(ino->xattrs, ino->nxattrs);
 	pthread_mutex_destroy(&ino->lock);
 	free(ino);
@@ -147,6 +154,8 @@ static int tree_table_insert(const struct tree *t, struct inode *dir, struct ino
 	dir->table[h] = c;
 	c->parent = dir;
 	dir->nchildren++;
+	if (tree_cache_busy(c))
+		dir->busy_kids++;
 	return 0;
 }
 
@@ -159,6 +168,8 @@ static void tree_table_remove(const struct tree *t, struct inode *dir, struct in
 	if (*p) {
 		*p = c->hash_next;
 		dir->nchildren--;
+		if (tree_cache_busy(c))
+			dir->busy_kids--;
 	}
 	c->hash_next = NULL;
 	c->parent = NULL;
@@ -178,8 +189,10 @@ static void tree_set_dirty_locked(struct tree *t)
 
 void tree_mark_dirty_locked(struct tree *t, struct inode *dir)
 {
-	for (; dir && !dir->dirty; dir = dir->parent)
+	for (; dir && !dir->dirty; dir = dir->parent) {
 		dir->dirty = true;
+		tree_cache_touch_locked(t, dir); /* a dirty directory stays loaded */
+	}
 	tree_set_dirty_locked(t);
 }
 
@@ -210,24 +223,23 @@ int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES])
 	return 0;
 }
 
+/* Orphans (unlinked, still referenced: few) chain through hash_next, which
+ * an inode out of every table does not use otherwise. */
 static void tree_orphan_add(struct tree *t, struct inode *ino)
 {
-	ino->orphan_prev = NULL;
-	ino->orphan_next = t->orphans;
-	if (t->orphans)
-		t->orphans->orphan_prev = ino;
+	ino->hash_next = t->orphans;
 	t->orphans = ino;
 }
 
 static void tree_orphan_remove(struct tree *t, struct inode *ino)
 {
-	if (ino->orphan_prev)
-		ino->orphan_prev->orphan_next = ino->orphan_next;
-	else
-		t->orphans = ino->orphan_next;
-	if (ino->orphan_next)
-		ino->orphan_next->orphan_prev = ino->orphan_prev;
-	ino->orphan_prev = ino->orphan_next = NULL;
+	struct inode **p = &t->orphans;
+
+	while (*p && *p != ino)
+		p = &(*p)->hash_next;
+	if (*p)
+		*p = ino->hash_next;
+	ino->hash_next = NULL;
 }
 
 static bool tree_reapable(const struct inode *ino)
@@ -242,7 +254,7 @@ static void tree_reap(struct tree *t, struct inode *ino)
 	if (ino->type == DIROBJ_FILE)
 		content_forget(&t->cctx, &ino->content);
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < ino->content.ngarbage; i++)
+	for (size_t i = 0; ino->type == DIROBJ_FILE && i < ino->content.ngarbage; i++)
 		tree_add_garbage_locked(t, ino->content.garbage[i]);
 	t->ninodes--;
 	pthread_mutex_unlock(&t->lock);
@@ -260,6 +272,7 @@ static bool tree_detach_locked(struct tree *t, struct inode *c)
 	pthread_mutex_unlock(&c->lock);
 	if (c->type == DIROBJ_DIR && c->ref.version > 0)
 		tree_add_garbage_locked(t, c->ref.store_key);
+	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))
 		return true;
 	tree_orphan_add(t, c);
@@ -300,7 +313,8 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	ino->atime = e->atime;
 	ino->mtime = e->mtime;
 	ino->ctime = e->ctime;
-	ino->ref = e->ref;
+	if (e->type == DIROBJ_DIR)
+		ino->ref = e->ref;
 	if (e->type == DIROBJ_FILE)
 		r = content_load(&ino->content, e);
 	if (r) {
@@ -309,12 +323,15 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 		return r;
 	}
 	ino->name = e->name;
-	ino->name_len = e->name_len;
-	ino->target = e->target;
-	ino->target_len = e->target_len;
+	ino->name_len = (uint16_t)e->name_len;
+	if (e->type == DIROBJ_SYMLINK) {
+		ino->target = e->target;
+		ino->target_len = e->target_len;
+		e->target = NULL;
+	}
 	ino->xattrs = e->xattrs;
 	ino->nxattrs = e->nxattrs;
-	e->name = e->target = NULL;
+	e->name = NULL;
 	e->xattrs = NULL;
 	e->nxattrs = 0;
 	*out = ino;
@@ -385,10 +402,14 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 	if (won && n > 0 && !dir->table)
 		r = -ENOMEM;
 	if (won && r == 0) {
+		bool was_busy = tree_cache_busy(dir);
 		for (size_t i = 0; i < n; i++)
 			tree_table_insert(t, dir, kids[i]);
 		dir->loaded = true;
 		t->ninodes += n;
+		tree_cache_changed_locked(t, dir, was_busy);
+		tree_cache_touch_locked(t, dir);
+		tree_cache_trim_locked(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!won || r)
@@ -507,6 +528,8 @@ int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned 
 	t->cache_dir = cache_dir;
 	memcpy(t->vault_id, vault_id, OBJECT_ID_BYTES);
 	randombytes_buf(t->hash_key, sizeof(t->hash_key));
+	t->cache_dirs_max = TREE_CACHE_DIRS;
+	t->cache_inodes_max = TREE_CACHE_INODES;
 	t->root = tree_inode_alloc(DIROBJ_DIR);
 	if (!t->root || !t->cctx.keys) {
 		tree_free(t);
@@ -534,7 +557,7 @@ static void tree_free_subtree(struct inode *top)
 	while (stack) {
 		struct inode *n = stack;
 		stack = n->hash_next;
-		for (size_t i = 0; n->table && i < n->table_size; i++) {
+		for (size_t i = 0; n->type == DIROBJ_DIR && n->table && i < n->table_size; i++) {
 			struct inode *c = n->table[i], *next;
 			for (; c; c = next) {
 				next = c->hash_next;
@@ -577,7 +600,32 @@ static int tree_check_name(const char *name, size_t *len)
 	return 0;
 }
 
-int tree_find(struct tree *t, struct inode *dir, const char *name, struct inode **out)
+/* Loads dir and returns with tree_lock held and dir loaded (a trim may
+ * unload it between the load and the lock: then load again), or an error
+ * without the lock. The caller must hold a reference on dir. */
+static int tree_lock_loaded(struct tree *t, struct inode *dir)
+{
+	for (;;) {
+		int r = tree_load_dir(t, dir);
+		if (r)
+			return r;
+		pthread_mutex_lock(&t->lock);
+		if (dir->loaded)
+			return 0;
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+/* Takes n kernel references on ino (tree_lock held). */
+static void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
+{
+	bool was_busy = tree_cache_busy(ino);
+
+	ino->nlookup += n;
+	tree_cache_changed_locked(t, ino, was_busy);
+}
+
+int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out)
 {
 	struct inode *c;
 	size_t len;
@@ -586,38 +634,44 @@ int tree_find(struct tree *t, struct inode *dir, const char *name, struct inode 
 	*out = NULL;
 	if (r)
 		return r == -EINVAL ? -ENOENT : r;
-	pthread_mutex_lock(&t->lock);
-	c = dir->loaded ? tree_child(t, dir, name, len) : NULL;
+	r = tree_lock_loaded(t, dir);
+	if (r)
+		return r;
+	c = tree_child(t, dir, name, len);
 	if (c)
-		c->nlookup++;
+		tree_ref_locked(t, c, 1);
+	tree_cache_touch_locked(t, dir);
 	pthread_mutex_unlock(&t->lock);
 	*out = c;
 	return c ? 0 : -ENOENT;
 }
 
-int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out)
+void tree_dir_clean_locked(struct tree *t, struct inode *dir)
 {
-	size_t len;
-	int r = tree_check_name(name, &len);
-
-	*out = NULL;
-	if (r == -ENAMETOOLONG)
-		return r;
-	r = tree_load_dir(t, dir);
-	return r ? r : tree_find(t, dir, name, out);
+	dir->dirty = false;
+	tree_cache_touch_locked(t, dir);
 }
+
+void tree_trim_locked(struct tree *t) { tree_cache_trim_locked(t); }
 
 void tree_forget(struct tree *t, struct inode *ino, uint64_t n)
 {
-	bool reap;
+	bool reap, was_busy;
 
 	if (ino == t->root)
 		return;
 	pthread_mutex_lock(&t->lock);
+	was_busy = tree_cache_busy(ino);
 	ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
 	reap = tree_reapable(ino);
-	if (reap)
+	if (reap) {
 		tree_orphan_remove(t, ino);
+	} else {
+		/* ino may be freed here (its parent drops its children): it is
+		 * not touched again. */
+		tree_cache_changed_locked(t, ino, was_busy);
+		tree_cache_trim_locked(t);
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (reap)
 		tree_reap(t, ino);
@@ -642,7 +696,9 @@ void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 	st->st_mtim.tv_nsec = ino->mtime.nsec;
 	st->st_ctim.tv_sec = ino->ctime.sec;
 	st->st_ctim.tv_nsec = ino->ctime.nsec;
-	size = ino->type == DIROBJ_FILE ? ino->content.size : ino->target_len;
+	size = ino->type == DIROBJ_FILE	     ? ino->content.size
+	       : ino->type == DIROBJ_SYMLINK ? ino->target_len
+					     : 0;
 	pthread_mutex_unlock(&ino->lock);
 	st->st_ino = (ino_t)tree_ino(ino);
 	st->st_size = (off_t)size;
@@ -718,12 +774,15 @@ int tree_readlink(struct tree *t, struct inode *ino, const char **target)
 
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 {
+	bool was_busy;
 	int r = 0;
 
 	if (ino->type != DIROBJ_FILE)
 		return ino->type == DIROBJ_DIR ? -EISDIR : -ELOOP;
 	pthread_mutex_lock(&t->lock);
+	was_busy = tree_cache_busy(ino);
 	ino->nopen++;
+	tree_cache_changed_locked(t, ino, was_busy);
 	pthread_mutex_unlock(&t->lock);
 	if (!trunc)
 		return 0;
@@ -751,9 +810,10 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 
 void tree_release_file(struct tree *t, struct inode *ino)
 {
-	bool reap, closed;
+	bool reap, closed, was_busy;
 
 	pthread_mutex_lock(&t->lock);
+	was_busy = tree_cache_busy(ino);
 	if (ino->nopen > 0)
 		ino->nopen--;
 	if (ino->nopen == 0 && ino->type == DIROBJ_FILE) {
@@ -766,19 +826,22 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	}
 	closed = ino->nopen == 0 && ino->type == DIROBJ_FILE;
 	reap = tree_reapable(ino);
-	if (reap)
-		tree_orphan_remove(t, ino);
-	pthread_mutex_unlock(&t->lock);
 	if (reap) {
-		tree_reap(t, ino);
+		tree_orphan_remove(t, ino);
 	} else if (closed) {
-		/* Keys and fds held follow the open files: a copy of a million
-		 * files keeps a handful. A late write (the kernel's write-back)
-		 * or an open racing with this only costs opening them again. */
+		/* A closed file keeps neither fds nor its key (locked memory):
+		 * a walk that reads a million files must not hold a million
+		 * keys. Done under tree_lock: once ino is idle a trim may free
+		 * it. */
 		pthread_mutex_lock(&ino->lock);
 		content_idle(&ino->content);
 		pthread_mutex_unlock(&ino->lock);
+		tree_cache_changed_locked(t, ino, was_busy);
+		tree_cache_trim_locked(t);
 	}
+	pthread_mutex_unlock(&t->lock);
+	if (reap)
+		tree_reap(t, ino);
 }
 
 /* ---- namespace ---- */
@@ -806,12 +869,13 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 	} else {
 		randombytes_buf(ino->id, OBJECT_ID_BYTES);
 	}
-	if (target) {
+	if (type == DIROBJ_SYMLINK) {
 		ino->target_len = strlen(target);
 		ino->target = strdup(target);
 	}
-	ino->loaded = type == DIROBJ_DIR;
-	if (r || !ino->name || (target && !ino->target)) {
+	if (type == DIROBJ_DIR)
+		ino->loaded = true;
+	if (r || !ino->name || (type == DIROBJ_SYMLINK && !ino->target)) {
 		tree_inode_free(ino);
 		return r ? r : -ENOMEM;
 	}
@@ -855,12 +919,17 @@ int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj
 		return -ENOENT;
 	if (target && strlen(target) > DIROBJ_TARGET_MAX)
 		return -ENAMETOOLONG;
-	r = tree_load_dir(t, dir);
-	if (r == 0)
-		r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target);
+	if (dir->type != DIROBJ_DIR)
+		return -ENOTDIR;
+	r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target);
 	if (r)
 		return r;
-	pthread_mutex_lock(&t->lock);
+	ino->nlookup = 1; /* before the insert: it is busy from the start */
+	r = tree_lock_loaded(t, dir);
+	if (r) {
+		tree_inode_free(ino);
+		return r;
+	}
 	tree_inherit_gid(dir, ino);
 	if (dir->unlinked)
 		r = -ENOENT;
@@ -869,7 +938,6 @@ int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj
 	else
 		r = tree_table_insert(t, dir, ino);
 	if (r == 0) {
-		ino->nlookup = 1;
 		t->ninodes++;
 		tree_dir_changed_locked(t, dir);
 		if (type == DIROBJ_DIR)
@@ -910,15 +978,17 @@ int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir
 	if (r)
 		return r == -EINVAL ? (is_dir ? -EINVAL : -EISDIR) : r;
 	for (;;) {
-		r = tree_load_dir(t, dir);
+		r = tree_lock_loaded(t, dir);
 		if (r)
 			return r;
-		pthread_mutex_lock(&t->lock);
 		r = tree_remove_check(t, dir, name, len, is_dir, &c);
 		if (r != 1)
 			break;
+		/* Our own reference keeps c while it loads without the lock. */
+		tree_ref_locked(t, c, 1);
 		pthread_mutex_unlock(&t->lock);
-		r = tree_load_dir(t, c); /* c stays valid: the kernel holds it */
+		r = tree_load_dir(t, c);
+		tree_forget(t, c, 1);
 		if (r)
 			return r;
 	}
@@ -1059,7 +1129,13 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 		if (r)
 			break;
 		pthread_mutex_lock(&t->lock);
+		if (!odir->loaded || !ndir->loaded) { /* unloaded meanwhile */
+			pthread_mutex_unlock(&t->lock);
+			continue;
+		}
 		r = tree_rename_check(t, &op);
+		if (r == 1) /* our own reference keeps dst while it loads */
+			tree_ref_locked(t, op.dst, 1);
 		if (r == 0 && !ndir->table)
 			tree_table_grow(t, ndir); /* moving must not fail half way */
 		if (r == 0 && !ndir->table)
@@ -1072,6 +1148,7 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 		if (r != 1)
 			break;
 		r = tree_load_dir(t, op.dst);
+		tree_forget(t, op.dst, 1);
 	}
 	free(nn);
 	free(on);
@@ -1115,14 +1192,14 @@ static int tree_dirlist_fill(struct tree_dirlist *l, const struct inode *dir)
 
 int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out)
 {
-	int r = tree_load_dir(t, dir);
+	int r = tree_lock_loaded(t, dir);
 
 	memset(out, 0, sizeof(*out));
 	if (r)
 		return r;
-	pthread_mutex_lock(&t->lock);
 	out->ents = calloc(dir->nchildren + 2, sizeof(*out->ents));
 	r = out->ents ? tree_dirlist_fill(out, dir) : -ENOMEM;
+	tree_cache_touch_locked(t, dir);
 	pthread_mutex_unlock(&t->lock);
 	if (r)
 		tree_dirlist_free(out);

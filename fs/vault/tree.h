@@ -9,10 +9,15 @@
  * across a store call except that content calls (which may fetch a segment)
  * hold the file's lock; directory loads hold nothing while reading.
  *
- * Lifetime: an inode that is in the tree (root, or with a parent) lives as
- * long as the tree. An unlinked inode is an orphan until the kernel forgets it
- * (nlookup 0) and closes it (nopen 0); then its content is forgotten (its
- * segments become garbage) and it is freed. Directories are never unloaded.
+ * Lifetime: an inode that is in the tree (root, or with a parent) lives while
+ * it is busy (the kernel holds a lookup, a handle is open, or it is a loaded
+ * directory) or its parent keeps its children loaded; a clean directory none
+ * of whose children is busy may drop them (fs/tree_cache.h), so a pointer to
+ * an idle inode is only good while tree_lock is held. An unlinked inode is an
+ * orphan until the kernel forgets it (nlookup 0) and closes it (nopen 0);
+ * then its content is forgotten (its segments become garbage) and it is
+ * freed. Node ids (inode addresses) thus stay valid exactly as long as the
+ * kernel holds a lookup.
  *
  * Errors are 0 or a negative errno; -EBADMSG means a directory object failed
  * to authenticate (logged with its id here; the FUSE layer reports EIO). */
@@ -37,32 +42,25 @@
 
 struct commit;
 
+/* One file, directory or symlink in memory. Every inode the kernel holds
+ * costs this much (a big vault may have a million): the fields of one type
+ * share a union, and the small ones are packed. */
 struct inode {
-	/* Immutable after creation. */
-	enum dirobj_type type;
-	uint8_t id[OBJECT_ID_BYTES]; /* file id (== content.file_id) or directory id */
-	char *target;		     /* symlinks: target, target_len bytes + NUL */
-	size_t target_len;
-
 	/* tree_lock. */
-	struct inode *parent; /* NULL for the root and for unlinked inodes */
-	char *name;	      /* name in parent, name_len bytes + NUL */
-	size_t name_len;
-	struct inode *hash_next;		 /* chain in the parent's table */
-	uint64_t nlookup;			 /* references the kernel holds */
-	uint32_t nopen;				 /* open file handles */
-	struct inode *orphan_prev, *orphan_next; /* while unlinked and referenced */
+	struct inode *parent;	 /* NULL for the root and for unlinked inodes */
+	struct inode *hash_next; /* chain in the parent's table; for an
+				  * orphan, the next orphan */
+	char *name;		 /* name in parent, name_len bytes + NUL */
+	uint64_t nlookup;	 /* references the kernel holds */
+	uint32_t nopen;		 /* open file handles */
+	uint16_t name_len;
 
-	/* Directories, tree_lock. */
-	bool loaded;	      /* children known */
-	struct inode **table; /* children by name hash; NULL when empty */
-	size_t table_size;
-	size_t nchildren;
-	bool dirty;	       /* needs a new object; implies the parent is dirty too */
-	struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
+	/* Immutable after creation. */
+	uint8_t type; /* enum dirobj_type */
 
 	/* Written holding tree_lock and lock; read holding either. */
 	bool unlinked;
+	uint8_t id[OBJECT_ID_BYTES]; /* file id (== content.file_id) or directory id */
 	struct dirobj_xattr *xattrs; /* each name and value malloc'ed */
 	size_t nxattrs;
 
@@ -71,7 +69,31 @@ struct inode {
 	uint32_t mode; /* with the type bits */
 	uint32_t uid, gid;
 	struct dirobj_time atime, mtime, ctime;
-	struct content_file content; /* files */
+
+	union {
+		struct content_file content; /* files; lock */
+		struct {		     /* symlinks; immutable */
+			char *target;	     /* target_len bytes + NUL */
+			size_t target_len;
+		};
+		struct { /* directories; tree_lock */
+			struct inode **table; /* children by name hash; NULL when empty */
+			size_t table_size;
+			size_t nchildren;
+			struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
+			size_t busy_kids;      /* children that are busy (tree_cache.h) */
+			struct inode *lru_prev, *lru_next; /* in the droppable list */
+			size_t lru_n; /* nchildren when it entered the list */
+			bool loaded;	/* children known */
+			bool dirty;	/* needs a new object; implies the parent is dirty too */
+			bool in_lru;	/* in the tree's list of droppable directories */
+			/* The object ref names was sealed by a commit of this mount and
+			 * may so far be only in the journal (the uploader puts it in the
+			 * cache once stored): the children must not be dropped before
+			 * it can be read back. tree_cache.c clears it once it is cached. */
+			bool obj_pending;
+		};
+	};
 	/* Files: a failure not yet reported to a program (negative errno; 0:
 	 * none), set by a failed change (tree_write, a size change) or a failed
 	 * commit that held this file's changes; taken by flush and fsync
@@ -96,6 +118,10 @@ struct tree {
 	const char *cache_dir; /* borrowed: for statfs */
 	struct commit *commit; /* borrowed: set by the mount */
 	bool writeback;	       /* set by FUSE init before any other request */
+	/* Budget of the droppable directories kept loaded (tree_cache.h);
+	 * TREE_CACHE_DIRS and TREE_CACHE_INODES unless a test lowers them. */
+	size_t cache_dirs_max;
+	uint64_t cache_inodes_max;
 
 	/* Atomic: failed changes and failed commits since the mount (each logged). */
 	_Atomic uint64_t failures;
@@ -104,10 +130,13 @@ struct tree {
 	_Atomic int64_t last_request_s;
 
 	/* tree_lock. */
-	struct inode *orphans;		     /* unlinked inodes still referenced */
+	struct inode *orphans;		     /* unlinked inodes still referenced (via hash_next) */
 	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* store keys to delete after the next commit */
 	size_t ngarbage, garbage_cap;
-	uint64_t ninodes;
+	uint64_t ninodes;		     /* inodes in memory (statfs, sealfs status) */
+	struct inode *lru_head, *lru_tail; /* droppable directories, most recent first */
+	size_t lru_dirs;		     /* directories in that list */
+	uint64_t lru_inodes;		     /* their children */
 	bool dirty;		     /* something to commit (dirty root or garbage) */
 	struct timespec dirty_since; /* CLOCK_MONOTONIC, when dirty turned true */
 	struct timespec changed_at;  /* CLOCK_MONOTONIC, the last change */
@@ -141,8 +170,12 @@ uint64_t tree_ino(const struct inode *ino);
 /* Finds name in dir (loading dir); on success takes a kernel reference
  * (nlookup + 1) on *out. -ENOENT, -ENOTDIR, -ENAMETOOLONG, load errors. */
 int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out);
-/* Like tree_lookup without loading: -ENOENT when dir is not loaded. */
-int tree_find(struct tree *t, struct inode *dir, const char *name, struct inode **out);
+/* A directory's new sealed version is committed (needs tree_lock): clears
+ * dirty, so it may be unloaded again (fs/commit.c). */
+void tree_dir_clean_locked(struct tree *t, struct inode *dir);
+/* Unloads idle directories over the budget (needs tree_lock; fs/commit.c
+ * calls it after a commit made directories clean). */
+void tree_trim_locked(struct tree *t);
 /* Drops n kernel references; frees the inode when it is unlinked, unopened
  * and unreferenced. */
 void tree_forget(struct tree *t, struct inode *ino, uint64_t n);
