@@ -459,7 +459,5 @@ int main(void)
 	test_rescan_gives_same_totals(&env);
 	test_dirty_segment_growth_is_accounted(&env);
 	tenv_close(&env);
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures != 0;
+	return check_done("test_cache_lru");
 }

@@ -24,12 +24,9 @@ static void compare_content(struct tree *t1, struct inode *a, struct tree *t2, s
 	for (uint64_t off = 0; off < size; off += sizeof(x)) {
 		ssize_t n1 = tree_read(t1, a, x, sizeof(x), off);
 		ssize_t n2 = tree_read(t2, b, y, sizeof(y), off);
-		CHECK(n1 == n2 && n1 > 0);
-		if (n1 != n2 || n1 <= 0 || memcmp(x, y, (size_t)n1) != 0) {
-			fprintf(stderr, "  content differs at %llu\n", (unsigned long long)off);
-			test_failures++;
+		if (!CHECKF(n1 == n2 && n1 > 0 && memcmp(x, y, (size_t)n1) == 0,
+			    "content differs at %llu (reads %zd, %zd)", (unsigned long long)off, n1, n2))
 			return;
-		}
 	}
 }
 
@@ -605,7 +602,5 @@ int main(void)
 	test_rolled_back_or_missing_head_is_refused();
 	test_many_files_in_one_directory();
 	test_concurrent_changes_and_commits();
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures ? 1 : 0;
+	return check_done("test_tree_commit");
 }
