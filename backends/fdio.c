@@ -1,0 +1,68 @@
+/* fdio.c - whole transfers on a file descriptor (fdio.h). Must never lose a
+ * short transfer: every byte is written or the call fails. */
+#include "fdio.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+int fdio_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fdio_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int fdio_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	unsigned char *p = buf;
+	size_t done = 0;
+
+	if (got)
+		*got = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+		if (got)
+			*got = done;
+	}
+	return (done == len || got) ? 0 : -ENODATA;
+}
