@@ -3,6 +3,7 @@
 #include "fdio.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 int fdio_write_all(int fd, const void *buf, size_t len)
@@ -23,6 +24,8 @@ int fdio_write_all(int fd, const void *buf, size_t len)
 	}
 	return 0;
 }
+
+int fdio_write_str(int fd, const char *s) { return fdio_write_all(fd, s, strlen(s)); }
 
 int fdio_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {

@@ -12,6 +12,9 @@
  * of a failed write(2), or -EIO when write(2) accepts nothing. */
 int fdio_write_all(int fd, const void *buf, size_t len);
 
+/* fdio_write_all of the string s (without its NUL). */
+int fdio_write_str(int fd, const char *s);
+
 /* The same at offset off with pwrite(2); the fd's offset does not move. */
 int fdio_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 

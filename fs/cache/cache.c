@@ -19,6 +19,8 @@
 #include <sodium.h>
 
 #include "cache_lru.h"
+#include "fdio.h"
+#include "hex.h"
 
 /* Room left in a path for "/" + a key or "tmp/<name>". */
 #define CACHE_KEY_ROOM 300
@@ -410,44 +412,6 @@ int cache_open_object(struct cache *c, const char *key)
 	return cache_fetch(c, key);
 }
 
-int cache_pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
 {
 	struct stat st;
@@ -459,7 +423,7 @@ static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
 	buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
 	if (!buf)
 		return -ENOMEM;
-	rc = cache_pread_full(fd, buf, (size_t)st.st_size, 0);
+	rc = fdio_pread_all(fd, buf, (size_t)st.st_size, 0, NULL);
 	if (rc < 0) {
 		free(buf);
 		return rc == -ENODATA ? -EIO : rc;
@@ -491,7 +455,7 @@ int cache_write_object(struct cache *c, const char *key, const void *data, size_
 	fd = cache_tmp_create(c, tmp);
 	if (fd < 0)
 		return fd;
-	rc = cache_pwrite_full(fd, data, len, 0);
+	rc = fdio_pwrite_all(fd, data, len, 0);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0)
@@ -595,17 +559,9 @@ void cache_usage(struct cache *c, struct cache_usage *out)
 
 void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16])
 {
-	static const char digits[] = "0123456789abcdef";
-	char *p = out;
-
-	*p++ = 'o';
-	*p++ = '/';
-	*p++ = digits[key[0] >> 4];
-	*p++ = digits[key[0] & 15];
-	*p++ = '/';
-	for (int i = 0; i < 16; i++) {
-		*p++ = digits[key[i] >> 4];
-		*p++ = digits[key[i] & 15];
-	}
-	*p = '\0';
+	/* "o/" + the first byte's 2 digits + "/" + 32 digits (docs/FORMAT.md) */
+	memcpy(out, "o/", 2);
+	hex_encode(out + 2, 3, key, 1);
+	out[4] = '/';
+	hex_encode(out + 5, OBJECT_KEY_TEXT_BYTES - 5, key, 16);
 }

@@ -63,11 +63,6 @@ int cache_install(struct cache *c, const char *tmp_path, const char *key);
  * there survives a crash. Returns 0 or -errno. */
 int cache_sync_parent(struct cache *c, const char *key);
 
-/* pread()/pwrite() of exactly len bytes at off, retrying short transfers and
- * EINTR. Return 0, -errno, or (pread) -ENODATA when the file ends first. */
-int cache_pread_full(int fd, void *buf, size_t len, uint64_t off);
-int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
-
 /* ---- --cache-size (docs/INTERNALS.md, "Cache size"; fs/cache/cache_lru.h) ----
  *
  * Once cache_track has run, the cache keeps an index of its objects: every

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "fdio.h"
 #include "cache.h"
 #include "journal_slot.h"
 
@@ -167,7 +168,7 @@ static int journal_write_slot(const char *path, const unsigned char *buf, size_t
 
 	if (fd < 0)
 		return -errno;
-	r = cache_pwrite_full(fd, buf, len, 0);
+	r = fdio_pwrite_all(fd, buf, len, 0);
 	if (r == 0 && fstat(fd, &st) != 0)
 		r = -errno;
 	if (r == 0 && (uint64_t)st.st_size > len && ftruncate(fd, (off_t)len) != 0)
@@ -189,7 +190,7 @@ static void journal_clear_slot(const char *path)
 
 	if (fd < 0)
 		return;
-	(void)cache_pwrite_full(fd, zero, sizeof(zero), 0);
+	(void)fdio_pwrite_all(fd, zero, sizeof(zero), 0);
 	close(fd);
 }
 
@@ -340,7 +341,7 @@ static int journal_slurp(unsigned char **out, size_t *len, const char *path)
 	else if (!(*out = malloc((size_t)st.st_size)))
 		r = -ENOMEM;
 	else
-		r = cache_pread_full(fd, *out, (size_t)st.st_size, 0);
+		r = fdio_pread_all(fd, *out, (size_t)st.st_size, 0, NULL);
 	close(fd);
 	if (r == -ENODATA)
 		r = -EBADMSG; /* shrank while reading */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "fdio.h"
 #include "hex.h"
 #include "mount.h"
 #include "passphrase.h"
@@ -170,22 +171,6 @@ static int cli_init_open(struct backend **store, const char *url)
 	return 0;
 }
 
-static void cli_init_write(const char *s)
-{
-	size_t len = strlen(s);
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(STDOUT_FILENO, s, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		len -= (size_t)w;
-	}
-}
-
 /* The recovery key goes to stdout with write(2): no stdio buffer keeps a copy. */
 static void cli_init_show(const struct vault_config *cfg, const char *url, const char *recovery)
 {
@@ -193,13 +178,13 @@ static void cli_init_show(const struct vault_config *cfg, const char *url, const
 
 	hex_encode(id, sizeof(id), cfg->vault_id, sizeof(cfg->vault_id));
 	fflush(stdout);
-	cli_init_write("created vault ");
-	cli_init_write(id);
-	cli_init_write(" in ");
-	cli_init_write(url);
-	cli_init_write("\n\nrecovery key:\n\n    ");
-	cli_init_write(recovery);
-	cli_init_write("\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
+	(void)fdio_write_str(STDOUT_FILENO, "created vault ");
+	(void)fdio_write_str(STDOUT_FILENO, id);
+	(void)fdio_write_str(STDOUT_FILENO, " in ");
+	(void)fdio_write_str(STDOUT_FILENO, url);
+	(void)fdio_write_str(STDOUT_FILENO, "\n\nrecovery key:\n\n    ");
+	(void)fdio_write_str(STDOUT_FILENO, recovery);
+	(void)fdio_write_str(STDOUT_FILENO, "\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
 		       "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
 		       "and cannot show it again.\n");
 }

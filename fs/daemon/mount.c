@@ -27,7 +27,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +39,7 @@
 #include "cache.h"
 #include "commit.h"
 #include "control.h"
+#include "errbuf.h"
 #include "journal.h"
 #include "head.h"
 #include "seal.h"
@@ -78,21 +78,6 @@ struct mount_state {
 	struct prefetch *prefetch; /* read-ahead from a remote store; NULL for a local one */
 };
 
-static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, size, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 static void mount_now(struct dirobj_time *t) { tree_now(t); }
 
 /* ---- a new vault ---- */
@@ -117,9 +102,9 @@ int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
 	int r = store->ops->head(store, HEAD_STORE_KEY, &size);
 
 	if (r == 0)
-		return mount_fail(err, err_size, -EEXIST, "the store already holds a vault head");
+		return errbuf_fail(err, err_size, -EEXIST, "the store already holds a vault head");
 	if (r != -ENOENT)
-		return mount_fail(err, err_size, r, "checking the store for a head failed: %s",
+		return errbuf_fail(err, err_size, r, "checking the store for a head failed: %s",
 				  strerror(-r));
 	head.root.name = "";
 	head.root.type = DIROBJ_DIR;
@@ -143,7 +128,7 @@ int fsmount_init_tree(struct backend *store, const struct vault_config *cfg,
 	if (r == 0)
 		r = mount_put_sealed(store, HEAD_STORE_KEY, sealed, len);
 	if (r)
-		return mount_fail(err, err_size, r, "writing the empty root failed: %s",
+		return errbuf_fail(err, err_size, r, "writing the empty root failed: %s",
 				  strerror(-r));
 	return 0;
 }
@@ -157,11 +142,11 @@ static int mount_check_empty(const char *mnt, char *err, size_t size)
 	int r = 0;
 
 	if (!d)
-		return mount_fail(err, size, -errno, "cannot read mountpoint '%s': %s", mnt,
+		return errbuf_fail(err, size, -errno, "cannot read mountpoint '%s': %s", mnt,
 				  strerror(errno));
 	while ((de = readdir(d)) != NULL && r == 0)
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			r = mount_fail(err, size, -ENOTEMPTY, "mountpoint '%s' is not empty", mnt);
+			r = errbuf_fail(err, size, -ENOTEMPTY, "mountpoint '%s' is not empty", mnt);
 	closedir(d);
 	return r;
 }
@@ -173,25 +158,25 @@ static int mount_check_mountpoint(const char *mnt, char *err, size_t size)
 
 	if (stat(mnt, &st) != 0) {
 		if (errno == ENOTCONN)
-			return mount_fail(err, size, -EBUSY,
+			return errbuf_fail(err, size, -EBUSY,
 					  "mountpoint '%s' is a dead mount (transport endpoint is "
 					  "not connected): unmount it first",
 					  mnt);
 		if (errno == ENOENT)
-			return mount_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
+			return errbuf_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
 					  mnt);
-		return mount_fail(err, size, -errno, "cannot use mountpoint '%s': %s", mnt,
+		return errbuf_fail(err, size, -errno, "cannot use mountpoint '%s': %s", mnt,
 				  strerror(errno));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return mount_fail(err, size, -ENOTDIR, "mountpoint '%s' is not a directory", mnt);
+		return errbuf_fail(err, size, -ENOTDIR, "mountpoint '%s' is not a directory", mnt);
 	if ((size_t)snprintf(parent, sizeof(parent), "%s/..", mnt) >= sizeof(parent))
-		return mount_fail(err, size, -ENAMETOOLONG, "mountpoint path too long");
+		return errbuf_fail(err, size, -ENAMETOOLONG, "mountpoint path too long");
 	if (stat(parent, &pst) != 0 || pst.st_dev != st.st_dev || pst.st_ino == st.st_ino)
-		return mount_fail(err, size, -EBUSY, "mountpoint '%s' is already a mount point",
+		return errbuf_fail(err, size, -EBUSY, "mountpoint '%s' is already a mount point",
 				  mnt);
 	if (access("/dev/fuse", R_OK | W_OK) != 0)
-		return mount_fail(err, size, -ENODEV, "cannot use /dev/fuse: %s", strerror(errno));
+		return errbuf_fail(err, size, -ENODEV, "cannot use /dev/fuse: %s", strerror(errno));
 	return mount_check_empty(mnt, err, size);
 }
 
@@ -202,12 +187,12 @@ static int mount_read_head(struct dirobj_head *head, struct backend *store,
 	int r = seal_read_head(head, store, cfg->vault_id, keys->meta);
 
 	if (r == -ENOENT)
-		return mount_fail(err, size, r,
+		return errbuf_fail(err, size, r,
 				  "the store has no head: not a sealfs vault or never initialised");
 	if (r == -EBADMSG)
-		return mount_fail(err, size, r, "the vault head failed to authenticate");
+		return errbuf_fail(err, size, r, "the vault head failed to authenticate");
 	if (r)
-		return mount_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
+		return errbuf_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
 	return 0;
 }
 
@@ -221,7 +206,7 @@ static int mount_check_rollback(const char *cache_dir, const struct vault_config
 	if (r == -EINVAL)
 		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
 	if (r == 0 && seq < seen)
-		return mount_fail(err, size, -ESTALE,
+		return errbuf_fail(err, size, -ESTALE,
 				  "store was rolled back (head seq %" PRIu64 " < %" PRIu64
 				  " seen before)",
 				  seq, seen);
@@ -256,15 +241,15 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 		m->se =
 		    fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), m->tree);
 		if (!m->se)
-			r = mount_fail(err, size, -EINVAL, "bad FUSE mount options");
+			r = errbuf_fail(err, size, -EINVAL, "bad FUSE mount options");
 	}
 	fuse_opt_free_args(&args);
 	if (r)
 		return r;
 	if (fuse_set_signal_handlers(m->se) != 0)
-		return mount_fail(err, size, -EIO, "installing signal handlers failed");
+		return errbuf_fail(err, size, -EIO, "installing signal handlers failed");
 	if (fuse_session_mount(m->se, o->mountpoint) != 0)
-		return mount_fail(err, size, -EIO,
+		return errbuf_fail(err, size, -EIO,
 				  "mounting on '%s' failed (see the message above; is the FUSE "
 				  "module loaded and /dev/fuse usable?)",
 				  o->mountpoint);
@@ -483,7 +468,7 @@ static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t s
 			continue;
 		}
 		if (r) {
-			mount_fail(err, size, r, "journal record %016" PRIx64 " in the cache is "
+			errbuf_fail(err, size, r, "journal record %016" PRIx64 " in the cache is "
 				   "unreadable: %s", seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
 			break;
 		}
@@ -503,7 +488,7 @@ static int mount_replay(struct mount_state *m, const char *cache_dir, uint64_t s
 			*head_len = rec.head_len;
 			*newest = rec.seq;
 		} else {
-			mount_fail(err, size, r, "replaying the journal into the cache failed: %s",
+			errbuf_fail(err, size, r, "replaying the journal into the cache failed: %s",
 				   strerror(-r));
 		}
 		journal_record_release(&rec);
@@ -525,11 +510,11 @@ static int mount_choose_head(struct mount_state *m, struct dirobj_head *head,
 	int r = journal_init(cache_dir);
 
 	if (r)
-		return mount_fail(err, size, r, "creating the cache's journal failed: %s",
+		return errbuf_fail(err, size, r, "creating the cache's journal failed: %s",
 				  strerror(-r));
 	r = mount_replay(m, cache_dir, stored, &pending, &sealed, &len, err, size);
 	if (r == 0 && pending > remembered && pending < stored)
-		r = mount_fail(err, size, -ESTALE,
+		r = errbuf_fail(err, size, -ESTALE,
 			       "the store's head (seq %" PRIu64 ") is newer than this cache's "
 			       "commits not yet uploaded (seq %" PRIu64 "): another mount wrote to "
 			       "the store",
@@ -538,7 +523,7 @@ static int mount_choose_head(struct mount_state *m, struct dirobj_head *head,
 		dirobj_head_release(head);
 		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta);
 		if (r)
-			mount_fail(err, size, r, "the journal's head failed to authenticate");
+			errbuf_fail(err, size, r, "the journal's head failed to authenticate");
 		else
 			log_msg(LOG_INFO, "mounting commit %" PRIu64 " from the local journal "
 				"(the store holds %" PRIu64 ")", pending, stored);
@@ -586,7 +571,7 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 	if (r == 0)
 		r = cache_open(&m->cache, o->cache_dir, store, err, size);
 	if (r == 0 && o->cache_size && (r = cache_track(m->cache)) != 0)
-		mount_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
+		errbuf_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
 	if (r == 0)
 		r = mount_read_head(&head, store, cfg, keys, err, size);
 	if (r)
@@ -604,16 +589,16 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 	cctx.prefetch = m->prefetch;
 	if (r == 0 && (r = tree_open(&m->tree, &cctx, keys->meta, cfg->vault_id, &head.root,
 				     o->cache_dir)) != 0)
-		mount_fail(err, size, r, "loading the root directory failed: %s",
+		errbuf_fail(err, size, r, "loading the root directory failed: %s",
 			   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
 	if (r == 0 && (r = commit_new(&m->commit, m->tree, store, head.seq, o->cache_dir)) != 0)
-		mount_fail(err, size, r, "out of memory");
+		errbuf_fail(err, size, r, "out of memory");
 	dirobj_head_release(&head);
 	if (r == 0 &&
 	    (r = upload_start(&m->up, store, m->cache, o->cache_dir, cfg->vault_id, stored)) != 0)
-		mount_fail(err, size, r, "starting the uploader failed");
+		errbuf_fail(err, size, r, "starting the uploader failed");
 	if (r == 0 && (r = commit_set_uploader(m->commit, m->up)) != 0)
-		mount_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
+		errbuf_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
 	if (r)
 		return r;
 	if (o->fsync_store)
@@ -669,7 +654,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		m.delay_ms = MOUNT_COMMIT_DELAY_DEFAULT_MS;
 	r = mount_prepare(&m, store, cfg, keys, opts, err, err_size);
 	if (r == 0 && (r = mount_start_committer(&m)) != 0)
-		mount_fail(err, err_size, r, "starting the committer failed");
+		errbuf_fail(err, err_size, r, "starting the committer failed");
 	if (r) {
 		if (m.se)
 			fuse_session_unmount(m.se);
@@ -687,7 +672,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_stop_committer(&m);
 	r = mount_final_commit(&m);
 	if (r)
-		mount_fail(err, err_size, r, "the last commit failed");
+		errbuf_fail(err, err_size, r, "the last commit failed");
 	mount_drain(&m, opts->pending_path);
 	mount_teardown(&m);
 	vault_keys_free(keys);

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "par.h"
 
@@ -343,7 +344,7 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 	fd = seg_fd(ctx, f, s);
 	if (fd < 0)
 		return fd;
-	rc = cache_pread_full(fd, tb->sealed, (c1 - c0) * sz, (c0 % SEGMENT_CHUNKS) * sz);
+	rc = fdio_pread_all(fd, tb->sealed, (c1 - c0) * sz, (c0 % SEGMENT_CHUNKS) * sz, NULL);
 	if (rc < 0)
 		return seg_reject(ctx, f, s, c0, rc);
 	content_ad_init(&j.ad, ctx, f, f->segs[s].key);
@@ -485,8 +486,8 @@ static int build_read_old(const struct content_ctx *ctx, struct seg_build *b, si
 			fd = seg_fd(ctx, b->f, s);
 		if (fd < 0)
 			return fd;
-		rc = cache_pread_full(fd, b->tb->sealed + (c - b->ca) * b->sz, (e - c) * b->sz,
-				      (c % SEGMENT_CHUNKS) * b->sz);
+		rc = fdio_pread_all(fd, b->tb->sealed + (c - b->ca) * b->sz, (e - c) * b->sz,
+				      (c % SEGMENT_CHUNKS) * b->sz, NULL);
 		if (rc < 0)
 			return content_bad_chunk(b->f, c, rc);
 		c = e;
@@ -561,7 +562,7 @@ static int seg_install(const struct content_ctx *ctx, struct content_file *f, si
 	fd = cache_create_object(ctx->cache, kt, path);
 	if (fd < 0)
 		return fd;
-	rc = cache_pwrite_full(fd, data, len, 0);
+	rc = fdio_pwrite_all(fd, data, len, 0);
 	if (rc < 0) {
 		close(fd);
 		cache_drop_object(ctx->cache, kt);
@@ -589,7 +590,7 @@ static int seg_patch(const struct content_ctx *ctx, struct seg_build *b, size_t 
 
 	if (fd < 0)
 		return fd;
-	rc = cache_pwrite_full(fd, b->tb->sealed, (cb - b->ca) * b->sz, (b->ca - a) * b->sz);
+	rc = fdio_pwrite_all(fd, b->tb->sealed, (cb - b->ca) * b->sz, (b->ca - a) * b->sz);
 	if (rc == 0 && old_end > b1 && ftruncate(fd, (off_t)((b1 - a) * b->sz)) < 0)
 		rc = -errno;
 	b->f->segs[s].unsynced = true;

@@ -348,6 +348,13 @@ static void test_xattr_rules(void)
 	name[sizeof(name) - 1] = '\0';
 	CHECK_RC(tree_setxattr(t, f, name, "v", 1, 0), -ERANGE);
 	CHECK_RC(tree_setxattr(t, f, "user.\xff", "v", 1, 0), -EINVAL);
+	/* the decoder's UTF-8 rule (dirobj_check_utf8): overlong forms and
+	 * surrogates refused, any other code point kept through a reload */
+	CHECK_RC(tree_setxattr(t, f, "user.\xc0\xaf", "v", 1, 0), -EINVAL);
+	CHECK_RC(tree_setxattr(t, f, "user.\xed\xa0\x80", "v", 1, 0), -EINVAL);
+	CHECK_RC(tree_setxattr(t, f, "user.\xf4\x90\x80\x80", "v", 1, 0), -EINVAL);
+	CHECK_RC(tree_setxattr(t, f, "user.caf\xc3\xa9", "v", 1, 0), 0);
+	CHECK_RC(tree_setxattr(t, f, "user.\xf0\x9f\x94\x91", "v", 1, 0), 0);
 	CHECK_RC(tree_removexattr(t, f, "user.b"), 0);
 	CHECK_RC(tree_removexattr(t, f, "user.b"), -ENODATA);
 	CHECK_RC(commit_run(m.commit), 0);
