@@ -6,12 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-int fdio_write_all(int fd, const void *buf, size_t len)
+/* The one loop of fdio_write_all (off < 0: write at the fd's offset) and
+ * fdio_pwrite_all. */
+static int fdio_put(int fd, const unsigned char *p, size_t len, int64_t off)
 {
-	const unsigned char *p = buf;
-
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -21,30 +21,21 @@ int fdio_write_all(int fd, const void *buf, size_t len)
 			return -EIO;
 		p += n;
 		len -= (size_t)n;
+		if (off >= 0)
+			off += n;
 	}
 	return 0;
 }
 
-int fdio_write_str(int fd, const char *s) { return fdio_write_all(fd, s, strlen(s)); }
+int fdio_write_all(int fd, const void *buf, size_t len) { return fdio_put(fd, buf, len, -1); }
+
+int fdio_write_str(int fd, const char *s) { return fdio_put(fd, (const void *)s, strlen(s), -1); }
 
 int fdio_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	if (off > INT64_MAX)
+		return -EINVAL;
+	return fdio_put(fd, buf, len, (int64_t)off);
 }
 
 int fdio_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)

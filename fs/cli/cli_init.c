@@ -19,8 +19,6 @@
 #include "recovery.h"
 #include "suite.h"
 
-#define CLI_INIT_MIB (1024ull * 1024ull)
-#define CLI_INIT_MEMLIMIT_MAX_MIB (1024ull * 1024ull) /* 1 TiB: anything larger is a typo */
 #define CLI_INIT_DESCRIBE_BYTES 4096
 
 static const char cli_init_usage[] =
@@ -71,7 +69,6 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 		{"kdf-opslimit", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	unsigned long long v;
 	int c, rc = 0;
 
 	a->suite = suite_default();
@@ -83,14 +80,7 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 		case 'x': a->src.extpass = optarg; break;
 		case 'c': rc = cli_init_cipher(a, optarg); break;
 		case 'm':
-			rc = cli_parse_ull(&v, "--kdf-memlimit", optarg, 1, CLI_INIT_MEMLIMIT_MAX_MIB);
-			a->cost.memlimit = (size_t)(v * CLI_INIT_MIB);
-			break;
-		case 'o':
-			rc = cli_parse_ull(&v, "--kdf-opslimit", optarg,
-					   crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_OPSLIMIT_MAX);
-			a->cost.opslimit = v;
-			break;
+		case 'o': rc = cli_parse_kdf_option(&a->cost, c, optarg); break;
 		case 'h': fputs(cli_init_usage, stdout); return -1;
 		default: return cli_bad_option("init", c, argv);
 		}
