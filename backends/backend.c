@@ -2,62 +2,34 @@
  * that serves the scheme. Dispatch only: it must never touch objects itself. */
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "backend.h"
+#include "errbuf.h"
 #include "local.h"
-
-#if __has_include("s3.h")
 #include "s3.h"
-#define BACKEND_HAVE_S3 1
-#endif
 
 #define BACKEND_BUCKET_MAX_BYTES 255  /* S3 allows 63; some compatible servers more */
 #define BACKEND_SCHEME_SHOWN_BYTES 32 /* how much of an unknown scheme a message quotes */
-
-static int backend_fail(char *err, size_t err_size, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Writes a one-line reason into err (when there is room) and returns code. */
-static int backend_fail(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_size, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* rest is what follows "s3://": "bucket" or "bucket/prefix". The prefix is
  * passed as written (possibly empty); the S3 store normalises it. */
 static int backend_open_s3(struct backend **out, const char *rest, const struct backend_opts *opts,
 			   char *err, size_t err_size)
 {
-#ifdef BACKEND_HAVE_S3
 	char bucket[BACKEND_BUCKET_MAX_BYTES + 1];
 	const char *slash = strchr(rest, '/');
 	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
 
 	if (len == 0)
-		return backend_fail(err, err_size, -EINVAL,
+		return errbuf_fail(err, err_size, -EINVAL,
 				    "s3 store url needs a bucket: s3://bucket/prefix");
 	if (len > BACKEND_BUCKET_MAX_BYTES)
-		return backend_fail(err, err_size, -EINVAL, "s3 bucket name is too long");
+		return errbuf_fail(err, err_size, -EINVAL, "s3 bucket name is too long");
 	memcpy(bucket, rest, len);
 	bucket[len] = '\0';
 	return s3_backend_open(out, bucket, slash ? slash + 1 : "", opts, err, err_size);
-#else
-	(void)out;
-	(void)rest;
-	(void)opts;
-	return backend_fail(err, err_size, -EPROTONOSUPPORT, "s3 store not built");
-#endif
 }
 
 /* rest is what follows "file://": an absolute path, optionally after the
@@ -68,7 +40,7 @@ static int backend_open_file(struct backend **out, const char *rest,
 	if (strncmp(rest, "localhost/", strlen("localhost/")) == 0)
 		rest += strlen("localhost");
 	if (rest[0] != '/')
-		return backend_fail(err, err_size, -EINVAL,
+		return errbuf_fail(err, err_size, -EINVAL,
 				    "file store url must be file:///absolute/path");
 	return local_backend_open(out, rest, opts, err, err_size);
 }
@@ -86,7 +58,7 @@ int backend_open(struct backend **out, const char *url, const struct backend_opt
 	if (!opts)
 		opts = &no_opts;
 	if (!url || url[0] == '\0')
-		return backend_fail(err, err_size, -EINVAL, "empty store url");
+		return errbuf_fail(err, err_size, -EINVAL, "empty store url");
 	sep = strstr(url, "://");
 	if (!sep)
 		return local_backend_open(out, url, opts, err, err_size);
@@ -97,6 +69,6 @@ int backend_open(struct backend **out, const char *url, const struct backend_opt
 		return backend_open_file(out, sep + 3, opts, err, err_size);
 	if (scheme_len > BACKEND_SCHEME_SHOWN_BYTES)
 		scheme_len = BACKEND_SCHEME_SHOWN_BYTES;
-	return backend_fail(err, err_size, -EPROTONOSUPPORT, "unknown store scheme '%.*s'",
+	return errbuf_fail(err, err_size, -EPROTONOSUPPORT, "unknown store scheme '%.*s'",
 			    (int)scheme_len, url);
 }

@@ -16,6 +16,8 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "fdio.h"
+
 #define HTTP_POOL_MAX 8			/* idle easy handles kept for reuse */
 #define HTTP_ERROR_BODY_MAX (64u << 10) /* bytes of an error reply kept */
 
@@ -280,20 +282,6 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int mem_append(struct xfer *x, const char *p, size_t n)
 {
 	struct http_reply *r = x->rep;
@@ -357,7 +345,7 @@ static int sink_write(struct xfer *x, const char *p, size_t n)
 	case HTTP_SINK_MEM:
 		return mem_append(x, p, n);
 	case HTTP_SINK_FD: {
-		int r = write_all(x->rep->fd, p, n);
+		int r = fdio_write_all(x->rep->fd, p, n);
 		if (r == 0)
 			x->rep->fd_written += n;
 		return r;

@@ -98,4 +98,10 @@ int dirobj_head_decode(struct dirobj_head *head, const char *json, size_t len);
 /* Frees what dirobj_head_decode allocated; zeroes *head. */
 void dirobj_head_release(struct dirobj_head *head);
 
+/* Whether s[0..len) is UTF-8 that a directory object may hold in a name or an
+ * xattr name (jansson's own check: no overlong forms, no surrogates, nothing
+ * above U+10FFFF). The one rule: the encoder, the decoder and fs/vault/tree.c
+ * (xattr names) all call this. Pure; thread-safe. */
+bool dirobj_check_utf8(const char *s, size_t len);
+
 #endif

@@ -13,8 +13,7 @@
 #define DIROBJ_NSEC_MAX 999999999
 #define DIROBJ_INT_MAX ((uint64_t)INT64_MAX) /* largest JSON integer jansson holds */
 
-/* Whether s[0..len) is UTF-8 that jansson accepts in a string. */
-bool dirobj_check_utf8(const char *s, size_t len);
+/* dirobj_check_utf8 (the UTF-8 rule) is public: dirobj.h. */
 /* A child name: 1..255 bytes, no '/' or NUL, not "." or ".."; the root's is "". */
 bool dirobj_check_name(const char *name, size_t len, bool root);
 /* A symlink target: 1..DIROBJ_TARGET_MAX bytes, no NUL. */

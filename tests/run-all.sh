@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/run-all.sh - the whole test run, as CI does it (.ci/run): installs what
 # is missing (Debian 12, as root), then
+#   0. clang-format --dry-run --Werror of every tracked *.c/*.h (one failed test)
 #   1. build-ci    gcc, --werror:                     suites unit, mount, s3
 #   2. build-asan  clang, ASan+UBSan, --werror:       suites unit, mount, s3
 #   3. build-fuzz  clang, -Dfuzz=true, ASan+UBSan:    suite fuzz
@@ -15,7 +16,7 @@ START=$(date +%s)
 
 PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       libfuse3-dev fuse3 libsodium-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
-      python3 git sqlite3 util-linux tar diffutils coreutils)
+      python3 git sqlite3 util-linux tar diffutils coreutils clang-format)
 # Checked by command: a nodejs from another source may bring its own npm.
 CMD_PKGS=(node:nodejs npm:npm)
 
@@ -153,6 +154,28 @@ check_asan_logs() {
 
 install_missing
 [[ -e /dev/fuse ]] || modprobe fuse 2>/dev/null || true
+
+# Formatting: every tracked *.c/*.h as .clang-format wants it; any file that
+# is not counts as one failed test, its name shown (fix: clang-format -i FILE).
+check_format() {
+	local bad
+	echo "=== clang-format --dry-run --Werror"
+	if ! command -v clang-format >/dev/null; then
+		echo "run-all: clang-format missing"
+		FAILED=$((FAILED + 1))
+		return
+	fi
+	bad=$(git ls-files -z -- '*.c' '*.h' | xargs -0 -n 1 sh -c \
+		'clang-format --dry-run --Werror "$0" >/dev/null 2>&1 || echo "$0"')
+	if [[ -n $bad ]]; then
+		echo "run-all: not formatted as .clang-format says:"
+		echo "$bad" | sed 's/^/  /'
+		FAILED=$((FAILED + 1))
+	else
+		PASSED=$((PASSED + 1))
+	fi
+}
+check_format
 
 if setup_build build-ci -Dfault_injection=true; then
 	# the 1 GiB round trip through the S3 store (about 75 s here);

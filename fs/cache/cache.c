@@ -20,6 +20,8 @@
 
 #include "cache_lru.h"
 #include "fault.h"
+#include "fdio.h"
+#include "hex.h"
 
 /* Room left in a path for "/" + a key or "tmp/<name>". */
 #define CACHE_KEY_ROOM 300
@@ -431,44 +433,11 @@ int cache_open_object(struct cache *c, const char *key)
 	return cache_fetch(c, key);
 }
 
-int cache_pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const unsigned char *p = buf;
-
 	if (fault_fire(FAULT_CACHE))
 		return -EIO; /* before any byte: like a full or failing disk */
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return fdio_pwrite_all(fd, buf, len, off);
 }
 
 static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
@@ -482,7 +451,7 @@ static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
 	buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
 	if (!buf)
 		return -ENOMEM;
-	rc = cache_pread_full(fd, buf, (size_t)st.st_size, 0);
+	rc = fdio_pread_all(fd, buf, (size_t)st.st_size, 0, NULL);
 	if (rc < 0) {
 		free(buf);
 		return rc == -ENODATA ? -EIO : rc;
@@ -618,17 +587,9 @@ void cache_usage(struct cache *c, struct cache_usage *out)
 
 void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16])
 {
-	static const char digits[] = "0123456789abcdef";
-	char *p = out;
-
-	*p++ = 'o';
-	*p++ = '/';
-	*p++ = digits[key[0] >> 4];
-	*p++ = digits[key[0] & 15];
-	*p++ = '/';
-	for (int i = 0; i < 16; i++) {
-		*p++ = digits[key[i] >> 4];
-		*p++ = digits[key[i] & 15];
-	}
-	*p = '\0';
+	/* "o/" + the first byte's 2 digits + "/" + 32 digits (docs/FORMAT.md) */
+	memcpy(out, "o/", 2);
+	hex_encode(out + 2, 3, key, 1);
+	out[4] = '/';
+	hex_encode(out + 5, OBJECT_KEY_TEXT_BYTES - 5, key, 16);
 }

@@ -68,11 +68,6 @@ int cache_install(struct cache *c, const char *tmp_path, const char *key);
  * there survives a crash. Returns 0 or -errno. */
 int cache_sync_parent(struct cache *c, const char *key);
 
-/* pread()/pwrite() of exactly len bytes at off, retrying short transfers and
- * EINTR. Return 0, -errno, or (pread) -ENODATA when the file ends first. */
-int cache_pread_full(int fd, void *buf, size_t len, uint64_t off);
-int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
-
 /* ---- --cache-size (docs/INTERNALS.md, "Cache size"; fs/cache/cache_lru.h) ----
  *
  * Once cache_track has run, the cache keeps an index of its objects: every
@@ -117,6 +112,11 @@ int cache_room_wait(struct cache *c, uint64_t bytes);
 void cache_room_release(struct cache *c, uint64_t bytes);
 /* Totals of the index (zeros without cache_track). */
 void cache_usage(struct cache *c, struct cache_usage *out);
+
+/* pwrite() of exactly len bytes at off (fdio_pwrite_all), through the
+ * test-only failure hook (fault.h, FAULT_CACHE): what every write of a
+ * cache or journal file goes through. 0 or -errno. */
+int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /* The store key text for a 16-byte object key: "o/<hh>/<32 hex>" + NUL. */
 #define OBJECT_KEY_TEXT_BYTES 40

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "fdio.h"
 #include "cache.h"
 #include "fault.h"
 #include "journal_slot.h"
@@ -229,7 +230,7 @@ static void journal_clear_slot(const char *path)
 
 	if (fd < 0)
 		return;
-	(void)cache_pwrite_full(fd, zero, sizeof(zero), 0);
+	(void)fdio_pwrite_all(fd, zero, sizeof(zero), 0);
 	close(fd);
 }
 
@@ -381,7 +382,7 @@ static int journal_slurp(unsigned char **out, size_t *len, const char *path)
 	else if (!(*out = malloc((size_t)st.st_size)))
 		r = -ENOMEM;
 	else
-		r = cache_pread_full(fd, *out, (size_t)st.st_size, 0);
+		r = fdio_pread_all(fd, *out, (size_t)st.st_size, 0, NULL);
 	close(fd);
 	if (r == -ENODATA)
 		r = -EBADMSG; /* shrank while reading */

@@ -12,14 +12,13 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "fdio.h"
 #include "hex.h"
 #include "engine.h"
 #include "passphrase.h"
 #include "recovery.h"
 #include "suite.h"
 
-#define CLI_INIT_MIB (1024ull * 1024ull)
-#define CLI_INIT_MEMLIMIT_MAX_MIB (1024ull * 1024ull) /* 1 TiB: anything larger is a typo */
 #define CLI_INIT_DESCRIBE_BYTES 4096
 
 static const char cli_init_usage[] =
@@ -70,7 +69,6 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 		{"kdf-opslimit", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	unsigned long long v;
 	int c, rc = 0;
 
 	a->suite = suite_default();
@@ -82,14 +80,7 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 		case 'x': a->src.extpass = optarg; break;
 		case 'c': rc = cli_init_cipher(a, optarg); break;
 		case 'm':
-			rc = cli_parse_ull(&v, "--kdf-memlimit", optarg, 1, CLI_INIT_MEMLIMIT_MAX_MIB);
-			a->cost.memlimit = (size_t)(v * CLI_INIT_MIB);
-			break;
-		case 'o':
-			rc = cli_parse_ull(&v, "--kdf-opslimit", optarg,
-					   crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_OPSLIMIT_MAX);
-			a->cost.opslimit = v;
-			break;
+		case 'o': rc = cli_parse_kdf_option(&a->cost, c, optarg); break;
 		case 'h': fputs(cli_init_usage, stdout); return -1;
 		default: return cli_bad_option("init", c, argv);
 		}
@@ -170,22 +161,6 @@ static int cli_init_open(struct backend **store, const char *url)
 	return 0;
 }
 
-static void cli_init_write(const char *s)
-{
-	size_t len = strlen(s);
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(STDOUT_FILENO, s, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		len -= (size_t)w;
-	}
-}
-
 /* The recovery key goes to stdout with write(2): no stdio buffer keeps a copy. */
 static void cli_init_show(const struct vault_config *cfg, const char *url, const char *recovery)
 {
@@ -193,13 +168,13 @@ static void cli_init_show(const struct vault_config *cfg, const char *url, const
 
 	hex_encode(id, sizeof(id), cfg->vault_id, sizeof(cfg->vault_id));
 	fflush(stdout);
-	cli_init_write("created vault ");
-	cli_init_write(id);
-	cli_init_write(" in ");
-	cli_init_write(url);
-	cli_init_write("\n\nrecovery key:\n\n    ");
-	cli_init_write(recovery);
-	cli_init_write("\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
+	(void)fdio_write_str(STDOUT_FILENO, "created vault ");
+	(void)fdio_write_str(STDOUT_FILENO, id);
+	(void)fdio_write_str(STDOUT_FILENO, " in ");
+	(void)fdio_write_str(STDOUT_FILENO, url);
+	(void)fdio_write_str(STDOUT_FILENO, "\n\nrecovery key:\n\n    ");
+	(void)fdio_write_str(STDOUT_FILENO, recovery);
+	(void)fdio_write_str(STDOUT_FILENO, "\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
 		       "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
 		       "and cannot show it again.\n");
 }

@@ -11,9 +11,6 @@
 #include "cli_util.h"
 #include "passphrase.h"
 
-#define CLI_KEYS_MIB (1024ull * 1024ull)
-#define CLI_KEYS_MEMLIMIT_MAX_MIB (1024ull * 1024ull)
-
 static const char cli_passwd_usage[] =
 	"usage: sealfs passwd STORE [options]\n"
 	"\n"
@@ -58,7 +55,6 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, bool r
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *cmd = recover ? "recover" : "passwd";
-	unsigned long long v;
 	int c, rc = 0;
 
 	a->cost = vault_kdf_default();
@@ -74,14 +70,7 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, bool r
 		case 'x': a->old_src.extpass = optarg; break;
 		case 'n': a->new_src.file = optarg; break;
 		case 'm':
-			rc = cli_parse_ull(&v, "--kdf-memlimit", optarg, 1, CLI_KEYS_MEMLIMIT_MAX_MIB);
-			a->cost.memlimit = (size_t)(v * CLI_KEYS_MIB);
-			break;
-		case 'o':
-			rc = cli_parse_ull(&v, "--kdf-opslimit", optarg,
-					   crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_OPSLIMIT_MAX);
-			a->cost.opslimit = v;
-			break;
+		case 'o': rc = cli_parse_kdf_option(&a->cost, c, optarg); break;
 		case 'h': fputs(recover ? cli_recover_usage : cli_passwd_usage, stdout); return -1;
 		default: return cli_bad_option(cmd, c, argv);
 		}

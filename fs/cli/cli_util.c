@@ -15,10 +15,14 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <sodium.h>
+
 #include "log.h"
 #include "runtime.h"
 #include "suite.h"
 
+#define CLI_MIB (1024ull * 1024ull)
+#define CLI_KDF_MEMLIMIT_MAX_MIB (1024ull * 1024ull) /* 1 TiB: anything larger is a typo */
 #define CLI_CONFIG_MAX_BYTES (64u * 1024u) /* a real config is about 1 KiB */
 
 const char *cli_why(int err)
@@ -87,6 +91,24 @@ int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
 				min, max);
 	*out = v;
 	return 0;
+}
+
+int cli_parse_kdf_option(struct vault_kdf_cost *cost, int c, const char *text)
+{
+	unsigned long long v;
+	int rc;
+
+	if (c == 'm') {
+		rc = cli_parse_ull(&v, "--kdf-memlimit", text, 1, CLI_KDF_MEMLIMIT_MAX_MIB);
+		if (rc == 0)
+			cost->memlimit = (size_t)(v * CLI_MIB);
+		return rc;
+	}
+	rc = cli_parse_ull(&v, "--kdf-opslimit", text, crypto_pwhash_OPSLIMIT_MIN,
+			   crypto_pwhash_OPSLIMIT_MAX);
+	if (rc == 0)
+		cost->opslimit = v;
+	return rc;
 }
 
 int cli_parse_size(unsigned long long *out, const char *opt, const char *text,

@@ -38,6 +38,12 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
 		  unsigned long long min, unsigned long long max);
 
+/* The Argon2id cost options of init, passwd and recover: c is 'm'
+ * (--kdf-memlimit MIB, 1 MiB to 1 TiB: more is a typo) or 'o'
+ * (--kdf-opslimit N, libsodium's range); sets that half of *cost. 0, or a
+ * usage error as cli_usage. */
+int cli_parse_kdf_option(struct vault_kdf_cost *cost, int c, const char *text);
+
 /* Parses a size given to option opt: a whole number of bytes with an
  * optional K, M, G or T (binary multiples, either case), at least min
  * (min_text says it in the message). Usage errors as cli_usage. */

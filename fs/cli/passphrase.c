@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "errbuf.h"
+#include "fdio.h"
 
 #define PASSPHRASE_CAP (PASSPHRASE_MAX_BYTES + 2) /* the line, one byte to spot "too long", NUL */
 
@@ -22,21 +23,6 @@ static const int passphrase_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define PASSPHRASE_NSIGNALS (sizeof(passphrase_signals) / sizeof(passphrase_signals[0]))
 
 static volatile sig_atomic_t passphrase_caught; /* signal number seen during a prompt */
-
-static int passphrase_fail(char *err, size_t err_size, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int passphrase_fail(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_size) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_size, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 static void passphrase_on_signal(int sig)
 {
@@ -83,13 +69,13 @@ static void passphrase_drain(int fd, char *scratch, size_t size)
 static int passphrase_line_error(ssize_t r, const char *from, char *err, size_t err_size)
 {
 	if (r == -EMSGSIZE)
-		return passphrase_fail(err, err_size, -EINVAL, "%s: longer than %d bytes", from,
+		return errbuf_fail(err, err_size, -EINVAL, "%s: longer than %d bytes", from,
 				       PASSPHRASE_MAX_BYTES);
 	if (r == 0)
-		return passphrase_fail(err, err_size, -EINVAL, "%s: empty", from);
+		return errbuf_fail(err, err_size, -EINVAL, "%s: empty", from);
 	if (r == -EINTR)
-		return passphrase_fail(err, err_size, -EINTR, "%s: interrupted", from);
-	return passphrase_fail(err, err_size, (int)r, "%s: %s", from, cli_why((int)-r));
+		return errbuf_fail(err, err_size, -EINTR, "%s: interrupted", from);
+	return errbuf_fail(err, err_size, (int)r, "%s: %s", from, cli_why((int)-r));
 }
 
 static int passphrase_from_file(struct passphrase *p, const char *path, char *err,
@@ -99,7 +85,7 @@ static int passphrase_from_file(struct passphrase *p, const char *path, char *er
 	ssize_t r;
 
 	if (fd < 0)
-		return passphrase_fail(err, err_size, -errno, "passphrase file '%s': %s", path,
+		return errbuf_fail(err, err_size, -errno, "passphrase file '%s': %s", path,
 				       cli_why(errno));
 	r = passphrase_read_line(fd, p->text);
 	close(fd);
@@ -115,14 +101,14 @@ static int passphrase_wait_cmd(pid_t pid, char *err, size_t err_size)
 
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return passphrase_fail(err, err_size, -ECHILD, "extpass: %s",
+			return errbuf_fail(err, err_size, -ECHILD, "extpass: %s",
 					       cli_why(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
-		return passphrase_fail(err, err_size, -ECHILD, "extpass command failed (exit %d)",
+		return errbuf_fail(err, err_size, -ECHILD, "extpass command failed (exit %d)",
 				       WEXITSTATUS(status));
-	return passphrase_fail(err, err_size, -ECHILD, "extpass command killed by signal %d",
+	return errbuf_fail(err, err_size, -ECHILD, "extpass command killed by signal %d",
 			       WTERMSIG(status));
 }
 
@@ -133,13 +119,13 @@ static int passphrase_from_cmd(struct passphrase *p, const char *cmd, char *err,
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
-		return passphrase_fail(err, err_size, -errno, "extpass: %s", cli_why(errno));
+		return errbuf_fail(err, err_size, -errno, "extpass: %s", cli_why(errno));
 	pid = fork();
 	if (pid < 0) {
 		rc = -errno;
 		close(fds[0]);
 		close(fds[1]);
-		return passphrase_fail(err, err_size, rc, "extpass: %s", cli_why(-rc));
+		return errbuf_fail(err, err_size, rc, "extpass: %s", cli_why(-rc));
 	}
 	if (pid == 0) {
 		if (dup2(fds[1], STDOUT_FILENO) < 0)
@@ -178,22 +164,6 @@ static void passphrase_uncatch(const struct sigaction old[PASSPHRASE_NSIGNALS])
 		sigaction(passphrase_signals[i], &old[i], NULL);
 }
 
-static void passphrase_write_all(int fd, const char *s)
-{
-	size_t len = strlen(s);
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, s, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		len -= (size_t)w;
-	}
-}
-
 /* Shows prompt on the terminal tty and reads one line with echo off. */
 static ssize_t passphrase_tty_line(int tty, const char *prompt, char *buf)
 {
@@ -212,11 +182,11 @@ static ssize_t passphrase_tty_line(int tty, const char *prompt, char *buf)
 		 * typed after the prompt appears may be lost or echoed. */
 		echo_off = tcsetattr(tty, TCSAFLUSH, &quiet) == 0;
 	}
-	passphrase_write_all(tty, prompt);
+	(void)fdio_write_str(tty, prompt);
 	r = passphrase_read_line(tty, buf);
 	if (echo_off)
 		tcsetattr(tty, TCSANOW, &saved);
-	passphrase_write_all(tty, "\n");
+	(void)fdio_write_str(tty, "\n");
 	passphrase_uncatch(old);
 	if (passphrase_caught)
 		raise(passphrase_caught); /* the terminal is sane again: act on it now */
@@ -232,7 +202,7 @@ static int passphrase_from_tty(struct passphrase *p, const char *prompt, bool co
 	int rc = 0;
 
 	if (tty < 0)
-		return passphrase_fail(err, err_size, -ENXIO,
+		return errbuf_fail(err, err_size, -ENXIO,
 				       "no terminal to ask for the passphrase "
 				       "(use --passphrase-file or --extpass)");
 	r = passphrase_tty_line(tty, prompt, p->text);
@@ -245,12 +215,12 @@ static int passphrase_from_tty(struct passphrase *p, const char *prompt, bool co
 		goto out;
 	again = sodium_malloc(PASSPHRASE_CAP);
 	if (!again) {
-		rc = passphrase_fail(err, err_size, -ENOMEM, "out of memory");
+		rc = errbuf_fail(err, err_size, -ENOMEM, "out of memory");
 		goto out;
 	}
 	r2 = passphrase_tty_line(tty, "Repeat to confirm: ", again);
 	if (r2 != r || sodium_memcmp(p->text, again, (size_t)r) != 0)
-		rc = passphrase_fail(err, err_size, -EKEYREJECTED, "passphrases do not match");
+		rc = errbuf_fail(err, err_size, -EKEYREJECTED, "passphrases do not match");
 	sodium_free(again);
 out:
 	close(tty);
@@ -265,7 +235,7 @@ int passphrase_get(struct passphrase *out, const struct passphrase_src *src, con
 	out->len = 0;
 	out->text = sodium_malloc(PASSPHRASE_CAP);
 	if (!out->text)
-		return passphrase_fail(err, err_size, -ENOMEM, "out of memory");
+		return errbuf_fail(err, err_size, -ENOMEM, "out of memory");
 	if (src && src->file)
 		rc = passphrase_from_file(out, src->file, err, err_size);
 	else if (src && src->extpass)

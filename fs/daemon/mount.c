@@ -26,7 +26,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include "commit.h"
 #include "control.h"
 #include "engine.h"
+#include "errbuf.h"
 #include "fault.h"
 #include "log.h"
 #include "mono.h"
@@ -69,21 +69,6 @@ struct mount_state {
 	struct control *ctl; /* sealfs status / sync; NULL when the socket failed */
 };
 
-static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int mount_fail(char *err, size_t size, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, size, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* ---- the session ---- */
 
 static int mount_args(struct fuse_args *args, const struct mount_opts *o)
@@ -110,15 +95,15 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 		m->se =
 		    fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), m->eng.tree);
 		if (!m->se)
-			r = mount_fail(err, size, -EINVAL, "bad FUSE mount options");
+			r = errbuf_fail(err, size, -EINVAL, "bad FUSE mount options");
 	}
 	fuse_opt_free_args(&args);
 	if (r)
 		return r;
 	if (fuse_set_signal_handlers(m->se) != 0)
-		return mount_fail(err, size, -EIO, "installing signal handlers failed");
+		return errbuf_fail(err, size, -EIO, "installing signal handlers failed");
 	if (fuse_session_mount(m->se, o->mountpoint) != 0)
-		return mount_fail(err, size, -EIO,
+		return errbuf_fail(err, size, -EIO,
 				  "mounting on '%s' failed (see the message above; is the FUSE "
 				  "module loaded and /dev/fuse usable?)",
 				  o->mountpoint);
@@ -401,7 +386,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	fault_setup(); /* test builds only; a malformed SEALFS_FAULT is logged */
 	r = mount_prepare(&m, store, cfg, keys, opts, err, err_size);
 	if (r == 0 && (r = mount_start_committer(&m)) != 0)
-		mount_fail(err, err_size, r, "starting the committer failed");
+		errbuf_fail(err, err_size, r, "starting the committer failed");
 	if (r) {
 		if (m.se)
 			fuse_session_unmount(m.se);
@@ -420,7 +405,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_stop_committer(&m);
 	r = mount_final_commit(&m);
 	if (r)
-		mount_fail(err, err_size, r, "the last commit failed");
+		errbuf_fail(err, err_size, r, "the last commit failed");
 	mount_drain(&m, opts->pending_path, r != 0);
 	mount_teardown(&m);
 	vault_keys_free(keys);

@@ -4,6 +4,7 @@
  * between). It must never create, change or remove anything, and never
  * block on a dead mount (stat and statvfs of a dead FUSE mount fail at once
  * with ENOTCONN). */
+#include "errbuf.h"
 #include "mount.h"
 
 #include <dirent.h>
@@ -18,21 +19,6 @@
 #include <unistd.h>
 
 #include "runtime.h"
-
-static int check_fail(char *err, size_t size, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int check_fail(char *err, size_t size, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, size, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* strerror with a lower-case first letter, as every message here is. */
 static const char *check_why(int e, char buf[128])
@@ -50,13 +36,13 @@ int mount_check_fuse(char *err, size_t size)
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC), e = errno;
 
 	if (fd < 0 && e == ENOENT)
-		return check_fail(err, size, -ENODEV,
+		return errbuf_fail(err, size, -ENODEV,
 				  "no FUSE: /dev/fuse missing (modprobe fuse / install fuse3)");
 	if (fd < 0)
-		return check_fail(err, size, -ENODEV, "no FUSE: /dev/fuse: %s", check_why(e, why));
+		return errbuf_fail(err, size, -ENODEV, "no FUSE: /dev/fuse: %s", check_why(e, why));
 	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
 		close(fd);
-		return check_fail(err, size, -ENODEV, "no FUSE: /dev/fuse is not the fuse device");
+		return errbuf_fail(err, size, -ENODEV, "no FUSE: /dev/fuse is not the fuse device");
 	}
 	close(fd);
 	return 0;
@@ -70,18 +56,18 @@ static int check_empty(const char *arg, const char *real, char *err, size_t size
 	int found = 0, e = errno;
 
 	if (!d)
-		return check_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
+		return errbuf_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
 	while (!found && (de = readdir(d)) != NULL)
 		found = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
 	closedir(d);
 	if (found)
-		return check_fail(err, size, -ENOTEMPTY, "mountpoint '%s' is not empty", arg);
+		return errbuf_fail(err, size, -ENOTEMPTY, "mountpoint '%s' is not empty", arg);
 	return 0;
 }
 
 static int check_dead(const char *arg, char *err, size_t size)
 {
-	return check_fail(err, size, -ENOTCONN,
+	return errbuf_fail(err, size, -ENOTCONN,
 			  "mountpoint '%s' is a dead mount (run 'sealfs unmount %s')", arg, arg);
 }
 
@@ -97,24 +83,24 @@ int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t si
 		if (e == ENOTCONN)
 			return check_dead(arg, err, size);
 		if (e == ENOENT)
-			return check_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
+			return errbuf_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
 					  arg);
-		return check_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
+		return errbuf_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return check_fail(err, size, -ENOTDIR, "mountpoint '%s' is not a directory", arg);
+		return errbuf_fail(err, size, -ENOTDIR, "mountpoint '%s' is not a directory", arg);
 	if (!realpath(arg, real)) {
 		e = errno;
-		return check_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
+		return errbuf_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
 	}
 	rc = runtime_mount_type(real, type, sizeof(type));
 	if (rc < 0)
-		return check_fail(err, size, rc, "reading /proc/self/mountinfo: %s",
+		return errbuf_fail(err, size, rc, "reading /proc/self/mountinfo: %s",
 				  check_why(-rc, why));
 	if (rc > 0 && statvfs(real, &sv) < 0 && errno == ENOTCONN)
 		return check_dead(arg, err, size);
 	if (rc > 0)
-		return check_fail(err, size, -EBUSY, "mountpoint '%s' is already mounted (%s)", arg,
+		return errbuf_fail(err, size, -EBUSY, "mountpoint '%s' is already mounted (%s)", arg,
 				  type);
 	return check_empty(arg, real, err, size);
 }

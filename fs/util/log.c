@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "hex.h"
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool log_syslog; /* protected by log_lock */
 static int log_level = LOG_INFO;
@@ -45,12 +47,6 @@ void log_msg(int level, const char *fmt, ...)
 
 const char *log_id(char out[33], const uint8_t id[16])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = digits[id[i] >> 4];
-		out[2 * i + 1] = digits[id[i] & 15];
-	}
-	out[32] = '\0';
+	hex_encode(out, 33, id, 16);
 	return out;
 }

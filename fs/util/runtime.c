@@ -14,6 +14,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdio.h"
+#include "hex.h"
+
 #define RUNTIME_HASH_BYTES crypto_generichash_BYTES /* 32: BLAKE2b-256 */
 #define RUNTIME_PID_TEXT_BYTES 32
 
@@ -52,27 +55,11 @@ int runtime_pid_path(char *out, size_t size, const char *mnt)
 	if (rc)
 		return rc;
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)mnt, strlen(mnt), NULL, 0);
-	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	hex_encode(hex, sizeof(hex), hash, sizeof(hash));
 	dlen = strlen(out);
 	n = snprintf(out + dlen, size - dlen, "/%s.pid", hex);
 	if (n < 0 || (size_t)n >= size - dlen)
 		return -ENAMETOOLONG;
-	return 0;
-}
-
-static int runtime_write_all(int fd, const char *s, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, s, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		len -= (size_t)w;
-	}
 	return 0;
 }
 
@@ -88,7 +75,7 @@ int runtime_pid_write(const char *path, pid_t pid)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	rc = runtime_write_all(fd, text, (size_t)n);
+	rc = fdio_write_all(fd, text, (size_t)n);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) < 0)

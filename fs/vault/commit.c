@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "fdio.h"
 #include "cache.h"
 #include "fault.h"
 #include "hex.h"
@@ -391,7 +392,7 @@ static int commit_slurp(unsigned char **data, size_t *len, const char *path, siz
 	else if ((uint64_t)st.st_size <= max) {
 		*len = (size_t)st.st_size;
 		*data = fault_fire(FAULT_ALLOC) ? NULL : malloc(*len ? *len : 1);
-		r = !*data ? -ENOMEM : cache_pread_full(fd, *data, *len, 0);
+		r = !*data ? -ENOMEM : fdio_pread_all(fd, *data, *len, 0, NULL);
 		if (r == -ENODATA)
 			r = -EIO; /* shrank under us: never happens to a committed segment */
 		if (r < 0) {

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "fault.h"
+#include "fdio.h"
 #include "log.h"
 #include "par.h"
 
@@ -444,7 +445,7 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 	fd = seg_fd(ctx, f, s);
 	if (fd < 0)
 		return fd;
-	rc = cache_pread_full(fd, tb->sealed, (c1 - c0) * sz, (c0 % SEGMENT_CHUNKS) * sz);
+	rc = fdio_pread_all(fd, tb->sealed, (c1 - c0) * sz, (c0 % SEGMENT_CHUNKS) * sz, NULL);
 	if (rc < 0)
 		return seg_reject(ctx, f, s, c0, rc);
 	content_ad_init(&j.ad, ctx, f, f->segs[s].key);
@@ -586,8 +587,8 @@ static int build_read_old(const struct content_ctx *ctx, struct seg_build *b, si
 			fd = seg_fd(ctx, b->f, s);
 		if (fd < 0)
 			return fd;
-		rc = cache_pread_full(fd, b->tb->sealed + (c - b->ca) * b->sz, (e - c) * b->sz,
-				      (c % SEGMENT_CHUNKS) * b->sz);
+		rc = fdio_pread_all(fd, b->tb->sealed + (c - b->ca) * b->sz, (e - c) * b->sz,
+				      (c % SEGMENT_CHUNKS) * b->sz, NULL);
 		if (rc < 0)
 			return content_bad_chunk(b->f, c, rc);
 		c = e;

@@ -3,6 +3,7 @@
  * never mount a head older than one this cache has seen, never mount a store
  * that moved past commits this cache still holds, and never log names,
  * contents or keys (store keys and seqs may be logged). */
+#include "errbuf.h"
 #include "engine.h"
 
 #include <errno.h>
@@ -27,21 +28,6 @@
 #include "tree.h"
 #include "upload.h"
 
-static int engine_fail(char *err, size_t size, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int engine_fail(char *err, size_t size, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, size, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* ---- a new vault ---- */
 
 static int engine_put_sealed(struct backend *store, const char *key, unsigned char *data,
@@ -65,9 +51,9 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 	int r = store->ops->head(store, HEAD_STORE_KEY, &size);
 
 	if (r == 0)
-		return engine_fail(err, err_size, -EEXIST, "the store already holds a vault head");
+		return errbuf_fail(err, err_size, -EEXIST, "the store already holds a vault head");
 	if (r != -ENOENT)
-		return engine_fail(err, err_size, r, "checking the store for a head failed: %s",
+		return errbuf_fail(err, err_size, r, "checking the store for a head failed: %s",
 				   strerror(-r));
 	head.root.name = "";
 	head.root.type = DIROBJ_DIR;
@@ -90,7 +76,7 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 	if (r == 0)
 		r = engine_put_sealed(store, HEAD_STORE_KEY, sealed, len);
 	if (r)
-		return engine_fail(err, err_size, r, "writing the empty root failed: %s",
+		return errbuf_fail(err, err_size, r, "writing the empty root failed: %s",
 				   strerror(-r));
 	return 0;
 }
@@ -104,12 +90,12 @@ static int engine_read_head(struct dirobj_head *head, struct backend *store,
 	int r = seal_read_head(head, store, cfg->vault_id, keys->meta);
 
 	if (r == -ENOENT)
-		return engine_fail(
+		return errbuf_fail(
 		    err, size, r, "the store has no head: not a sealfs vault or never initialised");
 	if (r == -EBADMSG)
-		return engine_fail(err, size, r, "the vault head failed to authenticate");
+		return errbuf_fail(err, size, r, "the vault head failed to authenticate");
 	if (r)
-		return engine_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
+		return errbuf_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
 	return 0;
 }
 
@@ -123,7 +109,7 @@ static int engine_check_rollback(const char *cache_dir, const struct vault_confi
 	if (r == -EINVAL)
 		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
 	if (r == 0 && seq < seen)
-		return engine_fail(err, size, -ESTALE,
+		return errbuf_fail(err, size, -ESTALE,
 				   "store was rolled back (head seq %" PRIu64 " < %" PRIu64
 				   " seen before)",
 				   seq, seen);
@@ -163,7 +149,7 @@ static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored
 			continue;
 		}
 		if (r) {
-			engine_fail(err, size, r,
+			errbuf_fail(err, size, r,
 				    "journal record %016" PRIx64 " in the cache is "
 				    "unreadable: %s",
 				    seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
@@ -186,7 +172,7 @@ static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored
 			*head_len = rec.head_len;
 			*newest = rec.seq;
 		} else {
-			engine_fail(err, size, r, "replaying the journal into the cache failed: %s",
+			errbuf_fail(err, size, r, "replaying the journal into the cache failed: %s",
 				    strerror(-r));
 		}
 		journal_record_release(&rec);
@@ -208,11 +194,11 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 	int r = journal_open(&e->journal, cache_dir);
 
 	if (r)
-		return engine_fail(err, size, r, "creating the cache's journal failed: %s",
+		return errbuf_fail(err, size, r, "creating the cache's journal failed: %s",
 				   strerror(-r));
 	r = engine_replay(e->cache, e->journal, stored, &pending, &sealed, &len, err, size);
 	if (r == 0 && pending > remembered && pending < stored)
-		r = engine_fail(err, size, -ESTALE,
+		r = errbuf_fail(err, size, -ESTALE,
 				"the store's head (seq %" PRIu64 ") is newer than this cache's "
 				"commits not yet uploaded (seq %" PRIu64
 				"): another mount wrote to "
@@ -222,7 +208,7 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 		dirobj_head_release(head);
 		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta);
 		if (r)
-			engine_fail(err, size, r, "the journal's head failed to authenticate");
+			errbuf_fail(err, size, r, "the journal's head failed to authenticate");
 		else
 			log_msg(LOG_INFO,
 				"mounting commit %" PRIu64 " from the local journal "
@@ -269,7 +255,7 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, uint64_t
 	int r = cache_open(&e->cache, o->cache_dir, store, err, size);
 
 	if (r == 0 && o->track_cache && (r = cache_track(e->cache)) != 0)
-		engine_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
+		errbuf_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
 	if (r == 0)
 		r = engine_read_head(head, store, cfg, keys, err, size);
 	if (r)
@@ -301,18 +287,18 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head, ui
 	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
 	r = tree_open(&e->tree, &cctx, keys->meta, cfg->vault_id, &head->root, o->cache_dir);
 	if (r)
-		return engine_fail(err, size, r, "loading the root directory failed: %s",
+		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
 	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, stored);
 	if (r)
-		return engine_fail(err, size, r, "starting the uploader failed");
+		return errbuf_fail(err, size, r, "starting the uploader failed");
 	r = engine_prepare_cache(o->cache_dir);
 	if (r == 0)
 		r = commit_new(&e->commit, e->tree, e->journal, e->up, head->seq, o->cache_dir);
 	if (r == -ENOMEM)
-		return engine_fail(err, size, r, "out of memory");
+		return errbuf_fail(err, size, r, "out of memory");
 	if (r)
-		return engine_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
+		return errbuf_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
 	commit_set_store_wait(e->commit, o->store_wait_ms);
 	e->tree->commit = e->commit;
 	return 0;

@@ -1208,41 +1208,6 @@ int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out)
 
 /* ---- extended attributes (user.* only) ---- */
 
-/* Whether s is UTF-8 as JSON object keys must be (no overlongs, no
- * surrogates, nothing above U+10FFFF). */
-static bool tree_utf8_ok(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = s[i], n, min, v;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, min = 0x10000;
-		else
-			return false;
-		if (len - i <= n)
-			return false;
-		v = c & (0x3fu >> n);
-		for (unsigned k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			v = (v << 6) | (s[i + k] & 0x3fu);
-		}
-		if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 static int tree_xattr_name_check(const char *name)
 {
 	size_t len = strlen(name), plen = strlen(TREE_XATTR_PREFIX);
@@ -1251,7 +1216,7 @@ static int tree_xattr_name_check(const char *name)
 		return -EOPNOTSUPP;
 	if (len > DIROBJ_XATTR_NAME_MAX)
 		return -ERANGE;
-	if (len == plen || !tree_utf8_ok((const unsigned char *)name, len))
+	if (len == plen || !dirobj_check_utf8(name, len))
 		return -EINVAL;
 	return 0;
 }

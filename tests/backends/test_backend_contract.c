@@ -595,6 +595,5 @@ int main(int argc, char **argv)
 	backend_destroy(c.b);
 	test_rm_rf(c.work);
 	free((char *)c.local_dir);
-	printf("%s: %d failed checks\n", test_failures ? "FAIL" : "ok", test_failures);
-	return test_failures ? 1 : 0;
+	return check_done("test_backend_contract");
 }

@@ -166,6 +166,5 @@ int main(int argc, char **argv)
 	backend_destroy(b);
 	if (argc <= 1)
 		test_rm_rf(work);
-	printf("%s: %d failed checks\n", test_failures ? "FAIL" : "ok", test_failures);
-	return test_failures ? 1 : 0;
+	return check_done("test_backend_crash");
 }

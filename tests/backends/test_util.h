@@ -10,26 +10,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-static int test_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-/* Checks an int result against what the contract promises, printing both. */
-#define CHECK_RC(expr, want)                                                                       \
-	do {                                                                                       \
-		long long got_ = (long long)(expr);                                                \
-		if (got_ != (long long)(want)) {                                                   \
-			fprintf(stderr, "FAIL %s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__,  \
-				#expr, got_, (long long)(want));                                   \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
+#include "testdir.h"
 
 static inline uint64_t test_random64(void)
 {
@@ -60,20 +42,6 @@ static inline void test_fill(unsigned char *buf, size_t len, uint64_t seed)
 static inline void test_run_prefix(char out[20])
 {
 	snprintf(out, 20, "t/%016llx/", (unsigned long long)test_random64());
-}
-
-static inline int test_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* rm -rf path. */
-static inline void test_rm_rf(const char *path)
-{
-	nftw(path, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

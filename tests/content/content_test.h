@@ -1,6 +1,7 @@
 /* content_test.h - checks and a real environment (temporary local store,
  * ciphertext cache, random keys) shared by the content and cache tests.
- * Included by one .c per test program; no mocks: every part is the real one. */
+ * Included by one .c per test program; no mocks: every part is the real one.
+ * Checks are tests/include/check.h's. */
 #ifndef SEALFS_CONTENT_TEST_H
 #define SEALFS_CONTENT_TEST_H
 
@@ -18,27 +19,9 @@
 
 #include "backend.h"
 #include "cache.h"
+#include "check.h"
 #include "content.h"
-
-static _Atomic int test_failures; /* tests may run checks from several threads */
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_RC(expr, want)                                                                       \
-	do {                                                                                       \
-		long long got_ = (long long)(expr);                                                \
-		if (got_ != (long long)(want)) {                                                   \
-			fprintf(stderr, "FAIL %s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__,  \
-				#expr, got_, (long long)(want));                                   \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
+#include "testdir.h"
 
 /* A temporary vault-less world: store, cache, content context. */
 struct tenv {
@@ -58,30 +41,6 @@ static inline double test_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static inline int test_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static inline void test_rm_rf(const char *path)
-{
-	nftw(path, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* $TMPDIR, else /dev/shm (these tests create and delete many files; tmpfs
- * keeps them quick), else /tmp. */
-static inline const char *test_tmpdir(void)
-{
-	const char *dir = getenv("TMPDIR");
-
-	if (dir && *dir && strlen(dir) < 200)
-		return dir;
-	return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 }
 
 /* Opens a new empty cache directory (root/cache<N>), closing the old one. */
@@ -111,7 +70,7 @@ static inline int tenv_open(struct tenv *env, enum suite_id suite)
 	memset(env, 0, sizeof(*env));
 	if (sodium_init() < 0)
 		return -1;
-	snprintf(env->root, sizeof(env->root), "%s/sealfs-content-XXXXXX", test_tmpdir());
+	snprintf(env->root, sizeof(env->root), "%s/sealfs-content-XXXXXX", test_tmpdir_pick(true));
 	if (!mkdtemp(env->root))
 		return -errno;
 	snprintf(env->store_dir, sizeof(env->store_dir), "%s/store", env->root);

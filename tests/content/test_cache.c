@@ -220,7 +220,5 @@ int main(void)
 	test_objects_come_from_store(&env);
 	test_concurrent_fetches_agree(&env);
 	tenv_close(&env);
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures != 0;
+	return check_done("test_cache");
 }

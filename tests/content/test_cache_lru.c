@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 
+#include "fdio.h"
 #include "cache_lru.h"
 
 #define BLK CACHE_LRU_BLOCK_BYTES
@@ -328,7 +329,7 @@ static void test_cache_evicts_clean_files_keeps_pinned(struct tenv *env)
 		fd = cache_open_object(env->cache, clean[i]);
 		CHECK(fd >= 0);
 		if (fd >= 0) /* the fd reads even if its file is evicted meanwhile */
-			CHECK_RC(cache_pread_full(fd, data, sizeof(data), 0), 0);
+			CHECK_RC(fdio_pread_all(fd, data, sizeof(data), 0, NULL), 0);
 		if (fd >= 0)
 			close(fd);
 		CHECK(data[0] == i && data[3999] == i);
@@ -459,7 +460,5 @@ int main(void)
 	test_rescan_gives_same_totals(&env);
 	test_dirty_segment_growth_is_accounted(&env);
 	tenv_close(&env);
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures != 0;
+	return check_done("test_cache_lru");
 }

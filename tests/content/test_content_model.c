@@ -90,19 +90,15 @@ static void check_range(struct tenv *env, struct content_file *f, struct model *
 	ssize_t n = content_read(&env->ctx, f, m->buf, len, off);
 	uint64_t want = off >= m->size ? 0 : (m->size - off < len ? m->size - off : len);
 
-	if (n < 0 || (uint64_t)n != want) {
-		fprintf(stderr, "FAIL %s: read %" PRIu64 "+%" PRIu64 " = %zd, want %" PRIu64 "\n",
-			when, off, len, n, want);
-		test_failures++;
+	if (!CHECKF(n >= 0 && (uint64_t)n == want,
+		    "%s: read %" PRIu64 "+%" PRIu64 " = %zd, want %" PRIu64, when, off, len, n, want))
 		return;
-	}
 	if (memcmp(m->buf, m->data + off, want) != 0) {
 		size_t i = 0;
 
 		while (m->buf[i] == m->data[off + i])
 			i++;
-		fprintf(stderr, "FAIL %s: byte %" PRIu64 " differs\n", when, off + i);
-		test_failures++;
+		CHECKF(false, "%s: byte %" PRIu64 " differs", when, off + i);
 	}
 }
 
@@ -186,11 +182,8 @@ static void snapshot_check(struct tenv *env, const struct model *m)
 
 	for (size_t i = 0; i < m->nsnap; i++) {
 		object_hash(env, m->snap[i].key, hash);
-		if (memcmp(hash, m->snap[i].hash, 32) != 0) {
-			fprintf(stderr, "FAIL committed object %s changed before the next commit\n",
-				m->snap[i].key);
-			test_failures++;
-		}
+		CHECKF(memcmp(hash, m->snap[i].hash, 32) == 0,
+		       "committed object %s changed before the next commit", m->snap[i].key);
 	}
 }
 
@@ -232,7 +225,7 @@ static void op_reload(struct tenv *env, struct content_file *f, struct model *m)
 
 static void run_ops(struct tenv *env, struct content_file *f, struct model *m, unsigned long ops)
 {
-	for (unsigned long i = 1; i <= ops && test_failures == 0; i++) {
+	for (unsigned long i = 1; i <= ops && check_failures == 0; i++) {
 		uint64_t r = rnd_below(m, 100);
 
 		if (r < 55) {
@@ -324,8 +317,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed (rerun: test_content_model %" PRIu64 " %lu)\n",
-			(int)test_failures, seed, ops);
-	return test_failures != 0;
+	if (check_failures)
+		fprintf(stderr, "rerun: test_content_model %" PRIu64 " %lu\n", seed, ops);
+	return check_done("test_content_model");
 }

@@ -442,7 +442,5 @@ int main(void)
 			tenv_close(&env);
 		}
 	}
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures != 0;
+	return check_done("test_content_tamper");
 }

@@ -125,7 +125,5 @@ int main(void)
 	test_queued_keys_are_fetched(&env);
 	test_sequential_reader_gets_read_ahead(&env);
 	tenv_close(&env);
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures != 0;
+	return check_done("test_prefetch");
 }

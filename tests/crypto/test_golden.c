@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-#include "check.h"
+#include "vectors.h"
 #include "dirobj.h"
 #include "hex.h"
 #include "meta.h"

@@ -1,7 +1,7 @@
 /* test_hex_suite.c - hex codec and the cipher suite table. */
 #include <errno.h>
 
-#include "check.h"
+#include "vectors.h"
 #include "hex.h"
 #include "suite.h"
 

@@ -3,7 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 
-#include "check.h"
+#include "vectors.h"
 #include "recovery.h"
 
 static const char digits[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "secmem.h"
+#include "vectors.h"
 
 /* 200,000 slots of a SigV4-sized 64 bytes, then all freed. */
 static void test_maps_stay_flat(void)

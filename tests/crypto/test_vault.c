@@ -2,8 +2,12 @@
  * passphrase and by recovery key, change keyslots, describe; the spec
  * re-derived by hand; and every single-bit change of the stored config. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "check.h"
 #include "hex.h"
@@ -242,11 +246,8 @@ static void expect_parse(const char *text, int want, const char *what)
 	struct vault_config *cfg = (struct vault_config *)1;
 	int rc = vault_config_parse(&cfg, text, strlen(text));
 
-	check_count++;
-	if (rc != want || (rc != 0 && cfg != NULL)) {
-		fprintf(stderr, "parse of %s returned %d, want %d\n", what, rc, want);
-		check_failures++;
-	}
+	CHECKF(rc == want && (rc == 0 || cfg == NULL), "parse of %s returned %d, want %d", what, rc,
+	       want);
 	vault_config_free(rc == 0 ? cfg : NULL);
 }
 

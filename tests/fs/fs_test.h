@@ -23,12 +23,14 @@
 
 #include "backend.h"
 #include "cache.h"
+#include "check.h"
 #include "seal.h"
 #include "commit.h"
 #include "content.h"
 #include "engine.h"
 #include "local.h"
 #include "mount.h"
+#include "testdir.h"
 #include "tree.h"
 #include "upload.h"
 #include "vault.h"
@@ -36,26 +38,6 @@
 /* How long fcommit waits for the uploader (a round on a local store takes
  * milliseconds; this only bounds a hang). */
 #define TEST_FLUSH_MS 60000u
-
-static _Atomic int test_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_RC(expr, want)                                                                       \
-	do {                                                                                       \
-		long long got_ = (long long)(expr);                                                \
-		if (got_ != (long long)(want)) {                                                   \
-			fprintf(stderr, "FAIL %s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__,  \
-				#expr, got_, (long long)(want));                                   \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
 
 #define TEST_PASS "correct horse"
 
@@ -79,26 +61,6 @@ struct fmount {
 	struct upload *up;
 };
 
-static inline int test_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static inline void test_rm_rf(const char *path)
-{
-	nftw(path, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static inline const char *test_tmpdir(void)
-{
-	const char *dir = getenv("TMPDIR");
-
-	return dir && *dir ? dir : "/tmp";
-}
-
 /* Creates the store and an empty vault in a new temporary directory; with
  * tmpfs_opts the store directory is a tmpfs mounted with those options (needs
  * root; -EPERM otherwise). */
@@ -112,7 +74,7 @@ static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
 	memset(e, 0, sizeof(*e));
 	if (sodium_init() < 0)
 		return -1;
-	snprintf(e->root, sizeof(e->root), "%s/sealfs-fstest-XXXXXX", test_tmpdir());
+	snprintf(e->root, sizeof(e->root), "%s/sealfs-fstest-XXXXXX", test_tmpdir_pick(false));
 	if (!mkdtemp(e->root))
 		return -errno;
 	snprintf(e->store_dir, sizeof(e->store_dir), "%s/store", e->root);

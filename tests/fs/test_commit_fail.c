@@ -113,7 +113,5 @@ static void test_full_store_fails_then_recovers(void)
 int main(void)
 {
 	test_full_store_fails_then_recovers();
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures ? 1 : 0;
+	return check_done("test_commit_fail");
 }

@@ -142,8 +142,7 @@ static void test_bad_requests(struct tctl *t)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		CHECK_RC(ask(t->sock, cases[i].req, reply, sizeof(reply)), 0);
-		if (strcmp(reply, cases[i].reply) != 0)
-			fprintf(stderr, "FAIL request %zu: reply %s\n", i, reply), test_failures++;
+		CHECKF(strcmp(reply, cases[i].reply) == 0, "request %zu: reply %s", i, reply);
 	}
 	memset(big, 'x', sizeof(big) - 1);
 	CHECK_RC(ask(t->sock, big, reply, sizeof(reply)), 0);
@@ -211,5 +210,5 @@ int main(void)
 	t.ctl = NULL;
 	CHECK(lstat(t.sock, &sb) != 0 && errno == ENOENT);
 	teardown(&t);
-	return test_failures ? 1 : 0;
+	return check_done("test_control");
 }

@@ -15,17 +15,8 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "journal.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 static char dir[64];
 static struct journal *journal; /* the open journal of dir */
@@ -230,7 +221,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
-	if (failures)
-		fprintf(stderr, "%d check(s) failed\n", failures);
-	return failures ? 1 : 0;
+	return check_done("test_journal");
 }

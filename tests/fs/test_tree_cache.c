@@ -189,7 +189,5 @@ int main(void)
 {
 	test_idle_clean_directories_leave_memory();
 	test_idle_chains_unload_bottom_up();
-	if (test_failures)
-		fprintf(stderr, "%d check(s) failed\n", test_failures);
-	return test_failures ? 1 : 0;
+	return check_done("test_tree_cache");
 }

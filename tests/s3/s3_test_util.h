@@ -15,19 +15,7 @@
 #include <unistd.h>
 
 #include "s3.h"
-
-static int t_failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-			printf(__VA_ARGS__);                                                       \
-			printf("\n");                                                              \
-			fflush(stdout);                                                            \
-			t_failures++;                                                              \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 static inline double t_now(void)
 {

@@ -10,20 +10,10 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "s3_config.h"
 
-static int failures;
 static char home[256];
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-			printf(__VA_ARGS__);                                                       \
-			printf("\n");                                                              \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 static const char *vars[] = {
     "AWS_ENDPOINT_URL_S3",	   "AWS_ENDPOINT_URL",	"AWS_REGION",
@@ -36,10 +26,10 @@ static void write_file(const char *name, const char *text)
 	char path[512];
 	snprintf(path, sizeof path, "%s/.aws/%s", home, name);
 	FILE *f = fopen(path, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-		printf("FAIL cannot write %s\n", path);
-		failures++;
-	}
+	bool ok = f && fputs(text, f) >= 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	CHECKF(ok, "cannot write %s", path);
 }
 
 static void reset(void)
@@ -67,21 +57,21 @@ static void test_env_credentials_and_default_endpoint(void)
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "skenv", 1);
 	setenv("AWS_DEFAULT_REGION", "eu-west-3", 1);
-	CHECK(load(&c, "bucket", NULL, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.scheme, "https") == 0 && strcmp(c.host, "s3.eu-west-3.amazonaws.com") == 0,
+	CHECKF(load(&c, "bucket", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.scheme, "https") == 0 && strcmp(c.host, "s3.eu-west-3.amazonaws.com") == 0,
 	      "default endpoint %s://%s", c.scheme, c.host);
-	CHECK(c.endpoint_is_default && !c.path_style, "virtual-hosted by default");
-	CHECK(strcmp(c.region, "eu-west-3") == 0, "region %s", c.region);
-	CHECK(strcmp(c.access_key, "AKENV") == 0 && strcmp(c.secret_key, "skenv") == 0,
+	CHECKF(c.endpoint_is_default && !c.path_style, "virtual-hosted by default");
+	CHECKF(strcmp(c.region, "eu-west-3") == 0, "region %s", c.region);
+	CHECKF(strcmp(c.access_key, "AKENV") == 0 && strcmp(c.secret_key, "skenv") == 0,
 	      "env creds");
-	CHECK(c.session_token == NULL, "no token");
+	CHECKF(c.session_token == NULL, "no token");
 	s3_config_release(&c);
 
 	setenv("AWS_REGION", "ap-south-1", 1); /* beats AWS_DEFAULT_REGION */
 	setenv("AWS_SESSION_TOKEN", "tok", 1);
-	CHECK(load(&c, "bucket", NULL, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.region, "ap-south-1") == 0, "AWS_REGION first: %s", c.region);
-	CHECK(c.session_token && strcmp(c.session_token, "tok") == 0, "token");
+	CHECKF(load(&c, "bucket", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.region, "ap-south-1") == 0, "AWS_REGION first: %s", c.region);
+	CHECKF(c.session_token && strcmp(c.session_token, "tok") == 0, "token");
 	s3_config_release(&c);
 }
 
@@ -93,31 +83,31 @@ static void test_endpoint_precedence_and_path_style(void)
 	setenv("AWS_ACCESS_KEY_ID", "a", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "s", 1);
 	setenv("AWS_ENDPOINT_URL", "http://localhost:9000", 1);
-	CHECK(load(&c, "b", NULL, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.host, "localhost:9000") == 0 && c.path_style, "localhost: path style");
-	CHECK(strcmp(c.scheme, "http") == 0, "scheme %s", c.scheme);
+	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.host, "localhost:9000") == 0 && c.path_style, "localhost: path style");
+	CHECKF(strcmp(c.scheme, "http") == 0, "scheme %s", c.scheme);
 	s3_config_release(&c);
 
 	setenv("AWS_ENDPOINT_URL_S3", "HTTP://127.0.0.1:4568/", 1); /* _S3 wins */
-	CHECK(load(&c, "b", NULL, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.host, "127.0.0.1:4568") == 0 && c.path_style &&
+	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.host, "127.0.0.1:4568") == 0 && c.path_style &&
 		  strcmp(c.scheme, "http") == 0,
 	      "ip: %s %d", c.host, c.path_style);
 	s3_config_release(&c);
 
 	struct backend_opts o = {.endpoint = "https://[::1]:9000", .path_style = 0};
-	CHECK(load(&c, "b", &o, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.host, "[::1]:9000") == 0 && c.path_style, "opts endpoint, ipv6 path style");
+	CHECKF(load(&c, "b", &o, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.host, "[::1]:9000") == 0 && c.path_style, "opts endpoint, ipv6 path style");
 	s3_config_release(&c);
 
 	o.endpoint = "https://minio.example.net";
-	CHECK(load(&c, "b", &o, err) == 0 && !c.path_style, "dns name: virtual-hosted");
+	CHECKF(load(&c, "b", &o, err) == 0 && !c.path_style, "dns name: virtual-hosted");
 	s3_config_release(&c);
 	o.path_style = 1;
-	CHECK(load(&c, "b", &o, err) == 0 && c.path_style, "opts forces path style");
+	CHECKF(load(&c, "b", &o, err) == 0 && c.path_style, "opts forces path style");
 	s3_config_release(&c);
 	o.path_style = -1;
-	CHECK(load(&c, "my.dotted.bucket", &o, err) == 0 && c.path_style, "dotted bucket");
+	CHECKF(load(&c, "my.dotted.bucket", &o, err) == 0 && c.path_style, "dotted bucket");
 	s3_config_release(&c);
 
 	const char *bad[] = {"ftp://host", "https://", "https://host/path", "host:9000",
@@ -125,7 +115,7 @@ static void test_endpoint_precedence_and_path_style(void)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		o.endpoint = bad[i];
 		err[0] = '\0';
-		CHECK(load(&c, "b", &o, err) == -EINVAL && strstr(err, "endpoint"),
+		CHECKF(load(&c, "b", &o, err) == -EINVAL && strstr(err, "endpoint"),
 		      "bad endpoint %s accepted (%s)", bad[i], err);
 	}
 }
@@ -141,17 +131,17 @@ static void test_files_default_profile(void)
 	write_file("credentials", "[other]\naws_access_key_id=AKO\naws_secret_access_key=sko\n"
 				  "[default]\r\naws_access_key_id = AKD\r\n"
 				  "aws_secret_access_key = skd/+x\r\naws_session_token = tokd\r\n");
-	CHECK(load(&c, "b", NULL, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.region, "us-west-2") == 0, "file region %s", c.region);
-	CHECK(strcmp(c.host, "127.0.0.1:1234") == 0 && c.path_style, "file endpoint %s", c.host);
-	CHECK(strcmp(c.access_key, "AKD") == 0 && strcmp(c.secret_key, "skd/+x") == 0 &&
+	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.region, "us-west-2") == 0, "file region %s", c.region);
+	CHECKF(strcmp(c.host, "127.0.0.1:1234") == 0 && c.path_style, "file endpoint %s", c.host);
+	CHECKF(strcmp(c.access_key, "AKD") == 0 && strcmp(c.secret_key, "skd/+x") == 0 &&
 		  c.session_token && strcmp(c.session_token, "tokd") == 0,
 	      "default creds (CRLF file)");
 	s3_config_release(&c);
 
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1); /* env beats the file */
 	setenv("AWS_SECRET_ACCESS_KEY", "skenv", 1);
-	CHECK(load(&c, "b", NULL, err) == 0 && strcmp(c.access_key, "AKENV") == 0 &&
+	CHECKF(load(&c, "b", NULL, err) == 0 && strcmp(c.access_key, "AKENV") == 0 &&
 		  c.session_token == NULL,
 	      "env creds over file");
 	s3_config_release(&c);
@@ -170,17 +160,17 @@ static void test_files_named_profile(void)
 	write_file("credentials", "[default]\naws_access_key_id=AKD\naws_secret_access_key=skd\n"
 				  "[other]\naws_access_key_id=AKO\naws_secret_access_key=sko\n");
 	setenv("AWS_PROFILE", "other", 1);
-	CHECK(load(&c, "b", NULL, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.profile, "other") == 0 && strcmp(c.region, "eu-central-1") == 0,
+	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.profile, "other") == 0 && strcmp(c.region, "eu-central-1") == 0,
 	      "profile region %s", c.region);
-	CHECK(strcmp(c.host, "127.0.0.1:7777") == 0, "nested s3 endpoint_url first: %s", c.host);
-	CHECK(strcmp(c.access_key, "AKO") == 0 && strcmp(c.secret_key, "sko") == 0,
+	CHECKF(strcmp(c.host, "127.0.0.1:7777") == 0, "nested s3 endpoint_url first: %s", c.host);
+	CHECKF(strcmp(c.access_key, "AKO") == 0 && strcmp(c.secret_key, "sko") == 0,
 	      "profile creds");
 	s3_config_release(&c);
 
 	struct backend_opts o = {.profile = "default", .region = "sa-east-1"};
-	CHECK(load(&c, "b", &o, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.access_key, "AKD") == 0 && strcmp(c.region, "sa-east-1") == 0,
+	CHECKF(load(&c, "b", &o, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.access_key, "AKD") == 0 && strcmp(c.region, "sa-east-1") == 0,
 	      "opts profile and region override");
 	s3_config_release(&c);
 }
@@ -202,8 +192,8 @@ static void test_override_file_paths_and_config_creds(void)
 	setenv("AWS_CONFIG_FILE", cfg, 1);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", creds, 1); /* does not exist */
 	setenv("AWS_PROFILE", "p", 1);
-	CHECK(load(&c, "b", NULL, err) == 0, "load: %s", err);
-	CHECK(strcmp(c.region, "ca-central-1") == 0 && strcmp(c.access_key, "AKC") == 0,
+	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.region, "ca-central-1") == 0 && strcmp(c.access_key, "AKC") == 0,
 	      "AWS_CONFIG_FILE profile with credentials");
 	s3_config_release(&c);
 	unlink(cfg);
@@ -214,15 +204,15 @@ static void test_missing_credentials_is_eacces(void)
 	struct s3_config c;
 	char err[256];
 	reset();
-	CHECK(load(&c, "b", NULL, err) == -EACCES && strstr(err, "no s3 credentials"),
+	CHECKF(load(&c, "b", NULL, err) == -EACCES && strstr(err, "no s3 credentials"),
 	      "no creds: %s", err);
-	CHECK(c.host == NULL && c.secret_key == NULL, "released after failure");
+	CHECKF(c.host == NULL && c.secret_key == NULL, "released after failure");
 	setenv("AWS_ACCESS_KEY_ID", "a", 1);
-	CHECK(load(&c, "b", NULL, err) == -EACCES && strstr(err, "AWS_SECRET_ACCESS_KEY"),
+	CHECKF(load(&c, "b", NULL, err) == -EACCES && strstr(err, "AWS_SECRET_ACCESS_KEY"),
 	      "half env creds: %s", err);
 	reset();
 	write_file("credentials", "[default]\naws_access_key_id=AKD\n");
-	CHECK(load(&c, "b", NULL, err) == -EACCES, "key id without secret accepted");
+	CHECKF(load(&c, "b", NULL, err) == -EACCES, "key id without secret accepted");
 }
 
 int main(void)
@@ -244,7 +234,5 @@ int main(void)
 	reset();
 	rmdir(aws);
 	rmdir(home);
-	if (failures)
-		printf("%d check(s) failed\n", failures);
-	return failures != 0;
+	return check_done("test_s3_config");
 }

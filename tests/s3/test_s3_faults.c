@@ -19,12 +19,12 @@ static struct backend *via_proxy(struct t_proxy *p, const char *schedule, const 
 	int rc;
 	memset(p, 0, sizeof *p);
 	if (t_proxy_start(p, script, schedule) < 0) {
-		CHECK(0, "cannot start faultproxy with '%s'", schedule);
+		CHECKF(0, "cannot start faultproxy with '%s'", schedule);
 		return NULL;
 	}
 	t_endpoint(ep, p);
 	struct backend *b = t_open(prefix, ep, t, err, sizeof err, &rc);
-	CHECK(rc == 0, "open through proxy '%s': %d %s", schedule, rc, err);
+	CHECKF(rc == 0, "open through proxy '%s': %d %s", schedule, rc, err);
 	return b;
 }
 
@@ -49,11 +49,11 @@ static void test_slowdown_is_retried(void)
 	    via_proxy(&p, "slowdown*3@PUT ,slowdown*2@GET /sealfs-test/slow/", "slow", &t);
 	if (b) {
 		int rc = b->ops->put(b, "obj", "hello", 5);
-		CHECK(rc == 0, "put after 3 x SlowDown: %d %s", rc, s3_last_error());
+		CHECKF(rc == 0, "put after 3 x SlowDown: %d %s", rc, s3_last_error());
 		rc = b->ops->get(b, "obj", 0, 0, &out, &len);
-		CHECK(rc == 0 && len == 5 && memcmp(out, "hello", 5) == 0,
+		CHECKF(rc == 0 && len == 5 && memcmp(out, "hello", 5) == 0,
 		      "get after 2 x SlowDown: %d", rc);
-		CHECK(t_proxy_count(&p, "slowdown") == 5 && t_proxy_count(&p, "pass") == 3,
+		CHECKF(t_proxy_count(&p, "slowdown") == 5 && t_proxy_count(&p, "pass") == 3,
 		      "requests: %d slowdown, %d pass", t_proxy_count(&p, "slowdown"),
 		      t_proxy_count(&p, "pass"));
 	}
@@ -76,25 +76,25 @@ static void test_reset_mid_reply_is_retried(void)
 	if (!b || !data || !back)
 		goto out;
 	t_fill(data, 3 * MIB, 3);
-	CHECK(b->ops->put(b, "obj", data, 3 * MIB) == 0, "put: %s", s3_last_error());
+	CHECKF(b->ops->put(b, "obj", data, 3 * MIB) == 0, "put: %s", s3_last_error());
 	int rc = b->ops->get(b, "obj", 0, 0, &out, &len);
-	CHECK(rc == 0 && len == 3 * MIB && memcmp(out, data, len) == 0, "get after 2 resets: %d",
+	CHECKF(rc == 0 && len == 3 * MIB && memcmp(out, data, len) == 0, "get after 2 resets: %d",
 	      rc);
-	CHECK(t_proxy_count(&p, "reset") == 2, "resets: %d", t_proxy_count(&p, "reset"));
+	CHECKF(t_proxy_count(&p, "reset") == 2, "resets: %d", t_proxy_count(&p, "reset"));
 	t_proxy_stop(&p);
 	backend_destroy(b);
 
 	/* get_to_fd: half the body arrives, then a reset; the retry asks for the rest */
 	b = via_proxy(&p, "reset*1@GET /sealfs-test/rst/obj", "rst", &t);
 	int fd = mkstemp(path);
-	CHECK(fd >= 0 && write(fd, "ab", 2) == 2, "temp file");
+	CHECKF(fd >= 0 && write(fd, "ab", 2) == 2, "temp file");
 	rc = b ? b->ops->get_to_fd(b, "obj", fd, &size) : -1;
-	CHECK(rc == 0 && size == 3 * MIB, "get_to_fd after a reset: %d size %llu (%s)", rc,
+	CHECKF(rc == 0 && size == 3 * MIB, "get_to_fd after a reset: %d size %llu (%s)", rc,
 	      (unsigned long long)size, s3_last_error());
-	CHECK(pread(fd, back, 3 * MIB + 2, 0) == (ssize_t)(3 * MIB + 2) &&
+	CHECKF(pread(fd, back, 3 * MIB + 2, 0) == (ssize_t)(3 * MIB + 2) &&
 		  memcmp(back, "ab", 2) == 0 && memcmp(back + 2, data, 3 * MIB) == 0,
 	      "get_to_fd content after resume");
-	CHECK(t_proxy_count(&p, "reset") == 1 &&
+	CHECKF(t_proxy_count(&p, "reset") == 1 &&
 		  t_proxy_grep(&p, "pass GET /sealfs-test/rst/obj") == 1 &&
 		  t_proxy_grep(&p, "range=bytes=") == 1 && t_proxy_grep(&p, "range=bytes=0-") == 0,
 	      "the retry resumed with a Range (%d ranged requests)", t_proxy_grep(&p, "range="));
@@ -128,16 +128,16 @@ static void test_cut_requests_are_retried(void)
 		goto out;
 	t_fill(data, 6 * MIB, 6);
 	int rc = b->ops->put(b, "single", data, MIB);
-	CHECK(rc == 0, "single put after 2 cuts: %d %s", rc, s3_last_error());
+	CHECKF(rc == 0, "single put after 2 cuts: %d %s", rc, s3_last_error());
 	rc = b->ops->put(b, "multi", data, 6 * MIB);
-	CHECK(rc == 0, "multipart put with faulty parts: %d %s", rc, s3_last_error());
+	CHECKF(rc == 0, "multipart put with faulty parts: %d %s", rc, s3_last_error());
 	rc = b->ops->get(b, "multi", 0, 0, &out, &len);
-	CHECK(rc == 0 && len == 6 * MIB && memcmp(out, data, len) == 0, "multipart content");
+	CHECKF(rc == 0 && len == 6 * MIB && memcmp(out, data, len) == 0, "multipart content");
 	free(out);
 	out = NULL;
 	rc = b->ops->get(b, "single", 0, 0, &out, &len);
-	CHECK(rc == 0 && len == MIB && memcmp(out, data, len) == 0, "single content");
-	CHECK(t_proxy_count(&p, "cut") == 4 && t_proxy_count(&p, "slowdown") == 3,
+	CHECKF(rc == 0 && len == MIB && memcmp(out, data, len) == 0, "single content");
+	CHECKF(t_proxy_count(&p, "cut") == 4 && t_proxy_count(&p, "slowdown") == 3,
 	      "faults served: %d cut, %d slowdown", t_proxy_count(&p, "cut"),
 	      t_proxy_count(&p, "slowdown"));
 out:
@@ -157,11 +157,11 @@ static void test_persistent_slowdown_fails_within_bound(void)
 		double t0 = t_now();
 		int rc = b->ops->put(b, "obj", "x", 1);
 		double dt = t_now() - t0;
-		CHECK(rc == -EIO, "persistent 503: %d", rc);
-		CHECK(strstr(s3_last_error(), "SlowDown") && strstr(s3_last_error(), "6 tries"),
+		CHECKF(rc == -EIO, "persistent 503: %d", rc);
+		CHECKF(strstr(s3_last_error(), "SlowDown") && strstr(s3_last_error(), "6 tries"),
 		      "message: %s", s3_last_error());
-		CHECK(dt < 60.0, "gave up after %.1f s", dt);
-		CHECK(t_proxy_count(&p, "slowdown") == 6, "tries: %d",
+		CHECKF(dt < 60.0, "gave up after %.1f s", dt);
+		CHECKF(t_proxy_count(&p, "slowdown") == 6, "tries: %d",
 		      t_proxy_count(&p, "slowdown"));
 		printf("persistent SlowDown: %.1f s, '%s'\n", dt, s3_last_error());
 	}
@@ -179,11 +179,11 @@ static void test_persistent_reset_fails(void)
 	fast_policy(&t);
 	struct backend *b = via_proxy(&p, "reset@GET /sealfs-test/prst/obj", "prst", &t);
 	if (b) {
-		CHECK(b->ops->put(b, "obj", "0123456789", 10) == 0, "put");
+		CHECKF(b->ops->put(b, "obj", "0123456789", 10) == 0, "put");
 		int rc = b->ops->get(b, "obj", 0, 0, &out, &len);
-		CHECK(rc == -EIO && out == NULL, "persistent reset: %d", rc);
+		CHECKF(rc == -EIO && out == NULL, "persistent reset: %d", rc);
 		/* a GET runs under the read policy: 8 tries (http_policy_foreground) */
-		CHECK(strstr(s3_last_error(), "8 tries") != NULL, "message: %s", s3_last_error());
+		CHECKF(strstr(s3_last_error(), "8 tries") != NULL, "message: %s", s3_last_error());
 	}
 	backend_destroy(b);
 	t_proxy_stop(&p);
@@ -206,17 +206,17 @@ static void test_silent_server_times_out(void)
 				      "hang@GET /sealfs-test/hang/never",
 				      "hang", &t);
 	if (b) {
-		CHECK(b->ops->put(b, "obj", "late", 4) == 0, "put");
+		CHECKF(b->ops->put(b, "obj", "late", 4) == 0, "put");
 		int rc = b->ops->get(b, "obj", 0, 0, &out, &len);
-		CHECK(rc == 0 && len == 4, "a 1.5 s late reply: %d", rc);
+		CHECKF(rc == 0 && len == 4, "a 1.5 s late reply: %d", rc);
 		double t0 = t_now();
 		free(out);
 		out = NULL;
 		rc = b->ops->get(b, "never", 0, 0, &out, &len);
 		double dt = t_now() - t0;
-		CHECK(rc == -ETIMEDOUT, "silent server: %d %s", rc, s3_last_error());
-		CHECK(dt < 15.0, "timed out after %.1f s", dt);
-		CHECK(t_proxy_count(&p, "hang") == 3, "tries: %d", t_proxy_count(&p, "hang"));
+		CHECKF(rc == -ETIMEDOUT, "silent server: %d %s", rc, s3_last_error());
+		CHECKF(dt < 15.0, "timed out after %.1f s", dt);
+		CHECKF(t_proxy_count(&p, "hang") == 3, "tries: %d", t_proxy_count(&p, "hang"));
 	}
 	free(out);
 	backend_destroy(b);
@@ -238,9 +238,9 @@ static void test_read_policy_bounds_a_dead_server(void)
 		double t0 = t_now();
 		int rc = b->ops->get(b, "never", 0, 0, &out, &len);
 		double dt = t_now() - t0;
-		CHECK(rc == -ETIMEDOUT && out == NULL, "silent server: %d %s", rc,
+		CHECKF(rc == -ETIMEDOUT && out == NULL, "silent server: %d %s", rc,
 		      s3_last_error());
-		CHECK(dt < bound, "silent server: gave up after %.1f s (bound %.0f s)", dt, bound);
+		CHECKF(dt < bound, "silent server: gave up after %.1f s (bound %.0f s)", dt, bound);
 		printf("read, silent server: %.1f s, '%s'\n", dt, s3_last_error());
 		uint64_t size = 0;
 		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -248,9 +248,9 @@ static void test_read_policy_bounds_a_dead_server(void)
 		t0 = t_now();
 		rc = fd >= 0 ? b->ops->get_to_fd(b, "never", fd, &size) : -EBADF;
 		dt = t_now() - t0;
-		CHECK(rc == -ECONNREFUSED, "refused: %d %s", rc, s3_last_error());
-		CHECK(dt < bound, "refused: gave up after %.1f s (bound %.0f s)", dt, bound);
-		CHECK(strstr(s3_last_error(), "tries in") != NULL, "refused, not retried: %s",
+		CHECKF(rc == -ECONNREFUSED, "refused: %d %s", rc, s3_last_error());
+		CHECKF(dt < bound, "refused: gave up after %.1f s (bound %.0f s)", dt, bound);
+		CHECKF(strstr(s3_last_error(), "tries in") != NULL, "refused, not retried: %s",
 		      s3_last_error());
 		printf("read, refused: %.1f s, '%s'\n", dt, s3_last_error());
 		if (fd >= 0)
@@ -269,16 +269,16 @@ static void test_connection_refused_at_open(void)
 	int rc;
 	fast_policy(&t);
 	if (t_proxy_start(&p, script, "") < 0) {
-		CHECK(0, "cannot start faultproxy");
+		CHECKF(0, "cannot start faultproxy");
 		return;
 	}
 	t_endpoint(ep, &p);
 	t_proxy_stop(&p); /* its port is now (almost certainly) closed */
 	double t0 = t_now();
 	struct backend *b = t_open("", ep, &t, err, sizeof err, &rc);
-	CHECK(rc == -ECONNREFUSED && !b && strstr(err, "cannot reach s3 endpoint"),
+	CHECKF(rc == -ECONNREFUSED && !b && strstr(err, "cannot reach s3 endpoint"),
 	      "refused: %d %s", rc, err);
-	CHECK(t_now() - t0 < 10.0, "refused took %.1f s", t_now() - t0);
+	CHECKF(t_now() - t0 < 10.0, "refused took %.1f s", t_now() - t0);
 }
 
 int main(int argc, char **argv)
@@ -293,6 +293,5 @@ int main(int argc, char **argv)
 	test_read_policy_bounds_a_dead_server();
 	test_connection_refused_at_open();
 	test_persistent_slowdown_fails_within_bound();
-	printf("%d passed, %d failed\n", t_failures ? 0 : 1, t_failures ? 1 : 0);
-	return t_failures != 0;
+	return check_done("test_s3_faults");
 }

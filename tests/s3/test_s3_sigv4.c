@@ -9,19 +9,8 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "s3_sigv4.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-			printf(__VA_ARGS__);                                                       \
-			printf("\n");                                                              \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 #define AK "AKIAIOSFODNN7EXAMPLE"
 #define SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -43,16 +32,16 @@ static void check_example(const struct example *e)
 {
 	struct s3_sigv4_result r;
 	int rc = s3_sigv4_sign(&r, &e->req, &creds);
-	CHECK(rc == 0, "%s: sign returned %d", e->name, rc);
+	CHECKF(rc == 0, "%s: sign returned %d", e->name, rc);
 	if (rc)
 		return;
-	CHECK(strcmp(r.canonical_request, e->canonical) == 0,
+	CHECKF(strcmp(r.canonical_request, e->canonical) == 0,
 	      "%s: canonical request\n%s\n--want--\n%s", e->name, r.canonical_request,
 	      e->canonical);
-	CHECK(strcmp(r.string_to_sign, e->sts) == 0, "%s: string to sign\n%s", e->name,
+	CHECKF(strcmp(r.string_to_sign, e->sts) == 0, "%s: string to sign\n%s", e->name,
 	      r.string_to_sign);
-	CHECK(strcmp(r.signature, e->signature) == 0, "%s: signature %s", e->name, r.signature);
-	CHECK(strcmp(r.authorization, e->authorization) == 0, "%s: authorization %s", e->name,
+	CHECKF(strcmp(r.signature, e->signature) == 0, "%s: signature %s", e->name, r.signature);
+	CHECKF(strcmp(r.authorization, e->authorization) == 0, "%s: authorization %s", e->name,
 	      r.authorization);
 	s3_sigv4_result_release(&r);
 }
@@ -83,7 +72,7 @@ static void test_sign_put_object(void)
 	const char *body = "Welcome to Amazon S3.";
 	char hash[S3_SIGV4_HEX_BYTES], path[64];
 	s3_sigv4_sha256_hex(hash, body, strlen(body));
-	CHECK(strcmp(hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072") == 0,
+	CHECKF(strcmp(hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072") == 0,
 	      "payload hash %s", hash);
 	path[0] = '/';
 	s3_sigv4_uri_encode(path + 1, sizeof path - 1, "test$file.text", 1);
@@ -156,7 +145,7 @@ static void check_enc(const char *in, int keep_slash, const char *want)
 {
 	char out[256];
 	size_t n = s3_sigv4_uri_encode(out, sizeof out, in, keep_slash);
-	CHECK(strcmp(out, want) == 0 && n == strlen(want), "encode(%s,%d) = %s, want %s", in,
+	CHECKF(strcmp(out, want) == 0 && n == strlen(want), "encode(%s,%d) = %s, want %s", in,
 	      keep_slash, out, want);
 }
 
@@ -172,7 +161,7 @@ static void test_uri_encode_rules(void)
 	check_enc("=&?#*", 0, "%3D%26%3F%23%2A");
 	char small[4];
 	size_t n = s3_sigv4_uri_encode(small, sizeof small, "a b", 1);
-	CHECK(n == 5 && strcmp(small, "a%2") == 0, "truncated encode gives %zu '%s'", n, small);
+	CHECKF(n == 5 && strcmp(small, "a%2") == 0, "truncated encode gives %zu '%s'", n, small);
 }
 
 static void test_query_slash_and_space_encoded(void)
@@ -183,8 +172,8 @@ static void test_query_slash_and_space_encoded(void)
 	    {"prefix", "a b/c~"}, {"list-type", "2"}, {"continuation-token", "x+y/z="}};
 	struct s3_sigv4_request req = {"GET", "/", q, 3, h, 3, EMPTY, DATE, "eu-west-1", "s3"};
 	struct s3_sigv4_result r;
-	CHECK(s3_sigv4_sign(&r, &req, &creds) == 0, "sign with query");
-	CHECK(strcmp(r.query, "continuation-token=x%2By%2Fz%3D&list-type=2&prefix=a%20b%2Fc~") == 0,
+	CHECKF(s3_sigv4_sign(&r, &req, &creds) == 0, "sign with query");
+	CHECKF(strcmp(r.query, "continuation-token=x%2By%2Fz%3D&list-type=2&prefix=a%20b%2Fc~") == 0,
 	      "query %s", r.query);
 	s3_sigv4_result_release(&r);
 }
@@ -197,10 +186,10 @@ static void test_header_values_trimmed_and_folded(void)
 						   {"x-amz-date", DATE}};
 	struct s3_sigv4_request req = {"GET", "/k", NULL, 0, h, 4, EMPTY, DATE, "us-east-1", "s3"};
 	struct s3_sigv4_result r;
-	CHECK(s3_sigv4_sign(&r, &req, &creds) == 0, "sign with spaces");
-	CHECK(strstr(r.canonical_request, "\nhost:h\n") != NULL, "host trimmed: %s",
+	CHECKF(s3_sigv4_sign(&r, &req, &creds) == 0, "sign with spaces");
+	CHECKF(strstr(r.canonical_request, "\nhost:h\n") != NULL, "host trimmed: %s",
 	      r.canonical_request);
-	CHECK(strstr(r.canonical_request, "\nx-amz-meta-a:a b c\n") != NULL, "folded: %s",
+	CHECKF(strstr(r.canonical_request, "\nx-amz-meta-a:a b c\n") != NULL, "folded: %s",
 	      r.canonical_request);
 	s3_sigv4_result_release(&r);
 }
@@ -214,8 +203,8 @@ static void test_session_token_is_signed(void)
 	struct s3_sigv4_creds c = {AK, SK, "tok", creds.keys};
 	struct s3_sigv4_request req = {"GET", "/k", NULL, 0, h, 4, EMPTY, DATE, "us-east-1", "s3"};
 	struct s3_sigv4_result r;
-	CHECK(s3_sigv4_sign(&r, &req, &c) == 0, "sign with token");
-	CHECK(strstr(r.authorization, "SignedHeaders=host;x-amz-content-sha256;x-amz-date;"
+	CHECKF(s3_sigv4_sign(&r, &req, &c) == 0, "sign with token");
+	CHECKF(strstr(r.authorization, "SignedHeaders=host;x-amz-content-sha256;x-amz-date;"
 				      "x-amz-security-token,") != NULL,
 	      "token signed: %s", r.authorization);
 	s3_sigv4_result_release(&r);
@@ -228,13 +217,13 @@ static void test_rejects_bad_input(void)
 	struct s3_sigv4_request req = {"GET", "/k",  NULL, 0,		dup,
 				       2,     EMPTY, DATE, "us-east-1", "s3"};
 	struct s3_sigv4_result r;
-	CHECK(s3_sigv4_sign(&r, &req, &creds) == -EINVAL, "duplicate header accepted");
+	CHECKF(s3_sigv4_sign(&r, &req, &creds) == -EINVAL, "duplicate header accepted");
 	req.headers = nl;
 	req.n_headers = 1;
-	CHECK(s3_sigv4_sign(&r, &req, &creds) == -EINVAL, "newline in value accepted");
+	CHECKF(s3_sigv4_sign(&r, &req, &creds) == -EINVAL, "newline in value accepted");
 	req.amz_date = "2013-05-24";
-	CHECK(s3_sigv4_sign(&r, &req, &creds) == -EINVAL, "bad date accepted");
-	CHECK(r.authorization == NULL, "result not empty after failure");
+	CHECKF(s3_sigv4_sign(&r, &req, &creds) == -EINVAL, "bad date accepted");
+	CHECKF(r.authorization == NULL, "result not empty after failure");
 }
 
 /* The signing key chain written out with libsodium's HMAC over the whole
@@ -275,9 +264,9 @@ static void test_secrets_of_any_length(void)
 		for (size_t j = 0; j < lens[i]; j++)
 			secret[j] = (char)('A' + (j * 7 + i) % 26);
 		secret[lens[i]] = '\0';
-		CHECK(s3_sigv4_sign(&r, &req, &c) == 0, "sign with a %zu-byte secret", lens[i]);
+		CHECKF(s3_sigv4_sign(&r, &req, &c) == 0, "sign with a %zu-byte secret", lens[i]);
 		reference_signature(want, secret, r.string_to_sign);
-		CHECK(strcmp(r.signature, want) == 0, "%zu-byte secret: %s, want %s", lens[i],
+		CHECKF(strcmp(r.signature, want) == 0, "%zu-byte secret: %s, want %s", lens[i],
 		      r.signature, want);
 		s3_sigv4_result_release(&r);
 	}
@@ -301,16 +290,16 @@ static void test_signing_keys_in_the_pool(void)
 		s3_sigv4_result_release(&r);
 	}
 	secmem_pool_stats(creds.keys, &st);
-	CHECK(ok && st.slots_used == 0 && st.regions == 1, "20000 signatures: %zu regions",
+	CHECKF(ok && st.slots_used == 0 && st.regions == 1, "20000 signatures: %zu regions",
 	      st.regions);
-	CHECK(s3_sigv4_sign(&r, &req, &none) == -EINVAL, "signed without a pool");
+	CHECKF(s3_sigv4_sign(&r, &req, &none) == -EINVAL, "signed without a pool");
 }
 
 static void test_amz_date_format(void)
 {
 	char d[S3_SIGV4_DATE_BYTES];
 	s3_sigv4_amz_date(d, (time_t)1369353600); /* 2013-05-24 00:00:00 UTC */
-	CHECK(strcmp(d, DATE) == 0, "amz date %s", d);
+	CHECKF(strcmp(d, DATE) == 0, "amz date %s", d);
 }
 
 int main(void)
@@ -330,7 +319,5 @@ int main(void)
 	test_rejects_bad_input();
 	test_amz_date_format();
 	secmem_pool_free(creds.keys);
-	if (failures)
-		printf("%d check(s) failed\n", failures);
-	return failures != 0;
+	return check_done("test_s3_sigv4");
 }

@@ -20,7 +20,7 @@ static void test_multipart_roundtrip_64mib(void)
 	char err[512], path[] = "/tmp/sealfs-s3big-XXXXXX";
 	int rc;
 	struct backend *b = t_open("big", NULL, NULL, err, sizeof err, &rc);
-	CHECK(rc == 0, "open: %s", err);
+	CHECKF(rc == 0, "open: %s", err);
 	unsigned char *data = malloc(BIG), *back = NULL;
 	size_t len = 0;
 	uint64_t size = 0;
@@ -29,47 +29,47 @@ static void test_multipart_roundtrip_64mib(void)
 	t_fill(data, BIG, 64);
 	double t0 = t_now();
 	rc = b->ops->put(b, "mem/obj", data, BIG);
-	CHECK(rc == 0, "64 MiB multipart put: %d %s", rc, s3_last_error());
+	CHECKF(rc == 0, "64 MiB multipart put: %d %s", rc, s3_last_error());
 	double t1 = t_now();
-	CHECK(b->ops->head(b, "mem/obj", &size) == 0 && size == BIG, "head size %llu",
+	CHECKF(b->ops->head(b, "mem/obj", &size) == 0 && size == BIG, "head size %llu",
 	      (unsigned long long)size);
 	rc = b->ops->get(b, "mem/obj", 0, 0, &back, &len);
-	CHECK(rc == 0 && len == BIG && memcmp(back, data, BIG) == 0, "64 MiB get back: %d len %zu",
+	CHECKF(rc == 0 && len == BIG && memcmp(back, data, BIG) == 0, "64 MiB get back: %d len %zu",
 	      rc, len);
 	free(back);
 	back = NULL;
 	/* ranges across part boundaries (parts are 8 MiB) */
 	rc = b->ops->get(b, "mem/obj", 8 * MIB - 100, 200, &back, &len);
-	CHECK(rc == 0 && len == 200 && memcmp(back, data + 8 * MIB - 100, 200) == 0,
+	CHECKF(rc == 0 && len == 200 && memcmp(back, data + 8 * MIB - 100, 200) == 0,
 	      "range over a part boundary");
 	free(back);
 	back = NULL;
 	rc = b->ops->get(b, "mem/obj", BIG - 10, 0, &back, &len);
-	CHECK(rc == 0 && len == 10 && memcmp(back, data + BIG - 10, 10) == 0, "range to the end");
+	CHECKF(rc == 0 && len == 10 && memcmp(back, data + BIG - 10, 10) == 0, "range to the end");
 	free(back);
 	back = NULL;
 	printf("64 MiB multipart put %.2f s\n", t1 - t0);
 
 	/* from a file, read back with get_to_fd */
 	int fd = mkstemp(path);
-	CHECK(fd >= 0, "mkstemp");
+	CHECKF(fd >= 0, "mkstemp");
 	if (fd < 0)
 		goto out;
 	t_fill(data, BIG, 65);
-	CHECK(write(fd, data, BIG) == (ssize_t)BIG, "write source");
+	CHECKF(write(fd, data, BIG) == (ssize_t)BIG, "write source");
 	close(fd);
 	rc = b->ops->put_file(b, "file/obj", path);
-	CHECK(rc == 0, "64 MiB put_file: %d %s", rc, s3_last_error());
+	CHECKF(rc == 0, "64 MiB put_file: %d %s", rc, s3_last_error());
 	fd = open(path, O_RDWR | O_TRUNC);
 	rc = b->ops->get_to_fd(b, "file/obj", fd, &size);
-	CHECK(rc == 0 && size == BIG, "get_to_fd: %d size %llu", rc, (unsigned long long)size);
+	CHECKF(rc == 0 && size == BIG, "get_to_fd: %d size %llu", rc, (unsigned long long)size);
 	back = malloc(BIG);
-	CHECK(back && pread(fd, back, BIG, 0) == (ssize_t)BIG && memcmp(back, data, BIG) == 0,
+	CHECKF(back && pread(fd, back, BIG, 0) == (ssize_t)BIG && memcmp(back, data, BIG) == 0,
 	      "get_to_fd content");
 	close(fd);
 	unlink(path);
-	CHECK(b->ops->del(b, "mem/obj") == 0 && b->ops->del(b, "file/obj") == 0, "del big");
-	CHECK(b->ops->head(b, "mem/obj", &size) == -ENOENT, "deleted");
+	CHECKF(b->ops->del(b, "mem/obj") == 0 && b->ops->del(b, "file/obj") == 0, "del big");
+	CHECKF(b->ops->head(b, "mem/obj", &size) == -ENOENT, "deleted");
 out:
 	free(back);
 	free(data);
@@ -118,7 +118,7 @@ static void test_list_over_1000_keys(void)
 	char err[512];
 	int rc;
 	struct backend *b = t_open("many/keys", NULL, NULL, err, sizeof err, &rc);
-	CHECK(rc == 0, "open: %s", err);
+	CHECKF(rc == 0, "open: %s", err);
 	if (!b)
 		return;
 	struct filler f[4];
@@ -130,15 +130,15 @@ static void test_list_over_1000_keys(void)
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
-		CHECK(f[i].bad == 0, "put failures %d", f[i].bad);
+		CHECKF(f[i].bad == 0, "put failures %d", f[i].bad);
 	}
 	double t1 = t_now();
 	struct seen s = {0};
 	rc = b->ops->list(b, "k/", seen_cb, &s);
-	CHECK(rc == 0 && s.n == 1200 && s.dup == 0 && s.bad == 0, "list: rc %d n %d dup %d bad %d",
+	CHECKF(rc == 0 && s.n == 1200 && s.dup == 0 && s.bad == 0, "list: rc %d n %d dup %d bad %d",
 	      rc, s.n, s.dup, s.bad);
 	memset(&s, 0, sizeof s);
-	CHECK(b->ops->list(b, "k/011", seen_cb, &s) == 0 && s.n == 100, "sub-prefix: %d", s.n);
+	CHECKF(b->ops->list(b, "k/011", seen_cb, &s) == 0 && s.n == 100, "sub-prefix: %d", s.n);
 	printf("1200 puts %.2f s, listing %.2f s\n", t1 - t0, t_now() - t1);
 	backend_destroy(b);
 }
@@ -150,16 +150,16 @@ static void test_wrong_credentials_fail_fast(void)
 	setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
 	double t0 = t_now();
 	struct backend *b = t_open("", NULL, NULL, err, sizeof err, &rc);
-	CHECK(rc == -EACCES && !b && strstr(err, "SignatureDoesNotMatch"), "wrong secret: %d %s",
+	CHECKF(rc == -EACCES && !b && strstr(err, "SignatureDoesNotMatch"), "wrong secret: %d %s",
 	      rc, err);
-	CHECK(t_now() - t0 < 2.0, "wrong secret took %.1f s", t_now() - t0);
+	CHECKF(t_now() - t0 < 2.0, "wrong secret took %.1f s", t_now() - t0);
 	setenv("AWS_SECRET_ACCESS_KEY", saved, 1);
 	free(saved);
 
 	saved = strdup(getenv("AWS_ACCESS_KEY_ID"));
 	setenv("AWS_ACCESS_KEY_ID", "AKIDUNKNOWN", 1);
 	b = t_open("", NULL, NULL, err, sizeof err, &rc);
-	CHECK(rc == -EACCES && !b && strstr(err, "InvalidAccessKeyId"), "wrong key id: %d %s", rc,
+	CHECKF(rc == -EACCES && !b && strstr(err, "InvalidAccessKeyId"), "wrong key id: %d %s", rc,
 	      err);
 	setenv("AWS_ACCESS_KEY_ID", saved, 1);
 	free(saved);
@@ -170,10 +170,10 @@ static void test_missing_bucket_is_enoent(void)
 	struct backend *b = NULL;
 	char err[512] = "";
 	int rc = s3_backend_open(&b, "no-such-bucket", "x", NULL, err, sizeof err);
-	CHECK(rc == -ENOENT && !b && strstr(err, "bucket 'no-such-bucket' does not exist"),
+	CHECKF(rc == -ENOENT && !b && strstr(err, "bucket 'no-such-bucket' does not exist"),
 	      "missing bucket: %d %s", rc, err);
 	rc = s3_backend_open(&b, "Bad_Bucket!", "", NULL, err, sizeof err);
-	CHECK(rc == -EINVAL && !b, "invalid bucket name: %d %s", rc, err);
+	CHECKF(rc == -EINVAL && !b, "invalid bucket name: %d %s", rc, err);
 }
 
 /* Requests carry x-amz-security-token, signed; the server checks the signature. */
@@ -183,9 +183,9 @@ static void test_session_token_is_sent_signed(void)
 	int rc;
 	setenv("AWS_SESSION_TOKEN", "FQoGZXIvYXdzEXAMPLETOKEN//+=", 1);
 	struct backend *b = t_open("tok", NULL, NULL, err, sizeof err, &rc);
-	CHECK(rc == 0, "open with token: %s", err);
+	CHECKF(rc == 0, "open with token: %s", err);
 	if (b) {
-		CHECK(b->ops->put(b, "a", "x", 1) == 0, "put with token: %s", s3_last_error());
+		CHECKF(b->ops->put(b, "a", "x", 1) == 0, "put with token: %s", s3_last_error());
 		backend_destroy(b);
 	}
 	unsetenv("AWS_SESSION_TOKEN");
@@ -221,24 +221,24 @@ static void test_failed_multipart_is_aborted(void)
 	t.policy.base_delay_ms = 10;
 	t.policy.max_delay_ms = 50;
 	if (t_proxy_start(&p, proxy_script, "slowdown@partNumber=2&") < 0) {
-		CHECK(0, "cannot start faultproxy");
+		CHECKF(0, "cannot start faultproxy");
 		return;
 	}
 	t_endpoint(ep, &p);
 	struct backend *b = t_open("abort", ep, &t, err, sizeof err, &rc);
-	CHECK(rc == 0, "open via proxy: %s", err);
+	CHECKF(rc == 0, "open via proxy: %s", err);
 	unsigned char *data = malloc(5 * MIB);
 	uint64_t size;
 	if (b && data) {
 		t_fill(data, 5 * MIB, 9);
-		CHECK(count_uploads() == 0, "uploads before: %d", count_uploads());
+		CHECKF(count_uploads() == 0, "uploads before: %d", count_uploads());
 		rc = b->ops->put(b, "obj", data, 5 * MIB);
-		CHECK(rc == -EIO && strstr(s3_last_error(), "SlowDown"), "failed multipart: %d %s",
+		CHECKF(rc == -EIO && strstr(s3_last_error(), "SlowDown"), "failed multipart: %d %s",
 		      rc, s3_last_error());
-		CHECK(t_proxy_count(&p, "slowdown") == 6, "part 2 tried %d times",
+		CHECKF(t_proxy_count(&p, "slowdown") == 6, "part 2 tried %d times",
 		      t_proxy_count(&p, "slowdown"));
-		CHECK(count_uploads() == 0, "upload not aborted (%d left)", count_uploads());
-		CHECK(b->ops->head(b, "obj", &size) == -ENOENT, "object exists after failure");
+		CHECKF(count_uploads() == 0, "upload not aborted (%d left)", count_uploads());
+		CHECKF(b->ops->head(b, "obj", &size) == -ENOENT, "object exists after failure");
 	}
 	free(data);
 	backend_destroy(b);
@@ -255,6 +255,5 @@ int main(int argc, char **argv)
 	test_multipart_roundtrip_64mib();
 	test_list_over_1000_keys();
 	test_failed_multipart_is_aborted();
-	printf("%d passed, %d failed\n", t_failures ? 0 : 1, t_failures ? 1 : 0);
-	return t_failures != 0;
+	return check_done("test_s3_store");
 }

@@ -5,19 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "s3_xml.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-			printf(__VA_ARGS__);                                                       \
-			printf("\n");                                                              \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 struct seen {
 	char keys[8][64];
@@ -58,13 +47,13 @@ static void test_list_truncated_page_from_aws(void)
 	    "</ListBucketResult>";
 	struct s3_xml_list_page p;
 	struct seen s = {0};
-	CHECK(list(&p, &s, xml) == 0, "aws page rejected");
-	CHECK(p.truncated == 1 && p.n_keys == 2 && s.n == 2, "truncated %d keys %u", p.truncated,
+	CHECKF(list(&p, &s, xml) == 0, "aws page rejected");
+	CHECKF(p.truncated == 1 && p.n_keys == 2 && s.n == 2, "truncated %d keys %u", p.truncated,
 	      p.n_keys);
-	CHECK(strcmp(s.keys[0], "v/a&b") == 0 && s.sizes[0] == 434234, "entry 0 %s %llu", s.keys[0],
+	CHECKF(strcmp(s.keys[0], "v/a&b") == 0 && s.sizes[0] == 434234, "entry 0 %s %llu", s.keys[0],
 	      (unsigned long long)s.sizes[0]);
-	CHECK(strcmp(s.keys[1], "v/b") == 0 && s.sizes[1] == 0, "entry 1");
-	CHECK(p.next_token &&
+	CHECKF(strcmp(s.keys[1], "v/b") == 0 && s.sizes[1] == 0, "entry 1");
+	CHECKF(p.next_token &&
 		  strcmp(p.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=") == 0,
 	      "token %s", p.next_token ? p.next_token : "(null)");
 	free(p.next_token);
@@ -81,8 +70,8 @@ static void test_list_last_page_from_s3rver(void)
 	    "</Contents></ListBucketResult>";
 	struct s3_xml_list_page p;
 	struct seen s = {0};
-	CHECK(list(&p, &s, xml) == 0, "s3rver page rejected");
-	CHECK(!p.truncated && !p.next_token && s.n == 1 && s.sizes[0] == UINT64_MAX, "last page");
+	CHECKF(list(&p, &s, xml) == 0, "s3rver page rejected");
+	CHECKF(!p.truncated && !p.next_token && s.n == 1 && s.sizes[0] == UINT64_MAX, "last page");
 }
 
 static void test_list_empty(void)
@@ -91,7 +80,7 @@ static void test_list_empty(void)
 			  "<IsTruncated>false</IsTruncated></ListBucketResult>";
 	struct s3_xml_list_page p;
 	struct seen s = {0};
-	CHECK(list(&p, &s, xml) == 0 && s.n == 0 && p.n_keys == 0, "empty listing");
+	CHECKF(list(&p, &s, xml) == 0 && s.n == 0 && p.n_keys == 0, "empty listing");
 }
 
 static void test_list_callback_stops_walk(void)
@@ -104,7 +93,7 @@ static void test_list_callback_stops_walk(void)
 	struct s3_xml_list_page p;
 	struct seen s = {.stop_at = 2};
 	int r = list(&p, &s, xml);
-	CHECK(r == 7 && s.n == 2 && p.next_token == NULL, "stop: r %d n %d", r, s.n);
+	CHECKF(r == 7 && s.n == 2 && p.next_token == NULL, "stop: r %d n %d", r, s.n);
 }
 
 static void expect_list_eproto(const char *what, const char *xml)
@@ -112,7 +101,7 @@ static void expect_list_eproto(const char *what, const char *xml)
 	struct s3_xml_list_page p;
 	struct seen s = {0};
 	int r = list(&p, &s, xml);
-	CHECK(r == -EPROTO && p.next_token == NULL, "%s: got %d", what, r);
+	CHECKF(r == -EPROTO && p.next_token == NULL, "%s: got %d", what, r);
 }
 
 static void test_list_malformed_is_eproto(void)
@@ -158,15 +147,15 @@ static void test_oversized_reply_is_eproto(void)
 {
 	size_t n = S3_XML_MAX_REPLY + 1;
 	char *big = malloc(n);
-	CHECK(big != NULL, "malloc");
+	CHECKF(big != NULL, "malloc");
 	if (!big)
 		return;
 	memset(big, ' ', n);
 	memcpy(big, "<Error><Code>X</Code>", 21);
 	memcpy(big + n - 8, "</Error>", 8);
 	struct s3_xml_error e;
-	CHECK(s3_xml_parse_error(&e, big, n) == -EPROTO, "oversized reply accepted");
-	CHECK(s3_xml_parse_error(&e, big, n - 1 - 8) == -EPROTO, "cut reply accepted");
+	CHECKF(s3_xml_parse_error(&e, big, n) == -EPROTO, "oversized reply accepted");
+	CHECKF(s3_xml_parse_error(&e, big, n - 1 - 8) == -EPROTO, "cut reply accepted");
 	free(big);
 }
 
@@ -179,7 +168,7 @@ static void test_upload_id(void)
 	    "<UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>"
 	    "</InitiateMultipartUploadResult>";
 	char *id = NULL;
-	CHECK(s3_xml_parse_upload_id(&id, xml, strlen(xml)) == 0 && id &&
+	CHECKF(s3_xml_parse_upload_id(&id, xml, strlen(xml)) == 0 && id &&
 		  strcmp(id, "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA") == 0,
 	      "upload id %s", id ? id : "(null)");
 	free(id);
@@ -189,7 +178,7 @@ static void test_upload_id(void)
 			     "</InitiateMultipartUploadResult>",
 			     "<Other><UploadId>x</UploadId></Other>", "<Init"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		CHECK(s3_xml_parse_upload_id(&id, bad[i], strlen(bad[i])) == -EPROTO && id == NULL,
+		CHECKF(s3_xml_parse_upload_id(&id, bad[i], strlen(bad[i])) == -EPROTO && id == NULL,
 		      "bad upload id reply %zu accepted", i);
 	}
 }
@@ -202,21 +191,21 @@ static void test_error_reply(void)
 	    "<Resource>/mybucket/myfoto.jpg</Resource><RequestId>4442587FB7D0A2F9</RequestId>"
 	    "</Error>";
 	struct s3_xml_error e;
-	CHECK(s3_xml_parse_error(&e, xml, strlen(xml)) == 0, "error reply rejected");
-	CHECK(strcmp(e.code, "NoSuchKey") == 0, "code %s", e.code);
-	CHECK(strcmp(e.message, "The resource you requested does not exist") == 0, "message %s",
+	CHECKF(s3_xml_parse_error(&e, xml, strlen(xml)) == 0, "error reply rejected");
+	CHECKF(strcmp(e.code, "NoSuchKey") == 0, "code %s", e.code);
+	CHECKF(strcmp(e.message, "The resource you requested does not exist") == 0, "message %s",
 	      e.message);
 	const char *nomsg = "<Error><Code>SlowDown</Code></Error>";
-	CHECK(s3_xml_parse_error(&e, nomsg, strlen(nomsg)) == 0 && e.message[0] == '\0',
+	CHECKF(s3_xml_parse_error(&e, nomsg, strlen(nomsg)) == 0 && e.message[0] == '\0',
 	      "error without message");
 	const char *nocode = "<Error><Message>m</Message></Error>";
-	CHECK(s3_xml_parse_error(&e, nocode, strlen(nocode)) == -EPROTO && e.code[0] == '\0',
+	CHECKF(s3_xml_parse_error(&e, nocode, strlen(nocode)) == -EPROTO && e.code[0] == '\0',
 	      "error without code accepted");
 	char longmsg[1024] = "<Error><Code>C</Code><Message>";
 	size_t n = strlen(longmsg);
 	memset(longmsg + n, 'm', 600);
 	memcpy(longmsg + n + 600, "</Message></Error>", 19);
-	CHECK(s3_xml_parse_error(&e, longmsg, strlen(longmsg)) == 0 &&
+	CHECKF(s3_xml_parse_error(&e, longmsg, strlen(longmsg)) == 0 &&
 		  strlen(e.message) == S3_XML_MESSAGE_BYTES - 1,
 	      "long message not cut to fit");
 }
@@ -229,11 +218,11 @@ static void test_complete_reply(void)
 			 "</CompleteMultipartUploadResult>";
 	const char *err = "<Error><Code>InternalError</Code><Message>We encountered an internal "
 			  "error. Please try again.</Message></Error>";
-	CHECK(s3_xml_check_complete(&e, ok, strlen(ok)) == 0, "complete ok");
-	CHECK(s3_xml_check_complete(&e, err, strlen(err)) == -EAGAIN &&
+	CHECKF(s3_xml_check_complete(&e, ok, strlen(ok)) == 0, "complete ok");
+	CHECKF(s3_xml_check_complete(&e, err, strlen(err)) == -EAGAIN &&
 		  strcmp(e.code, "InternalError") == 0,
 	      "200 with error body not seen");
-	CHECK(s3_xml_check_complete(&e, "<x/>", 4) == -EPROTO, "other root accepted");
+	CHECKF(s3_xml_check_complete(&e, "<x/>", 4) == -EPROTO, "other root accepted");
 }
 
 /* The body we build must parse back, through libxml2, to the same parts. */
@@ -242,15 +231,15 @@ static void test_build_complete_escapes(void)
 	const char *etags[] = {"\"a54357aff0632cce46d942af68356b38\"", "<&'>"};
 	char *body = NULL;
 	size_t len = 0;
-	CHECK(s3_xml_build_complete(&body, &len, etags, 2) == 0, "build");
+	CHECKF(s3_xml_build_complete(&body, &len, etags, 2) == 0, "build");
 	const char *want =
 	    "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 	    "<Part><PartNumber>1</PartNumber><ETag>&quot;a54357aff0632cce46d942af68356b38"
 	    "&quot;</ETag></Part><Part><PartNumber>2</PartNumber><ETag>&lt;&amp;&apos;&gt;"
 	    "</ETag></Part></CompleteMultipartUpload>";
-	CHECK(body && strcmp(body, want) == 0 && len == strlen(want), "body %s", body);
+	CHECKF(body && strcmp(body, want) == 0 && len == strlen(want), "body %s", body);
 	free(body);
-	CHECK(s3_xml_build_complete(&body, &len, etags, 0) == -EINVAL && body == NULL, "n == 0");
+	CHECKF(s3_xml_build_complete(&body, &len, etags, 0) == -EINVAL && body == NULL, "n == 0");
 }
 
 int main(void)
@@ -265,7 +254,5 @@ int main(void)
 	test_error_reply();
 	test_complete_reply();
 	test_build_complete_escapes();
-	if (failures)
-		printf("%d check(s) failed\n", failures);
-	return failures != 0;
+	return check_done("test_s3_xml");
 }
