@@ -24,7 +24,7 @@ static int backend_open_s3(struct backend **out, const char *rest, const struct 
 
 	if (len == 0)
 		return errbuf_fail(err, err_size, -EINVAL,
-				    "s3 store url needs a bucket: s3://bucket/prefix");
+				   "s3 store url needs a bucket: s3://bucket/prefix");
 	if (len > BACKEND_BUCKET_MAX_BYTES)
 		return errbuf_fail(err, err_size, -EINVAL, "s3 bucket name is too long");
 	memcpy(bucket, rest, len);
@@ -41,7 +41,7 @@ static int backend_open_file(struct backend **out, const char *rest,
 		rest += strlen("localhost");
 	if (rest[0] != '/')
 		return errbuf_fail(err, err_size, -EINVAL,
-				    "file store url must be file:///absolute/path");
+				   "file store url must be file:///absolute/path");
 	return local_backend_open(out, rest, opts, err, err_size);
 }
 
@@ -70,5 +70,5 @@ int backend_open(struct backend **out, const char *url, const struct backend_opt
 	if (scheme_len > BACKEND_SCHEME_SHOWN_BYTES)
 		scheme_len = BACKEND_SCHEME_SHOWN_BYTES;
 	return errbuf_fail(err, err_size, -EPROTONOSUPPORT, "unknown store scheme '%.*s'",
-			    (int)scheme_len, url);
+			   (int)scheme_len, url);
 }

@@ -19,7 +19,7 @@ struct backend;
 /* Capabilities. */
 enum {
 	BACKEND_CAP_LOCAL_FS = 1u << 0, /* objects are files: put_file may hard-link */
-	BACKEND_CAP_RANGE = 1u << 1,    /* get with a byte range is cheap */
+	BACKEND_CAP_RANGE = 1u << 1,	/* get with a byte range is cheap */
 };
 
 /* Called once per listed object; return non-zero to stop (that value is returned). */
@@ -30,8 +30,8 @@ struct backend_ops {
 	unsigned caps;
 	/* Reads len bytes at off (len 0: to the end) into a new malloc'ed *out of
 	 * *out_len bytes. -ENOENT if missing. */
-	int (*get)(struct backend *b, const char *key, uint64_t off, size_t len, unsigned char **out,
-		   size_t *out_len);
+	int (*get)(struct backend *b, const char *key, uint64_t off, size_t len,
+		   unsigned char **out, size_t *out_len);
 	/* Writes the whole object into fd from its current offset; returns bytes via *size. */
 	int (*get_to_fd)(struct backend *b, const char *key, int fd, uint64_t *size);
 	/* Stores data atomically (readers see the old or the new object, never a
@@ -61,8 +61,8 @@ struct backend_opts {
 	const char *endpoint; /* S3: overrides AWS_ENDPOINT_URL(_S3) and ~/.aws/config */
 	const char *region;   /* S3: overrides AWS_REGION / AWS_DEFAULT_REGION */
 	const char *profile;  /* S3: overrides AWS_PROFILE */
-	int path_style;       /* S3: 1 path-style, 0 virtual-hosted, -1 automatic */
-	int create;           /* local: create the directory if missing (init only) */
+	int path_style;	      /* S3: 1 path-style, 0 virtual-hosted, -1 automatic */
+	int create;	      /* local: create the directory if missing (init only) */
 	/* S3: told once when the kernel refuses to lock the memory of the
 	 * request signing keys (secmem_refused_fn); NULL: not told. */
 	secmem_refused_fn secrets_unlocked;
@@ -72,8 +72,8 @@ struct backend_opts {
 /* Opens the store named by url: a path, file:///path, or s3://bucket/prefix.
  * On error returns a negative errno and writes a one-line reason into err.
  * -ENOENT missing store, -ENOTDIR, -EACCES, -EPROTONOSUPPORT unknown scheme. */
-int backend_open(struct backend **out, const char *url, const struct backend_opts *opts,
-		 char *err, size_t err_size);
+int backend_open(struct backend **out, const char *url, const struct backend_opts *opts, char *err,
+		 size_t err_size);
 
 /* Convenience wrappers over the table. */
 static inline int backend_get(struct backend *b, const char *key, uint64_t off, size_t len,
@@ -85,14 +85,8 @@ static inline int backend_put(struct backend *b, const char *key, const void *d,
 {
 	return b->ops->put(b, key, d, len);
 }
-static inline int backend_del(struct backend *b, const char *key)
-{
-	return b->ops->del(b, key);
-}
-static inline int backend_sync(struct backend *b)
-{
-	return b->ops->sync(b);
-}
+static inline int backend_del(struct backend *b, const char *key) { return b->ops->del(b, key); }
+static inline int backend_sync(struct backend *b) { return b->ops->sync(b); }
 static inline void backend_destroy(struct backend *b)
 {
 	if (b)

@@ -457,8 +457,8 @@ static void outcome_http(struct outcome *o, struct xfer *x, long status)
 		snprintf(o->why, sizeof o->why, "http status %ld", status);
 }
 
-static void run_attempt(struct http_client *c, const struct http_policy *p, CURL *h,
-			struct xfer *x, struct outcome *o)
+static void run_attempt(struct http_client *c, const struct http_policy *p, CURL *h, struct xfer *x,
+			struct outcome *o)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
 	long status = 0;

@@ -92,7 +92,7 @@ static int local_open_root(int *fd, const char *dir, char *err, size_t err_size)
 	if (errno == EACCES || errno == EPERM)
 		return errbuf_fail(err, err_size, -EACCES, "store '%s' is not readable", dir);
 	return errbuf_fail(err, err_size, -errno, "cannot open store '%s': %s", dir,
-			  strerror(errno));
+			   strerror(errno));
 }
 
 int local_backend_open(struct backend **out, const char *dir, const struct backend_opts *opts,
@@ -108,7 +108,7 @@ int local_backend_open(struct backend **out, const char *dir, const struct backe
 		r = local_mkdir_p(dir);
 		if (r)
 			return errbuf_fail(err, err_size, local_errno(-r),
-					  "cannot create store '%s': %s", dir, strerror(-r));
+					   "cannot create store '%s': %s", dir, strerror(-r));
 	}
 	r = local_open_root(&fd, dir, err, err_size);
 	if (r)

@@ -144,8 +144,8 @@ int local_put_file(struct backend *b, const char *key, const char *path)
 	return r;
 }
 
-int local_get(struct backend *b, const char *key, uint64_t off, size_t len,
-		     unsigned char **out, size_t *out_len)
+int local_get(struct backend *b, const char *key, uint64_t off, size_t len, unsigned char **out,
+	      size_t *out_len)
 {
 	struct local_store *s = local_of(b);
 	uint64_t size, avail;

@@ -32,10 +32,7 @@ int local_errno(int e)
 	}
 }
 
-int local_lookup_errno(int e)
-{
-	return (e == ENOENT || e == ENOTDIR) ? -ENOENT : local_errno(e);
-}
+int local_lookup_errno(int e) { return (e == ENOENT || e == ENOTDIR) ? -ENOENT : local_errno(e); }
 
 static int local_component_ok(const char *c, size_t len)
 {

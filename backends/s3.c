@@ -30,9 +30,9 @@ struct s3_backend {
 	struct s3_tuning tun;
 	struct http_client *http;
 	char *bucket;
-	char *prefix;	 /* "" or "a/b": no leading or trailing '/' */
-	char *host;	 /* Host header: endpoint host, or bucket.host */
-	char *path_base; /* "/bucket" (path style) or "" */
+	char *prefix;		  /* "" or "a/b": no leading or trailing '/' */
+	char *host;		  /* Host header: endpoint host, or bucket.host */
+	char *path_base;	  /* "/bucket" (path style) or "" */
 	struct secmem_pool *keys; /* locked slots of the per-request signing keys */
 };
 

@@ -20,9 +20,9 @@
 struct s3_target {
 	const struct s3_config *cfg;
 	struct http_client *http;
-	const char *host;      /* Host header: endpoint host, or bucket.host */
-	const char *path_base; /* "/bucket" (path style) or "" (virtual-hosted) */
-	const char *prefix;    /* store prefix: "" or "a/b" */
+	const char *host;	  /* Host header: endpoint host, or bucket.host */
+	const char *path_base;	  /* "/bucket" (path style) or "" (virtual-hosted) */
+	const char *prefix;	  /* store prefix: "" or "a/b" */
 	struct secmem_pool *keys; /* slots of the signing keys (s3_sigv4_pool_new) */
 };
 
@@ -37,9 +37,9 @@ struct s3_request {
 	const unsigned char *body;
 	size_t body_len;
 	char payload_hash[S3_SIGV4_HEX_BYTES];
-	unsigned flags; /* HTTP_* flags */
+	unsigned flags;			  /* HTTP_* flags */
 	const struct http_policy *policy; /* retries and timeouts; NULL: the client's */
-	int ranged;	/* send a Range for [off, off+len) (len 0: to the end) */
+	int ranged;			  /* send a Range for [off, off+len) (len 0: to the end) */
 	uint64_t off;
 	size_t len;
 	char if_match[128]; /* ETag pinned when a download resumes */

@@ -174,15 +174,9 @@ static _Thread_local struct nonce_pool nonce_pool = {.used = NONCE_POOL_BYTES};
 static atomic_uint nonce_fork_gen;
 static pthread_once_t nonce_once = PTHREAD_ONCE_INIT;
 
-static void nonce_after_fork(void)
-{
-	atomic_fetch_add(&nonce_fork_gen, 1);
-}
+static void nonce_after_fork(void) { atomic_fetch_add(&nonce_fork_gen, 1); }
 
-static void nonce_register(void)
-{
-	pthread_atfork(NULL, NULL, nonce_after_fork);
-}
+static void nonce_register(void) { pthread_atfork(NULL, NULL, nonce_after_fork); }
 
 static void nonce_take(unsigned char *out, size_t len)
 {

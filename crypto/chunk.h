@@ -26,8 +26,8 @@ struct chunk_ad {
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	uint8_t file_id[OBJECT_ID_BYTES];
 	uint8_t segment_key[OBJECT_ID_BYTES]; /* store key of the segment holding the chunk */
-	uint64_t index;                       /* chunk index within the file */
-	bool last;                            /* the file's last chunk */
+	uint64_t index;			      /* chunk index within the file */
+	bool last;			      /* the file's last chunk */
 };
 
 /* Per-file content key state (derived key, precomputed AES state). Opaque. */
@@ -73,7 +73,8 @@ int chunk_seal_with_nonce(unsigned char *out, const unsigned char *plain, size_t
 
 /* Opens a sealed chunk into plain (CHUNK_PLAIN_BYTES). Returns 0, or -EBADMSG
  * when authentication fails, in which case plain is zeroed. */
-__attribute__((warn_unused_result)) int chunk_open(unsigned char *plain, const unsigned char *sealed,
+__attribute__((warn_unused_result)) int chunk_open(unsigned char *plain,
+						   const unsigned char *sealed,
 						   const struct chunk_ad *ad,
 						   const struct chunk_key *key);
 

@@ -27,7 +27,7 @@ struct dirobj_time {
 };
 
 struct dirobj_xattr {
-	char *name;           /* NUL-terminated, malloc'ed */
+	char *name;	      /* NUL-terminated, malloc'ed */
 	unsigned char *value; /* malloc'ed, may be NULL when len == 0 */
 	size_t len;
 };
@@ -46,17 +46,17 @@ struct dirobj_segment {
 
 /* One entry: everything about a child (there are no separate inode objects). */
 struct dirobj_entry {
-	char *name;      /* malloc'ed, name_len bytes + NUL; any bytes but '/' and NUL */
+	char *name; /* malloc'ed, name_len bytes + NUL; any bytes but '/' and NUL */
 	size_t name_len;
 	enum dirobj_type type;
 	uint8_t id[OBJECT_ID_BYTES]; /* file id (files, symlinks) or directory id */
-	uint32_t mode;               /* full st_mode including the type bits */
+	uint32_t mode;		     /* full st_mode including the type bits */
 	uint32_t uid, gid;
 	uint64_t size; /* files: bytes; others: 0 (not stored, ignored by the encoder) */
 	struct dirobj_time atime, mtime, ctime;
 	char *target; /* symlinks: malloc'ed target, target_len bytes + NUL */
 	size_t target_len;
-	struct dirobj_ref ref; /* directories: the child's current object */
+	struct dirobj_ref ref;		 /* directories: the child's current object */
 	struct dirobj_segment *segments; /* files: malloc'ed, nsegments long */
 	size_t nsegments;
 	struct dirobj_xattr *xattrs; /* malloc'ed, nxattrs long */
@@ -71,8 +71,8 @@ struct dirobj {
 
 /* The head: the vault's single mutable object, pointing at the root. */
 struct dirobj_head {
-	uint64_t seq;              /* bumped on every commit */
-	struct dirobj_entry root;  /* name "", type DIROBJ_DIR */
+	uint64_t seq;		  /* bumped on every commit */
+	struct dirobj_entry root; /* name "", type DIROBJ_DIR */
 };
 
 /* Serialises to compact JSON with sorted keys. *out is a new malloc'ed

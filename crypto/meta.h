@@ -25,7 +25,7 @@ struct meta_ad {
 	enum meta_kind kind;
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	uint8_t object_id[OBJECT_ID_BYTES]; /* the directory's stable id; zeros for the head */
-	uint64_t version;                   /* bumped on every rewrite; 0 for the head, whose
+	uint64_t version;		    /* bumped on every rewrite; 0 for the head, whose
 					       seq is inside its authenticated plaintext
 					       (a reader cannot know it before opening) */
 	uint8_t store_key[OBJECT_ID_BYTES]; /* the key it is stored under; zeros for the head */

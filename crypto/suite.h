@@ -8,7 +8,7 @@
 
 enum suite_id {
 	SUITE_XCHACHA20POLY1305 = 1, /* "xchacha20poly1305": 24-byte random nonce */
-	SUITE_AES256GCM = 2,         /* "aes256gcm": 12-byte random nonce, needs AES-NI */
+	SUITE_AES256GCM = 2,	     /* "aes256gcm": 12-byte random nonce, needs AES-NI */
 };
 
 #define SUITE_MAX_NONCE_BYTES 24

@@ -19,8 +19,8 @@
 struct vault_keys {
 	unsigned char master[VAULT_KEY_BYTES];
 	unsigned char content[VAULT_KEY_BYTES]; /* crypto_kdf id 1: per-file keys */
-	unsigned char meta[VAULT_KEY_BYTES];    /* crypto_kdf id 2: directory objects, head */
-	unsigned char config[VAULT_KEY_BYTES];  /* crypto_kdf id 3: config MAC */
+	unsigned char meta[VAULT_KEY_BYTES];	/* crypto_kdf id 2: directory objects, head */
+	unsigned char config[VAULT_KEY_BYTES];	/* crypto_kdf id 3: config MAC */
 };
 
 /* Largest KDF cost a keyslot may ask for (init refuses more, unlock refuses a
@@ -50,8 +50,8 @@ struct vault_kdf_cost vault_kdf_default(void);
  * (recovery.h), NUL-terminated. Returns 0, -ENOMEM, -EINVAL (unavailable suite,
  * cost below libsodium's minimum). *cfg_out and *keys_out are new. */
 int vault_create(struct vault_config **cfg_out, struct vault_keys **keys_out, enum suite_id suite,
-		 const char *pass, size_t pass_len, struct vault_kdf_cost cost,
-		 char *recovery_text, size_t recovery_text_size);
+		 const char *pass, size_t pass_len, struct vault_kdf_cost cost, char *recovery_text,
+		 size_t recovery_text_size);
 
 /* Parses config bytes. Returns 0; -EBADMSG not a sealfs config (bad JSON,
  * missing fields); -EPROTONOSUPPORT a newer format version (or an unknown
@@ -84,8 +84,8 @@ int vault_set_passphrase(struct vault_config *cfg, const struct vault_keys *keys
 
 /* Replaces the recovery keyslot with a new random recovery key; writes its text
  * (recovery_text_size >= RECOVERY_TEXT_BYTES). Returns 0, -ENOMEM, -EINVAL. */
-int vault_set_recovery(struct vault_config *cfg, const struct vault_keys *keys,
-		       char *recovery_text, size_t recovery_text_size);
+int vault_set_recovery(struct vault_config *cfg, const struct vault_keys *keys, char *recovery_text,
+		       size_t recovery_text_size);
 
 /* Human-readable, non-secret description (format, vault id, suite, chunk
  * size, KDF cost, keyslot types) into buf, NUL-terminated, one "name: value"

@@ -88,7 +88,7 @@ struct cache_limit {
 };
 
 struct cache_usage {
-	uint64_t bytes;	       /* accounted: sizes rounded up to 4 KiB */
+	uint64_t bytes; /* accounted: sizes rounded up to 4 KiB */
 	uint64_t pinned_bytes;
 	size_t objects;
 	size_t pinned;

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
 #include "mono.h"
+#include <sodium.h>
 
 #define CACHE_LRU_BUCKETS_MIN 1024u
 
@@ -372,7 +372,6 @@ bool cache_lru_victim(struct cache_lru *l, uint8_t key[CACHE_LRU_KEY_BYTES])
 }
 
 /* ---- writers waiting for room ---- */
-
 
 static const struct timespec *cache_lru_first(const struct timespec *a, const struct timespec *b)
 {

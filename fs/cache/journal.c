@@ -19,9 +19,9 @@
 
 #include <sodium.h>
 
-#include "fdio.h"
 #include "cache.h"
 #include "fault.h"
+#include "fdio.h"
 #include "journal_slot.h"
 
 #define JOURNAL_SEQ_HEX 16u
@@ -54,7 +54,9 @@ static bool journal_parse_name(const char *name, uint64_t *seq)
 		return false;
 	for (size_t i = 0; i < JOURNAL_SEQ_HEX; i++) {
 		char ch = name[i];
-		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		int d = ch >= '0' && ch <= '9'	 ? ch - '0'
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+						 : -1;
 		if (d < 0)
 			return false;
 		v = v << 4 | (uint64_t)d;
@@ -323,8 +325,7 @@ static int journal_take_objs(struct journal_cursor *c, struct journal_record *r)
 	const unsigned char *key;
 	uint32_t count, len;
 
-	if (!journal_take_u32(c, &count) ||
-	    count > (size_t)(c->end - c->p) / (OBJECT_ID_BYTES + 4))
+	if (!journal_take_u32(c, &count) || count > (size_t)(c->end - c->p) / (OBJECT_ID_BYTES + 4))
 		return -EBADMSG;
 	r->objs_owned = calloc(count ? count : 1, sizeof(*r->objs_owned));
 	if (!r->objs_owned)
@@ -505,8 +506,8 @@ int journal_remove(struct journal *j, uint64_t seq)
 
 static int journal_key_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
 
-int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_t *seqs,
-		       size_t n, bool skip_missing, uint64_t *bad)
+int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_t *seqs, size_t n,
+		       bool skip_missing, uint64_t *bad)
 {
 	size_t ng = 0;
 

@@ -96,8 +96,8 @@ struct journal_batch {
  * meanwhile is skipped when skip_missing, else it fails the load; *bad gets
  * the seq that failed. 0, -ENOMEM or journal_read's error; release *b in
  * every case. */
-int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_t *seqs,
-		       size_t n, bool skip_missing, uint64_t *bad);
+int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_t *seqs, size_t n,
+		       bool skip_missing, uint64_t *bad);
 /* key is some record's garbage. */
 bool journal_batch_is_garbage(const struct journal_batch *b, const uint8_t key[OBJECT_ID_BYTES]);
 void journal_batch_release(struct journal_batch *b);

@@ -22,7 +22,6 @@ struct jslot {
 	uint64_t seq; /* JSLOT_USED */
 };
 
-
 int jslot_path(char out[CACHE_PATH_MAX], const char *cache_dir, unsigned k)
 {
 	int n = snprintf(out, CACHE_PATH_MAX, "%s/%s/%s%u", cache_dir, JOURNAL_DIR_NAME,
@@ -37,8 +36,7 @@ static bool jslot_parse_name(const char *name, unsigned *k)
 	const char *p = name + strlen(JSLOT_PREFIX);
 	unsigned long v = 0;
 
-	if (strncmp(name, JSLOT_PREFIX, strlen(JSLOT_PREFIX)) != 0 || !*p ||
-	    (*p == '0' && p[1]))
+	if (strncmp(name, JSLOT_PREFIX, strlen(JSLOT_PREFIX)) != 0 || !*p || (*p == '0' && p[1]))
 		return false;
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')

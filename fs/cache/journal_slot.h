@@ -27,7 +27,7 @@ struct jslot;
 
 /* The slots of one journal directory. */
 struct jslot_table {
-	pthread_mutex_t lock; /* everything below but dir */
+	pthread_mutex_t lock;	  /* everything below but dir */
 	char dir[CACHE_PATH_MAX]; /* the cache directory; read-only */
 	struct jslot *slots;
 	size_t n, cap; /* slots[0..n) known */

@@ -20,7 +20,7 @@ struct prefetch {
 	pthread_cond_t work;  /* a key was queued, or stop */
 	pthread_cond_t done;  /* a fetch ended */
 	char queue[PREFETCH_QUEUE][OBJECT_KEY_TEXT_BYTES];
-	size_t head, count; /* ring */
+	size_t head, count;				    /* ring */
 	char busy[PREFETCH_THREADS][OBJECT_KEY_TEXT_BYTES]; /* "" when idle */
 	bool stop;
 };

@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "journal.h"
-#include "upload_par.h"
 #include "head.h"
+#include "journal.h"
 #include "log.h"
 #include "mono.h"
+#include "upload_par.h"
 
 #define UPLOAD_BACKOFF_MIN_MS 1000u
 #define UPLOAD_DRAIN_RETRY_MS 1000u
@@ -32,8 +32,8 @@
 
 struct upload {
 	/* Read-only after upload_start. */
-	struct backend *store; /* borrowed */
-	struct cache *cache;   /* borrowed */
+	struct backend *store;	 /* borrowed */
+	struct cache *cache;	 /* borrowed */
 	struct journal *journal; /* borrowed */
 	char cache_dir[CACHE_PATH_MAX];
 	uint8_t vault_id[OBJECT_ID_BYTES];
@@ -48,7 +48,7 @@ struct upload {
 	bool idle;	      /* the last round found nothing left */
 	bool stop;
 	bool draining;
-	bool urgent; /* upload_wait is waiting: no gathering */
+	bool urgent;	      /* upload_wait is waiting: no gathering */
 	uint64_t round_begun; /* rounds started (written by the thread) */
 	uint64_t round_done;  /* the number of the last round finished */
 	int round_rc;	      /* its result */
@@ -344,7 +344,8 @@ static void upload_note(struct upload *u, int r)
 {
 	if (r == 0) {
 		if (u->failing)
-			log_msg(LOG_INFO, "upload: the store works again; pending commits uploaded");
+			log_msg(LOG_INFO,
+				"upload: the store works again; pending commits uploaded");
 		u->failing = false;
 		clock_gettime(CLOCK_MONOTONIC, &u->progress);
 		return;
@@ -416,7 +417,7 @@ static void *upload_main(void *arg)
 		}
 		u->work = true;
 		backoff = backoff ? (backoff > UPLOAD_BACKOFF_MAX_MS / 2 ? UPLOAD_BACKOFF_MAX_MS
-									: backoff * 2)
+									 : backoff * 2)
 				  : UPLOAD_BACKOFF_MIN_MS;
 		upload_backoff(u, backoff);
 	}
@@ -427,7 +428,8 @@ static void *upload_main(void *arg)
 /* ---- the interface ---- */
 
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
-		 struct journal *journal, const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
+		 struct journal *journal, const char *cache_dir,
+		 const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
 {
 	struct upload *u = calloc(1, sizeof(*u));
 	pthread_condattr_t ca;
@@ -481,7 +483,8 @@ void upload_kick(struct upload *u)
 }
 
 /* Whether the store has failed for give_up_ms since progress or since. */
-static bool upload_gave_up(const struct upload *u, const struct timespec *since, unsigned give_up_ms)
+static bool upload_gave_up(const struct upload *u, const struct timespec *since,
+			   unsigned give_up_ms)
 {
 	struct timespec from = u->progress, due;
 
@@ -570,14 +573,14 @@ void upload_stats(struct upload_stats *out, struct upload *u)
 		if (u->rate_sec[i] > now - UPLOAD_RATE_WINDOW_S)
 			sum += u->rate_bytes[i];
 	span = now - u->started_s + 1;
-	*out = (struct upload_stats){.stored_seq = u->stored_seq,
-				     .done_seq = u->done_seq,
-				     .sent_bytes = u->sent_bytes,
-				     .rate = sum / (uint64_t)(span < UPLOAD_RATE_WINDOW_S ? span
-										  : UPLOAD_RATE_WINDOW_S),
-				     .failing = u->failing,
-				     .last_err = u->last_err,
-				     .last_err_time = u->last_err_time};
+	*out = (struct upload_stats){
+	    .stored_seq = u->stored_seq,
+	    .done_seq = u->done_seq,
+	    .sent_bytes = u->sent_bytes,
+	    .rate = sum / (uint64_t)(span < UPLOAD_RATE_WINDOW_S ? span : UPLOAD_RATE_WINDOW_S),
+	    .failing = u->failing,
+	    .last_err = u->last_err,
+	    .last_err_time = u->last_err_time};
 	pthread_mutex_unlock(&u->lock);
 }
 

@@ -32,22 +32,23 @@ struct upload;
 /* What the uploader did since upload_start (sealfs status, fs/daemon/control.h).
  * Counts only: never a name or a key. */
 struct upload_stats {
-	uint64_t stored_seq;	 /* head seq known to be in the store */
-	uint64_t done_seq;	 /* records up to here done (head stored, garbage deleted) */
-	uint64_t sent_bytes;	 /* bytes of objects and heads the store took */
-	uint64_t rate;		 /* bytes/s over the last UPLOAD_RATE_WINDOW_S seconds */
-	bool failing;		 /* the last round failed */
-	int last_err;		 /* negative errno of the last failed round, 0: none yet */
-	int64_t last_err_time;	 /* its CLOCK_REALTIME seconds (0: none) */
+	uint64_t stored_seq;   /* head seq known to be in the store */
+	uint64_t done_seq;     /* records up to here done (head stored, garbage deleted) */
+	uint64_t sent_bytes;   /* bytes of objects and heads the store took */
+	uint64_t rate;	       /* bytes/s over the last UPLOAD_RATE_WINDOW_S seconds */
+	bool failing;	       /* the last round failed */
+	int last_err;	       /* negative errno of the last failed round, 0: none yet */
+	int64_t last_err_time; /* its CLOCK_REALTIME seconds (0: none) */
 };
 
 /* Starts the uploader thread over store, cache and the cache's open journal
- * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard. stored_seq is the seq of the head known to be in
- * the store. The thread begins with whatever records are pending. *out is
- * new. 0, -ENOMEM, -ENAMETOOLONG, or pthread_create's error. */
+ * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard. stored_seq is the seq
+ * of the head known to be in the store. The thread begins with whatever records are pending. *out
+ * is new. 0, -ENOMEM, -ENAMETOOLONG, or pthread_create's error. */
 struct journal;
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
-		 struct journal *journal, const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
+		 struct journal *journal, const char *cache_dir,
+		 const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
 /* A new record was written: upload it soon. Thread-safe, never blocks long. */
 void upload_kick(struct upload *u);
 /* Waits until the record of seq (or a newer one) is done: its head in the

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "engine.h"
 #include "fdio.h"
 #include "hex.h"
-#include "engine.h"
 #include "passphrase.h"
 #include "recovery.h"
 #include "suite.h"
@@ -22,25 +22,25 @@
 #define CLI_INIT_DESCRIBE_BYTES 4096
 
 static const char cli_init_usage[] =
-	"usage: sealfs init STORE [options]\n"
-	"\n"
-	"Creates a new vault in STORE (a directory path, file:///path or s3://bucket/prefix).\n"
-	"A missing directory is created; a store that already holds anything is refused.\n"
-	"Asks for the new passphrase twice, then prints the recovery key once.\n"
-	"\n"
-	"  --passphrase-file F    read the passphrase from the first line of F\n"
-	"  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
-	"  --cipher NAME          aes256gcm or xchacha20poly1305\n"
-	"                         (default: aes256gcm where the cpu has AES-NI)\n"
-	"  --kdf-memlimit MIB     Argon2id memory in MiB (default: libsodium MODERATE, 256)\n"
-	"  --kdf-opslimit N       Argon2id passes (default: libsodium MODERATE, 3)\n"
-	"  -h, --help             show this help\n";
+    "usage: sealfs init STORE [options]\n"
+    "\n"
+    "Creates a new vault in STORE (a directory path, file:///path or s3://bucket/prefix).\n"
+    "A missing directory is created; a store that already holds anything is refused.\n"
+    "Asks for the new passphrase twice, then prints the recovery key once.\n"
+    "\n"
+    "  --passphrase-file F    read the passphrase from the first line of F\n"
+    "  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
+    "  --cipher NAME          aes256gcm or xchacha20poly1305\n"
+    "                         (default: aes256gcm where the cpu has AES-NI)\n"
+    "  --kdf-memlimit MIB     Argon2id memory in MiB (default: libsodium MODERATE, 256)\n"
+    "  --kdf-opslimit N       Argon2id passes (default: libsodium MODERATE, 3)\n"
+    "  -h, --help             show this help\n";
 
 static const char cli_info_usage[] =
-	"usage: sealfs info STORE\n"
-	"\n"
-	"Describes the vault in STORE (format, cipher, key derivation cost, keyslots)\n"
-	"without asking for the passphrase. Prints nothing secret.\n";
+    "usage: sealfs info STORE\n"
+    "\n"
+    "Describes the vault in STORE (format, cipher, key derivation cost, keyslots)\n"
+    "without asking for the passphrase. Prints nothing secret.\n";
 
 struct cli_init_args {
 	const char *store;
@@ -61,14 +61,13 @@ static int cli_init_cipher(struct cli_init_args *a, const char *name)
 
 static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"passphrase-file", required_argument, NULL, 'p'},
-		{"extpass", required_argument, NULL, 'x'},
-		{"cipher", required_argument, NULL, 'c'},
-		{"kdf-memlimit", required_argument, NULL, 'm'},
-		{"kdf-opslimit", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
+					     {"extpass", required_argument, NULL, 'x'},
+					     {"cipher", required_argument, NULL, 'c'},
+					     {"kdf-memlimit", required_argument, NULL, 'm'},
+					     {"kdf-opslimit", required_argument, NULL, 'o'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	int c, rc = 0;
 
 	a->suite = suite_default();
@@ -76,13 +75,24 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 	opterr = 0; /* cli_bad_option says it in our words */
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p': a->src.file = optarg; break;
-		case 'x': a->src.extpass = optarg; break;
-		case 'c': rc = cli_init_cipher(a, optarg); break;
+		case 'p':
+			a->src.file = optarg;
+			break;
+		case 'x':
+			a->src.extpass = optarg;
+			break;
+		case 'c':
+			rc = cli_init_cipher(a, optarg);
+			break;
 		case 'm':
-		case 'o': rc = cli_parse_kdf_option(&a->cost, c, optarg); break;
-		case 'h': fputs(cli_init_usage, stdout); return -1;
-		default: return cli_bad_option("init", c, argv);
+		case 'o':
+			rc = cli_parse_kdf_option(&a->cost, c, optarg);
+			break;
+		case 'h':
+			fputs(cli_init_usage, stdout);
+			return -1;
+		default:
+			return cli_bad_option("init", c, argv);
 		}
 	}
 	if (rc)
@@ -174,9 +184,11 @@ static void cli_init_show(const struct vault_config *cfg, const char *url, const
 	(void)fdio_write_str(STDOUT_FILENO, url);
 	(void)fdio_write_str(STDOUT_FILENO, "\n\nrecovery key:\n\n    ");
 	(void)fdio_write_str(STDOUT_FILENO, recovery);
-	(void)fdio_write_str(STDOUT_FILENO, "\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
-		       "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
-		       "and cannot show it again.\n");
+	(void)fdio_write_str(
+	    STDOUT_FILENO,
+	    "\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
+	    "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
+	    "and cannot show it again.\n");
 }
 
 static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
@@ -193,7 +205,8 @@ static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
 			  RECOVERY_TEXT_BYTES);
 	passphrase_free(&pass);
 	if (rc == -EINVAL)
-		return cli_fail(EXITCODE_USAGE, "creating the vault: kdf cost or cipher not allowed");
+		return cli_fail(EXITCODE_USAGE,
+				"creating the vault: kdf cost or cipher not allowed");
 	if (rc < 0)
 		return cli_fail(EXITCODE_OTHER, "creating the vault: %s", cli_why(-rc));
 	return 0;

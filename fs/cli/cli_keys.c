@@ -12,29 +12,29 @@
 #include "passphrase.h"
 
 static const char cli_passwd_usage[] =
-	"usage: sealfs passwd STORE [options]\n"
-	"\n"
-	"Changes the passphrase of the vault in STORE. Asks for the current\n"
-	"passphrase, then the new one twice. The recovery key stays valid.\n"
-	"\n"
-	"  --passphrase-file F      read the current passphrase from the first line of F\n"
-	"  --extpass CMD            read the current passphrase from CMD's first line\n"
-	"  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-	"  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256)\n"
-	"  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3)\n"
-	"  -h, --help               show this help\n";
+    "usage: sealfs passwd STORE [options]\n"
+    "\n"
+    "Changes the passphrase of the vault in STORE. Asks for the current\n"
+    "passphrase, then the new one twice. The recovery key stays valid.\n"
+    "\n"
+    "  --passphrase-file F      read the current passphrase from the first line of F\n"
+    "  --extpass CMD            read the current passphrase from CMD's first line\n"
+    "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
+    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256)\n"
+    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3)\n"
+    "  -h, --help               show this help\n";
 
 static const char cli_recover_usage[] =
-	"usage: sealfs recover STORE [options]\n"
-	"\n"
-	"Sets a new passphrase for the vault in STORE using the recovery key that\n"
-	"'sealfs init' printed. The recovery key stays valid.\n"
-	"\n"
-	"  --recovery-key-file F    read the recovery key from the first line of F\n"
-	"  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-	"  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256)\n"
-	"  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3)\n"
-	"  -h, --help               show this help\n";
+    "usage: sealfs recover STORE [options]\n"
+    "\n"
+    "Sets a new passphrase for the vault in STORE using the recovery key that\n"
+    "'sealfs init' printed. The recovery key stays valid.\n"
+    "\n"
+    "  --recovery-key-file F    read the recovery key from the first line of F\n"
+    "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
+    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256)\n"
+    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3)\n"
+    "  -h, --help               show this help\n";
 
 struct cli_keys_args {
 	const char *store;
@@ -45,15 +45,14 @@ struct cli_keys_args {
 
 static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, bool recover)
 {
-	static const struct option opts[] = {
-		{"passphrase-file", required_argument, NULL, 'p'},
-		{"extpass", required_argument, NULL, 'x'},
-		{"recovery-key-file", required_argument, NULL, 'r'},
-		{"new-passphrase-file", required_argument, NULL, 'n'},
-		{"kdf-memlimit", required_argument, NULL, 'm'},
-		{"kdf-opslimit", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
+					     {"extpass", required_argument, NULL, 'x'},
+					     {"recovery-key-file", required_argument, NULL, 'r'},
+					     {"new-passphrase-file", required_argument, NULL, 'n'},
+					     {"kdf-memlimit", required_argument, NULL, 'm'},
+					     {"kdf-opslimit", required_argument, NULL, 'o'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *cmd = recover ? "recover" : "passwd";
 	int c, rc = 0;
 
@@ -66,13 +65,25 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, bool r
 		if (c == 'r' && !recover)
 			return cli_usage(cmd, "--recovery-key-file belongs to 'sealfs recover'");
 		switch (c) {
-		case 'p': case 'r': a->old_src.file = optarg; break;
-		case 'x': a->old_src.extpass = optarg; break;
-		case 'n': a->new_src.file = optarg; break;
+		case 'p':
+		case 'r':
+			a->old_src.file = optarg;
+			break;
+		case 'x':
+			a->old_src.extpass = optarg;
+			break;
+		case 'n':
+			a->new_src.file = optarg;
+			break;
 		case 'm':
-		case 'o': rc = cli_parse_kdf_option(&a->cost, c, optarg); break;
-		case 'h': fputs(recover ? cli_recover_usage : cli_passwd_usage, stdout); return -1;
-		default: return cli_bad_option(cmd, c, argv);
+		case 'o':
+			rc = cli_parse_kdf_option(&a->cost, c, optarg);
+			break;
+		case 'h':
+			fputs(recover ? cli_recover_usage : cli_passwd_usage, stdout);
+			return -1;
+		default:
+			return cli_bad_option(cmd, c, argv);
 		}
 	}
 	if (rc)
@@ -94,8 +105,9 @@ static int cli_keys_unlock(struct vault_keys **keys, const struct vault_config *
 	char err[CLI_ERR_BYTES];
 	int rc;
 
-	rc = passphrase_get(&old, &a->old_src, recover ? "Recovery key: " : "Current passphrase: ",
-			    false, err, sizeof(err));
+	rc = passphrase_get(&old, &a->old_src,
+			    recover ? "Recovery key: " : "Current passphrase: ", false, err,
+			    sizeof(err));
 	if (rc)
 		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
 	if (recover)
@@ -154,12 +166,6 @@ static int cli_keys_main(int argc, char **argv, bool recover)
 	return rc;
 }
 
-int cli_keys_passwd_main(int argc, char **argv)
-{
-	return cli_keys_main(argc, argv, false);
-}
+int cli_keys_passwd_main(int argc, char **argv) { return cli_keys_main(argc, argv, false); }
 
-int cli_keys_recover_main(int argc, char **argv)
-{
-	return cli_keys_main(argc, argv, true);
-}
+int cli_keys_recover_main(int argc, char **argv) { return cli_keys_main(argc, argv, true); }

@@ -33,32 +33,32 @@
 #define CLI_MOUNT_MSG_BYTES 1024 /* one "E<code> <message>\n" line from the daemon */
 
 static const char cli_mount_usage[] =
-	"usage: sealfs mount STORE MOUNTPOINT [options]\n"
-	"\n"
-	"Unlocks the vault in STORE and mounts it on MOUNTPOINT (an existing empty\n"
-	"directory). Returns once the mount is up; the daemon keeps running until\n"
-	"'sealfs unmount MOUNTPOINT'.\n"
-	"\n"
-	"  --cache DIR            ciphertext cache (default $XDG_CACHE_HOME/sealfs/VAULT_ID,\n"
-	"                         else ~/.cache/sealfs/VAULT_ID)\n"
-	"  --passphrase-file F    read the passphrase from the first line of F\n"
-	"  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
-	"  -f, --foreground       stay in the foreground, log to stderr\n"
-	"  -o OPT[,OPT...]        ro, rw, allow_other, or other FUSE mount options\n"
-	"  --commit-delay MS      commit changes after MS ms without a change (default\n"
-	"                         2000; 0: at once), at the latest after 30 s; fsync\n"
-	"                         commits at once\n"
-	"  --idle-lock MINUTES    lock (unmount, wipe the keys) after MINUTES without any\n"
-	"                         file activity (decimals allowed, e.g. 0.5)\n"
-	"  --cache-size SIZE      keep the cache under SIZE (e.g. 500M, 2G, 1T; at least\n"
-	"                         64M): evict uploaded data, least recently used first\n"
-	"  --cache-full-wait S    with --cache-size: a write waits up to S seconds\n"
-	"                         (default 60) for uploads to free room, then fails\n"
-	"                         with ENOSPC\n"
-	"  --fsync-store          fsync returns once the store holds the data (default:\n"
-	"                         once it is durable in the cache; it goes up in the\n"
-	"                         background)\n"
-	"  -h, --help             show this help\n";
+    "usage: sealfs mount STORE MOUNTPOINT [options]\n"
+    "\n"
+    "Unlocks the vault in STORE and mounts it on MOUNTPOINT (an existing empty\n"
+    "directory). Returns once the mount is up; the daemon keeps running until\n"
+    "'sealfs unmount MOUNTPOINT'.\n"
+    "\n"
+    "  --cache DIR            ciphertext cache (default $XDG_CACHE_HOME/sealfs/VAULT_ID,\n"
+    "                         else ~/.cache/sealfs/VAULT_ID)\n"
+    "  --passphrase-file F    read the passphrase from the first line of F\n"
+    "  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
+    "  -f, --foreground       stay in the foreground, log to stderr\n"
+    "  -o OPT[,OPT...]        ro, rw, allow_other, or other FUSE mount options\n"
+    "  --commit-delay MS      commit changes after MS ms without a change (default\n"
+    "                         2000; 0: at once), at the latest after 30 s; fsync\n"
+    "                         commits at once\n"
+    "  --idle-lock MINUTES    lock (unmount, wipe the keys) after MINUTES without any\n"
+    "                         file activity (decimals allowed, e.g. 0.5)\n"
+    "  --cache-size SIZE      keep the cache under SIZE (e.g. 500M, 2G, 1T; at least\n"
+    "                         64M): evict uploaded data, least recently used first\n"
+    "  --cache-full-wait S    with --cache-size: a write waits up to S seconds\n"
+    "                         (default 60) for uploads to free room, then fails\n"
+    "                         with ENOSPC\n"
+    "  --fsync-store          fsync returns once the store holds the data (default:\n"
+    "                         once it is durable in the cache; it goes up in the\n"
+    "                         background)\n"
+    "  -h, --help             show this help\n";
 
 /* The store handle the parent leaves to the daemon after the fork; kept
  * reachable so leak checkers do not count it. */
@@ -75,8 +75,8 @@ struct cli_mount_args {
 	bool fsync_store;
 	unsigned idle_lock_s;
 	unsigned commit_delay_ms;
-	uint64_t cache_size;	    /* --cache-size in bytes; 0: none */
-	unsigned cache_full_wait_s; /* --cache-full-wait */
+	uint64_t cache_size;		      /* --cache-size in bytes; 0: none */
+	unsigned cache_full_wait_s;	      /* --cache-full-wait */
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 };
 
@@ -142,18 +142,17 @@ static int cli_mount_idle_lock(struct cli_mount_args *a, const char *arg)
 
 static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"cache", required_argument, NULL, 'c'},
-		{"passphrase-file", required_argument, NULL, 'p'},
-		{"extpass", required_argument, NULL, 'x'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"commit-delay", required_argument, NULL, 'd'},
-		{"fsync-store", no_argument, NULL, 's'},
-		{"idle-lock", required_argument, NULL, 'i'},
-		{"cache-size", required_argument, NULL, 'z'},
-		{"cache-full-wait", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"cache", required_argument, NULL, 'c'},
+					     {"passphrase-file", required_argument, NULL, 'p'},
+					     {"extpass", required_argument, NULL, 'x'},
+					     {"foreground", no_argument, NULL, 'f'},
+					     {"commit-delay", required_argument, NULL, 'd'},
+					     {"fsync-store", no_argument, NULL, 's'},
+					     {"idle-lock", required_argument, NULL, 'i'},
+					     {"cache-size", required_argument, NULL, 'z'},
+					     {"cache-full-wait", required_argument, NULL, 'w'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	unsigned long long v;
 	int c, rc = 0;
 
@@ -162,13 +161,27 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	opterr = 0; /* cli_bad_option says it in our words */
 	while (rc == 0 && (c = getopt_long(argc, argv, ":fho:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a->cache = optarg; break;
-		case 'p': a->src.file = optarg; break;
-		case 'x': a->src.extpass = optarg; break;
-		case 'f': a->foreground = true; break;
-		case 's': a->fsync_store = true; break;
-		case 'i': rc = cli_mount_idle_lock(a, optarg); break;
-		case 'o': rc = cli_mount_opts(a, optarg); break;
+		case 'c':
+			a->cache = optarg;
+			break;
+		case 'p':
+			a->src.file = optarg;
+			break;
+		case 'x':
+			a->src.extpass = optarg;
+			break;
+		case 'f':
+			a->foreground = true;
+			break;
+		case 's':
+			a->fsync_store = true;
+			break;
+		case 'i':
+			rc = cli_mount_idle_lock(a, optarg);
+			break;
+		case 'o':
+			rc = cli_mount_opts(a, optarg);
+			break;
 		case 'd':
 			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
 			a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
@@ -182,8 +195,11 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 					   CLI_MOUNT_CACHE_WAIT_MAX_S);
 			a->cache_full_wait_s = (unsigned)v;
 			break;
-		case 'h': fputs(cli_mount_usage, stdout); return -1;
-		default: return cli_bad_option("mount", c, argv);
+		case 'h':
+			fputs(cli_mount_usage, stdout);
+			return -1;
+		default:
+			return cli_bad_option("mount", c, argv);
 		}
 	}
 	if (rc)
@@ -310,14 +326,25 @@ static int cli_mount_unlock(struct cli_mount_ctx *ctx)
 static int cli_mount_run_code(int rc)
 {
 	switch (-rc) {
-	case EBUSY: case EROFS: case EACCES: case ENOTDIR: case EEXIST:
+	case EBUSY:
+	case EROFS:
+	case EACCES:
+	case ENOTDIR:
+	case EEXIST:
 		return EXITCODE_CACHE;
-	case ENODEV: case ENXIO:
+	case ENODEV:
+	case ENXIO:
 		return EXITCODE_NO_FUSE;
 	case EINVAL:
 		return EXITCODE_USAGE; /* FUSE refused a -o option */
-	case EIO: case ETIMEDOUT: case ECONNREFUSED: case ENOSPC: case EPROTO: case ENOENT:
-	case EBADMSG: case ESTALE:
+	case EIO:
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ENOSPC:
+	case EPROTO:
+	case ENOENT:
+	case EBADMSG:
+	case ESTALE:
 		return EXITCODE_STORE_IO;
 	default:
 		return EXITCODE_OTHER;
@@ -346,17 +373,17 @@ static int cli_mount_report(int fd, int code, const char *msg)
 static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 {
 	struct mount_opts mo = {
-		.mountpoint = ctx->mnt,
-		.cache_dir = ctx->cache,
-		.read_only = ctx->a.read_only,
-		.allow_other = ctx->a.allow_other,
-		.fsync_store = ctx->a.fsync_store,
-		.idle_lock_s = ctx->a.idle_lock_s,
-		.fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
-		.commit_delay_ms = ctx->a.commit_delay_ms,
-		.cache_size = ctx->a.cache_size,
-		.cache_full_wait_s = ctx->a.cache_full_wait_s,
-		.ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
+	    .mountpoint = ctx->mnt,
+	    .cache_dir = ctx->cache,
+	    .read_only = ctx->a.read_only,
+	    .allow_other = ctx->a.allow_other,
+	    .fsync_store = ctx->a.fsync_store,
+	    .idle_lock_s = ctx->a.idle_lock_s,
+	    .fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
+	    .commit_delay_ms = ctx->a.commit_delay_ms,
+	    .cache_size = ctx->a.cache_size,
+	    .cache_full_wait_s = ctx->a.cache_full_wait_s,
+	    .ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
 	};
 	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64], pending[RUNTIME_PATH_BYTES];
 	int rc;
@@ -367,8 +394,8 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	if (rc < 0) {
 		vault_keys_free(ctx->keys);
 		ctx->keys = NULL;
-		if (snprintf(msg, sizeof(msg), "pid file '%s': %s", ctx->pid_path,
-			     cli_why(-rc)) < 0)
+		if (snprintf(msg, sizeof(msg), "pid file '%s': %s", ctx->pid_path, cli_why(-rc)) <
+		    0)
 			msg[0] = '\0';
 		return cli_mount_report(report_fd, EXITCODE_OTHER, msg);
 	}

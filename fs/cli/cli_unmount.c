@@ -19,10 +19,10 @@
 #define CLI_UNMOUNT_FUSERMOUNT "fusermount3"
 
 static const char cli_unmount_usage[] =
-	"usage: sealfs unmount MOUNTPOINT   (alias: sealfs lock MOUNTPOINT)\n"
-	"\n"
-	"Unmounts a sealfs mount, waits until the daemon has written every change to\n"
-	"the store and exited (the keys leave memory with it). Prints nothing on success.\n";
+    "usage: sealfs unmount MOUNTPOINT   (alias: sealfs lock MOUNTPOINT)\n"
+    "\n"
+    "Unmounts a sealfs mount, waits until the daemon has written every change to\n"
+    "the store and exited (the keys leave memory with it). Prints nothing on success.\n";
 
 /* Runs fusermount3 -u; its stderr is read to tell "busy" from other trouble. */
 static int cli_unmount_fusermount(const char *arg, const char *mnt)
@@ -38,13 +38,14 @@ static int cli_unmount_fusermount(const char *arg, const char *mnt)
 	pid = fork();
 	if (pid == 0) {
 		dup2(fds[1], STDERR_FILENO);
-		execlp(CLI_UNMOUNT_FUSERMOUNT, CLI_UNMOUNT_FUSERMOUNT, "-u", "--", mnt, (char *)NULL);
+		execlp(CLI_UNMOUNT_FUSERMOUNT, CLI_UNMOUNT_FUSERMOUNT, "-u", "--", mnt,
+		       (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
-	while (pid > 0 && got < sizeof(buf) - 1 &&
-	       ((r = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0 ||
-		(r < 0 && errno == EINTR)))
+	while (
+	    pid > 0 && got < sizeof(buf) - 1 &&
+	    ((r = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0 || (r < 0 && errno == EINTR)))
 		got += r > 0 ? (size_t)r : 0;
 	close(fds[0]);
 	if (pid < 0)

@@ -23,7 +23,7 @@
 
 #define CLI_MIB (1024ull * 1024ull)
 #define CLI_KDF_MEMLIMIT_MAX_MIB (1024ull * 1024ull) /* 1 TiB: anything larger is a typo */
-#define CLI_CONFIG_MAX_BYTES (64u * 1024u) /* a real config is about 1 KiB */
+#define CLI_CONFIG_MAX_BYTES (64u * 1024u)	     /* a real config is about 1 KiB */
 
 const char *cli_why(int err)
 {
@@ -161,9 +161,8 @@ void cli_secrets_unlocked(void *arg, int err, size_t bytes)
 
 int cli_store_open(struct backend **out, const char *url, bool create)
 {
-	struct backend_opts opts = {.path_style = -1,
-				    .create = create ? 1 : 0,
-				    .secrets_unlocked = cli_secrets_unlocked};
+	struct backend_opts opts = {
+	    .path_style = -1, .create = create ? 1 : 0, .secrets_unlocked = cli_secrets_unlocked};
 	char err[CLI_ERR_BYTES] = "";
 	int rc;
 
@@ -191,7 +190,8 @@ static int cli_config_parse_error(int rc, const char *url, const unsigned char *
 		return cli_fail(EXITCODE_OTHER, "reading the vault config: out of memory");
 	if (rc != -EPROTONOSUPPORT)
 		return cli_fail(EXITCODE_NOT_VAULT,
-				"'%s' is not a sealfs vault (sealfs.json is not a vault config)", url);
+				"'%s' is not a sealfs vault (sealfs.json is not a vault config)",
+				url);
 	newer = cli_config_format(text, len);
 	if (newer)
 		return cli_fail(EXITCODE_NEWER_FORMAT,
@@ -213,8 +213,8 @@ int cli_config_load(struct vault_config **out, struct backend *store, const char
 		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (no %s)", url,
 				VAULT_CONFIG_NAME);
 	if (rc < 0)
-		return cli_fail(EXITCODE_STORE_IO, "reading %s from '%s': %s", VAULT_CONFIG_NAME, url,
-				cli_why(-rc));
+		return cli_fail(EXITCODE_STORE_IO, "reading %s from '%s': %s", VAULT_CONFIG_NAME,
+				url, cli_why(-rc));
 	if (len > CLI_CONFIG_MAX_BYTES) {
 		free(text);
 		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (%s is too large)",
@@ -224,8 +224,9 @@ int cli_config_load(struct vault_config **out, struct backend *store, const char
 	if (rc < 0)
 		rc = cli_config_parse_error(rc, url, text, len);
 	else if (!suite_available((*out)->suite))
-		rc = cli_fail(EXITCODE_NEWER_FORMAT, "vault '%s' uses %s, which this cpu cannot run",
-			      url, suite_name((*out)->suite));
+		rc =
+		    cli_fail(EXITCODE_NEWER_FORMAT, "vault '%s' uses %s, which this cpu cannot run",
+			     url, suite_name((*out)->suite));
 	free(text);
 	if (rc) {
 		vault_config_free(*out);
@@ -248,7 +249,8 @@ int cli_config_save(struct backend *store, const struct vault_config *cfg)
 	if (rc == 0)
 		rc = backend_sync(store);
 	if (rc < 0)
-		return cli_fail(EXITCODE_STORE_IO, "writing %s: %s", VAULT_CONFIG_NAME, cli_why(-rc));
+		return cli_fail(EXITCODE_STORE_IO, "writing %s: %s", VAULT_CONFIG_NAME,
+				cli_why(-rc));
 	return 0;
 }
 
@@ -279,10 +281,7 @@ void cli_harden(void)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-bool cli_is_help(const char *s)
-{
-	return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
-}
+bool cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
 
 bool cli_local_path(const char *url, const char **path)
 {

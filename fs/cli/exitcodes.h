@@ -6,16 +6,16 @@
 
 enum exitcode {
 	EXITCODE_OK = 0,
-	EXITCODE_USAGE = 1,          /* bad command line */
-	EXITCODE_OTHER = 2,          /* interrupted, out of memory, anything not below */
+	EXITCODE_USAGE = 1,	     /* bad command line */
+	EXITCODE_OTHER = 2,	     /* interrupted, out of memory, anything not below */
 	EXITCODE_WRONG_KEY = 10,     /* wrong passphrase or recovery key */
 	EXITCODE_NOT_VAULT = 11,     /* no sealfs.json, or it is not a valid vault config */
 	EXITCODE_NEWER_FORMAT = 12,  /* vault format (or cipher) newer than this sealfs */
 	EXITCODE_STORE_MISSING = 13, /* store missing, unreachable, or access denied */
-	EXITCODE_CACHE = 14,         /* cache directory unusable or in use by another mount */
+	EXITCODE_CACHE = 14,	     /* cache directory unusable or in use by another mount */
 	EXITCODE_MOUNTPOINT = 15,    /* mountpoint missing, not a directory, not empty, mounted */
-	EXITCODE_NO_FUSE = 16,       /* /dev/fuse missing or not usable */
-	EXITCODE_STORE_IO = 17,      /* reading or writing the store failed */
+	EXITCODE_NO_FUSE = 16,	     /* /dev/fuse missing or not usable */
+	EXITCODE_STORE_IO = 17,	     /* reading or writing the store failed */
 	EXITCODE_STORE_IN_USE = 18,  /* init: the store already holds a vault or other files */
 };
 

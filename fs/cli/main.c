@@ -17,42 +17,42 @@ struct main_command {
 };
 
 static const struct main_command main_commands[] = {
-	{"init", cli_init_main},
-	{"mount", cli_mount_main},
-	{"unmount", cli_unmount_main},
-	{"lock", cli_unmount_main},
-	{"info", cli_init_info_main},
-	{"passwd", cli_keys_passwd_main},
-	{"recover", cli_keys_recover_main},
-	{"status", cli_status_main},
-	{"sync", cli_status_sync_main},
+    {"init", cli_init_main},
+    {"mount", cli_mount_main},
+    {"unmount", cli_unmount_main},
+    {"lock", cli_unmount_main},
+    {"info", cli_init_info_main},
+    {"passwd", cli_keys_passwd_main},
+    {"recover", cli_keys_recover_main},
+    {"status", cli_status_main},
+    {"sync", cli_status_sync_main},
 };
 
 static const char main_usage[] =
-	"usage: sealfs COMMAND [ARGS]\n"
-	"\n"
-	"sealfs keeps a folder end-to-end encrypted in a store (a local directory or\n"
-	"an S3 bucket); the keys never leave this machine.\n"
-	"\n"
-	"commands:\n"
-	"  init    STORE              create a vault (prints the recovery key once)\n"
-	"  mount   STORE MOUNTPOINT   unlock the vault and mount it\n"
-	"  unmount MOUNTPOINT         commit, unmount and forget the keys (alias: lock)\n"
-	"  info    STORE              describe a vault without unlocking it\n"
-	"  passwd  STORE              change the passphrase\n"
-	"  recover STORE              set a new passphrase using the recovery key\n"
-	"  status  MOUNTPOINT         what waits for the store, upload rate, last error\n"
-	"  sync    MOUNTPOINT         commit now and wait until the store holds everything\n"
-	"\n"
-	"Run 'sealfs COMMAND --help' for a command's options; --version for the version.\n"
-	"\n"
-	"exit codes:\n"
-	"   0 success                       13 store missing or unreachable\n"
-	"   1 usage error                   14 cache unusable or in use\n"
-	"   2 interrupted or other error    15 mountpoint problem\n"
-	"  10 wrong passphrase/recovery key 16 no FUSE (/dev/fuse)\n"
-	"  11 not a sealfs vault            17 store read/write error (sync: timed out)\n"
-	"  12 vault format newer than this  18 init: store not empty or already a vault\n";
+    "usage: sealfs COMMAND [ARGS]\n"
+    "\n"
+    "sealfs keeps a folder end-to-end encrypted in a store (a local directory or\n"
+    "an S3 bucket); the keys never leave this machine.\n"
+    "\n"
+    "commands:\n"
+    "  init    STORE              create a vault (prints the recovery key once)\n"
+    "  mount   STORE MOUNTPOINT   unlock the vault and mount it\n"
+    "  unmount MOUNTPOINT         commit, unmount and forget the keys (alias: lock)\n"
+    "  info    STORE              describe a vault without unlocking it\n"
+    "  passwd  STORE              change the passphrase\n"
+    "  recover STORE              set a new passphrase using the recovery key\n"
+    "  status  MOUNTPOINT         what waits for the store, upload rate, last error\n"
+    "  sync    MOUNTPOINT         commit now and wait until the store holds everything\n"
+    "\n"
+    "Run 'sealfs COMMAND --help' for a command's options; --version for the version.\n"
+    "\n"
+    "exit codes:\n"
+    "   0 success                       13 store missing or unreachable\n"
+    "   1 usage error                   14 cache unusable or in use\n"
+    "   2 interrupted or other error    15 mountpoint problem\n"
+    "  10 wrong passphrase/recovery key 16 no FUSE (/dev/fuse)\n"
+    "  11 not a sealfs vault            17 store read/write error (sync: timed out)\n"
+    "  12 vault format newer than this  18 init: store not empty or already a vault\n";
 
 int main(int argc, char **argv)
 {

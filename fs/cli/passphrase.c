@@ -24,10 +24,7 @@ static const int passphrase_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 static volatile sig_atomic_t passphrase_caught; /* signal number seen during a prompt */
 
-static void passphrase_on_signal(int sig)
-{
-	passphrase_caught = sig;
-}
+static void passphrase_on_signal(int sig) { passphrase_caught = sig; }
 
 /* Reads one line from fd into buf (PASSPHRASE_CAP bytes) one byte at a time,
  * so nothing past the line is consumed. Returns the length (newline and a
@@ -70,7 +67,7 @@ static int passphrase_line_error(ssize_t r, const char *from, char *err, size_t 
 {
 	if (r == -EMSGSIZE)
 		return errbuf_fail(err, err_size, -EINVAL, "%s: longer than %d bytes", from,
-				       PASSPHRASE_MAX_BYTES);
+				   PASSPHRASE_MAX_BYTES);
 	if (r == 0)
 		return errbuf_fail(err, err_size, -EINVAL, "%s: empty", from);
 	if (r == -EINTR)
@@ -78,15 +75,14 @@ static int passphrase_line_error(ssize_t r, const char *from, char *err, size_t 
 	return errbuf_fail(err, err_size, (int)r, "%s: %s", from, cli_why((int)-r));
 }
 
-static int passphrase_from_file(struct passphrase *p, const char *path, char *err,
-				size_t err_size)
+static int passphrase_from_file(struct passphrase *p, const char *path, char *err, size_t err_size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	ssize_t r;
 
 	if (fd < 0)
 		return errbuf_fail(err, err_size, -errno, "passphrase file '%s': %s", path,
-				       cli_why(errno));
+				   cli_why(errno));
 	r = passphrase_read_line(fd, p->text);
 	close(fd);
 	if (r <= 0)
@@ -101,15 +97,14 @@ static int passphrase_wait_cmd(pid_t pid, char *err, size_t err_size)
 
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return errbuf_fail(err, err_size, -ECHILD, "extpass: %s",
-					       cli_why(errno));
+			return errbuf_fail(err, err_size, -ECHILD, "extpass: %s", cli_why(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
 		return errbuf_fail(err, err_size, -ECHILD, "extpass command failed (exit %d)",
-				       WEXITSTATUS(status));
+				   WEXITSTATUS(status));
 	return errbuf_fail(err, err_size, -ECHILD, "extpass command killed by signal %d",
-			       WTERMSIG(status));
+			   WTERMSIG(status));
 }
 
 static int passphrase_from_cmd(struct passphrase *p, const char *cmd, char *err, size_t err_size)
@@ -203,8 +198,8 @@ static int passphrase_from_tty(struct passphrase *p, const char *prompt, bool co
 
 	if (tty < 0)
 		return errbuf_fail(err, err_size, -ENXIO,
-				       "no terminal to ask for the passphrase "
-				       "(use --passphrase-file or --extpass)");
+				   "no terminal to ask for the passphrase "
+				   "(use --passphrase-file or --extpass)");
 	r = passphrase_tty_line(tty, prompt, p->text);
 	if (r <= 0) {
 		rc = passphrase_line_error(r, "passphrase", err, err_size);

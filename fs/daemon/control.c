@@ -24,8 +24,8 @@
 #include "control_proto.h"
 #include "journal.h"
 #include "log.h"
-#include "runtime.h"
 #include "mono.h"
+#include "runtime.h"
 
 #define CONTROL_BACKLOG 8
 #define CONTROL_WRITE_MS 3000u /* a client that does not take its reply by then is dropped */
@@ -131,7 +131,6 @@ static int control_left_ms(const struct timespec *due)
 	ms = (long long)(due->tv_sec - now.tv_sec) * 1000 + (due->tv_nsec - now.tv_nsec) / 1000000;
 	return ms < 0 ? 0 : (int)ms;
 }
-
 
 /* Waits until fd has events or due passes; false on timeout or stop. */
 static bool control_wait(const struct control *c, int fd, short events, const struct timespec *due)

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* The numeric fields of a status reply, by name. */
 static const struct {
 	const char *name;

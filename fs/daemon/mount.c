@@ -18,8 +18,8 @@
  * MOUNT_DRAIN_GIVE_UP_MS of failure before the rest is left for the next
  * mount. */
 
-#include "ops.h"
 #include "mount.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,8 +92,8 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 	int r = mount_args(&args, o);
 
 	if (r == 0) {
-		m->se =
-		    fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops), m->eng.tree);
+		m->se = fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops),
+					 m->eng.tree);
 		if (!m->se)
 			r = errbuf_fail(err, size, -EINVAL, "bad FUSE mount options");
 	}
@@ -104,9 +104,9 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 		return errbuf_fail(err, size, -EIO, "installing signal handlers failed");
 	if (fuse_session_mount(m->se, o->mountpoint) != 0)
 		return errbuf_fail(err, size, -EIO,
-				  "mounting on '%s' failed (see the message above; is the FUSE "
-				  "module loaded and /dev/fuse usable?)",
-				  o->mountpoint);
+				   "mounting on '%s' failed (see the message above; is the FUSE "
+				   "module loaded and /dev/fuse usable?)",
+				   o->mountpoint);
 	return 0;
 }
 
@@ -127,8 +127,8 @@ static void mount_commit_due(struct timespec *due, const struct tree *t, unsigne
 	struct timespec latest;
 
 	mono_after(due, &t->changed_at, delay);
-	mono_after(&latest, &t->dirty_since, delay > MOUNT_COMMIT_MAX_MS ? delay
-									 : MOUNT_COMMIT_MAX_MS);
+	mono_after(&latest, &t->dirty_since,
+		   delay > MOUNT_COMMIT_MAX_MS ? delay : MOUNT_COMMIT_MAX_MS);
 	if (mono_before(&latest, due))
 		*due = latest;
 }
@@ -237,13 +237,18 @@ static void mount_stop_committer(struct mount_state *m)
 /* The control socket (sealfs status / sync); a mount works without it. */
 static void mount_start_control(struct mount_state *m, const char *mnt)
 {
-	struct control_deps d = {.tree = m->eng.tree, .commit = m->eng.commit, .up = m->eng.up,
-				 .cache = m->eng.cache, .journal = m->eng.journal};
+	struct control_deps d = {.tree = m->eng.tree,
+				 .commit = m->eng.commit,
+				 .up = m->eng.up,
+				 .cache = m->eng.cache,
+				 .journal = m->eng.journal};
 	int r = control_start(&m->ctl, mnt, &d);
 
 	if (r)
-		log_msg(LOG_WARNING, "no control socket (errno %d): sealfs status and sync "
-			"cannot reach this mount", -r);
+		log_msg(LOG_WARNING,
+			"no control socket (errno %d): sealfs status and sync "
+			"cannot reach this mount",
+			-r);
 }
 
 /* ---- running ---- */

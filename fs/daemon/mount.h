@@ -12,19 +12,19 @@
 #include "vault.h"
 
 struct mount_opts {
-	const char *mountpoint;    /* absolute, existing, empty directory */
-	const char *cache_dir;     /* absolute */
+	const char *mountpoint; /* absolute, existing, empty directory */
+	const char *cache_dir;	/* absolute */
 	bool read_only;
 	bool allow_other;
-	bool fsync_store;          /* fsync waits until the commit is in the store */
-	const char *fuse_opts;     /* extra -o options for libfuse, or NULL */
-	unsigned commit_delay_ms;  /* write-back delay before a background commit */
-	unsigned idle_lock_s;      /* unmount (lock) after this long without requests; 0: never */
-	uint64_t cache_size;       /* --cache-size in bytes; 0: no limit */
+	bool fsync_store;	    /* fsync waits until the commit is in the store */
+	const char *fuse_opts;	    /* extra -o options for libfuse, or NULL */
+	unsigned commit_delay_ms;   /* write-back delay before a background commit */
+	unsigned idle_lock_s;	    /* unmount (lock) after this long without requests; 0: never */
+	uint64_t cache_size;	    /* --cache-size in bytes; 0: no limit */
 	unsigned cache_full_wait_s; /* how long a writer waits for room before ENOSPC */
-	int ready_fd;              /* one byte '0' written once mounted, then closed; -1 for none */
-	const char *pending_path;  /* at exit: commits left for the next mount ("N\n"), or
-				      removed when none; NULL for none */
+	int ready_fd;		  /* one byte '0' written once mounted, then closed; -1 for none */
+	const char *pending_path; /* at exit: commits left for the next mount ("N\n"), or
+				     removed when none; NULL for none */
 };
 
 /* The checks before a mount (fs/daemon/mount_check.c), run by `sealfs mount`

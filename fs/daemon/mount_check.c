@@ -37,7 +37,7 @@ int mount_check_fuse(char *err, size_t size)
 
 	if (fd < 0 && e == ENOENT)
 		return errbuf_fail(err, size, -ENODEV,
-				  "no FUSE: /dev/fuse missing (modprobe fuse / install fuse3)");
+				   "no FUSE: /dev/fuse missing (modprobe fuse / install fuse3)");
 	if (fd < 0)
 		return errbuf_fail(err, size, -ENODEV, "no FUSE: /dev/fuse: %s", check_why(e, why));
 	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
@@ -68,7 +68,7 @@ static int check_empty(const char *arg, const char *real, char *err, size_t size
 static int check_dead(const char *arg, char *err, size_t size)
 {
 	return errbuf_fail(err, size, -ENOTCONN,
-			  "mountpoint '%s' is a dead mount (run 'sealfs unmount %s')", arg, arg);
+			   "mountpoint '%s' is a dead mount (run 'sealfs unmount %s')", arg, arg);
 }
 
 int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t size)
@@ -84,7 +84,7 @@ int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t si
 			return check_dead(arg, err, size);
 		if (e == ENOENT)
 			return errbuf_fail(err, size, -ENOENT, "mountpoint '%s' does not exist",
-					  arg);
+					   arg);
 		return errbuf_fail(err, size, -e, "mountpoint '%s': %s", arg, check_why(e, why));
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -96,11 +96,11 @@ int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t si
 	rc = runtime_mount_type(real, type, sizeof(type));
 	if (rc < 0)
 		return errbuf_fail(err, size, rc, "reading /proc/self/mountinfo: %s",
-				  check_why(-rc, why));
+				   check_why(-rc, why));
 	if (rc > 0 && statvfs(real, &sv) < 0 && errno == ENOTCONN)
 		return check_dead(arg, err, size);
 	if (rc > 0)
-		return errbuf_fail(err, size, -EBUSY, "mountpoint '%s' is already mounted (%s)", arg,
-				  type);
+		return errbuf_fail(err, size, -EBUSY, "mountpoint '%s' is already mounted (%s)",
+				   arg, type);
 	return check_empty(arg, real, err, size);
 }

@@ -14,12 +14,11 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-
-#include "ops.h"
 #include "cache.h"
 #include "chunk.h"
 #include "commit.h"
 #include "log.h"
+#include "ops.h"
 #include "tree.h"
 
 /* How long the kernel may cache entries, negative entries and attributes.

@@ -21,10 +21,7 @@ void log_use_syslog(void)
 	pthread_mutex_unlock(&log_lock);
 }
 
-void log_set_level(int level)
-{
-	log_level = level;
-}
+void log_set_level(int level) { log_level = level; }
 
 void log_msg(int level, const char *fmt, ...)
 {

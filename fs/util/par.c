@@ -25,8 +25,8 @@ static pthread_once_t par_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t par_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t par_wake = PTHREAD_COND_INITIALIZER; /* a job was offered */
 static pthread_cond_t par_left = PTHREAD_COND_INITIALIZER; /* a helper left a job */
-static struct par_job *par_offer;			    /* par_lock */
-static unsigned par_threads;				    /* started; read-only after par_once */
+static struct par_job *par_offer;			   /* par_lock */
+static unsigned par_threads;				   /* started; read-only after par_once */
 
 static void par_work(struct par_job *j)
 {

@@ -5,11 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -236,7 +236,6 @@ int runtime_daemon_open(const char *pid_path)
 	}
 	return fd;
 }
-
 
 int runtime_pending_path(char *out, size_t size, const char *pid_path)
 {

@@ -19,13 +19,13 @@
 
 #include <sodium.h>
 
-#include "fdio.h"
 #include "cache.h"
 #include "fault.h"
+#include "fdio.h"
 #include "hex.h"
-#include "seal.h"
-#include "log.h"
 #include "journal.h"
+#include "log.h"
+#include "seal.h"
 #include "upload.h"
 
 /* Segments copied into the journal record rather than fsync'ed as files. */
@@ -46,10 +46,10 @@ struct commit_object {
 };
 
 struct commit {
-	pthread_mutex_t lock; /* commit_lock */
-	struct tree *tree;    /* borrowed */
+	pthread_mutex_t lock;	 /* commit_lock */
+	struct tree *tree;	 /* borrowed */
 	struct journal *journal; /* borrowed: where commit_run writes records */
-	struct upload *up;    /* borrowed: stores what commit_run journals */
+	struct upload *up;	 /* borrowed: stores what commit_run journals */
 	char cache_dir[CACHE_PATH_MAX];
 
 	/* commit_lock. Queues survive a failed commit and are retried. */
@@ -62,7 +62,7 @@ struct commit {
 	size_t ngarbage, garbage_cap;
 	unsigned char *head; /* sealed head of this commit, or NULL */
 	size_t head_len;
-	uint64_t tries;	   /* commit attempts so far (inode.commit_try) */
+	uint64_t tries;		/* commit attempts so far (inode.commit_try) */
 	unsigned store_wait_ms; /* set before serving; read-only after */
 };
 
@@ -197,8 +197,8 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	randombytes_buf(key, sizeof(key));
 	o = &c->objs[c->nobjs];
 	if (r == 0)
-		r = seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key,
-				    c->tree->vault_id, c->tree->meta_key);
+		r = seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key, c->tree->vault_id,
+			     c->tree->meta_key);
 	commit_entries_free(obj.entries, obj.nentries);
 	if (r)
 		return r;
@@ -423,7 +423,8 @@ static int commit_inline_segments(struct commit *c)
 
 		if (r == 0 && budget > 0)
 			s = commit_slurp(&data, &len, u->path,
-					 budget < COMMIT_INLINE_SEG_MAX ? budget : COMMIT_INLINE_SEG_MAX);
+					 budget < COMMIT_INLINE_SEG_MAX ? budget
+									: COMMIT_INLINE_SEG_MAX);
 		if (s == 0 && commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1,
 					     sizeof(*c->objs)) != 0) {
 			free(data);
@@ -455,8 +456,11 @@ static void commit_clear_queues(struct commit *c)
 
 static int commit_write_record(struct commit *c)
 {
-	struct journal_record rec = {.seq = c->seq, .head = c->head, .head_len = c->head_len,
-				     .nobjs = c->nobjs, .nsegs = c->nups,
+	struct journal_record rec = {.seq = c->seq,
+				     .head = c->head,
+				     .head_len = c->head_len,
+				     .nobjs = c->nobjs,
+				     .nsegs = c->nups,
 				     .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])c->garbage,
 				     .ngarbage = c->ngarbage};
 	uint8_t(*segs)[OBJECT_ID_BYTES] =
@@ -535,10 +539,7 @@ static int commit_run_seq(struct commit *c, uint64_t *seq_out)
 	return r == -ENOMEM ? r : (r ? -EIO : 0);
 }
 
-int commit_run(struct commit *c)
-{
-	return commit_run_seq(c, NULL);
-}
+int commit_run(struct commit *c) { return commit_run_seq(c, NULL); }
 
 int commit_sync(struct commit *c)
 {
@@ -546,16 +547,12 @@ int commit_sync(struct commit *c)
 	int r = commit_run_seq(c, &seq);
 
 	/* Outside commit_lock: other commits go on while this one uploads. */
-	if (r == 0 && c->store_wait_ms > 0 && seq > 0 &&
-	    !upload_wait(c->up, seq, c->store_wait_ms))
+	if (r == 0 && c->store_wait_ms > 0 && seq > 0 && !upload_wait(c->up, seq, c->store_wait_ms))
 		r = -EIO;
 	return r;
 }
 
-void commit_set_store_wait(struct commit *c, unsigned ms)
-{
-	c->store_wait_ms = ms;
-}
+void commit_set_store_wait(struct commit *c, unsigned ms) { c->store_wait_ms = ms; }
 
 uint64_t commit_seq(struct commit *c)
 {

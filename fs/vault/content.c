@@ -207,13 +207,15 @@ int content_fetch_failed(struct content_file *f, const struct content_want *w, i
 	const struct content_seg *seg = w->seg < f->nsegs ? &f->segs[w->seg] : NULL;
 	char id[33];
 
-	if (rc == -ENOENT && !(seg && seg->present && !seg->dirty &&
-			       memcmp(seg->key, w->key, OBJECT_ID_BYTES) == 0))
+	if (rc == -ENOENT &&
+	    !(seg && seg->present && !seg->dirty && memcmp(seg->key, w->key, OBJECT_ID_BYTES) == 0))
 		return -EAGAIN; /* the file changed meanwhile: not that segment any more */
 	if (!content_store_down(rc))
 		return content_bad_chunk(f, (uint64_t)w->seg * SEGMENT_CHUNKS, rc);
-	log_msg(LOG_ERR, "segment %zu of file %s is not cached and the store did not deliver it "
-		"(%s): read fails with EIO", w->seg, log_id(id, f->file_id), strerror(-rc));
+	log_msg(LOG_ERR,
+		"segment %zu of file %s is not cached and the store did not deliver it "
+		"(%s): read fails with EIO",
+		w->seg, log_id(id, f->file_id), strerror(-rc));
 	f->unreachable_until_ms = content_now_ms() + CONTENT_UNREACHABLE_HOLD_MS;
 	return -EIO;
 }
@@ -395,7 +397,7 @@ static int seg_reject(const struct content_ctx *ctx, struct content_file *f, siz
  * threads (par_run). */
 struct read_job {
 	const struct content_file *f;
-	unsigned char *dst;	      /* plaintext of [po, pe) */
+	unsigned char *dst;	     /* plaintext of [po, pe) */
 	const unsigned char *sealed; /* the sealed chunks from c0 on */
 	size_t sz;
 	uint64_t po, pe, c0, last;
@@ -434,8 +436,15 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 {
 	size_t s = (size_t)(po / SEG_BYTES), sz = chunk_sealed_bytes(ctx->suite);
 	uint64_t c0 = po / CHUNK_BYTES, c1 = content_nchunks(pe), n = content_nchunks(f->size);
-	struct read_job j = {.f = f, .dst = dst, .sealed = tb->sealed, .sz = sz, .po = po, .pe = pe,
-			     .c0 = c0, .last = n - 1, .bad = UINT64_MAX};
+	struct read_job j = {.f = f,
+			     .dst = dst,
+			     .sealed = tb->sealed,
+			     .sz = sz,
+			     .po = po,
+			     .pe = pe,
+			     .c0 = c0,
+			     .last = n - 1,
+			     .bad = UINT64_MAX};
 	int fd, rc;
 
 	if (!f->segs[s].present) {
@@ -459,12 +468,12 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
  * from the previous read (same or next segment) and reaches a segment not
  * seen yet, queue
  * the next PREFETCH_AHEAD clean segments that are not in the cache. */
-static void content_read_ahead(const struct content_ctx *ctx, struct content_file *f,
-			       size_t first, size_t last)
+static void content_read_ahead(const struct content_ctx *ctx, struct content_file *f, size_t first,
+			       size_t last)
 {
 	char key[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
-	bool sequential = f->read_seg == 0 ? first == 0
-					    : first + 1 >= f->read_seg && first <= f->read_seg;
+	bool sequential =
+	    f->read_seg == 0 ? first == 0 : first + 1 >= f->read_seg && first <= f->read_seg;
 	bool moved = last + 1 != f->read_seg;
 
 	f->read_seg = last + 1;
@@ -588,7 +597,7 @@ static int build_read_old(const struct content_ctx *ctx, struct seg_build *b, si
 		if (fd < 0)
 			return fd;
 		rc = fdio_pread_all(fd, b->tb->sealed + (c - b->ca) * b->sz, (e - c) * b->sz,
-				      (c % SEGMENT_CHUNKS) * b->sz, NULL);
+				    (c % SEGMENT_CHUNKS) * b->sz, NULL);
 		if (rc < 0)
 			return content_bad_chunk(b->f, c, rc);
 		c = e;

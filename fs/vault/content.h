@@ -22,8 +22,8 @@
 #include <sys/types.h>
 
 #include "cache.h"
-#include "prefetch.h"
 #include "dirobj.h"
+#include "prefetch.h"
 #include "secmem.h"
 #include "vault.h"
 

@@ -3,8 +3,8 @@
  * never mount a head older than one this cache has seen, never mount a store
  * that moved past commits this cache still holds, and never log names,
  * contents or keys (store keys and seqs may be logged). */
-#include "errbuf.h"
 #include "engine.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>

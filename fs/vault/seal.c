@@ -29,7 +29,8 @@ int seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir, uin
 	r = dirobj_encode(&json, &json_len, dir);
 	if (r)
 		return r;
-	r = fault_fire(FAULT_CRYPTO) ? -EIO : meta_seal(out, out_len, json, json_len, &ad, meta_key);
+	r = fault_fire(FAULT_CRYPTO) ? -EIO
+				     : meta_seal(out, out_len, json, json_len, &ad, meta_key);
 	sodium_memzero(json, json_len);
 	free(json);
 	return r;
@@ -73,7 +74,8 @@ int seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *he
 	r = dirobj_head_encode(&json, &json_len, head);
 	if (r)
 		return r;
-	r = fault_fire(FAULT_CRYPTO) ? -EIO : meta_seal(out, out_len, json, json_len, &ad, meta_key);
+	r = fault_fire(FAULT_CRYPTO) ? -EIO
+				     : meta_seal(out, out_len, json, json_len, &ad, meta_key);
 	sodium_memzero(json, json_len);
 	free(json);
 	return r;

@@ -76,17 +76,17 @@ struct inode {
 			char *target;	     /* target_len bytes + NUL */
 			size_t target_len;
 		};
-		struct { /* directories; tree_lock */
+		struct {		      /* directories; tree_lock */
 			struct inode **table; /* children by name hash; NULL when empty */
 			size_t table_size;
 			size_t nchildren;
 			struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
 			size_t busy_kids;      /* children that are busy (tree_cache.h) */
 			struct inode *lru_prev, *lru_next; /* in the droppable list */
-			size_t lru_n; /* nchildren when it entered the list */
-			bool loaded;	/* children known */
-			bool dirty;	/* needs a new object; implies the parent is dirty too */
-			bool in_lru;	/* in the tree's list of droppable directories */
+			size_t lru_n;			   /* nchildren when it entered the list */
+			bool loaded;			   /* children known */
+			bool dirty;  /* needs a new object; implies the parent is dirty too */
+			bool in_lru; /* in the tree's list of droppable directories */
 			/* The object ref names was sealed by a commit of this mount and
 			 * may so far be only in the journal (the uploader puts it in the
 			 * cache once stored): the children must not be dropped before
@@ -133,14 +133,14 @@ struct tree {
 	struct inode *orphans;		     /* unlinked inodes still referenced (via hash_next) */
 	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* store keys to delete after the next commit */
 	size_t ngarbage, garbage_cap;
-	uint64_t ninodes;		     /* inodes in memory (statfs, sealfs status) */
+	uint64_t ninodes;		   /* inodes in memory (statfs, sealfs status) */
 	struct inode *lru_head, *lru_tail; /* droppable directories, most recent first */
-	size_t lru_dirs;		     /* directories in that list */
-	uint64_t lru_inodes;		     /* their children */
-	bool dirty;		     /* something to commit (dirty root or garbage) */
-	struct timespec dirty_since; /* CLOCK_MONOTONIC, when dirty turned true */
-	struct timespec changed_at;  /* CLOCK_MONOTONIC, the last change */
-	bool stop;		     /* the background committer must exit */
+	size_t lru_dirs;		   /* directories in that list */
+	uint64_t lru_inodes;		   /* their children */
+	bool dirty;			   /* something to commit (dirty root or garbage) */
+	struct timespec dirty_since;	   /* CLOCK_MONOTONIC, when dirty turned true */
+	struct timespec changed_at;	   /* CLOCK_MONOTONIC, the last change */
+	bool stop;			   /* the background committer must exit */
 };
 
 /* Builds the tree from the head's root entry (copied) and loads the root

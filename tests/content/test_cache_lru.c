@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 
-#include "fdio.h"
 #include "cache_lru.h"
+#include "fdio.h"
 
 #define BLK CACHE_LRU_BLOCK_BYTES
 

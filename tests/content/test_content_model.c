@@ -91,7 +91,8 @@ static void check_range(struct tenv *env, struct content_file *f, struct model *
 	uint64_t want = off >= m->size ? 0 : (m->size - off < len ? m->size - off : len);
 
 	if (!CHECKF(n >= 0 && (uint64_t)n == want,
-		    "%s: read %" PRIu64 "+%" PRIu64 " = %zd, want %" PRIu64, when, off, len, n, want))
+		    "%s: read %" PRIu64 "+%" PRIu64 " = %zd, want %" PRIu64, when, off, len, n,
+		    want))
 		return;
 	if (memcmp(m->buf, m->data + off, want) != 0) {
 		size_t i = 0;

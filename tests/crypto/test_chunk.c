@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vectors.h"
 #include "chunk.h"
+#include "vectors.h"
 
 /* Where every key of these tests lives, as in a mount (made in main). */
 static struct secmem_pool *keys;

@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-#include "vectors.h"
 #include "dirobj.h"
 #include "hex.h"
 #include "meta.h"
 #include "recovery.h"
 #include "vault.h"
+#include "vectors.h"
 
 #define GOLDEN_PASS "sealfs golden vault"
 #define HELLO "Hello, sealfs!\n"

@@ -1,9 +1,9 @@
 /* test_hex_suite.c - hex codec and the cipher suite table. */
 #include <errno.h>
 
-#include "vectors.h"
 #include "hex.h"
 #include "suite.h"
+#include "vectors.h"
 
 static void test_hex(void)
 {

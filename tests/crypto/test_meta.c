@@ -3,8 +3,8 @@
  * could try (older version, another directory, another key, head/dir kind). */
 #include <errno.h>
 
-#include "vectors.h"
 #include "meta.h"
+#include "vectors.h"
 
 static unsigned char key[32], key2[32];
 static struct meta_ad dir_ad;
@@ -72,8 +72,8 @@ static void expect_reject(const unsigned char *sealed, size_t len, const struct 
 	size_t out_len = 1;
 	int rc = meta_open(&out, &out_len, sealed, len, ad, k);
 
-	CHECKF(rc == -EBADMSG && out == NULL && out_len == 0, "meta tamper case accepted: %s (rc %d)",
-	       what, rc);
+	CHECKF(rc == -EBADMSG && out == NULL && out_len == 0,
+	       "meta tamper case accepted: %s (rc %d)", what, rc);
 }
 
 static void test_tamper(void)

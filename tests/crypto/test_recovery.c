@@ -3,8 +3,8 @@
 #include <ctype.h>
 #include <errno.h>
 
-#include "vectors.h"
 #include "recovery.h"
+#include "vectors.h"
 
 static const char digits[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 

@@ -3,7 +3,8 @@
  * a local store (--init), or unlocks the one there, and calls fsmount_run.
  * Writes '0' on stdout once mounted; exits 0 after a clean unmount.
  *
- * usage: mount_driver [--init] [--delay MS] [--ro] [--fsync-store] [-o FUSEOPTS] STORE CACHE MOUNTPOINT */
+ * usage: mount_driver [--init] [--delay MS] [--ro] [--fsync-store] [-o FUSEOPTS] STORE CACHE
+ * MOUNTPOINT */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>

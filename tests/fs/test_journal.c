@@ -76,9 +76,13 @@ static int write_record(uint64_t seq, size_t len)
 	unsigned char head[100], *data = malloc(len);
 	uint8_t seg[1][OBJECT_ID_BYTES], garbage[1][OBJECT_ID_BYTES];
 	struct journal_object obj = {.data = data, .len = len};
-	struct journal_record rec = {.seq = seq, .head = head, .head_len = sizeof(head),
-				     .objs = &obj, .nobjs = 1,
-				     .segs = (const uint8_t(*)[OBJECT_ID_BYTES])seg, .nsegs = 1,
+	struct journal_record rec = {.seq = seq,
+				     .head = head,
+				     .head_len = sizeof(head),
+				     .objs = &obj,
+				     .nobjs = 1,
+				     .segs = (const uint8_t(*)[OBJECT_ID_BYTES])seg,
+				     .nsegs = 1,
 				     .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])garbage,
 				     .ngarbage = 1};
 	int r;
@@ -105,8 +109,7 @@ static void check_record(uint64_t seq, size_t len)
 	CHECK(rec.seq == seq && rec.head_len == 100 && rec.head[0] == (unsigned char)seq);
 	CHECK(rec.nobjs == 1 && rec.objs[0].len == len);
 	CHECK(len == 0 || (rec.objs[0].data[0] == 0xa5 && rec.objs[0].data[len - 1] == 0xa5));
-	CHECK(rec.nsegs == 1 && rec.segs[0][0] == 1 && rec.ngarbage == 1 &&
-	      rec.garbage[0][0] == 2);
+	CHECK(rec.nsegs == 1 && rec.segs[0][0] == 1 && rec.ngarbage == 1 && rec.garbage[0][0] == 2);
 	journal_record_release(&rec);
 }
 

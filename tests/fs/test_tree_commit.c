@@ -26,7 +26,8 @@ static void compare_content(struct tree *t1, struct inode *a, struct tree *t2, s
 		ssize_t n1 = tree_read(t1, a, x, sizeof(x), off);
 		ssize_t n2 = tree_read(t2, b, y, sizeof(y), off);
 		if (!CHECKF(n1 == n2 && n1 > 0 && memcmp(x, y, (size_t)n1) == 0,
-			    "content differs at %llu (reads %zd, %zd)", (unsigned long long)off, n1, n2))
+			    "content differs at %llu (reads %zd, %zd)", (unsigned long long)off, n1,
+			    n2))
 			return;
 	}
 }

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-static atomic_int check_count;    /* checks run so far, on any thread */
+static atomic_int check_count;	  /* checks run so far, on any thread */
 static atomic_int check_failures; /* of those, the failed ones */
 
 static inline bool check_one(bool ok, const char *file, int line, const char *fmt, ...)

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "s3.h"
 #include "check.h"
+#include "s3.h"
 
 static inline double t_now(void)
 {

@@ -59,11 +59,11 @@ static void test_env_credentials_and_default_endpoint(void)
 	setenv("AWS_DEFAULT_REGION", "eu-west-3", 1);
 	CHECKF(load(&c, "bucket", NULL, err) == 0, "load: %s", err);
 	CHECKF(strcmp(c.scheme, "https") == 0 && strcmp(c.host, "s3.eu-west-3.amazonaws.com") == 0,
-	      "default endpoint %s://%s", c.scheme, c.host);
+	       "default endpoint %s://%s", c.scheme, c.host);
 	CHECKF(c.endpoint_is_default && !c.path_style, "virtual-hosted by default");
 	CHECKF(strcmp(c.region, "eu-west-3") == 0, "region %s", c.region);
 	CHECKF(strcmp(c.access_key, "AKENV") == 0 && strcmp(c.secret_key, "skenv") == 0,
-	      "env creds");
+	       "env creds");
 	CHECKF(c.session_token == NULL, "no token");
 	s3_config_release(&c);
 
@@ -91,8 +91,8 @@ static void test_endpoint_precedence_and_path_style(void)
 	setenv("AWS_ENDPOINT_URL_S3", "HTTP://127.0.0.1:4568/", 1); /* _S3 wins */
 	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
 	CHECKF(strcmp(c.host, "127.0.0.1:4568") == 0 && c.path_style &&
-		  strcmp(c.scheme, "http") == 0,
-	      "ip: %s %d", c.host, c.path_style);
+		   strcmp(c.scheme, "http") == 0,
+	       "ip: %s %d", c.host, c.path_style);
 	s3_config_release(&c);
 
 	struct backend_opts o = {.endpoint = "https://[::1]:9000", .path_style = 0};
@@ -116,7 +116,7 @@ static void test_endpoint_precedence_and_path_style(void)
 		o.endpoint = bad[i];
 		err[0] = '\0';
 		CHECKF(load(&c, "b", &o, err) == -EINVAL && strstr(err, "endpoint"),
-		      "bad endpoint %s accepted (%s)", bad[i], err);
+		       "bad endpoint %s accepted (%s)", bad[i], err);
 	}
 }
 
@@ -135,15 +135,15 @@ static void test_files_default_profile(void)
 	CHECKF(strcmp(c.region, "us-west-2") == 0, "file region %s", c.region);
 	CHECKF(strcmp(c.host, "127.0.0.1:1234") == 0 && c.path_style, "file endpoint %s", c.host);
 	CHECKF(strcmp(c.access_key, "AKD") == 0 && strcmp(c.secret_key, "skd/+x") == 0 &&
-		  c.session_token && strcmp(c.session_token, "tokd") == 0,
-	      "default creds (CRLF file)");
+		   c.session_token && strcmp(c.session_token, "tokd") == 0,
+	       "default creds (CRLF file)");
 	s3_config_release(&c);
 
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1); /* env beats the file */
 	setenv("AWS_SECRET_ACCESS_KEY", "skenv", 1);
 	CHECKF(load(&c, "b", NULL, err) == 0 && strcmp(c.access_key, "AKENV") == 0 &&
-		  c.session_token == NULL,
-	      "env creds over file");
+		   c.session_token == NULL,
+	       "env creds over file");
 	s3_config_release(&c);
 }
 
@@ -162,16 +162,16 @@ static void test_files_named_profile(void)
 	setenv("AWS_PROFILE", "other", 1);
 	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
 	CHECKF(strcmp(c.profile, "other") == 0 && strcmp(c.region, "eu-central-1") == 0,
-	      "profile region %s", c.region);
+	       "profile region %s", c.region);
 	CHECKF(strcmp(c.host, "127.0.0.1:7777") == 0, "nested s3 endpoint_url first: %s", c.host);
 	CHECKF(strcmp(c.access_key, "AKO") == 0 && strcmp(c.secret_key, "sko") == 0,
-	      "profile creds");
+	       "profile creds");
 	s3_config_release(&c);
 
 	struct backend_opts o = {.profile = "default", .region = "sa-east-1"};
 	CHECKF(load(&c, "b", &o, err) == 0, "load: %s", err);
 	CHECKF(strcmp(c.access_key, "AKD") == 0 && strcmp(c.region, "sa-east-1") == 0,
-	      "opts profile and region override");
+	       "opts profile and region override");
 	s3_config_release(&c);
 }
 
@@ -194,7 +194,7 @@ static void test_override_file_paths_and_config_creds(void)
 	setenv("AWS_PROFILE", "p", 1);
 	CHECKF(load(&c, "b", NULL, err) == 0, "load: %s", err);
 	CHECKF(strcmp(c.region, "ca-central-1") == 0 && strcmp(c.access_key, "AKC") == 0,
-	      "AWS_CONFIG_FILE profile with credentials");
+	       "AWS_CONFIG_FILE profile with credentials");
 	s3_config_release(&c);
 	unlink(cfg);
 }
@@ -205,11 +205,11 @@ static void test_missing_credentials_is_eacces(void)
 	char err[256];
 	reset();
 	CHECKF(load(&c, "b", NULL, err) == -EACCES && strstr(err, "no s3 credentials"),
-	      "no creds: %s", err);
+	       "no creds: %s", err);
 	CHECKF(c.host == NULL && c.secret_key == NULL, "released after failure");
 	setenv("AWS_ACCESS_KEY_ID", "a", 1);
 	CHECKF(load(&c, "b", NULL, err) == -EACCES && strstr(err, "AWS_SECRET_ACCESS_KEY"),
-	      "half env creds: %s", err);
+	       "half env creds: %s", err);
 	reset();
 	write_file("credentials", "[default]\naws_access_key_id=AKD\n");
 	CHECKF(load(&c, "b", NULL, err) == -EACCES, "key id without secret accepted");

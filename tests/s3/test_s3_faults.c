@@ -52,10 +52,10 @@ static void test_slowdown_is_retried(void)
 		CHECKF(rc == 0, "put after 3 x SlowDown: %d %s", rc, s3_last_error());
 		rc = b->ops->get(b, "obj", 0, 0, &out, &len);
 		CHECKF(rc == 0 && len == 5 && memcmp(out, "hello", 5) == 0,
-		      "get after 2 x SlowDown: %d", rc);
+		       "get after 2 x SlowDown: %d", rc);
 		CHECKF(t_proxy_count(&p, "slowdown") == 5 && t_proxy_count(&p, "pass") == 3,
-		      "requests: %d slowdown, %d pass", t_proxy_count(&p, "slowdown"),
-		      t_proxy_count(&p, "pass"));
+		       "requests: %d slowdown, %d pass", t_proxy_count(&p, "slowdown"),
+		       t_proxy_count(&p, "pass"));
 	}
 	free(out);
 	backend_destroy(b);
@@ -79,7 +79,7 @@ static void test_reset_mid_reply_is_retried(void)
 	CHECKF(b->ops->put(b, "obj", data, 3 * MIB) == 0, "put: %s", s3_last_error());
 	int rc = b->ops->get(b, "obj", 0, 0, &out, &len);
 	CHECKF(rc == 0 && len == 3 * MIB && memcmp(out, data, len) == 0, "get after 2 resets: %d",
-	      rc);
+	       rc);
 	CHECKF(t_proxy_count(&p, "reset") == 2, "resets: %d", t_proxy_count(&p, "reset"));
 	t_proxy_stop(&p);
 	backend_destroy(b);
@@ -90,14 +90,14 @@ static void test_reset_mid_reply_is_retried(void)
 	CHECKF(fd >= 0 && write(fd, "ab", 2) == 2, "temp file");
 	rc = b ? b->ops->get_to_fd(b, "obj", fd, &size) : -1;
 	CHECKF(rc == 0 && size == 3 * MIB, "get_to_fd after a reset: %d size %llu (%s)", rc,
-	      (unsigned long long)size, s3_last_error());
+	       (unsigned long long)size, s3_last_error());
 	CHECKF(pread(fd, back, 3 * MIB + 2, 0) == (ssize_t)(3 * MIB + 2) &&
-		  memcmp(back, "ab", 2) == 0 && memcmp(back + 2, data, 3 * MIB) == 0,
-	      "get_to_fd content after resume");
+		   memcmp(back, "ab", 2) == 0 && memcmp(back + 2, data, 3 * MIB) == 0,
+	       "get_to_fd content after resume");
 	CHECKF(t_proxy_count(&p, "reset") == 1 &&
-		  t_proxy_grep(&p, "pass GET /sealfs-test/rst/obj") == 1 &&
-		  t_proxy_grep(&p, "range=bytes=") == 1 && t_proxy_grep(&p, "range=bytes=0-") == 0,
-	      "the retry resumed with a Range (%d ranged requests)", t_proxy_grep(&p, "range="));
+		   t_proxy_grep(&p, "pass GET /sealfs-test/rst/obj") == 1 &&
+		   t_proxy_grep(&p, "range=bytes=") == 1 && t_proxy_grep(&p, "range=bytes=0-") == 0,
+	       "the retry resumed with a Range (%d ranged requests)", t_proxy_grep(&p, "range="));
 	close(fd);
 	unlink(path);
 out:
@@ -138,8 +138,8 @@ static void test_cut_requests_are_retried(void)
 	rc = b->ops->get(b, "single", 0, 0, &out, &len);
 	CHECKF(rc == 0 && len == MIB && memcmp(out, data, len) == 0, "single content");
 	CHECKF(t_proxy_count(&p, "cut") == 4 && t_proxy_count(&p, "slowdown") == 3,
-	      "faults served: %d cut, %d slowdown", t_proxy_count(&p, "cut"),
-	      t_proxy_count(&p, "slowdown"));
+	       "faults served: %d cut, %d slowdown", t_proxy_count(&p, "cut"),
+	       t_proxy_count(&p, "slowdown"));
 out:
 	free(data);
 	free(out);
@@ -159,10 +159,10 @@ static void test_persistent_slowdown_fails_within_bound(void)
 		double dt = t_now() - t0;
 		CHECKF(rc == -EIO, "persistent 503: %d", rc);
 		CHECKF(strstr(s3_last_error(), "SlowDown") && strstr(s3_last_error(), "6 tries"),
-		      "message: %s", s3_last_error());
+		       "message: %s", s3_last_error());
 		CHECKF(dt < 60.0, "gave up after %.1f s", dt);
 		CHECKF(t_proxy_count(&p, "slowdown") == 6, "tries: %d",
-		      t_proxy_count(&p, "slowdown"));
+		       t_proxy_count(&p, "slowdown"));
 		printf("persistent SlowDown: %.1f s, '%s'\n", dt, s3_last_error());
 	}
 	backend_destroy(b);
@@ -239,7 +239,7 @@ static void test_read_policy_bounds_a_dead_server(void)
 		int rc = b->ops->get(b, "never", 0, 0, &out, &len);
 		double dt = t_now() - t0;
 		CHECKF(rc == -ETIMEDOUT && out == NULL, "silent server: %d %s", rc,
-		      s3_last_error());
+		       s3_last_error());
 		CHECKF(dt < bound, "silent server: gave up after %.1f s (bound %.0f s)", dt, bound);
 		printf("read, silent server: %.1f s, '%s'\n", dt, s3_last_error());
 		uint64_t size = 0;
@@ -251,7 +251,7 @@ static void test_read_policy_bounds_a_dead_server(void)
 		CHECKF(rc == -ECONNREFUSED, "refused: %d %s", rc, s3_last_error());
 		CHECKF(dt < bound, "refused: gave up after %.1f s (bound %.0f s)", dt, bound);
 		CHECKF(strstr(s3_last_error(), "tries in") != NULL, "refused, not retried: %s",
-		      s3_last_error());
+		       s3_last_error());
 		printf("read, refused: %.1f s, '%s'\n", dt, s3_last_error());
 		if (fd >= 0)
 			close(fd);
@@ -277,7 +277,7 @@ static void test_connection_refused_at_open(void)
 	double t0 = t_now();
 	struct backend *b = t_open("", ep, &t, err, sizeof err, &rc);
 	CHECKF(rc == -ECONNREFUSED && !b && strstr(err, "cannot reach s3 endpoint"),
-	      "refused: %d %s", rc, err);
+	       "refused: %d %s", rc, err);
 	CHECKF(t_now() - t0 < 10.0, "refused took %.1f s", t_now() - t0);
 }
 

@@ -36,13 +36,13 @@ static void check_example(const struct example *e)
 	if (rc)
 		return;
 	CHECKF(strcmp(r.canonical_request, e->canonical) == 0,
-	      "%s: canonical request\n%s\n--want--\n%s", e->name, r.canonical_request,
-	      e->canonical);
+	       "%s: canonical request\n%s\n--want--\n%s", e->name, r.canonical_request,
+	       e->canonical);
 	CHECKF(strcmp(r.string_to_sign, e->sts) == 0, "%s: string to sign\n%s", e->name,
-	      r.string_to_sign);
+	       r.string_to_sign);
 	CHECKF(strcmp(r.signature, e->signature) == 0, "%s: signature %s", e->name, r.signature);
 	CHECKF(strcmp(r.authorization, e->authorization) == 0, "%s: authorization %s", e->name,
-	      r.authorization);
+	       r.authorization);
 	s3_sigv4_result_release(&r);
 }
 
@@ -72,8 +72,9 @@ static void test_sign_put_object(void)
 	const char *body = "Welcome to Amazon S3.";
 	char hash[S3_SIGV4_HEX_BYTES], path[64];
 	s3_sigv4_sha256_hex(hash, body, strlen(body));
-	CHECKF(strcmp(hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072") == 0,
-	      "payload hash %s", hash);
+	CHECKF(strcmp(hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072") ==
+		   0,
+	       "payload hash %s", hash);
 	path[0] = '/';
 	s3_sigv4_uri_encode(path + 1, sizeof path - 1, "test$file.text", 1);
 	struct s3_sigv4_header h[] = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
@@ -146,7 +147,7 @@ static void check_enc(const char *in, int keep_slash, const char *want)
 	char out[256];
 	size_t n = s3_sigv4_uri_encode(out, sizeof out, in, keep_slash);
 	CHECKF(strcmp(out, want) == 0 && n == strlen(want), "encode(%s,%d) = %s, want %s", in,
-	      keep_slash, out, want);
+	       keep_slash, out, want);
 }
 
 static void test_uri_encode_rules(void)
@@ -173,8 +174,9 @@ static void test_query_slash_and_space_encoded(void)
 	struct s3_sigv4_request req = {"GET", "/", q, 3, h, 3, EMPTY, DATE, "eu-west-1", "s3"};
 	struct s3_sigv4_result r;
 	CHECKF(s3_sigv4_sign(&r, &req, &creds) == 0, "sign with query");
-	CHECKF(strcmp(r.query, "continuation-token=x%2By%2Fz%3D&list-type=2&prefix=a%20b%2Fc~") == 0,
-	      "query %s", r.query);
+	CHECKF(strcmp(r.query, "continuation-token=x%2By%2Fz%3D&list-type=2&prefix=a%20b%2Fc~") ==
+		   0,
+	       "query %s", r.query);
 	s3_sigv4_result_release(&r);
 }
 
@@ -188,9 +190,9 @@ static void test_header_values_trimmed_and_folded(void)
 	struct s3_sigv4_result r;
 	CHECKF(s3_sigv4_sign(&r, &req, &creds) == 0, "sign with spaces");
 	CHECKF(strstr(r.canonical_request, "\nhost:h\n") != NULL, "host trimmed: %s",
-	      r.canonical_request);
+	       r.canonical_request);
 	CHECKF(strstr(r.canonical_request, "\nx-amz-meta-a:a b c\n") != NULL, "folded: %s",
-	      r.canonical_request);
+	       r.canonical_request);
 	s3_sigv4_result_release(&r);
 }
 
@@ -205,8 +207,8 @@ static void test_session_token_is_signed(void)
 	struct s3_sigv4_result r;
 	CHECKF(s3_sigv4_sign(&r, &req, &c) == 0, "sign with token");
 	CHECKF(strstr(r.authorization, "SignedHeaders=host;x-amz-content-sha256;x-amz-date;"
-				      "x-amz-security-token,") != NULL,
-	      "token signed: %s", r.authorization);
+				       "x-amz-security-token,") != NULL,
+	       "token signed: %s", r.authorization);
 	s3_sigv4_result_release(&r);
 }
 
@@ -267,7 +269,7 @@ static void test_secrets_of_any_length(void)
 		CHECKF(s3_sigv4_sign(&r, &req, &c) == 0, "sign with a %zu-byte secret", lens[i]);
 		reference_signature(want, secret, r.string_to_sign);
 		CHECKF(strcmp(r.signature, want) == 0, "%zu-byte secret: %s, want %s", lens[i],
-		      r.signature, want);
+		       r.signature, want);
 		s3_sigv4_result_release(&r);
 	}
 }
@@ -291,7 +293,7 @@ static void test_signing_keys_in_the_pool(void)
 	}
 	secmem_pool_stats(creds.keys, &st);
 	CHECKF(ok && st.slots_used == 0 && st.regions == 1, "20000 signatures: %zu regions",
-	      st.regions);
+	       st.regions);
 	CHECKF(s3_sigv4_sign(&r, &req, &none) == -EINVAL, "signed without a pool");
 }
 

@@ -32,16 +32,16 @@ static void test_multipart_roundtrip_64mib(void)
 	CHECKF(rc == 0, "64 MiB multipart put: %d %s", rc, s3_last_error());
 	double t1 = t_now();
 	CHECKF(b->ops->head(b, "mem/obj", &size) == 0 && size == BIG, "head size %llu",
-	      (unsigned long long)size);
+	       (unsigned long long)size);
 	rc = b->ops->get(b, "mem/obj", 0, 0, &back, &len);
 	CHECKF(rc == 0 && len == BIG && memcmp(back, data, BIG) == 0, "64 MiB get back: %d len %zu",
-	      rc, len);
+	       rc, len);
 	free(back);
 	back = NULL;
 	/* ranges across part boundaries (parts are 8 MiB) */
 	rc = b->ops->get(b, "mem/obj", 8 * MIB - 100, 200, &back, &len);
 	CHECKF(rc == 0 && len == 200 && memcmp(back, data + 8 * MIB - 100, 200) == 0,
-	      "range over a part boundary");
+	       "range over a part boundary");
 	free(back);
 	back = NULL;
 	rc = b->ops->get(b, "mem/obj", BIG - 10, 0, &back, &len);
@@ -65,7 +65,7 @@ static void test_multipart_roundtrip_64mib(void)
 	CHECKF(rc == 0 && size == BIG, "get_to_fd: %d size %llu", rc, (unsigned long long)size);
 	back = malloc(BIG);
 	CHECKF(back && pread(fd, back, BIG, 0) == (ssize_t)BIG && memcmp(back, data, BIG) == 0,
-	      "get_to_fd content");
+	       "get_to_fd content");
 	close(fd);
 	unlink(path);
 	CHECKF(b->ops->del(b, "mem/obj") == 0 && b->ops->del(b, "file/obj") == 0, "del big");
@@ -136,7 +136,7 @@ static void test_list_over_1000_keys(void)
 	struct seen s = {0};
 	rc = b->ops->list(b, "k/", seen_cb, &s);
 	CHECKF(rc == 0 && s.n == 1200 && s.dup == 0 && s.bad == 0, "list: rc %d n %d dup %d bad %d",
-	      rc, s.n, s.dup, s.bad);
+	       rc, s.n, s.dup, s.bad);
 	memset(&s, 0, sizeof s);
 	CHECKF(b->ops->list(b, "k/011", seen_cb, &s) == 0 && s.n == 100, "sub-prefix: %d", s.n);
 	printf("1200 puts %.2f s, listing %.2f s\n", t1 - t0, t_now() - t1);
@@ -151,7 +151,7 @@ static void test_wrong_credentials_fail_fast(void)
 	double t0 = t_now();
 	struct backend *b = t_open("", NULL, NULL, err, sizeof err, &rc);
 	CHECKF(rc == -EACCES && !b && strstr(err, "SignatureDoesNotMatch"), "wrong secret: %d %s",
-	      rc, err);
+	       rc, err);
 	CHECKF(t_now() - t0 < 2.0, "wrong secret took %.1f s", t_now() - t0);
 	setenv("AWS_SECRET_ACCESS_KEY", saved, 1);
 	free(saved);
@@ -160,7 +160,7 @@ static void test_wrong_credentials_fail_fast(void)
 	setenv("AWS_ACCESS_KEY_ID", "AKIDUNKNOWN", 1);
 	b = t_open("", NULL, NULL, err, sizeof err, &rc);
 	CHECKF(rc == -EACCES && !b && strstr(err, "InvalidAccessKeyId"), "wrong key id: %d %s", rc,
-	      err);
+	       err);
 	setenv("AWS_ACCESS_KEY_ID", saved, 1);
 	free(saved);
 }
@@ -171,7 +171,7 @@ static void test_missing_bucket_is_enoent(void)
 	char err[512] = "";
 	int rc = s3_backend_open(&b, "no-such-bucket", "x", NULL, err, sizeof err);
 	CHECKF(rc == -ENOENT && !b && strstr(err, "bucket 'no-such-bucket' does not exist"),
-	      "missing bucket: %d %s", rc, err);
+	       "missing bucket: %d %s", rc, err);
 	rc = s3_backend_open(&b, "Bad_Bucket!", "", NULL, err, sizeof err);
 	CHECKF(rc == -EINVAL && !b, "invalid bucket name: %d %s", rc, err);
 }
@@ -234,9 +234,9 @@ static void test_failed_multipart_is_aborted(void)
 		CHECKF(count_uploads() == 0, "uploads before: %d", count_uploads());
 		rc = b->ops->put(b, "obj", data, 5 * MIB);
 		CHECKF(rc == -EIO && strstr(s3_last_error(), "SlowDown"), "failed multipart: %d %s",
-		      rc, s3_last_error());
+		       rc, s3_last_error());
 		CHECKF(t_proxy_count(&p, "slowdown") == 6, "part 2 tried %d times",
-		      t_proxy_count(&p, "slowdown"));
+		       t_proxy_count(&p, "slowdown"));
 		CHECKF(count_uploads() == 0, "upload not aborted (%d left)", count_uploads());
 		CHECKF(b->ops->head(b, "obj", &size) == -ENOENT, "object exists after failure");
 	}

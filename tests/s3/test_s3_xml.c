@@ -49,13 +49,13 @@ static void test_list_truncated_page_from_aws(void)
 	struct seen s = {0};
 	CHECKF(list(&p, &s, xml) == 0, "aws page rejected");
 	CHECKF(p.truncated == 1 && p.n_keys == 2 && s.n == 2, "truncated %d keys %u", p.truncated,
-	      p.n_keys);
-	CHECKF(strcmp(s.keys[0], "v/a&b") == 0 && s.sizes[0] == 434234, "entry 0 %s %llu", s.keys[0],
-	      (unsigned long long)s.sizes[0]);
+	       p.n_keys);
+	CHECKF(strcmp(s.keys[0], "v/a&b") == 0 && s.sizes[0] == 434234, "entry 0 %s %llu",
+	       s.keys[0], (unsigned long long)s.sizes[0]);
 	CHECKF(strcmp(s.keys[1], "v/b") == 0 && s.sizes[1] == 0, "entry 1");
 	CHECKF(p.next_token &&
-		  strcmp(p.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=") == 0,
-	      "token %s", p.next_token ? p.next_token : "(null)");
+		   strcmp(p.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=") == 0,
+	       "token %s", p.next_token ? p.next_token : "(null)");
 	free(p.next_token);
 }
 
@@ -169,8 +169,8 @@ static void test_upload_id(void)
 	    "</InitiateMultipartUploadResult>";
 	char *id = NULL;
 	CHECKF(s3_xml_parse_upload_id(&id, xml, strlen(xml)) == 0 && id &&
-		  strcmp(id, "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA") == 0,
-	      "upload id %s", id ? id : "(null)");
+		   strcmp(id, "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA") == 0,
+	       "upload id %s", id ? id : "(null)");
 	free(id);
 	const char *bad[] = {"<InitiateMultipartUploadResult><Bucket>b</Bucket>"
 			     "</InitiateMultipartUploadResult>",
@@ -179,7 +179,7 @@ static void test_upload_id(void)
 			     "<Other><UploadId>x</UploadId></Other>", "<Init"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		CHECKF(s3_xml_parse_upload_id(&id, bad[i], strlen(bad[i])) == -EPROTO && id == NULL,
-		      "bad upload id reply %zu accepted", i);
+		       "bad upload id reply %zu accepted", i);
 	}
 }
 
@@ -194,20 +194,20 @@ static void test_error_reply(void)
 	CHECKF(s3_xml_parse_error(&e, xml, strlen(xml)) == 0, "error reply rejected");
 	CHECKF(strcmp(e.code, "NoSuchKey") == 0, "code %s", e.code);
 	CHECKF(strcmp(e.message, "The resource you requested does not exist") == 0, "message %s",
-	      e.message);
+	       e.message);
 	const char *nomsg = "<Error><Code>SlowDown</Code></Error>";
 	CHECKF(s3_xml_parse_error(&e, nomsg, strlen(nomsg)) == 0 && e.message[0] == '\0',
-	      "error without message");
+	       "error without message");
 	const char *nocode = "<Error><Message>m</Message></Error>";
 	CHECKF(s3_xml_parse_error(&e, nocode, strlen(nocode)) == -EPROTO && e.code[0] == '\0',
-	      "error without code accepted");
+	       "error without code accepted");
 	char longmsg[1024] = "<Error><Code>C</Code><Message>";
 	size_t n = strlen(longmsg);
 	memset(longmsg + n, 'm', 600);
 	memcpy(longmsg + n + 600, "</Message></Error>", 19);
 	CHECKF(s3_xml_parse_error(&e, longmsg, strlen(longmsg)) == 0 &&
-		  strlen(e.message) == S3_XML_MESSAGE_BYTES - 1,
-	      "long message not cut to fit");
+		   strlen(e.message) == S3_XML_MESSAGE_BYTES - 1,
+	       "long message not cut to fit");
 }
 
 static void test_complete_reply(void)
@@ -220,8 +220,8 @@ static void test_complete_reply(void)
 			  "error. Please try again.</Message></Error>";
 	CHECKF(s3_xml_check_complete(&e, ok, strlen(ok)) == 0, "complete ok");
 	CHECKF(s3_xml_check_complete(&e, err, strlen(err)) == -EAGAIN &&
-		  strcmp(e.code, "InternalError") == 0,
-	      "200 with error body not seen");
+		   strcmp(e.code, "InternalError") == 0,
+	       "200 with error body not seen");
 	CHECKF(s3_xml_check_complete(&e, "<x/>", 4) == -EPROTO, "other root accepted");
 }
 
