@@ -242,20 +242,22 @@ class DaemonHygiene(unittest.TestCase):
     def setUp(self):
         self.v = st.Vault("sec-dump")
         self.sleeper = None
-        self.pid = None
+        self.daemons = []  # pids of every daemon started, stopped in tearDown
 
     def tearDown(self):
         if self.sleeper:
             self.sleeper.kill()
             self.sleeper.wait()
-        if self.pid and st.process_alive(self.pid):
-            os.kill(self.pid, signal.SIGTERM)  # unmounts, commits, exits
+        # their mounts live in namespaces of their own, out of v.cleanup()'s reach
+        for pid in self.daemons:
+            if st.process_alive(pid):
+                os.kill(pid, signal.SIGTERM)  # unmounts, commits, exits
             for _ in range(100):
-                if not st.process_alive(self.pid):
+                if not st.process_alive(pid):
                     break
                 time.sleep(0.1)
             else:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         self.v.cleanup()
 
     def prepare_for_nobody(self):
@@ -294,15 +296,24 @@ class DaemonHygiene(unittest.TestCase):
             st.SEALFS, "mount", v.store, v.mnt, "--cache", v.cache,
             "--passphrase-file", v.passfile]), check=False)
 
+    def note_daemons(self, run_dir):
+        """Adds the pids of the daemons whose pid files are in run_dir to
+        those tearDown stops; returns them."""
+        pid_dir = os.path.join(run_dir, "sealfs")
+        pids = []
+        for name in os.listdir(pid_dir) if os.path.isdir(pid_dir) else []:
+            with open(os.path.join(pid_dir, name)) as f:
+                pids.append(int(f.read()))
+        self.daemons += pids
+        return pids
+
     def start_nobody_daemon(self):
         self.prepare_for_nobody()
         r = self.mount_as_nobody()
+        pids = self.note_daemons(self.run_dir)
         self.assertEqual(r.returncode, 0, r.stderr)
-        pid_dir = os.path.join(self.run_dir, "sealfs")
-        names = os.listdir(pid_dir)
-        self.assertEqual(len(names), 1, names)
-        with open(os.path.join(pid_dir, names[0])) as f:
-            self.pid = int(f.read())
+        self.assertEqual(len(pids), 1, pids)
+        self.pid = pids[0]
         return self.pid
 
     def start_sleeper(self):
@@ -355,6 +366,7 @@ class DaemonHygiene(unittest.TestCase):
                 pid_dir = os.path.join(run_dir, "sealfs")
                 plant(pid_dir)
                 r = self.mount_as_nobody(run_dir)
+                self.note_daemons(run_dir)  # none, unless the mount went ahead
                 self.assertEqual(r.returncode, st.EXIT_OTHER, r.stderr)
                 self.assertIn("runtime directory", r.stderr)
                 self.assertEqual(os.listdir(elsewhere), [])
