@@ -6,7 +6,9 @@
 #   2. build-asan  clang, ASan+UBSan, --werror:       suites unit, mount, s3
 #   3. build-fuzz  clang, -Dfuzz=true, ASan+UBSan:    suite fuzz
 # and ends with one line "N passed, N failed" summed over every meson run.
-# Exits non-zero if anything failed. Never leaves a mount behind.
+# Exits non-zero if anything failed. Never leaves a mount behind. Tests whose
+# kernel or system feature is missing here (a private mount namespace in a
+# chroot, mounting without root, ...) skip and say why; skips are counted apart.
 set -Eeuo pipefail
 
 cd "$(dirname "$0")/.."
@@ -14,9 +16,12 @@ ROOT=$PWD
 PY=/usr/bin/python3
 START=$(date +%s)
 
-PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+# llvm: llvm-symbolizer, for sanitizer reports with function names and lines;
+# openssl, python3-cryptography: test_network's TLS server, read_vault.py.
+PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev llvm
       libfuse3-dev fuse3 libsodium-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
-      python3 git sqlite3 util-linux tar diffutils coreutils clang-format)
+      python3 python3-cryptography openssl git sqlite3 util-linux tar
+      diffutils coreutils clang-format)
 # Checked by command: a nodejs from another source may bring its own npm.
 CMD_PKGS=(node:nodejs npm:npm)
 
@@ -58,6 +63,7 @@ cleanup() {
 PASSED=0
 FAILED=0
 SKIPPED=0
+SKIPPED_CASES=0 # skipped cases (or parts) inside passing tests
 
 interrupted() {
 	echo "run-all: interrupted by SIG$1"
@@ -69,31 +75,49 @@ trap 'interrupted INT' INT
 trap 'interrupted TERM' TERM
 trap 'echo "run-all: line $LINENO: a command failed (exit $?)"' ERR
 
-# Adds the results of the last `meson test` in build dir $1 to the totals.
+# Adds the results of the last `meson test` in build dir $1 to the totals, and
+# shows why each skipped test, or skipped case inside a passing test, skipped.
 count_results() {
 	local log=$1/meson-logs/testlog.json counts
 	[[ -f $log ]] || return 0
 	counts=$("$PY" - "$log" <<'EOF'
-import json, sys
-ok = bad = skip = 0
+import json, re, sys
+ok = bad = skip = parts = 0
+# unittest's "... skipped 'why'"; the C tests' and helpers' "skipping why"
+why_re = re.compile(r"\.\.\. skipped '(.*)'$|^(?:SKIP:|skipped:?|skipping)\s*(.*)", re.I)
 for line in open(sys.argv[1]):
     line = line.strip()
     if not line:
         continue
-    r = json.loads(line).get("result", "")
+    t = json.loads(line)
+    r = t.get("result", "")
     if r in ("OK", "EXPECTEDFAIL"):
         ok += 1
     elif r == "SKIP":
         skip += 1
     else:
         bad += 1
-print(ok, bad, skip)
+        continue
+    whys = []
+    for out in (t.get("stdout") or "").splitlines():
+        m = why_re.search(out.strip())
+        if m and (m.group(1) or m.group(2)) not in whys:
+            whys.append(m.group(1) or m.group(2))
+    if r == "SKIP":
+        print("run-all: skipped %s: %s" % (t["name"], "; ".join(whys) or "no reason given"),
+              file=sys.stderr)
+        continue
+    for w in whys:
+        parts += 1
+        print("run-all: skipped in %s: %s" % (t["name"], w), file=sys.stderr)
+print(ok, bad, skip, parts)
 EOF
 )
-	read -r p f s <<<"$counts"
+	read -r p f s c <<<"$counts"
 	PASSED=$((PASSED + p))
 	FAILED=$((FAILED + f))
 	SKIPPED=$((SKIPPED + s))
+	SKIPPED_CASES=$((SKIPPED_CASES + c))
 }
 
 # setup_build DIR [meson args...]: a fresh build; a failure counts as one failed test.
@@ -137,19 +161,47 @@ run_suites() {
 	done
 }
 
-# Sanitizer reports of processes whose stderr nobody reads (the mount daemon).
-check_asan_logs() {
-	local f found=0
-	for f in "$ASAN_LOG_DIR"/*; do
-		[[ -e $f ]] || continue
-		echo "run-all: sanitizer report $f:"
-		head -n 80 "$f"
-		found=1
+# The llvm-symbolizer matching clang (clang 14 on Debian 12: llvm-14), so that
+# sanitizer reports show function names and lines; empty if none is installed.
+find_symbolizer() {
+	local major s
+	major=$(clang -dumpversion 2>/dev/null | cut -d. -f1) || true
+	for s in ${major:+/usr/lib/llvm-$major/bin/llvm-symbolizer} \
+		"$(command -v llvm-symbolizer || true)" /usr/lib/llvm-*/bin/llvm-symbolizer; do
+		[[ -n $s && -x $s ]] && { echo "$s"; return 0; }
 	done
-	if ((found)); then
-		FAILED=$((FAILED + 1))
-		rm -f "$ASAN_LOG_DIR"/*
-	fi
+	return 0
+}
+
+# What makes a sanitizer log a finding; anything else in one (e.g. "WARNING:
+# Failed to use and restart external symbolizer!") is shown as a note only.
+SANITIZER_FINDING='ERROR: [A-Za-z]*Sanitizer|SUMMARY: [A-Za-z]*Sanitizer|runtime error:'
+REPORT_LINES=400
+
+# Sanitizer reports of processes whose stderr nobody reads (the mount daemon):
+# each one holding a finding counts as one failure and is shown in full (its
+# start and end past REPORT_LINES lines); the others are shown as notes.
+# Empties the directory.
+check_asan_logs() {
+	local f n
+	for f in "$ASAN_LOG_DIR"/*; do
+		[[ -f $f ]] || continue
+		if grep -Eq "$SANITIZER_FINDING" "$f"; then
+			echo "run-all: sanitizer report $f:"
+			FAILED=$((FAILED + 1))
+		else
+			echo "run-all: note: sanitizer log without a finding $f:"
+		fi
+		n=$(wc -l <"$f")
+		if ((n <= REPORT_LINES)); then
+			cat "$f"
+		else
+			head -n $((REPORT_LINES - 20)) "$f"
+			echo "run-all: ... $((n - REPORT_LINES)) lines left out; the last 20:"
+			tail -n 20 "$f"
+		fi
+		rm -f "$f"
+	done
 }
 
 install_missing
@@ -183,8 +235,16 @@ if setup_build build-ci -Dfault_injection=true; then
 	SEALFS_S3_BIG_MIB=1024 run_suites build-ci 1 unit mount s3
 fi
 
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$ASAN_LOG_DIR/asan"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$ASAN_LOG_DIR/ubsan"
+SYMBOLIZER=$(find_symbolizer)
+SYM_OPT=
+if [[ -n $SYMBOLIZER ]]; then
+	export ASAN_SYMBOLIZER_PATH=$SYMBOLIZER
+	SYM_OPT=":external_symbolizer_path=$SYMBOLIZER"
+else
+	echo "run-all: warning: no llvm-symbolizer: sanitizer reports will show addresses only"
+fi
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$ASAN_LOG_DIR/asan$SYM_OPT"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$ASAN_LOG_DIR/ubsan$SYM_OPT"
 if CC=clang setup_build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dfault_injection=true; then
 	# the 50,000-file scale test at 10,000: the gcc build runs the full size
 	SEALFS_SCALE_FILES=10000 run_suites build-asan 3 unit mount s3
@@ -196,9 +256,10 @@ if CC=clang setup_build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
 	run_suites build-fuzz 2 fuzz
 fi
 check_asan_logs
-unset ASAN_OPTIONS UBSAN_OPTIONS
+unset ASAN_OPTIONS UBSAN_OPTIONS ASAN_SYMBOLIZER_PATH
 
-echo "run-all: $SKIPPED skipped, $(($(date +%s) - START)) s in all"
+echo "run-all: $SKIPPED skipped (and $SKIPPED_CASES cases inside passing tests)," \
+	"$(($(date +%s) - START)) s in all"
 echo "$PASSED passed, $FAILED failed"
 if ((FAILED > 0)); then
 	exit 1

@@ -152,7 +152,9 @@ static void test_bad_requests(struct tctl *t)
 }
 
 /* As root: a peer of another uid gets "permission denied", even when the
- * socket and its directory are opened up (they are 0600 and 0700). */
+ * socket and its directory are opened up (they are 0600 and 0700). Skipped
+ * without root, a 'nobody' user, or a way to switch to it (exit 3: a user
+ * namespace that does not map its ids). */
 static void test_other_uid_refused(struct tctl *t)
 {
 	char dir[RUNTIME_PATH_BYTES], reply[CONTROL_PROTO_REPLY_MAX];
@@ -183,8 +185,12 @@ static void test_other_uid_refused(struct tctl *t)
 	reply[got > 0 ? got : 0] = '\0';
 	close(fds[0]);
 	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(strcmp(reply, "{\"ok\":false,\"error\":\"permission denied\"}\n") == 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+		fprintf(stderr, "skipping the uid check (cannot switch to user nobody here)\n");
+	} else {
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK(strcmp(reply, "{\"ok\":false,\"error\":\"permission denied\"}\n") == 0);
+	}
 	chmod(t->sock, 0600);
 	chmod(dir, 0700);
 	chmod(t->e.root, 0700);

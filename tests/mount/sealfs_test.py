@@ -2,7 +2,9 @@
 (store, cache, mountpoint, passphrase file) driven through the real `sealfs`
 binary, tree snapshots for bit-for-bit comparisons, store fingerprints for
 "changed nothing" checks, and the leak scan (no test name or marker may appear
-in any byte of the store or the cache).
+in any byte of the store or the cache), and probes for the system features
+some tests need (mounting, a private mount namespace, another user): a test
+checks before it changes anything and skips with the probe's reason.
 
 Never leaves a mount behind: Vault.cleanup() lazily unmounts whatever is still
 mounted under its directory, and every test calls it in a finally/tearDown.
@@ -91,6 +93,107 @@ def lazy_unmount_all(root):
         subprocess.run(["fusermount3", "-u", "-z", point], capture_output=True, timeout=60)
         if point in mounts_under(root):
             subprocess.run(["umount", "-l", point], capture_output=True, timeout=60)
+
+
+# ---- system features some tests need: each probe returns None when the
+# feature works here, else the reason to skip (cached: probed once per process)
+
+_probed = {}
+
+
+def _probe(key, fn):
+    if key not in _probed:
+        _probed[key] = fn()
+    return _probed[key]
+
+
+def _probe_run(args, what):
+    try:
+        p = run(args, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "%s: %s" % (what, e)
+    if p.returncode != 0:
+        return "%s: %s" % (what, (p.stderr.strip() or "exit %d" % p.returncode))
+    return None
+
+
+def missing_fuse():
+    """Whether /dev/fuse exists and opens (it does for anyone where FUSE is
+    usable: the kernel module is loaded and the node is 0666)."""
+    def probe():
+        try:
+            fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
+        except OSError as e:
+            return "no usable /dev/fuse (modprobe fuse?): %s" % e.strerror
+        try:
+            if not stat.S_ISCHR(os.fstat(fd).st_mode):
+                return "/dev/fuse is not a device"
+        finally:
+            os.close(fd)
+        return None
+    return _probe("fuse", probe)
+
+
+def missing_mounts():
+    """Whether this process may mount (a tmpfs, bind mounts, remounts)."""
+    def probe():
+        if os.geteuid() != 0:
+            return "needs root to mount"
+        os.makedirs(BASE, exist_ok=True)
+        d = tempfile.mkdtemp(prefix="sealfs-probe-", dir=BASE)
+        try:
+            why = _probe_run(["mount", "-t", "tmpfs", "-o", "size=64k", "none", d],
+                             "cannot mount a tmpfs")
+            if why is None:
+                why = _probe_run(["umount", d], "cannot unmount a tmpfs")
+            return why
+        finally:
+            if mount_type(d):
+                subprocess.run(["umount", "-l", d], capture_output=True, timeout=60)
+            os.rmdir(d)
+    return _probe("mounts", probe)
+
+
+# In a new mount namespace, makes the mounts of /dev its own before anything
+# is mounted there: on / when / is a mount point (a host, a container), else
+# on /dev alone (a chroot, whose / is no mount point: `unshare --propagation
+# private` fails there with EINVAL).
+_PRIVATE_DEV = "{ mount --make-rprivate / 2>/dev/null || mount --make-rprivate /dev; }"
+
+
+def missing_private_dev():
+    """Whether with_dev_fuse() can work: root, unshare, a /dev/fuse to cover and
+    a new mount namespace whose /dev mounts stay there."""
+    def probe():
+        if os.geteuid() != 0:
+            return "needs root for a private mount namespace"
+        if not shutil.which("unshare"):
+            return "needs unshare (util-linux)"
+        if not os.path.exists("/dev/fuse"):
+            return "no /dev/fuse"
+        return _probe_run(["unshare", "-m", "--propagation", "unchanged", "sh", "-c",
+                           _PRIVATE_DEV], "no private mount namespace for /dev")
+    return _probe("private_dev", probe)
+
+
+def with_dev_fuse(node, args):
+    """argv that runs args in a new mount namespace with node bind-mounted on
+    /dev/fuse, a mount the host never sees. Check missing_private_dev() first."""
+    script = _PRIVATE_DEV + ' && mount --bind "$1" /dev/fuse && shift && exec "$@"'
+    return ["unshare", "-m", "--propagation", "unchanged", "sh", "-c", script, "sh",
+            node] + list(args)
+
+
+def missing_user_switch(uid, gid):
+    """Whether programs can run as uid:gid here (setpriv, the ids mapped)."""
+    def probe():
+        if os.geteuid() != 0:
+            return "needs root to run programs as %d:%d" % (uid, gid)
+        if not shutil.which("setpriv"):
+            return "needs setpriv (util-linux)"
+        return _probe_run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+                           "--clear-groups", "true"], "cannot run as %d:%d" % (uid, gid))
+    return _probe(("user", uid, gid), probe)
 
 
 def pid_file(mountpoint):
@@ -413,4 +516,9 @@ class VaultTestCase(unittest.TestCase):
 
 
 def main():
+    """Runs the file's tests; the whole file is skipped (exit 77) without FUSE."""
+    why = missing_fuse()
+    if why:
+        log("SKIP: " + why)
+        sys.exit(77)
     unittest.main(verbosity=2)

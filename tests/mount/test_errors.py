@@ -5,7 +5,6 @@ the store (listing and hashes compared before and after)."""
 import json
 import os
 import shutil
-import subprocess
 
 import sealfs_test as st
 
@@ -138,8 +137,9 @@ class Errors(st.VaultTestCase):
         self.expect_fail(self.mount_args(cache=os.path.join(f, "sub")), st.EXIT_CACHE, "cache")
 
     def test_cache_on_read_only_mount(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root for a read-only bind mount")
+        why = st.missing_mounts()
+        if why:
+            self.skipTest("a read-only bind mount: " + why)
         src = self.scratch("ro-src")
         ro = self.scratch("ro")
         st.run(["mount", "--bind", src, ro])
@@ -152,18 +152,14 @@ class Errors(st.VaultTestCase):
             st.run(["umount", ro], check=False)
 
     def test_no_dev_fuse(self):
-        if os.geteuid() != 0 or not shutil.which("unshare"):
-            self.skipTest("needs root and unshare to hide /dev/fuse")
-        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
-        if probe.returncode != 0:
-            self.skipTest("unshare -m is not allowed here: %s" % probe.stderr.decode().strip())
+        why = st.missing_private_dev()
+        if why:
+            self.skipTest("hiding /dev/fuse: " + why)
         empty = os.path.join(self.v.root, "not-fuse")
         open(empty, "w").close()
 
         def runner(args):
-            script = 'mount --bind "$1" /dev/fuse && shift && exec "$@"'
-            return st.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
-                           empty, st.SEALFS] + args, check=False)
+            return st.run(st.with_dev_fuse(empty, [st.SEALFS] + args), check=False)
         self.expect_fail(self.mount_args(), st.EXIT_NO_FUSE, "no FUSE", runner=runner)
 
     def test_usage_errors(self):
@@ -193,8 +189,9 @@ class Errors(st.VaultTestCase):
 
     def test_unmount_not_mounted_or_not_sealfs(self):
         self.expect_fail(["unmount", self.v.mnt], st.EXIT_MOUNTPOINT, "not mounted")
-        if os.geteuid() != 0:
-            return
+        why = st.missing_mounts()
+        if why:
+            self.skipTest("not a sealfs mount (a tmpfs): " + why)
         t = self.scratch("tmpfs")
         st.run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", t])
         try:

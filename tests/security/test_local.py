@@ -35,8 +35,10 @@ def fill(v):
     return p
 
 
-def needs_root(cls):
-    return unittest.skipUnless(os.geteuid() == 0, "needs root")(cls)
+def needs_nobody(cls):
+    """Root, and programs can run as nobody (setpriv)."""
+    why = st.missing_user_switch(NOBODY, NOBODY)
+    return unittest.skipIf(why, why)(cls)
 
 
 class ThiefWhileLocked(unittest.TestCase):
@@ -87,7 +89,7 @@ class ThiefWhileLocked(unittest.TestCase):
         self.assertEqual(su.scan([v.store], [nonce]), [(nonce, os.path.join(v.store, "head"))])
 
 
-@needs_root
+@needs_nobody
 class AnotherLocalUser(unittest.TestCase):
     """A mount without allow_other, its cache, pid file and process, seen by
     user nobody (65534)."""
@@ -227,40 +229,47 @@ class NoPassphraseOnTheCommandLine(unittest.TestCase):
             v.cleanup()
 
 
-@needs_root
+@needs_nobody
 class DaemonHygiene(unittest.TestCase):
     """Core dumps off and the daemon not dumpable. Dumpability is only visible
     from outside for a daemon that is not root: the kernel then makes its
     /proc/PID files root's and refuses its environment to its own user
     (control: a plain process of the same user). /dev/fuse is root's here, so
     the daemon runs as nobody in a private mount namespace over a private
-    0666 copy of the fuse device node; the host's /dev/fuse is untouched."""
+    0666 copy of the fuse device node; the host's /dev/fuse is untouched.
+    Skipped where there is no such namespace (st.missing_private_dev())."""
 
     def setUp(self):
         self.v = st.Vault("sec-dump")
         self.sleeper = None
-        self.pid = None
+        self.daemons = []  # pids of every daemon started, stopped in tearDown
 
     def tearDown(self):
         if self.sleeper:
             self.sleeper.kill()
             self.sleeper.wait()
-        if self.pid and st.process_alive(self.pid):
-            os.kill(self.pid, signal.SIGTERM)  # unmounts, commits, exits
+        # their mounts live in namespaces of their own, out of v.cleanup()'s reach
+        for pid in self.daemons:
+            if st.process_alive(pid):
+                os.kill(pid, signal.SIGTERM)  # unmounts, commits, exits
             for _ in range(100):
-                if not st.process_alive(self.pid):
+                if not st.process_alive(pid):
                     break
                 time.sleep(0.1)
             else:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         self.v.cleanup()
 
     def prepare_for_nobody(self):
-        """Inits the vault and gives it (and a private fuse node) to nobody."""
+        """Inits the vault and gives it (and a private fuse node) to nobody;
+        skips before changing anything when the system cannot run the daemon
+        as nobody over that node."""
+        why = st.missing_private_dev()
+        if why:
+            self.skipTest(why)
         v = self.v
         v.init()
-        self.run_dir = os.path.join(v.root, "run")
-        os.mkdir(self.run_dir, 0o700)
+        self.run_dir = self.make_run_dir("run")
         self.node = os.path.join(v.root, "fuse-dev")
         try:
             os.mknod(self.node, 0o666 | stat.S_IFCHR, os.stat("/dev/fuse").st_rdev)
@@ -272,27 +281,39 @@ class DaemonHygiene(unittest.TestCase):
                 os.lchown(n, NOBODY, NOBODY)
         os.chmod(v.root, 0o755)
 
-    def mount_as_nobody(self):
+    def make_run_dir(self, name):
+        """A new XDG_RUNTIME_DIR of nobody's under the vault's root."""
+        d = os.path.join(self.v.root, name)
+        os.mkdir(d, 0o700)
+        os.chown(d, NOBODY, NOBODY)
+        return d
+
+    def mount_as_nobody(self, run_dir=None):
         v = self.v
-        script = 'mount --bind "$1" /dev/fuse && shift && exec "$@"'
-        r = st.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
-                    self.node, "env", "XDG_RUNTIME_DIR=" + self.run_dir,
-                    "setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
-                    st.SEALFS, "mount", v.store, v.mnt, "--cache", v.cache,
-                    "--passphrase-file", v.passfile], check=False)
-        if r.returncode != 0 and "unshare" in r.stderr:
-            self.skipTest("no private mount namespace: " + r.stderr.strip())
-        return r
+        return st.run(st.with_dev_fuse(self.node, [
+            "env", "XDG_RUNTIME_DIR=" + (run_dir or self.run_dir),
+            "setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+            st.SEALFS, "mount", v.store, v.mnt, "--cache", v.cache,
+            "--passphrase-file", v.passfile]), check=False)
+
+    def note_daemons(self, run_dir):
+        """Adds the pids of the daemons whose pid files are in run_dir to
+        those tearDown stops; returns them."""
+        pid_dir = os.path.join(run_dir, "sealfs")
+        pids = []
+        for name in os.listdir(pid_dir) if os.path.isdir(pid_dir) else []:
+            with open(os.path.join(pid_dir, name)) as f:
+                pids.append(int(f.read()))
+        self.daemons += pids
+        return pids
 
     def start_nobody_daemon(self):
         self.prepare_for_nobody()
         r = self.mount_as_nobody()
+        pids = self.note_daemons(self.run_dir)
         self.assertEqual(r.returncode, 0, r.stderr)
-        pid_dir = os.path.join(self.run_dir, "sealfs")
-        names = os.listdir(pid_dir)
-        self.assertEqual(len(names), 1, names)
-        with open(os.path.join(pid_dir, names[0])) as f:
-            self.pid = int(f.read())
+        self.assertEqual(len(pids), 1, pids)
+        self.pid = pids[0]
         return self.pid
 
     def start_sleeper(self):
@@ -323,9 +344,10 @@ class DaemonHygiene(unittest.TestCase):
         self.assertEqual(os.stat("/proc/%d/environ" % pid).st_uid, 0, "the daemon is dumpable")
         self.assertEqual(self.environ_errno(pid), errno.EACCES, "the daemon is dumpable")
         # its mount is its user's alone: even root is refused without allow_other
-        r = st.run(["nsenter", "-t", str(pid), "-m", "ls", self.v.mnt], check=False)
+        # (-r: the daemon's root, which is not the namespace's in a chroot)
+        r = st.run(["nsenter", "-t", str(pid), "-m", "-r", "ls", self.v.mnt], check=False)
         self.assertIn("Permission denied", r.stderr)
-        r = st.run(["nsenter", "-t", str(pid), "-m", "setpriv", "--reuid=%d" % NOBODY,
+        r = st.run(["nsenter", "-t", str(pid), "-m", "-r", "setpriv", "--reuid=%d" % NOBODY,
                     "--regid=%d" % NOBODY, "--clear-groups", "ls", "-a", self.v.mnt],
                    check=False)
         self.assertEqual(r.returncode, 0, "control: the owner lists the mount: " + r.stderr)
@@ -334,26 +356,22 @@ class DaemonHygiene(unittest.TestCase):
         """Another user cannot pre-create (or point a symlink at) the directory
         where a mount leaves its pid file: the mount stops before unlocking."""
         self.prepare_for_nobody()
-        pid_dir = os.path.join(self.run_dir, "sealfs")
-        elsewhere = os.path.join(self.v.root, "elsewhere")
-        os.mkdir(elsewhere, 0o700)
-        os.chown(elsewhere, NOBODY, NOBODY)
-        for what, plant in (
-                ("a root-owned 0777 directory", lambda: (os.mkdir(pid_dir),
-                                                          os.chmod(pid_dir, 0o777))),
+        elsewhere = self.make_run_dir("elsewhere")
+        for n, (what, plant) in enumerate((
+                ("a root-owned 0777 directory", lambda d: (os.mkdir(d), os.chmod(d, 0o777))),
                 ("a symlink to the user's own directory",
-                 lambda: os.symlink(elsewhere, pid_dir))):
+                 lambda d: os.symlink(elsewhere, d)))):
             with self.subTest(what):
-                plant()
-                r = self.mount_as_nobody()
+                run_dir = self.make_run_dir("run-%d" % n)  # each its own: nothing shared
+                pid_dir = os.path.join(run_dir, "sealfs")
+                plant(pid_dir)
+                r = self.mount_as_nobody(run_dir)
+                self.note_daemons(run_dir)  # none, unless the mount went ahead
                 self.assertEqual(r.returncode, st.EXIT_OTHER, r.stderr)
                 self.assertIn("runtime directory", r.stderr)
                 self.assertEqual(os.listdir(elsewhere), [])
-                if os.path.islink(pid_dir):
-                    os.unlink(pid_dir)
-                else:
+                if not os.path.islink(pid_dir):
                     self.assertEqual(os.listdir(pid_dir), [])
-                    os.rmdir(pid_dir)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ durable in the cache's journal and the store gets it in the background.
 The store is a local directory bind-mounted on itself, so that the test can
 make it refuse every write (remount read-only: EROFS, a store that is down)
 and accept them again, with the daemon running and without test hooks. Real
-sealfs binary, real FUSE mount, real kill -9. Needs root for the bind mount
+sealfs binary, real FUSE mount, real kill -9. Needs root and mounts
 (skipped with 77 otherwise). Cleans up its mounts even on failure.
 """
 
@@ -190,7 +190,8 @@ class WriteBack(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        st.log("SKIP: bind-mounting the store needs root")
+    why = st.missing_mounts()
+    if why:
+        st.log("SKIP: bind-mounting the store: " + why)
         sys.exit(77)
     unittest.main(verbosity=2)
