@@ -230,23 +230,6 @@ int tree_take_error(struct tree *t, struct inode *ino);
  * held gets r as its unreported error (needs tree_lock). Logs one line. */
 void tree_commit_failed_locked(struct tree *t, uint64_t try, int r);
 
-/* For tree*.c: a change to ino's content failed with r (ino->lock held).
- * Unless r is a refusal that changed nothing (-EFBIG, -EINVAL), the content
- * goes back to its last commit (content_revert), r becomes its unreported
- * error, further changes are refused until it is reported, and one line is
- * logged. Returns r. */
-int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const char *what);
-/* The error a change must fail with while ino is stopped, else 0 (ino->lock held). */
-int tree_stopped_locked(const struct inode *ino);
-
-/* Within fs/vault: truncates ino's content to size (ino->lock held; it is
- * dropped while a segment is fetched); a failure reverts the file and is
- * remembered (tree_error.c). 0 or -errno. */
-int tree_truncate_locked(struct tree *t, struct inode *ino, uint64_t size);
-/* Within fs/vault: ino's attributes or content changed (tree_lock held): its
- * directory needs a new object. */
-void tree_attr_changed_locked(struct tree *t, struct inode *ino);
-
 /* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc);
 /* Closes one handle; frees an unlinked, unreferenced inode; closes the cache
