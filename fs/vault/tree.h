@@ -5,9 +5,10 @@
  * to the store (fs/vault/commit.c does).
  *
  * Locks, in this order: commit_lock (fs/vault/commit.c) -> tree.lock (tree_lock) ->
- * an inode's lock. Every field below says which protects it. No lock is held
- * across a store call except that content calls (which may fetch a segment)
- * hold the file's lock; directory loads hold nothing while reading.
+ * an inode's lock (docs/INTERNALS.md, "Locks"). Every field below says which
+ * protects it. No lock is held across a store call: content calls drop the
+ * file's lock to fetch a segment (tree_io.c), and directory loads hold
+ * nothing while reading.
  *
  * Lifetime: an inode that is in the tree (root, or with a parent) lives while
  * it is busy (the kernel holds a lookup, a handle is open, or it is a loaded

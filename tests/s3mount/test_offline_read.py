@@ -32,7 +32,7 @@ from sealfstest import mount as st, s3 as u
 READ_BOUND = 10  # s: docs/CLI.md, "Offline"; HTTP_FOREGROUND_BOUND_MS
 SLACK = 5  # s: process start-up and a loaded machine on top of the bound
 HOLD = 1.5  # s: for 1 s after a failed fetch, reads of that file's uncached
-            # segments fail at once (CONTENT_UNREACHABLE_HOLD_MS in fs/vault/content.c)
+            # segments fail at once (CONTENT_UNREACHABLE_HOLD_MS in fs/vault/content_fetch.c)
 OP_TIMEOUT = 120  # s: a read taking longer counts as a hang
 
 # Reads a file in a child, so a hang cannot hang the test: prints
