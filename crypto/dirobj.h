@@ -100,7 +100,7 @@ void dirobj_head_release(struct dirobj_head *head);
 
 /* Whether s[0..len) is UTF-8 that a directory object may hold in a name or an
  * xattr name (jansson's own check: no overlong forms, no surrogates, nothing
- * above U+10FFFF). The one rule: the encoder, the decoder and fs/vault/tree.c
+ * above U+10FFFF). The one rule: the encoder, the decoder and fs/vault/tree_attr.c
  * (xattr names) all call this. Pure; thread-safe. */
 bool dirobj_check_utf8(const char *s, size_t len);
 

@@ -1,5 +1,7 @@
 /* ops.c - the FUSE low-level operations: decode the request, call tree.c or
  * commit.c, encode the reply. Dispatch only: no filesystem logic lives here.
+ * The session, attributes, namespace, directories and xattrs are here, a
+ * file's open/read/write/flush/fsync in ops_file.c; the table names both.
  * Node ids are struct inode addresses (the root is FUSE_ROOT_ID); all state
  * is reached through fuse_req_userdata (a struct tree), never a global.
  * It must never log names or contents. */
@@ -14,11 +16,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "cache.h"
-#include "chunk.h"
-#include "commit.h"
-#include "log.h"
-#include "ops.h"
+#include "ops_int.h"
 #include "tree.h"
 
 /* How long the kernel may cache entries, negative entries and attributes.
@@ -26,16 +24,13 @@
  * so longer would be safe too; one second keeps a bug's reach short. */
 #define OPS_TIMEOUT_S 1.0
 #define OPS_MAX_WRITE (1u << 20)
-/* fi->fh of a file handle opened for writing: its flush reports the file's
- * unreported failure (a reader's close is not told of a writer's loss). */
-#define OPS_FH_WRITER 1u
 
 /* The tree, without counting as activity: for getattr and statfs, which file
  * managers and shells poll (they must not keep --idle-lock from locking). */
 static struct tree *ops_tree_quiet(fuse_req_t req) { return fuse_req_userdata(req); }
 
 /* Almost every request passes here: it notes the time for --idle-lock. */
-static struct tree *ops_tree(fuse_req_t req)
+struct tree *ops_tree(fuse_req_t req)
 {
 	struct tree *t = ops_tree_quiet(req);
 	struct timespec now;
@@ -45,7 +40,7 @@ static struct tree *ops_tree(fuse_req_t req)
 	return t;
 }
 
-static struct inode *ops_inode(fuse_req_t req, fuse_ino_t ino)
+struct inode *ops_inode(fuse_req_t req, fuse_ino_t ino)
 {
 	return ino == FUSE_ROOT_ID ? ops_tree_quiet(req)->root : (struct inode *)(uintptr_t)ino;
 }
@@ -65,9 +60,9 @@ static int ops_errno(int r)
 	return r < 0 ? -r : EIO;
 }
 
-static void ops_reply_err(fuse_req_t req, int r) { fuse_reply_err(req, r ? ops_errno(r) : 0); }
+void ops_reply_err(fuse_req_t req, int r) { fuse_reply_err(req, r ? ops_errno(r) : 0); }
 
-static void ops_entry(struct tree *t, struct inode *ino, struct fuse_entry_param *e)
+void ops_entry(struct tree *t, struct inode *ino, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = ops_nodeid(t, ino);
@@ -294,170 +289,6 @@ static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 	(void)newname;
 	/* No inode objects in the format: no hard links. */
 	fuse_reply_err(req, EPERM);
-}
-
-/* ---- files ---- */
-
-static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	int r = tree_open_file(ops_tree(req), ops_inode(req, ino), (fi->flags & O_TRUNC) != 0);
-
-	if (r) {
-		ops_reply_err(req, r);
-		return;
-	}
-	/* Every change to the content goes through this mount's page cache,
-	 * so what the kernel cached is still right. */
-	fi->keep_cache = 1;
-	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? OPS_FH_WRITER : 0;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		tree_release_file(ops_tree(req), ops_inode(req, ino));
-}
-
-static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		       struct fuse_file_info *fi)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct tree *t = ops_tree(req);
-	struct fuse_entry_param e;
-	struct inode *ino;
-	int r = tree_create(t, ops_inode(req, parent), name, DIROBJ_FILE,
-			    (uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, NULL, &ino);
-
-	if (r == 0)
-		r = tree_open_file(t, ino, false);
-	if (r) {
-		ops_reply_err(req, r);
-		return;
-	}
-	ops_entry(t, ino, &e);
-	fi->keep_cache = 1;
-	fi->fh = OPS_FH_WRITER;
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		tree_release_file(t, ino);
-		tree_forget(t, ino, 1);
-	}
-}
-
-static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		     struct fuse_file_info *fi)
-{
-	char *buf = malloc(size ? size : 1);
-	ssize_t n;
-
-	(void)fi;
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = tree_read(ops_tree(req), ops_inode(req, ino), buf, size, (uint64_t)off);
-	if (n < 0)
-		ops_reply_err(req, (int)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
-}
-
-/* Cache room a write may fill with new dirty segments (--cache-size): each
- * segment it touches, plus the one holding the old end of file, resealed
- * whole. */
-static uint64_t ops_write_room(const struct tree *t, size_t size, off_t off)
-{
-	uint64_t first = (uint64_t)off / SEGMENT_PLAIN_BYTES;
-	uint64_t last = ((uint64_t)off + (size ? size - 1 : 0)) / SEGMENT_PLAIN_BYTES;
-
-	/* + 4 KiB: the cache counts sizes rounded up to 4 KiB blocks */
-	return (last - first + 2) * (SEGMENT_CHUNKS * chunk_sealed_bytes(t->cctx.suite) + 4096);
-}
-
-static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		      struct fuse_file_info *fi)
-{
-	struct tree *t = ops_tree(req);
-	uint64_t room;
-	ssize_t n;
-
-	(void)fi;
-	if (off < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	/* Waits (no lock held) while dirty data fills the cache. */
-	room = ops_write_room(t, size, off);
-	if (cache_room_wait(t->cctx.cache, room) != 0) {
-		fuse_reply_err(req, ENOSPC);
-		return;
-	}
-	n = tree_write(t, ops_inode(req, ino), buf, size, (uint64_t)off);
-	cache_room_release(t->cctx.cache, room);
-	if (n < 0)
-		ops_reply_err(req, (int)n);
-	else
-		fuse_reply_write(req, (size_t)n);
-}
-
-/* A failure to report as close's or fsync's errno: a full cache stays
- * ENOSPC, memory ENOMEM, everything else EIO. */
-static int ops_failure_errno(int r)
-{
-	if (r == -ENOSPC || r == -EDQUOT)
-		return ENOSPC;
-	return r == -ENOMEM ? ENOMEM : EIO;
-}
-
-/* close(2) of a handle (each close of each descriptor). Written data is
- * already in the cache and durability is fsync's job, but a failure this
- * file met since its last flush or fsync (a write the writeback cache sent
- * after write(2) returned, a background commit) is reported here, once. */
-static void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	int r = 0;
-
-	if (fi->fh & OPS_FH_WRITER)
-		r = tree_take_error(ops_tree(req), ops_inode(req, ino));
-	fuse_reply_err(req, r ? ops_failure_errno(r) : 0);
-}
-
-static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)fi;
-	tree_release_file(ops_tree(req), ops_inode(req, ino));
-	fuse_reply_err(req, 0);
-}
-
-/* fsync, fdatasync and fsyncdir: commit the whole vault durably into the
- * cache's journal (and, with --fsync-store, wait until it is in the store). */
-static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-	struct tree *t = ops_tree(req);
-	int r, e;
-
-	(void)datasync;
-	(void)fi;
-	r = commit_sync(t->commit);
-	/* After the commit: a failure of this very commit is reported once,
-	 * here, not again at close. */
-	e = tree_take_error(t, ops_inode(req, ino));
-	if (e)
-		fuse_reply_err(req, ops_failure_errno(e));
-	else
-		ops_reply_err(req, r);
-}
-
-static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
-			  struct fuse_file_info *fi)
-{
-	(void)fi;
-	if (mode != 0) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	if (off < 0 || len <= 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	ops_reply_err(
-	    req, tree_allocate(ops_tree(req), ops_inode(req, ino), (uint64_t)off, (uint64_t)len));
 }
 
 /* ---- directories ---- */

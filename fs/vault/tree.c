@@ -1,18 +1,18 @@
-/* tree.c - the in-memory tree: inodes, directory tables, loading directory
- * objects through the cache, lookup, lifetime and the namespace operations
- * (locks and lifetime rules in tree.h). Must never write to the store nor
- * log a name, a content byte or a key: only object ids. */
-#include "tree.h"
+/* tree.c - the in-memory tree's core: inodes, a directory's hash table of
+ * children, dirtiness and garbage, orphans, opening and freeing the tree, and
+ * an inode's lifetime (kernel references, open handles). Loading is in
+ * tree_load.c, names in tree_ns.c, attributes in tree_attr.c, bytes in
+ * tree_io.c (locks and lifetime rules in tree.h). Must never write to the
+ * store nor log a name, a content byte or a key: only object ids. */
+#include "tree_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/xattr.h>
 
 #include <sodium.h>
 
 #include "log.h"
-#include "seal.h"
 #include "tree_cache.h"
 
 /* ---- small helpers ---- */
@@ -35,20 +35,7 @@ uint64_t tree_ino(const struct inode *ino)
 	return v;
 }
 
-static uint32_t tree_type_bits(enum dirobj_type type)
-{
-	switch (type) {
-	case DIROBJ_DIR:
-		return S_IFDIR;
-	case DIROBJ_SYMLINK:
-		return S_IFLNK;
-	case DIROBJ_FILE:
-		break;
-	}
-	return S_IFREG;
-}
-
-static struct inode *tree_inode_alloc(enum dirobj_type type)
+struct inode *tree_inode_alloc(enum dirobj_type type)
 {
 	struct inode *ino = calloc(1, sizeof(*ino));
 
@@ -103,8 +90,8 @@ static size_t tree_hash(const struct tree *t, const char *name, size_t len, size
 	return (size_t)(v % size);
 }
 
-static struct inode *tree_child(const struct tree *t, const struct inode *dir, const char *name,
-				size_t len)
+struct inode *tree_child(const struct tree *t, const struct inode *dir, const char *name,
+			 size_t len)
 {
 	struct inode *c;
 
@@ -118,7 +105,7 @@ static struct inode *tree_child(const struct tree *t, const struct inode *dir, c
 }
 
 /* Doubles the table; on allocation failure chains just get longer. */
-static void tree_table_grow(const struct tree *t, struct inode *dir)
+void tree_table_grow(const struct tree *t, struct inode *dir)
 {
 	size_t size = dir->table_size ? dir->table_size * 2 : 8;
 	struct inode **nt = calloc(size, sizeof(*nt));
@@ -141,7 +128,7 @@ static void tree_table_grow(const struct tree *t, struct inode *dir)
 
 /* Inserts c (name set) into dir and makes dir its parent. Never fails once
  * the table exists; a first table that cannot be allocated returns -ENOMEM. */
-static int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c)
+int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c)
 {
 	size_t h;
 
@@ -159,7 +146,7 @@ static int tree_table_insert(const struct tree *t, struct inode *dir, struct ino
 	return 0;
 }
 
-static void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
+void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
 {
 	struct inode **p = &dir->table[tree_hash(t, c->name, c->name_len, dir->table_size)];
 
@@ -249,7 +236,7 @@ static bool tree_reapable(const struct inode *ino)
 
 /* Frees an unlinked inode nobody references; its segments become garbage.
  * Called without locks: nothing else can reach ino any more. */
-static void tree_reap(struct tree *t, struct inode *ino)
+void tree_reap(struct tree *t, struct inode *ino)
 {
 	if (ino->type == DIROBJ_FILE)
 		content_forget(&t->cctx, &ino->content);
@@ -263,7 +250,7 @@ static void tree_reap(struct tree *t, struct inode *ino)
 
 /* Takes c out of the namespace (tree_lock held). Returns true when the
  * caller must tree_reap it after unlocking. */
-static bool tree_detach_locked(struct tree *t, struct inode *c)
+bool tree_detach_locked(struct tree *t, struct inode *c)
 {
 	tree_table_remove(t, c->parent, c);
 	pthread_mutex_lock(&c->lock);
@@ -293,164 +280,6 @@ void tree_drop_orphans(struct tree *t)
 			return;
 		tree_reap(t, o);
 	}
-}
-
-/* ---- loading directories ---- */
-
-/* Makes an inode from a decoded entry, stealing its allocations. */
-static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
-{
-	struct inode *ino = tree_inode_alloc(e->type);
-	int r = 0;
-
-	*out = NULL;
-	if (!ino)
-		return -ENOMEM;
-	memcpy(ino->id, e->id, OBJECT_ID_BYTES);
-	ino->mode = e->mode;
-	ino->uid = e->uid;
-	ino->gid = e->gid;
-	ino->atime = e->atime;
-	ino->mtime = e->mtime;
-	ino->ctime = e->ctime;
-	if (e->type == DIROBJ_DIR)
-		ino->ref = e->ref;
-	if (e->type == DIROBJ_FILE)
-		r = content_load(&ino->content, e);
-	if (r) {
-		pthread_mutex_destroy(&ino->lock);
-		free(ino);
-		return r;
-	}
-	ino->name = e->name;
-	ino->name_len = (uint16_t)e->name_len;
-	if (e->type == DIROBJ_SYMLINK) {
-		ino->target = e->target;
-		ino->target_len = e->target_len;
-		e->target = NULL;
-	}
-	ino->xattrs = e->xattrs;
-	ino->nxattrs = e->nxattrs;
-	e->name = NULL;
-	e->xattrs = NULL;
-	e->nxattrs = 0;
-	*out = ino;
-	return 0;
-}
-
-/* Reads, opens and decodes directory object ref of directory id. */
-static int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
-			    const struct dirobj_ref *ref, struct dirobj *obj)
-{
-	char key[OBJECT_KEY_TEXT_BYTES], hex[33];
-	unsigned char *sealed = NULL;
-	size_t sealed_len;
-	int r;
-
-	object_key_text(key, ref->store_key);
-	r = cache_read_object(t->cctx.cache, key, &sealed, &sealed_len);
-	if (r) {
-		log_msg(LOG_ERR, "directory %s: reading its object failed (errno %d)",
-			log_id(hex, id), -r);
-		return r == -ENOENT ? -EIO : r;
-	}
-	r = seal_open_dir(obj, sealed, sealed_len, id, ref, t->vault_id, t->meta_key);
-	free(sealed);
-	if (r == -EBADMSG) {
-		log_msg(LOG_ERR, "directory %s: object failed to authenticate", log_id(hex, id));
-		cache_drop_object(t->cctx.cache, key); /* fetch it again next time */
-	}
-	return r;
-}
-
-/* Turns every entry of obj into an inode; *kids is new. */
-static int tree_build_children(struct dirobj *obj, struct inode ***kids)
-{
-	struct inode **k = calloc(obj->nentries ? obj->nentries : 1, sizeof(*k));
-	int r = 0;
-
-	*kids = NULL;
-	if (!k)
-		return -ENOMEM;
-	for (size_t i = 0; i < obj->nentries && r == 0; i++)
-		r = tree_inode_from_entry(&k[i], &obj->entries[i]);
-	if (r) {
-		for (size_t i = 0; i < obj->nentries; i++)
-			if (k[i])
-				tree_inode_free(k[i]);
-		free(k);
-		return r;
-	}
-	*kids = k;
-	return 0;
-}
-
-/* Puts loaded children into dir unless another thread did first. */
-static int tree_install_children(struct tree *t, struct inode *dir, struct inode **kids, size_t n)
-{
-	bool won;
-	int r = 0;
-
-	pthread_mutex_lock(&t->lock);
-	won = !dir->loaded;
-	while (won && dir->table_size < n) {
-		size_t before = dir->table_size;
-		tree_table_grow(t, dir);
-		if (dir->table_size == before)
-			break;
-	}
-	if (won && n > 0 && !dir->table)
-		r = -ENOMEM;
-	if (won && r == 0) {
-		bool was_busy = tree_cache_busy(dir);
-		for (size_t i = 0; i < n; i++)
-			tree_table_insert(t, dir, kids[i]);
-		dir->loaded = true;
-		t->ninodes += n;
-		tree_cache_changed_locked(t, dir, was_busy);
-		tree_cache_touch_locked(t, dir);
-		tree_cache_trim_locked(t);
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (!won || r)
-		for (size_t i = 0; i < n; i++)
-			tree_inode_free(kids[i]);
-	return r;
-}
-
-int tree_load_dir(struct tree *t, struct inode *dir)
-{
-	struct dirobj_ref ref;
-	struct dirobj obj;
-	struct inode **kids;
-	bool loaded;
-	int r;
-
-	if (dir->type != DIROBJ_DIR)
-		return -ENOTDIR;
-	pthread_mutex_lock(&t->lock);
-	loaded = dir->loaded;
-	ref = dir->ref;
-	pthread_mutex_unlock(&t->lock);
-	if (loaded)
-		return 0;
-	r = tree_read_dirobj(t, dir->id, &ref, &obj);
-	if (r == 0) {
-		r = tree_build_children(&obj, &kids);
-		if (r == 0)
-			r = tree_install_children(t, dir, kids, obj.nentries);
-		free(kids);
-		dirobj_release(&obj);
-	}
-	if (r) {
-		/* Another thread may have loaded (and changed) it meanwhile. */
-		pthread_mutex_lock(&t->lock);
-		loaded = dir->loaded;
-		pthread_mutex_unlock(&t->lock);
-		if (loaded)
-			r = 0;
-	}
-	return r;
 }
 
 /* ---- open and free ---- */
@@ -588,63 +417,7 @@ void tree_free(struct tree *t)
 	free(t);
 }
 
-/* ---- lookup and lifetime ---- */
-
-static int tree_check_name(const char *name, size_t *len)
-{
-	*len = strlen(name);
-	if (*len > TREE_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (*len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return -EINVAL;
-	return 0;
-}
-
-/* Loads dir and returns with tree_lock held and dir loaded (a trim may
- * unload it between the load and the lock: then load again), or an error
- * without the lock. The caller must hold a reference on dir. */
-static int tree_lock_loaded(struct tree *t, struct inode *dir)
-{
-	for (;;) {
-		int r = tree_load_dir(t, dir);
-		if (r)
-			return r;
-		pthread_mutex_lock(&t->lock);
-		if (dir->loaded)
-			return 0;
-		pthread_mutex_unlock(&t->lock);
-	}
-}
-
-/* Takes n kernel references on ino (tree_lock held). */
-static void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
-{
-	bool was_busy = tree_cache_busy(ino);
-
-	ino->nlookup += n;
-	tree_cache_changed_locked(t, ino, was_busy);
-}
-
-int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out)
-{
-	struct inode *c;
-	size_t len;
-	int r = tree_check_name(name, &len);
-
-	*out = NULL;
-	if (r)
-		return r == -EINVAL ? -ENOENT : r;
-	r = tree_lock_loaded(t, dir);
-	if (r)
-		return r;
-	c = tree_child(t, dir, name, len);
-	if (c)
-		tree_ref_locked(t, c, 1);
-	tree_cache_touch_locked(t, dir);
-	pthread_mutex_unlock(&t->lock);
-	*out = c;
-	return c ? 0 : -ENOENT;
-}
+/* ---- lifetime ---- */
 
 void tree_dir_clean_locked(struct tree *t, struct inode *dir)
 {
@@ -675,99 +448,6 @@ void tree_forget(struct tree *t, struct inode *ino, uint64_t n)
 	pthread_mutex_unlock(&t->lock);
 	if (reap)
 		tree_reap(t, ino);
-}
-
-/* ---- attributes ---- */
-
-void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
-{
-	uint64_t size;
-
-	(void)t;
-	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&ino->lock);
-	st->st_mode = ino->mode;
-	st->st_uid = ino->uid;
-	st->st_gid = ino->gid;
-	st->st_nlink = ino->unlinked ? 0 : 1;
-	st->st_atim.tv_sec = ino->atime.sec;
-	st->st_atim.tv_nsec = ino->atime.nsec;
-	st->st_mtim.tv_sec = ino->mtime.sec;
-	st->st_mtim.tv_nsec = ino->mtime.nsec;
-	st->st_ctim.tv_sec = ino->ctime.sec;
-	st->st_ctim.tv_nsec = ino->ctime.nsec;
-	size = ino->type == DIROBJ_FILE	     ? ino->content.size
-	       : ino->type == DIROBJ_SYMLINK ? ino->target_len
-					     : 0;
-	pthread_mutex_unlock(&ino->lock);
-	st->st_ino = (ino_t)tree_ino(ino);
-	st->st_size = (off_t)size;
-	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((size + 4095) / 4096 * 8);
-}
-
-static void tree_set_time(struct dirobj_time *out, const struct timespec *ts, bool now)
-{
-	if (now) {
-		tree_now(out);
-		return;
-	}
-	out->sec = ts->tv_sec;
-	out->nsec = (uint32_t)ts->tv_nsec;
-}
-
-/* Applies the non-size fields (ino->lock held). */
-static void tree_apply_attrs(struct inode *ino, const struct tree_setattr *sa)
-{
-	unsigned v = sa->valid;
-
-	if (v & TREE_SET_MODE)
-		ino->mode = (ino->mode & S_IFMT) | (sa->mode & 07777);
-	if (v & TREE_SET_UID)
-		ino->uid = sa->uid;
-	if (v & TREE_SET_GID)
-		ino->gid = sa->gid;
-	if (v & (TREE_SET_ATIME | TREE_SET_ATIME_NOW))
-		tree_set_time(&ino->atime, &sa->atime, v & TREE_SET_ATIME_NOW);
-	if (v & (TREE_SET_MTIME | TREE_SET_MTIME_NOW))
-		tree_set_time(&ino->mtime, &sa->mtime, v & TREE_SET_MTIME_NOW);
-	else if (v & TREE_SET_SIZE)
-		tree_now(&ino->mtime);
-	tree_set_time(&ino->ctime, &sa->ctime, !(v & TREE_SET_CTIME));
-}
-
-int tree_setattr(struct tree *t, struct inode *ino, const struct tree_setattr *sa)
-{
-	int r = 0;
-
-	if (sa->valid & TREE_SET_SIZE) {
-		if (ino->type != DIROBJ_FILE)
-			return ino->type == DIROBJ_DIR ? -EISDIR : -EINVAL;
-		if (sa->size > INT64_MAX)
-			return -EFBIG;
-		pthread_mutex_lock(&ino->lock);
-		r = tree_truncate_locked(t, ino, sa->size);
-		pthread_mutex_unlock(&ino->lock);
-		if (r)
-			return r;
-	}
-	pthread_mutex_lock(&t->lock);
-	pthread_mutex_lock(&ino->lock);
-	tree_apply_attrs(ino, sa);
-	pthread_mutex_unlock(&ino->lock);
-	tree_attr_changed_locked(t, ino);
-	pthread_mutex_unlock(&t->lock);
-	return 0;
-}
-
-int tree_readlink(struct tree *t, struct inode *ino, const char **target)
-{
-	(void)t;
-	*target = NULL;
-	if (ino->type != DIROBJ_SYMLINK)
-		return -EINVAL;
-	*target = ino->target;
-	return 0;
 }
 
 /* ---- file content ---- */
@@ -842,533 +522,4 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	pthread_mutex_unlock(&t->lock);
 	if (reap)
 		tree_reap(t, ino);
-}
-
-/* ---- namespace ---- */
-
-/* A new inode for tree_create, not yet in the tree. */
-static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mode, uint32_t uid,
-			  uint32_t gid, const char *name, size_t name_len, const char *target)
-{
-	struct inode *ino = tree_inode_alloc(type);
-	int r = 0;
-
-	*out = NULL;
-	if (!ino)
-		return -ENOMEM;
-	ino->mode = tree_type_bits(type) | (type == DIROBJ_SYMLINK ? 0777 : (mode & 07777));
-	ino->uid = uid;
-	ino->gid = gid;
-	tree_now(&ino->mtime);
-	ino->atime = ino->ctime = ino->mtime;
-	ino->name = strndup(name, name_len);
-	ino->name_len = name_len;
-	if (type == DIROBJ_FILE) {
-		r = content_new(&ino->content);
-		memcpy(ino->id, ino->content.file_id, OBJECT_ID_BYTES);
-	} else {
-		randombytes_buf(ino->id, OBJECT_ID_BYTES);
-	}
-	if (type == DIROBJ_SYMLINK) {
-		ino->target_len = strlen(target);
-		ino->target = strdup(target);
-	}
-	if (type == DIROBJ_DIR)
-		ino->loaded = true;
-	if (r || !ino->name || (type == DIROBJ_SYMLINK && !ino->target)) {
-		tree_inode_free(ino);
-		return r ? r : -ENOMEM;
-	}
-	*out = ino;
-	return 0;
-}
-
-static void tree_dir_changed_locked(struct tree *t, struct inode *dir)
-{
-	pthread_mutex_lock(&dir->lock);
-	tree_now(&dir->mtime);
-	dir->ctime = dir->mtime;
-	pthread_mutex_unlock(&dir->lock);
-	tree_mark_dirty_locked(t, dir);
-}
-
-/* New entries in a set-group-ID directory take its group; subdirectories
- * inherit the bit (tree_lock held). */
-static void tree_inherit_gid(struct inode *dir, struct inode *ino)
-{
-	pthread_mutex_lock(&dir->lock);
-	if (dir->mode & S_ISGID) {
-		ino->gid = dir->gid;
-		if (ino->type == DIROBJ_DIR)
-			ino->mode |= S_ISGID;
-	}
-	pthread_mutex_unlock(&dir->lock);
-}
-
-int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
-		uint32_t mode, uint32_t uid, uint32_t gid, const char *target, struct inode **out)
-{
-	struct inode *ino;
-	size_t len;
-	int r = tree_check_name(name, &len);
-
-	*out = NULL;
-	if (r)
-		return r == -EINVAL ? -EEXIST : r;
-	if (type == DIROBJ_SYMLINK && (!target || !*target))
-		return -ENOENT;
-	if (target && strlen(target) > DIROBJ_TARGET_MAX)
-		return -ENAMETOOLONG;
-	if (dir->type != DIROBJ_DIR)
-		return -ENOTDIR;
-	r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target);
-	if (r)
-		return r;
-	ino->nlookup = 1; /* before the insert: it is busy from the start */
-	r = tree_lock_loaded(t, dir);
-	if (r) {
-		tree_inode_free(ino);
-		return r;
-	}
-	tree_inherit_gid(dir, ino);
-	if (dir->unlinked)
-		r = -ENOENT;
-	else if (tree_child(t, dir, name, len))
-		r = -EEXIST;
-	else
-		r = tree_table_insert(t, dir, ino);
-	if (r == 0) {
-		t->ninodes++;
-		tree_dir_changed_locked(t, dir);
-		if (type == DIROBJ_DIR)
-			tree_mark_dirty_locked(t, ino);
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (r) {
-		tree_inode_free(ino);
-		return r;
-	}
-	*out = ino;
-	return 0;
-}
-
-/* Finds the victim of unlink/rmdir (tree_lock held). 1 means: load *c, retry. */
-static int tree_remove_check(struct tree *t, struct inode *dir, const char *name, size_t len,
-			     bool is_dir, struct inode **c)
-{
-	*c = tree_child(t, dir, name, len);
-	if (!*c)
-		return -ENOENT;
-	if (!is_dir)
-		return (*c)->type == DIROBJ_DIR ? -EISDIR : 0;
-	if ((*c)->type != DIROBJ_DIR)
-		return -ENOTDIR;
-	if (!(*c)->loaded)
-		return 1;
-	return (*c)->nchildren > 0 ? -ENOTEMPTY : 0;
-}
-
-int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir)
-{
-	struct inode *c;
-	bool reap = false;
-	size_t len;
-	int r = tree_check_name(name, &len);
-
-	if (r)
-		return r == -EINVAL ? (is_dir ? -EINVAL : -EISDIR) : r;
-	for (;;) {
-		r = tree_lock_loaded(t, dir);
-		if (r)
-			return r;
-		r = tree_remove_check(t, dir, name, len, is_dir, &c);
-		if (r != 1)
-			break;
-		/* Our own reference keeps c while it loads without the lock. */
-		tree_ref_locked(t, c, 1);
-		pthread_mutex_unlock(&t->lock);
-		r = tree_load_dir(t, c);
-		tree_forget(t, c, 1);
-		if (r)
-			return r;
-	}
-	if (r == 0) {
-		reap = tree_detach_locked(t, c);
-		tree_dir_changed_locked(t, dir);
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (reap)
-		tree_reap(t, c);
-	return r;
-}
-
-/* Whether a is d or one of d's ancestors (tree_lock held). */
-static bool tree_is_ancestor(const struct inode *a, const struct inode *d)
-{
-	for (; d; d = d->parent)
-		if (d == a)
-			return true;
-	return false;
-}
-
-struct tree_rename_op {
-	struct inode *odir, *ndir, *src, *dst;
-	const char *oname, *nname;
-	size_t olen, nlen;
-	unsigned flags;
-};
-
-/* Checks a rename (tree_lock held). 1: load op->dst and retry. */
-static int tree_rename_check(struct tree *t, struct tree_rename_op *op)
-{
-	op->src = tree_child(t, op->odir, op->oname, op->olen);
-	op->dst = tree_child(t, op->ndir, op->nname, op->nlen);
-	if (!op->src || op->ndir->unlinked)
-		return -ENOENT;
-	if (op->src == op->dst)
-		return 0;
-	if (op->flags & TREE_RENAME_EXCHANGE) {
-		if (!op->dst)
-			return -ENOENT;
-		if ((op->src->type == DIROBJ_DIR && tree_is_ancestor(op->src, op->ndir)) ||
-		    (op->dst->type == DIROBJ_DIR && tree_is_ancestor(op->dst, op->odir)))
-			return -EINVAL;
-		return 0;
-	}
-	if (op->dst && (op->flags & TREE_RENAME_NOREPLACE))
-		return -EEXIST;
-	if (op->src->type == DIROBJ_DIR && tree_is_ancestor(op->src, op->ndir))
-		return -EINVAL;
-	if (!op->dst)
-		return 0;
-	if (op->src->type == DIROBJ_DIR && op->dst->type != DIROBJ_DIR)
-		return -ENOTDIR;
-	if (op->src->type != DIROBJ_DIR && op->dst->type == DIROBJ_DIR)
-		return -EISDIR;
-	if (op->dst->type == DIROBJ_DIR && !op->dst->loaded)
-		return 1;
-	return op->dst && op->dst->type == DIROBJ_DIR && op->dst->nchildren > 0 ? -ENOTEMPTY : 0;
-}
-
-/* Moves c to dir under name (tree_lock held; name is new, owned). */
-static void tree_move_locked(struct tree *t, struct inode *c, struct inode *dir, char *name,
-			     size_t len)
-{
-	tree_table_remove(t, c->parent, c);
-	free(c->name);
-	c->name = name;
-	c->name_len = len;
-	tree_table_insert(t, dir, c); /* cannot fail: dir's table exists */
-	pthread_mutex_lock(&c->lock);
-	tree_now(&c->ctime);
-	pthread_mutex_unlock(&c->lock);
-	if (c->type == DIROBJ_DIR && c->dirty)
-		tree_mark_dirty_locked(t, dir);
-}
-
-/* Applies a checked rename (tree_lock held). Returns true when op->dst must
- * be reaped after unlocking. */
-static bool tree_rename_apply(struct tree *t, struct tree_rename_op *op, char *nname, char *oname)
-{
-	bool reap = false;
-
-	if (op->flags & TREE_RENAME_EXCHANGE) {
-		tree_table_remove(t, op->ndir, op->dst);
-		tree_move_locked(t, op->src, op->ndir, nname, op->nlen);
-		free(op->dst->name);
-		op->dst->name = oname;
-		op->dst->name_len = op->olen;
-		tree_table_insert(t, op->odir, op->dst);
-		pthread_mutex_lock(&op->dst->lock);
-		tree_now(&op->dst->ctime);
-		pthread_mutex_unlock(&op->dst->lock);
-		oname = NULL;
-	} else {
-		if (op->dst)
-			reap = tree_detach_locked(t, op->dst);
-		tree_move_locked(t, op->src, op->ndir, nname, op->nlen);
-	}
-	free(oname);
-	tree_dir_changed_locked(t, op->odir);
-	if (op->ndir != op->odir)
-		tree_dir_changed_locked(t, op->ndir);
-	return reap;
-}
-
-static int tree_rename_prepare(struct tree_rename_op *op, char **nname, char **oname)
-{
-	int r = tree_check_name(op->oname, &op->olen);
-
-	if (r == 0)
-		r = tree_check_name(op->nname, &op->nlen);
-	if (r)
-		return r == -EINVAL ? -EBUSY : r;
-	if ((op->flags & ~(unsigned)(TREE_RENAME_NOREPLACE | TREE_RENAME_EXCHANGE)) ||
-	    op->flags == (TREE_RENAME_NOREPLACE | TREE_RENAME_EXCHANGE))
-		return -EINVAL;
-	*nname = strndup(op->nname, op->nlen);
-	*oname = strndup(op->oname, op->olen);
-	if (!*nname || !*oname)
-		return -ENOMEM;
-	return 0;
-}
-
-int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct inode *ndir,
-		const char *nname, unsigned flags)
-{
-	struct tree_rename_op op = {
-	    .odir = odir, .ndir = ndir, .oname = oname, .nname = nname, .flags = flags};
-	char *nn = NULL, *on = NULL;
-	bool reap = false;
-	int r = tree_rename_prepare(&op, &nn, &on);
-
-	for (; r == 0;) {
-		r = tree_load_dir(t, odir);
-		if (r == 0)
-			r = tree_load_dir(t, ndir);
-		if (r)
-			break;
-		pthread_mutex_lock(&t->lock);
-		if (!odir->loaded || !ndir->loaded) { /* unloaded meanwhile */
-			pthread_mutex_unlock(&t->lock);
-			continue;
-		}
-		r = tree_rename_check(t, &op);
-		if (r == 1) /* our own reference keeps dst while it loads */
-			tree_ref_locked(t, op.dst, 1);
-		if (r == 0 && !ndir->table)
-			tree_table_grow(t, ndir); /* moving must not fail half way */
-		if (r == 0 && !ndir->table)
-			r = -ENOMEM;
-		if (r == 0 && op.src != op.dst) {
-			reap = tree_rename_apply(t, &op, nn, on);
-			nn = on = NULL;
-		}
-		pthread_mutex_unlock(&t->lock);
-		if (r != 1)
-			break;
-		r = tree_load_dir(t, op.dst);
-		tree_forget(t, op.dst, 1);
-	}
-	free(nn);
-	free(on);
-	if (reap)
-		tree_reap(t, op.dst);
-	return r;
-}
-
-/* ---- directory listings ---- */
-
-static int tree_dirent_set(struct tree_dirent *d, const char *name, size_t len,
-			   const struct inode *ino)
-{
-	d->name = strndup(name, len);
-	d->st_ino = tree_ino(ino);
-	d->mode = tree_type_bits(ino->type);
-	return d->name ? 0 : -ENOMEM;
-}
-
-void tree_dirlist_free(struct tree_dirlist *l)
-{
-	for (size_t i = 0; l->ents && i < l->n; i++)
-		free(l->ents[i].name);
-	free(l->ents);
-	l->ents = NULL;
-	l->n = 0;
-}
-
-/* Fills l from dir's table (tree_lock held). */
-static int tree_dirlist_fill(struct tree_dirlist *l, const struct inode *dir)
-{
-	int r = tree_dirent_set(&l->ents[l->n++], ".", 1, dir);
-
-	if (r == 0)
-		r = tree_dirent_set(&l->ents[l->n++], "..", 2, dir->parent ? dir->parent : dir);
-	for (size_t i = 0; r == 0 && dir->table && i < dir->table_size; i++)
-		for (const struct inode *c = dir->table[i]; c && r == 0; c = c->hash_next)
-			r = tree_dirent_set(&l->ents[l->n++], c->name, c->name_len, c);
-	return r;
-}
-
-int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out)
-{
-	int r = tree_lock_loaded(t, dir);
-
-	memset(out, 0, sizeof(*out));
-	if (r)
-		return r;
-	out->ents = calloc(dir->nchildren + 2, sizeof(*out->ents));
-	r = out->ents ? tree_dirlist_fill(out, dir) : -ENOMEM;
-	tree_cache_touch_locked(t, dir);
-	pthread_mutex_unlock(&t->lock);
-	if (r)
-		tree_dirlist_free(out);
-	return r;
-}
-
-/* ---- extended attributes (user.* only) ---- */
-
-static int tree_xattr_name_check(const char *name)
-{
-	size_t len = strlen(name), plen = strlen(TREE_XATTR_PREFIX);
-
-	if (len < plen || memcmp(name, TREE_XATTR_PREFIX, plen) != 0)
-		return -EOPNOTSUPP;
-	if (len > DIROBJ_XATTR_NAME_MAX)
-		return -ERANGE;
-	if (len == plen || !dirobj_check_utf8(name, len))
-		return -EINVAL;
-	return 0;
-}
-
-/* Index of name in ino's xattrs, or -1 (ino->lock or tree_lock held). */
-static ssize_t tree_xattr_find(const struct inode *ino, const char *name)
-{
-	for (size_t i = 0; i < ino->nxattrs; i++)
-		if (strcmp(ino->xattrs[i].name, name) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-ssize_t tree_getxattr(struct tree *t, struct inode *ino, const char *name, void *buf, size_t size)
-{
-	ssize_t i, r = tree_xattr_name_check(name);
-
-	(void)t;
-	if (r)
-		return r == -EINVAL ? -ENODATA : r;
-	pthread_mutex_lock(&ino->lock);
-	i = tree_xattr_find(ino, name);
-	if (i < 0) {
-		r = -ENODATA;
-	} else {
-		const struct dirobj_xattr *x = &ino->xattrs[i];
-		r = (ssize_t)x->len;
-		if (size > 0 && size < x->len)
-			r = -ERANGE;
-		else if (size > 0 && x->len > 0)
-			memcpy(buf, x->value, x->len);
-	}
-	pthread_mutex_unlock(&ino->lock);
-	return r;
-}
-
-ssize_t tree_listxattr(struct tree *t, struct inode *ino, char *buf, size_t size)
-{
-	size_t total = 0;
-
-	(void)t;
-	pthread_mutex_lock(&ino->lock);
-	for (size_t i = 0; i < ino->nxattrs; i++)
-		total += strlen(ino->xattrs[i].name) + 1;
-	if (size > 0 && size < total) {
-		pthread_mutex_unlock(&ino->lock);
-		return -ERANGE;
-	}
-	for (size_t i = 0, off = 0; size > 0 && i < ino->nxattrs; i++) {
-		size_t n = strlen(ino->xattrs[i].name) + 1;
-		memcpy(buf + off, ino->xattrs[i].name, n);
-		off += n;
-	}
-	pthread_mutex_unlock(&ino->lock);
-	return (ssize_t)total;
-}
-
-/* Bytes ino's xattrs take, skipping index skip (locks held). */
-static size_t tree_xattr_total(const struct inode *ino, ssize_t skip)
-{
-	size_t total = 0;
-
-	for (size_t i = 0; i < ino->nxattrs; i++)
-		if ((ssize_t)i != skip)
-			total += strlen(ino->xattrs[i].name) + ino->xattrs[i].len;
-	return total;
-}
-
-/* Stores x (taking its allocations) into ino (tree_lock and ino->lock held). */
-static int tree_xattr_put(struct inode *ino, struct dirobj_xattr *x, int flags)
-{
-	ssize_t i = tree_xattr_find(ino, x->name);
-	struct dirobj_xattr *na;
-
-	if (i >= 0 && (flags & XATTR_CREATE))
-		return -EEXIST;
-	if (i < 0 && (flags & XATTR_REPLACE))
-		return -ENODATA;
-	if (tree_xattr_total(ino, i) + strlen(x->name) + x->len > TREE_XATTR_TOTAL_MAX)
-		return -ENOSPC;
-	if (i >= 0) {
-		free(ino->xattrs[i].name);
-		free(ino->xattrs[i].value);
-		ino->xattrs[i] = *x;
-		return 0;
-	}
-	na = realloc(ino->xattrs, (ino->nxattrs + 1) * sizeof(*na));
-	if (!na)
-		return -ENOMEM;
-	na[ino->nxattrs++] = *x;
-	ino->xattrs = na;
-	return 0;
-}
-
-int tree_setxattr(struct tree *t, struct inode *ino, const char *name, const void *value,
-		  size_t size, int flags)
-{
-	struct dirobj_xattr x = {0};
-	int r = tree_xattr_name_check(name);
-
-	if (r)
-		return r;
-	if (size > DIROBJ_XATTR_VALUE_MAX)
-		return -E2BIG;
-	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
-		return -EINVAL;
-	x.name = strdup(name);
-	x.value = malloc(size ? size : 1);
-	x.len = size;
-	if (!x.name || !x.value) {
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(x.value, value, size);
-	pthread_mutex_lock(&t->lock);
-	pthread_mutex_lock(&ino->lock);
-	r = tree_xattr_put(ino, &x, flags);
-	if (r == 0)
-		tree_now(&ino->ctime);
-	pthread_mutex_unlock(&ino->lock);
-	if (r == 0)
-		tree_attr_changed_locked(t, ino);
-	pthread_mutex_unlock(&t->lock);
-out:
-	if (r) {
-		free(x.name);
-		free(x.value);
-	}
-	return r;
-}
-
-int tree_removexattr(struct tree *t, struct inode *ino, const char *name)
-{
-	ssize_t i;
-	int r = tree_xattr_name_check(name);
-
-	if (r)
-		return r == -EINVAL ? -ENODATA : r;
-	pthread_mutex_lock(&t->lock);
-	pthread_mutex_lock(&ino->lock);
-	i = tree_xattr_find(ino, name);
-	if (i < 0) {
-		r = -ENODATA;
-	} else {
-		free(ino->xattrs[i].name);
-		free(ino->xattrs[i].value);
-		ino->xattrs[i] = ino->xattrs[--ino->nxattrs];
-		tree_now(&ino->ctime);
-	}
-	pthread_mutex_unlock(&ino->lock);
-	if (r == 0)
-		tree_attr_changed_locked(t, ino);
-	pthread_mutex_unlock(&t->lock);
-	return r;
 }

@@ -5,9 +5,10 @@
  * to the store (fs/vault/commit.c does).
  *
  * Locks, in this order: commit_lock (fs/vault/commit.c) -> tree.lock (tree_lock) ->
- * an inode's lock. Every field below says which protects it. No lock is held
- * across a store call except that content calls (which may fetch a segment)
- * hold the file's lock; directory loads hold nothing while reading.
+ * an inode's lock (docs/INTERNALS.md, "Locks"). Every field below says which
+ * protects it. No lock is held across a store call: content calls drop the
+ * file's lock to fetch a segment (tree_io.c), and directory loads hold
+ * nothing while reading.
  *
  * Lifetime: an inode that is in the tree (root, or with a parent) lives while
  * it is busy (the kernel holds a lookup, a handle is open, or it is a loaded
@@ -229,23 +230,6 @@ int tree_take_error(struct tree *t, struct inode *ino);
 /* A commit attempt (commit_try) failed with r: every file whose changes it
  * held gets r as its unreported error (needs tree_lock). Logs one line. */
 void tree_commit_failed_locked(struct tree *t, uint64_t try, int r);
-
-/* For tree*.c: a change to ino's content failed with r (ino->lock held).
- * Unless r is a refusal that changed nothing (-EFBIG, -EINVAL), the content
- * goes back to its last commit (content_revert), r becomes its unreported
- * error, further changes are refused until it is reported, and one line is
- * logged. Returns r. */
-int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const char *what);
-/* The error a change must fail with while ino is stopped, else 0 (ino->lock held). */
-int tree_stopped_locked(const struct inode *ino);
-
-/* Within fs/vault: truncates ino's content to size (ino->lock held; it is
- * dropped while a segment is fetched); a failure reverts the file and is
- * remembered (tree_error.c). 0 or -errno. */
-int tree_truncate_locked(struct tree *t, struct inode *ino, uint64_t size);
-/* Within fs/vault: ino's attributes or content changed (tree_lock held): its
- * directory needs a new object. */
-void tree_attr_changed_locked(struct tree *t, struct inode *ino);
 
 /* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc);

@@ -3,6 +3,7 @@
  * Must never free an inode the kernel or a handle still uses, nor the
  * children of a dirty directory; never logs. */
 #include "tree_cache.h"
+#include "tree_int.h"
 
 #include <stdlib.h>
 

@@ -48,8 +48,4 @@ void tree_cache_touch_locked(struct tree *t, struct inode *dir);
  * Frees only idle inodes. */
 void tree_cache_trim_locked(struct tree *t);
 
-/* Frees one inode (not its children); content is released, not forgotten.
- * Defined in tree.c. */
-void tree_inode_free(struct inode *ino);
-
 #endif

@@ -3,7 +3,7 @@
  * remembered on the inode until flush or fsync reports it to a program. It
  * must never let a half-done change reach a commit, never forget a failure
  * unlogged, and log object ids only. */
-#include "tree.h"
+#include "tree_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

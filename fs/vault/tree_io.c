@@ -2,7 +2,7 @@
  * file's lock, the error rules of tree_error.c, and fetching from the store
  * with no lock held (docs/INTERNALS.md, "Locks"). It must never wait on the
  * store while holding a lock, nor log names. */
-#include "tree.h"
+#include "tree_int.h"
 
 #include <errno.h>
 #include <pthread.h>

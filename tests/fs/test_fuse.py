@@ -25,18 +25,11 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest.posix import RENAME_EXCHANGE, RENAME_NOREPLACE, libc, renameat2
+
 DRIVER = os.environ.get("MOUNT_DRIVER", "")
 BAD_STDERR = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer")
-libc = ctypes.CDLL(None, use_errno=True)
-AT_FDCWD = -100
-RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
-
-
-def renameat2(a, b, flags):
-    r = libc.renameat2(AT_FDCWD, a.encode(), AT_FDCWD, b.encode(), flags)
-    if r != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
 
 
 class Driver:

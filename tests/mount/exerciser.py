@@ -14,7 +14,8 @@ import random
 import sys
 import time
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 MIB = 1024 * 1024
 MAX_OFFSET = 4 * MIB  # bounds each file, so the run bounds its disk use

@@ -5,8 +5,10 @@ the store (listing and hashes compared before and after)."""
 import json
 import os
 import shutil
+import sys
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 
 class Errors(st.VaultTestCase):

@@ -26,10 +26,12 @@ import os
 import random
 import re
 import subprocess
+import sys
 import time
 import unittest
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 MIB = 1024 * 1024
 SEG = MIB  # plaintext bytes per segment (docs/FORMAT.md)

@@ -9,9 +9,11 @@ import random
 import select
 import signal
 import subprocess
+import sys
 import time
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 
 def write_secret(path, text):

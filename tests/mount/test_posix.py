@@ -4,32 +4,21 @@ directories, renames, rmdir, symlinks, metadata with nanoseconds, truncate,
 xattrs, locks, statfs, open flags, hard links. Anything that must persist is
 checked again after a remount."""
 
-import ctypes
 import errno
 import fcntl
 import mmap
 import os
 import shutil
 import stat
+import sys
 import time
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
+from sealfstest.posix import RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-AT_FDCWD = -100
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
-
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def renameat2(old, new, flags):
-    r = libc.renameat2(AT_FDCWD, os.fsencode(old), AT_FDCWD, os.fsencode(new),
-                       ctypes.c_uint(flags))
-    if r != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
 
 
 def pattern(seed, n):

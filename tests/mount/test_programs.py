@@ -4,21 +4,13 @@ editor-style atomic save loop. Each checks its result again after a remount."""
 import os
 import shutil
 import subprocess
+import sys
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 INCLUDE = "/usr/include"
 COPY_LIMIT = 50 * 1024 * 1024  # bytes of /usr/include copied at most
-
-
-def tree_bytes(path):
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            if not os.path.islink(p):
-                total += os.path.getsize(p)
-    return total
 
 
 def include_subset(limit):
@@ -26,7 +18,7 @@ def include_subset(limit):
     chosen, total = [], 0
     for name in sorted(os.listdir(INCLUDE)):
         p = os.path.join(INCLUDE, name)
-        size = tree_bytes(p) if os.path.isdir(p) and not os.path.islink(p) else \
+        size = st.tree_bytes(p) if os.path.isdir(p) and not os.path.islink(p) else \
             os.lstat(p).st_size
         if total + size <= limit:
             chosen.append(name)

@@ -6,9 +6,11 @@ commits; a read-only mount refuses writes."""
 import errno
 import os
 import signal
+import sys
 import time
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 MIB = 1024 * 1024
 
@@ -142,12 +144,7 @@ class Remount(st.VaultTestCase):
         os.write(fd, marker.encode())
         os.fsync(fd)  # committed to the store before the kill
         os.close(fd)
-        pid = st.daemon_pid(self.v.mnt)
-        os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            if not st.process_alive(pid):
-                break
-            time.sleep(0.1)
+        st.kill_daemon(self.v, clear=False)
         p = st.sealfs("mount", self.v.store, self.v.mnt, "--cache", self.v.cache,
                       "--passphrase-file", self.v.passfile, check=False)
         self.assertEqual(p.returncode, st.EXIT_MOUNTPOINT, p.stderr)

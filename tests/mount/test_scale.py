@@ -14,11 +14,13 @@ Bounded: about 2 minutes on 2 cores, 50,000 files of 100-1,100 bytes (about
 import hashlib
 import json
 import os
+import sys
 import threading
 import time
 import unittest
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 # The 50,000 in CI's gcc build; the sanitizer build sets fewer (run-all.sh).
 NFILES = int(os.environ.get("SEALFS_SCALE_FILES", "50000"))

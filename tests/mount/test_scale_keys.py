@@ -13,9 +13,11 @@ by tearDownClass even when a check fails."""
 
 import os
 import resource
+import sys
 import time
 
-import sealfs_test as st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 NFILES = 3000  # 50,000 written and closed: tests/mount/test_scale.py
 NDIRS = 20  # 1,000 entries a directory: keeps each directory object small

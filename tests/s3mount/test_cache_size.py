@@ -34,8 +34,8 @@ import textwrap
 import threading
 import time
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 MIB = u.MIB
 LIMIT = 64 * MIB
@@ -224,7 +224,7 @@ class CacheSize(u.ServerCase):
         self.assertTrue(all(r["errno"] in (0, errno.EIO) for r in pend), pend)
         durable = [r for r in pend if r["errno"] == 0]
         self.assertTrue(pending_records(v.cache), "nothing pending in the journal")
-        u.kill_daemon(v)
+        st.kill_daemon(v)
         self.server.start(port=port)
         # The mount scans 116 MiB, the journal replay pins what the store
         # lacks, then the limit evicts clean objects only.

@@ -11,8 +11,8 @@ import sys
 import textwrap
 import time
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 WRITER_TIMEOUT = 60  # seconds for a writer to notice the dead mount and exit
 
@@ -129,7 +129,7 @@ class Crash(u.ServerCase):
         data = u.random_bytes(200000)
         u.write_file(os.path.join(v.mnt, rel), data)
         expect[rel] = u.sha256(data)
-        u.kill_daemon(v)
+        st.kill_daemon(v)
         v.mount()  # same cache
         self.check_files(expect, "same cache after kill -9 (quiet)")
 
@@ -150,7 +150,7 @@ class Crash(u.ServerCase):
         for p in writers + [appender]:
             if p.poll() is not None:
                 self.fail("a writer died early: %s" % p.stderr.read())
-        u.kill_daemon(v)
+        st.kill_daemon(v)
         for p in writers + [appender]:
             try:
                 p.wait(timeout=WRITER_TIMEOUT)

@@ -9,10 +9,11 @@ and writes nothing: not to the bucket, not a cache, not a mount.
 import os
 import secrets
 import shutil
+import sys
 import unittest
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 BOUND = 30  # seconds for any of these failures (retries included)
 WRONG_SECRET = "wrong-secret-" + secrets.token_hex(8)

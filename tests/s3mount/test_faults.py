@@ -9,9 +9,10 @@ log proves the faults happened.
 
 import os
 import subprocess
+import sys
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 # Per cycle of 11 requests: two 503s, a reply reset half-way, a request cut
 # half-way (or, for a GET, reset before any answer); never two failures in a

@@ -22,19 +22,18 @@ Prints OFFLINE lines: how long each read took.
 import errno
 import os
 import signal
-import subprocess
+import sys
 import textwrap
 import time
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 READ_BOUND = 10  # s: docs/CLI.md, "Offline"; HTTP_FOREGROUND_BOUND_MS
 SLACK = 5  # s: process start-up and a loaded machine on top of the bound
 HOLD = 1.5  # s: for 1 s after a failed fetch, reads of that file's uncached
-            # segments fail at once (CONTENT_UNREACHABLE_HOLD_MS in fs/vault/content.c)
+            # segments fail at once (CONTENT_UNREACHABLE_HOLD_MS in fs/vault/content_fetch.c)
 OP_TIMEOUT = 120  # s: a read taking longer counts as a hang
-MOUNT_WAIT = 60  # s for the foreground mount to appear
 
 # Reads a file in a child, so a hang cannot hang the test: prints
 # "ok SECONDS SHA256" or "errno N SECONDS".
@@ -55,29 +54,8 @@ READ = textwrap.dedent("""
 """)
 
 
-class OfflineRead(u.ServerCase):
+class OfflineRead(u.ForegroundCase):
     TAG = "offread"
-    fg = None  # the foreground `sealfs mount -f`
-    proxies = ()
-
-    def set_up(self):
-        self.fg_log = os.path.join(self.root, "daemon.log")
-        self.proxies = []  # the tests point the endpoint at the server or a proxy
-
-    def after_cleanup(self):  # the vault's cleanup: lazy unmount, SIGKILL for a daemon left over
-        try:
-            if self.fg and self.fg.poll() is None:
-                self.fg.kill()
-                self.fg.wait(timeout=30)
-        finally:
-            for p in self.proxies:
-                p.stop()
-
-    def proxy(self, schedule, port=0):
-        p = u.FaultProxy(self.server.port, schedule,
-                         os.path.join(self.root, "proxy%d.log" % len(self.proxies)), port=port)
-        self.proxies.append(p)
-        return p
 
     def write_vault(self, tag):
         """A vault with files in the root and in a subdirectory, written and
@@ -97,32 +75,6 @@ class OfflineRead(u.ServerCase):
             u.write_file(v.path(name), data)
         v.unmount()
         return files
-
-    def mount_foreground(self):
-        """Mounts self.v with a fresh cache in the foreground, its log in
-        self.fg_log, and lists every directory (their objects get cached)."""
-        v = self.v
-        logf = open(self.fg_log, "ab")
-        try:
-            self.fg = subprocess.Popen(
-                [st.SEALFS, "mount", v.store, v.mnt, "--cache", v.fresh_cache(),
-                 "--passphrase-file", v.passfile, "-f"],
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
-        finally:
-            logf.close()
-        v.pids.add(self.fg.pid)
-        deadline = time.monotonic() + MOUNT_WAIT
-        while st.mount_type(v.mnt) != "fuse.sealfs":
-            self.assertIsNone(self.fg.poll(), "mount -f exited: %s" % self.log_text())
-            self.assertLess(time.monotonic(), deadline, "no mount after %d s" % MOUNT_WAIT)
-            time.sleep(0.05)
-        for dirpath, dirnames, filenames in os.walk(v.mnt):
-            for n in filenames:
-                os.stat(os.path.join(dirpath, n))
-
-    def log_text(self):
-        with open(self.fg_log, "rb") as f:
-            return f.read().decode(errors="replace")
 
     def read(self, name, what):
         """Reads name on the mount in a child; returns (errno or 0, seconds, sha256)."""

@@ -22,11 +22,12 @@ errno) and how long it took.
 import errno
 import os
 import signal
+import sys
 import textwrap
 import time
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 OP_TIMEOUT = 90  # seconds: an operation taking longer counts as a hang
 UNMOUNT_BOUND = 120  # seconds for `sealfs unmount` with the store down
@@ -191,7 +192,7 @@ class Outage(u.ServerCase):
         port, files, fsynced = self.outage_writes(v)
         u.log("OUTAGE kill -9 with the server down: %d of %d files fsync'ed"
               % (len(fsynced), len(files)))
-        u.kill_daemon(v)
+        st.kill_daemon(v)
         self.server.start(port=port)
         durable = {n: files[n] for n in fsynced}
         v.mount()  # same cache

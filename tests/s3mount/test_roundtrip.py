@@ -18,11 +18,12 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import time
 import unittest
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 BIG_MIB = int(os.environ.get("SEALFS_S3_BIG_MIB", "256"))
 TREE_SRC = "/usr/include"
@@ -169,7 +170,7 @@ class Roundtrip(unittest.TestCase):
         self.assertTrue(u.multipart_seen(self.server), "no multipart upload reached s3rver")
 
         u.log("TIMING tree: %d files, %.1f MB in %.1f s (%.1f MB/s, cp -a)"
-              % (nfiles, tree_bytes(src) / 1e6, t_tree, mbps(tree_bytes(src), t_tree)))
+              % (nfiles, st.tree_bytes(src) / 1e6, t_tree, mbps(st.tree_bytes(src), t_tree)))
         u.log("TIMING big %d MiB into the mount: write %.1f s (%.1f MB/s), fsync %.1f s, "
               "write+fsync %.1f MB/s; unmount after it all %.1f s; write+fsync+unmount %.1f MB/s"
               % (BIG_MIB, t_write, mbps(big_bytes, t_write), t_fsync,
@@ -243,16 +244,6 @@ class Roundtrip(unittest.TestCase):
                   % (len(v.names), len(v.markers), self.server.dir, t_scan))
         finally:
             v.cleanup()
-
-
-def tree_bytes(root):
-    total = 0
-    for dirpath, _, filenames in os.walk(root):
-        for n in filenames:
-            p = os.path.join(dirpath, n)
-            if not os.path.islink(p):
-                total += os.path.getsize(p)
-    return total
 
 
 if __name__ == "__main__":

@@ -25,14 +25,13 @@ import subprocess
 import textwrap
 import time
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 SLOW_MS = 3500  # every GET through the slow proxy: below the 5 s stall bound of
                # foreground reads (backends/http.c), so the read succeeds slowly
 OP_BOUND = 1.0  # s: the issue's bound for requests that do not need the store
 OP_TIMEOUT = 60  # s: an operation taking longer counts as a hang
-MOUNT_WAIT = 60  # s for the foreground mount to appear
 
 # Runs one operation in a child (so a hang cannot hang the test); prints
 # "ok SECONDS" or "errno N SECONDS".
@@ -58,29 +57,8 @@ OP = textwrap.dedent("""
 """)
 
 
-class SlowStoreLocks(u.ServerCase):
+class SlowStoreLocks(u.ForegroundCase):
     TAG = "slowlock"
-    fg = None
-    proxies = ()
-
-    def set_up(self):
-        self.fg_log = os.path.join(self.root, "daemon.log")
-        self.proxies = []
-
-    def after_cleanup(self):
-        try:
-            if self.fg and self.fg.poll() is None:
-                self.fg.kill()
-                self.fg.wait(timeout=30)
-        finally:
-            for p in self.proxies:
-                p.stop()
-
-    def proxy(self, schedule, port=0):
-        p = u.FaultProxy(self.server.port, schedule,
-                         os.path.join(self.root, "proxy%d.log" % len(self.proxies)), port=port)
-        self.proxies.append(p)
-        return p
 
     def start_op(self, op, a, b=""):
         return subprocess.Popen([sys.executable, "-c", OP, op, a, b],
@@ -117,25 +95,8 @@ class SlowStoreLocks(u.ServerCase):
         v.unmount()
 
     def mount_foreground(self):
-        v = self.v
-        logf = open(self.fg_log, "ab")
-        try:
-            self.fg = subprocess.Popen(
-                [st.SEALFS, "mount", v.store, v.mnt, "--cache", v.fresh_cache(),
-                 "--passphrase-file", v.passfile, "--commit-delay", "100", "-f"],
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
-        finally:
-            logf.close()
-        v.pids.add(self.fg.pid)
-        deadline = time.monotonic() + MOUNT_WAIT
-        while st.mount_type(v.mnt) != "fuse.sealfs":
-            self.assertIsNone(self.fg.poll(), "mount -f exited")
-            self.assertLess(time.monotonic(), deadline, "no mount after %d s" % MOUNT_WAIT)
-            time.sleep(0.05)
-        for dirpath, _, filenames in os.walk(v.mnt):
-            for n in filenames:
-                os.stat(os.path.join(dirpath, n))
-        with open(v.path(self.small), "rb") as f:
+        super().mount_foreground("--commit-delay", "100")
+        with open(self.v.path(self.small), "rb") as f:
             f.read()
 
     def test_requests_elsewhere_do_not_wait_for_a_cold_read(self):

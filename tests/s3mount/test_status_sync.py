@@ -22,10 +22,11 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
 
-import s3mount_util as u
-from s3mount_util import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, s3 as u
 
 DELAY = ["--commit-delay", "600000"]  # ten minutes: only sync commits
 SYNC_TIMEOUT = 180  # seconds the test lets a sync run at most

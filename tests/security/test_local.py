@@ -16,8 +16,8 @@ import sys
 import time
 import unittest
 
-import secutil as su
-from secutil import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, security as su
 
 NOBODY = 65534
 SLOW_COMMITS = ["--commit-delay", "600000"]

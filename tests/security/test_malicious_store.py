@@ -12,10 +12,11 @@ import errno
 import json
 import os
 import shutil
+import sys
 import unittest
 
-import secutil as su
-from secutil import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, security as su
 
 SLOW_COMMITS = ["--commit-delay", "600000"]
 A_TEXT = (b"alpha-" * 700)[:4000]

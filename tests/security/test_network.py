@@ -12,11 +12,13 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import unittest
 
-from secutil import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 SECRET_KEY = "sEcReT-aCcEsS-kEy-0123456789abcdefghij"
 

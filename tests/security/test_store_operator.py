@@ -10,10 +10,11 @@ Claims in docs/SECURITY.md, "The store operator". Real mounts, real files.
 import os
 import re
 import secrets
+import sys
 import unittest
 
-import secutil as su
-from secutil import st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st, security as su
 
 SLOW_COMMITS = ["--commit-delay", "600000"]  # only fsync and unmount commit
 

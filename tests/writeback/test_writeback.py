@@ -9,16 +9,13 @@ sealfs binary, real FUSE mount, real kill -9. Needs root and mounts
 """
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "mount"))
-
-import sealfs_test as st  # noqa: E402  (tests/mount/sealfs_test.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
 
 SLOW_COMMITS = ["--commit-delay", "600000"]  # only fsync and unmount commit
 LOCAL_FSYNC_S = 1.5  # an fsync while the store is down must return well before this
@@ -83,16 +80,6 @@ class WriteBack(unittest.TestCase):
         with open(self.v.path(name), "rb") as f:
             return f.read()
 
-    def kill_daemon(self):
-        pid = st.daemon_pid(self.v.mnt)
-        os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            if not st.process_alive(pid):
-                break
-            time.sleep(0.1)
-        self.assertFalse(st.process_alive(pid))
-        st.lazy_unmount_all(self.v.mnt)
-
     def fresh_cache_sees(self, files):
         fresh = os.path.join(self.v.root, "fresh-cache")
         self.v.mount(cache=fresh)
@@ -116,7 +103,7 @@ class WriteBack(unittest.TestCase):
         self.write_synced("big", files["big"])
         head_before = self.head()
         self.assertTrue(self.journal(), "no journal record while the store is down")
-        self.kill_daemon()
+        st.kill_daemon(self.v)
         self.assertEqual(self.head(), head_before, "the store changed while it was down")
         self.store_up()
         # Same cache: the journal's newest commit is mounted.
@@ -158,7 +145,7 @@ class WriteBack(unittest.TestCase):
         self.write_synced("b", b"second")
         recs = self.journal()
         self.assertGreaterEqual(len(recs), 2)
-        self.kill_daemon()
+        st.kill_daemon(self.v)
         self.store_up()
         newest = recs[-1]
         with open(newest, "r+b") as f:

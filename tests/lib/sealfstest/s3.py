@@ -1,4 +1,4 @@
-"""s3mount_util.py - shared helpers for the mount tests against a real S3
+"""sealfstest.s3 - shared helpers for the mount tests against a real S3
 server on loopback: a throw-away s3rver (the patched test copy that
 tests/s3/s3rver.sh installs, SigV4 checked) that can be killed and restarted
 on the same port and data directory, the fault proxy of tests/s3, the AWS_*
@@ -24,11 +24,10 @@ import tempfile
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "mount"))
+from . import mount as st
 
-import sealfs_test as st  # noqa: E402  (tests/mount/sealfs_test.py)
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 
 S3_DIR = os.path.join(REPO, "tests", "s3")
 S3RVER_SH = os.path.join(S3_DIR, "s3rver.sh")
@@ -290,39 +289,7 @@ class S3Vault(st.Vault):
         layout = b"\0".join(layout_words(self.server.dir) | set().union(
             *(st.own_words(c) for c in self.caches)))
         needles = [n for n in sorted(self.names) if n not in layout]
-        return scan_for(dirs, self.markers + [self.passphrase] + needles + list(extra))
-
-
-def scan_for(dirs, needles):
-    """sealfs_test.scan_for (grep -r -a -F over every byte, then every file
-    name), with the name check done in one pass: thousands of needles times
-    thousands of object files is too slow one by one."""
-    needles = sorted({n.encode() if isinstance(n, str) else n for n in needles if n})
-    dirs = [d for d in dirs if os.path.isdir(d)]
-    if not needles or not dirs:
-        return []
-    hits = set()
-    with tempfile.NamedTemporaryFile(prefix="needles-") as pats:
-        pats.write(b"\n".join(needles) + b"\n")
-        pats.flush()
-        p = subprocess.run(["grep", "-r", "-a", "-F", "-o", "-Z", "-f", pats.name, "--"] + dirs,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600,
-                           env=dict(os.environ, LC_ALL="C"))
-    if p.returncode > 1:
-        raise AssertionError("grep failed: %s" % p.stderr.decode(errors="replace"))
-    for line in p.stdout.split(b"\n"):
-        if b"\0" in line:
-            path, match = line.split(b"\0", 1)
-            hits.add((match, path.decode(errors="replace")))
-    paths = []
-    for d in dirs:
-        for dirpath, dirnames, filenames in os.walk(d):
-            paths += [os.path.join(dirpath, n) for n in dirnames + filenames]
-    names = b"\0".join(os.path.basename(x).encode() for x in paths)
-    for n in needles:
-        if n in names:
-            hits.update((n, x) for x in paths if n in os.path.basename(x).encode())
-    return sorted(hits)
+        return st.scan_for(dirs, self.markers + [self.passphrase] + needles + list(extra))
 
 
 def is_sealfs(pid):
@@ -379,21 +346,6 @@ def sha256(data):
 
 def random_bytes(n):
     return secrets.token_bytes(n)
-
-
-def kill_daemon(v):
-    """SIGKILLs v's sealfs daemon, waits for it to die, then clears the dead
-    mount (lazy unmount) so the mountpoint can be used again."""
-    pid = st.daemon_pid(v.mnt)
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(200):
-        if not st.process_alive(pid):
-            break
-        time.sleep(0.05)
-    assert not st.process_alive(pid), "daemon %d survived SIGKILL" % pid
-    st.lazy_unmount_all(v.mnt)
-    assert not v.is_mounted(), "dead mount not cleared"
-    return pid
 
 
 def make_fat_dir(path):
@@ -478,3 +430,60 @@ class ServerCase(unittest.TestCase):
         finally:
             self.server.stop()
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ForegroundCase(ServerCase):
+    """A ServerCase whose vault a test mounts in the foreground (`sealfs mount
+    -f`, its log in self.fg_log) behind fault proxies it starts with proxy();
+    the daemon is killed and the proxies stopped after each test."""
+
+    fg = None  # the foreground `sealfs mount -f`
+    proxies = ()
+    MOUNT_WAIT = 60  # s for the foreground mount to appear
+
+    def set_up(self):
+        self.fg_log = os.path.join(self.root, "daemon.log")
+        self.proxies = []  # the tests point the endpoint at the server or a proxy
+
+    def after_cleanup(self):  # the vault's cleanup: lazy unmount, SIGKILL for a daemon left over
+        try:
+            if self.fg and self.fg.poll() is None:
+                self.fg.kill()
+                self.fg.wait(timeout=30)
+        finally:
+            for p in self.proxies:
+                p.stop()
+
+    def proxy(self, schedule, port=0):
+        p = FaultProxy(self.server.port, schedule,
+                       os.path.join(self.root, "proxy%d.log" % len(self.proxies)), port=port)
+        self.proxies.append(p)
+        return p
+
+    def mount_foreground(self, *extra):
+        """Mounts self.v with a fresh cache and extra options in the
+        foreground, its log in self.fg_log, and stats every file (the
+        directory objects get cached)."""
+        v = self.v
+        logf = open(self.fg_log, "ab")
+        try:
+            self.fg = subprocess.Popen(
+                [st.SEALFS, "mount", v.store, v.mnt, "--cache", v.fresh_cache(),
+                 "--passphrase-file", v.passfile] + list(extra) + ["-f"],
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+        finally:
+            logf.close()
+        v.pids.add(self.fg.pid)
+        deadline = time.monotonic() + self.MOUNT_WAIT
+        while st.mount_type(v.mnt) != "fuse.sealfs":
+            self.assertIsNone(self.fg.poll(), "mount -f exited: %s" % self.log_text())
+            self.assertLess(time.monotonic(), deadline,
+                            "no mount after %d s" % self.MOUNT_WAIT)
+            time.sleep(0.05)
+        for dirpath, _, filenames in os.walk(v.mnt):
+            for n in filenames:
+                os.stat(os.path.join(dirpath, n))
+
+    def log_text(self):
+        with open(self.fg_log, "rb") as f:
+            return f.read().decode(errors="replace")

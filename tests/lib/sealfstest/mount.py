@@ -1,4 +1,4 @@
-"""sealfs_test.py - shared helpers for the mount tests: a throw-away vault
+"""sealfstest.mount - shared helpers for every mount test: a throw-away vault
 (store, cache, mountpoint, passphrase file) driven through the real `sealfs`
 binary, tree snapshots for bit-for-bit comparisons, store fingerprints for
 "changed nothing" checks, and the leak scan (no test name or marker may appear
@@ -258,6 +258,34 @@ def wait_uploaded(cache, timeout=30):
     return False
 
 
+def kill_daemon(v, clear=True):
+    """SIGKILLs v's sealfs daemon and waits for it to die; with clear, then
+    clears the dead mount (lazy unmount) so the mountpoint can be used again.
+    Returns the pid."""
+    pid = daemon_pid(v.mnt)
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(200):
+        if not process_alive(pid):
+            break
+        time.sleep(0.05)
+    assert not process_alive(pid), "daemon %d survived SIGKILL" % pid
+    if clear:
+        lazy_unmount_all(v.mnt)
+        assert not v.is_mounted(), "dead mount not cleared"
+    return pid
+
+
+def tree_bytes(root):
+    """Bytes of every regular file under root (symlinks not followed)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for n in filenames:
+            p = os.path.join(dirpath, n)
+            if not os.path.islink(p):
+                total += os.path.getsize(p)
+    return total
+
+
 def file_digest(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -316,12 +344,13 @@ def scan_for(dirs, needles):
     """Returns (needle, file) pairs for every needle found in any byte or in
     the name of any file under dirs. Needles are bytes or str (UTF-8), one
     line each. The bytes are searched with `grep -r -a -F` (Aho-Corasick, so
-    thousands of needles cost one pass)."""
+    thousands of needles cost one pass); the names in one pass too: thousands
+    of needles times thousands of object files is too slow one by one."""
     needles = sorted({n.encode() if isinstance(n, str) else n for n in needles if n})
-    hits = set()
     dirs = [d for d in dirs if os.path.isdir(d)]
     if not needles or not dirs:
         return []
+    hits = set()
     with tempfile.NamedTemporaryFile(prefix="needles-") as pats:
         pats.write(b"\n".join(needles) + b"\n")
         pats.flush()
@@ -334,12 +363,14 @@ def scan_for(dirs, needles):
         if b"\0" in line:
             path, match = line.split(b"\0", 1)
             hits.add((match, path.decode(errors="replace")))
+    paths = []
     for d in dirs:
         for dirpath, dirnames, filenames in os.walk(d):
-            for name in dirnames + filenames:
-                for n in needles:
-                    if n in name.encode():
-                        hits.add((n, os.path.join(dirpath, name)))
+            paths += [os.path.join(dirpath, n) for n in dirnames + filenames]
+    names = b"\0".join(os.path.basename(x).encode() for x in paths)
+    for n in needles:
+        if n in names:
+            hits.update((n, x) for x in paths if n in os.path.basename(x).encode())
     return sorted(hits)
 
 

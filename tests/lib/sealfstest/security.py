@@ -1,4 +1,4 @@
-"""secutil.py - helpers for the threat-model tests (docs/SECURITY.md): a
+"""sealfstest.security - helpers for the threat-model tests (docs/SECURITY.md): a
 metadata-only vault reader written from docs/FORMAT.md (recovery key ->
 master key -> metadata key -> head -> directory objects), so a test can name
 the exact store object of a given file or directory and tamper with it; store
@@ -21,11 +21,8 @@ import os
 import re
 import shutil
 import struct
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mount"))
-
-import sealfs_test as st  # noqa: E402  (the CLI engineer's helpers)
+from . import mount as st
 
 OBJECT_RE = re.compile(r"^o/([0-9a-f]{2})/([0-9a-f]{32})$")
 SEALED_CHUNK = {"aes256gcm": 4124, "xchacha20poly1305": 4136}

@@ -1,0 +1,62 @@
+/* tree_int.h - what the tree's files (tree.c, tree_load.c, tree_ns.c,
+ * tree_attr.c, tree_io.c, tree_error.c, tree_cache.c) share and nobody else
+ * may call: inode allocation, a directory's hash table of children, taking an
+ * inode out of the namespace, and the file-error and truncate hooks. Every
+ * call states the lock it needs (tree.h, "Locks"); none waits on the store. */
+#ifndef SEALFS_TREE_INT_H
+#define SEALFS_TREE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tree.h"
+
+/* ---- inodes (tree.c) ---- */
+
+/* A zeroed inode of type with its lock initialised, or NULL (out of memory). */
+struct inode *tree_inode_alloc(enum dirobj_type type);
+/* Frees one inode (not its children); content is released, not forgotten. */
+void tree_inode_free(struct inode *ino);
+
+/* ---- a directory's children, hashed by name (tree.c; tree_lock held) ---- */
+
+/* The child of dir named name (len bytes), or NULL; dir need not be loaded. */
+struct inode *tree_child(const struct tree *t, const struct inode *dir, const char *name,
+			 size_t len);
+/* Doubles dir's table; on allocation failure chains just get longer. */
+void tree_table_grow(const struct tree *t, struct inode *dir);
+/* Inserts c (name set) into dir and makes dir its parent. Never fails once
+ * the table exists; a first table that cannot be allocated returns -ENOMEM. */
+int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c);
+/* Takes c out of dir's table (its parent becomes NULL). */
+void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c);
+
+/* ---- leaving the namespace (tree.c) ---- */
+
+/* Takes c out of the namespace (tree_lock held). Returns true when the
+ * caller must tree_reap it after unlocking; else it waits as an orphan. */
+bool tree_detach_locked(struct tree *t, struct inode *c);
+/* Frees an unlinked inode nobody references; its segments become garbage.
+ * Called without locks: nothing else can reach ino any more. */
+void tree_reap(struct tree *t, struct inode *ino);
+
+/* ---- a file's failures (tree_error.c) and size (tree_io.c) ---- */
+
+/* A change to ino's content failed with r (ino->lock held). Unless r is a
+ * refusal that changed nothing (-EFBIG, -EINVAL), the content goes back to
+ * its last commit (content_revert), r becomes its unreported error, further
+ * changes are refused until it is reported, and one line is logged.
+ * Returns r. */
+int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const char *what);
+/* The error a change must fail with while ino is stopped, else 0 (ino->lock held). */
+int tree_stopped_locked(const struct inode *ino);
+/* Truncates ino's content to size (ino->lock held; it is dropped while a
+ * segment is fetched); a failure reverts the file and is remembered
+ * (tree_error.c). 0 or -errno. */
+int tree_truncate_locked(struct tree *t, struct inode *ino, uint64_t size);
+/* ino's attributes or content changed (tree_lock held): its directory needs
+ * a new object. */
+void tree_attr_changed_locked(struct tree *t, struct inode *ino);
+
+#endif

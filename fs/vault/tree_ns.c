@@ -1,0 +1,446 @@
+/* tree_ns.c - the namespace: lookup, create, unlink/rmdir, rename and
+ * directory listings, each under tree_lock on a loaded directory (a trim may
+ * unload it meanwhile: then it is loaded again). Must never log a name, nor
+ * leave a rename half done: everything that can fail is checked first. */
+#include "tree_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tree_cache.h"
+
+/* ---- lookup ---- */
+
+static uint32_t tree_type_bits(enum dirobj_type type)
+{
+	switch (type) {
+	case DIROBJ_DIR:
+		return S_IFDIR;
+	case DIROBJ_SYMLINK:
+		return S_IFLNK;
+	case DIROBJ_FILE:
+		break;
+	}
+	return S_IFREG;
+}
+
+static int tree_check_name(const char *name, size_t *len)
+{
+	*len = strlen(name);
+	if (*len > TREE_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (*len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Loads dir and returns with tree_lock held and dir loaded (a trim may
+ * unload it between the load and the lock: then load again), or an error
+ * without the lock. The caller must hold a reference on dir. */
+static int tree_lock_loaded(struct tree *t, struct inode *dir)
+{
+	for (;;) {
+		int r = tree_load_dir(t, dir);
+		if (r)
+			return r;
+		pthread_mutex_lock(&t->lock);
+		if (dir->loaded)
+			return 0;
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+/* Takes n kernel references on ino (tree_lock held). */
+static void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
+{
+	bool was_busy = tree_cache_busy(ino);
+
+	ino->nlookup += n;
+	tree_cache_changed_locked(t, ino, was_busy);
+}
+
+int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inode **out)
+{
+	struct inode *c;
+	size_t len;
+	int r = tree_check_name(name, &len);
+
+	*out = NULL;
+	if (r)
+		return r == -EINVAL ? -ENOENT : r;
+	r = tree_lock_loaded(t, dir);
+	if (r)
+		return r;
+	c = tree_child(t, dir, name, len);
+	if (c)
+		tree_ref_locked(t, c, 1);
+	tree_cache_touch_locked(t, dir);
+	pthread_mutex_unlock(&t->lock);
+	*out = c;
+	return c ? 0 : -ENOENT;
+}
+
+/* ---- namespace ---- */
+
+/* A new inode for tree_create, not yet in the tree. */
+static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mode, uint32_t uid,
+			  uint32_t gid, const char *name, size_t name_len, const char *target)
+{
+	struct inode *ino = tree_inode_alloc(type);
+	int r = 0;
+
+	*out = NULL;
+	if (!ino)
+		return -ENOMEM;
+	ino->mode = tree_type_bits(type) | (type == DIROBJ_SYMLINK ? 0777 : (mode & 07777));
+	ino->uid = uid;
+	ino->gid = gid;
+	tree_now(&ino->mtime);
+	ino->atime = ino->ctime = ino->mtime;
+	ino->name = strndup(name, name_len);
+	ino->name_len = name_len;
+	if (type == DIROBJ_FILE) {
+		r = content_new(&ino->content);
+		memcpy(ino->id, ino->content.file_id, OBJECT_ID_BYTES);
+	} else {
+		randombytes_buf(ino->id, OBJECT_ID_BYTES);
+	}
+	if (type == DIROBJ_SYMLINK) {
+		ino->target_len = strlen(target);
+		ino->target = strdup(target);
+	}
+	if (type == DIROBJ_DIR)
+		ino->loaded = true;
+	if (r || !ino->name || (type == DIROBJ_SYMLINK && !ino->target)) {
+		tree_inode_free(ino);
+		return r ? r : -ENOMEM;
+	}
+	*out = ino;
+	return 0;
+}
+
+static void tree_dir_changed_locked(struct tree *t, struct inode *dir)
+{
+	pthread_mutex_lock(&dir->lock);
+	tree_now(&dir->mtime);
+	dir->ctime = dir->mtime;
+	pthread_mutex_unlock(&dir->lock);
+	tree_mark_dirty_locked(t, dir);
+}
+
+/* New entries in a set-group-ID directory take its group; subdirectories
+ * inherit the bit (tree_lock held). */
+static void tree_inherit_gid(struct inode *dir, struct inode *ino)
+{
+	pthread_mutex_lock(&dir->lock);
+	if (dir->mode & S_ISGID) {
+		ino->gid = dir->gid;
+		if (ino->type == DIROBJ_DIR)
+			ino->mode |= S_ISGID;
+	}
+	pthread_mutex_unlock(&dir->lock);
+}
+
+int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
+		uint32_t mode, uint32_t uid, uint32_t gid, const char *target, struct inode **out)
+{
+	struct inode *ino;
+	size_t len;
+	int r = tree_check_name(name, &len);
+
+	*out = NULL;
+	if (r)
+		return r == -EINVAL ? -EEXIST : r;
+	if (type == DIROBJ_SYMLINK && (!target || !*target))
+		return -ENOENT;
+	if (target && strlen(target) > DIROBJ_TARGET_MAX)
+		return -ENAMETOOLONG;
+	if (dir->type != DIROBJ_DIR)
+		return -ENOTDIR;
+	r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target);
+	if (r)
+		return r;
+	ino->nlookup = 1; /* before the insert: it is busy from the start */
+	r = tree_lock_loaded(t, dir);
+	if (r) {
+		tree_inode_free(ino);
+		return r;
+	}
+	tree_inherit_gid(dir, ino);
+	if (dir->unlinked)
+		r = -ENOENT;
+	else if (tree_child(t, dir, name, len))
+		r = -EEXIST;
+	else
+		r = tree_table_insert(t, dir, ino);
+	if (r == 0) {
+		t->ninodes++;
+		tree_dir_changed_locked(t, dir);
+		if (type == DIROBJ_DIR)
+			tree_mark_dirty_locked(t, ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (r) {
+		tree_inode_free(ino);
+		return r;
+	}
+	*out = ino;
+	return 0;
+}
+
+/* Finds the victim of unlink/rmdir (tree_lock held). 1 means: load *c, retry. */
+static int tree_remove_check(struct tree *t, struct inode *dir, const char *name, size_t len,
+			     bool is_dir, struct inode **c)
+{
+	*c = tree_child(t, dir, name, len);
+	if (!*c)
+		return -ENOENT;
+	if (!is_dir)
+		return (*c)->type == DIROBJ_DIR ? -EISDIR : 0;
+	if ((*c)->type != DIROBJ_DIR)
+		return -ENOTDIR;
+	if (!(*c)->loaded)
+		return 1;
+	return (*c)->nchildren > 0 ? -ENOTEMPTY : 0;
+}
+
+int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir)
+{
+	struct inode *c;
+	bool reap = false;
+	size_t len;
+	int r = tree_check_name(name, &len);
+
+	if (r)
+		return r == -EINVAL ? (is_dir ? -EINVAL : -EISDIR) : r;
+	for (;;) {
+		r = tree_lock_loaded(t, dir);
+		if (r)
+			return r;
+		r = tree_remove_check(t, dir, name, len, is_dir, &c);
+		if (r != 1)
+			break;
+		/* Our own reference keeps c while it loads without the lock. */
+		tree_ref_locked(t, c, 1);
+		pthread_mutex_unlock(&t->lock);
+		r = tree_load_dir(t, c);
+		tree_forget(t, c, 1);
+		if (r)
+			return r;
+	}
+	if (r == 0) {
+		reap = tree_detach_locked(t, c);
+		tree_dir_changed_locked(t, dir);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (reap)
+		tree_reap(t, c);
+	return r;
+}
+
+/* Whether a is d or one of d's ancestors (tree_lock held). */
+static bool tree_is_ancestor(const struct inode *a, const struct inode *d)
+{
+	for (; d; d = d->parent)
+		if (d == a)
+			return true;
+	return false;
+}
+
+struct tree_rename_op {
+	struct inode *odir, *ndir, *src, *dst;
+	const char *oname, *nname;
+	size_t olen, nlen;
+	unsigned flags;
+};
+
+/* Checks a rename (tree_lock held). 1: load op->dst and retry. */
+static int tree_rename_check(struct tree *t, struct tree_rename_op *op)
+{
+	op->src = tree_child(t, op->odir, op->oname, op->olen);
+	op->dst = tree_child(t, op->ndir, op->nname, op->nlen);
+	if (!op->src || op->ndir->unlinked)
+		return -ENOENT;
+	if (op->src == op->dst)
+		return 0;
+	if (op->flags & TREE_RENAME_EXCHANGE) {
+		if (!op->dst)
+			return -ENOENT;
+		if ((op->src->type == DIROBJ_DIR && tree_is_ancestor(op->src, op->ndir)) ||
+		    (op->dst->type == DIROBJ_DIR && tree_is_ancestor(op->dst, op->odir)))
+			return -EINVAL;
+		return 0;
+	}
+	if (op->dst && (op->flags & TREE_RENAME_NOREPLACE))
+		return -EEXIST;
+	if (op->src->type == DIROBJ_DIR && tree_is_ancestor(op->src, op->ndir))
+		return -EINVAL;
+	if (!op->dst)
+		return 0;
+	if (op->src->type == DIROBJ_DIR && op->dst->type != DIROBJ_DIR)
+		return -ENOTDIR;
+	if (op->src->type != DIROBJ_DIR && op->dst->type == DIROBJ_DIR)
+		return -EISDIR;
+	if (op->dst->type == DIROBJ_DIR && !op->dst->loaded)
+		return 1;
+	return op->dst && op->dst->type == DIROBJ_DIR && op->dst->nchildren > 0 ? -ENOTEMPTY : 0;
+}
+
+/* Moves c to dir under name (tree_lock held; name is new, owned). */
+static void tree_move_locked(struct tree *t, struct inode *c, struct inode *dir, char *name,
+			     size_t len)
+{
+	tree_table_remove(t, c->parent, c);
+	free(c->name);
+	c->name = name;
+	c->name_len = len;
+	tree_table_insert(t, dir, c); /* cannot fail: dir's table exists */
+	pthread_mutex_lock(&c->lock);
+	tree_now(&c->ctime);
+	pthread_mutex_unlock(&c->lock);
+	if (c->type == DIROBJ_DIR && c->dirty)
+		tree_mark_dirty_locked(t, dir);
+}
+
+/* Applies a checked rename (tree_lock held). Returns true when op->dst must
+ * be reaped after unlocking. */
+static bool tree_rename_apply(struct tree *t, struct tree_rename_op *op, char *nname, char *oname)
+{
+	bool reap = false;
+
+	if (op->flags & TREE_RENAME_EXCHANGE) {
+		tree_table_remove(t, op->ndir, op->dst);
+		tree_move_locked(t, op->src, op->ndir, nname, op->nlen);
+		free(op->dst->name);
+		op->dst->name = oname;
+		op->dst->name_len = op->olen;
+		tree_table_insert(t, op->odir, op->dst);
+		pthread_mutex_lock(&op->dst->lock);
+		tree_now(&op->dst->ctime);
+		pthread_mutex_unlock(&op->dst->lock);
+		oname = NULL;
+	} else {
+		if (op->dst)
+			reap = tree_detach_locked(t, op->dst);
+		tree_move_locked(t, op->src, op->ndir, nname, op->nlen);
+	}
+	free(oname);
+	tree_dir_changed_locked(t, op->odir);
+	if (op->ndir != op->odir)
+		tree_dir_changed_locked(t, op->ndir);
+	return reap;
+}
+
+static int tree_rename_prepare(struct tree_rename_op *op, char **nname, char **oname)
+{
+	int r = tree_check_name(op->oname, &op->olen);
+
+	if (r == 0)
+		r = tree_check_name(op->nname, &op->nlen);
+	if (r)
+		return r == -EINVAL ? -EBUSY : r;
+	if ((op->flags & ~(unsigned)(TREE_RENAME_NOREPLACE | TREE_RENAME_EXCHANGE)) ||
+	    op->flags == (TREE_RENAME_NOREPLACE | TREE_RENAME_EXCHANGE))
+		return -EINVAL;
+	*nname = strndup(op->nname, op->nlen);
+	*oname = strndup(op->oname, op->olen);
+	if (!*nname || !*oname)
+		return -ENOMEM;
+	return 0;
+}
+
+int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct inode *ndir,
+		const char *nname, unsigned flags)
+{
+	struct tree_rename_op op = {
+	    .odir = odir, .ndir = ndir, .oname = oname, .nname = nname, .flags = flags};
+	char *nn = NULL, *on = NULL;
+	bool reap = false;
+	int r = tree_rename_prepare(&op, &nn, &on);
+
+	for (; r == 0;) {
+		r = tree_load_dir(t, odir);
+		if (r == 0)
+			r = tree_load_dir(t, ndir);
+		if (r)
+			break;
+		pthread_mutex_lock(&t->lock);
+		if (!odir->loaded || !ndir->loaded) { /* unloaded meanwhile */
+			pthread_mutex_unlock(&t->lock);
+			continue;
+		}
+		r = tree_rename_check(t, &op);
+		if (r == 1) /* our own reference keeps dst while it loads */
+			tree_ref_locked(t, op.dst, 1);
+		if (r == 0 && !ndir->table)
+			tree_table_grow(t, ndir); /* moving must not fail half way */
+		if (r == 0 && !ndir->table)
+			r = -ENOMEM;
+		if (r == 0 && op.src != op.dst) {
+			reap = tree_rename_apply(t, &op, nn, on);
+			nn = on = NULL;
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (r != 1)
+			break;
+		r = tree_load_dir(t, op.dst);
+		tree_forget(t, op.dst, 1);
+	}
+	free(nn);
+	free(on);
+	if (reap)
+		tree_reap(t, op.dst);
+	return r;
+}
+
+/* ---- directory listings ---- */
+
+static int tree_dirent_set(struct tree_dirent *d, const char *name, size_t len,
+			   const struct inode *ino)
+{
+	d->name = strndup(name, len);
+	d->st_ino = tree_ino(ino);
+	d->mode = tree_type_bits(ino->type);
+	return d->name ? 0 : -ENOMEM;
+}
+
+void tree_dirlist_free(struct tree_dirlist *l)
+{
+	for (size_t i = 0; l->ents && i < l->n; i++)
+		free(l->ents[i].name);
+	free(l->ents);
+	l->ents = NULL;
+	l->n = 0;
+}
+
+/* Fills l from dir's table (tree_lock held). */
+static int tree_dirlist_fill(struct tree_dirlist *l, const struct inode *dir)
+{
+	int r = tree_dirent_set(&l->ents[l->n++], ".", 1, dir);
+
+	if (r == 0)
+		r = tree_dirent_set(&l->ents[l->n++], "..", 2, dir->parent ? dir->parent : dir);
+	for (size_t i = 0; r == 0 && dir->table && i < dir->table_size; i++)
+		for (const struct inode *c = dir->table[i]; c && r == 0; c = c->hash_next)
+			r = tree_dirent_set(&l->ents[l->n++], c->name, c->name_len, c);
+	return r;
+}
+
+int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out)
+{
+	int r = tree_lock_loaded(t, dir);
+
+	memset(out, 0, sizeof(*out));
+	if (r)
+		return r;
+	out->ents = calloc(dir->nchildren + 2, sizeof(*out->ents));
+	r = out->ents ? tree_dirlist_fill(out, dir) : -ENOMEM;
+	tree_cache_touch_locked(t, dir);
+	pthread_mutex_unlock(&t->lock);
+	if (r)
+		tree_dirlist_free(out);
+	return r;
+}
