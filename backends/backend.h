@@ -50,6 +50,11 @@ struct backend_ops {
 	int (*sync)(struct backend *b);
 	/* Closes and frees. */
 	void (*destroy)(struct backend *b);
+	/* When object key was stored, as Unix seconds (for a local store the
+	 * later of the file's mtime and ctime: a linked cache file counts from
+	 * its link); -ENOENT if missing. NULL: this store cannot tell (sealfs
+	 * fsck then deletes orphans only with --grace 0). */
+	int (*stored_time)(struct backend *b, const char *key, int64_t *sec);
 };
 
 struct backend {

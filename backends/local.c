@@ -42,6 +42,7 @@ static const struct backend_ops local_ops = {
     .list = local_list,
     .sync = local_sync,
     .destroy = local_destroy,
+    .stored_time = local_stored_time,
 };
 
 /* mkdir -p dir, mode 0700 for each directory it creates. */

@@ -100,5 +100,6 @@ int cli_keys_passwd_main(int argc, char **argv); /* cli_keys.c */
 int cli_keys_recover_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv); /* cli_status.c */
 int cli_status_sync_main(int argc, char **argv);
+int cli_fsck_main(int argc, char **argv); /* cli_fsck.c */
 
 #endif

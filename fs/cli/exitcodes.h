@@ -17,6 +17,8 @@ enum exitcode {
 	EXITCODE_NO_FUSE = 16,	     /* /dev/fuse missing or not usable */
 	EXITCODE_STORE_IO = 17,	     /* reading or writing the store failed */
 	EXITCODE_STORE_IN_USE = 18,  /* init: the store already holds a vault or other files */
+	EXITCODE_FSCK_DAMAGED = 20,  /* fsck: damaged or missing objects (left after --repair) */
+	EXITCODE_FSCK_ORPHANS = 21,  /* fsck: no damage, but orphans (left after --repair) */
 };
 
 #endif

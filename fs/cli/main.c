@@ -26,6 +26,7 @@ static const struct main_command main_commands[] = {
     {"recover", cli_keys_recover_main},
     {"status", cli_status_main},
     {"sync", cli_status_sync_main},
+    {"fsck", cli_fsck_main},
 };
 
 static const char main_usage[] =
@@ -43,6 +44,7 @@ static const char main_usage[] =
     "  recover STORE              set a new passphrase using the recovery key\n"
     "  status  MOUNTPOINT         what waits for the store, upload rate, last error\n"
     "  sync    MOUNTPOINT         commit now and wait until the store holds everything\n"
+    "  fsck    STORE              check every object of a vault; --repair moves damage aside\n"
     "\n"
     "Run 'sealfs COMMAND --help' for a command's options; --version for the version.\n"
     "\n"
@@ -52,7 +54,8 @@ static const char main_usage[] =
     "   2 interrupted or other error    15 mountpoint problem\n"
     "  10 wrong passphrase/recovery key 16 no FUSE (/dev/fuse)\n"
     "  11 not a sealfs vault            17 store read/write error (sync: timed out)\n"
-    "  12 vault format newer than this  18 init: store not empty or already a vault\n";
+    "  12 vault format newer than this  18 init: store not empty or already a vault\n"
+    "  20 fsck: damaged/missing objects 21 fsck: orphans only\n";
 
 int main(int argc, char **argv)
 {
