@@ -28,10 +28,9 @@ static int local_copy_range(int out, int in, uint64_t limit, uint64_t *total)
 {
 	while (*total < limit) {
 		uint64_t want = limit - *total;
-		ssize_t n = copy_file_range(in, NULL, out, NULL,
-					    want < LOCAL_COPY_RANGE_BYTES ? (size_t)want
-									  : LOCAL_COPY_RANGE_BYTES,
-					    0);
+		ssize_t n = copy_file_range(
+		    in, NULL, out, NULL,
+		    want < LOCAL_COPY_RANGE_BYTES ? (size_t)want : LOCAL_COPY_RANGE_BYTES, 0);
 
 		if (n > 0) {
 			*total += (uint64_t)n;
@@ -58,8 +57,8 @@ static int local_copy_rw(int out, int in, uint64_t limit, uint64_t *total)
 		return -ENOMEM;
 	while (*total < limit) {
 		uint64_t want = limit - *total;
-		ssize_t n = read(in, buf, want < LOCAL_COPY_BUF_BYTES ? (size_t)want
-								      : LOCAL_COPY_BUF_BYTES);
+		ssize_t n = read(in, buf,
+				 want < LOCAL_COPY_BUF_BYTES ? (size_t)want : LOCAL_COPY_BUF_BYTES);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -196,8 +195,9 @@ int local_get_to_fd(struct backend *b, const char *key, int fd, uint64_t max, ui
 	if (r)
 		return r;
 	/* One byte past max shows an object that grew after the fstat. */
-	r = (uint64_t)st.st_size > max ? -EFBIG
-				       : local_copy_fd(fd, src, max == UINT64_MAX ? max : max + 1, size);
+	r = (uint64_t)st.st_size > max
+		? -EFBIG
+		: local_copy_fd(fd, src, max == UINT64_MAX ? max : max + 1, size);
 	if (r == 0 && *size > max)
 		r = -EFBIG;
 	close(src);

@@ -208,18 +208,16 @@ int cli_config_load(struct vault_config **out, struct backend *store, const char
 	int rc;
 
 	*out = NULL;
-	rc = backend_get(store, VAULT_CONFIG_NAME, 0, 0, &text, &len);
+	rc = backend_get_max(store, VAULT_CONFIG_NAME, CLI_CONFIG_MAX_BYTES, &text, &len);
+	if (rc == -EFBIG)
+		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (%s is too large)",
+				url, VAULT_CONFIG_NAME);
 	if (rc == -ENOENT)
 		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (no %s)", url,
 				VAULT_CONFIG_NAME);
 	if (rc < 0)
 		return cli_fail(EXITCODE_STORE_IO, "reading %s from '%s': %s", VAULT_CONFIG_NAME,
 				url, cli_why(-rc));
-	if (len > CLI_CONFIG_MAX_BYTES) {
-		free(text);
-		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (%s is too large)",
-				url, VAULT_CONFIG_NAME);
-	}
 	rc = vault_config_parse(out, (const char *)text, len);
 	if (rc < 0)
 		rc = cli_config_parse_error(rc, url, text, len);

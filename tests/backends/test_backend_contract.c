@@ -119,7 +119,9 @@ static void test_get_to_fd(struct ctx *c)
 	CHECK_RC(size, sizeof(data));
 	CHECK_RC(pread(fd, back, sizeof(back), 0), sizeof(back));
 	CHECK(memcmp(back, "abc", 3) == 0 && memcmp(back + 3, data, sizeof(data)) == 0);
-	CHECK_RC(c->b->ops->get_to_fd(c->b, key_of(c, k, "tofd-missing"), fd, BACKEND_NO_MAX, &size), -ENOENT);
+	CHECK_RC(
+	    c->b->ops->get_to_fd(c->b, key_of(c, k, "tofd-missing"), fd, BACKEND_NO_MAX, &size),
+	    -ENOENT);
 	close(fd);
 }
 
