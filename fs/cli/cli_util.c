@@ -14,9 +14,11 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "runtime.h"
 #include "suite.h"
@@ -109,6 +111,30 @@ int cli_parse_kdf_option(struct vault_kdf_cost *cost, int c, const char *text)
 	if (rc == 0)
 		cost->opslimit = v;
 	return rc;
+}
+
+int cli_kdf_floor(const char *cmd, const struct vault_kdf_cost *cost, bool insecure_test)
+{
+	if (insecure_test ||
+	    (cost->memlimit >= CLI_KDF_FLOOR_MEMLIMIT && cost->opslimit >= CLI_KDF_FLOOR_OPSLIMIT))
+		return 0;
+	return cli_fail(EXITCODE_USAGE,
+			"%s: a KDF cost below %llu MiB and %llu passes makes guessing the "
+			"passphrase cheap: refused",
+			cmd, (unsigned long long)(CLI_KDF_FLOOR_MEMLIMIT / CLI_MIB),
+			CLI_KDF_FLOOR_OPSLIMIT);
+}
+
+void cli_show_recovery(const char *recovery)
+{
+	fflush(stdout);
+	(void)fdio_write_str(STDOUT_FILENO, "recovery key:\n\n    ");
+	(void)fdio_write_str(STDOUT_FILENO, recovery);
+	(void)fdio_write_str(
+	    STDOUT_FILENO,
+	    "\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
+	    "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
+	    "and cannot show it again.\n");
 }
 
 int cli_parse_size(unsigned long long *out, const char *opt, const char *text,

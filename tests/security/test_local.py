@@ -210,10 +210,11 @@ class NoPassphraseOnTheCommandLine(unittest.TestCase):
     def test_no_option_takes_a_secret(self):
         allowed = {"--passphrase-file", "--new-passphrase-file", "--recovery-key-file",
                    "--extpass"}
-        for cmd in ("init", "mount", "passwd", "recover"):
+        control = {"mount": "--cache", "recovery-key": "--passphrase-file"}
+        for cmd in ("init", "mount", "passwd", "recover", "recovery-key"):
             text = st.sealfs(cmd, "--help", check=False).stdout
             opts = set(re.findall(r"--[a-z-]+", text))
-            self.assertIn("--kdf-memlimit" if cmd != "mount" else "--cache", opts,
+            self.assertIn(control.get(cmd, "--kdf-memlimit"), opts,
                           "control: options not found in %s --help" % cmd)
             self.assertEqual({o for o in opts if re.search("pass|key|secret", o)} - allowed,
                              set(), "%s has an option taking a secret" % cmd)
