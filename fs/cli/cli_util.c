@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "errbuf.h"
 #include "fdio.h"
 #include "log.h"
 #include "runtime.h"
@@ -40,13 +41,16 @@ const char *cli_why(int err)
 int cli_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
-	char line[1024];
+	char line[1024], shown[2048];
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Parts of a message may come from the store (an S3 server's error
+	 * text): one line of data, whatever it holds. */
+	errbuf_escape(shown, sizeof(shown), line);
 	/* One write: lines from concurrent processes do not interleave. */
-	fprintf(stderr, "sealfs: %s\n", line);
+	fprintf(stderr, "sealfs: %s\n", shown);
 	return code;
 }
 
