@@ -5,12 +5,22 @@
  * Keys are ASCII: [a-z0-9._/-], no leading '/', no "..", at most 255 bytes.
  * Errors are negative errnos: -ENOENT no such object, -EACCES bad credentials,
  * -EIO/-ETIMEDOUT/-ECONNREFUSED network trouble, -ENOSPC store full,
- * -EPROTO a malformed server reply. Every call is thread-safe. */
+ * -EPROTO a malformed server reply, -EFBIG an object larger than the caller
+ * said it can be. Every call is thread-safe.
+ *
+ * Bounded reads: the store is not trusted, so nothing it returns may be
+ * larger than the caller expects. get is bounded by its len (backend_get_max
+ * asks for one byte more than the bound and refuses what fills it);
+ * get_to_fd takes the bound itself (max). A store must never write or
+ * allocate much more than that for one object, whatever the object's size
+ * or a server's reply claims. */
 #ifndef SEALFS_BACKEND_H
 #define SEALFS_BACKEND_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "secmem.h"
 
@@ -32,8 +42,11 @@ struct backend_ops {
 	 * *out_len bytes. -ENOENT if missing. */
 	int (*get)(struct backend *b, const char *key, uint64_t off, size_t len,
 		   unsigned char **out, size_t *out_len);
-	/* Writes the whole object into fd from its current offset; returns bytes via *size. */
-	int (*get_to_fd)(struct backend *b, const char *key, int fd, uint64_t *size);
+	/* Writes the whole object into fd from its current offset; returns bytes
+	 * via *size. An object of more than max bytes (BACKEND_NO_MAX: no bound)
+	 * is refused with -EFBIG, having written at most max + 1 bytes (the
+	 * caller discards what was written). */
+	int (*get_to_fd)(struct backend *b, const char *key, int fd, uint64_t max, uint64_t *size);
 	/* Stores data atomically (readers see the old or the new object, never a
 	 * torn one). Durable once backend_ops.sync returns. */
 	int (*put)(struct backend *b, const char *key, const void *data, size_t len);
@@ -80,11 +93,30 @@ struct backend_opts {
 int backend_open(struct backend **out, const char *url, const struct backend_opts *opts, char *err,
 		 size_t err_size);
 
+/* get_to_fd's max for a caller that takes any size (tests, tools). */
+#define BACKEND_NO_MAX UINT64_MAX
+
 /* Convenience wrappers over the table. */
 static inline int backend_get(struct backend *b, const char *key, uint64_t off, size_t len,
 			      unsigned char **out, size_t *out_len)
 {
 	return b->ops->get(b, key, off, len, out, out_len);
+}
+/* The whole object key, refused with -EFBIG when it is larger than max bytes
+ * (max < SIZE_MAX): a get of max + 1 bytes, so the store reads and allocates
+ * no more than that. */
+static inline int backend_get_max(struct backend *b, const char *key, size_t max,
+				  unsigned char **out, size_t *out_len)
+{
+	int r = b->ops->get(b, key, 0, max + 1, out, out_len);
+
+	if (r == 0 && *out_len > max) {
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+		r = -EFBIG;
+	}
+	return r;
 }
 static inline int backend_put(struct backend *b, const char *key, const void *d, size_t len)
 {

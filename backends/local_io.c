@@ -20,13 +20,17 @@ static int local_write(int fd, const void *p, size_t len)
 	return r ? local_errno(-r) : 0;
 }
 
-/* Copies in -> out between current offsets with copy_file_range. Returns 1
- * when the kernel cannot do it for these files (the caller falls back; a
- * refused call moves no offset). */
-static int local_copy_range(int out, int in, uint64_t *total)
+/* Copies in -> out between current offsets with copy_file_range, at most
+ * limit bytes in all (*total counts them). Returns 1 when the kernel cannot
+ * do it for these files (the caller falls back; a refused call moves no
+ * offset). */
+static int local_copy_range(int out, int in, uint64_t limit, uint64_t *total)
 {
-	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, LOCAL_COPY_RANGE_BYTES, 0);
+	while (*total < limit) {
+		uint64_t want = limit - *total;
+		ssize_t n = copy_file_range(
+		    in, NULL, out, NULL,
+		    want < LOCAL_COPY_RANGE_BYTES ? (size_t)want : LOCAL_COPY_RANGE_BYTES, 0);
 
 		if (n > 0) {
 			*total += (uint64_t)n;
@@ -41,17 +45,20 @@ static int local_copy_range(int out, int in, uint64_t *total)
 			return 1;
 		return local_errno(errno);
 	}
+	return 0;
 }
 
-static int local_copy_rw(int out, int in, uint64_t *total)
+static int local_copy_rw(int out, int in, uint64_t limit, uint64_t *total)
 {
 	unsigned char *buf = malloc(LOCAL_COPY_BUF_BYTES);
 	int r = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t n = read(in, buf, LOCAL_COPY_BUF_BYTES);
+	while (*total < limit) {
+		uint64_t want = limit - *total;
+		ssize_t n = read(in, buf,
+				 want < LOCAL_COPY_BUF_BYTES ? (size_t)want : LOCAL_COPY_BUF_BYTES);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -68,14 +75,15 @@ static int local_copy_rw(int out, int in, uint64_t *total)
 	return r;
 }
 
-/* Copies everything from in's offset to its end to out at out's offset. */
-static int local_copy_fd(int out, int in, uint64_t *total)
+/* Copies from in's offset to its end, but at most limit bytes, to out at
+ * out's offset. */
+static int local_copy_fd(int out, int in, uint64_t limit, uint64_t *total)
 {
 	int r;
 
 	*total = 0;
-	r = local_copy_range(out, in, total);
-	return r == 1 ? local_copy_rw(out, in, total) : r;
+	r = local_copy_range(out, in, limit, total);
+	return r == 1 ? local_copy_rw(out, in, limit, total) : r;
 }
 
 int local_put(struct backend *b, const char *key, const void *data, size_t len)
@@ -103,7 +111,7 @@ static int local_put_copy(struct local_store *s, const char *key, int src)
 	r = local_tmp_create(s, tmp, &fd);
 	if (r)
 		return r;
-	return local_finish(s, tmp, fd, local_copy_fd(fd, src, &copied), key);
+	return local_finish(s, tmp, fd, local_copy_fd(fd, src, UINT64_MAX, &copied), key);
 }
 
 /* put_file without copying: path's data is already flushed; link it under a
@@ -118,7 +126,7 @@ static int local_put_link(struct local_store *s, const char *key, const char *pa
 		return r;
 	r = local_publish(s, tmp, key);
 	/* When key already named path's inode, rename did nothing and tmp remains. */
-	unlinkat(s->root_fd, tmp, 0);
+	local_tmp_unlink(s, tmp);
 	return r;
 }
 
@@ -130,7 +138,7 @@ int local_put_file(struct backend *b, const char *key, const char *path)
 	r = local_key_check(key);
 	if (r)
 		return r;
-	src = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	src = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY); /* a cache file: sealfs's own */
 	if (src < 0)
 		return local_lookup_errno(errno);
 	/* The data is flushed by the next sync, before anything that sync
@@ -176,7 +184,7 @@ int local_get(struct backend *b, const char *key, uint64_t off, size_t len, unsi
 	return 0;
 }
 
-int local_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *size)
+int local_get_to_fd(struct backend *b, const char *key, int fd, uint64_t max, uint64_t *size)
 {
 	struct local_store *s = local_of(b);
 	struct stat st;
@@ -186,7 +194,12 @@ int local_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *size)
 	r = local_open_object(s, key, &src, &st);
 	if (r)
 		return r;
-	r = local_copy_fd(fd, src, size);
+	/* One byte past max shows an object that grew after the fstat. */
+	r = (uint64_t)st.st_size > max
+		? -EFBIG
+		: local_copy_fd(fd, src, max == UINT64_MAX ? max : max + 1, size);
+	if (r == 0 && *size > max)
+		r = -EFBIG;
 	close(src);
 	return r;
 }
@@ -194,16 +207,21 @@ int local_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *size)
 int local_head(struct backend *b, const char *key, uint64_t *size)
 {
 	struct local_store *s = local_of(b);
+	const char *leaf;
 	struct stat st;
-	int r = local_key_check(key);
+	int dir_fd, r = local_key_check(key);
 
 	*size = 0;
+	if (r == 0)
+		r = local_parent_open(s, key, 0, &dir_fd, &leaf);
 	if (r)
 		return r;
-	if (fstatat(s->root_fd, key, &st, 0) != 0)
-		return local_lookup_errno(errno);
-	if (!S_ISREG(st.st_mode))
-		return -ENOENT;
+	r = local_leaf_kind(dir_fd, leaf, &st);
+	close(dir_fd);
+	if (r == 1)
+		return -ENOENT; /* a directory is not an object */
+	if (r)
+		return r;
 	*size = (uint64_t)st.st_size;
 	return 0;
 }
@@ -211,15 +229,21 @@ int local_head(struct backend *b, const char *key, uint64_t *size)
 int local_del(struct backend *b, const char *key)
 {
 	struct local_store *s = local_of(b);
-	int r = local_key_check(key);
+	const char *leaf;
+	struct stat st;
+	int dir_fd, r = local_key_check(key);
 
+	if (r == 0)
+		r = local_parent_open(s, key, 0, &dir_fd, &leaf);
 	if (r)
-		return r;
-	if (unlinkat(s->root_fd, key, 0) != 0) {
-		/* EISDIR: a directory is not an object, so there is nothing to delete. */
-		if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
-			return 0;
-		return local_errno(errno);
-	}
-	return local_dirty_note(s, key);
+		return r == -ENOENT ? 0 : r;
+	/* A directory is not an object: nothing to delete. A link, FIFO or
+	 * device was not written by the store: left alone, an error. */
+	r = local_leaf_kind(dir_fd, leaf, &st);
+	if (r == 0 && unlinkat(dir_fd, leaf, 0) != 0)
+		r = errno == ENOENT ? 1 : local_errno(errno);
+	close(dir_fd);
+	if (r == -ENOENT || r == 1)
+		return 0;
+	return r ? r : local_dirty_note(s, key);
 }

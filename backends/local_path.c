@@ -1,8 +1,10 @@
 /* local_path.c - keys and paths of the local store: which keys are valid,
  * how errnos map to the store's errors, and temporary files: made in
  * STORE/.tmp, fsynced, then renamed over the key. It must never let a key
- * name anything outside the store or under .tmp, and never publish a file
- * before its data is durable (put) or handed to sync (put_file). */
+ * name anything outside the store or under .tmp, never follow a symbolic link
+ * or open a FIFO or device planted in the store (every path is walked one
+ * component at a time with O_NOFOLLOW), and never publish a file before its
+ * data is durable (put) or handed to sync (put_file). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -66,29 +68,76 @@ int local_key_check(const char *key)
 	return 0;
 }
 
-/* Creates the missing parent directories of key (mode 0700). */
-static int local_mkdirs(struct local_store *s, const char *key)
+/* What a component that is not a directory is: a path through a regular file
+ * is a missing object (as before: a foreign file), anything else (a symbolic
+ * link, FIFO, device, socket) was planted: the store never makes those. */
+static int local_not_dir_errno(int dir_fd, const char *name, int create)
 {
-	char path[LOCAL_KEY_MAX_BYTES + 1];
-	char *p;
+	struct stat st;
 
-	snprintf(path, sizeof(path), "%s", key);
-	for (p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return local_lookup_errno(errno);
+	if (S_ISREG(st.st_mode))
+		return create ? -ENOTDIR : -ENOENT;
+	return -EIO;
+}
+
+/* Opens directory name under dir_fd without following a symbolic link (and
+ * without blocking on a FIFO: O_DIRECTORY refuses it before it is opened);
+ * with create, makes it (0700) when missing. A new fd, or a negative errno. */
+static int local_dir_step(int dir_fd, const char *name, int create)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = openat(dir_fd, name, flags);
+
+	if (fd < 0 && errno == ENOENT && create) {
 		/* New directories reach sync as ancestors of the key (local_dirty_note). */
-		if (mkdirat(s->root_fd, path, LOCAL_DIR_MODE) != 0 && errno != EEXIST)
+		if (mkdirat(dir_fd, name, LOCAL_DIR_MODE) != 0 && errno != EEXIST)
 			return local_errno(errno);
-		*p = '/';
+		fd = openat(dir_fd, name, flags);
 	}
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP || errno == ENOTDIR)
+		return local_not_dir_errno(dir_fd, name, create);
+	return local_lookup_errno(errno);
+}
+
+int local_parent_open(struct local_store *s, const char *path, int create, int *dir_fd,
+		      const char **leaf)
+{
+	char comp[LOCAL_KEY_MAX_BYTES + 1];
+	const char *p = path, *slash;
+	int fd = openat(s->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), next;
+
+	if (fd < 0)
+		return local_errno(errno);
+	while ((slash = strchr(p, '/')) != NULL) {
+		if ((size_t)(slash - p) >= sizeof(comp)) {
+			close(fd);
+			return -EINVAL;
+		}
+		memcpy(comp, p, (size_t)(slash - p));
+		comp[slash - p] = '\0';
+		next = local_dir_step(fd, comp, create);
+		close(fd);
+		if (next < 0)
+			return next;
+		fd = next;
+		p = slash + 1;
+	}
+	*dir_fd = fd;
+	*leaf = p;
 	return 0;
 }
 
-/* Creates LOCAL_TMP_DIR: 0 created, 1 it existed, or a negative errno. */
-static int local_tmp_dir_make(struct local_store *s)
+int local_leaf_kind(int dir_fd, const char *leaf, struct stat *st)
 {
-	if (mkdirat(s->root_fd, LOCAL_TMP_DIR, LOCAL_DIR_MODE) == 0)
+	if (fstatat(dir_fd, leaf, st, AT_SYMLINK_NOFOLLOW) != 0)
+		return local_lookup_errno(errno);
+	if (S_ISREG(st->st_mode))
 		return 0;
-	return errno == EEXIST ? 1 : local_errno(errno);
+	return S_ISDIR(st->st_mode) ? 1 : -EIO;
 }
 
 /* A fresh name ".tmp/<32 hex>.tmp", relative to the root. */
@@ -107,59 +156,80 @@ static int local_tmp_name(char out[LOCAL_TMP_NAME_BYTES])
 
 int local_tmp_create(struct local_store *s, char tmp[LOCAL_TMP_NAME_BYTES], int *fd)
 {
-	int attempt, r;
+	const char *leaf;
+	int dir_fd, r = local_tmp_name(tmp);
 
-	for (attempt = 0;; attempt++) {
-		r = local_tmp_name(tmp);
-		if (r)
-			return r;
-		*fd = openat(s->root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			     LOCAL_FILE_MODE);
-		if (*fd >= 0)
-			return 0;
-		if (errno != ENOENT || attempt > 0)
-			return local_errno(errno);
-		r = local_tmp_dir_make(s);
-		if (r < 0)
-			return r;
-	}
+	if (r == 0)
+		r = local_parent_open(s, tmp, 1, &dir_fd, &leaf);
+	if (r)
+		return r;
+	*fd = openat(dir_fd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     LOCAL_FILE_MODE);
+	r = *fd < 0 ? local_errno(errno) : 0;
+	close(dir_fd);
+	return r;
 }
 
 int local_tmp_link(struct local_store *s, const char *path, char tmp[LOCAL_TMP_NAME_BYTES])
 {
-	int attempt, r;
+	const char *leaf;
+	int dir_fd, r = local_tmp_name(tmp);
 
-	for (attempt = 0;; attempt++) {
-		r = local_tmp_name(tmp);
-		if (r)
-			return r;
-		if (linkat(AT_FDCWD, path, s->root_fd, tmp, 0) == 0)
-			return 0;
-		if (errno == EXDEV || errno == EPERM || errno == EMLINK)
-			return 1;
-		if (errno != ENOENT || attempt > 0)
-			return local_errno(errno);
-		/* ENOENT: either path vanished or LOCAL_TMP_DIR is missing. */
-		r = local_tmp_dir_make(s);
-		if (r != 0)
-			return r < 0 ? r : -ENOENT;
+	if (r == 0)
+		r = local_parent_open(s, tmp, 1, &dir_fd, &leaf);
+	if (r)
+		return r;
+	if (linkat(AT_FDCWD, path, dir_fd, leaf, 0) == 0)
+		r = 0;
+	else if (errno == EXDEV || errno == EPERM || errno == EMLINK)
+		r = 1;
+	else
+		r = local_errno(errno); /* ENOENT: path vanished */
+	close(dir_fd);
+	return r;
+}
+
+void local_tmp_unlink(struct local_store *s, const char *tmp)
+{
+	const char *leaf;
+	int dir_fd;
+
+	if (local_parent_open(s, tmp, 0, &dir_fd, &leaf) == 0) {
+		unlinkat(dir_fd, leaf, 0);
+		close(dir_fd);
 	}
+}
+
+/* Renames tmp over key: both parents opened without following links, the
+ * key's made when missing; a key held by something the store did not write
+ * (a symbolic link, FIFO, device) is left alone: -EIO. */
+static int local_rename(struct local_store *s, const char *tmp, const char *key)
+{
+	const char *tleaf, *kleaf;
+	int tdir, kdir, r;
+	struct stat st;
+
+	r = local_parent_open(s, tmp, 0, &tdir, &tleaf);
+	if (r)
+		return r;
+	r = local_parent_open(s, key, 1, &kdir, &kleaf);
+	if (r) {
+		close(tdir);
+		return r;
+	}
+	r = local_leaf_kind(kdir, kleaf, &st);
+	if (r == -ENOENT || r >= 0)
+		r = renameat(tdir, tleaf, kdir, kleaf) == 0 ? 0 : local_errno(errno);
+	close(tdir);
+	close(kdir);
+	return r;
 }
 
 int local_publish(struct local_store *s, const char *tmp, const char *key)
 {
-	int r;
+	int r = local_rename(s, tmp, key);
 
-	if (renameat(s->root_fd, tmp, s->root_fd, key) != 0) {
-		if (errno != ENOENT)
-			return local_errno(errno);
-		r = local_mkdirs(s, key);
-		if (r)
-			return r;
-		if (renameat(s->root_fd, tmp, s->root_fd, key) != 0)
-			return local_errno(errno);
-	}
-	return local_dirty_note(s, key);
+	return r ? r : local_dirty_note(s, key);
 }
 
 int local_finish(struct local_store *s, const char *tmp, int fd, int r, const char *key)
@@ -171,25 +241,45 @@ int local_finish(struct local_store *s, const char *tmp, int fd, int r, const ch
 	if (r == 0)
 		r = local_publish(s, tmp, key);
 	if (r)
-		unlinkat(s->root_fd, tmp, 0);
+		local_tmp_unlink(s, tmp);
+	return r;
+}
+
+/* Opens leaf (a regular file, checked before: st) under dir_fd: never
+ * following a link, never blocking on a FIFO or opening a terminal, and
+ * checking that what was opened is still that file. */
+static int local_open_leaf(int dir_fd, const char *leaf, const struct stat *st, int *fd)
+{
+	struct stat now;
+	int r = 0;
+
+	*fd = openat(dir_fd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (*fd < 0)
+		return errno == ELOOP ? -EIO : local_lookup_errno(errno);
+	if (fstat(*fd, &now) != 0)
+		r = local_errno(errno);
+	else if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+		r = -EIO; /* swapped since the check */
+	if (r)
+		close(*fd);
 	return r;
 }
 
 int local_open_object(struct local_store *s, const char *key, int *fd, struct stat *st)
 {
-	int r = local_key_check(key);
+	const char *leaf;
+	int dir_fd, r = local_key_check(key);
 
+	if (r == 0)
+		r = local_parent_open(s, key, 0, &dir_fd, &leaf);
 	if (r)
 		return r;
-	*fd = openat(s->root_fd, key, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (*fd < 0)
-		return local_lookup_errno(errno);
-	if (fstat(*fd, st) != 0)
-		r = local_errno(errno);
-	else if (!S_ISREG(st->st_mode))
+	r = local_leaf_kind(dir_fd, leaf, st);
+	if (r == 1)
 		r = -ENOENT; /* a directory is not an object */
-	if (r)
-		close(*fd);
+	if (r == 0)
+		r = local_open_leaf(dir_fd, leaf, st, fd);
+	close(dir_fd);
 	return r;
 }
 
@@ -199,7 +289,7 @@ void local_tmp_clean(struct local_store *s)
 {
 	time_t limit = time(NULL) - LOCAL_STALE_TMP_SECONDS;
 	size_t suffix_len = strlen(LOCAL_TMP_SUFFIX), len;
-	int fd = openat(s->root_fd, LOCAL_TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(s->root_fd, LOCAL_TMP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 	struct stat st;

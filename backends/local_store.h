@@ -55,12 +55,25 @@ int local_lookup_errno(int e);
 /* backend.h key rules, plus what a directory tree needs: no empty or "."
  * component, and nothing under the store's own LOCAL_TMP_DIR. 0 or -EINVAL. */
 int local_key_check(const char *key);
+/* Opens the directory holding path (relative to the root) one component at a
+ * time, never following a symbolic link nor opening a FIFO or device; with
+ * create, makes missing directories (0700). *dir_fd: a new fd; *leaf points
+ * into path at its last component. -ENOENT a component is missing (or a
+ * regular file), -EIO a component is a link, FIFO, device or socket (planted:
+ * the store never makes those). */
+int local_parent_open(struct local_store *s, const char *path, int create, int *dir_fd,
+		      const char **leaf);
+/* What leaf under dir_fd is, without following it (st filled): 0 a regular
+ * file, 1 a directory, -ENOENT missing, -EIO anything else. */
+int local_leaf_kind(int dir_fd, const char *leaf, struct stat *st);
 /* Creates a new temporary file: its name into tmp, a write fd into *fd. */
 int local_tmp_create(struct local_store *s, char tmp[LOCAL_TMP_NAME_BYTES], int *fd);
 /* Hard-links path under a fresh temporary name. Returns 0, 1 when linking is
  * impossible here (another filesystem, link limits: the caller copies), or a
  * negative errno. */
 int local_tmp_link(struct local_store *s, const char *path, char tmp[LOCAL_TMP_NAME_BYTES]);
+/* Removes temporary file tmp (best effort). */
+void local_tmp_unlink(struct local_store *s, const char *tmp);
 /* Renames temporary file tmp over key, creating the parent directories when
  * missing, and remembers the parent for sync. */
 int local_publish(struct local_store *s, const char *tmp, const char *key);
@@ -68,7 +81,8 @@ int local_publish(struct local_store *s, const char *tmp, const char *key);
  * closes it and publishes it as key; on any failure the temporary file is
  * removed. */
 int local_finish(struct local_store *s, const char *tmp, int fd, int r, const char *key);
-/* Opens object key for reading: a regular file, or -ENOENT. */
+/* Opens object key for reading: a regular file; -ENOENT missing or a
+ * directory, -EIO a link, FIFO or device (never followed or opened). */
 int local_open_object(struct local_store *s, const char *key, int *fd, struct stat *st);
 /* Removes LOCAL_TMP_DIR files a crash left behind (older than an hour). */
 void local_tmp_clean(struct local_store *s);
@@ -89,7 +103,7 @@ int local_put(struct backend *b, const char *key, const void *data, size_t len);
 int local_put_file(struct backend *b, const char *key, const char *path);
 int local_get(struct backend *b, const char *key, uint64_t off, size_t len, unsigned char **out,
 	      size_t *out_len);
-int local_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *size);
+int local_get_to_fd(struct backend *b, const char *key, int fd, uint64_t max, uint64_t *size);
 int local_head(struct backend *b, const char *key, uint64_t *size);
 int local_del(struct backend *b, const char *key);
 int local_list(struct backend *b, const char *prefix, backend_list_cb cb, void *arg);

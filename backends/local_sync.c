@@ -8,18 +8,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "local_store.h"
 
+/* Opens path (relative to the root) with flags, never through a symbolic
+ * link (local_parent_open); -ENOENT when it is gone. */
+static int local_open_nofollow(struct local_store *s, const char *path, int flags)
+{
+	const char *leaf;
+	int dir_fd, fd, r = local_parent_open(s, path, 0, &dir_fd, &leaf);
+
+	if (r)
+		return r;
+	fd = openat(dir_fd, leaf, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	r = fd >= 0 ? fd : errno == ELOOP ? -EIO : local_lookup_errno(errno);
+	close(dir_fd);
+	return r;
+}
+
 /* fsyncs directory dir (relative to the root); a directory gone since is fine. */
 static int local_fsync_dir(struct local_store *s, const char *dir)
 {
-	int fd = openat(s->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = local_open_nofollow(s, dir, O_RDONLY | O_DIRECTORY);
 	int r = 0;
 
 	if (fd < 0)
-		return errno == ENOENT ? 0 : local_errno(errno);
+		return fd == -ENOENT ? 0 : fd;
 	if (fsync(fd) != 0)
 		r = local_errno(errno);
 	close(fd);
@@ -106,11 +122,14 @@ int local_linked_note(struct local_store *s, const char *key, int src)
 /* fdatasyncs the object key (gone since: fine). */
 static int local_flush_object(struct local_store *s, const char *key)
 {
-	int fd = openat(s->root_fd, key, O_RDONLY | O_CLOEXEC), r = 0;
+	int fd = local_open_nofollow(s, key, O_RDONLY), r = 0;
+	struct stat st;
 
 	if (fd < 0)
-		return errno == ENOENT ? 0 : local_errno(errno);
-	if (fdatasync(fd) != 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		r = -EIO; /* replaced by a FIFO or device since the put */
+	else if (fdatasync(fd) != 0)
 		r = local_errno(errno);
 	close(fd);
 	return r;

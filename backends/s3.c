@@ -101,7 +101,7 @@ static int s3_get(struct backend *b, const char *key, uint64_t off, size_t len, 
 	return 0;
 }
 
-static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *size)
+static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t max, uint64_t *size)
 {
 	struct s3_backend *s = (struct s3_backend *)b;
 	struct s3_request rq;
@@ -114,6 +114,8 @@ static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t *si
 	if (r == -ERANGE) /* resumed exactly at the end */
 		r = 0;
 	*size = rep.fd_written;
+	if (r == 0 && *size > max) /* backend.h: refused (checked after the download) */
+		r = -EFBIG;
 	return r;
 }
 

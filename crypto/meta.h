@@ -14,6 +14,9 @@
 
 #define META_PAD_BLOCK 1024u
 #define META_MAX_PLAIN_BYTES (256u << 20) /* refuse larger objects */
+/* The largest sealed object meta_open accepts (nonce, the padded maximum,
+ * tag): what a reader may fetch for a directory object or the head. */
+#define META_MAX_SEALED_BYTES ((uint64_t)24 + META_MAX_PLAIN_BYTES + META_PAD_BLOCK + 16)
 
 enum meta_kind {
 	META_KIND_DIR = 1,

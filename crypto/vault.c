@@ -36,6 +36,12 @@ struct vault_kdf_cost vault_kdf_default(void)
 
 void vault_keys_free(struct vault_keys *keys) { sodium_free(keys); /* wipes */ }
 
+void vault_keys_keep_data_keys(struct vault_keys *keys)
+{
+	sodium_memzero(keys->master, sizeof(keys->master));
+	sodium_memzero(keys->config, sizeof(keys->config));
+}
+
 void vault_config_free(struct vault_config *cfg)
 {
 	if (!cfg)

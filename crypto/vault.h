@@ -15,7 +15,9 @@
 #define VAULT_CONFIG_NAME "sealfs.json" /* store key of the config */
 #define VAULT_KEY_BYTES 32
 
-/* Keys of an unlocked vault. Allocated with sodium_malloc; free with vault_keys_free. */
+/* Keys of an unlocked vault. Allocated with sodium_malloc; free with
+ * vault_keys_free. A mount needs content and meta only: it wipes master and
+ * config (vault_keys_keep_data_keys) before serving. */
 struct vault_keys {
 	unsigned char master[VAULT_KEY_BYTES];
 	unsigned char content[VAULT_KEY_BYTES]; /* crypto_kdf id 1: per-file keys */
@@ -94,6 +96,11 @@ int vault_describe(const struct vault_config *cfg, char *buf, size_t size);
 
 void vault_config_free(struct vault_config *cfg);
 /* Wipes and frees. NULL is fine. */
+/* Wipes the master and config keys, keeping content and meta: what a
+ * mount holds while it serves (it never re-wraps or re-MACs the config), so
+ * a dump of its memory does not give the master key. keys stays usable for
+ * the data; never for vault_set_* afterwards. */
+void vault_keys_keep_data_keys(struct vault_keys *keys);
 void vault_keys_free(struct vault_keys *keys);
 
 #endif

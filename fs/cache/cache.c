@@ -371,7 +371,7 @@ int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX])
  * right after cannot take it away. Two threads fetching the same key both
  * succeed: the last rename wins with identical bytes. Fetched objects are
  * clean. */
-static int cache_fetch(struct cache *c, const char *key)
+static int cache_fetch(struct cache *c, const char *key, uint64_t max)
 {
 	char tmp[CACHE_PATH_MAX];
 	uint64_t size = 0;
@@ -380,7 +380,7 @@ static int cache_fetch(struct cache *c, const char *key)
 	fd = cache_tmp_create(c, tmp);
 	if (fd < 0)
 		return fd;
-	rc = c->store->ops->get_to_fd(c->store, key, fd, &size);
+	rc = c->store->ops->get_to_fd(c->store, key, fd, max, &size);
 	close(fd);
 	if (rc == 0) {
 		rfd = open(tmp, O_RDONLY | O_CLOEXEC);
@@ -424,13 +424,13 @@ bool cache_has_object(struct cache *c, const char *key)
 	return access(path, F_OK) == 0;
 }
 
-int cache_open_object(struct cache *c, const char *key)
+int cache_open_object(struct cache *c, const char *key, uint64_t max)
 {
 	int fd = cache_open_cached(c, key);
 
 	if (fd != -ENOENT || !c->store)
 		return fd;
-	return cache_fetch(c, key);
+	return cache_fetch(c, key, max);
 }
 
 int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
@@ -440,7 +440,7 @@ int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return fdio_pwrite_all(fd, buf, len, off);
 }
 
-static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
+static int cache_read_fd(int fd, uint64_t max, unsigned char **out, size_t *out_len)
 {
 	struct stat st;
 	unsigned char *buf;
@@ -448,6 +448,8 @@ static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	if ((uint64_t)st.st_size > max || (uint64_t)st.st_size >= SIZE_MAX)
+		return -EFBIG;
 	buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
 	if (!buf)
 		return -ENOMEM;
@@ -461,16 +463,17 @@ static int cache_read_fd(int fd, unsigned char **out, size_t *out_len)
 	return 0;
 }
 
-int cache_read_object(struct cache *c, const char *key, unsigned char **out, size_t *out_len)
+int cache_read_object(struct cache *c, const char *key, uint64_t max, unsigned char **out,
+		      size_t *out_len)
 {
-	int fd = cache_open_object(c, key);
+	int fd = cache_open_object(c, key, max);
 	int rc;
 
 	*out = NULL;
 	*out_len = 0;
 	if (fd < 0)
 		return fd;
-	rc = cache_read_fd(fd, out, out_len);
+	rc = cache_read_fd(fd, max, out, out_len);
 	close(fd);
 	return rc;
 }

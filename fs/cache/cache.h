@@ -31,17 +31,21 @@ void cache_path(const struct cache *c, const char *key, char out[CACHE_PATH_MAX]
 void cache_tmp_path(struct cache *c, char out[CACHE_PATH_MAX]);
 
 /* Opens the cache file for key read-only, fetching it from the store first if
- * it is not cached. Returns an fd >= 0, -ENOENT if the store lacks it, or the
- * store's error. Tracked: the object becomes the most recently used; a
- * fetched one is clean. */
-int cache_open_object(struct cache *c, const char *key);
+ * it is not cached; max is the most bytes the object can have (known from
+ * authenticated metadata): a larger one is refused with -EFBIG and nothing
+ * of it stays in the cache. Returns an fd >= 0, -ENOENT if the store lacks
+ * it, or the store's error. Tracked: the object becomes the most recently
+ * used; a fetched one is clean. */
+int cache_open_object(struct cache *c, const char *key, uint64_t max);
 /* The same without fetching: -ENOENT when key is not in the cache. */
 int cache_open_cached(struct cache *c, const char *key);
 /* Whether key is in the cache now (no fetch, no use recorded). */
 bool cache_has_object(struct cache *c, const char *key);
 /* Reads a whole object (cache first, then the store, filling the cache) into a
- * new malloc'ed buffer. */
-int cache_read_object(struct cache *c, const char *key, unsigned char **out, size_t *out_len);
+ * new malloc'ed buffer; -EFBIG (nothing read) when it has more than max
+ * bytes, in the store or in the cache. */
+int cache_read_object(struct cache *c, const char *key, uint64_t max, unsigned char **out,
+		      size_t *out_len);
 /* Writes a whole object into the cache (atomic: tmp file + rename, no fsync).
  * Tracked (cache_track): the object is pinned. */
 int cache_write_object(struct cache *c, const char *key, const void *data, size_t len);

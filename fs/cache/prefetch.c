@@ -20,6 +20,7 @@ struct prefetch {
 	pthread_cond_t work;  /* a key was queued, or stop */
 	pthread_cond_t done;  /* a fetch ended */
 	char queue[PREFETCH_QUEUE][OBJECT_KEY_TEXT_BYTES];
+	uint64_t queue_max[PREFETCH_QUEUE];		    /* each queued object's bound */
 	size_t head, count;				    /* ring */
 	char busy[PREFETCH_THREADS][OBJECT_KEY_TEXT_BYTES]; /* "" when idle */
 	bool stop;
@@ -72,10 +73,11 @@ static void *prefetch_main(void *arg)
 			continue;
 		}
 		memcpy(mine, p->queue[p->head], OBJECT_KEY_TEXT_BYTES);
+		uint64_t max = p->queue_max[p->head];
 		p->head = (p->head + 1) % PREFETCH_QUEUE;
 		p->count--;
 		pthread_mutex_unlock(&p->lock);
-		int fd = cache_open_object(p->cache, mine); /* fetches when not cached */
+		int fd = cache_open_object(p->cache, mine, max); /* fetches when not cached */
 		if (fd >= 0)
 			close(fd);
 		pthread_mutex_lock(&p->lock);
@@ -141,7 +143,7 @@ void prefetch_stop(struct prefetch *p)
 	free(p);
 }
 
-void prefetch_add(struct prefetch *p, const char *key)
+void prefetch_add(struct prefetch *p, const char *key, uint64_t max)
 {
 	if (!p || strlen(key) >= OBJECT_KEY_TEXT_BYTES)
 		return;
@@ -151,6 +153,7 @@ void prefetch_add(struct prefetch *p, const char *key)
 		size_t at = (p->head + p->count) % PREFETCH_QUEUE;
 
 		memcpy(p->queue[at], key, strlen(key) + 1);
+		p->queue_max[at] = max;
 		p->count++;
 		pthread_cond_signal(&p->work);
 	}

@@ -10,6 +10,8 @@
 #ifndef SEALFS_PREFETCH_H
 #define SEALFS_PREFETCH_H
 
+#include <stdint.h>
+
 #include "cache.h"
 
 #define PREFETCH_THREADS 4u
@@ -24,9 +26,10 @@ struct prefetch;
 int prefetch_start(struct prefetch **out, struct cache *cache);
 /* Stops the threads (fetches in progress finish) and frees. NULL is fine. */
 void prefetch_stop(struct prefetch *p);
-/* Queues key (store key text) unless it is queued, being fetched, or the
- * queue is full. Never blocks on the store. */
-void prefetch_add(struct prefetch *p, const char *key);
+/* Queues key (store key text; an object of at most max bytes, see
+ * cache_open_object) unless it is queued, being fetched, or the queue is
+ * full. Never blocks on the store. */
+void prefetch_add(struct prefetch *p, const char *key, uint64_t max);
 /* Before a reader fetches key itself: takes it off the queue if it waits
  * there, or waits until a prefetch of it in progress ends. */
 void prefetch_claim(struct prefetch *p, const char *key);

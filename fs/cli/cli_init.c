@@ -34,6 +34,8 @@ static const char cli_init_usage[] =
     "                         (default: aes256gcm where the cpu has AES-NI)\n"
     "  --kdf-memlimit MIB     Argon2id memory in MiB (default: libsodium MODERATE, 256)\n"
     "  --kdf-opslimit N       Argon2id passes (default: libsodium MODERATE, 3)\n"
+    "                         (at least 64 MiB and 2 passes: libsodium INTERACTIVE)\n"
+    "  --insecure-test-kdf    allow a lower cost: for test suites only\n"
     "  -h, --help             show this help\n";
 
 static const char cli_info_usage[] =
@@ -47,6 +49,7 @@ struct cli_init_args {
 	struct passphrase_src src;
 	enum suite_id suite;
 	struct vault_kdf_cost cost;
+	bool insecure_kdf; /* --insecure-test-kdf */
 };
 
 static int cli_init_cipher(struct cli_init_args *a, const char *name)
@@ -66,6 +69,7 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 					     {"cipher", required_argument, NULL, 'c'},
 					     {"kdf-memlimit", required_argument, NULL, 'm'},
 					     {"kdf-opslimit", required_argument, NULL, 'o'},
+					     {CLI_INSECURE_TEST_KDF, no_argument, NULL, 'I'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c, rc = 0;
@@ -88,6 +92,9 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 		case 'o':
 			rc = cli_parse_kdf_option(&a->cost, c, optarg);
 			break;
+		case 'I':
+			a->insecure_kdf = true;
+			break;
 		case 'h':
 			fputs(cli_init_usage, stdout);
 			return -1;
@@ -95,6 +102,8 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 			return cli_bad_option("init", c, argv);
 		}
 	}
+	if (rc == 0)
+		rc = cli_kdf_floor("init", &a->cost, a->insecure_kdf);
 	if (rc)
 		return rc;
 	if (a->src.file && a->src.extpass)
@@ -182,13 +191,8 @@ static void cli_init_show(const struct vault_config *cfg, const char *url, const
 	(void)fdio_write_str(STDOUT_FILENO, id);
 	(void)fdio_write_str(STDOUT_FILENO, " in ");
 	(void)fdio_write_str(STDOUT_FILENO, url);
-	(void)fdio_write_str(STDOUT_FILENO, "\n\nrecovery key:\n\n    ");
-	(void)fdio_write_str(STDOUT_FILENO, recovery);
-	(void)fdio_write_str(
-	    STDOUT_FILENO,
-	    "\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
-	    "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
-	    "and cannot show it again.\n");
+	(void)fdio_write_str(STDOUT_FILENO, "\n\n");
+	cli_show_recovery(recovery);
 }
 
 static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,

@@ -1,7 +1,10 @@
-/* cli_keys.c - `sealfs passwd` (change the passphrase) and `sealfs recover`
- * (set a new passphrase with the recovery key). Only the passphrase keyslot
- * changes; the data is not re-encrypted. Must never print or store a secret,
- * and must never leave a half-written config (the store's put is atomic). */
+/* cli_keys.c - `sealfs passwd` (change the passphrase), `sealfs recover`
+ * (set a new passphrase with the recovery key, which is then replaced by a
+ * new one) and `sealfs recovery-key` (replace the recovery key, with the
+ * passphrase). Only keyslots change; the data is not re-encrypted. Must
+ * never print a secret other than a new recovery key (once, to stdout),
+ * never store one, and never leave a half-written config (the store's put
+ * is atomic). */
 #include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
@@ -10,6 +13,7 @@
 
 #include "cli_util.h"
 #include "passphrase.h"
+#include "recovery.h"
 
 static const char cli_passwd_usage[] =
     "usage: sealfs passwd STORE [options]\n"
@@ -20,30 +24,70 @@ static const char cli_passwd_usage[] =
     "  --passphrase-file F      read the current passphrase from the first line of F\n"
     "  --extpass CMD            read the current passphrase from CMD's first line\n"
     "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256)\n"
-    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3)\n"
+    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n"
+    "                           at least 64)\n"
+    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n"
+    "                           at least 2)\n"
+    "  --insecure-test-kdf      allow a lower cost: for test suites only\n"
     "  -h, --help               show this help\n";
 
 static const char cli_recover_usage[] =
     "usage: sealfs recover STORE [options]\n"
     "\n"
     "Sets a new passphrase for the vault in STORE using the recovery key that\n"
-    "'sealfs init' printed. The recovery key stays valid.\n"
+    "'sealfs init' printed, then prints a new recovery key once: the one just\n"
+    "used stops working.\n"
     "\n"
     "  --recovery-key-file F    read the recovery key from the first line of F\n"
     "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256)\n"
-    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3)\n"
+    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n"
+    "                           at least 64)\n"
+    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n"
+    "                           at least 2)\n"
+    "  --insecure-test-kdf      allow a lower cost: for test suites only\n"
     "  -h, --help               show this help\n";
+
+static const char cli_recovery_key_usage[] =
+    "usage: sealfs recovery-key STORE [options]\n"
+    "\n"
+    "Makes a new recovery key for the vault in STORE and prints it once; the old\n"
+    "one stops working. Asks for the passphrase.\n"
+    "\n"
+    "  --passphrase-file F      read the passphrase from the first line of F\n"
+    "  --extpass CMD            read the passphrase from CMD's first line\n"
+    "  -h, --help               show this help\n";
+
+enum cli_keys_cmd { KEYS_PASSWD, KEYS_RECOVER, KEYS_RECOVERY_KEY };
+static const char *const cli_keys_names[] = {"passwd", "recover", "recovery-key"};
+static const char *const cli_keys_usages[] = {cli_passwd_usage, cli_recover_usage,
+					      cli_recovery_key_usage};
 
 struct cli_keys_args {
 	const char *store;
 	struct passphrase_src old_src; /* current passphrase, or the recovery key */
 	struct passphrase_src new_src;
 	struct vault_kdf_cost cost;
+	bool insecure_kdf; /* --insecure-test-kdf */
 };
 
-static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, bool recover)
+/* Which options cmd takes: passwd and recover set a passphrase, recover
+ * alone reads the recovery key, recovery-key only reads the passphrase. */
+static int cli_keys_option_ok(enum cli_keys_cmd cmd, int c)
+{
+	const char *name = cli_keys_names[cmd];
+
+	if ((c == 'p' || c == 'x') && cmd == KEYS_RECOVER)
+		return cli_usage(name, "recover takes --recovery-key-file, not %s",
+				 c == 'p' ? "--passphrase-file" : "--extpass");
+	if (c == 'r' && cmd != KEYS_RECOVER)
+		return cli_usage(name, "--recovery-key-file belongs to 'sealfs recover'");
+	if ((c == 'n' || c == 'm' || c == 'o' || c == 'I') && cmd == KEYS_RECOVERY_KEY)
+		return cli_usage(name, "recovery-key sets no passphrase: no --new-passphrase-file "
+				       "or KDF option");
+	return 0;
+}
+
+static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum cli_keys_cmd cmd)
 {
 	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
 					     {"extpass", required_argument, NULL, 'x'},
@@ -51,19 +95,18 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, bool r
 					     {"new-passphrase-file", required_argument, NULL, 'n'},
 					     {"kdf-memlimit", required_argument, NULL, 'm'},
 					     {"kdf-opslimit", required_argument, NULL, 'o'},
+					     {CLI_INSECURE_TEST_KDF, no_argument, NULL, 'I'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *cmd = recover ? "recover" : "passwd";
+	const char *name = cli_keys_names[cmd];
 	int c, rc = 0;
 
 	a->cost = vault_kdf_default();
 	opterr = 0; /* cli_bad_option says it in our words */
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if ((c == 'p' || c == 'x') && recover)
-			return cli_usage(cmd, "recover takes --recovery-key-file, not %s",
-					 c == 'p' ? "--passphrase-file" : "--extpass");
-		if (c == 'r' && !recover)
-			return cli_usage(cmd, "--recovery-key-file belongs to 'sealfs recover'");
+		rc = cli_keys_option_ok(cmd, c);
+		if (rc)
+			return rc;
 		switch (c) {
 		case 'p':
 		case 'r':
@@ -79,19 +122,24 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, bool r
 		case 'o':
 			rc = cli_parse_kdf_option(&a->cost, c, optarg);
 			break;
+		case 'I':
+			a->insecure_kdf = true;
+			break;
 		case 'h':
-			fputs(recover ? cli_recover_usage : cli_passwd_usage, stdout);
+			fputs(cli_keys_usages[cmd], stdout);
 			return -1;
 		default:
-			return cli_bad_option(cmd, c, argv);
+			return cli_bad_option(name, c, argv);
 		}
 	}
+	if (rc == 0)
+		rc = cli_kdf_floor(name, &a->cost, a->insecure_kdf);
 	if (rc)
 		return rc;
 	if (a->old_src.file && a->old_src.extpass)
-		return cli_usage(cmd, "--passphrase-file and --extpass exclude each other");
+		return cli_usage(name, "--passphrase-file and --extpass exclude each other");
 	if (optind != argc - 1)
-		return cli_usage(cmd, "expected one STORE argument");
+		return cli_usage(name, "expected one STORE argument");
 	a->store = argv[optind];
 	return 0;
 }
@@ -137,35 +185,82 @@ static int cli_keys_rewrap(struct vault_config *cfg, const struct vault_keys *ke
 	return 0;
 }
 
-static int cli_keys_main(int argc, char **argv, bool recover)
+/* Replaces the recovery keyslot: the new key's text into recovery. */
+static int cli_keys_new_recovery(struct vault_config *cfg, const struct vault_keys *keys,
+				 char *recovery)
+{
+	int rc = vault_set_recovery(cfg, keys, recovery, RECOVERY_TEXT_BYTES);
+
+	return rc < 0 ? cli_fail(EXITCODE_OTHER, "making a new recovery key: %s", cli_why(-rc)) : 0;
+}
+
+/* Changes what cmd changes in cfg (unlocked as keys); a new recovery key,
+ * if any, goes to recovery. */
+static int cli_keys_change(enum cli_keys_cmd cmd, struct vault_config *cfg,
+			   const struct vault_keys *keys, const struct cli_keys_args *a,
+			   char *recovery)
+{
+	int rc = 0;
+
+	if (cmd != KEYS_RECOVERY_KEY)
+		rc = cli_keys_rewrap(cfg, keys, a);
+	/* A recovery key that was used has been typed or read from a file: it
+	 * is replaced, as on request. */
+	if (rc == 0 && cmd != KEYS_PASSWD)
+		rc = cli_keys_new_recovery(cfg, keys, recovery);
+	return rc;
+}
+
+/* What the user learns once the new config is in the store. */
+static void cli_keys_report(enum cli_keys_cmd cmd, const char *recovery)
+{
+	if (cmd != KEYS_RECOVERY_KEY)
+		printf("passphrase changed\n");
+	if (cmd == KEYS_PASSWD)
+		return;
+	printf("the old recovery key no longer works; the new one is below\n\n");
+	cli_show_recovery(recovery);
+}
+
+static int cli_keys_main(int argc, char **argv, enum cli_keys_cmd cmd)
 {
 	struct cli_keys_args a = {0};
 	struct backend *store = NULL;
 	struct vault_config *cfg = NULL;
 	struct vault_keys *keys = NULL;
+	char *recovery = NULL;
 	int rc;
 
 	cli_harden();
-	rc = cli_keys_parse(&a, argc, argv, recover);
+	rc = cli_keys_parse(&a, argc, argv, cmd);
 	if (rc)
 		return rc < 0 ? EXITCODE_OK : rc;
+	recovery = sodium_malloc(RECOVERY_TEXT_BYTES);
+	if (!recovery)
+		return cli_fail(EXITCODE_OTHER, "out of memory");
 	rc = cli_store_open(&store, a.store, false);
 	if (rc == 0)
 		rc = cli_config_load(&cfg, store, a.store);
 	if (rc == 0)
-		rc = cli_keys_unlock(&keys, cfg, &a, recover);
+		rc = cli_keys_unlock(&keys, cfg, &a, cmd == KEYS_RECOVER);
 	if (rc == 0)
-		rc = cli_keys_rewrap(cfg, keys, &a);
+		rc = cli_keys_change(cmd, cfg, keys, &a, recovery);
 	if (rc == 0)
 		rc = cli_config_save(store, cfg);
 	if (rc == 0)
-		printf("passphrase changed\n");
+		cli_keys_report(cmd, recovery);
+	sodium_free(recovery);
 	vault_keys_free(keys);
 	vault_config_free(cfg);
 	backend_destroy(store);
 	return rc;
 }
 
-int cli_keys_passwd_main(int argc, char **argv) { return cli_keys_main(argc, argv, false); }
+int cli_keys_passwd_main(int argc, char **argv) { return cli_keys_main(argc, argv, KEYS_PASSWD); }
 
-int cli_keys_recover_main(int argc, char **argv) { return cli_keys_main(argc, argv, true); }
+int cli_keys_recover_main(int argc, char **argv) { return cli_keys_main(argc, argv, KEYS_RECOVER); }
+
+int cli_keys_recovery_key_main(int argc, char **argv)
+{
+	return cli_keys_main(argc, argv, KEYS_RECOVERY_KEY);
+}

@@ -14,9 +14,12 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "errbuf.h"
+#include "fdio.h"
 #include "log.h"
 #include "runtime.h"
 #include "suite.h"
@@ -38,13 +41,16 @@ const char *cli_why(int err)
 int cli_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
-	char line[1024];
+	char line[1024], shown[2048];
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Parts of a message may come from the store (an S3 server's error
+	 * text): one line of data, whatever it holds. */
+	errbuf_escape(shown, sizeof(shown), line);
 	/* One write: lines from concurrent processes do not interleave. */
-	fprintf(stderr, "sealfs: %s\n", line);
+	fprintf(stderr, "sealfs: %s\n", shown);
 	return code;
 }
 
@@ -109,6 +115,30 @@ int cli_parse_kdf_option(struct vault_kdf_cost *cost, int c, const char *text)
 	if (rc == 0)
 		cost->opslimit = v;
 	return rc;
+}
+
+int cli_kdf_floor(const char *cmd, const struct vault_kdf_cost *cost, bool insecure_test)
+{
+	if (insecure_test ||
+	    (cost->memlimit >= CLI_KDF_FLOOR_MEMLIMIT && cost->opslimit >= CLI_KDF_FLOOR_OPSLIMIT))
+		return 0;
+	return cli_fail(EXITCODE_USAGE,
+			"%s: a KDF cost below %llu MiB and %llu passes makes guessing the "
+			"passphrase cheap: refused",
+			cmd, (unsigned long long)(CLI_KDF_FLOOR_MEMLIMIT / CLI_MIB),
+			CLI_KDF_FLOOR_OPSLIMIT);
+}
+
+void cli_show_recovery(const char *recovery)
+{
+	fflush(stdout);
+	(void)fdio_write_str(STDOUT_FILENO, "recovery key:\n\n    ");
+	(void)fdio_write_str(STDOUT_FILENO, recovery);
+	(void)fdio_write_str(
+	    STDOUT_FILENO,
+	    "\n\nWrite this down and keep it somewhere safe. It is the only way back in\n"
+	    "if you forget your passphrase (sealfs recover). sealfs stores it nowhere\n"
+	    "and cannot show it again.\n");
 }
 
 int cli_parse_size(unsigned long long *out, const char *opt, const char *text,
@@ -208,18 +238,16 @@ int cli_config_load(struct vault_config **out, struct backend *store, const char
 	int rc;
 
 	*out = NULL;
-	rc = backend_get(store, VAULT_CONFIG_NAME, 0, 0, &text, &len);
+	rc = backend_get_max(store, VAULT_CONFIG_NAME, CLI_CONFIG_MAX_BYTES, &text, &len);
+	if (rc == -EFBIG)
+		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (%s is too large)",
+				url, VAULT_CONFIG_NAME);
 	if (rc == -ENOENT)
 		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (no %s)", url,
 				VAULT_CONFIG_NAME);
 	if (rc < 0)
 		return cli_fail(EXITCODE_STORE_IO, "reading %s from '%s': %s", VAULT_CONFIG_NAME,
 				url, cli_why(-rc));
-	if (len > CLI_CONFIG_MAX_BYTES) {
-		free(text);
-		return cli_fail(EXITCODE_NOT_VAULT, "'%s' is not a sealfs vault (%s is too large)",
-				url, VAULT_CONFIG_NAME);
-	}
 	rc = vault_config_parse(out, (const char *)text, len);
 	if (rc < 0)
 		rc = cli_config_parse_error(rc, url, text, len);

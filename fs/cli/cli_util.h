@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sodium.h>
+
 #include "backend.h"
 #include "exitcodes.h"
 #include "vault.h"
@@ -43,6 +45,23 @@ int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
  * (--kdf-opslimit N, libsodium's range); sets that half of *cost. 0, or a
  * usage error as cli_usage. */
 int cli_parse_kdf_option(struct vault_kdf_cost *cost, int c, const char *text);
+
+/* The floor of a passphrase keyslot's Argon2id cost: libsodium's
+ * INTERACTIVE (64 MiB, 2 passes). Below it, guessing passphrases offline
+ * from a copy of sealfs.json gets cheap. */
+#define CLI_KDF_FLOOR_MEMLIMIT ((size_t)crypto_pwhash_MEMLIMIT_INTERACTIVE)
+#define CLI_KDF_FLOOR_OPSLIMIT ((unsigned long long)crypto_pwhash_OPSLIMIT_INTERACTIVE)
+/* The option that lets init, passwd and recover go below the floor: for the
+ * test suites only (docs/CLI.md). */
+#define CLI_INSECURE_TEST_KDF "insecure-test-kdf"
+
+/* Refuses a cost below the floor (usage error, exit 1) unless
+ * insecure_test (--insecure-test-kdf) was given; cmd names the command. */
+int cli_kdf_floor(const char *cmd, const struct vault_kdf_cost *cost, bool insecure_test);
+
+/* Prints a new recovery key to stdout, once, with write(2) (no stdio buffer
+ * keeps a copy), with the advice to write it down. */
+void cli_show_recovery(const char *recovery);
 
 /* Parses a size given to option opt: a whole number of bytes with an
  * optional K, M, G or T (binary multiples, either case), at least min
@@ -98,6 +117,7 @@ int cli_mount_main(int argc, char **argv);	 /* cli_mount.c */
 int cli_unmount_main(int argc, char **argv);	 /* cli_unmount.c */
 int cli_keys_passwd_main(int argc, char **argv); /* cli_keys.c */
 int cli_keys_recover_main(int argc, char **argv);
+int cli_keys_recovery_key_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv); /* cli_status.c */
 int cli_status_sync_main(int argc, char **argv);
 int cli_fsck_main(int argc, char **argv); /* cli_fsck.c */

@@ -24,6 +24,7 @@ static const struct main_command main_commands[] = {
     {"info", cli_init_info_main},
     {"passwd", cli_keys_passwd_main},
     {"recover", cli_keys_recover_main},
+    {"recovery-key", cli_keys_recovery_key_main},
     {"status", cli_status_main},
     {"sync", cli_status_sync_main},
     {"fsck", cli_fsck_main},
@@ -42,6 +43,8 @@ static const char main_usage[] =
     "  info    STORE              describe a vault without unlocking it\n"
     "  passwd  STORE              change the passphrase\n"
     "  recover STORE              set a new passphrase using the recovery key\n"
+    "                             (prints a new recovery key once)\n"
+    "  recovery-key STORE         replace the recovery key (prints the new one once)\n"
     "  status  MOUNTPOINT         what waits for the store, upload rate, last error\n"
     "  sync    MOUNTPOINT         commit now and wait until the store holds everything\n"
     "  fsck    STORE              check every object of a vault; --repair moves damage aside\n"

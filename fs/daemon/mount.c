@@ -388,7 +388,8 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 
 	if (m.delay_ms == 0)
 		m.delay_ms = MOUNT_COMMIT_DELAY_DEFAULT_MS;
-	fault_setup(); /* test builds only; a malformed SEALFS_FAULT is logged */
+	fault_setup();			 /* test builds only; a malformed SEALFS_FAULT is logged */
+	vault_keys_keep_data_keys(keys); /* the mount needs content and meta only */
 	r = mount_prepare(&m, store, cfg, keys, opts, err, err_size);
 	if (r == 0 && (r = mount_start_committer(&m)) != 0)
 		errbuf_fail(err, err_size, r, "starting the committer failed");

@@ -1,4 +1,6 @@
-/* log.c - the daemon's log sink. Must never receive names, contents or keys. */
+/* log.c - the daemon's log sink. Must never receive names, contents or keys,
+ * and never pass a control character on: every message is escaped
+ * (errbuf_escape), as parts of it may come from the store. */
 #include "log.h"
 
 #include <pthread.h>
@@ -6,7 +8,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "errbuf.h"
 #include "hex.h"
+
+#define LOG_LINE_BYTES 1024 /* longer messages are cut */
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool log_syslog; /* protected by log_lock */
@@ -25,21 +30,21 @@ void log_set_level(int level) { log_level = level; }
 
 void log_msg(int level, const char *fmt, ...)
 {
+	char line[LOG_LINE_BYTES], shown[2 * LOG_LINE_BYTES];
 	va_list ap;
 
 	if (level > log_level)
 		return;
 	va_start(ap, fmt);
-	pthread_mutex_lock(&log_lock);
-	if (log_syslog) {
-		vsyslog(level, fmt, ap);
-	} else {
-		fputs("sealfs: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-	}
-	pthread_mutex_unlock(&log_lock);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	errbuf_escape(shown, sizeof(shown), line);
+	pthread_mutex_lock(&log_lock);
+	if (log_syslog)
+		syslog(level, "%s", shown);
+	else
+		fprintf(stderr, "sealfs: %s\n", shown);
+	pthread_mutex_unlock(&log_lock);
 }
 
 const char *log_id(char out[33], const uint8_t id[16])

@@ -65,6 +65,11 @@ int content_bad_chunk(const struct content_file *f, uint64_t index, int rc)
 		log_msg(LOG_ERR, "segment of chunk %" PRIu64 " of file %s is missing", index, id);
 	else if (rc == -EBADMSG)
 		log_msg(LOG_ERR, "chunk %" PRIu64 " of file %s failed to authenticate", index, id);
+	else if (rc == -EFBIG)
+		log_msg(LOG_ERR,
+			"segment of chunk %" PRIu64 " of file %s is larger in the store than "
+			"the file's size allows: refused",
+			index, id);
 	else
 		return rc;
 	return -EIO;

@@ -64,6 +64,7 @@ struct content_snapseg {
 struct content_want {
 	uint8_t key[OBJECT_ID_BYTES];
 	size_t seg;
+	uint64_t max; /* the most bytes its object can have (content_seg_max) */
 };
 
 struct content_file {

@@ -31,6 +31,20 @@ static bool content_store_down(int rc)
 	       rc == -ENETUNREACH || rc == -ECONNRESET || rc == -EIO || rc == -EPROTO;
 }
 
+/* The most bytes clean segment s's object can have, from the authenticated
+ * size (the store is not trusted with it: backend.h "Bounded reads"): the
+ * exact size for a file unchanged since it was loaded or committed; once
+ * changed (its committed size is then snap_size, and segments may have been
+ * cut or added since), the larger of the two sizes' bounds. Caller holds
+ * the file's lock. */
+uint64_t content_seg_max(const struct content_ctx *ctx, const struct content_file *f, size_t s)
+{
+	uint64_t now = chunk_segment_stored_bytes(ctx->suite, f->size, s);
+	uint64_t then = f->snap_valid ? chunk_segment_stored_bytes(ctx->suite, f->snap_size, s) : 0;
+
+	return now > then ? now : then;
+}
+
 /* Opens the cache file of clean segment s, fetching it from the store if it
  * is not cached, unless f->nofetch: then -EWOULDBLOCK with the segment in
  * f->want, and the caller fetches it without the file's lock. When the store
@@ -38,7 +52,7 @@ static bool content_store_down(int rc)
 static int seg_open_clean(const struct content_ctx *ctx, struct content_file *f, size_t s,
 			  const char *key, const char *path)
 {
-	struct content_want w = {.seg = s};
+	struct content_want w = {.seg = s, .max = content_seg_max(ctx, f, s)};
 	int fd;
 
 	if (content_now_ms() < f->unreachable_until_ms) {
@@ -68,7 +82,7 @@ int content_fetch(const struct content_ctx *ctx, const struct content_want *w)
 
 	object_key_text(key, w->key);
 	prefetch_claim(ctx->prefetch, key); /* a fetch of it in progress: wait for that one */
-	fd = cache_open_object(ctx->cache, key);
+	fd = cache_open_object(ctx->cache, key, w->max);
 	if (fd < 0)
 		return fd;
 	close(fd);

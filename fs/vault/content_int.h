@@ -77,4 +77,7 @@ int content_snapshot(struct content_file *f);
  * clean. The fd stays f's. */
 int seg_fd(const struct content_ctx *ctx, struct content_file *f, size_t s);
 
+/* The most bytes clean segment s's object can have (content_fetch.c). */
+uint64_t content_seg_max(const struct content_ctx *ctx, const struct content_file *f, size_t s);
+
 #endif

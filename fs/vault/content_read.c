@@ -127,7 +127,7 @@ static void content_read_ahead(const struct content_ctx *ctx, struct content_fil
 		object_key_text(key, seg->key);
 		cache_path(ctx->cache, key, path);
 		if (access(path, F_OK) != 0)
-			prefetch_add(ctx->prefetch, key);
+			prefetch_add(ctx->prefetch, key, content_seg_max(ctx, f, s));
 	}
 }
 

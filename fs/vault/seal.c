@@ -111,7 +111,9 @@ int seal_read_head(struct dirobj_head *head, struct backend *store,
 	int r;
 
 	memset(head, 0, sizeof(*head));
-	r = backend_get(store, HEAD_STORE_KEY, 0, 0, &sealed, &sealed_len);
+	/* Bounded (backend.h): a store cannot make the mount read more than
+	 * the largest head meta_open would accept. */
+	r = backend_get_max(store, HEAD_STORE_KEY, META_MAX_SEALED_BYTES, &sealed, &sealed_len);
 	if (r)
 		return r;
 	r = seal_open_head(head, sealed, sealed_len, vault_id, meta_key);

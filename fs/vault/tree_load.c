@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "meta.h"
 #include "seal.h"
 #include "tree_cache.h"
 
@@ -64,11 +65,11 @@ static int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 	int r;
 
 	object_key_text(key, ref->store_key);
-	r = cache_read_object(t->cctx.cache, key, &sealed, &sealed_len);
+	r = cache_read_object(t->cctx.cache, key, META_MAX_SEALED_BYTES, &sealed, &sealed_len);
 	if (r) {
 		log_msg(LOG_ERR, "directory %s: reading its object failed (errno %d)",
 			log_id(hex, id), -r);
-		return r == -ENOENT ? -EIO : r;
+		return r == -ENOENT || r == -EFBIG ? -EIO : r; /* EFBIG: larger than any */
 	}
 	r = seal_open_dir(obj, sealed, sealed_len, id, ref, t->vault_id, t->meta_key);
 	free(sealed);

@@ -115,11 +115,13 @@ static void test_get_to_fd(struct ctx *c)
 	if (fd < 0)
 		return;
 	CHECK_RC(write(fd, "abc", 3), 3);
-	CHECK_RC(c->b->ops->get_to_fd(c->b, k, fd, &size), 0);
+	CHECK_RC(c->b->ops->get_to_fd(c->b, k, fd, BACKEND_NO_MAX, &size), 0);
 	CHECK_RC(size, sizeof(data));
 	CHECK_RC(pread(fd, back, sizeof(back), 0), sizeof(back));
 	CHECK(memcmp(back, "abc", 3) == 0 && memcmp(back + 3, data, sizeof(data)) == 0);
-	CHECK_RC(c->b->ops->get_to_fd(c->b, key_of(c, k, "tofd-missing"), fd, &size), -ENOENT);
+	CHECK_RC(
+	    c->b->ops->get_to_fd(c->b, key_of(c, k, "tofd-missing"), fd, BACKEND_NO_MAX, &size),
+	    -ENOENT);
 	close(fd);
 }
 
@@ -354,7 +356,7 @@ static void expect_invalid(struct ctx *c, const char *key, const char *src, int 
 	CHECK_RC(c->b->ops->head(c->b, key, &size), -EINVAL);
 	CHECK_RC(c->b->ops->del(c->b, key), -EINVAL);
 	CHECK_RC(c->b->ops->put_file(c->b, key, src), -EINVAL);
-	CHECK_RC(c->b->ops->get_to_fd(c->b, key, fd, &size), -EINVAL);
+	CHECK_RC(c->b->ops->get_to_fd(c->b, key, fd, BACKEND_NO_MAX, &size), -EINVAL);
 }
 
 static void test_invalid_keys(struct ctx *c)

@@ -148,22 +148,23 @@ static void test_objects_come_from_store(struct tenv *env)
 	CHECK_RC(backend_put(env->store, key, buf, sizeof(buf)), 0);
 	cache_path(env->cache, key, path);
 	CHECK(access(path, F_OK) < 0);
-	fd = cache_open_object(env->cache, key);
+	fd = cache_open_object(env->cache, key, BACKEND_NO_MAX);
 	CHECK(fd >= 0);
 	CHECK_RC(pread(fd, buf, sizeof(buf), 0), sizeof(buf));
 	CHECK(buf[0] == 0x5e && buf[99] == 0x5e);
 	close(fd);
 	CHECK(access(path, F_OK) == 0);
 	CHECK_RC(backend_del(env->store, key), 0);
-	CHECK_RC(cache_read_object(env->cache, key, &data, &len), 0); /* now from the cache */
+	CHECK_RC(cache_read_object(env->cache, key, BACKEND_NO_MAX, &data, &len),
+		 0); /* now from the cache */
 	CHECK_RC(len, sizeof(buf));
 	free(data);
 	CHECK_RC(cache_drop_object(env->cache, key), 0);
 	CHECK_RC(cache_drop_object(env->cache, key), 0);
-	CHECK_RC(cache_open_object(env->cache, key), -ENOENT);
-	CHECK_RC(cache_read_object(env->cache, key, &data, &len), -ENOENT);
+	CHECK_RC(cache_open_object(env->cache, key, BACKEND_NO_MAX), -ENOENT);
+	CHECK_RC(cache_read_object(env->cache, key, BACKEND_NO_MAX, &data, &len), -ENOENT);
 	CHECK_RC(cache_write_object(env->cache, "o/77/77aa", "abc", 3), 0);
-	CHECK_RC(cache_read_object(env->cache, "o/77/77aa", &data, &len), 0);
+	CHECK_RC(cache_read_object(env->cache, "o/77/77aa", BACKEND_NO_MAX, &data, &len), 0);
 	CHECK(len == 3 && memcmp(data, "abc", 3) == 0);
 	free(data);
 }
@@ -177,7 +178,7 @@ struct fetcher {
 static void *fetch_thread(void *arg)
 {
 	struct fetcher *ft = arg;
-	int fd = cache_open_object(ft->cache, ft->key);
+	int fd = cache_open_object(ft->cache, ft->key, BACKEND_NO_MAX);
 
 	ft->rc = fd < 0 ? fd : 0;
 	if (fd >= 0)

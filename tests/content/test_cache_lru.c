@@ -326,7 +326,7 @@ static void test_cache_evicts_clean_files_keeps_pinned(struct tenv *env)
 	cache_set_limit(env->cache, &lim);
 	for (unsigned i = 0; i < 40; i++) {
 		CHECK_RC(store_object(env, i, 4000, clean[i]), 0);
-		fd = cache_open_object(env->cache, clean[i]);
+		fd = cache_open_object(env->cache, clean[i], BACKEND_NO_MAX);
 		CHECK(fd >= 0);
 		if (fd >= 0) /* the fd reads even if its file is evicted meanwhile */
 			CHECK_RC(fdio_pread_all(fd, data, sizeof(data), 0, NULL), 0);
@@ -353,7 +353,7 @@ static void test_cache_evicts_clean_files_keeps_pinned(struct tenv *env)
 		CHECK(cached(env, dirty[i]));
 	CHECK_RC(o_bytes(env->cache_dir, &n), u.bytes);
 	/* An evicted object comes back from the store. */
-	fd = cache_open_object(env->cache, clean[0]);
+	fd = cache_open_object(env->cache, clean[0], BACKEND_NO_MAX);
 	CHECK(fd >= 0);
 	if (fd >= 0)
 		close(fd);
@@ -390,7 +390,7 @@ static void test_rescan_gives_same_totals(struct tenv *env)
 		object_key_text(text, key);
 		CHECK_RC(cache_write_object(env->cache, text, data, 100 * i + 1), 0);
 		CHECK_RC(store_object(env, i, 5000 + i, text), 0);
-		fd = cache_open_object(env->cache, text);
+		fd = cache_open_object(env->cache, text, BACKEND_NO_MAX);
 		CHECK(fd >= 0);
 		if (fd >= 0)
 			close(fd);

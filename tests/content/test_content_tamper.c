@@ -202,6 +202,54 @@ static void test_read_rejects_cut_segment(struct tenv *env)
 	free(f.garbage);
 }
 
+/* Appends extra bytes of junk to object key in the store. */
+static int store_grow(struct tenv *env, const uint8_t key[16], size_t extra)
+{
+	unsigned char *d = NULL, *grown;
+	size_t len = 0;
+	int rc = store_get(env, key, &d, &len);
+
+	grown = rc == 0 ? realloc(d, len + extra) : NULL;
+	if (!grown) {
+		free(d);
+		return rc ? rc : -ENOMEM;
+	}
+	memset(grown + len, 0x5a, extra);
+	rc = store_put(env, key, grown, len + extra);
+	free(grown);
+	return rc;
+}
+
+/* Bounded downloads (backend.h): a segment object longer than the file's
+ * authenticated size allows is refused before it reaches the cache: 1 MiB
+ * appended to a full segment, and one sealed chunk appended to the only
+ * segment of a 2-chunk file (the reads touch only the genuine chunks, so
+ * without the bound both would succeed). */
+static void test_read_refuses_oversized_segment(struct tenv *env)
+{
+	struct content_file f, g;
+	char path[CACHE_PATH_MAX];
+
+	CHECK_RC(setup_file(env, &f), 0);
+	CHECK_RC(store_grow(env, f.segs[1].key, MIB), 0);
+	CHECK_RC(read_at(env, &f, 4096, MIB), -EIO);
+	seg_path(env, &f, 1, path);
+	CHECK(access(path, F_OK) != 0); /* nothing of it kept */
+	CHECK_RC(read_at(env, &f, 4096, 0), 4096);
+	CHECK_RC(read_at(env, &f, 4096, 2 * MIB), 4096);
+	content_release(&f);
+	free(f.garbage);
+
+	CHECK_RC(content_new(&g), 0);
+	CHECK_RC(write_all(env, &g, 5000, 0), 0);
+	CHECK_RC(tenv_commit(env, &g), 0);
+	CHECK_RC(tenv_reload(env, &g), 0);
+	CHECK_RC(store_grow(env, g.segs[0].key, chunk_sealed_bytes(env->ctx.suite)), 0);
+	CHECK_RC(read_at(env, &g, 100, 0), -EIO);
+	content_release(&g);
+	free(g.garbage);
+}
+
 /* A directory entry whose size was cut to a chunk boundary: the new last
  * chunk was sealed as not last, so it must fail. */
 static void test_read_rejects_size_cut_by_entry(struct tenv *env)
@@ -421,6 +469,7 @@ int main(void)
 	    test_read_rejects_rolled_back_segment,
 	    test_read_rejects_segment_of_other_file,
 	    test_read_rejects_cut_segment,
+	    test_read_refuses_oversized_segment,
 	    test_read_rejects_size_cut_by_entry,
 	    test_holes_are_not_stored,
 	    test_no_plaintext_in_cache_or_store,

@@ -47,8 +47,8 @@ static void test_queued_keys_are_fetched(struct tenv *env)
 	CHECK_RC(prefetch_start(&p, env->cache), 0);
 	for (size_t i = 0; i < 20; i++) {
 		object_key_text(text, keys[i]);
-		prefetch_add(p, text);
-		prefetch_add(p, text); /* queued once */
+		prefetch_add(p, text, BACKEND_NO_MAX);
+		prefetch_add(p, text, BACKEND_NO_MAX); /* queued once */
 	}
 	for (size_t i = 0; i < 20; i++)
 		CHECK(wait_cached(env, keys[i]));
@@ -58,7 +58,7 @@ static void test_queued_keys_are_fetched(struct tenv *env)
 	object_key_text(text, extra);
 	CHECK_RC(backend_put(env->store, text, data, sizeof(data)), 0);
 	prefetch_claim(p, text);
-	prefetch_add(NULL, text); /* no prefetcher: nothing */
+	prefetch_add(NULL, text, BACKEND_NO_MAX); /* no prefetcher: nothing */
 	prefetch_stop(p);
 }
 

@@ -180,6 +180,32 @@ class Errors(st.VaultTestCase):
         self.expect_fail(["init", self.v.store, "--cipher", "rot13"], st.EXIT_USAGE,
                          "unknown cipher")
 
+    def test_kdf_cost_below_the_floor_is_refused(self):
+        """init, passwd and recover refuse an Argon2id cost below libsodium's
+        INTERACTIVE (64 MiB, 2 passes) unless --insecure-test-kdf (for the test
+        suites) says so; the store is not touched (expect_fail checks)."""
+        s = self.scratch("kdf-floor")
+        low = (["--kdf-memlimit", "63"], ["--kdf-opslimit", "1"],
+               ["--kdf-memlimit", "8", "--kdf-opslimit", "1"])
+        for cost in low:
+            self.expect_fail(["init", s, "--passphrase-file", self.v.passfile] + cost,
+                             st.EXIT_USAGE, "below 64 MiB and 2 passes", store=s)
+            self.assertEqual(os.listdir(s), [])
+            self.expect_fail(["passwd", self.v.store, "--passphrase-file", self.v.passfile,
+                              "--new-passphrase-file", self.v.passfile] + cost,
+                             st.EXIT_USAGE, "below 64 MiB")
+            self.expect_fail(["recover", self.v.store, "--new-passphrase-file",
+                              self.v.passfile] + cost, st.EXIT_USAGE, "below 64 MiB")
+        # At the floor: accepted (a real init, about 0.1 s of Argon2id).
+        p = st.sealfs("init", s, "--passphrase-file", self.v.passfile, "--kdf-memlimit", "64",
+                      "--kdf-opslimit", "2", check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # The control: the same low cost with the test-only option.
+        t = self.scratch("kdf-floor-test")
+        p = st.sealfs("init", t, "--passphrase-file", self.v.passfile, *st.FAST_KDF,
+                      check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_init_refuses_existing_vault_and_non_empty_dir(self):
         self.expect_fail(["init", self.v.store, "--passphrase-file", self.v.passfile],
                          st.EXIT_STORE_IN_USE, "already a sealfs vault")

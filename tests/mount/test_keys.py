@@ -1,6 +1,7 @@
 """Keys: the recovery key printed by init opens the vault after the passphrase
-is forgotten; passwd switches passphrases (old fails, new works); a wrong
-recovery key fails; --extpass works; a passwd killed at any moment leaves
+is forgotten, and recover then prints a new one (the used one stops
+working); recovery-key replaces it with the passphrase; passwd switches
+passphrases (old fails, new works); a wrong recovery key fails; --extpass works; a passwd killed at any moment leaves
 exactly one of old/new working; the daemon runs with core dumps off."""
 
 import os
@@ -19,6 +20,12 @@ from sealfstest import mount as st
 def write_secret(path, text):
     with open(path, "w") as f:
         f.write(text + "\n")
+
+
+def printed_recovery_keys(stdout):
+    """The recovery keys in a command's output (as Vault.init finds them)."""
+    return [s.strip() for s in stdout.splitlines()
+            if s.strip().count("-") >= 5 and " " not in s.strip()]
 
 
 class Keys(st.VaultTestCase):
@@ -57,6 +64,7 @@ class Keys(st.VaultTestCase):
         p = st.sealfs("recover", self.v.store, "--recovery-key-file", keyfile,
                       "--new-passphrase-file", newpass, *st.FAST_KDF)
         self.assertNotIn(self.v.recovery_key, p.stdout + p.stderr)
+        self.take_new_recovery_key(p.stdout, keyfile)
         self.assertTrue(self.works(newpass))
         old = os.path.join(self.v.root, "forgotten")
         write_secret(old, forgotten)
@@ -67,6 +75,57 @@ class Keys(st.VaultTestCase):
         with open(self.v.path("kept.txt")) as f:
             self.assertEqual(f.read(), marker)
         self.v.unmount()
+
+    def recover_with(self, keyfile, check=True):
+        newpass = os.path.join(self.v.root, "pass-after-recover")
+        write_secret(newpass, "again-" + os.urandom(6).hex())
+        p = st.sealfs("recover", self.v.store, "--recovery-key-file", keyfile,
+                      "--new-passphrase-file", newpass, *st.FAST_KDF, check=False)
+        if check:
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(newpass) as f:
+                self.set_passphrase(f.read().strip())
+        return p
+
+    def take_new_recovery_key(self, stdout, used_keyfile):
+        """After recover or recovery-key: exactly one new key was printed, once;
+        the one before it (in used_keyfile) now fails and changes nothing; the
+        new one works, is stored nowhere, and becomes the vault's key."""
+        keys = printed_recovery_keys(stdout)
+        self.assertEqual(len(keys), 1, stdout)
+        self.assertNotEqual(keys[0], self.v.recovery_key)
+        self.assertIn("old recovery key no longer works", stdout)
+        before = st.fingerprint(self.v.store)
+        p = self.recover_with(used_keyfile, check=False)
+        self.assertEqual(p.returncode, st.EXIT_WRONG_KEY, p.stderr)
+        self.assertIn("wrong recovery key", p.stderr)
+        self.assertEqual(st.fingerprint(self.v.store), before)
+        self.assertEqual(st.scan_for([self.v.store, self.v.cache],
+                                     [keys[0], keys[0].replace("-", "")]), [])
+        self.v.recovery_key = keys[0]
+
+    def test_recovery_key_command_replaces_the_key(self):
+        old_key = os.path.join(self.v.root, "old-recovery")
+        write_secret(old_key, self.v.recovery_key)
+        wrong = os.path.join(self.v.root, "wrong-pass-rk")
+        write_secret(wrong, "wrong")
+        before = st.fingerprint(self.v.store)
+        p = st.sealfs("recovery-key", self.v.store, "--passphrase-file", wrong, check=False)
+        self.assertEqual(p.returncode, st.EXIT_WRONG_KEY, p.stderr)
+        self.assertEqual(printed_recovery_keys(p.stdout), [])
+        self.assertEqual(st.fingerprint(self.v.store), before)
+        p = st.sealfs("recovery-key", self.v.store, "--passphrase-file", self.v.passfile)
+        self.take_new_recovery_key(p.stdout, old_key)
+        self.assertTrue(self.works(self.v.passfile))  # the passphrase is unchanged
+        # The new key works: recover with it (and that issues yet another).
+        new_key = os.path.join(self.v.root, "new-recovery")
+        write_secret(new_key, self.v.recovery_key)
+        p = self.recover_with(new_key)
+        self.take_new_recovery_key(p.stdout, new_key)
+        self.assertTrue(self.works(self.v.passfile))
+        p = st.sealfs("recovery-key", self.v.store, "--new-passphrase-file", wrong,
+                      check=False)
+        self.assertEqual(p.returncode, st.EXIT_USAGE, p.stderr)
 
     def test_wrong_recovery_key_fails(self):
         before = st.fingerprint(self.v.store)

@@ -88,7 +88,7 @@ static void test_reset_mid_reply_is_retried(void)
 	b = via_proxy(&p, "reset*1@GET /sealfs-test/rst/obj", "rst", &t);
 	int fd = mkstemp(path);
 	CHECKF(fd >= 0 && write(fd, "ab", 2) == 2, "temp file");
-	rc = b ? b->ops->get_to_fd(b, "obj", fd, &size) : -1;
+	rc = b ? b->ops->get_to_fd(b, "obj", fd, BACKEND_NO_MAX, &size) : -1;
 	CHECKF(rc == 0 && size == 3 * MIB, "get_to_fd after a reset: %d size %llu (%s)", rc,
 	       (unsigned long long)size, s3_last_error());
 	CHECKF(pread(fd, back, 3 * MIB + 2, 0) == (ssize_t)(3 * MIB + 2) &&
@@ -246,7 +246,7 @@ static void test_read_policy_bounds_a_dead_server(void)
 		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		t_proxy_stop(&p); /* nothing listens on its port now */
 		t0 = t_now();
-		rc = fd >= 0 ? b->ops->get_to_fd(b, "never", fd, &size) : -EBADF;
+		rc = fd >= 0 ? b->ops->get_to_fd(b, "never", fd, BACKEND_NO_MAX, &size) : -EBADF;
 		dt = t_now() - t0;
 		CHECKF(rc == -ECONNREFUSED, "refused: %d %s", rc, s3_last_error());
 		CHECKF(dt < bound, "refused: gave up after %.1f s (bound %.0f s)", dt, bound);

@@ -61,7 +61,7 @@ static void test_multipart_roundtrip_64mib(void)
 	rc = b->ops->put_file(b, "file/obj", path);
 	CHECKF(rc == 0, "64 MiB put_file: %d %s", rc, s3_last_error());
 	fd = open(path, O_RDWR | O_TRUNC);
-	rc = b->ops->get_to_fd(b, "file/obj", fd, &size);
+	rc = b->ops->get_to_fd(b, "file/obj", fd, BACKEND_NO_MAX, &size);
 	CHECKF(rc == 0 && size == BIG, "get_to_fd: %d size %llu", rc, (unsigned long long)size);
 	back = malloc(BIG);
 	CHECKF(back && pread(fd, back, BIG, 0) == (ssize_t)BIG && memcmp(back, data, BIG) == 0,

@@ -196,11 +196,16 @@ class AnotherLocalUser(unittest.TestCase):
         the mount), never the passphrase it was unlocked with."""
         keys = su.VaultKeys(self.v.store, self.v.recovery_key)
         pw = self.v.passphrase.encode()
-        found = su.memory_contains(self.pid, [pw, keys.meta, self.v.recovery_key.encode()])
+        found = su.memory_contains(self.pid, [pw, keys.meta, keys.content, keys.master,
+                                              keys.config, self.v.recovery_key.encode()])
         self.assertIn(keys.meta, found, "control: the metadata key was not found in the "
                       "daemon's memory, so the scan is broken")
+        self.assertIn(keys.content, found, "control: the content key was not found")
         self.assertNotIn(pw, found, "the passphrase is still in the daemon's memory")
         self.assertNotIn(self.v.recovery_key.encode(), found)
+        # Keys it does not use are wiped after the subkeys are derived.
+        self.assertNotIn(keys.master, found, "the master key is in the daemon's memory")
+        self.assertNotIn(keys.config, found, "the config MAC key is in the daemon's memory")
 
 
 class NoPassphraseOnTheCommandLine(unittest.TestCase):
@@ -212,10 +217,11 @@ class NoPassphraseOnTheCommandLine(unittest.TestCase):
     def test_no_option_takes_a_secret(self):
         allowed = {"--passphrase-file", "--new-passphrase-file", "--recovery-key-file",
                    "--extpass"}
-        for cmd in ("init", "mount", "passwd", "recover"):
+        control = {"mount": "--cache", "recovery-key": "--passphrase-file"}
+        for cmd in ("init", "mount", "passwd", "recover", "recovery-key"):
             text = st.sealfs(cmd, "--help", check=False).stdout
             opts = set(re.findall(r"--[a-z-]+", text))
-            self.assertIn("--kdf-memlimit" if cmd != "mount" else "--cache", opts,
+            self.assertIn(control.get(cmd, "--kdf-memlimit"), opts,
                           "control: options not found in %s --help" % cmd)
             self.assertEqual({o for o in opts if re.search("pass|key|secret", o)} - allowed,
                              set(), "%s has an option taking a secret" % cmd)

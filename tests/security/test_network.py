@@ -5,6 +5,10 @@ key never travels (SigV4 sends a signature only). A local HTTPS server with a
 self-signed certificate for 127.0.0.1 plays the attacker; the control trusts
 that certificate through AWS_CA_BUNDLE and sees the request arrive.
 Claims in docs/SECURITY.md, "A network attacker". Needs openssl(1).
+Also: text a store (or whoever answers for it) sends is shown as data: a
+plain-HTTP server on 127.0.0.1 answers with an S3 error whose message holds a
+newline (a forged "sealfs:" line) and a C1 control (CSI); the CLI's error is
+one line with both escaped.
 """
 
 import http.server
@@ -114,6 +118,61 @@ class NetworkAttacker(unittest.TestCase):
         for _, p, h, b in self.server.seen:
             self.assertNotIn(SECRET_KEY, p + h)
             self.assertNotIn(SECRET_KEY.encode(), b)
+
+
+class HostileError(http.server.BaseHTTPRequestHandler):
+    """Answers every request with an S3 error whose message would end the line
+    and start a terminal escape sequence if printed as it is."""
+    MESSAGE = "denied\nsealfs: forged line \u009b31m red \\ end"
+
+    def do_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        reply = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                 "<Message>%s</Message></Error>" % self.MESSAGE).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply)
+
+    do_GET = do_HEAD = do_PUT = do_DELETE = do_POST = do_any
+
+    def log_message(self, *args):
+        pass
+
+
+class StoreTextIsData(unittest.TestCase):
+
+    def test_store_error_text_is_escaped(self):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileError)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        home = tempfile.mkdtemp(prefix="sealfs-sec-esc-", dir=st.BASE)
+        try:
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
+                   "AWS_ENDPOINT_URL": "http://127.0.0.1:%d" % server.server_port,
+                   "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDSECURITYTEST",
+                   "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                   "AWS_CONFIG_FILE": os.path.join(home, "none"),
+                   "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "none")}
+            r = subprocess.run([st.SEALFS, "info", "s3://bucket/vault"], env=env,
+                               capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        finally:
+            server.shutdown()
+            server.server_close()
+            shutil.rmtree(home, ignore_errors=True)
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertNotEqual(r.returncode, 0)
+        # Control: the server's message did reach the error line.
+        self.assertIn("forged line", err)
+        self.assertEqual(err.count("\n"), 1, "the store's text split the line: %r" % err)
+        self.assertTrue(err.startswith("sealfs: "), err)
+        self.assertNotIn("\u009b", err)
+        self.assertFalse([c for c in err[:-1] if ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0], err)
+        self.assertIn("denied\\x0asealfs: forged line \\xc2\\x9b31m red \\\\ end", err)
 
 
 if __name__ == "__main__":

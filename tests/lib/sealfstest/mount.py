@@ -26,7 +26,8 @@ import time
 import unittest
 
 SEALFS = os.environ.get("SEALFS") or shutil.which("sealfs") or "sealfs"
-FAST_KDF = ["--kdf-memlimit", "8", "--kdf-opslimit", "1"]
+# Test-only cost (below the floor init enforces: --insecure-test-kdf, docs/CLI.md).
+FAST_KDF = ["--insecure-test-kdf", "--kdf-memlimit", "8", "--kdf-opslimit", "1"]
 BASE = os.environ.get("SEALFS_TEST_TMP") or tempfile.gettempdir()
 CMD_TIMEOUT = 300  # seconds for one sealfs command (unmount commits everything)
 
