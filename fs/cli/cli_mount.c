@@ -19,6 +19,7 @@
 
 #include "cli_util.h"
 #include "hex.h"
+#include "keyring.h"
 #include "lock_bus.h"
 #include "log.h"
 #include "mount.h"
@@ -62,6 +63,8 @@ static const char cli_mount_usage[] =
     "                         background)\n"
     "  --name NAME            show the mount as sealfs:NAME (findmnt, df, file\n"
     "                         managers); remembered in the cache for later mounts\n"
+    "  --keyring              read the passphrase from the desktop keyring (see\n"
+    "                         'sealfs keyring add')\n"
     "  --lock-on WHEN         lock on suspend, screen (the session's lock or the\n"
     "                         screen saver), both (suspend,screen), or none\n"
     "                         (default: suspend, when there is a system bus)\n"
@@ -87,6 +90,7 @@ struct cli_mount_args {
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 	const char *name;		      /* --name, or NULL: the saved one */
 	unsigned lock_on;		      /* --lock-on, LOCK_ON_* */
+	bool keyring;			      /* --keyring */
 };
 
 /* What the mount needs once the checks have passed. */
@@ -163,6 +167,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 					     {"cache-full-wait", required_argument, NULL, 'w'},
 					     {"name", required_argument, NULL, 'N'},
 					     {"lock-on", required_argument, NULL, 'L'},
+					     {"keyring", no_argument, NULL, 'K'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	unsigned long long v;
@@ -216,6 +221,9 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 					       "',', '\\', '=' or control characters",
 					       MOUNT_NAME_MAX);
 			break;
+		case 'K':
+			a->keyring = true;
+			break;
 		case 'L':
 			if (lock_on_parse(&a->lock_on, optarg))
 				rc = cli_usage("mount", "--lock-on takes suspend, screen, "
@@ -230,8 +238,9 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	}
 	if (rc)
 		return rc;
-	if (a->src.file && a->src.extpass)
-		return cli_usage("mount", "--passphrase-file and --extpass exclude each other");
+	if ((a->src.file != NULL) + (a->src.extpass != NULL) + a->keyring > 1)
+		return cli_usage("mount",
+				 "--passphrase-file, --extpass and --keyring exclude each other");
 	if (optind != argc - 2)
 		return cli_usage("mount", "expected STORE and MOUNTPOINT");
 	a->store = argv[optind];
@@ -340,7 +349,12 @@ static int cli_mount_unlock(struct cli_mount_ctx *ctx)
 	char err[CLI_ERR_BYTES];
 	int rc;
 
-	rc = passphrase_get(&pass, &ctx->a.src, "Passphrase: ", false, err, sizeof(err));
+	if (ctx->a.keyring) {
+		rc = keyring_lookup(&pass, ctx->cfg, err, sizeof(err));
+		if (rc)
+			return cli_fail(EXITCODE_OTHER, "%s", err);
+	} else
+		rc = passphrase_get(&pass, &ctx->a.src, "Passphrase: ", false, err, sizeof(err));
 	if (rc)
 		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
 	rc = vault_unlock_passphrase(&ctx->keys, ctx->cfg, pass.text, pass.len);

@@ -56,6 +56,7 @@ static const struct {
     {"cache-full-wait", "--cache-full-wait", true},
     {"name", "--name", true},
     {"lock-on", "--lock-on", true},
+    {"keyring", "--keyring", false},
 };
 
 /* Meant for mount(8), systemd or file managers: dropped. */

@@ -374,6 +374,63 @@ class NotifyTest(unittest.TestCase):
             v.cleanup()
 
 
+class KeyringTest(unittest.TestCase):
+    """sealfs keyring add, then mount --keyring, against a real
+    gnome-keyring-daemon on a private session bus."""
+
+    def test_keyring(self):
+        if not shutil.which("gnome-keyring-daemon") or not shutil.which("dbus-daemon"):
+            self.skipTest("gnome-keyring-daemon or dbus-daemon is not installed")
+        v = Vault("keyring")
+        procs = []
+        try:
+            v.init()
+            home = os.path.join(v.root, "home")
+            rt = os.path.join(home, "run")
+            os.makedirs(rt, 0o700)
+            env = dict(os.environ, HOME=home, XDG_DATA_HOME=os.path.join(home, "data"),
+                       XDG_RUNTIME_DIR=rt)
+            bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nosyslog",
+                                    "--print-address=1"], stdout=subprocess.PIPE, text=True,
+                                   env=env)
+            procs.append(bus)
+            env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
+            gk = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--unlock",
+                                   "--components=secrets"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            procs.append(gk)
+            gk.stdin.write(b"keyring-test-password")
+            gk.stdin.close()
+            # No item yet: mount --keyring fails with the hint, mounts nothing.
+            p = run([SEALFS, "mount", v.store, v.mnt, "--cache", v.cache, "--keyring"],
+                    check=False, env=env, timeout=60)
+            if "Secret" in p.stderr and "not provided" in p.stderr:
+                self.skipTest("gnome-keyring-daemon did not start here: " + p.stderr)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("keyring add", p.stderr)
+            run([SEALFS, "keyring", "add", v.store, "--passphrase-file", v.passfile], env=env,
+                timeout=60)
+            run([SEALFS, "mount", v.store, v.mnt, "--cache", v.cache, "--keyring",
+                 "--lock-on", "none"], env=env, timeout=60)
+            self.assertEqual(mount_type(v.mnt), "fuse.sealfs")
+            sealfs("unmount", v.mnt)
+            # A wrong passphrase is refused before it reaches the keyring.
+            bad = os.path.join(v.root, "bad")
+            with open(bad, "w") as f:
+                f.write("wrong\n")
+            p = run([SEALFS, "keyring", "add", v.store, "--passphrase-file", bad], check=False,
+                    env=env, timeout=60)
+            self.assertEqual(p.returncode, 10)
+        finally:
+            for p in reversed(procs):
+                if p.poll() is None:
+                    p.terminate()
+                    p.wait(10)
+                if p.stdout:
+                    p.stdout.close()
+            v.cleanup()
+
+
 class UnitTest(unittest.TestCase):
     """systemd-analyze verify of the installed user unit."""
 
