@@ -21,7 +21,9 @@ START=$(date +%s)
 PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev llvm
       libfuse3-dev fuse3 libsodium-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
       python3 python3-cryptography openssl git sqlite3 util-linux tar
-      diffutils coreutils clang-format)
+      diffutils coreutils clang-format
+      libsystemd-dev dbus python3-dbus python3-gi libglib2.0-bin gir1.2-glib-2.0 systemd
+      libsecret-1-dev gnome-keyring)
 # Checked by command: a nodejs from another source may bring its own npm.
 CMD_PKGS=(node:nodejs npm:npm)
 

@@ -19,10 +19,13 @@
 
 #include "cli_util.h"
 #include "hex.h"
+#include "keyring.h"
+#include "lock_bus.h"
 #include "log.h"
 #include "mount.h"
 #include "passphrase.h"
 #include "runtime.h"
+#include "vault_name.h"
 
 #define CLI_MOUNT_OPTS_BYTES 1024
 #define CLI_MOUNT_DELAY_MAX_MS 3600000ull /* an hour */
@@ -58,6 +61,13 @@ static const char cli_mount_usage[] =
     "  --fsync-store          fsync returns once the store holds the data (default:\n"
     "                         once it is durable in the cache; it goes up in the\n"
     "                         background)\n"
+    "  --name NAME            show the mount as sealfs:NAME (findmnt, df, file\n"
+    "                         managers); remembered in the cache for later mounts\n"
+    "  --keyring              read the passphrase from the desktop keyring (see\n"
+    "                         'sealfs keyring add')\n"
+    "  --lock-on WHEN         lock on suspend, screen (the session's lock or the\n"
+    "                         screen saver), both (suspend,screen), or none\n"
+    "                         (default: suspend, when there is a system bus)\n"
     "  -h, --help             show this help\n";
 
 /* The store handle the parent leaves to the daemon after the fork; kept
@@ -78,6 +88,9 @@ struct cli_mount_args {
 	uint64_t cache_size;		      /* --cache-size in bytes; 0: none */
 	unsigned cache_full_wait_s;	      /* --cache-full-wait */
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
+	const char *name;		      /* --name, or NULL: the saved one */
+	unsigned lock_on;		      /* --lock-on, LOCK_ON_* */
+	bool keyring;			      /* --keyring */
 };
 
 /* What the mount needs once the checks have passed. */
@@ -85,6 +98,7 @@ struct cli_mount_ctx {
 	struct cli_mount_args a;
 	char mnt[PATH_MAX];   /* real path */
 	char cache[PATH_MAX]; /* real path */
+	char name[MOUNT_NAME_MAX + 1];
 	char pid_path[RUNTIME_PATH_BYTES];
 	struct backend *store;
 	struct vault_config *cfg;
@@ -151,6 +165,9 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 					     {"idle-lock", required_argument, NULL, 'i'},
 					     {"cache-size", required_argument, NULL, 'z'},
 					     {"cache-full-wait", required_argument, NULL, 'w'},
+					     {"name", required_argument, NULL, 'N'},
+					     {"lock-on", required_argument, NULL, 'L'},
+					     {"keyring", no_argument, NULL, 'K'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	unsigned long long v;
@@ -158,6 +175,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 
 	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
 	a->cache_full_wait_s = CLI_MOUNT_CACHE_WAIT_DEFAULT_S;
+	a->lock_on = LOCK_ON_SUSPEND;
 	opterr = 0; /* cli_bad_option says it in our words */
 	while (rc == 0 && (c = getopt_long(argc, argv, ":fho:", opts, NULL)) != -1) {
 		switch (c) {
@@ -195,6 +213,22 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 					   CLI_MOUNT_CACHE_WAIT_MAX_S);
 			a->cache_full_wait_s = (unsigned)v;
 			break;
+		case 'N':
+			a->name = optarg;
+			if (!mount_name_ok(optarg))
+				rc = cli_usage("mount",
+					       "--name: 1 to %d bytes of UTF-8, without "
+					       "',', '\\', '=' or control characters",
+					       MOUNT_NAME_MAX);
+			break;
+		case 'K':
+			a->keyring = true;
+			break;
+		case 'L':
+			if (lock_on_parse(&a->lock_on, optarg))
+				rc = cli_usage("mount", "--lock-on takes suspend, screen, "
+							"suspend,screen or none");
+			break;
 		case 'h':
 			fputs(cli_mount_usage, stdout);
 			return -1;
@@ -204,8 +238,9 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	}
 	if (rc)
 		return rc;
-	if (a->src.file && a->src.extpass)
-		return cli_usage("mount", "--passphrase-file and --extpass exclude each other");
+	if ((a->src.file != NULL) + (a->src.extpass != NULL) + a->keyring > 1)
+		return cli_usage("mount",
+				 "--passphrase-file, --extpass and --keyring exclude each other");
 	if (optind != argc - 2)
 		return cli_usage("mount", "expected STORE and MOUNTPOINT");
 	a->store = argv[optind];
@@ -314,7 +349,12 @@ static int cli_mount_unlock(struct cli_mount_ctx *ctx)
 	char err[CLI_ERR_BYTES];
 	int rc;
 
-	rc = passphrase_get(&pass, &ctx->a.src, "Passphrase: ", false, err, sizeof(err));
+	if (ctx->a.keyring) {
+		rc = keyring_lookup(&pass, ctx->cfg, err, sizeof(err));
+		if (rc)
+			return cli_fail(EXITCODE_OTHER, "%s", err);
+	} else
+		rc = passphrase_get(&pass, &ctx->a.src, "Passphrase: ", false, err, sizeof(err));
 	if (rc)
 		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
 	rc = vault_unlock_passphrase(&ctx->keys, ctx->cfg, pass.text, pass.len);
@@ -384,6 +424,8 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	    .cache_size = ctx->a.cache_size,
 	    .cache_full_wait_s = ctx->a.cache_full_wait_s,
 	    .ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
+	    .name = ctx->name[0] ? ctx->name : NULL,
+	    .lock_on = ctx->a.lock_on,
 	};
 	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64], pending[RUNTIME_PATH_BYTES];
 	int rc;
@@ -561,6 +603,8 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 		rc = cli_config_load(&ctx->cfg, ctx->store, ctx->a.store);
 	if (rc == 0)
 		rc = cli_mount_check_cache(ctx);
+	if (rc == 0 && (rc = vault_name_resolve(ctx->name, ctx->cache, ctx->a.name)))
+		rc = cli_fail(EXITCODE_CACHE, "saving the name in the cache: %s", cli_why(-rc));
 	if (rc == 0 && (rc = runtime_pid_path(ctx->pid_path, sizeof(ctx->pid_path), ctx->mnt)))
 		rc = cli_fail(EXITCODE_OTHER, "runtime directory for the pid file: %s",
 			      cli_why(-rc));

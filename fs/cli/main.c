@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "fault.h"
+#include "keyring.h"
 
 #ifndef SEALFS_VERSION
 #define SEALFS_VERSION "unknown"
@@ -25,6 +26,7 @@ static const struct main_command main_commands[] = {
     {"passwd", cli_keys_passwd_main},
     {"recover", cli_keys_recover_main},
     {"recovery-key", cli_keys_recovery_key_main},
+    {"keyring", cli_keyring_main},
     {"status", cli_status_main},
     {"sync", cli_status_sync_main},
     {"fsck", cli_fsck_main},

@@ -39,8 +39,10 @@
 #include "engine.h"
 #include "errbuf.h"
 #include "fault.h"
+#include "lock_bus.h"
 #include "log.h"
 #include "mono.h"
+#include "notify.h"
 #include "tree.h"
 #include "upload.h"
 
@@ -66,7 +68,8 @@ struct mount_state {
 	pthread_t main_thread; /* runs the FUSE loop: the one to interrupt */
 	pthread_t idler;
 	bool idler_started;
-	struct control *ctl; /* sealfs status / sync; NULL when the socket failed */
+	struct control *ctl;  /* sealfs status / sync; NULL when the socket failed */
+	struct lock_bus *bus; /* lock on suspend / screen lock, STATUS= ticks; or NULL */
 };
 
 /* ---- the session ---- */
@@ -75,8 +78,9 @@ static int mount_args(struct fuse_args *args, const struct mount_opts *o)
 {
 	char opts[256];
 
-	snprintf(opts, sizeof(opts), "fsname=sealfs,subtype=sealfs,default_permissions%s%s",
-		 o->allow_other ? ",allow_other" : "", o->read_only ? ",ro" : "");
+	snprintf(opts, sizeof(opts), "fsname=sealfs%s%s,subtype=sealfs,default_permissions%s%s",
+		 o->name ? ":" : "", o->name ? o->name : "", o->allow_other ? ",allow_other" : "",
+		 o->read_only ? ",ro" : "");
 	if (fuse_opt_add_arg(args, "sealfs") || fuse_opt_add_arg(args, "-o") ||
 	    fuse_opt_add_arg(args, opts))
 		return -ENOMEM;
@@ -197,6 +201,60 @@ static void *mount_idler(void *arg)
 	return NULL;
 }
 
+/* The desktop asks for a lock (lock_bus.c): as --idle-lock does. */
+static void mount_bus_lock(void *arg, const char *why)
+{
+	struct mount_state *m = arg;
+
+	(void)why;
+	pthread_kill(m->main_thread, SIGTERM);
+}
+
+/* STATUS= for systemd: what waits for the store. */
+static void mount_bus_tick(void *arg)
+{
+	struct mount_state *m = arg;
+	struct upload_stats st;
+	uint64_t seq = commit_seq(m->eng.commit);
+
+	upload_stats(&st, m->eng.up);
+	if (seq <= st.stored_seq)
+		notify_status("mounted; the store holds every commit");
+	else if (st.failing)
+		notify_status("mounted; %llu commits wait for the store (last error: errno %d)",
+			      (unsigned long long)(seq - st.stored_seq), -st.last_err);
+	else
+		notify_status("mounted; %llu commits being uploaded",
+			      (unsigned long long)(seq - st.stored_seq));
+}
+
+static void mount_start_bus(struct mount_state *m, unsigned lock_on)
+{
+	struct lock_bus_hooks h = {.lock = mount_bus_lock, .tick = mount_bus_tick, .arg = m};
+	int r = lock_bus_start(&m->bus, lock_on, &h);
+
+	if (r)
+		log_msg(LOG_WARNING, "no D-Bus thread (errno %d): no lock on suspend", -r);
+}
+
+/* After the last commit: nothing reads the tree or the keys any more, so
+ * they go now, before the wait for the store (the uploader moves sealed
+ * objects only); then the sleep inhibitor, so a suspend waits for no upload. */
+static void mount_forget(struct mount_state *m, struct vault_keys **keys)
+{
+	lock_bus_stop(m->bus);
+	control_stop(m->ctl);
+	m->ctl = NULL;
+	commit_free(m->eng.commit);
+	m->eng.commit = NULL;
+	tree_free(m->eng.tree);
+	m->eng.tree = NULL;
+	vault_keys_free(*keys);
+	*keys = NULL;
+	lock_bus_free(m->bus);
+	m->bus = NULL;
+}
+
 /* Starts the committer with every signal blocked (they belong to the loop). */
 static int mount_start_committer(struct mount_state *m)
 {
@@ -287,6 +345,7 @@ static int mount_final_commit(struct mount_state *m)
 
 static void mount_teardown(struct mount_state *m)
 {
+	lock_bus_free(m->bus);
 	control_stop(m->ctl);
 	if (m->se) {
 		fuse_remove_signal_handlers(m->se);
@@ -369,12 +428,18 @@ static void mount_report_pending(const char *path, size_t left, bool lost)
 
 static void mount_drain(struct mount_state *m, const char *pending_path, bool lost)
 {
-	size_t left = upload_drain(m->eng.up, MOUNT_DRAIN_GIVE_UP_MS);
+	size_t left;
 
-	if (left)
+	notify_status("unmounted; uploading what the store lacks (gives up after %u s "
+		      "without progress)",
+		      MOUNT_DRAIN_GIVE_UP_MS / 1000u);
+	left = upload_drain(m->eng.up, MOUNT_DRAIN_GIVE_UP_MS);
+	if (left) {
 		log_msg(LOG_WARNING,
 			"%zu commits not yet in the store; they will be uploaded at the next mount",
 			left);
+		notify_status("%zu commits left in the cache for the next mount", left);
+	}
 	mount_report_pending(pending_path, left, lost);
 }
 
@@ -401,19 +466,22 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		return r;
 	}
 	mount_start_control(&m, opts->mountpoint);
+	mount_start_bus(&m, opts->lock_on);
 	mount_ready(opts->ready_fd);
+	notify_ready();
 	log_msg(LOG_INFO, "mounted");
 	fault_arm();
 	r = mount_loop(&m);
 	if (r)
 		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
+	notify_stopping();
 	fuse_session_unmount(m.se);
 	mount_stop_committer(&m);
 	r = mount_final_commit(&m);
 	if (r)
 		errbuf_fail(err, err_size, r, "the last commit failed");
+	mount_forget(&m, &keys);
 	mount_drain(&m, opts->pending_path, r != 0);
 	mount_teardown(&m);
-	vault_keys_free(keys);
 	return r;
 }

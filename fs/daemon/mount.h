@@ -25,6 +25,9 @@ struct mount_opts {
 	int ready_fd;		  /* one byte '0' written once mounted, then closed; -1 for none */
 	const char *pending_path; /* at exit: commits left for the next mount ("N\n"), or
 				     removed when none; NULL for none */
+	const char *name;	  /* the mount's source is "sealfs:<name>" (findmnt, df, file
+				     managers); checked by mount_name_ok; NULL: "sealfs" */
+	unsigned lock_on;	  /* LOCK_ON_* (lock_bus.h): lock on suspend / screen lock */
 };
 
 /* The checks before a mount (fs/daemon/mount_check.c), run by `sealfs mount`
@@ -36,6 +39,11 @@ struct mount_opts {
  * point (-EBUSY), and empty (-ENOTEMPTY); real gets its real path. */
 int mount_check_fuse(char *err, size_t err_size);
 int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t err_size);
+
+/* Whether name may be a mount's name: 1 to MOUNT_NAME_MAX bytes of UTF-8
+ * without control characters, ',', '\\' or '='. */
+#define MOUNT_NAME_MAX 64
+bool mount_name_ok(const char *name);
 
 /* Mounts and serves until unmounted, then commits everything and uploads it
  * to the store (commits the store does not take within a bound stay in the

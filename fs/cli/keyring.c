@@ -1,0 +1,142 @@
+/* keyring.c - the passphrase in the desktop keyring through libsecret
+ * (keyring.h). It must never put the passphrase anywhere but libsecret's
+ * non-pageable memory and our sodium_malloc copy, never in an attribute or
+ * a label, and never print it. */
+#include "keyring.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libsecret/secret.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "exitcodes.h"
+#include "hex.h"
+
+static const SecretSchema keyring_schema = {
+    .name = "org.sealfs.Passphrase",
+    .flags = SECRET_SCHEMA_NONE,
+    .attributes = {{"vault", SECRET_SCHEMA_ATTRIBUTE_STRING}, {NULL, 0}},
+};
+
+static void keyring_id(char out[2 * OBJECT_ID_BYTES + 1], const struct vault_config *cfg)
+{
+	hex_encode(out, 2 * OBJECT_ID_BYTES + 1, cfg->vault_id, sizeof(cfg->vault_id));
+}
+
+static int keyring_error(GError *e, const char *what, char *err, size_t size)
+{
+	snprintf(err, size, "desktop keyring: %s: %s", what, e ? e->message : "failed");
+	if (e)
+		g_error_free(e);
+	return -EIO;
+}
+
+int keyring_lookup(struct passphrase *out, const struct vault_config *cfg, char *err, size_t size)
+{
+	char id[2 * OBJECT_ID_BYTES + 1];
+	GError *e = NULL;
+	gchar *pw;
+	size_t len;
+
+	keyring_id(id, cfg);
+	pw = secret_password_lookup_nonpageable_sync(&keyring_schema, NULL, &e, "vault", id, NULL);
+	if (!pw && e)
+		return keyring_error(e, "reading the passphrase", err, size);
+	if (!pw) {
+		snprintf(err, size,
+			 "desktop keyring: no passphrase for this vault (add it with "
+			 "'sealfs keyring add STORE')");
+		return -ENOENT;
+	}
+	len = strlen(pw);
+	out->text = len && len <= PASSPHRASE_MAX_BYTES ? sodium_malloc(len + 1) : NULL;
+	if (out->text) {
+		memcpy(out->text, pw, len + 1);
+		out->len = len;
+	}
+	secret_password_free(pw); /* wipes */
+	if (!out->text) {
+		snprintf(err, size, "desktop keyring: the stored passphrase is unusable");
+		return len ? -ENOMEM : -EINVAL;
+	}
+	return 0;
+}
+
+int keyring_store(const struct vault_config *cfg, const struct passphrase *pass, char *err,
+		  size_t size)
+{
+	char id[2 * OBJECT_ID_BYTES + 1], label[64];
+	GError *e = NULL;
+
+	keyring_id(id, cfg);
+	snprintf(label, sizeof(label), "sealfs vault %.8s", id);
+	if (!secret_password_store_sync(&keyring_schema, SECRET_COLLECTION_DEFAULT, label,
+					pass->text, NULL, &e, "vault", id, NULL))
+		return keyring_error(e, "storing the passphrase", err, size);
+	return 0;
+}
+
+/* ---- sealfs keyring add STORE ---- */
+
+static const char keyring_usage[] =
+    "usage: sealfs keyring add STORE [--passphrase-file F | --extpass CMD]\n"
+    "\n"
+    "Asks for the vault's passphrase, checks that it unlocks the vault, and\n"
+    "stores it in the desktop keyring (Secret Service), where 'sealfs mount\n"
+    "--keyring' finds it. See docs/SECURITY.md for what that trades away.\n";
+
+static int keyring_add(const char *url, const struct passphrase_src *src)
+{
+	struct passphrase pass = {0};
+	struct vault_config *cfg = NULL;
+	struct vault_keys *keys = NULL;
+	struct backend *store = NULL;
+	char err[CLI_ERR_BYTES];
+	int rc = cli_store_open(&store, url, false);
+
+	if (rc == 0)
+		rc = cli_config_load(&cfg, store, url);
+	if (rc == 0 && (rc = passphrase_get(&pass, src, "Passphrase: ", false, err, sizeof(err))))
+		rc = cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
+	if (rc == 0 && (rc = vault_unlock_passphrase(&keys, cfg, pass.text, pass.len)) < 0)
+		rc = cli_unlock_error(rc, "passphrase");
+	vault_keys_free(keys);
+	if (rc == 0 && keyring_store(cfg, &pass, err, sizeof(err)))
+		rc = cli_fail(EXITCODE_OTHER, "%s", err);
+	passphrase_free(&pass);
+	vault_config_free(cfg);
+	backend_destroy(store);
+	return rc;
+}
+
+int cli_keyring_main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
+					     {"extpass", required_argument, NULL, 'x'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct passphrase_src src = {0};
+	int c;
+
+	cli_harden();
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c == 'p')
+			src.file = optarg;
+		else if (c == 'x')
+			src.extpass = optarg;
+		else if (c == 'h') {
+			fputs(keyring_usage, stdout);
+			return EXITCODE_OK;
+		} else
+			return cli_bad_option("keyring", c, argv);
+	}
+	if (src.file && src.extpass)
+		return cli_usage("keyring", "--passphrase-file and --extpass exclude each other");
+	if (optind != argc - 2 || strcmp(argv[optind], "add") != 0)
+		return cli_usage("keyring", "expected 'add STORE'");
+	return keyring_add(argv[optind + 1], &src);
+}
