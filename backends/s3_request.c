@@ -124,18 +124,30 @@ static const char *reply_region(const struct http_reply *rep)
 	return rep->s3err.region[0] ? rep->s3err.region : NULL;
 }
 
+/* Whether the endpoint is AWS's regional one, to be moved with the region. */
+static int endpoint_is_regional_aws(const struct s3_config *c)
+{
+	char r[S3_REQUEST_REGION_MAX];
+	if (c->endpoint_is_default)
+		return 1;
+	return c->endpoint_is_aws && !c->base_path[0] &&
+	       s3_config_region_from_host(r, sizeof r, c->host) && strcmp(r, c->region) == 0;
+}
+
 /* Moves the store to region on AWS's own endpoint; 0, or GIVE_UP. */
 static int move_region(struct s3_request *rq, const char *region)
 {
 	const struct s3_config *c = rq->t->cfg;
 	struct s3_location *l = rq->t->loc;
 	char host[S3_REQUEST_HOST_MAX], name[S3_REQUEST_HOST_MAX];
-	if (!c->endpoint_is_default || strlen(region) >= sizeof l->region ||
+	const char *port = c->host[0] == '[' ? NULL : strchr(c->host, ':');
+	if (!endpoint_is_regional_aws(c) || strlen(region) >= sizeof l->region ||
 	    strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region) ||
 	    s3_config_aws_host(name, sizeof name, region, c->dualstack) < 0)
 		return HTTP_PREPARE_GIVE_UP; /* elsewhere: the message names AWS_REGION */
-	int n = c->path_style ? snprintf(host, sizeof host, "%s", name)
-			      : snprintf(host, sizeof host, "%s.%s", rq->t->bucket, name);
+	int n = c->path_style
+		    ? snprintf(host, sizeof host, "%s%s", name, port ? port : "")
+		    : snprintf(host, sizeof host, "%s.%s%s", rq->t->bucket, name, port ? port : "");
 	if (n < 0 || (size_t)n >= sizeof host)
 		return HTTP_PREPARE_GIVE_UP;
 	pthread_mutex_lock(&l->lock);
