@@ -42,6 +42,8 @@ int s3_creds_new(struct s3_creds **out, const char *access_key, const char *secr
 		 const char *token, time_t expires)
 {
 	*out = NULL;
+	if (sodium_init() < 0)
+		return -ENOMEM;
 	if (!clean(access_key) || !clean(secret_key) || (token && !clean(token)))
 		return -EINVAL;
 	struct s3_creds *c = calloc(1, sizeof *c);

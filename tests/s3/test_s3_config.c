@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "s3_config.h"
+#include "s3_creds.h"
 
 static char home[256];
 
@@ -376,6 +377,33 @@ static void test_credential_sources(void)
 	s3_config_release(&c);
 }
 
+static void test_credential_parsers(void)
+{
+	struct s3_creds *c = NULL;
+	char err[200];
+	time_t t = 0;
+	const char *p = "{\"Version\": 1, \"AccessKeyId\": \"AK\", \"SecretAccessKey\": \"SK\", "
+			"\"SessionToken\": \"TOK\", \"Expiration\": \"2030-01-01T00:00:00Z\"}";
+	CHECKF(s3_creds_parse_json(&c, p, strlen(p), S3_CREDS_JSON_PROCESS, err, sizeof err) == 0 &&
+		   strcmp(c->access_key, "AK") == 0 && strcmp(c->secret_key, "SK") == 0 &&
+		   strcmp(c->session_token, "TOK") == 0 && c->expires == 1893456000,
+	       "process json: %s", err);
+	s3_creds_put(c);
+	CHECKF(s3_creds_parse_json(&c, p, strlen(p), S3_CREDS_JSON_CONTAINER, err, sizeof err) ==
+		       0 &&
+		   c->session_token == NULL,
+	       "container json reads Token, not SessionToken");
+	s3_creds_put(c);
+	const char *v2 = "{\"AccessKeyId\": \"AK\", \"SecretAccessKey\": \"SK\"}";
+	CHECKF(s3_creds_parse_json(&c, v2, strlen(v2), S3_CREDS_JSON_PROCESS, err, sizeof err) ==
+		       -EPROTO &&
+		   !c && strstr(err, "Version"),
+	       "Version required: %s", err);
+	CHECKF(s3_creds_parse_time(&t, "2030-01-01T02:00:00.123+02:00") == 0 && t == 1893456000,
+	       "offset time");
+	CHECKF(s3_creds_parse_time(&t, "2030-01-01 00:00:00") == -EINVAL, "bad time");
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/sealfs-s3cfg-XXXXXX";
@@ -392,6 +420,7 @@ int main(void)
 	test_region_inference_and_aws_hosts();
 	test_services_section_and_profile_default();
 	test_credential_sources();
+	test_credential_parsers();
 	test_files_default_profile();
 	test_files_named_profile();
 	test_override_file_paths_and_config_creds();
