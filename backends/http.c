@@ -18,12 +18,21 @@
 
 #include "fdio.h"
 
-#define HTTP_POOL_MAX 8			/* idle easy handles kept for reuse */
+#define HTTP_POOL_MAX 64 /* idle easy handles kept: more than the requests in flight */
+#define HTTP_MAX_FIXES 2 /* cures (new credentials, clock, region) per exchange */
+#define HTTP_RETRY_AFTER_MAX_MS 60000u
+
+#ifndef SEALFS_VERSION
+#define SEALFS_VERSION "unknown"
+#endif
 #define HTTP_ERROR_BODY_MAX (64u << 10) /* bytes of an error reply kept */
 
 struct http_client {
 	struct http_policy policy;
 	char *ca_bundle;
+	struct curl_slist *resolve; /* CURLOPT_RESOLVE entries (tests) */
+	CURLSH *share;		    /* DNS cache and TLS sessions of every handle */
+	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t lock; /* protects pool and n_pool */
 	CURL *pool[HTTP_POOL_MAX];
 	unsigned n_pool;
@@ -73,6 +82,54 @@ void http_policy_foreground(struct http_policy *p)
 	p->low_speed_secs = 5;
 }
 
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	struct http_client *c = arg;
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(&c->share_lock[data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	struct http_client *c = arg;
+	(void)h;
+	pthread_mutex_unlock(&c->share_lock[data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+/* DNS and TLS sessions only: libcurl does not support one connection cache
+ * shared by concurrent threads, so each pooled handle keeps its own. */
+static void share_setup(struct http_client *c)
+{
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_lock[i], NULL);
+	c->share = curl_share_init();
+	if (!c->share)
+		return; /* works without: each handle caches for itself */
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+}
+
+int http_client_set_resolve(struct http_client *c, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct curl_slist *n = curl_slist_append(c->resolve, t);
+		if (!n) {
+			free(copy);
+			return -ENOMEM;
+		}
+		c->resolve = n;
+	}
+	free(copy);
+	return 0;
+}
+
 int http_client_new(struct http_client **out, const struct http_policy *policy,
 		    const char *ca_bundle)
 {
@@ -94,6 +151,7 @@ int http_client_new(struct http_client **out, const struct http_policy *policy,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	share_setup(c);
 	*out = c;
 	return 0;
 }
@@ -104,6 +162,11 @@ void http_client_free(struct http_client *c)
 		return;
 	for (unsigned i = 0; i < c->n_pool; i++)
 		curl_easy_cleanup(c->pool[i]);
+	if (c->share)
+		curl_share_cleanup(c->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_lock[i]);
+	curl_slist_free_all(c->resolve);
 	pthread_mutex_destroy(&c->lock);
 	free(c->ca_bundle);
 	free(c);
@@ -162,6 +225,8 @@ static const struct http_errmap errmap[] = {
     {"AccountProblem", 0, -EACCES, 0},
     {"AllAccessDisabled", 0, -EACCES, 0},
     {"RequestTimeTooSkewed", 0, -EACCES, 0},
+    {"PermanentRedirect", 0, -EIO, 0},
+    {"AuthorizationHeaderMalformed", 0, -EINVAL, 0},
     {"NoSuchKey", 0, -ENOENT, 0},
     {"NoSuchBucket", 0, -ENOENT, 0},
     {"NoSuchUpload", 0, -ENOENT, 0},
@@ -260,18 +325,43 @@ static void header_value(char *out, size_t size, const char *v, size_t n)
 	out[n] = '\0';
 }
 
+/* Retry-After: delay-seconds or an HTTP date; capped. */
+static unsigned retry_after_ms(const char *v)
+{
+	char *end;
+	long long s = strtoll(v, &end, 10);
+	if (end == v || *end) {
+		time_t t = curl_getdate(v, NULL);
+		s = t > 0 ? (long long)(t - time(NULL)) : 0;
+	}
+	if (s <= 0)
+		return 0;
+	return s > HTTP_RETRY_AFTER_MAX_MS / 1000 ? HTTP_RETRY_AFTER_MAX_MS : (unsigned)s * 1000u;
+}
+
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
 	struct xfer *x = arg;
 	size_t n = size * nitems;
-	char num[32];
+	char num[64];
 	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) { /* a new reply (after 100 Continue) */
-		x->rep->etag[0] = x->rep->content_range[0] = '\0';
+		x->rep->etag[0] = x->rep->content_range[0] = x->rep->bucket_region[0] = '\0';
 		x->rep->content_length = -1;
+		x->rep->server_date = 0;
+		x->rep->retry_after_ms = 0;
 	} else if (n > 5 && strncasecmp(buf, "etag:", 5) == 0) {
 		header_value(x->rep->etag, sizeof x->rep->etag, buf + 5, n - 5);
 	} else if (n > 14 && strncasecmp(buf, "content-range:", 14) == 0) {
 		header_value(x->rep->content_range, sizeof x->rep->content_range, buf + 14, n - 14);
+	} else if (n > 5 && strncasecmp(buf, "date:", 5) == 0) {
+		header_value(num, sizeof num, buf + 5, n - 5);
+		time_t t = curl_getdate(num, NULL);
+		x->rep->server_date = t > 0 ? (long long)t : 0;
+	} else if (n > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
+		header_value(num, sizeof num, buf + 12, n - 12);
+		x->rep->retry_after_ms = retry_after_ms(num);
+	} else if (n > 20 && strncasecmp(buf, "x-amz-bucket-region:", 20) == 0) {
+		header_value(x->rep->bucket_region, sizeof x->rep->bucket_region, buf + 20, n - 20);
 	} else if (n > 15 && strncasecmp(buf, "content-length:", 15) == 0) {
 		header_value(num, sizeof num, buf + 15, n - 15);
 		char *end;
@@ -420,7 +510,16 @@ static void common_setup(struct http_client *c, const struct http_policy *p, CUR
 {
 	curl_easy_setopt(h, CURLOPT_URL, x->req->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the string form; the bitmask is deprecated */
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "sealfs/" SEALFS_VERSION);
+	if (c->share)
+		curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+	if (c->resolve)
+		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)p->low_speed_bytes);
@@ -439,6 +538,7 @@ static void common_setup(struct http_client *c, const struct http_policy *p, CUR
 struct outcome {
 	int err; /* 0 success */
 	int retry;
+	int fixable; /* a different request may succeed (http.h: prepare) */
 	char why[400];
 };
 
@@ -450,7 +550,16 @@ static void outcome_http(struct outcome *o, struct xfer *x, long status)
 	if (x->errlen && s3_xml_parse_error(&rep->s3err, x->errbody, x->errlen) == 0)
 		code = rep->s3err.code;
 	o->err = map_status(status, code, &o->retry);
-	if (code[0])
+	int moved = status == 301 || strcmp(code, "PermanentRedirect") == 0 ||
+		    strcmp(code, "AuthorizationHeaderMalformed") == 0;
+	o->fixable = strcmp(code, "ExpiredToken") == 0 ||
+		     strcmp(code, "TokenRefreshRequired") == 0 ||
+		     (strcmp(code, "RequestTimeTooSkewed") == 0 && rep->server_date) ||
+		     (moved && (rep->bucket_region[0] || rep->s3err.region[0]));
+	if (status == 301 && !code[0])
+		snprintf(o->why, sizeof o->why, "http status 301 (the bucket is elsewhere%s%s)",
+			 rep->bucket_region[0] ? ": region " : "", rep->bucket_region);
+	else if (code[0])
 		snprintf(o->why, sizeof o->why, "%s: %s (http %ld)", code,
 			 rep->s3err.message[0] ? rep->s3err.message : "no message", status);
 	else
@@ -465,6 +574,7 @@ static void run_attempt(struct http_client *c, const struct http_policy *p, CURL
 	struct curl_slist *hl = header_list(x->req);
 	o->err = 0;
 	o->retry = 0;
+	o->fixable = 0;
 	o->why[0] = '\0';
 	if (!hl) {
 		o->err = -ENOMEM;
@@ -566,14 +676,19 @@ int http_exchange_policy(struct http_client *c, const struct http_policy *policy
 	rep->body_cap = 0;
 	rep->fd_written = 0;
 	rep->tries = 0;
+	rep->fixable = 0;
 	if (!h) {
 		snprintf(err, err_size, "cannot create a curl handle");
 		return -ENOMEM;
 	}
 	x.rep = rep;
+	unsigned fixes = 0;
 	for (unsigned attempt = 0;; attempt++) {
 		memset(&req, 0, sizeof req);
-		o.err = prepare(arg, &req, attempt, rep);
+		int pr = prepare(arg, &req, attempt, rep);
+		if (pr == HTTP_PREPARE_GIVE_UP && rep->fixable)
+			break; /* o still holds the last try's error */
+		o.err = pr > 0 ? -EINVAL : pr;
 		if (o.err < 0) {
 			snprintf(o.why, sizeof o.why, "cannot build the request: %s",
 				 strerror(-o.err));
@@ -583,9 +698,16 @@ int http_exchange_policy(struct http_client *c, const struct http_policy *policy
 		reset_for_attempt(&x, h, &req);
 		run_attempt(c, p, h, &x, &o);
 		rep->tries = attempt + 1;
+		rep->fixable = o.err && o.fixable && fixes < HTTP_MAX_FIXES;
+		if (rep->fixable) {
+			fixes++;
+			continue; /* at once: prepare decides whether it can cure it */
+		}
 		if (o.err == 0 || !o.retry || attempt + 1 >= p->max_tries)
 			break;
 		unsigned d = backoff_ms(p, attempt);
+		if (rep->retry_after_ms > d)
+			d = rep->retry_after_ms; /* the server asked for at least this */
 		if (now_ms() + d - start > p->total_ms)
 			break;
 		sleep_ms(d);

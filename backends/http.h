@@ -1,5 +1,6 @@
 /* http.h - the HTTP exchange under the S3 client: a libcurl wrapper with a
- * pool of reusable easy handles (connection reuse), timeouts, capped reply
+ * pool of reusable easy handles (connection reuse; DNS and TLS sessions shared
+ * through a curl share object), User-Agent sealfs/VERSION, timeouts, capped reply
  * bodies, bounded retries with exponential backoff and full jitter, and the
  * one table that turns an HTTP status / S3 error code into an errno. Knows S3
  * error replies, not S3 operations. Every call is thread-safe. */
@@ -43,6 +44,12 @@ struct http_client;
  * store. TLS peers are always verified. -ENOMEM, -EIO (libcurl init). */
 int http_client_new(struct http_client **out, const struct http_policy *policy,
 		    const char *ca_bundle);
+
+/* Makes the client resolve host:port to an address of its choosing
+ * (CURLOPT_RESOLVE): list is "HOST:PORT:ADDR[,HOST:PORT:ADDR...]" (copied).
+ * For tests that reach a local server under a real-looking host name; call
+ * before any exchange. -ENOMEM. */
+int http_client_set_resolve(struct http_client *c, const char *list);
 
 /* Frees the client and its pooled handles; no exchange may be running. */
 void http_client_free(struct http_client *c);
@@ -89,19 +96,31 @@ struct http_reply {
 	char content_range[96];
 	struct s3_xml_error s3err; /* code/message of the last error reply, if any */
 	unsigned tries;
+	long long server_date;	 /* Date of the last reply (Unix time), 0 if none */
+	unsigned retry_after_ms; /* Retry-After of the last reply, 0 if none */
+	char bucket_region[64];	 /* x-amz-bucket-region of the last reply, "" if none */
+	int fixable;		 /* the last try failed in a way a new request may fix */
 };
+
+/* What prepare returns to end the exchange with the last try's error. */
+#define HTTP_PREPARE_GIVE_UP 1
 
 /* Builds the request for attempt number attempt (0-based), e.g. signing it
  * with a fresh date; rep shows the state so far (fd_written, to resume a
- * download with a Range). Returns 0 or a negative errno that ends the
- * exchange. */
+ * download with a Range). When rep->fixable is set the last try failed with
+ * an error a different request may cure (ExpiredToken, RequestTimeTooSkewed,
+ * a redirect to another region: rep->s3err, server_date, bucket_region say
+ * which): prepare returns 0 to send the cure at once, or
+ * HTTP_PREPARE_GIVE_UP. Returns 0, HTTP_PREPARE_GIVE_UP or a negative errno
+ * that ends the exchange. */
 typedef int (*http_prepare_fn)(void *arg, struct http_request *req, unsigned attempt,
 			       const struct http_reply *rep);
 
 /* Runs a request with retries: 5xx, 429, S3 SlowDown/InternalError/
  * RequestTimeout, timeouts and connection failures are retried within the
- * policy; 4xx fail at once. Returns 0 on a 2xx status, else a negative errno:
- * -EACCES (401/403, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch,
+ * policy, no sooner than a Retry-After asks; 4xx fail at once, but for the
+ * fixable ones above (at most two cures per exchange). Returns 0 on a 2xx status, else a negative
+ * errno: -EACCES (401/403, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch,
  * ...), -ENOENT (404, NoSuchKey, NoSuchBucket, NoSuchUpload), -ERANGE (416),
  * -EFBIG (a body over mem_limit, EntityTooLarge), -EPROTO (a reply that makes
  * no sense), -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EIO (the rest), or the

@@ -30,9 +30,11 @@ struct s3_backend {
 	struct s3_tuning tun;
 	struct http_client *http;
 	char *bucket;
-	char *prefix;		  /* "" or "a/b": no leading or trailing '/' */
-	char *host;		  /* Host header: endpoint host, or bucket.host */
-	char *path_base;	  /* "/bucket" (path style) or "" */
+	char *prefix;		/* "" or "a/b": no leading or trailing '/' */
+	char *path_base;	/* endpoint path + "/bucket" (path style), or the path */
+	struct s3_location loc; /* host, region and clock learnt while running */
+	int loc_ready;
+	struct s3_creds_provider *creds;
 	struct secmem_pool *keys; /* locked slots of the per-request signing keys */
 };
 
@@ -44,6 +46,8 @@ void s3_tuning_default(struct s3_tuning *t)
 	t->part_size = 8 * MIB;
 	t->parallel_parts = 4;
 	t->max_get_bytes = 1024 * MIB;
+	t->creds_margin_s = 300;
+	t->resolve = NULL;
 	http_policy_default(&t->policy);
 	http_policy_foreground(&t->read_policy);
 }
@@ -458,10 +462,12 @@ static void s3_destroy(struct backend *b)
 		return;
 	http_client_free(s->http);
 	secmem_pool_free(s->keys); /* no request is in flight any more */
+	s3_creds_provider_free(s->creds);
 	s3_config_release(&s->cfg);
+	if (s->loc_ready)
+		pthread_mutex_destroy(&s->loc.lock);
 	free(s->bucket);
 	free(s->prefix);
-	free(s->host);
 	free(s->path_base);
 	free(s);
 }
@@ -513,14 +519,17 @@ static int open_names(struct s3_backend *s, const char *bucket, const char *pref
 	if (s->prefix[0] && !s3_request_key_valid(s->prefix, 0))
 		return s3_request_fail(-EINVAL, "invalid s3 prefix '%s': use [a-z0-9._/-]",
 				       s->prefix);
-	int r = s->cfg.path_style ? asprintf(&s->path_base, "/%s", bucket)
-				  : ((s->path_base = strdup("")) ? 0 : -1);
-	if (r < 0 || (s->cfg.path_style ? !(s->host = strdup(s->cfg.host))
-					: asprintf(&s->host, "%s.%s", bucket, s->cfg.host) < 0)) {
-		s->host = NULL;
+	int r = s->cfg.path_style ? asprintf(&s->path_base, "%s/%s", s->cfg.base_path, bucket)
+				  : asprintf(&s->path_base, "%s", s->cfg.base_path);
+	if (r < 0) {
+		s->path_base = NULL;
 		return -ENOMEM;
 	}
-	s->t = (struct s3_target){&s->cfg, s->http, s->host, s->path_base, s->prefix, s->keys};
+	if (s3_location_init(&s->loc, &s->cfg, bucket) < 0)
+		return s3_request_fail(-EINVAL, "s3 endpoint host name is too long");
+	s->loc_ready = 1;
+	s->t = (struct s3_target){&s->cfg,   s->http,	   &s->loc,   s->creds,
+				  s->bucket, s->path_base, s->prefix, s->keys};
 	return 0;
 }
 
@@ -542,6 +551,10 @@ static int open_check(struct s3_backend *s)
 	if (r == -ENOENT)
 		return s3_request_fail(r, "bucket '%s' does not exist (%s://%s)", s->bucket,
 				       s->cfg.scheme, s->cfg.host);
+	if (r < 0 && strstr(err, "set AWS_REGION"))
+		return s3_request_fail(r, "cannot open bucket '%s': %s", s->bucket, err);
+	if (r == -EACCES && strstr(err, "s3 GET failed") == NULL)
+		return s3_request_fail(r, "%s", err); /* the credentials could not be had */
 	if (r == -EACCES)
 		return s3_request_fail(r, "access to bucket '%s' denied: %s", s->bucket, err);
 	if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT)
@@ -550,15 +563,60 @@ static int open_check(struct s3_backend *s)
 	return r < 0 ? s3_request_fail(r, "cannot open bucket '%s': %s", s->bucket, err) : 0;
 }
 
-int s3_backend_open_tuned(struct backend **out, const char *bucket, const char *prefix,
-			  const struct backend_opts *opts, const struct s3_tuning *t, char *err,
+/* Splits "prefix?addressing=STYLE" into *copy (the prefix) and opts. */
+static int prefix_query(char **copy, struct backend_opts *o, const char *prefix)
+{
+	const char *q = prefix ? strchr(prefix, '?') : NULL;
+	*copy = q ? strndup(prefix, (size_t)(q - prefix)) : strdup(prefix ? prefix : "");
+	if (!*copy)
+		return -ENOMEM;
+	if (!q)
+		return 0;
+	if (strcmp(q, "?addressing=path") == 0)
+		o->path_style = 1;
+	else if (strcmp(q, "?addressing=virtual") == 0)
+		o->path_style = 0;
+	else if (strcmp(q, "?addressing=auto") != 0)
+		return s3_request_fail(-EINVAL,
+				       "unknown s3 url option '%s': use ?addressing=path, "
+				       "virtual or auto",
+				       q);
+	return 0;
+}
+
+/* Client, keys, credentials and names, once the configuration is read. */
+static int open_parts(struct s3_backend *s, const char *bucket, const char *prefix,
+		      const struct backend_opts *opts)
+{
+	int r = http_client_new(&s->http, &s->tun.policy, s->cfg.ca_bundle);
+	if (r < 0)
+		return s3_request_fail(r, "cannot set up the http client");
+	if (s->tun.resolve && (r = http_client_set_resolve(s->http, s->tun.resolve)) < 0)
+		return r;
+	if (!(s->keys = s3_sigv4_pool_new(opts ? opts->secrets_unlocked : NULL,
+					  opts ? opts->secrets_unlocked_arg : NULL)))
+		return s3_request_fail(-ENOMEM, "out of memory");
+	if ((r = s3_creds_provider_new(&s->creds, &s->cfg, s->tun.creds_margin_s)) < 0)
+		return r;
+	return open_names(s, bucket, prefix);
+}
+
+int s3_backend_open_tuned(struct backend **out, const char *bucket, const char *prefix_url,
+			  const struct backend_opts *opts_in, const struct s3_tuning *t, char *err,
 			  size_t err_size)
 {
+	struct backend_opts o = {.path_style = -1};
+	const struct backend_opts *opts = &o;
+	char *prefix = NULL;
+	if (opts_in)
+		o = *opts_in;
 	struct s3_backend *s = calloc(1, sizeof *s);
 	int r = s ? 0 : -ENOMEM;
 	char cfg_err[S3_REQUEST_ERR_BYTES] = "";
 	*out = NULL;
 	s3_request_fail(0, "%s", "");
+	if (r == 0)
+		r = prefix_query(&prefix, &o, prefix_url);
 	if (r == 0 && !bucket_valid(bucket))
 		r = s3_request_fail(-EINVAL, "invalid s3 bucket name '%s'", bucket);
 	if (r == 0) {
@@ -577,15 +635,11 @@ int s3_backend_open_tuned(struct backend **out, const char *bucket, const char *
 		if (r < 0)
 			s3_request_fail(r, "%s", cfg_err);
 	}
-	if (r == 0 && (r = http_client_new(&s->http, &s->tun.policy, s->cfg.ca_bundle)) < 0)
-		s3_request_fail(r, "cannot set up the http client");
-	if (r == 0 && !(s->keys = s3_sigv4_pool_new(opts ? opts->secrets_unlocked : NULL,
-						    opts ? opts->secrets_unlocked_arg : NULL)))
-		r = s3_request_fail(-ENOMEM, "out of memory");
 	if (r == 0)
-		r = open_names(s, bucket, prefix);
+		r = open_parts(s, bucket, prefix, opts);
 	if (r == 0)
 		r = open_check(s);
+	free(prefix);
 	if (r < 0) {
 		if (!s3_request_last_error()[0])
 			s3_request_fail(r, "cannot open s3 store: %s", strerror(-r));

@@ -20,13 +20,20 @@ struct s3_tuning {
 	/* GET (get, get_to_fd): someone usually waits on it, a FUSE read of an
 	 * object not in the cache; http_policy_foreground by default. */
 	struct http_policy read_policy;
+	/* Temporary credentials are fetched again this many seconds before they
+	 * expire (300, as the AWS SDKs do). */
+	unsigned creds_margin_s;
+	/* Tests: "HOST:PORT:ADDR[,...]" the client resolves so (CURLOPT_RESOLVE),
+	 * to reach a local server under a real-looking host name; NULL: DNS. */
+	const char *resolve;
 };
 
 void s3_tuning_default(struct s3_tuning *t);
 
 /* Opens the store in bucket under prefix (borrowed; leading and trailing '/'
- * are dropped, "" is the bucket root). Configuration as in s3_config.h; opts
- * may be NULL. Checks the bucket with one listing request. Returns 0 and a
+ * are dropped, "" is the bucket root; a query "?addressing=path|virtual|auto"
+ * at its end chooses the addressing style). Configuration as in s3_config.h;
+ * opts may be NULL. Checks the bucket with one listing request. Returns 0 and a
  * new *out (free with backend_destroy) or a negative errno with a one-line
  * reason in err: -ENOENT "bucket 'b' does not exist", -EACCES with the S3
  * error code (bad credentials), -EINVAL (bad name or endpoint),

@@ -1,157 +1,32 @@
 /* s3_config.c - resolves an S3 store's endpoint, region, addressing style and
- * credentials from backend_opts, AWS_* variables and the ~/.aws files. Must
+ * the credential source from backend_opts, AWS_* variables and the ~/.aws
+ * files (the credentials themselves: s3_config_creds.c). Must
  * never print a credential, keep a file's bytes after parsing (they are wiped)
  * or turn TLS verification off. */
 #include "s3_config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
-#define CONFIG_FILE_MAX_BYTES (1u << 20)
+#include "s3_config_int.h"
+#include "s3_ini.h"
 
-static const char *env(const char *name)
+const char *s3_env(const char *name)
 {
 	const char *v = getenv(name);
 	return v && v[0] ? v : NULL;
 }
 
-/* Reads a whole small file into a new malloc'ed NUL-terminated buffer.
- * 1 read, 0 no such file, negative errno otherwise. */
-static int read_small_file(char **out, size_t *out_len, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	*out = NULL;
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX_BYTES) {
-		close(fd);
-		return -EINVAL;
-	}
-	size_t len = (size_t)st.st_size, got = 0;
-	char *buf = malloc(len + 1);
-	while (buf && got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!buf)
-		return -ENOMEM;
-	buf[got] = '\0';
-	*out = buf;
-	*out_len = got;
-	return 1;
-}
-
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t' || *s == '\r')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		s[--n] = '\0';
-	return s;
-}
-
-/* State of one INI lookup: the section wanted and the dotted key wanted. */
-struct ini_find {
-	const char *section; /* exact text between the brackets, trimmed */
-	const char *key;     /* "region", or "s3.endpoint_url" for a nested key */
-	int in_section;
-	char parent[64];   /* key of an open nested block ("s3"), or "" */
-	const char *found; /* points into the buffer */
-};
-
-static void ini_line(struct ini_find *f, char *line)
-{
-	int indented = line[0] == ' ' || line[0] == '\t';
-	char *s = trim(line);
-	if (!*s || *s == '#' || *s == ';')
-		return;
-	if (*s == '[') {
-		char *end = strchr(s, ']');
-		if (end) {
-			*end = '\0';
-			f->in_section = strcmp(trim(s + 1), f->section) == 0;
-			f->parent[0] = '\0';
-		}
-		return;
-	}
-	char *eq = strchr(s, '=');
-	if (!eq || !f->in_section)
-		return;
-	*eq = '\0';
-	char *k = trim(s), *v = trim(eq + 1), full[160];
-	if (!indented)
-		f->parent[0] = '\0';
-	if (!indented && !*v) {
-		snprintf(f->parent, sizeof f->parent, "%s", k);
-		return;
-	}
-	if (indented && f->parent[0])
-		snprintf(full, sizeof full, "%s.%s", f->parent, k);
-	else
-		snprintf(full, sizeof full, "%s", k);
-	if (strcmp(full, f->key) == 0 && !f->found)
-		f->found = v;
-}
-
-/* Looks key up in [section] of the file at path. *out becomes a new string
- * (sodium_malloc'ed when secret) or stays NULL. 0, or negative errno. */
-static int ini_get(char **out, const char *path, const char *section, const char *key, int secret)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	struct ini_find f = {section, key, 0, "", NULL};
-	*out = NULL;
-	int r = path ? read_small_file(&buf, &len, path) : 0;
-	if (r <= 0)
-		return r;
-	for (char *line = buf, *next; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		ini_line(&f, line);
-	}
-	if (f.found && f.found[0]) {
-		size_t n = strlen(f.found);
-		*out = secret ? sodium_malloc(n + 1) : malloc(n + 1);
-		if (*out)
-			memcpy(*out, f.found, n + 1);
-		else
-			r = -ENOMEM;
-	}
-	sodium_memzero(buf, len);
-	free(buf);
-	return r < 0 ? r : 0;
-}
-
-static char *secret_dup(const char *s)
-{
-	size_t n = strlen(s);
-	char *p = sodium_malloc(n + 1);
-	if (p)
-		memcpy(p, s, n + 1);
-	return p;
-}
-
 /* A path under $HOME/.aws, or the override variable's value; NULL if neither. */
 static char *aws_file(const char *override_var, const char *name)
 {
-	const char *o = env(override_var), *home = env("HOME");
+	const char *o = s3_env(override_var), *home = s3_env("HOME");
 	char *p = NULL;
 	if (o)
 		return strdup(o);
@@ -160,28 +35,38 @@ static char *aws_file(const char *override_var, const char *name)
 	return p;
 }
 
-struct files {
-	char *config, *credentials;
-	char config_section[160];
-};
-
-static void files_init(struct files *f, const char *profile)
+static void files_init(struct s3_files *f, const char *profile)
 {
 	f->config = aws_file("AWS_CONFIG_FILE", "config");
 	f->credentials = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	f->profile = profile;
 	if (strcmp(profile, "default") == 0)
 		snprintf(f->config_section, sizeof f->config_section, "default");
 	else
 		snprintf(f->config_section, sizeof f->config_section, "profile %s", profile);
 }
 
-static void files_release(struct files *f)
+static void files_release(struct s3_files *f)
 {
 	free(f->config);
 	free(f->credentials);
 }
 
-/* Checks "scheme://host[:port][/]" and splits it. */
+int s3_files_get(char **out, const struct s3_files *f, const char *key, int secret)
+{
+	int r = s3_ini_get(out, f->config, f->config_section, key, secret);
+	if (r == 0 && !*out && strcmp(f->profile, "default") == 0) /* [profile default] */
+		r = s3_ini_get(out, f->config, "profile default", key, secret);
+	return r;
+}
+
+int s3_env_true(const char *name)
+{
+	const char *v = s3_env(name);
+	return v && strcasecmp(v, "true") == 0;
+}
+
+/* Splits "scheme://host[:port][/path][/]" into cfg. */
 static int parse_endpoint(struct s3_config *cfg, const char *url, char *err, size_t err_size)
 {
 	const char *sep = strstr(url, "://");
@@ -195,152 +80,254 @@ static int parse_endpoint(struct s3_config *cfg, const char *url, char *err, siz
 	for (char *c = cfg->scheme; *c; c++)
 		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
 	const char *host = sep + 3;
-	size_t n = strcspn(host, "/?#@");
+	size_t n = strcspn(host, "/?#@"), p = strlen(host + n);
 	int bad = strcmp(cfg->scheme, "http") && strcmp(cfg->scheme, "https");
-	bad |= n == 0 || (host[n] && !(host[n] == '/' && host[n + 1] == '\0'));
+	bad |= n == 0 || (host[n] && host[n] != '/') || strcspn(host + n, "?#@%") != p;
 	if (bad) {
-		snprintf(err, err_size,
-			 "s3 endpoint '%s' must be scheme://host[:port] without a path", url);
+		snprintf(err, err_size, "s3 endpoint '%s' must be scheme://host[:port][/path]",
+			 url);
 		return -EINVAL;
 	}
+	while (p && host[n + p - 1] == '/')
+		p--;
 	cfg->host = strndup(host, n);
-	return cfg->host ? 0 : -ENOMEM;
+	cfg->base_path = strndup(host + n, p);
+	return cfg->host && cfg->base_path ? 0 : -ENOMEM;
 }
 
-/* The host without port or brackets, for the IP test. */
+/* The host name without port or brackets, lower-cased. */
+static void host_name(char *out, size_t size, const char *hostport)
+{
+	snprintf(out, size, "%s", hostport[0] == '[' ? hostport + 1 : hostport);
+	out[strcspn(out, hostport[0] == '[' ? "]" : ":")] = '\0';
+	for (char *c = out; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+}
+
 static int host_is_ip_or_localhost(const char *hostport)
 {
 	char h[256];
 	unsigned char addr[16];
 	if (hostport[0] == '[')
 		return 1; /* bracketed IPv6 literal */
-	snprintf(h, sizeof h, "%s", hostport);
-	h[strcspn(h, ":")] = '\0';
-	if (strcasecmp(h, "localhost") == 0)
-		return 1;
-	return inet_pton(AF_INET, h, addr) == 1;
+	host_name(h, sizeof h, hostport);
+	return strcmp(h, "localhost") == 0 || inet_pton(AF_INET, h, addr) == 1;
 }
 
-static int resolve_region(struct s3_config *cfg, const struct backend_opts *opts,
-			  const struct files *f)
+static int ends_with(const char *s, const char *tail)
 {
-	const char *v = opts && opts->region && opts->region[0] ? opts->region : NULL;
-	if (!v)
-		v = env("AWS_REGION");
-	if (!v)
-		v = env("AWS_DEFAULT_REGION");
-	if (v) {
-		cfg->region = strdup(v);
-		return cfg->region ? 0 : -ENOMEM;
-	}
-	int r = ini_get(&cfg->region, f->config, f->config_section, "region", 0);
-	if (r == 0 && !cfg->region)
-		cfg->region = strdup("us-east-1");
-	return r < 0 ? r : (cfg->region ? 0 : -ENOMEM);
+	size_t n = strlen(s), k = strlen(tail);
+	return n >= k && strcmp(s + n - k, tail) == 0;
 }
 
-static int resolve_endpoint(struct s3_config *cfg, const struct backend_opts *opts,
-			    const struct files *f, char *err, size_t err_size)
+static int host_is_aws(const char *hostport)
 {
-	const char *v = opts && opts->endpoint && opts->endpoint[0] ? opts->endpoint : NULL;
-	char *from_file = NULL, *dflt = NULL;
-	int r = 0;
-	if (!v)
-		v = env("AWS_ENDPOINT_URL_S3");
-	if (!v)
-		v = env("AWS_ENDPOINT_URL");
-	if (!v) {
-		r = ini_get(&from_file, f->config, f->config_section, "s3.endpoint_url", 0);
-		if (r == 0 && !from_file)
-			r = ini_get(&from_file, f->config, f->config_section, "endpoint_url", 0);
-		v = from_file;
-	}
-	if (r == 0 && !v) {
-		if (asprintf(&dflt, "https://s3.%s.amazonaws.com", cfg->region) < 0)
-			r = -ENOMEM;
-		v = dflt;
-		cfg->endpoint_is_default = 1;
-	}
-	if (r == 0)
-		r = parse_endpoint(cfg, v, err, err_size);
-	free(from_file);
-	free(dflt);
-	return r;
+	char h[256];
+	host_name(h, sizeof h, hostport);
+	return ends_with(h, ".amazonaws.com") || ends_with(h, ".amazonaws.com.cn");
 }
 
-static int creds_from_env(struct s3_config *cfg, char *err, size_t err_size)
+/* "s3.REGION.DOMAIN" (or "s3-REGION.DOMAIN" on AWS): REGION into out. */
+static int region_label(char *out, size_t size, const char *h, const char *domain)
 {
-	const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
-	const char *tok = env("AWS_SESSION_TOKEN");
-	if (!ak && !sk)
+	size_t n = strlen(h), k = strlen(domain);
+	if (n <= k + 3 || strcmp(h + n - k, domain) != 0 || h[n - k - 1] != '.')
 		return 0;
-	if (!ak || !sk) {
-		snprintf(err, err_size, "%s is set but %s is not",
-			 ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-			 ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-		return -EACCES;
-	}
-	cfg->access_key = strdup(ak);
-	cfg->secret_key = secret_dup(sk);
-	cfg->session_token = tok ? secret_dup(tok) : NULL;
-	if (!cfg->access_key || !cfg->secret_key || (tok && !cfg->session_token))
-		return -ENOMEM;
+	const char *r = NULL;
+	if (strncmp(h, "s3.", 3) == 0 || strncmp(h, "s3-", 3) == 0)
+		r = h + 3;
+	else if (strncmp(h, "s3.dualstack.", 13) == 0)
+		r = h + 13;
+	if (r && strncmp(r, "dualstack.", 10) == 0)
+		r += 10;
+	if (!r || r >= h + n - k - 1)
+		return 0;
+	size_t len = (size_t)(h + n - k - 1 - r);
+	if (memchr(r, '.', len) || len >= size)
+		return 0;
+	memcpy(out, r, len);
+	out[len] = '\0';
 	return 1;
 }
 
-/* Credentials from one file section; 1 found, 0 not there, negative errno. */
-static int creds_from_file(struct s3_config *cfg, const char *path, const char *section)
+int s3_config_region_from_host(char *out, size_t size, const char *hostport)
 {
-	int r = ini_get(&cfg->access_key, path, section, "aws_access_key_id", 0);
-	if (r == 0)
-		r = ini_get(&cfg->secret_key, path, section, "aws_secret_access_key", 1);
-	if (r == 0 && cfg->access_key && cfg->secret_key)
-		r = ini_get(&cfg->session_token, path, section, "aws_session_token", 1);
-	if (r == 0 && cfg->access_key && cfg->secret_key)
-		return 1;
-	free(cfg->access_key);
-	sodium_free(cfg->secret_key);
-	cfg->access_key = cfg->secret_key = NULL;
-	return r;
+	static const char *const domains[] = {
+	    "amazonaws.com", "amazonaws.com.cn", "backblazeb2.com",    "wasabisys.com",
+	    "scw.cloud",     "io.cloud.ovh.net", "perf.cloud.ovh.net", "cloud.ovh.net"};
+	char h[256];
+	host_name(h, sizeof h, hostport);
+	if (strcmp(h, "s3.amazonaws.com") == 0 || strcmp(h, "s3.wasabisys.com") == 0)
+		return snprintf(out, size, "us-east-1") > 0;
+	if (ends_with(h, ".r2.cloudflarestorage.com") || strcmp(h, "storage.googleapis.com") == 0)
+		return snprintf(out, size, "auto") > 0;
+	for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++)
+		if (region_label(out, size, h, domains[i]))
+			return 1;
+	return 0;
 }
 
-static int resolve_creds(struct s3_config *cfg, const struct files *f, char *err, size_t err_size)
+int s3_config_aws_host(char *out, size_t size, const char *region, int dualstack)
 {
-	int r = creds_from_env(cfg, err, err_size);
-	if (r == 0)
-		r = creds_from_file(cfg, f->credentials, cfg->profile);
-	if (r == 0)
-		r = creds_from_file(cfg, f->config, f->config_section);
-	if (r == 0) {
-		snprintf(err, err_size,
-			 "no s3 credentials for profile '%s': set AWS_ACCESS_KEY_ID and "
-			 "AWS_SECRET_ACCESS_KEY or add them to ~/.aws/credentials",
-			 cfg->profile);
-		return -EACCES;
+	int n = snprintf(out, size, "s3.%s%s.amazonaws.com%s", dualstack ? "dualstack." : "",
+			 region, strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int s3_config_bucket_dns_safe(const char *b)
+{
+	size_t n = strlen(b);
+	if (n < 3 || n > 63 || b[0] == '-' || b[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int resolve_region(struct s3_config *cfg, const struct backend_opts *opts,
+			  const struct s3_files *f)
+{
+	const char *v = opts && opts->region && opts->region[0] ? opts->region : NULL;
+	if (!v)
+		v = s3_env("AWS_REGION");
+	if (!v)
+		v = s3_env("AWS_DEFAULT_REGION");
+	if (v) {
+		cfg->region = strdup(v);
+		cfg->region_set = 1;
+		return cfg->region ? 0 : -ENOMEM;
 	}
-	return r < 0 ? r : 0;
+	int r = s3_files_get(&cfg->region, f, "region", 0);
+	cfg->region_set = cfg->region != NULL;
+	return r;
 }
 
-static int resolve_misc(struct s3_config *cfg, const struct backend_opts *opts,
-			const struct files *f, const char *bucket)
+/* The endpoint from the variables and the config file; NULL if none. */
+static int configured_endpoint(char **out, const struct s3_files *f)
 {
-	const char *ca = env("AWS_CA_BUNDLE");
-	int r = 0;
-	if (ca)
-		cfg->ca_bundle = strdup(ca);
-	else
-		r = ini_get(&cfg->ca_bundle, f->config, f->config_section, "ca_bundle", 0);
-	if (ca && !cfg->ca_bundle)
+	char *ignore = NULL, *services = NULL, *section = NULL;
+	const char *v = NULL;
+	int r = s3_files_get(&ignore, f, "ignore_configured_endpoint_urls", 0);
+	int skip = s3_env_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") ||
+		   (ignore && strcasecmp(ignore, "true") == 0);
+	free(ignore);
+	*out = NULL;
+	if (r < 0 || skip)
+		return r;
+	if ((v = s3_env("AWS_ENDPOINT_URL_S3")) || (v = s3_env("AWS_ENDPOINT_URL")))
+		return (*out = strdup(v)) ? 0 : -ENOMEM;
+	r = s3_files_get(&services, f, "services", 0);
+	if (r == 0 && services && asprintf(&section, "services %s", services) < 0)
 		r = -ENOMEM;
-	cfg->path_style = (opts && opts->path_style == 1) || host_is_ip_or_localhost(cfg->host) ||
-			  (bucket && strchr(bucket, '.'));
+	if (r == 0 && section)
+		r = s3_ini_get(out, f->config, section, "s3.endpoint_url", 0);
+	if (r == 0 && !*out)
+		r = s3_files_get(out, f, "s3.endpoint_url", 0);
+	if (r == 0 && !*out)
+		r = s3_files_get(out, f, "endpoint_url", 0);
+	free(services);
+	free(section);
 	return r;
+}
+
+static int resolve_endpoint(struct s3_config *cfg, const struct backend_opts *opts,
+			    const struct s3_files *f, char *err, size_t err_size)
+{
+	char *url = NULL, *dual = NULL, host[300];
+	int r = 0;
+	if (opts && opts->endpoint && opts->endpoint[0])
+		url = strdup(opts->endpoint);
+	else
+		r = configured_endpoint(&url, f);
+	if (r == 0 && !url) {
+		r = s3_files_get(&dual, f, "use_dualstack_endpoint", 0);
+		cfg->dualstack = s3_env_true("AWS_USE_DUALSTACK_ENDPOINT") ||
+				 (dual && strcasecmp(dual, "true") == 0);
+		if (r == 0 && !cfg->region && !(cfg->region = strdup("us-east-1")))
+			r = -ENOMEM;
+		if (r == 0 &&
+		    s3_config_aws_host(host, sizeof host, cfg->region, cfg->dualstack) < 0)
+			r = -EINVAL;
+		if (r == 0 && asprintf(&url, "https://%s", host) < 0)
+			r = -ENOMEM, url = NULL;
+		cfg->endpoint_is_default = 1;
+	}
+	if (r == 0)
+		r = parse_endpoint(cfg, url, err, err_size);
+	free(url);
+	free(dual);
+	if (r == 0)
+		cfg->endpoint_is_aws = cfg->endpoint_is_default || host_is_aws(cfg->host);
+	return r;
+}
+
+/* A region from the endpoint host, else us-east-1 (what S3-compatible
+ * servers accept when they have no regions). */
+static int infer_region(struct s3_config *cfg)
+{
+	char r[64];
+	if (cfg->region)
+		return 0;
+	if (!s3_config_region_from_host(r, sizeof r, cfg->host))
+		snprintf(r, sizeof r, "us-east-1");
+	return (cfg->region = strdup(r)) ? 0 : -ENOMEM;
+}
+
+static int parse_style(enum s3_addressing *out, const char *v, const char *from, char *err,
+		       size_t err_size)
+{
+	if (strcasecmp(v, "path") == 0)
+		*out = S3_ADDR_PATH;
+	else if (strcasecmp(v, "virtual") == 0)
+		*out = S3_ADDR_VIRTUAL;
+	else if (strcasecmp(v, "auto") == 0)
+		*out = S3_ADDR_AUTO;
+	else {
+		snprintf(err, err_size, "%s is '%s': use path, virtual or auto", from, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int resolve_addressing(struct s3_config *cfg, const struct backend_opts *opts,
+			      const struct s3_files *f, const char *bucket, char *err,
+			      size_t err_size)
+{
+	enum s3_addressing a = S3_ADDR_AUTO;
+	const char *v = s3_env("AWS_S3_ADDRESSING_STYLE");
+	char *file = NULL;
+	int r = 0;
+	if (opts && (opts->path_style == 0 || opts->path_style == 1))
+		a = opts->path_style ? S3_ADDR_PATH : S3_ADDR_VIRTUAL;
+	else if (v)
+		r = parse_style(&a, v, "AWS_S3_ADDRESSING_STYLE", err, err_size);
+	else if ((r = s3_files_get(&file, f, "s3.addressing_style", 0)) == 0 && file)
+		r = parse_style(&a, file, "addressing_style in the config file", err, err_size);
+	free(file);
+	if (a == S3_ADDR_AUTO)
+		cfg->path_style = !cfg->endpoint_is_aws ||
+				  (bucket && !s3_config_bucket_dns_safe(bucket)) ||
+				  cfg->base_path[0];
+	else
+		cfg->path_style = a == S3_ADDR_PATH;
+	if (host_is_ip_or_localhost(cfg->host))
+		cfg->path_style = 1; /* an address has no sub-domains */
+	return r;
+}
+
+static int resolve_ca(struct s3_config *cfg, const struct s3_files *f)
+{
+	const char *ca = s3_env("AWS_CA_BUNDLE");
+	if (ca)
+		return (cfg->ca_bundle = strdup(ca)) ? 0 : -ENOMEM;
+	return s3_files_get(&cfg->ca_bundle, f, "ca_bundle", 0);
 }
 
 int s3_config_load(struct s3_config *cfg, const char *bucket, const struct backend_opts *opts,
 		   char *err, size_t err_size)
 {
-	struct files f;
+	struct s3_files f;
 	const char *profile = opts && opts->profile && opts->profile[0] ? opts->profile : NULL;
 	int r;
 
@@ -352,7 +339,7 @@ int s3_config_load(struct s3_config *cfg, const char *bucket, const struct backe
 		return -EIO;
 	}
 	if (!profile)
-		profile = env("AWS_PROFILE");
+		profile = s3_env("AWS_PROFILE");
 	cfg->profile = strdup(profile ? profile : "default");
 	if (!cfg->profile)
 		return -ENOMEM;
@@ -361,9 +348,13 @@ int s3_config_load(struct s3_config *cfg, const char *bucket, const struct backe
 	if (r == 0)
 		r = resolve_endpoint(cfg, opts, &f, err, err_size);
 	if (r == 0)
-		r = resolve_creds(cfg, &f, err, err_size);
+		r = infer_region(cfg);
 	if (r == 0)
-		r = resolve_misc(cfg, opts, &f, bucket);
+		r = resolve_addressing(cfg, opts, &f, bucket, err, err_size);
+	if (r == 0)
+		r = resolve_ca(cfg, &f);
+	if (r == 0)
+		r = s3_config_resolve_creds(cfg, &f, err, err_size);
 	files_release(&f);
 	if (r < 0) {
 		if (err_size && !err[0])
@@ -380,11 +371,19 @@ void s3_config_release(struct s3_config *cfg)
 		return;
 	free(cfg->scheme);
 	free(cfg->host);
+	free(cfg->base_path);
 	free(cfg->region);
 	free(cfg->profile);
 	free(cfg->access_key);
 	sodium_free(cfg->secret_key);
 	sodium_free(cfg->session_token);
+	free(cfg->src.process);
+	free(cfg->src.role_arn);
+	free(cfg->src.token_file);
+	free(cfg->src.session_name);
+	free(cfg->src.url);
+	sodium_free(cfg->src.auth);
+	free(cfg->src.auth_file);
 	free(cfg->ca_bundle);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -8,20 +8,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "http.h"
 #include "s3_config.h"
+#include "s3_creds.h"
 #include "s3_sigv4.h"
 
 #define S3_REQUEST_KEY_MAX 255	 /* backend.h key limit */
 #define S3_REQUEST_PATH_MAX 2048 /* encoded request path */
 #define S3_REQUEST_ERR_BYTES 512
 
+#define S3_REQUEST_HOST_MAX 320
+#define S3_REQUEST_REGION_MAX 64
+
+/* What a store learns from the server while it runs: the bucket's region
+ * (a redirect on AWS), the host that goes with it and the server's clock. */
+struct s3_location {
+	pthread_mutex_t lock;		    /* protects host and region */
+	char host[S3_REQUEST_HOST_MAX];	    /* Host header: endpoint host, or bucket.host */
+	char region[S3_REQUEST_REGION_MAX]; /* signing region */
+	long long clock_offset;		    /* server time - our time, seconds (atomic) */
+};
+
 /* Where requests go; every pointer is borrowed and must outlive the requests. */
 struct s3_target {
 	const struct s3_config *cfg;
 	struct http_client *http;
-	const char *host;	  /* Host header: endpoint host, or bucket.host */
-	const char *path_base;	  /* "/bucket" (path style) or "" (virtual-hosted) */
+	struct s3_location *loc;	 /* shared, changes under its lock */
+	struct s3_creds_provider *creds; /* what every try signs with */
+	const char *bucket;
+	const char *path_base;	  /* endpoint path + "/bucket" (path style), or the path */
 	const char *prefix;	  /* store prefix: "" or "a/b" */
 	struct secmem_pool *keys; /* slots of the signing keys (s3_sigv4_pool_new) */
 };
@@ -45,10 +62,17 @@ struct s3_request {
 	char if_match[128]; /* ETag pinned when a download resumes */
 	/* per try: */
 	struct s3_sigv4_result sig;
+	struct s3_creds *cr; /* a reference for this try */
+	char host[S3_REQUEST_HOST_MAX];
+	char region[S3_REQUEST_REGION_MAX];
+	int fixed_creds, fixed_clock, fixed_region; /* cures tried (http.h fixable) */
 	char *url;
-	char lines[7][1024];
-	const char *hdrs[7];
+	char *lines[8]; /* "Name: value", malloc'ed (sodium_malloc for the token) */
+	const char *hdrs[8];
 };
+
+/* Sets loc for cfg and bucket (path_style: the endpoint host). -ENAMETOOLONG. */
+int s3_location_init(struct s3_location *loc, const struct s3_config *cfg, const char *bucket);
 
 /* A request on the bucket itself (listing). */
 void s3_request_bucket(struct s3_request *rq, const struct s3_target *t, const char *method);
@@ -64,8 +88,11 @@ void s3_request_param(struct s3_request *rq, const char *name, const char *value
 void s3_request_body(struct s3_request *rq, const void *body, size_t len);
 
 /* Runs rq through http_exchange with retries; a download into an fd resumes
- * with a Range (pinned by If-Match) after a cut. Returns its result; on
- * failure the reason becomes the last error. */
+ * with a Range (pinned by If-Match) after a cut. Cures in place: new
+ * credentials after ExpiredToken, the server's clock after
+ * RequestTimeTooSkewed (signed again once), the bucket's region after a
+ * redirect on AWS's endpoints (elsewhere the message says which AWS_REGION
+ * to set). Returns its result; on failure the reason becomes the last error. */
 int s3_request_run(struct s3_request *rq, struct http_reply *rep);
 
 /* backend.h keys: [a-z0-9._/-], no leading '/', no ".." component, at most

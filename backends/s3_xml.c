@@ -21,6 +21,12 @@ static void xml_init(void) { xmlInitParser(); }
  * carries a DTD (S3 never sends one; refusing it rules out entity tricks). */
 static xmlDoc *xml_read(const char *xml, size_t len)
 {
+	/* S3 (and some MinIO versions) send whitespace before the XML
+	 * declaration of a CompleteMultipartUpload reply while they work. */
+	while (xml && len && (*xml == ' ' || *xml == '\t' || *xml == '\r' || *xml == '\n')) {
+		xml++;
+		len--;
+	}
 	if (!xml || len == 0 || len > S3_XML_MAX_REPLY)
 		return NULL;
 	pthread_once(&xml_once, xml_init);
@@ -208,6 +214,8 @@ static int fill_error(struct s3_xml_error *e, const xmlNode *root)
 	int r = text_copy(e->code, sizeof e->code, code);
 	if (r == 0)
 		r = text_copy(e->message, sizeof e->message, child(root, "Message"));
+	if (r == 0) /* PermanentRedirect, AuthorizationHeaderMalformed */
+		r = text_copy(e->region, sizeof e->region, child(root, "Region"));
 	if (r == 0 && !e->code[0])
 		r = -EPROTO;
 	return r;

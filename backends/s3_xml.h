@@ -1,8 +1,9 @@
 /* s3_xml.h - the S3 XML replies sealfs reads (ListBucketResult,
  * InitiateMultipartUploadResult, CompleteMultipartUploadResult, Error) and the
  * one request body it writes (CompleteMultipartUpload). Parsed with libxml2,
- * never by string search; input is size-capped, entities are not expanded and
- * nothing is fetched from the network. Thread-safe. */
+ * never by string search (whitespace before the document is skipped, as S3
+ * sends it while it works on a CompleteMultipartUpload); input is size-capped, entities are not
+ * expanded and nothing is fetched from the network. Thread-safe. */
 #ifndef SEALFS_S3_XML_H
 #define SEALFS_S3_XML_H
 
@@ -17,6 +18,7 @@
 struct s3_xml_error {
 	char code[S3_XML_CODE_BYTES];
 	char message[S3_XML_MESSAGE_BYTES];
+	char region[S3_XML_CODE_BYTES]; /* <Region> of a redirect, "" if none */
 };
 
 /* Called per <Contents> of a listing with the full key (borrowed for the call)

@@ -21,10 +21,22 @@ used up applies (no COUNT: unlimited); no rule: pass. Modes:
                 '--schedule hang' makes a black hole: connections are accepted,
                 nothing ever comes back (start it with --port on the port of
                 a proxy just stopped to turn a working endpoint into one)
+  redirect:R    answer 301 PermanentRedirect with x-amz-bucket-region: R
+  badregion:R   answer 400 AuthorizationHeaderMalformed naming <Region>R</Region>
+  skewed:S      the proxy's clock runs S seconds ahead: a request whose
+                x-amz-date is more than 60 s off it gets 403
+                RequestTimeTooSkewed (Date: the proxy's time); others pass
+  expiredtoken:T  a request whose x-amz-security-token contains T gets 400
+                ExpiredToken; others pass (the rule is not used up by them)
+  retryafter:S  answer 503 SlowDown with Retry-After: S
+  wscomplete    pass, but put whitespace before the body of a 200 reply (as
+                S3 does for CompleteMultipartUpload)
 Example: --schedule 'slowdown*3,reset*1@GET ,hang@partNumber=2&'
 Each request is logged to --log as one line: "MODE METHOD TARGET [range=R]".
 """
 import argparse
+import calendar
+import email.utils
 import os
 import socket
 import struct
@@ -50,7 +62,8 @@ class Rule:
         self.arg = None
         if ':' in text:
             text, self.arg = text.split(':', 1)
-        if text not in ('pass', 'slowdown', 'delay', 'reset', 'cut', 'hang'):
+        if text not in ('pass', 'slowdown', 'delay', 'reset', 'cut', 'hang', 'redirect',
+                        'badregion', 'skewed', 'expiredtoken', 'retryafter', 'wscomplete'):
             raise ValueError('unknown mode ' + text)
         self.mode = text
 
@@ -65,6 +78,8 @@ class Schedule:
         with self.lock:
             for r in self.rules:
                 if r.match is not None and r.match not in request_line:
+                    continue
+                if not applies(r, head):
                     continue
                 if r.count is not None:
                     if r.count <= 0:
@@ -81,6 +96,78 @@ class Schedule:
             with open(self.log, 'a') as f:
                 f.write('%s %s%s\n' % (mode, ' '.join(request_line.split(' ')[:2]),
                                         ' range=' + rng.decode('latin-1') if rng else ''))
+
+
+def amz_time(head):
+    v = header(head, b'x-amz-date')
+    try:
+        return calendar.timegm(time.strptime(v.decode(), '%Y%m%dT%H%M%SZ'))
+    except (AttributeError, ValueError):
+        return None
+
+
+def applies(rule, head):
+    """Conditional modes apply only to the requests they are about."""
+    if rule.mode == 'expiredtoken':
+        tok = header(head, b'x-amz-security-token') or b''
+        return rule.arg.encode() in tok
+    if rule.mode == 'skewed':
+        t = amz_time(head)
+        return t is None or abs(t - (time.time() + int(rule.arg))) > 60
+    return True
+
+
+def error_reply(status, reason, code, extra_xml=b'', extra_headers=b''):
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>' + code +
+            b'</Code><Message>faultproxy</Message>' + extra_xml +
+            b'<RequestId>faultproxy</RequestId></Error>')
+    return (b'HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\n' % (status, reason) +
+            extra_headers + b'Content-Length: %d\r\nConnection: close\r\n\r\n' % len(body) +
+            body)
+
+
+def canned(rule):
+    """The reply of a mode that answers by itself, or None."""
+    arg = (rule.arg or '').encode()
+    if rule.mode == 'redirect':
+        return error_reply(301, b'Moved Permanently', b'PermanentRedirect',
+                           extra_headers=b'x-amz-bucket-region: ' + arg + b'\r\n')
+    if rule.mode == 'badregion':
+        return error_reply(400, b'Bad Request', b'AuthorizationHeaderMalformed',
+                           b'<Region>' + arg + b'</Region>')
+    if rule.mode == 'skewed':
+        date = email.utils.formatdate(time.time() + int(rule.arg), usegmt=True).encode()
+        return error_reply(403, b'Forbidden', b'RequestTimeTooSkewed',
+                           extra_headers=b'Date: ' + date + b'\r\n')
+    if rule.mode == 'expiredtoken':
+        return error_reply(400, b'Bad Request', b'ExpiredToken')
+    if rule.mode == 'retryafter':
+        return error_reply(503, b'Slow Down', b'SlowDown',
+                           extra_headers=b'Retry-After: ' + arg + b'\r\n')
+    return None
+
+
+def relay_padded(client, head, body, upstream_port):
+    """Forwards, then sends a 200 reply's body after leading whitespace."""
+    up = socket.create_connection(('127.0.0.1', upstream_port), timeout=120)
+    try:
+        up.sendall(with_close(head) + body)
+        data = b''
+        while True:
+            chunk = up.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        rhead, _, rbody = data.partition(b'\r\n\r\n')
+        if rhead.startswith(b'HTTP/1.1 200') and header(rhead, b'content-length'):
+            rbody = b'\n  \n  ' + rbody
+            lines = [l for l in rhead.split(b'\r\n')
+                     if not l.lower().startswith(b'content-length:')]
+            rhead = b'\r\n'.join(lines + [b'Content-Length: %d' % len(rbody)])
+        client.sendall(rhead + b'\r\n\r\n' + rbody)
+        client.close()
+    finally:
+        up.close()
 
 
 def read_head(sock, buf=b''):
@@ -186,6 +273,14 @@ def serve(client, schedule, upstream_port):
                            b'Content-Length: %d\r\nConnection: close\r\n\r\n' % len(SLOWDOWN)
                            + SLOWDOWN)
             client.close()
+            return
+        reply = canned(rule) if rule else None
+        if reply is not None:
+            client.sendall(reply)
+            client.close()
+            return
+        if mode == 'wscomplete':
+            relay_padded(client, head, body, upstream_port)
             return
         if mode == 'hang':
             while client.recv(65536):

@@ -23,6 +23,13 @@ const path = require('path');
 
 const dir = path.join(process.argv[2], 'node_modules', 's3rver');
 const MARK = path.join(dir, '.sealfs-patched-3');
+// The SigV4 checker is copied on every run, so a change to it needs no reinstall.
+if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) {
+  fs.copyFileSync(
+    path.join(__dirname, 's3rver-sigv4-verify.js'),
+    path.join(dir, 'lib', 'middleware', 'sigv4-verify.js'),
+  );
+}
 if (fs.existsSync(MARK)) process.exit(0);
 // patched by another version of this script: the caller reinstalls (exit 3)
 if (fs.readdirSync(dir).some(f => f.startsWith('.sealfs-patched-'))) process.exit(3);
@@ -267,11 +274,7 @@ patch('lib/controllers/bucket.js', [
   ],
 ]);
 
-// 6. Check V4 signatures.
-fs.copyFileSync(
-  path.join(__dirname, 's3rver-sigv4-verify.js'),
-  path.join(dir, 'lib', 'middleware', 'sigv4-verify.js'),
-);
+// 6. Check V4 signatures (the checker itself is copied above, on every run).
 patch('lib/middleware/authentication.js', [
   [
     `    } else if (signature.version === 4) {

@@ -47,7 +47,9 @@ module.exports = function verifySigV4(ctx, secret) {
   if (!names.includes('host') || !names.includes('x-amz-date')) {
     return { ok: false, stringToSign: '(host and x-amz-date must be signed)' };
   }
-  const rawUrl = ctx.req.url;
+  // the URL as sent: s3rver's vhost middleware rewrites req.url for
+  // virtual-hosted requests (bucket.s3.REGION.amazonaws.com)
+  const rawUrl = ctx.originalUrl || ctx.req.url;
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   const query = q < 0 ? '' : rawUrl.slice(q + 1);

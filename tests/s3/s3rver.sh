@@ -54,7 +54,7 @@ start_s3rver() {
 	# -p 0: the kernel picks a free port; s3rver prints it. timeout bounds
 	# its life should every cleanup below be skipped (a SIGKILL).
 	timeout "${S3RVER_MAX_SECONDS:-1800}" node "$MODULE/bin/s3rver.js" -d "$state/data" \
-		-a 127.0.0.1 -p 0 --configure-bucket "$BUCKET" >"$state/log" 2>&1 </dev/null &
+		-a 127.0.0.1 -p 0 --no-vhost-buckets --configure-bucket "$BUCKET" >"$state/log" 2>&1 </dev/null &
 	echo $! >"$state/pid"
 	for i in $(seq 1 200); do
 		port=$(sed -n 's/.*S3rver listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$state/log")
@@ -100,7 +100,10 @@ run_with_s3rver() {
 	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
 	# keep the developer's own ~/.aws and variables out of the tests
 	export AWS_CONFIG_FILE="$state/no-config" AWS_SHARED_CREDENTIALS_FILE="$state/no-credentials"
-	unset AWS_ENDPOINT_URL AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION AWS_CA_BUNDLE
+	unset AWS_ENDPOINT_URL AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION AWS_CA_BUNDLE \
+		AWS_S3_ADDRESSING_STYLE AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN AWS_ENDPOINT_URL_STS \
+		AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI
+	export AWS_EC2_METADATA_DISABLED=true # never ask 169.254.169.254 from a test
 	# in the background, so a TERM from the test runner is handled at once
 	"$@" &
 	child=$!

@@ -12,14 +12,33 @@
 
 #include "check.h"
 #include "s3_config.h"
+#include "s3_creds.h"
 
 static char home[256];
 
-static const char *vars[] = {
-    "AWS_ENDPOINT_URL_S3",	   "AWS_ENDPOINT_URL",	"AWS_REGION",
-    "AWS_DEFAULT_REGION",	   "AWS_PROFILE",	"AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",	   "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE"};
+static const char *vars[] = {"AWS_ENDPOINT_URL_S3",
+			     "AWS_ENDPOINT_URL",
+			     "AWS_REGION",
+			     "AWS_DEFAULT_REGION",
+			     "AWS_PROFILE",
+			     "AWS_ACCESS_KEY_ID",
+			     "AWS_SECRET_ACCESS_KEY",
+			     "AWS_SESSION_TOKEN",
+			     "AWS_CONFIG_FILE",
+			     "AWS_SHARED_CREDENTIALS_FILE",
+			     "AWS_CA_BUNDLE",
+			     "AWS_S3_ADDRESSING_STYLE",
+			     "AWS_WEB_IDENTITY_TOKEN_FILE",
+			     "AWS_ROLE_ARN",
+			     "AWS_ROLE_SESSION_NAME",
+			     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+			     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+			     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+			     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+			     "AWS_ENDPOINT_URL_STS",
+			     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+			     "AWS_USE_DUALSTACK_ENDPOINT",
+			     "AWS_EC2_METADATA_SERVICE_ENDPOINT"};
 
 static void write_file(const char *name, const char *text)
 {
@@ -38,6 +57,7 @@ static void reset(void)
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 	setenv("HOME", home, 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* tests opt in */
 	snprintf(path, sizeof path, "%s/.aws/config", home);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/.aws/credentials", home);
@@ -101,7 +121,11 @@ static void test_endpoint_precedence_and_path_style(void)
 	s3_config_release(&c);
 
 	o.endpoint = "https://minio.example.net";
-	CHECKF(load(&c, "b", &o, err) == 0 && !c.path_style, "dns name: virtual-hosted");
+	o.path_style = -1;
+	CHECKF(load(&c, "bucket", &o, err) == 0 && c.path_style, "custom endpoint: path style");
+	s3_config_release(&c);
+	o.path_style = 0;
+	CHECKF(load(&c, "bucket", &o, err) == 0 && !c.path_style, "opts forces virtual-hosted");
 	s3_config_release(&c);
 	o.path_style = 1;
 	CHECKF(load(&c, "b", &o, err) == 0 && c.path_style, "opts forces path style");
@@ -110,8 +134,8 @@ static void test_endpoint_precedence_and_path_style(void)
 	CHECKF(load(&c, "my.dotted.bucket", &o, err) == 0 && c.path_style, "dotted bucket");
 	s3_config_release(&c);
 
-	const char *bad[] = {"ftp://host", "https://", "https://host/path", "host:9000",
-			     "https://user@host"};
+	const char *bad[] = {"ftp://host", "https://",		"https://host/p?x=1",
+			     "host:9000",  "https://user@host", "https://host/a%20b"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		o.endpoint = bad[i];
 		err[0] = '\0';
@@ -215,6 +239,171 @@ static void test_missing_credentials_is_eacces(void)
 	CHECKF(load(&c, "b", NULL, err) == -EACCES, "key id without secret accepted");
 }
 
+static void test_addressing_style(void)
+{
+	struct s3_config c;
+	char err[256];
+	reset();
+	setenv("AWS_ACCESS_KEY_ID", "a", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "s", 1);
+	CHECKF(load(&c, "my_bucket", NULL, err) == 0 && c.path_style && c.endpoint_is_aws,
+	       "aws, bucket not DNS-safe: path style");
+	s3_config_release(&c);
+	setenv("AWS_S3_ADDRESSING_STYLE", "virtual", 1);
+	setenv("AWS_ENDPOINT_URL", "https://garage.example.net:3900", 1);
+	CHECKF(load(&c, "bucket", NULL, err) == 0 && !c.path_style, "env virtual: %s", err);
+	s3_config_release(&c);
+	setenv("AWS_S3_ADDRESSING_STYLE", "sideways", 1);
+	CHECKF(load(&c, "bucket", NULL, err) == -EINVAL && strstr(err, "AWS_S3_ADDRESSING_STYLE"),
+	       "bad style named: %s", err);
+	unsetenv("AWS_S3_ADDRESSING_STYLE");
+	write_file("config", "[default]\ns3 =\n  addressing_style = virtual\n");
+	CHECKF(load(&c, "bucket", NULL, err) == 0 && !c.path_style, "config file virtual");
+	s3_config_release(&c);
+	struct backend_opts o = {.path_style = 1};
+	CHECKF(load(&c, "bucket", &o, err) == 0 && c.path_style, "opts beat the file");
+	s3_config_release(&c);
+}
+
+static void test_region_inference_and_aws_hosts(void)
+{
+	static const char *const cases[][2] = {
+	    {"https://s3.us-west-004.backblazeb2.com", "us-west-004"},
+	    {"https://s3.eu-central-2.wasabisys.com", "eu-central-2"},
+	    {"https://s3.wasabisys.com", "us-east-1"},
+	    {"https://s3.fr-par.scw.cloud", "fr-par"},
+	    {"https://s3.gra.io.cloud.ovh.net", "gra"},
+	    {"https://abc123.r2.cloudflarestorage.com", "auto"},
+	    {"https://storage.googleapis.com", "auto"},
+	    {"https://s3.dualstack.eu-west-1.amazonaws.com", "eu-west-1"},
+	    {"https://minio.example.net:9000", "us-east-1"},
+	};
+	struct s3_config c;
+	char err[256], out[64];
+	reset();
+	setenv("AWS_ACCESS_KEY_ID", "a", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "s", 1);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		setenv("AWS_ENDPOINT_URL_S3", cases[i][0], 1);
+		CHECKF(load(&c, "bucket", NULL, err) == 0 && strcmp(c.region, cases[i][1]) == 0 &&
+			   !c.region_set,
+		       "%s: region %s", cases[i][0], c.region ? c.region : "(none)");
+		s3_config_release(&c);
+	}
+	setenv("AWS_REGION", "eu-west-3", 1); /* a set region wins */
+	CHECKF(load(&c, "bucket", NULL, err) == 0 && strcmp(c.region, "eu-west-3") == 0,
+	       "set region kept");
+	s3_config_release(&c);
+	CHECKF(s3_config_region_from_host(out, sizeof out, "example.com") == 0, "no region");
+	unsetenv("AWS_ENDPOINT_URL_S3");
+	setenv("AWS_REGION", "cn-north-1", 1);
+	setenv("AWS_USE_DUALSTACK_ENDPOINT", "true", 1);
+	CHECKF(load(&c, "bucket", NULL, err) == 0 &&
+		   strcmp(c.host, "s3.dualstack.cn-north-1.amazonaws.com.cn") == 0 &&
+		   c.endpoint_is_default && !c.path_style,
+	       "china dual-stack host %s", c.host);
+	s3_config_release(&c);
+}
+
+static void test_services_section_and_profile_default(void)
+{
+	struct s3_config c;
+	char err[256];
+	reset();
+	write_file("config",
+		   "[profile default]\nregion = eu-north-1\nservices = mine\n"
+		   "aws_access_key_id = AKP\naws_secret_access_key = skp\n"
+		   "endpoint_url = https://global.example.net\n"
+		   "[services mine]\ns3 =\n  endpoint_url = https://objects.example.net/base/\n");
+	CHECKF(load(&c, "bucket", NULL, err) == 0, "load: %s", err);
+	CHECKF(strcmp(c.region, "eu-north-1") == 0 && strcmp(c.access_key, "AKP") == 0,
+	       "[profile default] read");
+	CHECKF(strcmp(c.host, "objects.example.net") == 0 && strcmp(c.base_path, "/base") == 0 &&
+		   c.path_style,
+	       "services endpoint with a path: %s %s", c.host, c.base_path);
+	s3_config_release(&c);
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+	CHECKF(load(&c, "bucket", NULL, err) == 0 && c.endpoint_is_default,
+	       "configured endpoints ignored");
+	s3_config_release(&c);
+}
+
+static void test_credential_sources(void)
+{
+	struct s3_config c;
+	char err[256];
+	reset();
+	write_file("config", "[default]\ncredential_process = /bin/echo hi\n"
+			     "[profile web]\nweb_identity_token_file = /t\nrole_arn = arn:r\n"
+			     "[profile sso]\nsso_session = corp\n");
+	CHECKF(load(&c, "b", NULL, err) == 0 && c.src.kind == S3_CREDS_PROCESS &&
+		   strcmp(c.src.process, "/bin/echo hi") == 0,
+	       "credential_process: %s", err);
+	s3_config_release(&c);
+	setenv("AWS_PROFILE", "web", 1);
+	CHECKF(load(&c, "b", NULL, err) == 0 && c.src.kind == S3_CREDS_WEB_IDENTITY &&
+		   strcmp(c.src.url, "https://sts.amazonaws.com") == 0,
+	       "profile web identity: %s", err);
+	s3_config_release(&c);
+	setenv("AWS_PROFILE", "sso", 1);
+	CHECKF(load(&c, "b", NULL, err) == -EACCES && strstr(err, "sso_session") &&
+		   strstr(err, "credential_process"),
+	       "unsupported key named: %s", err);
+	setenv("AWS_PROFILE", "none", 1);
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/tok", 1);
+	setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/r", 1);
+	setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9", 1);
+	CHECKF(load(&c, "b", NULL, err) == 0 && c.src.kind == S3_CREDS_WEB_IDENTITY &&
+		   strcmp(c.src.url, "http://127.0.0.1:9") == 0 &&
+		   strcmp(c.src.session_name, "sealfs") == 0,
+	       "env web identity: %s", err);
+	s3_config_release(&c);
+	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.1.2.3/creds", 1);
+	CHECKF(load(&c, "b", NULL, err) == -EACCES && strstr(err, "FULL_URI"),
+	       "container url refused: %s", err);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:8/creds", 1);
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer x", 1);
+	CHECKF(load(&c, "b", NULL, err) == 0 && c.src.kind == S3_CREDS_ECS &&
+		   strcmp(c.src.auth, "Bearer x") == 0,
+	       "container: %s", err);
+	s3_config_release(&c);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:7", 1);
+	CHECKF(load(&c, "b", NULL, err) == 0 && c.src.kind == S3_CREDS_IMDS &&
+		   strcmp(c.src.url, "http://127.0.0.1:7") == 0,
+	       "imds last: %s", err);
+	s3_config_release(&c);
+}
+
+static void test_credential_parsers(void)
+{
+	struct s3_creds *c = NULL;
+	char err[200];
+	time_t t = 0;
+	const char *p = "{\"Version\": 1, \"AccessKeyId\": \"AK\", \"SecretAccessKey\": \"SK\", "
+			"\"SessionToken\": \"TOK\", \"Expiration\": \"2030-01-01T00:00:00Z\"}";
+	CHECKF(s3_creds_parse_json(&c, p, strlen(p), S3_CREDS_JSON_PROCESS, err, sizeof err) == 0 &&
+		   strcmp(c->access_key, "AK") == 0 && strcmp(c->secret_key, "SK") == 0 &&
+		   strcmp(c->session_token, "TOK") == 0 && c->expires == 1893456000,
+	       "process json: %s", err);
+	s3_creds_put(c);
+	CHECKF(s3_creds_parse_json(&c, p, strlen(p), S3_CREDS_JSON_CONTAINER, err, sizeof err) ==
+		       0 &&
+		   c->session_token == NULL,
+	       "container json reads Token, not SessionToken");
+	s3_creds_put(c);
+	const char *v2 = "{\"AccessKeyId\": \"AK\", \"SecretAccessKey\": \"SK\"}";
+	CHECKF(s3_creds_parse_json(&c, v2, strlen(v2), S3_CREDS_JSON_PROCESS, err, sizeof err) ==
+		       -EPROTO &&
+		   !c && strstr(err, "Version"),
+	       "Version required: %s", err);
+	CHECKF(s3_creds_parse_time(&t, "2030-01-01T02:00:00.123+02:00") == 0 && t == 1893456000,
+	       "offset time");
+	CHECKF(s3_creds_parse_time(&t, "2030-01-01 00:00:00") == -EINVAL, "bad time");
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/sealfs-s3cfg-XXXXXX";
@@ -227,6 +416,11 @@ int main(void)
 		return 1;
 	test_env_credentials_and_default_endpoint();
 	test_endpoint_precedence_and_path_style();
+	test_addressing_style();
+	test_region_inference_and_aws_hosts();
+	test_services_section_and_profile_default();
+	test_credential_sources();
+	test_credential_parsers();
 	test_files_default_profile();
 	test_files_named_profile();
 	test_override_file_paths_and_config_creds();
