@@ -81,6 +81,9 @@ struct backend_opts {
 	const char *profile;  /* S3: overrides AWS_PROFILE */
 	int path_style;	      /* S3: 1 path-style, 0 virtual-hosted, -1 automatic */
 	int create;	      /* local: create the directory if missing (init only) */
+	/* S3: allow an http:// endpoint on a host that is not this machine
+	 * (--insecure-http); without it only loopback may be plain http. */
+	int insecure_http;
 	/* S3: told once when the kernel refuses to lock the memory of the
 	 * request signing keys (secmem_refused_fn); NULL: not told. */
 	secmem_refused_fn secrets_unlocked;

@@ -435,7 +435,10 @@ static int sink_write(struct xfer *x, const char *p, size_t n)
 	case HTTP_SINK_MEM:
 		return mem_append(x, p, n);
 	case HTTP_SINK_FD: {
-		int r = fdio_write_all(x->rep->fd, p, n);
+		int r;
+		if (x->rep->fd_limit && n > x->rep->fd_limit - x->rep->fd_written)
+			return -EFBIG; /* a store sending more than the object can hold */
+		r = fdio_write_all(x->rep->fd, p, n);
 		if (r == 0)
 			x->rep->fd_written += n;
 		return r;

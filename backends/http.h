@@ -85,6 +85,8 @@ struct http_reply {
 	enum http_sink sink;
 	size_t mem_limit;
 	int fd;
+	uint64_t fd_limit; /* HTTP_SINK_FD: the most bytes the object may have
+			    * (-EFBIG, the transfer cut, beyond); 0: no limit */
 	/* filled in: */
 	long status;	     /* last HTTP status, 0 if none */
 	unsigned char *body; /* HTTP_SINK_MEM: new malloc'ed body (+1 NUL byte) */

@@ -109,7 +109,8 @@ static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t max
 {
 	struct s3_backend *s = (struct s3_backend *)b;
 	struct s3_request rq;
-	struct http_reply rep = {.sink = HTTP_SINK_FD, .fd = fd};
+	struct http_reply rep = {
+	    .sink = HTTP_SINK_FD, .fd = fd, .fd_limit = max == BACKEND_NO_MAX ? 0 : max};
 	*size = 0;
 	int r = s3_request_object(&rq, &s->t, "GET", key);
 	rq.policy = &s->tun.read_policy;
@@ -118,7 +119,7 @@ static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t max
 	if (r == -ERANGE) /* resumed exactly at the end */
 		r = 0;
 	*size = rep.fd_written;
-	if (r == 0 && *size > max) /* backend.h: refused (checked after the download) */
+	if (r == 0 && *size > max) /* cut while streaming (fd_limit); kept as a second check */
 		r = -EFBIG;
 	return r;
 }

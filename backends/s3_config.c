@@ -114,6 +114,17 @@ static int host_is_ip_or_localhost(const char *hostport)
 	return strcmp(h, "localhost") == 0 || inet_pton(AF_INET, h, addr) == 1;
 }
 
+/* localhost, 127.0.0.0/8 or [::1]: traffic that never leaves the machine. */
+static int host_is_loopback(const char *hostport)
+{
+	char h[256];
+	unsigned char addr[16];
+	host_name(h, sizeof h, hostport);
+	if (strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0)
+		return 1;
+	return inet_pton(AF_INET, h, addr) == 1 && addr[0] == 127;
+}
+
 static int ends_with(const char *s, const char *tail)
 {
 	size_t n = strlen(s), k = strlen(tail);
@@ -255,6 +266,15 @@ static int resolve_endpoint(struct s3_config *cfg, const struct backend_opts *op
 	}
 	if (r == 0)
 		r = parse_endpoint(cfg, url, err, err_size);
+	if (r == 0 && strcmp(cfg->scheme, "http") == 0 && !host_is_loopback(cfg->host) &&
+	    !(opts && opts->insecure_http)) {
+		snprintf(err, err_size,
+			 "s3 endpoint '%s' is plain http to another machine: the request "
+			 "signatures and object names would travel unencrypted; use https:// "
+			 "(or --insecure-http)",
+			 url);
+		r = -EINVAL;
+	}
 	free(url);
 	free(dual);
 	if (r == 0)

@@ -134,6 +134,25 @@ static void test_endpoint_precedence_and_path_style(void)
 	CHECKF(load(&c, "my.dotted.bucket", &o, err) == 0 && c.path_style, "dotted bucket");
 	s3_config_release(&c);
 
+	/* Plain http leaves the machine only when asked (SECURITY.md). */
+	o.endpoint = "http://minio.example.net:9000";
+	err[0] = '\0';
+	CHECKF(load(&c, "b", &o, err) == -EINVAL && strstr(err, "--insecure-http"),
+	       "http:// to another host accepted (%s)", err);
+	o.endpoint = "http://10.0.0.5";
+	CHECKF(load(&c, "b", &o, err) == -EINVAL, "http:// to a LAN address accepted");
+	o.insecure_http = 1;
+	CHECKF(load(&c, "b", &o, err) == 0 && strcmp(c.scheme, "http") == 0,
+	       "--insecure-http refused: %s", err);
+	s3_config_release(&c);
+	o.insecure_http = 0;
+	o.endpoint = "http://127.0.0.2:4568";
+	CHECKF(load(&c, "b", &o, err) == 0, "loopback http refused: %s", err);
+	s3_config_release(&c);
+	o.endpoint = "http://[::1]:4568";
+	CHECKF(load(&c, "b", &o, err) == 0, "[::1] http refused: %s", err);
+	s3_config_release(&c);
+
 	const char *bad[] = {"ftp://host", "https://",		"https://host/p?x=1",
 			     "host:9000",  "https://user@host", "https://host/a%20b"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

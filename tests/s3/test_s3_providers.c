@@ -47,7 +47,9 @@ static struct backend *open_at(const char *endpoint, const char *prefix, const s
 			       char *err, int *rc)
 {
 	struct backend *b = NULL;
-	struct backend_opts o = {.endpoint = endpoint, .path_style = -1};
+	/* The names below resolve to 127.0.0.1 through CURLOPT_RESOLVE: plain
+	 * http stays on this machine, which the name does not show. */
+	struct backend_opts o = {.endpoint = endpoint, .path_style = -1, .insecure_http = 1};
 	*rc = s3_backend_open_tuned(&b, "sealfs-test", prefix, &o, t, err, 512);
 	return b;
 }

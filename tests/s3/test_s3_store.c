@@ -245,6 +245,41 @@ static void test_failed_multipart_is_aborted(void)
 	t_proxy_stop(&p);
 }
 
+/* A store sending more than the caller's bound is cut off while streaming:
+ * -EFBIG, and the file never holds more than the bound (a hostile store
+ * cannot fill the cache disk). */
+static void test_get_to_fd_cuts_an_oversized_object(void)
+{
+	enum { OBJ = 4 * MIB, MAX = 64 * 1024 };
+	char err[512], path[] = "/tmp/s3-bound-XXXXXX";
+	unsigned char *data = malloc(OBJ);
+	uint64_t size = 0;
+	struct stat st;
+	int rc, fd;
+	struct backend *b = t_open("bound", NULL, NULL, err, sizeof err, &rc);
+
+	CHECKF(rc == 0 && data, "open: %s", err);
+	if (!b || !data)
+		goto out;
+	t_fill(data, OBJ, 7);
+	CHECKF(b->ops->put(b, "big", data, OBJ) == 0, "put: %s", s3_last_error());
+	fd = mkstemp(path);
+	CHECKF(fd >= 0, "mkstemp");
+	if (fd >= 0) {
+		rc = b->ops->get_to_fd(b, "big", fd, MAX, &size);
+		CHECKF(rc == -EFBIG, "get_to_fd over the bound: %d", rc);
+		CHECKF(fstat(fd, &st) == 0 && st.st_size <= MAX, "wrote %lld bytes, bound %d",
+		       (long long)st.st_size, MAX);
+		close(fd);
+		unlink(path);
+	}
+	CHECKF(b->ops->del(b, "big") == 0, "del");
+out:
+	free(data);
+	if (b)
+		backend_destroy(b);
+}
+
 int main(int argc, char **argv)
 {
 	t_port();
@@ -255,5 +290,6 @@ int main(int argc, char **argv)
 	test_multipart_roundtrip_64mib();
 	test_list_over_1000_keys();
 	test_failed_multipart_is_aborted();
+	test_get_to_fd_cuts_an_oversized_object();
 	return check_done("test_s3_store");
 }
