@@ -14,7 +14,7 @@
 
 #include "cli_fsck.h"
 #include "cli_util.h"
-#include "passphrase.h"
+#include "cli_vault.h"
 #include "seal.h"
 
 #define CLI_FSCK_GRACE_DEFAULT_S (24 * 3600) /* there is no deferred deletion yet */
@@ -57,7 +57,7 @@ static const char cli_fsck_usage[] =
 struct cli_fsck_args {
 	const char *store;
 	const char *cache;
-	struct passphrase_src src;
+	struct cli_unlock unlock;
 	bool json;
 	struct fsck_opts o;
 };
@@ -102,10 +102,10 @@ static int cli_fsck_parse(struct cli_fsck_args *a, int argc, char **argv)
 			a->o.threads = (unsigned)v;
 			break;
 		case 'p':
-			a->src.file = optarg;
+			a->unlock.src.file = optarg;
 			break;
 		case 'x':
-			a->src.extpass = optarg;
+			a->unlock.src.extpass = optarg;
 			break;
 		case 'h':
 			fputs(cli_fsck_usage, stdout);
@@ -116,7 +116,7 @@ static int cli_fsck_parse(struct cli_fsck_args *a, int argc, char **argv)
 	}
 	if (rc)
 		return rc;
-	if (a->src.file && a->src.extpass)
+	if (a->unlock.src.file && a->unlock.src.extpass)
 		return cli_usage("fsck", "--passphrase-file and --extpass exclude each other");
 	if (optind != argc - 1)
 		return cli_usage("fsck", "expected one STORE argument");
@@ -185,21 +185,6 @@ static int cli_fsck_check_pending(struct backend *store, const struct vault_conf
 	return 0;
 }
 
-static int cli_fsck_unlock(const struct cli_fsck_args *a, const struct vault_config *cfg,
-			   struct vault_keys **keys)
-{
-	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
-	int rc;
-
-	rc = passphrase_get(&pass, &a->src, "Passphrase: ", false, err, sizeof(err));
-	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	rc = vault_unlock_passphrase(keys, cfg, pass.text, pass.len);
-	passphrase_free(&pass);
-	return rc < 0 ? cli_unlock_error(rc, "passphrase") : 0;
-}
-
 static int cli_fsck_code(const struct fsck_result *res)
 {
 	if (res->damage_left)
@@ -229,15 +214,12 @@ static int cli_fsck_check(struct cli_fsck_args *a, struct backend *store,
 	}
 	cli_fsck_out_free(out); /* clears the progress line first */
 	return cli_fail(rc == -ENOMEM ? EXITCODE_OTHER : EXITCODE_STORE_IO, "fsck: %s", err);
-	return rc;
 }
 
 int cli_fsck_main(int argc, char **argv)
 {
 	struct cli_fsck_args a = {0};
-	struct backend *store = NULL;
-	struct vault_config *cfg = NULL;
-	struct vault_keys *keys = NULL;
+	struct cli_vault v = {0};
 	char cache[PATH_MAX];
 	int rc, lock_fd = -1;
 
@@ -245,23 +227,19 @@ int cli_fsck_main(int argc, char **argv)
 	rc = cli_fsck_parse(&a, argc, argv);
 	if (rc)
 		return rc < 0 ? EXITCODE_OK : rc;
-	rc = cli_store_open(&store, a.store, false);
+	rc = cli_vault_open(&v, a.store);
 	if (rc == 0)
-		rc = cli_config_load(&cfg, store, a.store);
-	if (rc == 0)
-		rc = cli_fsck_check_mounts(&a, cfg);
+		rc = cli_fsck_check_mounts(&a, v.cfg);
 	if (rc == 0 && a.o.repair)
-		rc = cli_fsck_lock_cache(&a, cfg, cache, &lock_fd);
+		rc = cli_fsck_lock_cache(&a, v.cfg, cache, &lock_fd);
 	if (rc == 0)
-		rc = cli_fsck_unlock(&a, cfg, &keys);
+		rc = cli_vault_unlock(&v, &a.unlock, NULL);
 	if (rc == 0 && a.o.repair)
-		rc = cli_fsck_check_pending(store, cfg, keys, cache);
+		rc = cli_fsck_check_pending(v.store, v.cfg, v.keys, cache);
 	if (rc == 0)
-		rc = cli_fsck_check(&a, store, cfg, keys);
+		rc = cli_fsck_check(&a, v.store, v.cfg, v.keys);
 	if (lock_fd >= 0)
 		close(lock_fd);
-	vault_keys_free(keys);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }

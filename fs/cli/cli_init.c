@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "cli_vault.h"
 #include "engine.h"
 #include "fdio.h"
 #include "hex.h"
-#include "passphrase.h"
 #include "recovery.h"
 #include "suite.h"
 
@@ -199,12 +199,11 @@ static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
 			   const struct cli_init_args *a, char *recovery)
 {
 	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
 	int rc;
 
-	rc = passphrase_get(&pass, &a->src, "New passphrase: ", true, err, sizeof(err));
+	rc = cli_secret_get(&pass, &a->src, "New passphrase: ", true);
 	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
+		return rc;
 	rc = vault_create(cfg, keys, a->suite, pass.text, pass.len, a->cost, recovery,
 			  RECOVERY_TEXT_BYTES);
 	passphrase_free(&pass);
@@ -270,8 +269,7 @@ out:
 
 int cli_init_info_main(int argc, char **argv)
 {
-	struct backend *store = NULL;
-	struct vault_config *cfg = NULL;
+	struct cli_vault v = {0};
 	char desc[CLI_INIT_DESCRIBE_BYTES];
 	int rc;
 
@@ -281,14 +279,11 @@ int cli_init_info_main(int argc, char **argv)
 	}
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage("info", "expected one STORE argument");
-	rc = cli_store_open(&store, argv[1], false);
-	if (rc == 0)
-		rc = cli_config_load(&cfg, store, argv[1]);
-	if (rc == 0 && vault_describe(cfg, desc, sizeof(desc)) < 0)
+	rc = cli_vault_open(&v, argv[1]);
+	if (rc == 0 && vault_describe(v.cfg, desc, sizeof(desc)) < 0)
 		rc = cli_fail(EXITCODE_OTHER, "describing the vault failed");
 	if (rc == 0)
 		fputs(desc, stdout);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }

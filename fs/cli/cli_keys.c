@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli_util.h"
-#include "passphrase.h"
+#include "cli_vault.h"
 #include "recovery.h"
 
 static const char cli_passwd_usage[] =
@@ -64,7 +64,7 @@ static const char *const cli_keys_usages[] = {cli_passwd_usage, cli_recover_usag
 
 struct cli_keys_args {
 	const char *store;
-	struct passphrase_src old_src; /* current passphrase, or the recovery key */
+	struct cli_unlock old; /* current passphrase, or the recovery key */
 	struct passphrase_src new_src;
 	struct vault_kdf_cost cost;
 	bool insecure_kdf; /* --insecure-test-kdf */
@@ -110,10 +110,10 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum c
 		switch (c) {
 		case 'p':
 		case 'r':
-			a->old_src.file = optarg;
+			a->old.src.file = optarg;
 			break;
 		case 'x':
-			a->old_src.extpass = optarg;
+			a->old.src.extpass = optarg;
 			break;
 		case 'n':
 			a->new_src.file = optarg;
@@ -136,7 +136,7 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum c
 		rc = cli_kdf_floor(name, &a->cost, a->insecure_kdf);
 	if (rc)
 		return rc;
-	if (a->old_src.file && a->old_src.extpass)
+	if (a->old.src.file && a->old.src.extpass)
 		return cli_usage(name, "--passphrase-file and --extpass exclude each other");
 	if (optind != argc - 1)
 		return cli_usage(name, "expected one STORE argument");
@@ -144,38 +144,15 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum c
 	return 0;
 }
 
-/* Unlocks cfg with the current passphrase or the recovery key. */
-static int cli_keys_unlock(struct vault_keys **keys, const struct vault_config *cfg,
-			   const struct cli_keys_args *a, bool recover)
-{
-	const char *what = recover ? "recovery key" : "passphrase";
-	struct passphrase old = {0};
-	char err[CLI_ERR_BYTES];
-	int rc;
-
-	rc = passphrase_get(&old, &a->old_src,
-			    recover ? "Recovery key: " : "Current passphrase: ", false, err,
-			    sizeof(err));
-	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	if (recover)
-		rc = vault_unlock_recovery(keys, cfg, old.text);
-	else
-		rc = vault_unlock_passphrase(keys, cfg, old.text, old.len);
-	passphrase_free(&old);
-	return rc < 0 ? cli_unlock_error(rc, what) : 0;
-}
-
 static int cli_keys_rewrap(struct vault_config *cfg, const struct vault_keys *keys,
 			   const struct cli_keys_args *a)
 {
 	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
 	int rc;
 
-	rc = passphrase_get(&pass, &a->new_src, "New passphrase: ", true, err, sizeof(err));
+	rc = cli_secret_get(&pass, &a->new_src, "New passphrase: ", true);
 	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
+		return rc;
 	rc = vault_set_passphrase(cfg, keys, pass.text, pass.len, a->cost);
 	passphrase_free(&pass);
 	if (rc == -EINVAL)
@@ -225,9 +202,7 @@ static void cli_keys_report(enum cli_keys_cmd cmd, const char *recovery)
 static int cli_keys_main(int argc, char **argv, enum cli_keys_cmd cmd)
 {
 	struct cli_keys_args a = {0};
-	struct backend *store = NULL;
-	struct vault_config *cfg = NULL;
-	struct vault_keys *keys = NULL;
+	struct cli_vault v = {0};
 	char *recovery = NULL;
 	int rc;
 
@@ -238,21 +213,17 @@ static int cli_keys_main(int argc, char **argv, enum cli_keys_cmd cmd)
 	recovery = sodium_malloc(RECOVERY_TEXT_BYTES);
 	if (!recovery)
 		return cli_fail(EXITCODE_OTHER, "out of memory");
-	rc = cli_store_open(&store, a.store, false);
+	a.old.recovery = cmd == KEYS_RECOVER;
+	a.old.prompt = a.old.recovery ? NULL : "Current passphrase: ";
+	rc = cli_vault_open_unlocked(&v, a.store, &a.old, NULL);
 	if (rc == 0)
-		rc = cli_config_load(&cfg, store, a.store);
+		rc = cli_keys_change(cmd, v.cfg, v.keys, &a, recovery);
 	if (rc == 0)
-		rc = cli_keys_unlock(&keys, cfg, &a, cmd == KEYS_RECOVER);
-	if (rc == 0)
-		rc = cli_keys_change(cmd, cfg, keys, &a, recovery);
-	if (rc == 0)
-		rc = cli_config_save(store, cfg);
+		rc = cli_config_save(v.store, v.cfg);
 	if (rc == 0)
 		cli_keys_report(cmd, recovery);
 	sodium_free(recovery);
-	vault_keys_free(keys);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }
 

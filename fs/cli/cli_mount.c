@@ -18,12 +18,11 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "cli_vault.h"
 #include "hex.h"
-#include "keyring.h"
 #include "lock_bus.h"
 #include "log.h"
 #include "mount.h"
-#include "passphrase.h"
 #include "runtime.h"
 #include "vault_name.h"
 
@@ -78,7 +77,7 @@ struct cli_mount_args {
 	const char *store;
 	const char *mnt;
 	const char *cache;
-	struct passphrase_src src;
+	struct cli_unlock unlock; /* --passphrase-file, --extpass, --keyring */
 	bool foreground;
 	bool read_only;
 	bool allow_other;
@@ -90,7 +89,6 @@ struct cli_mount_args {
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 	const char *name;		      /* --name, or NULL: the saved one */
 	unsigned lock_on;		      /* --lock-on, LOCK_ON_* */
-	bool keyring;			      /* --keyring */
 };
 
 /* What the mount needs once the checks have passed. */
@@ -100,9 +98,7 @@ struct cli_mount_ctx {
 	char cache[PATH_MAX]; /* real path */
 	char name[MOUNT_NAME_MAX + 1];
 	char pid_path[RUNTIME_PATH_BYTES];
-	struct backend *store;
-	struct vault_config *cfg;
-	struct vault_keys *keys;
+	struct cli_vault v;
 };
 
 static int cli_mount_add_opt(struct cli_mount_args *a, const char *opt)
@@ -183,10 +179,10 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 			a->cache = optarg;
 			break;
 		case 'p':
-			a->src.file = optarg;
+			a->unlock.src.file = optarg;
 			break;
 		case 'x':
-			a->src.extpass = optarg;
+			a->unlock.src.extpass = optarg;
 			break;
 		case 'f':
 			a->foreground = true;
@@ -222,7 +218,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 					       MOUNT_NAME_MAX);
 			break;
 		case 'K':
-			a->keyring = true;
+			a->unlock.keyring = true;
 			break;
 		case 'L':
 			if (lock_on_parse(&a->lock_on, optarg))
@@ -238,7 +234,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	}
 	if (rc)
 		return rc;
-	if ((a->src.file != NULL) + (a->src.extpass != NULL) + a->keyring > 1)
+	if ((a->unlock.src.file != NULL) + (a->unlock.src.extpass != NULL) + a->unlock.keyring > 1)
 		return cli_usage("mount",
 				 "--passphrase-file, --extpass and --keyring exclude each other");
 	if (optind != argc - 2)
@@ -297,7 +293,7 @@ static int cli_mount_cache_path(char out[PATH_MAX], const struct cli_mount_ctx *
 		n = snprintf(out, PATH_MAX, "%s", ctx->a.cache);
 		return n < PATH_MAX ? 0 : cli_fail(EXITCODE_CACHE, "--cache: path too long");
 	}
-	hex_encode(id, sizeof(id), ctx->cfg->vault_id, sizeof(ctx->cfg->vault_id));
+	hex_encode(id, sizeof(id), ctx->v.cfg->vault_id, sizeof(ctx->v.cfg->vault_id));
 	if (!home || home[0] != '/') {
 		pw = getpwuid(geteuid());
 		home = pw ? pw->pw_dir : "/";
@@ -341,25 +337,6 @@ static int cli_mount_check_cache(struct cli_mount_ctx *ctx)
 	if (rc)
 		return cli_fail(EXITCODE_CACHE, "cache '%s': %s", path, cli_why(-rc));
 	return 0;
-}
-
-static int cli_mount_unlock(struct cli_mount_ctx *ctx)
-{
-	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
-	int rc;
-
-	if (ctx->a.keyring) {
-		rc = keyring_lookup(&pass, ctx->cfg, err, sizeof(err));
-		if (rc)
-			return cli_fail(EXITCODE_OTHER, "%s", err);
-	} else
-		rc = passphrase_get(&pass, &ctx->a.src, "Passphrase: ", false, err, sizeof(err));
-	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	rc = vault_unlock_passphrase(&ctx->keys, ctx->cfg, pass.text, pass.len);
-	passphrase_free(&pass);
-	return rc < 0 ? cli_unlock_error(rc, "passphrase") : 0;
 }
 
 /* The exit code for a failure fsmount_run reported before the mount was up. */
@@ -434,15 +411,15 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 		mo.pending_path = pending;
 	rc = runtime_pid_write(ctx->pid_path, getpid());
 	if (rc < 0) {
-		vault_keys_free(ctx->keys);
-		ctx->keys = NULL;
+		vault_keys_free(ctx->v.keys);
+		ctx->v.keys = NULL;
 		if (snprintf(msg, sizeof(msg), "pid file '%s': %s", ctx->pid_path, cli_why(-rc)) <
 		    0)
 			msg[0] = '\0';
 		return cli_mount_report(report_fd, EXITCODE_OTHER, msg);
 	}
-	rc = fsmount_run(ctx->store, ctx->cfg, ctx->keys, &mo, err, sizeof(err));
-	ctx->keys = NULL; /* fsmount_run owned and wiped them */
+	rc = fsmount_run(ctx->v.store, ctx->v.cfg, ctx->v.keys, &mo, err, sizeof(err));
+	ctx->v.keys = NULL; /* fsmount_run owned and wiped them */
 	runtime_pid_remove(ctx->pid_path, getpid());
 	if (rc == 0)
 		return EXITCODE_OK;
@@ -461,7 +438,7 @@ static int cli_mount_child(struct cli_mount_ctx *ctx, int report_fd)
 
 	setsid();
 	cli_harden();
-	sodium_mlock(ctx->keys, sizeof(*ctx->keys)); /* locks are not inherited across fork */
+	sodium_mlock(ctx->v.keys, sizeof(*ctx->v.keys)); /* locks are not inherited across fork */
 	signal(SIGPIPE, SIG_IGN);
 	if (chdir("/") < 0) {
 		/* "/" always exists; nothing depends on the cwd anyway */
@@ -571,12 +548,12 @@ static int cli_mount_start(struct cli_mount_ctx *ctx)
 		return cli_mount_child(ctx, fds[1]);
 	}
 	close(fds[1]);
-	vault_keys_free(ctx->keys); /* the daemon has its own copy */
-	ctx->keys = NULL;
+	vault_keys_free(ctx->v.keys); /* the daemon has its own copy */
+	ctx->v.keys = NULL;
 	/* Not destroyed here: the daemon shares the store's open connections,
 	 * and closing them (a TLS close_notify) would cut the daemon's too. */
-	cli_mount_parent_store = ctx->store;
-	ctx->store = NULL;
+	cli_mount_parent_store = ctx->v.store;
+	ctx->v.store = NULL;
 	return cli_mount_parent(pid, fds[0]);
 }
 
@@ -598,9 +575,7 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 	if (rc == 0)
 		rc = cli_mount_check_mnt(ctx->mnt, ctx->a.mnt);
 	if (rc == 0)
-		rc = cli_store_open(&ctx->store, ctx->a.store, false);
-	if (rc == 0)
-		rc = cli_config_load(&ctx->cfg, ctx->store, ctx->a.store);
+		rc = cli_vault_open(&ctx->v, ctx->a.store);
 	if (rc == 0)
 		rc = cli_mount_check_cache(ctx);
 	if (rc == 0 && (rc = vault_name_resolve(ctx->name, ctx->cache, ctx->a.name)))
@@ -609,7 +584,7 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 		rc = cli_fail(EXITCODE_OTHER, "runtime directory for the pid file: %s",
 			      cli_why(-rc));
 	if (rc == 0)
-		rc = cli_mount_unlock(ctx);
+		rc = cli_vault_unlock(&ctx->v, &ctx->a.unlock, NULL);
 	return rc;
 }
 
@@ -628,9 +603,7 @@ int cli_mount_main(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = cli_mount_start(ctx);
-	vault_keys_free(ctx->keys);
-	vault_config_free(ctx->cfg);
-	backend_destroy(ctx->store);
+	cli_vault_close(&ctx->v);
 	free(ctx);
 	return rc < 0 ? EXITCODE_OK : rc;
 }

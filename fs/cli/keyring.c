@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "cli_vault.h"
 #include "exitcodes.h"
 #include "hex.h"
 
@@ -90,25 +91,18 @@ static const char keyring_usage[] =
 
 static int keyring_add(const char *url, const struct passphrase_src *src)
 {
+	struct cli_unlock how = {.src = *src};
 	struct passphrase pass = {0};
-	struct vault_config *cfg = NULL;
-	struct vault_keys *keys = NULL;
-	struct backend *store = NULL;
+	struct cli_vault v = {0};
 	char err[CLI_ERR_BYTES];
-	int rc = cli_store_open(&store, url, false);
+	int rc = cli_vault_open_unlocked(&v, url, &how, &pass);
 
-	if (rc == 0)
-		rc = cli_config_load(&cfg, store, url);
-	if (rc == 0 && (rc = passphrase_get(&pass, src, "Passphrase: ", false, err, sizeof(err))))
-		rc = cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	if (rc == 0 && (rc = vault_unlock_passphrase(&keys, cfg, pass.text, pass.len)) < 0)
-		rc = cli_unlock_error(rc, "passphrase");
-	vault_keys_free(keys);
-	if (rc == 0 && keyring_store(cfg, &pass, err, sizeof(err)))
+	vault_keys_free(v.keys); /* only the check was needed: gone before D-Bus starts */
+	v.keys = NULL;
+	if (rc == 0 && keyring_store(v.cfg, &pass, err, sizeof(err)))
 		rc = cli_fail(EXITCODE_OTHER, "%s", err);
 	passphrase_free(&pass);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }
 
