@@ -151,7 +151,7 @@ static int cli_fsck_lock_cache(const struct cli_fsck_args *a, const struct vault
 	if (a->cache)
 		snprintf(cache, PATH_MAX, "%s", a->cache);
 	else
-		rc = cli_fsck_default_cache(cache, cfg->vault_id);
+		rc = cli_cache_default(cache, cfg->vault_id);
 	if (rc == 0)
 		rc = cli_fsck_cache_lock(cache, fd);
 	if (rc == -EWOULDBLOCK)

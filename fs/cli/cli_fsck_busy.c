@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 
 #include "cli_fsck.h"
 #include "head.h"
-#include "hex.h"
 #include "journal.h"
 #include "runtime.h"
 
@@ -122,27 +120,6 @@ int cli_fsck_find_mount(const uint8_t vault_id[OBJECT_ID_BYTES], struct cli_fsck
 	free(line);
 	fclose(f);
 	return found;
-}
-
-int cli_fsck_default_cache(char out[PATH_MAX], const uint8_t vault_id[OBJECT_ID_BYTES])
-{
-	char id[2 * OBJECT_ID_BYTES + 1];
-	const char *base = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	struct passwd *pw;
-	int n;
-
-	/* The same rule as sealfs mount (cli_mount.c). */
-	hex_encode(id, sizeof(id), vault_id, OBJECT_ID_BYTES);
-	if (!home || home[0] != '/') {
-		pw = getpwuid(geteuid());
-		home = pw ? pw->pw_dir : "/";
-	}
-	if (base && base[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/sealfs/%s", base, id);
-	else
-		n = snprintf(out, PATH_MAX, "%s/.cache/sealfs/%s", home, id);
-	return n > 0 && n < PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
 int cli_fsck_cache_lock(const char *dir, int *fd)

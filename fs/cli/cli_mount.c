@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -19,7 +18,6 @@
 
 #include "cli_util.h"
 #include "cli_vault.h"
-#include "hex.h"
 #include "lock_bus.h"
 #include "log.h"
 #include "mount.h"
@@ -283,26 +281,15 @@ static int cli_mount_mkdirs(const char *path)
 
 static int cli_mount_cache_path(char out[PATH_MAX], const struct cli_mount_ctx *ctx)
 {
-	char id[2 * OBJECT_ID_BYTES + 1];
-	const char *base = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	struct passwd *pw;
 	int n;
 
 	if (ctx->a.cache) {
 		n = snprintf(out, PATH_MAX, "%s", ctx->a.cache);
 		return n < PATH_MAX ? 0 : cli_fail(EXITCODE_CACHE, "--cache: path too long");
 	}
-	hex_encode(id, sizeof(id), ctx->v.cfg->vault_id, sizeof(ctx->v.cfg->vault_id));
-	if (!home || home[0] != '/') {
-		pw = getpwuid(geteuid());
-		home = pw ? pw->pw_dir : "/";
-	}
-	if (base && base[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/sealfs/%s", base, id);
-	else
-		n = snprintf(out, PATH_MAX, "%s/.cache/sealfs/%s", home, id);
-	return n < PATH_MAX ? 0 : cli_fail(EXITCODE_CACHE, "cache path too long");
+	if (cli_cache_default(out, ctx->v.cfg->vault_id))
+		return cli_fail(EXITCODE_CACHE, "cache path too long");
+	return 0;
 }
 
 /* Fails early, before the passphrase is asked, on the usual cache problems:
