@@ -11,8 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli_util.h"
-#include "cli_vault.h"
+#include "cli_opts.h"
 #include "engine.h"
 #include "fdio.h"
 #include "hex.h"
@@ -46,10 +45,8 @@ static const char cli_info_usage[] =
 
 struct cli_init_args {
 	const char *store;
-	struct passphrase_src src;
+	struct cli_opts opts; /* where the new passphrase comes from, its KDF cost */
 	enum suite_id suite;
-	struct vault_kdf_cost cost;
-	bool insecure_kdf; /* --insecure-test-kdf */
 };
 
 static int cli_init_cipher(struct cli_init_args *a, const char *name)
@@ -62,56 +59,32 @@ static int cli_init_cipher(struct cli_init_args *a, const char *name)
 	return 0;
 }
 
+static int cli_init_option(void *arg, int c, const char *val)
+{
+	return c == 'c' ? cli_init_cipher(arg, val) : CLI_OPTS_NOT_MINE;
+}
+
 static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"cipher", required_argument, NULL, 'c'},
-					     {"kdf-memlimit", required_argument, NULL, 'm'},
-					     {"kdf-opslimit", required_argument, NULL, 'o'},
-					     {CLI_INSECURE_TEST_KDF, no_argument, NULL, 'I'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	int c, rc = 0;
+	static const struct option table[] = {
+	    CLI_OPTS_SECRET, {"cipher", required_argument, NULL, 'c'}, CLI_OPTS_KDF, CLI_OPTS_END};
+	static const struct cli_opts_spec spec = {
+	    .cmd = "init",
+	    .usage = cli_init_usage,
+	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KDF,
+	    .optstring = ":h",
+	    .table = table,
+	    .operands = 1,
+	    .operands_what = "one STORE argument",
+	    .own = cli_init_option,
+	};
+	int rc;
 
 	a->suite = suite_default();
-	a->cost = vault_kdf_default();
-	opterr = 0; /* cli_bad_option says it in our words */
-	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			a->src.file = optarg;
-			break;
-		case 'x':
-			a->src.extpass = optarg;
-			break;
-		case 'c':
-			rc = cli_init_cipher(a, optarg);
-			break;
-		case 'm':
-		case 'o':
-			rc = cli_parse_kdf_option(&a->cost, c, optarg);
-			break;
-		case 'I':
-			a->insecure_kdf = true;
-			break;
-		case 'h':
-			fputs(cli_init_usage, stdout);
-			return -1;
-		default:
-			return cli_bad_option("init", c, argv);
-		}
-	}
+	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
 	if (rc == 0)
-		rc = cli_kdf_floor("init", &a->cost, a->insecure_kdf);
-	if (rc)
-		return rc;
-	if (a->src.file && a->src.extpass)
-		return cli_usage("init", "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - 1)
-		return cli_usage("init", "expected one STORE argument");
-	a->store = argv[optind];
-	return 0;
+		a->store = a->opts.args[0];
+	return rc;
 }
 
 /* Refuses a local directory holding anything, even files no store lists. */
@@ -201,10 +174,10 @@ static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
 	struct passphrase pass = {0};
 	int rc;
 
-	rc = cli_secret_get(&pass, &a->src, "New passphrase: ", true);
+	rc = cli_secret_get(&pass, &a->opts.unlock.src, "New passphrase: ", true);
 	if (rc)
 		return rc;
-	rc = vault_create(cfg, keys, a->suite, pass.text, pass.len, a->cost, recovery,
+	rc = vault_create(cfg, keys, a->suite, pass.text, pass.len, a->opts.cost, recovery,
 			  RECOVERY_TEXT_BYTES);
 	passphrase_free(&pass);
 	if (rc == -EINVAL)

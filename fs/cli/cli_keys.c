@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_util.h"
-#include "cli_vault.h"
+#include "cli_opts.h"
 #include "recovery.h"
 
 static const char cli_passwd_usage[] =
@@ -63,11 +62,10 @@ static const char *const cli_keys_usages[] = {cli_passwd_usage, cli_recover_usag
 					      cli_recovery_key_usage};
 
 struct cli_keys_args {
+	enum cli_keys_cmd cmd;
 	const char *store;
-	struct cli_unlock old; /* current passphrase, or the recovery key */
+	struct cli_opts opts; /* unlock: the current passphrase, or the recovery key */
 	struct passphrase_src new_src;
-	struct vault_kdf_cost cost;
-	bool insecure_kdf; /* --insecure-test-kdf */
 };
 
 /* Which options cmd takes: passwd and recover set a passphrase, recover
@@ -87,61 +85,46 @@ static int cli_keys_option_ok(enum cli_keys_cmd cmd, int c)
 	return 0;
 }
 
-static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum cli_keys_cmd cmd)
+static int cli_keys_option(void *arg, int c, const char *val)
 {
-	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"recovery-key-file", required_argument, NULL, 'r'},
-					     {"new-passphrase-file", required_argument, NULL, 'n'},
-					     {"kdf-memlimit", required_argument, NULL, 'm'},
-					     {"kdf-opslimit", required_argument, NULL, 'o'},
-					     {CLI_INSECURE_TEST_KDF, no_argument, NULL, 'I'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *name = cli_keys_names[cmd];
-	int c, rc = 0;
+	struct cli_keys_args *a = arg;
+	int rc = cli_keys_option_ok(a->cmd, c);
 
-	a->cost = vault_kdf_default();
-	opterr = 0; /* cli_bad_option says it in our words */
-	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		rc = cli_keys_option_ok(cmd, c);
-		if (rc)
-			return rc;
-		switch (c) {
-		case 'p':
-		case 'r':
-			a->old.src.file = optarg;
-			break;
-		case 'x':
-			a->old.src.extpass = optarg;
-			break;
-		case 'n':
-			a->new_src.file = optarg;
-			break;
-		case 'm':
-		case 'o':
-			rc = cli_parse_kdf_option(&a->cost, c, optarg);
-			break;
-		case 'I':
-			a->insecure_kdf = true;
-			break;
-		case 'h':
-			fputs(cli_keys_usages[cmd], stdout);
-			return -1;
-		default:
-			return cli_bad_option(name, c, argv);
-		}
-	}
-	if (rc == 0)
-		rc = cli_kdf_floor(name, &a->cost, a->insecure_kdf);
 	if (rc)
 		return rc;
-	if (a->old.src.file && a->old.src.extpass)
-		return cli_usage(name, "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - 1)
-		return cli_usage(name, "expected one STORE argument");
-	a->store = argv[optind];
+	if (c == 'r')
+		a->opts.unlock.src.file = val;
+	else if (c == 'n')
+		a->new_src.file = val;
+	else
+		return CLI_OPTS_NOT_MINE;
 	return 0;
+}
+
+static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum cli_keys_cmd cmd)
+{
+	static const struct option table[] = {CLI_OPTS_SECRET,
+					      {"recovery-key-file", required_argument, NULL, 'r'},
+					      {"new-passphrase-file", required_argument, NULL, 'n'},
+					      CLI_OPTS_KDF,
+					      CLI_OPTS_END};
+	struct cli_opts_spec spec = {
+	    .cmd = cli_keys_names[cmd],
+	    .usage = cli_keys_usages[cmd],
+	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KDF,
+	    .optstring = ":h",
+	    .table = table,
+	    .operands = 1,
+	    .operands_what = "one STORE argument",
+	    .own = cli_keys_option,
+	};
+	int rc;
+
+	a->cmd = cmd;
+	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
+	if (rc == 0)
+		a->store = a->opts.args[0];
+	return rc;
 }
 
 static int cli_keys_rewrap(struct vault_config *cfg, const struct vault_keys *keys,
@@ -153,7 +136,7 @@ static int cli_keys_rewrap(struct vault_config *cfg, const struct vault_keys *ke
 	rc = cli_secret_get(&pass, &a->new_src, "New passphrase: ", true);
 	if (rc)
 		return rc;
-	rc = vault_set_passphrase(cfg, keys, pass.text, pass.len, a->cost);
+	rc = vault_set_passphrase(cfg, keys, pass.text, pass.len, a->opts.cost);
 	passphrase_free(&pass);
 	if (rc == -EINVAL)
 		return cli_fail(EXITCODE_USAGE, "setting the passphrase: kdf cost not allowed");
@@ -213,9 +196,9 @@ static int cli_keys_main(int argc, char **argv, enum cli_keys_cmd cmd)
 	recovery = sodium_malloc(RECOVERY_TEXT_BYTES);
 	if (!recovery)
 		return cli_fail(EXITCODE_OTHER, "out of memory");
-	a.old.recovery = cmd == KEYS_RECOVER;
-	a.old.prompt = a.old.recovery ? NULL : "Current passphrase: ";
-	rc = cli_vault_open_unlocked(&v, a.store, &a.old, NULL);
+	a.opts.unlock.recovery = cmd == KEYS_RECOVER;
+	a.opts.unlock.prompt = a.opts.unlock.recovery ? NULL : "Current passphrase: ";
+	rc = cli_vault_open_unlocked(&v, a.store, &a.opts.unlock, NULL);
 	if (rc == 0)
 		rc = cli_keys_change(cmd, v.cfg, v.keys, &a, recovery);
 	if (rc == 0)

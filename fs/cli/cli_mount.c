@@ -16,8 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli_util.h"
-#include "cli_vault.h"
+#include "cli_opts.h"
 #include "lock_bus.h"
 #include "log.h"
 #include "mount.h"
@@ -75,7 +74,7 @@ struct cli_mount_args {
 	const char *store;
 	const char *mnt;
 	const char *cache;
-	struct cli_unlock unlock; /* --passphrase-file, --extpass, --keyring */
+	struct cli_opts opts; /* --passphrase-file, --extpass, --keyring, --help */
 	bool foreground;
 	bool read_only;
 	bool allow_other;
@@ -148,98 +147,100 @@ static int cli_mount_idle_lock(struct cli_mount_args *a, const char *arg)
 	return 0;
 }
 
+/* The numeric options. */
+static int cli_mount_number(struct cli_mount_args *a, int c, const char *val)
+{
+	unsigned long long v = 0;
+	int rc;
+
+	if (c == 'd') {
+		rc = cli_parse_ull(&v, "--commit-delay", val, 0, CLI_MOUNT_DELAY_MAX_MS);
+		a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
+	} else if (c == 'z') {
+		rc = cli_parse_size(&v, "--cache-size", val, CLI_MOUNT_CACHE_MIN, "64M");
+		a->cache_size = v;
+	} else {
+		rc = cli_parse_ull(&v, "--cache-full-wait", val, 0, CLI_MOUNT_CACHE_WAIT_MAX_S);
+		a->cache_full_wait_s = (unsigned)v;
+	}
+	return rc;
+}
+
+static int cli_mount_option(void *arg, int c, const char *val)
+{
+	struct cli_mount_args *a = arg;
+
+	switch (c) {
+	case 'c':
+		a->cache = val;
+		return 0;
+	case 'f':
+		a->foreground = true;
+		return 0;
+	case 's':
+		a->fsync_store = true;
+		return 0;
+	case 'i':
+		return cli_mount_idle_lock(a, val);
+	case 'o':
+		return cli_mount_opts(a, val);
+	case 'd':
+	case 'z':
+	case 'w':
+		return cli_mount_number(a, c, val);
+	case 'N':
+		a->name = val;
+		if (!mount_name_ok(val))
+			return cli_usage("mount",
+					 "--name: 1 to %d bytes of UTF-8, without ',', '\\', '=' "
+					 "or control characters",
+					 MOUNT_NAME_MAX);
+		return 0;
+	case 'L':
+		if (lock_on_parse(&a->lock_on, val))
+			return cli_usage("mount",
+					 "--lock-on takes suspend, screen, suspend,screen or none");
+		return 0;
+	default:
+		return CLI_OPTS_NOT_MINE;
+	}
+}
+
 static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {{"cache", required_argument, NULL, 'c'},
-					     {"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"foreground", no_argument, NULL, 'f'},
-					     {"commit-delay", required_argument, NULL, 'd'},
-					     {"fsync-store", no_argument, NULL, 's'},
-					     {"idle-lock", required_argument, NULL, 'i'},
-					     {"cache-size", required_argument, NULL, 'z'},
-					     {"cache-full-wait", required_argument, NULL, 'w'},
-					     {"name", required_argument, NULL, 'N'},
-					     {"lock-on", required_argument, NULL, 'L'},
-					     {"keyring", no_argument, NULL, 'K'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	unsigned long long v;
-	int c, rc = 0;
+	static const struct option table[] = {{"cache", required_argument, NULL, 'c'},
+					      CLI_OPTS_SECRET,
+					      {"foreground", no_argument, NULL, 'f'},
+					      {"commit-delay", required_argument, NULL, 'd'},
+					      {"fsync-store", no_argument, NULL, 's'},
+					      {"idle-lock", required_argument, NULL, 'i'},
+					      {"cache-size", required_argument, NULL, 'z'},
+					      {"cache-full-wait", required_argument, NULL, 'w'},
+					      {"name", required_argument, NULL, 'N'},
+					      {"lock-on", required_argument, NULL, 'L'},
+					      CLI_OPTS_KEYRING,
+					      CLI_OPTS_END};
+	static const struct cli_opts_spec spec = {
+	    .cmd = "mount",
+	    .usage = cli_mount_usage,
+	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KEYRING,
+	    .optstring = ":fho:",
+	    .table = table,
+	    .operands = 2,
+	    .operands_what = "STORE and MOUNTPOINT",
+	    .own = cli_mount_option,
+	};
+	int rc;
 
 	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
 	a->cache_full_wait_s = CLI_MOUNT_CACHE_WAIT_DEFAULT_S;
 	a->lock_on = LOCK_ON_SUSPEND;
-	opterr = 0; /* cli_bad_option says it in our words */
-	while (rc == 0 && (c = getopt_long(argc, argv, ":fho:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			a->cache = optarg;
-			break;
-		case 'p':
-			a->unlock.src.file = optarg;
-			break;
-		case 'x':
-			a->unlock.src.extpass = optarg;
-			break;
-		case 'f':
-			a->foreground = true;
-			break;
-		case 's':
-			a->fsync_store = true;
-			break;
-		case 'i':
-			rc = cli_mount_idle_lock(a, optarg);
-			break;
-		case 'o':
-			rc = cli_mount_opts(a, optarg);
-			break;
-		case 'd':
-			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
-			a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
-			break;
-		case 'z':
-			rc = cli_parse_size(&v, "--cache-size", optarg, CLI_MOUNT_CACHE_MIN, "64M");
-			a->cache_size = v;
-			break;
-		case 'w':
-			rc = cli_parse_ull(&v, "--cache-full-wait", optarg, 0,
-					   CLI_MOUNT_CACHE_WAIT_MAX_S);
-			a->cache_full_wait_s = (unsigned)v;
-			break;
-		case 'N':
-			a->name = optarg;
-			if (!mount_name_ok(optarg))
-				rc = cli_usage("mount",
-					       "--name: 1 to %d bytes of UTF-8, without "
-					       "',', '\\', '=' or control characters",
-					       MOUNT_NAME_MAX);
-			break;
-		case 'K':
-			a->unlock.keyring = true;
-			break;
-		case 'L':
-			if (lock_on_parse(&a->lock_on, optarg))
-				rc = cli_usage("mount", "--lock-on takes suspend, screen, "
-							"suspend,screen or none");
-			break;
-		case 'h':
-			fputs(cli_mount_usage, stdout);
-			return -1;
-		default:
-			return cli_bad_option("mount", c, argv);
-		}
+	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
+	if (rc == 0) {
+		a->store = a->opts.args[0];
+		a->mnt = a->opts.args[1];
 	}
-	if (rc)
-		return rc;
-	if ((a->unlock.src.file != NULL) + (a->unlock.src.extpass != NULL) + a->unlock.keyring > 1)
-		return cli_usage("mount",
-				 "--passphrase-file, --extpass and --keyring exclude each other");
-	if (optind != argc - 2)
-		return cli_usage("mount", "expected STORE and MOUNTPOINT");
-	a->store = argv[optind];
-	a->mnt = argv[optind + 1];
-	return 0;
+	return rc;
 }
 
 /* The daemon runs the same checks again right before it mounts. */
@@ -571,7 +572,7 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 		rc = cli_fail(EXITCODE_OTHER, "runtime directory for the pid file: %s",
 			      cli_why(-rc));
 	if (rc == 0)
-		rc = cli_vault_unlock(&ctx->v, &ctx->a.unlock, NULL);
+		rc = cli_vault_unlock(&ctx->v, &ctx->a.opts.unlock, NULL);
 	return rc;
 }
 

@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_util.h"
-#include "cli_vault.h"
+#include "cli_opts.h"
 #include "exitcodes.h"
 #include "hex.h"
 
@@ -89,13 +88,12 @@ static const char keyring_usage[] =
     "stores it in the desktop keyring (Secret Service), where 'sealfs mount\n"
     "--keyring' finds it. See docs/SECURITY.md for what that trades away.\n";
 
-static int keyring_add(const char *url, const struct passphrase_src *src)
+static int keyring_add(const char *url, const struct cli_unlock *how)
 {
-	struct cli_unlock how = {.src = *src};
 	struct passphrase pass = {0};
 	struct cli_vault v = {0};
 	char err[CLI_ERR_BYTES];
-	int rc = cli_vault_open_unlocked(&v, url, &how, &pass);
+	int rc = cli_vault_open_unlocked(&v, url, how, &pass);
 
 	vault_keys_free(v.keys); /* only the check was needed: gone before D-Bus starts */
 	v.keys = NULL;
@@ -108,29 +106,24 @@ static int keyring_add(const char *url, const struct passphrase_src *src)
 
 int cli_keyring_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	struct passphrase_src src = {0};
-	int c;
+	static const struct option table[] = {CLI_OPTS_SECRET, CLI_OPTS_END};
+	static const struct cli_opts_spec spec = {
+	    .cmd = "keyring",
+	    .usage = keyring_usage,
+	    .takes = CLI_TAKES_SECRET,
+	    .optstring = ":h",
+	    .table = table,
+	    .operands = 2,
+	    .operands_what = "'add STORE'",
+	};
+	struct cli_opts o;
+	int rc;
 
 	cli_harden();
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'p')
-			src.file = optarg;
-		else if (c == 'x')
-			src.extpass = optarg;
-		else if (c == 'h') {
-			fputs(keyring_usage, stdout);
-			return EXITCODE_OK;
-		} else
-			return cli_bad_option("keyring", c, argv);
-	}
-	if (src.file && src.extpass)
-		return cli_usage("keyring", "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - 2 || strcmp(argv[optind], "add") != 0)
-		return cli_usage("keyring", "expected 'add STORE'");
-	return keyring_add(argv[optind + 1], &src);
+	rc = cli_opts_parse(&o, &spec, NULL, argc, argv);
+	if (rc == 0 && strcmp(o.args[0], "add") != 0)
+		rc = cli_usage("keyring", "expected 'add STORE'");
+	if (rc)
+		return rc < 0 ? EXITCODE_OK : rc;
+	return keyring_add(o.args[1], &o.unlock);
 }
