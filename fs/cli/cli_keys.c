@@ -14,6 +14,17 @@
 #include "cli_opts.h"
 #include "recovery.h"
 
+/* The options of passwd and recover for the new passphrase. */
+/* clang-format off */
+#define CLI_KEYS_NEW_HELP \
+	"  --new-passphrase-file F  read the new passphrase from the first line of F\n" \
+	"  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n" \
+	"                           at least 64)\n" \
+	"  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n" \
+	"                           at least 2)\n" \
+	"  --insecure-test-kdf      allow a lower cost: for test suites only\n" \
+	"  -h, --help               show this help\n"
+
 static const char cli_passwd_usage[] =
     "usage: sealfs passwd STORE [options]\n"
     "\n"
@@ -22,13 +33,7 @@ static const char cli_passwd_usage[] =
     "\n"
     "  --passphrase-file F      read the current passphrase from the first line of F\n"
     "  --extpass CMD            read the current passphrase from CMD's first line\n"
-    "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n"
-    "                           at least 64)\n"
-    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n"
-    "                           at least 2)\n"
-    "  --insecure-test-kdf      allow a lower cost: for test suites only\n"
-    "  -h, --help               show this help\n";
+    CLI_KEYS_NEW_HELP;
 
 static const char cli_recover_usage[] =
     "usage: sealfs recover STORE [options]\n"
@@ -38,13 +43,8 @@ static const char cli_recover_usage[] =
     "used stops working.\n"
     "\n"
     "  --recovery-key-file F    read the recovery key from the first line of F\n"
-    "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n"
-    "                           at least 64)\n"
-    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n"
-    "                           at least 2)\n"
-    "  --insecure-test-kdf      allow a lower cost: for test suites only\n"
-    "  -h, --help               show this help\n";
+    CLI_KEYS_NEW_HELP;
+/* clang-format on */
 
 static const char cli_recovery_key_usage[] =
     "usage: sealfs recovery-key STORE [options]\n"

@@ -13,9 +13,9 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_mount.h"
 #include "cli_opts.h"
 #include "lock_bus.h"
 #include "log.h"
@@ -29,7 +29,6 @@
 #define CLI_MOUNT_CACHE_MIN ((uint64_t)64 << 20)
 #define CLI_MOUNT_CACHE_WAIT_DEFAULT_S 60u
 #define CLI_MOUNT_CACHE_WAIT_MAX_S 86400ull
-#define CLI_MOUNT_MSG_BYTES 1024 /* one "E<code> <message>\n" line from the daemon */
 
 static const char cli_mount_usage[] =
     "usage: sealfs mount STORE MOUNTPOINT [options]\n"
@@ -356,23 +355,6 @@ static int cli_mount_run_code(int rc)
 	}
 }
 
-/* Sends "E<code> <message>\n" up the startup pipe (fd -1: prints it). */
-static int cli_mount_report(int fd, int code, const char *msg)
-{
-	char line[CLI_MOUNT_MSG_BYTES];
-	int n;
-
-	if (fd < 0)
-		return cli_fail(code, "%s", msg);
-	n = snprintf(line, sizeof(line), "E%d %s\n", code, msg);
-	if (n >= (int)sizeof(line))
-		n = (int)sizeof(line) - 1;
-	if (n > 0 && write(fd, line, (size_t)n) < 0) {
-		/* the parent is gone: nobody to tell */
-	}
-	return code;
-}
-
 /* Serves the mount in this process until it is unmounted. report_fd is the
  * startup pipe of a daemon (-1 in the foreground). Takes ownership of keys. */
 static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
@@ -443,78 +425,6 @@ static int cli_mount_child(struct cli_mount_ctx *ctx, int report_fd)
 	return cli_mount_serve(ctx, report_fd);
 }
 
-/* Splits what the daemon sent after it failed: its "E<code> <message>" line
- * and any other lines (libfuse's own messages), joined into other. */
-static int cli_mount_verdict(char *buf, const char **msg, char *other, size_t other_size)
-{
-	char *line, *rest = buf, *end;
-	size_t used = 0;
-	long code = 0;
-
-	other[0] = '\0';
-	*msg = NULL;
-	while ((line = strsep(&rest, "\n")) != NULL) {
-		if (line[0] == 'E' && line[1] >= '0' && line[1] <= '9' && !*msg) {
-			code = strtol(line + 1, &end, 10);
-			if (code > 0 && code < 256 && *end == ' ') {
-				*msg = end + 1;
-				continue;
-			}
-		}
-		if (line[0] != '\0' && used + 3 < other_size) {
-			int n = snprintf(other + used, other_size - used, "%s%s", used ? "; " : "",
-					 line);
-
-			used = n < 0 ? used : used + (size_t)n;
-			if (used >= other_size)
-				used = other_size - 1;
-		}
-	}
-	return *msg ? (int)code : EXITCODE_OTHER;
-}
-
-/* Waits for the daemon's startup verdict. The pipe carries, in order, any
- * lines libfuse printed to the daemon's stderr, then either the byte '0' at
- * the start of a line (mounted) or one line "E<code> <message>". */
-static int cli_mount_parent(pid_t pid, int fd)
-{
-	char buf[4 * CLI_MOUNT_MSG_BYTES], other[2 * CLI_MOUNT_MSG_BYTES];
-	size_t got = 0, line = 0;
-	const char *msg;
-	ssize_t r;
-	char *nl;
-	int code;
-
-	while (got < sizeof(buf) - 1) {
-		r = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		for (; line < got; line = (size_t)(nl - buf) + 1) {
-			if (buf[line] == '0') {
-				close(fd);
-				return EXITCODE_OK;
-			}
-			nl = memchr(buf + line, '\n', got - line);
-			if (!nl)
-				break;
-		}
-	}
-	close(fd);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	buf[got] = '\0';
-	code = cli_mount_verdict(buf, &msg, other, sizeof(other));
-	if (!msg)
-		return cli_fail(code, "the mount daemon exited during startup%s%s%s",
-				other[0] ? " (" : "", other, other[0] ? ")" : "");
-	if (other[0])
-		return cli_fail(code, "%s (%s)", msg, other);
-	return cli_fail(code, "%s", msg);
-}
-
 static int cli_mount_start(struct cli_mount_ctx *ctx)
 {
 	int fds[2];
@@ -542,7 +452,7 @@ static int cli_mount_start(struct cli_mount_ctx *ctx)
 	 * and closing them (a TLS close_notify) would cut the daemon's too. */
 	cli_mount_parent_store = ctx->v.store;
 	ctx->v.store = NULL;
-	return cli_mount_parent(pid, fds[0]);
+	return cli_mount_wait(pid, fds[0]);
 }
 
 static void cli_mount_raise_nofile(void)
