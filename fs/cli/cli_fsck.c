@@ -108,10 +108,8 @@ static int cli_fsck_parse(struct cli_fsck_args *a, int argc, char **argv)
 	    .cmd = "fsck",
 	    .usage = cli_fsck_usage,
 	    .takes = CLI_TAKES_SECRET,
-	    .optstring = ":h",
 	    .table = table,
 	    .operands = 1,
-	    .operands_what = "one STORE argument",
 	    .own = cli_fsck_option,
 	};
 	int rc;

@@ -72,10 +72,8 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 	    .cmd = "init",
 	    .usage = cli_init_usage,
 	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KDF,
-	    .optstring = ":h",
 	    .table = table,
 	    .operands = 1,
-	    .operands_what = "one STORE argument",
 	    .own = cli_init_option,
 	};
 	int rc;

@@ -112,10 +112,8 @@ static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum c
 	    .cmd = cli_keys_names[cmd],
 	    .usage = cli_keys_usages[cmd],
 	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KDF,
-	    .optstring = ":h",
 	    .table = table,
 	    .operands = 1,
-	    .operands_what = "one STORE argument",
 	    .own = cli_keys_option,
 	};
 	int rc;

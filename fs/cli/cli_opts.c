@@ -47,7 +47,8 @@ static int cli_opts_check(const struct cli_opts *o, const struct cli_opts_spec *
 	} else if (src->file && src->extpass)
 		return cli_usage(spec->cmd, "--passphrase-file and --extpass exclude each other");
 	if (optind != argc - spec->operands)
-		return cli_usage(spec->cmd, "expected %s", spec->operands_what);
+		return cli_usage(spec->cmd, "expected %s",
+				 spec->operands_what ? spec->operands_what : "one STORE argument");
 	return 0;
 }
 
@@ -58,7 +59,8 @@ int cli_opts_parse(struct cli_opts *o, const struct cli_opts_spec *spec, void *a
 
 	*o = (struct cli_opts){.cost = vault_kdf_default()};
 	opterr = 0; /* cli_bad_option says it in our words */
-	while (rc == 0 && (c = getopt_long(argc, argv, spec->optstring, spec->table, NULL)) != -1) {
+	while (rc == 0 && (c = getopt_long(argc, argv, spec->optstring ? spec->optstring : ":h",
+					   spec->table, NULL)) != -1) {
 		rc = spec->own ? spec->own(arg, c, optarg) : CLI_OPTS_NOT_MINE;
 		if (rc == CLI_OPTS_NOT_MINE)
 			rc = cli_opts_one(o, spec, c, argv);

@@ -43,10 +43,11 @@ struct cli_opts_spec {
 	const char *cmd;	    /* "mount", "passwd", ...: in messages */
 	const char *usage;	    /* what --help prints */
 	unsigned takes;		    /* CLI_TAKES_* */
-	const char *optstring;	    /* getopt_long's, starting with ':' */
+	const char *optstring;	    /* getopt_long's, starting with ':' (NULL: ":h") */
 	const struct option *table; /* getopt_long's */
 	int operands;		    /* how many arguments are left after the options */
-	const char *operands_what;  /* "expected <this>" when another number is */
+	const char *operands_what;  /* "expected <this>" when another number is (NULL:
+				     * "one STORE argument") */
 	/* The command's own options (NULL: none): 0, an exit code after a
 	 * message, or CLI_OPTS_NOT_MINE. arg is cli_opts_parse's. */
 	int (*own)(void *arg, int c, const char *val);

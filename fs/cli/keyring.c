@@ -111,7 +111,6 @@ int cli_keyring_main(int argc, char **argv)
 	    .cmd = "keyring",
 	    .usage = keyring_usage,
 	    .takes = CLI_TAKES_SECRET,
-	    .optstring = ":h",
 	    .table = table,
 	    .operands = 2,
 	    .operands_what = "'add STORE'",
