@@ -412,9 +412,12 @@ class KeyringTest(unittest.TestCase):
             self.assertIn("keyring add", p.stderr)
             run([SEALFS, "keyring", "add", v.store, "--passphrase-file", v.passfile], env=env,
                 timeout=60)
-            run([SEALFS, "mount", v.store, v.mnt, "--cache", v.cache, "--keyring",
-                 "--lock-on", "none"], env=env, timeout=60)
+            p = run([SEALFS, "mount", v.store, v.mnt, "--cache", v.cache, "--keyring",
+                     "--lock-on", "none"], env=env, timeout=60)
             self.assertEqual(mount_type(v.mnt), "fuse.sealfs")
+            # The Secret Service lookup (GLib threads) happened in a child:
+            # sealfs mount still had a single thread when it forked.
+            self.assertNotIn("threads alive at the fork", p.stderr)
             sealfs("unmount", v.mnt)
             # A wrong passphrase is refused before it reaches the keyring.
             bad = os.path.join(v.root, "bad")
