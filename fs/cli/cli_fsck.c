@@ -13,8 +13,7 @@
 #include <unistd.h>
 
 #include "cli_fsck.h"
-#include "cli_util.h"
-#include "passphrase.h"
+#include "cli_opts.h"
 #include "seal.h"
 
 #define CLI_FSCK_GRACE_DEFAULT_S (24 * 3600) /* there is no deferred deletion yet */
@@ -57,71 +56,69 @@ static const char cli_fsck_usage[] =
 struct cli_fsck_args {
 	const char *store;
 	const char *cache;
-	struct passphrase_src src;
+	struct cli_opts opts; /* --passphrase-file, --extpass, --help */
 	bool json;
 	struct fsck_opts o;
 };
 
+static int cli_fsck_option(void *arg, int c, const char *val)
+{
+	struct cli_fsck_args *a = arg;
+	unsigned long long v = 0;
+	int rc = 0;
+
+	switch (c) {
+	case 'q':
+		a->o.quick = true;
+		break;
+	case 'r':
+		a->o.repair = true;
+		break;
+	case 'g':
+		rc = cli_parse_ull(&v, "--grace", val, 0, CLI_FSCK_GRACE_MAX_S);
+		a->o.grace_s = (int64_t)v;
+		break;
+	case 'j':
+		a->json = true;
+		break;
+	case 'c':
+		a->cache = val;
+		break;
+	case 't':
+		rc = cli_parse_ull(&v, "--threads", val, 1, FSCK_THREADS_MAX);
+		a->o.threads = (unsigned)v;
+		break;
+	default:
+		return CLI_OPTS_NOT_MINE;
+	}
+	return rc;
+}
+
 static int cli_fsck_parse(struct cli_fsck_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
-					     {"repair", no_argument, NULL, 'r'},
-					     {"grace", required_argument, NULL, 'g'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"cache", required_argument, NULL, 'c'},
-					     {"threads", required_argument, NULL, 't'},
-					     {"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	unsigned long long v;
-	int c, rc = 0;
+	static const struct option table[] = {{"quick", no_argument, NULL, 'q'},
+					      {"repair", no_argument, NULL, 'r'},
+					      {"grace", required_argument, NULL, 'g'},
+					      {"json", no_argument, NULL, 'j'},
+					      {"cache", required_argument, NULL, 'c'},
+					      {"threads", required_argument, NULL, 't'},
+					      CLI_OPTS_SECRET,
+					      CLI_OPTS_END};
+	static const struct cli_opts_spec spec = {
+	    .cmd = "fsck",
+	    .usage = cli_fsck_usage,
+	    .takes = CLI_TAKES_SECRET,
+	    .table = table,
+	    .operands = 1,
+	    .own = cli_fsck_option,
+	};
+	int rc;
 
 	a->o.grace_s = CLI_FSCK_GRACE_DEFAULT_S;
-	opterr = 0;
-	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			a->o.quick = true;
-			break;
-		case 'r':
-			a->o.repair = true;
-			break;
-		case 'g':
-			rc = cli_parse_ull(&v, "--grace", optarg, 0, CLI_FSCK_GRACE_MAX_S);
-			a->o.grace_s = (int64_t)v;
-			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'c':
-			a->cache = optarg;
-			break;
-		case 't':
-			rc = cli_parse_ull(&v, "--threads", optarg, 1, FSCK_THREADS_MAX);
-			a->o.threads = (unsigned)v;
-			break;
-		case 'p':
-			a->src.file = optarg;
-			break;
-		case 'x':
-			a->src.extpass = optarg;
-			break;
-		case 'h':
-			fputs(cli_fsck_usage, stdout);
-			return -1;
-		default:
-			return cli_bad_option("fsck", c, argv);
-		}
-	}
-	if (rc)
-		return rc;
-	if (a->src.file && a->src.extpass)
-		return cli_usage("fsck", "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - 1)
-		return cli_usage("fsck", "expected one STORE argument");
-	a->store = argv[optind];
-	return 0;
+	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
+	if (rc == 0)
+		a->store = a->opts.args[0];
+	return rc;
 }
 
 /* Refuses while a mount of the vault on this machine could write it. */
@@ -151,7 +148,7 @@ static int cli_fsck_lock_cache(const struct cli_fsck_args *a, const struct vault
 	if (a->cache)
 		snprintf(cache, PATH_MAX, "%s", a->cache);
 	else
-		rc = cli_fsck_default_cache(cache, cfg->vault_id);
+		rc = cli_cache_default(cache, cfg->vault_id);
 	if (rc == 0)
 		rc = cli_fsck_cache_lock(cache, fd);
 	if (rc == -EWOULDBLOCK)
@@ -185,21 +182,6 @@ static int cli_fsck_check_pending(struct backend *store, const struct vault_conf
 	return 0;
 }
 
-static int cli_fsck_unlock(const struct cli_fsck_args *a, const struct vault_config *cfg,
-			   struct vault_keys **keys)
-{
-	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
-	int rc;
-
-	rc = passphrase_get(&pass, &a->src, "Passphrase: ", false, err, sizeof(err));
-	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	rc = vault_unlock_passphrase(keys, cfg, pass.text, pass.len);
-	passphrase_free(&pass);
-	return rc < 0 ? cli_unlock_error(rc, "passphrase") : 0;
-}
-
 static int cli_fsck_code(const struct fsck_result *res)
 {
 	if (res->damage_left)
@@ -229,15 +211,12 @@ static int cli_fsck_check(struct cli_fsck_args *a, struct backend *store,
 	}
 	cli_fsck_out_free(out); /* clears the progress line first */
 	return cli_fail(rc == -ENOMEM ? EXITCODE_OTHER : EXITCODE_STORE_IO, "fsck: %s", err);
-	return rc;
 }
 
 int cli_fsck_main(int argc, char **argv)
 {
 	struct cli_fsck_args a = {0};
-	struct backend *store = NULL;
-	struct vault_config *cfg = NULL;
-	struct vault_keys *keys = NULL;
+	struct cli_vault v = {0};
 	char cache[PATH_MAX];
 	int rc, lock_fd = -1;
 
@@ -245,23 +224,19 @@ int cli_fsck_main(int argc, char **argv)
 	rc = cli_fsck_parse(&a, argc, argv);
 	if (rc)
 		return rc < 0 ? EXITCODE_OK : rc;
-	rc = cli_store_open(&store, a.store, false);
+	rc = cli_vault_open(&v, a.store);
 	if (rc == 0)
-		rc = cli_config_load(&cfg, store, a.store);
-	if (rc == 0)
-		rc = cli_fsck_check_mounts(&a, cfg);
+		rc = cli_fsck_check_mounts(&a, v.cfg);
 	if (rc == 0 && a.o.repair)
-		rc = cli_fsck_lock_cache(&a, cfg, cache, &lock_fd);
+		rc = cli_fsck_lock_cache(&a, v.cfg, cache, &lock_fd);
 	if (rc == 0)
-		rc = cli_fsck_unlock(&a, cfg, &keys);
+		rc = cli_vault_unlock(&v, &a.opts.unlock, NULL);
 	if (rc == 0 && a.o.repair)
-		rc = cli_fsck_check_pending(store, cfg, keys, cache);
+		rc = cli_fsck_check_pending(v.store, v.cfg, v.keys, cache);
 	if (rc == 0)
-		rc = cli_fsck_check(&a, store, cfg, keys);
+		rc = cli_fsck_check(&a, v.store, v.cfg, v.keys);
 	if (lock_fd >= 0)
 		close(lock_fd);
-	vault_keys_free(keys);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }

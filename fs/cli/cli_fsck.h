@@ -28,10 +28,6 @@ struct cli_fsck_mount {
  * whose daemon cannot be inspected (another user's) are not found. */
 int cli_fsck_find_mount(const uint8_t vault_id[OBJECT_ID_BYTES], struct cli_fsck_mount *m);
 
-/* The cache `sealfs mount` uses for vault_id without --cache. 0, or
- * -ENAMETOOLONG. */
-int cli_fsck_default_cache(char out[PATH_MAX], const uint8_t vault_id[OBJECT_ID_BYTES]);
-
 /* Takes the lock of the cache at dir as a mount does (so no mount can open
  * it meanwhile): 0 with *fd to close later, 0 with *fd = -1 when dir has no
  * cache, -EWOULDBLOCK when a mount holds it, or another negative errno. */

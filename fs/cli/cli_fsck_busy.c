@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,28 +14,10 @@
 
 #include "cli_fsck.h"
 #include "head.h"
-#include "hex.h"
 #include "journal.h"
 #include "runtime.h"
 
 #define CLI_FSCK_REC_HEAD 20 /* magic (8), version (4), seq (8) */
-
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void cli_fsck_unescape(char *s)
-{
-	char *out = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
 
 /* Whether the daemon pid has open the lock of a cache of vault_id. */
 static bool cli_fsck_daemon_has(pid_t pid, const uint8_t vault_id[OBJECT_ID_BYTES])
@@ -67,82 +48,44 @@ static bool cli_fsck_daemon_has(pid_t pid, const uint8_t vault_id[OBJECT_ID_BYTE
 	return found;
 }
 
-/* One mountinfo line: a fuse.sealfs mount of vault_id? Fills m. */
-static bool cli_fsck_mount_line(char *line, const uint8_t vault_id[OBJECT_ID_BYTES],
-				struct cli_fsck_mount *m)
-{
-	char *rest = line, *field, *point = NULL, *opts = NULL, pid_path[RUNTIME_PATH_BYTES];
-	int i = 0, after_dash = 0, fd;
-	pid_t pid;
+struct cli_fsck_find {
+	const uint8_t *vault_id;
+	struct cli_fsck_mount *m;
+	int found;
+};
 
-	line[strcspn(line, "\n")] = '\0';
-	while ((field = strsep(&rest, " ")) != NULL) {
-		if (++i == 5)
-			point = field;
-		else if (i == 6)
-			opts = field;
-		else if (i > 6 && strcmp(field, "-") == 0)
-			after_dash = 1;
-		else if (after_dash)
-			break;
-	}
-	if (!point || !opts || !field || strcmp(field, "fuse.sealfs") != 0)
-		return false;
-	cli_fsck_unescape(point);
-	if (runtime_pid_path(pid_path, sizeof(pid_path), point) != 0)
-		return false;
-	fd = runtime_daemon_open(pid_path); /* checks the pid is a sealfs process */
+/* One mount: a fuse.sealfs mount of the vault? Prefers a read-write one. */
+static int cli_fsck_mount_of(void *arg, const struct runtime_mount *mi)
+{
+	struct cli_fsck_find *f = arg;
+	char pid_path[RUNTIME_PATH_BYTES];
+	bool rw;
+	pid_t pid;
+	int fd;
+
+	if (strcmp(mi->type, "fuse.sealfs") != 0)
+		return 0;
+	fd = runtime_daemon_find(mi->point, pid_path, sizeof(pid_path), &pid);
 	if (fd < 0)
-		return false;
-	close(fd);
-	if (runtime_pid_read(pid_path, &pid) != 0 || !cli_fsck_daemon_has(pid, vault_id))
-		return false;
-	snprintf(m->mnt, sizeof(m->mnt), "%s", point);
-	m->rw = strncmp(opts, "rw", 2) == 0 && (opts[2] == ',' || opts[2] == '\0');
-	return true;
+		return 0;
+	if (cli_fsck_daemon_has(pid, f->vault_id)) {
+		rw = strncmp(mi->opts, "rw", 2) == 0 && (mi->opts[2] == ',' || mi->opts[2] == '\0');
+		if (!f->found || (rw && !f->m->rw)) {
+			snprintf(f->m->mnt, sizeof(f->m->mnt), "%s", mi->point);
+			f->m->rw = rw;
+		}
+		f->found = 1;
+	}
+	close(fd); /* held until here: the pid cannot be recycled meanwhile */
+	return 0;
 }
 
 int cli_fsck_find_mount(const uint8_t vault_id[OBJECT_ID_BYTES], struct cli_fsck_mount *m)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	struct cli_fsck_mount one;
-	char *line = NULL;
-	size_t cap = 0;
-	int found = 0;
+	struct cli_fsck_find f = {.vault_id = vault_id, .m = m};
+	int rc = runtime_mounts(cli_fsck_mount_of, &f);
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		if (!cli_fsck_mount_line(line, vault_id, &one))
-			continue;
-		if (!found || (one.rw && !m->rw))
-			*m = one;
-		found = 1;
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
-int cli_fsck_default_cache(char out[PATH_MAX], const uint8_t vault_id[OBJECT_ID_BYTES])
-{
-	char id[2 * OBJECT_ID_BYTES + 1];
-	const char *base = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	struct passwd *pw;
-	int n;
-
-	/* The same rule as sealfs mount (cli_mount.c). */
-	hex_encode(id, sizeof(id), vault_id, OBJECT_ID_BYTES);
-	if (!home || home[0] != '/') {
-		pw = getpwuid(geteuid());
-		home = pw ? pw->pw_dir : "/";
-	}
-	if (base && base[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/sealfs/%s", base, id);
-	else
-		n = snprintf(out, PATH_MAX, "%s/.cache/sealfs/%s", home, id);
-	return n > 0 && n < PATH_MAX ? 0 : -ENAMETOOLONG;
+	return rc < 0 ? rc : f.found;
 }
 
 int cli_fsck_cache_lock(const char *dir, int *fd)

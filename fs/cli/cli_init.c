@@ -11,11 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "cli_opts.h"
 #include "engine.h"
 #include "fdio.h"
 #include "hex.h"
-#include "passphrase.h"
 #include "recovery.h"
 #include "suite.h"
 
@@ -46,10 +45,8 @@ static const char cli_info_usage[] =
 
 struct cli_init_args {
 	const char *store;
-	struct passphrase_src src;
+	struct cli_opts opts; /* where the new passphrase comes from, its KDF cost */
 	enum suite_id suite;
-	struct vault_kdf_cost cost;
-	bool insecure_kdf; /* --insecure-test-kdf */
 };
 
 static int cli_init_cipher(struct cli_init_args *a, const char *name)
@@ -62,56 +59,30 @@ static int cli_init_cipher(struct cli_init_args *a, const char *name)
 	return 0;
 }
 
+static int cli_init_option(void *arg, int c, const char *val)
+{
+	return c == 'c' ? cli_init_cipher(arg, val) : CLI_OPTS_NOT_MINE;
+}
+
 static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"cipher", required_argument, NULL, 'c'},
-					     {"kdf-memlimit", required_argument, NULL, 'm'},
-					     {"kdf-opslimit", required_argument, NULL, 'o'},
-					     {CLI_INSECURE_TEST_KDF, no_argument, NULL, 'I'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	int c, rc = 0;
+	static const struct option table[] = {
+	    CLI_OPTS_SECRET, {"cipher", required_argument, NULL, 'c'}, CLI_OPTS_KDF, CLI_OPTS_END};
+	static const struct cli_opts_spec spec = {
+	    .cmd = "init",
+	    .usage = cli_init_usage,
+	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KDF,
+	    .table = table,
+	    .operands = 1,
+	    .own = cli_init_option,
+	};
+	int rc;
 
 	a->suite = suite_default();
-	a->cost = vault_kdf_default();
-	opterr = 0; /* cli_bad_option says it in our words */
-	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			a->src.file = optarg;
-			break;
-		case 'x':
-			a->src.extpass = optarg;
-			break;
-		case 'c':
-			rc = cli_init_cipher(a, optarg);
-			break;
-		case 'm':
-		case 'o':
-			rc = cli_parse_kdf_option(&a->cost, c, optarg);
-			break;
-		case 'I':
-			a->insecure_kdf = true;
-			break;
-		case 'h':
-			fputs(cli_init_usage, stdout);
-			return -1;
-		default:
-			return cli_bad_option("init", c, argv);
-		}
-	}
+	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
 	if (rc == 0)
-		rc = cli_kdf_floor("init", &a->cost, a->insecure_kdf);
-	if (rc)
-		return rc;
-	if (a->src.file && a->src.extpass)
-		return cli_usage("init", "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - 1)
-		return cli_usage("init", "expected one STORE argument");
-	a->store = argv[optind];
-	return 0;
+		a->store = a->opts.args[0];
+	return rc;
 }
 
 /* Refuses a local directory holding anything, even files no store lists. */
@@ -199,13 +170,12 @@ static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
 			   const struct cli_init_args *a, char *recovery)
 {
 	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
 	int rc;
 
-	rc = passphrase_get(&pass, &a->src, "New passphrase: ", true, err, sizeof(err));
+	rc = cli_secret_get(&pass, &a->opts.unlock.src, "New passphrase: ", true);
 	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	rc = vault_create(cfg, keys, a->suite, pass.text, pass.len, a->cost, recovery,
+		return rc;
+	rc = vault_create(cfg, keys, a->suite, pass.text, pass.len, a->opts.cost, recovery,
 			  RECOVERY_TEXT_BYTES);
 	passphrase_free(&pass);
 	if (rc == -EINVAL)
@@ -270,8 +240,7 @@ out:
 
 int cli_init_info_main(int argc, char **argv)
 {
-	struct backend *store = NULL;
-	struct vault_config *cfg = NULL;
+	struct cli_vault v = {0};
 	char desc[CLI_INIT_DESCRIBE_BYTES];
 	int rc;
 
@@ -281,14 +250,11 @@ int cli_init_info_main(int argc, char **argv)
 	}
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage("info", "expected one STORE argument");
-	rc = cli_store_open(&store, argv[1], false);
-	if (rc == 0)
-		rc = cli_config_load(&cfg, store, argv[1]);
-	if (rc == 0 && vault_describe(cfg, desc, sizeof(desc)) < 0)
+	rc = cli_vault_open(&v, argv[1]);
+	if (rc == 0 && vault_describe(v.cfg, desc, sizeof(desc)) < 0)
 		rc = cli_fail(EXITCODE_OTHER, "describing the vault failed");
 	if (rc == 0)
 		fputs(desc, stdout);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }

@@ -11,9 +11,19 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_util.h"
-#include "passphrase.h"
+#include "cli_opts.h"
 #include "recovery.h"
+
+/* The options of passwd and recover for the new passphrase. */
+/* clang-format off */
+#define CLI_KEYS_NEW_HELP \
+	"  --new-passphrase-file F  read the new passphrase from the first line of F\n" \
+	"  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n" \
+	"                           at least 64)\n" \
+	"  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n" \
+	"                           at least 2)\n" \
+	"  --insecure-test-kdf      allow a lower cost: for test suites only\n" \
+	"  -h, --help               show this help\n"
 
 static const char cli_passwd_usage[] =
     "usage: sealfs passwd STORE [options]\n"
@@ -23,13 +33,7 @@ static const char cli_passwd_usage[] =
     "\n"
     "  --passphrase-file F      read the current passphrase from the first line of F\n"
     "  --extpass CMD            read the current passphrase from CMD's first line\n"
-    "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n"
-    "                           at least 64)\n"
-    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n"
-    "                           at least 2)\n"
-    "  --insecure-test-kdf      allow a lower cost: for test suites only\n"
-    "  -h, --help               show this help\n";
+    CLI_KEYS_NEW_HELP;
 
 static const char cli_recover_usage[] =
     "usage: sealfs recover STORE [options]\n"
@@ -39,13 +43,8 @@ static const char cli_recover_usage[] =
     "used stops working.\n"
     "\n"
     "  --recovery-key-file F    read the recovery key from the first line of F\n"
-    "  --new-passphrase-file F  read the new passphrase from the first line of F\n"
-    "  --kdf-memlimit MIB       Argon2id memory for the new passphrase (default 256,\n"
-    "                           at least 64)\n"
-    "  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n"
-    "                           at least 2)\n"
-    "  --insecure-test-kdf      allow a lower cost: for test suites only\n"
-    "  -h, --help               show this help\n";
+    CLI_KEYS_NEW_HELP;
+/* clang-format on */
 
 static const char cli_recovery_key_usage[] =
     "usage: sealfs recovery-key STORE [options]\n"
@@ -63,11 +62,10 @@ static const char *const cli_keys_usages[] = {cli_passwd_usage, cli_recover_usag
 					      cli_recovery_key_usage};
 
 struct cli_keys_args {
+	enum cli_keys_cmd cmd;
 	const char *store;
-	struct passphrase_src old_src; /* current passphrase, or the recovery key */
+	struct cli_opts opts; /* unlock: the current passphrase, or the recovery key */
 	struct passphrase_src new_src;
-	struct vault_kdf_cost cost;
-	bool insecure_kdf; /* --insecure-test-kdf */
 };
 
 /* Which options cmd takes: passwd and recover set a passphrase, recover
@@ -87,96 +85,56 @@ static int cli_keys_option_ok(enum cli_keys_cmd cmd, int c)
 	return 0;
 }
 
-static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum cli_keys_cmd cmd)
+static int cli_keys_option(void *arg, int c, const char *val)
 {
-	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"recovery-key-file", required_argument, NULL, 'r'},
-					     {"new-passphrase-file", required_argument, NULL, 'n'},
-					     {"kdf-memlimit", required_argument, NULL, 'm'},
-					     {"kdf-opslimit", required_argument, NULL, 'o'},
-					     {CLI_INSECURE_TEST_KDF, no_argument, NULL, 'I'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *name = cli_keys_names[cmd];
-	int c, rc = 0;
+	struct cli_keys_args *a = arg;
+	int rc = cli_keys_option_ok(a->cmd, c);
 
-	a->cost = vault_kdf_default();
-	opterr = 0; /* cli_bad_option says it in our words */
-	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		rc = cli_keys_option_ok(cmd, c);
-		if (rc)
-			return rc;
-		switch (c) {
-		case 'p':
-		case 'r':
-			a->old_src.file = optarg;
-			break;
-		case 'x':
-			a->old_src.extpass = optarg;
-			break;
-		case 'n':
-			a->new_src.file = optarg;
-			break;
-		case 'm':
-		case 'o':
-			rc = cli_parse_kdf_option(&a->cost, c, optarg);
-			break;
-		case 'I':
-			a->insecure_kdf = true;
-			break;
-		case 'h':
-			fputs(cli_keys_usages[cmd], stdout);
-			return -1;
-		default:
-			return cli_bad_option(name, c, argv);
-		}
-	}
-	if (rc == 0)
-		rc = cli_kdf_floor(name, &a->cost, a->insecure_kdf);
 	if (rc)
 		return rc;
-	if (a->old_src.file && a->old_src.extpass)
-		return cli_usage(name, "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - 1)
-		return cli_usage(name, "expected one STORE argument");
-	a->store = argv[optind];
+	if (c == 'r')
+		a->opts.unlock.src.file = val;
+	else if (c == 'n')
+		a->new_src.file = val;
+	else
+		return CLI_OPTS_NOT_MINE;
 	return 0;
 }
 
-/* Unlocks cfg with the current passphrase or the recovery key. */
-static int cli_keys_unlock(struct vault_keys **keys, const struct vault_config *cfg,
-			   const struct cli_keys_args *a, bool recover)
+static int cli_keys_parse(struct cli_keys_args *a, int argc, char **argv, enum cli_keys_cmd cmd)
 {
-	const char *what = recover ? "recovery key" : "passphrase";
-	struct passphrase old = {0};
-	char err[CLI_ERR_BYTES];
+	static const struct option table[] = {CLI_OPTS_SECRET,
+					      {"recovery-key-file", required_argument, NULL, 'r'},
+					      {"new-passphrase-file", required_argument, NULL, 'n'},
+					      CLI_OPTS_KDF,
+					      CLI_OPTS_END};
+	struct cli_opts_spec spec = {
+	    .cmd = cli_keys_names[cmd],
+	    .usage = cli_keys_usages[cmd],
+	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KDF,
+	    .table = table,
+	    .operands = 1,
+	    .own = cli_keys_option,
+	};
 	int rc;
 
-	rc = passphrase_get(&old, &a->old_src,
-			    recover ? "Recovery key: " : "Current passphrase: ", false, err,
-			    sizeof(err));
-	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	if (recover)
-		rc = vault_unlock_recovery(keys, cfg, old.text);
-	else
-		rc = vault_unlock_passphrase(keys, cfg, old.text, old.len);
-	passphrase_free(&old);
-	return rc < 0 ? cli_unlock_error(rc, what) : 0;
+	a->cmd = cmd;
+	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
+	if (rc == 0)
+		a->store = a->opts.args[0];
+	return rc;
 }
 
 static int cli_keys_rewrap(struct vault_config *cfg, const struct vault_keys *keys,
 			   const struct cli_keys_args *a)
 {
 	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
 	int rc;
 
-	rc = passphrase_get(&pass, &a->new_src, "New passphrase: ", true, err, sizeof(err));
+	rc = cli_secret_get(&pass, &a->new_src, "New passphrase: ", true);
 	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	rc = vault_set_passphrase(cfg, keys, pass.text, pass.len, a->cost);
+		return rc;
+	rc = vault_set_passphrase(cfg, keys, pass.text, pass.len, a->opts.cost);
 	passphrase_free(&pass);
 	if (rc == -EINVAL)
 		return cli_fail(EXITCODE_USAGE, "setting the passphrase: kdf cost not allowed");
@@ -225,9 +183,7 @@ static void cli_keys_report(enum cli_keys_cmd cmd, const char *recovery)
 static int cli_keys_main(int argc, char **argv, enum cli_keys_cmd cmd)
 {
 	struct cli_keys_args a = {0};
-	struct backend *store = NULL;
-	struct vault_config *cfg = NULL;
-	struct vault_keys *keys = NULL;
+	struct cli_vault v = {0};
 	char *recovery = NULL;
 	int rc;
 
@@ -238,21 +194,17 @@ static int cli_keys_main(int argc, char **argv, enum cli_keys_cmd cmd)
 	recovery = sodium_malloc(RECOVERY_TEXT_BYTES);
 	if (!recovery)
 		return cli_fail(EXITCODE_OTHER, "out of memory");
-	rc = cli_store_open(&store, a.store, false);
+	a.opts.unlock.recovery = cmd == KEYS_RECOVER;
+	a.opts.unlock.prompt = a.opts.unlock.recovery ? NULL : "Current passphrase: ";
+	rc = cli_vault_open_unlocked(&v, a.store, &a.opts.unlock, NULL);
 	if (rc == 0)
-		rc = cli_config_load(&cfg, store, a.store);
+		rc = cli_keys_change(cmd, v.cfg, v.keys, &a, recovery);
 	if (rc == 0)
-		rc = cli_keys_unlock(&keys, cfg, &a, cmd == KEYS_RECOVER);
-	if (rc == 0)
-		rc = cli_keys_change(cmd, cfg, keys, &a, recovery);
-	if (rc == 0)
-		rc = cli_config_save(store, cfg);
+		rc = cli_config_save(v.store, v.cfg);
 	if (rc == 0)
 		cli_keys_report(cmd, recovery);
 	sodium_free(recovery);
-	vault_keys_free(keys);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }
 

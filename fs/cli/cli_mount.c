@@ -1,11 +1,11 @@
 /* cli_mount.c - `sealfs mount`: checks, unlock, daemonise, serve. Must never
  * start a thread before the fork, leave core dumps on, or print anything
  * secret. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -14,16 +14,13 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli_util.h"
-#include "hex.h"
-#include "keyring.h"
+#include "cli_mount.h"
+#include "cli_opts.h"
 #include "lock_bus.h"
 #include "log.h"
 #include "mount.h"
-#include "passphrase.h"
 #include "runtime.h"
 #include "vault_name.h"
 
@@ -33,7 +30,6 @@
 #define CLI_MOUNT_CACHE_MIN ((uint64_t)64 << 20)
 #define CLI_MOUNT_CACHE_WAIT_DEFAULT_S 60u
 #define CLI_MOUNT_CACHE_WAIT_MAX_S 86400ull
-#define CLI_MOUNT_MSG_BYTES 1024 /* one "E<code> <message>\n" line from the daemon */
 
 static const char cli_mount_usage[] =
     "usage: sealfs mount STORE MOUNTPOINT [options]\n"
@@ -78,7 +74,7 @@ struct cli_mount_args {
 	const char *store;
 	const char *mnt;
 	const char *cache;
-	struct passphrase_src src;
+	struct cli_opts opts; /* --passphrase-file, --extpass, --keyring, --help */
 	bool foreground;
 	bool read_only;
 	bool allow_other;
@@ -90,7 +86,6 @@ struct cli_mount_args {
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 	const char *name;		      /* --name, or NULL: the saved one */
 	unsigned lock_on;		      /* --lock-on, LOCK_ON_* */
-	bool keyring;			      /* --keyring */
 };
 
 /* What the mount needs once the checks have passed. */
@@ -100,9 +95,7 @@ struct cli_mount_ctx {
 	char cache[PATH_MAX]; /* real path */
 	char name[MOUNT_NAME_MAX + 1];
 	char pid_path[RUNTIME_PATH_BYTES];
-	struct backend *store;
-	struct vault_config *cfg;
-	struct vault_keys *keys;
+	struct cli_vault v;
 };
 
 static int cli_mount_add_opt(struct cli_mount_args *a, const char *opt)
@@ -154,98 +147,100 @@ static int cli_mount_idle_lock(struct cli_mount_args *a, const char *arg)
 	return 0;
 }
 
+/* The numeric options. */
+static int cli_mount_number(struct cli_mount_args *a, int c, const char *val)
+{
+	unsigned long long v = 0;
+	int rc;
+
+	if (c == 'd') {
+		rc = cli_parse_ull(&v, "--commit-delay", val, 0, CLI_MOUNT_DELAY_MAX_MS);
+		a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
+	} else if (c == 'z') {
+		rc = cli_parse_size(&v, "--cache-size", val, CLI_MOUNT_CACHE_MIN, "64M");
+		a->cache_size = v;
+	} else {
+		rc = cli_parse_ull(&v, "--cache-full-wait", val, 0, CLI_MOUNT_CACHE_WAIT_MAX_S);
+		a->cache_full_wait_s = (unsigned)v;
+	}
+	return rc;
+}
+
+static int cli_mount_option(void *arg, int c, const char *val)
+{
+	struct cli_mount_args *a = arg;
+
+	switch (c) {
+	case 'c':
+		a->cache = val;
+		return 0;
+	case 'f':
+		a->foreground = true;
+		return 0;
+	case 's':
+		a->fsync_store = true;
+		return 0;
+	case 'i':
+		return cli_mount_idle_lock(a, val);
+	case 'o':
+		return cli_mount_opts(a, val);
+	case 'd':
+	case 'z':
+	case 'w':
+		return cli_mount_number(a, c, val);
+	case 'N':
+		a->name = val;
+		if (!mount_name_ok(val))
+			return cli_usage("mount",
+					 "--name: 1 to %d bytes of UTF-8, without ',', '\\', '=' "
+					 "or control characters",
+					 MOUNT_NAME_MAX);
+		return 0;
+	case 'L':
+		if (lock_on_parse(&a->lock_on, val))
+			return cli_usage("mount",
+					 "--lock-on takes suspend, screen, suspend,screen or none");
+		return 0;
+	default:
+		return CLI_OPTS_NOT_MINE;
+	}
+}
+
 static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {{"cache", required_argument, NULL, 'c'},
-					     {"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"foreground", no_argument, NULL, 'f'},
-					     {"commit-delay", required_argument, NULL, 'd'},
-					     {"fsync-store", no_argument, NULL, 's'},
-					     {"idle-lock", required_argument, NULL, 'i'},
-					     {"cache-size", required_argument, NULL, 'z'},
-					     {"cache-full-wait", required_argument, NULL, 'w'},
-					     {"name", required_argument, NULL, 'N'},
-					     {"lock-on", required_argument, NULL, 'L'},
-					     {"keyring", no_argument, NULL, 'K'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	unsigned long long v;
-	int c, rc = 0;
+	static const struct option table[] = {{"cache", required_argument, NULL, 'c'},
+					      CLI_OPTS_SECRET,
+					      {"foreground", no_argument, NULL, 'f'},
+					      {"commit-delay", required_argument, NULL, 'd'},
+					      {"fsync-store", no_argument, NULL, 's'},
+					      {"idle-lock", required_argument, NULL, 'i'},
+					      {"cache-size", required_argument, NULL, 'z'},
+					      {"cache-full-wait", required_argument, NULL, 'w'},
+					      {"name", required_argument, NULL, 'N'},
+					      {"lock-on", required_argument, NULL, 'L'},
+					      CLI_OPTS_KEYRING,
+					      CLI_OPTS_END};
+	static const struct cli_opts_spec spec = {
+	    .cmd = "mount",
+	    .usage = cli_mount_usage,
+	    .takes = CLI_TAKES_SECRET | CLI_TAKES_KEYRING,
+	    .optstring = ":fho:",
+	    .table = table,
+	    .operands = 2,
+	    .operands_what = "STORE and MOUNTPOINT",
+	    .own = cli_mount_option,
+	};
+	int rc;
 
 	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
 	a->cache_full_wait_s = CLI_MOUNT_CACHE_WAIT_DEFAULT_S;
 	a->lock_on = LOCK_ON_SUSPEND;
-	opterr = 0; /* cli_bad_option says it in our words */
-	while (rc == 0 && (c = getopt_long(argc, argv, ":fho:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			a->cache = optarg;
-			break;
-		case 'p':
-			a->src.file = optarg;
-			break;
-		case 'x':
-			a->src.extpass = optarg;
-			break;
-		case 'f':
-			a->foreground = true;
-			break;
-		case 's':
-			a->fsync_store = true;
-			break;
-		case 'i':
-			rc = cli_mount_idle_lock(a, optarg);
-			break;
-		case 'o':
-			rc = cli_mount_opts(a, optarg);
-			break;
-		case 'd':
-			rc = cli_parse_ull(&v, "--commit-delay", optarg, 0, CLI_MOUNT_DELAY_MAX_MS);
-			a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
-			break;
-		case 'z':
-			rc = cli_parse_size(&v, "--cache-size", optarg, CLI_MOUNT_CACHE_MIN, "64M");
-			a->cache_size = v;
-			break;
-		case 'w':
-			rc = cli_parse_ull(&v, "--cache-full-wait", optarg, 0,
-					   CLI_MOUNT_CACHE_WAIT_MAX_S);
-			a->cache_full_wait_s = (unsigned)v;
-			break;
-		case 'N':
-			a->name = optarg;
-			if (!mount_name_ok(optarg))
-				rc = cli_usage("mount",
-					       "--name: 1 to %d bytes of UTF-8, without "
-					       "',', '\\', '=' or control characters",
-					       MOUNT_NAME_MAX);
-			break;
-		case 'K':
-			a->keyring = true;
-			break;
-		case 'L':
-			if (lock_on_parse(&a->lock_on, optarg))
-				rc = cli_usage("mount", "--lock-on takes suspend, screen, "
-							"suspend,screen or none");
-			break;
-		case 'h':
-			fputs(cli_mount_usage, stdout);
-			return -1;
-		default:
-			return cli_bad_option("mount", c, argv);
-		}
+	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
+	if (rc == 0) {
+		a->store = a->opts.args[0];
+		a->mnt = a->opts.args[1];
 	}
-	if (rc)
-		return rc;
-	if ((a->src.file != NULL) + (a->src.extpass != NULL) + a->keyring > 1)
-		return cli_usage("mount",
-				 "--passphrase-file, --extpass and --keyring exclude each other");
-	if (optind != argc - 2)
-		return cli_usage("mount", "expected STORE and MOUNTPOINT");
-	a->store = argv[optind];
-	a->mnt = argv[optind + 1];
-	return 0;
+	return rc;
 }
 
 /* The daemon runs the same checks again right before it mounts. */
@@ -287,26 +282,15 @@ static int cli_mount_mkdirs(const char *path)
 
 static int cli_mount_cache_path(char out[PATH_MAX], const struct cli_mount_ctx *ctx)
 {
-	char id[2 * OBJECT_ID_BYTES + 1];
-	const char *base = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	struct passwd *pw;
 	int n;
 
 	if (ctx->a.cache) {
 		n = snprintf(out, PATH_MAX, "%s", ctx->a.cache);
 		return n < PATH_MAX ? 0 : cli_fail(EXITCODE_CACHE, "--cache: path too long");
 	}
-	hex_encode(id, sizeof(id), ctx->cfg->vault_id, sizeof(ctx->cfg->vault_id));
-	if (!home || home[0] != '/') {
-		pw = getpwuid(geteuid());
-		home = pw ? pw->pw_dir : "/";
-	}
-	if (base && base[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/sealfs/%s", base, id);
-	else
-		n = snprintf(out, PATH_MAX, "%s/.cache/sealfs/%s", home, id);
-	return n < PATH_MAX ? 0 : cli_fail(EXITCODE_CACHE, "cache path too long");
+	if (cli_cache_default(out, ctx->v.cfg->vault_id))
+		return cli_fail(EXITCODE_CACHE, "cache path too long");
+	return 0;
 }
 
 /* Fails early, before the passphrase is asked, on the usual cache problems:
@@ -343,25 +327,6 @@ static int cli_mount_check_cache(struct cli_mount_ctx *ctx)
 	return 0;
 }
 
-static int cli_mount_unlock(struct cli_mount_ctx *ctx)
-{
-	struct passphrase pass = {0};
-	char err[CLI_ERR_BYTES];
-	int rc;
-
-	if (ctx->a.keyring) {
-		rc = keyring_lookup(&pass, ctx->cfg, err, sizeof(err));
-		if (rc)
-			return cli_fail(EXITCODE_OTHER, "%s", err);
-	} else
-		rc = passphrase_get(&pass, &ctx->a.src, "Passphrase: ", false, err, sizeof(err));
-	if (rc)
-		return cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	rc = vault_unlock_passphrase(&ctx->keys, ctx->cfg, pass.text, pass.len);
-	passphrase_free(&pass);
-	return rc < 0 ? cli_unlock_error(rc, "passphrase") : 0;
-}
-
 /* The exit code for a failure fsmount_run reported before the mount was up. */
 static int cli_mount_run_code(int rc)
 {
@@ -391,23 +356,6 @@ static int cli_mount_run_code(int rc)
 	}
 }
 
-/* Sends "E<code> <message>\n" up the startup pipe (fd -1: prints it). */
-static int cli_mount_report(int fd, int code, const char *msg)
-{
-	char line[CLI_MOUNT_MSG_BYTES];
-	int n;
-
-	if (fd < 0)
-		return cli_fail(code, "%s", msg);
-	n = snprintf(line, sizeof(line), "E%d %s\n", code, msg);
-	if (n >= (int)sizeof(line))
-		n = (int)sizeof(line) - 1;
-	if (n > 0 && write(fd, line, (size_t)n) < 0) {
-		/* the parent is gone: nobody to tell */
-	}
-	return code;
-}
-
 /* Serves the mount in this process until it is unmounted. report_fd is the
  * startup pipe of a daemon (-1 in the foreground). Takes ownership of keys. */
 static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
@@ -434,15 +382,15 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 		mo.pending_path = pending;
 	rc = runtime_pid_write(ctx->pid_path, getpid());
 	if (rc < 0) {
-		vault_keys_free(ctx->keys);
-		ctx->keys = NULL;
+		vault_keys_free(ctx->v.keys);
+		ctx->v.keys = NULL;
 		if (snprintf(msg, sizeof(msg), "pid file '%s': %s", ctx->pid_path, cli_why(-rc)) <
 		    0)
 			msg[0] = '\0';
 		return cli_mount_report(report_fd, EXITCODE_OTHER, msg);
 	}
-	rc = fsmount_run(ctx->store, ctx->cfg, ctx->keys, &mo, err, sizeof(err));
-	ctx->keys = NULL; /* fsmount_run owned and wiped them */
+	rc = fsmount_run(ctx->v.store, ctx->v.cfg, ctx->v.keys, &mo, err, sizeof(err));
+	ctx->v.keys = NULL; /* fsmount_run owned and wiped them */
 	runtime_pid_remove(ctx->pid_path, getpid());
 	if (rc == 0)
 		return EXITCODE_OK;
@@ -461,7 +409,7 @@ static int cli_mount_child(struct cli_mount_ctx *ctx, int report_fd)
 
 	setsid();
 	cli_harden();
-	sodium_mlock(ctx->keys, sizeof(*ctx->keys)); /* locks are not inherited across fork */
+	sodium_mlock(ctx->v.keys, sizeof(*ctx->v.keys)); /* locks are not inherited across fork */
 	signal(SIGPIPE, SIG_IGN);
 	if (chdir("/") < 0) {
 		/* "/" always exists; nothing depends on the cwd anyway */
@@ -478,76 +426,25 @@ static int cli_mount_child(struct cli_mount_ctx *ctx, int report_fd)
 	return cli_mount_serve(ctx, report_fd);
 }
 
-/* Splits what the daemon sent after it failed: its "E<code> <message>" line
- * and any other lines (libfuse's own messages), joined into other. */
-static int cli_mount_verdict(char *buf, const char **msg, char *other, size_t other_size)
+/* The rule of this file, checked where it matters: fork copies only the
+ * calling thread, so a lock another thread held (in malloc, stdio, a
+ * library) would stay locked forever in the daemon. A second thread here is
+ * a bug in sealfs: said once, so that tests and users see it. */
+static void cli_mount_check_threads(void)
 {
-	char *line, *rest = buf, *end;
-	size_t used = 0;
-	long code = 0;
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/task");
 
-	other[0] = '\0';
-	*msg = NULL;
-	while ((line = strsep(&rest, "\n")) != NULL) {
-		if (line[0] == 'E' && line[1] >= '0' && line[1] <= '9' && !*msg) {
-			code = strtol(line + 1, &end, 10);
-			if (code > 0 && code < 256 && *end == ' ') {
-				*msg = end + 1;
-				continue;
-			}
-		}
-		if (line[0] != '\0' && used + 3 < other_size) {
-			int n = snprintf(other + used, other_size - used, "%s%s", used ? "; " : "",
-					 line);
-
-			used = n < 0 ? used : used + (size_t)n;
-			if (used >= other_size)
-				used = other_size - 1;
-		}
-	}
-	return *msg ? (int)code : EXITCODE_OTHER;
-}
-
-/* Waits for the daemon's startup verdict. The pipe carries, in order, any
- * lines libfuse printed to the daemon's stderr, then either the byte '0' at
- * the start of a line (mounted) or one line "E<code> <message>". */
-static int cli_mount_parent(pid_t pid, int fd)
-{
-	char buf[4 * CLI_MOUNT_MSG_BYTES], other[2 * CLI_MOUNT_MSG_BYTES];
-	size_t got = 0, line = 0;
-	const char *msg;
-	ssize_t r;
-	char *nl;
-	int code;
-
-	while (got < sizeof(buf) - 1) {
-		r = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		for (; line < got; line = (size_t)(nl - buf) + 1) {
-			if (buf[line] == '0') {
-				close(fd);
-				return EXITCODE_OK;
-			}
-			nl = memchr(buf + line, '\n', got - line);
-			if (!nl)
-				break;
-		}
-	}
-	close(fd);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	buf[got] = '\0';
-	code = cli_mount_verdict(buf, &msg, other, sizeof(other));
-	if (!msg)
-		return cli_fail(code, "the mount daemon exited during startup%s%s%s",
-				other[0] ? " (" : "", other, other[0] ? ")" : "");
-	if (other[0])
-		return cli_fail(code, "%s (%s)", msg, other);
-	return cli_fail(code, "%s", msg);
+	if (!d)
+		return; /* no /proc: nothing to check with */
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	if (n > 1)
+		fprintf(stderr,
+			"sealfs: warning: %u threads alive at the fork (a bug: please report it)\n",
+			n);
 }
 
 static int cli_mount_start(struct cli_mount_ctx *ctx)
@@ -559,6 +456,7 @@ static int cli_mount_start(struct cli_mount_ctx *ctx)
 		return cli_mount_serve(ctx, -1);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return cli_fail(EXITCODE_OTHER, "pipe: %s", cli_why(errno));
+	cli_mount_check_threads();
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -571,13 +469,13 @@ static int cli_mount_start(struct cli_mount_ctx *ctx)
 		return cli_mount_child(ctx, fds[1]);
 	}
 	close(fds[1]);
-	vault_keys_free(ctx->keys); /* the daemon has its own copy */
-	ctx->keys = NULL;
+	vault_keys_free(ctx->v.keys); /* the daemon has its own copy */
+	ctx->v.keys = NULL;
 	/* Not destroyed here: the daemon shares the store's open connections,
 	 * and closing them (a TLS close_notify) would cut the daemon's too. */
-	cli_mount_parent_store = ctx->store;
-	ctx->store = NULL;
-	return cli_mount_parent(pid, fds[0]);
+	cli_mount_parent_store = ctx->v.store;
+	ctx->v.store = NULL;
+	return cli_mount_wait(pid, fds[0]);
 }
 
 static void cli_mount_raise_nofile(void)
@@ -598,9 +496,7 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 	if (rc == 0)
 		rc = cli_mount_check_mnt(ctx->mnt, ctx->a.mnt);
 	if (rc == 0)
-		rc = cli_store_open(&ctx->store, ctx->a.store, false);
-	if (rc == 0)
-		rc = cli_config_load(&ctx->cfg, ctx->store, ctx->a.store);
+		rc = cli_vault_open(&ctx->v, ctx->a.store);
 	if (rc == 0)
 		rc = cli_mount_check_cache(ctx);
 	if (rc == 0 && (rc = vault_name_resolve(ctx->name, ctx->cache, ctx->a.name)))
@@ -609,7 +505,7 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 		rc = cli_fail(EXITCODE_OTHER, "runtime directory for the pid file: %s",
 			      cli_why(-rc));
 	if (rc == 0)
-		rc = cli_mount_unlock(ctx);
+		rc = cli_vault_unlock(&ctx->v, &ctx->a.opts.unlock, NULL);
 	return rc;
 }
 
@@ -628,9 +524,7 @@ int cli_mount_main(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = cli_mount_start(ctx);
-	vault_keys_free(ctx->keys);
-	vault_config_free(ctx->cfg);
-	backend_destroy(ctx->store);
+	cli_vault_close(&ctx->v);
 	free(ctx);
 	return rc < 0 ? EXITCODE_OK : rc;
 }

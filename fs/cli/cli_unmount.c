@@ -126,7 +126,7 @@ static int cli_unmount_check_pending(const char *arg, const char *pid_path)
 int cli_unmount_main(int argc, char **argv)
 {
 	char mnt[PATH_MAX], pid_path[RUNTIME_PATH_BYTES];
-	int rc, pidfd = -1;
+	int rc, pidfd;
 
 	if (argc == 2 && cli_is_help(argv[1])) {
 		fputs(cli_unmount_usage, stdout);
@@ -140,8 +140,7 @@ int cli_unmount_main(int argc, char **argv)
 	rc = cli_check_sealfs_mount(argv[1], mnt);
 	if (rc)
 		return rc;
-	if (runtime_pid_path(pid_path, sizeof(pid_path), mnt) == 0)
-		pidfd = runtime_daemon_open(pid_path);
+	pidfd = runtime_daemon_find(mnt, pid_path, sizeof(pid_path), NULL);
 	rc = cli_unmount_umount(argv[1], mnt);
 	if (rc == 0 && pidfd >= 0)
 		rc = cli_unmount_wait(pidfd, argv[1]);
@@ -149,7 +148,7 @@ int cli_unmount_main(int argc, char **argv)
 		rc = cli_unmount_check_pending(argv[1], pid_path);
 	if (pidfd >= 0)
 		close(pidfd);
-	if (rc == 0)
+	if (rc == 0 && pid_path[0])
 		unlink(pid_path);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "errbuf.h"
 #include "fdio.h"
+#include "hex.h"
 #include "log.h"
 #include "runtime.h"
 #include "suite.h"
@@ -307,6 +309,26 @@ void cli_harden(void)
 	/* Neither can fail for these arguments; nothing useful to do if they did. */
 	(void)setrlimit(RLIMIT_CORE, &none);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int cli_cache_default(char *out, const uint8_t vault_id[OBJECT_ID_BYTES])
+{
+	char id[2 * OBJECT_ID_BYTES + 1];
+	const char *base = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+	int n;
+
+	hex_encode(id, sizeof(id), vault_id, OBJECT_ID_BYTES);
+	if (!home || home[0] != '/') {
+		pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : "/";
+	}
+	if (base && base[0] == '/')
+		n = snprintf(out, PATH_MAX, "%s/sealfs/%s", base, id);
+	else
+		n = snprintf(out, PATH_MAX, "%s/.cache/sealfs/%s", home, id);
+	return n > 0 && n < PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
 bool cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sodium.h>
 
@@ -97,6 +98,11 @@ int cli_unlock_error(int rc, const char *what);
  * dumpable (which also keeps other users' ptrace and /proc/PID/mem out).
  * Call before any secret is read. */
 void cli_harden(void);
+
+/* The cache `sealfs mount` uses for vault_id without --cache:
+ * $XDG_CACHE_HOME/sealfs/ID, else ~/.cache/sealfs/ID (ID in hex). out holds
+ * PATH_MAX bytes. 0, or -ENAMETOOLONG. */
+int cli_cache_default(char *out, const uint8_t vault_id[OBJECT_ID_BYTES]);
 
 /* Whether s is "-h" or "--help". */
 bool cli_is_help(const char *s);

@@ -1,18 +1,22 @@
 /* keyring.c - the passphrase in the desktop keyring through libsecret
- * (keyring.h). It must never put the passphrase anywhere but libsecret's
- * non-pageable memory and our sodium_malloc copy, never in an attribute or
- * a label, and never print it. */
+ * (keyring.h). The lookup runs in a short-lived child (libsecret starts
+ * GLib threads; `sealfs mount` must not have any when it forks the daemon).
+ * It must never put the passphrase anywhere but libsecret's non-pageable
+ * memory, the pipe from that child and our sodium_malloc copy, never in an
+ * attribute or a label, and never print it. */
 #include "keyring.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <libsecret/secret.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "cli_util.h"
+#include "cli_opts.h"
+#include "errbuf.h"
 #include "exitcodes.h"
+#include "fdio.h"
 #include "hex.h"
 
 static const SecretSchema keyring_schema = {
@@ -26,43 +30,68 @@ static void keyring_id(char out[2 * OBJECT_ID_BYTES + 1], const struct vault_con
 	hex_encode(out, 2 * OBJECT_ID_BYTES + 1, cfg->vault_id, sizeof(cfg->vault_id));
 }
 
+/* The reason of a failed lookup, as one line, into err. */
 static int keyring_error(GError *e, const char *what, char *err, size_t size)
 {
 	snprintf(err, size, "desktop keyring: %s: %s", what, e ? e->message : "failed");
 	if (e)
 		g_error_free(e);
+	for (char *c = err; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
 	return -EIO;
+}
+
+/* Whether libsecret's copy can go up the pipe as one line and come out the
+ * same: not empty, not too long, no newline, no trailing "\r". */
+static bool keyring_sendable(const char *pw, size_t len)
+{
+	return len && len <= PASSPHRASE_MAX_BYTES && !memchr(pw, '\n', len) && pw[len - 1] != '\r';
+}
+
+/* The lookup, in the child: libsecret (GLib, GDBus and its threads) runs
+ * here only, never in the process that goes on to fork the daemon. Sends
+ * the passphrase as one line, or the reason; _exits with 0 or the errno. */
+static void keyring_child(const void *arg, int fd)
+{
+	char id[2 * OBJECT_ID_BYTES + 1], err[CLI_ERR_BYTES];
+	GError *e = NULL;
+	int rc = 0;
+	gchar *pw;
+	size_t len;
+
+	keyring_id(id, arg);
+	pw = secret_password_lookup_nonpageable_sync(&keyring_schema, NULL, &e, "vault", id, NULL);
+	if (!pw && e)
+		rc = keyring_error(e, "reading the passphrase", err, sizeof(err));
+	else if (!pw)
+		rc = errbuf_fail(err, sizeof(err), -ENOENT,
+				 "desktop keyring: no passphrase for this vault (add it with "
+				 "'sealfs keyring add STORE')");
+	else {
+		len = strlen(pw);
+		if (!keyring_sendable(pw, len))
+			rc = errbuf_fail(err, sizeof(err), -EINVAL,
+					 "desktop keyring: the stored passphrase is unusable");
+		else if (fdio_write_all(fd, pw, len) || fdio_write_str(fd, "\n"))
+			rc = errbuf_fail(err, sizeof(err), -EIO, "desktop keyring: %s",
+					 cli_why(EPIPE));
+		secret_password_free(pw); /* wipes */
+	}
+	if (rc)
+		(void)(fdio_write_str(fd, err) || fdio_write_str(fd, "\n"));
+	_exit(-rc);
 }
 
 int keyring_lookup(struct passphrase *out, const struct vault_config *cfg, char *err, size_t size)
 {
-	char id[2 * OBJECT_ID_BYTES + 1];
-	GError *e = NULL;
-	gchar *pw;
-	size_t len;
+	const struct passphrase_child c = {.what = "desktop keyring",
+					   .what_output = "desktop keyring",
+					   .run = keyring_child,
+					   .arg = cfg,
+					   .says_why = true};
 
-	keyring_id(id, cfg);
-	pw = secret_password_lookup_nonpageable_sync(&keyring_schema, NULL, &e, "vault", id, NULL);
-	if (!pw && e)
-		return keyring_error(e, "reading the passphrase", err, size);
-	if (!pw) {
-		snprintf(err, size,
-			 "desktop keyring: no passphrase for this vault (add it with "
-			 "'sealfs keyring add STORE')");
-		return -ENOENT;
-	}
-	len = strlen(pw);
-	out->text = len && len <= PASSPHRASE_MAX_BYTES ? sodium_malloc(len + 1) : NULL;
-	if (out->text) {
-		memcpy(out->text, pw, len + 1);
-		out->len = len;
-	}
-	secret_password_free(pw); /* wipes */
-	if (!out->text) {
-		snprintf(err, size, "desktop keyring: the stored passphrase is unusable");
-		return len ? -ENOMEM : -EINVAL;
-	}
-	return 0;
+	return passphrase_from_child(out, &c, err, size);
 }
 
 int keyring_store(const struct vault_config *cfg, const struct passphrase *pass, char *err,
@@ -88,55 +117,41 @@ static const char keyring_usage[] =
     "stores it in the desktop keyring (Secret Service), where 'sealfs mount\n"
     "--keyring' finds it. See docs/SECURITY.md for what that trades away.\n";
 
-static int keyring_add(const char *url, const struct passphrase_src *src)
+static int keyring_add(const char *url, const struct cli_unlock *how)
 {
 	struct passphrase pass = {0};
-	struct vault_config *cfg = NULL;
-	struct vault_keys *keys = NULL;
-	struct backend *store = NULL;
+	struct cli_vault v = {0};
 	char err[CLI_ERR_BYTES];
-	int rc = cli_store_open(&store, url, false);
+	int rc = cli_vault_open_unlocked(&v, url, how, &pass);
 
-	if (rc == 0)
-		rc = cli_config_load(&cfg, store, url);
-	if (rc == 0 && (rc = passphrase_get(&pass, src, "Passphrase: ", false, err, sizeof(err))))
-		rc = cli_fail(rc == -EINTR ? EXITCODE_OTHER : EXITCODE_USAGE, "%s", err);
-	if (rc == 0 && (rc = vault_unlock_passphrase(&keys, cfg, pass.text, pass.len)) < 0)
-		rc = cli_unlock_error(rc, "passphrase");
-	vault_keys_free(keys);
-	if (rc == 0 && keyring_store(cfg, &pass, err, sizeof(err)))
+	vault_keys_free(v.keys); /* only the check was needed: gone before D-Bus starts */
+	v.keys = NULL;
+	if (rc == 0 && keyring_store(v.cfg, &pass, err, sizeof(err)))
 		rc = cli_fail(EXITCODE_OTHER, "%s", err);
 	passphrase_free(&pass);
-	vault_config_free(cfg);
-	backend_destroy(store);
+	cli_vault_close(&v);
 	return rc;
 }
 
 int cli_keyring_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 'p'},
-					     {"extpass", required_argument, NULL, 'x'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	struct passphrase_src src = {0};
-	int c;
+	static const struct option table[] = {CLI_OPTS_SECRET, CLI_OPTS_END};
+	static const struct cli_opts_spec spec = {
+	    .cmd = "keyring",
+	    .usage = keyring_usage,
+	    .takes = CLI_TAKES_SECRET,
+	    .table = table,
+	    .operands = 2,
+	    .operands_what = "'add STORE'",
+	};
+	struct cli_opts o;
+	int rc;
 
 	cli_harden();
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'p')
-			src.file = optarg;
-		else if (c == 'x')
-			src.extpass = optarg;
-		else if (c == 'h') {
-			fputs(keyring_usage, stdout);
-			return EXITCODE_OK;
-		} else
-			return cli_bad_option("keyring", c, argv);
-	}
-	if (src.file && src.extpass)
-		return cli_usage("keyring", "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - 2 || strcmp(argv[optind], "add") != 0)
-		return cli_usage("keyring", "expected 'add STORE'");
-	return keyring_add(argv[optind + 1], &src);
+	rc = cli_opts_parse(&o, &spec, NULL, argc, argv);
+	if (rc == 0 && strcmp(o.args[0], "add") != 0)
+		rc = cli_usage("keyring", "expected 'add STORE'");
+	if (rc)
+		return rc < 0 ? EXITCODE_OK : rc;
+	return keyring_add(o.args[1], &o.unlock);
 }

@@ -13,12 +13,17 @@
 #include "vault.h"
 
 /* The passphrase of cfg's vault into *out (sodium_malloc memory; free with
- * passphrase_free). 0, -ENOENT (no item), -EIO (no Secret Service, or it
- * failed; the reason is in err), -ENOMEM. */
+ * passphrase_free), looked up in a child process that hands it over a pipe
+ * (passphrase_from_child): this process starts no thread. 0, or with the
+ * reason in err: -ENOENT (no item), -EIO (no Secret Service, or it failed),
+ * -EINVAL (the stored passphrase cannot be used), another negative errno
+ * (the child could not run). */
 int keyring_lookup(struct passphrase *out, const struct vault_config *cfg, char *err,
 		   size_t err_size);
 /* Stores pass as cfg's vault's passphrase (replacing an older item), in the
- * default collection: 0 or -EIO with the reason in err. */
+ * default collection: 0 or -EIO with the reason in err. Runs libsecret in
+ * this process (its threads stay): for `sealfs keyring add`, which forks
+ * nothing after it. */
 int keyring_store(const struct vault_config *cfg, const struct passphrase *pass, char *err,
 		  size_t err_size);
 

@@ -1,6 +1,7 @@
-/* passphrase.c - reads a secret from the terminal (no echo), a file or a
- * command's stdout into sodium_malloc memory with read(2). Must never use
- * stdio for the secret, copy it to the stack, or log it. */
+/* passphrase.c - reads a secret from the terminal (no echo), a file, a
+ * command's stdout or a helper child (the keyring's) into sodium_malloc
+ * memory with read(2). Must never use stdio for the secret, copy it to the
+ * stack, or log it. */
 #include "passphrase.h"
 
 #include <errno.h>
@@ -91,54 +92,72 @@ static int passphrase_from_file(struct passphrase *p, const char *path, char *er
 	return 0;
 }
 
-static int passphrase_wait_cmd(pid_t pid, char *err, size_t err_size)
+/* Reaps the helper. 0 when it exited 0. With says_why, a failure's reason is
+ * the line it sent (in line: r bytes, or the read error) and its exit status
+ * the errno; else the status is reported. */
+static int passphrase_wait_child(pid_t pid, const struct passphrase_child *c, const char *line,
+				 ssize_t r, char *err, size_t err_size)
 {
 	int status;
 
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return errbuf_fail(err, err_size, -ECHILD, "extpass: %s", cli_why(errno));
+			return errbuf_fail(err, err_size, -ECHILD, "%s: %s", c->what,
+					   cli_why(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
+	if (WIFEXITED(status) && c->says_why && r > 0)
+		return errbuf_fail(err, err_size, -WEXITSTATUS(status), "%s", line);
 	if (WIFEXITED(status))
-		return errbuf_fail(err, err_size, -ECHILD, "extpass command failed (exit %d)",
+		return errbuf_fail(err, err_size, -ECHILD, "%s command failed (exit %d)", c->what,
 				   WEXITSTATUS(status));
-	return errbuf_fail(err, err_size, -ECHILD, "extpass command killed by signal %d",
+	return errbuf_fail(err, err_size, -ECHILD, "%s command killed by signal %d", c->what,
 			   WTERMSIG(status));
 }
 
-static int passphrase_from_cmd(struct passphrase *p, const char *cmd, char *err, size_t err_size)
+/* Runs c->run in a child process and reads the first line it writes into
+ * p->text (PASSPHRASE_CAP bytes, already allocated). */
+static int passphrase_run_child(struct passphrase *p, const struct passphrase_child *c, char *err,
+				size_t err_size)
 {
 	int fds[2], rc;
 	ssize_t r;
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
-		return errbuf_fail(err, err_size, -errno, "extpass: %s", cli_why(errno));
+		return errbuf_fail(err, err_size, -errno, "%s: %s", c->what, cli_why(errno));
 	pid = fork();
 	if (pid < 0) {
 		rc = -errno;
 		close(fds[0]);
 		close(fds[1]);
-		return errbuf_fail(err, err_size, rc, "extpass: %s", cli_why(-rc));
+		return errbuf_fail(err, err_size, rc, "%s: %s", c->what, cli_why(-rc));
 	}
 	if (pid == 0) {
-		if (dup2(fds[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
+		close(fds[0]);
+		c->run(c->arg, fds[1]);
+		_exit(127); /* run never returns; this is for a run that did */
 	}
 	close(fds[1]);
 	r = passphrase_read_line(fds[0], p->text);
 	passphrase_drain(fds[0], p->text + PASSPHRASE_MAX_BYTES + 1, 1);
 	close(fds[0]);
-	rc = passphrase_wait_cmd(pid, err, err_size);
+	rc = passphrase_wait_child(pid, c, p->text, r, err, err_size);
 	if (rc)
 		return rc;
 	if (r <= 0)
-		return passphrase_line_error(r, "extpass output", err, err_size);
+		return passphrase_line_error(r, c->what_output, err, err_size);
 	p->len = (size_t)r;
 	return 0;
+}
+
+/* The --extpass child: the command's stdout is the pipe. */
+static void passphrase_exec(const void *arg, int fd)
+{
+	if (dup2(fd, STDOUT_FILENO) < 0)
+		_exit(127);
+	execl("/bin/sh", "sh", "-c", (const char *)arg, (char *)NULL);
+	_exit(127);
 }
 
 static void passphrase_catch(struct sigaction old[PASSPHRASE_NSIGNALS])
@@ -222,21 +241,43 @@ out:
 	return rc;
 }
 
+/* A new secret buffer in out, then get(): freed again on failure. */
+static int passphrase_alloc(struct passphrase *out, char *err, size_t err_size)
+{
+	out->len = 0;
+	out->text = sodium_malloc(PASSPHRASE_CAP);
+	return out->text ? 0 : errbuf_fail(err, err_size, -ENOMEM, "out of memory");
+}
+
 int passphrase_get(struct passphrase *out, const struct passphrase_src *src, const char *prompt,
 		   bool confirm, char *err, size_t err_size)
 {
-	int rc;
+	struct passphrase_child cmd = {.what = "extpass",
+				       .what_output = "extpass output",
+				       .run = passphrase_exec,
+				       .arg = src ? src->extpass : NULL};
+	int rc = passphrase_alloc(out, err, err_size);
 
-	out->len = 0;
-	out->text = sodium_malloc(PASSPHRASE_CAP);
-	if (!out->text)
-		return errbuf_fail(err, err_size, -ENOMEM, "out of memory");
+	if (rc)
+		return rc;
 	if (src && src->file)
 		rc = passphrase_from_file(out, src->file, err, err_size);
 	else if (src && src->extpass)
-		rc = passphrase_from_cmd(out, src->extpass, err, err_size);
+		rc = passphrase_run_child(out, &cmd, err, err_size);
 	else
 		rc = passphrase_from_tty(out, prompt, confirm, err, err_size);
+	if (rc)
+		passphrase_free(out);
+	return rc;
+}
+
+int passphrase_from_child(struct passphrase *out, const struct passphrase_child *c, char *err,
+			  size_t err_size)
+{
+	int rc = passphrase_alloc(out, err, err_size);
+
+	if (rc == 0)
+		rc = passphrase_run_child(out, c, err, err_size);
 	if (rc)
 		passphrase_free(out);
 	return rc;

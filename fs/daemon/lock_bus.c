@@ -40,6 +40,10 @@ struct lock_bus {
 
 /* ---- options ---- */
 
+/* Each call made while the mount starts (AddMatch, the inhibitor) waits at
+ * most this long for the bus. */
+#define LOCK_BUS_CALL_TIMEOUT_US (3u * 1000u * 1000u)
+
 int lock_on_parse(unsigned *mask, const char *text)
 {
 	size_t n;
@@ -149,6 +153,8 @@ static int lock_bus_system(struct lock_bus *lb)
 {
 	int r = sd_bus_open_system(&lb->sys);
 
+	if (r >= 0) /* a bus that does not answer must not hold up the mount long */
+		sd_bus_set_method_call_timeout(lb->sys, LOCK_BUS_CALL_TIMEOUT_US);
 	if (r < 0) {
 		lb->sys = NULL;
 		log_msg(LOG_WARNING, "no system bus (errno %d): cannot lock on %s", -r,
@@ -177,6 +183,8 @@ static void lock_bus_session(struct lock_bus *lb)
 					     "org.gnome.ScreenSaver"};
 	int r = sd_bus_open_user(&lb->ses);
 
+	if (r >= 0)
+		sd_bus_set_method_call_timeout(lb->ses, LOCK_BUS_CALL_TIMEOUT_US);
 	if (r < 0) {
 		lb->ses = NULL;
 		log_msg(LOG_INFO, "no session bus (errno %d): only logind's Lock locks", -r);
@@ -242,10 +250,6 @@ static void *lock_bus_main(void *arg)
 	struct lock_bus *lb = arg;
 	struct timespec now, tick;
 
-	if (lb->lock_on)
-		lock_bus_system(lb);
-	if (lb->lock_on & LOCK_ON_SCREEN)
-		lock_bus_session(lb);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	mono_after(&tick, &now, LOCK_BUS_TICK_MS);
 	for (;;) {
@@ -281,6 +285,13 @@ int lock_bus_start(struct lock_bus **out, unsigned lock_on, const struct lock_bu
 		free(lb);
 		return -errno;
 	}
+	/* Connected and subscribed before the mount says it is ready, so a lock
+	 * signal sent right after the mount is not missed; from then on only
+	 * the bus thread uses the connections. */
+	if (lb->lock_on)
+		lock_bus_system(lb);
+	if (lb->lock_on & LOCK_ON_SCREEN)
+		lock_bus_session(lb);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = pthread_create(&lb->thread, NULL, lock_bus_main, lb);

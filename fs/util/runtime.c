@@ -1,4 +1,5 @@
-/* runtime.c - the pid file of a running mount. Must never follow a symlink
+/* runtime.c - the pid file of a running mount, the one reader of
+ * /proc/self/mountinfo, and finding a mount's daemon. Must never follow a symlink
  * planted in a shared directory such as /tmp, nor use a directory that other
  * users can write. */
 #include "runtime.h"
@@ -134,46 +135,73 @@ static void runtime_unescape(char *s)
 	*out = '\0';
 }
 
-/* One mountinfo line: "id parent maj:min root MOUNTPOINT opts [tags] - TYPE src sopts".
- * Returns 1 and copies TYPE when the mount point is mnt. */
-static int runtime_mount_line(char *line, const char *mnt, char *type, size_t type_size)
+/* One mountinfo line: "id parent maj:min root MOUNTPOINT OPTS [tags] - TYPE src sopts",
+ * split in place into m (the mount point unescaped). 0 when malformed. */
+static int runtime_mount_line(char *line, struct runtime_mount *m)
 {
-	char *rest = line, *field, *point = NULL;
+	char *rest = line, *field, *point = NULL, *opts = NULL;
 	int i = 0, after_dash = 0;
 
 	line[strcspn(line, "\n")] = '\0';
 	while ((field = strsep(&rest, " ")) != NULL) {
 		if (++i == 5)
 			point = field;
+		else if (i == 6)
+			opts = field;
 		else if (i > 6 && strcmp(field, "-") == 0)
 			after_dash = 1;
 		else if (after_dash)
 			break;
 	}
-	if (!point || !field)
+	if (!point || !opts || !field)
 		return 0;
 	runtime_unescape(point);
-	if (strcmp(point, mnt) != 0)
-		return 0;
-	snprintf(type, type_size, "%s", field);
+	*m = (struct runtime_mount){.point = point, .opts = opts, .type = field};
 	return 1;
+}
+
+int runtime_mounts(int (*fn)(void *arg, const struct runtime_mount *m), void *arg)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	struct runtime_mount m;
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	while (rc == 0 && getline(&line, &cap, f) > 0)
+		if (runtime_mount_line(line, &m))
+			rc = fn(arg, &m);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+struct runtime_type_find {
+	const char *mnt;
+	char *type;
+	size_t type_size;
+	int found;
+};
+
+static int runtime_type_of(void *arg, const struct runtime_mount *m)
+{
+	struct runtime_type_find *t = arg;
+
+	if (strcmp(m->point, t->mnt) == 0) {
+		snprintf(t->type, t->type_size, "%s", m->type);
+		t->found = 1; /* keep going: the last match is the topmost mount */
+	}
+	return 0;
 }
 
 int runtime_mount_type(const char *mnt, char *type, size_t type_size)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int found = 0;
+	struct runtime_type_find t = {.mnt = mnt, .type = type, .type_size = type_size};
+	int rc = runtime_mounts(runtime_type_of, &t);
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0)
-		if (runtime_mount_line(line, mnt, type, type_size))
-			found = 1; /* keep going: the last match is the topmost mount */
-	free(line);
-	fclose(f);
-	return found;
+	return rc < 0 ? rc : t.found;
 }
 
 /* The real path of a mount point whose root may not answer (a dead FUSE
@@ -209,22 +237,22 @@ int runtime_realpath(char *out, const char *arg)
 	return n < 0 ? -EINVAL : 0;
 }
 
-/* A pidfd for the daemon named by the pid file, or -1 when there is none
- * (no pid file, a stale one, or a pid that is no sealfs process). */
-int runtime_daemon_open(const char *pid_path)
+/* A pidfd for the daemon named by the pid file (its pid in *pid), or -1
+ * when there is none (no pid file, a stale one, or a pid that is no sealfs
+ * process). */
+static int runtime_daemon_open(const char *pid_path, pid_t *pid)
 {
 	char comm_path[64], comm[32] = "";
-	pid_t pid;
 	ssize_t r = -1;
 	int fd, cfd;
 
-	if (runtime_pid_read(pid_path, &pid) < 0)
+	if (runtime_pid_read(pid_path, pid) < 0)
 		return -1;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	fd = (int)syscall(SYS_pidfd_open, *pid, 0);
 	if (fd < 0)
 		return -1;
 	/* Checked after pidfd_open: a recycled pid cannot slip in between. */
-	snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)pid);
+	snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)*pid);
 	cfd = open(comm_path, O_RDONLY | O_CLOEXEC);
 	if (cfd >= 0) {
 		r = read(cfd, comm, sizeof(comm) - 1);
@@ -235,6 +263,17 @@ int runtime_daemon_open(const char *pid_path)
 		return -1;
 	}
 	return fd;
+}
+
+int runtime_daemon_find(const char *mnt, char *pid_path, size_t size, pid_t *pid)
+{
+	pid_t p;
+
+	if (runtime_pid_path(pid_path, size, mnt) != 0) {
+		pid_path[0] = '\0';
+		return -1;
+	}
+	return runtime_daemon_open(pid_path, pid ? pid : &p);
 }
 
 int runtime_pending_path(char *out, size_t size, const char *pid_path)

@@ -4,7 +4,8 @@
  * it is created mode 0700 and must belong to the caller. The file is named by
  * the hex BLAKE2b-256 of the mountpoint's real path and holds the daemon's
  * pid as decimal text and a newline. Beside it the daemon listens on its
- * control socket (same name, ".sock"; fs/daemon/control.h). */
+ * control socket (same name, ".sock"; fs/daemon/control.h). Also the one
+ * reader of /proc/self/mountinfo and the one way to find a mount's daemon. */
 #ifndef SEALFS_RUNTIME_H
 #define SEALFS_RUNTIME_H
 
@@ -38,6 +39,18 @@ int runtime_pid_read(const char *path, pid_t *out);
  * have replaced it meanwhile). */
 void runtime_pid_remove(const char *path, pid_t pid);
 
+/* One line of /proc/self/mountinfo; borrowed for the callback's call only. */
+struct runtime_mount {
+	const char *point; /* the mount point, unescaped */
+	const char *opts;  /* its per-mount options, e.g. "rw,nosuid,nodev" */
+	const char *type;  /* the file system type, e.g. "fuse.sealfs" */
+};
+
+/* Calls fn for each mount of /proc/self/mountinfo in order (a mount stacked
+ * on another comes after it) until fn returns non-zero. 0, what fn
+ * returned, or a negative errno. */
+int runtime_mounts(int (*fn)(void *arg, const struct runtime_mount *m), void *arg);
+
 /* Looks up the real path mnt in /proc/self/mountinfo. Returns 1 when it is
  * a mount point (type gets the file system type of the topmost mount, e.g.
  * "fuse.sealfs"), 0 when not, or a negative errno. */
@@ -48,8 +61,11 @@ int runtime_mount_type(const char *mnt, char *type, size_t type_size);
  * the last part appended. out holds PATH_MAX bytes. 0 or -errno. */
 int runtime_realpath(char *out, const char *arg);
 
-/* A pidfd (close it) for the daemon whose pid file is pid_path, or -1 when
- * there is none: no pid file, a stale one, or a process that is not sealfs. */
-int runtime_daemon_open(const char *pid_path);
+/* The daemon serving the mount point mnt (a real path): a pidfd (close
+ * it), its pid in *pid (pid may be NULL), and its pid file's path in
+ * pid_path (size bytes; "" when there is no runtime directory). -1 when
+ * there is none: no pid file, a stale one, or a process that is not
+ * sealfs. Never blocks. */
+int runtime_daemon_find(const char *mnt, char *pid_path, size_t size, pid_t *pid);
 
 #endif

@@ -208,8 +208,7 @@ class LockTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: mount_type(self.v.mnt) is None, LOCK_WITHIN_S))
         self.assertTrue(wait_for(lambda: not os.path.exists(self.pid_path()), 40))
         # ... and so does the screen saver on the session bus.
-        self.mount("--lock-on", "screen")
-        time.sleep(0.3)  # the daemon's match is set up on its bus thread
+        self.mount("--lock-on", "screen")  # subscribed before the mount returns
         self.desk.send("saver")
         self.assertTrue(wait_for(lambda: mount_type(self.v.mnt) is None, LOCK_WITHIN_S))
         # Only the first mount (suspend) took a sleep inhibitor.
@@ -412,9 +411,12 @@ class KeyringTest(unittest.TestCase):
             self.assertIn("keyring add", p.stderr)
             run([SEALFS, "keyring", "add", v.store, "--passphrase-file", v.passfile], env=env,
                 timeout=60)
-            run([SEALFS, "mount", v.store, v.mnt, "--cache", v.cache, "--keyring",
-                 "--lock-on", "none"], env=env, timeout=60)
+            p = run([SEALFS, "mount", v.store, v.mnt, "--cache", v.cache, "--keyring",
+                     "--lock-on", "none"], env=env, timeout=60)
             self.assertEqual(mount_type(v.mnt), "fuse.sealfs")
+            # The Secret Service lookup (GLib threads) happened in a child:
+            # sealfs mount still had a single thread when it forked.
+            self.assertNotIn("threads alive at the fork", p.stderr)
             sealfs("unmount", v.mnt)
             # A wrong passphrase is refused before it reaches the keyring.
             bad = os.path.join(v.root, "bad")

@@ -216,8 +216,7 @@ class NoPassphraseOnTheCommandLine(unittest.TestCase):
 
     def test_no_option_takes_a_secret(self):
         allowed = {"--passphrase-file", "--new-passphrase-file", "--recovery-key-file",
-                   "--extpass",
-                   "--keyring"}  # a flag: the passphrase comes from the Secret Service
+                   "--extpass", "--keyring"}  # --keyring is a flag: it takes no value
         control = {"mount": "--cache", "recovery-key": "--passphrase-file"}
         for cmd in ("init", "mount", "passwd", "recover", "recovery-key"):
             text = st.sealfs(cmd, "--help", check=False).stdout
