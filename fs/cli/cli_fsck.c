@@ -48,6 +48,8 @@ static const char cli_fsck_usage[] =
     "  --passphrase-file F    read the passphrase from the first line of F\n"
     "  --extpass CMD          run CMD (via /bin/sh) and read the passphrase from\n"
     "                         the first line it prints\n"
+    "  --insecure-http        allow plain http:// to an S3 endpoint on another host\n"
+
     "  -h, --help             show this help\n"
     "\n"
     "exit codes: 0 clean, 20 damaged or missing objects, 21 orphans only (with\n"

@@ -35,6 +35,8 @@ static const char cli_init_usage[] =
     "  --kdf-opslimit N       Argon2id passes (default: libsodium MODERATE, 3)\n"
     "                         (at least 64 MiB and 2 passes: libsodium INTERACTIVE)\n"
     "  --insecure-test-kdf    allow a lower cost: for test suites only\n"
+    "  --insecure-http        allow plain http:// to an S3 endpoint on another host\n"
+
     "  -h, --help             show this help\n";
 
 static const char cli_info_usage[] =
@@ -124,7 +126,7 @@ static int cli_init_any_key(void *arg, const char *key, uint64_t size)
  * is left for later (*store NULL) so a failed init creates nothing. */
 static int cli_init_open(struct backend **store, const char *url)
 {
-	struct backend_opts opts = {.path_style = -1, .secrets_unlocked = cli_secrets_unlocked};
+	struct backend_opts opts = cli_store_opts();
 	char err[CLI_ERR_BYTES] = "";
 	const char *path;
 	uint64_t size;

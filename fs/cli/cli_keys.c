@@ -23,6 +23,7 @@
 	"  --kdf-opslimit N         Argon2id passes for the new passphrase (default 3,\n" \
 	"                           at least 2)\n" \
 	"  --insecure-test-kdf      allow a lower cost: for test suites only\n" \
+	"  --insecure-http          allow plain http:// to an S3 endpoint on another host\n" \
 	"  -h, --help               show this help\n"
 
 static const char cli_passwd_usage[] =
@@ -54,6 +55,8 @@ static const char cli_recovery_key_usage[] =
     "\n"
     "  --passphrase-file F      read the passphrase from the first line of F\n"
     "  --extpass CMD            read the passphrase from CMD's first line\n"
+    "  --insecure-http          allow plain http:// to an S3 endpoint on another host\n"
+
     "  -h, --help               show this help\n";
 
 enum cli_keys_cmd { KEYS_PASSWD, KEYS_RECOVER, KEYS_RECOVERY_KEY };

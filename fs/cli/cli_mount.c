@@ -64,6 +64,8 @@ static const char cli_mount_usage[] =
     "  --lock-on WHEN         lock on suspend, screen (the session's lock or the\n"
     "                         screen saver), both (suspend,screen), or none\n"
     "                         (default: suspend, when there is a system bus)\n"
+    "  --insecure-http        allow plain http:// to an S3 endpoint on another host\n"
+
     "  -h, --help             show this help\n";
 
 /* The store handle the parent leaves to the daemon after the fork; kept

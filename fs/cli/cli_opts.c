@@ -20,6 +20,8 @@ static int cli_opts_one(struct cli_opts *o, const struct cli_opts_spec *spec, in
 		return cli_parse_kdf_option(&o->cost, c, optarg);
 	else if (c == 'I' && kdf)
 		o->insecure_kdf = true;
+	else if (c == 'H')
+		cli_store_allow_insecure_http();
 	else if (c == 'h') {
 		fputs(spec->usage, stdout);
 		return -1;

@@ -25,7 +25,10 @@
 	{"kdf-opslimit", required_argument, NULL, 'o'}, \
 	{CLI_INSECURE_TEST_KDF, no_argument, NULL, 'I'}
 #define CLI_OPTS_KEYRING {"keyring", no_argument, NULL, 'K'}
-#define CLI_OPTS_END {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+/* Every command that opens a store takes --insecure-http (cli_util.h). */
+#define CLI_OPTS_END \
+	{"insecure-http", no_argument, NULL, 'H'}, \
+	{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
 /* clang-format on */
 
 /* What a command takes of the shared options. */

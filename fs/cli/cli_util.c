@@ -191,10 +191,23 @@ void cli_secrets_unlocked(void *arg, int err, size_t bytes)
 		bytes, strerror(err));
 }
 
+/* --insecure-http of this command (one command per process). */
+static bool cli_insecure_http;
+
+void cli_store_allow_insecure_http(void) { cli_insecure_http = true; }
+
+struct backend_opts cli_store_opts(void)
+{
+	return (struct backend_opts){.path_style = -1,
+				     .insecure_http = cli_insecure_http,
+				     .secrets_unlocked = cli_secrets_unlocked};
+}
+
 int cli_store_open(struct backend **out, const char *url, bool create)
 {
-	struct backend_opts opts = {
-	    .path_style = -1, .create = create ? 1 : 0, .secrets_unlocked = cli_secrets_unlocked};
+	struct backend_opts opts = cli_store_opts();
+
+	opts.create = create ? 1 : 0;
 	char err[CLI_ERR_BYTES] = "";
 	int rc;
 

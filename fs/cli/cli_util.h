@@ -77,6 +77,11 @@ void cli_secrets_unlocked(void *arg, int err, size_t bytes);
 /* Prints why backend_open (result rc, reason err or NULL) failed for url. */
 int cli_store_error(int rc, const char *url, const char *err);
 
+/* --insecure-http: the stores this process opens may use plain http:// to
+ * an S3 endpoint on another host (backend_opts.insecure_http). */
+void cli_store_allow_insecure_http(void);
+/* The backend options every command opens a store with. */
+struct backend_opts cli_store_opts(void);
 /* Opens the store named by url (create: mkdir -p a missing local directory).
  * *out is new (backend_destroy). */
 int cli_store_open(struct backend **out, const char *url, bool create);

@@ -111,7 +111,7 @@ int keyring_store(const struct vault_config *cfg, const struct passphrase *pass,
 /* ---- sealfs keyring add STORE ---- */
 
 static const char keyring_usage[] =
-    "usage: sealfs keyring add STORE [--passphrase-file F | --extpass CMD]\n"
+    "usage: sealfs keyring add STORE [--passphrase-file F | --extpass CMD] [--insecure-http]\n"
     "\n"
     "Asks for the vault's passphrase, checks that it unlocks the vault, and\n"
     "stores it in the desktop keyring (Secret Service), where 'sealfs mount\n"

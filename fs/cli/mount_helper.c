@@ -57,6 +57,7 @@ static const struct {
     {"name", "--name", true},
     {"lock-on", "--lock-on", true},
     {"keyring", "--keyring", false},
+    {"insecure-http", "--insecure-http", false},
 };
 
 /* Meant for mount(8), systemd or file managers: dropped. */

@@ -98,6 +98,15 @@ class Errors(st.VaultTestCase):
         self.expect_fail(self.mount_args(store=os.path.join(self.v.root, "no-store")),
                          st.EXIT_STORE_MISSING, "does not exist")
 
+    def test_plain_http_to_another_host_is_refused(self):
+        # Refused before any connection is made: no traffic leaves loopback.
+        env = dict(os.environ, AWS_ENDPOINT_URL="http://192.0.2.1:9", AWS_ACCESS_KEY_ID="a",
+                   AWS_SECRET_ACCESS_KEY="b", AWS_EC2_METADATA_DISABLED="true")
+        line = self.expect_fail(
+            ["fsck", "s3://bucket/p", "--passphrase-file", self.v.passfile], st.EXIT_USAGE,
+            "--insecure-http", runner=lambda a: st.run([st.SEALFS] + a, check=False, env=env))
+        self.assertIn("https://", line)
+
     def test_not_a_vault_empty_dir(self):
         s = self.scratch("empty-store")
         self.expect_fail(self.mount_args(store=s), st.EXIT_NOT_VAULT, "is not a sealfs vault",
