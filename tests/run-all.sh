@@ -247,6 +247,8 @@ else
 fi
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$ASAN_LOG_DIR/asan$SYM_OPT"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$ASAN_LOG_DIR/ubsan$SYM_OPT"
+# Third-party libraries' process-lifetime allocations (GLib, libsecret): tests/lsan.supp
+export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 if CC=clang setup_build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dfault_injection=true; then
 	# the 50,000-file scale test at 10,000: the gcc build runs the full size
 	SEALFS_SCALE_FILES=10000 run_suites build-asan 3 unit mount s3
@@ -258,7 +260,7 @@ if CC=clang setup_build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
 	run_suites build-fuzz 2 fuzz
 fi
 check_asan_logs
-unset ASAN_OPTIONS UBSAN_OPTIONS ASAN_SYMBOLIZER_PATH
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ASAN_SYMBOLIZER_PATH
 
 echo "run-all: $SKIPPED skipped (and $SKIPPED_CASES cases inside passing tests)," \
 	"$(($(date +%s) - START)) s in all"
