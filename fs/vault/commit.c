@@ -147,7 +147,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 		e->ref = ino->ref;
 	e->xattrs = ino->xattrs;
 	e->nxattrs = ino->nxattrs;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	e->mode = ino->mode;
 	e->uid = ino->uid;
 	e->gid = ino->gid;
@@ -163,7 +163,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 		if (r == 0)
 			r = content_store(&ino->content, e);
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	for (size_t i = 0; i < ng; i++)
 		commit_add_garbage(c, g[i]);
 	free(g);
@@ -253,14 +253,14 @@ static int commit_head(struct commit *c)
 	head.root.ref = t->root->ref;
 	head.root.xattrs = t->root->xattrs;
 	head.root.nxattrs = t->root->nxattrs;
-	pthread_mutex_lock(&t->root->lock);
+	tree_inode_lock(t->root);
 	head.root.mode = t->root->mode;
 	head.root.uid = t->root->uid;
 	head.root.gid = t->root->gid;
 	head.root.atime = t->root->atime;
 	head.root.mtime = t->root->mtime;
 	head.root.ctime = t->root->ctime;
-	pthread_mutex_unlock(&t->root->lock);
+	tree_inode_unlock(t->root);
 	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
 	if (r == 0)
 		c->seq++;

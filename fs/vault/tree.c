@@ -42,7 +42,6 @@ struct inode *tree_inode_alloc(enum dirobj_type type)
 	if (!ino)
 		return NULL;
 	ino->type = type;
-	pthread_mutex_init(&ino->lock, NULL);
 	return ino;
 }
 
@@ -73,7 +72,6 @@ void tree_inode_free(struct inode *ino)
 	}
 	free(ino->name);
 	tree_xattrs_free(ino->xattrs, ino->nxattrs);
-	pthread_mutex_destroy(&ino->lock);
 	free(ino);
 }
 
@@ -253,10 +251,10 @@ void tree_reap(struct tree *t, struct inode *ino)
 bool tree_detach_locked(struct tree *t, struct inode *c)
 {
 	tree_table_remove(t, c->parent, c);
-	pthread_mutex_lock(&c->lock);
+	tree_inode_lock(c);
 	c->unlinked = true;
 	tree_now(&c->ctime);
-	pthread_mutex_unlock(&c->lock);
+	tree_inode_unlock(c);
 	if (c->type == DIROBJ_DIR && c->ref.version > 0)
 		tree_add_garbage_locked(t, c->ref.store_key);
 	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
@@ -466,7 +464,7 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 	pthread_mutex_unlock(&t->lock);
 	if (!trunc)
 		return 0;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	r = tree_stopped_locked(ino);
 	if (r == 0 && ino->content.size > 0 &&
 	    (r = content_truncate(&t->cctx, &ino->content, 0)) != 0) /* needs no old bytes */
@@ -477,7 +475,7 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 		tree_now(&ino->mtime);
 		ino->ctime = ino->mtime;
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	if (r) {
 		tree_release_file(t, ino);
 		return r;
@@ -499,10 +497,10 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	if (ino->nopen == 0 && ino->type == DIROBJ_FILE) {
 		/* The last handle: a failure its flush did not take was reported
 		 * by the kernel itself (it skips FLUSH after a writeback error). */
-		pthread_mutex_lock(&ino->lock);
+		tree_inode_lock(ino);
 		ino->wb_err = 0;
 		ino->wb_stop = false;
-		pthread_mutex_unlock(&ino->lock);
+		tree_inode_unlock(ino);
 	}
 	closed = ino->nopen == 0 && ino->type == DIROBJ_FILE;
 	reap = tree_reapable(ino);
@@ -513,9 +511,9 @@ void tree_release_file(struct tree *t, struct inode *ino)
 		 * a walk that reads a million files must not hold a million
 		 * keys. Done under tree_lock: once ino is idle a trim may free
 		 * it. */
-		pthread_mutex_lock(&ino->lock);
+		tree_inode_lock(ino);
 		content_idle(&ino->content);
-		pthread_mutex_unlock(&ino->lock);
+		tree_inode_unlock(ino);
 		tree_cache_changed_locked(t, ino, was_busy);
 		tree_cache_trim_locked(t);
 	}

@@ -65,8 +65,7 @@ struct inode {
 	struct dirobj_xattr *xattrs; /* each name and value malloc'ed */
 	size_t nxattrs;
 
-	/* lock. */
-	pthread_mutex_t lock;
+	/* lock (tree_inode_lock). */
 	uint32_t mode; /* with the type bits */
 	uint32_t uid, gid;
 	struct dirobj_time atime, mtime, ctime;
@@ -143,6 +142,12 @@ struct tree {
 	struct timespec changed_at;	   /* CLOCK_MONOTONIC, the last change */
 	bool stop;			   /* the background committer must exit */
 };
+
+/* An inode's lock (the "lock" of the fields above): one of a fixed table of
+ * mutexes, picked by the inode's address (fs/vault/tree_lock.c). Two inodes
+ * may share one, so a thread never holds two inode locks at once. */
+void tree_inode_lock(const struct inode *ino);
+void tree_inode_unlock(const struct inode *ino);
 
 /* Builds the tree from the head's root entry (copied) and loads the root
  * directory. cctx, meta_key and cache_dir are borrowed for the tree's life,

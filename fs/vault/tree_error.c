@@ -43,11 +43,11 @@ int tree_take_error(struct tree *t, struct inode *ino)
 	(void)t;
 	if (ino->type != DIROBJ_FILE)
 		return 0;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	r = ino->wb_err;
 	ino->wb_err = 0;
 	ino->wb_stop = false;
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	return r;
 }
 
@@ -64,13 +64,13 @@ static size_t tree_mark_dir(struct inode *dir, uint64_t try, int r)
 			}
 			if (c->type != DIROBJ_FILE)
 				continue;
-			pthread_mutex_lock(&c->lock);
+			tree_inode_lock(c);
 			if (c->commit_try == try) {
 				if (!c->wb_err)
 					c->wb_err = r;
 				n++;
 			}
-			pthread_mutex_unlock(&c->lock);
+			tree_inode_unlock(c);
 		}
 	}
 	return n;

@@ -43,15 +43,15 @@ void tree_reap(struct tree *t, struct inode *ino);
 
 /* ---- a file's failures (tree_error.c) and size (tree_io.c) ---- */
 
-/* A change to ino's content failed with r (ino->lock held). Unless r is a
+/* A change to ino's content failed with r (ino's lock held). Unless r is a
  * refusal that changed nothing (-EFBIG, -EINVAL), the content goes back to
  * its last commit (content_revert), r becomes its unreported error, further
  * changes are refused until it is reported, and one line is logged.
  * Returns r. */
 int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const char *what);
-/* The error a change must fail with while ino is stopped, else 0 (ino->lock held). */
+/* The error a change must fail with while ino is stopped, else 0 (ino's lock held). */
 int tree_stopped_locked(const struct inode *ino);
-/* Truncates ino's content to size (ino->lock held; it is dropped while a
+/* Truncates ino's content to size (ino's lock held; it is dropped while a
  * segment is fetched); a failure reverts the file and is remembered
  * (tree_error.c). 0 or -errno. */
 int tree_truncate_locked(struct tree *t, struct inode *ino, uint64_t size);

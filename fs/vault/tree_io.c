@@ -15,7 +15,7 @@
 
 typedef ssize_t (*tree_content_fn)(struct tree *t, struct inode *ino, void *arg);
 
-/* Calls fn (ino->lock held, as on entry and on return). A clean segment fn
+/* Calls fn (ino's lock held, as on entry and on return). A clean segment fn
  * needs that is not in the cache is fetched with the lock dropped, then fn is
  * called again: no request waits on the store holding a lock that a commit
  * (and through its tree_lock, every other request) may need. Between the
@@ -34,9 +34,9 @@ static ssize_t tree_content_locked(struct tree *t, struct inode *ino, tree_conte
 		if (n != -EWOULDBLOCK)
 			return n;
 		w = f->want;
-		pthread_mutex_unlock(&ino->lock);
+		tree_inode_unlock(ino);
 		rc = content_fetch(&t->cctx, &w);
-		pthread_mutex_lock(&ino->lock);
+		tree_inode_lock(ino);
 		if (rc < 0 && (rc = content_fetch_failed(f, &w, rc)) != -EAGAIN)
 			return rc;
 	}
@@ -97,9 +97,9 @@ ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint
 
 	if (ino->type != DIROBJ_FILE)
 		return ino->type == DIROBJ_DIR ? -EISDIR : -EINVAL;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	n = tree_content_locked(t, ino, tree_read_fn, &(struct tree_io){buf, len, off});
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	return n;
 }
 
@@ -111,7 +111,7 @@ ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t le
 		return ino->type == DIROBJ_DIR ? -EISDIR : -EINVAL;
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	n = tree_content_locked(t, ino, tree_write_fn, &(struct tree_io){(void *)buf, len, off});
 	if (n < 0 && n != tree_stopped_locked(ino))
 		tree_change_failed_locked(t, ino, (int)n, "a write");
@@ -120,7 +120,7 @@ ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t le
 		tree_now(&ino->mtime);
 		ino->ctime = ino->mtime;
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	if (n > 0) {
 		pthread_mutex_lock(&t->lock);
 		tree_attr_changed_locked(t, ino);
@@ -137,7 +137,7 @@ int tree_allocate(struct tree *t, struct inode *ino, uint64_t off, uint64_t len)
 		return ino->type == DIROBJ_DIR ? -EISDIR : -ENODEV;
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	r = tree_stopped_locked(ino);
 	if (r == 0 && off + len > ino->content.size) {
 		r = (int)tree_content_locked(t, ino, tree_grow_fn, &(uint64_t){off + len});
@@ -148,7 +148,7 @@ int tree_allocate(struct tree *t, struct inode *ino, uint64_t off, uint64_t len)
 			ino->ctime = ino->mtime;
 		}
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	if (r == 0) {
 		pthread_mutex_lock(&t->lock);
 		tree_attr_changed_locked(t, ino);

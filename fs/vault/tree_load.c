@@ -35,7 +35,6 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	if (e->type == DIROBJ_FILE)
 		r = content_load(&ino->content, e);
 	if (r) {
-		pthread_mutex_destroy(&ino->lock);
 		free(ino);
 		return r;
 	}

@@ -124,10 +124,10 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 
 static void tree_dir_changed_locked(struct tree *t, struct inode *dir)
 {
-	pthread_mutex_lock(&dir->lock);
+	tree_inode_lock(dir);
 	tree_now(&dir->mtime);
 	dir->ctime = dir->mtime;
-	pthread_mutex_unlock(&dir->lock);
+	tree_inode_unlock(dir);
 	tree_mark_dirty_locked(t, dir);
 }
 
@@ -135,13 +135,13 @@ static void tree_dir_changed_locked(struct tree *t, struct inode *dir)
  * inherit the bit (tree_lock held). */
 static void tree_inherit_gid(struct inode *dir, struct inode *ino)
 {
-	pthread_mutex_lock(&dir->lock);
+	tree_inode_lock(dir);
 	if (dir->mode & S_ISGID) {
 		ino->gid = dir->gid;
 		if (ino->type == DIROBJ_DIR)
 			ino->mode |= S_ISGID;
 	}
-	pthread_mutex_unlock(&dir->lock);
+	tree_inode_unlock(dir);
 }
 
 int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
@@ -298,9 +298,9 @@ static void tree_move_locked(struct tree *t, struct inode *c, struct inode *dir,
 	c->name = name;
 	c->name_len = len;
 	tree_table_insert(t, dir, c); /* cannot fail: dir's table exists */
-	pthread_mutex_lock(&c->lock);
+	tree_inode_lock(c);
 	tree_now(&c->ctime);
-	pthread_mutex_unlock(&c->lock);
+	tree_inode_unlock(c);
 	if (c->type == DIROBJ_DIR && c->dirty)
 		tree_mark_dirty_locked(t, dir);
 }
@@ -318,9 +318,9 @@ static bool tree_rename_apply(struct tree *t, struct tree_rename_op *op, char *n
 		op->dst->name = oname;
 		op->dst->name_len = op->olen;
 		tree_table_insert(t, op->odir, op->dst);
-		pthread_mutex_lock(&op->dst->lock);
+		tree_inode_lock(op->dst);
 		tree_now(&op->dst->ctime);
-		pthread_mutex_unlock(&op->dst->lock);
+		tree_inode_unlock(op->dst);
 		oname = NULL;
 	} else {
 		if (op->dst)
