@@ -154,14 +154,18 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	e->atime = ino->atime;
 	e->mtime = ino->mtime;
 	e->ctime = ino->ctime;
-	if (ino->type == DIROBJ_FILE) {
+	if (ino->type == DIROBJ_FILE && !ino->content) {
+		r = content_cold_store(&ino->cold, e); /* cold: unchanged */
+	} else if (ino->type == DIROBJ_FILE) {
 		/* Changed since the last commit: a failure of this attempt is
 		 * reported to it (tree_commit_failed_locked). */
-		if (ino->content.snap_valid)
+		if (ino->content->snap_valid)
 			ino->commit_try = c->tries;
-		r = content_commit(cctx, &ino->content, commit_queue_upload, c, &g, &ng);
+		r = content_commit(cctx, ino->content, commit_queue_upload, c, &g, &ng);
 		if (r == 0)
-			r = content_store(&ino->content, e);
+			r = content_store(ino->content, e);
+		if (r == 0 && ino->nopen == 0)
+			tree_file_idle_locked(ino); /* closed and now clean: cold */
 	}
 	tree_inode_unlock(ino);
 	for (size_t i = 0; i < ng; i++)

@@ -60,8 +60,12 @@ void tree_inode_free(struct inode *ino)
 {
 	switch (ino->type) {
 	case DIROBJ_FILE:
-		content_release(&ino->content);
-		free(ino->content.garbage);
+		if (ino->content) {
+			content_release(ino->content);
+			free(ino->content->garbage);
+			free(ino->content);
+		}
+		content_cold_free(&ino->cold);
 		break;
 	case DIROBJ_SYMLINK:
 		free(ino->target);
@@ -236,11 +240,18 @@ static bool tree_reapable(const struct inode *ino)
  * Called without locks: nothing else can reach ino any more. */
 void tree_reap(struct tree *t, struct inode *ino)
 {
-	if (ino->type == DIROBJ_FILE)
-		content_forget(&t->cctx, &ino->content);
+	struct content_file *f = ino->type == DIROBJ_FILE ? ino->content : NULL;
+	size_t ncold = ino->type == DIROBJ_FILE ? content_cold_nsegs(&ino->cold) : 0;
+
+	if (f)
+		content_forget(&t->cctx, f);
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; ino->type == DIROBJ_FILE && i < ino->content.ngarbage; i++)
-		tree_add_garbage_locked(t, ino->content.garbage[i]);
+	for (size_t i = 0; f && i < f->ngarbage; i++)
+		tree_add_garbage_locked(t, f->garbage[i]);
+	/* A cold file: every present segment is in the store. */
+	for (size_t s = 0; !f && s < ncold; s++)
+		if (content_cold_key(&ino->cold, s))
+			tree_add_garbage_locked(t, content_cold_key(&ino->cold, s));
 	t->ninodes--;
 	pthread_mutex_unlock(&t->lock);
 	tree_inode_free(ino);
@@ -466,8 +477,9 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 		return 0;
 	tree_inode_lock(ino);
 	r = tree_stopped_locked(ino);
-	if (r == 0 && ino->content.size > 0 &&
-	    (r = content_truncate(&t->cctx, &ino->content, 0)) != 0) /* needs no old bytes */
+	if (r == 0 && tree_file_size_locked(ino) > 0 &&
+	    ((r = tree_file_thaw_locked(ino)) != 0 ||
+	     (r = content_truncate(&t->cctx, ino->content, 0)) != 0)) /* needs no old bytes */
 		tree_change_failed_locked(t, ino, r, "a truncating open");
 	if (r == 0 && !t->writeback) {
 		/* With the writeback cache the kernel owns a file's times and
@@ -507,12 +519,13 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	if (reap) {
 		tree_orphan_remove(t, ino);
 	} else if (closed) {
-		/* A closed file keeps neither fds nor its key (locked memory):
-		 * a walk that reads a million files must not hold a million
-		 * keys. Done under tree_lock: once ino is idle a trim may free
-		 * it. */
+		/* A closed file keeps neither fds nor its key (locked memory),
+		 * nor, once clean, more than its size and segment keys: a walk
+		 * that reads a million files must not hold a million keys nor
+		 * a million content states. Done under tree_lock: once ino is
+		 * idle a trim may free it. */
 		tree_inode_lock(ino);
-		content_idle(&ino->content);
+		tree_file_idle_locked(ino);
 		tree_inode_unlock(ino);
 		tree_cache_changed_locked(t, ino, was_busy);
 		tree_cache_trim_locked(t);

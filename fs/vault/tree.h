@@ -71,9 +71,12 @@ struct inode {
 	struct dirobj_time atime, mtime, ctime;
 
 	union {
-		struct content_file content; /* files; lock */
-		struct {		     /* symlinks; immutable */
-			char *target;	     /* target_len bytes + NUL */
+		struct {			      /* files; lock */
+			struct content_file *content; /* open or changed; NULL: cold */
+			struct content_cold cold;     /* while content is NULL */
+		};
+		struct {	      /* symlinks; immutable */
+			char *target; /* target_len bytes + NUL */
 			size_t target_len;
 		};
 		struct {		      /* directories; tree_lock */
@@ -235,6 +238,12 @@ int tree_take_error(struct tree *t, struct inode *ino);
 /* A commit attempt (commit_try) failed with r: every file whose changes it
  * held gets r as its unreported error (needs tree_lock). Logs one line. */
 void tree_commit_failed_locked(struct tree *t, uint64_t try, int r);
+
+/* A file with no handle left (nopen 0; tree_lock and ino's lock held):
+ * closes its cache fds, drops its key and, when nothing changed since its
+ * last commit, keeps only its size and segment keys (content_freeze). The
+ * last close calls it, and a commit for each closed file it made clean. */
+void tree_file_idle_locked(struct inode *ino);
 
 /* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc);

@@ -26,7 +26,7 @@ void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 	st->st_mtim.tv_nsec = ino->mtime.nsec;
 	st->st_ctim.tv_sec = ino->ctime.sec;
 	st->st_ctim.tv_nsec = ino->ctime.nsec;
-	size = ino->type == DIROBJ_FILE	     ? ino->content.size
+	size = ino->type == DIROBJ_FILE	     ? tree_file_size_locked(ino)
 	       : ino->type == DIROBJ_SYMLINK ? ino->target_len
 					     : 0;
 	tree_inode_unlock(ino);

@@ -19,7 +19,8 @@ int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const ch
 
 	if (r == -EFBIG || r == -EINVAL)
 		return r; /* refused before anything changed: the caller hears it */
-	content_revert(&t->cctx, &ino->content);
+	if (ino->content) /* else cold: nothing changed */
+		content_revert(&t->cctx, ino->content);
 	if (!ino->wb_err)
 		ino->wb_err = r;
 	ino->wb_stop = true;

@@ -55,6 +55,11 @@ int tree_stopped_locked(const struct inode *ino);
  * segment is fetched); a failure reverts the file and is remembered
  * (tree_error.c). 0 or -errno. */
 int tree_truncate_locked(struct tree *t, struct inode *ino, uint64_t size);
+/* A file's content as a content_file (ino's lock held): makes a cold file's
+ * (content_thaw). 0 or -ENOMEM. */
+int tree_file_thaw_locked(struct inode *ino);
+/* A file's size (ino's lock held). */
+uint64_t tree_file_size_locked(const struct inode *ino);
 /* ino's attributes or content changed (tree_lock held): its directory needs
  * a new object. */
 void tree_attr_changed_locked(struct tree *t, struct inode *ino);

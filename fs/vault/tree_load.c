@@ -33,7 +33,7 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	if (e->type == DIROBJ_DIR)
 		ino->ref = e->ref;
 	if (e->type == DIROBJ_FILE)
-		r = content_load(&ino->content, e);
+		r = content_cold_load(&ino->cold, e);
 	if (r) {
 		free(ino);
 		return r;

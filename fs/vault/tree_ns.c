@@ -90,7 +90,6 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 			  uint32_t gid, const char *name, size_t name_len, const char *target)
 {
 	struct inode *ino = tree_inode_alloc(type);
-	int r = 0;
 
 	*out = NULL;
 	if (!ino)
@@ -102,21 +101,18 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 	ino->atime = ino->ctime = ino->mtime;
 	ino->name = strndup(name, name_len);
 	ino->name_len = name_len;
-	if (type == DIROBJ_FILE) {
-		r = content_new(&ino->content);
-		memcpy(ino->id, ino->content.file_id, OBJECT_ID_BYTES);
-	} else {
-		randombytes_buf(ino->id, OBJECT_ID_BYTES);
-	}
+	/* A new file starts cold and empty (the first write makes its
+	 * content_file); its id is its file id. */
+	randombytes_buf(ino->id, OBJECT_ID_BYTES);
 	if (type == DIROBJ_SYMLINK) {
 		ino->target_len = strlen(target);
 		ino->target = strdup(target);
 	}
 	if (type == DIROBJ_DIR)
 		ino->loaded = true;
-	if (r || !ino->name || (type == DIROBJ_SYMLINK && !ino->target)) {
+	if (!ino->name || (type == DIROBJ_SYMLINK && !ino->target)) {
 		tree_inode_free(ino);
-		return r ? r : -ENOMEM;
+		return -ENOMEM;
 	}
 	*out = ino;
 	return 0;

@@ -124,8 +124,12 @@ static size_t reachable(struct tree *t, struct inode *dir)
 			continue;
 		if (c->type == DIROBJ_DIR)
 			n += reachable(t, c);
-		for (size_t s = 0; c->type == DIROBJ_FILE && s < c->content.nsegs; s++)
-			n += c->content.segs[s].present;
+		for (size_t s = 0; c->type == DIROBJ_FILE && c->content && s < c->content->nsegs;
+		     s++)
+			n += c->content->segs[s].present; /* open or changed */
+		for (size_t s = 0;
+		     c->type == DIROBJ_FILE && !c->content && s < content_cold_nsegs(&c->cold); s++)
+			n += content_cold_key(&c->cold, s) != NULL; /* cold */
 	}
 	tree_dirlist_free(&l);
 	return n;
