@@ -144,7 +144,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 		e->target_len = ino->target_len;
 	}
 	if (ino->type == DIROBJ_DIR)
-		e->ref = ino->ref;
+		e->ref = ino->ds->ref;
 	e->xattrs = ino->xattrs;
 	e->nxattrs = ino->nxattrs;
 	tree_inode_lock(ino);
@@ -189,30 +189,30 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	uint8_t key[OBJECT_ID_BYTES];
 	int r = commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs));
 
-	obj.entries = calloc(dir->nchildren ? dir->nchildren : 1, sizeof(*obj.entries));
+	obj.entries = calloc(dir->ds->nchildren ? dir->ds->nchildren : 1, sizeof(*obj.entries));
 	if (r || !obj.entries) {
 		free(obj.entries);
 		return -ENOMEM;
 	}
 	memcpy(obj.dir_id, dir->id, OBJECT_ID_BYTES);
-	for (size_t i = 0; r == 0 && dir->table && i < dir->table_size; i++)
-		for (struct inode *ch = dir->table[i]; ch && r == 0; ch = ch->hash_next)
+	for (size_t i = 0; r == 0 && dir->ds->table && i < dir->ds->table_size; i++)
+		for (struct inode *ch = dir->ds->table[i]; ch && r == 0; ch = ch->hash_next)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
 	randombytes_buf(key, sizeof(key));
 	o = &c->objs[c->nobjs];
 	if (r == 0)
-		r = seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key, c->tree->vault_id,
-			     c->tree->meta_key);
+		r = seal_dir(&o->data, &o->len, &obj, dir->ds->ref.version + 1, key,
+			     c->tree->vault_id, c->tree->meta_key);
 	commit_entries_free(obj.entries, obj.nentries);
 	if (r)
 		return r;
 	memcpy(o->key, key, OBJECT_ID_BYTES);
 	c->nobjs++;
-	if (dir->ref.version > 0)
-		commit_add_garbage(c, dir->ref.store_key);
-	dir->ref.version++;
-	memcpy(dir->ref.store_key, key, OBJECT_ID_BYTES);
-	dir->obj_pending = true; /* in the journal only, until uploaded */
+	if (dir->ds->ref.version > 0)
+		commit_add_garbage(c, dir->ds->ref.store_key);
+	dir->ds->ref.version++;
+	memcpy(dir->ds->ref.store_key, key, OBJECT_ID_BYTES);
+	dir->ds->obj_pending = true; /* in the journal only, until uploaded */
 	tree_dir_clean_locked(c->tree, dir);
 	return 0;
 }
@@ -228,9 +228,9 @@ static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
 	dirs[len++] = root;
 	for (size_t k = 0; k < len; k++) {
 		struct inode *d = dirs[k];
-		for (size_t i = 0; d->table && i < d->table_size; i++) {
-			for (struct inode *ch = d->table[i]; ch; ch = ch->hash_next) {
-				if (ch->type != DIROBJ_DIR || !ch->dirty)
+		for (size_t i = 0; d->ds->table && i < d->ds->table_size; i++) {
+			for (struct inode *ch = d->ds->table[i]; ch; ch = ch->hash_next) {
+				if (ch->type != DIROBJ_DIR || !ch->ds->dirty)
 					continue;
 				if (commit_reserve((void **)&dirs, &cap, len + 1, sizeof(*dirs))) {
 					free(dirs);
@@ -254,7 +254,7 @@ static int commit_head(struct commit *c)
 	head.root.name = "";
 	head.root.type = DIROBJ_DIR;
 	memcpy(head.root.id, t->root->id, OBJECT_ID_BYTES);
-	head.root.ref = t->root->ref;
+	head.root.ref = t->root->ds->ref;
 	head.root.xattrs = t->root->xattrs;
 	head.root.nxattrs = t->root->nxattrs;
 	tree_inode_lock(t->root);
@@ -283,7 +283,7 @@ static int commit_collect(struct commit *c)
 	for (size_t i = 0; i < t->ngarbage; i++)
 		commit_add_garbage(c, t->garbage[i]);
 	t->ngarbage = 0;
-	if (t->root->dirty)
+	if (t->root->ds->dirty)
 		r = commit_dirty_dirs(t->root, &dirs, &n);
 	for (size_t i = n; r == 0 && i > 0; i--)
 		r = commit_dir(c, dirs[i - 1]);

@@ -35,14 +35,37 @@ uint64_t tree_ino(const struct inode *ino)
 	return v;
 }
 
-struct inode *tree_inode_alloc(enum dirobj_type type)
+struct inode *tree_inode_alloc(enum dirobj_type type, const char *name, size_t len)
 {
-	struct inode *ino = calloc(1, sizeof(*ino));
+	size_t cap = len < UINT8_MAX ? len : UINT8_MAX;
+	struct inode *ino = calloc(1, sizeof(*ino) + cap + 1);
 
 	if (!ino)
 		return NULL;
 	ino->type = type;
+	ino->name_cap = (uint8_t)cap;
+	ino->name = ino->name_buf;
+	if (type == DIROBJ_DIR && !(ino->ds = calloc(1, sizeof(*ino->ds)))) {
+		free(ino);
+		return NULL;
+	}
+	memcpy(ino->name_buf, name, cap);
+	ino->name_len = (uint16_t)cap;
 	return ino;
+}
+
+void tree_inode_set_name(struct inode *ino, char *name, size_t len)
+{
+	if (ino->name != ino->name_buf)
+		free(ino->name);
+	ino->name = name;
+	if (len <= ino->name_cap) {
+		memcpy(ino->name_buf, name, len);
+		ino->name_buf[len] = '\0';
+		ino->name = ino->name_buf;
+		free(name);
+	}
+	ino->name_len = (uint16_t)len;
 }
 
 static void tree_xattrs_free(struct dirobj_xattr *x, size_t n)
@@ -71,10 +94,12 @@ void tree_inode_free(struct inode *ino)
 		free(ino->target);
 		break;
 	case DIROBJ_DIR:
-		free(ino->table);
+		free(ino->ds->table);
+		free(ino->ds);
 		break;
 	}
-	free(ino->name);
+	if (ino->name != ino->name_buf)
+		free(ino->name);
 	tree_xattrs_free(ino->xattrs, ino->nxattrs);
 	free(ino);
 }
@@ -97,9 +122,9 @@ struct inode *tree_child(const struct tree *t, const struct inode *dir, const ch
 {
 	struct inode *c;
 
-	if (!dir->table)
+	if (!dir->ds->table)
 		return NULL;
-	c = dir->table[tree_hash(t, name, len, dir->table_size)];
+	c = dir->ds->table[tree_hash(t, name, len, dir->ds->table_size)];
 	for (; c; c = c->hash_next)
 		if (c->name_len == len && memcmp(c->name, name, len) == 0)
 			return c;
@@ -109,13 +134,13 @@ struct inode *tree_child(const struct tree *t, const struct inode *dir, const ch
 /* Doubles the table; on allocation failure chains just get longer. */
 void tree_table_grow(const struct tree *t, struct inode *dir)
 {
-	size_t size = dir->table_size ? dir->table_size * 2 : 8;
+	size_t size = dir->ds->table_size ? dir->ds->table_size * 2 : 8;
 	struct inode **nt = calloc(size, sizeof(*nt));
 
 	if (!nt)
 		return;
-	for (size_t i = 0; i < dir->table_size; i++) {
-		struct inode *c = dir->table[i], *next;
+	for (size_t i = 0; i < dir->ds->table_size; i++) {
+		struct inode *c = dir->ds->table[i], *next;
 		for (; c; c = next) {
 			size_t h = tree_hash(t, c->name, c->name_len, size);
 			next = c->hash_next;
@@ -123,9 +148,9 @@ void tree_table_grow(const struct tree *t, struct inode *dir)
 			nt[h] = c;
 		}
 	}
-	free(dir->table);
-	dir->table = nt;
-	dir->table_size = size;
+	free(dir->ds->table);
+	dir->ds->table = nt;
+	dir->ds->table_size = size;
 }
 
 /* Inserts c (name set) into dir and makes dir its parent. Never fails once
@@ -134,31 +159,31 @@ int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c)
 {
 	size_t h;
 
-	if (dir->nchildren >= dir->table_size)
+	if (dir->ds->nchildren >= dir->ds->table_size)
 		tree_table_grow(t, dir);
-	if (!dir->table)
+	if (!dir->ds->table)
 		return -ENOMEM;
-	h = tree_hash(t, c->name, c->name_len, dir->table_size);
-	c->hash_next = dir->table[h];
-	dir->table[h] = c;
+	h = tree_hash(t, c->name, c->name_len, dir->ds->table_size);
+	c->hash_next = dir->ds->table[h];
+	dir->ds->table[h] = c;
 	c->parent = dir;
-	dir->nchildren++;
+	dir->ds->nchildren++;
 	if (tree_cache_busy(c))
-		dir->busy_kids++;
+		dir->ds->busy_kids++;
 	return 0;
 }
 
 void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
 {
-	struct inode **p = &dir->table[tree_hash(t, c->name, c->name_len, dir->table_size)];
+	struct inode **p = &dir->ds->table[tree_hash(t, c->name, c->name_len, dir->ds->table_size)];
 
 	while (*p && *p != c)
 		p = &(*p)->hash_next;
 	if (*p) {
 		*p = c->hash_next;
-		dir->nchildren--;
+		dir->ds->nchildren--;
 		if (tree_cache_busy(c))
-			dir->busy_kids--;
+			dir->ds->busy_kids--;
 	}
 	c->hash_next = NULL;
 	c->parent = NULL;
@@ -178,8 +203,8 @@ static void tree_set_dirty_locked(struct tree *t)
 
 void tree_mark_dirty_locked(struct tree *t, struct inode *dir)
 {
-	for (; dir && !dir->dirty; dir = dir->parent) {
-		dir->dirty = true;
+	for (; dir && !dir->ds->dirty; dir = dir->parent) {
+		dir->ds->dirty = true;
 		tree_cache_touch_locked(t, dir); /* a dirty directory stays loaded */
 	}
 	tree_set_dirty_locked(t);
@@ -266,8 +291,8 @@ bool tree_detach_locked(struct tree *t, struct inode *c)
 	c->unlinked = true;
 	tree_now(&c->ctime);
 	tree_inode_unlock(c);
-	if (c->type == DIROBJ_DIR && c->ref.version > 0)
-		tree_add_garbage_locked(t, c->ref.store_key);
+	if (c->type == DIROBJ_DIR && c->ds->ref.version > 0)
+		tree_add_garbage_locked(t, c->ds->ref.store_key);
 	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))
 		return true;
@@ -326,10 +351,7 @@ static int tree_root_init(struct inode *root, const struct dirobj_entry *e)
 	root->atime = e->atime;
 	root->mtime = e->mtime;
 	root->ctime = e->ctime;
-	root->ref = e->ref;
-	root->name = strdup("");
-	if (!root->name)
-		return -ENOMEM;
+	root->ds->ref = e->ref;
 	root->nxattrs = e->nxattrs;
 	return tree_xattrs_dup(&root->xattrs, e->xattrs, e->nxattrs);
 }
@@ -368,7 +390,7 @@ int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned 
 	randombytes_buf(t->hash_key, sizeof(t->hash_key));
 	t->cache_dirs_max = TREE_CACHE_DIRS;
 	t->cache_inodes_max = TREE_CACHE_INODES;
-	t->root = tree_inode_alloc(DIROBJ_DIR);
+	t->root = tree_inode_alloc(DIROBJ_DIR, "", 0);
 	if (!t->root || !t->cctx.keys) {
 		tree_free(t);
 		return -ENOMEM;
@@ -395,8 +417,9 @@ static void tree_free_subtree(struct inode *top)
 	while (stack) {
 		struct inode *n = stack;
 		stack = n->hash_next;
-		for (size_t i = 0; n->type == DIROBJ_DIR && n->table && i < n->table_size; i++) {
-			struct inode *c = n->table[i], *next;
+		for (size_t i = 0; n->type == DIROBJ_DIR && n->ds->table && i < n->ds->table_size;
+		     i++) {
+			struct inode *c = n->ds->table[i], *next;
 			for (; c; c = next) {
 				next = c->hash_next;
 				c->hash_next = stack;
@@ -430,7 +453,7 @@ void tree_free(struct tree *t)
 
 void tree_dir_clean_locked(struct tree *t, struct inode *dir)
 {
-	dir->dirty = false;
+	dir->ds->dirty = false;
 	tree_cache_touch_locked(t, dir);
 }
 

@@ -57,8 +57,8 @@ static size_t tree_mark_dir(struct inode *dir, uint64_t try, int r)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; dir->table && i < dir->table_size; i++) {
-		for (struct inode *c = dir->table[i]; c; c = c->hash_next) {
+	for (size_t i = 0; dir->ds->table && i < dir->ds->table_size; i++) {
+		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next) {
 			if (c->type == DIROBJ_DIR) {
 				n += tree_mark_dir(c, try, r);
 				continue;

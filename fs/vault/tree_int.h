@@ -14,8 +14,12 @@
 
 /* ---- inodes (tree.c) ---- */
 
-/* A zeroed inode of type with its lock initialised, or NULL (out of memory). */
-struct inode *tree_inode_alloc(enum dirobj_type type);
+/* A zeroed inode of type named name (len bytes, copied inline; len at most
+ * TREE_NAME_MAX), or NULL (out of memory). */
+struct inode *tree_inode_alloc(enum dirobj_type type, const char *name, size_t len);
+/* Renames ino (tree_lock held) to name (len bytes + NUL, malloc'ed, taken):
+ * copied inline and freed when it fits, else kept as ino's name. */
+void tree_inode_set_name(struct inode *ino, char *name, size_t len);
 /* Frees one inode (not its children); content is released, not forgotten. */
 void tree_inode_free(struct inode *ino);
 
