@@ -144,26 +144,30 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 		e->target_len = ino->target_len;
 	}
 	if (ino->type == DIROBJ_DIR)
-		e->ref = ino->ref;
+		e->ref = ino->ds->ref;
 	e->xattrs = ino->xattrs;
 	e->nxattrs = ino->nxattrs;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	e->mode = ino->mode;
 	e->uid = ino->uid;
 	e->gid = ino->gid;
 	e->atime = ino->atime;
 	e->mtime = ino->mtime;
 	e->ctime = ino->ctime;
-	if (ino->type == DIROBJ_FILE) {
+	if (ino->type == DIROBJ_FILE && !ino->content) {
+		r = content_cold_store(&ino->cold, e); /* cold: unchanged */
+	} else if (ino->type == DIROBJ_FILE) {
 		/* Changed since the last commit: a failure of this attempt is
 		 * reported to it (tree_commit_failed_locked). */
-		if (ino->content.snap_valid)
+		if (ino->content->snap_valid)
 			ino->commit_try = c->tries;
-		r = content_commit(cctx, &ino->content, commit_queue_upload, c, &g, &ng);
+		r = content_commit(cctx, ino->content, commit_queue_upload, c, &g, &ng);
 		if (r == 0)
-			r = content_store(&ino->content, e);
+			r = content_store(ino->content, e);
+		if (r == 0 && ino->nopen == 0)
+			tree_file_idle_locked(ino); /* closed and now clean: cold */
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	for (size_t i = 0; i < ng; i++)
 		commit_add_garbage(c, g[i]);
 	free(g);
@@ -185,30 +189,30 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	uint8_t key[OBJECT_ID_BYTES];
 	int r = commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs));
 
-	obj.entries = calloc(dir->nchildren ? dir->nchildren : 1, sizeof(*obj.entries));
+	obj.entries = calloc(dir->ds->nchildren ? dir->ds->nchildren : 1, sizeof(*obj.entries));
 	if (r || !obj.entries) {
 		free(obj.entries);
 		return -ENOMEM;
 	}
 	memcpy(obj.dir_id, dir->id, OBJECT_ID_BYTES);
-	for (size_t i = 0; r == 0 && dir->table && i < dir->table_size; i++)
-		for (struct inode *ch = dir->table[i]; ch && r == 0; ch = ch->hash_next)
+	for (size_t i = 0; r == 0 && dir->ds->table && i < dir->ds->table_size; i++)
+		for (struct inode *ch = dir->ds->table[i]; ch && r == 0; ch = ch->hash_next)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
 	randombytes_buf(key, sizeof(key));
 	o = &c->objs[c->nobjs];
 	if (r == 0)
-		r = seal_dir(&o->data, &o->len, &obj, dir->ref.version + 1, key, c->tree->vault_id,
-			     c->tree->meta_key);
+		r = seal_dir(&o->data, &o->len, &obj, dir->ds->ref.version + 1, key,
+			     c->tree->vault_id, c->tree->meta_key);
 	commit_entries_free(obj.entries, obj.nentries);
 	if (r)
 		return r;
 	memcpy(o->key, key, OBJECT_ID_BYTES);
 	c->nobjs++;
-	if (dir->ref.version > 0)
-		commit_add_garbage(c, dir->ref.store_key);
-	dir->ref.version++;
-	memcpy(dir->ref.store_key, key, OBJECT_ID_BYTES);
-	dir->obj_pending = true; /* in the journal only, until uploaded */
+	if (dir->ds->ref.version > 0)
+		commit_add_garbage(c, dir->ds->ref.store_key);
+	dir->ds->ref.version++;
+	memcpy(dir->ds->ref.store_key, key, OBJECT_ID_BYTES);
+	dir->ds->obj_pending = true; /* in the journal only, until uploaded */
 	tree_dir_clean_locked(c->tree, dir);
 	return 0;
 }
@@ -224,9 +228,9 @@ static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
 	dirs[len++] = root;
 	for (size_t k = 0; k < len; k++) {
 		struct inode *d = dirs[k];
-		for (size_t i = 0; d->table && i < d->table_size; i++) {
-			for (struct inode *ch = d->table[i]; ch; ch = ch->hash_next) {
-				if (ch->type != DIROBJ_DIR || !ch->dirty)
+		for (size_t i = 0; d->ds->table && i < d->ds->table_size; i++) {
+			for (struct inode *ch = d->ds->table[i]; ch; ch = ch->hash_next) {
+				if (ch->type != DIROBJ_DIR || !ch->ds->dirty)
 					continue;
 				if (commit_reserve((void **)&dirs, &cap, len + 1, sizeof(*dirs))) {
 					free(dirs);
@@ -250,17 +254,17 @@ static int commit_head(struct commit *c)
 	head.root.name = "";
 	head.root.type = DIROBJ_DIR;
 	memcpy(head.root.id, t->root->id, OBJECT_ID_BYTES);
-	head.root.ref = t->root->ref;
+	head.root.ref = t->root->ds->ref;
 	head.root.xattrs = t->root->xattrs;
 	head.root.nxattrs = t->root->nxattrs;
-	pthread_mutex_lock(&t->root->lock);
+	tree_inode_lock(t->root);
 	head.root.mode = t->root->mode;
 	head.root.uid = t->root->uid;
 	head.root.gid = t->root->gid;
 	head.root.atime = t->root->atime;
 	head.root.mtime = t->root->mtime;
 	head.root.ctime = t->root->ctime;
-	pthread_mutex_unlock(&t->root->lock);
+	tree_inode_unlock(t->root);
 	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
 	if (r == 0)
 		c->seq++;
@@ -279,7 +283,7 @@ static int commit_collect(struct commit *c)
 	for (size_t i = 0; i < t->ngarbage; i++)
 		commit_add_garbage(c, t->garbage[i]);
 	t->ngarbage = 0;
-	if (t->root->dirty)
+	if (t->root->ds->dirty)
 		r = commit_dirty_dirs(t->root, &dirs, &n);
 	for (size_t i = n; r == 0 && i > 0; i--)
 		r = commit_dir(c, dirs[i - 1]);

@@ -103,6 +103,45 @@ struct content_file {
 	struct content_snapseg *snap_segs; /* snap_nsegs entries; NULL when none */
 };
 
+/* A file's content while it is "cold": no handle open, nothing changed since
+ * the last commit (or the load), no fd, no key, nothing to revert. Only the
+ * size and the segments' store keys, in 24 bytes plus 16 a segment beyond
+ * the first: what a closed file the kernel still references costs
+ * (docs/INTERNALS.md, "In memory"). content_thaw makes a content_file of it
+ * for a read or change, content_freeze turns an idle clean one back. Same
+ * thread rules as content_file. */
+struct content_cold {
+	/* The size; bit 63 set: its one segment is a hole. */
+	uint64_t size_bits;
+	union {
+		uint8_t key[OBJECT_ID_BYTES]; /* one segment: its store key */
+		/* More than one: malloc'ed, nsegs keys then nsegs bits "present". */
+		uint8_t *keys;
+	};
+};
+
+/* Initialises from a directory entry (copies size and segment keys).
+ * 0, -EINVAL as content_load, -ENOMEM. */
+int content_cold_load(struct content_cold *c, const struct dirobj_entry *e);
+uint64_t content_cold_size(const struct content_cold *c);
+size_t content_cold_nsegs(const struct content_cold *c);
+/* Segment s's store key (borrowed), or NULL for a hole. s < the segment count. */
+const uint8_t *content_cold_key(const struct content_cold *c, size_t s);
+/* As content_store, from a cold file. */
+int content_cold_store(const struct content_cold *c, struct dirobj_entry *e);
+/* Frees the keys; c is then an empty file. */
+void content_cold_free(struct content_cold *c);
+/* A new content_file (*out) holding c's content under file id file_id; c is
+ * emptied. 0 or -ENOMEM (c unchanged). */
+int content_thaw(struct content_file **out, const uint8_t file_id[OBJECT_ID_BYTES],
+		 struct content_cold *c);
+/* If *f is clean (nothing changed since its last commit, no garbage queued,
+ * no store failure being held), makes it cold into c (freeing *f, which
+ * becomes NULL) and returns true; else false and only closes its fds and
+ * drops its key (content_idle). Call only when the file has no handle open.
+ * Allocation failure keeps it as it is. */
+bool content_freeze(struct content_file **f, struct content_cold *c);
+
 /* Initialises from a directory entry (copies size and segments; every segment
  * starts clean, no fd open). Returns 0, -EINVAL if e is not a file or its
  * segment count does not match its size, -ENOMEM. */

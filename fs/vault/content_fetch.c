@@ -15,7 +15,7 @@
 
 #define CONTENT_UNREACHABLE_HOLD_MS 1000u /* see seg_open_clean */
 
-static uint64_t content_now_ms(void)
+uint64_t content_now_ms(void)
 {
 	struct timespec ts;
 

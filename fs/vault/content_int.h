@@ -77,6 +77,9 @@ int content_snapshot(struct content_file *f);
  * clean. The fd stays f's. */
 int seg_fd(const struct content_ctx *ctx, struct content_file *f, size_t s);
 
+/* CLOCK_MONOTONIC in milliseconds (content_file.unreachable_until_ms). */
+uint64_t content_now_ms(void);
+
 /* The most bytes clean segment s's object can have (content_fetch.c). */
 uint64_t content_seg_max(const struct content_ctx *ctx, const struct content_file *f, size_t s);
 

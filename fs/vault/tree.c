@@ -35,15 +35,37 @@ uint64_t tree_ino(const struct inode *ino)
 	return v;
 }
 
-struct inode *tree_inode_alloc(enum dirobj_type type)
+struct inode *tree_inode_alloc(enum dirobj_type type, const char *name, size_t len)
 {
-	struct inode *ino = calloc(1, sizeof(*ino));
+	size_t cap = len < UINT8_MAX ? len : UINT8_MAX;
+	struct inode *ino = calloc(1, sizeof(*ino) + cap + 1);
 
 	if (!ino)
 		return NULL;
 	ino->type = type;
-	pthread_mutex_init(&ino->lock, NULL);
+	ino->name_cap = (uint8_t)cap;
+	ino->name = ino->name_buf;
+	if (type == DIROBJ_DIR && !(ino->ds = calloc(1, sizeof(*ino->ds)))) {
+		free(ino);
+		return NULL;
+	}
+	memcpy(ino->name_buf, name, cap);
+	ino->name_len = (uint16_t)cap;
 	return ino;
+}
+
+void tree_inode_set_name(struct inode *ino, char *name, size_t len)
+{
+	if (ino->name != ino->name_buf)
+		free(ino->name);
+	ino->name = name;
+	if (len <= ino->name_cap) {
+		memcpy(ino->name_buf, name, len);
+		ino->name_buf[len] = '\0';
+		ino->name = ino->name_buf;
+		free(name);
+	}
+	ino->name_len = (uint16_t)len;
 }
 
 static void tree_xattrs_free(struct dirobj_xattr *x, size_t n)
@@ -61,19 +83,24 @@ void tree_inode_free(struct inode *ino)
 {
 	switch (ino->type) {
 	case DIROBJ_FILE:
-		content_release(&ino->content);
-		free(ino->content.garbage);
+		if (ino->content) {
+			content_release(ino->content);
+			free(ino->content->garbage);
+			free(ino->content);
+		}
+		content_cold_free(&ino->cold);
 		break;
 	case DIROBJ_SYMLINK:
 		free(ino->target);
 		break;
 	case DIROBJ_DIR:
-		free(ino->table);
+		free(ino->ds->table);
+		free(ino->ds);
 		break;
 	}
-	free(ino->name);
+	if (ino->name != ino->name_buf)
+		free(ino->name);
 	tree_xattrs_free(ino->xattrs, ino->nxattrs);
-	pthread_mutex_destroy(&ino->lock);
 	free(ino);
 }
 
@@ -95,9 +122,9 @@ struct inode *tree_child(const struct tree *t, const struct inode *dir, const ch
 {
 	struct inode *c;
 
-	if (!dir->table)
+	if (!dir->ds->table)
 		return NULL;
-	c = dir->table[tree_hash(t, name, len, dir->table_size)];
+	c = dir->ds->table[tree_hash(t, name, len, dir->ds->table_size)];
 	for (; c; c = c->hash_next)
 		if (c->name_len == len && memcmp(c->name, name, len) == 0)
 			return c;
@@ -107,13 +134,13 @@ struct inode *tree_child(const struct tree *t, const struct inode *dir, const ch
 /* Doubles the table; on allocation failure chains just get longer. */
 void tree_table_grow(const struct tree *t, struct inode *dir)
 {
-	size_t size = dir->table_size ? dir->table_size * 2 : 8;
+	size_t size = dir->ds->table_size ? dir->ds->table_size * 2 : 8;
 	struct inode **nt = calloc(size, sizeof(*nt));
 
 	if (!nt)
 		return;
-	for (size_t i = 0; i < dir->table_size; i++) {
-		struct inode *c = dir->table[i], *next;
+	for (size_t i = 0; i < dir->ds->table_size; i++) {
+		struct inode *c = dir->ds->table[i], *next;
 		for (; c; c = next) {
 			size_t h = tree_hash(t, c->name, c->name_len, size);
 			next = c->hash_next;
@@ -121,9 +148,9 @@ void tree_table_grow(const struct tree *t, struct inode *dir)
 			nt[h] = c;
 		}
 	}
-	free(dir->table);
-	dir->table = nt;
-	dir->table_size = size;
+	free(dir->ds->table);
+	dir->ds->table = nt;
+	dir->ds->table_size = size;
 }
 
 /* Inserts c (name set) into dir and makes dir its parent. Never fails once
@@ -132,31 +159,31 @@ int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c)
 {
 	size_t h;
 
-	if (dir->nchildren >= dir->table_size)
+	if (dir->ds->nchildren >= dir->ds->table_size)
 		tree_table_grow(t, dir);
-	if (!dir->table)
+	if (!dir->ds->table)
 		return -ENOMEM;
-	h = tree_hash(t, c->name, c->name_len, dir->table_size);
-	c->hash_next = dir->table[h];
-	dir->table[h] = c;
+	h = tree_hash(t, c->name, c->name_len, dir->ds->table_size);
+	c->hash_next = dir->ds->table[h];
+	dir->ds->table[h] = c;
 	c->parent = dir;
-	dir->nchildren++;
+	dir->ds->nchildren++;
 	if (tree_cache_busy(c))
-		dir->busy_kids++;
+		dir->ds->busy_kids++;
 	return 0;
 }
 
 void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
 {
-	struct inode **p = &dir->table[tree_hash(t, c->name, c->name_len, dir->table_size)];
+	struct inode **p = &dir->ds->table[tree_hash(t, c->name, c->name_len, dir->ds->table_size)];
 
 	while (*p && *p != c)
 		p = &(*p)->hash_next;
 	if (*p) {
 		*p = c->hash_next;
-		dir->nchildren--;
+		dir->ds->nchildren--;
 		if (tree_cache_busy(c))
-			dir->busy_kids--;
+			dir->ds->busy_kids--;
 	}
 	c->hash_next = NULL;
 	c->parent = NULL;
@@ -176,8 +203,8 @@ static void tree_set_dirty_locked(struct tree *t)
 
 void tree_mark_dirty_locked(struct tree *t, struct inode *dir)
 {
-	for (; dir && !dir->dirty; dir = dir->parent) {
-		dir->dirty = true;
+	for (; dir && !dir->ds->dirty; dir = dir->parent) {
+		dir->ds->dirty = true;
 		tree_cache_touch_locked(t, dir); /* a dirty directory stays loaded */
 	}
 	tree_set_dirty_locked(t);
@@ -238,11 +265,18 @@ static bool tree_reapable(const struct inode *ino)
  * Called without locks: nothing else can reach ino any more. */
 void tree_reap(struct tree *t, struct inode *ino)
 {
-	if (ino->type == DIROBJ_FILE)
-		content_forget(&t->cctx, &ino->content);
+	struct content_file *f = ino->type == DIROBJ_FILE ? ino->content : NULL;
+	size_t ncold = ino->type == DIROBJ_FILE ? content_cold_nsegs(&ino->cold) : 0;
+
+	if (f)
+		content_forget(&t->cctx, f);
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; ino->type == DIROBJ_FILE && i < ino->content.ngarbage; i++)
-		tree_add_garbage_locked(t, ino->content.garbage[i]);
+	for (size_t i = 0; f && i < f->ngarbage; i++)
+		tree_add_garbage_locked(t, f->garbage[i]);
+	/* A cold file: every present segment is in the store. */
+	for (size_t s = 0; !f && s < ncold; s++)
+		if (content_cold_key(&ino->cold, s))
+			tree_add_garbage_locked(t, content_cold_key(&ino->cold, s));
 	t->ninodes--;
 	pthread_mutex_unlock(&t->lock);
 	tree_inode_free(ino);
@@ -253,12 +287,12 @@ void tree_reap(struct tree *t, struct inode *ino)
 bool tree_detach_locked(struct tree *t, struct inode *c)
 {
 	tree_table_remove(t, c->parent, c);
-	pthread_mutex_lock(&c->lock);
+	tree_inode_lock(c);
 	c->unlinked = true;
 	tree_now(&c->ctime);
-	pthread_mutex_unlock(&c->lock);
-	if (c->type == DIROBJ_DIR && c->ref.version > 0)
-		tree_add_garbage_locked(t, c->ref.store_key);
+	tree_inode_unlock(c);
+	if (c->type == DIROBJ_DIR && c->ds->ref.version > 0)
+		tree_add_garbage_locked(t, c->ds->ref.store_key);
 	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))
 		return true;
@@ -317,10 +351,7 @@ static int tree_root_init(struct inode *root, const struct dirobj_entry *e)
 	root->atime = e->atime;
 	root->mtime = e->mtime;
 	root->ctime = e->ctime;
-	root->ref = e->ref;
-	root->name = strdup("");
-	if (!root->name)
-		return -ENOMEM;
+	root->ds->ref = e->ref;
 	root->nxattrs = e->nxattrs;
 	return tree_xattrs_dup(&root->xattrs, e->xattrs, e->nxattrs);
 }
@@ -359,7 +390,7 @@ int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned 
 	randombytes_buf(t->hash_key, sizeof(t->hash_key));
 	t->cache_dirs_max = TREE_CACHE_DIRS;
 	t->cache_inodes_max = TREE_CACHE_INODES;
-	t->root = tree_inode_alloc(DIROBJ_DIR);
+	t->root = tree_inode_alloc(DIROBJ_DIR, "", 0);
 	if (!t->root || !t->cctx.keys) {
 		tree_free(t);
 		return -ENOMEM;
@@ -386,8 +417,9 @@ static void tree_free_subtree(struct inode *top)
 	while (stack) {
 		struct inode *n = stack;
 		stack = n->hash_next;
-		for (size_t i = 0; n->type == DIROBJ_DIR && n->table && i < n->table_size; i++) {
-			struct inode *c = n->table[i], *next;
+		for (size_t i = 0; n->type == DIROBJ_DIR && n->ds->table && i < n->ds->table_size;
+		     i++) {
+			struct inode *c = n->ds->table[i], *next;
 			for (; c; c = next) {
 				next = c->hash_next;
 				c->hash_next = stack;
@@ -421,7 +453,7 @@ void tree_free(struct tree *t)
 
 void tree_dir_clean_locked(struct tree *t, struct inode *dir)
 {
-	dir->dirty = false;
+	dir->ds->dirty = false;
 	tree_cache_touch_locked(t, dir);
 }
 
@@ -466,10 +498,11 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 	pthread_mutex_unlock(&t->lock);
 	if (!trunc)
 		return 0;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	r = tree_stopped_locked(ino);
-	if (r == 0 && ino->content.size > 0 &&
-	    (r = content_truncate(&t->cctx, &ino->content, 0)) != 0) /* needs no old bytes */
+	if (r == 0 && tree_file_size_locked(ino) > 0 &&
+	    ((r = tree_file_thaw_locked(ino)) != 0 ||
+	     (r = content_truncate(&t->cctx, ino->content, 0)) != 0)) /* needs no old bytes */
 		tree_change_failed_locked(t, ino, r, "a truncating open");
 	if (r == 0 && !t->writeback) {
 		/* With the writeback cache the kernel owns a file's times and
@@ -477,7 +510,7 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc)
 		tree_now(&ino->mtime);
 		ino->ctime = ino->mtime;
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	if (r) {
 		tree_release_file(t, ino);
 		return r;
@@ -499,23 +532,24 @@ void tree_release_file(struct tree *t, struct inode *ino)
 	if (ino->nopen == 0 && ino->type == DIROBJ_FILE) {
 		/* The last handle: a failure its flush did not take was reported
 		 * by the kernel itself (it skips FLUSH after a writeback error). */
-		pthread_mutex_lock(&ino->lock);
+		tree_inode_lock(ino);
 		ino->wb_err = 0;
 		ino->wb_stop = false;
-		pthread_mutex_unlock(&ino->lock);
+		tree_inode_unlock(ino);
 	}
 	closed = ino->nopen == 0 && ino->type == DIROBJ_FILE;
 	reap = tree_reapable(ino);
 	if (reap) {
 		tree_orphan_remove(t, ino);
 	} else if (closed) {
-		/* A closed file keeps neither fds nor its key (locked memory):
-		 * a walk that reads a million files must not hold a million
-		 * keys. Done under tree_lock: once ino is idle a trim may free
-		 * it. */
-		pthread_mutex_lock(&ino->lock);
-		content_idle(&ino->content);
-		pthread_mutex_unlock(&ino->lock);
+		/* A closed file keeps neither fds nor its key (locked memory),
+		 * nor, once clean, more than its size and segment keys: a walk
+		 * that reads a million files must not hold a million keys nor
+		 * a million content states. Done under tree_lock: once ino is
+		 * idle a trim may free it. */
+		tree_inode_lock(ino);
+		tree_file_idle_locked(ino);
+		tree_inode_unlock(ino);
 		tree_cache_changed_locked(t, ino, was_busy);
 		tree_cache_trim_locked(t);
 	}

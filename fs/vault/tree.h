@@ -43,67 +43,79 @@
 
 struct commit;
 
+/* A directory's children and its place in the tree's cache; tree_lock. Out
+ * of line: directories are few, and every file would pay for these fields
+ * in a union. */
+struct tree_dirstate {
+	struct inode **table; /* children by name hash; NULL when empty */
+	size_t table_size;
+	size_t nchildren;
+	struct dirobj_ref ref;		   /* current sealed object; version 0: never sealed */
+	size_t busy_kids;		   /* children that are busy (tree_cache.h) */
+	struct inode *lru_prev, *lru_next; /* in the droppable list */
+	size_t lru_n;			   /* nchildren when it entered the list */
+	bool loaded;			   /* children known */
+	bool dirty;			   /* needs a new object; implies the parent is dirty too */
+	bool in_lru;			   /* in the tree's list of droppable directories */
+	/* The object ref names was sealed by a commit of this mount and may so
+	 * far be only in the journal (the uploader puts it in the cache once
+	 * stored): the children must not be dropped before it can be read
+	 * back. tree_cache.c clears it once it is cached. */
+	bool obj_pending;
+};
+
 /* One file, directory or symlink in memory. Every inode the kernel holds
- * costs this much (a big vault may have a million): the fields of one type
- * share a union, and the small ones are packed. */
+ * costs this much (a big vault may have a million; docs/INTERNALS.md, "In
+ * memory"): the fields of one type share a union, a directory's own are out
+ * of line, a closed clean file's content is cold (content.h), the name is
+ * stored inline and the small fields are packed. */
 struct inode {
 	/* tree_lock. */
 	struct inode *parent;	 /* NULL for the root and for unlinked inodes */
 	struct inode *hash_next; /* chain in the parent's table; for an
 				  * orphan, the next orphan */
-	char *name;		 /* name in parent, name_len bytes + NUL */
-	uint64_t nlookup;	 /* references the kernel holds */
-	uint32_t nopen;		 /* open file handles */
+	/* Name in parent, name_len bytes + NUL: name_buf, or malloc'ed when a
+	 * rename gave a name longer than name_cap. */
+	char *name;
+	uint64_t nlookup; /* references the kernel holds */
+	uint32_t nopen;	  /* open file handles */
 	uint16_t name_len;
 
 	/* Immutable after creation. */
-	uint8_t type; /* enum dirobj_type */
+	uint8_t type;	  /* enum dirobj_type */
+	uint8_t name_cap; /* name_buf holds names up to this long */
 
 	/* Written holding tree_lock and lock; read holding either. */
 	bool unlinked;
-	uint8_t id[OBJECT_ID_BYTES]; /* file id (== content.file_id) or directory id */
-	struct dirobj_xattr *xattrs; /* each name and value malloc'ed */
-	size_t nxattrs;
-
-	/* lock. */
-	pthread_mutex_t lock;
+	/* lock (tree_inode_lock) from here. Files: a failure not yet reported
+	 * to a program (wb_err: negative errno; 0: none), set by a failed
+	 * change (tree_write, a size change) or a failed commit that held this
+	 * file's changes; taken by flush and fsync (tree_take_error) or dropped
+	 * when the last handle closes. While wb_stop, every change to the
+	 * content fails at once: the writeback requests still in flight must
+	 * not land on the reverted content. */
+	bool wb_stop;
+	int wb_err;
+	uint8_t id[OBJECT_ID_BYTES]; /* file id or directory id; tree_lock and lock */
+	struct dirobj_xattr *xattrs; /* each name and value malloc'ed; tree_lock and lock */
+	uint32_t nxattrs;
 	uint32_t mode; /* with the type bits */
 	uint32_t uid, gid;
+	uint64_t commit_try; /* the commit attempt that took its last content change */
 	struct dirobj_time atime, mtime, ctime;
 
 	union {
-		struct content_file content; /* files; lock */
-		struct {		     /* symlinks; immutable */
-			char *target;	     /* target_len bytes + NUL */
+		struct {			      /* files; lock */
+			struct content_file *content; /* open or changed; NULL: cold */
+			struct content_cold cold;     /* while content is NULL */
+		};
+		struct {	      /* symlinks; immutable */
+			char *target; /* target_len bytes + NUL */
 			size_t target_len;
 		};
-		struct {		      /* directories; tree_lock */
-			struct inode **table; /* children by name hash; NULL when empty */
-			size_t table_size;
-			size_t nchildren;
-			struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
-			size_t busy_kids;      /* children that are busy (tree_cache.h) */
-			struct inode *lru_prev, *lru_next; /* in the droppable list */
-			size_t lru_n;			   /* nchildren when it entered the list */
-			bool loaded;			   /* children known */
-			bool dirty;  /* needs a new object; implies the parent is dirty too */
-			bool in_lru; /* in the tree's list of droppable directories */
-			/* The object ref names was sealed by a commit of this mount and
-			 * may so far be only in the journal (the uploader puts it in the
-			 * cache once stored): the children must not be dropped before
-			 * it can be read back. tree_cache.c clears it once it is cached. */
-			bool obj_pending;
-		};
+		struct tree_dirstate *ds; /* directories; never NULL */
 	};
-	/* Files: a failure not yet reported to a program (negative errno; 0:
-	 * none), set by a failed change (tree_write, a size change) or a failed
-	 * commit that held this file's changes; taken by flush and fsync
-	 * (tree_take_error) or dropped when the last handle closes. While
-	 * wb_stop, every change to the content fails at once: the writeback
-	 * requests still in flight must not land on the reverted content. */
-	int wb_err;
-	bool wb_stop;
-	uint64_t commit_try; /* the commit attempt that took its last content change */
+	char name_buf[]; /* name_cap + 1 bytes */
 };
 
 struct tree {
@@ -143,6 +155,12 @@ struct tree {
 	struct timespec changed_at;	   /* CLOCK_MONOTONIC, the last change */
 	bool stop;			   /* the background committer must exit */
 };
+
+/* An inode's lock (the "lock" of the fields above): one of a fixed table of
+ * mutexes, picked by the inode's address (fs/vault/tree_lock.c). Two inodes
+ * may share one, so a thread never holds two inode locks at once. */
+void tree_inode_lock(const struct inode *ino);
+void tree_inode_unlock(const struct inode *ino);
 
 /* Builds the tree from the head's root entry (copied) and loads the root
  * directory. cctx, meta_key and cache_dir are borrowed for the tree's life,
@@ -230,6 +248,12 @@ int tree_take_error(struct tree *t, struct inode *ino);
 /* A commit attempt (commit_try) failed with r: every file whose changes it
  * held gets r as its unreported error (needs tree_lock). Logs one line. */
 void tree_commit_failed_locked(struct tree *t, uint64_t try, int r);
+
+/* A file with no handle left (nopen 0; tree_lock and ino's lock held):
+ * closes its cache fds, drops its key and, when nothing changed since its
+ * last commit, keeps only its size and segment keys (content_freeze). The
+ * last close calls it, and a commit for each closed file it made clean. */
+void tree_file_idle_locked(struct inode *ino);
 
 /* Opens a file (nopen + 1), truncating it when trunc. -EISDIR for directories. */
 int tree_open_file(struct tree *t, struct inode *ino, bool trunc);

@@ -15,7 +15,7 @@ void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 
 	(void)t;
 	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	st->st_mode = ino->mode;
 	st->st_uid = ino->uid;
 	st->st_gid = ino->gid;
@@ -26,10 +26,10 @@ void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 	st->st_mtim.tv_nsec = ino->mtime.nsec;
 	st->st_ctim.tv_sec = ino->ctime.sec;
 	st->st_ctim.tv_nsec = ino->ctime.nsec;
-	size = ino->type == DIROBJ_FILE	     ? ino->content.size
+	size = ino->type == DIROBJ_FILE	     ? tree_file_size_locked(ino)
 	       : ino->type == DIROBJ_SYMLINK ? ino->target_len
 					     : 0;
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	st->st_ino = (ino_t)tree_ino(ino);
 	st->st_size = (off_t)size;
 	st->st_blksize = 4096;
@@ -46,7 +46,7 @@ static void tree_set_time(struct dirobj_time *out, const struct timespec *ts, bo
 	out->nsec = (uint32_t)ts->tv_nsec;
 }
 
-/* Applies the non-size fields (ino->lock held). */
+/* Applies the non-size fields (ino's lock held). */
 static void tree_apply_attrs(struct inode *ino, const struct tree_setattr *sa)
 {
 	unsigned v = sa->valid;
@@ -75,16 +75,16 @@ int tree_setattr(struct tree *t, struct inode *ino, const struct tree_setattr *s
 			return ino->type == DIROBJ_DIR ? -EISDIR : -EINVAL;
 		if (sa->size > INT64_MAX)
 			return -EFBIG;
-		pthread_mutex_lock(&ino->lock);
+		tree_inode_lock(ino);
 		r = tree_truncate_locked(t, ino, sa->size);
-		pthread_mutex_unlock(&ino->lock);
+		tree_inode_unlock(ino);
 		if (r)
 			return r;
 	}
 	pthread_mutex_lock(&t->lock);
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	tree_apply_attrs(ino, sa);
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	tree_attr_changed_locked(t, ino);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
@@ -115,7 +115,7 @@ static int tree_xattr_name_check(const char *name)
 	return 0;
 }
 
-/* Index of name in ino's xattrs, or -1 (ino->lock or tree_lock held). */
+/* Index of name in ino's xattrs, or -1 (ino's lock or tree_lock held). */
 static ssize_t tree_xattr_find(const struct inode *ino, const char *name)
 {
 	for (size_t i = 0; i < ino->nxattrs; i++)
@@ -131,7 +131,7 @@ ssize_t tree_getxattr(struct tree *t, struct inode *ino, const char *name, void 
 	(void)t;
 	if (r)
 		return r == -EINVAL ? -ENODATA : r;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	i = tree_xattr_find(ino, name);
 	if (i < 0) {
 		r = -ENODATA;
@@ -143,7 +143,7 @@ ssize_t tree_getxattr(struct tree *t, struct inode *ino, const char *name, void 
 		else if (size > 0 && x->len > 0)
 			memcpy(buf, x->value, x->len);
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	return r;
 }
 
@@ -152,11 +152,11 @@ ssize_t tree_listxattr(struct tree *t, struct inode *ino, char *buf, size_t size
 	size_t total = 0;
 
 	(void)t;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	for (size_t i = 0; i < ino->nxattrs; i++)
 		total += strlen(ino->xattrs[i].name) + 1;
 	if (size > 0 && size < total) {
-		pthread_mutex_unlock(&ino->lock);
+		tree_inode_unlock(ino);
 		return -ERANGE;
 	}
 	for (size_t i = 0, off = 0; size > 0 && i < ino->nxattrs; i++) {
@@ -164,7 +164,7 @@ ssize_t tree_listxattr(struct tree *t, struct inode *ino, char *buf, size_t size
 		memcpy(buf + off, ino->xattrs[i].name, n);
 		off += n;
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	return (ssize_t)total;
 }
 
@@ -179,7 +179,7 @@ static size_t tree_xattr_total(const struct inode *ino, ssize_t skip)
 	return total;
 }
 
-/* Stores x (taking its allocations) into ino (tree_lock and ino->lock held). */
+/* Stores x (taking its allocations) into ino (tree_lock and ino's lock held). */
 static int tree_xattr_put(struct inode *ino, struct dirobj_xattr *x, int flags)
 {
 	ssize_t i = tree_xattr_find(ino, x->name);
@@ -226,11 +226,11 @@ int tree_setxattr(struct tree *t, struct inode *ino, const char *name, const voi
 	}
 	memcpy(x.value, value, size);
 	pthread_mutex_lock(&t->lock);
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	r = tree_xattr_put(ino, &x, flags);
 	if (r == 0)
 		tree_now(&ino->ctime);
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	if (r == 0)
 		tree_attr_changed_locked(t, ino);
 	pthread_mutex_unlock(&t->lock);
@@ -250,7 +250,7 @@ int tree_removexattr(struct tree *t, struct inode *ino, const char *name)
 	if (r)
 		return r == -EINVAL ? -ENODATA : r;
 	pthread_mutex_lock(&t->lock);
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	i = tree_xattr_find(ino, name);
 	if (i < 0) {
 		r = -ENODATA;
@@ -260,7 +260,7 @@ int tree_removexattr(struct tree *t, struct inode *ino, const char *name)
 		ino->xattrs[i] = ino->xattrs[--ino->nxattrs];
 		tree_now(&ino->ctime);
 	}
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	if (r == 0)
 		tree_attr_changed_locked(t, ino);
 	pthread_mutex_unlock(&t->lock);

@@ -9,47 +9,48 @@
 
 bool tree_cache_busy(const struct inode *ino)
 {
-	return ino->nlookup > 0 || ino->nopen > 0 || (ino->type == DIROBJ_DIR && ino->loaded);
+	return ino->nlookup > 0 || ino->nopen > 0 || (ino->type == DIROBJ_DIR && ino->ds->loaded);
 }
 
 static bool tree_cache_droppable(const struct inode *d)
 {
-	return d->type == DIROBJ_DIR && d->loaded && !d->dirty && !d->unlinked && d->busy_kids == 0;
+	return d->type == DIROBJ_DIR && d->ds->loaded && !d->ds->dirty && !d->unlinked &&
+	       d->ds->busy_kids == 0;
 }
 
 static void tree_cache_unlink(struct tree *t, struct inode *d)
 {
-	if (!d->in_lru)
+	if (!d->ds->in_lru)
 		return;
-	if (d->lru_prev)
-		d->lru_prev->lru_next = d->lru_next;
+	if (d->ds->lru_prev)
+		d->ds->lru_prev->ds->lru_next = d->ds->lru_next;
 	else
-		t->lru_head = d->lru_next;
-	if (d->lru_next)
-		d->lru_next->lru_prev = d->lru_prev;
+		t->lru_head = d->ds->lru_next;
+	if (d->ds->lru_next)
+		d->ds->lru_next->ds->lru_prev = d->ds->lru_prev;
 	else
-		t->lru_tail = d->lru_prev;
-	d->lru_prev = d->lru_next = NULL;
-	d->in_lru = false;
+		t->lru_tail = d->ds->lru_prev;
+	d->ds->lru_prev = d->ds->lru_next = NULL;
+	d->ds->in_lru = false;
 	t->lru_dirs--;
-	t->lru_inodes -= d->lru_n;
+	t->lru_inodes -= d->ds->lru_n;
 }
 
 static void tree_cache_push_front(struct tree *t, struct inode *d)
 {
-	d->lru_prev = NULL;
-	d->lru_next = t->lru_head;
+	d->ds->lru_prev = NULL;
+	d->ds->lru_next = t->lru_head;
 	if (t->lru_head)
-		t->lru_head->lru_prev = d;
+		t->lru_head->ds->lru_prev = d;
 	else
 		t->lru_tail = d;
 	t->lru_head = d;
-	d->in_lru = true;
+	d->ds->in_lru = true;
 	/* Counted as it is now: a droppable directory's children do not
 	 * change (a change makes it dirty, which takes it out first). */
-	d->lru_n = d->nchildren;
+	d->ds->lru_n = d->ds->nchildren;
 	t->lru_dirs++;
-	t->lru_inodes += d->lru_n;
+	t->lru_inodes += d->ds->lru_n;
 }
 
 void tree_cache_touch_locked(struct tree *t, struct inode *dir)
@@ -69,9 +70,9 @@ void tree_cache_changed_locked(struct tree *t, struct inode *ino, bool was_busy)
 	if (!p || busy == was_busy)
 		return;
 	if (busy)
-		p->busy_kids++;
+		p->ds->busy_kids++;
 	else
-		p->busy_kids--;
+		p->ds->busy_kids--;
 	tree_cache_touch_locked(t, p);
 }
 
@@ -79,19 +80,19 @@ void tree_cache_changed_locked(struct tree *t, struct inode *ino, bool was_busy)
 static void tree_cache_evict(struct tree *t, struct inode *d)
 {
 	tree_cache_unlink(t, d);
-	for (size_t i = 0; d->table && i < d->table_size; i++) {
-		struct inode *c = d->table[i], *next;
+	for (size_t i = 0; d->ds->table && i < d->ds->table_size; i++) {
+		struct inode *c = d->ds->table[i], *next;
 		for (; c; c = next) {
 			next = c->hash_next;
 			tree_inode_free(c);
 		}
 	}
-	t->ninodes -= d->nchildren;
-	free(d->table);
-	d->table = NULL;
-	d->table_size = 0;
-	d->nchildren = 0;
-	d->loaded = false;
+	t->ninodes -= d->ds->nchildren;
+	free(d->ds->table);
+	d->ds->table = NULL;
+	d->ds->table_size = 0;
+	d->ds->nchildren = 0;
+	d->ds->loaded = false;
 	/* d itself may now be idle, which may make its parent droppable. */
 	tree_cache_changed_locked(t, d, true);
 }
@@ -103,11 +104,11 @@ static bool tree_cache_readable(struct tree *t, struct inode *d)
 {
 	char key[OBJECT_KEY_TEXT_BYTES];
 
-	if (!d->obj_pending)
+	if (!d->ds->obj_pending)
 		return true;
-	object_key_text(key, d->ref.store_key);
-	d->obj_pending = !cache_has_object(t->cctx.cache, key);
-	return !d->obj_pending;
+	object_key_text(key, d->ds->ref.store_key);
+	d->ds->obj_pending = !cache_has_object(t->cctx.cache, key);
+	return !d->ds->obj_pending;
 }
 
 void tree_cache_trim_locked(struct tree *t)

@@ -22,8 +22,8 @@
 #include "tree.h"
 
 /* Budget of the droppable directories kept loaded: at most this many, and at
- * most this many children in them together (about 350 bytes + the name
- * each). Busy directories are not counted: the kernel decides how many inodes
+ * most this many children in them together (about 200 bytes with its
+ * name each). Busy directories are not counted: the kernel decides how many inodes
  * it keeps. */
 #define TREE_CACHE_DIRS 1024
 #define TREE_CACHE_INODES 16384

@@ -19,7 +19,8 @@ int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const ch
 
 	if (r == -EFBIG || r == -EINVAL)
 		return r; /* refused before anything changed: the caller hears it */
-	content_revert(&t->cctx, &ino->content);
+	if (ino->content) /* else cold: nothing changed */
+		content_revert(&t->cctx, ino->content);
 	if (!ino->wb_err)
 		ino->wb_err = r;
 	ino->wb_stop = true;
@@ -43,11 +44,11 @@ int tree_take_error(struct tree *t, struct inode *ino)
 	(void)t;
 	if (ino->type != DIROBJ_FILE)
 		return 0;
-	pthread_mutex_lock(&ino->lock);
+	tree_inode_lock(ino);
 	r = ino->wb_err;
 	ino->wb_err = 0;
 	ino->wb_stop = false;
-	pthread_mutex_unlock(&ino->lock);
+	tree_inode_unlock(ino);
 	return r;
 }
 
@@ -56,21 +57,21 @@ static size_t tree_mark_dir(struct inode *dir, uint64_t try, int r)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; dir->table && i < dir->table_size; i++) {
-		for (struct inode *c = dir->table[i]; c; c = c->hash_next) {
+	for (size_t i = 0; dir->ds->table && i < dir->ds->table_size; i++) {
+		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next) {
 			if (c->type == DIROBJ_DIR) {
 				n += tree_mark_dir(c, try, r);
 				continue;
 			}
 			if (c->type != DIROBJ_FILE)
 				continue;
-			pthread_mutex_lock(&c->lock);
+			tree_inode_lock(c);
 			if (c->commit_try == try) {
 				if (!c->wb_err)
 					c->wb_err = r;
 				n++;
 			}
-			pthread_mutex_unlock(&c->lock);
+			tree_inode_unlock(c);
 		}
 	}
 	return n;

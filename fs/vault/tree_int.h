@@ -14,8 +14,12 @@
 
 /* ---- inodes (tree.c) ---- */
 
-/* A zeroed inode of type with its lock initialised, or NULL (out of memory). */
-struct inode *tree_inode_alloc(enum dirobj_type type);
+/* A zeroed inode of type named name (len bytes, copied inline; len at most
+ * TREE_NAME_MAX), or NULL (out of memory). */
+struct inode *tree_inode_alloc(enum dirobj_type type, const char *name, size_t len);
+/* Renames ino (tree_lock held) to name (len bytes + NUL, malloc'ed, taken):
+ * copied inline and freed when it fits, else kept as ino's name. */
+void tree_inode_set_name(struct inode *ino, char *name, size_t len);
 /* Frees one inode (not its children); content is released, not forgotten. */
 void tree_inode_free(struct inode *ino);
 
@@ -43,18 +47,23 @@ void tree_reap(struct tree *t, struct inode *ino);
 
 /* ---- a file's failures (tree_error.c) and size (tree_io.c) ---- */
 
-/* A change to ino's content failed with r (ino->lock held). Unless r is a
+/* A change to ino's content failed with r (ino's lock held). Unless r is a
  * refusal that changed nothing (-EFBIG, -EINVAL), the content goes back to
  * its last commit (content_revert), r becomes its unreported error, further
  * changes are refused until it is reported, and one line is logged.
  * Returns r. */
 int tree_change_failed_locked(struct tree *t, struct inode *ino, int r, const char *what);
-/* The error a change must fail with while ino is stopped, else 0 (ino->lock held). */
+/* The error a change must fail with while ino is stopped, else 0 (ino's lock held). */
 int tree_stopped_locked(const struct inode *ino);
-/* Truncates ino's content to size (ino->lock held; it is dropped while a
+/* Truncates ino's content to size (ino's lock held; it is dropped while a
  * segment is fetched); a failure reverts the file and is remembered
  * (tree_error.c). 0 or -errno. */
 int tree_truncate_locked(struct tree *t, struct inode *ino, uint64_t size);
+/* A file's content as a content_file (ino's lock held): makes a cold file's
+ * (content_thaw). 0 or -ENOMEM. */
+int tree_file_thaw_locked(struct inode *ino);
+/* A file's size (ino's lock held). */
+uint64_t tree_file_size_locked(const struct inode *ino);
 /* ino's attributes or content changed (tree_lock held): its directory needs
  * a new object. */
 void tree_attr_changed_locked(struct tree *t, struct inode *ino);

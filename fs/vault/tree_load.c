@@ -14,10 +14,11 @@
 #include "seal.h"
 #include "tree_cache.h"
 
-/* Makes an inode from a decoded entry, stealing its allocations. */
+/* Makes an inode from a decoded entry, stealing its target and xattrs (the
+ * name is copied into the inode). */
 static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 {
-	struct inode *ino = tree_inode_alloc(e->type);
+	struct inode *ino = tree_inode_alloc(e->type, e->name, e->name_len);
 	int r = 0;
 
 	*out = NULL;
@@ -31,16 +32,13 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	ino->mtime = e->mtime;
 	ino->ctime = e->ctime;
 	if (e->type == DIROBJ_DIR)
-		ino->ref = e->ref;
+		ino->ds->ref = e->ref;
 	if (e->type == DIROBJ_FILE)
-		r = content_load(&ino->content, e);
+		r = content_cold_load(&ino->cold, e);
 	if (r) {
-		pthread_mutex_destroy(&ino->lock);
-		free(ino);
+		tree_inode_free(ino);
 		return r;
 	}
-	ino->name = e->name;
-	ino->name_len = (uint16_t)e->name_len;
 	if (e->type == DIROBJ_SYMLINK) {
 		ino->target = e->target;
 		ino->target_len = e->target_len;
@@ -48,7 +46,6 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	}
 	ino->xattrs = e->xattrs;
 	ino->nxattrs = e->nxattrs;
-	e->name = NULL;
 	e->xattrs = NULL;
 	e->nxattrs = 0;
 	*out = ino;
@@ -109,20 +106,20 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	won = !dir->loaded;
-	while (won && dir->table_size < n) {
-		size_t before = dir->table_size;
+	won = !dir->ds->loaded;
+	while (won && dir->ds->table_size < n) {
+		size_t before = dir->ds->table_size;
 		tree_table_grow(t, dir);
-		if (dir->table_size == before)
+		if (dir->ds->table_size == before)
 			break;
 	}
-	if (won && n > 0 && !dir->table)
+	if (won && n > 0 && !dir->ds->table)
 		r = -ENOMEM;
 	if (won && r == 0) {
 		bool was_busy = tree_cache_busy(dir);
 		for (size_t i = 0; i < n; i++)
 			tree_table_insert(t, dir, kids[i]);
-		dir->loaded = true;
+		dir->ds->loaded = true;
 		t->ninodes += n;
 		tree_cache_changed_locked(t, dir, was_busy);
 		tree_cache_touch_locked(t, dir);
@@ -146,8 +143,8 @@ int tree_load_dir(struct tree *t, struct inode *dir)
 	if (dir->type != DIROBJ_DIR)
 		return -ENOTDIR;
 	pthread_mutex_lock(&t->lock);
-	loaded = dir->loaded;
-	ref = dir->ref;
+	loaded = dir->ds->loaded;
+	ref = dir->ds->ref;
 	pthread_mutex_unlock(&t->lock);
 	if (loaded)
 		return 0;
@@ -162,7 +159,7 @@ int tree_load_dir(struct tree *t, struct inode *dir)
 	if (r) {
 		/* Another thread may have loaded (and changed) it meanwhile. */
 		pthread_mutex_lock(&t->lock);
-		loaded = dir->loaded;
+		loaded = dir->ds->loaded;
 		pthread_mutex_unlock(&t->lock);
 		if (loaded)
 			r = 0;

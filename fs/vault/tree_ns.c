@@ -47,7 +47,7 @@ static int tree_lock_loaded(struct tree *t, struct inode *dir)
 		if (r)
 			return r;
 		pthread_mutex_lock(&t->lock);
-		if (dir->loaded)
+		if (dir->ds->loaded)
 			return 0;
 		pthread_mutex_unlock(&t->lock);
 	}
@@ -89,8 +89,7 @@ int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inod
 static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mode, uint32_t uid,
 			  uint32_t gid, const char *name, size_t name_len, const char *target)
 {
-	struct inode *ino = tree_inode_alloc(type);
-	int r = 0;
+	struct inode *ino = tree_inode_alloc(type, name, name_len);
 
 	*out = NULL;
 	if (!ino)
@@ -100,23 +99,18 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 	ino->gid = gid;
 	tree_now(&ino->mtime);
 	ino->atime = ino->ctime = ino->mtime;
-	ino->name = strndup(name, name_len);
-	ino->name_len = name_len;
-	if (type == DIROBJ_FILE) {
-		r = content_new(&ino->content);
-		memcpy(ino->id, ino->content.file_id, OBJECT_ID_BYTES);
-	} else {
-		randombytes_buf(ino->id, OBJECT_ID_BYTES);
-	}
+	/* A new file starts cold and empty (the first write makes its
+	 * content_file); its id is its file id. */
+	randombytes_buf(ino->id, OBJECT_ID_BYTES);
 	if (type == DIROBJ_SYMLINK) {
 		ino->target_len = strlen(target);
 		ino->target = strdup(target);
 	}
 	if (type == DIROBJ_DIR)
-		ino->loaded = true;
-	if (r || !ino->name || (type == DIROBJ_SYMLINK && !ino->target)) {
+		ino->ds->loaded = true;
+	if (type == DIROBJ_SYMLINK && !ino->target) {
 		tree_inode_free(ino);
-		return r ? r : -ENOMEM;
+		return -ENOMEM;
 	}
 	*out = ino;
 	return 0;
@@ -124,10 +118,10 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 
 static void tree_dir_changed_locked(struct tree *t, struct inode *dir)
 {
-	pthread_mutex_lock(&dir->lock);
+	tree_inode_lock(dir);
 	tree_now(&dir->mtime);
 	dir->ctime = dir->mtime;
-	pthread_mutex_unlock(&dir->lock);
+	tree_inode_unlock(dir);
 	tree_mark_dirty_locked(t, dir);
 }
 
@@ -135,13 +129,13 @@ static void tree_dir_changed_locked(struct tree *t, struct inode *dir)
  * inherit the bit (tree_lock held). */
 static void tree_inherit_gid(struct inode *dir, struct inode *ino)
 {
-	pthread_mutex_lock(&dir->lock);
+	tree_inode_lock(dir);
 	if (dir->mode & S_ISGID) {
 		ino->gid = dir->gid;
 		if (ino->type == DIROBJ_DIR)
 			ino->mode |= S_ISGID;
 	}
-	pthread_mutex_unlock(&dir->lock);
+	tree_inode_unlock(dir);
 }
 
 int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
@@ -202,9 +196,9 @@ static int tree_remove_check(struct tree *t, struct inode *dir, const char *name
 		return (*c)->type == DIROBJ_DIR ? -EISDIR : 0;
 	if ((*c)->type != DIROBJ_DIR)
 		return -ENOTDIR;
-	if (!(*c)->loaded)
+	if (!(*c)->ds->loaded)
 		return 1;
-	return (*c)->nchildren > 0 ? -ENOTEMPTY : 0;
+	return (*c)->ds->nchildren > 0 ? -ENOTEMPTY : 0;
 }
 
 int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir)
@@ -284,9 +278,10 @@ static int tree_rename_check(struct tree *t, struct tree_rename_op *op)
 		return -ENOTDIR;
 	if (op->src->type != DIROBJ_DIR && op->dst->type == DIROBJ_DIR)
 		return -EISDIR;
-	if (op->dst->type == DIROBJ_DIR && !op->dst->loaded)
+	if (op->dst->type == DIROBJ_DIR && !op->dst->ds->loaded)
 		return 1;
-	return op->dst && op->dst->type == DIROBJ_DIR && op->dst->nchildren > 0 ? -ENOTEMPTY : 0;
+	return op->dst && op->dst->type == DIROBJ_DIR && op->dst->ds->nchildren > 0 ? -ENOTEMPTY
+										    : 0;
 }
 
 /* Moves c to dir under name (tree_lock held; name is new, owned). */
@@ -294,14 +289,12 @@ static void tree_move_locked(struct tree *t, struct inode *c, struct inode *dir,
 			     size_t len)
 {
 	tree_table_remove(t, c->parent, c);
-	free(c->name);
-	c->name = name;
-	c->name_len = len;
+	tree_inode_set_name(c, name, len);
 	tree_table_insert(t, dir, c); /* cannot fail: dir's table exists */
-	pthread_mutex_lock(&c->lock);
+	tree_inode_lock(c);
 	tree_now(&c->ctime);
-	pthread_mutex_unlock(&c->lock);
-	if (c->type == DIROBJ_DIR && c->dirty)
+	tree_inode_unlock(c);
+	if (c->type == DIROBJ_DIR && c->ds->dirty)
 		tree_mark_dirty_locked(t, dir);
 }
 
@@ -314,13 +307,11 @@ static bool tree_rename_apply(struct tree *t, struct tree_rename_op *op, char *n
 	if (op->flags & TREE_RENAME_EXCHANGE) {
 		tree_table_remove(t, op->ndir, op->dst);
 		tree_move_locked(t, op->src, op->ndir, nname, op->nlen);
-		free(op->dst->name);
-		op->dst->name = oname;
-		op->dst->name_len = op->olen;
+		tree_inode_set_name(op->dst, oname, op->olen);
 		tree_table_insert(t, op->odir, op->dst);
-		pthread_mutex_lock(&op->dst->lock);
+		tree_inode_lock(op->dst);
 		tree_now(&op->dst->ctime);
-		pthread_mutex_unlock(&op->dst->lock);
+		tree_inode_unlock(op->dst);
 		oname = NULL;
 	} else {
 		if (op->dst)
@@ -368,16 +359,16 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 		if (r)
 			break;
 		pthread_mutex_lock(&t->lock);
-		if (!odir->loaded || !ndir->loaded) { /* unloaded meanwhile */
+		if (!odir->ds->loaded || !ndir->ds->loaded) { /* unloaded meanwhile */
 			pthread_mutex_unlock(&t->lock);
 			continue;
 		}
 		r = tree_rename_check(t, &op);
 		if (r == 1) /* our own reference keeps dst while it loads */
 			tree_ref_locked(t, op.dst, 1);
-		if (r == 0 && !ndir->table)
+		if (r == 0 && !ndir->ds->table)
 			tree_table_grow(t, ndir); /* moving must not fail half way */
-		if (r == 0 && !ndir->table)
+		if (r == 0 && !ndir->ds->table)
 			r = -ENOMEM;
 		if (r == 0 && op.src != op.dst) {
 			reap = tree_rename_apply(t, &op, nn, on);
@@ -423,8 +414,8 @@ static int tree_dirlist_fill(struct tree_dirlist *l, const struct inode *dir)
 
 	if (r == 0)
 		r = tree_dirent_set(&l->ents[l->n++], "..", 2, dir->parent ? dir->parent : dir);
-	for (size_t i = 0; r == 0 && dir->table && i < dir->table_size; i++)
-		for (const struct inode *c = dir->table[i]; c && r == 0; c = c->hash_next)
+	for (size_t i = 0; r == 0 && dir->ds->table && i < dir->ds->table_size; i++)
+		for (const struct inode *c = dir->ds->table[i]; c && r == 0; c = c->hash_next)
 			r = tree_dirent_set(&l->ents[l->n++], c->name, c->name_len, c);
 	return r;
 }
@@ -436,7 +427,7 @@ int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out)
 	memset(out, 0, sizeof(*out));
 	if (r)
 		return r;
-	out->ents = calloc(dir->nchildren + 2, sizeof(*out->ents));
+	out->ents = calloc(dir->ds->nchildren + 2, sizeof(*out->ents));
 	r = out->ents ? tree_dirlist_fill(out, dir) : -ENOMEM;
 	tree_cache_touch_locked(t, dir);
 	pthread_mutex_unlock(&t->lock);

@@ -124,8 +124,12 @@ static size_t reachable(struct tree *t, struct inode *dir)
 			continue;
 		if (c->type == DIROBJ_DIR)
 			n += reachable(t, c);
-		for (size_t s = 0; c->type == DIROBJ_FILE && s < c->content.nsegs; s++)
-			n += c->content.segs[s].present;
+		for (size_t s = 0; c->type == DIROBJ_FILE && c->content && s < c->content->nsegs;
+		     s++)
+			n += c->content->segs[s].present; /* open or changed */
+		for (size_t s = 0;
+		     c->type == DIROBJ_FILE && !c->content && s < content_cold_nsegs(&c->cold); s++)
+			n += content_cold_key(&c->cold, s) != NULL; /* cold */
 	}
 	tree_dirlist_free(&l);
 	return n;
@@ -419,11 +423,11 @@ static void test_old_directory_object_under_current_key_is_refused(void)
 	CHECK_RC(tree_create(m.tree, m.tree->root, "d", DIROBJ_DIR, 0755, 0, 0, NULL, &d), 0);
 	CHECK_RC(fwrite_file(m.tree, d, "one", "1", 1, NULL), 0);
 	CHECK_RC(fcommit(&m), 0);
-	object_key_text(text, d->ref.store_key);
+	object_key_text(text, d->ds->ref.store_key);
 	CHECK_RC(backend_get(e.store, text, 0, 0, &old, &len), 0);
 	CHECK_RC(tree_create(m.tree, d, "two", DIROBJ_FILE, 0644, 0, 0, NULL, &x), 0);
 	CHECK_RC(fcommit(&m), 0);
-	store_overwrite(&e, d->ref.store_key, old, len);
+	store_overwrite(&e, d->ds->ref.store_key, old, len);
 	CHECK_RC(fmount_open(&f, &e, "c2"), 0);
 	CHECK_RC(f.tree ? tree_lookup(f.tree, f.tree->root, "d", &x) : -1, 0);
 	CHECK_RC(tree_load_dir(f.tree, x), -EBADMSG);
