@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "hex.h"
 #include "recovery.h"
 #include "suite.h"
+#include "vault_name.h"
 
 #define CLI_INIT_DESCRIBE_BYTES 4096
 
@@ -29,6 +31,8 @@ static const char cli_init_usage[] =
     "\n"
     "  --passphrase-file F    read the passphrase from the first line of F\n"
     "  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
+    "  --name NAME            the name the file manager shows for it (sealfs:NAME),\n"
+    "                         kept in this machine's cache, never in the store\n"
     "  --cipher NAME          aes256gcm or xchacha20poly1305\n"
     "                         (default: aes256gcm where the cpu has AES-NI)\n"
     "  --kdf-memlimit MIB     Argon2id memory in MiB (default: libsodium MODERATE, 256)\n"
@@ -47,6 +51,7 @@ static const char cli_info_usage[] =
 
 struct cli_init_args {
 	const char *store;
+	const char *name;     /* --name: saved in the default cache (vault_name.h) */
 	struct cli_opts opts; /* where the new passphrase comes from, its KDF cost */
 	enum suite_id suite;
 };
@@ -63,13 +68,28 @@ static int cli_init_cipher(struct cli_init_args *a, const char *name)
 
 static int cli_init_option(void *arg, int c, const char *val)
 {
-	return c == 'c' ? cli_init_cipher(arg, val) : CLI_OPTS_NOT_MINE;
+	struct cli_init_args *a = arg;
+
+	if (c == 'c')
+		return cli_init_cipher(a, val);
+	if (c != 'N')
+		return CLI_OPTS_NOT_MINE;
+	if (!mount_name_ok(val))
+		return cli_usage("init",
+				 "--name: not a usable name (1-%d bytes of UTF-8, no "
+				 "control characters, ',', '=' or backslash)",
+				 MOUNT_NAME_MAX);
+	a->name = val;
+	return 0;
 }
 
 static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 {
-	static const struct option table[] = {
-	    CLI_OPTS_SECRET, {"cipher", required_argument, NULL, 'c'}, CLI_OPTS_KDF, CLI_OPTS_END};
+	static const struct option table[] = {CLI_OPTS_SECRET,
+					      {"cipher", required_argument, NULL, 'c'},
+					      {"name", required_argument, NULL, 'N'},
+					      CLI_OPTS_KDF,
+					      CLI_OPTS_END};
 	static const struct cli_opts_spec spec = {
 	    .cmd = "init",
 	    .usage = cli_init_usage,
@@ -203,6 +223,25 @@ static int cli_init_store(struct backend *store, const struct vault_config *cfg,
 	return cli_config_save(store, cfg);
 }
 
+/* --name: saved in this vault's default cache directory, made if missing
+ * (the vault exists by now: a failure says so). */
+static int cli_init_name(const struct vault_config *cfg, const char *name)
+{
+	char dir[PATH_MAX];
+	int rc = cli_cache_default(dir, cfg->vault_id);
+
+	if (rc == 0)
+		rc = cli_mkdirs(dir);
+	if (rc == 0)
+		rc = vault_name_save(dir, name);
+	if (rc)
+		return cli_fail(EXITCODE_CACHE,
+				"the vault was created, but saving its name in '%s' failed: %s "
+				"(mount with --name to set it)",
+				dir, strerror(-rc));
+	return 0;
+}
+
 int cli_init_main(int argc, char **argv)
 {
 	struct cli_init_args a = {0};
@@ -231,6 +270,8 @@ int cli_init_main(int argc, char **argv)
 		rc = cli_init_store(store, cfg, keys);
 	if (rc == 0)
 		cli_init_show(cfg, a.store, recovery);
+	if (rc == 0 && a.name)
+		rc = cli_init_name(cfg, a.name);
 out:
 	if (recovery)
 		sodium_free(recovery);

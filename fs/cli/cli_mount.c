@@ -262,26 +262,6 @@ static int cli_mount_check_mnt(char real[PATH_MAX], const char *arg)
 		   : 0;
 }
 
-/* mkdir -p with mode 0700 for the missing parts. */
-static int cli_mount_mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
 static int cli_mount_cache_path(char out[PATH_MAX], const struct cli_mount_ctx *ctx)
 {
 	int n;
@@ -307,7 +287,7 @@ static int cli_mount_check_cache(struct cli_mount_ctx *ctx)
 	rc = cli_mount_cache_path(path, ctx);
 	if (rc)
 		return rc;
-	rc = cli_mount_mkdirs(path);
+	rc = cli_mkdirs(path);
 	if (rc == 0 && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
 		rc = -ENOTDIR;
 	if (rc == 0 && !realpath(path, ctx->cache))

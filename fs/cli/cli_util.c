@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -374,5 +375,24 @@ int cli_check_sealfs_mount(const char *arg, const char *mnt)
 	if (strcmp(type, "fuse.sealfs") != 0)
 		return cli_fail(EXITCODE_MOUNTPOINT, "'%s' is not a sealfs mount (it is %s)", arg,
 				type);
+	return 0;
+}
+
+int cli_mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = path[i];
+	}
 	return 0;
 }

@@ -108,6 +108,8 @@ void cli_harden(void);
  * $XDG_CACHE_HOME/sealfs/ID, else ~/.cache/sealfs/ID (ID in hex). out holds
  * PATH_MAX bytes. 0, or -ENAMETOOLONG. */
 int cli_cache_default(char *out, const uint8_t vault_id[OBJECT_ID_BYTES]);
+/* mkdir -p with mode 0700 for the missing parts. 0 or -errno. */
+int cli_mkdirs(const char *path);
 
 /* Whether s is "-h" or "--help". */
 bool cli_is_help(const char *s);

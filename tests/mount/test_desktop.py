@@ -241,6 +241,39 @@ class LockTest(unittest.TestCase):
         self.assertEqual(text.count("cannot lock on suspend"), 1, text)
 
 
+class InitNameTest(unittest.TestCase):
+    """sealfs init --name: the name is saved in this machine's default cache for
+    the vault (never in the store), and a mount without --name shows it."""
+
+    def setUp(self):
+        self.v = Vault("initname")
+        self.xdg = os.path.join(self.v.root, "xdg")
+
+    def tearDown(self):
+        self.v.cleanup()
+
+    def test_init_name_is_the_mount_source(self):
+        env = dict(os.environ, XDG_CACHE_HOME=self.xdg)
+        run([SEALFS, "init", self.v.store, "--passphrase-file", self.v.passfile,
+             "--name", "Team Drive", "--insecure-test-kdf", "--kdf-memlimit", "8",
+             "--kdf-opslimit", "1"], env=env)
+        for dirpath, _, files in os.walk(self.v.store):
+            for n in files:
+                with open(os.path.join(dirpath, n), "rb") as f:
+                    self.assertNotIn(b"Team Drive", f.read(), "the name reached the store")
+        run([SEALFS, "mount", self.v.store, self.v.mnt, "--passphrase-file", self.v.passfile,
+             "--lock-on", "none"], env=env)
+        try:
+            self.assertEqual(mountinfo_source(self.v.mnt), ("fuse.sealfs", "sealfs:Team Drive"))
+        finally:
+            sealfs("unmount", self.v.mnt)
+        p = run([SEALFS, "init", self.v.store + "-bad", "--name", "a,b",
+                 "--passphrase-file", self.v.passfile], check=False, env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("--name", p.stderr)
+        self.assertFalse(os.path.exists(self.v.store + "-bad"), "a refused init created a store")
+
+
 class HelperTest(unittest.TestCase):
     """mount.sealfs: an fstab line, mount -t sealfs, the mount's name."""
 
