@@ -6,7 +6,8 @@
  * Errors are negative errnos: -ENOENT no such object, -EACCES bad credentials,
  * -EIO/-ETIMEDOUT/-ECONNREFUSED network trouble, -ENOSPC store full,
  * -EPROTO a malformed server reply, -EFBIG an object larger than the caller
- * said it can be. Every call is thread-safe.
+ * said it can be, -ESTALE (put_if only) the object is not at the version the
+ * caller expected. Every call is thread-safe.
  *
  * Bounded reads: the store is not trusted, so nothing it returns may be
  * larger than the caller expects. get is bounded by its len (backend_get_max
@@ -30,6 +31,24 @@ struct backend;
 enum {
 	BACKEND_CAP_LOCAL_FS = 1u << 0, /* objects are files: put_file may hard-link */
 	BACKEND_CAP_RANGE = 1u << 1,	/* get with a byte range is cheap */
+	BACKEND_CAP_PUT_IF = 1u << 2,	/* get_version and put_if are there */
+	/* put_if's condition is evaluated by a server, which may ignore it (an
+	 * S3 implementation from before conditional writes): ask
+	 * backend_probe_put_if before trusting it. Without this bit the store
+	 * itself makes put_if atomic (the local store: a lock file). */
+	BACKEND_CAP_PUT_IF_PROBE = 1u << 3,
+};
+
+/* Which version of an object a store holds, as the store names it: opaque
+ * bytes, equal exactly when the object was not replaced in between. The S3
+ * store: the ETag, quotes included; the local store: BLAKE2b-256 of the
+ * object's bytes (a sealed head has a random nonce, so two heads never hash
+ * alike). len 0 means "absent": put_if then creates the object only if there
+ * is none. */
+#define BACKEND_VERSION_MAX 128
+struct backend_version {
+	size_t len;
+	unsigned char v[BACKEND_VERSION_MAX];
 };
 
 /* Called once per listed object; return non-zero to stop (that value is returned). */
@@ -68,6 +87,23 @@ struct backend_ops {
 	 * its link); -ENOENT if missing. NULL: this store cannot tell (sealfs
 	 * fsck then deletes orphans only with --grace 0). */
 	int (*stored_time)(struct backend *b, const char *key, int64_t *sec);
+	/* BACKEND_CAP_PUT_IF (NULL otherwise; for small objects such as the
+	 * head): the whole object, at most max bytes (-EFBIG beyond), into a
+	 * new malloc'ed *out of *out_len bytes, with the version of exactly
+	 * those bytes in *ver. -ENOENT if missing. */
+	int (*get_version)(struct backend *b, const char *key, size_t max, unsigned char **out,
+			   size_t *out_len, struct backend_version *ver);
+	/* BACKEND_CAP_PUT_IF: compare-and-swap. Stores data as put does, but
+	 * only if key still holds version *expect (expect->len 0: only if key
+	 * does not exist); *out gets the new version. -ESTALE when key holds
+	 * another version (or none, or one when absence was expected): nothing
+	 * is written. Durable once sync returns, like put. The local store
+	 * holds an exclusive flock on STORE/<key>.lock around read, compare
+	 * and write; S3 sends If-Match / If-None-Match: * (412 -> -ESTALE).
+	 * Callers use backend_put_if, which also takes care of a retry whose
+	 * first try took effect. Objects up to 8 MiB (S3: no multipart). */
+	int (*put_if)(struct backend *b, const char *key, const void *data, size_t len,
+		      const struct backend_version *expect, struct backend_version *out);
 };
 
 struct backend {
@@ -125,6 +161,22 @@ static inline int backend_put(struct backend *b, const char *key, const void *d,
 {
 	return b->ops->put(b, key, d, len);
 }
+/* put_if (backend.h above), and a put_if that failed with -ESTALE while
+ * key already holds exactly data (a retried request whose first try took
+ * effect, its reply lost) succeeds with that version. -EOPNOTSUPP without
+ * BACKEND_CAP_PUT_IF. backends/backend_cas.c. */
+int backend_put_if(struct backend *b, const char *key, const void *data, size_t len,
+		   const struct backend_version *expect, struct backend_version *out);
+/* Whether the store honours put_if's conditions (for
+ * BACKEND_CAP_PUT_IF_PROBE stores): creates key (a fresh random key the
+ * caller chooses, e.g. an unused object key) with "absent" expected, tries
+ * to create it again and to replace it under a version it never had, then
+ * deletes it. 1: both were refused (-ESTALE), the store honours them; 0: one
+ * of them succeeded, or the server refused the conditional header itself
+ * (-EOPNOTSUPP): the store does not; a negative errno: the store failed (the
+ * object may be left behind: the caller's key must be one a later cleanup
+ * removes). */
+int backend_probe_put_if(struct backend *b, const char *key);
 static inline int backend_del(struct backend *b, const char *key) { return b->ops->del(b, key); }
 static inline int backend_sync(struct backend *b) { return b->ops->sync(b); }
 static inline void backend_destroy(struct backend *b)

@@ -222,12 +222,17 @@ static const struct http_errmap errmap[] = {
     {"ServiceUnavailable", 0, -EIO, 1},
     {"RequestTimeout", 0, -EIO, 1}, /* a 400 that AWS asks clients to retry */
     {"Throttling", 0, -EIO, 1},
+    {"PreconditionFailed", 0, -ESTALE, 0},	/* If-Match / If-None-Match not met */
+    {"ConditionalRequestConflict", 0, -EIO, 1}, /* a 409 AWS asks clients to retry */
+    {"NotImplemented", 0, -EOPNOTSUPP, 0},	/* e.g. a conditional header */
     {NULL, 401, -EACCES, 0},
     {NULL, 403, -EACCES, 0},
     {NULL, 404, -ENOENT, 0},
+    {NULL, 412, -ESTALE, 0},
     {NULL, 416, -ERANGE, 0},
     {NULL, 429, -EIO, 1},
     {NULL, 500, -EIO, 1},
+    {NULL, 501, -EOPNOTSUPP, 0},
     {NULL, 502, -EIO, 1},
     {NULL, 503, -EIO, 1},
     {NULL, 504, -EIO, 1},

@@ -124,7 +124,9 @@ typedef int (*http_prepare_fn)(void *arg, struct http_request *req, unsigned att
  * fixable ones above (at most two cures per exchange). Returns 0 on a 2xx status, else a negative
  * errno: -EACCES (401/403, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch,
  * ...), -ENOENT (404, NoSuchKey, NoSuchBucket, NoSuchUpload), -ERANGE (416),
- * -EFBIG (a body over mem_limit, EntityTooLarge), -EPROTO (a reply that makes
+ * -EFBIG (a body over mem_limit, EntityTooLarge), -ESTALE (412,
+ * PreconditionFailed: a conditional write's condition not met), -EOPNOTSUPP
+ * (501, NotImplemented), -EPROTO (a reply that makes
  * no sense), -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EIO (the rest), or the
  * sink's write error; err gets a one-line reason naming the method, the S3
  * code and message, and the tries. */

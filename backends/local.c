@@ -1,7 +1,8 @@
 /* local.c - the local-directory store: object <key> is the file STORE/<key>.
  * This file holds its vtable and its open and destroy; the calls live by
  * concern in local_path.c (keys, temporary files), local_io.c (objects),
- * local_list.c and local_sync.c (local_store.h joins them). It must never
+ * local_list.c, local_sync.c and local_cas.c (compare-and-swap: put_if
+ * under a flock on STORE/<key>.lock; local_store.h joins them). It must never
  * leave a torn object: every write builds a file in STORE/.tmp, fsyncs it and
  * renames it into place; put_file links a cache file that will not change
  * again and leaves its flush to sync(); sync() flushes those files and fsyncs
@@ -32,7 +33,7 @@ static void local_destroy(struct backend *b)
 
 static const struct backend_ops local_ops = {
     .name = "local",
-    .caps = BACKEND_CAP_LOCAL_FS | BACKEND_CAP_RANGE,
+    .caps = BACKEND_CAP_LOCAL_FS | BACKEND_CAP_RANGE | BACKEND_CAP_PUT_IF,
     .get = local_get,
     .get_to_fd = local_get_to_fd,
     .put = local_put,
@@ -43,6 +44,8 @@ static const struct backend_ops local_ops = {
     .sync = local_sync,
     .destroy = local_destroy,
     .stored_time = local_stored_time,
+    .get_version = local_get_version,
+    .put_if = local_put_if,
 };
 
 /* mkdir -p dir, mode 0700 for each directory it creates. */

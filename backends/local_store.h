@@ -2,7 +2,8 @@
  * the store's state and the calls its files share. local.c holds the vtable
  * and open/destroy; local_path.c keys, errno mapping and temporary files;
  * local_io.c the object calls; local_list.c listing; local_sync.c what sync
- * must flush and sync itself. Nothing outside backends/local*.c includes it. */
+ * must flush and sync itself; local_cas.c versions and put_if. Nothing outside backends/local*.c
+ * includes it. */
 #ifndef SEALFS_LOCAL_STORE_H
 #define SEALFS_LOCAL_STORE_H
 
@@ -109,5 +110,11 @@ int local_del(struct backend *b, const char *key);
 int local_list(struct backend *b, const char *prefix, backend_list_cb cb, void *arg);
 int local_sync(struct backend *b);
 int local_stored_time(struct backend *b, const char *key, int64_t *sec); /* local_time.c */
+/* local_cas.c: versions are BLAKE2b-256 of the bytes; put_if under a flock
+ * on STORE/<key>.lock. */
+int local_get_version(struct backend *b, const char *key, size_t max, unsigned char **out,
+		      size_t *out_len, struct backend_version *ver);
+int local_put_if(struct backend *b, const char *key, const void *data, size_t len,
+		 const struct backend_version *expect, struct backend_version *out);
 
 #endif

@@ -1,7 +1,7 @@
 /* s3.c - the S3 store: the backend ops table over signed S3 REST requests
  * (GET with Range, PUT, multipart upload with parallel parts, HEAD, DELETE,
- * ListObjectsV2). Must never send a request it did not sign with the real
- * payload hash, print a credential, or leave a failed multipart upload
+ * ListObjectsV2; conditional PUT and GET with the ETag in s3_cond.c). Must never send a request it
+ * did not sign with the real payload hash, print a credential, or leave a failed multipart upload
  * behind without trying to abort it. */
 #include "s3.h"
 
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "s3_cond.h"
 #include "s3_config.h"
 #include "s3_request.h"
 #include "s3_xml.h"
@@ -39,6 +40,13 @@ struct s3_backend {
 };
 
 const char *s3_last_error(void) { return s3_request_last_error(); }
+
+const struct s3_target *s3_store_target(struct backend *b, const struct http_policy **read_policy)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	*read_policy = &s->tun.read_policy;
+	return &s->t;
+}
 
 void s3_tuning_default(struct s3_tuning *t)
 {
@@ -475,7 +483,7 @@ static void s3_destroy(struct backend *b)
 
 static const struct backend_ops s3_ops = {
     .name = "s3",
-    .caps = BACKEND_CAP_RANGE,
+    .caps = BACKEND_CAP_RANGE | BACKEND_CAP_PUT_IF | BACKEND_CAP_PUT_IF_PROBE,
     .get = s3_get,
     .get_to_fd = s3_get_to_fd,
     .put = s3_put,
@@ -485,6 +493,8 @@ static const struct backend_ops s3_ops = {
     .list = s3_list,
     .sync = s3_sync,
     .destroy = s3_destroy,
+    .get_version = s3_get_version, /* s3_cond.c */
+    .put_if = s3_put_if,
 };
 
 /* --- open --- */

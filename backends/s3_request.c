@@ -256,8 +256,10 @@ static int prepare(void *arg, struct http_request *hr, unsigned attempt,
 		r = req_line(rq, &n, "x-amz-security-token", rq->cr->session_token);
 	if (r == 0 && ranged)
 		r = req_line(rq, &n, "Range", range);
-	if (r == 0 && rq->if_match[0]) /* unsigned; pins the object resumed */
+	if (r == 0 && rq->if_match[0]) /* unsigned; pins the object resumed, or put_if's */
 		r = req_line(rq, &n, "If-Match", rq->if_match);
+	if (r == 0 && rq->if_none_match)
+		r = req_line(rq, &n, "If-None-Match", "*");
 	if (r < 0)
 		return r;
 	*hr = (struct http_request){rq->method, rq->url,      rq->hdrs, n,

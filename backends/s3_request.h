@@ -59,7 +59,8 @@ struct s3_request {
 	int ranged;			  /* send a Range for [off, off+len) (len 0: to the end) */
 	uint64_t off;
 	size_t len;
-	char if_match[128]; /* ETag pinned when a download resumes */
+	char if_match[128]; /* ETag pinned when a download resumes; a put_if's expected ETag */
+	int if_none_match;  /* put_if of an object expected absent: If-None-Match: * */
 	/* per try: */
 	struct s3_sigv4_result sig;
 	struct s3_creds *cr; /* a reference for this try */

@@ -4,7 +4,7 @@
  * object a head in the store or a pending record still reaches, never remove
  * a record before its head is in the store, and never log names or contents
  * (store keys are random and may be logged). */
-#include "upload.h"
+#include "upload_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,40 +29,6 @@
 /* A round starts this long after the first kick, so that the records of a
  * burst of fsyncs share one round's store syncs (unless someone waits). */
 #define UPLOAD_GATHER_MS 250u
-
-struct upload {
-	/* Read-only after upload_start. */
-	struct backend *store;	 /* borrowed */
-	struct cache *cache;	 /* borrowed */
-	struct journal *journal; /* borrowed */
-	char cache_dir[CACHE_PATH_MAX];
-	uint8_t vault_id[OBJECT_ID_BYTES];
-	pthread_t thread;
-
-	pthread_mutex_t lock; /* the fields below; stored_seq written by the thread only */
-	uint64_t stored_seq;  /* head seq known to be in the store */
-	uint64_t done_seq;    /* records up to here fully done (garbage deleted) */
-	pthread_cond_t cond;  /* the thread waits: work, stop */
-	pthread_cond_t done;  /* drain waits: idle, failing */
-	bool work;	      /* a record may be pending */
-	bool idle;	      /* the last round found nothing left */
-	bool stop;
-	bool draining;
-	bool urgent;	      /* upload_wait is waiting: no gathering */
-	uint64_t round_begun; /* rounds started (written by the thread) */
-	uint64_t round_done;  /* the number of the last round finished */
-	int round_rc;	      /* its result */
-	uint64_t flush_want;  /* upload_flush waits for this round: no gathering, no back-off */
-	bool failing;
-	int last_err;
-	struct timespec progress; /* CLOCK_MONOTONIC of the last successful round */
-	/* upload_stats: bytes taken by the store, per CLOCK_MONOTONIC second. */
-	int64_t last_err_time; /* CLOCK_REALTIME seconds of the last failure */
-	int64_t started_s;
-	uint64_t sent_bytes;
-	uint64_t rate_bytes[UPLOAD_RATE_WINDOW_S];
-	int64_t rate_sec[UPLOAD_RATE_WINDOW_S];
-};
 
 /* ---- one round: every pending record ---- */
 
@@ -151,7 +117,7 @@ static int upload_put_object(struct upload *u, const char *text, const char *pat
 	return r;
 }
 
-static int64_t upload_now_s(clockid_t clock)
+int64_t upload_now_s(clockid_t clock)
 {
 	struct timespec now;
 
@@ -246,6 +212,23 @@ static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t
 	return r;
 }
 
+/* Remembers the stored seq in CACHE/state before any record goes: a mount
+ * tells this cache's own heads from another device's by it. */
+static int upload_remember(struct upload *u)
+{
+	int r;
+
+	if (u->state_seq >= u->stored_seq)
+		return 0;
+	r = head_state_write(u->cache_dir, u->vault_id, u->stored_seq);
+	if (r)
+		log_msg(LOG_WARNING, "upload: remembering head seq %" PRIu64 " failed (errno %d)",
+			u->stored_seq, -r);
+	else
+		u->state_seq = u->stored_seq;
+	return r;
+}
+
 /* Objects, sync, the newest head, sync, remember its seq. */
 static int upload_heads(struct upload_round *rd)
 {
@@ -254,12 +237,12 @@ static int upload_heads(struct upload_round *rd)
 	int r;
 
 	if (last->seq <= u->stored_seq)
-		return 0;
+		return upload_remember(u);
 	r = upload_run(rd, upload_put_counted, rd->njobs, "storing", true);
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
 	if (r == 0)
-		r = backend_put(u->store, HEAD_STORE_KEY, last->head, last->head_len);
+		r = upload_put_head(u, last);
 	if (r == 0)
 		upload_count(u, last->head_len);
 	if (r == 0)
@@ -269,9 +252,7 @@ static int upload_heads(struct upload_round *rd)
 	pthread_mutex_lock(&u->lock);
 	u->stored_seq = last->seq;
 	pthread_mutex_unlock(&u->lock);
-	if (head_state_write(u->cache_dir, u->vault_id, last->seq) != 0)
-		log_msg(LOG_WARNING, "upload: remembering head seq %" PRIu64 " failed", last->seq);
-	return 0;
+	return upload_remember(u);
 }
 
 static int upload_finish(struct upload_round *rd)
@@ -342,6 +323,8 @@ static int upload_round(struct upload *u, size_t *left)
 /* Logs once per change of state (lock held). */
 static void upload_note(struct upload *u, int r)
 {
+	if (u->conflict)
+		return; /* logged once by upload_head.c */
 	if (r == 0) {
 		if (u->failing)
 			log_msg(LOG_INFO,
@@ -392,7 +375,7 @@ static void *upload_main(void *arg)
 
 	pthread_mutex_lock(&u->lock);
 	while (!u->stop) {
-		if (!u->work) {
+		if (!u->work || u->conflict) {
 			u->idle = true;
 			pthread_cond_broadcast(&u->done);
 			pthread_cond_wait(&u->cond, &u->lock);
@@ -429,7 +412,7 @@ static void *upload_main(void *arg)
 
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
 		 struct journal *journal, const char *cache_dir,
-		 const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq)
+		 const uint8_t vault_id[OBJECT_ID_BYTES], const struct upload_base *base)
 {
 	struct upload *u = calloc(1, sizeof(*u));
 	pthread_condattr_t ca;
@@ -448,7 +431,13 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->store = store;
 	u->cache = cache;
 	u->journal = journal;
-	u->stored_seq = stored_seq;
+	u->stored_seq = base->stored_seq;
+	u->state_seq = 0; /* written again before the first record goes */
+	u->head_ver = base->ver;
+	u->conflict = base->conflict;
+	u->conflict_seq = base->conflict_seq;
+	u->failing = base->conflict;
+	u->last_err = base->conflict ? -ESTALE : 0;
 	u->work = true; /* the backlog of an earlier mount */
 	clock_gettime(CLOCK_MONOTONIC, &u->progress);
 	u->started_s = u->progress.tv_sec;
@@ -508,7 +497,7 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms)
 	u->work = true;
 	u->idle = false;
 	pthread_cond_broadcast(&u->cond);
-	while (!(u->idle && !u->work) && !upload_gave_up(u, &start, give_up_ms)) {
+	while (!(u->idle && !u->work) && !u->conflict && !upload_gave_up(u, &start, give_up_ms)) {
 		mono_deadline(&tick, UPLOAD_POLL_MS);
 		pthread_cond_timedwait(&u->done, &u->lock, &tick);
 	}
@@ -533,9 +522,11 @@ int upload_flush(struct upload *u, unsigned ms)
 		u->work = true;
 		u->idle = false;
 		pthread_cond_broadcast(&u->cond);
-		while (u->round_done < want && !u->stop && !mono_passed(&due))
+		while (u->round_done < want && !u->stop && !u->conflict && !mono_passed(&due))
 			pthread_cond_timedwait(&u->done, &u->lock, &due);
-		if (u->round_done < want)
+		if (u->conflict)
+			r = -ESTALE;
+		else if (u->round_done < want)
 			r = u->stop ? -ESHUTDOWN : -ETIMEDOUT;
 		else
 			r = u->round_rc;
@@ -580,7 +571,10 @@ void upload_stats(struct upload_stats *out, struct upload *u)
 	    .rate = sum / (uint64_t)(span < UPLOAD_RATE_WINDOW_S ? span : UPLOAD_RATE_WINDOW_S),
 	    .failing = u->failing,
 	    .last_err = u->last_err,
-	    .last_err_time = u->last_err_time};
+	    .last_err_time = u->last_err_time,
+	    .conflict = u->conflict,
+	    .conflict_seq = u->conflict_seq,
+	    .cas_ignored = u->cas == HEAD_CAS_IGNORED};
 	pthread_mutex_unlock(&u->lock);
 }
 

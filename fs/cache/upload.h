@@ -5,12 +5,16 @@
  *
  * For the pending records with seq > the last head known to be in the store:
  * put every segment (from its cache file) and directory object that no
- * pending record lists as garbage; sync; put the newest record's head; sync;
+ * pending record lists as garbage; sync; put the newest record's head by
+ * compare-and-swap on the head it was built on (fs/cache/head.h); sync;
  * remember its seq (CACHE/state); delete every pending record's garbage from
  * the store and the cache; remove the record files. Records at or below the
  * remembered seq only have their garbage deleted. On a store error nothing
  * is removed and the round is retried after a back-off (1 s doubling to
- * 60 s). Logs errnos and counts only. */
+ * 60 s). When another device changed the head (-ESTALE) the uploader stops
+ * for good: every record stays, nothing is deleted, upload_wait fails,
+ * upload_flush returns -ESTALE, upload_drain returns at once, and
+ * upload_stats says conflict. Logs errnos and counts only. */
 #ifndef SEALFS_UPLOAD_H
 #define SEALFS_UPLOAD_H
 
@@ -39,16 +43,31 @@ struct upload_stats {
 	bool failing;	       /* the last round failed */
 	int last_err;	       /* negative errno of the last failed round, 0: none yet */
 	int64_t last_err_time; /* its CLOCK_REALTIME seconds (0: none) */
+	bool conflict;	       /* another device changed the store's head: nothing is
+				  uploaded any more (the records stay) */
+	uint64_t conflict_seq; /* the newest commit that could not be stored then */
+	bool cas_ignored;      /* the store ignores conditional writes (probe) */
+};
+
+/* Where the uploader starts: the store's head this mount builds on. */
+struct upload_base {
+	uint64_t stored_seq;	    /* its seq: records up to it are in the store */
+	struct backend_version ver; /* its version (head_get), replaced by compare-and-swap */
+	/* The engine found another device's head over this cache's commits
+	 * (a read-only mount of them): never write; conflict_seq the newest. */
+	bool conflict;
+	uint64_t conflict_seq;
 };
 
 /* Starts the uploader thread over store, cache and the cache's open journal
- * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard. stored_seq is the seq
- * of the head known to be in the store. The thread begins with whatever records are pending. *out
- * is new. 0, -ENOMEM, -ENAMETOOLONG, or pthread_create's error. */
+ * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard.
+ * base (copied) is the head in the store. The thread begins with whatever
+ * records are pending. *out is new. 0, -ENOMEM, -ENAMETOOLONG, or
+ * pthread_create's error. */
 struct journal;
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
 		 struct journal *journal, const char *cache_dir,
-		 const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t stored_seq);
+		 const uint8_t vault_id[OBJECT_ID_BYTES], const struct upload_base *base);
 /* A new record was written: upload it soon. Thread-safe, never blocks long. */
 void upload_kick(struct upload *u);
 /* Waits until the record of seq (or a newer one) is done: its head in the

@@ -204,8 +204,18 @@ static void cli_status_print(const struct control_status *st)
 	cli_status_size(pend, sizeof(pend), st->pending_bytes);
 	cli_status_size(sent, sizeof(sent), st->uploaded_bytes);
 	cli_status_size(rate, sizeof(rate), st->upload_rate);
-	printf("store:        %s\n",
-	       st->store_failing ? "failing (retrying in the background)" : "ok");
+	if (st->head_conflict)
+		printf(
+		    "store:        head changed by another device: nothing is uploaded any more; "
+		    "commits up to seq %llu stay in the cache's journal (docs/CLI.md, \"Several "
+		    "devices\")\n",
+		    (unsigned long long)st->conflict_seq);
+	else
+		printf("store:        %s\n",
+		       st->store_failing ? "failing (retrying in the background)" : "ok");
+	if (st->cas_ignored)
+		printf("conditional:  ignored by the store: a second device writing at the same "
+		       "moment could replace a commit unseen\n");
 	cli_status_print_error(st);
 	printf("pending:      %llu commits, %llu objects, %s to upload\n",
 	       (unsigned long long)st->journal_records, (unsigned long long)st->pending_objects,
@@ -372,6 +382,19 @@ static int cli_status_gave_up(const struct cli_status_conn *c, const struct cont
 			c->arg, timeout, why);
 }
 
+/* Another device changed the store's head: this mount uploads nothing more. */
+static int cli_status_conflict(const struct cli_status_conn *c, const struct cli_status_sync *s,
+			       const struct control_status *st)
+{
+	if (s->bar)
+		fputc('\n', stderr);
+	return cli_fail(EXITCODE_STORE_IO,
+			"sync '%s': the store's head was changed by another device (this mount's "
+			"commits up to seq %llu stay in the cache's journal): merging devices is "
+			"not supported yet: unmount, then see \"Several devices\" in docs/CLI.md",
+			c->arg, (unsigned long long)st->conflict_seq);
+}
+
 /* Flushes the kernel's cached writes into the daemon, so the commit has them. */
 static void cli_status_syncfs(const char *mnt)
 {
@@ -392,6 +415,8 @@ static int cli_status_wait(struct cli_status_conn *c, struct cli_status_sync *s,
 
 	while (!cli_status_done(s, st)) {
 		cli_status_bar(s, st, false);
+		if (st->head_conflict)
+			return cli_status_conflict(c, s, st);
 		if (cli_status_passed(&s->due))
 			return cli_status_gave_up(c, st, timeout);
 		poll(NULL, 0, CLI_STATUS_POLL_MS);

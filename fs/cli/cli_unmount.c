@@ -95,7 +95,8 @@ static int cli_unmount_wait(int pidfd, const char *arg)
 /* After the daemon exited: did it leave commits the store did not take? */
 static int cli_unmount_check_pending(const char *arg, const char *pid_path)
 {
-	char path[RUNTIME_PATH_BYTES], buf[32];
+	char path[RUNTIME_PATH_BYTES], buf[64];
+	unsigned long long seq = 0;
 	unsigned long n = 0;
 	ssize_t got;
 	int fd;
@@ -114,6 +115,14 @@ static int cli_unmount_check_pending(const char *arg, const char *pid_path)
 				"'%s' is unmounted, but its last commit failed: changes made since "
 				"the last successful fsync are lost (the daemon's log says why)",
 				arg);
+	if (sscanf(buf, "conflict %lu %llu", &n, &seq) == 2)
+		return cli_fail(
+		    EXITCODE_STORE_IO,
+		    "'%s' is unmounted, but the store's head was changed by another device: "
+		    "this mount's commits (up to seq %llu) stay in the cache's journal and "
+		    "were not uploaded; merging devices is not supported yet: see "
+		    "\"Several devices\" in docs/CLI.md",
+		    arg, seq);
 	n = strtoul(buf, NULL, 10);
 	if (n == 0)
 		return 0;

@@ -110,7 +110,10 @@ static int control_status(const struct control *c, struct control_status *st)
 				      .committed_seq = commit_seq(c->deps.commit),
 				      .store_failing = us.failing,
 				      .last_error = -us.last_err,
-				      .last_error_time = us.last_err_time};
+				      .last_error_time = us.last_err_time,
+				      .head_conflict = us.conflict,
+				      .conflict_seq = us.conflict_seq,
+				      .cas_ignored = us.cas_ignored};
 	pthread_mutex_lock(&t->lock);
 	st->uncommitted = t->dirty;
 	st->inodes = t->ninodes;

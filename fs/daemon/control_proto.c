@@ -27,6 +27,7 @@ static const struct {
     {"oldest_pending_seq", offsetof(struct control_status, oldest_pending_seq)},
     {"inodes", offsetof(struct control_status, inodes)},
     {"idle_dirs", offsetof(struct control_status, idle_dirs)},
+    {"conflict_seq", offsetof(struct control_status, conflict_seq)},
 };
 
 #define CONTROL_PROTO_NCOUNTS (sizeof(control_proto_counts) / sizeof(control_proto_counts[0]))
@@ -103,9 +104,11 @@ static json_t *control_proto_error_obj(const struct control_status *st)
 
 char *control_proto_status_reply(const struct control_status *st)
 {
-	json_t *doc = json_pack("{s:b, s:b, s:b, s:o}", "ok", 1, "uncommitted_changes",
-				(int)st->uncommitted, "store_failing", (int)st->store_failing,
-				"last_error", control_proto_error_obj(st));
+	json_t *doc =
+	    json_pack("{s:b, s:b, s:b, s:b, s:b, s:o}", "ok", 1, "uncommitted_changes",
+		      (int)st->uncommitted, "store_failing", (int)st->store_failing,
+		      "head_conflict", (int)st->head_conflict, "store_ignores_conditional_writes",
+		      (int)st->cas_ignored, "last_error", control_proto_error_obj(st));
 
 	for (size_t i = 0; doc && i < CONTROL_PROTO_NCOUNTS; i++) {
 		uint64_t v;
@@ -182,6 +185,8 @@ int control_proto_parse_status(struct control_status *out, char *why, const char
 	json_t *doc = control_proto_reply(&r, why, buf, len);
 	json_t *unc = doc ? json_object_get(doc, "uncommitted_changes") : NULL;
 	json_t *fail = doc ? json_object_get(doc, "store_failing") : NULL;
+	json_t *conflict = doc ? json_object_get(doc, "head_conflict") : NULL;
+	json_t *ign = doc ? json_object_get(doc, "store_ignores_conditional_writes") : NULL;
 
 	if (!doc)
 		return r;
@@ -191,12 +196,15 @@ int control_proto_parse_status(struct control_status *out, char *why, const char
 		r = control_proto_count(&v, doc, control_proto_counts[i].name);
 		memcpy((char *)&st + control_proto_counts[i].off, &v, sizeof(v));
 	}
-	if (r == 0 && (!json_is_boolean(unc) || !json_is_boolean(fail)))
+	if (r == 0 && (!json_is_boolean(unc) || !json_is_boolean(fail) ||
+		       !json_is_boolean(conflict) || !json_is_boolean(ign)))
 		r = -EPROTO;
 	if (r == 0)
 		r = control_proto_last_error(&st, doc);
 	st.uncommitted = json_is_true(unc);
 	st.store_failing = json_is_true(fail);
+	st.head_conflict = json_is_true(conflict);
+	st.cas_ignored = json_is_true(ign);
 	json_decref(doc);
 	if (r == 0)
 		*out = st;

@@ -37,8 +37,12 @@ struct control_status {
 	uint64_t oldest_pending_seq; /* oldest record in the journal; 0: none */
 	uint64_t inodes;	     /* inodes in the daemon's memory (tree.h) */
 	uint64_t idle_dirs;	     /* loaded directories it may unload (tree_cache.h) */
+	uint64_t conflict_seq;	     /* head_conflict: the newest commit not stored */
 	bool uncommitted;	     /* in-memory changes the committer has not sealed yet */
 	bool store_failing;	     /* the uploader's last round failed */
+	bool head_conflict;	     /* another device changed the store's head: nothing
+					is uploaded any more (upload.h) */
+	bool cas_ignored;	     /* the store ignores conditional writes */
 	int last_error;		     /* positive errno of the last store failure; 0: none */
 	int64_t last_error_time;     /* its Unix time in seconds */
 };

@@ -387,7 +387,8 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 {
 	struct engine_opts eo = {.cache_dir = o->cache_dir,
 				 .track_cache = o->cache_size > 0,
-				 .store_wait_ms = o->fsync_store ? MOUNT_FSYNC_STORE_WAIT_MS : 0};
+				 .store_wait_ms = o->fsync_store ? MOUNT_FSYNC_STORE_WAIT_MS : 0,
+				 .read_only = o->read_only};
 	char real[PATH_MAX];
 	int r = mount_check_fuse(err, size);
 
@@ -404,9 +405,10 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 /* Gives the uploader time to empty the journal; what is left waits for the
  * next mount (nothing is lost: it is durable in the cache). */
 /* Tells whoever waits for this daemon (sealfs unmount) what the store lacks. */
-static void mount_report_pending(const char *path, size_t left, bool lost)
+static void mount_report_pending(const char *path, size_t left, bool lost,
+				 const struct upload_stats *st)
 {
-	char line[32];
+	char line[64];
 	int fd, n;
 
 	if (!path)
@@ -419,8 +421,15 @@ static void mount_report_pending(const char *path, size_t left, bool lost)
 	if (fd < 0)
 		return;
 	/* "lost": the last commit failed, so sealfs unmount must not say 0. */
-	n = lost ? snprintf(line, sizeof(line), "lost %zu\n", left)
-		 : snprintf(line, sizeof(line), "%zu\n", left);
+	/* "conflict": another device changed the head (upload.h), so the
+	 * commits left do not go up at the next mount either. */
+	if (lost)
+		n = snprintf(line, sizeof(line), "lost %zu\n", left);
+	else if (st->conflict)
+		n = snprintf(line, sizeof(line), "conflict %zu %llu\n", left,
+			     (unsigned long long)st->conflict_seq);
+	else
+		n = snprintf(line, sizeof(line), "%zu\n", left);
 	if (n > 0 && write(fd, line, (size_t)n) != n)
 		log_msg(LOG_WARNING, "writing the pending-commit count failed");
 	close(fd);
@@ -428,19 +437,24 @@ static void mount_report_pending(const char *path, size_t left, bool lost)
 
 static void mount_drain(struct mount_state *m, const char *pending_path, bool lost)
 {
+	struct upload_stats st;
 	size_t left;
 
 	notify_status("unmounted; uploading what the store lacks (gives up after %u s "
 		      "without progress)",
 		      MOUNT_DRAIN_GIVE_UP_MS / 1000u);
 	left = upload_drain(m->eng.up, MOUNT_DRAIN_GIVE_UP_MS);
-	if (left) {
+	upload_stats(&st, m->eng.up);
+	if (left && st.conflict) {
+		notify_status("%zu commits left in the cache: another device changed the head",
+			      left);
+	} else if (left) {
 		log_msg(LOG_WARNING,
 			"%zu commits not yet in the store; they will be uploaded at the next mount",
 			left);
 		notify_status("%zu commits left in the cache for the next mount", left);
 	}
-	mount_report_pending(pending_path, left, lost);
+	mount_report_pending(pending_path, left, lost, &st);
 }
 
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,

@@ -23,6 +23,7 @@
 #include "head.h"
 #include "journal.h"
 #include "log.h"
+#include "meta.h"
 #include "prefetch.h"
 #include "seal.h"
 #include "tree.h"
@@ -73,8 +74,18 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 	}
 	if (r == 0)
 		r = seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta);
-	if (r == 0)
-		r = engine_put_sealed(store, HEAD_STORE_KEY, sealed, len);
+	if (r == 0) {
+		/* Created only where there is none: two inits never both win. */
+		struct backend_version absent = {.len = 0}, ver;
+
+		r = backend_put_if(store, HEAD_STORE_KEY, sealed, len, &absent, &ver);
+		free(sealed);
+		if (r == -ESTALE)
+			return errbuf_fail(err, err_size, -EEXIST,
+					   "the store already holds a vault head");
+		if (r == 0)
+			r = backend_sync(store);
+	}
 	if (r)
 		return errbuf_fail(err, err_size, r, "writing the empty root failed: %s",
 				   strerror(-r));
@@ -83,11 +94,24 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 
 /* ---- the head ---- */
 
-static int engine_read_head(struct dirobj_head *head, struct backend *store,
-			    const struct vault_config *cfg, const struct vault_keys *keys,
-			    char *err, size_t size)
+/* The store's head as the mount found it. */
+struct engine_base {
+	struct upload_base up; /* seq and version, for the uploader */
+	unsigned char *sealed; /* its sealed bytes (owned) */
+	size_t len;
+	bool ours; /* a journal record holds exactly these bytes */
+};
+
+/* The store's head, opened, with its sealed bytes and version in *base. */
+static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
+			    struct backend *store, const struct vault_config *cfg,
+			    const struct vault_keys *keys, char *err, size_t size)
 {
-	int r = seal_read_head(head, store, cfg->vault_id, keys->meta);
+	int r = head_get(store, META_MAX_SEALED_BYTES, &base->sealed, &base->len, &base->up.ver);
+
+	memset(head, 0, sizeof(*head));
+	if (r == 0)
+		r = seal_open_head(head, base->sealed, base->len, cfg->vault_id, keys->meta);
 
 	if (r == -ENOENT)
 		return errbuf_fail(
@@ -99,23 +123,30 @@ static int engine_read_head(struct dirobj_head *head, struct backend *store,
 	return 0;
 }
 
-/* Refuses a store older than one this cache has seen; remembers the seq. */
+/* Refuses a store older than one this cache has seen (*seen: that seq). */
 static int engine_check_rollback(const char *cache_dir, const struct vault_config *cfg,
-				 uint64_t seq, char *err, size_t size)
+				 uint64_t seq, uint64_t *seen, char *err, size_t size)
 {
-	uint64_t seen = 0;
-	int r = head_state_read(cache_dir, cfg->vault_id, &seen);
+	int r = head_state_read(cache_dir, cfg->vault_id, seen);
 
 	if (r == -EINVAL)
 		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
-	if (r == 0 && seq < seen)
+	if (r == 0 && seq < *seen)
 		return errbuf_fail(err, size, -ESTALE,
 				   "store was rolled back (head seq %" PRIu64 " < %" PRIu64
 				   " seen before)",
-				   seq, seen);
+				   seq, *seen);
+	return 0;
+}
+
+/* Remembers the store's seq, once the journal agreed with it: written
+ * before, a refused mount would have moved the guard past its own
+ * commits, and the next try would have dropped them. */
+static void engine_remember(const char *cache_dir, const struct vault_config *cfg, uint64_t seq,
+			    uint64_t seen)
+{
 	if (seq > seen && head_state_write(cache_dir, cfg->vault_id, seq) != 0)
 		log_msg(LOG_WARNING, "remembering the head seq in the cache failed");
-	return 0;
 }
 
 /* ---- the journal ---- */
@@ -125,9 +156,11 @@ static int engine_check_rollback(const char *cache_dir, const struct vault_confi
  * is ignored (and removed) when it is the newest (a commit cut short) or
  * when its seq is at most the store's head seq stored (a removed record
  * whose slot was being reused); any other damaged record fails the open.
- * *newest gets the newest intact seq and head (0 / untouched when none). */
-static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored, uint64_t *newest,
-			 unsigned char **head, size_t *head_len, char *err, size_t size)
+ * *newest gets the newest intact seq and head (0 / untouched when none);
+ * base->ours whether a record holds exactly the store's head. */
+static int engine_replay(struct cache *cache, struct journal *j, struct engine_base *base,
+			 uint64_t stored, uint64_t *newest, unsigned char **head, size_t *head_len,
+			 char *err, size_t size)
 {
 	char text[OBJECT_KEY_TEXT_BYTES];
 	struct journal_record rec;
@@ -163,6 +196,9 @@ static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored
 				r = cache_write_object(cache, text, rec.objs[k].data,
 						       rec.objs[k].len);
 		}
+		if (rec.seq == stored) /* the store's head is this record's: ours */
+			base->ours = rec.head_len == base->len &&
+				     memcmp(rec.head, base->sealed, base->len) == 0;
 		free(*head);
 		*head = malloc(rec.head_len ? rec.head_len : 1);
 		if (r == 0 && !*head)
@@ -181,30 +217,51 @@ static int engine_replay(struct cache *cache, struct journal *j, uint64_t stored
 	return r;
 }
 
+/* Another device's head is in the store over this cache's commits not yet
+ * uploaded: refused, or (read-only) this cache's newest commit is mounted
+ * with the uploader stopped for good, so its files can be copied out. */
+static int engine_conflict(struct engine_base *base, uint64_t stored, uint64_t pending,
+			   bool read_only, char *err, size_t size)
+{
+	if (!read_only)
+		return errbuf_fail(
+		    err, size, -ESTALE,
+		    "another device wrote to the store (its head is seq %" PRIu64
+		    ") over this cache's commits not yet uploaded (up to seq %" PRIu64
+		    "); they stay in this cache, but merging devices is not supported yet: mount "
+		    "with this cache and -o ro to copy them out, see \"Several devices\" in "
+		    "docs/CLI.md",
+		    stored, pending);
+	log_msg(LOG_WARNING,
+		"another device wrote to the store (head seq %" PRIu64
+		"): showing this cache's own commit %" PRIu64 " read-only; nothing is uploaded",
+		stored, pending);
+	base->up.conflict = true;
+	base->up.conflict_seq = pending;
+	return 0;
+}
+
 /* Chooses the head to mount: the store's (in *head already, seq stored), or
- * the newest journal record's when it is newer. Refuses a store that moved
- * past commits this cache has not uploaded yet. */
+ * the newest journal record's when it is newer. A store that moved past
+ * remembered (this cache's last own head in the store) while records above
+ * that wait is another device's unless a record holds exactly its head. */
 static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 			      const struct vault_config *cfg, const struct vault_keys *keys,
-			      const char *cache_dir, uint64_t remembered, char *err, size_t size)
+			      const struct engine_opts *o, uint64_t remembered,
+			      struct engine_base *base, char *err, size_t size)
 {
 	unsigned char *sealed = NULL;
 	size_t len = 0;
 	uint64_t pending = 0, stored = head->seq;
-	int r = journal_open(&e->journal, cache_dir);
+	int r = journal_open(&e->journal, o->cache_dir);
 
 	if (r)
 		return errbuf_fail(err, size, r, "creating the cache's journal failed: %s",
 				   strerror(-r));
-	r = engine_replay(e->cache, e->journal, stored, &pending, &sealed, &len, err, size);
-	if (r == 0 && pending > remembered && pending < stored)
-		r = errbuf_fail(err, size, -ESTALE,
-				"the store's head (seq %" PRIu64 ") is newer than this cache's "
-				"commits not yet uploaded (seq %" PRIu64
-				"): another mount wrote to "
-				"the store",
-				stored, pending);
-	if (r == 0 && pending > stored) {
+	r = engine_replay(e->cache, e->journal, base, stored, &pending, &sealed, &len, err, size);
+	if (r == 0 && pending > remembered && stored > remembered && !base->ours)
+		r = engine_conflict(base, stored, pending, o->read_only, err, size);
+	if (r == 0 && (pending > stored || base->up.conflict)) {
 		dirobj_head_release(head);
 		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta);
 		if (r)
@@ -245,8 +302,8 @@ static int engine_prepare_cache(const char *cache_dir)
 	return r;
 }
 
-/* The cache, then the head to mount (*head, *stored: the store's seq). */
-static int engine_open_head(struct engine *e, struct dirobj_head *head, uint64_t *stored,
+/* The cache, then the head to mount (*head; base: the store's). */
+static int engine_open_head(struct engine *e, struct dirobj_head *head, struct engine_base *base,
 			    struct backend *store, const struct vault_config *cfg,
 			    const struct vault_keys *keys, const struct engine_opts *o, char *err,
 			    size_t size)
@@ -257,24 +314,25 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, uint64_t
 	if (r == 0 && o->track_cache && (r = cache_track(e->cache)) != 0)
 		errbuf_fail(err, size, r, "reading the cache failed: %s", strerror(-r));
 	if (r == 0)
-		r = engine_read_head(head, store, cfg, keys, err, size);
+		r = engine_read_head(head, base, store, cfg, keys, err, size);
 	if (r)
 		return r;
-	*stored = head->seq;
-	head_state_read(o->cache_dir, cfg->vault_id, &remembered);
-	r = engine_check_rollback(o->cache_dir, cfg, head->seq, err, size);
+	base->up.stored_seq = head->seq;
+	r = engine_check_rollback(o->cache_dir, cfg, head->seq, &remembered, err, size);
 	if (r == 0)
-		r = engine_choose_head(e, head, cfg, keys, o->cache_dir, remembered, err, size);
+		r = engine_choose_head(e, head, cfg, keys, o, remembered, base, err, size);
+	if (r == 0 && !base->up.conflict)
+		engine_remember(o->cache_dir, cfg, base->up.stored_seq, remembered);
 	if (r)
 		dirobj_head_release(head);
 	return r;
 }
 
 /* The tree over the head's root, the uploader and the committer. */
-static int engine_open_tree(struct engine *e, const struct dirobj_head *head, uint64_t stored,
-			    struct backend *store, const struct vault_config *cfg,
-			    const struct vault_keys *keys, const struct engine_opts *o, char *err,
-			    size_t size)
+static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
+			    const struct engine_base *base, struct backend *store,
+			    const struct vault_config *cfg, const struct vault_keys *keys,
+			    const struct engine_opts *o, char *err, size_t size)
 {
 	struct content_ctx cctx = {.suite = cfg->suite, .content_key = keys->content};
 	int r;
@@ -289,7 +347,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head, ui
 	if (r)
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
-	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, stored);
+	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id,
+			 &base->up);
 	if (r)
 		return errbuf_fail(err, size, r, "starting the uploader failed");
 	r = engine_prepare_cache(o->cache_dir);
@@ -308,16 +367,17 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
 		const struct vault_keys *keys, const struct engine_opts *o, char *err,
 		size_t err_size)
 {
+	struct engine_base base = {.ours = false};
 	struct dirobj_head head;
-	uint64_t stored = 0;
 	int r;
 
 	memset(e, 0, sizeof(*e));
-	r = engine_open_head(e, &head, &stored, store, cfg, keys, o, err, err_size);
+	r = engine_open_head(e, &head, &base, store, cfg, keys, o, err, err_size);
 	if (r == 0) {
-		r = engine_open_tree(e, &head, stored, store, cfg, keys, o, err, err_size);
+		r = engine_open_tree(e, &head, &base, store, cfg, keys, o, err, err_size);
 		dirobj_head_release(&head);
 	}
+	free(base.sealed);
 	if (r)
 		engine_close(e);
 	return r;

@@ -30,6 +30,10 @@ struct engine_opts {
 				   sets the limit after engine_open, once the replay pinned
 				   what the store lacks */
 	unsigned store_wait_ms; /* commit_set_store_wait: fsync waits for the store; 0: never */
+	/* A read-only mount: when another device wrote over this cache's commits
+	 * not yet uploaded, mount them anyway (uploading nothing) instead of
+	 * refusing, so their files can be copied out. */
+	bool read_only;
 };
 
 /* Everything engine_open made; engine_close frees it. tree->commit is set. */
@@ -45,8 +49,9 @@ struct engine {
 /* Opens the vault in store (borrowed, with cfg and keys: all must outlive
  * the engine) over the cache o->cache_dir: -EBUSY (another mount holds the
  * cache), -ENOENT (no head), -EBADMSG (a head or the root failed to
- * authenticate), -ESTALE (the store was rolled back, or moved past commits
- * this cache has not uploaded), the store's or cache's errno. On failure
+ * authenticate), -ESTALE (the store was rolled back, or another device
+ * wrote over commits this cache has not uploaded: refused unless
+ * o->read_only), the store's or cache's errno. On failure
  * nothing is left open and *e is zeroed. Not thread-safe (one opener). */
 int engine_open(struct engine *e, struct backend *store, const struct vault_config *cfg,
 		const struct vault_keys *keys, const struct engine_opts *o, char *err,

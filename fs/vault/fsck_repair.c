@@ -6,7 +6,8 @@
  * rules of docs/FORMAT.md hold: new objects first, a sync, the head, a sync,
  * and only then are the objects the new head no longer reaches deleted.
  * Must never delete a reachable object nor write a head over one it did not
- * check (it reads the head again just before). */
+ * check (it reads the head again just before, and replaces exactly that
+ * version by compare-and-swap). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "errbuf.h"
 #include "fsck_int.h"
 #include "head.h"
+#include "meta.h"
 #include "seal.h"
 
 #define FSCK_SUFFIX ".damaged"
@@ -289,10 +291,16 @@ static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struc
 {
 	struct fsck *f = rp->f;
 	struct dirobj_head now, h = *old; /* shallow: only read by seal_head */
+	struct backend_version ver;
 	unsigned char *sealed = NULL;
 	size_t len = 0;
-	int r = seal_read_head(&now, f->store, f->cfg->vault_id, f->keys->meta);
+	int r = head_get(f->store, META_MAX_SEALED_BYTES, &sealed, &len, &ver);
 
+	memset(&now, 0, sizeof(now));
+	if (r == 0)
+		r = seal_open_head(&now, sealed, len, f->cfg->vault_id, f->keys->meta);
+	free(sealed);
+	sealed = NULL;
 	if (r)
 		return fsck_rp_fail(rp, r, "reading the head again");
 	if (now.seq != old->seq || memcmp(&now.root.ref, &old->root.ref, sizeof(now.root.ref)) != 0)
@@ -308,9 +316,18 @@ static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struc
 	if (r == 0)
 		r = seal_head(&sealed, &len, &h, f->cfg->vault_id, f->keys->meta);
 	rp->head_tried = r == 0;
+	/* Compare-and-swap on the head just checked (a mount that committed
+	 * meanwhile wins; the check read before the put also covers a store
+	 * that ignores conditional writes). */
 	if (r == 0)
-		r = backend_put(f->store, HEAD_STORE_KEY, sealed, len);
+		r = head_put(f->store, sealed, len, HEAD_CAS_IGNORED, &ver);
 	free(sealed);
+	if (r == -ESTALE) {
+		rp->head_tried = false; /* refused: nothing written, fresh objects unreached */
+		return errbuf_fail(f->err, f->err_size, -ESTALE,
+				   "repair: the vault changed during the repair (is it mounted "
+				   "somewhere?): its new head was not written");
+	}
 	if (r == 0)
 		r = backend_sync(f->store);
 	if (r)

@@ -17,12 +17,17 @@
 //  6. V4 signatures were never checked (any secret was accepted): check them
 //     (s3rver-sigv4-verify.js), so a wrong secret gets SignatureDoesNotMatch.
 //  7. Continuation tokens used DES, missing from Node 20's OpenSSL 3.
+//  8. PUT Object ignored If-Match and If-None-Match (conditional writes, which
+//     AWS S3 honours since 2024): check them and write under one lock per key
+//     (412 PreconditionFailed; If-Match on a missing key 404 NoSuchKey, as
+//     AWS). With S3RVER_IGNORE_CONDITIONAL=1 in the server's environment it
+//     ignores them again, as older servers do (tests of sealfs's probe).
 
 const fs = require('fs');
 const path = require('path');
 
 const dir = path.join(process.argv[2], 'node_modules', 's3rver');
-const MARK = path.join(dir, '.sealfs-patched-3');
+const MARK = path.join(dir, '.sealfs-patched-4');
 // The SigV4 checker is copied on every run, so a change to it needs no reinstall.
 if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) {
   fs.copyFileSync(
@@ -291,6 +296,84 @@ patch('lib/middleware/authentication.js', [
         ctx.state.account = account; // presigned URLs: unchecked, unused by sealfs
       }
     }`,
+  ],
+]);
+
+// 8. Conditional PUT Object: every PUT of a key runs after the previous one
+//    (a promise chain per key), so the check and the write are one step.
+patch('lib/controllers/object.js', [
+  [
+    `exports.putObject = async function putObject(ctx) {
+  const object = new S3Object(
+    ctx.params.bucket,
+    ctx.params.key,
+    ctx.req,
+    ctx.headers,
+  );
+  try {
+    const { md5, size } = await ctx.store.putObject(object);`,
+    `const putLocks = new Map();
+async function underPutLock(id, fn) {
+  const before = putLocks.get(id) || Promise.resolve();
+  let release;
+  const mine = new Promise(resolve => (release = resolve));
+  const tail = before.then(() => mine);
+  putLocks.set(id, tail);
+  await before;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (putLocks.get(id) === tail) putLocks.delete(id);
+  }
+}
+
+async function checkPutConditions(ctx) {
+  const ifMatch = ctx.headers['if-match'];
+  const ifNoneMatch = ctx.headers['if-none-match'];
+  if (process.env.S3RVER_IGNORE_CONDITIONAL === '1' || (!ifMatch && !ifNoneMatch)) return;
+  let current = null;
+  try {
+    current = (await ctx.store.getMetadata(ctx.params.bucket, ctx.params.key)).etag;
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  if (ifNoneMatch !== undefined && (ifNoneMatch.trim() !== '*' || current !== null)) {
+    throw new S3Error(
+      'PreconditionFailed',
+      'At least one of the pre-conditions you specified did not hold',
+      { Condition: 'If-None-Match' },
+    );
+  }
+  if (ifMatch !== undefined && current === null) {
+    throw new S3Error('NoSuchKey', 'The specified key does not exist.', {
+      Key: ctx.params.key,
+    });
+  }
+  if (ifMatch !== undefined && ifMatch.trim() !== current) {
+    throw new S3Error(
+      'PreconditionFailed',
+      'At least one of the pre-conditions you specified did not hold',
+      { Condition: 'If-Match' },
+    );
+  }
+}
+
+exports.putObject = async function putObject(ctx) {
+  const object = new S3Object(
+    ctx.params.bucket,
+    ctx.params.key,
+    ctx.req,
+    ctx.headers,
+  );
+  try {
+    const { md5, size } = await underPutLock(
+      ctx.params.bucket + '/' + ctx.params.key,
+      async () => {
+        await checkPutConditions(ctx);
+        return ctx.store.putObject(object);
+      },
+    );`,
   ],
 ]);
 

@@ -1,0 +1,170 @@
+"""sealfstest.devices - two devices writing one vault (issue #12, before
+format 2): two mounts of one store with two caches, both writing. The first
+device's commits must survive whole; the second device's upload must stop
+loudly (sync exit 17, fsync EIO with --fsync-store, one log line, status
+head_conflict, unmount exit 17), keep its commits in its cache's journal,
+refuse a read-write remount of that cache and show its commits read-only.
+
+Used by tests/mount/test_devices.py (local store) and
+tests/s3mount/test_devices.py (s3rver). Standard library only.
+"""
+
+import errno
+import json
+import os
+import subprocess
+import time
+
+from . import mount as st
+
+CONFLICT = "changed by another device"
+
+
+def write(path, data, fsync=True):
+    """Writes data; returns the errno of fsync (0: none)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+        if fsync:
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                return e.errno
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return 0
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def status(mnt):
+    p = st.sealfs("status", mnt, "--json")
+    return json.loads(p.stdout)
+
+
+class Device:
+    """One mount of the vault's store at its own mountpoint with its own
+    cache, in the foreground (its log in a file)."""
+
+    def __init__(self, v, name, *extra):
+        self.v = v
+        self.mnt = os.path.join(v.root, "mnt-" + name)
+        self.cache = os.path.join(v.root, "cache-" + name)
+        self.log = os.path.join(v.root, "log-" + name)
+        self.extra = list(extra)
+        os.makedirs(self.mnt, exist_ok=True)
+        if hasattr(v, "caches"):
+            v.caches.append(self.cache)  # the S3 vault's leak scan
+        self.proc = None
+
+    def mount(self, *more, check=True):
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen(
+                [st.SEALFS, "mount", self.v.store, self.mnt, "--cache", self.cache,
+                 "--passphrase-file", self.v.passfile] + self.extra + list(more) + ["-f"],
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+        if hasattr(self.v, "pids"):
+            self.v.pids.add(self.proc.pid)
+        deadline = time.monotonic() + 60
+        while st.mount_type(self.mnt) != "fuse.sealfs":
+            if self.proc.poll() is not None:
+                if check:
+                    raise AssertionError("mount exited %d: %s" % (self.proc.returncode,
+                                                                 self.log_text()))
+                return self.proc.returncode
+            if time.monotonic() > deadline:
+                raise AssertionError("no mount after 60 s: " + self.log_text())
+            time.sleep(0.05)
+        return 0
+
+    def unmount(self):
+        p = st.sealfs("unmount", self.mnt, check=False)
+        if self.proc:
+            self.proc.wait(timeout=120)
+        return p
+
+    def log_text(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def path(self, *parts):
+        return os.path.join(self.mnt, *parts)
+
+
+def two_devices(t, v, extra=()):
+    """The scenario on vault v (initialised, not mounted); t is the
+    unittest.TestCase. extra: more mount options for both devices."""
+    shared = b"shared-" + os.urandom(200000)
+    a_data = b"a-file-" + os.urandom(300000)
+    b_data = b"b-file-" + os.urandom(100000)
+    a = Device(v, "a", *extra)
+    b = Device(v, "b", "--fsync-store", *extra)
+    a.mount()
+    t.assertEqual(write(a.path("shared"), shared), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    b.mount()
+    t.assertEqual(read(b.path("shared")), shared)
+    # A commits; then B, built on the head before A's, must not replace it.
+    t.assertEqual(write(a.path("a-dir", "a-file"), a_data), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    err = write(b.path("shared"), b"rewritten by b")
+    t.assertEqual(err, errno.EIO, "B's fsync with --fsync-store: %s" % os.strerror(err))
+    p = st.sealfs("sync", b.mnt, check=False)
+    t.assertEqual(p.returncode, st.EXIT_STORE_IO, p.stderr)
+    t.assertIn(CONFLICT, p.stderr)
+    s = status(b.mnt)
+    t.assertTrue(s["head_conflict"], s)
+    t.assertGreater(s["conflict_seq"], 0)
+    t.assertIn(CONFLICT, st.sealfs("status", b.mnt).stdout)
+    # B keeps serving reads and local writes (journaled).
+    t.assertEqual(write(b.path("b-file"), b_data, fsync=False), 0)
+    t.assertEqual(read(b.path("b-file")), b_data)
+    t.assertEqual(read(b.path("shared")), b"rewritten by b")
+    p = b.unmount()
+    t.assertEqual(p.returncode, st.EXIT_STORE_IO, p.stderr)
+    t.assertIn(CONFLICT, p.stderr)
+    t.assertEqual(b.log_text().count(CONFLICT), 1, b.log_text())
+    t.assertTrue(st.journal_records(b.cache), "B's journal lost its commits")
+    t.assertEqual(a.unmount().returncode, 0)
+
+    # A's commits are whole in the store: a fresh device sees them.
+    c = Device(v, "c", *extra)
+    c.mount()
+    t.assertEqual(read(c.path("shared")), shared)
+    t.assertEqual(read(c.path("a-dir", "a-file")), a_data)
+    t.assertFalse(os.path.exists(c.path("b-file")))
+    t.assertEqual(c.unmount().returncode, 0)
+
+    # B's cache: a read-write mount is refused, and nothing of it is
+    # uploaded or deleted; read-only, it shows B's own commits.
+    # (twice: a refused mount once moved the rollback guard past its own
+    # commits, and the next try mounted, dropped them and deleted garbage)
+    for _ in range(2):
+        rc = b.mount(check=False)
+        t.assertEqual(rc, st.EXIT_STORE_IO, b.log_text())
+    t.assertEqual(b.log_text().count("another device wrote to the store"), 2, b.log_text())
+    b.mount("-o", "ro")
+    t.assertEqual(read(b.path("b-file")), b_data)
+    t.assertEqual(read(b.path("shared")), b"rewritten by b")
+    t.assertFalse(os.path.exists(b.path("a-dir")))
+    p = b.unmount()
+    t.assertEqual(p.returncode, st.EXIT_STORE_IO, p.stderr)
+    t.assertTrue(st.journal_records(b.cache))
+
+    c.mount()
+    t.assertEqual(read(c.path("shared")), shared)
+    t.assertEqual(read(c.path("a-dir", "a-file")), a_data)
+    t.assertEqual(c.unmount().returncode, 0)
+    # Nothing A's head reaches was deleted (B's upload left orphans only).
+    p = st.sealfs("fsck", v.store, "--passphrase-file", v.passfile, check=False)
+    t.assertIn(p.returncode, (0, 21), p.stdout + p.stderr)

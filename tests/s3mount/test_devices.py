@@ -1,0 +1,63 @@
+"""Two devices on one vault in S3 (s3rver on loopback; issue #12, before
+format 2). The head is replaced only by a conditional PUT (If-Match: the
+ETag read; the first head If-None-Match: *), so the second device's upload
+stops loudly instead of replacing the first device's commits (the scenario
+of sealfstest/devices.py). Also, with a server told to ignore conditional
+writes (S3RVER_IGNORE_CONDITIONAL=1, as servers from before 2024 do): the
+probe at the first upload finds it out, the mount warns once and says so in
+`sealfs status`, the probe's objects are deleted again (fsck finds no
+orphan), and the check of the head just before each write still stops the
+second device in this (sequential) scenario."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import devices, mount as st, s3 as u
+
+IGNORED = "ignores conditional writes"
+
+
+class Conditional(u.ServerCase):
+    TAG = "devices"
+    IGNORE = False
+
+    def setUp(self):
+        if self.IGNORE:
+            os.environ["S3RVER_IGNORE_CONDITIONAL"] = "1"
+        try:
+            super().setUp()
+        finally:
+            os.environ.pop("S3RVER_IGNORE_CONDITIONAL", None)
+
+    def test_probe_and_one_device(self):
+        """One device: the probe's verdict in status and the log, no
+        probe object left behind."""
+        self.v = u.S3Vault("devices", self.server, "vault")
+        self.v.init()
+        a = devices.Device(self.v, "a")
+        a.mount()
+        self.assertEqual(devices.write(a.path("f"), b"one device"), 0)
+        self.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+        s = devices.status(a.mnt)
+        self.assertEqual(s["store_ignores_conditional_writes"], self.IGNORE, s)
+        self.assertFalse(s["head_conflict"], s)
+        self.assertEqual(a.unmount().returncode, 0)
+        self.assertEqual(a.log_text().count(IGNORED), 1 if self.IGNORE else 0, a.log_text())
+        p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile, check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_second_device_stops_loudly(self):
+        self.v = u.S3Vault("devices", self.server, "vault")
+        self.v.init()
+        devices.two_devices(self, self.v)
+
+
+class IgnoringServer(Conditional):
+    TAG = "devices-ign"
+    IGNORE = True
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
