@@ -17,27 +17,11 @@
 
 #include "s3_cond.h"
 #include "s3_config.h"
+#include "s3_int.h"
 #include "s3_request.h"
 #include "s3_xml.h"
 
 #define S3_KEY_MAX S3_REQUEST_KEY_MAX
-#define S3_MAX_PARTS 10000 /* S3 limit on parts per upload */
-#define MIB ((size_t)1 << 20)
-
-struct s3_backend {
-	struct backend base;
-	struct s3_target t; /* points into the fields below; immutable after open */
-	struct s3_config cfg;
-	struct s3_tuning tun;
-	struct http_client *http;
-	char *bucket;
-	char *prefix;		/* "" or "a/b": no leading or trailing '/' */
-	char *path_base;	/* endpoint path + "/bucket" (path style), or the path */
-	struct s3_location loc; /* host, region and clock learnt while running */
-	int loc_ready;
-	struct s3_creds_provider *creds;
-	struct secmem_pool *keys; /* locked slots of the per-request signing keys */
-};
 
 const char *s3_last_error(void) { return s3_request_last_error(); }
 
@@ -132,7 +116,7 @@ static int s3_get_to_fd(struct backend *b, const char *key, int fd, uint64_t max
 	return r;
 }
 
-static int s3_head(struct backend *b, const char *key, uint64_t *size)
+int s3_head(struct backend *b, const char *key, uint64_t *size)
 {
 	struct s3_backend *s = (struct s3_backend *)b;
 	struct s3_request rq;
@@ -174,202 +158,13 @@ static int put_single(struct s3_backend *s, const char *key, const void *data, s
 	return s3_request_run(&rq, &rep);
 }
 
-struct mp {
-	struct s3_backend *s;
-	const char *key;
-	const unsigned char *data; /* the object in memory, or NULL: read from fd */
-	int fd;
-	uint64_t len;
-	size_t part_size;
-	unsigned n_parts;
-	char *upload_id;
-	char **etags;
-	pthread_mutex_t lock; /* protects next, err, errmsg */
-	unsigned next;
-	int err;
-	char errmsg[S3_REQUEST_ERR_BYTES];
-};
-
-static int mp_initiate(struct mp *m)
-{
-	struct s3_request rq;
-	struct http_reply rep = {.sink = HTTP_SINK_MEM, .mem_limit = S3_XML_MAX_REPLY};
-	int r = s3_request_object(&rq, &m->s->t, "POST", m->key);
-	if (r < 0)
-		return r;
-	s3_request_param(&rq, "uploads", "");
-	r = s3_request_run(&rq, &rep);
-	if (r == 0 && s3_xml_parse_upload_id(&m->upload_id, (char *)rep.body, rep.len) < 0)
-		r = s3_request_fail(-EPROTO,
-				    "s3 POST (initiate multipart upload): malformed reply");
-	http_reply_release(&rep);
-	return r;
-}
-
-static int pread_all(int fd, unsigned char *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return s3_request_fail(-errno, "cannot read the source file: %s",
-					       strerror(errno));
-		if (n == 0)
-			return s3_request_fail(-EIO, "source file shrank during upload");
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int mp_part(struct mp *m, unsigned i, unsigned char *buf)
-{
-	struct s3_request rq;
-	struct http_reply rep = {.sink = HTTP_SINK_NONE};
-	uint64_t off = (uint64_t)i * m->part_size;
-	size_t plen = m->len - off < m->part_size ? (size_t)(m->len - off) : m->part_size;
-	char num[16];
-	const unsigned char *body = m->data ? m->data + off : buf;
-	int r = m->data ? 0 : pread_all(m->fd, buf, plen, off);
-	if (r == 0)
-		r = s3_request_object(&rq, &m->s->t, "PUT", m->key);
-	if (r < 0)
-		return r;
-	snprintf(num, sizeof num, "%u", i + 1);
-	s3_request_param(&rq, "partNumber", num);
-	s3_request_param(&rq, "uploadId", m->upload_id);
-	s3_request_body(&rq, body, plen);
-	r = s3_request_run(&rq, &rep);
-	if (r == 0 && !rep.etag[0])
-		r = s3_request_fail(-EPROTO, "s3 PUT (upload part): reply without an etag");
-	if (r == 0 && !(m->etags[i] = strdup(rep.etag)))
-		r = -ENOMEM;
-	return r;
-}
-
-static void *mp_worker(void *arg)
-{
-	struct mp *m = arg;
-	unsigned char *buf = m->data ? NULL : malloc(m->part_size);
-	int r = (!m->data && !buf) ? -ENOMEM : 0;
-	for (;;) {
-		pthread_mutex_lock(&m->lock);
-		unsigned i = m->next++;
-		int stop = m->err || r < 0 || i >= m->n_parts;
-		pthread_mutex_unlock(&m->lock);
-		if (stop)
-			break;
-		r = mp_part(m, i, buf);
-	}
-	if (r < 0) {
-		pthread_mutex_lock(&m->lock);
-		if (!m->err) {
-			m->err = r;
-			snprintf(m->errmsg, sizeof m->errmsg, "%s", s3_request_last_error());
-		}
-		pthread_mutex_unlock(&m->lock);
-	}
-	free(buf);
-	return NULL;
-}
-
-/* Uploads every part with up to parallel_parts threads (this one included). */
-static int mp_upload_parts(struct mp *m)
-{
-	pthread_t t[4];
-	unsigned n = m->s->tun.parallel_parts, started = 0;
-	if (n > 4)
-		n = 4;
-	if (n > m->n_parts)
-		n = m->n_parts;
-	for (unsigned i = 1; i < n; i++)
-		if (pthread_create(&t[started], NULL, mp_worker, m) == 0)
-			started++;
-	mp_worker(m);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(t[i], NULL);
-	if (m->err)
-		s3_request_fail(m->err, "%s", m->errmsg);
-	return m->err;
-}
-
-static int mp_complete(struct mp *m)
-{
-	struct s3_request rq;
-	struct http_reply rep = {.sink = HTTP_SINK_NONE};
-	char *xml = NULL;
-	size_t xml_len = 0;
-	int r = s3_xml_build_complete(&xml, &xml_len, (const char *const *)m->etags, m->n_parts);
-	if (r == 0)
-		r = s3_request_object(&rq, &m->s->t, "POST", m->key);
-	if (r < 0) {
-		free(xml);
-		return r;
-	}
-	s3_request_param(&rq, "uploadId", m->upload_id);
-	s3_request_body(&rq, xml, xml_len);
-	rq.flags = HTTP_ERROR_IN_200;
-	r = s3_request_run(&rq, &rep);
-	free(xml);
-	if (r == -ENOENT &&
-	    rep.tries > 1) { /* an earlier try completed it and its reply was lost */
-		uint64_t size = 0;
-		if (s3_head(&m->s->base, m->key, &size) == 0 && size == m->len)
-			r = 0;
-	}
-	return r;
-}
-
-static void mp_abort(struct mp *m)
-{
-	struct s3_request rq;
-	struct http_reply rep = {.sink = HTTP_SINK_NONE};
-	char keep[S3_REQUEST_ERR_BYTES];
-	snprintf(keep, sizeof keep, "%s", s3_request_last_error()); /* report the failure */
-	if (s3_request_object(&rq, &m->s->t, "DELETE", m->key) == 0) {
-		s3_request_param(&rq, "uploadId", m->upload_id);
-		s3_request_run(&rq, &rep);
-	}
-	s3_request_fail(0, "%s", keep);
-}
-
-static int put_multipart(struct s3_backend *s, const char *key, const void *data, int fd,
-			 uint64_t len)
-{
-	struct mp m = {.s = s, .key = key, .data = data, .fd = fd, .len = len};
-	m.part_size = s->tun.part_size;
-	if ((len + m.part_size - 1) / m.part_size > S3_MAX_PARTS)
-		m.part_size =
-		    (size_t)(((len + S3_MAX_PARTS - 1) / S3_MAX_PARTS + MIB - 1) / MIB * MIB);
-	m.n_parts = (unsigned)((len + m.part_size - 1) / m.part_size);
-	m.etags = calloc(m.n_parts, sizeof *m.etags);
-	if (!m.etags)
-		return -ENOMEM;
-	pthread_mutex_init(&m.lock, NULL);
-	int r = mp_initiate(&m);
-	if (r == 0) {
-		r = mp_upload_parts(&m);
-		if (r == 0)
-			r = mp_complete(&m);
-		if (r < 0)
-			mp_abort(&m);
-	}
-	for (unsigned i = 0; i < m.n_parts; i++)
-		free(m.etags[i]);
-	free(m.etags);
-	free(m.upload_id);
-	pthread_mutex_destroy(&m.lock);
-	return r;
-}
-
 static int s3_put(struct backend *b, const char *key, const void *data, size_t len)
 {
 	struct s3_backend *s = (struct s3_backend *)b;
 	if (!s3_request_key_valid(key, 0))
 		return s3_request_fail(-EINVAL, "invalid object key");
 	if (len > s->tun.multipart_threshold)
-		return put_multipart(s, key, data, -1, len);
+		return s3_put_multipart(s, key, data, -1, len);
 	return put_single(s, key, data, len);
 }
 
@@ -386,10 +181,10 @@ static int s3_put_file(struct backend *b, const char *key, const char *path)
 	if (r == 0 && !S_ISREG(st.st_mode))
 		r = s3_request_fail(-EINVAL, "the source is not a regular file");
 	if (r == 0 && (uint64_t)st.st_size > s->tun.multipart_threshold) {
-		r = put_multipart(s, key, NULL, fd, (uint64_t)st.st_size);
+		r = s3_put_multipart(s, key, NULL, fd, (uint64_t)st.st_size);
 	} else if (r == 0) {
 		unsigned char *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-		r = buf ? pread_all(fd, buf, (size_t)st.st_size, 0) : -ENOMEM;
+		r = buf ? s3_pread_all(fd, buf, (size_t)st.st_size, 0) : -ENOMEM;
 		if (r == 0)
 			r = put_single(s, key, buf, (size_t)st.st_size);
 		free(buf);
