@@ -25,12 +25,12 @@
 /* Scratch buffers are lent per call, not kept per thread: a FUSE worker or a
  * pool thread that once wrote would otherwise pin a whole segment buffer
  * (~1 MiB) for its life. At most CONTENT_TBUF_KEEP idle buffers stay mapped
- * for the next call (the common case: one or two requests in flight on this
- * hardware); others are unmapped on return, so memory follows the requests in
- * flight. Buffers are mmapped, not malloced: pages are only touched (resident)
- * for the chunks a call uses, and an unmapped buffer goes back to the kernel
- * at once instead of fragmenting a malloc arena. */
-#define CONTENT_TBUF_KEEP 2
+ * for the next call (as many as libfuse keeps idle workers: the kernel's
+ * read-ahead sends a few 128 KiB reads at once); others are unmapped on
+ * return, so memory follows the requests in flight. Buffers are mmapped, not malloced: pages are
+ * only touched (resident) for the chunks a call uses, and an unmapped buffer goes back to the
+ * kernel at once instead of fragmenting a malloc arena. */
+#define CONTENT_TBUF_KEEP 4
 
 static pthread_mutex_t content_tbuf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct content_tbuf *content_tbuf_idle[CONTENT_TBUF_KEEP]; /* content_tbuf_lock */
