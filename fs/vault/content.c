@@ -1,5 +1,5 @@
 /* content.c - a file's bytes over sealed segment files in the cache: the
- * per-thread scratch buffer, the file's key, its segments array, fds and
+ * shared pool of scratch buffers, the file's key, its segments array, fds and
  * garbage, the last commit's state and going back to it, and a file's
  * lifecycle (load, store, sync, commit, forget). Fetching is in
  * content_fetch.c, reading in content_read.c, writing and truncating in
@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -21,36 +22,49 @@
 #include "fault.h"
 #include "log.h"
 
-static pthread_once_t content_tbuf_once = PTHREAD_ONCE_INIT;
-static pthread_key_t content_tbuf_key;
+/* Scratch buffers are lent per call, not kept per thread: a FUSE worker or a
+ * pool thread that once wrote would otherwise pin a whole segment buffer
+ * (~1 MiB) for its life. At most CONTENT_TBUF_KEEP idle buffers stay mapped
+ * for the next call (as many as libfuse keeps idle workers: the kernel's
+ * read-ahead sends a few 128 KiB reads at once); others are unmapped on
+ * return, so memory follows the requests in flight. Buffers are mmapped, not malloced: pages are
+ * only touched (resident) for the chunks a call uses, and an unmapped buffer goes back to the
+ * kernel at once instead of fragmenting a malloc arena. */
+#define CONTENT_TBUF_KEEP 4
 
-static void content_tbuf_free(void *p)
+static pthread_mutex_t content_tbuf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct content_tbuf *content_tbuf_idle[CONTENT_TBUF_KEEP]; /* content_tbuf_lock */
+static unsigned content_tbuf_nidle;				  /* content_tbuf_lock */
+
+struct content_tbuf *content_tbuf_get(void)
 {
-	sodium_memzero(p, CHUNK_PLAIN_BYTES);
-	free(p);
-}
+	struct content_tbuf *tb = NULL;
+	void *p;
 
-static void content_tbuf_init(void)
-{
-	if (pthread_key_create(&content_tbuf_key, content_tbuf_free) != 0)
-		abort(); /* only fails when the process is out of keys */
-}
-
-/* The calling thread's scratch buffer (borrowed), or NULL when out of memory. */
-struct content_tbuf *content_tbuf(void)
-{
-	struct content_tbuf *tb;
-
-	pthread_once(&content_tbuf_once, content_tbuf_init);
-	tb = pthread_getspecific(content_tbuf_key);
-	if (tb)
+	pthread_mutex_lock(&content_tbuf_lock);
+	if (content_tbuf_nidle > 0)
+		tb = content_tbuf_idle[--content_tbuf_nidle];
+	pthread_mutex_unlock(&content_tbuf_lock);
+	if (tb || fault_fire(FAULT_ALLOC))
 		return tb;
-	tb = fault_fire(FAULT_ALLOC) ? NULL : malloc(sizeof(*tb));
-	if (tb && pthread_setspecific(content_tbuf_key, tb) != 0) {
-		free(tb);
+	p = mmap(NULL, sizeof(*tb), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void content_tbuf_put(struct content_tbuf *tb)
+{
+	if (!tb)
+		return;
+	pthread_mutex_lock(&content_tbuf_lock);
+	if (content_tbuf_nidle < CONTENT_TBUF_KEEP) {
+		content_tbuf_idle[content_tbuf_nidle++] = tb;
 		tb = NULL;
 	}
-	return tb;
+	pthread_mutex_unlock(&content_tbuf_lock);
+	if (tb) {
+		sodium_memzero(tb->plain, sizeof(tb->plain)); /* plaintext, until unmapped */
+		munmap(tb, sizeof(*tb));
+	}
 }
 
 int content_bad_chunk(const struct content_file *f, uint64_t index, int rc)

@@ -1,6 +1,6 @@
 /* content_int.h - what the content files (content.c, content_fetch.c,
  * content_read.c, content_write.c) share and nobody else may call: chunk and
- * segment arithmetic, the per-thread scratch buffer, a file's key and
+ * segment arithmetic, the pool of scratch buffers, a file's key and
  * associated data, its segments array, open fds and garbage list. Every call
  * needs the file's lock (content.h); none logs anything but ids and chunk
  * indexes. */
@@ -17,15 +17,19 @@
 #define SEG_BYTES ((uint64_t)SEGMENT_PLAIN_BYTES)
 #define SEALED_MAX_BYTES (SUITE_MAX_NONCE_BYTES + CHUNK_PLAIN_BYTES + SUITE_TAG_BYTES)
 
-/* Per-thread scratch space, so the hot path allocates nothing: one chunk of
- * plaintext and one whole segment of sealed chunks. */
+/* Scratch space for one content call: one chunk of plaintext and one whole
+ * segment of sealed chunks (~1 MiB; a call touches only the chunks it uses). */
 struct content_tbuf {
 	unsigned char plain[CHUNK_PLAIN_BYTES];
 	unsigned char sealed[SEGMENT_CHUNKS * SEALED_MAX_BYTES];
 };
 
-/* The calling thread's scratch buffer (borrowed), or NULL when out of memory. */
-struct content_tbuf *content_tbuf(void);
+/* A scratch buffer for the caller until content_tbuf_put, from a small shared
+ * pool (content.c): NULL when out of memory. Thread-safe. */
+struct content_tbuf *content_tbuf_get(void);
+/* Gives tb back to the pool, or unmaps it (plaintext wiped) when the pool has
+ * enough idle buffers. NULL is ignored. Thread-safe. */
+void content_tbuf_put(struct content_tbuf *tb);
 
 static inline uint64_t content_nchunks(uint64_t size)
 {

@@ -131,12 +131,27 @@ static void content_read_ahead(const struct content_ctx *ctx, struct content_fil
 	}
 }
 
+/* content_read's loop over the segments [off, end) touches, with tb. */
+static ssize_t read_pieces(const struct content_ctx *ctx, struct content_file *f, void *buf,
+			   uint64_t off, uint64_t end, struct content_tbuf *tb)
+{
+	for (uint64_t pos = off; pos < end;) {
+		uint64_t pe = min_u64(end, (pos / SEG_BYTES + 1) * SEG_BYTES);
+		int rc = read_piece(ctx, f, (unsigned char *)buf + (pos - off), pos, pe, tb);
+
+		if (rc < 0)
+			return rc;
+		pos = pe;
+	}
+	return (ssize_t)(end - off);
+}
+
 ssize_t content_read(const struct content_ctx *ctx, struct content_file *f, void *buf, size_t len,
 		     uint64_t off)
 {
 	struct content_tbuf *tb;
-	uint64_t end, pos;
-	int rc;
+	uint64_t end;
+	ssize_t rc;
 
 	if (off >= f->size || len == 0)
 		return 0;
@@ -144,17 +159,11 @@ ssize_t content_read(const struct content_ctx *ctx, struct content_file *f, void
 	rc = content_key(ctx, f);
 	if (rc < 0)
 		return rc;
-	tb = content_tbuf();
+	tb = content_tbuf_get();
 	if (!tb)
 		return -ENOMEM;
 	content_read_ahead(ctx, f, (size_t)(off / SEG_BYTES), (size_t)((end - 1) / SEG_BYTES));
-	for (pos = off; pos < end;) {
-		uint64_t pe = min_u64(end, (pos / SEG_BYTES + 1) * SEG_BYTES);
-
-		rc = read_piece(ctx, f, (unsigned char *)buf + (pos - off), pos, pe, tb);
-		if (rc < 0)
-			return rc;
-		pos = pe;
-	}
-	return (ssize_t)(end - off);
+	rc = read_pieces(ctx, f, buf, off, end, tb);
+	content_tbuf_put(tb);
+	return rc;
 }

@@ -280,12 +280,33 @@ static int write_piece(const struct content_ctx *ctx, struct content_file *f,
 	return 0;
 }
 
+/* content_write's loop over the segments the write touches, with tb. */
+static ssize_t write_pieces(const struct content_ctx *ctx, struct content_file *f,
+			    const unsigned char *buf, size_t len, uint64_t off,
+			    struct content_tbuf *tb)
+{
+	uint64_t done = 0;
+	int rc = content_snapshot(f);
+
+	if (rc < 0)
+		return rc;
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t n = min_u64(len - done, (pos / SEG_BYTES + 1) * SEG_BYTES - pos);
+
+		rc = write_piece(ctx, f, buf + done, n, pos, tb);
+		if (rc < 0)
+			return rc; /* never a short count: writeback would drop the rest silently */
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
 ssize_t content_write(const struct content_ctx *ctx, struct content_file *f, const void *buf,
 		      size_t len, uint64_t off)
 {
 	struct content_tbuf *tb;
-	uint64_t done = 0;
-	int rc;
+	ssize_t rc;
 
 	if (len == 0)
 		return 0;
@@ -296,22 +317,12 @@ ssize_t content_write(const struct content_ctx *ctx, struct content_file *f, con
 	rc = content_key(ctx, f);
 	if (rc < 0)
 		return rc;
-	tb = content_tbuf();
+	tb = content_tbuf_get();
 	if (!tb)
 		return -ENOMEM;
-	rc = content_snapshot(f);
-	if (rc < 0)
-		return rc;
-	while (done < len) {
-		uint64_t pos = off + done;
-		uint64_t n = min_u64(len - done, (pos / SEG_BYTES + 1) * SEG_BYTES - pos);
-
-		rc = write_piece(ctx, f, (const unsigned char *)buf + done, n, pos, tb);
-		if (rc < 0)
-			return rc; /* never a short count: writeback would drop the rest silently */
-		done += n;
-	}
-	return (ssize_t)done;
+	rc = write_pieces(ctx, f, buf, len, off, tb);
+	content_tbuf_put(tb);
+	return rc;
 }
 
 static int content_grow(const struct content_ctx *ctx, struct content_file *f, uint64_t size,
@@ -368,13 +379,14 @@ int content_truncate(const struct content_ctx *ctx, struct content_file *f, uint
 	rc = content_key(ctx, f);
 	if (rc < 0)
 		return rc;
-	tb = content_tbuf();
+	tb = content_tbuf_get();
 	if (!tb)
 		return -ENOMEM;
 	rc = content_snapshot(f);
-	if (rc < 0)
-		return rc;
-	if (size > f->size)
-		return content_grow(ctx, f, size, tb);
-	return content_shrink(ctx, f, size, tb);
+	if (rc == 0 && size > f->size)
+		rc = content_grow(ctx, f, size, tb);
+	else if (rc == 0)
+		rc = content_shrink(ctx, f, size, tb);
+	content_tbuf_put(tb);
+	return rc;
 }
