@@ -121,7 +121,9 @@ class StoreSeesNoPlaintext(unittest.TestCase):
                      if e["t"] == "f")
         files = su.store_files(self.v.store)
         objects = [f for f in files if su.OBJECT_RE.match(f)]
-        self.assertEqual(sorted(set(files) - set(objects)), ["head", "sealfs.json"])
+        # head.lock: the empty file whose flock makes the head a compare-and-swap
+        self.assertEqual(sorted(set(files) - set(objects)), ["head", "head.lock", "sealfs.json"])
+        self.assertEqual(os.path.getsize(os.path.join(self.v.store, "head.lock")), 0)
         for rel in objects:
             m = su.OBJECT_RE.match(rel)
             self.assertEqual(m.group(1), m.group(2)[:2], rel)
