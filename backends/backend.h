@@ -104,6 +104,12 @@ struct backend_ops {
 	 * first try took effect. Objects up to 8 MiB (S3: no multipart). */
 	int (*put_if)(struct backend *b, const char *key, const void *data, size_t len,
 		      const struct backend_version *expect, struct backend_version *out);
+	/* Locks again (mlock) the memory of the secrets the store holds (the S3
+	 * secret key, session token, container authorization): memory locks are
+	 * not inherited across fork(), so a process that forked after opening
+	 * the store calls this in the child. 0, or the positive errno of the
+	 * first refusal (the secrets stay usable). NULL: the store holds none. */
+	int (*relock_secrets)(struct backend *b);
 };
 
 struct backend {
@@ -177,6 +183,12 @@ int backend_put_if(struct backend *b, const char *key, const void *data, size_t 
  * object may be left behind: the caller's key must be one a later cleanup
  * removes). */
 int backend_probe_put_if(struct backend *b, const char *key);
+/* The store's relock_secrets (backend_ops above); 0 for a store without
+ * secrets. Call in a forked child before it starts any thread. */
+static inline int backend_relock_secrets(struct backend *b)
+{
+	return b->ops->relock_secrets ? b->ops->relock_secrets(b) : 0;
+}
 static inline int backend_del(struct backend *b, const char *key) { return b->ops->del(b, key); }
 static inline int backend_sync(struct backend *b) { return b->ops->sync(b); }
 static inline void backend_destroy(struct backend *b)

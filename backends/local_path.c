@@ -248,7 +248,11 @@ int local_finish(struct local_store *s, const char *tmp, int fd, int r, const ch
 /* Opens leaf (a regular file, checked before: st) under dir_fd: never
  * following a link, never blocking on a FIFO or opening a terminal, and
  * checking that what was opened is still that file. */
-static int local_open_leaf(int dir_fd, const char *leaf, const struct stat *st, int *fd)
+/* Opens leaf, which the lstat before found to be a regular file, and
+ * checks again what was opened: a plain file is all that may be read. A
+ * different regular file is fine (an overwrite renamed a new object over the
+ * key meanwhile: *st becomes the one opened); anything else is -EIO. */
+static int local_open_leaf(int dir_fd, const char *leaf, struct stat *st, int *fd)
 {
 	struct stat now;
 	int r = 0;
@@ -258,8 +262,10 @@ static int local_open_leaf(int dir_fd, const char *leaf, const struct stat *st, 
 		return errno == ELOOP ? -EIO : local_lookup_errno(errno);
 	if (fstat(*fd, &now) != 0)
 		r = local_errno(errno);
-	else if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
-		r = -EIO; /* swapped since the check */
+	else if (!S_ISREG(now.st_mode))
+		r = -EIO; /* swapped for something that is no object since the check */
+	else
+		*st = now;
 	if (r)
 		close(*fd);
 	return r;

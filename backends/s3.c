@@ -276,6 +276,17 @@ static void s3_destroy(struct backend *b)
 	free(s);
 }
 
+/* After a fork: the secrets the child inherited are no longer locked. The
+ * signing-key pool locks its regions again on its next allocation (and holds
+ * no key between requests). */
+static int s3_relock_secrets(struct backend *b)
+{
+	struct s3_backend *s = (struct s3_backend *)b;
+	int a = s3_config_relock(&s->cfg);
+	int c = s->creds ? s3_creds_provider_relock(s->creds) : 0;
+	return a ? a : c;
+}
+
 static const struct backend_ops s3_ops = {
     .name = "s3",
     .caps = BACKEND_CAP_RANGE | BACKEND_CAP_PUT_IF | BACKEND_CAP_PUT_IF_PROBE,
@@ -290,6 +301,7 @@ static const struct backend_ops s3_ops = {
     .destroy = s3_destroy,
     .get_version = s3_get_version, /* s3_cond.c */
     .put_if = s3_put_if,
+    .relock_secrets = s3_relock_secrets,
 };
 
 /* --- open --- */

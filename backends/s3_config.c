@@ -385,6 +385,23 @@ int s3_config_load(struct s3_config *cfg, const char *bucket, const struct backe
 	return r;
 }
 
+/* sodium_malloc put s right before a guard page; mlock rounds to pages, so
+ * its length suffices to cover it. */
+static int relock_one(const char *s)
+{
+	if (s && sodium_mlock((void *)s, strlen(s) + 1) != 0)
+		return errno ? errno : ENOMEM;
+	return 0;
+}
+
+int s3_config_relock(const struct s3_config *cfg)
+{
+	int a = relock_one(cfg->secret_key);
+	int b = relock_one(cfg->session_token);
+	int c = relock_one(cfg->src.auth);
+	return a ? a : b ? b : c;
+}
+
 void s3_config_release(struct s3_config *cfg)
 {
 	if (!cfg)

@@ -86,6 +86,11 @@ struct s3_config {
 int s3_config_load(struct s3_config *cfg, const char *bucket, const struct backend_opts *opts,
 		   char *err, size_t err_size);
 
+/* Locks again (sodium_mlock) the pages of cfg's secrets (secret_key,
+ * session_token, src.auth), e.g. in a child after fork(). 0, or the positive
+ * errno of the first refusal. Not thread-safe against s3_config_release. */
+int s3_config_relock(const struct s3_config *cfg);
+
 /* Frees and wipes everything in cfg; safe on a zeroed struct. */
 void s3_config_release(struct s3_config *cfg);
 

@@ -143,6 +143,25 @@ int s3_creds_invalidate(struct s3_creds_provider *p, const struct s3_creds *c)
 	return 1;
 }
 
+static int relock_secret(const char *s)
+{
+	if (s && sodium_mlock((void *)s, strlen(s) + 1) != 0)
+		return errno ? errno : ENOMEM;
+	return 0;
+}
+
+int s3_creds_provider_relock(struct s3_creds_provider *p)
+{
+	int a = 0, b = 0;
+	pthread_mutex_lock(&p->lock);
+	if (p->cur) {
+		a = relock_secret(p->cur->secret_key);
+		b = relock_secret(p->cur->session_token);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return a ? a : b;
+}
+
 void s3_creds_provider_free(struct s3_creds_provider *p)
 {
 	if (!p)

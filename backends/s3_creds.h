@@ -73,6 +73,11 @@ int s3_creds_acquire(struct s3_creds_provider *p, struct s3_creds **out, char *e
  * Returns 1 when a fetch can help (temporary credentials), 0 for static keys. */
 int s3_creds_invalidate(struct s3_creds_provider *p, const struct s3_creds *c);
 
+/* Locks again (sodium_mlock) the secrets of the provider's current set, e.g.
+ * in a child after fork() (sets fetched later are locked when made). 0, or
+ * the positive errno of the first refusal. Thread-safe. */
+int s3_creds_provider_relock(struct s3_creds_provider *p);
+
 /* Frees the provider and its current set; no acquire may be running. */
 void s3_creds_provider_free(struct s3_creds_provider *p);
 

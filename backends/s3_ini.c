@@ -97,32 +97,38 @@ static void ini_line(struct ini_find *f, char *line)
 		f->found = v;
 }
 
-int s3_ini_get(char **out, const char *path, const char *section, const char *key, int secret)
+int s3_ini_find(char **out, char *text, const char *section, const char *key, int secret)
 {
-	char *buf = NULL;
-	size_t len = 0;
 	struct ini_find f = {section, key, 0, "", NULL};
 	*out = NULL;
-	int r = path ? s3_ini_read_file(&buf, &len, path, S3_INI_FILE_MAX_BYTES) : 0;
-	if (r <= 0)
-		return r;
-	for (char *line = buf, *next; line; line = next) {
+	for (char *line = text, *next; line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
 		ini_line(&f, line);
 	}
-	if (f.found && f.found[0]) {
-		size_t n = strlen(f.found);
-		*out = secret ? sodium_malloc(n + 1) : malloc(n + 1);
-		if (*out)
-			memcpy(*out, f.found, n + 1);
-		else
-			r = -ENOMEM;
-	}
+	if (!f.found || !f.found[0])
+		return 0;
+	size_t n = strlen(f.found);
+	*out = secret ? sodium_malloc(n + 1) : malloc(n + 1);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, f.found, n + 1);
+	return 0;
+}
+
+int s3_ini_get(char **out, const char *path, const char *section, const char *key, int secret)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	*out = NULL;
+	int r = path ? s3_ini_read_file(&buf, &len, path, S3_INI_FILE_MAX_BYTES) : 0;
+	if (r <= 0)
+		return r;
+	r = s3_ini_find(out, buf, section, key, secret);
 	sodium_memzero(buf, len);
 	free(buf);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 char *s3_ini_secret_dup(const char *s)

@@ -19,6 +19,10 @@ int s3_ini_read_file(char **out, size_t *out_len, const char *path, size_t max);
  * file's bytes are wiped after parsing. 0, or negative errno. */
 int s3_ini_get(char **out, const char *path, const char *section, const char *key, int secret);
 
+/* The same over text, a NUL-terminated copy of a file's bytes, which it
+ * cuts into lines (overwrites every '\n'; the caller wipes it). No I/O. */
+int s3_ini_find(char **out, char *text, const char *section, const char *key, int secret);
+
 /* A sodium_malloc'ed copy of s, or NULL when out of memory. */
 char *s3_ini_secret_dup(const char *s);
 

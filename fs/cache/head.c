@@ -30,28 +30,26 @@ static int head_state_path(char *out, size_t size, const char *cache_dir, const 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* At most what head_state_parse's three lines of fgets can consume. */
+#define HEAD_STATE_READ_MAX 480
+
 int head_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t *seq)
 {
-	char path[CACHE_PATH_MAX], buf[160], want[33], vault[33];
-	unsigned long long v;
-	FILE *f;
-	int r = head_state_path(path, sizeof(path), cache_dir, "");
+	char path[CACHE_PATH_MAX], buf[HEAD_STATE_READ_MAX];
+	ssize_t n;
+	int fd, r = head_state_path(path, sizeof(path), cache_dir, "");
 
 	*seq = 0;
 	if (r)
 		return r;
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	r = -EINVAL;
-	if (fgets(buf, sizeof(buf), f) && strcmp(buf, "sealfs-state 1\n") == 0 &&
-	    fgets(buf, sizeof(buf), f) && sscanf(buf, "vault %32[0-9a-f]\n", vault) == 1 &&
-	    fgets(buf, sizeof(buf), f) && sscanf(buf, "seq %llu\n", &v) == 1) {
-		log_id(want, vault_id);
-		r = strcmp(want, vault) == 0 ? 0 : -ENOENT;
-		*seq = r == 0 ? v : 0;
-	}
-	fclose(f);
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	r = n < 0 ? -errno : head_state_parse(buf, (size_t)n, vault_id, seq);
+	close(fd);
 	return r;
 }
 

@@ -20,6 +20,11 @@
 /* The seq remembered in CACHE/state for this vault: 0, -ENOENT when there is
  * none (or it belongs to another vault), -EINVAL when unreadable. */
 int head_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t *seq);
+/* The same from the file's bytes (text, len bytes; no NUL needed): pure,
+ * no I/O (fs/cache/head_state.c, so that tests/fuzz/fuzz_head_state.c can
+ * drive it). 0, -ENOENT another vault's, -EINVAL malformed, -ENOMEM. */
+int head_state_parse(const char *text, size_t len, const uint8_t vault_id[OBJECT_ID_BYTES],
+		     uint64_t *seq);
 /* Remembers seq (atomic replace, fsync'ed). 0 or -errno. */
 int head_state_write(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t seq);
 

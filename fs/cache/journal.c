@@ -270,102 +270,6 @@ int journal_write(struct journal *j, const struct journal_record *rec)
 	return r;
 }
 
-/* ---- decoding ---- */
-
-struct journal_cursor {
-	const unsigned char *p, *end;
-};
-
-static bool journal_take(struct journal_cursor *c, const unsigned char **out, size_t len)
-{
-	if ((size_t)(c->end - c->p) < len)
-		return false;
-	*out = c->p;
-	c->p += len;
-	return true;
-}
-
-static bool journal_take_u32(struct journal_cursor *c, uint32_t *v)
-{
-	const unsigned char *b;
-
-	if (!journal_take(c, &b, 4))
-		return false;
-	*v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-	return true;
-}
-
-static bool journal_take_u64(struct journal_cursor *c, uint64_t *v)
-{
-	uint32_t lo, hi;
-
-	if (!journal_take_u32(c, &lo) || !journal_take_u32(c, &hi))
-		return false;
-	*v = (uint64_t)hi << 32 | lo;
-	return true;
-}
-
-/* A list of n 16-byte keys. */
-static bool journal_take_keys(struct journal_cursor *c, const uint8_t (**keys)[OBJECT_ID_BYTES],
-			      size_t *n)
-{
-	const unsigned char *b;
-	uint32_t count;
-
-	if (!journal_take_u32(c, &count) || count > (size_t)(c->end - c->p) / OBJECT_ID_BYTES ||
-	    !journal_take(c, &b, (size_t)count * OBJECT_ID_BYTES))
-		return false;
-	*keys = count ? (const uint8_t(*)[OBJECT_ID_BYTES])b : NULL;
-	*n = count;
-	return true;
-}
-
-static int journal_take_objs(struct journal_cursor *c, struct journal_record *r)
-{
-	const unsigned char *key;
-	uint32_t count, len;
-
-	if (!journal_take_u32(c, &count) || count > (size_t)(c->end - c->p) / (OBJECT_ID_BYTES + 4))
-		return -EBADMSG;
-	r->objs_owned = calloc(count ? count : 1, sizeof(*r->objs_owned));
-	if (!r->objs_owned)
-		return -ENOMEM;
-	r->objs = r->objs_owned;
-	for (r->nobjs = 0; r->nobjs < count; r->nobjs++) {
-		struct journal_object *o = &r->objs_owned[r->nobjs];
-		if (!journal_take(c, &key, OBJECT_ID_BYTES) || !journal_take_u32(c, &len) ||
-		    !journal_take(c, &o->data, len))
-			return -EBADMSG;
-		memcpy(o->key, key, OBJECT_ID_BYTES);
-		o->len = len;
-	}
-	return 0;
-}
-
-/* Parses r->buf (len bytes, checksum verified). */
-static int journal_decode(struct journal_record *r, size_t len)
-{
-	struct journal_cursor c = {r->buf, r->buf + len - JOURNAL_SUM_BYTES};
-	const unsigned char *magic;
-	uint32_t version, head_len;
-	int e;
-
-	if (!journal_take(&c, &magic, JOURNAL_MAGIC_BYTES) ||
-	    memcmp(magic, JOURNAL_MAGIC, JOURNAL_MAGIC_BYTES) != 0 ||
-	    !journal_take_u32(&c, &version) || version != JOURNAL_VERSION ||
-	    !journal_take_u64(&c, &r->seq) || !journal_take_u32(&c, &head_len) ||
-	    !journal_take(&c, &r->head, head_len))
-		return -EBADMSG;
-	r->head_len = head_len;
-	e = journal_take_objs(&c, r);
-	if (e)
-		return e;
-	if (!journal_take_keys(&c, &r->segs, &r->nsegs) ||
-	    !journal_take_keys(&c, &r->garbage, &r->ngarbage) || c.p != c.end)
-		return -EBADMSG;
-	return 0;
-}
-
 static int journal_slurp(unsigned char **out, size_t *len, const char *path)
 {
 	struct stat st;
@@ -399,10 +303,9 @@ static int journal_slurp(unsigned char **out, size_t *len, const char *path)
 int journal_read(struct journal_record *out, struct journal *j, uint64_t seq)
 {
 	const char *cache_dir = j->slots.dir;
-	unsigned char sum[JOURNAL_SUM_BYTES];
 	char path[CACHE_PATH_MAX];
+	unsigned char *buf = NULL;
 	size_t len = 0;
-	uint64_t named = seq;
 	unsigned k;
 	int r = journal_path(path, cache_dir, seq, ".rec");
 
@@ -410,25 +313,14 @@ int journal_read(struct journal_record *out, struct journal *j, uint64_t seq)
 	if (r == 0 && jslot_find(&j->slots, seq, &k) == 0)
 		r = jslot_path(path, cache_dir, k);
 	if (r == 0)
-		r = journal_slurp(&out->buf, &len, path);
-	if (r)
-		return r;
-	crypto_generichash(sum, sizeof(sum), out->buf, len - JOURNAL_SUM_BYTES, NULL, 0);
-	r = sodium_memcmp(sum, out->buf + len - JOURNAL_SUM_BYTES, JOURNAL_SUM_BYTES) == 0
-		? journal_decode(out, len)
-		: -EBADMSG;
-	if (r == 0 && out->seq != named)
-		r = -EBADMSG;
-	if (r)
+		r = journal_slurp(&buf, &len, path);
+	if (r == 0)
+		r = journal_record_parse(out, buf, len); /* takes buf */
+	if (r == 0 && out->seq != seq) {
 		journal_record_release(out);
+		r = -EBADMSG;
+	}
 	return r;
-}
-
-void journal_record_release(struct journal_record *r)
-{
-	free(r->objs_owned);
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
 }
 
 /* ---- listing ---- */

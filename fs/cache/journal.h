@@ -75,6 +75,13 @@ int journal_write(struct journal *j, const struct journal_record *rec);
  * -EBADMSG torn, damaged or of an unknown version, -ENOMEM, -errno. */
 int journal_read(struct journal_record *out, struct journal *j, uint64_t seq);
 void journal_record_release(struct journal_record *r);
+/* Parses the bytes of one record (a slot or record file's whole content):
+ * the checksum, then every field (fs/cache/journal_parse.c; no I/O, no
+ * globals, thread-safe). Takes buf (malloc'ed, len bytes) in every case: on
+ * success it becomes out->buf (journal_record_release), on error it is freed
+ * and *out is zeroed. -EBADMSG torn, damaged or of an unknown version,
+ * -ENOMEM. Does not check the seq against the file's name. */
+int journal_record_parse(struct journal_record *out, unsigned char *buf, size_t len);
 /* The seqs of every record file, ascending. *seqs is new (NULL when none). */
 int journal_list(uint64_t **seqs, size_t *n, struct journal *j);
 /* Removes record seq (missing is fine). Not durable: after a crash a removed

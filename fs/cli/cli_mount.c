@@ -388,10 +388,14 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 static int cli_mount_child(struct cli_mount_ctx *ctx, int report_fd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int relock_err;
 
 	setsid();
 	cli_harden();
-	sodium_mlock(ctx->v.keys, sizeof(*ctx->v.keys)); /* locks are not inherited across fork */
+	/* Memory locks are not inherited across fork: the keys and the store's
+	 * credentials (the S3 secret) are locked again before anything else. */
+	sodium_mlock(ctx->v.keys, sizeof(*ctx->v.keys));
+	relock_err = backend_relock_secrets(ctx->v.store);
 	signal(SIGPIPE, SIG_IGN);
 	if (chdir("/") < 0) {
 		/* "/" always exists; nothing depends on the cwd anyway */
@@ -405,6 +409,9 @@ static int cli_mount_child(struct cli_mount_ctx *ctx, int report_fd)
 	 * Once the parent has gone, writes there fail with EPIPE (ignored). */
 	dup2(report_fd, STDERR_FILENO);
 	log_use_syslog();
+	if (relock_err)
+		log_msg(LOG_WARNING, "the store's credentials could not be locked in memory (%s)",
+			strerror(relock_err));
 	return cli_mount_serve(ctx, report_fd);
 }
 
