@@ -51,6 +51,17 @@ struct backend_version {
 	unsigned char v[BACKEND_VERSION_MAX];
 };
 
+/* Uploads begun this long ago or earlier and never finished are abandoned:
+ * a running upload (another device's too) finishes within minutes. */
+#define BACKEND_STALE_UPLOAD_AGE_S (24 * 3600)
+
+/* What backend_ops.stale_uploads found. */
+struct backend_stale {
+	unsigned stale;	  /* begun at least min_age_s ago */
+	unsigned aborted; /* of those, aborted (do_abort) */
+	unsigned young;	  /* begun since: left alone, another device may be writing */
+};
+
 /* Called once per listed object; return non-zero to stop (that value is returned). */
 typedef int (*backend_list_cb)(void *arg, const char *key, uint64_t size);
 
@@ -110,6 +121,17 @@ struct backend_ops {
 	 * the store calls this in the child. 0, or the positive errno of the
 	 * first refusal (the secrets stay usable). NULL: the store holds none. */
 	int (*relock_secrets)(struct backend *b);
+	/* Uploads of objects this store began and never finished (S3:
+	 * multipart uploads; a crash or a cut connection leaves them behind,
+	 * billed yet in no listing) of keys starting with prefix. Counts
+	 * into *out (zeroed first) those begun at least min_age_s seconds ago
+	 * by the server's clock and, when do_abort, aborts them, going on
+	 * past a failed abort; returns 0, the first error, or -ETIMEDOUT once
+	 * budget_ms have passed (checked between requests, each of which
+	 * gives up within seconds); *out holds what was done so far. NULL:
+	 * the store leaves none behind. */
+	int (*stale_uploads)(struct backend *b, const char *prefix, int64_t min_age_s, int do_abort,
+			     unsigned budget_ms, struct backend_stale *out);
 };
 
 struct backend {

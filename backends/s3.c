@@ -1,6 +1,7 @@
 /* s3.c - the S3 store: the backend ops table over signed S3 REST requests
  * (GET with Range, PUT, multipart upload with parallel parts, HEAD, DELETE,
- * ListObjectsV2; conditional PUT and GET with the ETag in s3_cond.c). Must never send a request it
+ * ListObjectsV2; conditional PUT and GET with the ETag in s3_cond.c, abandoned
+ * multipart uploads in s3_uploads.c). Must never send a request it
  * did not sign with the real payload hash, print a credential, or leave a failed multipart upload
  * behind without trying to abort it. */
 #include "s3.h"
@@ -40,6 +41,7 @@ void s3_tuning_default(struct s3_tuning *t)
 	t->max_get_bytes = 1024 * MIB;
 	t->creds_margin_s = 300;
 	t->resolve = NULL;
+	t->max_uploads_page = 0;
 	http_policy_default(&t->policy);
 	http_policy_foreground(&t->read_policy);
 }
@@ -302,6 +304,7 @@ static const struct backend_ops s3_ops = {
     .get_version = s3_get_version, /* s3_cond.c */
     .put_if = s3_put_if,
     .relock_secrets = s3_relock_secrets,
+    .stale_uploads = s3_stale_uploads, /* s3_uploads.c */
 };
 
 /* --- open --- */

@@ -26,6 +26,9 @@ struct s3_tuning {
 	/* Tests: "HOST:PORT:ADDR[,...]" the client resolves so (CURLOPT_RESOLVE),
 	 * to reach a local server under a real-looking host name; NULL: DNS. */
 	const char *resolve;
+	/* Tests: max-uploads of each ListMultipartUploads page (0: the
+	 * server's, 1000 on S3). */
+	unsigned max_uploads_page;
 };
 
 void s3_tuning_default(struct s3_tuning *t);

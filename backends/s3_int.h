@@ -37,4 +37,8 @@ int s3_pread_all(int fd, unsigned char *buf, size_t len, uint64_t off);
  * aborted (best effort). 0 or -errno (s3_last_error says why). */
 int s3_put_multipart(struct s3_backend *s, const char *key, const void *data, int fd, uint64_t len);
 
+/* backend_ops.stale_uploads (s3_uploads.c). */
+int s3_stale_uploads(struct backend *b, const char *prefix, int64_t min_age_s, int do_abort,
+		     unsigned budget_ms, struct backend_stale *out);
+
 #endif

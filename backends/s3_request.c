@@ -70,6 +70,8 @@ static void req_init(struct s3_request *rq, const struct s3_target *t, const cha
 
 void s3_request_param(struct s3_request *rq, const char *name, const char *value)
 {
+	if (rq->n_params >= S3_REQUEST_MAX_PARAMS)
+		return;
 	rq->params[rq->n_params].name = name;
 	rq->params[rq->n_params++].value = value;
 }

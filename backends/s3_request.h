@@ -18,6 +18,7 @@
 #define S3_REQUEST_KEY_MAX 255	 /* backend.h key limit */
 #define S3_REQUEST_PATH_MAX 2048 /* encoded request path */
 #define S3_REQUEST_ERR_BYTES 512
+#define S3_REQUEST_MAX_PARAMS 6 /* query parameters of one request */
 
 #define S3_REQUEST_HOST_MAX 320
 #define S3_REQUEST_REGION_MAX 64
@@ -49,7 +50,7 @@ struct s3_request {
 	const struct s3_target *t;
 	const char *method;
 	char path[S3_REQUEST_PATH_MAX];
-	struct s3_sigv4_param params[4];
+	struct s3_sigv4_param params[S3_REQUEST_MAX_PARAMS];
 	size_t n_params;
 	const unsigned char *body;
 	size_t body_len;
@@ -82,7 +83,8 @@ void s3_request_bucket(struct s3_request *rq, const struct s3_target *t, const c
 int s3_request_object(struct s3_request *rq, const struct s3_target *t, const char *method,
 		      const char *key);
 
-/* Adds a query parameter (at most 4; name and value borrowed, not encoded). */
+/* Adds a query parameter (at most S3_REQUEST_MAX_PARAMS, more are a bug and
+ * dropped; name and value borrowed, not encoded). */
 void s3_request_param(struct s3_request *rq, const char *name, const char *value);
 
 /* Sets the body (borrowed) and its SHA-256 as the signed payload hash. */

@@ -1,5 +1,6 @@
 /* s3_xml.c - reads S3's XML replies with libxml2 and writes the
- * CompleteMultipartUpload body. Must never parse XML by string search, expand
+ * CompleteMultipartUpload body (listings of objects and of multipart uploads,
+ * initiate, complete, errors). Must never parse XML by string search, expand
  * entities from a DTD, touch the network, or accept more than
  * S3_XML_MAX_REPLY bytes. */
 #include "s3_xml.h"
@@ -179,6 +180,124 @@ int s3_xml_parse_list(struct s3_xml_list_page *page, const char *xml, size_t len
 	if (r != 0) {
 		free(page->next_token);
 		page->next_token = NULL;
+	}
+	return r;
+}
+
+/* --- ListMultipartUploads --- */
+
+/* The decimal number of s[off..off+n), all digits (checked by the caller). */
+static int num_at(const char *s, int off, int n)
+{
+	int v = 0;
+	for (int i = off; i < off + n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's method). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int s3_xml_parse_time(int64_t *out, const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	size_t i = 0;
+	for (; shape[i]; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return -EPROTO;
+	const char *tail = s + i;
+	if (*tail == '.') {
+		const char *f = ++tail;
+		while (*tail >= '0' && *tail <= '9')
+			tail++;
+		if (tail == f)
+			return -EPROTO;
+	}
+	if (strcmp(tail, "Z") != 0)
+		return -EPROTO;
+	int y = num_at(s, 0, 4), mo = num_at(s, 5, 2), d = num_at(s, 8, 2);
+	int h = num_at(s, 11, 2), mi = num_at(s, 14, 2), se = num_at(s, 17, 2);
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+	    h > 23 || mi > 59 || se > 60)
+		return -EPROTO;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	return 0;
+}
+
+/* One <Upload>: reports Key, UploadId and Initiated to cb. */
+static int upload_entry(const xmlNode *u, s3_xml_upload_cb cb, void *arg)
+{
+	xmlNode *k = child(u, "Key"), *id = child(u, "UploadId"), *t = child(u, "Initiated");
+	int64_t when = 0;
+	if (!k || !id || !t)
+		return -EPROTO;
+	char *key = text_dup(k), *uid = text_dup(id), *ts = text_dup(t);
+	int r = (!key || !uid || !ts) ? -ENOMEM : 0;
+	if (r == 0 && (!key[0] || !uid[0] || s3_xml_parse_time(&when, ts) < 0))
+		r = -EPROTO;
+	if (r == 0)
+		r = cb(arg, key, uid, when);
+	free(key);
+	free(uid);
+	free(ts);
+	return r;
+}
+
+static int uploads_markers(struct s3_xml_uploads_page *page, const xmlNode *root)
+{
+	xmlNode *k = child(root, "NextKeyMarker"), *id = child(root, "NextUploadIdMarker");
+	if (!k)
+		return -EPROTO;
+	page->next_key = text_dup(k);
+	page->next_upload_id = id ? text_dup(id) : strdup("");
+	if (!page->next_key || !page->next_upload_id)
+		return -ENOMEM;
+	return page->next_key[0] ? 0 : -EPROTO;
+}
+
+static int uploads_walk(struct s3_xml_uploads_page *page, const xmlNode *root, s3_xml_upload_cb cb,
+			void *arg)
+{
+	xmlNode *t = child(root, "IsTruncated");
+	int r = t ? parse_truncated(&page->truncated, t) : -EPROTO;
+	if (r < 0)
+		return r;
+	for (xmlNode *n = root->children; n; n = n->next) {
+		if (!is_elem(n, "Upload"))
+			continue;
+		r = upload_entry(n, cb, arg);
+		if (r != 0)
+			return r;
+		page->n_uploads++;
+	}
+	return page->truncated ? uploads_markers(page, root) : 0;
+}
+
+int s3_xml_parse_uploads(struct s3_xml_uploads_page *page, const char *xml, size_t len,
+			 s3_xml_upload_cb cb, void *arg)
+{
+	memset(page, 0, sizeof *page);
+	xmlDoc *doc = xml_read(xml, len);
+	if (!doc)
+		return -EPROTO;
+	xmlNode *root = xmlDocGetRootElement(doc);
+	int r = is_elem(root, "ListMultipartUploadsResult") ? uploads_walk(page, root, cb, arg)
+							    : -EPROTO;
+	xmlFreeDoc(doc);
+	if (r != 0) {
+		free(page->next_key);
+		free(page->next_upload_id);
+		page->next_key = page->next_upload_id = NULL;
 	}
 	return r;
 }

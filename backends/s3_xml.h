@@ -1,9 +1,9 @@
 /* s3_xml.h - the S3 XML replies sealfs reads (ListBucketResult,
- * InitiateMultipartUploadResult, CompleteMultipartUploadResult, Error) and the
- * one request body it writes (CompleteMultipartUpload). Parsed with libxml2,
- * never by string search (whitespace before the document is skipped, as S3
- * sends it while it works on a CompleteMultipartUpload); input is size-capped, entities are not
- * expanded and nothing is fetched from the network. Thread-safe. */
+ * ListMultipartUploadsResult, InitiateMultipartUploadResult, CompleteMultipartUploadResult, Error)
+ * and the one request body it writes (CompleteMultipartUpload). Parsed with libxml2, never by
+ * string search (whitespace before the document is skipped, as S3 sends it while it works on a
+ * CompleteMultipartUpload); input is size-capped, entities are not expanded and nothing is fetched
+ * from the network. Thread-safe. */
 #ifndef SEALFS_S3_XML_H
 #define SEALFS_S3_XML_H
 
@@ -39,6 +39,35 @@ struct s3_xml_list_page {
  * -ENOMEM, or the callback's non-zero value (page->next_token is then NULL). */
 int s3_xml_parse_list(struct s3_xml_list_page *page, const char *xml, size_t len, s3_xml_key_cb cb,
 		      void *arg);
+
+/* Called per <Upload> of a ListMultipartUploads reply with its Key and
+ * UploadId (both non-empty, borrowed for the call) and its Initiated time as
+ * Unix seconds; a non-zero return stops the walk and is returned. */
+typedef int (*s3_xml_upload_cb)(void *arg, const char *key, const char *upload_id,
+				int64_t initiated);
+
+/* One page of a ListMultipartUploads reply. When truncated, next_key (never
+ * empty) and next_upload_id (may be "") are new malloc'ed strings the
+ * caller frees; NULL otherwise. */
+struct s3_xml_uploads_page {
+	int truncated;
+	char *next_key;
+	char *next_upload_id;
+	unsigned n_uploads;
+};
+
+/* Parses a ListMultipartUploadsResult: calls cb for each upload, fills
+ * *page. -EPROTO malformed (not XML, wrong root, an Upload without Key,
+ * UploadId or Initiated, an Initiated that is not an ISO 8601 UTC time
+ * "YYYY-MM-DDThh:mm:ss[.fff]Z", truncated without a NextKeyMarker, over
+ * S3_XML_MAX_REPLY), -ENOMEM, or the callback's non-zero value; on any
+ * failure the page holds no strings. */
+int s3_xml_parse_uploads(struct s3_xml_uploads_page *page, const char *xml, size_t len,
+			 s3_xml_upload_cb cb, void *arg);
+
+/* "YYYY-MM-DDThh:mm:ss[.fraction]Z" (S3's timestamps) as Unix seconds, the
+ * fraction dropped. -EPROTO for anything else (out-of-range fields too). */
+int s3_xml_parse_time(int64_t *out, const char *s);
 
 /* Parses an InitiateMultipartUploadResult: *upload_id becomes a new malloc'ed
  * string. -EPROTO malformed or no UploadId, -ENOMEM. */

@@ -222,13 +222,15 @@ void cli_fsck_out_progress(void *arg, const struct fsck_counts *c)
 
 static json_t *cli_fsck_json_counts(const struct fsck_counts *c)
 {
-	return json_pack("{sIsIsIsIsIsIsIsIsIsIsI}", "directories", (json_int_t)c->dirs, "files",
-			 (json_int_t)c->files, "symlinks", (json_int_t)c->symlinks, "segments",
-			 (json_int_t)c->segments, "stored_bytes", (json_int_t)c->stored_bytes,
-			 "damaged", (json_int_t)c->damaged, "missing", (json_int_t)c->missing,
-			 "orphans", (json_int_t)c->orphans, "orphan_bytes",
-			 (json_int_t)c->orphan_bytes, "orphans_deleted",
-			 (json_int_t)c->orphans_deleted, "moved", (json_int_t)c->moved);
+	return json_pack(
+	    "{sIsIsIsIsIsIsIsIsIsIsIsIsIsI}", "directories", (json_int_t)c->dirs, "files",
+	    (json_int_t)c->files, "symlinks", (json_int_t)c->symlinks, "segments",
+	    (json_int_t)c->segments, "stored_bytes", (json_int_t)c->stored_bytes, "damaged",
+	    (json_int_t)c->damaged, "missing", (json_int_t)c->missing, "orphans",
+	    (json_int_t)c->orphans, "orphan_bytes", (json_int_t)c->orphan_bytes, "orphans_deleted",
+	    (json_int_t)c->orphans_deleted, "moved", (json_int_t)c->moved, "stale_uploads",
+	    (json_int_t)c->stale_uploads, "uploads_aborted", (json_int_t)c->uploads_aborted,
+	    "young_uploads", (json_int_t)c->young_uploads);
 }
 
 static void cli_fsck_finish_json(struct cli_fsck_out *o, const struct fsck_result *res,
@@ -268,7 +270,7 @@ void cli_fsck_out_finish(struct cli_fsck_out *o, const struct fsck_result *res,
 	       " symlinks, %" PRIu64 " segments (%.1f MiB)%s",
 	       res->seq, c->dirs, c->files, c->symlinks, c->segments,
 	       (double)c->stored_bytes / 1048576.0, opts->quick ? ", sizes only" : "");
-	if (!c->damaged && !c->missing && !c->orphans)
+	if (!c->damaged && !c->missing && !c->orphans && !c->stale_uploads)
 		printf(": clean\n");
 	else
 		printf(": %" PRIu64 " damaged, %" PRIu64 " missing, %" PRIu64 " orphans\n",
@@ -278,6 +280,11 @@ void cli_fsck_out_finish(struct cli_fsck_out *o, const struct fsck_result *res,
 		       res->new_seq);
 	if (c->orphans_deleted)
 		printf("deleted %" PRIu64 " orphans\n", c->orphans_deleted);
+	if (c->stale_uploads || c->young_uploads)
+		printf("multipart uploads never finished: %" PRIu64 " begun over %d h ago (%" PRIu64
+		       " aborted), %" PRIu64 " younger (kept)\n",
+		       c->stale_uploads, BACKEND_STALE_UPLOAD_AGE_S / 3600, c->uploads_aborted,
+		       c->young_uploads);
 	if (res->damage_left && opts->repair && res->not_repaired)
 		printf("not repaired: %s\n", res->not_repaired);
 	fflush(stdout);

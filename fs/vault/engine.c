@@ -1,7 +1,8 @@
 /* engine.c - opening a vault: cache, head, rollback guard, journal replay,
- * tree, uploader, committer (engine.h); and a new vault's first tree. It must
- * never mount a head older than one this cache has seen, never mount a store
- * that moved past commits this cache still holds, and never log names,
+ * tree, uploader, committer, the sweep of abandoned uploads (engine.h); and
+ * a new vault's first tree. It must never mount a head older than one this
+ * cache has seen, never mount a store that moved past commits this cache
+ * still holds, and never log names,
  * contents or keys (store keys and seqs may be logged). */
 #include "engine.h"
 #include "errbuf.h"
@@ -26,6 +27,7 @@
 #include "meta.h"
 #include "prefetch.h"
 #include "seal.h"
+#include "sweep.h"
 #include "tree.h"
 #include "upload.h"
 
@@ -351,6 +353,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 			 &base->up);
 	if (r)
 		return errbuf_fail(err, size, r, "starting the uploader failed");
+	if (!o->read_only && sweep_start(&e->sweep, store) != 0)
+		log_msg(LOG_WARNING, "abandoned uploads are kept: starting their sweep failed");
 	r = engine_prepare_cache(o->cache_dir);
 	if (r == 0)
 		r = commit_new(&e->commit, e->tree, e->journal, e->up, head->seq, o->cache_dir);
@@ -385,6 +389,7 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
 
 void engine_close(struct engine *e)
 {
+	sweep_stop(e->sweep);
 	prefetch_stop(e->prefetch);
 	upload_stop(e->up);
 	commit_free(e->commit);

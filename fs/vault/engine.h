@@ -44,6 +44,7 @@ struct engine {
 	struct commit *commit;	   /* journals through up */
 	struct upload *up;	   /* started: drains the backlog of an earlier mount */
 	struct prefetch *prefetch; /* read-ahead for a remote store; NULL for a local one */
+	struct sweep *sweep;	   /* aborts abandoned uploads once (sweep.h); or NULL */
 };
 
 /* Opens the vault in store (borrowed, with cfg and keys: all must outlive

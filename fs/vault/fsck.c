@@ -17,8 +17,11 @@
 #include "fsck_int.h"
 #include "head.h"
 #include "seal.h"
+#include "sweep.h"
 
 #define FSCK_TICK_EVERY 64u
+/* fsck waits longer than a mount's sweep: thousands of aborts may be due. */
+#define FSCK_UPLOADS_BUDGET_MS 120000u
 
 /* A directory still to visit. */
 struct fsck_qdir {
@@ -300,6 +303,24 @@ static int fsck_after_walk(struct fsck *f, const struct dirobj_head *head)
 	return r;
 }
 
+/* The store's abandoned uploads: counted, and aborted with repair. */
+static int fsck_uploads(struct fsck *f)
+{
+	struct backend_stale st;
+	int r = sweep_uploads(f->store, f->o->repair, FSCK_UPLOADS_BUDGET_MS, &st);
+
+	f->res->n.stale_uploads = st.stale;
+	f->res->n.uploads_aborted = st.aborted;
+	f->res->n.young_uploads = st.young;
+	if (r == -EOPNOTSUPP)
+		return 0;
+	if (r)
+		return errbuf_fail(f->err, f->err_size, r,
+				   "listing or aborting abandoned multipart uploads failed: %s",
+				   strerror(-r));
+	return 0;
+}
+
 int fsck_run(struct backend *store, const struct vault_config *cfg, const struct vault_keys *keys,
 	     const struct fsck_opts *o, struct fsck_result *res, char *err, size_t err_size)
 {
@@ -327,10 +348,13 @@ int fsck_run(struct backend *store, const struct vault_config *cfg, const struct
 			r = fsck_after_walk(&f, &head);
 		dirobj_head_release(&head);
 	}
+	if (r >= 0)
+		r = fsck_uploads(&f);
 	fsck_tick(&f, true);
 	res->damage_left =
 	    (res->n.damaged || res->n.missing) && !(res->new_seq && res->n.moved == f.ndmg);
-	res->orphans_left = res->n.orphans > res->n.orphans_deleted;
+	res->orphans_left = res->n.orphans > res->n.orphans_deleted ||
+			    res->n.stale_uploads > res->n.uploads_aborted;
 	fsck_damage_free(&f);
 	fsck_keyset_free(&f.reach);
 	secmem_pool_free(f.pool);

@@ -1,8 +1,9 @@
 /* fsck.h - checking a vault in its store (`sealfs fsck`, docs/CLI.md): opens
  * and authenticates every directory object and every content segment that
- * the store's head reaches, lists the objects nothing reaches (orphans), and
- * on request repairs: moves damaged files and directories aside under a new
- * head and deletes old orphans. Works from the store and the keys only,
+ * the store's head reaches, lists the objects nothing reaches (orphans) and
+ * the abandoned multipart uploads (sweep.h), and on request repairs: moves
+ * damaged files and directories aside under a new head, deletes old orphans
+ * and aborts the abandoned uploads. Works from the store and the keys only,
  * never from a mount or a cache; the caller makes sure no mount writes the
  * vault meanwhile.
  *
@@ -58,6 +59,10 @@ struct fsck_counts {
 	uint64_t damaged, missing;				/* objects found so */
 	uint64_t orphans, orphan_bytes, orphans_deleted;
 	uint64_t moved; /* repair: entries renamed aside */
+	/* multipart uploads of object keys begun more than
+	 * BACKEND_STALE_UPLOAD_AGE_S ago and never finished (sweep.h), those
+	 * repair aborted, and younger ones (left alone: maybe running) */
+	uint64_t stale_uploads, uploads_aborted, young_uploads;
 };
 
 typedef void (*fsck_report_fn)(void *arg, const struct fsck_problem *p);
@@ -79,7 +84,7 @@ struct fsck_result {
 	uint64_t seq;		  /* head seq checked */
 	uint64_t new_seq;	  /* repair: the head seq written; 0 none */
 	bool damage_left;	  /* damage repair could not (or was not asked to) fix */
-	bool orphans_left;	  /* orphans still in the store */
+	bool orphans_left;	  /* orphans or stale uploads still in the store */
 	const char *not_repaired; /* why repair left damage (a constant), or NULL */
 };
 

@@ -22,12 +22,18 @@
 //     (412 PreconditionFailed; If-Match on a missing key 404 NoSuchKey, as
 //     AWS). With S3RVER_IGNORE_CONDITIONAL=1 in the server's environment it
 //     ignores them again, as older servers do (tests of sealfs's probe).
+//  9. ListMultipartUploads (GET /bucket?uploads) was NotImplemented:
+//     implement it over the upload directories s3rver keeps, sorted by key
+//     and upload id, paged by max-uploads, key-marker and upload-id-marker.
+//     An upload's Initiated time is the modification time of its "key" file
+//     (written by CreateMultipartUpload), so a test can age an upload by
+//     setting that time (utimes) under the server's data directory.
 
 const fs = require('fs');
 const path = require('path');
 
 const dir = path.join(process.argv[2], 'node_modules', 's3rver');
-const MARK = path.join(dir, '.sealfs-patched-4');
+const MARK = path.join(dir, '.sealfs-patched-5');
 // The SigV4 checker is copied on every run, so a change to it needs no reinstall.
 if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) {
   fs.copyFileSync(
@@ -374,6 +380,104 @@ exports.putObject = async function putObject(ctx) {
         return ctx.store.putObject(object);
       },
     );`,
+  ],
+]);
+
+// 9. ListMultipartUploads.
+patch('lib/stores/filesystem.js', [
+  [
+    `  async initiateUpload(bucket, key, uploadId, metadata) {`,
+    `  async listUploads(bucket) {
+    const uploadsDir = this.getResourcePath(bucket, undefined, 'uploads');
+    let ids = [];
+    try {
+      ids = await fs.readdir(uploadsDir);
+    } catch (err) {
+      if (err.code !== 'ENOENT') throw err;
+    }
+    const uploads = [];
+    for (const uploadId of ids) {
+      if (!/^[0-9a-f]{32}$/.test(uploadId)) continue;
+      const keyPath = path.join(uploadsDir, uploadId, 'key');
+      try {
+        const [key, st] = await Promise.all([fs.readFile(keyPath, 'utf8'), fs.stat(keyPath)]);
+        uploads.push({ key, uploadId, initiated: st.mtime });
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw err; // completed or aborted meanwhile
+      }
+    }
+    uploads.sort((a, b) =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : a.uploadId < b.uploadId ? -1 : 1,
+    );
+    return uploads;
+  }
+
+  async initiateUpload(bucket, key, uploadId, metadata) {`,
+  ],
+]);
+patch('lib/routes.js', [
+  [
+    `  .get('/:bucket', bucketCtrl.bucketExists, ctx => {
+    switch (ctx.params.queryMethod) {
+      case undefined:
+        return bucketCtrl.getBucket(ctx);`,
+    `  .get('/:bucket', bucketCtrl.bucketExists, ctx => {
+    switch (ctx.params.queryMethod) {
+      case undefined:
+        return bucketCtrl.getBucket(ctx);
+      case 'uploads':
+        return bucketCtrl.listMultipartUploads(ctx);`,
+  ],
+]);
+patch('lib/controllers/bucket.js', [
+  [
+    `exports.deleteBucket = async function deleteBucket(ctx) {`,
+    `exports.listMultipartUploads = async function listMultipartUploads(ctx) {
+  const q = ctx.query;
+  const prefix = q.prefix || '';
+  const keyMarker = q['key-marker'] || '';
+  const idMarker = q['upload-id-marker'] || '';
+  const max = q['max-uploads'] ? Number(q['max-uploads']) : 1000;
+  if (!Number.isInteger(max) || max < 1 || max > 1000) {
+    throw new S3Error('InvalidArgument', 'max-uploads must be 1..1000', {
+      ArgumentName: 'max-uploads',
+      ArgumentValue: q['max-uploads'],
+    });
+  }
+  const all = (await ctx.store.listUploads(ctx.params.bucket)).filter(
+    u =>
+      u.key.startsWith(prefix) &&
+      (!keyMarker ||
+        u.key > keyMarker ||
+        (idMarker && u.key === keyMarker && u.uploadId > idMarker)),
+  );
+  const page = all.slice(0, max);
+  const truncated = all.length > max;
+  const last = page[page.length - 1];
+  ctx.body = {
+    ListMultipartUploadsResult: {
+      '@': { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/' },
+      Bucket: ctx.params.bucket,
+      KeyMarker: keyMarker,
+      UploadIdMarker: idMarker,
+      NextKeyMarker: truncated ? last.key : undefined,
+      NextUploadIdMarker: truncated ? last.uploadId : undefined,
+      Prefix: prefix,
+      MaxUploads: max,
+      IsTruncated: truncated,
+      Upload: page.map(u => ({
+        Key: u.key,
+        UploadId: u.uploadId,
+        Initiator: { ID: DUMMY_ACCOUNT.id, DisplayName: DUMMY_ACCOUNT.displayName },
+        Owner: { ID: DUMMY_ACCOUNT.id, DisplayName: DUMMY_ACCOUNT.displayName },
+        StorageClass: 'STANDARD',
+        Initiated: u.initiated.toISOString(),
+      })),
+    },
+  };
+};
+
+exports.deleteBucket = async function deleteBucket(ctx) {`,
   ],
 ]);
 
