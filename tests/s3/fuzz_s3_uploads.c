@@ -1,21 +1,18 @@
 /* fuzz_s3_uploads.c - libFuzzer target over the ListMultipartUploads reply
  * parser and its timestamp parser (s3_xml_parse_uploads, s3_xml_parse_time).
- * Built with -Dfuzz=true it is a libFuzzer binary; otherwise
- * (SEALFS_XML_REPLAY) a main() replays the files of the corpus directories
- * given as arguments, as an ordinary unit test. The parsers must return 0, a
+ * Built with -Dfuzz=true it is a libFuzzer binary; otherwise tests/fuzz/replay.c replays
+ * its corpus in the unit suite. The parsers must return 0, a
  * negative errno or the callback's value, never crash, keep their promises
  * (non-empty key and upload id, markers exactly when truncated) and leave
  * nothing allocated on failure (ASan/LSan builds tell). */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fuzz/fuzz.h"
 #include "s3_xml.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int upload_cb(void *arg, const char *key, const char *upload_id, int64_t initiated)
 {
@@ -61,49 +58,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_time(data, size);
 	return 0;
 }
-
-#ifdef SEALFS_XML_REPLAY
-static int replay_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	size_t cap = 1 << 20, len = 0;
-	unsigned char *buf = malloc(cap);
-	if (buf)
-		len = fread(buf, 1, cap, f);
-	fclose(f);
-	if (!buf)
-		return -1;
-	LLVMFuzzerTestOneInput(buf, len);
-	free(buf);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	int files = 0;
-	for (int i = 1; i < argc; i++) {
-		DIR *d = opendir(argv[i]);
-		if (!d) {
-			printf("FAIL cannot open corpus %s\n", argv[i]);
-			return 1;
-		}
-		for (struct dirent *de; (de = readdir(d));) {
-			char path[4096];
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof path, "%s/%s", argv[i], de->d_name);
-			if (replay_file(path) < 0) {
-				printf("FAIL cannot read %s\n", path);
-				closedir(d);
-				return 1;
-			}
-			files++;
-		}
-		closedir(d);
-	}
-	printf("replayed %d corpus files\n", files);
-	return files ? 0 : 1;
-}
-#endif
