@@ -13,6 +13,19 @@
 #include "head.h"
 #include "meta.h"
 
+/* Seals the JSON text json (json_len bytes, owned: wiped and freed) under
+ * ad; the step seal_dir and seal_head share. */
+static int seal_json(unsigned char **out, size_t *out_len, char *json, size_t json_len,
+		     const struct meta_ad *ad, const unsigned char *meta_key)
+{
+	int r =
+	    fault_fire(FAULT_CRYPTO) ? -EIO : meta_seal(out, out_len, json, json_len, ad, meta_key);
+
+	sodium_memzero(json, json_len);
+	free(json);
+	return r;
+}
+
 int seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir, uint64_t version,
 	     const uint8_t key[OBJECT_ID_BYTES], const uint8_t vault_id[OBJECT_ID_BYTES],
 	     const unsigned char *meta_key)
@@ -27,13 +40,7 @@ int seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir, uin
 	memcpy(ad.object_id, dir->dir_id, OBJECT_ID_BYTES);
 	memcpy(ad.store_key, key, OBJECT_ID_BYTES);
 	r = dirobj_encode(&json, &json_len, dir);
-	if (r)
-		return r;
-	r = fault_fire(FAULT_CRYPTO) ? -EIO
-				     : meta_seal(out, out_len, json, json_len, &ad, meta_key);
-	sodium_memzero(json, json_len);
-	free(json);
-	return r;
+	return r ? r : seal_json(out, out_len, json, json_len, &ad, meta_key);
 }
 
 int seal_open_dir(struct dirobj *obj, const unsigned char *sealed, size_t sealed_len,
@@ -72,13 +79,7 @@ int seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *he
 	*out = NULL;
 	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
 	r = dirobj_head_encode(&json, &json_len, head);
-	if (r)
-		return r;
-	r = fault_fire(FAULT_CRYPTO) ? -EIO
-				     : meta_seal(out, out_len, json, json_len, &ad, meta_key);
-	sodium_memzero(json, json_len);
-	free(json);
-	return r;
+	return r ? r : seal_json(out, out_len, json, json_len, &ad, meta_key);
 }
 
 int seal_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t sealed_len,
