@@ -19,7 +19,21 @@ enum dirobj_type {
 	DIROBJ_FILE = 'f',
 	DIROBJ_DIR = 'd',
 	DIROBJ_SYMLINK = 'l',
+	/* Format 2 only (docs/FORMAT.md, "Entry types"): special files, which
+	 * carry rdev, and a name of a file with more than one name, whose
+	 * record is in the inode table (the entry holds name, type and id). */
+	DIROBJ_FIFO = 'p',
+	DIROBJ_SOCK = 's',
+	DIROBJ_CHR = 'c',
+	DIROBJ_BLK = 'b',
+	DIROBJ_HARDLINK = 'h',
 };
+
+/* The vault format a directory object or head is encoded for
+ * (sealfs.json "format"): 1 or 2. Format 1 refuses every member and type
+ * marked "format 2" below. */
+#define DIROBJ_FORMAT_MIN 1
+#define DIROBJ_FORMAT_MAX 2
 
 struct dirobj_time {
 	int64_t sec;
@@ -32,16 +46,26 @@ struct dirobj_xattr {
 	size_t len;
 };
 
-/* A reference to a sealed child directory object. */
+/* A reference to a sealed object (a child directory object; in format 2
+ * also a page, history page, garbage list or inode table page). */
 struct dirobj_ref {
 	uint64_t version;
 	uint8_t store_key[OBJECT_ID_BYTES];
+	/* Format 2 ("c"): the seq of the commit that created the object; 0 for
+	 * objects made before the vault was upgraded to format 2. Deferred
+	 * deletion (docs/FORMAT.md) knows from it which retained heads reach
+	 * the object. Format 1: always 0, not stored. */
+	uint64_t created;
 };
 
 /* One segment of a file: present with its store key, or a hole (all zeros). */
 struct dirobj_segment {
 	bool present;
 	uint8_t store_key[OBJECT_ID_BYTES];
+	/* Format 2: the seq of the commit that created this segment version
+	 * (0: made before the upgrade, sealed under the per-file key; else
+	 * under the per-segment key, docs/FORMAT.md "Keys"). Format 1: 0. */
+	uint64_t created;
 };
 
 /* One entry: everything about a child (there are no separate inode objects). */
@@ -61,6 +85,7 @@ struct dirobj_entry {
 	size_t nsegments;
 	struct dirobj_xattr *xattrs; /* malloc'ed, nxattrs long */
 	size_t nxattrs;
+	uint64_t rdev; /* format 2, DIROBJ_CHR and DIROBJ_BLK: the device number */
 };
 
 struct dirobj {
@@ -69,10 +94,25 @@ struct dirobj {
 	size_t nentries;
 };
 
+#define DIROBJ_DEVICE_NAME_MAX 64 /* bytes of UTF-8 */
+
 /* The head: the vault's single mutable object, pointing at the root. */
 struct dirobj_head {
 	uint64_t seq;		  /* bumped on every commit */
 	struct dirobj_entry root; /* name "", type DIROBJ_DIR */
+	/* Format 2 (docs/FORMAT.md, "Head"); zero in format 1. */
+	struct dirobj_time time;	 /* "t": commit time, the writer's wall clock */
+	uint8_t device[OBJECT_ID_BYTES]; /* "dev": the writing device's random id */
+	char device_name[DIROBJ_DEVICE_NAME_MAX + 1]; /* "dn": its name, NUL-terminated */
+	uint8_t parent[32]; /* "parent": BLAKE2b-256 of the sealed head replaced; zeros: first */
+	uint64_t keep;	    /* "keep": retention window, seconds */
+	uint64_t grace;	    /* "gr": deletion grace, seconds */
+	bool has_history;   /* "hist": the newest history page */
+	struct dirobj_ref history;
+	bool has_garbage; /* "g": this commit's garbage list */
+	struct dirobj_ref garbage;
+	bool has_inodes; /* "it": the inode table's root page */
+	struct dirobj_ref inodes;
 };
 
 /* Serialises to compact JSON with sorted keys. *out is a new malloc'ed
