@@ -58,7 +58,8 @@ static int cli_info_head(const struct cli_vault *v)
 	int r = head_get(v->store, META_MAX_SEALED_BYTES, &sealed, &len, &ver);
 
 	if (r == 0)
-		r = seal_open_head(&head, sealed, len, v->cfg->vault_id, v->keys->meta);
+		r = seal_open_head(&head, sealed, len, v->cfg->vault_id, v->keys->meta,
+				   v->cfg->format);
 	if (r == 0)
 		head_hash(hash, sealed, len);
 	free(sealed);

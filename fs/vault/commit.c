@@ -20,7 +20,6 @@
 #include <sodium.h>
 
 #include "cache.h"
-#include "commit_head.h"
 #include "fault.h"
 #include "fdio.h"
 #include "hex.h"
@@ -63,9 +62,8 @@ struct commit {
 	size_t ngarbage, garbage_cap;
 	unsigned char *head; /* sealed head of this commit, or NULL */
 	size_t head_len;
-	struct commit_head_base hb; /* format-2 members of the next head (commit_head.h) */
-	uint64_t tries;		    /* commit attempts so far (inode.commit_try) */
-	unsigned store_wait_ms;	    /* set before serving; read-only after */
+	uint64_t tries;		/* commit attempts so far (inode.commit_try) */
+	unsigned store_wait_ms; /* set before serving; read-only after */
 };
 
 /* ---- growable arrays ---- */
@@ -204,7 +202,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	o = &c->objs[c->nobjs];
 	if (r == 0)
 		r = seal_dir(&o->data, &o->len, &obj, dir->ds->ref.version + 1, key,
-			     c->tree->vault_id, c->tree->meta_key);
+			     c->tree->vault_id, c->tree->meta_key, c->tree->cctx.format);
 	commit_entries_free(obj.entries, obj.nentries);
 	if (r)
 		return r;
@@ -267,8 +265,11 @@ static int commit_head(struct commit *c)
 	head.root.mtime = t->root->mtime;
 	head.root.ctime = t->root->ctime;
 	tree_inode_unlock(t->root);
-	commit_head_fill(&c->hb, &head);
-	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
+	if (t->cctx.format >= 2) {
+		seal_head_carry(&head, &t->head_tmpl);
+		tree_now(&head.time);
+	}
+	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key, t->cctx.format);
 	if (r == 0)
 		c->seq++;
 	return r;
@@ -506,8 +507,8 @@ static int commit_journal(struct commit *c)
 		r = commit_sync_segments(c);
 	if (r == 0)
 		r = commit_write_record(c);
-	if (r == 0)
-		commit_head_sealed(&c->hb, c->head, c->head_len); /* the next one's parent */
+	if (r == 0 && c->tree->cctx.format >= 2) /* the next head's parent */
+		seal_head_hash(c->tree->head_tmpl.parent, c->head, c->head_len);
 	free(c->head);
 	c->head = NULL;
 	if (r) {
@@ -563,15 +564,6 @@ int commit_sync(struct commit *c)
 
 void commit_set_store_wait(struct commit *c, unsigned ms) { c->store_wait_ms = ms; }
 
-void commit_set_head_base(struct commit *c, int format, const struct dirobj_head *on,
-			  const uint8_t parent[32], const uint8_t device[OBJECT_ID_BYTES],
-			  const char *device_name)
-{
-	pthread_mutex_lock(&c->lock);
-	commit_head_base_set(&c->hb, format, on, parent, device, device_name);
-	pthread_mutex_unlock(&c->lock);
-}
-
 uint64_t commit_seq(struct commit *c)
 {
 	uint64_t seq;
@@ -598,7 +590,6 @@ int commit_new(struct commit **out, struct tree *t, struct journal *journal, str
 	c->journal = journal;
 	c->up = up;
 	c->seq = seq;
-	c->hb.format = 1; /* until commit_set_head_base */
 	memcpy(c->cache_dir, cache_dir, strlen(cache_dir) + 1);
 	*out = c;
 	return 0;

@@ -54,14 +54,6 @@ int commit_sync(struct commit *c);
  * durable in the cache's journal and never waits for the store. Call before
  * the mount serves requests. */
 void commit_set_store_wait(struct commit *c, unsigned ms);
-/* What every head c writes carries besides seq and root (format 2: time,
- * device, parent, and what is carried forward from on, the head mounted;
- * commit_head.h): parent is the hash of on's sealed bytes, device and
- * device_name the pin's. Format 1 (the default): nothing. Call before the
- * first commit. */
-void commit_set_head_base(struct commit *c, int format, const struct dirobj_head *on,
-			  const uint8_t parent[32], const uint8_t device[OBJECT_ID_BYTES],
-			  const char *device_name);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
 

@@ -220,3 +220,11 @@ void engine_pin_info(struct engine_head_info *info, const struct dirobj_head *he
 	memcpy(info->device_name, head->device_name, sizeof(info->device_name));
 	info->device_name[sizeof(info->device_name) - 1] = '\0';
 }
+
+void engine_pin_device(struct dirobj_head *tmpl, const struct head_pin *pin)
+{
+	const struct head_state *st = head_pin_state(pin);
+
+	memcpy(tmpl->device, st->device, OBJECT_ID_BYTES);
+	snprintf(tmpl->device_name, sizeof(tmpl->device_name), "%s", st->device_name);
+}

@@ -34,6 +34,9 @@ int engine_pin_save(struct engine *e, struct engine_pin *p, uint64_t seq,
 		    const uint8_t hash[HEAD_HASH_BYTES], bool skip_write,
 		    const struct vault_config *cfg, const struct vault_keys *keys,
 		    const struct engine_opts *o, char *err, size_t size);
+/* The heads this mount writes name this device: tmpl's device id and name
+ * from the pin (format 2). */
+void engine_pin_device(struct dirobj_head *tmpl, const struct head_pin *pin);
 /* The store's head as `sealfs mount` reports it. */
 void engine_pin_info(struct engine_head_info *info, const struct dirobj_head *head,
 		     const uint8_t hash[HEAD_HASH_BYTES], int format);
