@@ -38,6 +38,9 @@ class Errors(st.VaultTestCase):
         mounted_before = st.mount_type(mnt) if os.path.isdir(mnt) else None
         p = runner(args) if runner else st.sealfs(*args, check=False)
         lines = p.stderr.splitlines()
+        if p.returncode == 0 and os.path.isdir(mnt) and mounted_before is None \
+                and st.mount_type(mnt) is not None:
+            st.sealfs("unmount", mnt, check=False)  # a wrongly made mount must not outlive us
         self.assertEqual(p.returncode, code, "exit %d, stderr: %r" % (p.returncode, p.stderr))
         self.assertEqual(len(lines), 1, "want one line, got %r" % p.stderr)
         self.assertTrue(lines[0].startswith("sealfs: "), lines[0])
@@ -133,12 +136,12 @@ class Errors(st.VaultTestCase):
         cfg_path = os.path.join(s, "sealfs.json")
         with open(cfg_path) as f:
             cfg = json.load(f)
-        cfg["format"] = 2
+        cfg["format"] = 3
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
         self.expect_fail(self.mount_args(store=s), st.EXIT_NEWER_FORMAT,
-                         "vault format 2 is newer than this sealfs (supports 1)", store=s)
-        self.expect_fail(["info", s], st.EXIT_NEWER_FORMAT, "vault format 2 is newer", store=s)
+                         "vault format 3 is newer than this sealfs (supports 2)", store=s)
+        self.expect_fail(["info", s], st.EXIT_NEWER_FORMAT, "vault format 3 is newer", store=s)
 
     def test_cache_is_a_file(self):
         f = os.path.join(self.v.root, "cache-file")
