@@ -57,6 +57,7 @@ static const char cli_mount_usage[] =
     "  --fsync-store          fsync returns once the store holds the data (default:\n"
     "                         once it is durable in the cache; it goes up in the\n"
     "                         background)\n"
+    "  --quiet                do not print the store's \"last change\" line\n"
     "  --name NAME            show the mount as sealfs:NAME (findmnt, df, file\n"
     "                         managers); remembered in the cache for later mounts\n"
     "  --keyring              read the passphrase from the desktop keyring (see\n"
@@ -89,6 +90,7 @@ struct cli_mount_args {
 	bool read_only;
 	bool allow_other;
 	bool fsync_store;
+	bool quiet; /* --quiet: no "last change" line (mount.sealfs) */
 	unsigned idle_lock_s;
 	unsigned commit_delay_ms;
 	uint64_t cache_size;		      /* --cache-size in bytes; 0: none */
@@ -192,6 +194,9 @@ static int cli_mount_option(void *arg, int c, const char *val)
 	case 's':
 		a->fsync_store = true;
 		return 0;
+	case 'q':
+		a->quiet = true;
+		return 0;
 	case 'i':
 		return cli_mount_idle_lock(a, val);
 	case 'o':
@@ -227,6 +232,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"commit-delay", required_argument, NULL, 'd'},
 	    {"fsync-store", no_argument, NULL, 's'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"idle-lock", required_argument, NULL, 'i'},
 	    {"cache-size", required_argument, NULL, 'z'},
 	    {"cache-full-wait", required_argument, NULL, 'w'},
@@ -488,7 +494,7 @@ static int cli_mount_start(struct cli_mount_ctx *ctx)
 	 * and closing them (a TLS close_notify) would cut the daemon's too. */
 	cli_mount_parent_store = ctx->v.store;
 	ctx->v.store = NULL;
-	return cli_mount_wait(pid, fds[0]);
+	return cli_mount_wait(pid, fds[0], ctx->a.quiet);
 }
 
 static void cli_mount_raise_nofile(void)

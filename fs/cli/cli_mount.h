@@ -19,7 +19,7 @@ int cli_mount_report(int fd, int code, const char *msg);
 /* In the parent: reads the pipe fd (closes it) until the daemon pid says
  * it mounted (EXITCODE_OK) or failed (reaps it, prints its message and
  * returns its exit code). */
-int cli_mount_wait(pid_t pid, int fd);
+int cli_mount_wait(pid_t pid, int fd, bool quiet);
 
 /* The options about the store's head (fs/cli/cli_mount_head.c). */
 enum {

@@ -78,7 +78,7 @@ static int cli_mount_verdict(char *buf, const char **msg, char *other, size_t ot
 	return *msg ? (int)code : EXITCODE_OTHER;
 }
 
-int cli_mount_wait(pid_t pid, int fd)
+int cli_mount_wait(pid_t pid, int fd, bool quiet)
 {
 	char buf[4 * CLI_MOUNT_MSG_BYTES], other[2 * CLI_MOUNT_MSG_BYTES];
 	size_t got = 0, line = 0;
@@ -97,7 +97,8 @@ int cli_mount_wait(pid_t pid, int fd)
 		for (; line < got; line = (size_t)(nl - buf) + 1) {
 			if (buf[line] == '0') {
 				close(fd);
-				cli_mount_info(buf, line);
+				if (!quiet)
+					cli_mount_info(buf, line);
 				return EXITCODE_OK;
 			}
 			nl = memchr(buf + line, '\n', got - line);

@@ -35,6 +35,7 @@ struct helper_args {
 	const char *gvfs_name;	      /* x-gvfs-name=, or NULL */
 	bool has_name;		      /* name= was given */
 	bool fake;		      /* -f: do everything but mount */
+	bool verbose;		      /* -v: let sealfs mount print its lines */
 };
 
 /* sealfs mount's long options, in their -o spelling, and whether each takes
@@ -157,6 +158,8 @@ static int helper_flags(struct helper_args *h, int argc, char **argv, int *i)
 	for (const char *c = a + 1; *c; c++) {
 		if (*c == 'f')
 			h->fake = true;
+		else if (*c == 'v')
+			h->verbose = true;
 		else if (*c != 's' && *c != 'n' && *c != 'v')
 			return cli_usage("mount", "unknown flag -%c", *c);
 	}
@@ -182,6 +185,8 @@ static int helper_parse(struct helper_args *h, int argc, char **argv)
 		rc = cli_usage("mount", "expected STORE and MOUNTPOINT");
 	if (rc == 0 && h->gvfs_name && !h->has_name)
 		rc = helper_push(h, "--name") || helper_push(h, h->gvfs_name);
+	if (rc == 0 && !h->verbose)
+		rc = helper_push(h, "--quiet"); /* mount(8) helpers print nothing */
 	if (rc == 0 && h->fuse[0])
 		rc = helper_push(h, "-o") || helper_push(h, h->fuse);
 	if (rc == 0)

@@ -65,11 +65,25 @@ class Driver:
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err,
                                      stdin=subprocess.DEVNULL)
         err.close()
-        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
-        if not ready or self.proc.stdout.read(1) != b"0":
+        if not self._wait_ready(60):
             self.proc.kill()
             self.proc.wait()
             raise AssertionError("driver did not mount: " + self.log())
+
+    def _wait_ready(self, timeout):
+        """Reads the daemon's startup pipe: "I<line>\\n" lines (the store's last
+        change) may come before the "0" that says it is mounted."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [],
+                                        max(0, deadline - time.monotonic()))
+            if not ready:
+                return False
+            c = self.proc.stdout.read(1)
+            if c == b"I":
+                self.proc.stdout.readline()
+                continue
+            return c == b"0"
 
     def log(self):
         with open(self.stderr_path) as f:
