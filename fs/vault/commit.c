@@ -221,7 +221,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	o = &c->objs[c->nobjs];
 	if (r == 0)
 		r = seal_dir(&o->data, &o->len, &obj, dir->ds->ref.version + 1, key,
-			     c->tree->vault_id, c->tree->meta_key);
+			     c->tree->vault_id, c->tree->meta_key, c->tree->cctx.format);
 	commit_entries_free(obj.entries, obj.nentries);
 	if (r)
 		return r;
@@ -233,7 +233,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	memcpy(dir->ds->ref.store_key, key, OBJECT_ID_BYTES);
 	if (c->hist)
 		dir->ds->ref.created = c->seq + 1; /* format 2: "c" of the new object */
-	dir->ds->obj_pending = true; /* in the journal only, until uploaded */
+	dir->ds->obj_pending = true;		   /* in the journal only, until uploaded */
 	tree_dir_clean_locked(c->tree, dir);
 	return 0;
 }
@@ -315,12 +315,14 @@ static int commit_head(struct commit *c)
 	head.root.mtime = t->root->mtime;
 	head.root.ctime = t->root->ctime;
 	tree_inode_unlock(t->root);
-	if (c->hist)
-		r = commit_history(c, &head);
-	else
-		r = 0;
+	if (t->cctx.format >= 2) {
+		seal_head_carry(&head, &t->head_tmpl);
+		tree_now(&head.time);
+	}
+	r = c->hist ? commit_history(c, &head) : 0;
 	if (r == 0)
-		r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
+		r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key,
+			      t->cctx.format);
 	if (r == 0)
 		c->seq++;
 	else
@@ -374,7 +376,7 @@ static void commit_sort_garbage(struct commit *c)
 	struct commit_gc {
 		uint8_t key[OBJECT_ID_BYTES];
 		uint64_t c;
-	} *a;
+	} * a;
 
 	if (c->ngarbage < 2)
 		return;
@@ -598,6 +600,8 @@ static int commit_journal(struct commit *c)
 		r = commit_sync_segments(c);
 	if (r == 0)
 		r = commit_write_record(c);
+	if (r == 0 && c->tree->cctx.format >= 2) /* the next head's parent */
+		seal_head_hash(c->tree->head_tmpl.parent, c->head, c->head_len);
 	if (c->hist) /* the history follows the record, or forgets this try */
 		history_done(c->hist, r == 0);
 	history_out_free(&c->hout);
