@@ -99,8 +99,7 @@ static int history_load_pages(struct history *h, const struct dirobj_ref *first)
 	}
 }
 
-int history_open(struct history **out, const struct dirobj_head *head,
-		 const struct history_io *io)
+int history_open(struct history **out, const struct dirobj_head *head, const struct history_io *io)
 {
 	struct history *h = calloc(1, sizeof(*h));
 	int r;
@@ -165,8 +164,8 @@ static int history_archive(struct history *h, uint64_t seq, struct histobj_entry
 
 /* Packs es[0..n) (newest first) into new pages of HISTORY_PAGE_FILL, the
  * oldest chained to tail (if any), sealed from the oldest up. */
-static int history_pack(struct history *h, uint64_t seq, const struct histobj_entry *es,
-			size_t n, const struct dirobj_ref *tail, struct history_out *out)
+static int history_pack(struct history *h, uint64_t seq, const struct histobj_entry *es, size_t n,
+			const struct dirobj_ref *tail, struct history_out *out)
 {
 	size_t np = (n + HISTORY_PAGE_FILL - 1) / HISTORY_PAGE_FILL;
 	bool has_next = tail != NULL;
@@ -248,8 +247,12 @@ int history_seal(struct history *h, struct dirobj_head *next, const struct histo
 	memset(out, 0, sizeof(*out));
 	history_pend_clear(h);
 	history_prep_meta_reset(h);
-	next->keep = h->keep;
-	next->grace = h->grace;
+	/* The window is the head's (carried from the mounted head, or set by
+	 * sealfs config): thinning from the next commit on follows it. */
+	if (h->keep != next->keep || h->grace != next->grace)
+		h->next_thin = 0; /* a new window: thin by it at the next commit */
+	h->keep = next->keep;
+	h->grace = next->grace;
 	r = history_archive(h, next->seq, &e, out);
 	if (r == 0)
 		r = history_paginate(h, next->seq, &e, out);

@@ -36,7 +36,7 @@ typedef int (*history_read_fn)(void *arg, const uint8_t key[OBJECT_ID_BYTES], ui
 struct history_io {
 	history_read_fn read;
 	void *arg;
-	const uint8_t *vault_id;      /* OBJECT_ID_BYTES */
+	const uint8_t *vault_id;       /* OBJECT_ID_BYTES */
 	const unsigned char *meta_key; /* 32 bytes */
 };
 
@@ -75,8 +75,7 @@ int history_read_garbage(struct histobj_garbage *g, const struct dirobj_ref *ref
  * with window keep seconds: kept[i] is set or cleared. Dropped: older than
  * keep. Kept: everything younger than an hour (and than keep); then the
  * newest of each hour for a day, then the newest of each day. */
-void history_thin(const struct histobj_entry *e, size_t n, int64_t now, uint64_t keep,
-		  bool *kept);
+void history_thin(const struct histobj_entry *e, size_t n, int64_t now, uint64_t keep, bool *kept);
 /* Whether a seq in sorted ascending seqs[0..n) lies in [c, d). */
 bool history_meets(const uint64_t *seqs, size_t n, uint64_t c, uint64_t d);
 
@@ -107,8 +106,7 @@ void history_out_free(struct history_out *o);
 /* Opens the history of head (format 2, borrowed; its pages are read through
  * io, which must outlive h). A head without "hist" has an empty history. 0,
  * -ENOMEM, the reader's errors, -EBADMSG. */
-int history_open(struct history **out, const struct dirobj_head *head,
-		 const struct history_io *io);
+int history_open(struct history **out, const struct dirobj_head *head, const struct history_io *io);
 void history_free(struct history *h);
 
 /* Before a commit takes tree_lock: when thinning is due at now (commit time,

@@ -41,8 +41,8 @@ struct history {
 	struct history_prep prep;
 	/* Sealed by history_seal, adopted by history_done. */
 	struct history_page *new_pages;
-	size_t new_npages, new_upto; /* pages [0, new_upto) are replaced */
-	struct history_page *adopt;  /* room for the pages after the commit */
+	size_t new_npages, new_upto;	   /* pages [0, new_upto) are replaced */
+	struct history_page *adopt;	   /* room for the pages after the commit */
 	uint8_t (*smeta)[OBJECT_ID_BYTES]; /* pages this seal replaced */
 	size_t nsmeta;
 	char *pend_json;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "fault.h"
 #include "log.h"
 
@@ -101,8 +103,8 @@ static int history_add_key(uint8_t (**a)[OBJECT_ID_BYTES], size_t *n,
 static int history_sort_items(struct history *h, const struct histobj_garbage *g,
 			      const struct histobj_entry *e, const uint64_t *kept, size_t nkept)
 {
-	bool graced = h->prep.now - e->time.sec >= 0 &&
-		      (uint64_t)(h->prep.now - e->time.sec) >= h->grace;
+	bool graced =
+	    h->prep.now - e->time.sec >= 0 && (uint64_t)(h->prep.now - e->time.sec) >= h->grace;
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < g->n; i++) {
@@ -117,8 +119,8 @@ static int history_sort_items(struct history *h, const struct histobj_garbage *g
 
 /* Reads dropped head e's record and garbage lists and sorts their triples;
  * the record and the lists themselves become history objects to delete. */
-static int history_drop_one(struct history *h, const struct histobj_entry *e,
-			    const uint64_t *kept, size_t nkept)
+static int history_drop_one(struct history *h, const struct histobj_entry *e, const uint64_t *kept,
+			    size_t nkept)
 {
 	struct dirobj_head rec;
 	struct dirobj_ref ref;
@@ -167,8 +169,8 @@ static const struct histobj_entry **history_flatten(const struct history *h, siz
 /* Marks the dropped entries (thinning, and only heads whose successor is in
  * the store: their records and lists are there to be read) and collects the
  * seqs of the retained heads, ascending, the current head among them. */
-static int history_choose(struct history *h, const struct histobj_entry **es, size_t n,
-			  bool *kept, uint64_t stored_seq, uint64_t **seqs, size_t *nseqs)
+static int history_choose(struct history *h, const struct histobj_entry **es, size_t n, bool *kept,
+			  uint64_t stored_seq, uint64_t **seqs, size_t *nseqs)
 {
 	struct histobj_entry *flat = malloc((n ? n : 1) * sizeof(*flat));
 	size_t k = 0;
@@ -259,10 +261,7 @@ void history_prep_done(struct history *h)
 
 /* ---- the commit's garbage list ---- */
 
-static int history_item_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, OBJECT_ID_BYTES);
-}
+static int history_item_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
 
 /* Every triple of this commit in one array, a key once (the union of its
  * intervals when it comes twice). */
@@ -312,7 +311,7 @@ static int history_items(const struct history *h, uint64_t seq, const struct his
 int history_garbage_seal(struct history *h, struct dirobj_head *next,
 			 const struct history_garbage *g, size_t n, struct history_out *out)
 {
-	struct histobj_garbage_item *items;
+	struct histobj_garbage_item *items = NULL;
 	struct dirobj_ref ref = {.version = 0};
 	bool has_next = false;
 	size_t ni;
@@ -328,12 +327,11 @@ int history_garbage_seal(struct history *h, struct dirobj_head *next,
 	for (size_t k = (ni + HISTOBJ_GARBAGE_MAX - 1) / HISTOBJ_GARBAGE_MAX; r == 0 && k > 0;
 	     k--) {
 		size_t first = (k - 1) * HISTOBJ_GARBAGE_MAX;
-		struct histobj_garbage gl = {.items = items + first,
-					     .n = ni - first < HISTOBJ_GARBAGE_MAX
-						      ? ni - first
-						      : HISTOBJ_GARBAGE_MAX,
-					     .has_next = has_next,
-					     .next = ref};
+		struct histobj_garbage gl = {
+		    .items = items + first,
+		    .n = ni - first < HISTOBJ_GARBAGE_MAX ? ni - first : HISTOBJ_GARBAGE_MAX,
+		    .has_next = has_next,
+		    .next = ref};
 		unsigned char *data;
 		size_t len;
 		struct dirobj_ref mine;

@@ -25,8 +25,8 @@ static void history_ad(struct meta_ad *ad, enum meta_kind kind, const struct dir
 	memcpy(ad->store_key, ref->store_key, OBJECT_ID_BYTES);
 }
 
-static int history_seal_json(unsigned char **out, size_t *out_len, const char *json,
-			     size_t len, enum meta_kind kind, const struct dirobj_ref *ref,
+static int history_seal_json(unsigned char **out, size_t *out_len, const char *json, size_t len,
+			     enum meta_kind kind, const struct dirobj_ref *ref,
 			     const struct history_io *io)
 {
 	struct meta_ad ad;
@@ -80,8 +80,7 @@ int history_seal_garbage(unsigned char **out, size_t *out_len, const struct hist
 
 /* Reads and opens one object into new plaintext (meta_free_plain). */
 static int history_open_obj(char **plain, size_t *plain_len, enum meta_kind kind,
-			    const struct dirobj_ref *ref, uint64_t max,
-			    const struct history_io *io)
+			    const struct dirobj_ref *ref, uint64_t max, const struct history_io *io)
 {
 	struct meta_ad ad;
 	unsigned char *sealed = NULL;

@@ -9,13 +9,9 @@
 #define HISTORY_DAY 86400
 
 /* Floor division: slots of negative times stay distinct and ordered. */
-static int64_t history_slot(int64_t t, int64_t g)
-{
-	return t >= 0 ? t / g : -((-t + g - 1) / g);
-}
+static int64_t history_slot(int64_t t, int64_t g) { return t >= 0 ? t / g : -((-t + g - 1) / g); }
 
-void history_thin(const struct histobj_entry *e, size_t n, int64_t now, uint64_t keep,
-		  bool *kept)
+void history_thin(const struct histobj_entry *e, size_t n, int64_t now, uint64_t keep, bool *kept)
 {
 	/* The newest entry seen so far in the slot of the previous entry at
 	 * each granularity: entries come newest first, so the first of a slot

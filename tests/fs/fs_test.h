@@ -90,6 +90,8 @@ static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
 	if (r == 0)
 		r = vault_create(&e->cfg, &e->keys, suite_default(), TEST_PASS, strlen(TEST_PASS),
 				 cost, recovery, sizeof(recovery));
+	if (r == 0 && getenv("SEALFS_TEST_FORMAT1"))
+		e->cfg->format = 1; /* the engine follows cfg->format: a format-1 vault */
 	if (r == 0)
 		r = engine_init_tree(e->store, e->cfg, e->keys, err, sizeof(err));
 	if (r)
