@@ -23,6 +23,7 @@
 #include "fault.h"
 #include "fdio.h"
 #include "hex.h"
+#include "history.h"
 #include "journal.h"
 #include "log.h"
 #include "seal.h"
@@ -59,7 +60,14 @@ struct commit {
 	struct commit_object *objs;
 	size_t nobjs, objs_cap;
 	uint8_t (*garbage)[OBJECT_ID_BYTES];
-	size_t ngarbage, garbage_cap;
+	uint64_t *garbage_c; /* format 2: the seq that created each (0: unknown) */
+	size_t ngarbage, garbage_cap, garbage_c_cap;
+	/* Format 2 (history.h; NULL in format 1): the retained heads. A
+	 * commit's garbage goes into its garbage list, never straight to a
+	 * deletion; hout holds the history's objects and the deletions that
+	 * thinning allows, for the record being written. */
+	struct history *hist;
+	struct history_out hout;
 	unsigned char *head; /* sealed head of this commit, or NULL */
 	size_t head_len;
 	uint64_t tries;		/* commit attempts so far (inode.commit_try) */
@@ -86,10 +94,15 @@ static int commit_reserve(void **arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
-static int commit_add_garbage(struct commit *c, const uint8_t key[OBJECT_ID_BYTES])
+static int commit_add_garbage_c(struct commit *c, const uint8_t key[OBJECT_ID_BYTES],
+				uint64_t created)
 {
 	int r = commit_reserve((void **)&c->garbage, &c->garbage_cap, c->ngarbage + 1,
 			       sizeof(*c->garbage));
+
+	if (r == 0)
+		r = commit_reserve((void **)&c->garbage_c, &c->garbage_c_cap, c->ngarbage + 1,
+				   sizeof(*c->garbage_c));
 
 	if (r) {
 		char hex[33];
@@ -97,8 +110,14 @@ static int commit_add_garbage(struct commit *c, const uint8_t key[OBJECT_ID_BYTE
 			log_id(hex, key));
 		return r;
 	}
+	c->garbage_c[c->ngarbage] = created;
 	memcpy(c->garbage[c->ngarbage++], key, OBJECT_ID_BYTES);
 	return 0;
+}
+
+static int commit_add_garbage(struct commit *c, const uint8_t key[OBJECT_ID_BYTES])
+{
+	return commit_add_garbage_c(c, key, 0);
 }
 
 /* content_upload_cb: queues a dirty segment's cache file for the store. */
@@ -209,7 +228,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	memcpy(o->key, key, OBJECT_ID_BYTES);
 	c->nobjs++;
 	if (dir->ds->ref.version > 0)
-		commit_add_garbage(c, dir->ds->ref.store_key);
+		commit_add_garbage_c(c, dir->ds->ref.store_key, dir->ds->ref.created);
 	dir->ds->ref.version++;
 	memcpy(dir->ds->ref.store_key, key, OBJECT_ID_BYTES);
 	dir->ds->ref.created =
@@ -247,6 +266,35 @@ static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
 	return 0;
 }
 
+static void commit_prune(struct commit *c);
+
+/* Format 2: the garbage of this commit (less what never reached a head:
+ * the queue's own objects, commit_prune) into its garbage list, the
+ * previous head into the history; fills head's keep, gr, hist and g. */
+static int commit_history(struct commit *c, struct dirobj_head *head)
+{
+	struct history_garbage *g;
+	struct timespec now;
+	int r;
+
+	commit_prune(c);
+	g = malloc((c->ngarbage ? c->ngarbage : 1) * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->ngarbage; i++) {
+		memcpy(g[i].key, c->garbage[i], OBJECT_ID_BYTES);
+		g[i].created = c->garbage_c[i];
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (head->time.sec == 0) {
+		head->time.sec = now.tv_sec;
+		head->time.nsec = (uint32_t)now.tv_nsec;
+	}
+	r = history_seal(c->hist, head, g, c->ngarbage, now.tv_sec, &c->hout);
+	free(g);
+	return r;
+}
+
 static int commit_head(struct commit *c)
 {
 	struct tree *t = c->tree;
@@ -271,9 +319,14 @@ static int commit_head(struct commit *c)
 		seal_head_carry(&head, &t->head_tmpl);
 		tree_now(&head.time);
 	}
-	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key, t->cctx.format);
+	r = c->hist ? commit_history(c, &head) : 0;
+	if (r == 0)
+		r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key,
+			      t->cctx.format);
 	if (r == 0)
 		c->seq++;
+	else
+		history_out_free(&c->hout);
 	return r;
 }
 
@@ -316,13 +369,41 @@ static bool commit_is_garbage(const struct commit *c, const uint8_t key[OBJECT_I
 	       bsearch(key, c->garbage, c->ngarbage, OBJECT_ID_BYTES, commit_key_cmp) != NULL;
 }
 
+/* Sorts the garbage keys (for bsearch), keeping each key's created seq
+ * with it. */
+static void commit_sort_garbage(struct commit *c)
+{
+	struct commit_gc {
+		uint8_t key[OBJECT_ID_BYTES];
+		uint64_t c;
+	} * a;
+
+	if (c->ngarbage < 2)
+		return;
+	a = malloc(c->ngarbage * sizeof(*a));
+	if (!a) { /* the created seqs are only a help: 0 is always safe */
+		memset(c->garbage_c, 0, c->ngarbage * sizeof(*c->garbage_c));
+		qsort(c->garbage, c->ngarbage, OBJECT_ID_BYTES, commit_key_cmp);
+		return;
+	}
+	for (size_t i = 0; i < c->ngarbage; i++) {
+		memcpy(a[i].key, c->garbage[i], OBJECT_ID_BYTES);
+		a[i].c = c->garbage_c[i];
+	}
+	qsort(a, c->ngarbage, sizeof(*a), commit_key_cmp);
+	for (size_t i = 0; i < c->ngarbage; i++) {
+		memcpy(c->garbage[i], a[i].key, OBJECT_ID_BYTES);
+		c->garbage_c[i] = a[i].c;
+	}
+	free(a);
+}
+
 /* Drops queued objects that nothing will reference any more. */
 static void commit_prune(struct commit *c)
 {
 	size_t k = 0;
 
-	if (c->ngarbage > 1)
-		qsort(c->garbage, c->ngarbage, OBJECT_ID_BYTES, commit_key_cmp);
+	commit_sort_garbage(c);
 	for (size_t i = 0; i < c->nups; i++) {
 		if (commit_is_garbage(c, c->ups[i].key))
 			free(c->ups[i].path);
@@ -464,20 +545,25 @@ static void commit_clear_queues(struct commit *c)
 	c->nups = c->nobjs = c->ngarbage = 0;
 }
 
+/* The record's garbage: what the uploader deletes once the head is stored.
+ * Format 1: everything the commit stopped referencing; format 2: only what
+ * thinning freed (the rest is in the head's garbage list). */
 static int commit_write_record(struct commit *c)
 {
-	struct journal_record rec = {.seq = c->seq,
-				     .head = c->head,
-				     .head_len = c->head_len,
-				     .nobjs = c->nobjs,
-				     .nsegs = c->nups,
-				     .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])c->garbage,
-				     .ngarbage = c->ngarbage};
+	const struct history_out *h = &c->hout;
+	struct journal_record rec = {
+	    .seq = c->seq,
+	    .head = c->head,
+	    .head_len = c->head_len,
+	    .nobjs = c->nobjs + h->nobjs,
+	    .nsegs = c->nups,
+	    .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])(c->hist ? h->deletes : c->garbage),
+	    .ngarbage = c->hist ? h->ndeletes : c->ngarbage};
 	uint8_t(*segs)[OBJECT_ID_BYTES] =
 	    fault_fire(FAULT_ALLOC) ? NULL : malloc((c->nups ? c->nups : 1) * OBJECT_ID_BYTES);
 	int r = -ENOMEM;
 
-	rec.objs = calloc(c->nobjs ? c->nobjs : 1, sizeof(*rec.objs));
+	rec.objs = calloc(rec.nobjs ? rec.nobjs : 1, sizeof(*rec.objs));
 	if (segs && rec.objs) {
 		for (size_t i = 0; i < c->nups; i++)
 			memcpy(segs[i], c->ups[i].key, OBJECT_ID_BYTES);
@@ -485,6 +571,11 @@ static int commit_write_record(struct commit *c)
 			memcpy(rec.objs[i].key, c->objs[i].key, OBJECT_ID_BYTES);
 			rec.objs[i].data = c->objs[i].data;
 			rec.objs[i].len = c->objs[i].len;
+		}
+		for (size_t i = 0; i < h->nobjs; i++) {
+			memcpy(rec.objs[c->nobjs + i].key, h->objs[i].key, OBJECT_ID_BYTES);
+			rec.objs[c->nobjs + i].data = h->objs[i].data;
+			rec.objs[c->nobjs + i].len = h->objs[i].len;
 		}
 		rec.segs = (const uint8_t(*)[OBJECT_ID_BYTES])segs;
 		r = journal_write(c->journal, &rec);
@@ -511,6 +602,9 @@ static int commit_journal(struct commit *c)
 		r = commit_write_record(c);
 	if (r == 0 && c->tree->cctx.format >= 2) /* the next head's parent */
 		seal_head_hash(c->tree->head_tmpl.parent, c->head, c->head_len);
+	if (c->hist) /* the history follows the record, or forgets this try */
+		history_done(c->hist, r == 0);
+	history_out_free(&c->hout);
 	free(c->head);
 	c->head = NULL;
 	if (r) {
@@ -523,6 +617,18 @@ static int commit_journal(struct commit *c)
 	return 0;
 }
 
+/* Format 2, before tree_lock: thinning's reads (history_prepare). A failure
+ * only postpones thinning (logged there). */
+static void commit_history_prepare(struct commit *c)
+{
+	struct upload_stats st;
+	struct timespec now;
+
+	upload_stats(&st, c->up);
+	clock_gettime(CLOCK_REALTIME, &now);
+	(void)history_prepare(c->hist, now.tv_sec, st.stored_seq);
+}
+
 /* commit_run; *seq_out (if not NULL) gets the new head's seq, 0 if none. */
 static int commit_run_seq(struct commit *c, uint64_t *seq_out)
 {
@@ -532,6 +638,8 @@ static int commit_run_seq(struct commit *c, uint64_t *seq_out)
 	pthread_mutex_lock(&c->lock);
 	before = c->seq;
 	c->tries++;
+	if (c->hist)
+		commit_history_prepare(c);
 	r = commit_collect(c);
 	if (r == 0)
 		r = commit_journal(c);
@@ -565,6 +673,8 @@ int commit_sync(struct commit *c)
 }
 
 void commit_set_store_wait(struct commit *c, unsigned ms) { c->store_wait_ms = ms; }
+
+void commit_set_history(struct commit *c, struct history *h) { c->hist = h; }
 
 uint64_t commit_seq(struct commit *c)
 {
@@ -608,7 +718,10 @@ void commit_free(struct commit *c)
 	free(c->ups);
 	free(c->objs);
 	free(c->garbage);
+	free(c->garbage_c);
 	free(c->head);
+	history_out_free(&c->hout);
+	history_free(c->hist);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

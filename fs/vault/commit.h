@@ -54,6 +54,11 @@ int commit_sync(struct commit *c);
  * durable in the cache's journal and never waits for the store. Call before
  * the mount serves requests. */
 void commit_set_store_wait(struct commit *c, unsigned ms);
+/* Format 2: the history of the head mounted (history.h), owned by c from
+ * now on. From then on a commit defers its garbage into garbage lists and
+ * archives each head. Call before the first commit. */
+struct history;
+void commit_set_history(struct commit *c, struct history *h);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
 

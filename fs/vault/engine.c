@@ -23,6 +23,7 @@
 #include "commit.h"
 #include "engine_pin.h"
 #include "head.h"
+#include "history.h"
 #include "journal.h"
 #include "log.h"
 #include "meta.h"
@@ -352,6 +353,25 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 	return r;
 }
 
+/* Format 2: the committer's history (history.h), read through the cache
+ * (the journal's pending pages are in it after the replay). */
+static int engine_open_history(struct engine *e, const struct dirobj_head *head,
+			       const struct vault_config *cfg, const struct vault_keys *keys,
+			       char *err, size_t size)
+{
+	struct history_io io;
+	struct history *h;
+	int r;
+
+	history_io_cache(&io, e->cache, cfg->vault_id, keys->meta);
+	r = history_open(&h, head, &io);
+	if (r)
+		return errbuf_fail(err, size, r, "reading the vault's history failed: %s",
+				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
+	commit_set_history(e->commit, h);
+	return 0;
+}
+
 /* The tree over the head's root, the uploader and the committer. */
 static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 			    const struct engine_base *base, struct backend *store,
@@ -392,7 +412,7 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		return errbuf_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
 	commit_set_store_wait(e->commit, o->store_wait_ms);
 	e->tree->commit = e->commit;
-	return 0;
+	return cfg->format >= 2 ? engine_open_history(e, head, cfg, keys, err, size) : 0;
 }
 
 int engine_open(struct engine *e, struct backend *store, const struct vault_config *cfg,

@@ -299,6 +299,8 @@ static int fsck_after_walk(struct fsck *f, const struct dirobj_head *head)
 	else if (f->ndmg)
 		r = fsck_repair(f, head);
 	if (r == 0)
+		r = fsck_history_reach(f, head);
+	if (r == 0)
 		r = fsck_orphans(f);
 	return r;
 }

@@ -90,6 +90,13 @@ int fsck_batch_flush(struct fsck *f, struct fsck_batch *b);
  * errno (err set); the store then still holds the old head or the new one. */
 int fsck_repair(struct fsck *f, const struct dirobj_head *head);
 
+/* ---- fsck_history.c ---- */
+
+/* Format 2: adds the history's objects and every garbage-listed key of the
+ * retained heads to f->reach (format 1: nothing). 0 or an error (err set):
+ * the orphans must not be listed then. */
+int fsck_history_reach(struct fsck *f, const struct dirobj_head *head);
+
 /* ---- fsck_orphans.c ---- */
 
 /* Lists every o/ object, reports those outside f->reach as orphans, and

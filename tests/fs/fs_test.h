@@ -92,6 +92,8 @@ static inline int fenv_init_store_format(struct fenv *e, const char *tmpfs_opts,
 				 cost, recovery, sizeof(recovery));
 	if (r == 0 && format)
 		e->cfg->format = format; /* the fs layer reads only this field */
+	if (r == 0 && getenv("SEALFS_TEST_FORMAT1"))
+		e->cfg->format = 1; /* the engine follows cfg->format: a format-1 vault */
 	if (r == 0)
 		r = engine_init_tree(e->store, e->cfg, e->keys, err, sizeof(err));
 	if (r)

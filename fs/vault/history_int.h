@@ -1,0 +1,76 @@
+/* history_int.h - what history.c (the commit's history objects) and
+ * history_prune.c (thinning and garbage lists) share. Internal to fs/vault. */
+#ifndef SEALFS_HISTORY_INT_H
+#define SEALFS_HISTORY_INT_H
+
+#include "history.h"
+
+/* One history page in memory: its reference and its entries (owned). */
+struct history_page {
+	struct dirobj_ref ref;
+	struct histobj_entry *e;
+	size_t n;
+};
+
+/* Thinning decided by history_prepare, used by the next history_seal. */
+struct history_prep {
+	bool ready;
+	int64_t now;
+	uint64_t *dropped; /* seqs of the dropped heads, ascending */
+	size_t ndropped;
+	struct histobj_garbage_item *carry; /* still reached or in grace */
+	size_t ncarry;
+	uint8_t (*dels)[OBJECT_ID_BYTES]; /* no retained head reaches them, grace passed */
+	size_t ndels;
+	uint8_t (*meta)[OBJECT_ID_BYTES]; /* dropped records and their garbage lists */
+	size_t nmeta;
+};
+
+struct history {
+	struct history_io io;
+	uint64_t keep, grace;
+	struct history_page *pages; /* newest first */
+	size_t npages;
+	/* The head the next commit archives: its JSON and entry fields. */
+	char *prev_json;
+	size_t prev_len;
+	uint64_t prev_seq;
+	struct dirobj_time prev_time;
+	uint8_t prev_dev[OBJECT_ID_BYTES];
+	int64_t next_thin; /* commit time from which thinning is due */
+	struct history_prep prep;
+	/* Sealed by history_seal, adopted by history_done. */
+	struct history_page *new_pages;
+	size_t new_npages, new_upto;	   /* pages [0, new_upto) are replaced */
+	struct history_page *adopt;	   /* room for the pages after the commit */
+	uint8_t (*smeta)[OBJECT_ID_BYTES]; /* pages this seal replaced */
+	size_t nsmeta;
+	char *pend_json;
+	size_t pend_len;
+	uint64_t pend_seq;
+	struct dirobj_time pend_time;
+	uint8_t pend_dev[OBJECT_ID_BYTES];
+	int64_t pend_now;
+};
+
+void history_pages_free(struct history_page *p, size_t n);
+/* Appends a sealed object (data owned, freed on failure). */
+int history_out_add(struct history_out *o, const struct dirobj_ref *ref, unsigned char *data,
+		    size_t len);
+
+/* history_prune.c */
+void history_prep_clear(struct history *h);
+/* 1 + the index of the oldest page holding a dropped head; 0: none. */
+size_t history_prep_oldest_page(const struct history *h);
+bool history_prep_drops(const struct history *h, uint64_t seq);
+void history_prep_meta_reset(struct history *h);
+int history_prep_meta(struct history *h, const uint8_t key[OBJECT_ID_BYTES]);
+/* Seals the commit's garbage list (g, what thinning carries, the history's
+ * own replaced objects) and sets next->garbage. */
+int history_garbage_seal(struct history *h, struct dirobj_head *next,
+			 const struct history_garbage *g, size_t n, struct history_out *out);
+int history_prep_deletes(const struct history *h, struct history_out *out);
+/* A commit holding the prepared thinning is durable. */
+void history_prep_done(struct history *h);
+
+#endif
