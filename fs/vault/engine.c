@@ -387,8 +387,6 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	cctx.prefetch = e->prefetch;
 	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
 	r = tree_open(&e->tree, &cctx, keys->meta, cfg->vault_id, &head->root, o->cache_dir);
-	if (r == 0)
-		e->tree->format = cfg->format;
 	if (r)
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));

@@ -137,9 +137,6 @@ struct tree {
 	const char *cache_dir; /* borrowed: for statfs */
 	struct commit *commit; /* borrowed: set by the mount */
 	bool writeback;	       /* set by FUSE init before any other request */
-	/* The vault's format (sealfs.json), set by engine_open before any
-	 * request: special files and hard links need format 2. */
-	int format;
 	/* Budget of the droppable directories kept loaded (tree_cache.h);
 	 * TREE_CACHE_DIRS and TREE_CACHE_INODES unless a test lowers them. */
 	size_t cache_dirs_max;

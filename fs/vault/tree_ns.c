@@ -231,7 +231,7 @@ int tree_mknod(struct tree *t, struct inode *dir, const char *name, enum dirobj_
 	*out = NULL;
 	if (!tree_type_special(type))
 		return -EINVAL;
-	if (t->format < 2) {
+	if (t->cctx.format < 2) {
 		tree_format1_refused(t, "FIFOs, sockets and device nodes");
 		return -EPERM;
 	}
