@@ -234,15 +234,44 @@ static void ops_make(fuse_req_t req, fuse_ino_t parent, const char *name, enum d
 	ops_reply_entry(req, r, ino);
 }
 
+/* The entry type of a mknod mode, or 0 for a type no vault stores. */
+static enum dirobj_type ops_mknod_type(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case 0:
+	case S_IFREG:
+		return DIROBJ_FILE;
+	case S_IFIFO:
+		return DIROBJ_FIFO;
+	case S_IFSOCK:
+		return DIROBJ_SOCK;
+	case S_IFCHR:
+		return DIROBJ_CHR;
+	case S_IFBLK:
+		return DIROBJ_BLK;
+	}
+	return 0;
+}
+
+/* Regular files, FIFOs, sockets (bind) and device nodes. The kernel checks
+ * CAP_MKNOD for devices before it sends MKNOD (vfs_mknod); it does their
+ * I/O itself and never sends OPEN for them. */
 static void ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	(void)rdev;
-	/* Only regular files: no devices, FIFOs or sockets in a vault. */
-	if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) {
-		fuse_reply_err(req, EPERM);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	enum dirobj_type type = ops_mknod_type(mode);
+	struct inode *ino = NULL;
+	int r;
+
+	if (type == DIROBJ_FILE) {
+		ops_make(req, parent, name, DIROBJ_FILE, mode, NULL);
 		return;
 	}
-	ops_make(req, parent, name, DIROBJ_FILE, mode, NULL);
+	r = type ? tree_mknod(ops_tree(req), ops_inode(req, parent), name, type,
+			      (uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, (uint64_t)rdev,
+			      &ino)
+		 : -EINVAL;
+	ops_reply_entry(req, r, ino);
 }
 
 static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)

@@ -164,6 +164,8 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	}
 	if (ino->type == DIROBJ_DIR)
 		e->ref = ino->ds->ref;
+	if (tree_type_special(ino->type))
+		e->rdev = ino->rdev;
 	e->xattrs = ino->xattrs;
 	e->nxattrs = ino->nxattrs;
 	tree_inode_lock(ino);

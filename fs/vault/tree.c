@@ -97,6 +97,8 @@ void tree_inode_free(struct inode *ino)
 		free(ino->ds->table);
 		free(ino->ds);
 		break;
+	default: /* special files hold nothing allocated */
+		break;
 	}
 	if (ino->name != ino->name_buf)
 		free(ino->name);
@@ -168,6 +170,8 @@ int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c)
 	dir->ds->table[h] = c;
 	c->parent = dir;
 	dir->ds->nchildren++;
+	if (c->type == DIROBJ_DIR)
+		dir->ds->nsubdirs++;
 	if (tree_cache_busy(c))
 		dir->ds->busy_kids++;
 	return 0;
@@ -182,6 +186,8 @@ void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
 	if (*p) {
 		*p = c->hash_next;
 		dir->ds->nchildren--;
+		if (c->type == DIROBJ_DIR)
+			dir->ds->nsubdirs--;
 		if (tree_cache_busy(c))
 			dir->ds->busy_kids--;
 	}

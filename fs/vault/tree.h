@@ -50,6 +50,11 @@ struct tree_dirstate {
 	struct inode **table; /* children by name hash; NULL when empty */
 	size_t table_size;
 	size_t nchildren;
+	/* Children that are directories, for st_nlink; kept through an unload
+	 * (a droppable directory does not change), recounted by the next load.
+	 * sub_known: the children were known once in this mount. */
+	size_t nsubdirs;
+	bool sub_known;
 	struct dirobj_ref ref;		   /* current sealed object; version 0: never sealed */
 	size_t busy_kids;		   /* children that are busy (tree_cache.h) */
 	struct inode *lru_prev, *lru_next; /* in the droppable list */
@@ -114,6 +119,7 @@ struct inode {
 			size_t target_len;
 		};
 		struct tree_dirstate *ds; /* directories; never NULL */
+		uint64_t rdev;		  /* FIFOs, sockets, devices (format 2); immutable */
 	};
 	char name_buf[]; /* name_cap + 1 bytes */
 };
@@ -135,6 +141,9 @@ struct tree {
 	 * TREE_CACHE_DIRS and TREE_CACHE_INODES unless a test lowers them. */
 	size_t cache_dirs_max;
 	uint64_t cache_inodes_max;
+
+	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
+	_Atomic bool format1_said;
 
 	/* Atomic: failed changes and failed commits since the mount (each logged). */
 	_Atomic uint64_t failures;
@@ -236,6 +245,16 @@ int tree_setattr(struct tree *t, struct inode *ino, const struct tree_setattr *s
  * reference on *out. -EEXIST, -ENAMETOOLONG, -ENOTDIR, -ENOMEM, load errors. */
 int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
 		uint32_t mode, uint32_t uid, uint32_t gid, const char *target, struct inode **out);
+/* Creates a FIFO, socket or device node (type DIROBJ_FIFO, _SOCK, _CHR,
+ * _BLK; rdev for the devices) as tree_create does. The kernel has checked
+ * CAP_MKNOD for devices. -EPERM in a format-1 vault (logged once a mount,
+ * naming `sealfs upgrade`), else as tree_create. */
+int tree_mknod(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
+	       uint32_t mode, uint32_t uid, uint32_t gid, uint64_t rdev, struct inode **out);
+/* Whether type is a FIFO, socket or device node. */
+bool tree_type_special(enum dirobj_type type);
+/* The S_IF* bits of an entry type. */
+uint32_t tree_type_bits(enum dirobj_type type);
 /* unlink (is_dir false) or rmdir (true): -ENOENT, -EISDIR, -ENOTDIR, -ENOTEMPTY. */
 int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir);
 

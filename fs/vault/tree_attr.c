@@ -9,31 +9,74 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+/* 512-byte blocks a file's content takes (ino's lock held): each present
+ * segment its plaintext bytes rounded up to 4 KiB, holes (absent segments)
+ * nothing, so a sparse file shows what it stores. O(segments). */
+static uint64_t tree_file_blocks_locked(const struct inode *ino)
+{
+	uint64_t size = tree_file_size_locked(ino), bytes = 0;
+	size_t n = ino->content ? ino->content->nsegs : content_cold_nsegs(&ino->cold);
+
+	for (size_t s = 0; s < n; s++) {
+		uint64_t start = (uint64_t)s * SEGMENT_PLAIN_BYTES, len;
+		bool present = ino->content ? ino->content->segs[s].present
+					    : content_cold_key(&ino->cold, s) != NULL;
+		if (!present || start >= size)
+			continue;
+		len = size - start < SEGMENT_PLAIN_BYTES ? size - start : SEGMENT_PLAIN_BYTES;
+		bytes += (len + 4095) / 4096 * 4096;
+	}
+	return bytes / 512;
+}
+
+/* st_nlink of a directory (tree_lock held): 2 + its subdirectories once its
+ * children were known in this mount (the count outlives an unload: a
+ * droppable directory does not change), else 1, the Linux convention for
+ * "not counted" (btrfs, find -noleaf): counting would load every directory
+ * an `ls -l` stats. 0 once removed. */
+static nlink_t tree_dir_nlink_locked(const struct inode *dir)
+{
+	if (dir->unlinked)
+		return 0;
+	return dir->ds->sub_known ? (nlink_t)(2 + dir->ds->nsubdirs) : 1;
+}
+
 void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 {
-	uint64_t size;
+	uint64_t size = 0, blocks = 0;
 
-	(void)t;
 	memset(st, 0, sizeof(*st));
+	if (ino->type == DIROBJ_DIR) {
+		pthread_mutex_lock(&t->lock);
+		st->st_nlink = tree_dir_nlink_locked(ino);
+		pthread_mutex_unlock(&t->lock);
+	}
 	tree_inode_lock(ino);
 	st->st_mode = ino->mode;
 	st->st_uid = ino->uid;
 	st->st_gid = ino->gid;
-	st->st_nlink = ino->unlinked ? 0 : 1;
+	if (ino->type != DIROBJ_DIR)
+		st->st_nlink = ino->unlinked ? 0 : 1;
 	st->st_atim.tv_sec = ino->atime.sec;
 	st->st_atim.tv_nsec = ino->atime.nsec;
 	st->st_mtim.tv_sec = ino->mtime.sec;
 	st->st_mtim.tv_nsec = ino->mtime.nsec;
 	st->st_ctim.tv_sec = ino->ctime.sec;
 	st->st_ctim.tv_nsec = ino->ctime.nsec;
-	size = ino->type == DIROBJ_FILE	     ? tree_file_size_locked(ino)
-	       : ino->type == DIROBJ_SYMLINK ? ino->target_len
-					     : 0;
+	if (ino->type == DIROBJ_FILE) {
+		size = tree_file_size_locked(ino);
+		blocks = tree_file_blocks_locked(ino);
+	} else if (ino->type == DIROBJ_SYMLINK) {
+		size = ino->target_len;
+		blocks = (size + 4095) / 4096 * 8;
+	}
+	if (tree_type_special(ino->type))
+		st->st_rdev = (dev_t)ino->rdev;
 	tree_inode_unlock(ino);
 	st->st_ino = (ino_t)tree_ino(ino);
 	st->st_size = (off_t)size;
 	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((size + 4095) / 4096 * 8);
+	st->st_blocks = (blkcnt_t)blocks;
 }
 
 static void tree_set_time(struct dirobj_time *out, const struct timespec *ts, bool now)

@@ -45,6 +45,10 @@ bool tree_detach_locked(struct tree *t, struct inode *c);
  * Called without locks: nothing else can reach ino any more. */
 void tree_reap(struct tree *t, struct inode *ino);
 
+/* A format-1 vault refused what (plural, e.g. "hard links"): logs once a
+ * mount that format 2 stores them and `sealfs upgrade` converts. */
+void tree_format1_refused(struct tree *t, const char *what);
+
 /* ---- a file's failures (tree_error.c) and size (tree_io.c) ---- */
 
 /* A change to ino's content failed with r (ino's lock held). Unless r is a

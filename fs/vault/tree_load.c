@@ -33,6 +33,8 @@ static int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	ino->ctime = e->ctime;
 	if (e->type == DIROBJ_DIR)
 		ino->ds->ref = e->ref;
+	if (tree_type_special(e->type))
+		ino->rdev = e->rdev;
 	if (e->type == DIROBJ_FILE)
 		r = content_cold_load(&ino->cold, e);
 	if (r) {
@@ -118,9 +120,11 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 		r = -ENOMEM;
 	if (won && r == 0) {
 		bool was_busy = tree_cache_busy(dir);
+		dir->ds->nsubdirs = 0; /* counted again, by the inserts */
 		for (size_t i = 0; i < n; i++)
 			tree_table_insert(t, dir, kids[i]);
 		dir->ds->loaded = true;
+		dir->ds->sub_known = true;
 		t->ninodes += n;
 		tree_cache_changed_locked(t, dir, was_busy);
 		tree_cache_touch_locked(t, dir);

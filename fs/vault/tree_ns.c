@@ -5,26 +5,43 @@
 #include "tree_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "log.h"
 #include "tree_cache.h"
 
 /* ---- lookup ---- */
 
-static uint32_t tree_type_bits(enum dirobj_type type)
+uint32_t tree_type_bits(enum dirobj_type type)
 {
 	switch (type) {
 	case DIROBJ_DIR:
 		return S_IFDIR;
 	case DIROBJ_SYMLINK:
 		return S_IFLNK;
-	default: /* DIROBJ_FILE; the format-2 types are not made here yet */
+	case DIROBJ_FIFO:
+		return S_IFIFO;
+	case DIROBJ_SOCK:
+		return S_IFSOCK;
+	case DIROBJ_CHR:
+		return S_IFCHR;
+	case DIROBJ_BLK:
+		return S_IFBLK;
+	case DIROBJ_FILE:
+	case DIROBJ_HARDLINK: /* a name of a file */
 		break;
 	}
 	return S_IFREG;
+}
+
+bool tree_type_special(enum dirobj_type type)
+{
+	return type == DIROBJ_FIFO || type == DIROBJ_SOCK || type == DIROBJ_CHR ||
+	       type == DIROBJ_BLK;
 }
 
 static int tree_check_name(const char *name, size_t *len)
@@ -87,7 +104,8 @@ int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inod
 
 /* A new inode for tree_create, not yet in the tree. */
 static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mode, uint32_t uid,
-			  uint32_t gid, const char *name, size_t name_len, const char *target)
+			  uint32_t gid, const char *name, size_t name_len, const char *target,
+			  uint64_t rdev)
 {
 	struct inode *ino = tree_inode_alloc(type, name, name_len);
 
@@ -107,7 +125,9 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 		ino->target = strdup(target);
 	}
 	if (type == DIROBJ_DIR)
-		ino->ds->loaded = true;
+		ino->ds->loaded = ino->ds->sub_known = true;
+	if (tree_type_special(type))
+		ino->rdev = type == DIROBJ_CHR || type == DIROBJ_BLK ? rdev : 0;
 	if (type == DIROBJ_SYMLINK && !ino->target) {
 		tree_inode_free(ino);
 		return -ENOMEM;
@@ -138,8 +158,9 @@ static void tree_inherit_gid(struct inode *dir, struct inode *ino)
 	tree_inode_unlock(dir);
 }
 
-int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
-		uint32_t mode, uint32_t uid, uint32_t gid, const char *target, struct inode **out)
+static int tree_create_node(struct tree *t, struct inode *dir, const char *name,
+			    enum dirobj_type type, uint32_t mode, uint32_t uid, uint32_t gid,
+			    const char *target, uint64_t rdev, struct inode **out)
 {
 	struct inode *ino;
 	size_t len;
@@ -154,7 +175,7 @@ int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj
 		return -ENAMETOOLONG;
 	if (dir->type != DIROBJ_DIR)
 		return -ENOTDIR;
-	r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target);
+	r = tree_new_inode(&ino, type, mode, uid, gid, name, len, target, rdev);
 	if (r)
 		return r;
 	ino->nlookup = 1; /* before the insert: it is busy from the start */
@@ -183,6 +204,38 @@ int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj
 	}
 	*out = ino;
 	return 0;
+}
+
+int tree_create(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
+		uint32_t mode, uint32_t uid, uint32_t gid, const char *target, struct inode **out)
+{
+	*out = NULL;
+	if (type != DIROBJ_FILE && type != DIROBJ_DIR && type != DIROBJ_SYMLINK)
+		return -EINVAL;
+	return tree_create_node(t, dir, name, type, mode, uid, gid, target, 0, out);
+}
+
+/* Once a mount: why a format-1 vault refuses what format 2 can store. */
+void tree_format1_refused(struct tree *t, const char *what)
+{
+	if (!atomic_exchange(&t->format1_said, true))
+		log_msg(LOG_NOTICE,
+			"%s need a format-2 vault: this one is format 1, so they are refused "
+			"(EPERM); `sealfs upgrade STORE` converts it",
+			what);
+}
+
+int tree_mknod(struct tree *t, struct inode *dir, const char *name, enum dirobj_type type,
+	       uint32_t mode, uint32_t uid, uint32_t gid, uint64_t rdev, struct inode **out)
+{
+	*out = NULL;
+	if (!tree_type_special(type))
+		return -EINVAL;
+	if (t->cctx.format < 2) {
+		tree_format1_refused(t, "FIFOs, sockets and device nodes");
+		return -EPERM;
+	}
+	return tree_create_node(t, dir, name, type, mode, uid, gid, NULL, rdev, out);
 }
 
 /* Finds the victim of unlink/rmdir (tree_lock held). 1 means: load *c, retry. */

@@ -409,6 +409,66 @@ class Posix(st.VaultTestCase):
         self.assertEqual(os.stat(p).st_nlink, 1)
         os.unlink(p)
 
+    def test_directory_nlink_counts_subdirectories(self):
+        d = self.v.path("nlinkdir")
+        os.mkdir(d)
+        self.assertEqual(os.stat(d).st_nlink, 2)
+        for n in ("sub-a", "sub-b", "sub-c"):
+            os.mkdir(os.path.join(d, n))
+        write_file(os.path.join(d, "plainfile"), b"x")  # files do not count
+        os.symlink("sub-a", os.path.join(d, "symlink-to-sub"))
+        self.assertEqual(os.stat(d).st_nlink, 5)
+        self.assertEqual(os.stat(os.path.join(d, "sub-a")).st_nlink, 2)
+        os.rmdir(os.path.join(d, "sub-c"))
+        self.assertEqual(os.stat(d).st_nlink, 4)
+        other = self.v.path("nlinkother")
+        os.mkdir(other)
+        os.rename(os.path.join(d, "sub-b"), os.path.join(other, "moved-sub"))
+        self.assertEqual(os.stat(d).st_nlink, 3)
+        self.assertEqual(os.stat(other).st_nlink, 3)
+        self.v.remount()
+        os.listdir(d)  # known once its children were read in this mount
+        self.assertEqual(os.stat(d).st_nlink, 3)
+        fd = os.open(os.path.join(d, "sub-a"), os.O_RDONLY | os.O_DIRECTORY)
+        os.rmdir(os.path.join(d, "sub-a"))
+        self.assertEqual(os.fstat(fd).st_nlink, 0)
+        os.close(fd)
+        self.assertEqual(os.stat(d).st_nlink, 2)
+        shutil.rmtree(d)
+        shutil.rmtree(other)
+
+    def test_st_blocks_counts_what_is_stored(self):
+        p = self.v.path("blocks.bin")
+        fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+        # A present segment stores every chunk of its range (FORMAT.md,
+        # "Segments"); holes store nothing.
+        os.pwrite(fd, b"h" * 5000, 0)  # segment 0: a full 1 MiB
+        os.pwrite(fd, b"t", 10 * MIB)  # segment 10, the last: 1 byte -> 4 KiB
+        os.fsync(fd)
+        os.close(fd)
+        want = (MIB + 4096) // 512  # segments 1..9 are holes
+        self.assertEqual(os.stat(p).st_blocks, want)
+        self.v.remount()
+        self.assertEqual(os.stat(p).st_blocks, want)  # cold: from the segment keys
+        with open(p, "r+b") as f:  # warm: from the open content
+            f.seek(3 * MIB)
+            f.write(b"m")
+            f.flush()
+            os.fsync(f.fileno())
+            # The kernel keeps attributes for their 1 s timeout.
+            deadline = time.monotonic() + 3
+            while (os.fstat(f.fileno()).st_blocks != want + MIB // 512
+                   and time.monotonic() < deadline):
+                time.sleep(0.1)
+            self.assertEqual(os.fstat(f.fileno()).st_blocks, want + MIB // 512)
+        os.truncate(p, 0)
+        self.assertEqual(os.stat(p).st_blocks, 0)
+        full = self.v.path("dense.bin")
+        write_file(full, b"z" * (MIB + 1))
+        self.assertEqual(os.stat(full).st_blocks, (MIB + 4096) // 512)
+        os.unlink(p)
+        os.unlink(full)
+
     def test_times_move_forward_on_write(self):
         p = self.v.path("clock")
         write_file(p, b"a")
