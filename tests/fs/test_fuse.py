@@ -282,13 +282,15 @@ class Fuse(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.d.mnt)), ["a", "c", "d"])
         self.d.stop()
 
-    def test_special_files_and_hard_links_refused(self):
+    def test_special_files_and_hard_links(self):
+        """A format-2 vault (the driver's --init) stores FIFOs and sockets
+        (tests/mount/test_special.py covers them in depth); hard links are
+        refused with EPERM."""
         self.d.start()
-        for make in (lambda p: os.mkfifo(p), lambda p: os.mknod(p, stat.S_IFSOCK | 0o600),
-                     lambda p: os.mknod(p, stat.S_IFCHR | 0o600, os.makedev(1, 3))):
-            with self.assertRaises(OSError) as cm:
-                make(self.d.path("special"))
-            self.assertEqual(cm.exception.errno, errno.EPERM)
+        os.mkfifo(self.d.path("fifo"))
+        os.mknod(self.d.path("sock"), stat.S_IFSOCK | 0o600)
+        self.assertTrue(stat.S_ISFIFO(os.lstat(self.d.path("fifo")).st_mode))
+        self.assertTrue(stat.S_ISSOCK(os.lstat(self.d.path("sock")).st_mode))
         os.mknod(self.d.path("regular"), stat.S_IFREG | 0o600)
         with self.assertRaises(OSError) as cm:
             os.link(self.d.path("regular"), self.d.path("hard"))
