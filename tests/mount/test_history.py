@@ -2,8 +2,8 @@
 vault through a real mount (docs/CLI.md): the versions of a file through
 overwrites, a delete, a rename and a remount; restores of a file next to
 itself, of a deleted file in place, of a deleted folder tree (symlink and
-FIFO inside) with modes and mtimes, with --to and --at; a format-1 vault
-refused with exit 22.
+FIFO inside) with modes and mtimes, with --to and --at; `fsck --all-heads`
+clean after the churn; a format-1 vault refused with exit 22.
 Every change is committed and uploaded with `sealfs sync` before the history
 is read, so each is one retained head.
 """
@@ -161,6 +161,18 @@ class History(st.VaultTestCase):
                          check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertEqual(self.read(self.v.path("t-at.txt")), b"one")
+
+    def test_zz_fsck_all_heads_after_churn(self):
+        for i in range(3):
+            self.write("churn-%d" % (i % 2), os.urandom(5000 + i))
+        os.unlink(self.v.path("churn-0"))
+        self.sync()
+        self.v.unmount()
+        p = st.sealfs("fsck", self.v.store, "--all-heads", "--passphrase-file", self.v.passfile,
+                      "--json", check=False, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertGreater(doc["counts"]["heads"], 5)
 
 
 class Format1Refused(unittest.TestCase):
