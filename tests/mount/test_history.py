@@ -173,6 +173,10 @@ class History(st.VaultTestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         doc = json.loads(p.stdout)
         self.assertGreater(doc["counts"]["heads"], 5)
+        # info --unlock names the window history reaches back in (init's defaults).
+        p = st.sealfs("info", self.v.store, "--unlock", "--passphrase-file", self.v.passfile)
+        self.assertIn("keeps history: 30 days (2592000 s); deletes after a grace of 86400 s\n",
+                      p.stdout)
 
 
 class Format1Refused(unittest.TestCase):
