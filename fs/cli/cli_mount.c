@@ -106,6 +106,7 @@ struct cli_mount_ctx {
 	struct cli_mount_args a;
 	char mnt[PATH_MAX];   /* real path */
 	char cache[PATH_MAX]; /* real path */
+	char store[PATH_MAX]; /* the store's URL, a local one as its real path */
 	char name[MOUNT_NAME_MAX + 1];
 	char pid_path[RUNTIME_PATH_BYTES];
 	struct cli_vault v;
@@ -371,6 +372,7 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	struct mount_opts mo = {
 	    .mountpoint = ctx->mnt,
 	    .cache_dir = ctx->cache,
+	    .store_url = ctx->store[0] ? ctx->store : NULL,
 	    .read_only = ctx->a.read_only,
 	    .allow_other = ctx->a.allow_other,
 	    .fsync_store = ctx->a.fsync_store,
@@ -507,6 +509,22 @@ static void cli_mount_raise_nofile(void)
 	}
 }
 
+/* The store as `sealfs history` and `restore` reopen it (the control
+ * socket's where): a local directory by its real path, since the daemon's
+ * working directory is not the caller's; "" when it does not fit. */
+static void cli_mount_store_url(struct cli_mount_ctx *ctx)
+{
+	const char *path;
+
+	ctx->store[0] = '\0';
+	if (!cli_local_path(ctx->a.store, &path)) {
+		if (strlen(ctx->a.store) < sizeof(ctx->store))
+			snprintf(ctx->store, sizeof(ctx->store), "%s", ctx->a.store);
+	} else if (!realpath(path, ctx->store)) {
+		ctx->store[0] = '\0';
+	}
+}
+
 static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 {
 	int rc;
@@ -516,6 +534,8 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 		rc = cli_mount_check_mnt(ctx->mnt, ctx->a.mnt);
 	if (rc == 0)
 		rc = cli_vault_open(&ctx->v, ctx->a.store);
+	if (rc == 0)
+		cli_mount_store_url(ctx);
 	if (rc == 0 && ctx->a.head.not_before && ctx->v.cfg->format < 2)
 		rc = cli_usage("mount", "--not-before needs a format-2 vault: a format-1 head "
 					"carries no time (see 'sealfs upgrade')");

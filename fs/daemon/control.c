@@ -229,6 +229,12 @@ static char *control_answer(const struct control *c, enum control_proto_op op, c
 
 	if (op == CONTROL_PROTO_SYNC)
 		return control_sync(c, why, why_size);
+	if (op == CONTROL_PROTO_WHERE && (!c->deps.store_url || !c->deps.cache_dir)) {
+		snprintf(why, why_size, "this mount does not know its store's address");
+		return NULL;
+	}
+	if (op == CONTROL_PROTO_WHERE)
+		return control_proto_where_reply(c->deps.store_url, c->deps.cache_dir);
 	r = control_status(c, &st);
 	if (r) {
 		control_why(why, why_size, "reading the journal failed", -r);

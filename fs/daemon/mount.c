@@ -327,14 +327,16 @@ static void mount_stop_committer(struct mount_state *m)
 }
 
 /* The control socket (sealfs status / sync); a mount works without it. */
-static void mount_start_control(struct mount_state *m, const char *mnt)
+static void mount_start_control(struct mount_state *m, const struct mount_opts *o)
 {
 	struct control_deps d = {.tree = m->eng.tree,
 				 .commit = m->eng.commit,
 				 .up = m->eng.up,
 				 .cache = m->eng.cache,
-				 .journal = m->eng.journal};
-	int r = control_start(&m->ctl, mnt, &d);
+				 .journal = m->eng.journal,
+				 .store_url = o->store_url,
+				 .cache_dir = o->cache_dir};
+	int r = control_start(&m->ctl, o->mountpoint, &d);
 
 	if (r)
 		log_msg(LOG_WARNING,
@@ -538,7 +540,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		vault_keys_free(keys);
 		return r;
 	}
-	mount_start_control(&m, opts->mountpoint);
+	mount_start_control(&m, opts);
 	mount_start_bus(&m, opts->lock_on);
 	mount_last_change(opts->ready_fd, &m.eng.store_head);
 	mount_ready(opts->ready_fd);

@@ -14,6 +14,8 @@
 struct mount_opts {
 	const char *mountpoint; /* absolute, existing, empty directory */
 	const char *cache_dir;	/* absolute */
+	const char *store_url;	/* the store as opened (a local one absolute), for the control
+				   socket's where (sealfs history, restore); NULL: unknown */
 	bool read_only;
 	bool allow_other;
 	bool fsync_store;	    /* fsync waits until the commit is in the store */
