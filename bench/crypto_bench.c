@@ -168,7 +168,7 @@ static int bench_dir_encode(void *arg)
 	struct bench_dir *b = arg;
 	char *out;
 	size_t n;
-	int r = dirobj_encode(&out, &n, &b->dir);
+	int r = dirobj_encode(&out, &n, &b->dir, DIROBJ_FORMAT_MAX);
 
 	free(out);
 	return r;
@@ -178,7 +178,7 @@ static int bench_dir_decode(void *arg)
 {
 	struct bench_dir *b = arg;
 	struct dirobj d;
-	int r = dirobj_decode(&d, b->json, b->len);
+	int r = dirobj_decode(&d, b->json, b->len, DIROBJ_FORMAT_MAX);
 
 	dirobj_release(&d);
 	return r;
@@ -215,7 +215,7 @@ static int bench_dirobj(void)
 	int r = bench_dir_fill(&b.dir);
 
 	if (r == 0)
-		r = dirobj_encode(&b.json, &b.len, &b.dir);
+		r = dirobj_encode(&b.json, &b.len, &b.dir, DIROBJ_FORMAT_MAX);
 	if (r == 0) {
 		bench_row("dir_encode", "(json, 10k ent.)", b.len, bench_run(bench_dir_encode, &b));
 		bench_row("dir_decode", "(json, 10k ent.)", b.len, bench_run(bench_dir_decode, &b));

@@ -89,9 +89,33 @@ static int dirobj_set_bytes(json_t *o, const char *k_text, const char *k_b64, co
 		   : 0;
 }
 
-static int dirobj_entry_check(const struct dirobj_entry *e, bool root)
+/* The members of format 2 that a format-1 entry must not carry. */
+static bool dirobj_entry_v1_clean(const struct dirobj_entry *e)
 {
-	if (!dirobj_check_name(e->name, e->name_len, root) || !dirobj_check_type(e->type) ||
+	if (e->ref.created != 0 || e->rdev != 0)
+		return false;
+	for (size_t i = 0; e->segments && i < e->nsegments; i++)
+		if (e->segments[i].created != 0)
+			return false;
+	return true;
+}
+
+/* A name of a file in the inode table holds name, type and id only. */
+static int dirobj_hardlink_check(const struct dirobj_entry *e, bool root)
+{
+	if (root || !dirobj_check_name(e->name, e->name_len, false) || e->nsegments > 0 ||
+	    e->nxattrs > 0 || e->target || e->rdev != 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int dirobj_entry_check(const struct dirobj_entry *e, bool root, int format)
+{
+	if (!dirobj_check_type(e->type, format) || (format == 1 && !dirobj_entry_v1_clean(e)))
+		return -EINVAL;
+	if (e->type == DIROBJ_HARDLINK)
+		return dirobj_hardlink_check(e, root);
+	if (!dirobj_check_name(e->name, e->name_len, root) ||
 	    !dirobj_check_mode(e->type, e->mode) || e->atime.nsec > DIROBJ_NSEC_MAX ||
 	    e->mtime.nsec > DIROBJ_NSEC_MAX || e->ctime.nsec > DIROBJ_NSEC_MAX)
 		return -EINVAL;
@@ -101,9 +125,17 @@ static int dirobj_entry_check(const struct dirobj_entry *e, bool root)
 	    (e->size > DIROBJ_INT_MAX || e->nsegments != chunk_file_segments(e->size) ||
 	     (e->nsegments > 0 && !e->segments)))
 		return -EINVAL;
-	if (e->type == DIROBJ_DIR && e->ref.version > DIROBJ_INT_MAX)
+	for (size_t i = 0; e->type == DIROBJ_FILE && i < e->nsegments; i++)
+		if (e->segments[i].created > DIROBJ_INT_MAX ||
+		    (!e->segments[i].present && e->segments[i].created != 0))
+			return -EINVAL;
+	if (e->type == DIROBJ_DIR &&
+	    (e->ref.version > DIROBJ_INT_MAX || e->ref.created > DIROBJ_INT_MAX))
 		return -EINVAL;
 	if (e->type == DIROBJ_SYMLINK && !dirobj_check_target(e->target, e->target_len))
+		return -EINVAL;
+	if ((e->type == DIROBJ_CHR || e->type == DIROBJ_BLK) ? e->rdev > DIROBJ_INT_MAX
+							     : e->rdev != 0)
 		return -EINVAL;
 	if (e->nxattrs > 0 && !e->xattrs)
 		return -EINVAL;
@@ -113,14 +145,22 @@ static int dirobj_entry_check(const struct dirobj_entry *e, bool root)
 	return 0;
 }
 
-static json_t *dirobj_segs_json(const struct dirobj_entry *e)
+/* Format 1: "<key hex>"; format 2: ["<key hex>",c]. A hole: null. */
+static json_t *dirobj_seg_json(const struct dirobj_segment *s, int format)
+{
+	if (!s->present)
+		return json_null();
+	if (format == 1)
+		return dirobj_hex_json(s->store_key);
+	return json_pack("[oI]", dirobj_hex_json(s->store_key), (json_int_t)s->created);
+}
+
+static json_t *dirobj_segs_json(const struct dirobj_entry *e, int format)
 {
 	json_t *a = json_array();
 
 	for (size_t i = 0; a && i < e->nsegments; i++) {
-		const struct dirobj_segment *s = &e->segments[i];
-		if (json_array_append_new(a, s->present ? dirobj_hex_json(s->store_key)
-							: json_null()) != 0) {
+		if (json_array_append_new(a, dirobj_seg_json(&e->segments[i], format)) != 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -142,30 +182,67 @@ static json_t *dirobj_xattrs_json(const struct dirobj_entry *e)
 	return x;
 }
 
-static int dirobj_entry_type_json(json_t *o, const struct dirobj_entry *e)
+static int dirobj_entry_type_json(json_t *o, const struct dirobj_entry *e, int format)
 {
 	int r = 0;
 
 	switch (e->type) {
 	case DIROBJ_FILE:
 		r |= json_object_set_new(o, "s", json_integer((json_int_t)e->size));
-		r |= json_object_set_new(o, "seg", dirobj_segs_json(e));
+		r |= json_object_set_new(o, "seg", dirobj_segs_json(e, format));
 		break;
 	case DIROBJ_DIR:
 		r |= json_object_set_new(o, "v", json_integer((json_int_t)e->ref.version));
 		r |= json_object_set_new(o, "k", dirobj_hex_json(e->ref.store_key));
+		if (format >= 2)
+			r |= json_object_set_new(o, "kc", json_integer((json_int_t)e->ref.created));
 		break;
 	case DIROBJ_SYMLINK:
 		return dirobj_set_bytes(o, "tg", "tgb", e->target, e->target_len);
+	case DIROBJ_CHR:
+	case DIROBJ_BLK:
+		r |= json_object_set_new(o, "rd", json_integer((json_int_t)e->rdev));
+		break;
+	case DIROBJ_FIFO:
+	case DIROBJ_SOCK:
+	case DIROBJ_HARDLINK:
+		break;
 	}
 	return r ? -ENOMEM : 0;
 }
 
-static int dirobj_entry_json(json_t **out, const struct dirobj_entry *e, bool root)
+/* n/nb, t, id: what every entry has (a "h" entry nothing else). */
+static int dirobj_entry_name_json(json_t *o, const struct dirobj_entry *e)
 {
 	char t[2] = {(char)e->type, '\0'};
+	int r = dirobj_set_bytes(o, "n", "nb", e->name, e->name_len);
+
+	r |= json_object_set_new(o, "t", json_string(t));
+	r |= json_object_set_new(o, "id", dirobj_hex_json(e->id));
+	return r;
+}
+
+static int dirobj_entry_attr_json(json_t *o, const struct dirobj_entry *e, int format)
+{
+	int r = json_object_set_new(o, "m", json_integer(e->mode));
+
+	r |= json_object_set_new(o, "u", json_integer(e->uid));
+	r |= json_object_set_new(o, "g", json_integer(e->gid));
+	r |= json_object_set_new(o, "a", dirobj_time_json(&e->atime));
+	r |= json_object_set_new(o, "mt", dirobj_time_json(&e->mtime));
+	r |= json_object_set_new(o, "c", dirobj_time_json(&e->ctime));
+	r |= dirobj_entry_type_json(o, e, format);
+	if (e->nxattrs > 0)
+		r |= json_object_set_new(o, "x", dirobj_xattrs_json(e));
+	if (r == 0 && e->nxattrs > 0 && json_object_size(json_object_get(o, "x")) != e->nxattrs)
+		r = -EINVAL; /* two xattrs of the same name */
+	return r;
+}
+
+static int dirobj_entry_json(json_t **out, const struct dirobj_entry *e, bool root, int format)
+{
 	json_t *o;
-	int r = dirobj_entry_check(e, root);
+	int r = dirobj_entry_check(e, root, format);
 
 	*out = NULL;
 	if (r)
@@ -173,20 +250,9 @@ static int dirobj_entry_json(json_t **out, const struct dirobj_entry *e, bool ro
 	o = json_object();
 	if (!o)
 		return -ENOMEM;
-	r |= dirobj_set_bytes(o, "n", "nb", e->name, e->name_len);
-	r |= json_object_set_new(o, "t", json_string(t));
-	r |= json_object_set_new(o, "id", dirobj_hex_json(e->id));
-	r |= json_object_set_new(o, "m", json_integer(e->mode));
-	r |= json_object_set_new(o, "u", json_integer(e->uid));
-	r |= json_object_set_new(o, "g", json_integer(e->gid));
-	r |= json_object_set_new(o, "a", dirobj_time_json(&e->atime));
-	r |= json_object_set_new(o, "mt", dirobj_time_json(&e->mtime));
-	r |= json_object_set_new(o, "c", dirobj_time_json(&e->ctime));
-	r |= dirobj_entry_type_json(o, e);
-	if (e->nxattrs > 0)
-		r |= json_object_set_new(o, "x", dirobj_xattrs_json(e));
-	if (r == 0 && e->nxattrs > 0 && json_object_size(json_object_get(o, "x")) != e->nxattrs)
-		r = -EINVAL; /* two xattrs of the same name */
+	r = dirobj_entry_name_json(o, e);
+	if (r == 0 && e->type != DIROBJ_HARDLINK)
+		r = dirobj_entry_attr_json(o, e, format);
 	if (r) {
 		json_decref(o);
 		return r == -EINVAL ? -EINVAL : -ENOMEM;
@@ -205,14 +271,15 @@ static int dirobj_dump(char **out, size_t *out_len, json_t *doc)
 	return 0;
 }
 
-int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir)
+int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir, int format)
 {
 	json_t *doc, *arr, *e;
 	int r;
 
 	*out = NULL;
 	*out_len = 0;
-	if (dir->nentries > 0 && !dir->entries)
+	if (format < DIROBJ_FORMAT_MIN || format > DIROBJ_FORMAT_MAX ||
+	    (dir->nentries > 0 && !dir->entries))
 		return -EINVAL;
 	r = dirobj_check_unique(dir);
 	if (r)
@@ -223,7 +290,7 @@ int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir)
 	    json_object_set(doc, "e", arr))
 		goto nomem;
 	for (size_t i = 0; i < dir->nentries; i++) {
-		r = dirobj_entry_json(&e, &dir->entries[i], false);
+		r = dirobj_entry_json(&e, &dir->entries[i], false, format);
 		if (r)
 			goto fail;
 		if (json_array_append_new(arr, e))
@@ -239,16 +306,71 @@ fail:
 	return r;
 }
 
-int dirobj_head_encode(char **out, size_t *out_len, const struct dirobj_head *head)
+static json_t *dirobj_ref_json(const struct dirobj_ref *ref)
+{
+	return json_pack("{s:I,s:o,s:I}", "c", (json_int_t)ref->created, "k",
+			 dirobj_hex_json(ref->store_key), "v", (json_int_t)ref->version);
+}
+
+static bool dirobj_ref_ok(const struct dirobj_ref *ref)
+{
+	return ref->version <= DIROBJ_INT_MAX && ref->created <= DIROBJ_INT_MAX;
+}
+
+/* Format 1: every format-2 field zero. Format 2: each within its range. */
+static int dirobj_head_check(const struct dirobj_head *h, int format)
+{
+	static const uint8_t zeros[32];
+	size_t dn_len = strnlen(h->device_name, sizeof(h->device_name));
+
+	if (format == 1)
+		return h->time.sec == 0 && h->time.nsec == 0 &&
+			       !memcmp(h->device, zeros, OBJECT_ID_BYTES) && dn_len == 0 &&
+			       !memcmp(h->parent, zeros, 32) && h->keep == 0 && h->grace == 0 &&
+			       !h->has_history && !h->has_garbage && !h->has_inodes
+			   ? 0
+			   : -EINVAL;
+	if (h->time.nsec > DIROBJ_NSEC_MAX || dn_len > DIROBJ_DEVICE_NAME_MAX ||
+	    !dirobj_check_device_name(h->device_name, dn_len) || h->keep > DIROBJ_INT_MAX ||
+	    h->grace > DIROBJ_INT_MAX || (h->has_history && !dirobj_ref_ok(&h->history)) ||
+	    (h->has_garbage && !dirobj_ref_ok(&h->garbage)) ||
+	    (h->has_inodes && !dirobj_ref_ok(&h->inodes)))
+		return -EINVAL;
+	return 0;
+}
+
+static int dirobj_head_v2_json(json_t *doc, const struct dirobj_head *h)
+{
+	char parent[2 * 32 + 1];
+	int r;
+
+	hex_encode(parent, sizeof(parent), h->parent, sizeof(h->parent));
+	r = json_object_set_new(doc, "t", dirobj_time_json(&h->time));
+	r |= json_object_set_new(doc, "dev", dirobj_hex_json(h->device));
+	r |= json_object_set_new(doc, "dn", json_string(h->device_name));
+	r |= json_object_set_new(doc, "parent", json_string(parent));
+	r |= json_object_set_new(doc, "keep", json_integer((json_int_t)h->keep));
+	r |= json_object_set_new(doc, "gr", json_integer((json_int_t)h->grace));
+	if (h->has_history)
+		r |= json_object_set_new(doc, "hist", dirobj_ref_json(&h->history));
+	if (h->has_garbage)
+		r |= json_object_set_new(doc, "g", dirobj_ref_json(&h->garbage));
+	if (h->has_inodes)
+		r |= json_object_set_new(doc, "it", dirobj_ref_json(&h->inodes));
+	return r ? -ENOMEM : 0;
+}
+
+int dirobj_head_encode(char **out, size_t *out_len, const struct dirobj_head *head, int format)
 {
 	json_t *doc, *root;
 	int r;
 
 	*out = NULL;
 	*out_len = 0;
-	if (head->seq > DIROBJ_INT_MAX)
+	if (format < DIROBJ_FORMAT_MIN || format > DIROBJ_FORMAT_MAX ||
+	    head->seq > DIROBJ_INT_MAX || dirobj_head_check(head, format))
 		return -EINVAL;
-	r = dirobj_entry_json(&root, &head->root, true);
+	r = dirobj_entry_json(&root, &head->root, true, format);
 	if (r)
 		return r;
 	doc = json_object();
@@ -258,6 +380,8 @@ int dirobj_head_encode(char **out, size_t *out_len, const struct dirobj_head *he
 	}
 	r = json_object_set_new(doc, "seq", json_integer((json_int_t)head->seq));
 	r |= json_object_set_new(doc, "root", root); /* steals root, even on failure */
+	if (r == 0 && format >= 2)
+		r = dirobj_head_v2_json(doc, head);
 	if (r) {
 		json_decref(doc);
 		return -ENOMEM;

@@ -115,26 +115,36 @@ struct dirobj_head {
 	struct dirobj_ref inodes;
 };
 
+/* Every function below takes the vault format (DIROBJ_FORMAT_MIN ..
+ * DIROBJ_FORMAT_MAX; any other value: -EINVAL from every call). Format 1 is
+ * byte for byte what sealfs always wrote and refuses every format-2 member
+ * and type (encode: -EINVAL; decode: -EBADMSG); format 2 requires its own
+ * members: "kc" on directory entries, [key, c] segments, the head's
+ * t/dev/dn/parent/keep/gr (docs/FORMAT.md, every rule). */
+
 /* Serialises to compact JSON with sorted keys. *out is a new malloc'ed
  * NUL-terminated string. Applies the decoder's rules first: returns 0, -EINVAL
  * for an invalid entry (bad name, type, mode, size/segment count, target,
- * xattr, duplicate name or id), -ENOMEM. */
-int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir);
+ * xattr, duplicate name or id, a member the format does not have), -ENOMEM. */
+int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir, int format);
 /* Parses; on success *dir holds new allocations (free with dirobj_release).
  * Returns 0, or -EBADMSG for anything malformed: bad JSON, missing, unknown or
  * wrongly typed fields, invalid names ('/', NUL, "." , "..", empty, >255 bytes),
  * duplicate names or ids, file sizes inconsistent with the segment count
- * (see docs/FORMAT.md for every rule); -ENOMEM. On failure *dir is zeroed. */
-int dirobj_decode(struct dirobj *dir, const char *json, size_t len);
+ * (see docs/FORMAT.md for every rule); -EINVAL for a bad format; -ENOMEM.
+ * On failure *dir is zeroed. */
+int dirobj_decode(struct dirobj *dir, const char *json, size_t len, int format);
 /* Frees what dirobj_decode (or a caller building one) allocated; zeroes *dir. */
 void dirobj_release(struct dirobj *dir);
 /* Frees one entry's allocations; zeroes *e. */
 void dirobj_entry_release(struct dirobj_entry *e);
 
 /* The same for the head: the root entry must be a directory named "".
- * encode: 0, -EINVAL, -ENOMEM; decode: 0, -EBADMSG, -ENOMEM (*head zeroed). */
-int dirobj_head_encode(char **out, size_t *out_len, const struct dirobj_head *head);
-int dirobj_head_decode(struct dirobj_head *head, const char *json, size_t len);
+ * encode: 0, -EINVAL, -ENOMEM; decode: 0, -EBADMSG, -EINVAL (bad format),
+ * -ENOMEM (*head zeroed). In format 1 every format-2 field of *head must be
+ * zero (encode) and is zero (decode). */
+int dirobj_head_encode(char **out, size_t *out_len, const struct dirobj_head *head, int format);
+int dirobj_head_decode(struct dirobj_head *head, const char *json, size_t len, int format);
 /* Frees what dirobj_head_decode allocated; zeroes *head. */
 void dirobj_head_release(struct dirobj_head *head);
 

@@ -35,14 +35,58 @@ bool dirobj_check_target(const char *t, size_t len)
 	return t && len > 0 && len <= DIROBJ_TARGET_MAX && !memchr(t, '\0', len);
 }
 
-bool dirobj_check_mode(enum dirobj_type type, uint64_t mode)
+static uint64_t dirobj_type_bits(enum dirobj_type type)
 {
-	uint64_t want = type == DIROBJ_FILE ? S_IFREG : type == DIROBJ_DIR ? S_IFDIR : S_IFLNK;
-
-	return (mode & ~(uint64_t)(S_IFMT | 07777)) == 0 && (mode & S_IFMT) == want;
+	switch (type) {
+	case DIROBJ_FILE:
+		return S_IFREG;
+	case DIROBJ_DIR:
+		return S_IFDIR;
+	case DIROBJ_SYMLINK:
+		return S_IFLNK;
+	case DIROBJ_FIFO:
+		return S_IFIFO;
+	case DIROBJ_SOCK:
+		return S_IFSOCK;
+	case DIROBJ_CHR:
+		return S_IFCHR;
+	case DIROBJ_BLK:
+		return S_IFBLK;
+	case DIROBJ_HARDLINK:
+		break;
+	}
+	return UINT64_MAX; /* matches no mode */
 }
 
-bool dirobj_check_type(int t) { return t == DIROBJ_FILE || t == DIROBJ_DIR || t == DIROBJ_SYMLINK; }
+bool dirobj_check_mode(enum dirobj_type type, uint64_t mode)
+{
+	return (mode & ~(uint64_t)(S_IFMT | 07777)) == 0 &&
+	       (mode & S_IFMT) == dirobj_type_bits(type);
+}
+
+bool dirobj_check_type(int t, int format)
+{
+	if (t == DIROBJ_FILE || t == DIROBJ_DIR || t == DIROBJ_SYMLINK)
+		return format == 1 || format == 2;
+	return format == 2 && (t == DIROBJ_FIFO || t == DIROBJ_SOCK || t == DIROBJ_CHR ||
+			       t == DIROBJ_BLK || t == DIROBJ_HARDLINK);
+}
+
+bool dirobj_check_device_name(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (!s || len == 0 || len > DIROBJ_DEVICE_NAME_MAX || !dirobj_check_utf8(s, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (u[i] < 0x20 || u[i] == 0x7f)
+			return false;
+		/* U+0080..U+009F (C1 controls) are C2 80 .. C2 9F in UTF-8. */
+		if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+			return false;
+	}
+	return true;
+}
 
 bool dirobj_check_xattr(const struct dirobj_xattr *x)
 {
@@ -91,7 +135,8 @@ int dirobj_check_unique(const struct dirobj *dir)
 			rc = -EEXIST;
 	qsort(v, dir->nentries, sizeof(*v), dirobj_cmp_id);
 	for (size_t i = 1; i < dir->nentries && rc == 0; i++)
-		if (dirobj_cmp_id(&v[i - 1], &v[i]) == 0)
+		if (dirobj_cmp_id(&v[i - 1], &v[i]) == 0 &&
+		    (v[i - 1]->type != DIROBJ_HARDLINK || v[i]->type != DIROBJ_HARDLINK))
 			rc = -EEXIST;
 	free(v);
 	return rc;

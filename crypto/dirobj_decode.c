@@ -22,7 +22,11 @@ static const char *const dirobj_keys_common[] = {"n", "nb", "t",  "id", "m", "u"
 						 "g", "a",  "mt", "c",	"x", NULL};
 static const char *const dirobj_keys_file[] = {"s", "seg", NULL};
 static const char *const dirobj_keys_dir[] = {"v", "k", NULL};
+static const char *const dirobj_keys_dir2[] = {"v", "k", "kc", NULL};
 static const char *const dirobj_keys_link[] = {"tg", "tgb", NULL};
+static const char *const dirobj_keys_dev[] = {"rd", NULL};
+static const char *const dirobj_keys_none[] = {NULL};
+static const char *const dirobj_keys_hardlink[] = {"n", "nb", "t", "id", NULL};
 
 static bool dirobj_key_in(const char *key, const char *const *set)
 {
@@ -136,7 +140,28 @@ static int dirobj_get_bytes(json_t *o, const char *k_text, const char *k_b64, si
 	return r;
 }
 
-static int dirobj_get_segments(json_t *o, struct dirobj_entry *e)
+/* Format 1: "<key hex>"; format 2: ["<key hex>",c], nothing else. */
+static int dirobj_seg_value(json_t *v, struct dirobj_segment *seg, int format)
+{
+	json_t *k = v, *c = NULL;
+	json_int_t cv;
+
+	if (format >= 2) {
+		if (!json_is_array(v) || json_array_size(v) != 2)
+			return -EBADMSG;
+		k = json_array_get(v, 0);
+		c = json_array_get(v, 1);
+		if (!json_is_integer(c) || (cv = json_integer_value(c)) < 0)
+			return -EBADMSG;
+		seg->created = (uint64_t)cv;
+	}
+	if (dirobj_hex_value(k, seg->store_key))
+		return -EBADMSG;
+	seg->present = true;
+	return 0;
+}
+
+static int dirobj_get_segments(json_t *o, struct dirobj_entry *e, int format)
 {
 	json_t *a = json_object_get(o, "seg"), *v;
 	size_t i;
@@ -153,9 +178,8 @@ static int dirobj_get_segments(json_t *o, struct dirobj_entry *e)
 	{
 		if (json_is_null(v))
 			continue;
-		if (dirobj_hex_value(v, e->segments[i].store_key))
+		if (dirobj_seg_value(v, &e->segments[i], format))
 			return -EBADMSG;
-		e->segments[i].present = true;
 	}
 	return 0;
 }
@@ -196,16 +220,17 @@ static int dirobj_get_xattrs(json_t *o, struct dirobj_entry *e)
 	return 0;
 }
 
-static int dirobj_get_type_fields(json_t *o, struct dirobj_entry *e)
+static int dirobj_get_type_fields(json_t *o, struct dirobj_entry *e, int format)
 {
 	switch (e->type) {
 	case DIROBJ_FILE:
 		if (dirobj_get_uint(o, "s", DIROBJ_INT_MAX, &e->size))
 			return -EBADMSG;
-		return dirobj_get_segments(o, e);
+		return dirobj_get_segments(o, e, format);
 	case DIROBJ_DIR:
 		if (dirobj_get_uint(o, "v", DIROBJ_INT_MAX, &e->ref.version) ||
-		    dirobj_hex_value(json_object_get(o, "k"), e->ref.store_key))
+		    dirobj_hex_value(json_object_get(o, "k"), e->ref.store_key) ||
+		    (format >= 2 && dirobj_get_uint(o, "kc", DIROBJ_INT_MAX, &e->ref.created)))
 			return -EBADMSG;
 		return 0;
 	case DIROBJ_SYMLINK: {
@@ -215,26 +240,47 @@ static int dirobj_get_type_fields(json_t *o, struct dirobj_entry *e)
 			r = -EBADMSG;
 		return r;
 	}
+	case DIROBJ_CHR:
+	case DIROBJ_BLK:
+		return dirobj_get_uint(o, "rd", DIROBJ_INT_MAX, &e->rdev);
+	case DIROBJ_FIFO:
+	case DIROBJ_SOCK:
+		return 0;
+	case DIROBJ_HARDLINK:
+		break;
 	}
 	return -EBADMSG;
 }
 
-static int dirobj_get_type(json_t *o, enum dirobj_type *type)
+static int dirobj_get_type(json_t *o, enum dirobj_type *type, int format)
 {
 	json_t *t = json_object_get(o, "t");
 	const char *s = json_string_value(t);
 
-	if (!s || json_string_length(t) != 1 || !dirobj_check_type(s[0]))
+	if (!s || json_string_length(t) != 1 || !dirobj_check_type(s[0], format))
 		return -EBADMSG;
 	*type = (enum dirobj_type)s[0];
 	return 0;
 }
 
-static const char *const *dirobj_type_keys(enum dirobj_type type)
+static const char *const *dirobj_type_keys(enum dirobj_type type, int format)
 {
-	return type == DIROBJ_FILE  ? dirobj_keys_file
-	       : type == DIROBJ_DIR ? dirobj_keys_dir
-				    : dirobj_keys_link;
+	switch (type) {
+	case DIROBJ_FILE:
+		return dirobj_keys_file;
+	case DIROBJ_DIR:
+		return format >= 2 ? dirobj_keys_dir2 : dirobj_keys_dir;
+	case DIROBJ_SYMLINK:
+		return dirobj_keys_link;
+	case DIROBJ_CHR:
+	case DIROBJ_BLK:
+		return dirobj_keys_dev;
+	case DIROBJ_FIFO:
+	case DIROBJ_SOCK:
+	case DIROBJ_HARDLINK:
+		break;
+	}
+	return dirobj_keys_none;
 }
 
 static int dirobj_get_common(json_t *o, struct dirobj_entry *e, bool root)
@@ -258,23 +304,42 @@ static int dirobj_get_common(json_t *o, struct dirobj_entry *e, bool root)
 	return 0;
 }
 
+/* A "h" entry: exactly n/nb, t and id. */
+static int dirobj_get_hardlink(json_t *o, struct dirobj_entry *e)
+{
+	int r = dirobj_only_keys(o, dirobj_keys_hardlink, NULL);
+
+	if (r == 0)
+		r = dirobj_get_bytes(o, "n", "nb", DIROBJ_NAME_MAX, &e->name, &e->name_len);
+	if (r == 0 && (!dirobj_check_name(e->name, e->name_len, false) ||
+		       dirobj_hex_value(json_object_get(o, "id"), e->id)))
+		r = -EBADMSG;
+	return r;
+}
+
 /* Fills *e (zeroed first); on failure releases what it allocated. */
-static int dirobj_entry_from_json(struct dirobj_entry *e, json_t *o, bool root)
+static int dirobj_entry_from_json(struct dirobj_entry *e, json_t *o, bool root, int format)
 {
 	int r;
 
 	memset(e, 0, sizeof(*e));
 	if (!json_is_object(o))
 		return -EBADMSG;
-	r = dirobj_get_type(o, &e->type);
+	r = dirobj_get_type(o, &e->type, format);
 	if (r == 0 && (root && e->type != DIROBJ_DIR))
 		r = -EBADMSG;
+	if (r == 0 && e->type == DIROBJ_HARDLINK) {
+		r = dirobj_get_hardlink(o, e);
+		if (r)
+			dirobj_entry_release(e);
+		return r;
+	}
 	if (r == 0)
-		r = dirobj_only_keys(o, dirobj_keys_common, dirobj_type_keys(e->type));
+		r = dirobj_only_keys(o, dirobj_keys_common, dirobj_type_keys(e->type, format));
 	if (r == 0)
 		r = dirobj_get_common(o, e, root);
 	if (r == 0)
-		r = dirobj_get_type_fields(o, e);
+		r = dirobj_get_type_fields(o, e, format);
 	if (r == 0)
 		r = dirobj_get_xattrs(o, e);
 	if (r)
@@ -293,7 +358,7 @@ static json_t *dirobj_load(const char *json, size_t len, const char *const *keys
 	return doc;
 }
 
-static int dirobj_get_entries(struct dirobj *dir, json_t *arr)
+static int dirobj_get_entries(struct dirobj *dir, json_t *arr, int format)
 {
 	json_t *v;
 	size_t i;
@@ -308,7 +373,7 @@ static int dirobj_get_entries(struct dirobj *dir, json_t *arr)
 		return -ENOMEM;
 	json_array_foreach(arr, i, v)
 	{
-		r = dirobj_entry_from_json(&dir->entries[i], v, false);
+		r = dirobj_entry_from_json(&dir->entries[i], v, false, format);
 		if (r)
 			return r;
 		dir->nentries++;
@@ -317,38 +382,100 @@ static int dirobj_get_entries(struct dirobj *dir, json_t *arr)
 	return r == -EEXIST ? -EBADMSG : r;
 }
 
-int dirobj_decode(struct dirobj *dir, const char *json, size_t len)
+int dirobj_decode(struct dirobj *dir, const char *json, size_t len, int format)
 {
 	static const char *const keys[] = {"id", "e", NULL};
 	json_t *doc;
 	int r;
 
 	memset(dir, 0, sizeof(*dir));
+	if (format < DIROBJ_FORMAT_MIN || format > DIROBJ_FORMAT_MAX)
+		return -EINVAL;
 	doc = dirobj_load(json, len, keys);
 	if (!doc)
 		return -EBADMSG;
 	r = dirobj_hex_value(json_object_get(doc, "id"), dir->dir_id);
 	if (r == 0)
-		r = dirobj_get_entries(dir, json_object_get(doc, "e"));
+		r = dirobj_get_entries(dir, json_object_get(doc, "e"), format);
 	json_decref(doc);
 	if (r)
 		dirobj_release(dir);
 	return r;
 }
 
-int dirobj_head_decode(struct dirobj_head *head, const char *json, size_t len)
+/* A REF: exactly {"c":N,"k":"<hex>","v":N}; absent leaves *has false. */
+static int dirobj_get_ref(json_t *doc, const char *k, bool *has, struct dirobj_ref *ref)
 {
-	static const char *const keys[] = {"seq", "root", NULL};
+	static const char *const keys[] = {"c", "k", "v", NULL};
+	json_t *o = json_object_get(doc, k);
+
+	if (!o)
+		return 0;
+	if (!json_is_object(o) || json_object_size(o) != 3 || dirobj_only_keys(o, keys, NULL) ||
+	    dirobj_get_uint(o, "v", DIROBJ_INT_MAX, &ref->version) ||
+	    dirobj_get_uint(o, "c", DIROBJ_INT_MAX, &ref->created) ||
+	    dirobj_hex_value(json_object_get(o, "k"), ref->store_key))
+		return -EBADMSG;
+	*has = true;
+	return 0;
+}
+
+static int dirobj_get_device_name(json_t *doc, struct dirobj_head *head)
+{
+	json_t *dn = json_object_get(doc, "dn");
+	size_t len = json_string_length(dn);
+
+	if (!json_is_string(dn) || !dirobj_check_device_name(json_string_value(dn), len))
+		return -EBADMSG;
+	memcpy(head->device_name, json_string_value(dn), len);
+	head->device_name[len] = '\0';
+	return 0;
+}
+
+static int dirobj_get_parent(json_t *doc, struct dirobj_head *head)
+{
+	json_t *p = json_object_get(doc, "parent");
+
+	if (!json_is_string(p) || hex_decode(head->parent, sizeof(head->parent),
+					     json_string_value(p), json_string_length(p)))
+		return -EBADMSG;
+	return 0;
+}
+
+/* The members of a format-2 head beside seq and root. */
+static int dirobj_head_v2_from_json(json_t *doc, struct dirobj_head *head)
+{
+	if (dirobj_get_time(doc, "t", &head->time) ||
+	    dirobj_hex_value(json_object_get(doc, "dev"), head->device) ||
+	    dirobj_get_device_name(doc, head) || dirobj_get_parent(doc, head) ||
+	    dirobj_get_uint(doc, "keep", DIROBJ_INT_MAX, &head->keep) ||
+	    dirobj_get_uint(doc, "gr", DIROBJ_INT_MAX, &head->grace) ||
+	    dirobj_get_ref(doc, "hist", &head->has_history, &head->history) ||
+	    dirobj_get_ref(doc, "g", &head->has_garbage, &head->garbage) ||
+	    dirobj_get_ref(doc, "it", &head->has_inodes, &head->inodes))
+		return -EBADMSG;
+	return 0;
+}
+
+int dirobj_head_decode(struct dirobj_head *head, const char *json, size_t len, int format)
+{
+	static const char *const keys1[] = {"seq", "root", NULL};
+	static const char *const keys2[] = {"seq",  "root", "t",    "dev", "dn", "parent",
+					    "keep", "gr",   "hist", "g",   "it", NULL};
 	json_t *doc;
 	int r;
 
 	memset(head, 0, sizeof(*head));
-	doc = dirobj_load(json, len, keys);
+	if (format < DIROBJ_FORMAT_MIN || format > DIROBJ_FORMAT_MAX)
+		return -EINVAL;
+	doc = dirobj_load(json, len, format >= 2 ? keys2 : keys1);
 	if (!doc)
 		return -EBADMSG;
 	r = dirobj_get_uint(doc, "seq", DIROBJ_INT_MAX, &head->seq);
+	if (r == 0 && format >= 2)
+		r = dirobj_head_v2_from_json(doc, head);
 	if (r == 0)
-		r = dirobj_entry_from_json(&head->root, json_object_get(doc, "root"), true);
+		r = dirobj_entry_from_json(&head->root, json_object_get(doc, "root"), true, format);
 	json_decref(doc);
 	if (r)
 		memset(head, 0, sizeof(*head));

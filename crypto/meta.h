@@ -18,9 +18,16 @@
  * tag): what a reader may fetch for a directory object or the head. */
 #define META_MAX_SEALED_BYTES ((uint64_t)24 + META_MAX_PLAIN_BYTES + META_PAD_BLOCK + 16)
 
+/* The AD's first byte: which kind of object (docs/FORMAT.md, "Metadata
+ * objects"). 1 and 2 in every format; 3..7 in format 2 only. */
 enum meta_kind {
-	META_KIND_DIR = 1,
-	META_KIND_HEAD = 2,
+	META_KIND_DIR = 1,	   /* directory object (in format 2 also a paged one's index) */
+	META_KIND_HEAD = 2,	   /* the head */
+	META_KIND_DIR_PAGE = 3,	   /* a page of a paged directory */
+	META_KIND_HEAD_RECORD = 4, /* an archived head (a retained head of the history) */
+	META_KIND_HISTORY = 5,	   /* a history page: retained head records, newest first */
+	META_KIND_INODE_PAGE = 6,  /* a page of the inode table (files with several names) */
+	META_KIND_GARBAGE = 7,	   /* a garbage list: objects a commit stopped referencing */
 };
 
 /* What a metadata object's associated data binds. */

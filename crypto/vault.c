@@ -175,7 +175,7 @@ static int vault_check_format(json_t *doc)
 {
 	json_t *f = json_object_get(doc, "format");
 
-	if (!json_is_integer(f) || json_integer_value(f) < 1)
+	if (!json_is_integer(f) || json_integer_value(f) < VAULT_FORMAT_MIN)
 		return -EBADMSG;
 	return json_integer_value(f) > VAULT_FORMAT_VERSION ? -EPROTONOSUPPORT : 0;
 }
@@ -200,7 +200,7 @@ static int vault_check_doc(struct vault_config *cfg, json_t *doc)
 	    vault_check_int(doc, "segment_chunks", SEGMENT_CHUNKS) ||
 	    vault_check_slots(json_object_get(doc, "keyslots")))
 		return -EBADMSG;
-	cfg->format = VAULT_FORMAT_VERSION;
+	cfg->format = (int)json_integer_value(json_object_get(doc, "format"));
 	return 0;
 }
 

@@ -11,7 +11,10 @@
 #include "chunk.h"
 #include "suite.h"
 
-#define VAULT_FORMAT_VERSION 1
+/* The format init writes and the newest this sealfs reads; every format
+ * from VAULT_FORMAT_MIN up opens (docs/FORMAT.md, "Version history"). */
+#define VAULT_FORMAT_VERSION 2
+#define VAULT_FORMAT_MIN 1
 #define VAULT_CONFIG_NAME "sealfs.json" /* store key of the config */
 #define VAULT_KEY_BYTES 32
 
@@ -38,7 +41,7 @@ struct vault_kdf_cost {
 
 /* A parsed config. Opaque except for what every layer needs. */
 struct vault_config {
-	int format;
+	int format; /* 1 or 2: every dirobj/seal call of this vault takes it */
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	enum suite_id suite;
 	void *priv; /* the JSON document (jansson), owned */

@@ -170,7 +170,7 @@ static int cli_fsck_check_pending(struct backend *store, const struct vault_conf
 {
 	struct dirobj_head head;
 	uint64_t n;
-	int rc = seal_read_head(&head, store, cfg->vault_id, keys->meta);
+	int rc = seal_read_head(&head, store, cfg->vault_id, keys->meta, cfg->format);
 
 	if (rc)
 		return 0; /* fsck reports a missing or damaged head */

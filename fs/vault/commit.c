@@ -202,7 +202,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	o = &c->objs[c->nobjs];
 	if (r == 0)
 		r = seal_dir(&o->data, &o->len, &obj, dir->ds->ref.version + 1, key,
-			     c->tree->vault_id, c->tree->meta_key);
+			     c->tree->vault_id, c->tree->meta_key, c->tree->cctx.format);
 	commit_entries_free(obj.entries, obj.nentries);
 	if (r)
 		return r;
@@ -265,7 +265,11 @@ static int commit_head(struct commit *c)
 	head.root.mtime = t->root->mtime;
 	head.root.ctime = t->root->ctime;
 	tree_inode_unlock(t->root);
-	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key);
+	if (t->cctx.format >= 2) {
+		seal_head_carry(&head, &t->head_tmpl);
+		tree_now(&head.time);
+	}
+	r = seal_head(&c->head, &c->head_len, &head, t->vault_id, t->meta_key, t->cctx.format);
 	if (r == 0)
 		c->seq++;
 	return r;
@@ -503,6 +507,8 @@ static int commit_journal(struct commit *c)
 		r = commit_sync_segments(c);
 	if (r == 0)
 		r = commit_write_record(c);
+	if (r == 0 && c->tree->cctx.format >= 2) /* the next head's parent */
+		seal_head_hash(c->tree->head_tmpl.parent, c->head, c->head_len);
 	free(c->head);
 	c->head = NULL;
 	if (r) {

@@ -33,6 +33,9 @@
 
 /* ---- a new vault ---- */
 
+#define ENGINE_KEEP_DEFAULT (30u * 86400u) /* "keep": 30 days of history */
+#define ENGINE_GRACE_DEFAULT 86400u	   /* "gr": a day before any deletion */
+
 static int engine_put_sealed(struct backend *store, const char *key, unsigned char *data,
 			     size_t len)
 {
@@ -40,6 +43,34 @@ static int engine_put_sealed(struct backend *store, const char *key, unsigned ch
 
 	free(data);
 	return r ? r : backend_sync(store);
+}
+
+/* A device name from the host name: printable ASCII only (so always a
+ * valid "dn"), at most DIROBJ_DEVICE_NAME_MAX bytes, "sealfs" if none. */
+static void engine_device_name(char out[DIROBJ_DEVICE_NAME_MAX + 1])
+{
+	char host[256] = "";
+	size_t n = 0;
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	for (size_t i = 0; host[i] && n < DIROBJ_DEVICE_NAME_MAX; i++)
+		if (host[i] >= 0x20 && host[i] < 0x7f)
+			out[n++] = host[i];
+	if (n == 0)
+		n = (size_t)snprintf(out, DIROBJ_DEVICE_NAME_MAX + 1, "sealfs");
+	out[n] = '\0';
+}
+
+/* Format 2: a new vault's first head: a new device id, no parent, the
+ * default retention (docs/FORMAT.md, "Head"). */
+static void engine_head_defaults(struct dirobj_head *head)
+{
+	randombytes_buf(head->device, sizeof(head->device));
+	engine_device_name(head->device_name);
+	head->keep = ENGINE_KEEP_DEFAULT;
+	head->grace = ENGINE_GRACE_DEFAULT;
+	tree_now(&head->time);
 }
 
 int engine_init_tree(struct backend *store, const struct vault_config *cfg,
@@ -69,13 +100,16 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 	randombytes_buf(head.root.id, OBJECT_ID_BYTES);
 	randombytes_buf(head.root.ref.store_key, OBJECT_ID_BYTES);
 	memcpy(root.dir_id, head.root.id, OBJECT_ID_BYTES);
-	r = seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id, keys->meta);
+	if (cfg->format >= 2)
+		engine_head_defaults(&head);
+	r = seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id, keys->meta,
+		     cfg->format);
 	if (r == 0) {
 		object_key_text(key, head.root.ref.store_key);
 		r = engine_put_sealed(store, key, sealed, len);
 	}
 	if (r == 0)
-		r = seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta);
+		r = seal_head(&sealed, &len, &head, cfg->vault_id, keys->meta, cfg->format);
 	if (r == 0) {
 		/* Created only where there is none: two inits never both win. */
 		struct backend_version absent = {.len = 0}, ver;
@@ -101,7 +135,8 @@ struct engine_base {
 	struct upload_base up; /* seq and version, for the uploader */
 	unsigned char *sealed; /* its sealed bytes (owned) */
 	size_t len;
-	bool ours; /* a journal record holds exactly these bytes */
+	bool ours;	  /* a journal record holds exactly these bytes */
+	uint8_t hash[32]; /* seal_head_hash of the head mounted (the store's or the journal's) */
 };
 
 /* The store's head, opened, with its sealed bytes and version in *base. */
@@ -113,7 +148,10 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
 
 	memset(head, 0, sizeof(*head));
 	if (r == 0)
-		r = seal_open_head(head, base->sealed, base->len, cfg->vault_id, keys->meta);
+		r = seal_open_head(head, base->sealed, base->len, cfg->vault_id, keys->meta,
+				   cfg->format);
+	if (r == 0)
+		seal_head_hash(base->hash, base->sealed, base->len);
 
 	if (r == -ENOENT)
 		return errbuf_fail(
@@ -265,10 +303,12 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 		r = engine_conflict(base, stored, pending, o->read_only, err, size);
 	if (r == 0 && (pending > stored || base->up.conflict)) {
 		dirobj_head_release(head);
-		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta);
+		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta, cfg->format);
 		if (r)
 			errbuf_fail(err, size, r, "the journal's head failed to authenticate");
 		else
+			seal_head_hash(base->hash, sealed, len);
+		if (r == 0)
 			log_msg(LOG_INFO,
 				"mounting commit %" PRIu64 " from the local journal "
 				"(the store holds %" PRIu64 ")",
@@ -336,7 +376,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 			    const struct vault_config *cfg, const struct vault_keys *keys,
 			    const struct engine_opts *o, char *err, size_t size)
 {
-	struct content_ctx cctx = {.suite = cfg->suite, .content_key = keys->content};
+	struct content_ctx cctx = {
+	    .suite = cfg->suite, .content_key = keys->content, .format = cfg->format};
 	int r;
 
 	if (!(store->ops->caps & BACKEND_CAP_LOCAL_FS) &&
@@ -349,6 +390,10 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	if (r)
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
+	if (cfg->format >= 2) {
+		seal_head_carry(&e->tree->head_tmpl, head);
+		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
+	}
 	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id,
 			 &base->up);
 	if (r)

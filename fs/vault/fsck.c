@@ -182,8 +182,8 @@ static int fsck_open_dir(struct fsck *f, const struct fsck_qdir *d, struct dirob
 	r = backend_get(f->store, key, 0, 0, &sealed, &len);
 	if (r == 0) {
 		f->res->n.stored_bytes += len;
-		r = seal_open_dir(obj, sealed, len, d->id, &d->ref, f->cfg->vault_id,
-				  f->keys->meta);
+		r = seal_open_dir(obj, sealed, len, d->id, &d->ref, f->cfg->vault_id, f->keys->meta,
+				  f->cfg->format);
 		free(sealed);
 	}
 	if (r == 0)
@@ -264,7 +264,7 @@ static int fsck_walk(struct fsck *f, const struct dirobj_head *head)
 /* Reads the head: 1 opened, 0 missing or damaged (reported), or an error. */
 static int fsck_head(struct fsck *f, struct dirobj_head *head)
 {
-	int r = seal_read_head(head, f->store, f->cfg->vault_id, f->keys->meta);
+	int r = seal_read_head(head, f->store, f->cfg->vault_id, f->keys->meta, f->cfg->format);
 
 	if (r == 0) {
 		f->res->seq = head->seq;

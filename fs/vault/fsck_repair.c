@@ -73,7 +73,8 @@ static int fsck_rp_put_dir(struct fsck_rp *rp, const struct dirobj *obj, uint64_
 	int r;
 
 	randombytes_buf(key, OBJECT_ID_BYTES);
-	r = seal_dir(&sealed, &len, obj, version, key, rp->f->cfg->vault_id, rp->f->keys->meta);
+	r = seal_dir(&sealed, &len, obj, version, key, rp->f->cfg->vault_id, rp->f->keys->meta,
+		     rp->f->cfg->format);
 	if (r)
 		return fsck_rp_fail(rp, r, "sealing a directory");
 	object_key_text(name, key);
@@ -226,7 +227,8 @@ static int fsck_rp_dir(struct fsck_rp *rp, const uint8_t id[OBJECT_ID_BYTES],
 	object_key_text(name, ref->store_key);
 	r = backend_get(f->store, name, 0, 0, &sealed, &len);
 	if (r == 0)
-		r = seal_open_dir(&obj, sealed, len, id, ref, f->cfg->vault_id, f->keys->meta);
+		r = seal_open_dir(&obj, sealed, len, id, ref, f->cfg->vault_id, f->keys->meta,
+				  f->cfg->format);
 	free(sealed);
 	if (r)
 		return fsck_rp_fail(rp, r, "reading a directory again");
@@ -298,7 +300,8 @@ static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struc
 
 	memset(&now, 0, sizeof(now));
 	if (r == 0)
-		r = seal_open_head(&now, sealed, len, f->cfg->vault_id, f->keys->meta);
+		r = seal_open_head(&now, sealed, len, f->cfg->vault_id, f->keys->meta,
+				   f->cfg->format);
 	free(sealed);
 	sealed = NULL;
 	if (r)
@@ -314,7 +317,7 @@ static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struc
 	h.root.ref = *ref;
 	r = backend_sync(f->store);
 	if (r == 0)
-		r = seal_head(&sealed, &len, &h, f->cfg->vault_id, f->keys->meta);
+		r = seal_head(&sealed, &len, &h, f->cfg->vault_id, f->keys->meta, f->cfg->format);
 	rp->head_tried = r == 0;
 	/* Compare-and-swap on the head just checked (a mount that committed
 	 * meanwhile wins; the check read before the put also covers a store

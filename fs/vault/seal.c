@@ -28,7 +28,7 @@ static int seal_json(unsigned char **out, size_t *out_len, char *json, size_t js
 
 int seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir, uint64_t version,
 	     const uint8_t key[OBJECT_ID_BYTES], const uint8_t vault_id[OBJECT_ID_BYTES],
-	     const unsigned char *meta_key)
+	     const unsigned char *meta_key, int format)
 {
 	struct meta_ad ad = {.kind = META_KIND_DIR, .version = version};
 	size_t json_len;
@@ -39,13 +39,14 @@ int seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir, uin
 	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
 	memcpy(ad.object_id, dir->dir_id, OBJECT_ID_BYTES);
 	memcpy(ad.store_key, key, OBJECT_ID_BYTES);
-	r = dirobj_encode(&json, &json_len, dir);
+	r = dirobj_encode(&json, &json_len, dir, format);
 	return r ? r : seal_json(out, out_len, json, json_len, &ad, meta_key);
 }
 
 int seal_open_dir(struct dirobj *obj, const unsigned char *sealed, size_t sealed_len,
 		  const uint8_t id[OBJECT_ID_BYTES], const struct dirobj_ref *ref,
-		  const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+		  const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key,
+		  int format)
 {
 	struct meta_ad ad = {.kind = META_KIND_DIR, .version = ref->version};
 	size_t plain_len;
@@ -59,7 +60,7 @@ int seal_open_dir(struct dirobj *obj, const unsigned char *sealed, size_t sealed
 	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, meta_key);
 	if (r)
 		return r;
-	r = dirobj_decode(obj, plain, plain_len);
+	r = dirobj_decode(obj, plain, plain_len, format);
 	meta_free_plain(plain, plain_len);
 	if (r == 0 && sodium_memcmp(obj->dir_id, id, OBJECT_ID_BYTES) != 0) {
 		dirobj_release(obj);
@@ -69,7 +70,7 @@ int seal_open_dir(struct dirobj *obj, const unsigned char *sealed, size_t sealed
 }
 
 int seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *head,
-	      const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+	      const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key, int format)
 {
 	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
 	size_t json_len;
@@ -78,12 +79,13 @@ int seal_head(unsigned char **out, size_t *out_len, const struct dirobj_head *he
 
 	*out = NULL;
 	memcpy(ad.vault_id, vault_id, OBJECT_ID_BYTES);
-	r = dirobj_head_encode(&json, &json_len, head);
+	r = dirobj_head_encode(&json, &json_len, head, format);
 	return r ? r : seal_json(out, out_len, json, json_len, &ad, meta_key);
 }
 
 int seal_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t sealed_len,
-		   const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+		   const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key,
+		   int format)
 {
 	struct meta_ad ad = {.kind = META_KIND_HEAD, .version = 0};
 	size_t plain_len;
@@ -95,7 +97,7 @@ int seal_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t
 	r = meta_open(&plain, &plain_len, sealed, sealed_len, &ad, meta_key);
 	if (r)
 		return r;
-	r = dirobj_head_decode(head, plain, plain_len);
+	r = dirobj_head_decode(head, plain, plain_len, format);
 	meta_free_plain(plain, plain_len);
 	if (r == 0 && head->root.type != DIROBJ_DIR) {
 		dirobj_head_release(head);
@@ -105,7 +107,8 @@ int seal_open_head(struct dirobj_head *head, const unsigned char *sealed, size_t
 }
 
 int seal_read_head(struct dirobj_head *head, struct backend *store,
-		   const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key)
+		   const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *meta_key,
+		   int format)
 {
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
@@ -117,7 +120,21 @@ int seal_read_head(struct dirobj_head *head, struct backend *store,
 	r = backend_get_max(store, HEAD_STORE_KEY, META_MAX_SEALED_BYTES, &sealed, &sealed_len);
 	if (r)
 		return r;
-	r = seal_open_head(head, sealed, sealed_len, vault_id, meta_key);
+	r = seal_open_head(head, sealed, sealed_len, vault_id, meta_key, format);
 	free(sealed);
 	return r;
+}
+
+void seal_head_carry(struct dirobj_head *head, const struct dirobj_head *tmpl)
+{
+	memcpy(head->device, tmpl->device, sizeof(head->device));
+	memcpy(head->device_name, tmpl->device_name, sizeof(head->device_name));
+	memcpy(head->parent, tmpl->parent, sizeof(head->parent));
+	head->keep = tmpl->keep;
+	head->grace = tmpl->grace;
+}
+
+void seal_head_hash(uint8_t out[32], const unsigned char *sealed, size_t sealed_len)
+{
+	crypto_generichash(out, 32, sealed, sealed_len, NULL, 0);
 }

@@ -154,6 +154,12 @@ struct tree {
 	struct timespec dirty_since;	   /* CLOCK_MONOTONIC, when dirty turned true */
 	struct timespec changed_at;	   /* CLOCK_MONOTONIC, the last change */
 	bool stop;			   /* the background committer must exit */
+	/* Format 2: the head members each commit writes beside seq and root
+	 * (device, name, parent, keep, grace; root, time and the REFs unused):
+	 * set by the mount from the head it opened before the committer
+	 * starts, then commit_lock (not tree_lock): commit.c sets parent to
+	 * the hash of each head it journals (seal_head_hash). */
+	struct dirobj_head head_tmpl;
 };
 
 /* An inode's lock (the "lock" of the fields above): one of a fixed table of

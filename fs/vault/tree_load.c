@@ -68,7 +68,8 @@ static int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 			log_id(hex, id), -r);
 		return r == -ENOENT || r == -EFBIG ? -EIO : r; /* EFBIG: larger than any */
 	}
-	r = seal_open_dir(obj, sealed, sealed_len, id, ref, t->vault_id, t->meta_key);
+	r = seal_open_dir(obj, sealed, sealed_len, id, ref, t->vault_id, t->meta_key,
+			  t->cctx.format);
 	free(sealed);
 	if (r == -EBADMSG) {
 		log_msg(LOG_ERR, "directory %s: object failed to authenticate", log_id(hex, id));

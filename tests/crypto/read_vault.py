@@ -60,7 +60,8 @@ def unpad(p):
 
 def read_vault(d, passphrase, use_recovery):
     cfg = json.load(open(d + '/sealfs.json'))
-    assert cfg['format'] == 1
+    fmt = cfg['format']
+    assert fmt in (1, 2)
     vid = bytes.fromhex(cfg['vault_id'])
     slot = [s for s in cfg['keyslots'] if s['type'] == ('recovery' if use_recovery else 'passphrase')][0]
     salt = bytes.fromhex(slot['salt'])
@@ -76,13 +77,28 @@ def read_vault(d, passphrase, use_recovery):
     assert hmac.new(cfk, canon, hashlib.sha512).digest()[:32] == mac, 'mac'
     h = open(d + '/head', 'rb').read()
     head = json.loads(unpad(xchacha_open(mk, h[:24], h[24:], b'\x02' + vid + b'\0'*40)))
+    check_head(head, fmt)
     tree = {}
-    walk(d, vid, mk, ck, cfg['content_cipher'], head['root'], '', tree)
+    walk(d, vid, mk, ck, cfg['content_cipher'], fmt, head['root'], '', tree)
     return head['seq'], tree
+
+HEAD_V2 = {'seq', 'root', 't', 'dev', 'dn', 'parent', 'keep', 'gr'}
+def check_head(head, fmt):
+    """The members FORMAT.md lists: exactly seq/root in format 1; format 2
+    adds t, dev, dn, parent, keep, gr (and optional hist, g, it)."""
+    keys = set(head)
+    if fmt == 1:
+        assert keys == {'seq', 'root'}, keys
+        return
+    assert HEAD_V2 <= keys <= HEAD_V2 | {'hist', 'g', 'it'}, keys
+    assert len(head['dev']) == 32 and len(head['parent']) == 64
+    assert 1 <= len(head['dn'].encode()) <= 64
+    assert isinstance(head['keep'], int) and isinstance(head['gr'], int)
+    assert head['root']['kc'] >= 0
 
 def obj(d, k): return open('%s/o/%s/%s' % (d, k[:2], k), 'rb').read()
 
-def walk(d, vid, mk, ck, cipher, e, path, tree):
+def walk(d, vid, mk, ck, cipher, fmt, e, path, tree):
     k = e['k']; o = obj(d, k)
     ad = b'\x01' + vid + bytes.fromhex(e['id']) + struct.pack('<Q', e['v']) + bytes.fromhex(k)
     dirobj = json.loads(unpad(xchacha_open(mk, o[:24], o[24:], ad)))
@@ -92,19 +108,21 @@ def walk(d, vid, mk, ck, cipher, e, path, tree):
         p = path + '/' + str(name)
         if c['t'] == 'd':
             tree[p + '/'] = None
-            walk(d, vid, mk, ck, cipher, c, p, tree)
+            assert ('kc' in c) == (fmt == 2)
+            walk(d, vid, mk, ck, cipher, fmt, c, p, tree)
         elif c['t'] == 'l':
             tree[p] = ('->', c['tg'] if 'tg' in c else base64.b64decode(c['tgb']))
         else:
-            tree[p] = read_file(d, vid, ck, cipher, c)
+            tree[p] = read_file(d, vid, ck, cipher, fmt, c)
 
-def read_file(d, vid, ck, cipher, c):
+def read_file(d, vid, ck, cipher, fmt, c):
     fid = bytes.fromhex(c['id']); fk = hashlib.blake2b(b'', digest_size=32, key=ck, salt=fid, person=b'sealfs-filekey01').digest()
     s = c['s']; C = -(-s // 4096); n = 12 if cipher == 'aes256gcm' else 24; L = n + 4096 + 16
     out = b''
     for i, k in enumerate(c['seg']):
         m = min(256, C - 256*i)
         if k is None: out += b'\0' * 4096 * m; continue
+        if fmt == 2: k, created = k  # ["<key hex>", c]
         o = obj(d, k); assert len(o) == m * L
         for j in range(m):
             idx = 256*i + j; ch = o[j*L:(j+1)*L]

@@ -145,13 +145,13 @@ static void test_roundtrip(void)
 	size_t len = 0, len2 = 0;
 
 	sample_dir(&d);
-	CHECK_RC(dirobj_encode(&json, &len, &d), 0);
+	CHECK_RC(dirobj_encode(&json, &len, &d, 1), 0);
 	CHECK(json && strlen(json) == len);
-	CHECK_RC(dirobj_decode(&back, json, len), 0);
+	CHECK_RC(dirobj_decode(&back, json, len, 1), 0);
 	CHECK(back.nentries == d.nentries && memcmp(back.dir_id, d.dir_id, 16) == 0);
 	for (size_t i = 0; i < d.nentries && i < back.nentries; i++)
 		CHECK(entry_eq(&d.entries[i], &back.entries[i]));
-	CHECK_RC(dirobj_encode(&json2, &len2, &back), 0);
+	CHECK_RC(dirobj_encode(&json2, &len2, &back, 1), 0);
 	CHECK(len2 == len && json2 && memcmp(json, json2, len) == 0); /* deterministic */
 	/* spelling: UTF-8 names as text, others base64 (ORIGINAL variant) */
 	CHECK(strstr(json, "\"n\":\"sub dir \xc3\xa9\"") != NULL);
@@ -177,9 +177,9 @@ static void test_empty_and_head(void)
 	char *json;
 	size_t len;
 
-	CHECK_RC(dirobj_encode(&json, &len, &d), 0);
+	CHECK_RC(dirobj_encode(&json, &len, &d, 1), 0);
 	CHECK(strcmp(json, "{\"e\":[],\"id\":\"00000000000000000000000000000000\"}") == 0);
-	CHECK_RC(dirobj_decode(&back, json, len), 0);
+	CHECK_RC(dirobj_decode(&back, json, len, 1), 0);
 	CHECK(back.nentries == 0);
 	dirobj_release(&back);
 	free(json);
@@ -188,18 +188,18 @@ static void test_empty_and_head(void)
 	base_entry(&h.root, DIROBJ_DIR, "", 9);
 	h.root.ref.version = 5;
 	memset(h.root.ref.store_key, 0xab, 16);
-	CHECK_RC(dirobj_head_encode(&json, &len, &h), 0);
-	CHECK_RC(dirobj_head_decode(&hb, json, len), 0);
+	CHECK_RC(dirobj_head_encode(&json, &len, &h, 1), 0);
+	CHECK_RC(dirobj_head_decode(&hb, json, len, 1), 0);
 	CHECK(hb.seq == 42 && entry_eq(&h.root, &hb.root));
 	CHECK(strstr(json, "\"n\":\"\"") != NULL && strncmp(json, "{\"root\":{", 9) == 0);
 	free(json);
 	dirobj_head_release(&hb);
 	set_name(&h.root, "root", 4);
-	CHECK_RC(dirobj_head_encode(&json, &len, &h), -EINVAL);
+	CHECK_RC(dirobj_head_encode(&json, &len, &h, 1), -EINVAL);
 	set_name(&h.root, "", 0);
 	h.root.type = DIROBJ_FILE;
 	h.root.mode = S_IFREG | 0644;
-	CHECK_RC(dirobj_head_encode(&json, &len, &h), -EINVAL);
+	CHECK_RC(dirobj_head_encode(&json, &len, &h, 1), -EINVAL);
 	dirobj_head_release(&h);
 }
 
@@ -333,28 +333,28 @@ static void test_decode_rejects(void)
 
 	for (size_t i = 0; i < sizeof(good_entries) / sizeof(good_entries[0]); i++) {
 		s = doc_with(good_entries[i]);
-		CHECK_RC(dirobj_decode(&d, s, strlen(s)), 0);
+		CHECK_RC(dirobj_decode(&d, s, strlen(s), 1), 0);
 		dirobj_release(&d);
 		free(s);
 	}
 	for (size_t i = 0; i < sizeof(bad_entries) / sizeof(bad_entries[0]); i++) {
 		s = doc_with(bad_entries[i]);
-		CHECKF(dirobj_decode(&d, s, strlen(s)) == -EBADMSG && !d.entries && !d.nentries,
+		CHECKF(dirobj_decode(&d, s, strlen(s), 1) == -EBADMSG && !d.entries && !d.nentries,
 		       "accepted bad entry %zu: %s", i, bad_entries[i]);
 		free(s);
 	}
 	for (size_t i = 0; i < sizeof(bad_docs) / sizeof(bad_docs[0]); i++) {
-		CHECKF(dirobj_decode(&d, bad_docs[i], strlen(bad_docs[i])) == -EBADMSG,
+		CHECKF(dirobj_decode(&d, bad_docs[i], strlen(bad_docs[i]), 1) == -EBADMSG,
 		       "accepted bad doc %zu: %s", i, bad_docs[i]);
 	}
 	/* Two entries with distinct names but the same id (a hard link). */
 	s = doc_with("{" FILE0 ",\"s\":0,\"seg\":[]},{\"n\":\"g\",\"t\":\"f\",\"id\":\"" ID_B
 		     "\",\"m\":33188,\"u\":0,\"g\":0," TIMES ",\"s\":0,\"seg\":[]}");
-	CHECK_RC(dirobj_decode(&d, s, strlen(s)), -EBADMSG);
+	CHECK_RC(dirobj_decode(&d, s, strlen(s), 1), -EBADMSG);
 	free(s);
 	/* A NUL byte in the input, and input that stops inside the object. */
-	CHECK_RC(dirobj_decode(&d, "{\"id\":\0", 7), -EBADMSG);
-	CHECK_RC(dirobj_decode(&d, "{\"id\":\"" ID_A "\",\"e\":[]}", 20), -EBADMSG);
+	CHECK_RC(dirobj_decode(&d, "{\"id\":\0", 7, 1), -EBADMSG);
+	CHECK_RC(dirobj_decode(&d, "{\"id\":\"" ID_A "\",\"e\":[]}", 20, 1), -EBADMSG);
 }
 
 static void test_head_rejects(void)
@@ -375,11 +375,11 @@ static void test_head_rejects(void)
 	    "\",\"m\":16877,\"u\":0,\"g\":0," TIMES ",\"v\":0,\"k\":\"" ID_A "\"}}";
 	struct dirobj_head h;
 
-	CHECK_RC(dirobj_head_decode(&h, good, strlen(good)), 0);
+	CHECK_RC(dirobj_head_decode(&h, good, strlen(good), 1), 0);
 	CHECK(h.seq == 1 && h.root.type == DIROBJ_DIR && h.root.name_len == 0);
 	dirobj_head_release(&h);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECKF(dirobj_head_decode(&h, bad[i], strlen(bad[i])) == -EBADMSG,
+		CHECKF(dirobj_head_decode(&h, bad[i], strlen(bad[i]), 1) == -EBADMSG,
 		       "accepted bad head %zu", i);
 	}
 }
@@ -394,7 +394,7 @@ static void expect_encode_rejects(void (*mutate)(struct dirobj *), const char *w
 
 	sample_dir(&d);
 	mutate(&d);
-	rc = dirobj_encode(&json, &len, &d);
+	rc = dirobj_encode(&json, &len, &d, 1);
 	CHECKF(rc == -EINVAL && json == NULL, "encoder accepted: %s (rc %d)", what, rc);
 	dirobj_release(&d);
 }

@@ -84,7 +84,7 @@ static int open_dir(struct dirobj *d, struct golden *g, const struct dirobj_entr
 		return -ENOENT;
 	r = meta_open(&plain, &plen, sealed, len, &ad, g->keys->meta);
 	if (r == 0)
-		r = dirobj_decode(d, plain, plen);
+		r = dirobj_decode(d, plain, plen, g->cfg->format);
 	meta_free_plain(plain, plen);
 	free(sealed);
 	return r;
@@ -192,7 +192,7 @@ static void check_golden(const char *dir, enum suite_id suite)
 		memcpy(had.vault_id, g.cfg->vault_id, 16);
 		CHECK_RC(meta_open(&plain, &plen, (unsigned char *)text, len, &had, g.keys->meta),
 			 0);
-		CHECK_RC(dirobj_head_decode(&head, plain, plen), 0);
+		CHECK_RC(dirobj_head_decode(&head, plain, plen, g.cfg->format), 0);
 		CHECK(head.seq == 1);
 		check_tree(&g, &head.root);
 		dirobj_head_release(&head);
@@ -294,11 +294,21 @@ static void gen_dir(struct golden *g, struct dirobj_entry *de, struct dirobj *di
 	memcpy(ad.vault_id, g->cfg->vault_id, 16);
 	memcpy(ad.object_id, de->id, 16);
 	memcpy(ad.store_key, de->ref.store_key, 16);
-	if (dirobj_encode(&json, &len, dir) != 0)
+	if (dirobj_encode(&json, &len, dir, g->cfg->format) != 0)
 		exit(1);
 	object_name(name, de->ref.store_key);
 	gen_meta(g, name, json, &ad);
 	free(json);
+}
+
+/* The format-2 head members, fixed values (docs/FORMAT.md, "Head"). */
+static void gen_head_v2(struct dirobj_head *head)
+{
+	head->time = (struct dirobj_time){1735689600, 5};
+	memset(head->device, 0x5e, sizeof(head->device));
+	strcpy(head->device_name, "golden");
+	head->keep = 30 * 86400;
+	head->grace = 86400;
 }
 
 static int generate(const char *dir, enum suite_id suite)
@@ -336,8 +346,10 @@ static int generate(const char *dir, enum suite_id suite)
 	gen_dir(&g, &root.entries[3], &docs);
 	gen_entry(&head.root, DIROBJ_DIR, "");
 	gen_dir(&g, &head.root, &root);
+	if (g.cfg->format >= 2)
+		gen_head_v2(&head);
 	memcpy(had.vault_id, g.cfg->vault_id, 16);
-	if (dirobj_head_encode(&text, &len, &head) != 0)
+	if (dirobj_head_encode(&text, &len, &head, g.cfg->format) != 0)
 		return 1;
 	gen_meta(&g, "head", text, &had);
 	free(text);

@@ -211,8 +211,9 @@ class Tree:
             self._walk(store, keys, child, path + b"/" + name if path else name)
 
     def segments(self, path):
-        """Store keys (hex) of a file's present segments."""
-        return [k for k in self.entries[path]["seg"] if k]
+        """Store keys (hex) of a file's present segments: "<hex>" in format 1,
+        ["<hex>", c] in format 2."""
+        return [k if isinstance(k, str) else k[0] for k in self.entries[path]["seg"] if k]
 
 
 # ---- stores ----
