@@ -26,6 +26,9 @@ struct vault_keys {
 	unsigned char content[VAULT_KEY_BYTES]; /* crypto_kdf id 1: per-file keys */
 	unsigned char meta[VAULT_KEY_BYTES];	/* crypto_kdf id 2: directory objects, head */
 	unsigned char config[VAULT_KEY_BYTES];	/* crypto_kdf id 3: config MAC */
+	/* crypto_kdf id 5, context "sealfsv2": the MAC of this device's pin,
+	 * CACHE/state (docs/FORMAT.md, "Cache"); kept by a mount. */
+	unsigned char pin[VAULT_KEY_BYTES];
 };
 
 /* Largest KDF cost a keyslot may ask for (init refuses more, unlock refuses a
@@ -99,7 +102,7 @@ int vault_describe(const struct vault_config *cfg, char *buf, size_t size);
 
 void vault_config_free(struct vault_config *cfg);
 /* Wipes and frees. NULL is fine. */
-/* Wipes the master and config keys, keeping content and meta: what a
+/* Wipes the master and config keys, keeping content, meta and pin: what a
  * mount holds while it serves (it never re-wraps or re-MACs the config), so
  * a dump of its memory does not give the master key. keys stays usable for
  * the data; never for vault_set_* afterwards. */

@@ -1,9 +1,7 @@
-/* head.c - the head's store calls and the rollback guard. The head is read
- * with its version and replaced only by compare-and-swap, so a device never
- * overwrites a head it did not build on; CACHE/state remembers the newest
- * head seq the store was seen to hold, so a store served older than that is
- * refused. It must never write the head unconditionally, and the state must
- * never hold anything secret: a vault id and a number. */
+/* head.c - the head's store calls: the head is read with its version and
+ * replaced only by compare-and-swap, so a device never overwrites a head it
+ * did not build on; and its hash. The pin (CACHE/state) is head_pin.c's.
+ * It must never write the head unconditionally. */
 #include "head.h"
 
 #include <errno.h>
@@ -23,58 +21,9 @@
 /* What head_check reads at most: the largest sealed head. */
 #define HEAD_CHECK_MAX META_MAX_SEALED_BYTES
 
-static int head_state_path(char *out, size_t size, const char *cache_dir, const char *suffix)
+void head_hash(uint8_t out[HEAD_HASH_BYTES], const void *sealed, size_t len)
 {
-	int n = snprintf(out, size, "%s/%s%s", cache_dir, HEAD_STATE_NAME, suffix);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* At most what head_state_parse's three lines of fgets can consume. */
-#define HEAD_STATE_READ_MAX 480
-
-int head_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t *seq)
-{
-	char path[CACHE_PATH_MAX], buf[HEAD_STATE_READ_MAX];
-	ssize_t n;
-	int fd, r = head_state_path(path, sizeof(path), cache_dir, "");
-
-	*seq = 0;
-	if (r)
-		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
-	do
-		n = pread(fd, buf, sizeof(buf), 0);
-	while (n < 0 && errno == EINTR);
-	r = n < 0 ? -errno : head_state_parse(buf, (size_t)n, vault_id, seq);
-	close(fd);
-	return r;
-}
-
-int head_state_write(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTES], uint64_t seq)
-{
-	char path[CACHE_PATH_MAX], tmp[CACHE_PATH_MAX], text[160], hex[33];
-	int fd, n, r = head_state_path(path, sizeof(path), cache_dir, "");
-
-	if (r == 0)
-		r = head_state_path(tmp, sizeof(tmp), cache_dir, ".tmp");
-	if (r)
-		return r;
-	n = snprintf(text, sizeof(text), "sealfs-state 1\nvault %s\nseq %" PRIu64 "\n",
-		     log_id(hex, vault_id), seq);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, (size_t)n) != n || fsync(fd) != 0)
-		r = errno ? -errno : -EIO;
-	close(fd);
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	return r;
+	crypto_generichash(out, HEAD_HASH_BYTES, sealed, len, NULL, 0);
 }
 
 int head_get(struct backend *store, size_t max, unsigned char **out, size_t *len,

@@ -212,20 +212,15 @@ static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t
 	return r;
 }
 
-/* Remembers the stored seq in CACHE/state before any record goes: a mount
- * tells this cache's own heads from another device's by it. */
+/* Advances the pin (CACHE/state) to the stored head before any record
+ * goes: a mount tells this cache's own heads from another device's by it. */
 static int upload_remember(struct upload *u)
 {
-	int r;
+	int r = u->pin ? head_pin_advance(u->pin, u->stored_seq, u->stored_hash) : 0;
 
-	if (u->state_seq >= u->stored_seq)
-		return 0;
-	r = head_state_write(u->cache_dir, u->vault_id, u->stored_seq);
 	if (r)
 		log_msg(LOG_WARNING, "upload: remembering head seq %" PRIu64 " failed (errno %d)",
 			u->stored_seq, -r);
-	else
-		u->state_seq = u->stored_seq;
 	return r;
 }
 
@@ -249,6 +244,7 @@ static int upload_heads(struct upload_round *rd)
 		r = backend_sync(u->store);
 	if (r)
 		return r;
+	head_hash(u->stored_hash, last->head, last->head_len);
 	pthread_mutex_lock(&u->lock);
 	u->stored_seq = last->seq;
 	pthread_mutex_unlock(&u->lock);
@@ -432,7 +428,8 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->cache = cache;
 	u->journal = journal;
 	u->stored_seq = base->stored_seq;
-	u->state_seq = 0; /* written again before the first record goes */
+	u->pin = base->pin;
+	memcpy(u->stored_hash, base->hash, HEAD_HASH_BYTES);
 	u->head_ver = base->ver;
 	u->conflict = base->conflict;
 	u->conflict_seq = base->conflict_seq;

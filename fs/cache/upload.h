@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "cache.h"
 #include "dirobj.h"
+#include "head.h"
 
 #define UPLOAD_THREADS 4 /* store calls in flight besides the calling thread */
 #define UPLOAD_BACKOFF_MAX_MS 60000u
@@ -51,8 +52,11 @@ struct upload_stats {
 
 /* Where the uploader starts: the store's head this mount builds on. */
 struct upload_base {
-	uint64_t stored_seq;	    /* its seq: records up to it are in the store */
-	struct backend_version ver; /* its version (head_get), replaced by compare-and-swap */
+	uint64_t stored_seq;	       /* its seq: records up to it are in the store */
+	struct backend_version ver;    /* its version (head_get), replaced by compare-and-swap */
+	uint8_t hash[HEAD_HASH_BYTES]; /* its hash (head_hash), for the pin */
+	struct head_pin *pin;	       /* borrowed, outlives the uploader: advanced after each head
+					  stored; NULL: none */
 	/* The engine found another device's head over this cache's commits
 	 * (a read-only mount of them): never write; conflict_seq the newest. */
 	bool conflict;

@@ -26,7 +26,8 @@ struct upload {
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	pthread_t thread;
 	struct backend_version head_ver; /* the store's head the next one replaces (thread only) */
-	uint64_t state_seq;		 /* the seq in CACHE/state (thread only) */
+	struct head_pin *pin;		 /* borrowed: CACHE/state, advanced by the thread */
+	uint8_t stored_hash[HEAD_HASH_BYTES]; /* hash of the head of stored_seq (thread only) */
 
 	pthread_mutex_t lock; /* the fields below; stored_seq written by the thread only */
 	uint64_t stored_seq;  /* head seq known to be in the store */

@@ -1,5 +1,5 @@
-/* cli_init.c - `sealfs init` (create a vault in an empty store) and
- * `sealfs info` (describe a vault without unlocking it). Must never write the
+/* cli_init.c - `sealfs init` (create a vault in an empty store; `sealfs
+ * info` is cli_info.c). Must never write the
  * recovery key anywhere but the terminal's stdout, nor overwrite a store that
  * holds anything. */
 #include <dirent.h>
@@ -19,8 +19,6 @@
 #include "recovery.h"
 #include "suite.h"
 #include "vault_name.h"
-
-#define CLI_INIT_DESCRIBE_BYTES 4096
 
 static const char cli_init_usage[] =
     "usage: sealfs init STORE [options]\n"
@@ -42,12 +40,6 @@ static const char cli_init_usage[] =
     "  --insecure-http        allow plain http:// to an S3 endpoint on another host\n"
 
     "  -h, --help             show this help\n";
-
-static const char cli_info_usage[] =
-    "usage: sealfs info STORE\n"
-    "\n"
-    "Describes the vault in STORE (format, cipher, key derivation cost, keyslots)\n"
-    "without asking for the passphrase. Prints nothing secret.\n";
 
 struct cli_init_args {
 	const char *store;
@@ -278,26 +270,5 @@ out:
 	vault_keys_free(keys);
 	vault_config_free(cfg);
 	backend_destroy(store);
-	return rc;
-}
-
-int cli_init_info_main(int argc, char **argv)
-{
-	struct cli_vault v = {0};
-	char desc[CLI_INIT_DESCRIBE_BYTES];
-	int rc;
-
-	if (argc == 2 && cli_is_help(argv[1])) {
-		fputs(cli_info_usage, stdout);
-		return EXITCODE_OK;
-	}
-	if (argc != 2 || argv[1][0] == '-')
-		return cli_usage("info", "expected one STORE argument");
-	rc = cli_vault_open(&v, argv[1]);
-	if (rc == 0 && vault_describe(v.cfg, desc, sizeof(desc)) < 0)
-		rc = cli_fail(EXITCODE_OTHER, "describing the vault failed");
-	if (rc == 0)
-		fputs(desc, stdout);
-	cli_vault_close(&v);
 	return rc;
 }

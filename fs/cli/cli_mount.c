@@ -65,7 +65,15 @@ static const char cli_mount_usage[] =
     "                         screen saver), both (suspend,screen), or none\n"
     "                         (default: suspend, when there is a system bus)\n"
     "  --insecure-http        allow plain http:// to an S3 endpoint on another host\n"
-
+    "  --device-name NAME     this device's name in the heads it writes (format 2;\n"
+    "                         default the host name); remembered in the cache\n"
+    "  --expect FINGERPRINT   refuse unless the store's head has this fingerprint\n"
+    "                         ('sealfs info --unlock' on a device you trust) or is\n"
+    "                         the commit right after it\n"
+    "  --not-before DATE      refuse a store's head written before DATE (format 2):\n"
+    "                         YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS] [+hhmm|Z]', @SECONDS\n"
+    "  --accept-store-head    trust the store's head although this cache's pin is\n"
+    "                         damaged, missing or contradicts it, and pin it\n"
     "  -h, --help             show this help\n";
 
 /* The store handle the parent leaves to the daemon after the fork; kept
@@ -88,6 +96,7 @@ struct cli_mount_args {
 	char fuse_opts[CLI_MOUNT_OPTS_BYTES]; /* what -o had beyond ro/rw/allow_other */
 	const char *name;		      /* --name, or NULL: the saved one */
 	unsigned lock_on;		      /* --lock-on, LOCK_ON_* */
+	struct cli_mount_head head;	      /* --device-name, --expect, ... */
 };
 
 /* What the mount needs once the checks have passed. */
@@ -171,6 +180,7 @@ static int cli_mount_number(struct cli_mount_args *a, int c, const char *val)
 static int cli_mount_option(void *arg, int c, const char *val)
 {
 	struct cli_mount_args *a = arg;
+	int rc;
 
 	switch (c) {
 	case 'c':
@@ -204,24 +214,30 @@ static int cli_mount_option(void *arg, int c, const char *val)
 					 "--lock-on takes suspend, screen, suspend,screen or none");
 		return 0;
 	default:
-		return CLI_OPTS_NOT_MINE;
+		rc = cli_mount_head_option(&a->head, c, val);
+		return rc == -1 ? CLI_OPTS_NOT_MINE : rc;
 	}
 }
 
 static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 {
-	static const struct option table[] = {{"cache", required_argument, NULL, 'c'},
-					      CLI_OPTS_SECRET,
-					      {"foreground", no_argument, NULL, 'f'},
-					      {"commit-delay", required_argument, NULL, 'd'},
-					      {"fsync-store", no_argument, NULL, 's'},
-					      {"idle-lock", required_argument, NULL, 'i'},
-					      {"cache-size", required_argument, NULL, 'z'},
-					      {"cache-full-wait", required_argument, NULL, 'w'},
-					      {"name", required_argument, NULL, 'N'},
-					      {"lock-on", required_argument, NULL, 'L'},
-					      CLI_OPTS_KEYRING,
-					      CLI_OPTS_END};
+	static const struct option table[] = {
+	    {"cache", required_argument, NULL, 'c'},
+	    CLI_OPTS_SECRET,
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"commit-delay", required_argument, NULL, 'd'},
+	    {"fsync-store", no_argument, NULL, 's'},
+	    {"idle-lock", required_argument, NULL, 'i'},
+	    {"cache-size", required_argument, NULL, 'z'},
+	    {"cache-full-wait", required_argument, NULL, 'w'},
+	    {"name", required_argument, NULL, 'N'},
+	    {"lock-on", required_argument, NULL, 'L'},
+	    {"device-name", required_argument, NULL, CLI_MOUNT_OPT_DEVICE_NAME},
+	    {"accept-store-head", no_argument, NULL, CLI_MOUNT_OPT_ACCEPT},
+	    {"expect", required_argument, NULL, CLI_MOUNT_OPT_EXPECT},
+	    {"not-before", required_argument, NULL, CLI_MOUNT_OPT_NOT_BEFORE},
+	    CLI_OPTS_KEYRING,
+	    CLI_OPTS_END};
 	static const struct cli_opts_spec spec = {
 	    .cmd = "mount",
 	    .usage = cli_mount_usage,
@@ -324,6 +340,10 @@ static int cli_mount_run_code(int rc)
 		return EXITCODE_NO_FUSE;
 	case EINVAL:
 		return EXITCODE_USAGE; /* FUSE refused a -o option */
+	case EKEYREJECTED:
+		return EXITCODE_HEAD_REFUSED; /* the pin, --expect, --not-before */
+	case EMEDIUMTYPE:
+		return EXITCODE_USAGE; /* --not-before on a format-1 vault */
 	case EIO:
 	case ETIMEDOUT:
 	case ECONNREFUSED:
@@ -356,6 +376,10 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	    .ready_fd = report_fd >= 0 ? dup(report_fd) : -1,
 	    .name = ctx->name[0] ? ctx->name : NULL,
 	    .lock_on = ctx->a.lock_on,
+	    .device_name = ctx->a.head.device_name,
+	    .accept_store_head = ctx->a.head.accept_store_head,
+	    .expect = ctx->a.head.has_expect ? ctx->a.head.expect : NULL,
+	    .not_before = ctx->a.head.not_before,
 	};
 	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64], pending[RUNTIME_PATH_BYTES];
 	int rc;
@@ -486,6 +510,9 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 		rc = cli_mount_check_mnt(ctx->mnt, ctx->a.mnt);
 	if (rc == 0)
 		rc = cli_vault_open(&ctx->v, ctx->a.store);
+	if (rc == 0 && ctx->a.head.not_before && ctx->v.cfg->format < 2)
+		rc = cli_usage("mount", "--not-before needs a format-2 vault: a format-1 head "
+					"carries no time (see 'sealfs upgrade')");
 	if (rc == 0)
 		rc = cli_mount_check_cache(ctx);
 	if (rc == 0 && (rc = vault_name_resolve(ctx->name, ctx->cache, ctx->a.name)))

@@ -1,7 +1,7 @@
 /* cli_mount_pipe.c - the startup pipe between `sealfs mount` and the daemon
  * it forks (cli_mount.h): the daemon's verdict goes up it, the parent waits
  * for it and prints it. Must never pass anything secret: the pipe carries
- * one message line and whatever libfuse printed. */
+ * one message line, the "last change" line, and whatever libfuse printed. */
 #include "cli_mount.h"
 
 #include <errno.h>
@@ -31,6 +31,21 @@ int cli_mount_report(int fd, int code, const char *msg)
 	return code;
 }
 
+/* Prints the daemon's "I<line>" lines among the first len bytes of buf
+ * (the store's last change) to stdout; the other lines were libfuse's. */
+static void cli_mount_info(const char *buf, size_t len)
+{
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(buf + at, '\n', len - at);
+		size_t n = nl ? (size_t)(nl - (buf + at)) : len - at;
+
+		if (n > 1 && buf[at] == 'I')
+			printf("%.*s\n", (int)(n - 1), buf + at + 1);
+		at += n + 1;
+	}
+	fflush(stdout);
+}
+
 /* Splits what the daemon sent after it failed: its "E<code> <message>" line
  * and any other lines (libfuse's own messages), joined into other. */
 static int cli_mount_verdict(char *buf, const char **msg, char *other, size_t other_size)
@@ -42,6 +57,8 @@ static int cli_mount_verdict(char *buf, const char **msg, char *other, size_t ot
 	other[0] = '\0';
 	*msg = NULL;
 	while ((line = strsep(&rest, "\n")) != NULL) {
+		if (line[0] == 'I')
+			continue; /* what a mount that then failed would have said */
 		if (line[0] == 'E' && line[1] >= '0' && line[1] <= '9' && !*msg) {
 			code = strtol(line + 1, &end, 10);
 			if (code > 0 && code < 256 && *end == ' ') {
@@ -80,6 +97,7 @@ int cli_mount_wait(pid_t pid, int fd)
 		for (; line < got; line = (size_t)(nl - buf) + 1) {
 			if (buf[line] == '0') {
 				close(fd);
+				cli_mount_info(buf, line);
 				return EXITCODE_OK;
 			}
 			nl = memchr(buf + line, '\n', got - line);

@@ -17,8 +17,11 @@ enum exitcode {
 	EXITCODE_NO_FUSE = 16,	     /* /dev/fuse missing or not usable */
 	EXITCODE_STORE_IO = 17,	     /* reading or writing the store failed */
 	EXITCODE_STORE_IN_USE = 18,  /* init: the store already holds a vault or other files */
-	EXITCODE_FSCK_DAMAGED = 20,  /* fsck: damaged or missing objects (left after --repair) */
-	EXITCODE_FSCK_ORPHANS = 21,  /* fsck: no damage, but orphans (left after --repair) */
+	EXITCODE_HEAD_REFUSED =
+	    19,			    /* mount: the store's head fails --expect or --not-before, or
+				       the cache's pin is damaged or missing (--accept-store-head) */
+	EXITCODE_FSCK_DAMAGED = 20, /* fsck: damaged or missing objects (left after --repair) */
+	EXITCODE_FSCK_ORPHANS = 21, /* fsck: no damage, but orphans (left after --repair) */
 };
 
 #endif

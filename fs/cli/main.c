@@ -42,7 +42,8 @@ static const char main_usage[] =
     "  init    STORE              create a vault (prints the recovery key once)\n"
     "  mount   STORE MOUNTPOINT   unlock the vault and mount it\n"
     "  unmount MOUNTPOINT         commit, unmount and forget the keys (alias: lock)\n"
-    "  info    STORE              describe a vault without unlocking it\n"
+    "  info    STORE [--unlock]   describe a vault; --unlock: also its head (time, device,\n"
+    "                             seq, fingerprint)\n"
     "  passwd  STORE              change the passphrase\n"
     "  recover STORE              set a new passphrase using the recovery key\n"
     "                             (prints a new recovery key once)\n"
@@ -60,6 +61,7 @@ static const char main_usage[] =
     "  10 wrong passphrase/recovery key 16 no FUSE (/dev/fuse)\n"
     "  11 not a sealfs vault            17 store read/write error (sync: timed out)\n"
     "  12 vault format newer than this  18 init: store not empty or already a vault\n"
+    "  19 mount: store's head refused (--expect, --not-before, the cache's pin)\n"
     "  20 fsck: damaged/missing objects 21 fsck: orphans only\n";
 
 int main(int argc, char **argv)

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -117,6 +118,34 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 				   "module loaded and /dev/fuse usable?)",
 				   o->mountpoint);
 	return 0;
+}
+
+/* "last change DATE by NAME" of the store's head (format 2; never logged:
+ * the name is the user's label), up the startup pipe as "I<line>\n", or to
+ * stdout in the foreground. */
+static void mount_last_change(int fd, const struct engine_head_info *h)
+{
+	char line[400], date[40], name[4 * DIROBJ_DEVICE_NAME_MAX + 1];
+	time_t t = (time_t)h->time.sec;
+	struct tm tm;
+	int n;
+
+	if (h->format < 2)
+		return;
+	if (!localtime_r(&t, &tm) || strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+		snprintf(date, sizeof(date), "@%lld", (long long)h->time.sec);
+	/* escaped: another device wrote it */
+	errbuf_escape(name, sizeof(name), h->device_name[0] ? h->device_name : "(unnamed device)");
+	n = snprintf(line, sizeof(line), "%slast change %s by %s\n", fd >= 0 ? "I" : "", date,
+		     name);
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	if (fd < 0) {
+		fputs(line, stdout);
+		fflush(stdout);
+	} else if (write(fd, line, (size_t)n) != n) {
+		log_msg(LOG_WARNING, "telling the parent the last change failed");
+	}
 }
 
 static void mount_ready(int fd)
@@ -393,7 +422,11 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 	struct engine_opts eo = {.cache_dir = o->cache_dir,
 				 .track_cache = o->cache_size > 0,
 				 .store_wait_ms = o->fsync_store ? MOUNT_FSYNC_STORE_WAIT_MS : 0,
-				 .read_only = o->read_only};
+				 .read_only = o->read_only,
+				 .device_name = o->device_name,
+				 .accept_store_head = o->accept_store_head,
+				 .expect = o->expect,
+				 .not_before = o->not_before};
 	char real[PATH_MAX];
 	int r = mount_check_fuse(err, size);
 
@@ -507,6 +540,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	}
 	mount_start_control(&m, opts->mountpoint);
 	mount_start_bus(&m, opts->lock_on);
+	mount_last_change(opts->ready_fd, &m.eng.store_head);
 	mount_ready(opts->ready_fd);
 	notify_ready();
 	log_msg(LOG_INFO, "mounted");

@@ -28,6 +28,11 @@ struct mount_opts {
 	const char *name;	  /* the mount's source is "sealfs:<name>" (findmnt, df, file
 				     managers); checked by mount_name_ok; NULL: "sealfs" */
 	unsigned lock_on;	  /* LOCK_ON_* (lock_bus.h): lock on suspend / screen lock */
+	/* The store's head against the pin (engine.h, engine_opts). */
+	const char *device_name; /* --device-name, or NULL */
+	bool accept_store_head;	 /* --accept-store-head */
+	const uint8_t *expect;	 /* --expect: 16 bytes, or NULL */
+	int64_t not_before;	 /* --not-before: seconds since the epoch; 0: none */
 };
 
 /* The checks before a mount (fs/daemon/mount_check.c), run by `sealfs mount`
@@ -49,7 +54,9 @@ bool mount_name_ok(const char *name);
  * to the store (commits the store does not take within a bound stay in the
  * cache's journal and are uploaded at the next mount) and returns 0. Takes
  * ownership of keys (wiped before return). On a failure before the mount is
- * up returns a negative errno with a one-line reason in err. */
+ * up returns a negative errno with a one-line reason in err. Once mounted,
+ * a format-2 vault's "last change DATE by NAME" line goes up ready_fd as
+ * "I<line>" before the '0' (printed to stdout in the foreground). */
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
 		const struct mount_opts *opts, char *err, size_t err_size);
 

@@ -21,6 +21,7 @@
 
 #include "cache.h"
 #include "commit.h"
+#include "engine_pin.h"
 #include "head.h"
 #include "journal.h"
 #include "log.h"
@@ -161,32 +162,6 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
 	if (r)
 		return errbuf_fail(err, size, r, "reading the vault head failed: %s", strerror(-r));
 	return 0;
-}
-
-/* Refuses a store older than one this cache has seen (*seen: that seq). */
-static int engine_check_rollback(const char *cache_dir, const struct vault_config *cfg,
-				 uint64_t seq, uint64_t *seen, char *err, size_t size)
-{
-	int r = head_state_read(cache_dir, cfg->vault_id, seen);
-
-	if (r == -EINVAL)
-		log_msg(LOG_WARNING, "the cache's state file is unreadable; rewriting it");
-	if (r == 0 && seq < *seen)
-		return errbuf_fail(err, size, -ESTALE,
-				   "store was rolled back (head seq %" PRIu64 " < %" PRIu64
-				   " seen before)",
-				   seq, *seen);
-	return 0;
-}
-
-/* Remembers the store's seq, once the journal agreed with it: written
- * before, a refused mount would have moved the guard past its own
- * commits, and the next try would have dropped them. */
-static void engine_remember(const char *cache_dir, const struct vault_config *cfg, uint64_t seq,
-			    uint64_t seen)
-{
-	if (seq > seen && head_state_write(cache_dir, cfg->vault_id, seq) != 0)
-		log_msg(LOG_WARNING, "remembering the head seq in the cache failed");
 }
 
 /* ---- the journal ---- */
@@ -350,7 +325,7 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 			    const struct vault_keys *keys, const struct engine_opts *o, char *err,
 			    size_t size)
 {
-	uint64_t remembered = 0;
+	struct engine_pin pin;
 	int r = cache_open(&e->cache, o->cache_dir, store, err, size);
 
 	if (r == 0 && o->track_cache && (r = cache_track(e->cache)) != 0)
@@ -360,11 +335,18 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 	if (r)
 		return r;
 	base->up.stored_seq = head->seq;
-	r = engine_check_rollback(o->cache_dir, cfg, head->seq, &remembered, err, size);
+	memcpy(base->up.hash, base->hash, HEAD_HASH_BYTES);
+	engine_pin_info(&e->store_head, head, base->up.hash, cfg->format);
+	r = engine_pin_check(&pin, head, base->up.hash, cfg, keys, o, err, size);
 	if (r == 0)
-		r = engine_choose_head(e, head, cfg, keys, o, remembered, base, err, size);
-	if (r == 0 && !base->up.conflict)
-		engine_remember(o->cache_dir, cfg, base->up.stored_seq, remembered);
+		r = engine_choose_head(e, head, cfg, keys, o, pin.seen, base, err, size);
+	/* Pinned only once the journal agreed with the store: written before, a
+	 * refused mount would have moved the pin past its own commits, and the
+	 * next try would have dropped them. */
+	if (r == 0)
+		r = engine_pin_save(e, &pin, base->up.stored_seq, base->up.hash, base->up.conflict,
+				    cfg, keys, o, err, size);
+	base->up.pin = e->pin;
 	if (r)
 		dirobj_head_release(head);
 	return r;
@@ -393,6 +375,7 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	if (cfg->format >= 2) {
 		seal_head_carry(&e->tree->head_tmpl, head);
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
+		engine_pin_device(&e->tree->head_tmpl, e->pin); /* this device writes */
 	}
 	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id,
 			 &base->up);
@@ -440,6 +423,7 @@ void engine_close(struct engine *e)
 	commit_free(e->commit);
 	tree_free(e->tree);
 	journal_close(e->journal);
+	head_pin_free(e->pin);
 	cache_close(e->cache);
 	memset(e, 0, sizeof(*e));
 }

@@ -15,10 +15,12 @@
 #include <stddef.h>
 
 #include "backend.h"
+#include "dirobj.h"
 #include "vault.h"
 
 struct cache;
 struct commit;
+struct head_pin;
 struct journal;
 struct prefetch;
 struct tree;
@@ -34,6 +36,28 @@ struct engine_opts {
 	 * not yet uploaded, mount them anyway (uploading nothing) instead of
 	 * refusing, so their files can be copied out. */
 	bool read_only;
+	/* The store's head against what this cache knows (docs/CLI.md, "mount";
+	 * fs/vault/engine_pin.c). */
+	const char *device_name; /* --device-name: this cache's device name, remembered in
+				    the pin (head_device_name_ok); NULL: the remembered one,
+				    else the host name */
+	bool accept_store_head;	 /* a damaged, missing or contradicted pin does not refuse
+				    the mount: the store's head is pinned */
+	const uint8_t *expect;	 /* HEAD_FP_BYTES: --expect, the store's head must have this
+				    fingerprint or name it as its parent; NULL: none */
+	int64_t not_before;	 /* --not-before: seconds since the epoch the store's head
+				    may not be older than (format 2); 0: none */
+};
+
+/* What the store's head was when the engine opened (for `sealfs mount`'s
+ * "last change" line); a format-1 head has no time or device. */
+struct engine_head_info {
+	int format;
+	uint64_t seq;
+	uint8_t fp[16]; /* HEAD_FP_BYTES */
+	struct dirobj_time time;
+	uint8_t device[OBJECT_ID_BYTES];
+	char device_name[DIROBJ_DEVICE_NAME_MAX + 1];
 };
 
 /* Everything engine_open made; engine_close frees it. tree->commit is set. */
@@ -45,14 +69,19 @@ struct engine {
 	struct upload *up;	   /* started: drains the backlog of an earlier mount */
 	struct prefetch *prefetch; /* read-ahead for a remote store; NULL for a local one */
 	struct sweep *sweep;	   /* aborts abandoned uploads once (sweep.h); or NULL */
+	struct head_pin *pin;	   /* CACHE/state, advanced by the uploader */
+	struct engine_head_info store_head;
 };
 
 /* Opens the vault in store (borrowed, with cfg and keys: all must outlive
  * the engine) over the cache o->cache_dir: -EBUSY (another mount holds the
  * cache), -ENOENT (no head), -EBADMSG (a head or the root failed to
- * authenticate), -ESTALE (the store was rolled back, or another device
- * wrote over commits this cache has not uploaded: refused unless
- * o->read_only), the store's or cache's errno. On failure
+ * authenticate), -ESTALE (the store was rolled back or holds another head
+ * of the seq pinned, or another device wrote over commits this cache has
+ * not uploaded: refused unless o->read_only), -EKEYREJECTED (the pin is
+ * damaged or missing, or the head fails --expect or --not-before),
+ * -EMEDIUMTYPE (--not-before on a format-1 vault), the store's or cache's
+ * errno. On failure
  * nothing is left open and *e is zeroed. Not thread-safe (one opener). */
 int engine_open(struct engine *e, struct backend *store, const struct vault_config *cfg,
 		const struct vault_keys *keys, const struct engine_opts *o, char *err,

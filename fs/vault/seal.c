@@ -132,6 +132,13 @@ void seal_head_carry(struct dirobj_head *head, const struct dirobj_head *tmpl)
 	memcpy(head->parent, tmpl->parent, sizeof(head->parent));
 	head->keep = tmpl->keep;
 	head->grace = tmpl->grace;
+	/* forward unchanged until their owners write new ones (#13, #14) */
+	head->has_history = tmpl->has_history;
+	head->history = tmpl->history;
+	head->has_garbage = tmpl->has_garbage;
+	head->garbage = tmpl->garbage;
+	head->has_inodes = tmpl->has_inodes;
+	head->inodes = tmpl->inodes;
 }
 
 void seal_head_hash(uint8_t out[32], const unsigned char *sealed, size_t sealed_len)

@@ -43,8 +43,8 @@ int seal_read_head(struct dirobj_head *head, struct backend *store,
 		   int format);
 
 /* Format 2: copies into *head the members a commit carries over from tmpl
- * (device, device name, parent, keep, grace); not seq, root, time or the
- * REFs. Pure. */
+ * (device, device name, parent, keep, grace, and the hist/g/it REFs
+ * unchanged); not seq, root or time. Pure. */
 void seal_head_carry(struct dirobj_head *head, const struct dirobj_head *tmpl);
 /* out = BLAKE2b-256 (crypto_generichash, no key) of a sealed head's bytes:
  * the next head's "parent" (docs/FORMAT.md, "Head"). Pure. */
