@@ -38,6 +38,10 @@ struct control_status {
 	uint64_t inodes;	     /* inodes in the daemon's memory (tree.h) */
 	uint64_t idle_dirs;	     /* loaded directories it may unload (tree_cache.h) */
 	uint64_t conflict_seq;	     /* head_conflict: the newest commit not stored */
+	uint64_t merges;	     /* heads merged with another device's since the mount */
+	uint64_t last_merge_time;    /* Unix seconds of the last merge; 0: none */
+	uint64_t last_merge_entries; /* entries it merged */
+	uint64_t last_merge_conflicts; /* conflict names and copies it made */
 	bool uncommitted;	     /* in-memory changes the committer has not sealed yet */
 	bool store_failing;	     /* the uploader's last round failed */
 	bool head_conflict;	     /* another device changed the store's head: nothing

@@ -19,6 +19,7 @@
  * mount. */
 
 #include "mount.h"
+#include "merge_store.h"
 #include "ops.h"
 
 #include <errno.h>
@@ -279,6 +280,7 @@ static void mount_forget(struct mount_state *m, struct vault_keys **keys)
 	lock_bus_stop(m->bus);
 	control_stop(m->ctl);
 	m->ctl = NULL;
+	merge_store_off(m->eng.merge); /* no merge once the keys go */
 	commit_free(m->eng.commit);
 	m->eng.commit = NULL;
 	tree_free(m->eng.tree);

@@ -574,6 +574,21 @@ uint64_t commit_seq(struct commit *c)
 	return seq;
 }
 
+int commit_reserve_seq(struct commit *c, uint64_t above, uint64_t newest, uint64_t *out)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->seq != newest) {
+		r = -EAGAIN; /* a record newer than the merge's: merge it too */
+	} else {
+		c->seq = (c->seq > above ? c->seq : above) + 1;
+		*out = c->seq;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 int commit_new(struct commit **out, struct tree *t, struct journal *journal, struct upload *up,
 	       uint64_t seq, const char *cache_dir)
 {

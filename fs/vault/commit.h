@@ -56,5 +56,11 @@ int commit_sync(struct commit *c);
 void commit_set_store_wait(struct commit *c, unsigned ms);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
+/* For a merged head (fs/vault/merge_store.c): when the last commit is still
+ * the record of seq newest, takes the next seq above both it and `above`
+ * (the other device's head) as *out, so every later commit is above the
+ * merge; else -EAGAIN (a newer record: the merge must include it). Takes
+ * commit_lock briefly. */
+int commit_reserve_seq(struct commit *c, uint64_t above, uint64_t newest, uint64_t *out);
 
 #endif
