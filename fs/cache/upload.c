@@ -257,6 +257,7 @@ static int upload_heads(struct upload_round *rd)
 	head_hash(u->stored_hash, head, len);
 	pthread_mutex_lock(&u->lock);
 	u->stored_seq = seq;
+	memcpy(u->known_hash, u->stored_hash, HEAD_HASH_BYTES);
 	pthread_mutex_unlock(&u->lock);
 	return upload_remember(u);
 }
@@ -292,6 +293,34 @@ static void upload_round_release(struct upload_round *rd)
 	free(rd->jobs);
 }
 
+/* A rebase (upload_rebase) waiting: the store's head the tree now shows
+ * becomes the one the next head replaces, and the pin moves to it. */
+static int upload_apply_rebase(struct upload *u)
+{
+	unsigned char *head;
+	size_t len;
+	int r;
+
+	pthread_mutex_lock(&u->lock);
+	head = u->rebase;
+	len = u->rebase_len;
+	u->rebase = NULL;
+	if (head) {
+		u->head_ver = u->rebase_ver;
+		u->stored_seq = u->rebase_seq;
+		head_hash(u->stored_hash, head, len);
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (!head)
+		return 0;
+	u->diverged = false;
+	free(u->base_head);
+	u->base_head = head;
+	u->base_len = len;
+	r = upload_remember(u);
+	return r;
+}
+
 /* Uploads every record pending now; *left: records pending afterwards. */
 static int upload_round_once(struct upload *u, size_t *left)
 {
@@ -301,8 +330,12 @@ static int upload_round_once(struct upload *u, size_t *left)
 	int r = journal_list(&seqs, &n, u->journal);
 
 	*left = 0;
-	if (r || n == 0)
+	if (r == 0)
+		r = upload_apply_rebase(u);
+	if (r || n == 0) {
+		free(seqs); /* NULL unless a rebase failed after the listing */
 		return r;
+	}
 	r = upload_load(&rd, seqs, n);
 	if (r == 0)
 		r = upload_plan(&rd);
@@ -315,6 +348,8 @@ static int upload_round_once(struct upload *u, size_t *left)
 	if (r == 0) {
 		pthread_mutex_lock(&u->lock);
 		u->done_seq = rd.b.recs[rd.b.n - 1].seq;
+		if (u->done_seq < u->stored_seq) /* a merged head: its seq is above */
+			u->done_seq = u->stored_seq;
 		pthread_mutex_unlock(&u->lock);
 	}
 	upload_round_release(&rd);
@@ -452,6 +487,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->stored_seq = base->stored_seq;
 	u->pin = base->pin;
 	memcpy(u->stored_hash, base->hash, HEAD_HASH_BYTES);
+	memcpy(u->known_hash, base->hash, HEAD_HASH_BYTES);
 	u->head_ver = base->ver;
 	u->merge = base->merge;
 	u->merge_ctx = base->merge_ctx;
@@ -579,6 +615,34 @@ bool upload_wait(struct upload *u, uint64_t seq, unsigned ms)
 	return stored;
 }
 
+int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
+		  const struct backend_version *ver, uint64_t seq)
+{
+	unsigned char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, head, len);
+	pthread_mutex_lock(&u->lock);
+	free(u->rebase);
+	u->rebase = copy;
+	u->rebase_len = len;
+	u->rebase_ver = *ver;
+	u->rebase_seq = seq;
+	head_hash(u->known_hash, head, len);
+	u->work = true;
+	pthread_cond_signal(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES])
+{
+	pthread_mutex_lock(&u->lock);
+	memcpy(out, u->known_hash, HEAD_HASH_BYTES);
+	pthread_mutex_unlock(&u->lock);
+}
+
 void upload_stats(struct upload_stats *out, struct upload *u)
 {
 	int64_t now = upload_now_s(CLOCK_MONOTONIC), span;
@@ -621,5 +685,6 @@ void upload_stop(struct upload *u)
 	pthread_mutex_destroy(&u->lock);
 	upload_merge_out_release(&u->put);
 	free(u->base_head);
+	free(u->rebase);
 	free(u);
 }

@@ -145,6 +145,17 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms);
  * after its back-off, or at the next flush), or -ETIMEDOUT after ms. One
  * caller at a time; thread-safe against the thread and kicks. */
 int upload_flush(struct upload *u, unsigned ms);
+/* The mounted tree now shows the store's head `head` (len bytes, copied),
+ * of version ver and seq (fs/vault/poll_head.c, after tree_refresh, with no
+ * record pending): the next round builds on it (no merge unless another
+ * device writes again) and the pin advances to it. Applied by the thread
+ * before its next round. 0 or -ENOMEM. Thread-safe. */
+int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
+		  const struct backend_version *ver, uint64_t seq);
+/* The hash (head_hash) of the newest head this uploader stored or was
+ * rebased to: a head in the store with this hash is this mount's own.
+ * Thread-safe. */
+void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call

@@ -51,11 +51,16 @@ struct upload {
 	uint64_t flush_want;  /* upload_flush waits for this round: no gathering, no back-off */
 	bool failing;
 	int last_err;
-	enum head_cas cas;	  /* whether the store honours conditional writes */
-	bool conflict;		  /* another device changed the head: no more rounds */
-	uint64_t conflict_seq;	  /* the newest commit that could not be stored */
-	struct timespec progress; /* CLOCK_MONOTONIC of the last successful round */
-	uint64_t merges;	  /* upload_stats' merge counters */
+	enum head_cas cas;		     /* whether the store honours conditional writes */
+	bool conflict;			     /* another device changed the head: no more rounds */
+	uint64_t conflict_seq;		     /* the newest commit that could not be stored */
+	struct timespec progress;	     /* CLOCK_MONOTONIC of the last successful round */
+	uint8_t known_hash[HEAD_HASH_BYTES]; /* upload_known_hash */
+	unsigned char *rebase;		     /* upload_rebase's head, pending; owned */
+	size_t rebase_len;
+	struct backend_version rebase_ver;
+	uint64_t rebase_seq;
+	uint64_t merges; /* upload_stats' merge counters */
 	int64_t last_merge_time;
 	uint64_t last_merged, last_conflicts;
 	/* upload_stats: bytes taken by the store, per CLOCK_MONOTONIC second. */

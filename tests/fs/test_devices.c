@@ -5,8 +5,13 @@
  * device then sees both devices' files; a file both changed gives a conflict
  * copy whose content (re-sealed under its new id) reads back; a delete on one
  * side and an edit on the other keep the edit; later commits of the merging
- * device merge again and keep the other device's files. */
+ * device merge again and keep the other device's files. A poll on the
+ * first device then shows all of it in its mounted tree, in place (an inode
+ * the first device holds keeps its address), and its next commit goes in
+ * without a merge; a file open there that the other device rewrites keeps
+ * the version it opened. */
 #include "fs_test.h"
+#include "poll_head.h"
 
 static int open_dev(struct fmount *m, struct fenv *e, const char *name)
 {
@@ -120,6 +125,72 @@ int main(void)
 	CHECK(strcmp(get(&c, "a-file", buf, sizeof(buf)), "from a") == 0);
 	CHECK(strcmp(get(&c, "b-later", buf, sizeof(buf)), "later") == 0);
 	fmount_close(&c);
+
+	/* A polls: its tree now shows B's changes and the merge. */
+	struct inode *held;
+	CHECK_RC(fpath(a.tree, "a-file", &held), 0); /* B did not change it */
+	struct poll_deps pd = {.store = e.store,
+			       .tree = a.tree,
+			       .commit = a.commit,
+			       .up = a.up,
+			       .cfg = e.cfg,
+			       .meta_key = e.keys->meta,
+			       .wait_ms = TEST_FLUSH_MS};
+	struct poll *pl = poll_new(&pd);
+	struct poll_stats ps;
+	struct inode *again;
+	CHECK(pl != NULL);
+	CHECK(strcmp(get(&a, "b-file", buf, sizeof(buf)), "") == 0);
+	CHECK_RC(pl ? poll_once(pl) : -1, 1);
+	CHECK(strcmp(get(&a, "b-file", buf, sizeof(buf)), "from b") == 0);
+	CHECK(strcmp(get(&a, "b-later", buf, sizeof(buf)), "later") == 0);
+	CHECK(strcmp(get(&a, "gone", buf, sizeof(buf)), "b kept it") == 0);
+	CHECK(strcmp(get(&a, "shared", buf, sizeof(buf)), "b's edit") == 0);
+	CHECK_RC(fpath(a.tree, "a-file", &again), 0);
+	CHECK(again == held); /* the node id the kernel holds */
+	copy = find_prefix(&a, "shared (conflict from laptop ");
+	CHECK(copy != NULL);
+	free(copy);
+	CHECK_RC(pl ? poll_once(pl) : -1, 0); /* nothing new */
+	if (pl)
+		poll_stats(pl, &ps);
+	CHECK_RC(pl ? ps.refreshes : 0, 1);
+	/* A's next commit builds on what it shows: no merge. */
+	CHECK_RC(put(&a, "a-after", "after"), 0);
+	CHECK_RC(fcommit(&a), 0);
+	upload_stats(&st, a.up);
+	CHECK_RC(st.merges, 0);
+	CHECK_RC(open_dev(&c, &e, "third"), 0);
+	CHECK(strcmp(get(&c, "a-after", buf, sizeof(buf)), "after") == 0);
+	CHECK(strcmp(get(&c, "b-later", buf, sizeof(buf)), "later") == 0);
+	CHECK(strcmp(get(&c, "a-file", buf, sizeof(buf)), "from a") == 0);
+	fmount_close(&c);
+
+	/* A file open on A that B rewrites: A's handle keeps the version it
+	 * opened (as after a rename over it), the name shows B's. */
+	struct poll_deps pdb = pd;
+	pdb.tree = b.tree;
+	pdb.commit = b.commit;
+	pdb.up = b.up;
+	struct poll *plb = poll_new(&pdb);
+	struct inode *open_ino;
+	CHECK_RC(plb ? poll_once(plb) : -1, 1);
+	CHECK(strcmp(get(&b, "a-after", buf, sizeof(buf)), "after") == 0);
+	CHECK_RC(fpath(a.tree, "a-after", &open_ino), 0);
+	CHECK_RC(tree_open_file(a.tree, open_ino, false), 0);
+	CHECK_RC(tree_read(a.tree, open_ino, buf, sizeof(buf) - 1, 0), 5); /* in memory now */
+	CHECK_RC(put(&b, "a-after", "rewritten by b"), 0);
+	CHECK_RC(fcommit(&b), 0);
+	upload_stats(&st, b.up);
+	CHECK_RC(st.merges, 2); /* B was shown A's head: no merge this time */
+	CHECK_RC(poll_once(pl), 1);
+	memset(buf, 0, sizeof(buf));
+	CHECK_RC(tree_read(a.tree, open_ino, buf, sizeof(buf) - 1, 0), 5);
+	CHECK(strcmp(buf, "after") == 0);
+	tree_release_file(a.tree, open_ino);
+	CHECK(strcmp(get(&a, "a-after", buf, sizeof(buf)), "rewritten by b") == 0);
+	poll_free(plb);
+	poll_free(pl);
 
 	fmount_close(&b);
 	fmount_close(&a);

@@ -26,6 +26,15 @@ class TwoDevices(unittest.TestCase):
         finally:
             v.cleanup()
 
+    def test_format2_poll_shows_changes(self):
+        v = st.Vault("devpoll")
+        try:
+            v.init()
+            took = devices.poll_devices(self, v)
+            self.assertLess(took, 10)
+        finally:
+            v.cleanup()
+
     def test_format2_second_device_merges(self):
         v = st.Vault("devmerge")
         try:

@@ -247,3 +247,56 @@ def merge_devices(t, v, extra=()):
     # merged commits' garbage is kept).
     p = st.sealfs("fsck", v.store, "--passphrase-file", v.passfile, check=False)
     t.assertIn(p.returncode, (0, 21), p.stdout + p.stderr)
+
+
+def wait_for(path, seconds):
+    """Seconds until path exists, or None after seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if os.path.exists(path):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    return None
+
+
+def poll_devices(t, v, extra=()):
+    """Two mounts of a format-2 vault v (initialised, not mounted) polling
+    every second: a change on one shows on the other within the interval
+    (and the upload), without a remount; a file open and read on the other
+    keeps its handle on what it read."""
+    a = Device(v, "pa", "--poll", "1", *extra)
+    b = Device(v, "pb", "--poll", "1", *extra)
+    a.mount()
+    t.assertEqual(write(a.path("f"), b"one"), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    b.mount()
+    t.assertEqual(read(b.path("f")), b"one")
+    t.assertFalse(os.path.exists(b.path("new")))  # a negative entry in the kernel
+    fd = os.open(b.path("f"), os.O_RDONLY)
+    try:
+        t.assertEqual(os.read(fd, 16), b"one")
+        t.assertEqual(write(a.path("f"), b"two!"), 0)
+        t.assertEqual(write(a.path("d", "new"), b"new"), 0)
+        t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+        took = wait_for(b.path("d", "new"), 10)
+        t.assertIsNotNone(took, b.log_text())
+        t.assertEqual(read(b.path("d", "new")), b"new")
+        t.assertEqual(read(b.path("f")), b"two!")
+        os.lseek(fd, 0, os.SEEK_SET)
+        t.assertEqual(os.read(fd, 16), b"one")
+    finally:
+        os.close(fd)
+    # And back: B's change shows on A.
+    t.assertEqual(write(b.path("from-b"), b"b"), 0)
+    t.assertEqual(st.sealfs("sync", b.mnt, check=False).returncode, 0)
+    t.assertIsNotNone(wait_for(a.path("from-b"), 10), a.log_text())
+    t.assertEqual(read(a.path("from-b")), b"b")
+    t.assertEqual(a.unmount().returncode, 0)
+    t.assertEqual(b.unmount().returncode, 0)
+    c = Device(v, "pc", *extra)
+    c.mount()
+    t.assertEqual(read(c.path("f")), b"two!")
+    t.assertEqual(read(c.path("d", "new")), b"new")
+    t.assertEqual(read(c.path("from-b")), b"b")
+    t.assertEqual(c.unmount().returncode, 0)
+    return took
