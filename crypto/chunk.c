@@ -1,6 +1,7 @@
-/* chunk.c - sealing and opening 4 KiB content chunks with a per-file key
- * (docs/FORMAT.md, "Content"). Must never return plaintext that failed to
- * authenticate, nor reuse a nonce on purpose: every seal draws a fresh one. */
+/* chunk.c - sealing and opening 4 KiB content chunks with a per-file key or
+ * (format 2) a per-segment-version key (docs/FORMAT.md, "Content", "Keys"). Must never return
+ * plaintext that failed to authenticate, nor reuse a nonce on purpose: every seal draws a fresh
+ * one. */
 #include "chunk.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 
 #define CHUNK_AD_BYTES 57
 #define CHUNK_FILEKEY_PERSONAL "sealfs-filekey01"
+#define CHUNK_SEGKEY_TAG "sealfs-segkey02" /* 15 bytes, after the segment's store key */
 
 /* Lives in a slot of a secmem pool (locked, not read-only: slots share their
  * pages). Slots are SECMEM_ALIGN-aligned and the AES state comes first, so
@@ -59,12 +61,12 @@ struct secmem_pool *chunk_key_pool_new(secmem_refused_fn refused, void *arg)
 	return secmem_pool_new(sizeof(struct chunk_key), refused, arg);
 }
 
-struct chunk_key *chunk_key_new(struct secmem_pool *pool, enum suite_id suite,
-				const unsigned char content_key[32],
-				const uint8_t file_id[OBJECT_ID_BYTES])
+/* A key in a slot of pool from the 32 raw key bytes raw (the caller wipes
+ * raw). NULL on out of memory or failure. */
+static struct chunk_key *chunk_key_from(struct secmem_pool *pool, enum suite_id suite,
+					const unsigned char raw[SUITE_KEY_BYTES])
 {
 	struct chunk_key *k;
-	int rc;
 
 	if (!suite_available(suite) || secmem_slot_bytes(pool) < sizeof(*k))
 		return NULL;
@@ -73,17 +75,57 @@ struct chunk_key *chunk_key_new(struct secmem_pool *pool, enum suite_id suite,
 		return NULL;
 	k->suite = suite;
 	k->pool = pool;
-	rc = crypto_generichash_blake2b_salt_personal(
-	    k->key, sizeof(k->key), NULL, 0, content_key, SUITE_KEY_BYTES, file_id,
+	if (suite == SUITE_AES256GCM) {
+		/* The expanded state suffices: the raw key is not kept. */
+		if (crypto_aead_aes256gcm_beforenm(&k->aes, raw) != 0) {
+			secmem_free(pool, k);
+			return NULL;
+		}
+	} else {
+		memcpy(k->key, raw, sizeof(k->key));
+	}
+	return k;
+}
+
+/* The per-file key's raw bytes (docs/FORMAT.md, "Keys"). */
+static int chunk_file_key_raw(unsigned char out[SUITE_KEY_BYTES],
+			      const unsigned char content_key[32],
+			      const uint8_t file_id[OBJECT_ID_BYTES])
+{
+	return crypto_generichash_blake2b_salt_personal(
+	    out, SUITE_KEY_BYTES, NULL, 0, content_key, SUITE_KEY_BYTES, file_id,
 	    (const unsigned char *)CHUNK_FILEKEY_PERSONAL);
-	if (rc == 0 && suite == SUITE_AES256GCM) {
-		rc = crypto_aead_aes256gcm_beforenm(&k->aes, k->key);
-		sodium_memzero(k->key, sizeof(k->key)); /* the expanded state suffices */
-	}
-	if (rc != 0) {
-		secmem_free(pool, k);
-		return NULL;
-	}
+}
+
+struct chunk_key *chunk_key_new(struct secmem_pool *pool, enum suite_id suite,
+				const unsigned char content_key[32],
+				const uint8_t file_id[OBJECT_ID_BYTES])
+{
+	unsigned char raw[SUITE_KEY_BYTES];
+	struct chunk_key *k = NULL;
+
+	if (chunk_file_key_raw(raw, content_key, file_id) == 0)
+		k = chunk_key_from(pool, suite, raw);
+	sodium_memzero(raw, sizeof(raw));
+	return k;
+}
+
+struct chunk_key *chunk_key_new_segment(struct secmem_pool *pool, enum suite_id suite,
+					const unsigned char content_key[32],
+					const uint8_t file_id[OBJECT_ID_BYTES],
+					const uint8_t segment_key[OBJECT_ID_BYTES])
+{
+	unsigned char file_key[SUITE_KEY_BYTES], raw[SUITE_KEY_BYTES];
+	unsigned char in[OBJECT_ID_BYTES + sizeof(CHUNK_SEGKEY_TAG) - 1];
+	struct chunk_key *k = NULL;
+
+	memcpy(in, segment_key, OBJECT_ID_BYTES);
+	memcpy(in + OBJECT_ID_BYTES, CHUNK_SEGKEY_TAG, sizeof(CHUNK_SEGKEY_TAG) - 1);
+	if (chunk_file_key_raw(file_key, content_key, file_id) == 0 &&
+	    crypto_generichash(raw, sizeof(raw), in, sizeof(in), file_key, sizeof(file_key)) == 0)
+		k = chunk_key_from(pool, suite, raw);
+	sodium_memzero(file_key, sizeof(file_key));
+	sodium_memzero(raw, sizeof(raw));
 	return k;
 }
 

@@ -57,6 +57,16 @@ struct secmem_pool *chunk_key_pool_new(secmem_refused_fn refused, void *arg);
 struct chunk_key *chunk_key_new(struct secmem_pool *pool, enum suite_id suite,
 				const unsigned char content_key[32],
 				const uint8_t file_id[OBJECT_ID_BYTES]);
+/* Format 2: the key of one segment version (docs/FORMAT.md, "Keys"): keyed
+ * BLAKE2b-256 (crypto_generichash) under the per-file key of file_id, of the
+ * segment's store key followed by the 15 ASCII bytes "sealfs-segkey02".
+ * Every new version of a segment has a new store key, hence a new key: the
+ * nonces drawn under one key are those of one segment version. Same
+ * returns and thread safety as chunk_key_new. */
+struct chunk_key *chunk_key_new_segment(struct secmem_pool *pool, enum suite_id suite,
+					const unsigned char content_key[32],
+					const uint8_t file_id[OBJECT_ID_BYTES],
+					const uint8_t segment_key[OBJECT_ID_BYTES]);
 /* Wipes the key and returns its slot to its pool; NULL is fine. */
 void chunk_key_free(struct chunk_key *key);
 

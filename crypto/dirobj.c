@@ -95,7 +95,7 @@ static bool dirobj_entry_v1_clean(const struct dirobj_entry *e)
 	if (e->ref.created != 0 || e->rdev != 0)
 		return false;
 	for (size_t i = 0; e->segments && i < e->nsegments; i++)
-		if (e->segments[i].created != 0)
+		if (e->segments[i].present && e->segments[i].created != 0)
 			return false;
 	return true;
 }
@@ -126,9 +126,8 @@ static int dirobj_entry_check(const struct dirobj_entry *e, bool root, int forma
 	     (e->nsegments > 0 && !e->segments)))
 		return -EINVAL;
 	for (size_t i = 0; e->type == DIROBJ_FILE && i < e->nsegments; i++)
-		if (e->segments[i].created > DIROBJ_INT_MAX ||
-		    (!e->segments[i].present && e->segments[i].created != 0))
-			return -EINVAL;
+		if (e->segments[i].present && e->segments[i].created > DIROBJ_INT_MAX)
+			return -EINVAL; /* a hole's created is not stored: ignored */
 	if (e->type == DIROBJ_DIR &&
 	    (e->ref.version > DIROBJ_INT_MAX || e->ref.created > DIROBJ_INT_MAX))
 		return -EINVAL;

@@ -133,6 +133,7 @@ int cli_keys_recover_main(int argc, char **argv);
 int cli_keys_recovery_key_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv); /* cli_status.c */
 int cli_status_sync_main(int argc, char **argv);
-int cli_fsck_main(int argc, char **argv); /* cli_fsck.c */
+int cli_fsck_main(int argc, char **argv);    /* cli_fsck.c */
+int cli_upgrade_main(int argc, char **argv); /* cli_upgrade.c */
 
 #endif

@@ -30,6 +30,7 @@ static const struct main_command main_commands[] = {
     {"status", cli_status_main},
     {"sync", cli_status_sync_main},
     {"fsck", cli_fsck_main},
+    {"upgrade", cli_upgrade_main},
 };
 
 static const char main_usage[] =
@@ -51,6 +52,7 @@ static const char main_usage[] =
     "  status  MOUNTPOINT         what waits for the store, upload rate, last error\n"
     "  sync    MOUNTPOINT         commit now and wait until the store holds everything\n"
     "  fsck    STORE              check every object of a vault; --repair moves damage aside\n"
+    "  upgrade STORE              raise a format-1 vault to format 2, in place\n"
     "\n"
     "Run 'sealfs COMMAND --help' for a command's options; --version for the version.\n"
     "\n"

@@ -161,7 +161,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 		 * reported to it (tree_commit_failed_locked). */
 		if (ino->content->snap_valid)
 			ino->commit_try = c->tries;
-		r = content_commit(cctx, ino->content, commit_queue_upload, c, &g, &ng);
+		r = content_commit(cctx, ino->content, c->seq + 1, commit_queue_upload, c, &g, &ng);
 		if (r == 0)
 			r = content_store(ino->content, e);
 		if (r == 0 && ino->nopen == 0)
@@ -212,7 +212,9 @@ static int commit_dir(struct commit *c, struct inode *dir)
 		commit_add_garbage(c, dir->ds->ref.store_key);
 	dir->ds->ref.version++;
 	memcpy(dir->ds->ref.store_key, key, OBJECT_ID_BYTES);
-	dir->ds->obj_pending = true; /* in the journal only, until uploaded */
+	dir->ds->ref.created =
+	    c->tree->cctx.format >= 2 ? c->seq + 1 : 0; /* the head sealed next */
+	dir->ds->obj_pending = true;			/* in the journal only, until uploaded */
 	tree_dir_clean_locked(c->tree, dir);
 	return 0;
 }

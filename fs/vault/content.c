@@ -96,6 +96,31 @@ int content_key(const struct content_ctx *ctx, struct content_file *f)
 	return f->key ? 0 : -ENOMEM;
 }
 
+int content_seg_key(const struct content_ctx *ctx, struct content_file *f, size_t s,
+		    const struct chunk_key **out)
+{
+	struct content_seg *seg = &f->segs[s];
+	int rc;
+
+	*out = NULL;
+	if (seg->created == 0) {
+		rc = content_key(ctx, f);
+		*out = f->key;
+		return rc;
+	}
+	if (!seg->skey && !fault_fire(FAULT_ALLOC))
+		seg->skey = chunk_key_new_segment(ctx->keys, ctx->suite, ctx->content_key,
+						  f->file_id, seg->key);
+	*out = seg->skey;
+	return seg->skey ? 0 : -ENOMEM;
+}
+
+void seg_set_key(struct content_seg *seg, struct chunk_key *skey)
+{
+	chunk_key_free(seg->skey);
+	seg->skey = skey;
+}
+
 void content_ad_init(struct chunk_ad *ad, const struct content_ctx *ctx,
 		     const struct content_file *f, const uint8_t seg_key[OBJECT_ID_BYTES])
 {
@@ -191,11 +216,21 @@ void seg_remove(const struct content_ctx *ctx, struct content_file *f, size_t s)
 	} else if (seg->present) {
 		garbage_push(f, seg->key);
 	}
+	chunk_key_free(seg->skey);
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
 }
 
 /* ---- the last commit's state, and going back to it ---- */
+
+/* Frees every chunk key f holds (each comes back on demand). */
+static void content_idle_keys(struct content_file *f)
+{
+	chunk_key_free(f->key);
+	f->key = NULL;
+	for (size_t s = 0; s < f->nsegs; s++)
+		seg_set_key(&f->segs[s], NULL);
+}
 
 static void content_snap_drop(struct content_file *f)
 {
@@ -222,6 +257,7 @@ int content_snapshot(struct content_file *f)
 	for (size_t s = 0; s < f->nsegs; s++) {
 		ss[s].present = f->segs[s].present && !f->segs[s].dirty;
 		memcpy(ss[s].key, f->segs[s].key, OBJECT_ID_BYTES);
+		ss[s].created = f->segs[s].created;
 	}
 	f->snap_segs = ss;
 	f->snap_nsegs = f->nsegs;
@@ -245,11 +281,13 @@ void content_revert(const struct content_ctx *ctx, struct content_file *f)
 	}
 	/* segs_cap never shrinks, so the snapshot's segments fit. */
 	assert(f->snap_nsegs <= f->segs_cap);
+	content_idle_keys(f);
 	for (size_t s = 0; s < f->snap_nsegs; s++) {
 		memset(&f->segs[s], 0, sizeof(f->segs[s]));
 		f->segs[s].fd = -1;
 		f->segs[s].present = f->snap_segs[s].present;
 		memcpy(f->segs[s].key, f->snap_segs[s].key, OBJECT_ID_BYTES);
+		f->segs[s].created = f->snap_segs[s].created;
 	}
 	f->nsegs = f->snap_nsegs;
 	f->size = f->snap_size;
@@ -289,8 +327,9 @@ int content_sync(const struct content_ctx *ctx, struct content_file *f)
 	return 0;
 }
 
-int content_commit(const struct content_ctx *ctx, struct content_file *f, content_upload_cb cb,
-		   void *arg, uint8_t (**garbage)[OBJECT_ID_BYTES], size_t *ngarbage)
+int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64_t seq,
+		   content_upload_cb cb, void *arg, uint8_t (**garbage)[OBJECT_ID_BYTES],
+		   size_t *ngarbage)
 {
 	char key[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
 	int rc;
@@ -304,8 +343,11 @@ int content_commit(const struct content_ctx *ctx, struct content_file *f, conten
 		if (rc != 0)
 			return rc;
 	}
-	for (size_t s = 0; s < f->nsegs; s++)
+	for (size_t s = 0; s < f->nsegs; s++) {
+		if (f->segs[s].dirty && f->segs[s].created == CONTENT_CREATED_PENDING)
+			f->segs[s].created = seq; /* this commit records it first */
 		f->segs[s].dirty = false;
+	}
 	content_snap_drop(f); /* the commit now records the current content */
 	*garbage = f->garbage;
 	*ngarbage = f->ngarbage;
@@ -338,6 +380,8 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 			cache_drop_object(ctx->cache, key);
 		}
 		seg->present = seg->dirty = false;
+		seg_set_key(seg, NULL);
+		seg->created = 0;
 	}
 	f->nsegs = 0;
 	f->size = 0;
@@ -347,8 +391,7 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 void content_idle(struct content_file *f)
 {
 	content_close_all(f); /* content_sync reopens an unsynced segment's file */
-	chunk_key_free(f->key);
-	f->key = NULL;
+	content_idle_keys(f);
 }
 
 void content_release(struct content_file *f)
@@ -393,6 +436,7 @@ int content_load(struct content_file *f, const struct dirobj_entry *e)
 	for (size_t s = 0; s < e->nsegments; s++) {
 		f->segs[s].present = e->segments[s].present;
 		memcpy(f->segs[s].key, e->segments[s].store_key, OBJECT_ID_BYTES);
+		f->segs[s].created = e->segments[s].present ? e->segments[s].created : 0;
 	}
 	f->size = e->size;
 	return 0;
@@ -411,6 +455,12 @@ int content_store(const struct content_file *f, struct dirobj_entry *e)
 		segs[s].present = f->segs[s].present;
 		if (segs[s].present)
 			memcpy(segs[s].store_key, f->segs[s].key, OBJECT_ID_BYTES);
+		segs[s].created = segs[s].present ? f->segs[s].created : 0;
+		if (segs[s].created == CONTENT_CREATED_PENDING) {
+			/* Never recorded: only content_commit gives it its seq. */
+			free(segs);
+			return -EINVAL;
+		}
 	}
 	e->size = f->size;
 	e->segments = segs;

@@ -46,12 +46,24 @@ struct content_ctx {
 	struct prefetch *prefetch; /* borrowed; NULL: no read-ahead (a local store) */
 };
 
+/* content_seg.created of a segment version no commit has recorded yet
+ * (format 2): its chunks are sealed under its own key; content_commit sets
+ * the commit's seq. */
+#define CONTENT_CREATED_PENDING UINT64_MAX
+
 struct content_seg {
 	bool present;		      /* false: a hole, reads as zeros */
 	bool dirty;		      /* changed since the last commit */
 	uint8_t key[OBJECT_ID_BYTES]; /* current store key */
-	int fd;			      /* open cache file, or -1 */
-	bool unsynced;		      /* dirty data written since the last content_sync */
+	/* The seq of the commit that created this version (dirobj_segment.
+	 * created): 0 seals its chunks under the file's key (format 1, or
+	 * made before an upgrade), anything else under its own key (format 2,
+	 * docs/FORMAT.md "Keys"), derived into skey on first use and freed
+	 * with the version (or by content_idle). */
+	uint64_t created;
+	struct chunk_key *skey;
+	int fd;		 /* open cache file, or -1 */
+	bool unsynced;	 /* dirty data written since the last content_sync */
 	bool new_dirent; /* cache file created since the last content_sync: fsync its dir */
 };
 
@@ -59,6 +71,7 @@ struct content_seg {
 struct content_snapseg {
 	bool present;
 	uint8_t key[OBJECT_ID_BYTES];
+	uint64_t created;
 };
 
 /* A segment a call needed from the store (see content_file.nofetch). */
@@ -71,7 +84,7 @@ struct content_want {
 struct content_file {
 	uint8_t file_id[OBJECT_ID_BYTES];
 	uint64_t size;
-	struct chunk_key *key; /* derived lazily */
+	struct chunk_key *key; /* the per-file key, derived lazily (segments with created 0) */
 	struct content_seg *segs;
 	size_t nsegs;	 /* == ceil(size / SEGMENT_PLAIN_BYTES) */
 	size_t segs_cap; /* allocated length of segs */
@@ -106,17 +119,22 @@ struct content_file {
 
 /* A file's content while it is "cold": no handle open, nothing changed since
  * the last commit (or the load), no fd, no key, nothing to revert. Only the
- * size and the segments' store keys, in 24 bytes plus 16 a segment beyond
- * the first: what a closed file the kernel still references costs
- * (docs/INTERNALS.md, "In memory"). content_thaw makes a content_file of it
- * for a read or change, content_freeze turns an idle clean one back. Same
- * thread rules as content_file. */
+ * size and the segments' store keys and created seqs, in 24 bytes plus 16 a
+ * segment beyond the first (plus 8 a segment when any created is not 0, or
+ * for one segment when its created does not fit 18 bits): what a closed
+ * file the kernel still references costs (docs/INTERNALS.md, "In memory").
+ * content_thaw makes a content_file of it for a read or change,
+ * content_freeze turns an idle clean one back. Same thread rules as
+ * content_file. */
 struct content_cold {
-	/* The size; bit 63 set: its one segment is a hole. */
+	/* Bits 0..44: the size (at most CONTENT_SIZE_MAX = 2^44). Bit 63: its
+	 * one segment is a hole. Bits 45..62 (content_cold.c): the one
+	 * segment's created seq, or a mark that keys holds everything. */
 	uint64_t size_bits;
 	union {
 		uint8_t key[OBJECT_ID_BYTES]; /* one segment: its store key */
-		/* More than one: malloc'ed, nsegs keys then nsegs bits "present". */
+		/* Otherwise malloc'ed: nsegs keys, then (if marked) nsegs
+		 * created seqs (u64, unaligned), then nsegs bits "present". */
 		uint8_t *keys;
 	};
 };
@@ -128,6 +146,8 @@ uint64_t content_cold_size(const struct content_cold *c);
 size_t content_cold_nsegs(const struct content_cold *c);
 /* Segment s's store key (borrowed), or NULL for a hole. s < the segment count. */
 const uint8_t *content_cold_key(const struct content_cold *c, size_t s);
+/* Segment s's created seq (0 for a hole). s < the segment count. */
+uint64_t content_cold_created(const struct content_cold *c, size_t s);
 /* As content_store, from a cold file. */
 int content_cold_store(const struct content_cold *c, struct dirobj_entry *e);
 /* Frees the keys; c is then an empty file. */
@@ -149,9 +169,11 @@ bool content_freeze(struct content_file **f, struct content_cold *c);
 int content_load(struct content_file *f, const struct dirobj_entry *e);
 /* A new empty file with a fresh random file id. Returns 0. */
 int content_new(struct content_file *f);
-/* Fills e->size, e->segments, e->nsegments (new allocation; e->segments is
- * overwritten, not freed: release the old array first) from f. NULL segments
- * when the file has none. Returns 0 or -ENOMEM. */
+/* Fills e->size, e->segments (with each one's created), e->nsegments (new
+ * allocation; e->segments is overwritten, not freed: release the old array
+ * first) from f. NULL segments when the file has none. Returns 0, -ENOMEM,
+ * or -EINVAL when a segment was never handed to content_commit (its created
+ * is not known yet). */
 int content_store(const struct content_file *f, struct dirobj_entry *e);
 
 /* Fetches w's segment into the cache (waiting for a read-ahead of it in
@@ -199,16 +221,19 @@ int content_sync(const struct content_ctx *ctx, struct content_file *f);
  * drops a garbage key from the cache (cache_drop_object) when it deletes it
  * from the store. */
 typedef int (*content_upload_cb)(void *arg, const char *key_text, const char *cache_path);
-int content_commit(const struct content_ctx *ctx, struct content_file *f, content_upload_cb cb,
-		   void *arg, uint8_t (**garbage)[OBJECT_ID_BYTES], size_t *ngarbage);
+/* seq is the seq of the head this commit writes: the created of every
+ * segment version it records for the first time (format 2). */
+int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64_t seq,
+		   content_upload_cb cb, void *arg, uint8_t (**garbage)[OBJECT_ID_BYTES],
+		   size_t *ngarbage);
 
 /* The file is gone (unlinked and closed): every present segment's key, clean
  * or dirty, moves to the garbage list; dirty cache files are removed. */
 void content_forget(const struct content_ctx *ctx, struct content_file *f);
 /* The file has no open handle left: closes its cache fds and frees its
- * chunk key (both come back on demand). Keeps the segments and the garbage
- * list, so it is right in any state, dirty too. Bounds the fds and the
- * key memory (locked pages) of a mount to what open files use. */
+ * chunk keys, the file's and its segments' (all come back on demand). Keeps the segments and the
+ * garbage list, so it is right in any state, dirty too. Bounds the fds and the key memory (locked
+ * pages) of a mount to what open files use. */
 void content_idle(struct content_file *f);
 /* Closes fds, frees the key and the segments (not the garbage list, which
  * content_commit hands out; it is NULL when nothing is queued). */

@@ -50,6 +50,14 @@ static inline uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 int content_bad_chunk(const struct content_file *f, uint64_t index, int rc);
 /* Derives f's chunk key into the key pool if it has none. 0 or -ENOMEM. */
 int content_key(const struct content_ctx *ctx, struct content_file *f);
+/* *out = the key segment s's chunks are sealed under (content.h, struct
+ * content_seg.created): the file's key or the segment's own, derived into
+ * the key pool if not held yet. 0 or -ENOMEM. */
+int content_seg_key(const struct content_ctx *ctx, struct content_file *f, size_t s,
+		    const struct chunk_key **out);
+/* Replaces seg's own key by skey (owned from now on; NULL: none), freeing
+ * the one it held. */
+void seg_set_key(struct content_seg *seg, struct chunk_key *skey);
 /* The associated data of the chunks of segment seg_key of f (index 0). */
 void content_ad_init(struct chunk_ad *ad, const struct content_ctx *ctx,
 		     const struct content_file *f, const uint8_t seg_key[OBJECT_ID_BYTES]);

@@ -37,6 +37,7 @@ static int seg_reject(const struct content_ctx *ctx, struct content_file *f, siz
  * threads (par_run). */
 struct read_job {
 	const struct content_file *f;
+	const struct chunk_key *key; /* the segment's chunk key (content_seg_key) */
 	unsigned char *dst;	     /* plaintext of [po, pe) */
 	const unsigned char *sealed; /* the sealed chunks from c0 on */
 	size_t sz;
@@ -57,8 +58,7 @@ static int read_one(void *arg, size_t i)
 
 	ad.index = c;
 	ad.last = c == j->last;
-	rc = chunk_open(whole ? j->dst + (cs - j->po) : plain, j->sealed + i * j->sz, &ad,
-			j->f->key);
+	rc = chunk_open(whole ? j->dst + (cs - j->po) : plain, j->sealed + i * j->sz, &ad, j->key);
 	if (rc == 0 && !whole)
 		memcpy(j->dst + (lo - j->po), plain + (lo - cs), hi - lo);
 	if (!whole)
@@ -91,6 +91,9 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 		memset(dst, 0, pe - po);
 		return 0;
 	}
+	rc = content_seg_key(ctx, f, s, &j.key);
+	if (rc < 0)
+		return rc;
 	fd = seg_fd(ctx, f, s);
 	if (fd < 0)
 		return fd;
@@ -156,9 +159,6 @@ ssize_t content_read(const struct content_ctx *ctx, struct content_file *f, void
 	if (off >= f->size || len == 0)
 		return 0;
 	end = off + min_u64(min_u64(len, SSIZE_MAX), f->size - off);
-	rc = content_key(ctx, f);
-	if (rc < 0)
-		return rc;
 	tb = content_tbuf_get();
 	if (!tb)
 		return -ENOMEM;

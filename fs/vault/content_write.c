@@ -33,6 +33,10 @@ struct seg_build {
 	uint64_t n0, n1;  /* chunk counts before and after */
 	bool old_present; /* the old cache file holds the chunks below n0 */
 	struct chunk_ad old_ad, new_ad;
+	/* The keys the old chunks are opened and the new ones sealed under
+	 * (the same for a patch; for a rebuild in format 2 the new version's
+	 * own key). old_k is NULL when nothing old is read. */
+	const struct chunk_key *old_k, *new_k;
 };
 
 /* The write covers chunk c entirely: no need to read it. */
@@ -116,11 +120,11 @@ static int build_chunk(const struct seg_build *b, uint64_t c)
 		return -EIO;
 	if (op_covers(op, c))
 		return chunk_seal(slot, op->wbuf + (cs - op->woff), CHUNK_PLAIN_BYTES, &new_ad,
-				  b->f->key);
+				  b->new_k);
 	if (build_needs_old(b, c)) {
 		old_ad.index = c;
 		old_ad.last = c == b->n0 - 1;
-		rc = chunk_open(plain, slot, &old_ad, b->f->key);
+		rc = chunk_open(plain, slot, &old_ad, b->old_k);
 		if (rc < 0) {
 			sodium_memzero(plain, sizeof(plain));
 			return content_bad_chunk(b->f, c, rc);
@@ -136,7 +140,7 @@ static int build_chunk(const struct seg_build *b, uint64_t c)
 	}
 	if (op->new_size > cs && op->new_size < ce)
 		memset(plain + (op->new_size - cs), 0, ce - op->new_size);
-	rc = chunk_seal(slot, plain, CHUNK_PLAIN_BYTES, &new_ad, b->f->key);
+	rc = chunk_seal(slot, plain, CHUNK_PLAIN_BYTES, &new_ad, b->new_k);
 	sodium_memzero(plain, sizeof(plain));
 	return rc;
 }
@@ -150,9 +154,12 @@ static int build_one(void *arg, size_t i)
 }
 
 /* Puts the freshly sealed segment in tb->sealed (len bytes) into the cache
- * under key and makes it segment s; a replaced clean key becomes garbage. */
+ * under key and makes it segment s; a replaced clean key becomes garbage.
+ * skey (the new version's own key, or NULL) becomes the segment's on
+ * success only. */
 static int seg_install(const struct content_ctx *ctx, struct content_file *f, size_t s,
-		       const uint8_t key[OBJECT_ID_BYTES], const unsigned char *data, size_t len)
+		       const uint8_t key[OBJECT_ID_BYTES], struct chunk_key *skey,
+		       const unsigned char *data, size_t len)
 {
 	struct content_seg *seg = &f->segs[s];
 	char path[CACHE_PATH_MAX], kt[OBJECT_KEY_TEXT_BYTES];
@@ -181,6 +188,8 @@ static int seg_install(const struct content_ctx *ctx, struct content_file *f, si
 	seg->present = seg->dirty = true;
 	seg->unsynced = seg->new_dirent = true;
 	memcpy(seg->key, key, OBJECT_ID_BYTES);
+	seg->created = skey ? CONTENT_CREATED_PENDING : 0;
+	seg_set_key(seg, skey);
 	seg_adopt_fd(f, seg, fd);
 	return 0;
 }
@@ -209,6 +218,37 @@ static int seg_patch(const struct content_ctx *ctx, struct seg_build *b, size_t 
 /* Brings segment s (which has chunks under op->new_size) to its state after
  * op: a dirty segment is patched in place, a clean one or a hole is rebuilt
  * whole under a new random key. */
+/* The keys of b (old_k, new_k) for segment s; *fresh is the new version's
+ * own key when it has one (the caller frees it unless installed). */
+static int seg_build_keys(const struct content_ctx *ctx, struct seg_build *b, size_t s,
+			  bool rebuild, const uint8_t new_key[OBJECT_ID_BYTES],
+			  struct chunk_key **fresh)
+{
+	int rc = 0;
+
+	*fresh = NULL;
+	if (b->old_present)
+		rc = content_seg_key(ctx, b->f, s, &b->old_k);
+	if (rc < 0 || !rebuild) {
+		b->new_k = b->old_k;
+		return rc;
+	}
+	if (ctx->format < 2) { /* format 1: every version under the file's key */
+		rc = content_key(ctx, b->f);
+		b->new_k = b->f->key;
+		return rc;
+	}
+	if (!fault_fire(FAULT_ALLOC))
+		*fresh = chunk_key_new_segment(ctx->keys, ctx->suite, ctx->content_key,
+					       b->f->file_id, new_key);
+	b->new_k = *fresh;
+	return *fresh ? 0 : -ENOMEM;
+}
+
+/* Brings segment s (which has chunks under op->new_size) to its state after
+ * op: a dirty segment is patched in place, a clean one or a hole is rebuilt
+ * whole under a new random key (in format 2 sealed under that version's own
+ * key). */
 static int seg_update(const struct content_ctx *ctx, struct content_file *f, size_t s,
 		      const struct content_op *op, struct content_tbuf *tb)
 {
@@ -217,6 +257,7 @@ static int seg_update(const struct content_ctx *ctx, struct content_file *f, siz
 	bool rebuild = !seg->present || !seg->dirty;
 	struct seg_build b = {.op = op, .f = f, .tb = tb, .ca = a, .old_present = seg->present};
 	uint8_t new_key[OBJECT_ID_BYTES];
+	struct chunk_key *fresh = NULL;
 	int rc;
 
 	b.sz = chunk_sealed_bytes(ctx->suite);
@@ -231,14 +272,18 @@ static int seg_update(const struct content_ctx *ctx, struct content_file *f, siz
 		return 0;
 	content_ad_init(&b.old_ad, ctx, f, seg->key);
 	content_ad_init(&b.new_ad, ctx, f, rebuild ? new_key : seg->key);
-	rc = build_read_old(ctx, &b, s, cb);
+	rc = seg_build_keys(ctx, &b, s, rebuild, new_key, &fresh);
+	if (rc == 0)
+		rc = build_read_old(ctx, &b, s, cb);
 	if (rc == 0)
 		rc = par_run(build_one, &b, (size_t)(cb - b.ca));
+	if (rc == 0 && rebuild)
+		rc = seg_install(ctx, f, s, new_key, fresh, tb->sealed, (cb - a) * b.sz);
+	else if (rc == 0)
+		return seg_patch(ctx, &b, s, cb, min_u64(a + SEGMENT_CHUNKS, b.n1));
 	if (rc < 0)
-		return rc;
-	if (rebuild)
-		return seg_install(ctx, f, s, new_key, tb->sealed, (cb - a) * b.sz);
-	return seg_patch(ctx, &b, s, cb, min_u64(a + SEGMENT_CHUNKS, b.n1));
+		chunk_key_free(fresh); /* not installed */
+	return rc;
 }
 
 /* ---- writing and truncating ---- */
@@ -314,10 +359,7 @@ ssize_t content_write(const struct content_ctx *ctx, struct content_file *f, con
 		len = SSIZE_MAX;
 	if (off > CONTENT_SIZE_MAX || len > CONTENT_SIZE_MAX - off)
 		return -EFBIG;
-	rc = content_key(ctx, f);
-	if (rc < 0)
-		return rc;
-	tb = content_tbuf_get();
+	tb = content_tbuf_get(); /* the chunk keys come on demand (content_seg_key) */
 	if (!tb)
 		return -ENOMEM;
 	rc = write_pieces(ctx, f, buf, len, off, tb);
@@ -376,9 +418,6 @@ int content_truncate(const struct content_ctx *ctx, struct content_file *f, uint
 		return 0;
 	if (size > CONTENT_SIZE_MAX)
 		return -EFBIG;
-	rc = content_key(ctx, f);
-	if (rc < 0)
-		return rc;
 	tb = content_tbuf_get();
 	if (!tb)
 		return -ENOMEM;

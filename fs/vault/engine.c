@@ -64,9 +64,7 @@ static void engine_device_name(char out[DIROBJ_DEVICE_NAME_MAX + 1])
 	out[n] = '\0';
 }
 
-/* Format 2: a new vault's first head: a new device id, no parent, the
- * default retention (docs/FORMAT.md, "Head"). */
-static void engine_head_defaults(struct dirobj_head *head)
+void engine_head_defaults(struct dirobj_head *head)
 {
 	randombytes_buf(head->device, sizeof(head->device));
 	engine_device_name(head->device_name);
@@ -141,6 +139,20 @@ struct engine_base {
 	uint8_t hash[32]; /* seal_head_hash of the head mounted (the store's or the journal's) */
 };
 
+/* A format-2 config over a head that opens as format 1: `sealfs upgrade`
+ * stopped between its config and its head (fs/vault/upgrade.h). */
+static bool engine_upgrade_cut(const struct engine_base *base, const struct vault_config *cfg,
+			       const struct vault_keys *keys)
+{
+	struct dirobj_head h;
+
+	if (cfg->format < 2 || !base->sealed ||
+	    seal_open_head(&h, base->sealed, base->len, cfg->vault_id, keys->meta, 1) != 0)
+		return false;
+	dirobj_head_release(&h);
+	return true;
+}
+
 /* The store's head, opened, with its sealed bytes and version in *base. */
 static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
 			    struct backend *store, const struct vault_config *cfg,
@@ -158,6 +170,11 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
 	if (r == -ENOENT)
 		return errbuf_fail(
 		    err, size, r, "the store has no head: not a sealfs vault or never initialised");
+	if (r == -EBADMSG && engine_upgrade_cut(base, cfg, keys))
+		return errbuf_fail(
+		    err, size, r,
+		    "an upgrade to format 2 was cut short (the config says 2, the "
+		    "head is format 1): run 'sealfs upgrade STORE' again to finish it");
 	if (r == -EBADMSG)
 		return errbuf_fail(err, size, r, "the vault head failed to authenticate");
 	if (r)

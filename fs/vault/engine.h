@@ -98,4 +98,11 @@ void engine_close(struct engine *e);
 int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 		     const struct vault_keys *keys, char *err, size_t err_size);
 
+/* Format 2: the head members of a head this device starts (a new vault's
+ * first, or the one `sealfs upgrade` writes): a new random device id, the
+ * host name as device name, the default retention, the time now; parent
+ * is left as it is (zeros: no parent). docs/FORMAT.md, "Head". */
+struct dirobj_head;
+void engine_head_defaults(struct dirobj_head *head);
+
 #endif

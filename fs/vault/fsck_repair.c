@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -39,7 +40,8 @@ struct fsck_rp {
 	size_t nf, fcap;
 	struct fsck_rp_moved *moved; /* reported once the new head is in */
 	size_t nm, mcap;
-	bool head_tried; /* the new head may be in: fresh objects are reachable */
+	bool head_tried;  /* the new head may be in: fresh objects are reachable */
+	uint64_t created; /* format 2: the new head's seq, each new object's "created" */
 };
 
 static int fsck_rp_keep(uint8_t (**v)[OBJECT_ID_BYTES], size_t *n, size_t *cap,
@@ -143,6 +145,7 @@ static int fsck_rp_leaf(struct fsck_rp *rp, struct dirobj *obj, const struct fsc
 		if (r == 0)
 			r = fsck_rp_keep(&rp->garbage, &rp->ng, &rp->gcap, e->ref.store_key);
 		e->ref.version++;
+		e->ref.created = rp->created;
 		memcpy(e->ref.store_key, key, OBJECT_ID_BYTES);
 	}
 	for (size_t i = 0; r == 0 && i < d->nsegs; i++) {
@@ -260,6 +263,7 @@ static int fsck_rp_dir(struct fsck_rp *rp, const uint8_t id[OBJECT_ID_BYTES],
 		r = fsck_rp_keep(&rp->garbage, &rp->ng, &rp->gcap, ref->store_key);
 	if (r == 0) {
 		ref->version++;
+		ref->created = rp->created;
 		memcpy(ref->store_key, key, OBJECT_ID_BYTES);
 	}
 	dirobj_release(&obj);
@@ -302,6 +306,13 @@ static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struc
 	if (r == 0)
 		r = seal_open_head(&now, sealed, len, f->cfg->vault_id, f->keys->meta,
 				   f->cfg->format);
+	if (r == 0 && f->cfg->format >= 2) { /* docs/FORMAT.md, "Head" */
+		struct timespec ts;
+
+		seal_head_hash(h.parent, sealed, len);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		h.time = (struct dirobj_time){ts.tv_sec, (uint32_t)ts.tv_nsec};
+	}
 	free(sealed);
 	sealed = NULL;
 	if (r)
@@ -341,7 +352,7 @@ static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struc
 
 int fsck_repair(struct fsck *f, const struct dirobj_head *head)
 {
-	struct fsck_rp rp = {.f = f};
+	struct fsck_rp rp = {.f = f, .created = f->cfg->format >= 2 ? head->seq + 1 : 0};
 	struct dirobj_ref ref = head->root.ref;
 	int r;
 

@@ -41,6 +41,7 @@ struct fsck_seg_item {
 	size_t file; /* index into the batch's files */
 	uint64_t seg;
 	uint8_t key[OBJECT_ID_BYTES];
+	bool own_key; /* format 2, created != 0: sealed under its own key */
 	uint64_t expected;
 	/* results */
 	enum fsck_seg_status status;
@@ -100,7 +101,10 @@ static void fsck_seg_open(struct fsck *f, const struct fsck_seg_file *file,
 	unsigned char plain[CHUNK_PLAIN_BYTES];
 	uint64_t chunks = chunk_file_chunks(file->size);
 	struct chunk_ad ad = {.index = 0};
-	struct chunk_key *key = chunk_key_new(f->pool, f->cfg->suite, f->keys->content, file->id);
+	struct chunk_key *key =
+	    it->own_key
+		? chunk_key_new_segment(f->pool, f->cfg->suite, f->keys->content, file->id, it->key)
+		: chunk_key_new(f->pool, f->cfg->suite, f->keys->content, file->id);
 
 	if (!key) {
 		it->status = FSCK_SEG_ERR;
@@ -255,6 +259,7 @@ int fsck_batch_add_file(struct fsck *f, struct fsck_batch *b, const char *path, 
 		it->file = b->nfiles - 1;
 		it->seg = s;
 		memcpy(it->key, e->segments[s].store_key, OBJECT_ID_BYTES);
+		it->own_key = e->segments[s].created != 0; /* docs/FORMAT.md, "Keys" */
 		it->expected = chunk_segment_stored_bytes(f->cfg->suite, e->size, s);
 	}
 	return r;

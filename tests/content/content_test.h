@@ -33,6 +33,7 @@ struct tenv {
 	struct cache *cache;
 	unsigned char *content_key; /* sodium_malloc'ed */
 	struct content_ctx ctx;
+	uint64_t seq; /* of the last tenv_commit: the created of what it recorded */
 };
 
 static inline double test_now(void)
@@ -61,7 +62,9 @@ static inline int tenv_fresh_cache(struct tenv *env)
 	return rc;
 }
 
-static inline int tenv_open(struct tenv *env, enum suite_id suite)
+/* A world of the given vault format (1 or 2: content keys per file or per
+ * segment version). */
+static inline int tenv_open_format(struct tenv *env, enum suite_id suite, int format)
 {
 	struct backend_opts opts = {.create = 1};
 	char err[256];
@@ -84,12 +87,19 @@ static inline int tenv_open(struct tenv *env, enum suite_id suite)
 		return -ENOMEM;
 	randombytes_buf(env->content_key, 32);
 	env->ctx.suite = suite;
+	env->ctx.format = format;
 	env->ctx.content_key = env->content_key;
 	env->ctx.keys = chunk_key_pool_new(NULL, NULL);
 	if (!env->ctx.keys)
 		return -ENOMEM;
 	randombytes_buf(env->ctx.vault_id, sizeof(env->ctx.vault_id));
 	return tenv_fresh_cache(env);
+}
+
+/* The format sealfs init makes. */
+static inline int tenv_open(struct tenv *env, enum suite_id suite)
+{
+	return tenv_open_format(env, suite, VAULT_FORMAT_VERSION);
 }
 
 static inline void tenv_close(struct tenv *env)
@@ -119,7 +129,7 @@ static inline int tenv_commit(struct tenv *env, struct content_file *f)
 	size_t ngarbage = 0;
 	int rc;
 
-	rc = content_commit(&env->ctx, f, tenv_upload, env, &garbage, &ngarbage);
+	rc = content_commit(&env->ctx, f, ++env->seq, tenv_upload, env, &garbage, &ngarbage);
 	if (rc == 0)
 		rc = backend_sync(env->store);
 	for (size_t i = 0; rc == 0 && i < ngarbage; i++) {

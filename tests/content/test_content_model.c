@@ -254,11 +254,12 @@ static void run_ops(struct tenv *env, struct content_file *f, struct model *m, u
 
 struct model_run {
 	enum suite_id suite;
+	int format;
 	uint64_t seed;
 	unsigned long ops;
 };
 
-/* One file per suite, each in its own thread: the runs share the process
+/* One file per suite and format, each in its own thread: the runs share the process
  * (per-thread buffers, the key cache) but not a store. */
 static void *test_random_ops_match_model(void *arg)
 {
@@ -268,7 +269,7 @@ static void *test_random_ops_match_model(void *arg)
 	struct tenv env;
 	double t0 = test_now();
 
-	if (!m || tenv_open(&env, run->suite) < 0) {
+	if (!m || tenv_open_format(&env, run->suite, run->format) < 0) {
 		CHECK(!"tenv_open");
 		free(m);
 		return NULL;
@@ -283,9 +284,10 @@ static void *test_random_ops_match_model(void *arg)
 		op_reload(&env, &f, m);
 	}
 	printf(
-	    "suite %s: %lu writes, %lu reads, %lu truncates, %lu commits, %lu reloads in %.2f s\n",
-	    suite_name(run->suite), m->writes, m->reads, m->truncs, m->commits, m->reloads,
-	    test_now() - t0);
+	    "suite %s, format %d: %lu writes, %lu reads, %lu truncates, %lu commits, %lu reloads "
+	    "in %.2f s\n",
+	    suite_name(run->suite), run->format, m->writes, m->reads, m->truncs, m->commits,
+	    m->reloads, test_now() - t0);
 	content_release(&f);
 	free(f.garbage);
 	free(m->data);
@@ -300,8 +302,8 @@ int main(int argc, char **argv)
 	uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0) : 0;
 	unsigned long ops = argc > 2 ? strtoul(argv[2], NULL, 0) : 2000;
 	enum suite_id suites[2];
-	struct model_run runs[2];
-	pthread_t threads[2];
+	struct model_run runs[4];
+	pthread_t threads[4];
 	size_t n;
 
 	if (sodium_init() < 0)
@@ -311,12 +313,13 @@ int main(int argc, char **argv)
 	n = test_suites(suites);
 	fprintf(stderr, "seed %" PRIu64 ", %lu ops (rerun: test_content_model SEED OPS)\n", seed,
 		ops);
-	for (size_t i = 0; i < n; i++) {
-		runs[i] = (struct model_run){suites[i], seed + i * 0x9e3779b97f4a7c15ull, ops};
+	for (size_t i = 0; i < 2 * n; i++) {
+		runs[i] = (struct model_run){suites[i % n], 1 + (int)(i / n),
+					     seed + i * 0x9e3779b97f4a7c15ull, ops};
 		if (pthread_create(&threads[i], NULL, test_random_ops_match_model, &runs[i]) != 0)
 			return 1;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < 2 * n; i++)
 		pthread_join(threads[i], NULL);
 	if (check_failures)
 		fprintf(stderr, "rerun: test_content_model %" PRIu64 " %lu\n", seed, ops);

@@ -260,6 +260,10 @@ static void test_read_rejects_size_cut_by_entry(struct tenv *env)
 	CHECK_RC(content_new(&f), 0);
 	CHECK_RC(write_all(env, &f, 3 * 4096, 0), 0);
 	memcpy(e.id, f.file_id, 16);
+	CHECK_RC(content_store(&f, &e), env->ctx.format >= 2 ? -EINVAL : 0); /* not recorded yet */
+	free(e.segments);
+	e.segments = NULL;
+	CHECK_RC(tenv_commit(env, &f), 0);
 	CHECK_RC(content_store(&f, &e), 0);
 	content_release(&f);
 	CHECK(f.garbage == NULL); /* nothing replaced: no list allocated */
@@ -377,7 +381,7 @@ static void test_forget_queues_every_segment(struct tenv *env)
 	CHECK(access(path, F_OK) == 0);
 	content_forget(&env->ctx, &f);
 	CHECK(access(path, F_OK) < 0); /* dirty cache file removed */
-	CHECK_RC(content_commit(&env->ctx, &f, tenv_upload, env, &garbage, &n), 0);
+	CHECK_RC(content_commit(&env->ctx, &f, ++env->seq, tenv_upload, env, &garbage, &n), 0);
 	CHECK_RC(n, 4); /* segments 0, 1 (both versions: growing resealed it) and 2 */
 	content_release(&f);
 	free(garbage);
@@ -393,7 +397,7 @@ static void test_commit_hands_out_dirty_once(struct tenv *env)
 	CHECK_RC(write_all(env, &f, 2 * MIB, 0), 0);
 	CHECK_RC(tenv_commit(env, &f), 0);
 	CHECK_RC(tenv_store_objects(env), 2);
-	CHECK_RC(content_commit(&env->ctx, &f, tenv_upload, env, &garbage, &n), 0);
+	CHECK_RC(content_commit(&env->ctx, &f, ++env->seq, tenv_upload, env, &garbage, &n), 0);
 	CHECK_RC(n, 0);
 	CHECK(garbage == NULL);
 	/* Shrinking a clean last segment copies it on write. */
@@ -479,11 +483,12 @@ int main(void)
 	    test_fds_stay_bounded,
 	};
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < 2 * n; i++) {
 		for (size_t t = 0; t < sizeof(tests) / sizeof(tests[0]); t++) {
 			struct tenv env;
 
-			if (tenv_open(&env, suites[i]) < 0) {
+			/* Each suite in format 1 (per-file keys) and 2 (per segment). */
+			if (tenv_open_format(&env, suites[i % n], 1 + (int)(i / n)) < 0) {
 				CHECK(!"tenv_open");
 				continue;
 			}

@@ -80,7 +80,7 @@ def read_vault(d, passphrase, use_recovery):
     check_head(head, fmt)
     tree = {}
     walk(d, vid, mk, ck, cfg['content_cipher'], fmt, head['root'], '', tree)
-    return head['seq'], tree
+    return head['seq'], fmt, tree
 
 HEAD_V2 = {'seq', 'root', 't', 'dev', 'dn', 'parent', 'keep', 'gr'}
 def check_head(head, fmt):
@@ -112,6 +112,10 @@ def walk(d, vid, mk, ck, cipher, fmt, e, path, tree):
             walk(d, vid, mk, ck, cipher, fmt, c, p, tree)
         elif c['t'] == 'l':
             tree[p] = ('->', c['tg'] if 'tg' in c else base64.b64decode(c['tgb']))
+        elif c['t'] in 'pscb' and fmt == 2:  # special files: mode type bits and rd
+            want = {'p': 0o010000, 's': 0o140000, 'c': 0o020000, 'b': 0o060000}[c['t']]
+            assert c['m'] & 0o170000 == want and ('rd' in c) == (c['t'] in 'cb')
+            tree[p] = (c['t'], c.get('rd'))
         else:
             tree[p] = read_file(d, vid, ck, cipher, fmt, c)
 
@@ -122,34 +126,41 @@ def read_file(d, vid, ck, cipher, fmt, c):
     for i, k in enumerate(c['seg']):
         m = min(256, C - 256*i)
         if k is None: out += b'\0' * 4096 * m; continue
+        created = 0
         if fmt == 2: k, created = k  # ["<key hex>", c]
+        # FORMAT.md "Keys": c = 0, the per-file key; else the segment key
+        ck_seg = fk if created == 0 else hashlib.blake2b(bytes.fromhex(k) + b'sealfs-segkey02', digest_size=32, key=fk).digest()
         o = obj(d, k); assert len(o) == m * L
         for j in range(m):
             idx = 256*i + j; ch = o[j*L:(j+1)*L]
             ad = vid + fid + bytes.fromhex(k) + struct.pack('<Q', idx) + (b'\x01' if idx == C-1 else b'\x00')
-            if cipher == 'aes256gcm': out += AESGCM(fk).decrypt(ch[:12], ch[12:], ad)
-            else: out += xchacha_open(fk, ch[:24], ch[24:], ad)
+            if cipher == 'aes256gcm': out += AESGCM(ck_seg).decrypt(ch[:12], ch[12:], ad)
+            else: out += xchacha_open(ck_seg, ch[:24], ch[24:], ad)
     return out[:s]
 
 
-def expected_tree():
-    return {
+def expected_tree(fmt):
+    t = {
         "/hello.txt": b"Hello, sealfs!\n",
         "/big.bin": bytes(i % 251 for i in range(5000)),
         "/link": ("->", "hello.txt"),
         "/docs/": None,
         "/docs/empty": b"",
     }
+    if fmt == 2:
+        t["/fifo"] = ("p", None)
+        t["/tty0"] = ("c", 1024)
+    return t
 
 
 def check(d):
     ways = [True] + ([False] if Argon2id else [])
     for use_recovery in ways:
-        seq, tree = read_vault(d, PASSPHRASE, use_recovery)
-        if seq != 1 or tree != expected_tree():
+        seq, fmt, tree = read_vault(d, PASSPHRASE, use_recovery)
+        if seq != 1 or tree != expected_tree(fmt):
             print("FAIL %s (%s): seq %d, tree %r" % (d, "recovery" if use_recovery else "passphrase", seq, sorted(tree)))
             return 1
-    print("ok %s (%s)" % (d, "recovery and passphrase" if Argon2id else "recovery only"))
+    print("ok %s, format %d (%s)" % (d, fmt, "recovery and passphrase" if Argon2id else "recovery only"))
     return 0
 
 
@@ -159,6 +170,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for suite in ("aes256gcm", "xchacha20poly1305"):
             failures += check(os.path.join(golden, "golden-" + suite))
+            failures += check(os.path.join(golden, "golden-v2-" + suite))
             fresh = os.path.join(tmp, suite)
             os.mkdir(fresh)
             if subprocess.run([generator, "--generate", fresh, suite]).returncode != 0:
@@ -166,7 +178,7 @@ def main():
                 failures += suite != "aes256gcm"
                 continue
             failures += check(fresh)
-    print("%d passed, %d failed" % (4 - failures, failures))
+    print("%d passed, %d failed" % (6 - failures, failures))
     return 1 if failures else 0
 
 

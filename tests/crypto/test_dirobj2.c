@@ -230,7 +230,14 @@ static void test_encode_rejects(void)
 	e.nsegments = 1;
 	e.segments = calloc(1, sizeof(*e.segments));
 	e.segments[0] = (struct dirobj_segment){.present = false, .created = 5};
-	expect_encode(&e, 2, -EINVAL, "a hole with created");
+	expect_encode(&e, 1, 0, "a hole's created (not stored: ignored)");
+	entry(&e, DIROBJ_FILE, "f", 1, S_IFREG | 0644);
+	e.size = 1;
+	e.nsegments = 1;
+	e.segments = calloc(1, sizeof(*e.segments));
+	e.segments[0] =
+	    (struct dirobj_segment){.present = true, .created = (uint64_t)INT64_MAX + 1};
+	expect_encode(&e, 2, -EINVAL, "a segment's created beyond int64");
 	entry(&e, DIROBJ_FIFO, "p", 1, S_IFIFO | 0644);
 	e.rdev = 1;
 	expect_encode(&e, 2, -EINVAL, "a FIFO with rdev");

@@ -1,8 +1,9 @@
 /* test_golden.c - committed example vaults (tests/data/crypto/golden-*), one
- * per content cipher, written once by `test_crypto_golden --generate DIR
- * SUITE` and never again: reading them proves that today's code still opens
- * yesterday's bytes (format stability), through the same steps as the
- * "Reading a vault by hand" section of docs/FORMAT.md. */
+ * per content cipher and format (golden-SUITE: format 1; golden-v2-SUITE:
+ * format 2), written once by `test_crypto_golden --generate DIR SUITE` (which
+ * writes the current format) and never again: reading them proves that
+ * today's code still opens yesterday's bytes (format stability), through the
+ * same steps as the "Reading a vault by hand" section of docs/FORMAT.md. */
 #include <errno.h>
 #include <sys/stat.h>
 
@@ -16,6 +17,7 @@
 #define GOLDEN_PASS "sealfs golden vault"
 #define HELLO "Hello, sealfs!\n"
 #define BIG_BYTES 5000
+#define GOLDEN_RDEV 1024u /* "tty0": makedev(4, 0) */
 
 static char *read_file(const char *dir, const char *name, size_t *len)
 {
@@ -95,15 +97,22 @@ static unsigned char *read_content(struct golden *g, const struct dirobj_entry *
 {
 	size_t cs = chunk_sealed_bytes(g->cfg->suite), len = 0;
 	unsigned char *out = calloc(1, chunk_file_chunks(e->size) * CHUNK_PLAIN_BYTES + 1);
-	struct chunk_key *k = chunk_key_new(keys, g->cfg->suite, g->keys->content, e->id);
+	struct chunk_key *k = NULL;
 	struct chunk_ad ad;
 	char name[40];
 
 	memcpy(ad.vault_id, g->cfg->vault_id, 16);
 	memcpy(ad.file_id, e->id, 16);
-	for (uint64_t s = 0; out && k && s < e->nsegments; s++) {
+	for (uint64_t s = 0; out && s < e->nsegments; s++) {
 		unsigned char *seg;
 		uint64_t n = chunk_segment_stored_bytes(g->cfg->suite, e->size, s) / cs;
+		/* docs/FORMAT.md "Keys": created 0, the file's key; else its own. */
+		chunk_key_free(k);
+		k = e->segments[s].created == 0
+			? chunk_key_new(keys, g->cfg->suite, g->keys->content, e->id)
+			: chunk_key_new_segment(keys, g->cfg->suite, g->keys->content, e->id,
+						e->segments[s].store_key);
+		CHECK(k != NULL);
 		object_name(name, e->segments[s].store_key);
 		seg = (unsigned char *)read_file(g->dir, name, &len);
 		CHECK(seg && len == n * cs);
@@ -129,6 +138,25 @@ static const struct dirobj_entry *find(const struct dirobj *d, const char *name)
 	return NULL;
 }
 
+/* Format 2: the special files, and the created seqs (hello.txt's segment
+ * 0 as an upgrade leaves it, big.bin's 1: both key derivations). */
+static void check_tree_v2(const struct dirobj *d, const struct dirobj_entry *root)
+{
+	const struct dirobj_entry *e;
+
+	CHECK(root->ref.created == 1);
+	e = find(d, "fifo");
+	CHECK(e && e->type == DIROBJ_FIFO && e->mode == (S_IFIFO | 0644) && e->rdev == 0);
+	e = find(d, "tty0");
+	CHECK(e && e->type == DIROBJ_CHR && e->mode == (S_IFCHR | 0620) && e->rdev == GOLDEN_RDEV);
+	e = find(d, "hello.txt");
+	CHECK(e && e->nsegments == 1 && e->segments[0].created == 0);
+	e = find(d, "big.bin");
+	CHECK(e && e->nsegments == 1 && e->segments[0].created == 1);
+	e = find(d, "docs");
+	CHECK(e && e->ref.created == 1);
+}
+
 static void check_tree(struct golden *g, const struct dirobj_entry *root)
 {
 	struct dirobj d, sub;
@@ -136,7 +164,9 @@ static void check_tree(struct golden *g, const struct dirobj_entry *root)
 	unsigned char big[BIG_BYTES], *c;
 
 	CHECK_RC(open_dir(&d, g, root), 0);
-	CHECK(d.nentries == 4 && memcmp(d.dir_id, root->id, 16) == 0);
+	CHECK(d.nentries == (g->cfg->format == 1 ? 4u : 6u) && memcmp(d.dir_id, root->id, 16) == 0);
+	if (g->cfg->format >= 2)
+		check_tree_v2(&d, root);
 	e = find(&d, "hello.txt");
 	CHECK(e && e->size == strlen(HELLO) && e->nsegments == 1);
 	if (e && (c = read_content(g, e))) {
@@ -165,7 +195,7 @@ static void check_tree(struct golden *g, const struct dirobj_entry *root)
 	dirobj_release(&d);
 }
 
-static void check_golden(const char *dir, enum suite_id suite)
+static void check_golden(const char *dir, enum suite_id suite, int format)
 {
 	struct golden g = {.dir = dir};
 	struct meta_ad had = {.kind = META_KIND_HEAD, .version = 0};
@@ -180,7 +210,7 @@ static void check_golden(const char *dir, enum suite_id suite)
 	if (!text || !rtext)
 		return;
 	CHECK_RC(vault_config_parse(&g.cfg, text, len), 0);
-	CHECK(g.cfg && g.cfg->suite == suite);
+	CHECK(g.cfg && g.cfg->suite == suite && g.cfg->format == format);
 	CHECK_RC(vault_unlock_passphrase(&g.keys, g.cfg, GOLDEN_PASS, strlen(GOLDEN_PASS)), 0);
 	CHECK_RC(vault_unlock_recovery(&k2, g.cfg, rtext), 0);
 	CHECK(g.keys && k2 && sodium_memcmp(g.keys, k2, sizeof(*k2)) == 0);
@@ -194,6 +224,9 @@ static void check_golden(const char *dir, enum suite_id suite)
 			 0);
 		CHECK_RC(dirobj_head_decode(&head, plain, plen, g.cfg->format), 0);
 		CHECK(head.seq == 1);
+		CHECK(format == 1 || (strcmp(head.device_name, "golden") == 0 &&
+				      head.keep == 30 * 86400 && head.grace == 86400 &&
+				      head.time.sec == 1735689600 && head.device[0] == 0x5e));
 		check_tree(&g, &head.root);
 		dirobj_head_release(&head);
 		meta_free_plain(plain, plen);
@@ -242,19 +275,23 @@ static void gen_entry(struct dirobj_entry *e, enum dirobj_type t, const char *na
 	e->name_len = strlen(name);
 	e->type = t;
 	randombytes_buf(e->id, 16);
-	e->mode = t == DIROBJ_FILE  ? S_IFREG | 0644
-		  : t == DIROBJ_DIR ? S_IFDIR | 0755
-				    : S_IFLNK | 0777;
+	e->mode = t == DIROBJ_FILE   ? S_IFREG | 0644
+		  : t == DIROBJ_DIR  ? S_IFDIR | 0755
+		  : t == DIROBJ_FIFO ? S_IFIFO | 0644
+		  : t == DIROBJ_CHR  ? S_IFCHR | 0620
+				     : S_IFLNK | 0777;
+	e->rdev = t == DIROBJ_CHR ? GOLDEN_RDEV : 0;
 	e->uid = e->gid = 1000;
 	e->atime = e->mtime = e->ctime = (struct dirobj_time){1735689600, 123456789};
 }
 
+/* created: the segment's (format 2; 0 seals under the file's key). */
 static void gen_file(struct golden *g, struct dirobj_entry *e, const unsigned char *data,
-		     size_t size)
+		     size_t size, uint64_t created)
 {
 	size_t cs = chunk_sealed_bytes(g->cfg->suite), n = chunk_file_chunks(size);
 	unsigned char *seg = malloc(n * cs + 1);
-	struct chunk_key *k = chunk_key_new(keys, g->cfg->suite, g->keys->content, e->id);
+	struct chunk_key *k;
 	struct chunk_ad ad;
 	char name[40];
 
@@ -262,7 +299,11 @@ static void gen_file(struct golden *g, struct dirobj_entry *e, const unsigned ch
 	e->nsegments = chunk_file_segments(size); /* one segment at most here */
 	e->segments = calloc(1, sizeof(*e->segments));
 	e->segments[0].present = true;
+	e->segments[0].created = created;
 	randombytes_buf(e->segments[0].store_key, 16);
+	k = created == 0 ? chunk_key_new(keys, g->cfg->suite, g->keys->content, e->id)
+			 : chunk_key_new_segment(keys, g->cfg->suite, g->keys->content, e->id,
+						 e->segments[0].store_key);
 	memcpy(ad.vault_id, g->cfg->vault_id, 16);
 	memcpy(ad.file_id, e->id, 16);
 	memcpy(ad.segment_key, e->segments[0].store_key, 16);
@@ -290,6 +331,7 @@ static void gen_dir(struct golden *g, struct dirobj_entry *de, struct dirobj *di
 
 	memcpy(dir->dir_id, de->id, 16);
 	de->ref.version = 1;
+	de->ref.created = g->cfg->format >= 2 ? 1 : 0;
 	randombytes_buf(de->ref.store_key, 16);
 	memcpy(ad.vault_id, g->cfg->vault_id, 16);
 	memcpy(ad.object_id, de->id, 16);
@@ -332,13 +374,19 @@ static int generate(const char *dir, enum suite_id suite)
 	docs.nentries = 1;
 	docs.entries = calloc(1, sizeof(*docs.entries));
 	gen_entry(&docs.entries[0], DIROBJ_FILE, "empty");
-	root.nentries = 4;
-	root.entries = calloc(4, sizeof(*root.entries));
+	root.nentries = g.cfg->format >= 2 ? 6 : 4;
+	root.entries = calloc(6, sizeof(*root.entries));
 	gen_entry(&root.entries[0], DIROBJ_FILE, "hello.txt");
-	gen_file(&g, &root.entries[0], (const unsigned char *)HELLO, strlen(HELLO));
+	/* Format 2: hello.txt's segment as an upgrade leaves it (created 0,
+	 * the file's key), big.bin's written since (its own key). */
+	gen_file(&g, &root.entries[0], (const unsigned char *)HELLO, strlen(HELLO), 0);
 	gen_entry(&root.entries[1], DIROBJ_FILE, "big.bin");
 	big_content(big);
-	gen_file(&g, &root.entries[1], big, sizeof(big));
+	gen_file(&g, &root.entries[1], big, sizeof(big), g.cfg->format >= 2 ? 1 : 0);
+	if (g.cfg->format >= 2) {
+		gen_entry(&root.entries[4], DIROBJ_FIFO, "fifo");
+		gen_entry(&root.entries[5], DIROBJ_CHR, "tty0");
+	}
 	gen_entry(&root.entries[2], DIROBJ_SYMLINK, "link");
 	root.entries[2].target = strdup("hello.txt");
 	root.entries[2].target_len = 9;
@@ -382,14 +430,17 @@ int main(int argc, char **argv)
 		secmem_pool_free(keys);
 		return 1;
 	}
-	for (size_t i = 0; i < 2; i++) {
-		if (!suite_available(suites[i])) {
-			printf("suite %s unavailable on this cpu: skipped\n",
-			       suite_name(suites[i]));
+	for (size_t i = 0; i < 4; i++) {
+		enum suite_id suite = suites[i % 2];
+		int format = 1 + (int)(i / 2);
+
+		if (!suite_available(suite)) {
+			printf("suite %s unavailable on this cpu: skipped\n", suite_name(suite));
 			continue;
 		}
-		snprintf(dir, sizeof(dir), "%s/golden-%s", data, suite_name(suites[i]));
-		check_golden(dir, suites[i]);
+		snprintf(dir, sizeof(dir), "%s/golden-%s%s", data, format == 1 ? "" : "v2-",
+			 suite_name(suite));
+		check_golden(dir, suite, format);
 	}
 	secmem_pool_free(keys);
 	return check_done("test_golden");

@@ -64,7 +64,7 @@ struct fmount {
 /* Creates the store and an empty vault in a new temporary directory; with
  * tmpfs_opts the store directory is a tmpfs mounted with those options (needs
  * root; -EPERM otherwise). */
-static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
+static inline int fenv_init_store_format(struct fenv *e, const char *tmpfs_opts, int format)
 {
 	struct vault_kdf_cost cost = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 	struct backend_opts opts = {.create = 1};
@@ -90,6 +90,8 @@ static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
 	if (r == 0)
 		r = vault_create(&e->cfg, &e->keys, suite_default(), TEST_PASS, strlen(TEST_PASS),
 				 cost, recovery, sizeof(recovery));
+	if (r == 0 && format)
+		e->cfg->format = format; /* the fs layer reads only this field */
 	if (r == 0)
 		r = engine_init_tree(e->store, e->cfg, e->keys, err, sizeof(err));
 	if (r)
@@ -97,7 +99,18 @@ static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
 	return r;
 }
 
+static inline int fenv_init_store(struct fenv *e, const char *tmpfs_opts)
+{
+	return fenv_init_store_format(e, tmpfs_opts, 0);
+}
+
 static inline int fenv_init(struct fenv *e) { return fenv_init_store(e, NULL); }
+
+/* A vault of the given format (1 or 2) for the engine; 0: the default. */
+static inline int fenv_init_format(struct fenv *e, int format)
+{
+	return fenv_init_store_format(e, NULL, format);
+}
 
 static inline void fenv_free(struct fenv *e)
 {

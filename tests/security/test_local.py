@@ -76,7 +76,9 @@ class ThiefWhileLocked(unittest.TestCase):
             needles += su.forms(text)
         secrets = keys.secrets() + [
             ("file key", su.file_key(keys, bytes.fromhex(e["id"])))
-            for e in tree.entries.values() if e["t"] == "f"]
+            for e in tree.entries.values() if e["t"] == "f"] + [
+            ("segment key", k) for p, e in tree.entries.items() if e["t"] == "f"
+            for k in tree.segment_keys(p)]
         self.assertGreaterEqual(len(secrets), 7)
         for _, k in secrets:
             needles += su.forms(k)

@@ -163,6 +163,12 @@ def file_key(keys, file_id):
                            person=b"sealfs-filekey01").digest()
 
 
+def segment_key(keys, file_id, seg_key):
+    """Format 2, a segment version with created != 0 (FORMAT.md "Keys")."""
+    return hashlib.blake2b(seg_key + b"sealfs-segkey02", digest_size=32,
+                           key=file_key(keys, file_id)).digest()
+
+
 # ---- metadata reader (FORMAT.md "Metadata objects", "Directory object", "Head") ----
 
 def object_path(store, key_hex):
@@ -194,6 +200,7 @@ class Tree:
         with open(os.path.join(store, "head"), "rb") as f:
             head = open_meta(keys, f.read(), 2, b"\0" * 16, 0, b"\0" * 16)
         self.seq = head["seq"]
+        self.keys = keys
         self.entries = {}
         self.dir_key = {}
         self._walk(store, keys, head["root"], b"")
@@ -214,6 +221,13 @@ class Tree:
         """Store keys (hex) of a file's present segments: "<hex>" in format 1,
         ["<hex>", c] in format 2."""
         return [k if isinstance(k, str) else k[0] for k in self.entries[path]["seg"] if k]
+
+    def segment_keys(self, path):
+        """The chunk keys of a file's present segments sealed under their own
+        key (format 2, created != 0)."""
+        e = self.entries[path]
+        return [segment_key(self.keys, bytes.fromhex(e["id"]), bytes.fromhex(k[0]))
+                for k in e["seg"] if isinstance(k, list) and k[1] != 0]
 
 
 # ---- stores ----
