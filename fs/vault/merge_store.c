@@ -64,24 +64,53 @@ static int ms_add(struct upload_merge_out *out, const uint8_t key[OBJECT_ID_BYTE
 
 struct ms_reseal {
 	struct merge_store *m;
-	struct chunk_key *from, *to;
 	unsigned char *plain; /* one chunk, sodium_malloc'ed */
 	size_t sz;	      /* sealed bytes of a chunk */
 };
+
+/* The key a segment version is sealed under: the per-segment key when it was
+ * made by a format-2 commit (created != 0), else the file's (FORMAT.md). */
+static struct chunk_key *ms_key(struct merge_store *m, const uint8_t file[OBJECT_ID_BYTES],
+				const uint8_t seg[OBJECT_ID_BYTES], uint64_t created)
+{
+	if (created)
+		return chunk_key_new_segment(m->keys, m->suite, m->content_key, file, seg);
+	return chunk_key_new(m->keys, m->suite, m->content_key, file);
+}
+
+static int ms_reseal_chunks(struct ms_reseal *rs, const unsigned char *old, unsigned char *fresh,
+			    size_t len, struct chunk_ad *from, struct chunk_ad *to, uint64_t first,
+			    uint64_t nchunks, uint64_t created, uint64_t seq)
+{
+	struct chunk_key *kf = ms_key(rs->m, from->file_id, from->segment_key, created);
+	struct chunk_key *kt = ms_key(rs->m, to->file_id, to->segment_key, seq);
+	int r = kf && kt ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < len / rs->sz; i++) {
+		from->index = to->index = first + i;
+		from->last = to->last = from->index + 1 == nchunks;
+		r = chunk_open(rs->plain, old + i * rs->sz, from, kf);
+		if (r == 0)
+			r = chunk_seal(fresh + i * rs->sz, rs->plain, CHUNK_PLAIN_BYTES, to, kt);
+	}
+	sodium_memzero(rs->plain, CHUNK_PLAIN_BYTES);
+	chunk_key_free(kf);
+	chunk_key_free(kt);
+	return r;
+}
 
 static int ms_reseal_seg(struct ms_reseal *rs, struct dirobj_entry *e,
 			 const uint8_t source[OBJECT_ID_BYTES], size_t s, uint64_t seq,
 			 struct upload_merge_out *out)
 {
 	struct dirobj_segment *seg = &e->segments[s];
-	uint64_t nchunks = chunk_file_chunks(e->size), want;
+	uint64_t want = chunk_segment_stored_bytes(rs->m->suite, e->size, s);
 	char text[OBJECT_KEY_TEXT_BYTES];
 	struct chunk_ad from = {0}, to = {0};
 	unsigned char *old, *fresh;
 	size_t len;
 	int r;
 
-	want = chunk_segment_stored_bytes(rs->m->suite, e->size, s);
 	object_key_text(text, seg->store_key);
 	r = cache_read_object(rs->m->cache, text, want, &old, &len);
 	if (r)
@@ -98,22 +127,16 @@ static int ms_reseal_seg(struct ms_reseal *rs, struct dirobj_entry *e,
 	to = from;
 	memcpy(to.file_id, e->id, OBJECT_ID_BYTES);
 	randombytes_buf(to.segment_key, OBJECT_ID_BYTES);
-	for (size_t i = 0; r == 0 && i < len / rs->sz; i++) {
-		from.index = to.index = (uint64_t)s * SEGMENT_CHUNKS + i;
-		from.last = to.last = from.index + 1 == nchunks;
-		r = chunk_open(rs->plain, old + i * rs->sz, &from, rs->from);
-		if (r == 0)
-			r = chunk_seal(fresh + i * rs->sz, rs->plain, CHUNK_PLAIN_BYTES, &to,
-				       rs->to);
-	}
-	sodium_memzero(rs->plain, CHUNK_PLAIN_BYTES);
+	r = ms_reseal_chunks(rs, old, fresh, len, &from, &to, (uint64_t)s * SEGMENT_CHUNKS,
+			     chunk_file_chunks(e->size), seg->created,
+			     rs->m->format >= 2 ? seq : 0);
 	free(old);
 	if (r) {
 		free(fresh);
 		return r;
 	}
 	memcpy(seg->store_key, to.segment_key, OBJECT_ID_BYTES);
-	seg->created = seq;
+	seg->created = rs->m->format >= 2 ? seq : 0;
 	return ms_add(out, seg->store_key, fresh, len);
 }
 
@@ -124,16 +147,12 @@ static int ms_reseal(struct merge_store *m, struct dirobj_entry *e,
 	struct ms_reseal rs = {.m = m, .sz = chunk_sealed_bytes(m->suite)};
 	int r = 0;
 
-	rs.from = chunk_key_new(m->keys, m->suite, m->content_key, source);
-	rs.to = chunk_key_new(m->keys, m->suite, m->content_key, e->id);
 	rs.plain = sodium_malloc(CHUNK_PLAIN_BYTES);
-	if (!rs.from || !rs.to || !rs.plain)
+	if (!rs.plain)
 		r = -ENOMEM;
 	for (size_t s = 0; r == 0 && s < e->nsegments; s++)
 		if (e->segments[s].present)
 			r = ms_reseal_seg(&rs, e, source, s, seq, out);
-	chunk_key_free(rs.from);
-	chunk_key_free(rs.to);
 	sodium_free(rs.plain);
 	return r;
 }
