@@ -79,6 +79,62 @@ int upload_set_base(struct upload *u, const unsigned char *head, size_t len)
 	return 0;
 }
 
+int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
+		  const struct backend_version *ver, uint64_t seq)
+{
+	unsigned char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, head, len);
+	pthread_mutex_lock(&u->lock);
+	free(u->rebase);
+	u->rebase = copy;
+	u->rebase_len = len;
+	u->rebase_ver = *ver;
+	u->rebase_seq = seq;
+	head_hash(u->known_hash, head, len);
+	u->work = true;
+	pthread_cond_signal(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES])
+{
+	pthread_mutex_lock(&u->lock);
+	memcpy(out, u->known_hash, HEAD_HASH_BYTES);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* A rebase (upload_rebase) waiting: the store's head the tree now shows
+ * becomes the one the next head replaces, and the pin moves to it. */
+int upload_apply_rebase(struct upload *u)
+{
+	unsigned char *head;
+	size_t len;
+	int r;
+
+	pthread_mutex_lock(&u->lock);
+	head = u->rebase;
+	len = u->rebase_len;
+	u->rebase = NULL;
+	if (head) {
+		u->head_ver = u->rebase_ver;
+		u->stored_seq = u->rebase_seq;
+		head_hash(u->stored_hash, head, len);
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (!head)
+		return 0;
+	u->diverged = false;
+	free(u->base_head);
+	u->base_head = head;
+	u->base_len = len;
+	r = upload_remember(u);
+	return r;
+}
+
 void upload_merge_out_release(struct upload_merge_out *out)
 {
 	for (size_t i = 0; out->objs && i < out->nobjs; i++)

@@ -79,6 +79,11 @@ struct upload {
  * call). -EAGAIN: a record came meanwhile; run the round again. Thread only. */
 int upload_put_head(struct upload *u, const struct journal_record *last, const unsigned char **head,
 		    size_t *len, uint64_t *seq);
+/* Applies a pending upload_rebase before a round (thread only): 0 or the
+ * pin's error. */
+int upload_apply_rebase(struct upload *u);
+/* upload.c: advances the pin (CACHE/state) to the stored head (thread only). */
+int upload_remember(struct upload *u);
 /* Keeps a copy of the sealed head the next records build on (thread only). */
 int upload_set_base(struct upload *u, const unsigned char *head, size_t len);
 /* Counts bytes the store took, for upload_stats. Takes the lock. */
