@@ -8,7 +8,8 @@ writes (S3RVER_IGNORE_CONDITIONAL=1, as servers from before 2024 do): the
 probe at the first upload finds it out, the mount warns once and says so in
 `sealfs status`, the probe's objects are deleted again (fsck finds no
 orphan), and the check of the head just before each write still makes the
-second device merge in this (sequential) scenario."""
+second device merge in this (sequential) scenario. With --poll 1 each mount
+shows the other's changes within seconds."""
 
 import os
 import sys
@@ -53,6 +54,13 @@ class Conditional(u.ServerCase):
         self.v = u.S3Vault("devices", self.server, "vault")
         self.v.init()
         devices.merge_devices(self, self.v)
+
+    def test_poll_shows_changes(self):
+        """--poll 1: a change on one mount shows on the other in seconds."""
+        self.v = u.S3Vault("devices", self.server, "vault")
+        self.v.init()
+        took = devices.poll_devices(self, self.v)
+        self.assertLess(took, 10)
 
 
 class IgnoringServer(Conditional):
