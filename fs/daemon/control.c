@@ -113,6 +113,10 @@ static int control_status(const struct control *c, struct control_status *st)
 				      .last_error_time = us.last_err_time,
 				      .head_conflict = us.conflict,
 				      .conflict_seq = us.conflict_seq,
+				      .merges = us.merges,
+				      .last_merge_time = (uint64_t)us.last_merge_time,
+				      .last_merge_entries = us.last_merged,
+				      .last_merge_conflicts = us.last_conflicts,
 				      .cas_ignored = us.cas_ignored};
 	pthread_mutex_lock(&t->lock);
 	st->uncommitted = t->dirty;

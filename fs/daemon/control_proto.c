@@ -28,6 +28,10 @@ static const struct {
     {"inodes", offsetof(struct control_status, inodes)},
     {"idle_dirs", offsetof(struct control_status, idle_dirs)},
     {"conflict_seq", offsetof(struct control_status, conflict_seq)},
+    {"merges", offsetof(struct control_status, merges)},
+    {"last_merge_time", offsetof(struct control_status, last_merge_time)},
+    {"last_merge_entries", offsetof(struct control_status, last_merge_entries)},
+    {"last_merge_conflicts", offsetof(struct control_status, last_merge_conflicts)},
 };
 
 #define CONTROL_PROTO_NCOUNTS (sizeof(control_proto_counts) / sizeof(control_proto_counts[0]))

@@ -37,19 +37,23 @@ struct control_status {
 	uint64_t uploaded_bytes;  /* bytes the store took since the mount */
 	uint64_t upload_rate;	  /* bytes/s over the last rate_window_s seconds */
 	uint64_t rate_window_s;
-	uint64_t store_seq;	     /* head seq in the store */
-	uint64_t committed_seq;	     /* newest commit (journaled or stored) */
-	uint64_t oldest_pending_seq; /* oldest record in the journal; 0: none */
-	uint64_t inodes;	     /* inodes in the daemon's memory (tree.h) */
-	uint64_t idle_dirs;	     /* loaded directories it may unload (tree_cache.h) */
-	uint64_t conflict_seq;	     /* head_conflict: the newest commit not stored */
-	bool uncommitted;	     /* in-memory changes the committer has not sealed yet */
-	bool store_failing;	     /* the uploader's last round failed */
-	bool head_conflict;	     /* another device changed the store's head: nothing
-					is uploaded any more (upload.h) */
-	bool cas_ignored;	     /* the store ignores conditional writes */
-	int last_error;		     /* positive errno of the last store failure; 0: none */
-	int64_t last_error_time;     /* its Unix time in seconds */
+	uint64_t store_seq;	       /* head seq in the store */
+	uint64_t committed_seq;	       /* newest commit (journaled or stored) */
+	uint64_t oldest_pending_seq;   /* oldest record in the journal; 0: none */
+	uint64_t inodes;	       /* inodes in the daemon's memory (tree.h) */
+	uint64_t idle_dirs;	       /* loaded directories it may unload (tree_cache.h) */
+	uint64_t conflict_seq;	       /* head_conflict: the newest commit not stored */
+	uint64_t merges;	       /* heads merged with another device's since the mount */
+	uint64_t last_merge_time;      /* Unix seconds of the last merge; 0: none */
+	uint64_t last_merge_entries;   /* entries it merged */
+	uint64_t last_merge_conflicts; /* conflict names and copies it made */
+	bool uncommitted;	       /* in-memory changes the committer has not sealed yet */
+	bool store_failing;	       /* the uploader's last round failed */
+	bool head_conflict;	       /* another device changed the store's head: nothing
+					  is uploaded any more (upload.h) */
+	bool cas_ignored;	       /* the store ignores conditional writes */
+	int last_error;		       /* positive errno of the last store failure; 0: none */
+	int64_t last_error_time;       /* its Unix time in seconds */
 };
 
 /* Parses one request (len bytes, without the newline; need not be

@@ -22,6 +22,7 @@ struct mount_opts {
 	const char *fuse_opts;	    /* extra -o options for libfuse, or NULL */
 	unsigned commit_delay_ms;   /* write-back delay before a background commit */
 	unsigned idle_lock_s;	    /* unmount (lock) after this long without requests; 0: never */
+	unsigned poll_s;	    /* format 2: read the store's head this often; 0: never */
 	uint64_t cache_size;	    /* --cache-size in bytes; 0: no limit */
 	unsigned cache_full_wait_s; /* how long a writer waits for room before ENOSPC */
 	int ready_fd;		  /* one byte '0' written once mounted, then closed; -1 for none */

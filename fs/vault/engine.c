@@ -26,6 +26,7 @@
 #include "history.h"
 #include "journal.h"
 #include "log.h"
+#include "merge_store.h"
 #include "meta.h"
 #include "prefetch.h"
 #include "seal.h"
@@ -414,8 +415,25 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
 		engine_pin_device(&e->tree->head_tmpl, e->pin); /* this device writes */
 	}
-	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id,
-			 &base->up);
+	struct upload_base up = base->up;
+	if (cfg->format >= 2 && !o->read_only && !up.conflict) {
+		struct merge_store tmpl = {.cache = e->cache,
+					   .meta_key = keys->meta,
+					   .content_key = keys->content,
+					   .suite = cfg->suite,
+					   .format = cfg->format,
+					   .keys = e->tree->cctx.keys};
+
+		memcpy(tmpl.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+		e->merge = merge_store_new(&tmpl);
+		if (!e->merge)
+			return errbuf_fail(err, size, -ENOMEM, "out of memory");
+		up.head = base->sealed;
+		up.head_len = base->len;
+		up.merge = merge_store_run;
+		up.merge_ctx = e->merge;
+	}
+	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, &up);
 	if (r)
 		return errbuf_fail(err, size, r, "starting the uploader failed");
 	if (!o->read_only && sweep_start(&e->sweep, store) != 0)
@@ -429,6 +447,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		return errbuf_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
 	commit_set_store_wait(e->commit, o->store_wait_ms);
 	e->tree->commit = e->commit;
+	if (e->merge)
+		merge_store_set(e->merge, e->commit);
 	return cfg->format >= 2 ? engine_open_history(e, head, cfg, keys, err, size) : 0;
 }
 
@@ -456,7 +476,9 @@ void engine_close(struct engine *e)
 {
 	sweep_stop(e->sweep);
 	prefetch_stop(e->prefetch);
+	merge_store_off(e->merge);
 	upload_stop(e->up);
+	merge_store_free(e->merge);
 	commit_free(e->commit);
 	tree_free(e->tree);
 	journal_close(e->journal);

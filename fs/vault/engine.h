@@ -70,6 +70,8 @@ struct engine {
 	struct prefetch *prefetch; /* read-ahead for a remote store; NULL for a local one */
 	struct sweep *sweep;	   /* aborts abandoned uploads once (sweep.h); or NULL */
 	struct head_pin *pin;	   /* CACHE/state, advanced by the uploader */
+	struct merge_store *merge; /* format 2: the uploader's merge hook (merge_store.h); the
+				      daemon switches it off before the keys go */
 	struct engine_head_info store_head;
 };
 

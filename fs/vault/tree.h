@@ -92,6 +92,10 @@ struct inode {
 
 	/* Written holding tree_lock and lock; read holding either. */
 	bool unlinked;
+	/* Written holding tree_lock and lock, before unlinked: taken out of the
+	 * namespace because another device's head no longer has it here
+	 * (tree_refresh.c): its objects are not this mount's garbage. */
+	bool foreign;
 	/* lock (tree_inode_lock) from here. Files: a failure not yet reported
 	 * to a program (wb_err: negative errno; 0: none), set by a failed
 	 * change (tree_write, a size change) or a failed commit that held this
