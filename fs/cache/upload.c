@@ -463,6 +463,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->head_ver = base->ver;
 	u->merge = base->merge;
 	u->merge_ctx = base->merge_ctx;
+	u->diverged = base->merge && base->diverged;
 	if (base->merge && base->head && upload_set_base(u, base->head, base->head_len) != 0) {
 		free(u);
 		return -ENOMEM;

@@ -116,7 +116,17 @@ struct upload_base {
 	size_t head_len;
 	upload_merge_fn merge;
 	void *merge_ctx;
+	/* Format 2: another device's head is over this cache's records (a mount
+	 * after an outage): the first round merges onto it, with head (NULL:
+	 * unknown, a two-way merge) as the base. */
+	bool diverged;
 };
+
+/* The cache file holding the sealed head a mount's records build on
+ * (format 2; written by the uploader whenever that head changes). */
+#define UPLOAD_BASE_FILE "base-head"
+/* Its bytes (new: free) from cache_dir. -ENOENT none; read errors. */
+int upload_read_base(const char *cache_dir, unsigned char **out, size_t *len);
 
 /* Starts the uploader thread over store, cache and the cache's open journal
  * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard.

@@ -16,6 +16,7 @@
 
 #include "chunk.h"
 #include "commit.h"
+#include "log.h"
 #include "merge.h"
 #include "meta.h"
 #include "seal.h"
@@ -270,6 +271,15 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 	r = ms_open_heads(m, req, &h);
 	if (r == 0)
 		r = ms_merge(m, req, &h, &res);
+	if (r == -ENOENT && h.has_base) {
+		/* The base's objects are gone from the store and the cache (an
+		 * outage longer than the other device kept them): two-way. */
+		log_msg(LOG_WARNING,
+			"merge: the base's directory objects are gone: merging "
+			"two-way (entries both sides hold differently are kept twice)");
+		h.has_base = false;
+		r = ms_merge(m, req, &h, &res);
+	}
 	if (r == 0)
 		r = commit_reserve_seq(c, h.r.seq, req->newest, &seq);
 	for (size_t i = 0; r == 0 && i < res.ncopies; i++) {
