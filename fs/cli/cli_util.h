@@ -124,8 +124,8 @@ bool cli_local_path(const char *url, const char **path);
 int cli_check_sealfs_mount(const char *arg, const char *mnt);
 
 /* The commands. argv[0] is the command name; each returns an exit code. */
-int cli_init_main(int argc, char **argv); /* cli_init.c */
-int cli_init_info_main(int argc, char **argv); /* cli_info.c */
+int cli_init_main(int argc, char **argv);	 /* cli_init.c */
+int cli_init_info_main(int argc, char **argv);	 /* cli_info.c */
 int cli_mount_main(int argc, char **argv);	 /* cli_mount.c */
 int cli_unmount_main(int argc, char **argv);	 /* cli_unmount.c */
 int cli_keys_passwd_main(int argc, char **argv); /* cli_keys.c */
