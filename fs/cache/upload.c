@@ -258,6 +258,7 @@ static int upload_heads(struct upload_round *rd)
 	pthread_mutex_lock(&u->lock);
 	u->stored_seq = seq;
 	memcpy(u->known_hash, u->stored_hash, HEAD_HASH_BYTES);
+	u->known_merged = rd->merged;
 	pthread_mutex_unlock(&u->lock);
 	return upload_remember(u);
 }

@@ -164,8 +164,9 @@ int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
 		  const struct backend_version *ver, uint64_t seq);
 /* The hash (head_hash) of the newest head this uploader stored or was
  * rebased to: a head in the store with this hash is this mount's own.
- * Thread-safe. */
-void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
+ * Returns whether it is a merge with another device's head (which the
+ * mounted tree does not show until a refresh). Thread-safe. */
+bool upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call

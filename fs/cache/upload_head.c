@@ -148,17 +148,22 @@ int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
 	u->rebase_ver = *ver;
 	u->rebase_seq = seq;
 	head_hash(u->known_hash, head, len);
+	u->known_merged = false;
 	u->work = true;
 	pthread_cond_signal(&u->cond);
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
 
-void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES])
+bool upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES])
 {
+	bool merged;
+
 	pthread_mutex_lock(&u->lock);
 	memcpy(out, u->known_hash, HEAD_HASH_BYTES);
+	merged = u->known_merged;
 	pthread_mutex_unlock(&u->lock);
+	return merged;
 }
 
 /* A rebase (upload_rebase) waiting: the store's head the tree now shows

@@ -1,11 +1,10 @@
 /* poll_head.c - showing another device's changes in a mounted format-2 vault
  * (poll_head.h). One poll: read the store's head; if it is new and not this
- * mount's own, commit and upload this mount's changes (the uploader merges
- * them onto it), read the head again, and bring the tree to it under
- * commit_lock with no commit pending (tree_refresh); then rebase the
- * uploader on it and tell the kernel what changed. Must never refresh onto
- * a head that failed to authenticate or is older than the one shown, and
- * never call the kernel with a lock held. Logs seqs and counts only. */
+ * mount's own (or its own merge with another device's), commit and upload this mount's changes (the
+ * uploader merges them onto it), read the head again, and bring the tree to it under commit_lock
+ * with no commit pending (tree_refresh); then rebase the uploader on it and tell the kernel what
+ * changed. Must never refresh onto a head that failed to authenticate or is older than the one
+ * shown, and never call the kernel with a lock held. Logs seqs and counts only. */
 #include "poll_head.h"
 
 #include <errno.h>
@@ -118,13 +117,15 @@ int poll_once(struct poll *p)
 	struct poll_head h = {0};
 	struct poll_refresh pr = {.p = p, .h = &h};
 	uint8_t own[HEAD_HASH_BYTES];
+	bool merged;
 	int r = poll_read(p, &h, false);
 
 	if (r)
 		return r;
-	upload_known_hash(p->d.up, own);
+	merged = upload_known_hash(p->d.up, own);
+	/* This mount's own head is shown, unless it merged another's in. */
 	if (memcmp(h.hash, p->shown, HEAD_HASH_BYTES) == 0 ||
-	    memcmp(h.hash, own, HEAD_HASH_BYTES) == 0) {
+	    (!merged && memcmp(h.hash, own, HEAD_HASH_BYTES) == 0)) {
 		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
 		poll_head_release(&h);
 		return 0;
@@ -188,7 +189,8 @@ struct poll *poll_new(const struct poll_deps *deps)
 	if (!p)
 		return NULL;
 	p->d = *deps;
-	upload_known_hash(deps->up, p->shown);
+	if (upload_known_hash(deps->up, p->shown)) /* a merge: not what the tree shows */
+		memset(p->shown, 0, sizeof(p->shown));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
