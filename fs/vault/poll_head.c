@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -201,6 +202,7 @@ struct poll *poll_new(const struct poll_deps *deps)
 
 int poll_start(struct poll *p, unsigned seconds)
 {
+	sigset_t all, old;
 	int r;
 
 	if (seconds == 0)
@@ -208,7 +210,10 @@ int poll_start(struct poll *p, unsigned seconds)
 	p->period_s = seconds;
 	if (p->d.wait_ms == 0)
 		p->d.wait_ms = seconds * 1000u;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals belong to the FUSE loop */
 	r = pthread_create(&p->thread, NULL, poll_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	p->started = r == 0;
 	return -r;
 }
