@@ -23,6 +23,8 @@
 #include "seal.h"
 #include "upload.h"
 
+#define POLL_SLICE_MS 500u
+
 struct poll {
 	struct poll_deps d;
 	uint8_t shown[HEAD_HASH_BYTES]; /* hash of the last head looked at */
@@ -99,7 +101,17 @@ static int poll_flush_own(struct poll *p)
 	upload_kick(p->d.up);
 	if (commit_seq(p->d.commit) == before)
 		return 0; /* nothing new; records still waiting make commit_quiet wait */
-	return upload_wait(p->d.up, commit_seq(p->d.commit), p->d.wait_ms) ? 0 : -EAGAIN;
+	/* In slices, so that an unmount does not wait for the store. */
+	for (unsigned waited = 0; waited < p->d.wait_ms; waited += POLL_SLICE_MS) {
+		if (upload_wait(p->d.up, commit_seq(p->d.commit), POLL_SLICE_MS))
+			return 0;
+		pthread_mutex_lock(&p->lock);
+		bool stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+	}
+	return -EAGAIN;
 }
 
 static void poll_tell(struct poll *p, struct poll_refresh *pr)
