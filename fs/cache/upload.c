@@ -258,6 +258,7 @@ static int upload_heads(struct upload_round *rd)
 	pthread_mutex_lock(&u->lock);
 	u->stored_seq = seq;
 	memcpy(u->known_hash, u->stored_hash, HEAD_HASH_BYTES);
+	u->known_merged = rd->merged;
 	pthread_mutex_unlock(&u->lock);
 	return upload_remember(u);
 }
@@ -463,6 +464,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->head_ver = base->ver;
 	u->merge = base->merge;
 	u->merge_ctx = base->merge_ctx;
+	u->diverged = base->merge && base->diverged;
 	if (base->merge && base->head && upload_set_base(u, base->head, base->head_len) != 0) {
 		free(u);
 		return -ENOMEM;

@@ -116,7 +116,17 @@ struct upload_base {
 	size_t head_len;
 	upload_merge_fn merge;
 	void *merge_ctx;
+	/* Format 2: another device's head is over this cache's records (a mount
+	 * after an outage): the first round merges onto it, with head (NULL:
+	 * unknown, a two-way merge) as the base. */
+	bool diverged;
 };
+
+/* The cache file holding the sealed head a mount's records build on
+ * (format 2; written by the uploader whenever that head changes). */
+#define UPLOAD_BASE_FILE "base-head"
+/* Its bytes (new: free) from cache_dir. -ENOENT none; read errors. */
+int upload_read_base(const char *cache_dir, unsigned char **out, size_t *len);
 
 /* Starts the uploader thread over store, cache and the cache's open journal
  * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard.
@@ -154,8 +164,9 @@ int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
 		  const struct backend_version *ver, uint64_t seq);
 /* The hash (head_hash) of the newest head this uploader stored or was
  * rebased to: a head in the store with this hash is this mount's own.
- * Thread-safe. */
-void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
+ * Returns whether it is a merge with another device's head (which the
+ * mounted tree does not show until a refresh). Thread-safe. */
+bool upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call

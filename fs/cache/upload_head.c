@@ -8,9 +8,14 @@
  * build on or merge with, never let a round delete garbage after a conflict
  * (the other device's head may reach those objects), and logs seqs only. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "fdio.h"
 
 #include "journal.h"
 #include "log.h"
@@ -66,6 +71,54 @@ static void upload_conflict(struct upload *u, uint64_t seq)
 		seq);
 }
 
+/* CACHE/base-head: the sealed head the records build on, for a later mount
+ * that finds another device's head over them (engine.c). Written whole
+ * (temporary file, fdatasync, rename); a failure only costs that mount a
+ * two-way merge. */
+static void upload_save_base(const struct upload *u)
+{
+	char path[CACHE_PATH_MAX + 16], tmp[CACHE_PATH_MAX + 16];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/" UPLOAD_BASE_FILE, u->cache_dir);
+	snprintf(tmp, sizeof(tmp), "%s/" UPLOAD_BASE_FILE ".tmp", u->cache_dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	r = fd < 0 ? -errno : fdio_write_all(fd, u->base_head, u->base_len);
+	if (r == 0 && fdatasync(fd) != 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -errno;
+	if (r)
+		log_msg(LOG_WARNING, "upload: keeping the merge base failed (errno %d)", -r);
+}
+
+int upload_read_base(const char *cache_dir, unsigned char **out, size_t *len)
+{
+	char path[CACHE_PATH_MAX + 16];
+	unsigned char *buf = malloc(META_MAX_SEALED_BYTES);
+	size_t got = 0;
+	int fd, r;
+
+	*out = NULL;
+	*len = 0;
+	if (!buf)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/" UPLOAD_BASE_FILE, cache_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	r = fd < 0 ? -errno : fdio_pread_all(fd, buf, META_MAX_SEALED_BYTES, 0, &got);
+	if (fd >= 0)
+		close(fd);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
 int upload_set_base(struct upload *u, const unsigned char *head, size_t len)
 {
 	unsigned char *copy = malloc(len ? len : 1);
@@ -76,6 +129,7 @@ int upload_set_base(struct upload *u, const unsigned char *head, size_t len)
 	free(u->base_head);
 	u->base_head = copy;
 	u->base_len = len;
+	upload_save_base(u);
 	return 0;
 }
 
@@ -94,17 +148,22 @@ int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
 	u->rebase_ver = *ver;
 	u->rebase_seq = seq;
 	head_hash(u->known_hash, head, len);
+	u->known_merged = false;
 	u->work = true;
 	pthread_cond_signal(&u->cond);
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
 
-void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES])
+bool upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES])
 {
+	bool merged;
+
 	pthread_mutex_lock(&u->lock);
 	memcpy(out, u->known_hash, HEAD_HASH_BYTES);
+	merged = u->known_merged;
 	pthread_mutex_unlock(&u->lock);
+	return merged;
 }
 
 /* A rebase (upload_rebase) waiting: the store's head the tree now shows
@@ -131,6 +190,7 @@ int upload_apply_rebase(struct upload *u)
 	free(u->base_head);
 	u->base_head = head;
 	u->base_len = len;
+	upload_save_base(u);
 	r = upload_remember(u);
 	return r;
 }
@@ -244,7 +304,7 @@ int upload_put_head(struct upload *u, const struct journal_record *last, const u
 		}
 		if (r != -ESTALE)
 			return r;
-		if (!u->merge || !u->base_head) {
+		if (!u->merge) {
 			upload_conflict(u, last->seq);
 			return r;
 		}

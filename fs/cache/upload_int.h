@@ -56,6 +56,7 @@ struct upload {
 	uint64_t conflict_seq;		     /* the newest commit that could not be stored */
 	struct timespec progress;	     /* CLOCK_MONOTONIC of the last successful round */
 	uint8_t known_hash[HEAD_HASH_BYTES]; /* upload_known_hash */
+	bool known_merged;		     /* that head is a merge the tree does not show */
 	unsigned char *rebase;		     /* upload_rebase's head, pending; owned */
 	size_t rebase_len;
 	struct backend_version rebase_ver;

@@ -275,6 +275,23 @@ static int engine_conflict(struct engine_base *base, uint64_t stored, uint64_t p
 	return 0;
 }
 
+/* Format 2, read-write: another device's head is over this cache's records
+ * (the store was out, or the mount was killed, before they went up). The
+ * mount shows its own newest record and the uploader's first round merges
+ * them onto the store's head; until then every record above remembered
+ * waits (stored_seq is this cache's own last head, not the store's). */
+static void engine_merge_later(struct engine_base *base, uint64_t stored, uint64_t pending,
+			       uint64_t remembered)
+{
+	log_msg(LOG_NOTICE,
+		"another device wrote to the store (head seq %" PRIu64
+		") over this cache's commits not yet uploaded (up to seq %" PRIu64
+		"): they are merged onto it",
+		stored, pending);
+	base->up.diverged = true;
+	base->up.stored_seq = remembered;
+}
+
 /* Chooses the head to mount: the store's (in *head already, seq stored), or
  * the newest journal record's when it is newer. A store that moved past
  * remembered (this cache's last own head in the store) while records above
@@ -293,9 +310,13 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 		return errbuf_fail(err, size, r, "creating the cache's journal failed: %s",
 				   strerror(-r));
 	r = engine_replay(e->cache, e->journal, base, stored, &pending, &sealed, &len, err, size);
-	if (r == 0 && pending > remembered && stored > remembered && !base->ours)
-		r = engine_conflict(base, stored, pending, o->read_only, err, size);
-	if (r == 0 && (pending > stored || base->up.conflict)) {
+	if (r == 0 && pending > remembered && stored > remembered && !base->ours) {
+		if (cfg->format >= 2 && !o->read_only)
+			engine_merge_later(base, stored, pending, remembered);
+		else
+			r = engine_conflict(base, stored, pending, o->read_only, err, size);
+	}
+	if (r == 0 && (pending > stored || base->up.conflict || base->up.diverged)) {
 		dirobj_head_release(head);
 		r = seal_open_head(head, sealed, len, cfg->vault_id, keys->meta, cfg->format);
 		if (r)
@@ -390,6 +411,45 @@ static int engine_open_history(struct engine *e, const struct dirobj_head *head,
 	return 0;
 }
 
+/* The head this cache's pending records were built on (CACHE/base-head),
+ * when the oldest record names it as its parent: the base of the merge at
+ * the first upload. -ENOENT: not known (a two-way merge). */
+static int engine_merge_base(struct engine *e, const struct vault_config *cfg,
+			     const struct vault_keys *keys, const struct engine_opts *o,
+			     unsigned char **out, size_t *len)
+{
+	struct journal_record rec;
+	struct dirobj_head oldest = {0};
+	uint8_t hash[32];
+	uint64_t *seqs = NULL;
+	size_t n = 0;
+	int r = upload_read_base(o->cache_dir, out, len);
+
+	if (r == 0)
+		r = journal_list(&seqs, &n, e->journal);
+	if (r == 0 && n == 0)
+		r = -ENOENT;
+	if (r == 0 && (r = journal_read(&rec, e->journal, seqs[0])) == 0) {
+		r = seal_open_head(&oldest, rec.head, rec.head_len, cfg->vault_id, keys->meta,
+				   cfg->format);
+		journal_record_release(&rec);
+	}
+	if (r == 0) {
+		seal_head_hash(hash, *out, *len);
+		r = memcmp(hash, oldest.parent, sizeof(hash)) == 0 ? 0 : -ENOENT;
+	}
+	dirobj_head_release(&oldest);
+	free(seqs);
+	if (r) {
+		free(*out);
+		*out = NULL;
+		log_msg(LOG_WARNING, "the head this cache's commits were built on is not known: "
+				     "they are merged two-way (entries both sides hold "
+				     "differently are kept twice)");
+	}
+	return r;
+}
+
 /* The tree over the head's root, the uploader and the committer. */
 static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 			    const struct engine_base *base, struct backend *store,
@@ -416,6 +476,7 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		engine_pin_device(&e->tree->head_tmpl, e->pin); /* this device writes */
 	}
 	struct upload_base up = base->up;
+	unsigned char *merge_base = NULL;
 	if (cfg->format >= 2 && !o->read_only && !up.conflict) {
 		struct merge_store tmpl = {.cache = e->cache,
 					   .meta_key = keys->meta,
@@ -432,8 +493,14 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		up.head_len = base->len;
 		up.merge = merge_store_run;
 		up.merge_ctx = e->merge;
+		if (up.diverged &&
+		    engine_merge_base(e, cfg, keys, o, &merge_base, &up.head_len) == 0)
+			up.head = merge_base;
+		else if (up.diverged)
+			up.head = NULL; /* a two-way merge */
 	}
 	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, &up);
+	free(merge_base);
 	if (r)
 		return errbuf_fail(err, size, r, "starting the uploader failed");
 	if (!o->read_only && sweep_start(&e->sweep, store) != 0)

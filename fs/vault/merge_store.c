@@ -16,6 +16,7 @@
 
 #include "chunk.h"
 #include "commit.h"
+#include "log.h"
 #include "merge.h"
 #include "meta.h"
 #include "seal.h"
@@ -241,8 +242,7 @@ static int ms_open_heads(struct merge_store *m, const struct upload_merge_req *r
 	return r;
 }
 
-static int ms_merge(struct merge_store *m, const struct upload_merge_req *req, struct ms_heads *h,
-		    struct merge_result *res)
+static int ms_merge(struct merge_store *m, struct ms_heads *h, struct merge_result *res)
 {
 	struct merge_input in = {.base = h->has_base ? &h->b.root : NULL,
 				 .local = &h->l.root,
@@ -252,7 +252,6 @@ static int ms_merge(struct merge_store *m, const struct upload_merge_req *req, s
 				 .load = ms_load,
 				 .ctx = m};
 
-	(void)req;
 	memcpy(in.local_dev.id, h->l.device, OBJECT_ID_BYTES);
 	memcpy(in.remote_dev.id, h->r.device, OBJECT_ID_BYTES);
 	return merge_tree(res, &in);
@@ -269,7 +268,16 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 
 	r = ms_open_heads(m, req, &h);
 	if (r == 0)
-		r = ms_merge(m, req, &h, &res);
+		r = ms_merge(m, &h, &res);
+	if (r == -ENOENT && h.has_base) {
+		/* The base's objects are gone from the store and the cache (an
+		 * outage longer than the other device kept them): two-way. */
+		log_msg(LOG_WARNING,
+			"merge: the base's directory objects are gone: merging "
+			"two-way (entries both sides hold differently are kept twice)");
+		h.has_base = false;
+		r = ms_merge(m, &h, &res);
+	}
 	if (r == 0)
 		r = commit_reserve_seq(c, h.r.seq, req->newest, &seq);
 	for (size_t i = 0; r == 0 && i < res.ncopies; i++) {

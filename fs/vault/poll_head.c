@@ -1,16 +1,16 @@
 /* poll_head.c - showing another device's changes in a mounted format-2 vault
  * (poll_head.h). One poll: read the store's head; if it is new and not this
- * mount's own, commit and upload this mount's changes (the uploader merges
- * them onto it), read the head again, and bring the tree to it under
- * commit_lock with no commit pending (tree_refresh); then rebase the
- * uploader on it and tell the kernel what changed. Must never refresh onto
- * a head that failed to authenticate or is older than the one shown, and
- * never call the kernel with a lock held. Logs seqs and counts only. */
+ * mount's own (or its own merge with another device's), commit and upload this mount's changes (the
+ * uploader merges them onto it), read the head again, and bring the tree to it under commit_lock
+ * with no commit pending (tree_refresh); then rebase the uploader on it and tell the kernel what
+ * changed. Must never refresh onto a head that failed to authenticate or is older than the one
+ * shown, and never call the kernel with a lock held. Logs seqs and counts only. */
 #include "poll_head.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +22,8 @@
 #include "mono.h"
 #include "seal.h"
 #include "upload.h"
+
+#define POLL_SLICE_MS 500u
 
 struct poll {
 	struct poll_deps d;
@@ -99,7 +101,17 @@ static int poll_flush_own(struct poll *p)
 	upload_kick(p->d.up);
 	if (commit_seq(p->d.commit) == before)
 		return 0; /* nothing new; records still waiting make commit_quiet wait */
-	return upload_wait(p->d.up, commit_seq(p->d.commit), p->d.wait_ms) ? 0 : -EAGAIN;
+	/* In slices, so that an unmount does not wait for the store. */
+	for (unsigned waited = 0; waited < p->d.wait_ms; waited += POLL_SLICE_MS) {
+		if (upload_wait(p->d.up, commit_seq(p->d.commit), POLL_SLICE_MS))
+			return 0;
+		pthread_mutex_lock(&p->lock);
+		bool stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+	}
+	return -EAGAIN;
 }
 
 static void poll_tell(struct poll *p, struct poll_refresh *pr)
@@ -118,13 +130,15 @@ int poll_once(struct poll *p)
 	struct poll_head h = {0};
 	struct poll_refresh pr = {.p = p, .h = &h};
 	uint8_t own[HEAD_HASH_BYTES];
+	bool merged;
 	int r = poll_read(p, &h, false);
 
 	if (r)
 		return r;
-	upload_known_hash(p->d.up, own);
+	merged = upload_known_hash(p->d.up, own);
+	/* This mount's own head is shown, unless it merged another's in. */
 	if (memcmp(h.hash, p->shown, HEAD_HASH_BYTES) == 0 ||
-	    memcmp(h.hash, own, HEAD_HASH_BYTES) == 0) {
+	    (!merged && memcmp(h.hash, own, HEAD_HASH_BYTES) == 0)) {
 		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
 		poll_head_release(&h);
 		return 0;
@@ -188,7 +202,8 @@ struct poll *poll_new(const struct poll_deps *deps)
 	if (!p)
 		return NULL;
 	p->d = *deps;
-	upload_known_hash(deps->up, p->shown);
+	if (upload_known_hash(deps->up, p->shown)) /* a merge: not what the tree shows */
+		memset(p->shown, 0, sizeof(p->shown));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -199,6 +214,7 @@ struct poll *poll_new(const struct poll_deps *deps)
 
 int poll_start(struct poll *p, unsigned seconds)
 {
+	sigset_t all, old;
 	int r;
 
 	if (seconds == 0)
@@ -206,7 +222,10 @@ int poll_start(struct poll *p, unsigned seconds)
 	p->period_s = seconds;
 	if (p->d.wait_ms == 0)
 		p->d.wait_ms = seconds * 1000u;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals belong to the FUSE loop */
 	r = pthread_create(&p->thread, NULL, poll_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	p->started = r == 0;
 	return -r;
 }

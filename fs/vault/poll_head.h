@@ -1,7 +1,8 @@
 /* poll_head.h - another device's changes shown in a mounted format-2 vault
  * (docs/DESIGN-FORMAT-2.md section 5, "Polling"): every --poll seconds the
  * store's head is read; when it is neither the one the mount shows nor one
- * this mount stored, the mount's own changes are committed and uploaded
+ * this mount stored (other than a merge the uploader made when another
+ * device's head refused its own), the mount's own changes are committed and uploaded
  * (the uploader merges them onto it, merge_store.c), the head the store then
  * holds is read again and the tree is brought to it in place (tree_refresh.h),
  * and the kernel is told what changed through the caller's callback. Never

@@ -126,6 +126,21 @@ int main(void)
 	CHECK(strcmp(get(&c, "b-later", buf, sizeof(buf)), "later") == 0);
 	fmount_close(&c);
 
+	/* B's own poll shows what its merges brought in: A's files. */
+	struct poll_deps pdb0 = {.store = e.store,
+				 .tree = b.tree,
+				 .commit = b.commit,
+				 .up = b.up,
+				 .cfg = e.cfg,
+				 .meta_key = e.keys->meta,
+				 .wait_ms = TEST_FLUSH_MS};
+	struct poll *plb0 = poll_new(&pdb0);
+	CHECK(strcmp(get(&b, "a-file", buf, sizeof(buf)), "") == 0);
+	CHECK_RC(plb0 ? poll_once(plb0) : -1, 1);
+	CHECK(strcmp(get(&b, "a-file", buf, sizeof(buf)), "from a") == 0);
+	CHECK_RC(plb0 ? poll_once(plb0) : -1, 0);
+	poll_free(plb0);
+
 	/* A polls: its tree now shows B's changes and the merge. */
 	struct inode *held;
 	CHECK_RC(fpath(a.tree, "a-file", &held), 0); /* B did not change it */

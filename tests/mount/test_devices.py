@@ -35,6 +35,14 @@ class TwoDevices(unittest.TestCase):
         finally:
             v.cleanup()
 
+    def test_format2_offline_device_merges_at_mount(self):
+        v = st.Vault("devoff")
+        try:
+            v.init()
+            devices.offline_device(self, v)
+        finally:
+            v.cleanup()
+
     def test_format2_second_device_merges(self):
         v = st.Vault("devmerge")
         try:

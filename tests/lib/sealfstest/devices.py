@@ -300,3 +300,46 @@ def poll_devices(t, v, extra=()):
     t.assertEqual(read(c.path("from-b")), b"b")
     t.assertEqual(c.unmount().returncode, 0)
     return took
+
+
+def offline_device(t, v, extra=()):
+    """A device killed right after its fsyncs (its commits only in its
+    cache's journal) while the other device goes on writing: at its next
+    mount it merges them onto the store's head instead of refusing. Returns
+    whether the killed device's journal held commits (else its uploader was
+    faster than the kill and the merge happened online)."""
+    a = Device(v, "oa", "--poll", "0", *extra)
+    b = Device(v, "ob", "--poll", "0", *extra)
+    b_data = b"b-file-" + os.urandom(50000)
+    a.mount()
+    t.assertEqual(write(a.path("both.txt"), b"base"), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    b.mount()
+    t.assertEqual(read(b.path("both.txt")), b"base")
+    t.assertEqual(write(b.path("b-file"), b_data), 0)
+    t.assertEqual(write(b.path("both.txt"), b"b's edit"), 0)
+    b.proc.kill()
+    b.proc.wait(timeout=30)
+    st.lazy_unmount_all(b.mnt)
+    had = bool(st.journal_records(b.cache))
+    time.sleep(0.01)
+    t.assertEqual(write(a.path("a-file"), b"from a"), 0)
+    t.assertEqual(write(a.path("both.txt"), b"a's edit"), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    b.mount()  # format 1 refused this (exit 17)
+    p = st.sealfs("sync", b.mnt, check=False)
+    t.assertEqual(p.returncode, 0, p.stderr + b.log_text())
+    if had:
+        t.assertIn("they are merged onto it", b.log_text())
+    t.assertEqual(b.unmount().returncode, 0)
+    t.assertEqual(a.unmount().returncode, 0)
+    c = Device(v, "oc", *extra)
+    c.mount()
+    t.assertEqual(read(c.path("a-file")), b"from a")
+    t.assertEqual(read(c.path("b-file")), b_data)
+    t.assertEqual(read(c.path("both.txt")), b"a's edit")
+    copies = [n for n in os.listdir(c.mnt) if n.startswith("both (conflict from ")]
+    t.assertEqual(len(copies), 1, os.listdir(c.mnt))
+    t.assertEqual(read(c.path(copies[0])), b"b's edit")
+    t.assertEqual(c.unmount().returncode, 0)
+    return had
