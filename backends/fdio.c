@@ -3,6 +3,7 @@
 #include "fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,4 +60,16 @@ int fdio_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 			*got = done;
 	}
 	return (done == len || got) ? 0 : -ENODATA;
+}
+
+int fdio_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		r = -errno;
+	close(fd);
+	return r;
 }

@@ -23,4 +23,9 @@ int fdio_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
  * -ENODATA. Returns 0 or a negative errno. */
 int fdio_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 
+/* fsync(2) of the directory at path (opened O_DIRECTORY): what makes a
+ * name created, renamed or removed in it durable. Returns 0 or a negative
+ * errno (of open or fsync). */
+int fdio_fsync_dir(const char *path);
+
 #endif

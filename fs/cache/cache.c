@@ -228,7 +228,6 @@ static int cache_fsync_parent(const char *path)
 {
 	char dir[CACHE_PATH_MAX];
 	char *slash;
-	int fd, rc = 0;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
@@ -237,13 +236,7 @@ static int cache_fsync_parent(const char *path)
 	*slash = '\0';
 	if (fault_fire(FAULT_CACHE))
 		return -EIO;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	return fdio_fsync_dir(dir);
 }
 
 int cache_sync_parent(struct cache *c, const char *key)

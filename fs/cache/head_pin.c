@@ -5,6 +5,7 @@
  * stored. It must never write a pin without its MAC, never move the pin
  * back, and never hold anything secret in the file: the vault id, the
  * device's id and the user's own label for it, a seq and a hash. */
+#include "fdio.h"
 #include "head.h"
 
 #include <errno.h>
@@ -81,18 +82,6 @@ int head_state_read(const char *cache_dir, const uint8_t vault_id[OBJECT_ID_BYTE
 	return head_state_parse(buf, (size_t)n, vault_id, seq);
 }
 
-static int head_state_fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 int head_state_store(const char *cache_dir, const struct head_state *st,
 		     const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *key)
 {
@@ -117,7 +106,7 @@ int head_state_store(const char *cache_dir, const struct head_state *st,
 		r = -errno;
 	if (r)
 		unlink(tmp);
-	return r ? r : head_state_fsync_dir(cache_dir);
+	return r ? r : fdio_fsync_dir(cache_dir);
 }
 
 void head_device_name_default(char out[HEAD_DEVICE_NAME_MAX + 1])

@@ -69,17 +69,9 @@ static bool journal_parse_name(const char *name, uint64_t *seq)
 static int journal_sync_dir(const char *cache_dir)
 {
 	char dir[CACHE_PATH_MAX];
-	int fd, r = journal_path(dir, cache_dir, 0, NULL);
+	int r = journal_path(dir, cache_dir, 0, NULL);
 
-	if (r)
-		return r;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		r = -errno;
-	close(fd);
-	return r;
+	return r ? r : fdio_fsync_dir(dir);
 }
 
 /* Creates CACHE/journal if missing and removes leftover .tmp files. */

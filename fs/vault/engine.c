@@ -6,6 +6,7 @@
  * contents or keys (store keys and seqs may be logged). */
 #include "engine.h"
 #include "errbuf.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -341,7 +342,7 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 static int engine_prepare_cache(const char *cache_dir)
 {
 	char path[CACHE_PATH_MAX];
-	int fd, r = 0;
+	int r = 0;
 
 	for (unsigned i = 0; i < 256 && r == 0; i++) {
 		snprintf(path, sizeof(path), "%s/o/%02x", cache_dir, i);
@@ -349,14 +350,7 @@ static int engine_prepare_cache(const char *cache_dir)
 			r = -errno;
 	}
 	snprintf(path, sizeof(path), "%s/o", cache_dir);
-	fd = r ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r == 0 && fd < 0)
-		r = -errno;
-	if (fd >= 0 && fsync(fd) != 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	return r;
+	return r ? r : fdio_fsync_dir(path);
 }
 
 /* The cache, then the head to mount (*head; base: the store's). */
