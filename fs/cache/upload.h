@@ -48,6 +48,9 @@ struct upload_stats {
 				  uploaded any more (the records stay) */
 	uint64_t conflict_seq; /* the newest commit that could not be stored then */
 	bool cas_ignored;      /* the store ignores conditional writes (probe) */
+	uint64_t put_objects;  /* objects (not heads) the store took */
+	uint64_t put_heads;    /* heads the store took */
+	uint64_t dropped;      /* dead objects never stored: deleted from the cache */
 };
 
 /* Where the uploader starts: the store's head this mount builds on. */
@@ -90,6 +93,10 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms);
  * after its back-off, or at the next flush), or -ETIMEDOUT after ms. One
  * caller at a time; thread-safe against the thread and kicks. */
 int upload_flush(struct upload *u, unsigned ms);
+/* The grace (seconds, the head's gr) before a dead object that a stored
+ * head reached is deleted (docs/FORMAT.md "Deferred deletion"); until set,
+ * such objects wait (thinning deletes them). Thread-safe. */
+void upload_set_grace(struct upload *u, uint64_t seconds);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call
