@@ -137,7 +137,7 @@ static size_t journal_size(const struct journal_record *rec, bool *too_big)
 {
 	size_t n = JOURNAL_MAGIC_BYTES + 4 + 8 + 4 + rec->head_len + 4 + 4 + 4 + JOURNAL_SUM_BYTES;
 
-	n += (rec->nsegs + rec->ngarbage) * OBJECT_ID_BYTES;
+	n += (rec->nsegs + rec->ngarbage) * OBJECT_ID_BYTES + 4 + rec->ndead * JOURNAL_DEAD_BYTES;
 	for (size_t i = 0; i < rec->nobjs; i++)
 		n += OBJECT_ID_BYTES + 4 + rec->objs[i].len;
 	*too_big = n > JOURNAL_RECORD_MAX || rec->head_len > UINT32_MAX;
@@ -185,6 +185,9 @@ static void journal_encode(unsigned char *buf, size_t size, const struct journal
 	p = journal_put_u32(p, (uint32_t)rec->ngarbage);
 	if (rec->ngarbage)
 		p = journal_put(p, rec->garbage, rec->ngarbage * OBJECT_ID_BYTES);
+	p = journal_put_u32(p, (uint32_t)rec->ndead);
+	if (rec->ndead)
+		p = journal_put(p, rec->dead, rec->ndead * JOURNAL_DEAD_BYTES);
 	crypto_generichash(p, JOURNAL_SUM_BYTES, buf, (size_t)(p - buf), NULL, 0);
 	(void)size;
 }

@@ -29,7 +29,10 @@
 #define JOURNAL_DIR_NAME "journal"
 #define JOURNAL_MAGIC "sealfsJ1" /* 8 bytes, no NUL in the file */
 #define JOURNAL_MAGIC_BYTES 8u
-#define JOURNAL_VERSION 1u
+#define JOURNAL_VERSION 2u /* written; version 1 (no dead entries) is still read */
+/* A dead entry: a store key (16 bytes) and the seq that created it (u64,
+ * little endian). */
+#define JOURNAL_DEAD_BYTES (OBJECT_ID_BYTES + 8u)
 #define JOURNAL_SUM_BYTES 32u
 /* A record file larger than this is refused as damaged. */
 #define JOURNAL_RECORD_MAX ((size_t)1 << 30)
@@ -52,11 +55,24 @@ struct journal_record {
 	size_t nsegs;
 	const uint8_t (*garbage)[OBJECT_ID_BYTES];
 	size_t ngarbage;
+	/* Format 2: the keys this commit made garbage that no retained head
+	 * reaches, each with its created seq: ndead entries of
+	 * JOURNAL_DEAD_BYTES (journal_dead_get). The uploader stores none
+	 * created after the last head it stored and deletes those after this
+	 * head; the others after the grace (docs/FORMAT.md "Cache"). */
+	const unsigned char *dead;
+	size_t ndead;
 	/* Set by journal_read: the file's bytes (everything above points into
 	 * it) and objs, both owned; NULL for a record built by a caller. */
 	unsigned char *buf;
 	struct journal_object *objs_owned;
 };
+
+/* Dead entry i of rec: its key and created seq. */
+void journal_dead_get(const struct journal_record *rec, size_t i, uint8_t key[OBJECT_ID_BYTES],
+		      uint64_t *created);
+/* Encodes one dead entry into out (JOURNAL_DEAD_BYTES). */
+void journal_dead_put(unsigned char *out, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
 
 struct journal;
 

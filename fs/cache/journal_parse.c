@@ -60,6 +60,18 @@ static bool journal_take_keys(struct journal_cursor *c, const uint8_t (**keys)[O
 	return true;
 }
 
+/* Version 2: the dead entries (count, then JOURNAL_DEAD_BYTES each). */
+static bool journal_take_dead(struct journal_cursor *c, struct journal_record *r)
+{
+	uint32_t count;
+
+	if (!journal_take_u32(c, &count) || count > (size_t)(c->end - c->p) / JOURNAL_DEAD_BYTES ||
+	    !journal_take(c, &r->dead, (size_t)count * JOURNAL_DEAD_BYTES))
+		return false;
+	r->ndead = count;
+	return true;
+}
+
 static int journal_take_objs(struct journal_cursor *c, struct journal_record *r)
 {
 	const unsigned char *key;
@@ -93,7 +105,7 @@ static int journal_decode(struct journal_record *r, size_t len)
 
 	if (!journal_take(&c, &magic, JOURNAL_MAGIC_BYTES) ||
 	    memcmp(magic, JOURNAL_MAGIC, JOURNAL_MAGIC_BYTES) != 0 ||
-	    !journal_take_u32(&c, &version) || version != JOURNAL_VERSION ||
+	    !journal_take_u32(&c, &version) || version < 1 || version > JOURNAL_VERSION ||
 	    !journal_take_u64(&c, &r->seq) || !journal_take_u32(&c, &head_len) ||
 	    !journal_take(&c, &r->head, head_len))
 		return -EBADMSG;
@@ -102,9 +114,28 @@ static int journal_decode(struct journal_record *r, size_t len)
 	if (e)
 		return e;
 	if (!journal_take_keys(&c, &r->segs, &r->nsegs) ||
-	    !journal_take_keys(&c, &r->garbage, &r->ngarbage) || c.p != c.end)
+	    !journal_take_keys(&c, &r->garbage, &r->ngarbage) ||
+	    (version >= 2 && !journal_take_dead(&c, r)) || c.p != c.end)
 		return -EBADMSG;
 	return 0;
+}
+
+void journal_dead_get(const struct journal_record *rec, size_t i, uint8_t key[OBJECT_ID_BYTES],
+		      uint64_t *created)
+{
+	const unsigned char *p = rec->dead + i * JOURNAL_DEAD_BYTES;
+
+	memcpy(key, p, OBJECT_ID_BYTES);
+	*created = 0;
+	for (int k = 7; k >= 0; k--)
+		*created = *created << 8 | p[OBJECT_ID_BYTES + k];
+}
+
+void journal_dead_put(unsigned char *out, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
+{
+	memcpy(out, key, OBJECT_ID_BYTES);
+	for (int k = 0; k < 8; k++)
+		out[OBJECT_ID_BYTES + k] = (unsigned char)(created >> (8 * k));
 }
 
 int journal_record_parse(struct journal_record *out, unsigned char *buf, size_t len)

@@ -44,6 +44,7 @@ struct upload_round {
 	struct upload_job *jobs;
 	size_t njobs;
 	bool merged; /* its head was merged with another device's */
+	struct upload_dead_round dead; /* the records' dead entries (upload_dead.c) */
 };
 
 /* Rounds in a row whose merge found a newer record (-EAGAIN) before the
@@ -67,7 +68,7 @@ static void upload_add_job(struct upload_round *rd, const uint8_t *key, const un
 {
 	struct upload_job *j;
 
-	if (journal_batch_is_garbage(&rd->b, key))
+	if (journal_batch_is_garbage(&rd->b, key) || upload_dead_skips(&rd->dead, key))
 		return; /* a later pending commit replaced it: never upload it */
 	j = &rd->jobs[rd->njobs++];
 	memcpy(j->key, key, OBJECT_ID_BYTES);
@@ -83,7 +84,7 @@ static int upload_plan(struct upload_round *rd)
 	for (size_t i = 0; i < rd->b.n; i++)
 		max += rd->b.recs[i].nsegs + rd->b.recs[i].nobjs;
 	rd->jobs = calloc(max ? max : 1, sizeof(*rd->jobs));
-	if (!rd->jobs)
+	if (!rd->jobs || upload_dead_plan(rd->u, &rd->b, &rd->dead) != 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < rd->b.n; i++) {
 		const struct journal_record *rec = &rd->b.recs[i];
@@ -146,6 +147,13 @@ void upload_count(struct upload *u, uint64_t bytes)
 	pthread_mutex_unlock(&u->lock);
 }
 
+static void upload_count_object(struct upload *u)
+{
+	pthread_mutex_lock(&u->lock);
+	u->put_objects++;
+	pthread_mutex_unlock(&u->lock);
+}
+
 static int upload_put_one(void *arg, size_t i)
 {
 	struct upload_round *rd = arg;
@@ -176,8 +184,10 @@ static int upload_put_counted(void *arg, size_t i)
 		len = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 	}
 	r = upload_put_one(arg, i);
-	if (r == 0)
+	if (r == 0) {
 		upload_count(rd->u, len);
+		upload_count_object(rd->u);
+	}
 	return r;
 }
 
@@ -242,6 +252,9 @@ static int upload_heads(struct upload_round *rd)
 
 	if (last->seq <= u->stored_seq)
 		return upload_remember(u);
+	/* From here objects of these records may be in the store. */
+	if (u->put_upto != UINT64_MAX && u->put_upto < last->seq)
+		u->put_upto = last->seq;
 	r = upload_run(rd, upload_put_counted, rd->njobs, "storing", true);
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
@@ -259,15 +272,21 @@ static int upload_heads(struct upload_round *rd)
 	u->stored_seq = seq;
 	memcpy(u->known_hash, u->stored_hash, HEAD_HASH_BYTES);
 	u->known_merged = rd->merged;
+	u->put_heads++;
 	pthread_mutex_unlock(&u->lock);
 	return upload_remember(u);
 }
 
 static int upload_finish(struct upload_round *rd)
 {
-	/* After a merge the garbage stays: the other device's head may reach
+	/* The dead entries were never reachable from a stored head (a merge
+	 * builds on the newest record, which does not reach them). After a merge
+	 * the records' other garbage stays: the other device's head may reach
 	 * what this device's commits dropped (fsck --repair removes orphans). */
-	int r = rd->merged ? 0 : upload_run(rd, upload_del_one, rd->b.ngarbage, "deleting", false);
+	int r = upload_dead_after_head(rd->u, &rd->dead);
+
+	if (r == 0 && !rd->merged)
+		r = upload_run(rd, upload_del_one, rd->b.ngarbage, "deleting", false);
 
 	/* No flush: a removed record that comes back after a crash is one whose
 	 * head is in the store, which the next round only clears up. */
@@ -292,6 +311,7 @@ static void upload_round_release(struct upload_round *rd)
 {
 	journal_batch_release(&rd->b);
 	free(rd->jobs);
+	upload_dead_round_free(&rd->dead);
 }
 
 /* Uploads every record pending now; *left: records pending afterwards. */
@@ -319,6 +339,8 @@ static int upload_round_once(struct upload *u, size_t *left)
 	if (r == 0)
 		r = upload_finish(&rd);
 	if (r == 0) {
+		/* Every object of these records is stored or deleted now. */
+		u->put_upto = rd.b.recs[rd.b.n - 1].seq;
 		pthread_mutex_lock(&u->lock);
 		u->done_seq = rd.b.recs[rd.b.n - 1].seq;
 		if (u->done_seq < u->stored_seq) /* a merged head: its seq is above */
@@ -392,6 +414,30 @@ static void upload_gather(struct upload *u)
 		pthread_cond_timedwait(&u->cond, &u->lock, &due);
 }
 
+/* Idle (lock held): deletes the dead objects whose grace passed, then
+ * waits for work or until the next one is due. */
+static void upload_idle_wait(struct upload *u)
+{
+	struct timespec due;
+	int64_t next = 0;
+
+	if (u->ngq > 0 && !u->conflict) {
+		pthread_mutex_unlock(&u->lock);
+		if (upload_dead_due(u, &next) != 0)
+			next = upload_now_s(CLOCK_REALTIME) + UPLOAD_BACKOFF_MAX_MS / 1000;
+		pthread_mutex_lock(&u->lock);
+	}
+	if (u->work || u->stop)
+		return;
+	if (next == 0 || u->conflict) {
+		pthread_cond_wait(&u->cond, &u->lock);
+		return;
+	}
+	next -= upload_now_s(CLOCK_REALTIME);
+	mono_deadline(&due, next <= 0 ? 1 : next > 3600 ? 3600000u : (unsigned)next * 1000u);
+	pthread_cond_timedwait(&u->cond, &u->lock, &due);
+}
+
 static void *upload_main(void *arg)
 {
 	struct upload *u = arg;
@@ -404,7 +450,7 @@ static void *upload_main(void *arg)
 		if (!u->work || u->conflict) {
 			u->idle = true;
 			pthread_cond_broadcast(&u->done);
-			pthread_cond_wait(&u->cond, &u->lock);
+			upload_idle_wait(u);
 			continue;
 		}
 		u->idle = false;
@@ -474,6 +520,8 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->failing = base->conflict;
 	u->last_err = base->conflict ? -ESTALE : 0;
 	u->work = true; /* the backlog of an earlier mount */
+	u->grace = UINT64_MAX;
+	u->put_upto = UINT64_MAX; /* an earlier mount may have put some */
 	clock_gettime(CLOCK_MONOTONIC, &u->progress);
 	u->started_s = u->progress.tv_sec;
 	pthread_mutex_init(&u->lock, NULL);
@@ -613,7 +661,10 @@ void upload_stats(struct upload_stats *out, struct upload *u)
 	    .merges = u->merges,
 	    .last_merge_time = u->last_merge_time,
 	    .last_merged = u->last_merged,
-	    .last_conflicts = u->last_conflicts};
+	    .last_conflicts = u->last_conflicts,
+	    .put_objects = u->put_objects,
+	    .put_heads = u->put_heads,
+	    .dropped = u->dropped};
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -626,6 +677,7 @@ void upload_stop(struct upload *u)
 	pthread_cond_broadcast(&u->cond);
 	pthread_mutex_unlock(&u->lock);
 	pthread_join(u->thread, NULL);
+	upload_dead_free(u);
 	pthread_cond_destroy(&u->cond);
 	pthread_cond_destroy(&u->done);
 	pthread_mutex_destroy(&u->lock);

@@ -60,6 +60,9 @@ struct upload_stats {
 	int64_t last_merge_time; /* CLOCK_REALTIME seconds of the last (0: none) */
 	uint64_t last_merged;	 /* its entries merged (merge_result.merged) */
 	uint64_t last_conflicts; /* its conflict names and copies */
+	uint64_t put_objects;  /* objects (not heads) the store took */
+	uint64_t put_heads;    /* heads the store took */
+	uint64_t dropped;      /* dead objects never stored: deleted from the cache */
 };
 
 /* What a merge hook gets: three sealed heads (borrowed for the call). base:
@@ -167,6 +170,10 @@ int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
  * Returns whether it is a merge with another device's head (which the
  * mounted tree does not show until a refresh). Thread-safe. */
 bool upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
+/* The grace (seconds, the head's gr) before a dead object that a stored
+ * head reached is deleted (docs/FORMAT.md "Deferred deletion"); until set,
+ * such objects wait (thinning deletes them). Thread-safe. */
+void upload_set_grace(struct upload *u, uint64_t seconds);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call

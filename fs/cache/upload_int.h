@@ -16,6 +16,24 @@
 
 struct journal;
 struct journal_record;
+struct journal_batch;
+
+/* A dead entry (upload_dead.c): its key, created seq and, once queued for
+ * its grace, the CLOCK_REALTIME second its grace began. */
+struct upload_dead {
+	uint8_t key[OBJECT_ID_BYTES];
+	uint64_t created;
+	int64_t since;
+};
+
+/* One round's dead entries: drop (sorted by key) were never reached by a
+ * stored head, keep were. */
+struct upload_dead_round {
+	struct upload_dead *drop, *keep;
+	size_t ndrop, nkeep;
+	uint64_t s_prev;   /* the newest head stored before the round */
+	uint64_t put_upto; /* records up to it may have objects in the store */
+};
 
 struct upload {
 	/* Read-only after upload_start. */
@@ -70,6 +88,16 @@ struct upload {
 	uint64_t sent_bytes;
 	uint64_t rate_bytes[UPLOAD_RATE_WINDOW_S];
 	int64_t rate_sec[UPLOAD_RATE_WINDOW_S];
+	uint64_t put_objects; /* objects the store took */
+	uint64_t put_heads;   /* heads the store took */
+	uint64_t dropped;     /* dead objects never stored (deleted from the cache) */
+	uint64_t grace;	      /* seconds (upload_set_grace); UINT64_MAX: not known yet */
+	/* Thread only: the records up to put_upto may have objects in the store
+	 * (a failed round's, or an earlier mount's: UINT64_MAX until a round
+	 * succeeds); the dead entries waiting for their grace. */
+	uint64_t put_upto;
+	struct upload_dead *gq;
+	size_t ngq;
 };
 
 /* upload_head.c: puts the newest record's head by compare-and-swap on
@@ -89,6 +117,20 @@ int upload_remember(struct upload *u);
 int upload_set_base(struct upload *u, const unsigned char *head, size_t len);
 /* Counts bytes the store took, for upload_stats. Takes the lock. */
 void upload_count(struct upload *u, uint64_t bytes);
+/* upload_dead.c. Splits the round's dead entries (0 or -ENOMEM). */
+int upload_dead_plan(struct upload *u, const struct journal_batch *b, struct upload_dead_round *d);
+/* key is never to be uploaded this round. */
+bool upload_dead_skips(const struct upload_dead_round *d, const uint8_t key[OBJECT_ID_BYTES]);
+/* The round's head is stored: deletes the dropped entries, queues the
+ * others for their grace. 0 or the store's error. */
+int upload_dead_after_head(struct upload *u, struct upload_dead_round *d);
+void upload_dead_round_free(struct upload_dead_round *d);
+/* Deletes the queued entries whose grace passed; *next_due: the
+ * CLOCK_REALTIME second the next one is due (0: none). 0 or the first
+ * store error (that entry and the rest stay queued). */
+int upload_dead_due(struct upload *u, int64_t *next_due);
+void upload_dead_free(struct upload *u);
+
 /* Seconds of clock now. */
 int64_t upload_now_s(clockid_t clock);
 

@@ -18,7 +18,8 @@ static const char *const fault_names[FAULT_NSITES] = {"alloc", "cache", "journal
 
 /* Set by fault_setup before any other thread runs; read-only after. */
 static struct {
-	uint64_t seed, ppm, after, max;
+	uint64_t seed, ppm, after, max, slot;
+	bool has_slot;
 	unsigned sites; /* 1 << enum fault_site */
 } fault_cfg = {.seed = 1, .max = UINT64_MAX};
 
@@ -81,6 +82,10 @@ static int fault_token(char *tok, bool *in_sites)
 		return fault_number(eq + 1, &fault_cfg.after);
 	if (strcmp(tok, "max") == 0)
 		return fault_number(eq + 1, &fault_cfg.max);
+	if (strcmp(tok, "slot") == 0) {
+		fault_cfg.has_slot = true;
+		return fault_number(eq + 1, &fault_cfg.slot);
+	}
 	return -EINVAL;
 }
 
@@ -110,6 +115,15 @@ int fault_setup(void)
 		" calls, at most %" PRIu64 " faults",
 		fault_cfg.seed, fault_cfg.ppm, fault_cfg.sites, fault_cfg.after, fault_cfg.max);
 	return 0;
+}
+
+bool fault_slot(uint32_t *slot)
+{
+	if (!fault_cfg.has_slot || fault_cfg.slot > UINT32_MAX)
+		return false;
+	*slot = (uint32_t)fault_cfg.slot;
+	log_msg(LOG_WARNING, "fault injection: history slot %" PRIu32 " s (a test's)", *slot);
+	return true;
 }
 
 void fault_arm(void) { atomic_store(&fault_armed, fault_cfg.ppm > 0 && fault_cfg.sites != 0); }

@@ -12,13 +12,16 @@
  * seed: the PRNG seed (default 1); ppm: chance of firing per call, in
  * millionths (default 0: never); sites: which of alloc, cache, journal,
  * crypto (or all) may fire, separated by ',' or '+'; after: calls to let
- * pass first; max: stop after this many faults (default unlimited).
+ * pass first; max: stop after this many faults (default unlimited); slot:
+ * the history's first-tier slot in seconds (fault_slot; no fault fires for
+ * it).
  * Thread-safe: one atomic call counter; the decision for call n is a hash of
  * (seed, n). */
 #ifndef SEALFS_FAULT_H
 #define SEALFS_FAULT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum fault_site {
 	FAULT_ALLOC,   /* malloc/calloc/realloc of a write path, a file key's derivation */
@@ -40,6 +43,10 @@ void fault_disarm(void);
  * fault's number and the calling function (never a name or a key). */
 bool fault_fire_at(enum fault_site site, const char *func);
 #define fault_fire(site) fault_fire_at((site), __func__)
+/* Test-only: SEALFS_FAULT "slot=N" sets the history's first-tier slot to N
+ * seconds (0: every commit is a retained head), so the mount tests get one
+ * retained head per commit. True (and *slot set) when given. */
+bool fault_slot(uint32_t *slot);
 #else
 #define FAULT_INJECTION 0
 static inline int fault_setup(void) { return 0; }
@@ -48,6 +55,11 @@ static inline void fault_disarm(void) {}
 static inline bool fault_fire(enum fault_site site)
 {
 	(void)site;
+	return false;
+}
+static inline bool fault_slot(uint32_t *slot)
+{
+	(void)slot;
 	return false;
 }
 #endif

@@ -115,11 +115,6 @@ static int commit_add_garbage_c(struct commit *c, const uint8_t key[OBJECT_ID_BY
 	return 0;
 }
 
-static int commit_add_garbage(struct commit *c, const uint8_t key[OBJECT_ID_BYTES])
-{
-	return commit_add_garbage_c(c, key, 0);
-}
-
 /* content_upload_cb: queues a dirty segment's cache file for the store. */
 static int commit_queue_upload(void *arg, const char *key_text, const char *cache_path)
 {
@@ -149,7 +144,7 @@ static int commit_queue_upload(void *arg, const char *key_text, const char *cach
 static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *ino)
 {
 	const struct content_ctx *cctx = &c->tree->cctx;
-	uint8_t(*g)[OBJECT_ID_BYTES] = NULL;
+	struct content_garbage *g = NULL;
 	size_t ng = 0;
 	int r = 0;
 
@@ -190,7 +185,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	}
 	tree_inode_unlock(ino);
 	for (size_t i = 0; i < ng; i++)
-		commit_add_garbage(c, g[i]);
+		commit_add_garbage_c(c, g[i].key, g[i].created);
 	free(g);
 	return r;
 }
@@ -294,6 +289,8 @@ static int commit_history(struct commit *c, struct dirobj_head *head)
 	}
 	r = history_seal(c->hist, head, g, c->ngarbage, now.tv_sec, &c->hout);
 	free(g);
+	if (r == 0)
+		upload_set_grace(c->up, head->grace);
 	return r;
 }
 
@@ -342,7 +339,7 @@ static int commit_collect(struct commit *c)
 
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->ngarbage; i++)
-		commit_add_garbage(c, t->garbage[i]);
+		commit_add_garbage_c(c, t->garbage[i].key, t->garbage[i].created);
 	t->ngarbage = 0;
 	if (t->root->ds->dirty)
 		r = commit_dirty_dirs(t->root, &dirs, &n);
@@ -563,10 +560,16 @@ static int commit_write_record(struct commit *c)
 	    .ngarbage = c->hist ? h->ndeletes : c->ngarbage};
 	uint8_t(*segs)[OBJECT_ID_BYTES] =
 	    fault_fire(FAULT_ALLOC) ? NULL : malloc((c->nups ? c->nups : 1) * OBJECT_ID_BYTES);
+	unsigned char *dead = malloc((h->ndead ? h->ndead : 1) * JOURNAL_DEAD_BYTES);
 	int r = -ENOMEM;
 
 	rec.objs = calloc(rec.nobjs ? rec.nobjs : 1, sizeof(*rec.objs));
-	if (segs && rec.objs) {
+	if (segs && rec.objs && dead) {
+		for (size_t i = 0; i < h->ndead; i++)
+			journal_dead_put(dead + i * JOURNAL_DEAD_BYTES, h->dead[i].key,
+					 h->dead[i].created);
+		rec.dead = dead;
+		rec.ndead = h->ndead;
 		for (size_t i = 0; i < c->nups; i++)
 			memcpy(segs[i], c->ups[i].key, OBJECT_ID_BYTES);
 		for (size_t i = 0; i < c->nobjs; i++) {
@@ -582,6 +585,7 @@ static int commit_write_record(struct commit *c)
 		rec.segs = (const uint8_t(*)[OBJECT_ID_BYTES])segs;
 		r = journal_write(c->journal, &rec);
 	}
+	free(dead);
 	free(segs);
 	free(rec.objs);
 	return r;
@@ -628,6 +632,7 @@ static void commit_history_prepare(struct commit *c)
 
 	upload_stats(&st, c->up);
 	clock_gettime(CLOCK_REALTIME, &now);
+	history_set_slot(c->hist, c->tree->head_slot); /* thinning's first tier too */
 	(void)history_prepare(c->hist, now.tv_sec, st.stored_seq);
 }
 

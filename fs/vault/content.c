@@ -181,7 +181,7 @@ int segs_resize(struct content_file *f, size_t n)
 int garbage_reserve(struct content_file *f, size_t extra)
 {
 	size_t cap = f->garbage_cap > 0 ? f->garbage_cap : 8;
-	uint8_t(*p)[OBJECT_ID_BYTES];
+	struct content_garbage *p;
 
 	if (f->ngarbage + extra <= f->garbage_cap)
 		return 0;
@@ -196,10 +196,11 @@ int garbage_reserve(struct content_file *f, size_t extra)
 }
 
 /* Needs room reserved by garbage_reserve. */
-void garbage_push(struct content_file *f, const uint8_t key[OBJECT_ID_BYTES])
+void garbage_push(struct content_file *f, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
 {
 	assert(f->ngarbage < f->garbage_cap);
-	memcpy(f->garbage[f->ngarbage++], key, OBJECT_ID_BYTES);
+	memcpy(f->garbage[f->ngarbage].key, key, OBJECT_ID_BYTES);
+	f->garbage[f->ngarbage++].created = created;
 }
 
 /* Turns segment s into a hole: a clean one's key becomes garbage (room
@@ -214,7 +215,7 @@ void seg_remove(const struct content_ctx *ctx, struct content_file *f, size_t s)
 		object_key_text(key, seg->key);
 		cache_drop_object(ctx->cache, key);
 	} else if (seg->present) {
-		garbage_push(f, seg->key);
+		garbage_push(f, seg->key, seg->created);
 	}
 	chunk_key_free(seg->skey);
 	memset(seg, 0, sizeof(*seg));
@@ -328,7 +329,7 @@ int content_sync(const struct content_ctx *ctx, struct content_file *f)
 }
 
 int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64_t seq,
-		   content_upload_cb cb, void *arg, uint8_t (**garbage)[OBJECT_ID_BYTES],
+		   content_upload_cb cb, void *arg, struct content_garbage **garbage,
 		   size_t *ngarbage)
 {
 	char key[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
@@ -374,7 +375,7 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 
 		seg_close(f, seg);
 		if (seg->present && keep)
-			garbage_push(f, seg->key);
+			garbage_push(f, seg->key, seg->dirty ? 0 : seg->created);
 		if (seg->present && seg->dirty) {
 			object_key_text(key, seg->key);
 			cache_drop_object(ctx->cache, key);

@@ -81,6 +81,13 @@ struct content_want {
 	uint64_t max; /* the most bytes its object can have (content_seg_max) */
 };
 
+/* A replaced segment version: its store key and created seq (0: unknown,
+ * or format 1). */
+struct content_garbage {
+	uint8_t key[OBJECT_ID_BYTES];
+	uint64_t created;
+};
+
 struct content_file {
 	uint8_t file_id[OBJECT_ID_BYTES];
 	uint64_t size;
@@ -89,9 +96,10 @@ struct content_file {
 	size_t nsegs;	 /* == ceil(size / SEGMENT_PLAIN_BYTES) */
 	size_t segs_cap; /* allocated length of segs */
 	size_t nfds;	 /* segs[].fd that are open; at most CONTENT_FDS_MAX */
-	/* Store keys replaced since the last commit: delete after it. NULL
-	 * until a key is queued. */
-	uint8_t (*garbage)[OBJECT_ID_BYTES];
+	/* Store keys replaced since the last commit, each with the seq that
+	 * created it (its created: the garbage triple's c, docs/FORMAT.md
+	 * "Garbage lists"): deleted after it. NULL until a key is queued. */
+	struct content_garbage *garbage;
 	size_t ngarbage;
 	size_t garbage_cap; /* allocated length of garbage */
 	/* CLOCK_MONOTONIC ms until which a read of a segment that is not in the
@@ -224,7 +232,7 @@ typedef int (*content_upload_cb)(void *arg, const char *key_text, const char *ca
 /* seq is the seq of the head this commit writes: the created of every
  * segment version it records for the first time (format 2). */
 int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64_t seq,
-		   content_upload_cb cb, void *arg, uint8_t (**garbage)[OBJECT_ID_BYTES],
+		   content_upload_cb cb, void *arg, struct content_garbage **garbage,
 		   size_t *ngarbage);
 
 /* The file is gone (unlinked and closed): every present segment's key, clean

@@ -74,7 +74,7 @@ int segs_resize(struct content_file *f, size_t n);
 /* Makes room for extra more garbage keys (none: allocates nothing). */
 int garbage_reserve(struct content_file *f, size_t extra);
 /* Needs room reserved by garbage_reserve. */
-void garbage_push(struct content_file *f, const uint8_t key[OBJECT_ID_BYTES]);
+void garbage_push(struct content_file *f, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
 /* Turns segment s into a hole: a clean one's key becomes garbage (room
  * reserved by the caller), a dirty one's cache file is removed. */
 void seg_remove(const struct content_ctx *ctx, struct content_file *f, size_t s);

@@ -184,7 +184,8 @@ static int seg_install(const struct content_ctx *ctx, struct content_file *f, si
 	cache_account_fd(ctx->cache, key, fd); /* --cache-size */
 	seg_close(f, seg);
 	if (seg->present)
-		garbage_push(f, seg->key); /* its cache file stays: a commit may be reading it */
+		garbage_push(f, seg->key,
+			     seg->created); /* its cache file stays: a commit may be reading it */
 	seg->present = seg->dirty = true;
 	seg->unsynced = seg->new_dirent = true;
 	memcpy(seg->key, key, OBJECT_ID_BYTES);

@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "commit.h"
 #include "engine_pin.h"
+#include "fault.h"
 #include "head.h"
 #include "history.h"
 #include "journal.h"
@@ -37,8 +38,11 @@
 
 /* ---- a new vault ---- */
 
-#define ENGINE_KEEP_DEFAULT (30u * 86400u) /* "keep": 30 days of history */
-#define ENGINE_GRACE_DEFAULT 86400u	   /* "gr": a day before any deletion */
+#define ENGINE_KEEP_DEFAULT HISTORY_KEEP_DEFAULT /* "keep": 30 days of history */
+/* "gr": 15 minutes before an object a stored head reached is deleted:
+ * another device polls every 15 s and moves to the new tree, so a reader
+ * needs seconds (docs/FORMAT.md "Deferred deletion"). */
+#define ENGINE_GRACE_DEFAULT HISTORY_GRACE_DEFAULT
 
 static int engine_put_sealed(struct backend *store, const char *key, unsigned char *data,
 			     size_t len)
@@ -468,6 +472,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		seal_head_carry(&e->tree->head_tmpl, head);
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
 		engine_pin_device(&e->tree->head_tmpl, e->pin); /* this device writes */
+		e->tree->head_slot = HISTORY_SLOT;
+		(void)fault_slot(&e->tree->head_slot); /* a test's, in a fault-injection build */
 	}
 	struct upload_base up = base->up;
 	unsigned char *merge_base = NULL;
@@ -497,6 +503,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	free(merge_base);
 	if (r)
 		return errbuf_fail(err, size, r, "starting the uploader failed");
+	if (cfg->format >= 2)
+		upload_set_grace(e->up, head->grace);
 	if (!o->read_only && sweep_start(&e->sweep, store) != 0)
 		log_msg(LOG_WARNING, "abandoned uploads are kept: starting their sweep failed");
 	r = engine_prepare_cache(o->cache_dir);

@@ -1,9 +1,11 @@
 /* history.c - the committer's history of a format-2 vault: opening it, and
- * per commit the head record of the previous head, the new first page and
- * the garbage list (history_seal), adopted only once the journal record is
- * durable (history_done). Thinning is history_prune.c. It must never drop a
- * head record whose head is not in the store yet, never turn into a deletion
- * an object a retained head reaches, and never reuse a store key. */
+ * per commit the head record of the previous head (unless the commit
+ * supersedes it: same minute), the new first page and the garbage list
+ * (history_seal), adopted only once the journal record is durable
+ * (history_done). Thinning is history_prune.c, the garbage list
+ * history_garbage.c. It must never drop a head record whose head is not in
+ * the store yet, never turn into a deletion an object a retained head
+ * reaches, and never reuse a store key. */
 #include "history_int.h"
 
 #include <errno.h>
@@ -30,6 +32,7 @@ static void history_pend_clear(struct history *h)
 	h->new_npages = 0;
 	free(h->adopt);
 	h->adopt = NULL;
+	history_gl_clear(&h->pend_gl);
 	if (h->pend_json) {
 		sodium_memzero(h->pend_json, h->pend_len);
 		free(h->pend_json);
@@ -69,6 +72,7 @@ void history_out_free(struct history_out *o)
 		free(o->objs[i].data);
 	free(o->objs);
 	free(o->deletes);
+	free(o->dead);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -110,6 +114,7 @@ int history_open(struct history **out, const struct dirobj_head *head, const str
 	h->io = *io;
 	h->keep = head->keep;
 	h->grace = head->grace;
+	h->slot = HISTORY_SLOT;
 	h->prev_seq = head->seq;
 	h->prev_time = head->time;
 	memcpy(h->prev_dev, head->device, OBJECT_ID_BYTES);
@@ -131,6 +136,8 @@ void history_free(struct history *h)
 	history_pages_free(h->pages, h->npages);
 	history_pend_clear(h);
 	history_prep_clear(h);
+	history_prep_meta_reset(h);
+	history_gl_clear(&h->prev_gl);
 	if (h->prev_json) {
 		sodium_memzero(h->prev_json, h->prev_len);
 		free(h->prev_json);
@@ -139,6 +146,23 @@ void history_free(struct history *h)
 }
 
 uint64_t history_keep(const struct history *h) { return h->keep; }
+
+void history_set_slot(struct history *h, uint32_t slot) { h->slot = slot; }
+
+/* Floor division, as history_thin.c's slots. */
+static int64_t history_slot_of(int64_t t, int64_t g)
+{
+	return t >= 0 ? t / g : -((-t + g - 1) / g);
+}
+
+/* next supersedes the previous head: this history sealed that one (so its
+ * garbage list is known) and both fall in one slot. */
+static bool history_supersedes(const struct history *h, const struct dirobj_head *next)
+{
+	return h->prev_own && h->slot > 0 && next->time.sec >= h->prev_time.sec &&
+	       history_slot_of(next->time.sec, h->slot) ==
+		   history_slot_of(h->prev_time.sec, h->slot);
+}
 
 /* ---- seal ---- */
 
@@ -202,25 +226,28 @@ static int history_pack(struct history *h, uint64_t seq, const struct histobj_en
 	return r;
 }
 
-/* The new pages: e prepended to the pages up to the oldest one thinning
- * changes (or to the first one while it has room); the pages replaced are
- * added to the commit's garbage as history objects. */
-static int history_paginate(struct history *h, uint64_t seq, const struct histobj_entry *e,
-			    struct history_out *out)
+/* The new pages: e (if any: NULL when the commit supersedes the previous
+ * head) prepended to the pages up to the oldest one thinning changes (or
+ * to the first one while it has room); the pages replaced are added to the
+ * commit's garbage as history objects. Sets next's history. */
+static int history_paginate(struct history *h, struct dirobj_head *next,
+			    const struct histobj_entry *e, struct history_out *out)
 {
 	size_t upto = history_prep_oldest_page(h); /* pages [0, upto) are rewritten */
-	size_t n = 1, k = 1;
+	size_t n = e ? 1 : 0, k = 0;
+	uint64_t seq = next->seq;
 	struct histobj_entry *es;
 	int r;
 
-	if (upto == 0 && h->npages > 0 && h->pages[0].n < HISTORY_PAGE_FILL)
+	if (e && upto == 0 && h->npages > 0 && h->pages[0].n < HISTORY_PAGE_FILL)
 		upto = 1;
 	for (size_t i = 0; i < upto; i++)
 		n += h->pages[i].n;
-	es = malloc(n * sizeof(*es));
+	es = malloc((n ? n : 1) * sizeof(*es));
 	if (!es)
 		return -ENOMEM;
-	es[0] = *e;
+	if (e)
+		es[k++] = *e;
 	for (size_t i = 0; i < upto; i++)
 		for (size_t j = 0; j < h->pages[i].n; j++)
 			if (!history_prep_drops(h, h->pages[i].e[j].seq))
@@ -230,11 +257,14 @@ static int history_paginate(struct history *h, uint64_t seq, const struct histob
 	h->new_upto = upto;
 	/* The array history_done installs, allocated now so that adopting a
 	 * durable commit cannot fail. */
-	h->adopt = r ? NULL : malloc((h->new_npages + h->npages - upto) * sizeof(*h->adopt));
+	h->adopt = r ? NULL : malloc((h->new_npages + h->npages - upto + 1) * sizeof(*h->adopt));
 	if (r == 0 && !h->adopt)
 		r = -ENOMEM;
 	for (size_t i = 0; r == 0 && i < upto; i++)
-		r = history_prep_meta(h, h->pages[i].ref.store_key);
+		r = history_prep_meta(h, &h->pages[i].ref);
+	next->has_history = r == 0 && (h->new_npages > 0 || upto < h->npages);
+	if (next->has_history)
+		next->history = h->new_npages > 0 ? h->new_pages[0].ref : h->pages[upto].ref;
 	return r;
 }
 
@@ -242,7 +272,8 @@ int history_seal(struct history *h, struct dirobj_head *next, const struct histo
 		 size_t n, int64_t now, struct history_out *out)
 {
 	struct histobj_entry e;
-	int r;
+	bool supersede = history_supersedes(h, next);
+	int r = 0;
 
 	memset(out, 0, sizeof(*out));
 	history_pend_clear(h);
@@ -253,14 +284,12 @@ int history_seal(struct history *h, struct dirobj_head *next, const struct histo
 		h->next_thin = 0; /* a new window: thin by it at the next commit */
 	h->keep = next->keep;
 	h->grace = next->grace;
-	r = history_archive(h, next->seq, &e, out);
+	if (!supersede) /* the newest head of its slot: retained */
+		r = history_archive(h, next->seq, &e, out);
 	if (r == 0)
-		r = history_paginate(h, next->seq, &e, out);
-	next->has_history = r == 0;
+		r = history_paginate(h, next, supersede ? NULL : &e, out);
 	if (r == 0)
-		next->history = h->new_pages[0].ref;
-	if (r == 0)
-		r = history_garbage_seal(h, next, g, n, out);
+		r = history_garbage_seal(h, next, g, n, supersede, out);
 	if (r == 0)
 		r = history_prep_deletes(h, out);
 	if (r == 0)
@@ -311,5 +340,9 @@ void history_done(struct history *h, bool ok)
 	h->prev_seq = h->pend_seq;
 	h->prev_time = h->pend_time;
 	memcpy(h->prev_dev, h->pend_dev, OBJECT_ID_BYTES);
+	history_gl_clear(&h->prev_gl);
+	h->prev_gl = h->pend_gl; /* taken over */
+	memset(&h->pend_gl, 0, sizeof(h->pend_gl));
+	h->prev_own = true;
 	history_prep_done(h);
 }

@@ -22,7 +22,11 @@
 
 /* Defaults of a new format-2 vault (the head's "keep" and "gr"). */
 #define HISTORY_KEEP_DEFAULT (30u * 86400u)
-#define HISTORY_GRACE_DEFAULT 86400u
+#define HISTORY_GRACE_DEFAULT 900u
+/* The first tier's slot (seconds): a commit supersedes the previous head
+ * when both fall in one slot, so the history keeps the newest head of each
+ * minute (docs/FORMAT.md "Deferred deletion"). */
+#define HISTORY_SLOT 60u
 /* Entries the committer puts on one page before it starts a new one (the
  * format allows HISTOBJ_PAGE_MAX): the first page is rewritten by every
  * commit, so a smaller page is fewer bytes per commit. */
@@ -73,9 +77,11 @@ int history_read_garbage(struct histobj_garbage *g, const struct dirobj_ref *ref
 
 /* Which entries of e[0..n) (newest first) the retention keeps at time now
  * with window keep seconds: kept[i] is set or cleared. Dropped: older than
- * keep. Kept: everything younger than an hour (and than keep); then the
- * newest of each hour for a day, then the newest of each day. */
-void history_thin(const struct histobj_entry *e, size_t n, int64_t now, uint64_t keep, bool *kept);
+ * keep. Kept: the newest of each slot (slot seconds; 0: every entry)
+ * younger than an hour (and than keep); then the newest of each hour for a
+ * day, then the newest of each day. */
+void history_thin(const struct histobj_entry *e, size_t n, int64_t now, uint64_t keep,
+		  uint32_t slot, bool *kept);
 /* Whether a seq in sorted ascending seqs[0..n) lies in [c, d). */
 bool history_meets(const uint64_t *seqs, size_t n, uint64_t c, uint64_t d);
 
@@ -90,6 +96,15 @@ struct history_garbage {
 	uint64_t created;
 };
 
+/* A key no retained head reaches, with the seq that created it: the
+ * journal record's dead entries (docs/FORMAT.md "Cache"). The uploader
+ * neither stores nor keeps one that no stored head reached (created after
+ * the last head it stored), and deletes the others after the grace. */
+struct history_dead {
+	uint8_t key[OBJECT_ID_BYTES];
+	uint64_t created;
+};
+
 /* What a commit adds to its journal record. */
 struct history_out {
 	struct history_obj {
@@ -100,6 +115,8 @@ struct history_out {
 	size_t nobjs;
 	uint8_t (*deletes)[OBJECT_ID_BYTES]; /* to delete once the head is stored */
 	size_t ndeletes;
+	struct history_dead *dead; /* no retained head reaches them */
+	size_t ndead;
 };
 void history_out_free(struct history_out *o);
 
@@ -118,9 +135,11 @@ void history_free(struct history *h);
 int history_prepare(struct history *h, int64_t now, uint64_t stored_seq);
 /* Under tree_lock: fills next's keep, grace, history and garbage (every
  * other member set by the caller), seals the objects of this commit into
- * *out (the previous head's record, the pages that change, the garbage list
- * of g[0..n) plus what thinning carries) and keeps next's JSON for the next
- * archive. Nothing in h changes until history_done. 0, -ENOMEM, -EINVAL. */
+ * *out (the previous head's record unless next supersedes it, the pages
+ * that change, the garbage list of g[0..n) plus what thinning carries) and
+ * keeps next's JSON for the next archive. The previous head is superseded
+ * (not archived) when this history sealed it and next->time falls in its
+ * slot. Nothing in h changes until history_done. 0, -ENOMEM, -EINVAL. */
 int history_seal(struct history *h, struct dirobj_head *next, const struct history_garbage *g,
 		 size_t n, int64_t now, struct history_out *out);
 /* After the journal record: ok adopts what history_seal made (its head is
@@ -129,5 +148,8 @@ void history_done(struct history *h, bool ok);
 
 /* The window (seconds) heads are retained, and the grace. */
 uint64_t history_keep(const struct history *h);
+/* The first tier's slot in seconds (HISTORY_SLOT by default; 0 keeps every
+ * head: tests only, tree.head_slot). */
+void history_set_slot(struct history *h, uint32_t slot);
 
 #endif

@@ -17,9 +17,11 @@
 #include "log.h"
 
 /* Thinning runs at most this often (and at every commit of a window shorter
- * than four times it): each run rewrites the pages up to the oldest it
- * changes. */
-#define HISTORY_THIN_EVERY 900
+ * than four times it): a run that drops nothing costs a pass over the
+ * entries in memory; one that drops heads reads their records and garbage
+ * lists and rewrites the pages up to the oldest it changes. A minute: heads
+ * leave the first tier (a minute's newest for an hour) one a minute. */
+#define HISTORY_THIN_EVERY 60
 
 static int history_grow(void **arr, size_t n, size_t elem)
 {
@@ -37,6 +39,7 @@ void history_prep_clear(struct history *h)
 	free(h->prep.carry);
 	free(h->prep.dels);
 	free(h->prep.meta);
+	free(h->prep.gdead);
 	memset(&h->prep, 0, sizeof(h->prep));
 }
 
@@ -69,11 +72,12 @@ void history_prep_meta_reset(struct history *h)
 	h->nsmeta = 0;
 }
 
-int history_prep_meta(struct history *h, const uint8_t key[OBJECT_ID_BYTES])
+int history_prep_meta(struct history *h, const struct dirobj_ref *ref)
 {
 	if (history_grow((void **)&h->smeta, h->nsmeta, sizeof(*h->smeta)))
 		return -ENOMEM;
-	memcpy(h->smeta[h->nsmeta++], key, OBJECT_ID_BYTES);
+	memcpy(h->smeta[h->nsmeta].key, ref->store_key, OBJECT_ID_BYTES);
+	h->smeta[h->nsmeta++].created = ref->created;
 	return 0;
 }
 
@@ -109,10 +113,19 @@ static int history_sort_items(struct history *h, const struct histobj_garbage *g
 
 	for (size_t i = 0; r == 0 && i < g->n; i++) {
 		const struct histobj_garbage_item *it = &g->items[i];
-		if (graced && !history_meets(kept, nkept, it->created, it->dropped))
+		bool reached = history_meets(kept, nkept, it->created, it->dropped);
+		if (graced && !reached) {
 			r = history_add_key(&h->prep.dels, &h->prep.ndels, it->key);
-		else
-			r = history_add_item(&h->prep.carry, &h->prep.ncarry, it);
+			continue;
+		}
+		r = history_add_item(&h->prep.carry, &h->prep.ncarry, it);
+		if (r == 0 && !reached &&
+		    history_grow((void **)&h->prep.gdead, h->prep.ngdead, sizeof(*h->prep.gdead)) ==
+			0) {
+			/* only the grace keeps it: the uploader may delete it then */
+			memcpy(h->prep.gdead[h->prep.ngdead].key, it->key, OBJECT_ID_BYTES);
+			h->prep.gdead[h->prep.ngdead++].created = it->created;
+		}
 	}
 	return r;
 }
@@ -182,7 +195,7 @@ static int history_choose(struct history *h, const struct histobj_entry **es, si
 	}
 	for (size_t i = 0; i < n; i++)
 		flat[i] = *es[i];
-	history_thin(flat, n, h->prep.now, h->keep, kept);
+	history_thin(flat, n, h->prep.now, h->keep, h->slot, kept);
 	free(flat);
 	for (size_t i = 0; i < n; i++) {
 		if (!kept[i] && es[i]->seq >= stored_seq)
@@ -257,97 +270,4 @@ void history_prep_done(struct history *h)
 	}
 	history_prep_clear(h);
 	history_prep_meta_reset(h);
-}
-
-/* ---- the commit's garbage list ---- */
-
-static int history_item_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
-
-/* Every triple of this commit in one array, a key once (the union of its
- * intervals when it comes twice). */
-static int history_items(const struct history *h, uint64_t seq, const struct history_garbage *g,
-			 size_t n, struct histobj_garbage_item **out, size_t *nout)
-{
-	size_t total = n + h->nsmeta, k = 0;
-	struct histobj_garbage_item *a;
-
-	if (h->prep.ready)
-		total += h->prep.ncarry + h->prep.nmeta;
-	a = malloc((total ? total : 1) * sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(a[k].key, g[i].key, OBJECT_ID_BYTES);
-		a[k].created = g[i].created < seq ? g[i].created : 0;
-		a[k++].dropped = seq;
-	}
-	for (size_t i = 0; h->prep.ready && i < h->prep.ncarry; i++)
-		a[k++] = h->prep.carry[i];
-	for (size_t i = 0; h->prep.ready && i < h->prep.nmeta; i++) {
-		memcpy(a[k].key, h->prep.meta[i], OBJECT_ID_BYTES);
-		a[k].created = a[k].dropped = seq;
-		k++;
-	}
-	for (size_t i = 0; i < h->nsmeta; i++) {
-		memcpy(a[k].key, h->smeta[i], OBJECT_ID_BYTES);
-		a[k].created = a[k].dropped = seq;
-		k++;
-	}
-	qsort(a, k, sizeof(*a), history_item_cmp);
-	*nout = 0;
-	for (size_t i = 0; i < k; i++) {
-		struct histobj_garbage_item *last = *nout ? &a[*nout - 1] : NULL;
-		if (last && memcmp(last->key, a[i].key, OBJECT_ID_BYTES) == 0) {
-			last->created = a[i].created < last->created ? a[i].created : last->created;
-			last->dropped = a[i].dropped > last->dropped ? a[i].dropped : last->dropped;
-		} else {
-			a[(*nout)++] = a[i];
-		}
-	}
-	*out = a;
-	return 0;
-}
-
-int history_garbage_seal(struct history *h, struct dirobj_head *next,
-			 const struct history_garbage *g, size_t n, struct history_out *out)
-{
-	struct histobj_garbage_item *items = NULL;
-	struct dirobj_ref ref = {.version = 0};
-	bool has_next = false;
-	size_t ni;
-	int r = history_items(h, next->seq, g, n, &items, &ni);
-
-	next->has_garbage = false;
-	if (r || ni == 0) {
-		free(items);
-		return r;
-	}
-	/* Chunks of HISTOBJ_GARBAGE_MAX, sealed from the last so each can
-	 * name the next. */
-	for (size_t k = (ni + HISTOBJ_GARBAGE_MAX - 1) / HISTOBJ_GARBAGE_MAX; r == 0 && k > 0;
-	     k--) {
-		size_t first = (k - 1) * HISTOBJ_GARBAGE_MAX;
-		struct histobj_garbage gl = {
-		    .items = items + first,
-		    .n = ni - first < HISTOBJ_GARBAGE_MAX ? ni - first : HISTOBJ_GARBAGE_MAX,
-		    .has_next = has_next,
-		    .next = ref};
-		unsigned char *data;
-		size_t len;
-		struct dirobj_ref mine;
-
-		randombytes_buf(mine.store_key, OBJECT_ID_BYTES);
-		mine.version = mine.created = next->seq;
-		r = history_seal_garbage(&data, &len, &gl, &mine, &h->io);
-		if (r == 0)
-			r = history_out_add(out, &mine, data, len);
-		ref = mine;
-		has_next = true;
-	}
-	free(items);
-	if (r == 0) {
-		next->has_garbage = true;
-		next->garbage = ref;
-	}
-	return r;
 }

@@ -224,7 +224,7 @@ void tree_attr_changed_locked(struct tree *t, struct inode *ino)
 		tree_mark_dirty_locked(t, ino->parent);
 }
 
-int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES])
+int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
 {
 	if (t->ngarbage == t->garbage_cap) {
 		size_t cap = t->garbage_cap ? t->garbage_cap * 2 : 64;
@@ -238,7 +238,8 @@ int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES])
 		t->garbage = g;
 		t->garbage_cap = cap;
 	}
-	memcpy(t->garbage[t->ngarbage++], key, OBJECT_ID_BYTES);
+	memcpy(t->garbage[t->ngarbage].key, key, OBJECT_ID_BYTES);
+	t->garbage[t->ngarbage++].created = created;
 	tree_set_dirty_locked(t);
 	return 0;
 }
@@ -282,11 +283,12 @@ void tree_reap(struct tree *t, struct inode *ino)
 	}
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; f && i < f->ngarbage; i++)
-		tree_add_garbage_locked(t, f->garbage[i]);
+		tree_add_garbage_locked(t, f->garbage[i].key, f->garbage[i].created);
 	/* A cold file: every present segment is in the store. */
 	for (size_t s = 0; !f && s < ncold; s++)
 		if (content_cold_key(&ino->cold, s))
-			tree_add_garbage_locked(t, content_cold_key(&ino->cold, s));
+			tree_add_garbage_locked(t, content_cold_key(&ino->cold, s),
+						content_cold_created(&ino->cold, s));
 	t->ninodes--;
 	pthread_mutex_unlock(&t->lock);
 	tree_inode_free(ino);
@@ -302,7 +304,7 @@ bool tree_detach_locked(struct tree *t, struct inode *c)
 	tree_now(&c->ctime);
 	tree_inode_unlock(c);
 	if (c->type == DIROBJ_DIR && c->ds->ref.version > 0 && !c->foreign)
-		tree_add_garbage_locked(t, c->ds->ref.store_key);
+		tree_add_garbage_locked(t, c->ds->ref.store_key, c->ds->ref.created);
 	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))
 		return true;

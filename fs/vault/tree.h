@@ -156,8 +156,9 @@ struct tree {
 	_Atomic int64_t last_request_s;
 
 	/* tree_lock. */
-	struct inode *orphans;		     /* unlinked inodes still referenced (via hash_next) */
-	uint8_t (*garbage)[OBJECT_ID_BYTES]; /* store keys to delete after the next commit */
+	struct inode *orphans; /* unlinked inodes still referenced (via hash_next) */
+	struct content_garbage
+	    *garbage; /* store keys (and created) to delete after the next commit */
 	size_t ngarbage, garbage_cap;
 	uint64_t ninodes;		   /* inodes in memory (statfs, sealfs status) */
 	struct inode *lru_head, *lru_tail; /* droppable directories, most recent first */
@@ -173,6 +174,10 @@ struct tree {
 	 * starts, then commit_lock (not tree_lock): commit.c sets parent to
 	 * the hash of each head it journals (seal_head_hash). */
 	struct dirobj_head head_tmpl;
+	/* Format 2, commit_lock: the history's first-tier slot in seconds
+	 * (HISTORY_SLOT, set by the mount; 0 keeps every head: tests only, the
+	 * unit tests here and SEALFS_FAULT "slot=" in a fault-injection build). */
+	uint32_t head_slot;
 };
 
 /* An inode's lock (the "lock" of the fields above): one of a fixed table of
@@ -199,7 +204,7 @@ int tree_load_dir(struct tree *t, struct inode *dir);
 void tree_mark_dirty_locked(struct tree *t, struct inode *dir);
 /* Queues a store key for deletion after the next commit (needs tree_lock).
  * Returns 0 or -ENOMEM. */
-int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES]);
+int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
 /* The current time (CLOCK_REALTIME) for timestamps. */
 void tree_now(struct dirobj_time *out);
 /* st_ino of an inode: the first 8 id bytes, little endian. */

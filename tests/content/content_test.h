@@ -124,7 +124,7 @@ static inline int tenv_upload(void *arg, const char *key_text, const char *cache
  * from the store and the cache, sync. */
 static inline int tenv_commit(struct tenv *env, struct content_file *f)
 {
-	uint8_t(*garbage)[OBJECT_ID_BYTES] = NULL;
+	struct content_garbage *garbage = NULL;
 	char key[OBJECT_KEY_TEXT_BYTES];
 	size_t ngarbage = 0;
 	int rc;
@@ -133,7 +133,7 @@ static inline int tenv_commit(struct tenv *env, struct content_file *f)
 	if (rc == 0)
 		rc = backend_sync(env->store);
 	for (size_t i = 0; rc == 0 && i < ngarbage; i++) {
-		object_key_text(key, garbage[i]);
+		object_key_text(key, garbage[i].key);
 		rc = backend_del(env->store, key);
 		if (rc == 0)
 			rc = cache_drop_object(env->cache, key);

@@ -369,7 +369,7 @@ static void test_no_plaintext_in_cache_or_store(struct tenv *env)
 static void test_forget_queues_every_segment(struct tenv *env)
 {
 	struct content_file f;
-	uint8_t(*garbage)[OBJECT_ID_BYTES] = NULL;
+	struct content_garbage *garbage = NULL;
 	char path[CACHE_PATH_MAX];
 	size_t n = 0;
 
@@ -390,7 +390,7 @@ static void test_forget_queues_every_segment(struct tenv *env)
 static void test_commit_hands_out_dirty_once(struct tenv *env)
 {
 	struct content_file f;
-	uint8_t(*garbage)[OBJECT_ID_BYTES] = NULL;
+	struct content_garbage *garbage = NULL;
 	size_t n = 99;
 
 	CHECK_RC(content_new(&f), 0);

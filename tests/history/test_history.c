@@ -210,6 +210,7 @@ static void test_deferred_and_thinned(void)
 	CHECK_RC(fenv_init(&e), 0);
 	CHECK(e.cfg->format == 2);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	m.tree->head_slot = 0; /* every commit a retained head (test_retain.c: slots) */
 	CHECK_RC(fwrite_file(m.tree, m.tree->root, "f", "version one", 11, &f), 0);
 	CHECK_RC(fcommit(&m), 0);
 	memcpy(v1_seg, content_cold_key(&f->cold, 0), OBJECT_ID_BYTES);
@@ -232,6 +233,7 @@ static void test_deferred_and_thinned(void)
 	/* A remount reads the history back and goes on from it. */
 	fmount_close(&m);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	m.tree->head_slot = 0;
 	CHECK_RC(fwrite_file(m.tree, m.tree->root, "g", "x", 1, NULL), 0);
 	CHECK_RC(fcommit(&m), 0);
 	free(reach.k);
@@ -300,6 +302,7 @@ static void test_repair_keeps_history(void)
 
 	CHECK_RC(fenv_init(&e), 0);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	m.tree->head_slot = 0;
 	CHECK_RC(fwrite_file(m.tree, m.tree->root, "a", "file a", 6, &f), 0);
 	CHECK_RC(fwrite_file(m.tree, m.tree->root, "b", "file b", 6, NULL), 0);
 	CHECK_RC(fcommit(&m), 0);
@@ -336,6 +339,7 @@ static void test_repair_keeps_history(void)
 	CHECK(found[0] == 0 && found[1] >= 1 && res.n.orphans == 0);
 
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	m.tree->head_slot = 0;
 	CHECK_RC(fwrite_file(m.tree, m.tree->root, "c", "after", 5, NULL), 0);
 	CHECK_RC(fcommit(&m), 0);
 	fmount_close(&m);
@@ -351,11 +355,12 @@ static void test_repair_keeps_history(void)
 	fenv_free(&e);
 }
 
-/* The cost of a commit per fsync (docs/PERFORMANCE.md would say it; the
- * number is in docs/INTERNALS.md "History"): a one-byte rewrite of a file in
- * the root stores its segment and the root's object as in format 1, plus the
- * previous head's record, the new first page and the garbage list: five
- * objects, none deleted before thinning. */
+/* The cost of a commit per fsync (the number is in docs/INTERNALS.md
+ * "History"): a one-byte rewrite of a file in the root, each commit stored
+ * before the next, in one minute: its segment and the root's object as in
+ * format 1, plus the garbage list (the superseded head's, merged): three
+ * objects; no head record or page (the previous head is superseded, not
+ * archived). Before the slots: five. */
 static void test_objects_per_commit(void)
 {
 	struct fenv e;
@@ -374,7 +379,7 @@ static void test_objects_per_commit(void)
 	after = fstore_objects(&e);
 	printf("objects stored per commit (one-byte rewrite, format 2): %.1f\n",
 	       (double)(after - before) / 10);
-	CHECKF(after - before == 50, "%zu objects for 10 commits", after - before);
+	CHECKF(after - before <= 30 + 2, "%zu objects for 10 commits", after - before);
 	fmount_close(&m);
 	fenv_free(&e);
 }
@@ -395,11 +400,11 @@ static void test_thin_rule(void)
 		e[i].seq = 100 - i;
 		e[i].time.sec = now - ages[i];
 	}
-	history_thin(e, 8, now, 30 * 86400, kept);
+	history_thin(e, 8, now, 30 * 86400, HISTORY_SLOT, kept);
 	for (size_t i = 0; i < 8; i++)
 		CHECKF(kept[i] == want[i], "entry %zu (age %lld s): kept %d", i, (long long)ages[i],
 		       kept[i]);
-	history_thin(e, 8, now, 0, kept); /* keep 0: nothing old stays */
+	history_thin(e, 8, now, 0, HISTORY_SLOT, kept); /* keep 0: nothing old stays */
 	for (size_t i = 0; i < 8; i++)
 		CHECK(!kept[i]);
 	{
