@@ -215,6 +215,8 @@ static int fsck_entry(struct fsck *f, struct fsck_queue *q, struct fsck_batch *b
 		f->res->n.files++;
 		r = fsck_batch_add_file(f, b, path, len, e);
 		break;
+	case DIROBJ_HARDLINK: /* its file is counted from the inode table */
+		break;
 	default:
 		f->res->n.symlinks++;
 		break;
@@ -298,6 +300,8 @@ static int fsck_after_walk(struct fsck *f, const struct dirobj_head *head)
 		f->res->not_repaired = "repair not asked";
 	else if (f->ndmg)
 		r = fsck_repair(f, head);
+	if (r == 0)
+		r = fsck_itable_reach(f, head);
 	if (r == 0)
 		r = fsck_history_reach(f, head);
 	if (r == 0)

@@ -97,6 +97,12 @@ int fsck_repair(struct fsck *f, const struct dirobj_head *head);
  * the orphans must not be listed then. */
 int fsck_history_reach(struct fsck *f, const struct dirobj_head *head);
 
+/* ---- fsck_itable.c ---- */
+
+/* Format 2: adds the inode table's pages and its records' segments to
+ * f->reach. 0 or an error (err set): the orphans must not be listed then. */
+int fsck_itable_reach(struct fsck *f, const struct dirobj_head *head);
+
 /* ---- fsck_orphans.c ---- */
 
 /* Lists every o/ object, reports those outside f->reach as orphans, and
