@@ -128,6 +128,42 @@ class Links(st.VaultTestCase):
             self.assertEqual(f.read(), data)
         self.fsck_clean()
 
+    @unittest.skipUnless(os.geteuid() == 0, "a read-only bind mount of the store needs root")
+    def test_crash_with_links_only_in_the_journal(self):
+        """link and a write, fsync'ed while the store refuses writes (a
+        read-only bind mount: the journal alone holds the table's pages),
+        then the daemon killed: the next mount on that cache replays them,
+        and the store gets them at unmount."""
+        cache = os.path.join(self.v.root, "cache-crash")
+        self.v.unmount()
+        st.run(["mount", "--bind", self.v.store, self.v.store])
+        try:
+            self.v.mount(cache=cache)
+            a, b = self.d("crash-a"), self.d("crash-b")
+            write(a, b"before")
+            self.v.unmount()  # stored
+            st.run(["mount", "-o", "remount,bind,ro", self.v.store])
+            head = read(os.path.join(self.v.store, "head"))
+            self.v.mount(cache=cache)
+            os.link(a, b)
+            with open(b, "ab") as f:
+                f.write(b" after")
+                f.flush()
+                os.fsync(f.fileno())
+            st.kill_daemon(self.v)
+            self.assertEqual(read(os.path.join(self.v.store, "head")), head)  # journal only
+            st.run(["mount", "-o", "remount,bind,rw", self.v.store])
+            self.v.mount(cache=cache)
+            self.assertEqual((os.stat(a).st_nlink, os.stat(a).st_ino), (2, os.stat(b).st_ino))
+            self.assertEqual(read(a), b"before after")
+            self.v.unmount()
+        finally:
+            st.run(["umount", "-l", self.v.store], check=False)
+        self.v.mount(cache=os.path.join(self.v.root, "cache-crash-2"))
+        self.assertEqual(os.stat(self.d("crash-b")).st_nlink, 2)
+        self.assertEqual(read(self.d("crash-b")), b"before after")
+        self.fsck_clean()
+
     def test_cp_al_and_git_clone(self):
         src = self.d("tree-src")
         os.makedirs(os.path.join(src, "sub"))
