@@ -216,28 +216,46 @@ static int tree_itable_seal_obj(struct tree *t, uint64_t seq, char *json, size_t
 	return r;
 }
 
-/* The files of slot s, each entry filled by the commit. */
-static int tree_itable_leaf(struct tree *t, size_t s, struct itable_leaf *l,
+/* The linked files by slot, in one pass (a counting sort): slot s's are
+ * by[at[s]] .. by[at[s + 1]). New arrays, or -ENOMEM. */
+static int tree_itable_by_slot(const struct tree_itable *it, struct tree_link ***by, size_t **at)
+{
+	size_t *pos = calloc(it->nslots + 1, sizeof(*pos));
+
+	*at = calloc(it->nslots + 1, sizeof(**at));
+	*by = calloc(it->n ? it->n : 1, sizeof(**by));
+	if (!pos || !*at || !*by) {
+		free(pos);
+		free(*at);
+		free(*by);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < it->hash_size; i++)
+		for (struct tree_link *k = it->hash[i]; k; k = k->next)
+			(*at)[itable_slot_of(k->file->id, it->nslots) + 1]++;
+	for (size_t s = 0; s < it->nslots; s++)
+		pos[s + 1] = (*at)[s + 1] += (*at)[s];
+	for (size_t i = 0; i < it->hash_size; i++)
+		for (struct tree_link *k = it->hash[i]; k; k = k->next)
+			(*by)[pos[itable_slot_of(k->file->id, it->nslots)]++] = k;
+	free(pos);
+	return 0;
+}
+
+/* The records of files k[0..n), each entry filled by the commit. */
+static int tree_itable_leaf(struct tree_link **k, size_t n, struct itable_leaf *l,
 			    const struct tree_itable_cb *cb)
 {
-	struct tree_itable *it = t->itable;
-	size_t cap = 0;
 	int r = 0;
 
 	memset(l, 0, sizeof(*l));
-	for (size_t i = 0; i < it->hash_size; i++)
-		for (struct tree_link *k = it->hash[i]; k; k = k->next)
-			cap += itable_slot_of(k->file->id, it->nslots) == s;
-	l->recs = calloc(cap ? cap : 1, sizeof(*l->recs));
+	l->recs = calloc(n ? n : 1, sizeof(*l->recs));
 	if (!l->recs)
 		return -ENOMEM;
-	for (size_t i = 0; r == 0 && i < it->hash_size; i++)
-		for (struct tree_link *k = it->hash[i]; r == 0 && k; k = k->next) {
-			if (itable_slot_of(k->file->id, it->nslots) != s)
-				continue;
-			l->recs[l->n].nlink = k->nlink;
-			r = cb->entry(cb->arg, &l->recs[l->n++].e, k->file);
-		}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		l->recs[l->n].nlink = k[i]->nlink;
+		r = cb->entry(cb->arg, &l->recs[l->n++].e, k[i]->file);
+	}
 	return r;
 }
 
@@ -248,16 +266,17 @@ static void tree_itable_leaf_free(struct itable_leaf *l)
 	free(l->recs);
 }
 
-/* A new version of slot s's leaf, or none when no file is left in it. */
-static int tree_itable_seal_slot(struct tree *t, uint64_t seq, size_t s,
-				 const struct tree_itable_cb *cb)
+/* A new version of slot s's leaf from its files k[0..n), or none when
+ * no file is left in it. */
+static int tree_itable_seal_slot(struct tree *t, uint64_t seq, size_t s, struct tree_link **k,
+				 size_t n, const struct tree_itable_cb *cb)
 {
 	struct tree_itable *it = t->itable;
 	struct itable_slot was = it->slots[s];
 	struct itable_leaf l;
 	char *json = NULL;
 	size_t len = 0;
-	int r = tree_itable_leaf(t, s, &l, cb);
+	int r = tree_itable_leaf(k, n, &l, cb);
 
 	if (r == 0 && l.n > 0)
 		r = itable_leaf_encode(&json, &len, &l, s, it->nslots);
@@ -304,7 +323,8 @@ static int tree_itable_seal_index(struct tree *t, uint64_t seq, const struct tre
 int tree_itable_seal_locked(struct tree *t, uint64_t seq, const struct tree_itable_cb *cb)
 {
 	struct tree_itable *it = t->itable;
-	size_t want;
+	struct tree_link **by = NULL;
+	size_t want, *at = NULL;
 	int r = 0;
 
 	if (!it->changed)
@@ -312,9 +332,13 @@ int tree_itable_seal_locked(struct tree *t, uint64_t seq, const struct tree_itab
 	want = tree_itable_want(it);
 	if (want != it->nslots)
 		r = tree_itable_repartition(it, want, cb);
+	if (r == 0 && it->nslots)
+		r = tree_itable_by_slot(it, &by, &at);
 	for (size_t s = 0; r == 0 && s < it->nslots; s++)
 		if (it->dirty[s])
-			r = tree_itable_seal_slot(t, seq, s, cb);
+			r = tree_itable_seal_slot(t, seq, s, by + at[s], at[s + 1] - at[s], cb);
+	free(by);
+	free(at);
 	if (r == 0)
 		r = tree_itable_seal_index(t, seq, cb);
 	if (r)
