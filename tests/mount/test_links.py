@@ -7,6 +7,7 @@ format-1 vault refuses link with EPERM and one log line naming `sealfs
 upgrade`."""
 
 import errno
+import glob
 import os
 import shutil
 import subprocess
@@ -49,6 +50,33 @@ class Links(st.VaultTestCase):
         p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile, "--repair")
         self.assertIn(": clean", p.stdout)  # nothing deleted as an orphan either
         self.v.mount()
+
+    def test_fsck_checks_a_linked_files_segments_and_repair_leaves_them(self):
+        a = self.d("dmg-a")
+        write(a, os.urandom(3 * 4096))  # one segment of 3 chunks: a size nothing else has
+        os.link(a, self.d("dmg-b"))
+        self.v.unmount()
+        segs = [p for p in glob.glob(os.path.join(self.v.store, "o", "*", "*"))
+                if os.path.getsize(p) in (3 * 4124, 3 * 4136)]
+        self.assertEqual(len(segs), 1, segs)
+        good = read(segs[0])
+        write(segs[0], bytes([good[0] ^ 1]) + good[1:])
+        try:
+            fsck = lambda *a: st.sealfs("fsck", self.v.store, "--passphrase-file",
+                                        self.v.passfile, *a, check=False)
+            p = fsck()
+            self.assertEqual(p.returncode, 20, p.stdout + p.stderr)
+            self.assertIn("damaged: /dmg-", p.stdout)
+            p = fsck("--repair")
+            self.assertEqual(p.returncode, 20, p.stdout + p.stderr)
+            self.assertIn("not repaired: a file with several names", p.stdout)
+            self.assertTrue(os.path.exists(segs[0]))  # left alone, not deleted
+        finally:
+            write(segs[0], good)
+        p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile)
+        self.assertIn(": clean", p.stdout)
+        self.v.mount()
+        self.assertEqual(os.stat(a).st_nlink, 2)
 
     def test_link_shares_inode_content_and_attributes(self):
         os.mkdir(self.d("la"))
