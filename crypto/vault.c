@@ -444,6 +444,17 @@ int vault_set_recovery(struct vault_config *cfg, const struct vault_keys *keys, 
 	return r;
 }
 
+int vault_set_format(struct vault_config *cfg, const struct vault_keys *keys, int format)
+{
+	if (format < cfg->format || format > VAULT_FORMAT_VERSION ||
+	    vault_mac_verify(vault_doc(cfg), keys) != 0)
+		return -EINVAL;
+	if (json_object_set_new(vault_doc(cfg), "format", json_integer(format)) != 0)
+		return -ENOMEM;
+	cfg->format = format;
+	return vault_mac_set(vault_doc(cfg), keys);
+}
+
 /* ---- describe ---- */
 
 struct vault_out {

@@ -95,6 +95,13 @@ int vault_set_passphrase(struct vault_config *cfg, const struct vault_keys *keys
 int vault_set_recovery(struct vault_config *cfg, const struct vault_keys *keys, char *recovery_text,
 		       size_t recovery_text_size);
 
+/* Raises the config's format to format (cfg->format .. VAULT_FORMAT_VERSION)
+ * and recomputes the MAC: the last step of `sealfs upgrade`, which first
+ * rewrites what the new format stores differently. Returns 0, -ENOMEM,
+ * -EINVAL (a lower or unknown format, or keys that do not verify this
+ * config's MAC). */
+int vault_set_format(struct vault_config *cfg, const struct vault_keys *keys, int format);
+
 /* Human-readable, non-secret description (format, vault id, suite, chunk
  * size, KDF cost, keyslot types) into buf, NUL-terminated, one "name: value"
  * line each; for `sealfs info`. Returns 0, or -ENOSPC if buf is too small. */

@@ -43,7 +43,12 @@ struct upload_round {
 	struct journal_batch b; /* every pending record */
 	struct upload_job *jobs;
 	size_t njobs;
+	bool merged; /* its head was merged with another device's */
 };
+
+/* Rounds in a row whose merge found a newer record (-EAGAIN) before the
+ * round fails and backs off. */
+#define UPLOAD_AGAIN_TRIES 4
 
 /* Reads the records of seqs into the round. */
 static int upload_load(struct upload_round *rd, const uint64_t *seqs, size_t n)
@@ -126,7 +131,7 @@ int64_t upload_now_s(clockid_t clock)
 }
 
 /* Counts bytes the store took, for upload_stats. Takes the lock. */
-static void upload_count(struct upload *u, uint64_t bytes)
+void upload_count(struct upload *u, uint64_t bytes)
 {
 	int64_t now = upload_now_s(CLOCK_MONOTONIC);
 	size_t slot = (size_t)(now % UPLOAD_RATE_WINDOW_S);
@@ -214,7 +219,7 @@ static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t
 
 /* Advances the pin (CACHE/state) to the stored head before any record
  * goes: a mount tells this cache's own heads from another device's by it. */
-static int upload_remember(struct upload *u)
+int upload_remember(struct upload *u)
 {
 	int r = u->pin ? head_pin_advance(u->pin, u->stored_seq, u->stored_hash) : 0;
 
@@ -224,11 +229,15 @@ static int upload_remember(struct upload *u)
 	return r;
 }
 
-/* Objects, sync, the newest head, sync, remember its seq. */
+/* Objects, sync, the newest head (or a merge of it), sync, remember the
+ * seq of what went in. */
 static int upload_heads(struct upload_round *rd)
 {
 	const struct journal_record *last = &rd->b.recs[rd->b.n - 1];
 	struct upload *u = rd->u;
+	const unsigned char *head = NULL;
+	size_t len = 0;
+	uint64_t seq = 0;
 	int r;
 
 	if (last->seq <= u->stored_seq)
@@ -237,23 +246,27 @@ static int upload_heads(struct upload_round *rd)
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
 	if (r == 0)
-		r = upload_put_head(u, last);
+		r = upload_put_head(u, last, &head, &len, &seq);
 	if (r == 0)
-		upload_count(u, last->head_len);
+		upload_count(u, len);
 	if (r == 0)
 		r = backend_sync(u->store);
 	if (r)
 		return r;
-	head_hash(u->stored_hash, last->head, last->head_len);
+	rd->merged = u->diverged;
+	head_hash(u->stored_hash, head, len);
 	pthread_mutex_lock(&u->lock);
-	u->stored_seq = last->seq;
+	u->stored_seq = seq;
+	memcpy(u->known_hash, u->stored_hash, HEAD_HASH_BYTES);
 	pthread_mutex_unlock(&u->lock);
 	return upload_remember(u);
 }
 
 static int upload_finish(struct upload_round *rd)
 {
-	int r = upload_run(rd, upload_del_one, rd->b.ngarbage, "deleting", false);
+	/* After a merge the garbage stays: the other device's head may reach
+	 * what this device's commits dropped (fsck --repair removes orphans). */
+	int r = rd->merged ? 0 : upload_run(rd, upload_del_one, rd->b.ngarbage, "deleting", false);
 
 	/* No flush: a removed record that comes back after a crash is one whose
 	 * head is in the store, which the next round only clears up. */
@@ -281,7 +294,7 @@ static void upload_round_release(struct upload_round *rd)
 }
 
 /* Uploads every record pending now; *left: records pending afterwards. */
-static int upload_round(struct upload *u, size_t *left)
+static int upload_round_once(struct upload *u, size_t *left)
 {
 	struct upload_round rd = {.u = u};
 	uint64_t *seqs;
@@ -289,8 +302,12 @@ static int upload_round(struct upload *u, size_t *left)
 	int r = journal_list(&seqs, &n, u->journal);
 
 	*left = 0;
-	if (r || n == 0)
+	if (r == 0)
+		r = upload_apply_rebase(u);
+	if (r || n == 0) {
+		free(seqs); /* NULL unless a rebase failed after the listing */
 		return r;
+	}
 	r = upload_load(&rd, seqs, n);
 	if (r == 0)
 		r = upload_plan(&rd);
@@ -303,6 +320,8 @@ static int upload_round(struct upload *u, size_t *left)
 	if (r == 0) {
 		pthread_mutex_lock(&u->lock);
 		u->done_seq = rd.b.recs[rd.b.n - 1].seq;
+		if (u->done_seq < u->stored_seq) /* a merged head: its seq is above */
+			u->done_seq = u->stored_seq;
 		pthread_mutex_unlock(&u->lock);
 	}
 	upload_round_release(&rd);
@@ -311,6 +330,16 @@ static int upload_round(struct upload *u, size_t *left)
 		*left = n;
 		free(seqs);
 	}
+	return r;
+}
+
+/* A merge that found a newer record runs the round again at once. */
+static int upload_round(struct upload *u, size_t *left)
+{
+	int r = -EAGAIN;
+
+	for (int i = 0; i < UPLOAD_AGAIN_TRIES && r == -EAGAIN; i++)
+		r = upload_round_once(u, left);
 	return r;
 }
 
@@ -430,7 +459,14 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->stored_seq = base->stored_seq;
 	u->pin = base->pin;
 	memcpy(u->stored_hash, base->hash, HEAD_HASH_BYTES);
+	memcpy(u->known_hash, base->hash, HEAD_HASH_BYTES);
 	u->head_ver = base->ver;
+	u->merge = base->merge;
+	u->merge_ctx = base->merge_ctx;
+	if (base->merge && base->head && upload_set_base(u, base->head, base->head_len) != 0) {
+		free(u);
+		return -ENOMEM;
+	}
 	u->conflict = base->conflict;
 	u->conflict_seq = base->conflict_seq;
 	u->failing = base->conflict;
@@ -571,7 +607,11 @@ void upload_stats(struct upload_stats *out, struct upload *u)
 	    .last_err_time = u->last_err_time,
 	    .conflict = u->conflict,
 	    .conflict_seq = u->conflict_seq,
-	    .cas_ignored = u->cas == HEAD_CAS_IGNORED};
+	    .cas_ignored = u->cas == HEAD_CAS_IGNORED,
+	    .merges = u->merges,
+	    .last_merge_time = u->last_merge_time,
+	    .last_merged = u->last_merged,
+	    .last_conflicts = u->last_conflicts};
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -587,5 +627,8 @@ void upload_stop(struct upload *u)
 	pthread_cond_destroy(&u->cond);
 	pthread_cond_destroy(&u->done);
 	pthread_mutex_destroy(&u->lock);
+	upload_merge_out_release(&u->put);
+	free(u->base_head);
+	free(u->rebase);
 	free(u);
 }

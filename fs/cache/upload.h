@@ -11,10 +11,17 @@
  * the store and the cache; remove the record files. Records at or below the
  * remembered seq only have their garbage deleted. On a store error nothing
  * is removed and the round is retried after a back-off (1 s doubling to
- * 60 s). When another device changed the head (-ESTALE) the uploader stops
- * for good: every record stays, nothing is deleted, upload_wait fails,
- * upload_flush returns -ESTALE, upload_drain returns at once, and
- * upload_stats says conflict. Logs errnos and counts only. */
+ * 60 s). When another device changed the head (-ESTALE) and a merge hook
+ * is set (format 2), the uploader reads the store's head, has the hook merge
+ * its newest record's head onto it (upload_merge_fn), stores the result by
+ * compare-and-swap (again on -ESTALE, a few times), and from then on merges
+ * every head it stores (the mounted tree does not show the other device's
+ * changes until the next mount): the garbage of merged records is not
+ * deleted (the other device's head may reach it; fsck --repair removes
+ * orphans). Without a hook (format 1) the uploader stops for good: every
+ * record stays, nothing is deleted, upload_wait fails, upload_flush returns
+ * -ESTALE, upload_drain returns at once, and upload_stats says conflict.
+ * Logs errnos and counts only. */
 #ifndef SEALFS_UPLOAD_H
 #define SEALFS_UPLOAD_H
 
@@ -48,7 +55,48 @@ struct upload_stats {
 				  uploaded any more (the records stay) */
 	uint64_t conflict_seq; /* the newest commit that could not be stored then */
 	bool cas_ignored;      /* the store ignores conditional writes (probe) */
+	/* Merges of another device's head (format 2). */
+	uint64_t merges;	 /* merged heads stored since the mount */
+	int64_t last_merge_time; /* CLOCK_REALTIME seconds of the last (0: none) */
+	uint64_t last_merged;	 /* its entries merged (merge_result.merged) */
+	uint64_t last_conflicts; /* its conflict names and copies */
 };
+
+/* What a merge hook gets: three sealed heads (borrowed for the call). base:
+ * the head this device's records were built on, NULL when unknown (a
+ * two-way merge); local: the newest record's; remote: the store's now.
+ * newest: the newest record's seq (the merged head must take a seq above
+ * every record's, and none may have been written since: see -EAGAIN). */
+struct upload_merge_req {
+	const unsigned char *base, *local, *remote;
+	size_t base_len, local_len, remote_len;
+	uint64_t newest;
+};
+
+/* A sealed object the merged head reaches that the store does not have yet. */
+struct upload_merge_obj {
+	uint8_t key[OBJECT_ID_BYTES];
+	unsigned char *data; /* malloc'ed */
+	size_t len;
+};
+
+/* The hook's result (upload_merge_out_release frees it). */
+struct upload_merge_out {
+	unsigned char *head; /* the sealed merged head, malloc'ed */
+	size_t head_len;
+	uint64_t seq; /* its seq: above the remote's and every record's */
+	struct upload_merge_obj *objs;
+	size_t nobjs;
+	uint64_t merged, conflicts;
+};
+
+/* Merges req into *out: 0, -EAGAIN when a record newer than req->newest was
+ * written meanwhile (the round is retried with it), or another negative
+ * errno (the round fails and is retried after a back-off). Called on the
+ * uploader's thread with none of its locks held. */
+typedef int (*upload_merge_fn)(void *ctx, const struct upload_merge_req *req,
+			       struct upload_merge_out *out);
+void upload_merge_out_release(struct upload_merge_out *out);
 
 /* Where the uploader starts: the store's head this mount builds on. */
 struct upload_base {
@@ -61,6 +109,13 @@ struct upload_base {
 	 * (a read-only mount of them): never write; conflict_seq the newest. */
 	bool conflict;
 	uint64_t conflict_seq;
+	/* Format 2: the store's head's sealed bytes (copied: the first merge's
+	 * base) and the merge hook with its context (borrowed, must outlive the
+	 * uploader); merge NULL: stop on another device's head. */
+	const unsigned char *head;
+	size_t head_len;
+	upload_merge_fn merge;
+	void *merge_ctx;
 };
 
 /* Starts the uploader thread over store, cache and the cache's open journal
@@ -90,6 +145,17 @@ size_t upload_drain(struct upload *u, unsigned give_up_ms);
  * after its back-off, or at the next flush), or -ETIMEDOUT after ms. One
  * caller at a time; thread-safe against the thread and kicks. */
 int upload_flush(struct upload *u, unsigned ms);
+/* The mounted tree now shows the store's head `head` (len bytes, copied),
+ * of version ver and seq (fs/vault/poll_head.c, after tree_refresh, with no
+ * record pending): the next round builds on it (no merge unless another
+ * device writes again) and the pin advances to it. Applied by the thread
+ * before its next round. 0 or -ENOMEM. Thread-safe. */
+int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
+		  const struct backend_version *ver, uint64_t seq);
+/* The hash (head_hash) of the newest head this uploader stored or was
+ * rebased to: a head in the store with this hash is this mount's own.
+ * Thread-safe. */
+void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call

@@ -2,16 +2,24 @@
  * newest record's head goes into the store only by compare-and-swap on the
  * version of the head this mount built on (fs/cache/head.h), after asking a
  * server once whether it honours conditional writes. When another device
- * changed the head, the uploader stops for good. It must never put a head
- * over one it did not build on, never let a round delete garbage or remove a
- * record after that (the other device's head may reach those objects), and
- * logs the conflict once, with seqs only. */
+ * changed the head, the merge hook (format 2) merges onto the store's head
+ * and the merged head goes in by compare-and-swap; without a hook the
+ * uploader stops for good. It must never put a head over one it did not
+ * build on or merge with, never let a round delete garbage after a conflict
+ * (the other device's head may reach those objects), and logs seqs only. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "journal.h"
 #include "log.h"
+#include "meta.h"
 #include "upload_int.h"
+
+/* Merges in a row when other devices keep writing between a read of the
+ * head and the compare-and-swap; then the round fails and is retried. */
+#define UPLOAD_MERGE_TRIES 8
 
 /* The store's answer to the probe, asked before the first head (lock not
  * held); a failure fails the round, which is retried. */
@@ -58,14 +66,194 @@ static void upload_conflict(struct upload *u, uint64_t seq)
 		seq);
 }
 
-int upload_put_head(struct upload *u, const struct journal_record *last)
+int upload_set_base(struct upload *u, const unsigned char *head, size_t len)
+{
+	unsigned char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, head, len);
+	free(u->base_head);
+	u->base_head = copy;
+	u->base_len = len;
+	return 0;
+}
+
+int upload_rebase(struct upload *u, const unsigned char *head, size_t len,
+		  const struct backend_version *ver, uint64_t seq)
+{
+	unsigned char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, head, len);
+	pthread_mutex_lock(&u->lock);
+	free(u->rebase);
+	u->rebase = copy;
+	u->rebase_len = len;
+	u->rebase_ver = *ver;
+	u->rebase_seq = seq;
+	head_hash(u->known_hash, head, len);
+	u->work = true;
+	pthread_cond_signal(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+void upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES])
+{
+	pthread_mutex_lock(&u->lock);
+	memcpy(out, u->known_hash, HEAD_HASH_BYTES);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* A rebase (upload_rebase) waiting: the store's head the tree now shows
+ * becomes the one the next head replaces, and the pin moves to it. */
+int upload_apply_rebase(struct upload *u)
+{
+	unsigned char *head;
+	size_t len;
+	int r;
+
+	pthread_mutex_lock(&u->lock);
+	head = u->rebase;
+	len = u->rebase_len;
+	u->rebase = NULL;
+	if (head) {
+		u->head_ver = u->rebase_ver;
+		u->stored_seq = u->rebase_seq;
+		head_hash(u->stored_hash, head, len);
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (!head)
+		return 0;
+	u->diverged = false;
+	free(u->base_head);
+	u->base_head = head;
+	u->base_len = len;
+	r = upload_remember(u);
+	return r;
+}
+
+void upload_merge_out_release(struct upload_merge_out *out)
+{
+	for (size_t i = 0; out->objs && i < out->nobjs; i++)
+		free(out->objs[i].data);
+	free(out->objs);
+	free(out->head);
+	memset(out, 0, sizeof(*out));
+}
+
+/* The merged head's new objects, then a sync: durable before the head. */
+static int upload_merge_objs(struct upload *u, const struct upload_merge_out *mo)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < mo->nobjs; i++) {
+		char text[OBJECT_KEY_TEXT_BYTES];
+
+		object_key_text(text, mo->objs[i].key);
+		r = backend_put(u->store, text, mo->objs[i].data, mo->objs[i].len);
+		if (r == 0)
+			upload_count(u, mo->objs[i].len);
+	}
+	if (r == 0 && mo->nobjs)
+		r = backend_sync(u->store);
+	return r;
+}
+
+/* One try: the store's head now, the hook's merge onto it, its objects,
+ * the merged head by compare-and-swap on the version read. */
+static int upload_merge_once(struct upload *u, const struct journal_record *last, enum head_cas cas)
+{
+	struct upload_merge_out mo = {0};
+	struct backend_version ver;
+	unsigned char *remote;
+	size_t rlen;
+	int r = head_get(u->store, META_MAX_SEALED_BYTES, &remote, &rlen, &ver);
+
+	if (r)
+		return r;
+	struct upload_merge_req req = {.base = u->base_head,
+				       .base_len = u->base_len,
+				       .local = last->head,
+				       .local_len = last->head_len,
+				       .remote = remote,
+				       .remote_len = rlen,
+				       .newest = last->seq};
+	r = u->merge(u->merge_ctx, &req, &mo);
+	free(remote);
+	if (r == 0)
+		r = upload_merge_objs(u, &mo);
+	if (r == 0)
+		r = head_put(u->store, mo.head, mo.head_len, cas, &ver);
+	if (r) {
+		upload_merge_out_release(&mo);
+		return r;
+	}
+	u->head_ver = ver;
+	upload_merge_out_release(&u->put);
+	u->put = mo;
+	pthread_mutex_lock(&u->lock);
+	u->merges++;
+	u->last_merge_time = upload_now_s(CLOCK_REALTIME);
+	u->last_merged = mo.merged;
+	u->last_conflicts = mo.conflicts;
+	pthread_mutex_unlock(&u->lock);
+	log_msg(LOG_NOTICE,
+		"merged this device's commits (up to seq %" PRIu64 ") with another device's "
+		"head: stored as seq %" PRIu64 ", %" PRIu64 " entries merged, %" PRIu64
+		" conflict names",
+		last->seq, mo.seq, mo.merged, mo.conflicts);
+	return 0;
+}
+
+/* Merges until the compare-and-swap holds (another device may write
+ * meanwhile); the records' head becomes the next merge's base. */
+static int upload_merge_head(struct upload *u, const struct journal_record *last, enum head_cas cas)
+{
+	int r = -ESTALE;
+
+	for (int i = 0; i < UPLOAD_MERGE_TRIES && r == -ESTALE; i++)
+		r = upload_merge_once(u, last, cas);
+	if (r == 0) {
+		u->diverged = true;
+		r = upload_set_base(u, last->head, last->head_len);
+	}
+	if (r && r != -EAGAIN)
+		log_msg(LOG_WARNING, "upload: merging with another device's head failed (errno %d)",
+			-r);
+	return r;
+}
+
+int upload_put_head(struct upload *u, const struct journal_record *last, const unsigned char **head,
+		    size_t *len, uint64_t *seq)
 {
 	enum head_cas cas;
 	int r = upload_probe(u, &cas);
 
-	if (r == 0)
+	if (r)
+		return r;
+	if (!u->diverged) {
 		r = head_put(u->store, last->head, last->head_len, cas, &u->head_ver);
-	if (r == -ESTALE)
-		upload_conflict(u, last->seq);
+		if (r == 0) {
+			*head = last->head;
+			*len = last->head_len;
+			*seq = last->seq;
+			return u->merge ? upload_set_base(u, last->head, last->head_len) : 0;
+		}
+		if (r != -ESTALE)
+			return r;
+		if (!u->merge || !u->base_head) {
+			upload_conflict(u, last->seq);
+			return r;
+		}
+	}
+	r = upload_merge_head(u, last, cas);
+	if (r == 0) {
+		*head = u->put.head;
+		*len = u->put.head_len;
+		*seq = u->put.seq;
+	}
 	return r;
 }

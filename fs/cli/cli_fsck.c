@@ -40,6 +40,9 @@ static const char cli_fsck_usage[] =
     "  --grace SECONDS        --repair keeps orphans younger than this (default\n"
     "                         86400; 0 deletes every orphan; a store that cannot\n"
     "                         tell an object's age, such as S3, needs 0)\n"
+    "  --all-heads            also every retained head's tree (format 2: what\n"
+    "                         'sealfs history' and 'restore' read); damage found\n"
+    "                         only there is reported, never repaired\n"
     "  --json                 print one JSON document instead of lines\n"
     "  --cache DIR            the cache the vault's mounts use (default as mount):\n"
     "                         --repair refuses while it is in use or holds commits\n"
@@ -83,6 +86,9 @@ static int cli_fsck_option(void *arg, int c, const char *val)
 	case 'j':
 		a->json = true;
 		break;
+	case 'A':
+		a->o.all_heads = true;
+		break;
 	case 'c':
 		a->cache = val;
 		break;
@@ -102,6 +108,7 @@ static int cli_fsck_parse(struct cli_fsck_args *a, int argc, char **argv)
 					      {"repair", no_argument, NULL, 'r'},
 					      {"grace", required_argument, NULL, 'g'},
 					      {"json", no_argument, NULL, 'j'},
+					      {"all-heads", no_argument, NULL, 'A'},
 					      {"cache", required_argument, NULL, 'c'},
 					      {"threads", required_argument, NULL, 't'},
 					      CLI_OPTS_SECRET,
@@ -227,6 +234,9 @@ int cli_fsck_main(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? EXITCODE_OK : rc;
 	rc = cli_vault_open(&v, a.store);
+	if (rc == 0 && a.o.all_heads && v.cfg->format < 2)
+		rc = cli_fail(EXITCODE_NEEDS_FORMAT2,
+			      "fsck --all-heads needs a format-2 vault (sealfs upgrade)");
 	if (rc == 0)
 		rc = cli_fsck_check_mounts(&a, v.cfg);
 	if (rc == 0 && a.o.repair)

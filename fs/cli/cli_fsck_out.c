@@ -121,7 +121,10 @@ static void cli_fsck_text(const struct fsck_problem *p)
 	default:
 		fputs(p->kind == FSCK_DAMAGED ? "damaged: " : "missing: ", stdout);
 		cli_fsck_put_path(p->path, p->path_len);
-		printf(" (%s%s%s)\n", p->what, p->why[0] ? ": " : "", p->why);
+		printf(" (%s%s%s)", p->what, p->why[0] ? ": " : "", p->why);
+		if (p->old_head)
+			printf(" in retained head seq %" PRIu64, p->old_head);
+		fputc('\n', stdout);
 	}
 }
 
@@ -181,6 +184,8 @@ static void cli_fsck_json(struct cli_fsck_out *o, const struct fsck_problem *p)
 	json_object_set_new(e, "object", json_string(p->what));
 	json_object_set_new(e, "why", json_string(p->why));
 	json_object_set_new(e, "key", json_string(p->key));
+	json_object_set_new(e, "head",
+			    p->old_head ? json_integer((json_int_t)p->old_head) : json_null());
 	json_array_append_new(o->problems, e);
 }
 
@@ -223,10 +228,10 @@ void cli_fsck_out_progress(void *arg, const struct fsck_counts *c)
 static json_t *cli_fsck_json_counts(const struct fsck_counts *c)
 {
 	return json_pack(
-	    "{sIsIsIsIsIsIsIsIsIsIsIsIsIsI}", "directories", (json_int_t)c->dirs, "files",
-	    (json_int_t)c->files, "symlinks", (json_int_t)c->symlinks, "segments",
-	    (json_int_t)c->segments, "stored_bytes", (json_int_t)c->stored_bytes, "damaged",
-	    (json_int_t)c->damaged, "missing", (json_int_t)c->missing, "orphans",
+	    "{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsI}", "heads", (json_int_t)c->heads, "directories",
+	    (json_int_t)c->dirs, "files", (json_int_t)c->files, "symlinks", (json_int_t)c->symlinks,
+	    "segments", (json_int_t)c->segments, "stored_bytes", (json_int_t)c->stored_bytes,
+	    "damaged", (json_int_t)c->damaged, "missing", (json_int_t)c->missing, "orphans",
 	    (json_int_t)c->orphans, "orphan_bytes", (json_int_t)c->orphan_bytes, "orphans_deleted",
 	    (json_int_t)c->orphans_deleted, "moved", (json_int_t)c->moved, "stale_uploads",
 	    (json_int_t)c->stale_uploads, "uploads_aborted", (json_int_t)c->uploads_aborted,
@@ -266,6 +271,8 @@ void cli_fsck_out_finish(struct cli_fsck_out *o, const struct fsck_result *res,
 		fflush(stdout);
 		return;
 	}
+	if (c->heads > 1)
+		printf("%" PRIu64 " retained heads, ", c->heads);
 	printf("head seq %" PRIu64 ": %" PRIu64 " directories, %" PRIu64 " files, %" PRIu64
 	       " symlinks, %" PRIu64 " segments (%.1f MiB)%s",
 	       res->seq, c->dirs, c->files, c->symlinks, c->segments,

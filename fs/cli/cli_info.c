@@ -80,6 +80,9 @@ static int cli_info_head(const struct cli_vault *v)
 		errbuf_escape(name, sizeof(name), head.device_name); /* another device's text */
 		sodium_bin2hex(dev, sizeof(dev), head.device, sizeof(head.device));
 		printf("last change: %s\nlast device: %s (id %s)\n", date, name, dev);
+		printf("keeps history: %llu days (%llu s); deletes after a grace of %llu s\n",
+		       (unsigned long long)(head.keep / 86400), (unsigned long long)head.keep,
+		       (unsigned long long)head.grace);
 	} else {
 		printf("last change: not recorded (a format-1 head carries no time or device)\n");
 	}

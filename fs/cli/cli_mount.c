@@ -21,6 +21,7 @@
 #include "lock_bus.h"
 #include "log.h"
 #include "mount.h"
+#include "poll_head.h"
 #include "runtime.h"
 #include "vault_name.h"
 
@@ -30,6 +31,7 @@
 #define CLI_MOUNT_CACHE_MIN ((uint64_t)64 << 20)
 #define CLI_MOUNT_CACHE_WAIT_DEFAULT_S 60u
 #define CLI_MOUNT_CACHE_WAIT_MAX_S 86400ull
+#define CLI_MOUNT_POLL_MAX_S 86400u /* --poll: at most once a day */
 
 static const char cli_mount_usage[] =
     "usage: sealfs mount STORE MOUNTPOINT [options]\n"
@@ -49,6 +51,8 @@ static const char cli_mount_usage[] =
     "                         commits at once\n"
     "  --idle-lock MINUTES    lock (unmount, wipe the keys) after MINUTES without any\n"
     "                         file activity (decimals allowed, e.g. 0.5)\n"
+    "  --poll SECONDS         format 2: show other devices' changes, reading the\n"
+    "                         store's head every SECONDS (default 15; 0: never)\n"
     "  --cache-size SIZE      keep the cache under SIZE (e.g. 500M, 2G, 1T; at least\n"
     "                         64M): evict uploaded data, least recently used first\n"
     "  --cache-full-wait S    with --cache-size: a write waits up to S seconds\n"
@@ -92,6 +96,7 @@ struct cli_mount_args {
 	bool fsync_store;
 	bool quiet; /* --quiet: no "last change" line (mount.sealfs) */
 	unsigned idle_lock_s;
+	unsigned poll_s; /* --poll */
 	unsigned commit_delay_ms;
 	uint64_t cache_size;		      /* --cache-size in bytes; 0: none */
 	unsigned cache_full_wait_s;	      /* --cache-full-wait */
@@ -106,6 +111,7 @@ struct cli_mount_ctx {
 	struct cli_mount_args a;
 	char mnt[PATH_MAX];   /* real path */
 	char cache[PATH_MAX]; /* real path */
+	char store[PATH_MAX]; /* the store's URL, a local one as its real path */
 	char name[MOUNT_NAME_MAX + 1];
 	char pid_path[RUNTIME_PATH_BYTES];
 	struct cli_vault v;
@@ -169,6 +175,9 @@ static int cli_mount_number(struct cli_mount_args *a, int c, const char *val)
 	if (c == 'd') {
 		rc = cli_parse_ull(&v, "--commit-delay", val, 0, CLI_MOUNT_DELAY_MAX_MS);
 		a->commit_delay_ms = v ? (unsigned)v : 1; /* 0 means "default" below */
+	} else if (c == 'P') {
+		rc = cli_parse_ull(&v, "--poll", val, 0, CLI_MOUNT_POLL_MAX_S);
+		a->poll_s = (unsigned)v;
 	} else if (c == 'z') {
 		rc = cli_parse_size(&v, "--cache-size", val, CLI_MOUNT_CACHE_MIN, "64M");
 		a->cache_size = v;
@@ -202,6 +211,7 @@ static int cli_mount_option(void *arg, int c, const char *val)
 	case 'o':
 		return cli_mount_opts(a, val);
 	case 'd':
+	case 'P':
 	case 'z':
 	case 'w':
 		return cli_mount_number(a, c, val);
@@ -234,6 +244,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	    {"fsync-store", no_argument, NULL, 's'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"idle-lock", required_argument, NULL, 'i'},
+	    {"poll", required_argument, NULL, 'P'},
 	    {"cache-size", required_argument, NULL, 'z'},
 	    {"cache-full-wait", required_argument, NULL, 'w'},
 	    {"name", required_argument, NULL, 'N'},
@@ -257,6 +268,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	int rc;
 
 	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
+	a->poll_s = POLL_DEFAULT_S;
 	a->cache_full_wait_s = CLI_MOUNT_CACHE_WAIT_DEFAULT_S;
 	a->lock_on = LOCK_ON_SUSPEND;
 	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
@@ -371,10 +383,12 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	struct mount_opts mo = {
 	    .mountpoint = ctx->mnt,
 	    .cache_dir = ctx->cache,
+	    .store_url = ctx->store[0] ? ctx->store : NULL,
 	    .read_only = ctx->a.read_only,
 	    .allow_other = ctx->a.allow_other,
 	    .fsync_store = ctx->a.fsync_store,
 	    .idle_lock_s = ctx->a.idle_lock_s,
+	    .poll_s = ctx->a.poll_s,
 	    .fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
 	    .commit_delay_ms = ctx->a.commit_delay_ms,
 	    .cache_size = ctx->a.cache_size,
@@ -507,6 +521,22 @@ static void cli_mount_raise_nofile(void)
 	}
 }
 
+/* The store as `sealfs history` and `restore` reopen it (the control
+ * socket's where): a local directory by its real path, since the daemon's
+ * working directory is not the caller's; "" when it does not fit. */
+static void cli_mount_store_url(struct cli_mount_ctx *ctx)
+{
+	const char *path;
+
+	ctx->store[0] = '\0';
+	if (!cli_local_path(ctx->a.store, &path)) {
+		if (strlen(ctx->a.store) < sizeof(ctx->store))
+			snprintf(ctx->store, sizeof(ctx->store), "%s", ctx->a.store);
+	} else if (!realpath(path, ctx->store)) {
+		ctx->store[0] = '\0';
+	}
+}
+
 static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 {
 	int rc;
@@ -516,6 +546,8 @@ static int cli_mount_prepare(struct cli_mount_ctx *ctx)
 		rc = cli_mount_check_mnt(ctx->mnt, ctx->a.mnt);
 	if (rc == 0)
 		rc = cli_vault_open(&ctx->v, ctx->a.store);
+	if (rc == 0)
+		cli_mount_store_url(ctx);
 	if (rc == 0 && ctx->a.head.not_before && ctx->v.cfg->format < 2)
 		rc = cli_usage("mount", "--not-before needs a format-2 vault: a format-1 head "
 					"carries no time (see 'sealfs upgrade')");

@@ -197,6 +197,25 @@ static void cli_status_print_error(const struct control_status *st)
 	       (long long)(time(NULL) - t));
 }
 
+/* The last merge of another device's head (format 2). */
+static void cli_status_print_merge(const struct control_status *st)
+{
+	char when[64] = "?";
+	time_t t = (time_t)st->last_merge_time;
+	struct tm tm;
+
+	if (!st->merges) {
+		printf("last merge:   none since the mount\n");
+		return;
+	}
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	printf("last merge:   %s: %llu entries merged, %llu conflict copies (%llu merges since "
+	       "the mount)\n",
+	       when, (unsigned long long)st->last_merge_entries,
+	       (unsigned long long)st->last_merge_conflicts, (unsigned long long)st->merges);
+}
+
 static void cli_status_print(const struct control_status *st)
 {
 	char pend[32], sent[32], rate[32];
@@ -217,6 +236,7 @@ static void cli_status_print(const struct control_status *st)
 		printf("conditional:  ignored by the store: a second device writing at the same "
 		       "moment could replace a commit unseen\n");
 	cli_status_print_error(st);
+	cli_status_print_merge(st);
 	printf("pending:      %llu commits, %llu objects, %s to upload\n",
 	       (unsigned long long)st->journal_records, (unsigned long long)st->pending_objects,
 	       pend);

@@ -124,8 +124,8 @@ bool cli_local_path(const char *url, const char **path);
 int cli_check_sealfs_mount(const char *arg, const char *mnt);
 
 /* The commands. argv[0] is the command name; each returns an exit code. */
-int cli_init_main(int argc, char **argv); /* cli_init.c */
-int cli_init_info_main(int argc, char **argv); /* cli_info.c */
+int cli_init_main(int argc, char **argv);	 /* cli_init.c */
+int cli_init_info_main(int argc, char **argv);	 /* cli_info.c */
 int cli_mount_main(int argc, char **argv);	 /* cli_mount.c */
 int cli_unmount_main(int argc, char **argv);	 /* cli_unmount.c */
 int cli_keys_passwd_main(int argc, char **argv); /* cli_keys.c */
@@ -133,6 +133,9 @@ int cli_keys_recover_main(int argc, char **argv);
 int cli_keys_recovery_key_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv); /* cli_status.c */
 int cli_status_sync_main(int argc, char **argv);
-int cli_fsck_main(int argc, char **argv); /* cli_fsck.c */
+int cli_fsck_main(int argc, char **argv);    /* cli_fsck.c */
+int cli_upgrade_main(int argc, char **argv); /* cli_upgrade.c */
+int cli_history_main(int argc, char **argv); /* cli_history.c */
+int cli_restore_main(int argc, char **argv); /* cli_restore.c */
 
 #endif

@@ -18,10 +18,12 @@ enum exitcode {
 	EXITCODE_STORE_IO = 17,	     /* reading or writing the store failed */
 	EXITCODE_STORE_IN_USE = 18,  /* init: the store already holds a vault or other files */
 	EXITCODE_HEAD_REFUSED =
-	    19,			    /* mount: the store's head fails --expect or --not-before, or
-				       the cache's pin is damaged or missing (--accept-store-head) */
-	EXITCODE_FSCK_DAMAGED = 20, /* fsck: damaged or missing objects (left after --repair) */
-	EXITCODE_FSCK_ORPHANS = 21, /* fsck: no damage, but orphans (left after --repair) */
+	    19,			     /* mount: the store's head fails --expect or --not-before, or
+					the cache's pin is damaged or missing (--accept-store-head) */
+	EXITCODE_FSCK_DAMAGED = 20,  /* fsck: damaged or missing objects (left after --repair) */
+	EXITCODE_FSCK_ORPHANS = 21,  /* fsck: no damage, but orphans (left after --repair) */
+	EXITCODE_NEEDS_FORMAT2 = 22, /* history, restore, config: the vault is format 1 */
+	EXITCODE_NO_VERSION = 23,    /* history, restore: no retained version matches */
 };
 
 #endif

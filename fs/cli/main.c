@@ -30,6 +30,9 @@ static const struct main_command main_commands[] = {
     {"status", cli_status_main},
     {"sync", cli_status_sync_main},
     {"fsck", cli_fsck_main},
+    {"upgrade", cli_upgrade_main},
+    {"history", cli_history_main},
+    {"restore", cli_restore_main},
 };
 
 static const char main_usage[] =
@@ -51,6 +54,9 @@ static const char main_usage[] =
     "  status  MOUNTPOINT         what waits for the store, upload rate, last error\n"
     "  sync    MOUNTPOINT         commit now and wait until the store holds everything\n"
     "  fsck    STORE              check every object of a vault; --repair moves damage aside\n"
+    "  upgrade STORE              raise a format-1 vault to format 2, in place\n"
+    "  history MOUNTPOINT/PATH    the kept versions of a file or folder (format 2)\n"
+    "  restore MOUNTPOINT/PATH    bring back a deleted or earlier version (--at, --to)\n"
     "\n"
     "Run 'sealfs COMMAND --help' for a command's options; --version for the version.\n"
     "\n"
@@ -62,7 +68,8 @@ static const char main_usage[] =
     "  11 not a sealfs vault            17 store read/write error (sync: timed out)\n"
     "  12 vault format newer than this  18 init: store not empty or already a vault\n"
     "  19 mount: store's head refused (--expect, --not-before, the cache's pin)\n"
-    "  20 fsck: damaged/missing objects 21 fsck: orphans only\n";
+    "  20 fsck: damaged/missing objects 21 fsck: orphans only\n"
+    "  22 needs a format-2 vault        23 history/restore: no such version kept\n";
 
 int main(int argc, char **argv)
 {

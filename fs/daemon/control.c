@@ -113,6 +113,10 @@ static int control_status(const struct control *c, struct control_status *st)
 				      .last_error_time = us.last_err_time,
 				      .head_conflict = us.conflict,
 				      .conflict_seq = us.conflict_seq,
+				      .merges = us.merges,
+				      .last_merge_time = (uint64_t)us.last_merge_time,
+				      .last_merge_entries = us.last_merged,
+				      .last_merge_conflicts = us.last_conflicts,
 				      .cas_ignored = us.cas_ignored};
 	pthread_mutex_lock(&t->lock);
 	st->uncommitted = t->dirty;
@@ -229,6 +233,12 @@ static char *control_answer(const struct control *c, enum control_proto_op op, c
 
 	if (op == CONTROL_PROTO_SYNC)
 		return control_sync(c, why, why_size);
+	if (op == CONTROL_PROTO_WHERE && (!c->deps.store_url || !c->deps.cache_dir)) {
+		snprintf(why, why_size, "this mount does not know its store's address");
+		return NULL;
+	}
+	if (op == CONTROL_PROTO_WHERE)
+		return control_proto_where_reply(c->deps.store_url, c->deps.cache_dir);
 	r = control_status(c, &st);
 	if (r) {
 		control_why(why, why_size, "reading the journal failed", -r);

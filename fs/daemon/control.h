@@ -27,6 +27,8 @@ struct control_deps {
 	struct upload *up;
 	struct cache *cache;
 	struct journal *journal; /* the cache's open journal: scanned for status */
+	const char *store_url;	 /* where: the store (a local one absolute), or NULL */
+	const char *cache_dir;	 /* where: the cache directory (absolute), or NULL */
 };
 
 struct control;

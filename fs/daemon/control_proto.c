@@ -28,6 +28,10 @@ static const struct {
     {"inodes", offsetof(struct control_status, inodes)},
     {"idle_dirs", offsetof(struct control_status, idle_dirs)},
     {"conflict_seq", offsetof(struct control_status, conflict_seq)},
+    {"merges", offsetof(struct control_status, merges)},
+    {"last_merge_time", offsetof(struct control_status, last_merge_time)},
+    {"last_merge_entries", offsetof(struct control_status, last_merge_entries)},
+    {"last_merge_conflicts", offsetof(struct control_status, last_merge_conflicts)},
 };
 
 #define CONTROL_PROTO_NCOUNTS (sizeof(control_proto_counts) / sizeof(control_proto_counts[0]))
@@ -57,12 +61,16 @@ int control_proto_parse_request(enum control_proto_op *op, const char *buf, size
 		*op = CONTROL_PROTO_STATUS, r = 0;
 	else if (strcmp(name, "sync") == 0)
 		*op = CONTROL_PROTO_SYNC, r = 0;
+	else if (strcmp(name, "where") == 0)
+		*op = CONTROL_PROTO_WHERE, r = 0;
 	json_decref(doc);
 	return r;
 }
 
 const char *control_proto_request(enum control_proto_op op)
 {
+	if (op == CONTROL_PROTO_WHERE)
+		return "{\"op\":\"where\"}\n";
 	return op == CONTROL_PROTO_SYNC ? "{\"op\":\"sync\"}\n" : "{\"op\":\"status\"}\n";
 }
 
@@ -127,6 +135,12 @@ char *control_proto_sync_reply(uint64_t seq)
 {
 	return control_proto_line(
 	    seq > INT64_MAX ? NULL : json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq));
+}
+
+char *control_proto_where_reply(const char *store, const char *cache)
+{
+	return control_proto_line(
+	    json_pack("{s:b, s:s, s:s}", "ok", 1, "store", store, "cache", cache));
 }
 
 char *control_proto_error_reply(const char *why)
@@ -219,6 +233,33 @@ int control_proto_parse_sync(uint64_t *seq, char *why, const char *buf, size_t l
 	if (!doc)
 		return r;
 	r = control_proto_count(seq, doc, "seq");
+	json_decref(doc);
+	return r;
+}
+
+/* A non-empty string field that fits size bytes with its NUL. */
+static int control_proto_text(char *out, size_t size, const json_t *doc, const char *name)
+{
+	const char *v = json_string_value(json_object_get(doc, name));
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n >= size || n != json_string_length(json_object_get(doc, name)))
+		return -EPROTO; /* missing, empty, too long, or with a NUL inside */
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
+int control_proto_parse_where(char *store, char *cache, size_t size, char *why, const char *buf,
+			      size_t len)
+{
+	int r;
+	json_t *doc = control_proto_reply(&r, why, buf, len);
+
+	if (!doc)
+		return r;
+	r = control_proto_text(store, size, doc, "store");
+	if (r == 0)
+		r = control_proto_text(cache, size, doc, "cache");
 	json_decref(doc);
 	return r;
 }

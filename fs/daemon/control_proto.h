@@ -4,10 +4,14 @@
  * no I/O, no FUSE, no store. Links jansson alone, so the fuzz target
  * (tests/fuzz/fuzz_control.c) can take it as it is.
  *
- * Requests: {"op":"status"} or {"op":"sync"}. Replies: {"ok":true,...} with
- * the fields of struct control_status (status) or {"ok":true,"seq":N}
- * (sync); {"ok":false,"error":"<lower-case reason>"} for any failure. Counts
- * and sizes only: a reply never holds a file name, a store key or a key. */
+ * Requests: {"op":"status"}, {"op":"sync"} or {"op":"where"}. Replies:
+ * {"ok":true,...} with the fields of struct control_status (status),
+ * {"ok":true,"seq":N} (sync), {"ok":true,"store":URL,"cache":DIR} (where: the
+ * store as the mount opened it, a local one as an absolute path, and the
+ * cache directory: the user's own arguments, never anything from inside the
+ * vault); {"ok":false,"error":"<lower-case reason>"} for any failure. Counts
+ * and sizes only otherwise: a reply never holds a file name, a store key or
+ * a key. */
 #ifndef SEALFS_CONTROL_PROTO_H
 #define SEALFS_CONTROL_PROTO_H
 
@@ -22,6 +26,7 @@
 enum control_proto_op {
 	CONTROL_PROTO_STATUS,
 	CONTROL_PROTO_SYNC,
+	CONTROL_PROTO_WHERE, /* the store and cache of the mount (sealfs history, restore) */
 };
 
 /* What `sealfs status` shows. */
@@ -32,19 +37,23 @@ struct control_status {
 	uint64_t uploaded_bytes;  /* bytes the store took since the mount */
 	uint64_t upload_rate;	  /* bytes/s over the last rate_window_s seconds */
 	uint64_t rate_window_s;
-	uint64_t store_seq;	     /* head seq in the store */
-	uint64_t committed_seq;	     /* newest commit (journaled or stored) */
-	uint64_t oldest_pending_seq; /* oldest record in the journal; 0: none */
-	uint64_t inodes;	     /* inodes in the daemon's memory (tree.h) */
-	uint64_t idle_dirs;	     /* loaded directories it may unload (tree_cache.h) */
-	uint64_t conflict_seq;	     /* head_conflict: the newest commit not stored */
-	bool uncommitted;	     /* in-memory changes the committer has not sealed yet */
-	bool store_failing;	     /* the uploader's last round failed */
-	bool head_conflict;	     /* another device changed the store's head: nothing
-					is uploaded any more (upload.h) */
-	bool cas_ignored;	     /* the store ignores conditional writes */
-	int last_error;		     /* positive errno of the last store failure; 0: none */
-	int64_t last_error_time;     /* its Unix time in seconds */
+	uint64_t store_seq;	       /* head seq in the store */
+	uint64_t committed_seq;	       /* newest commit (journaled or stored) */
+	uint64_t oldest_pending_seq;   /* oldest record in the journal; 0: none */
+	uint64_t inodes;	       /* inodes in the daemon's memory (tree.h) */
+	uint64_t idle_dirs;	       /* loaded directories it may unload (tree_cache.h) */
+	uint64_t conflict_seq;	       /* head_conflict: the newest commit not stored */
+	uint64_t merges;	       /* heads merged with another device's since the mount */
+	uint64_t last_merge_time;      /* Unix seconds of the last merge; 0: none */
+	uint64_t last_merge_entries;   /* entries it merged */
+	uint64_t last_merge_conflicts; /* conflict names and copies it made */
+	bool uncommitted;	       /* in-memory changes the committer has not sealed yet */
+	bool store_failing;	       /* the uploader's last round failed */
+	bool head_conflict;	       /* another device changed the store's head: nothing
+					  is uploaded any more (upload.h) */
+	bool cas_ignored;	       /* the store ignores conditional writes */
+	int last_error;		       /* positive errno of the last store failure; 0: none */
+	int64_t last_error_time;       /* its Unix time in seconds */
 };
 
 /* Parses one request (len bytes, without the newline; need not be
@@ -58,6 +67,7 @@ const char *control_proto_request(enum control_proto_op op);
 /* Reply lines, newline included. New (free()), NULL when out of memory. */
 char *control_proto_status_reply(const struct control_status *st);
 char *control_proto_sync_reply(uint64_t seq);
+char *control_proto_where_reply(const char *store, const char *cache);
 /* why is a lower-case reason; never a name. */
 char *control_proto_error_reply(const char *why);
 
@@ -67,5 +77,9 @@ char *control_proto_error_reply(const char *why);
  * is not a well-formed reply. */
 int control_proto_parse_status(struct control_status *out, char *why, const char *buf, size_t len);
 int control_proto_parse_sync(uint64_t *seq, char *why, const char *buf, size_t len);
+/* where: store and cache (each size bytes, NUL-terminated; -EPROTO when one
+ * is missing, empty, not a string or does not fit). */
+int control_proto_parse_where(char *store, char *cache, size_t size, char *why, const char *buf,
+			      size_t len);
 
 #endif

@@ -19,7 +19,9 @@
  * mount. */
 
 #include "mount.h"
+#include "merge_store.h"
 #include "ops.h"
+#include "poll_head.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +63,9 @@
 /* At unmount, how long the uploader may fail without progress before the
  * daemon exits leaving the journal for the next mount. */
 #define MOUNT_DRAIN_GIVE_UP_MS 30000u
+/* How long a poll waits for this mount's own changes to be stored (merged)
+ * before it shows another device's head; else it tries at the next poll. */
+#define MOUNT_POLL_WAIT_MS 30000u
 /* With --fsync-store, how long fsync waits for the store before failing with EIO. */
 #define MOUNT_FSYNC_STORE_WAIT_MS 60000u
 
@@ -76,7 +81,44 @@ struct mount_state {
 	bool idler_started;
 	struct control *ctl;  /* sealfs status / sync; NULL when the socket failed */
 	struct lock_bus *bus; /* lock on suspend / screen lock, STATUS= ticks; or NULL */
+	struct poll *poll;    /* format 2, --poll: other devices' changes shown; or NULL */
 };
+
+/* poll_inval_fn: the kernel forgets what another device changed. */
+static void mount_inval(void *ctx, const struct tree_inval *v)
+{
+	struct mount_state *m = ctx;
+
+	notify_kernel(m->se, m->eng.tree, v);
+}
+
+/* Format 2, read-write, --poll > 0: polls the store's head (poll_head.h). A poll
+ * that cannot start leaves the mount without it (logged). */
+static void mount_start_poll(struct mount_state *m, struct backend *store,
+			     const struct vault_config *cfg, const struct vault_keys *keys,
+			     const struct mount_opts *o)
+{
+	struct poll_deps d = {0};
+
+	if (cfg->format < 2 || o->read_only || o->poll_s == 0 || !m->eng.merge)
+		return;
+	d.store = store;
+	d.tree = m->eng.tree;
+	d.commit = m->eng.commit;
+	d.up = m->eng.up;
+	d.cfg = cfg;
+	d.meta_key = keys->meta;
+	d.inval = mount_inval;
+	d.inval_ctx = m;
+	d.wait_ms = MOUNT_POLL_WAIT_MS;
+	m->poll = poll_new(&d);
+	if (!m->poll || poll_start(m->poll, o->poll_s) != 0) {
+		log_msg(LOG_WARNING, "other devices' changes show only after a remount: starting "
+				     "the poll of the store's head failed");
+		poll_free(m->poll);
+		m->poll = NULL;
+	}
+}
 
 /* ---- the session ---- */
 
@@ -279,6 +321,7 @@ static void mount_forget(struct mount_state *m, struct vault_keys **keys)
 	lock_bus_stop(m->bus);
 	control_stop(m->ctl);
 	m->ctl = NULL;
+	merge_store_off(m->eng.merge); /* no merge once the keys go */
 	commit_free(m->eng.commit);
 	m->eng.commit = NULL;
 	tree_free(m->eng.tree);
@@ -327,14 +370,16 @@ static void mount_stop_committer(struct mount_state *m)
 }
 
 /* The control socket (sealfs status / sync); a mount works without it. */
-static void mount_start_control(struct mount_state *m, const char *mnt)
+static void mount_start_control(struct mount_state *m, const struct mount_opts *o)
 {
 	struct control_deps d = {.tree = m->eng.tree,
 				 .commit = m->eng.commit,
 				 .up = m->eng.up,
 				 .cache = m->eng.cache,
-				 .journal = m->eng.journal};
-	int r = control_start(&m->ctl, mnt, &d);
+				 .journal = m->eng.journal,
+				 .store_url = o->store_url,
+				 .cache_dir = o->cache_dir};
+	int r = control_start(&m->ctl, o->mountpoint, &d);
 
 	if (r)
 		log_msg(LOG_WARNING,
@@ -538,8 +583,9 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		vault_keys_free(keys);
 		return r;
 	}
-	mount_start_control(&m, opts->mountpoint);
+	mount_start_control(&m, opts);
 	mount_start_bus(&m, opts->lock_on);
+	mount_start_poll(&m, store, cfg, keys, opts);
 	mount_last_change(opts->ready_fd, &m.eng.store_head);
 	mount_ready(opts->ready_fd);
 	notify_ready();
@@ -548,6 +594,8 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	r = mount_loop(&m);
 	if (r)
 		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
+	poll_free(m.poll); /* before the session and the committer go */
+	m.poll = NULL;
 	notify_stopping();
 	fuse_session_unmount(m.se);
 	mount_stop_committer(&m);

@@ -14,12 +14,15 @@
 struct mount_opts {
 	const char *mountpoint; /* absolute, existing, empty directory */
 	const char *cache_dir;	/* absolute */
+	const char *store_url;	/* the store as opened (a local one absolute), for the control
+				   socket's where (sealfs history, restore); NULL: unknown */
 	bool read_only;
 	bool allow_other;
 	bool fsync_store;	    /* fsync waits until the commit is in the store */
 	const char *fuse_opts;	    /* extra -o options for libfuse, or NULL */
 	unsigned commit_delay_ms;   /* write-back delay before a background commit */
 	unsigned idle_lock_s;	    /* unmount (lock) after this long without requests; 0: never */
+	unsigned poll_s;	    /* format 2: read the store's head this often; 0: never */
 	uint64_t cache_size;	    /* --cache-size in bytes; 0: no limit */
 	unsigned cache_full_wait_s; /* how long a writer waits for room before ENOSPC */
 	int ready_fd;		  /* one byte '0' written once mounted, then closed; -1 for none */

@@ -1,8 +1,10 @@
-/* notify.c - sd_notify for a Type=notify service (notify.h). It must never
- * fail the mount: a message systemd does not take is dropped. */
+/* notify.c - sd_notify for a Type=notify service, and the kernel's caches
+ * after another device's changes (notify.h). It must never fail the mount: a
+ * message systemd or the kernel does not take is dropped. */
 #include "notify.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
@@ -25,4 +27,18 @@ void notify_status(const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		(void)sd_notifyf(0, "STATUS=%s", text);
+}
+
+static fuse_ino_t notify_node(const struct tree *t, const struct inode *ino)
+{
+	return ino == t->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)ino;
+}
+
+void notify_kernel(struct fuse_session *se, const struct tree *t, const struct tree_inval *v)
+{
+	if (v->name)
+		(void)fuse_lowlevel_notify_inval_entry(se, notify_node(t, v->parent), v->name,
+						       v->name_len);
+	else
+		(void)fuse_lowlevel_notify_inval_inode(se, notify_node(t, v->ino), 0, 0);
 }

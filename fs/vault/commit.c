@@ -729,6 +729,46 @@ uint64_t commit_seq(struct commit *c)
 	return seq;
 }
 
+int commit_reserve_seq(struct commit *c, uint64_t above, uint64_t newest, uint64_t *out)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->seq != newest) {
+		r = -EAGAIN; /* a record newer than the merge's: merge it too */
+	} else {
+		c->seq = (c->seq > above ? c->seq : above) + 1;
+		*out = c->seq;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int commit_quiet(struct commit *c, uint64_t seq, const uint8_t parent[32], int (*fn)(void *ctx),
+		 void *ctx)
+{
+	uint64_t *seqs = NULL;
+	size_t n = 0;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = journal_list(&seqs, &n, c->journal);
+	if (r == 0 && (n > 0 || c->head || c->nobjs))
+		r = -EAGAIN; /* a commit is waiting for the store or half made */
+	if (r == 0)
+		r = fn(ctx);
+	if (r == 0) {
+		if (c->seq < seq)
+			c->seq = seq;
+		if (c->tree->cctx.format >= 2)
+			memcpy(c->tree->head_tmpl.parent, parent,
+			       sizeof(c->tree->head_tmpl.parent));
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(seqs);
+	return r;
+}
+
 int commit_new(struct commit **out, struct tree *t, struct journal *journal, struct upload *up,
 	       uint64_t seq, const char *cache_dir)
 {

@@ -61,5 +61,18 @@ struct history;
 void commit_set_history(struct commit *c, struct history *h);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
+/* For a merged head (fs/vault/merge_store.c): when the last commit is still
+ * the record of seq newest, takes the next seq above both it and `above`
+ * (the other device's head) as *out, so every later commit is above the
+ * merge; else -EAGAIN (a newer record: the merge must include it). Takes
+ * commit_lock briefly. */
+int commit_reserve_seq(struct commit *c, uint64_t above, uint64_t newest, uint64_t *out);
+/* Runs fn(ctx) under commit_lock when no commit is pending (no journal
+ * record, nothing half made), else -EAGAIN; fn's error is returned. After
+ * fn succeeded the next commit takes a seq above seq and, in format 2, names
+ * parent (the hash of the store's head the tree now shows) as its parent.
+ * For fs/vault/poll_head.c, which refreshes the tree to another device's head. */
+int commit_quiet(struct commit *c, uint64_t seq, const uint8_t parent[32], int (*fn)(void *ctx),
+		 void *ctx);
 
 #endif

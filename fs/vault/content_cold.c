@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What every closed file the kernel references costs: created seqs must
+ * not grow it (docs/INTERNALS.md, "In memory"). */
+_Static_assert(sizeof(struct content_cold) == 24, "content_cold stays 24 bytes");
+_Static_assert(CONTENT_SIZE_MAX < ((uint64_t)1 << 45), "the size fits bits 0..44");
+
 #define COLD_HOLE ((uint64_t)1 << 63)
 #define COLD_SIZE_MASK (((uint64_t)1 << 45) - 1)
 #define COLD_C_SHIFT 45

@@ -26,6 +26,7 @@
 #include "history.h"
 #include "journal.h"
 #include "log.h"
+#include "merge_store.h"
 #include "meta.h"
 #include "prefetch.h"
 #include "seal.h"
@@ -64,9 +65,7 @@ static void engine_device_name(char out[DIROBJ_DEVICE_NAME_MAX + 1])
 	out[n] = '\0';
 }
 
-/* Format 2: a new vault's first head: a new device id, no parent, the
- * default retention (docs/FORMAT.md, "Head"). */
-static void engine_head_defaults(struct dirobj_head *head)
+void engine_head_defaults(struct dirobj_head *head)
 {
 	randombytes_buf(head->device, sizeof(head->device));
 	engine_device_name(head->device_name);
@@ -141,6 +140,20 @@ struct engine_base {
 	uint8_t hash[32]; /* seal_head_hash of the head mounted (the store's or the journal's) */
 };
 
+/* A format-2 config over a head that opens as format 1: `sealfs upgrade`
+ * stopped between its config and its head (fs/vault/upgrade.h). */
+static bool engine_upgrade_cut(const struct engine_base *base, const struct vault_config *cfg,
+			       const struct vault_keys *keys)
+{
+	struct dirobj_head h;
+
+	if (cfg->format < 2 || !base->sealed ||
+	    seal_open_head(&h, base->sealed, base->len, cfg->vault_id, keys->meta, 1) != 0)
+		return false;
+	dirobj_head_release(&h);
+	return true;
+}
+
 /* The store's head, opened, with its sealed bytes and version in *base. */
 static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
 			    struct backend *store, const struct vault_config *cfg,
@@ -158,6 +171,11 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
 	if (r == -ENOENT)
 		return errbuf_fail(
 		    err, size, r, "the store has no head: not a sealfs vault or never initialised");
+	if (r == -EBADMSG && engine_upgrade_cut(base, cfg, keys))
+		return errbuf_fail(
+		    err, size, r,
+		    "an upgrade to format 2 was cut short (the config says 2, the "
+		    "head is format 1): run 'sealfs upgrade STORE' again to finish it");
 	if (r == -EBADMSG)
 		return errbuf_fail(err, size, r, "the vault head failed to authenticate");
 	if (r)
@@ -398,8 +416,25 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
 		engine_pin_device(&e->tree->head_tmpl, e->pin); /* this device writes */
 	}
-	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id,
-			 &base->up);
+	struct upload_base up = base->up;
+	if (cfg->format >= 2 && !o->read_only && !up.conflict) {
+		struct merge_store tmpl = {.cache = e->cache,
+					   .meta_key = keys->meta,
+					   .content_key = keys->content,
+					   .suite = cfg->suite,
+					   .format = cfg->format,
+					   .keys = e->tree->cctx.keys};
+
+		memcpy(tmpl.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+		e->merge = merge_store_new(&tmpl);
+		if (!e->merge)
+			return errbuf_fail(err, size, -ENOMEM, "out of memory");
+		up.head = base->sealed;
+		up.head_len = base->len;
+		up.merge = merge_store_run;
+		up.merge_ctx = e->merge;
+	}
+	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, &up);
 	if (r)
 		return errbuf_fail(err, size, r, "starting the uploader failed");
 	if (!o->read_only && sweep_start(&e->sweep, store) != 0)
@@ -413,6 +448,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		return errbuf_fail(err, size, r, "preparing the cache failed: %s", strerror(-r));
 	commit_set_store_wait(e->commit, o->store_wait_ms);
 	e->tree->commit = e->commit;
+	if (e->merge)
+		merge_store_set(e->merge, e->commit);
 	return cfg->format >= 2 ? engine_open_history(e, head, cfg, keys, err, size) : 0;
 }
 
@@ -440,7 +477,9 @@ void engine_close(struct engine *e)
 {
 	sweep_stop(e->sweep);
 	prefetch_stop(e->prefetch);
+	merge_store_off(e->merge);
 	upload_stop(e->up);
+	merge_store_free(e->merge);
 	commit_free(e->commit);
 	tree_free(e->tree);
 	journal_close(e->journal);

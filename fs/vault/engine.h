@@ -70,6 +70,8 @@ struct engine {
 	struct prefetch *prefetch; /* read-ahead for a remote store; NULL for a local one */
 	struct sweep *sweep;	   /* aborts abandoned uploads once (sweep.h); or NULL */
 	struct head_pin *pin;	   /* CACHE/state, advanced by the uploader */
+	struct merge_store *merge; /* format 2: the uploader's merge hook (merge_store.h); the
+				      daemon switches it off before the keys go */
 	struct engine_head_info store_head;
 };
 
@@ -95,5 +97,12 @@ void engine_close(struct engine *e);
  * store, straight into the store: -EEXIST when it holds a head already. */
 int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 		     const struct vault_keys *keys, char *err, size_t err_size);
+
+/* Format 2: the head members of a head this device starts (a new vault's
+ * first, or the one `sealfs upgrade` writes): a new random device id, the
+ * host name as device name, the default retention, the time now; parent
+ * is left as it is (zeros: no parent). docs/FORMAT.md, "Head". */
+struct dirobj_head;
+void engine_head_defaults(struct dirobj_head *head);
 
 #endif

@@ -46,7 +46,8 @@ void fsck_report(struct fsck *f, enum fsck_kind kind, const char *path, size_t p
 				 .what = what,
 				 .why = why ? why : "",
 				 .key = key,
-				 .age_s = -1};
+				 .age_s = -1,
+				 .old_head = f->old_head};
 
 	if (kind == FSCK_DAMAGED)
 		f->res->n.damaged++;
@@ -192,7 +193,7 @@ static int fsck_open_dir(struct fsck *f, const struct fsck_qdir *d, struct dirob
 		return errbuf_fail(f->err, f->err_size, r, "reading %s: %s", key, strerror(-r));
 	fsck_report(f, r == -ENOENT ? FSCK_MISSING : FSCK_DAMAGED, d->path, d->path_len,
 		    "directory object", r == -ENOENT ? "" : "failed to authenticate", key);
-	return fsck_damage_note(f, d->path, d->path_len, true, 0, 0);
+	return f->old_head ? 0 : fsck_damage_note(f, d->path, d->path_len, true, 0, 0);
 }
 
 static int fsck_entry(struct fsck *f, struct fsck_queue *q, struct fsck_batch *b,
@@ -206,6 +207,8 @@ static int fsck_entry(struct fsck *f, struct fsck_queue *q, struct fsck_batch *b
 		return -ENOMEM;
 	switch (e->type) {
 	case DIROBJ_DIR:
+		if (f->old_head && fsck_keyset_has(&f->reach, e->ref.store_key))
+			break; /* an object checked already: its whole subtree too */
 		if (fsck_keyset_add(&f->reach, e->ref.store_key))
 			r = -ENOMEM;
 		if (r == 0)
@@ -216,6 +219,8 @@ static int fsck_entry(struct fsck *f, struct fsck_queue *q, struct fsck_batch *b
 		r = fsck_batch_add_file(f, b, path, len, e);
 		break;
 	case DIROBJ_HARDLINK: /* its file is checked from the inode table */
+		if (f->old_head)
+			break; /* a retained head's: its table's segments are kept, not checked */
 		return fsck_itable_name(f, e->id, path, len);
 	default:
 		f->res->n.symlinks++;
@@ -225,16 +230,20 @@ static int fsck_entry(struct fsck *f, struct fsck_queue *q, struct fsck_batch *b
 	return r;
 }
 
-static int fsck_walk(struct fsck *f, const struct dirobj_head *head)
+int fsck_walk(struct fsck *f, const struct dirobj_head *head)
 {
 	uint64_t lo;
 	struct fsck_queue q = {0};
 	struct fsck_batch *b = fsck_batch_new();
 	char *root = strdup("/");
+	bool seen = f->old_head && fsck_keyset_has(&f->reach, head->root.ref.store_key);
 	int r =
 	    b && root && fsck_keyset_add(&f->reach, head->root.ref.store_key) == 0 ? 0 : -ENOMEM;
 
-	if (r == 0)
+	f->res->n.heads++;
+	if (r == 0 && seen)
+		free(root); /* the same tree as a head walked already */
+	else if (r == 0)
 		r = fsck_queue_push(&q, root, 1, head->root.id, &head->root.ref);
 	else
 		free(root);
@@ -299,6 +308,10 @@ static int fsck_after_walk(struct fsck *f, const struct dirobj_head *head)
 {
 	int r = 0;
 
+	if (f->o->all_heads && f->cfg->format >= 2)
+		r = fsck_history_heads(f, head);
+	if (r)
+		return r;
 	if (f->ndmg && fsck_root_damaged(f))
 		f->res->not_repaired =
 		    "the root directory object is damaged: nothing to repair from";

@@ -51,7 +51,9 @@ struct fsck_problem {
 	uint64_t size;	  /* orphans: bytes; moved: segments that became holes */
 	int64_t age_s;	  /* orphans: seconds since stored, -1 unknown */
 	enum fsck_orphan_fate fate;
-	int err; /* FSCK_ORPHAN_DEL_FAIL: positive errno */
+	int err;	   /* FSCK_ORPHAN_DEL_FAIL: positive errno */
+	uint64_t old_head; /* --all-heads: the seq of the retained head whose tree holds it
+			      (not the current one); 0: the current head */
 };
 
 struct fsck_counts {
@@ -63,6 +65,7 @@ struct fsck_counts {
 	 * BACKEND_STALE_UPLOAD_AGE_S ago and never finished (sweep.h), those
 	 * repair aborted, and younger ones (left alone: maybe running) */
 	uint64_t stale_uploads, uploads_aborted, young_uploads;
+	uint64_t heads; /* heads whose trees were walked (1, or the retained ones) */
 };
 
 typedef void (*fsck_report_fn)(void *arg, const struct fsck_problem *p);
@@ -72,6 +75,9 @@ typedef void (*fsck_progress_fn)(void *arg, const struct fsck_counts *c);
 struct fsck_opts {
 	bool quick;	  /* segments: presence and size only (a head per object) */
 	bool repair;	  /* move damaged entries aside, delete old orphans */
+	bool all_heads;	  /* format 2: also every retained head's tree (what the current
+			     head's walk checked is not checked again); damage found only
+			     there is reported, never repaired (retained heads are immutable) */
 	int64_t grace_s;  /* repair: orphans younger than this are kept; 0: delete all */
 	unsigned threads; /* 0: FSCK_THREADS_DEFAULT */
 	fsck_report_fn report;

@@ -58,14 +58,16 @@ struct fsck {
 	struct fsck_keyset reach; /* every key the head reaches (damaged ones too) */
 	struct fsck_damage *dmg;
 	size_t ndmg, dmg_cap;
-	uint64_t serial; /* files visited */
+	uint64_t serial;   /* files visited */
+	unsigned ticks;	   /* objects since the last progress call */
+	uint64_t old_head; /* walking a retained head's tree (its seq): report, skip what
+			      reach holds, note no damage for repair; 0: the current head */
 	/* fsck_itable.c: the names the walk met, and whether the inode table
 	 * is damaged (its records' segments, or a count that does not match
 	 * the names): repair leaves that alone. */
 	struct fsck_hname *hnames;
 	size_t nh, hcap;
 	bool itable_bad;
-	unsigned ticks; /* objects since the last progress call */
 	char *err;
 	size_t err_size;
 };
@@ -104,7 +106,15 @@ int fsck_batch_flush(struct fsck *f, struct fsck_batch *b);
  * errno (err set); the store then still holds the old head or the new one. */
 int fsck_repair(struct fsck *f, const struct dirobj_head *head);
 
+/* Walks the tree of head: every directory object and segment not yet in
+ * f->reach when f->old_head is set. 0 or an error (err set). */
+int fsck_walk(struct fsck *f, const struct dirobj_head *head);
+
 /* ---- fsck_history.c ---- */
+
+/* --all-heads: walks every retained head's tree (the history's records),
+ * newest first, with f->old_head set. 0 or an error (err set). */
+int fsck_history_heads(struct fsck *f, const struct dirobj_head *head);
 
 /* Format 2: adds the history's objects and every garbage-listed key of the
  * retained heads to f->reach (format 1: nothing). 0 or an error (err set):

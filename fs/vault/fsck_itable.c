@@ -95,14 +95,27 @@ static int fsck_itable_open(struct fsck *f, const struct dirobj_ref *ref, char *
 	return r;
 }
 
+/* Every present segment of e joins the reachable set, unchecked. */
+static int fsck_itable_keep(struct fsck *f, const struct dirobj_entry *e)
+{
+	for (size_t s = 0; s < e->nsegments; s++)
+		if (e->segments[s].present && fsck_keyset_add(&f->reach, e->segments[s].store_key))
+			return -ENOMEM;
+	return 0;
+}
+
 /* One record: its count against its names (marked used), its segments
- * queued under its first name (reachable in any case). */
+ * queued under its first name (reachable in any case). A retained head's
+ * (f->old_head): its segments only kept, since that walk skips subtrees a
+ * newer head's walk saw and so does not meet every name. */
 static int fsck_itable_record(struct fsck *f, struct fsck_batch *b, const struct itable_record *rec,
 			      const char *key)
 {
 	size_t lo, hi;
 	char why[96];
 
+	if (f->old_head)
+		return fsck_itable_keep(f, &rec->e);
 	f->res->n.files++;
 	fsck_itable_names_of(f, rec->e.id, &lo, &hi);
 	if (hi - lo != rec->nlink) {
@@ -116,11 +129,7 @@ static int fsck_itable_record(struct fsck *f, struct fsck_batch *b, const struct
 	if (lo < hi)
 		return fsck_batch_add_file(f, b, f->hnames[lo].path, f->hnames[lo].path_len,
 					   &rec->e);
-	for (size_t s = 0; s < rec->e.nsegments; s++) /* no name: kept, not checked */
-		if (rec->e.segments[s].present &&
-		    fsck_keyset_add(&f->reach, rec->e.segments[s].store_key))
-			return -ENOMEM;
-	return 0;
+	return fsck_itable_keep(f, &rec->e); /* no name: kept, not checked */
 }
 
 static int fsck_itable_leaf(struct fsck *f, struct fsck_batch *b, const struct dirobj_ref *ref,
@@ -130,8 +139,11 @@ static int fsck_itable_leaf(struct fsck *f, struct fsck_batch *b, const struct d
 	struct itable_leaf l;
 	char *plain = NULL;
 	size_t len = 0;
-	int r = fsck_itable_open(f, ref, &plain, &len);
+	int r;
 
+	if (f->old_head && fsck_keyset_has(&f->reach, ref->store_key))
+		return 0; /* a newer head's walk read this leaf */
+	r = fsck_itable_open(f, ref, &plain, &len);
 	if (r)
 		return r;
 	object_key_text(key, ref->store_key);
@@ -176,6 +188,7 @@ int fsck_itable_walk(struct fsck *f, struct fsck_batch *b, const struct dirobj_h
 	itable_index_release(&ix);
 	if (r == 0)
 		fsck_itable_orphan_names(f);
+	fsck_itable_free(f); /* the next head's walk meets its own names */
 	if (r == -ENOMEM)
 		return r;
 	if (r)

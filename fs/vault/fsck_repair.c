@@ -4,7 +4,9 @@
  * missing becomes an empty `NAME.damaged` directory, and a new head (seq + 1)
  * points at the new versions of their parents and ancestors. The commit
  * rules of docs/FORMAT.md hold: new objects first, a sync, the head, a sync,
- * and only then are the objects the new head no longer reaches deleted.
+ * and only then are the objects the new head no longer reaches deleted
+ * (format 1; in format 2 the head checked becomes a retained head record
+ * and they go into the new head's garbage list, deferred like a commit's).
  * Must never delete a reachable object nor write a head over one it did not
  * check (it reads the head again just before, and replaces exactly that
  * version by compare-and-swap). */
@@ -20,6 +22,7 @@
 #include "errbuf.h"
 #include "fsck_int.h"
 #include "head.h"
+#include "history.h"
 #include "meta.h"
 #include "seal.h"
 
@@ -292,8 +295,48 @@ static void fsck_rp_delete(struct fsck *f, uint8_t (*v)[OBJECT_ID_BYTES], size_t
 	}
 }
 
+/* Format 2: the new head is a commit like a mount's (docs/FORMAT.md,
+ * "Deferred deletion"): the head checked becomes a head record in a new
+ * first history page, and what the new head stops referencing goes into its
+ * garbage list (created 0: older retained heads may reach it) instead of
+ * being deleted now. The history's new objects are stored here (fresh:
+ * deleted again if the head never goes in); *hist is adopted or freed by
+ * fsck_rp_hist_done. */
+static int fsck_rp_hist(struct fsck_rp *rp, const struct dirobj_head *old, struct dirobj_head *next,
+			struct history **hist)
+{
+	struct fsck *f = rp->f;
+	struct history_garbage *g = calloc(rp->ng ? rp->ng : 1, sizeof(*g));
+	struct history_out out;
+	struct history_io io;
+	int r = g ? 0 : -ENOMEM;
+
+	history_io_store(&io, f->store, f->cfg->vault_id, f->keys->meta);
+	for (size_t i = 0; r == 0 && i < rp->ng; i++)
+		memcpy(g[i].key, rp->garbage[i], OBJECT_ID_BYTES);
+	if (r == 0)
+		r = history_open(hist, old, &io);
+	if (r == 0)
+		r = history_seal(*hist, next, g, rp->ng, next->time.sec, &out);
+	free(g);
+	if (r)
+		return fsck_rp_fail(rp, r, "archiving the head checked in the history");
+	for (size_t i = 0; r == 0 && i < out.nobjs; i++) {
+		char name[OBJECT_KEY_TEXT_BYTES];
+		object_key_text(name, out.objs[i].key);
+		r = fsck_rp_keep(&rp->fresh, &rp->nf, &rp->fcap, out.objs[i].key);
+		if (r == 0)
+			r = backend_put(f->store, name, out.objs[i].data, out.objs[i].len);
+		if (r == 0)
+			r = fsck_keyset_add(&f->reach, out.objs[i].key);
+	}
+	history_out_free(&out); /* no deletes: nothing was thinned */
+	return r ? fsck_rp_fail(rp, r, "writing the history's objects") : 0;
+}
+
 /* The new head goes in only if the store still holds the head checked. */
-static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struct dirobj_ref *ref)
+static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struct dirobj_ref *ref,
+			struct history **hist)
 {
 	struct fsck *f = rp->f;
 	struct dirobj_head now, h = *old; /* shallow: only read by seal_head */
@@ -326,7 +369,10 @@ static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struc
 		return r;
 	h.seq = old->seq + 1;
 	h.root.ref = *ref;
-	r = backend_sync(f->store);
+	if (f->cfg->format >= 2)
+		r = fsck_rp_hist(rp, old, &h, hist);
+	if (r == 0)
+		r = backend_sync(f->store);
 	if (r == 0)
 		r = seal_head(&sealed, &len, &h, f->cfg->vault_id, f->keys->meta, f->cfg->format);
 	rp->head_tried = r == 0;
@@ -354,15 +400,18 @@ int fsck_repair(struct fsck *f, const struct dirobj_head *head)
 {
 	struct fsck_rp rp = {.f = f, .created = f->cfg->format >= 2 ? head->seq + 1 : 0};
 	struct dirobj_ref ref = head->root.ref;
+	struct history *hist = NULL;
 	int r;
 
 	qsort(f->dmg, f->ndmg, sizeof(*f->dmg), fsck_rp_cmp);
 	r = fsck_rp_dir(&rp, head->root.id, &ref, 1, 0, f->ndmg);
 	if (r == 0)
-		r = fsck_rp_head(&rp, head, &ref);
+		r = fsck_rp_head(&rp, head, &ref, &hist);
+	history_free(hist); /* the run ends here: nothing to adopt it for */
 	if (r == 0) {
 		fsck_rp_report(&rp);
-		fsck_rp_delete(f, rp.garbage, rp.ng);
+		if (f->cfg->format < 2) /* format 2: in the new head's garbage list */
+			fsck_rp_delete(f, rp.garbage, rp.ng);
 		r = backend_sync(f->store);
 		if (r)
 			r = fsck_rp_fail(&rp, r, "syncing the deletes");

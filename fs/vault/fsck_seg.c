@@ -208,6 +208,8 @@ static int fsck_seg_report(struct fsck *f, const struct fsck_seg_file *file,
 			 it->bad_chunk);
 	fsck_report(f, it->status == FSCK_SEG_MISSING ? FSCK_MISSING : FSCK_DAMAGED, file->path,
 		    file->path_len, what, why, name);
+	if (f->old_head)
+		return 0; /* a retained head's damage: reported, not for repair */
 	return fsck_damage_note(f, file->path, file->path_len, false, file->serial, it->seg);
 }
 
@@ -250,6 +252,8 @@ int fsck_batch_add_file(struct fsck *f, struct fsck_batch *b, const char *path, 
 
 		if (!e->segments[s].present)
 			continue;
+		if (f->old_head && fsck_keyset_has(&f->reach, e->segments[s].store_key))
+			continue; /* checked with a newer head */
 		if (fsck_keyset_add(&f->reach, e->segments[s].store_key))
 			return -ENOMEM;
 		if (b->n == FSCK_BATCH_ITEMS && (r = fsck_batch_finish(f, b, 1)) != 0)

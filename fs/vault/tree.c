@@ -278,6 +278,10 @@ void tree_reap(struct tree *t, struct inode *ino)
 
 	if (f)
 		content_forget(&t->cctx, f);
+	if (ino->foreign) { /* another device's head may still reach its objects */
+		ncold = 0;
+		f = NULL;
+	}
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; f && i < f->ngarbage; i++)
 		tree_add_garbage_locked(t, f->garbage[i]);
@@ -301,7 +305,7 @@ struct inode *tree_detach_locked(struct tree *t, struct inode *c)
 	c->unlinked = true;
 	tree_now(&c->ctime);
 	tree_inode_unlock(c);
-	if (c->type == DIROBJ_DIR && c->ds->ref.version > 0)
+	if (c->type == DIROBJ_DIR && c->ds->ref.version > 0 && !c->foreign)
 		tree_add_garbage_locked(t, c->ds->ref.store_key);
 	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))

@@ -94,6 +94,10 @@ struct inode {
 
 	/* Written holding tree_lock and lock; read holding either. */
 	bool unlinked;
+	/* Written holding tree_lock and lock, before unlinked: taken out of the
+	 * namespace because another device's head no longer has it here
+	 * (tree_refresh.c): its objects are not this mount's garbage. */
+	bool foreign;
 	/* lock (tree_inode_lock) from here. Files: a failure not yet reported
 	 * to a program (wb_err: negative errno; 0: none), set by a failed
 	 * change (tree_write, a size change) or a failed commit that held this
@@ -148,6 +152,10 @@ struct tree {
 	 * TREE_CACHE_DIRS and TREE_CACHE_INODES unless a test lowers them. */
 	size_t cache_dirs_max;
 	uint64_t cache_inodes_max;
+
+	/* Atomic: the seq of the last head whose refresh was refused for hard
+	 * links (poll_head.c logs each such head once). */
+	_Atomic uint64_t links_refresh_said;
 
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
@@ -273,6 +281,11 @@ uint32_t tree_type_bits(enum dirobj_type type);
  * reference on *out (ino). -EEXIST, -ENOENT, -ENOTDIR, -EMLINK, -ENOMEM. */
 int tree_link(struct tree *t, struct inode *ino, struct inode *dir, const char *name,
 	      struct inode **out);
+
+/* Whether the tree has files with several names, or a sealed inode table
+ * (takes tree_lock). The merge and the refresh of another device's head do
+ * not handle the inode table yet: they refuse such trees. */
+bool tree_has_links(struct tree *t);
 
 /* The commit's side of the inode table (commit.c; tree_lock and
  * commit_lock held): fills an entry from a file (commit_entry: the caller

@@ -23,6 +23,16 @@ void tree_inode_set_name(struct inode *ino, char *name, size_t len);
 /* Frees one inode (not its children); content is released, not forgotten. */
 void tree_inode_free(struct inode *ino);
 
+/* ---- loading (tree_load.c) ---- */
+
+/* Makes an inode from a decoded entry, stealing its target and xattrs (the
+ * name is copied into the inode). 0 or -ENOMEM. */
+int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e);
+/* Reads (through the cache; no lock may be held), opens and decodes
+ * directory object ref of directory id into *obj. */
+int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
+		     const struct dirobj_ref *ref, struct dirobj *obj);
+
 /* ---- a directory's children, hashed by name (tree.c; tree_lock held) ---- */
 
 /* The child of dir named name (len bytes), or NULL; dir need not be loaded. */

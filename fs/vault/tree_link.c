@@ -111,6 +111,16 @@ void tree_links_foreach_locked(struct tree *t, void (*fn)(void *arg, struct inod
 
 /* ---- state the rest of the tree asks for ---- */
 
+bool tree_has_links(struct tree *t)
+{
+	bool any;
+
+	pthread_mutex_lock(&t->lock);
+	any = t->itable->n > 0 || t->itable->has_root;
+	pthread_mutex_unlock(&t->lock);
+	return any;
+}
+
 void tree_link_changed_locked(struct tree *t, struct inode *file)
 {
 	struct tree_itable *it = t->itable;

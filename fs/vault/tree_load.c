@@ -55,8 +55,8 @@ int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 }
 
 /* Reads, opens and decodes directory object ref of directory id. */
-static int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
-			    const struct dirobj_ref *ref, struct dirobj *obj)
+int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
+		     const struct dirobj_ref *ref, struct dirobj *obj)
 {
 	char key[OBJECT_KEY_TEXT_BYTES], hex[33];
 	unsigned char *sealed = NULL;

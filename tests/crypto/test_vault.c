@@ -368,6 +368,60 @@ static void test_create_errors_and_describe(void)
 	vault_keys_free(NULL);
 }
 
+/* A format-1 config (the committed golden vault's) raised to format 2: the
+ * MAC is recomputed, a lower or unknown format and another vault's keys are
+ * refused. */
+static void test_set_format(void)
+{
+	const char *data = getenv("SEALFS_TEST_DATA");
+	char path[4096], rtext[64] = "", *text = NULL, *t2;
+	struct vault_config *cfg = NULL, *c2 = NULL, *other = NULL;
+	struct vault_keys *keys = NULL, *k2 = NULL, *okeys = NULL;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/golden-xchacha20poly1305/sealfs.json", data ? data : ".");
+	f = fopen(path, "rb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	text = calloc(1, 8192);
+	n = (long)fread(text, 1, 8191, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/golden-xchacha20poly1305/recovery.txt", data);
+	f = fopen(path, "rb");
+	CHECK(f && fgets(rtext, sizeof(rtext), f));
+	if (f)
+		fclose(f);
+	CHECK_RC(vault_config_parse(&cfg, text, (size_t)n), 0);
+	CHECK(cfg && cfg->format == 1);
+	CHECK_RC(vault_unlock_recovery(&keys, cfg, rtext), 0);
+	CHECK_RC(vault_create(&other, &okeys, SUITE_XCHACHA20POLY1305, "pw", 2, fast, path,
+			      sizeof(path)),
+		 0);
+	CHECK_RC(vault_set_format(cfg, okeys, 2), -EINVAL); /* another vault's keys */
+	CHECK_RC(vault_set_format(cfg, keys, 3), -EINVAL);
+	CHECK_RC(vault_set_format(cfg, keys, 0), -EINVAL);
+	CHECK(cfg->format == 1);
+	CHECK_RC(vault_set_format(cfg, keys, 2), 0);
+	CHECK(cfg->format == 2);
+	CHECK_RC(vault_set_format(cfg, keys, 1), -EINVAL); /* never back */
+	t2 = serialize(cfg);
+	CHECK(t2 && strstr(t2, "\"format\": 2,") != NULL);
+	CHECK_RC(vault_config_parse(&c2, t2, strlen(t2)), 0);
+	CHECK(c2 && c2->format == 2);
+	CHECK_RC(vault_unlock_recovery(&k2, c2, rtext), 0); /* the new MAC verifies */
+	CHECK(keys_eq(keys, k2));
+	free(t2);
+	free(text);
+	vault_keys_free(k2);
+	vault_keys_free(keys);
+	vault_keys_free(okeys);
+	vault_config_free(c2);
+	vault_config_free(cfg);
+	vault_config_free(other);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -378,5 +432,6 @@ int main(void)
 	test_every_bit_flip();
 	test_parse_errors();
 	test_create_errors_and_describe();
+	test_set_format();
 	return check_done("test_vault");
 }

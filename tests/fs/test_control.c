@@ -81,7 +81,9 @@ static int setup(struct tctl *t)
 					 .commit = t->m.commit,
 					 .up = t->up,
 					 .cache = t->m.cache,
-					 .journal = t->m.eng.journal};
+					 .journal = t->m.eng.journal,
+					 .store_url = "/srv/the store",
+					 .cache_dir = "/var/cache/x"};
 		r = control_start(&t->ctl, t->mnt, &d);
 	}
 	return r;
@@ -121,6 +123,27 @@ static void test_status_then_sync(struct tctl *t)
 	CHECK(st.uploaded_bytes > TEST_FILE_BYTES);
 	CHECK(st.upload_rate > 0 && st.rate_window_s == UPLOAD_RATE_WINDOW_S);
 	CHECK(fstore_objects(&t->e) >= 4); /* 3 segments and the root's object */
+}
+
+/* where: the store and cache the mount was given, as they were given. */
+static void test_where(struct tctl *t)
+{
+	char reply[CONTROL_PROTO_REPLY_MAX], why[CONTROL_PROTO_ERROR_MAX];
+	char store[64], cache[64], tiny[8];
+
+	CHECK_RC(ask(t->sock, control_proto_request(CONTROL_PROTO_WHERE), reply, sizeof(reply)), 0);
+	CHECK_RC(control_proto_parse_where(store, cache, sizeof(store), why, reply, strlen(reply)),
+		 0);
+	CHECK(strcmp(store, "/srv/the store") == 0);
+	CHECK(strcmp(cache, "/var/cache/x") == 0);
+	CHECK_RC(control_proto_parse_where(tiny, tiny, sizeof(tiny), why, reply, strlen(reply)),
+		 -EPROTO); /* does not fit: refused, never cut */
+	CHECK_RC(control_proto_parse_where(store, cache, sizeof(store), why,
+					   "{\"ok\":true,\"store\":\"\",\"cache\":\"/c\"}", 35),
+		 -EPROTO);
+	CHECK_RC(control_proto_parse_where(store, cache, sizeof(store), why,
+					   "{\"ok\":false,\"error\":\"no\"}", 25),
+		 -EREMOTEIO);
 }
 
 static void test_bad_requests(struct tctl *t)
@@ -210,6 +233,7 @@ int main(void)
 		return 1;
 	}
 	test_status_then_sync(&t);
+	test_where(&t);
 	test_bad_requests(&t);
 	test_other_uid_refused(&t);
 	control_stop(t.ctl);

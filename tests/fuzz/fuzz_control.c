@@ -73,6 +73,24 @@ static void fuzz_sync(const char *buf, size_t len)
 	free(line);
 }
 
+static void fuzz_where(const char *buf, size_t len)
+{
+	char why[CONTROL_PROTO_ERROR_MAX], store[256], cache[256], s2[256], c2[256];
+	char *line;
+	int r = control_proto_parse_where(store, cache, sizeof(store), why, buf, len);
+
+	FUZZ_ASSERT(r == 0 || r == -EREMOTEIO || r == -EPROTO);
+	if (r)
+		return;
+	FUZZ_ASSERT(store[0] && cache[0] && strlen(store) < sizeof(store));
+	line = control_proto_where_reply(store, cache);
+	if (!line)
+		return;
+	FUZZ_ASSERT(control_proto_parse_where(s2, c2, sizeof(s2), why, line, strlen(line)) == 0 &&
+		    strcmp(s2, store) == 0 && strcmp(c2, cache) == 0);
+	free(line);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
@@ -80,5 +98,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_request(buf, size);
 	fuzz_status(buf, size);
 	fuzz_sync(buf, size);
+	fuzz_where(buf, size);
 	return 0;
 }

@@ -268,6 +268,89 @@ static void test_deferred_and_thinned(void)
 	fenv_free(&e);
 }
 
+/* fsck --repair of a format-2 vault is a commit like a mount's: the head it
+ * checked becomes a retained head record (with its own garbage list), the
+ * new head gets a new history page and its own garbage list (never the
+ * previous head's: two heads naming one list would have thinning process
+ * it twice), keep and grace are carried, and the directory objects it
+ * replaced stay for the retained heads that reach them (before, repair
+ * deleted them at once and dropped the head checked from the history).
+ * Then --all-heads reports the damage still in the retained heads as theirs,
+ * and a mount goes on from the repaired head. */
+static void missing_cb(void *arg, const struct fsck_problem *p)
+{
+	size_t *n = arg;
+
+	if (p->kind == FSCK_MISSING || p->kind == FSCK_DAMAGED)
+		n[p->old_head ? 1 : 0]++;
+}
+
+static void test_repair_keeps_history(void)
+{
+	struct keyset reach = {0}, listed = {0};
+	struct dirobj_head h0, h1;
+	uint64_t seqs[64];
+	uint8_t seg[OBJECT_ID_BYTES];
+	char text[OBJECT_KEY_TEXT_BYTES], err[256];
+	size_t found[2] = {0, 0};
+	struct fsck_result res;
+	struct inode *f;
+	struct fenv e;
+	struct fmount m;
+
+	CHECK_RC(fenv_init(&e), 0);
+	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	CHECK_RC(fwrite_file(m.tree, m.tree->root, "a", "file a", 6, &f), 0);
+	CHECK_RC(fwrite_file(m.tree, m.tree->root, "b", "file b", 6, NULL), 0);
+	CHECK_RC(fcommit(&m), 0);
+	memcpy(seg, content_cold_key(&f->cold, 0), OBJECT_ID_BYTES);
+	CHECK_RC(fwrite_file(m.tree, m.tree->root, "b", "file b, again", 13, NULL), 0);
+	CHECK_RC(fcommit(&m), 0);
+	fmount_close(&m);
+	CHECK_RC(seal_read_head(&h0, e.store, e.cfg->vault_id, e.keys->meta, 2), 0);
+	CHECK_RC(check_store(&e, &reach, &listed, seqs), 3);
+	object_key_text(text, seg);
+	CHECK_RC(backend_del(e.store, text), 0);
+
+	struct fsck_opts o = {.repair = true, .grace_s = 0, .report = missing_cb, .arg = found};
+	CHECK_RC(fsck_run(e.store, e.cfg, e.keys, &o, &res, err, sizeof(err)), 0);
+	CHECK(res.new_seq == h0.seq + 1 && res.n.moved == 1 && found[0] == 1);
+	CHECK_RC(seal_read_head(&h1, e.store, e.cfg->vault_id, e.keys->meta, 2), 0);
+	CHECK(h1.has_history && h1.has_garbage && h0.has_garbage);
+	CHECK(memcmp(h1.garbage.store_key, h0.garbage.store_key, OBJECT_ID_BYTES) != 0);
+	CHECK(h1.keep == h0.keep && h1.grace == h0.grace);
+	free(reach.k);
+	free(listed.k);
+	memset(&reach, 0, sizeof(reach));
+	memset(&listed, 0, sizeof(listed));
+	CHECKF(check_store(&e, &reach, &listed, seqs) == 4, "the head checked is retained");
+	CHECK(seqs[1] == h0.seq);
+	CHECK(ks_has(&listed, h0.root.ref.store_key)); /* the replaced root: garbage, kept */
+
+	/* --all-heads: the missing segment is still in the older heads' trees;
+	 * the current one is clean; nothing is an orphan. */
+	found[0] = found[1] = 0;
+	o = (struct fsck_opts){.all_heads = true, .report = missing_cb, .arg = found};
+	CHECK_RC(fsck_run(e.store, e.cfg, e.keys, &o, &res, err, sizeof(err)), 0);
+	CHECKF(res.n.heads == 4, "%llu heads walked", (unsigned long long)res.n.heads);
+	CHECK(found[0] == 0 && found[1] >= 1 && res.n.orphans == 0);
+
+	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	CHECK_RC(fwrite_file(m.tree, m.tree->root, "c", "after", 5, NULL), 0);
+	CHECK_RC(fcommit(&m), 0);
+	fmount_close(&m);
+	free(reach.k);
+	free(listed.k);
+	memset(&reach, 0, sizeof(reach));
+	memset(&listed, 0, sizeof(listed));
+	CHECK_RC(check_store(&e, &reach, &listed, seqs), 5);
+	free(reach.k);
+	free(listed.k);
+	dirobj_head_release(&h0);
+	dirobj_head_release(&h1);
+	fenv_free(&e);
+}
+
 /* The cost of a commit per fsync (docs/PERFORMANCE.md would say it; the
  * number is in docs/INTERNALS.md "History"): a one-byte rewrite of a file in
  * the root stores its segment and the root's object as in format 1, plus the
@@ -332,5 +415,6 @@ int main(void)
 	test_thin_rule();
 	test_deferred_and_thinned();
 	test_objects_per_commit();
+	test_repair_keeps_history();
 	return check_done("history");
 }

@@ -1,8 +1,10 @@
-"""Two devices on one vault in a local directory store (issue #12, before
-format 2): two mounts with two caches both write. The head is replaced only
-by compare-and-swap (a flock on STORE/head.lock), so the second device's
-upload stops loudly instead of replacing the first device's commits, keeps
-its own in its journal, and its cache refuses a read-write remount (see
+"""Two devices on one vault in a local directory store (issue #12): two
+mounts with two caches both write. The head is replaced only by
+compare-and-swap (a flock on STORE/head.lock). On a format-1 vault (a copy
+of the golden one) the second device's upload stops loudly instead of
+replacing the first device's commits, keeps its own in its journal, and its
+cache refuses a read-write remount; on a format-2 vault it merges its
+commits onto the store's head, and a third device sees both (see
 sealfstest/devices.py). With the old unconditional head PUT the fresh mount
 missed the first device's file."""
 
@@ -15,12 +17,29 @@ from sealfstest import devices, mount as st
 
 
 class TwoDevices(unittest.TestCase):
-    def test_second_device_stops_loudly(self):
+    def test_format1_second_device_stops_loudly(self):
         v = st.Vault("devices")
         try:
-            v.init()
+            devices.format1_store(v)
             devices.two_devices(self, v)
             self.assertTrue(os.path.isfile(os.path.join(v.store, "head.lock")))
+        finally:
+            v.cleanup()
+
+    def test_format2_poll_shows_changes(self):
+        v = st.Vault("devpoll")
+        try:
+            v.init()
+            took = devices.poll_devices(self, v)
+            self.assertLess(took, 10)
+        finally:
+            v.cleanup()
+
+    def test_format2_second_device_merges(self):
+        v = st.Vault("devmerge")
+        try:
+            v.init()
+            devices.merge_devices(self, v)
         finally:
             v.cleanup()
 

@@ -1,13 +1,15 @@
-"""Two devices on one vault in S3 (s3rver on loopback; issue #12, before
-format 2). The head is replaced only by a conditional PUT (If-Match: the
-ETag read; the first head If-None-Match: *), so the second device's upload
-stops loudly instead of replacing the first device's commits (the scenario
-of sealfstest/devices.py). Also, with a server told to ignore conditional
+"""Two devices on one format-2 vault in S3 (s3rver on loopback; issue #12).
+The head is replaced only by a conditional PUT (If-Match: the ETag read; the
+first head If-None-Match: *), so the second device's upload finds the first
+device's head and merges onto it instead of replacing it (merge_devices in
+sealfstest/devices.py; the format-1 scenario, where it stops loudly, runs on
+a local store in tests/mount/test_devices.py). Also, with a server told to ignore conditional
 writes (S3RVER_IGNORE_CONDITIONAL=1, as servers from before 2024 do): the
 probe at the first upload finds it out, the mount warns once and says so in
 `sealfs status`, the probe's objects are deleted again (fsck finds no
-orphan), and the check of the head just before each write still stops the
-second device in this (sequential) scenario."""
+orphan), and the check of the head just before each write still makes the
+second device merge in this (sequential) scenario. With --poll 1 each mount
+shows the other's changes within seconds."""
 
 import os
 import sys
@@ -48,10 +50,17 @@ class Conditional(u.ServerCase):
         p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile, check=False)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
-    def test_second_device_stops_loudly(self):
+    def test_second_device_merges(self):
         self.v = u.S3Vault("devices", self.server, "vault")
         self.v.init()
-        devices.two_devices(self, self.v)
+        devices.merge_devices(self, self.v)
+
+    def test_poll_shows_changes(self):
+        """--poll 1: a change on one mount shows on the other in seconds."""
+        self.v = u.S3Vault("devices", self.server, "vault")
+        self.v.init()
+        took = devices.poll_devices(self, self.v)
+        self.assertLess(took, 10)
 
 
 class IgnoringServer(Conditional):

@@ -127,8 +127,11 @@ class StoreSeesNoPlaintext(unittest.TestCase):
         for rel in objects:
             m = su.OBJECT_RE.match(rel)
             self.assertEqual(m.group(1), m.group(2)[:2], rel)
-        # the 3-deep directory chain is just 3 more objects among the others
-        self.assertEqual(len(objects), n_dirs + n_segs)
+        # the 3-deep directory chain is just 3 more objects among the others;
+        # beside the tree, the history (format 2): pages, head records, garbage
+        # lists, and the old versions those lists hold until thinning drops them
+        own, listed = self.tree.history(self.v.store)
+        self.assertEqual(len(objects), n_dirs + n_segs + len(own | listed))
         for dirpath, dirnames, _ in os.walk(self.v.store):
             rel = os.path.relpath(dirpath, self.v.store)
             self.assertTrue(rel in (".", "o", ".tmp") or re.match(r"^o/[0-9a-f]{2}$", rel), rel)
@@ -228,10 +231,20 @@ class CommitsRevealOnlyThePath(unittest.TestCase):
         path_dirs = {tree.dir_key[b""]}
         for i in range(1, 4):
             path_dirs.add(tree.dir_key["/".join(names[:i]).encode()])
+        own, listed = tree.history(v.store)
         expect = {"o/%s/%s" % (k[:2], k) for k in seg} | \
                  {"o/%s/%s" % (k[:2], k) for k in path_dirs}
-        self.assertEqual(added, expect, "the commit wrote objects off the changed path")
-        self.assertEqual(len(removed), 5, "one old segment and four old directory objects")
+        # format 2 also archives the replaced head and writes a new first
+        # history page and this commit's garbage list: three objects that
+        # name only keys, never a path
+        self.assertEqual(added - expect, {"o/%s/%s" % (k[:2], k) for k in own} - set(before),
+                         "the commit wrote objects off the changed path")
+        self.assertTrue(expect <= added, "the changed path was not written")
+        self.assertEqual(len(added - expect), 3, "head record, history page, garbage list")
+        self.assertEqual(removed, set(), "deferred deletion: nothing is deleted at once")
+        # what the commit stopped using (one segment, four directory objects)
+        # and the replaced history page are its garbage, kept for retained heads
+        self.assertEqual(len({k for k in listed if "o/%s/%s" % (k[:2], k) in before}), 6)
         self.assertNotEqual(su.read_file(os.path.join(v.store, "head")), head_before)
         for k in set(before) & set(after):
             self.assertEqual(before[k], after[k], "an unchanged object was rewritten")

@@ -1,9 +1,15 @@
-"""sealfstest.devices - two devices writing one vault (issue #12, before
-format 2): two mounts of one store with two caches, both writing. The first
-device's commits must survive whole; the second device's upload must stop
-loudly (sync exit 17, fsync EIO with --fsync-store, one log line, status
-head_conflict, unmount exit 17), keep its commits in its cache's journal,
-refuse a read-write remount of that cache and show its commits read-only.
+"""sealfstest.devices - two devices writing one vault (issue #12): two
+mounts of one store with two caches, both writing.
+
+- two_devices, a format-1 vault (format1_store: a copy of the golden vault):
+  the first device's commits must survive whole; the second device's upload
+  must stop loudly (sync exit 17, fsync EIO with --fsync-store, one log
+  line, status head_conflict, unmount exit 17), keep its commits in its
+  cache's journal, refuse a read-write remount of that cache and show its
+  commits read-only.
+- merge_devices, a format-2 vault: the second device's refused head is
+  merged onto the store's; a third device sees both devices' files, a file
+  both changed gives a conflict copy, delete vs edit keeps the edit.
 
 Used by tests/mount/test_devices.py (local store) and
 tests/s3mount/test_devices.py (s3rver). Standard library only.
@@ -12,12 +18,25 @@ tests/s3mount/test_devices.py (s3rver). Standard library only.
 import errno
 import json
 import os
+import shutil
 import subprocess
 import time
 
 from . import mount as st
 
 CONFLICT = "changed by another device"
+MERGED = "merged this device's commits"
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "crypto",
+                      "golden-aes256gcm")
+GOLDEN_PASS = "sealfs golden vault"
+
+
+def format1_store(v):
+    """Makes v's store a copy of the format-1 golden vault (instead of
+    v.init()), with its passphrase in v.passfile."""
+    shutil.copytree(GOLDEN, v.store)
+    with open(v.passfile, "w") as f:
+        f.write(GOLDEN_PASS)
 
 
 def write(path, data, fsync=True):
@@ -111,7 +130,8 @@ def two_devices(t, v, extra=()):
     b = Device(v, "b", "--fsync-store", *extra)
     a.mount()
     t.assertEqual(write(a.path("shared"), shared), 0)
-    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    p = st.sealfs("sync", a.mnt, check=False)
+    t.assertEqual(p.returncode, 0, p.stdout + p.stderr + a.log_text())
     b.mount()
     t.assertEqual(read(b.path("shared")), shared)
     # A commits; then B, built on the head before A's, must not replace it.
@@ -168,3 +188,115 @@ def two_devices(t, v, extra=()):
     # Nothing A's head reaches was deleted (B's upload left orphans only).
     p = st.sealfs("fsck", v.store, "--passphrase-file", v.passfile, check=False)
     t.assertIn(p.returncode, (0, 21), p.stdout + p.stderr)
+
+
+def merge_devices(t, v, extra=()):
+    """Two devices of a format-2 vault v (initialised, not mounted) write at
+    once; the second one's uploader merges. t is the unittest.TestCase."""
+    shared = b"shared-" + os.urandom(200000)
+    a_data = b"a-file-" + os.urandom(300000)
+    b_data = b"b-file-" + os.urandom(100000)
+    a = Device(v, "a", *extra)
+    b = Device(v, "b", "--fsync-store", *extra)
+    a.mount()
+    t.assertEqual(write(a.path("shared"), shared), 0)
+    t.assertEqual(write(a.path("both.txt"), b"base"), 0)
+    t.assertEqual(write(a.path("del-edit"), b"base"), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    b.mount()
+    t.assertEqual(read(b.path("shared")), shared)
+    # A commits first; B, built on the head before A's, merges onto it.
+    t.assertEqual(write(a.path("a-dir", "a-file"), a_data), 0)
+    t.assertEqual(write(a.path("both.txt"), b"a's edit"), 0)
+    os.unlink(a.path("del-edit"))
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    time.sleep(0.01)  # B's edit is the later one by mtime
+    t.assertEqual(write(b.path("b-file"), b_data), 0, "B's fsync with --fsync-store")
+    t.assertEqual(write(b.path("both.txt"), b"b's edit"), 0)
+    t.assertEqual(write(b.path("del-edit"), b"b's edit"), 0)
+    p = st.sealfs("sync", b.mnt, check=False)
+    t.assertEqual(p.returncode, 0, p.stderr)
+    s = status(b.mnt)
+    t.assertFalse(s["head_conflict"], s)
+    t.assertGreaterEqual(s["merges"], 1, s)
+    t.assertGreater(s["last_merge_time"], 0, s)
+    t.assertIn("last merge:", st.sealfs("status", b.mnt).stdout)
+    t.assertIn(MERGED, b.log_text())
+    t.assertEqual(b.unmount().returncode, 0)
+    t.assertEqual(a.unmount().returncode, 0)
+    t.assertFalse(st.journal_records(b.cache), "B's commits were not all stored")
+
+    # A third device sees both devices' files, merged by the rules.
+    c = Device(v, "c", *extra)
+    c.mount()
+    t.assertEqual(read(c.path("shared")), shared)
+    t.assertEqual(read(c.path("a-dir", "a-file")), a_data)
+    t.assertEqual(read(c.path("b-file")), b_data)
+    t.assertEqual(read(c.path("both.txt")), b"b's edit")
+    copies = [n for n in os.listdir(c.mnt) if n.startswith("both (conflict from ")]
+    t.assertEqual(len(copies), 1, os.listdir(c.mnt))
+    t.assertTrue(copies[0].endswith(").txt"), copies)
+    t.assertEqual(read(c.path(copies[0])), b"a's edit")
+    t.assertEqual(read(c.path("del-edit")), b"b's edit")
+    t.assertEqual(c.unmount().returncode, 0)
+    # B's cache mounts again read-write and shows the merged tree.
+    b.mount()
+    t.assertEqual(read(b.path("a-dir", "a-file")), a_data)
+    t.assertEqual(b.unmount().returncode, 0)
+    # Nothing the merged head reaches is missing (orphans are allowed: the
+    # merged commits' garbage is kept).
+    p = st.sealfs("fsck", v.store, "--passphrase-file", v.passfile, check=False)
+    t.assertIn(p.returncode, (0, 21), p.stdout + p.stderr)
+
+
+def wait_for(path, seconds):
+    """Seconds until path exists, or None after seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if os.path.exists(path):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    return None
+
+
+def poll_devices(t, v, extra=()):
+    """Two mounts of a format-2 vault v (initialised, not mounted) polling
+    every second: a change on one shows on the other within the interval
+    (and the upload), without a remount; a file open and read on the other
+    keeps its handle on what it read."""
+    a = Device(v, "pa", "--poll", "1", *extra)
+    b = Device(v, "pb", "--poll", "1", *extra)
+    a.mount()
+    t.assertEqual(write(a.path("f"), b"one"), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    b.mount()
+    t.assertEqual(read(b.path("f")), b"one")
+    t.assertFalse(os.path.exists(b.path("new")))  # a negative entry in the kernel
+    fd = os.open(b.path("f"), os.O_RDONLY)
+    try:
+        t.assertEqual(os.read(fd, 16), b"one")
+        t.assertEqual(write(a.path("f"), b"two!"), 0)
+        t.assertEqual(write(a.path("d", "new"), b"new"), 0)
+        t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+        took = wait_for(b.path("d", "new"), 10)
+        t.assertIsNotNone(took, b.log_text())
+        t.assertEqual(read(b.path("d", "new")), b"new")
+        t.assertEqual(read(b.path("f")), b"two!")
+        os.lseek(fd, 0, os.SEEK_SET)
+        t.assertEqual(os.read(fd, 16), b"one")
+    finally:
+        os.close(fd)
+    # And back: B's change shows on A.
+    t.assertEqual(write(b.path("from-b"), b"b"), 0)
+    t.assertEqual(st.sealfs("sync", b.mnt, check=False).returncode, 0)
+    t.assertIsNotNone(wait_for(a.path("from-b"), 10), a.log_text())
+    t.assertEqual(read(a.path("from-b")), b"b")
+    t.assertEqual(a.unmount().returncode, 0)
+    t.assertEqual(b.unmount().returncode, 0)
+    c = Device(v, "pc", *extra)
+    c.mount()
+    t.assertEqual(read(c.path("f")), b"two!")
+    t.assertEqual(read(c.path("d", "new")), b"new")
+    t.assertEqual(read(c.path("from-b")), b"b")
+    t.assertEqual(c.unmount().returncode, 0)
+    return took

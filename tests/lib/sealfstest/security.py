@@ -200,6 +200,7 @@ class Tree:
         with open(os.path.join(store, "head"), "rb") as f:
             head = open_meta(keys, f.read(), 2, b"\0" * 16, 0, b"\0" * 16)
         self.seq = head["seq"]
+        self.head = head
         self.keys = keys
         self.entries = {}
         self.dir_key = {}
@@ -216,6 +217,31 @@ class Tree:
         for child in d["e"]:
             name = entry_name(child)
             self._walk(store, keys, child, path + b"/" + name if path else name)
+
+    def _chain(self, store, ref, kind):
+        """The objects of a chain of pages (FORMAT.md "History", "Garbage
+        lists"): [(store key hex, plaintext JSON)], newest first."""
+        out = []
+        while ref:
+            with open(object_path(store, ref["k"]), "rb") as f:
+                page = open_meta(self.keys, f.read(), kind, b"\0" * 16, ref["v"],
+                                 bytes.fromhex(ref["k"]))
+            out.append((ref["k"], page))
+            ref = page.get("next")
+        return out
+
+    def history(self, store):
+        """Format 2: the store keys (hex) of the history's own objects (pages,
+        head records, garbage lists) and the keys its garbage lists hold
+        (objects only retained heads reach): (own, listed). Format 1: empty."""
+        own, listed = set(), set()
+        for key, page in self._chain(store, self.head.get("hist"), 5):
+            own.add(key)
+            own.update(h["r"]["k"] for h in page["h"])
+        for key, page in self._chain(store, self.head.get("g"), 7):
+            own.add(key)
+            listed.update(t[0] for t in page["g"])
+        return own, listed
 
     def segments(self, path):
         """Store keys (hex) of a file's present segments: "<hex>" in format 1,

@@ -1,0 +1,358 @@
+/* merge_store.c - the uploader's merge hook (merge_store.h): three sealed
+ * heads in, the merged head and the objects it needs out. Directory objects
+ * are read through the cache (which fetches from the store); conflict copies
+ * get their content re-sealed under their new id (a file's chunk key and AD
+ * bind its id); new directory objects get fresh random keys, version and
+ * "kc" = the merged head's seq, which the committer reserves so no record of
+ * this device ever has it. Never writes the store or the tree, never logs a
+ * name; plaintext of a copy lives only in a wiped buffer. */
+#include "merge_store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "chunk.h"
+#include "commit.h"
+#include "log.h"
+#include "merge.h"
+#include "meta.h"
+#include "seal.h"
+#include "tree.h"
+
+struct ms_heads {
+	struct dirobj_head b, l, r;
+	bool has_base;
+};
+
+static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
+{
+	struct merge_store *m = ctx;
+	char text[OBJECT_KEY_TEXT_BYTES];
+	unsigned char *sealed;
+	size_t len;
+	int r;
+
+	object_key_text(text, e->ref.store_key);
+	r = cache_read_object(m->cache, text, META_MAX_SEALED_BYTES, &sealed, &len);
+	if (r)
+		return r;
+	r = seal_open_dir(out, sealed, len, e->id, &e->ref, m->vault_id, m->meta_key, m->format);
+	free(sealed);
+	return r;
+}
+
+static int ms_add(struct upload_merge_out *out, const uint8_t key[OBJECT_ID_BYTES],
+		  unsigned char *data, size_t len)
+{
+	struct upload_merge_obj *o = realloc(out->objs, (out->nobjs + 1) * sizeof(*o));
+
+	if (!o) {
+		free(data);
+		return -ENOMEM;
+	}
+	out->objs = o;
+	o += out->nobjs++;
+	memcpy(o->key, key, OBJECT_ID_BYTES);
+	o->data = data;
+	o->len = len;
+	return 0;
+}
+
+/* ---- conflict copies: the loser's segments under the copy's id ---- */
+
+struct ms_reseal {
+	struct merge_store *m;
+	unsigned char *plain; /* one chunk, sodium_malloc'ed */
+	size_t sz;	      /* sealed bytes of a chunk */
+};
+
+/* The key a segment version is sealed under: the per-segment key when it was
+ * made by a format-2 commit (created != 0), else the file's (FORMAT.md). */
+static struct chunk_key *ms_key(struct merge_store *m, const uint8_t file[OBJECT_ID_BYTES],
+				const uint8_t seg[OBJECT_ID_BYTES], uint64_t created)
+{
+	if (created)
+		return chunk_key_new_segment(m->keys, m->suite, m->content_key, file, seg);
+	return chunk_key_new(m->keys, m->suite, m->content_key, file);
+}
+
+static int ms_reseal_chunks(struct ms_reseal *rs, const unsigned char *old, unsigned char *fresh,
+			    size_t len, struct chunk_ad *from, struct chunk_ad *to, uint64_t first,
+			    uint64_t nchunks, uint64_t created, uint64_t seq)
+{
+	struct chunk_key *kf = ms_key(rs->m, from->file_id, from->segment_key, created);
+	struct chunk_key *kt = ms_key(rs->m, to->file_id, to->segment_key, seq);
+	int r = kf && kt ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < len / rs->sz; i++) {
+		from->index = to->index = first + i;
+		from->last = to->last = from->index + 1 == nchunks;
+		r = chunk_open(rs->plain, old + i * rs->sz, from, kf);
+		if (r == 0)
+			r = chunk_seal(fresh + i * rs->sz, rs->plain, CHUNK_PLAIN_BYTES, to, kt);
+	}
+	sodium_memzero(rs->plain, CHUNK_PLAIN_BYTES);
+	chunk_key_free(kf);
+	chunk_key_free(kt);
+	return r;
+}
+
+static int ms_reseal_seg(struct ms_reseal *rs, struct dirobj_entry *e,
+			 const uint8_t source[OBJECT_ID_BYTES], size_t s, uint64_t seq,
+			 struct upload_merge_out *out)
+{
+	struct dirobj_segment *seg = &e->segments[s];
+	uint64_t want = chunk_segment_stored_bytes(rs->m->suite, e->size, s);
+	char text[OBJECT_KEY_TEXT_BYTES];
+	struct chunk_ad from = {0}, to = {0};
+	unsigned char *old, *fresh;
+	size_t len;
+	int r;
+
+	object_key_text(text, seg->store_key);
+	r = cache_read_object(rs->m->cache, text, want, &old, &len);
+	if (r)
+		return r;
+	fresh = malloc(len ? len : 1);
+	if (!fresh || len != want) {
+		free(old);
+		free(fresh);
+		return fresh ? -EBADMSG : -ENOMEM;
+	}
+	memcpy(from.vault_id, rs->m->vault_id, OBJECT_ID_BYTES);
+	memcpy(from.file_id, source, OBJECT_ID_BYTES);
+	memcpy(from.segment_key, seg->store_key, OBJECT_ID_BYTES);
+	to = from;
+	memcpy(to.file_id, e->id, OBJECT_ID_BYTES);
+	randombytes_buf(to.segment_key, OBJECT_ID_BYTES);
+	r = ms_reseal_chunks(rs, old, fresh, len, &from, &to, (uint64_t)s * SEGMENT_CHUNKS,
+			     chunk_file_chunks(e->size), seg->created,
+			     rs->m->format >= 2 ? seq : 0);
+	free(old);
+	if (r) {
+		free(fresh);
+		return r;
+	}
+	memcpy(seg->store_key, to.segment_key, OBJECT_ID_BYTES);
+	seg->created = rs->m->format >= 2 ? seq : 0;
+	return ms_add(out, seg->store_key, fresh, len);
+}
+
+static int ms_reseal(struct merge_store *m, struct dirobj_entry *e,
+		     const uint8_t source[OBJECT_ID_BYTES], uint64_t seq,
+		     struct upload_merge_out *out)
+{
+	struct ms_reseal rs = {.m = m, .sz = chunk_sealed_bytes(m->suite)};
+	int r = 0;
+
+	rs.plain = sodium_malloc(CHUNK_PLAIN_BYTES);
+	if (!rs.plain)
+		r = -ENOMEM;
+	for (size_t s = 0; r == 0 && s < e->nsegments; s++)
+		if (e->segments[s].present)
+			r = ms_reseal_seg(&rs, e, source, s, seq, out);
+	sodium_free(rs.plain);
+	return r;
+}
+
+static struct dirobj_entry *ms_find_entry(struct merge_result *res, const struct merge_copy *c)
+{
+	for (size_t i = 0; i < res->ndirs; i++) {
+		struct dirobj *d = &res->dirs[i].dir;
+
+		if (memcmp(d->dir_id, c->dir_id, OBJECT_ID_BYTES) != 0)
+			continue;
+		for (size_t j = 0; j < d->nentries; j++)
+			if (memcmp(d->entries[j].id, c->id, OBJECT_ID_BYTES) == 0)
+				return &d->entries[j];
+	}
+	return NULL;
+}
+
+/* ---- sealing the new listings and the head ---- */
+
+static int ms_seal_dirs(struct merge_store *m, struct merge_result *res, uint64_t seq,
+			struct dirobj_ref *refs, struct upload_merge_out *out)
+{
+	for (size_t i = 0; i < res->ndirs; i++) {
+		struct merge_dir *d = &res->dirs[i];
+		unsigned char *sealed;
+		size_t len;
+		int r;
+
+		for (size_t j = 0; j < d->dir.nentries; j++) {
+			size_t k = 0;
+
+			while (d->pending[j] && k < i &&
+			       memcmp(res->dirs[k].dir.dir_id, d->dir.entries[j].id,
+				      OBJECT_ID_BYTES) != 0)
+				k++;
+			if (d->pending[j] && k == i)
+				return -EINVAL; /* merge.h promises children first */
+			if (d->pending[j])
+				d->dir.entries[j].ref = refs[k];
+		}
+		refs[i].version = seq;
+		refs[i].created = m->format >= 2 ? seq : 0;
+		randombytes_buf(refs[i].store_key, OBJECT_ID_BYTES);
+		r = seal_dir(&sealed, &len, &d->dir, seq, refs[i].store_key, m->vault_id,
+			     m->meta_key, m->format);
+		if (r == 0)
+			r = ms_add(out, refs[i].store_key, sealed, len);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int ms_seal_head(struct merge_store *m, const struct ms_heads *h, struct merge_result *res,
+			const struct upload_merge_req *req, uint64_t seq,
+			struct upload_merge_out *out)
+{
+	struct dirobj_head head = {0};
+
+	seal_head_carry(&head, &h->l); /* this device writes it */
+	seal_head_hash(head.parent, req->remote, req->remote_len);
+	head.seq = seq;
+	head.root = res->root;
+	tree_now(&head.time);
+	out->seq = seq;
+	return seal_head(&out->head, &out->head_len, &head, m->vault_id, m->meta_key, m->format);
+}
+
+/* ---- the hook ---- */
+
+static int ms_open_heads(struct merge_store *m, const struct upload_merge_req *req,
+			 struct ms_heads *h)
+{
+	int r =
+	    seal_open_head(&h->l, req->local, req->local_len, m->vault_id, m->meta_key, m->format);
+
+	if (r == 0)
+		r = seal_open_head(&h->r, req->remote, req->remote_len, m->vault_id, m->meta_key,
+				   m->format);
+	if (r == 0 && req->base) {
+		r = seal_open_head(&h->b, req->base, req->base_len, m->vault_id, m->meta_key,
+				   m->format);
+		h->has_base = r == 0;
+	}
+	return r;
+}
+
+static int ms_merge(struct merge_store *m, const struct upload_merge_req *req, struct ms_heads *h,
+		    struct merge_result *res)
+{
+	struct merge_input in = {.base = h->has_base ? &h->b.root : NULL,
+				 .local = &h->l.root,
+				 .remote = &h->r.root,
+				 .local_dev = {.name = h->l.device_name},
+				 .remote_dev = {.name = h->r.device_name},
+				 .load = ms_load,
+				 .ctx = m};
+
+	(void)req;
+	memcpy(in.local_dev.id, h->l.device, OBJECT_ID_BYTES);
+	memcpy(in.remote_dev.id, h->r.device, OBJECT_ID_BYTES);
+	return merge_tree(res, &in);
+}
+
+static int ms_run(struct merge_store *m, struct commit *c, const struct upload_merge_req *req,
+		  struct upload_merge_out *out)
+{
+	struct ms_heads h = {0};
+	struct merge_result res = {0};
+	struct dirobj_ref *refs = NULL;
+	uint64_t seq = 0;
+	int r;
+
+	r = ms_open_heads(m, req, &h);
+	if (r == 0 && (h.l.has_inodes || h.r.has_inodes || (h.has_base && h.b.has_inodes))) {
+		/* The merge matches entries by id, and the names of a file with
+		 * several names share one; its records are in the inode table,
+		 * which it does not merge yet: the commits wait in the journal. */
+		log_msg(LOG_WARNING, "merge: files with several names (hard links) are not "
+				     "merged yet: this device's commits stay in its cache");
+		r = -EOPNOTSUPP;
+	}
+	if (r == 0)
+		r = ms_merge(m, req, &h, &res);
+	if (r == 0)
+		r = commit_reserve_seq(c, h.r.seq, req->newest, &seq);
+	for (size_t i = 0; r == 0 && i < res.ncopies; i++) {
+		struct dirobj_entry *e = ms_find_entry(&res, &res.copies[i]);
+
+		r = e ? ms_reseal(m, e, res.copies[i].source_id, seq, out) : -EINVAL;
+	}
+	if (r == 0 && !(refs = calloc(res.ndirs + 1, sizeof(*refs))))
+		r = -ENOMEM;
+	if (r == 0)
+		r = ms_seal_dirs(m, &res, seq, refs, out);
+	if (r == 0 && res.root_pending)
+		res.root.ref = refs[res.ndirs - 1];
+	if (r == 0)
+		r = ms_seal_head(m, &h, &res, req, seq, out);
+	out->merged = res.merged;
+	out->conflicts = res.conflicts;
+	free(refs);
+	merge_result_release(&res);
+	dirobj_head_release(&h.l);
+	dirobj_head_release(&h.r);
+	dirobj_head_release(&h.b);
+	if (r)
+		upload_merge_out_release(out);
+	return r;
+}
+
+int merge_store_run(void *ctx, const struct upload_merge_req *req, struct upload_merge_out *out)
+{
+	struct merge_store *m = ctx;
+	int r = -EAGAIN;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&m->lock);
+	if (m->commit && !m->off)
+		r = ms_run(m, m->commit, req, out);
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+struct merge_store *merge_store_new(const struct merge_store *tmpl)
+{
+	struct merge_store *m = malloc(sizeof(*m));
+
+	if (!m)
+		return NULL;
+	*m = *tmpl;
+	pthread_mutex_init(&m->lock, NULL);
+	m->commit = NULL;
+	m->off = false;
+	return m;
+}
+
+void merge_store_set(struct merge_store *m, struct commit *c)
+{
+	pthread_mutex_lock(&m->lock);
+	m->commit = c;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void merge_store_off(struct merge_store *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->off = true;
+	m->commit = NULL;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void merge_store_free(struct merge_store *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

@@ -1,0 +1,249 @@
+/* poll_head.c - showing another device's changes in a mounted format-2 vault
+ * (poll_head.h). One poll: read the store's head; if it is new and not this
+ * mount's own, commit and upload this mount's changes (the uploader merges
+ * them onto it), read the head again, and bring the tree to it under
+ * commit_lock with no commit pending (tree_refresh); then rebase the
+ * uploader on it and tell the kernel what changed. Must never refresh onto
+ * a head that failed to authenticate or is older than the one shown, and
+ * never call the kernel with a lock held. Logs seqs and counts only. */
+#include "poll_head.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commit.h"
+#include "head.h"
+#include "log.h"
+#include "meta.h"
+#include "mono.h"
+#include "seal.h"
+#include "tree.h"
+#include "upload.h"
+
+struct poll {
+	struct poll_deps d;
+	uint8_t shown[HEAD_HASH_BYTES]; /* hash of the last head looked at */
+	pthread_t thread;
+	bool started;
+	unsigned period_s;
+	pthread_mutex_t lock; /* the fields below */
+	pthread_cond_t cond;
+	bool stop;
+	struct poll_stats stats;
+};
+
+/* The store's head, its version and hash, opened. */
+struct poll_head {
+	unsigned char *sealed;
+	size_t len;
+	struct backend_version ver;
+	uint8_t hash[HEAD_HASH_BYTES];
+	struct dirobj_head head;
+};
+
+static void poll_head_release(struct poll_head *h)
+{
+	free(h->sealed);
+	dirobj_head_release(&h->head);
+	memset(h, 0, sizeof(*h));
+}
+
+static int poll_read(struct poll *p, struct poll_head *h, bool open)
+{
+	int r = head_get(p->d.store, META_MAX_SEALED_BYTES, &h->sealed, &h->len, &h->ver);
+
+	if (r)
+		return r;
+	head_hash(h->hash, h->sealed, h->len);
+	if (!open)
+		return 0;
+	return seal_open_head(&h->head, h->sealed, h->len, p->d.cfg->vault_id, p->d.meta_key,
+			      p->d.cfg->format);
+}
+
+struct poll_refresh {
+	struct poll *p;
+	struct poll_head *h;
+	struct tree_inval *inval;
+	size_t ninval;
+};
+
+/* Under commit_lock, no commit pending: the tree, then the uploader. */
+static int poll_apply(void *ctx)
+{
+	struct poll_refresh *pr = ctx;
+	int r;
+
+	if (pr->h->head.has_inodes || tree_has_links(pr->p->d.tree)) {
+		/* tree_refresh does not know the inode table yet (tree.h). */
+		if (atomic_exchange(&pr->p->d.tree->links_refresh_said, pr->h->head.seq) !=
+		    pr->h->head.seq)
+			log_msg(LOG_WARNING,
+				"poll: another device's head (seq %" PRIu64 ") is not "
+				"shown: files with several names (hard links) are not "
+				"refreshed yet; remount to see it",
+				pr->h->head.seq);
+		return -EOPNOTSUPP;
+	}
+	r = tree_refresh(pr->p->d.tree, &pr->h->head.root, &pr->inval, &pr->ninval);
+
+	if (r == -ENOMEM)
+		log_msg(LOG_ERR,
+			"poll: showing the store's head seq %" PRIu64
+			" ran out of memory; remount to see it whole",
+			pr->h->head.seq);
+	if (r == 0)
+		r = upload_rebase(pr->p->d.up, pr->h->sealed, pr->h->len, &pr->h->ver,
+				  pr->h->head.seq);
+	return r;
+}
+
+/* This mount's changes into the store first (merged there by the uploader). */
+static int poll_flush_own(struct poll *p)
+{
+	uint64_t before = commit_seq(p->d.commit);
+	int r = commit_run(p->d.commit);
+
+	if (r)
+		return r;
+	upload_kick(p->d.up);
+	if (commit_seq(p->d.commit) == before)
+		return 0; /* nothing new; records still waiting make commit_quiet wait */
+	return upload_wait(p->d.up, commit_seq(p->d.commit), p->d.wait_ms) ? 0 : -EAGAIN;
+}
+
+static void poll_tell(struct poll *p, struct poll_refresh *pr)
+{
+	for (size_t i = 0; p->d.inval && i < pr->ninval; i++)
+		p->d.inval(p->d.inval_ctx, &pr->inval[i]);
+	pthread_mutex_lock(&p->lock);
+	p->stats.refreshes++;
+	p->stats.last_refresh_time = (int64_t)time(NULL);
+	p->stats.last_changes = pr->ninval;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int poll_once(struct poll *p)
+{
+	struct poll_head h = {0};
+	struct poll_refresh pr = {.p = p, .h = &h};
+	uint8_t own[HEAD_HASH_BYTES];
+	int r = poll_read(p, &h, false);
+
+	if (r)
+		return r;
+	upload_known_hash(p->d.up, own);
+	if (memcmp(h.hash, p->shown, HEAD_HASH_BYTES) == 0 ||
+	    memcmp(h.hash, own, HEAD_HASH_BYTES) == 0) {
+		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
+		poll_head_release(&h);
+		return 0;
+	}
+	poll_head_release(&h);
+	r = poll_flush_own(p);
+	if (r == 0)
+		r = poll_read(p, &h, true);
+	if (r == 0 && h.head.seq < commit_seq(p->d.commit) &&
+	    memcmp(h.hash, own, HEAD_HASH_BYTES) != 0) {
+		log_msg(LOG_WARNING,
+			"poll: the store's head (seq %" PRIu64 ") is older than this mount's "
+			"(seq %" PRIu64 "): not shown",
+			h.head.seq, commit_seq(p->d.commit));
+		r = -ESTALE;
+	}
+	if (r == 0)
+		r = commit_quiet(p->d.commit, h.head.seq, h.hash, poll_apply, &pr);
+	if (r == 0) {
+		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
+		poll_tell(p, &pr);
+		log_msg(LOG_INFO, "poll: showing another device's head (seq %" PRIu64 ")",
+			h.head.seq);
+	}
+	tree_inval_free(pr.inval, pr.ninval);
+	poll_head_release(&h);
+	return r == 0 ? 1 : r;
+}
+
+static void *poll_main(void *arg)
+{
+	struct poll *p = arg;
+	unsigned seconds = p->period_s;
+	struct timespec due;
+	int last = 0;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		mono_deadline(&due, seconds * 1000u);
+		while (!p->stop && !mono_passed(&due))
+			pthread_cond_timedwait(&p->cond, &p->lock, &due);
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		int r = poll_once(p);
+		if (r < 0 && r != -EAGAIN && r != last)
+			log_msg(LOG_WARNING, "poll: reading the store's head failed (errno %d)",
+				-r);
+		last = r < 0 ? r : 0;
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct poll *poll_new(const struct poll_deps *deps)
+{
+	struct poll *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
+
+	if (!p)
+		return NULL;
+	p->d = *deps;
+	upload_known_hash(deps->up, p->shown);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return p;
+}
+
+int poll_start(struct poll *p, unsigned seconds)
+{
+	int r;
+
+	if (seconds == 0)
+		return -EINVAL;
+	p->period_s = seconds;
+	if (p->d.wait_ms == 0)
+		p->d.wait_ms = seconds * 1000u;
+	r = pthread_create(&p->thread, NULL, poll_main, p);
+	p->started = r == 0;
+	return -r;
+}
+
+void poll_stats(struct poll *p, struct poll_stats *out)
+{
+	pthread_mutex_lock(&p->lock);
+	*out = p->stats;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void poll_free(struct poll *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

@@ -1,0 +1,407 @@
+/* merge_test.h - the harness of test_merge.c: small trees built in memory
+ * the way commits build them (copy on write: a changed directory and its
+ * ancestors get new refs, untouched ones keep theirs), a loader over those
+ * objects that counts its calls, and a merged tree flattened to sorted
+ * "path<TAB>type content" lines that a case queries. Each case is merged both
+ * ways round (tc_merge), which must give the same tree; every result is
+ * checked for unique names per directory and unique ids. Test code only. */
+#ifndef SEALFS_MERGE_TEST_H
+#define SEALFS_MERGE_TEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "merge.h"
+
+/* ---- a tiny tree with copy-on-write refs ---- */
+
+#define KIDS_MAX 16
+
+struct tn {
+	char name[300];
+	char type;
+	uint8_t id[16];
+	int64_t mtime;
+	uint8_t seg[16]; /* files: the one segment's store key (the content) */
+	struct dirobj_ref ref;
+	bool dirty;
+	struct tn *parent, *kids[KIDS_MAX];
+	int nkids;
+};
+
+struct obj {
+	struct dirobj_ref ref;
+	struct dirobj dir;
+};
+
+static struct obj store[4096];
+static size_t nstore;
+static int loads;
+static const struct tn *load_fail; /* its directory object cannot be read */
+
+static struct tn *tn_new(struct tn *parent, const char *name, char type, int64_t mtime)
+{
+	struct tn *n = calloc(1, sizeof(*n));
+
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->type = type;
+	n->mtime = mtime;
+	randombytes_buf(n->id, 16);
+	randombytes_buf(n->seg, 16);
+	n->dirty = true;
+	n->parent = parent;
+	if (parent) {
+		parent->kids[parent->nkids++] = n;
+		for (struct tn *p = parent; p; p = p->parent)
+			p->dirty = true;
+	}
+	return n;
+}
+
+static void touch_up(struct tn *n)
+{
+	for (; n; n = n->parent)
+		n->dirty = true;
+}
+
+static struct tn *tn_find(struct tn *d, const char *path)
+{
+	char buf[600], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = strtok_r(buf, "/", &save); p && d; p = strtok_r(NULL, "/", &save)) {
+		struct tn *next = NULL;
+
+		for (int i = 0; i < d->nkids; i++)
+			if (strcmp(d->kids[i]->name, p) == 0)
+				next = d->kids[i];
+		d = next;
+	}
+	return d;
+}
+
+static void tn_detach(struct tn *n)
+{
+	struct tn *p = n->parent;
+
+	for (int i = 0; i < p->nkids; i++)
+		if (p->kids[i] == n)
+			p->kids[i] = p->kids[--p->nkids];
+	touch_up(p);
+}
+
+static void tn_free(struct tn *n)
+{
+	for (int i = 0; i < n->nkids; i++)
+		tn_free(n->kids[i]);
+	free(n);
+}
+
+static void op_write(struct tn *root, const char *path, int64_t mtime)
+{
+	struct tn *n = tn_find(root, path);
+
+	randombytes_buf(n->seg, 16);
+	n->mtime = mtime;
+	touch_up(n);
+}
+
+static void op_rm(struct tn *root, const char *path)
+{
+	struct tn *n = tn_find(root, path);
+
+	tn_detach(n);
+	tn_free(n);
+}
+
+static void op_mv(struct tn *root, const char *path, const char *dir, const char *name)
+{
+	struct tn *n = tn_find(root, path), *d = dir[0] ? tn_find(root, dir) : root;
+
+	tn_detach(n);
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->parent = d;
+	d->kids[d->nkids++] = n;
+	touch_up(n);
+}
+
+static struct tn *tn_clone(const struct tn *s, struct tn *parent)
+{
+	struct tn *n = malloc(sizeof(*n));
+
+	*n = *s;
+	n->parent = parent;
+	for (int i = 0; i < s->nkids; i++)
+		n->kids[i] = tn_clone(s->kids[i], n);
+	return n;
+}
+
+static void tn_entry(struct dirobj_entry *e, const struct tn *n)
+{
+	memset(e, 0, sizeof(*e));
+	e->name = strdup(n->name);
+	e->name_len = strlen(n->name);
+	e->type = (enum dirobj_type)n->type;
+	memcpy(e->id, n->id, 16);
+	e->mode = n->type == 'd' ? 040755 : 0100644;
+	e->mtime.sec = e->ctime.sec = e->atime.sec = n->mtime;
+	if (n->type == 'd') {
+		e->ref = n->ref;
+	} else {
+		e->size = 10;
+		e->nsegments = 1;
+		e->segments = calloc(1, sizeof(*e->segments));
+		e->segments[0].present = true;
+		memcpy(e->segments[0].store_key, n->seg, 16);
+	}
+}
+
+/* Seals (into the store) every dirty directory, bottom-up, as a commit does. */
+static void tn_commit(struct tn *n)
+{
+	struct obj *o;
+
+	for (int i = 0; i < n->nkids; i++)
+		if (n->kids[i]->type == 'd')
+			tn_commit(n->kids[i]);
+	if (n->type != 'd' || !n->dirty)
+		return;
+	if (nstore == sizeof(store) / sizeof(store[0])) {
+		CHECK(!"store full");
+		return;
+	}
+	o = &store[nstore++];
+	randombytes_buf(o->ref.store_key, 16);
+	o->ref.version = n->ref.version + 1;
+	memcpy(o->dir.dir_id, n->id, 16);
+	o->dir.entries = calloc(KIDS_MAX, sizeof(*o->dir.entries));
+	for (int i = 0; i < n->nkids; i++)
+		tn_entry(&o->dir.entries[o->dir.nentries++], n->kids[i]);
+	n->ref = o->ref;
+	n->dirty = false;
+}
+
+static const struct obj *store_get(const struct dirobj_ref *ref)
+{
+	for (size_t i = 0; i < nstore; i++)
+		if (store[i].ref.version == ref->version &&
+		    memcmp(store[i].ref.store_key, ref->store_key, 16) == 0)
+			return &store[i];
+	return NULL;
+}
+
+static void copy_entry(struct dirobj_entry *d, const struct dirobj_entry *s)
+{
+	*d = *s;
+	d->name = strdup(s->name);
+	if (s->nsegments) {
+		d->segments = malloc(sizeof(*s->segments));
+		d->segments[0] = s->segments[0];
+	}
+}
+
+static int loader(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
+{
+	const struct obj *o = store_get(&e->ref);
+
+	(void)ctx;
+	loads++;
+	if (load_fail && memcmp(e->ref.store_key, load_fail->ref.store_key, 16) == 0)
+		return -EIO;
+	if (!o)
+		return -ENOENT;
+	memcpy(out->dir_id, o->dir.dir_id, 16);
+	out->entries = calloc(o->dir.nentries + 1, sizeof(*out->entries));
+	for (size_t i = 0; i < o->dir.nentries; i++)
+		copy_entry(&out->entries[i], &o->dir.entries[i]);
+	out->nentries = o->dir.nentries;
+	return 0;
+}
+
+/* ---- the merged tree, flattened to "path type content id" lines ---- */
+
+struct flat {
+	char lines[256][420];
+	uint8_t ids[256][16];
+	int n;
+	bool bad; /* a duplicate name in a directory or a duplicate id */
+};
+
+static const struct dirobj *result_dir(const struct merge_result *r, const struct dirobj_entry *e,
+				       bool pending)
+{
+	if (pending) {
+		for (size_t i = 0; i < r->ndirs; i++)
+			if (memcmp(r->dirs[i].dir.dir_id, e->id, 16) == 0)
+				return &r->dirs[i].dir;
+		return NULL;
+	}
+	const struct obj *o = store_get(&e->ref);
+	return o ? &o->dir : NULL;
+}
+
+static void flatten(struct flat *f, const struct merge_result *r, const struct dirobj *d,
+		    const bool *pending, const char *prefix)
+{
+	for (size_t i = 0; i < d->nentries; i++) {
+		const struct dirobj_entry *e = &d->entries[i];
+		char hex[33], path[400];
+
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(d->entries[j].name, e->name) == 0)
+				f->bad = true;
+		for (int j = 0; j < f->n; j++)
+			if (memcmp(f->ids[j], e->id, 16) == 0)
+				f->bad = true;
+		if (f->n == 256)
+			return;
+		sodium_bin2hex(hex, sizeof(hex), e->type == 'f' ? e->segments[0].store_key : e->id,
+			       16);
+		snprintf(path, sizeof(path), "%s/%s", prefix, e->name);
+		memcpy(f->ids[f->n], e->id, 16);
+		snprintf(f->lines[f->n++], sizeof(f->lines[0]), "%s\t%c %.12s", path, e->type, hex);
+		if (e->type == 'd') {
+			const struct dirobj *c = result_dir(r, e, pending && pending[i]);
+			const bool *cp = NULL;
+
+			for (size_t k = 0; c && k < r->ndirs; k++)
+				if (&r->dirs[k].dir == c)
+					cp = r->dirs[k].pending;
+			if (!c)
+				f->bad = true;
+			else
+				flatten(f, r, c, cp, path);
+		}
+	}
+}
+
+static int line_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static void flat_of(struct flat *f, const struct merge_result *r)
+{
+	const struct dirobj *root = result_dir(r, &r->root, r->root_pending);
+
+	memset(f, 0, sizeof(*f));
+	if (!root) {
+		f->bad = true;
+		return;
+	}
+	flatten(f, r, root, r->root_pending ? r->dirs[r->ndirs - 1].pending : NULL, "");
+	qsort(f->lines, (size_t)f->n, sizeof(f->lines[0]), line_cmp);
+}
+
+/* The line of path, or NULL. */
+static const char *flat_get(const struct flat *f, const char *path)
+{
+	size_t len = strlen(path);
+
+	for (int i = 0; i < f->n; i++)
+		if (strncmp(f->lines[i], path, len) == 0 && f->lines[i][len] == '\t')
+			return f->lines[i];
+	return NULL;
+}
+
+/* Whether path holds the content of file node n (its segment). */
+static bool has_content(const struct flat *f, const char *path, const struct tn *n)
+{
+	const char *l = flat_get(f, path);
+	char hex[33];
+
+	sodium_bin2hex(hex, sizeof(hex), n->seg, 16);
+	return l && strstr(l, "\tf ") && strncmp(strstr(l, "\tf ") + 3, hex, 12) == 0;
+}
+
+/* ---- running a case ---- */
+
+static struct merge_device dev_a = {.name = "laptop"}, dev_b = {.name = "desk/top"};
+
+struct tcase {
+	struct tn *base, *l, *r;
+	struct dirobj_entry eb, el, er;
+	struct merge_result res;
+	struct flat f;
+	int rc;
+};
+
+static void tc_start(struct tcase *t)
+{
+	for (size_t i = 0; i < nstore; i++)
+		dirobj_release(&store[i].dir);
+	nstore = 0;
+	memset(t, 0, sizeof(*t));
+	t->base = tn_new(NULL, "", 'd', 1);
+}
+
+static void tc_fork(struct tcase *t)
+{
+	tn_commit(t->base);
+	t->l = tn_clone(t->base, NULL);
+	t->r = tn_clone(t->base, NULL);
+}
+
+/* Merges local onto remote and remote onto local; both must agree. */
+static int tc_merge(struct tcase *t)
+{
+	struct merge_result other;
+	struct flat f2;
+	int rc2;
+
+	tn_commit(t->l);
+	tn_commit(t->r);
+	tn_entry(&t->eb, t->base);
+	tn_entry(&t->el, t->l);
+	tn_entry(&t->er, t->r);
+	struct merge_input in = {.base = &t->eb,
+				 .local = &t->el,
+				 .remote = &t->er,
+				 .local_dev = dev_a,
+				 .remote_dev = dev_b,
+				 .load = loader};
+	struct merge_input sw = {.base = &t->eb,
+				 .local = &t->er,
+				 .remote = &t->el,
+				 .local_dev = dev_b,
+				 .remote_dev = dev_a,
+				 .load = loader};
+	t->rc = merge_tree(&t->res, &in);
+	rc2 = merge_tree(&other, &sw);
+	CHECK_RC(rc2, t->rc);
+	if (t->rc == 0 && rc2 == 0) {
+		flat_of(&t->f, &t->res);
+		flat_of(&f2, &other);
+		CHECK(!t->f.bad);
+		CHECK(!f2.bad);
+		CHECK_RC(f2.n, t->f.n);
+		for (int i = 0; i < t->f.n && i < f2.n; i++)
+			CHECKF(strcmp(t->f.lines[i], f2.lines[i]) == 0, "order: %s vs %s",
+			       t->f.lines[i], f2.lines[i]);
+		CHECK_RC(other.conflicts, t->res.conflicts);
+		CHECK_RC(other.ncopies, t->res.ncopies);
+		merge_result_release(&other);
+	}
+	return t->rc;
+}
+
+static void tc_end(struct tcase *t)
+{
+	merge_result_release(&t->res);
+	dirobj_entry_release(&t->eb);
+	dirobj_entry_release(&t->el);
+	dirobj_entry_release(&t->er);
+	tn_free(t->base);
+	tn_free(t->l);
+	tn_free(t->r);
+}
+
+static void dump(const struct tcase *t)
+{
+	for (int i = 0; i < t->f.n; i++)
+		fprintf(stderr, "  %s\n", t->f.lines[i]);
+}
+
+#endif

@@ -1,0 +1,208 @@
+"""test_history.py - `sealfs history` and `sealfs restore` on a real format-2
+vault through a real mount (docs/CLI.md): the versions of a file through
+overwrites, a delete, a rename and a remount; restores of a file next to
+itself, of a deleted file in place, of a deleted folder tree (symlink and
+FIFO inside) with modes and mtimes, with --to and --at; `fsck --all-heads`
+clean after the churn; a format-1 vault refused with exit 22.
+Every change is committed and uploaded with `sealfs sync` before the history
+is read, so each is one retained head.
+"""
+
+import json
+import os
+import shutil
+import stat
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st  # noqa: E402
+from sealfstest.devices import Device  # noqa: E402
+
+GOLDEN1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "crypto",
+                       "golden-aes256gcm")
+EXIT_NEEDS_FORMAT2 = 22
+EXIT_NO_VERSION = 23
+
+
+class History(st.VaultTestCase):
+    tag = "history"
+
+    def sync(self):
+        st.sealfs("sync", self.v.mnt, "--timeout", "60")
+
+    def write(self, name, data, mode=0o644, mtime_ns=None):
+        with open(self.v.path(name), "wb") as f:
+            f.write(data)
+        os.chmod(self.v.path(name), mode)
+        if mtime_ns:
+            os.utime(self.v.path(name), ns=(mtime_ns, mtime_ns))
+        self.sync()
+
+    def run_cmd(self, cmd, *args, check=True):
+        return st.sealfs(cmd, *args, "--passphrase-file", self.v.passfile, check=check,
+                         timeout=120)
+
+    def versions(self, name):
+        p = self.run_cmd("history", self.v.path(name), "--json")
+        return json.loads(p.stdout)["versions"]
+
+    @staticmethod
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def test_file_overwrite_delete_restore(self):
+        self.write("a.txt", b"first version\n", 0o600, 1_600_000_000_123_456_789)
+        self.write("a.txt", b"second, longer version\n")
+        vs = self.versions("a.txt")
+        self.assertEqual(len(vs), 2, vs)
+        self.assertTrue(vs[0]["current"])
+        self.assertFalse(vs[1]["current"])
+        self.assertEqual([v["size"] for v in vs], [23, 14])
+        self.assertEqual(vs[1]["mtime"], 1_600_000_000)
+        self.assertTrue(vs[0]["device"])
+        self.assertGreater(vs[0]["seq"], vs[1]["seq"])
+        text = self.run_cmd("history", self.v.path("a.txt")).stdout
+        self.assertIn("2 versions", text)
+        self.assertIn("(current)", text)
+        # PATH exists: the earlier version goes next to it.
+        p = self.run_cmd("restore", self.v.path("a.txt"))
+        made = [n for n in os.listdir(self.v.mnt) if n.startswith("a (restored ")]
+        self.assertEqual(len(made), 1, os.listdir(self.v.mnt))
+        self.assertTrue(made[0].endswith(").txt"), made)
+        self.assertIn(made[0], p.stdout)
+        got = os.path.join(self.v.mnt, made[0])
+        self.assertEqual(self.read(got), b"first version\n")
+        s = os.lstat(got)
+        self.assertEqual(stat.S_IMODE(s.st_mode), 0o600)
+        self.assertEqual(s.st_mtime_ns, 1_600_000_000_123_456_789)
+        self.assertEqual(self.read(self.v.path("a.txt")), b"second, longer version\n")
+        # Deleted: restored in place, as it was before the delete.
+        os.unlink(self.v.path("a.txt"))
+        self.sync()
+        text = self.run_cmd("history", self.v.path("a.txt")).stdout
+        self.assertIn("not in the current tree", text)
+        self.run_cmd("restore", self.v.path("a.txt"))
+        self.assertEqual(self.read(self.v.path("a.txt")), b"second, longer version\n")
+        # The restore is a new change: it survives a remount (and is re-sealed).
+        self.sync()
+        self.v.remount()
+        self.assertEqual(self.read(self.v.path("a.txt")), b"second, longer version\n")
+        self.assertEqual(self.read(got), b"first version\n")
+
+    def test_rename_and_remount(self):
+        big = os.urandom(3 * 1024 * 1024 + 777)  # four segments, one a partial chunk
+        self.write("r.bin", big)
+        os.rename(self.v.path("r.bin"), self.v.path("r2.bin"))
+        self.sync()
+        self.v.remount()
+        vs = self.versions("r.bin")
+        self.assertEqual(len(vs), 1)
+        self.assertFalse(vs[0]["current"])
+        self.run_cmd("restore", self.v.path("r.bin"))
+        self.assertEqual(self.read(self.v.path("r.bin")), big)
+        self.assertEqual(self.read(self.v.path("r2.bin")), big)
+
+    def test_folder_tree_delete_restore(self):
+        top = self.v.path("tree")
+        os.makedirs(os.path.join(top, "sub", "deeper"))
+        with open(os.path.join(top, "sub", "deeper", "f.txt"), "wb") as f:
+            f.write(b"deep file\n" * 1000)
+        with open(os.path.join(top, "x.bin"), "wb") as f:
+            f.write(b"")
+        with open(os.path.join(top, "holes.bin"), "wb") as f:
+            f.truncate(2 * 1024 * 1024 + 5)
+            f.seek(1024 * 1024 + 3)
+            f.write(b"middle")
+        os.symlink("sub/deeper/f.txt", os.path.join(top, "link"))
+        os.mkfifo(os.path.join(top, "fifo"), 0o640)
+        os.chmod(os.path.join(top, "sub"), 0o750)
+        os.utime(os.path.join(top, "sub"), ns=(1_500_000_000_000_000_000,) * 2)
+        self.sync()
+        before = st.snapshot(top, with_xattrs=False)
+        vs = self.versions("tree")
+        self.assertEqual(len(vs), 1)
+        self.assertEqual(vs[0]["type"], "folder")
+        shutil.rmtree(top)
+        self.sync()
+        self.run_cmd("restore", top)
+        self.assertEqual(st.snapshot(top, with_xattrs=False), before)
+        # --to an existing folder: into it under its own name; the tree now has
+        # two versions (the current one is the restore), and the restore of the
+        # current tree with --at now lands elsewhere.
+        dest = self.v.path("elsewhere")
+        os.mkdir(dest)
+        self.run_cmd("restore", top, "--to", dest)
+        self.assertEqual(st.snapshot(os.path.join(dest, "tree"), with_xattrs=False), before)
+        # A file inside the deleted folder, by its own path.
+        self.run_cmd("restore", os.path.join(top, "sub", "deeper", "f.txt"), "--to",
+                     self.v.path("f-copy.txt"))
+        self.assertEqual(self.read(self.v.path("f-copy.txt")), b"deep file\n" * 1000)
+
+    def test_at_time(self):
+        self.write("t.txt", b"one")
+        time.sleep(1.1)
+        at = int(time.time())
+        time.sleep(1.1)
+        self.write("t.txt", b"two")
+        self.write("t.txt", b"three")
+        self.assertEqual(len(self.versions("t.txt")), 3)
+        self.run_cmd("restore", self.v.path("t.txt"), "--at", "@%d" % at, "--to",
+                     self.v.path("t-at.txt"))
+        self.assertEqual(self.read(self.v.path("t-at.txt")), b"one")
+        p = self.run_cmd("restore", self.v.path("t.txt"), "--at", "@1000", check=False)
+        self.assertEqual(p.returncode, EXIT_NO_VERSION, p.stderr)
+        p = self.run_cmd("history", self.v.path("never-was.txt"), check=False)
+        self.assertEqual(p.returncode, EXIT_NO_VERSION, p.stderr)
+        # Never overwrites.
+        p = self.run_cmd("restore", self.v.path("t.txt"), "--to", self.v.path("t-at.txt"),
+                         check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(self.read(self.v.path("t-at.txt")), b"one")
+
+    def test_zz_fsck_all_heads_after_churn(self):
+        for i in range(3):
+            self.write("churn-%d" % (i % 2), os.urandom(5000 + i))
+        os.unlink(self.v.path("churn-0"))
+        self.sync()
+        self.v.unmount()
+        p = st.sealfs("fsck", self.v.store, "--all-heads", "--passphrase-file", self.v.passfile,
+                      "--json", check=False, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertGreater(doc["counts"]["heads"], 5)
+        # info --unlock names the window history reaches back in (init's defaults).
+        p = st.sealfs("info", self.v.store, "--unlock", "--passphrase-file", self.v.passfile)
+        self.assertIn("keeps history: 30 days (2592000 s); deletes after a grace of 86400 s\n",
+                      p.stdout)
+
+
+class Format1Refused(unittest.TestCase):
+
+    def test_history_and_restore_refused(self):
+        v = st.Vault("history1")
+        try:
+            shutil.copytree(GOLDEN1, v.store)
+            with open(v.passfile, "w") as f:
+                f.write("sealfs golden vault\n")
+            dev = Device(v, "a")
+            dev.mount()
+            try:
+                for cmd in ("history", "restore"):
+                    p = st.sealfs(cmd, os.path.join(dev.mnt, "hello.txt"), "--passphrase-file",
+                                  v.passfile, check=False, timeout=60)
+                    self.assertEqual(p.returncode, EXIT_NEEDS_FORMAT2, p.stderr)
+                    self.assertIn("needs a format-2 vault (sealfs upgrade)", p.stderr)
+                    self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            finally:
+                dev.unmount()
+            p = st.sealfs("history", os.path.join(v.root, "hello.txt"), check=False)
+            self.assertEqual(p.returncode, 15, p.stderr)  # not inside a sealfs mount
+        finally:
+            v.cleanup()
+
+
+if __name__ == "__main__":
+    st.main()
