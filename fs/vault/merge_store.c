@@ -273,8 +273,11 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 		/* The merge matches entries by id, and the names of a file with
 		 * several names share one; its records are in the inode table,
 		 * which it does not merge yet: the commits wait in the journal. */
-		log_msg(LOG_WARNING, "merge: files with several names (hard links) are not "
-				     "merged yet: this device's commits stay in its cache");
+		if (!m->links_said)
+			log_msg(LOG_WARNING,
+				"merge: files with several names (hard links) are "
+				"not merged yet: this device's commits stay in its cache");
+		m->links_said = true;
 		r = -EOPNOTSUPP;
 	}
 	if (r == 0)
@@ -329,6 +332,7 @@ struct merge_store *merge_store_new(const struct merge_store *tmpl)
 	pthread_mutex_init(&m->lock, NULL);
 	m->commit = NULL;
 	m->off = false;
+	m->links_said = false;
 	return m;
 }
 
