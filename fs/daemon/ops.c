@@ -313,11 +313,11 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 
 static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	/* No inode objects in the format: no hard links. */
-	fuse_reply_err(req, EPERM);
+	struct inode *out = NULL;
+	int r =
+	    tree_link(ops_tree(req), ops_inode(req, ino), ops_inode(req, newparent), newname, &out);
+
+	ops_reply_entry(req, r, out);
 }
 
 /* ---- directories ---- */

@@ -205,6 +205,8 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	uint8_t key[OBJECT_ID_BYTES];
 	int r = commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs));
 
+	if (c->tree->cctx.format >= 2)
+		tree_links_single_locked(c->tree, dir); /* a last name: a file entry again */
 	obj.entries = calloc(dir->ds->nchildren ? dir->ds->nchildren : 1, sizeof(*obj.entries));
 	if (r || !obj.entries) {
 		free(obj.entries);
@@ -261,6 +263,43 @@ static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
 	*out = dirs;
 	*n = len;
 	return 0;
+}
+
+/* ---- the inode table's side (tree_itable_cb; tree_lock held) ---- */
+
+static int commit_itable_entry(void *arg, struct dirobj_entry *e, struct inode *file)
+{
+	return commit_entry(arg, e, file);
+}
+
+static int commit_itable_object(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data,
+				size_t len)
+{
+	struct commit *c = arg;
+
+	if (commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs))) {
+		free(data);
+		return -ENOMEM;
+	}
+	c->objs[c->nobjs] = (struct commit_object){.data = data, .len = len};
+	memcpy(c->objs[c->nobjs++].key, key, OBJECT_ID_BYTES);
+	return 0;
+}
+
+static int commit_itable_garbage(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
+{
+	return commit_add_garbage_c(arg, key, created);
+}
+
+/* Format 2: the inode table's changed pages (1: sealed some, 0: none). */
+static int commit_itable(struct commit *c)
+{
+	const struct tree_itable_cb cb = {.arg = c,
+					  .entry = commit_itable_entry,
+					  .object = commit_itable_object,
+					  .garbage = commit_itable_garbage};
+
+	return c->tree->cctx.format >= 2 ? tree_itable_seal_locked(c->tree, c->seq, &cb) : 0;
 }
 
 static void commit_prune(struct commit *c);
@@ -335,7 +374,7 @@ static int commit_collect(struct commit *c)
 	struct tree *t = c->tree;
 	struct inode **dirs = NULL;
 	size_t n = 0;
-	int r = 0;
+	int r = 0, tbl = 0;
 
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->ngarbage; i++)
@@ -345,8 +384,10 @@ static int commit_collect(struct commit *c)
 		r = commit_dirty_dirs(t->root, &dirs, &n);
 	for (size_t i = n; r == 0 && i > 0; i--)
 		r = commit_dir(c, dirs[i - 1]);
+	if (r == 0 && (tbl = commit_itable(c)) < 0) /* after the dirs: they may drop records */
+		r = tbl;
 	/* Garbage alone also needs a record, hence a head. */
-	if (r == 0 && (n > 0 || c->ngarbage > 0))
+	if (r == 0 && (n > 0 || c->ngarbage > 0 || tbl > 0))
 		r = commit_head(c);
 	if (r == 0)
 		t->dirty = false;

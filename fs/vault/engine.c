@@ -464,7 +464,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	cctx.cache = e->cache;
 	cctx.prefetch = e->prefetch;
 	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
-	r = tree_open(&e->tree, &cctx, keys->meta, cfg->vault_id, &head->root, o->cache_dir);
+	r = tree_open(&e->tree, &cctx, keys->meta, cfg->vault_id, &head->root,
+		      head->has_inodes ? &head->inodes : NULL, o->cache_dir);
 	if (r)
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));

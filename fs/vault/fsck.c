@@ -218,6 +218,10 @@ static int fsck_entry(struct fsck *f, struct fsck_queue *q, struct fsck_batch *b
 		f->res->n.files++;
 		r = fsck_batch_add_file(f, b, path, len, e);
 		break;
+	case DIROBJ_HARDLINK: /* its file is checked from the inode table */
+		if (f->old_head)
+			break; /* a retained head's: its table's segments are kept, not checked */
+		return fsck_itable_name(f, e->id, path, len);
 	default:
 		f->res->n.symlinks++;
 		break;
@@ -228,6 +232,7 @@ static int fsck_entry(struct fsck *f, struct fsck_queue *q, struct fsck_batch *b
 
 int fsck_walk(struct fsck *f, const struct dirobj_head *head)
 {
+	uint64_t lo;
 	struct fsck_queue q = {0};
 	struct fsck_batch *b = fsck_batch_new();
 	char *root = strdup("/");
@@ -257,8 +262,13 @@ int fsck_walk(struct fsck *f, const struct dirobj_head *head)
 		}
 		free(d.path);
 	}
+	lo = f->serial; /* the table's files come after the tree's */
+	if (r == 0)
+		r = fsck_itable_walk(f, b, head);
 	if (r == 0)
 		r = fsck_batch_flush(f, b);
+	if (r == 0)
+		fsck_itable_damage(f, lo);
 	fsck_batch_free(b);
 	fsck_queue_free(&q);
 	if (r == -ENOMEM)
@@ -309,6 +319,9 @@ static int fsck_after_walk(struct fsck *f, const struct dirobj_head *head)
 		f->res->not_repaired = "repair not asked";
 	else if (f->ndmg)
 		r = fsck_repair(f, head);
+	if (f->itable_bad && f->o->repair)
+		f->res->not_repaired = "a file with several names is damaged: repair does not "
+				       "change the inode table";
 	if (r == 0)
 		r = fsck_history_reach(f, head);
 	if (r == 0)
@@ -365,10 +378,12 @@ int fsck_run(struct backend *store, const struct vault_config *cfg, const struct
 		r = fsck_uploads(&f);
 	fsck_tick(&f, true);
 	res->damage_left =
-	    (res->n.damaged || res->n.missing) && !(res->new_seq && res->n.moved == f.ndmg);
+	    ((res->n.damaged || res->n.missing) && !(res->new_seq && res->n.moved == f.ndmg)) ||
+	    f.itable_bad;
 	res->orphans_left = res->n.orphans > res->n.orphans_deleted ||
 			    res->n.stale_uploads > res->n.uploads_aborted;
 	fsck_damage_free(&f);
+	fsck_itable_free(&f);
 	fsck_keyset_free(&f.reach);
 	secmem_pool_free(f.pool);
 	return r < 0 ? r : 0;

@@ -39,6 +39,14 @@ struct fsck_damage {
 	uint64_t serial; /* which file visit it came from (a file may span batches) */
 };
 
+/* A name (an "h" entry) of a file with several names, met by the walk. */
+struct fsck_hname {
+	uint8_t id[OBJECT_ID_BYTES];
+	char *path; /* owned */
+	size_t path_len;
+	bool used; /* its file has a record */
+};
+
 struct fsck {
 	struct backend *store;
 	const struct vault_config *cfg;
@@ -54,6 +62,12 @@ struct fsck {
 	unsigned ticks;	   /* objects since the last progress call */
 	uint64_t old_head; /* walking a retained head's tree (its seq): report, skip what
 			      reach holds, note no damage for repair; 0: the current head */
+	/* fsck_itable.c: the names the walk met, and whether the inode table
+	 * is damaged (its records' segments, or a count that does not match
+	 * the names): repair leaves that alone. */
+	struct fsck_hname *hnames;
+	size_t nh, hcap;
+	bool itable_bad;
 	char *err;
 	size_t err_size;
 };
@@ -106,6 +120,21 @@ int fsck_history_heads(struct fsck *f, const struct dirobj_head *head);
  * retained heads to f->reach (format 1: nothing). 0 or an error (err set):
  * the orphans must not be listed then. */
 int fsck_history_reach(struct fsck *f, const struct dirobj_head *head);
+
+/* ---- fsck_itable.c ---- */
+
+/* The walk met name path (taken) of file id: 0 or -ENOMEM. */
+int fsck_itable_name(struct fsck *f, const uint8_t id[OBJECT_ID_BYTES], char *path, size_t len);
+/* Format 2, after the tree's walk: reads the inode table (its pages join
+ * f->reach; an unreadable page fails the run, err set, so no orphan is
+ * listed), checks each record's count against the names met and queues
+ * its segments into b under its first name. 0 or an error. */
+int fsck_itable_walk(struct fsck *f, struct fsck_batch *b, const struct dirobj_head *head);
+/* After b's last flush: damage noted for files of serial > lo (the
+ * table's) leaves the repair list and marks the table bad. */
+void fsck_itable_damage(struct fsck *f, uint64_t lo);
+/* Frees the names. */
+void fsck_itable_free(struct fsck *f);
 
 /* ---- fsck_orphans.c ---- */
 

@@ -267,6 +267,17 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 	int r;
 
 	r = ms_open_heads(m, req, &h);
+	if (r == 0 && (h.l.has_inodes || h.r.has_inodes || (h.has_base && h.b.has_inodes))) {
+		/* The merge matches entries by id, and the names of a file with
+		 * several names share one; its records are in the inode table,
+		 * which it does not merge yet: the commits wait in the journal. */
+		if (!m->links_said)
+			log_msg(LOG_WARNING,
+				"merge: files with several names (hard links) are "
+				"not merged yet: this device's commits stay in its cache");
+		m->links_said = true;
+		r = -EOPNOTSUPP;
+	}
 	if (r == 0)
 		r = ms_merge(m, &h, &res);
 	if (r == -ENOENT && h.has_base) {
@@ -328,6 +339,7 @@ struct merge_store *merge_store_new(const struct merge_store *tmpl)
 	pthread_mutex_init(&m->lock, NULL);
 	m->commit = NULL;
 	m->off = false;
+	m->links_said = false;
 	return m;
 }
 

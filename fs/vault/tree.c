@@ -197,7 +197,7 @@ void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
 
 /* ---- dirtiness, garbage, orphans (tree_lock) ---- */
 
-static void tree_set_dirty_locked(struct tree *t)
+void tree_set_dirty_locked(struct tree *t)
 {
 	clock_gettime(CLOCK_MONOTONIC, &t->changed_at);
 	if (t->dirty)
@@ -220,6 +220,8 @@ void tree_attr_changed_locked(struct tree *t, struct inode *ino)
 {
 	if (ino == t->root)
 		tree_mark_dirty_locked(t, ino);
+	else if (ino->linked) /* its record is in the inode table */
+		tree_link_changed_locked(t, ino);
 	else if (ino->parent)
 		tree_mark_dirty_locked(t, ino->parent);
 }
@@ -294,11 +296,13 @@ void tree_reap(struct tree *t, struct inode *ino)
 	tree_inode_free(ino);
 }
 
-/* Takes c out of the namespace (tree_lock held). Returns true when the
- * caller must tree_reap it after unlocking. */
-bool tree_detach_locked(struct tree *t, struct inode *c)
+/* Takes c out of the namespace (tree_lock held). Returns what the caller
+ * must tree_reap after unlocking, or NULL. */
+struct inode *tree_detach_locked(struct tree *t, struct inode *c)
 {
 	tree_table_remove(t, c->parent, c);
+	if (c->type == DIROBJ_HARDLINK && !(c = tree_link_unname_locked(t, c)))
+		return NULL; /* the file has other names */
 	tree_inode_lock(c);
 	c->unlinked = true;
 	tree_now(&c->ctime);
@@ -307,9 +311,9 @@ bool tree_detach_locked(struct tree *t, struct inode *c)
 		tree_add_garbage_locked(t, c->ds->ref.store_key, c->ds->ref.created);
 	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))
-		return true;
+		return c;
 	tree_orphan_add(t, c);
-	return false;
+	return NULL;
 }
 
 void tree_drop_orphans(struct tree *t)
@@ -380,7 +384,7 @@ static void tree_keys_unlocked(void *arg, int err, size_t bytes)
 
 int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned char *meta_key,
 	      const uint8_t vault_id[OBJECT_ID_BYTES], const struct dirobj_entry *root,
-	      const char *cache_dir)
+	      const struct dirobj_ref *itable, const char *cache_dir)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	pthread_condattr_t ca;
@@ -403,18 +407,20 @@ int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned 
 	t->cache_dirs_max = TREE_CACHE_DIRS;
 	t->cache_inodes_max = TREE_CACHE_INODES;
 	t->root = tree_inode_alloc(DIROBJ_DIR, "", 0);
-	if (!t->root || !t->cctx.keys) {
+	if (!t->root || !t->cctx.keys || tree_links_new(t) != 0) {
 		tree_free(t);
 		return -ENOMEM;
 	}
 	r = tree_root_init(t->root, root);
+	if (r == 0 && itable) /* first: the root may hold names of its files */
+		r = tree_links_load(t, itable);
 	if (r == 0)
 		r = tree_load_dir(t, t->root);
 	if (r) {
 		tree_free(t);
 		return r;
 	}
-	t->ninodes = 1;
+	t->ninodes++; /* the root */
 	*out = t;
 	return 0;
 }
@@ -453,6 +459,7 @@ void tree_free(struct tree *t)
 	}
 	if (t->root)
 		tree_free_subtree(t->root);
+	tree_links_free(t);		/* after the names, which point at it */
 	secmem_pool_free(t->cctx.keys); /* after the inodes: they hold its keys */
 	free(t->garbage);
 	pthread_cond_destroy(&t->dirty_cond);

@@ -42,6 +42,8 @@
 #define TREE_XATTR_PREFIX "user."
 
 struct commit;
+struct tree_link;
+struct tree_itable;
 
 /* A directory's children and its place in the tree's cache; tree_lock. Out
  * of line: directories are few, and every file would pay for these fields
@@ -104,6 +106,10 @@ struct inode {
 	 * content fails at once: the writeback requests still in flight must
 	 * not land on the reverted content. */
 	bool wb_stop;
+	/* A file with several names (tree_link.c; written holding tree_lock
+	 * and lock, read holding either): in no directory's table but in the
+	 * tree's inode table; its names are DIROBJ_HARDLINK inodes. */
+	bool linked;
 	int wb_err;
 	uint8_t id[OBJECT_ID_BYTES]; /* file id or directory id; tree_lock and lock */
 	struct dirobj_xattr *xattrs; /* each name and value malloc'ed; tree_lock and lock */
@@ -124,6 +130,7 @@ struct inode {
 		};
 		struct tree_dirstate *ds; /* directories; never NULL */
 		uint64_t rdev;		  /* FIFOs, sockets, devices (format 2); immutable */
+		struct tree_link *link;	  /* a name of a linked file (DIROBJ_HARDLINK); tree_lock */
 	};
 	char name_buf[]; /* name_cap + 1 bytes */
 };
@@ -145,6 +152,10 @@ struct tree {
 	 * TREE_CACHE_DIRS and TREE_CACHE_INODES unless a test lowers them. */
 	size_t cache_dirs_max;
 	uint64_t cache_inodes_max;
+
+	/* Atomic: the seq of the last head whose refresh was refused for hard
+	 * links (poll_head.c logs each such head once). */
+	_Atomic uint64_t links_refresh_said;
 
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
@@ -168,6 +179,9 @@ struct tree {
 	struct timespec dirty_since;	   /* CLOCK_MONOTONIC, when dirty turned true */
 	struct timespec changed_at;	   /* CLOCK_MONOTONIC, the last change */
 	bool stop;			   /* the background committer must exit */
+	/* Files with several names, by file id, and the sealed pages of the
+	 * inode table (tree_link.c); never NULL after tree_open. */
+	struct tree_itable *itable;
 	/* Format 2: the head members each commit writes beside seq and root
 	 * (device, name, parent, keep, grace; root, time and the REFs unused):
 	 * set by the mount from the head it opened before the committer
@@ -190,10 +204,12 @@ void tree_inode_unlock(const struct inode *ino);
  * directory. cctx, meta_key and cache_dir are borrowed for the tree's life,
  * except cctx->keys: the tree makes its own pool for the per-file keys (it
  * logs once when the kernel refuses to lock it) and frees it in tree_free.
+ * itable (NULL: none) is the head's "it": the inode table, read whole
+ * first (every file with several names stays in memory).
  * Returns 0 with a new *out, -EBADMSG, -ENOMEM or the store's error. */
 int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned char *meta_key,
 	      const uint8_t vault_id[OBJECT_ID_BYTES], const struct dirobj_entry *root,
-	      const char *cache_dir);
+	      const struct dirobj_ref *itable, const char *cache_dir);
 /* Frees every inode (orphans included, without forgetting their content). */
 void tree_free(struct tree *t);
 
@@ -264,6 +280,38 @@ int tree_mknod(struct tree *t, struct inode *dir, const char *name, enum dirobj_
 bool tree_type_special(enum dirobj_type type);
 /* The S_IF* bits of an entry type. */
 uint32_t tree_type_bits(enum dirobj_type type);
+/* link(2): a new name for file ino in dir (format 2; -EPERM in a format-1
+ * vault, logged once, and for anything but a regular file). The file keeps
+ * its node id; its record moves to the inode table. Takes a kernel
+ * reference on *out (ino). -EEXIST, -ENOENT, -ENOTDIR, -EMLINK, -ENOMEM. */
+int tree_link(struct tree *t, struct inode *ino, struct inode *dir, const char *name,
+	      struct inode **out);
+
+/* Whether the tree has files with several names, or a sealed inode table
+ * (takes tree_lock). The merge and the refresh of another device's head do
+ * not handle the inode table yet: they refuse such trees. */
+bool tree_has_links(struct tree *t);
+
+/* The commit's side of the inode table (commit.c; tree_lock and
+ * commit_lock held): fills an entry from a file (commit_entry: the caller
+ * frees e->segments), takes a sealed object, queues a garbage key. */
+struct tree_itable_cb {
+	void *arg;
+	int (*entry)(void *arg, struct dirobj_entry *e, struct inode *file);
+	int (*object)(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data,
+		      size_t len);
+	int (*garbage)(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
+};
+/* Seals the table's changed pages and its index as of commit seq + 1 and
+ * sets head_tmpl's "it" (absent when no file has several names). 1 when it
+ * sealed something (the commit needs a head), 0 when nothing changed, or a
+ * negative errno (what was sealed stays queued; the rest is sealed by the
+ * next commit). */
+int tree_itable_seal_locked(struct tree *t, uint64_t seq, const struct tree_itable_cb *cb);
+/* Before dir is sealed (tree_lock): a name whose file has no other name left
+ * becomes an ordinary file entry again (its record leaves the table). */
+void tree_links_single_locked(struct tree *t, struct inode *dir);
+
 /* unlink (is_dir false) or rmdir (true): -ENOENT, -EISDIR, -ENOTDIR, -ENOTEMPTY. */
 int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir);
 

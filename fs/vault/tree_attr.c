@@ -44,6 +44,7 @@ static nlink_t tree_dir_nlink_locked(const struct inode *dir)
 void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 {
 	uint64_t size = 0, blocks = 0;
+	bool linked;
 
 	memset(st, 0, sizeof(*st));
 	if (ino->type == DIROBJ_DIR) {
@@ -72,7 +73,14 @@ void tree_getattr(struct tree *t, struct inode *ino, struct stat *st)
 	}
 	if (tree_type_special(ino->type))
 		st->st_rdev = (dev_t)ino->rdev;
+	linked = ino->linked;
 	tree_inode_unlock(ino);
+	if (linked) { /* several names: the count is in the inode table */
+		pthread_mutex_lock(&t->lock);
+		if (ino->linked)
+			st->st_nlink = tree_link_nlink_locked(t, ino);
+		pthread_mutex_unlock(&t->lock);
+	}
 	st->st_ino = (ino_t)tree_ino(ino);
 	st->st_size = (off_t)size;
 	st->st_blksize = 4096;

@@ -52,6 +52,26 @@ int tree_take_error(struct tree *t, struct inode *ino)
 	return r;
 }
 
+struct tree_mark {
+	uint64_t try;
+	int r;
+	size_t n;
+};
+
+/* Marks file c if attempt m->try held its changes. */
+static void tree_mark_file(void *arg, struct inode *c)
+{
+	struct tree_mark *m = arg;
+
+	tree_inode_lock(c);
+	if (c->commit_try == m->try) {
+		if (!c->wb_err)
+			c->wb_err = m->r;
+		m->n++;
+	}
+	tree_inode_unlock(c);
+}
+
 /* Marks the files of dir (tree_lock held) whose changes attempt try held. */
 static size_t tree_mark_dir(struct inode *dir, uint64_t try, int r)
 {
@@ -79,7 +99,11 @@ static size_t tree_mark_dir(struct inode *dir, uint64_t try, int r)
 
 void tree_commit_failed_locked(struct tree *t, uint64_t try, int r)
 {
+	struct tree_mark m = {.try = try, .r = r};
 	size_t n = tree_mark_dir(t->root, try, r);
+
+	tree_links_foreach_locked(t, tree_mark_file, &m); /* files with several names */
+	n += m.n;
 
 	atomic_fetch_add(&t->failures, 1);
 	log_msg(LOG_ERR,

@@ -48,12 +48,58 @@ void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
 
 /* ---- leaving the namespace (tree.c) ---- */
 
-/* Takes c out of the namespace (tree_lock held). Returns true when the
- * caller must tree_reap it after unlocking; else it waits as an orphan. */
-bool tree_detach_locked(struct tree *t, struct inode *c);
+/* Takes c out of the namespace (tree_lock held). Returns the inode the
+ * caller must tree_reap after unlocking (c, or for the last name of a linked
+ * file that file), or NULL: it waits as an orphan, or (a name of a file
+ * with other names) c was freed. */
+struct inode *tree_detach_locked(struct tree *t, struct inode *c);
 /* Frees an unlinked inode nobody references; its segments become garbage.
  * Called without locks: nothing else can reach ino any more. */
 void tree_reap(struct tree *t, struct inode *ino);
+
+/* Something changed (tree_lock held): the committer has work. */
+void tree_set_dirty_locked(struct tree *t);
+/* Makes an inode from a decoded entry, stealing its target and xattrs (the
+ * name is copied into the inode). tree_load.c. */
+int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e);
+
+/* ---- tree_ns.c, for tree_link.c ---- */
+
+/* 0, -ENAMETOOLONG or -EINVAL (empty, ".", ".."). */
+int tree_check_name(const char *name, size_t *len);
+/* Loads dir and returns with tree_lock held and dir loaded, or an error
+ * without the lock (the caller holds a reference on dir). */
+int tree_lock_loaded(struct tree *t, struct inode *dir);
+/* Takes n kernel references on ino (tree_lock held). */
+void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n);
+/* dir's entries changed (tree_lock held): its times, dirty. */
+void tree_dir_changed_locked(struct tree *t, struct inode *dir);
+
+/* ---- files with several names (tree_link.c, tree_link_io.c; tree_lock) ---- */
+
+/* Makes t->itable (empty). 0 or -ENOMEM. */
+int tree_links_new(struct tree *t);
+/* Reads the whole inode table named by ref (tree_open, before the root
+ * loads; no lock needed: nobody else sees t yet). 0, -EBADMSG, store errors. */
+int tree_links_load(struct tree *t, const struct dirobj_ref *ref);
+/* Frees the table and every linked file inode (tree_free). */
+void tree_links_free(struct tree *t);
+/* Newly loaded children (tree_lock held): each name gets its file; a name
+ * with no record, or a file entry whose id is in the table, is -EBADMSG. */
+int tree_links_resolve_locked(struct tree *t, struct inode **kids, size_t n);
+/* A linked file's attributes or content changed: its page needs sealing. */
+void tree_link_changed_locked(struct tree *t, struct inode *file);
+/* Name h (out of its directory's table) is gone: frees it; returns its file
+ * when that was its last name (no longer linked; the caller unlinks it),
+ * else NULL. */
+struct inode *tree_link_unname_locked(struct tree *t, struct inode *h);
+/* The file a name or file inode stands for: h->link's file for a name. */
+struct inode *tree_link_file(struct inode *c);
+/* st_nlink of a linked file. */
+uint32_t tree_link_nlink_locked(const struct tree *t, const struct inode *file);
+/* Calls fn on every linked file. */
+void tree_links_foreach_locked(struct tree *t, void (*fn)(void *arg, struct inode *file),
+			       void *arg);
 
 /* A format-1 vault refused what (plural, e.g. "hard links"): logs once a
  * mount that format 2 stores them and `sealfs upgrade` converts. */

@@ -118,6 +118,8 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 	}
 	if (won && n > 0 && !dir->ds->table)
 		r = -ENOMEM;
+	if (won && r == 0)
+		r = tree_links_resolve_locked(t, kids, n);
 	if (won && r == 0) {
 		bool was_busy = tree_cache_busy(dir);
 		dir->ds->nsubdirs = 0; /* counted again, by the inserts */

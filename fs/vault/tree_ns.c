@@ -44,7 +44,7 @@ bool tree_type_special(enum dirobj_type type)
 	       type == DIROBJ_BLK;
 }
 
-static int tree_check_name(const char *name, size_t *len)
+int tree_check_name(const char *name, size_t *len)
 {
 	*len = strlen(name);
 	if (*len > TREE_NAME_MAX)
@@ -57,7 +57,7 @@ static int tree_check_name(const char *name, size_t *len)
 /* Loads dir and returns with tree_lock held and dir loaded (a trim may
  * unload it between the load and the lock: then load again), or an error
  * without the lock. The caller must hold a reference on dir. */
-static int tree_lock_loaded(struct tree *t, struct inode *dir)
+int tree_lock_loaded(struct tree *t, struct inode *dir)
 {
 	for (;;) {
 		int r = tree_load_dir(t, dir);
@@ -71,7 +71,7 @@ static int tree_lock_loaded(struct tree *t, struct inode *dir)
 }
 
 /* Takes n kernel references on ino (tree_lock held). */
-static void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
+void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
 {
 	bool was_busy = tree_cache_busy(ino);
 
@@ -91,7 +91,7 @@ int tree_lookup(struct tree *t, struct inode *dir, const char *name, struct inod
 	r = tree_lock_loaded(t, dir);
 	if (r)
 		return r;
-	c = tree_child(t, dir, name, len);
+	c = tree_link_file(tree_child(t, dir, name, len)); /* a name: its file */
 	if (c)
 		tree_ref_locked(t, c, 1);
 	tree_cache_touch_locked(t, dir);
@@ -136,7 +136,7 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 	return 0;
 }
 
-static void tree_dir_changed_locked(struct tree *t, struct inode *dir)
+void tree_dir_changed_locked(struct tree *t, struct inode *dir)
 {
 	tree_inode_lock(dir);
 	tree_now(&dir->mtime);
@@ -256,8 +256,7 @@ static int tree_remove_check(struct tree *t, struct inode *dir, const char *name
 
 int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir)
 {
-	struct inode *c;
-	bool reap = false;
+	struct inode *c, *reap = NULL;
 	size_t len;
 	int r = tree_check_name(name, &len);
 
@@ -284,7 +283,7 @@ int tree_remove(struct tree *t, struct inode *dir, const char *name, bool is_dir
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (reap)
-		tree_reap(t, c);
+		tree_reap(t, reap);
 	return r;
 }
 
@@ -313,6 +312,11 @@ static int tree_rename_check(struct tree *t, struct tree_rename_op *op)
 		return -ENOENT;
 	if (op->src == op->dst)
 		return 0;
+	if (op->dst && op->src->type == DIROBJ_HARDLINK && op->dst->type == DIROBJ_HARDLINK &&
+	    op->src->link == op->dst->link) {
+		op->dst = op->src; /* two names of one file: nothing to do (POSIX) */
+		return 0;
+	}
 	if (op->flags & TREE_RENAME_EXCHANGE) {
 		if (!op->dst)
 			return -ENOENT;
@@ -337,6 +341,18 @@ static int tree_rename_check(struct tree *t, struct tree_rename_op *op)
 										    : 0;
 }
 
+/* A renamed entry's ctime (tree_lock held): a name's is its file's. */
+static void tree_rename_ctime(struct tree *t, struct inode *c)
+{
+	struct inode *f = tree_link_file(c);
+
+	tree_inode_lock(f);
+	tree_now(&f->ctime);
+	tree_inode_unlock(f);
+	if (f != c)
+		tree_link_changed_locked(t, f);
+}
+
 /* Moves c to dir under name (tree_lock held; name is new, owned). */
 static void tree_move_locked(struct tree *t, struct inode *c, struct inode *dir, char *name,
 			     size_t len)
@@ -344,27 +360,24 @@ static void tree_move_locked(struct tree *t, struct inode *c, struct inode *dir,
 	tree_table_remove(t, c->parent, c);
 	tree_inode_set_name(c, name, len);
 	tree_table_insert(t, dir, c); /* cannot fail: dir's table exists */
-	tree_inode_lock(c);
-	tree_now(&c->ctime);
-	tree_inode_unlock(c);
+	tree_rename_ctime(t, c);
 	if (c->type == DIROBJ_DIR && c->ds->dirty)
 		tree_mark_dirty_locked(t, dir);
 }
 
-/* Applies a checked rename (tree_lock held). Returns true when op->dst must
- * be reaped after unlocking. */
-static bool tree_rename_apply(struct tree *t, struct tree_rename_op *op, char *nname, char *oname)
+/* Applies a checked rename (tree_lock held). Returns what must be reaped
+ * after unlocking, or NULL. */
+static struct inode *tree_rename_apply(struct tree *t, struct tree_rename_op *op, char *nname,
+				       char *oname)
 {
-	bool reap = false;
+	struct inode *reap = NULL;
 
 	if (op->flags & TREE_RENAME_EXCHANGE) {
 		tree_table_remove(t, op->ndir, op->dst);
 		tree_move_locked(t, op->src, op->ndir, nname, op->nlen);
 		tree_inode_set_name(op->dst, oname, op->olen);
 		tree_table_insert(t, op->odir, op->dst);
-		tree_inode_lock(op->dst);
-		tree_now(&op->dst->ctime);
-		tree_inode_unlock(op->dst);
+		tree_rename_ctime(t, op->dst);
 		oname = NULL;
 	} else {
 		if (op->dst)
@@ -402,7 +415,7 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 	struct tree_rename_op op = {
 	    .odir = odir, .ndir = ndir, .oname = oname, .nname = nname, .flags = flags};
 	char *nn = NULL, *on = NULL;
-	bool reap = false;
+	struct inode *reap = NULL;
 	int r = tree_rename_prepare(&op, &nn, &on);
 
 	for (; r == 0;) {
@@ -436,7 +449,7 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 	free(nn);
 	free(on);
 	if (reap)
-		tree_reap(t, op.dst);
+		tree_reap(t, reap);
 	return r;
 }
 

@@ -284,17 +284,18 @@ class Fuse(unittest.TestCase):
 
     def test_special_files_and_hard_links(self):
         """A format-2 vault (the driver's --init) stores FIFOs and sockets
-        (tests/mount/test_special.py covers them in depth); hard links are
-        refused with EPERM."""
+        (tests/mount/test_special.py covers them in depth) and hard links
+        (tests/mount/test_links.py)."""
         self.d.start()
         os.mkfifo(self.d.path("fifo"))
         os.mknod(self.d.path("sock"), stat.S_IFSOCK | 0o600)
         self.assertTrue(stat.S_ISFIFO(os.lstat(self.d.path("fifo")).st_mode))
         self.assertTrue(stat.S_ISSOCK(os.lstat(self.d.path("sock")).st_mode))
         os.mknod(self.d.path("regular"), stat.S_IFREG | 0o600)
-        with self.assertRaises(OSError) as cm:
-            os.link(self.d.path("regular"), self.d.path("hard"))
-        self.assertEqual(cm.exception.errno, errno.EPERM)
+        os.link(self.d.path("regular"), self.d.path("hard"))
+        self.assertEqual(os.stat(self.d.path("hard")).st_nlink, 2)
+        self.assertEqual(os.stat(self.d.path("hard")).st_ino,
+                         os.stat(self.d.path("regular")).st_ino)
         self.d.stop()
 
     def test_xattr_namespaces_and_flags(self):

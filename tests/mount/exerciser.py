@@ -1,6 +1,6 @@
-"""Seeded random-operations exerciser: writes, reads, truncates, renames, mmap
-reads and writes, unlinks and fsyncs at random offsets on a few files of a
-sealfs mount, each checked against an in-memory model, with remounts in the
+"""Seeded random-operations exerciser: writes, reads, truncates, renames, hard
+links, mmap reads and writes, unlinks and fsyncs at random offsets on a few
+files of a sealfs mount, each checked against an in-memory model, with remounts in the
 middle and a final mount on a fresh cache. Prints its seed; rerun a failure
 with --seed N. Bounded by --ops and --time.
 
@@ -28,7 +28,7 @@ class Exerciser:
         self.rng = rng
         token = v.marker("exname")
         self.names = ["file-%s-%d" % (token, i) for i in range(NAMES)]
-        self.model = {}  # name -> bytearray
+        self.model = {}  # name -> bytearray; hard links share one bytearray
         self.counts = {}
 
     def p(self, name):
@@ -102,8 +102,22 @@ class Exerciser:
             return
         dst = self.rng.choice(self.names)
         os.rename(self.p(src), self.p(dst))
-        if src != dst:
+        if self.model.get(dst) is not self.model[src]:  # two names of one file: nothing
             self.model[dst] = self.model.pop(src)
+
+    def op_link(self):
+        src = self.existing()
+        if not src:
+            return
+        dst = self.rng.choice(self.names)
+        try:
+            os.link(self.p(src), self.p(dst))
+        except FileExistsError:
+            self.assert_eq(dst in self.model, True, "link over a missing %s: EEXIST" % dst)
+            return
+        self.assert_eq(dst in self.model, False, "link over %s succeeded" % dst)
+        self.model[dst] = self.model[src]
+        self.assert_eq(os.stat(self.p(dst)).st_ino, os.stat(self.p(src)).st_ino, "link's st_ino")
 
     def op_mmap_write(self):
         name = self.existing()
@@ -152,7 +166,12 @@ class Exerciser:
         listed = sorted(n for n in os.listdir(self.v.mnt) if n.startswith("file-"))
         self.assert_eq(listed, sorted(self.model), "%s: names" % when)
         for name, m in self.model.items():
-            self.assert_eq(os.stat(self.p(name)).st_size, len(m), "%s: size of %s" % (when, name))
+            st_ = os.stat(self.p(name))
+            self.assert_eq(st_.st_size, len(m), "%s: size of %s" % (when, name))
+            names = [n for n, o in self.model.items() if o is m]
+            self.assert_eq(st_.st_nlink, len(names), "%s: st_nlink of %s" % (when, name))
+            self.assert_eq(len({os.stat(self.p(n)).st_ino for n in names}), 1,
+                           "%s: one st_ino for the names of %s" % (when, name))
             with open(self.p(name), "rb") as f:
                 self.assert_eq(f.read(), bytes(m), "%s: content of %s" % (when, name))
 
@@ -167,7 +186,8 @@ class Exerciser:
             raise AssertionError("%s: %s" % (what, detail))
 
     OPS = [("write", 30), ("read", 20), ("truncate", 6), ("rename", 6), ("mmap_write", 6),
-           ("mmap_read", 4), ("unlink", 4), ("fsync", 6), ("check", 2), ("remount", 0.4)]
+           ("mmap_read", 4), ("unlink", 4), ("fsync", 6), ("check", 2), ("remount", 0.4),
+           ("link", 4)]
 
     def run(self, ops, deadline):
         names = [n for n, _ in self.OPS]
@@ -206,6 +226,9 @@ def main():
         v.mount(cache=os.path.join(v.root, "fresh-cache"))
         ex.check_all("fresh cache")
         v.unmount()
+        p = st.sealfs("fsck", v.store, "--passphrase-file", v.passfile)  # exit 0: clean
+        if ": clean" not in p.stdout:
+            raise AssertionError("fsck after the run: %r" % p.stdout)
         hits = v.leaks()
         if hits:
             raise AssertionError("plaintext leaked into store/cache: %r" % hits[:5])

@@ -400,14 +400,17 @@ class Posix(st.VaultTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o600)
         os.unlink(p)
 
-    def test_hard_link_is_eperm(self):
-        p = self.v.path("nolink")
+    def test_hard_link(self):
+        # A format-2 vault (init's): link works (the cases: test_links.py;
+        # format 1's EPERM: test_links.py Format1).
+        p = self.v.path("haslink")
         write_file(p, b"x")
-        with self.assertRaises(OSError) as cm:
-            os.link(p, self.v.path("nolink2"))
-        self.assertEqual(cm.exception.errno, errno.EPERM)
-        self.assertEqual(os.stat(p).st_nlink, 1)
+        os.link(p, self.v.path("haslink2"))
+        self.assertEqual(os.stat(p).st_nlink, 2)
+        self.assertEqual(read_all(self.v.path("haslink2")), b"x")
         os.unlink(p)
+        self.assertEqual(os.stat(self.v.path("haslink2")).st_nlink, 1)
+        os.unlink(self.v.path("haslink2"))
 
     def test_directory_nlink_counts_subdirectories(self):
         d = self.v.path("nlinkdir")
