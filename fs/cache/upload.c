@@ -427,8 +427,8 @@ static void upload_idle_wait(struct upload *u)
 			next = upload_now_s(CLOCK_REALTIME) + UPLOAD_BACKOFF_MAX_MS / 1000;
 		pthread_mutex_lock(&u->lock);
 	}
-	if (u->work || u->stop)
-		return;
+	if ((u->work && !u->conflict) || u->stop)
+		return; /* after a conflict no round runs: wait, do not spin */
 	if (next == 0 || u->conflict) {
 		pthread_cond_wait(&u->cond, &u->lock);
 		return;
