@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "head.h"
 #include "journal.h"
 #include "log.h"
@@ -43,7 +44,9 @@ struct upload_round {
 	struct journal_batch b; /* every pending record */
 	struct upload_job *jobs;
 	size_t njobs;
-	bool merged; /* its head was merged with another device's */
+	bool merged;			 /* its head was merged with another device's */
+	uint8_t (*del)[OBJECT_ID_BYTES]; /* the garbage keys it deletes (upload_deletable) */
+	size_t ndel;
 	struct upload_dead_round dead; /* the records' dead entries (upload_dead.c) */
 };
 
@@ -197,7 +200,7 @@ static int upload_del_one(void *arg, size_t i)
 	char text[OBJECT_KEY_TEXT_BYTES];
 	int r;
 
-	object_key_text(text, rd->b.garbage[i]);
+	object_key_text(text, rd->del[i]);
 	r = backend_del(rd->u->store, text);
 	if (r == 0)
 		cache_drop_object(rd->u->cache, text);
@@ -220,7 +223,7 @@ static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t
 		if (!rc[i])
 			continue;
 		r = rc[i];
-		object_key_text(text, jobs ? rd->jobs[i].key : rd->b.garbage[i]);
+		object_key_text(text, jobs ? rd->jobs[i].key : rd->del[i]);
 		log_msg(LOG_DEBUG, "upload: %s %s failed (errno %d)", what, text, -r);
 	}
 	free(rc);
@@ -259,7 +262,7 @@ static int upload_heads(struct upload_round *rd)
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
 	if (r == 0)
-		r = upload_put_head(u, last, &head, &len, &seq);
+		r = upload_put_head(u, &rd->b, &head, &len, &seq);
 	if (r == 0)
 		upload_count(u, len);
 	if (r == 0)
@@ -279,14 +282,20 @@ static int upload_heads(struct upload_round *rd)
 
 static int upload_finish(struct upload_round *rd)
 {
-	/* The dead entries were never reachable from a stored head (a merge
-	 * builds on the newest record, which does not reach them). After a merge
-	 * the records' other garbage stays: the other device's head may reach
-	 * what this device's commits dropped (fsck --repair removes orphans). */
-	int r = upload_dead_after_head(rd->u, &rd->dead);
+	/* The dropped dead entries were never reachable from a stored head (a
+	 * merge builds on the newest record, which does not reach them). A
+	 * merged record's other garbage stays: this device's history chose it,
+	 * and the merged head's history may still reach it (upload_merge.c). */
+	int r;
 
-	if (r == 0 && !rd->merged)
-		r = upload_run(rd, upload_del_one, rd->b.ngarbage, "deleting", false);
+	if (rd->merged && fault_die("merged-finish"))
+		_exit(137); /* a test's crash: merged head stored, records not removed */
+	r = upload_dead_after_head(rd->u, &rd->dead, rd->merged);
+
+	if (r == 0)
+		r = upload_deletable(rd->u, &rd->b, rd->merged, &rd->del, &rd->ndel);
+	if (r == 0)
+		r = upload_run(rd, upload_del_one, rd->ndel, "deleting", false);
 
 	/* No flush: a removed record that comes back after a crash is one whose
 	 * head is in the store, which the next round only clears up. */
@@ -311,6 +320,7 @@ static void upload_round_release(struct upload_round *rd)
 {
 	journal_batch_release(&rd->b);
 	free(rd->jobs);
+	free(rd->del);
 	upload_dead_round_free(&rd->dead);
 }
 
@@ -322,6 +332,8 @@ static int upload_round_once(struct upload *u, size_t *left)
 	size_t n;
 	int r = journal_list(&seqs, &n, u->journal);
 
+	if (r == 0 && n > 0 && fault_die("round"))
+		_exit(137); /* a test's crash: records in the journal, none uploaded */
 	*left = 0;
 	if (r == 0)
 		r = upload_apply_rebase(u);
@@ -522,6 +534,11 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->work = true; /* the backlog of an earlier mount */
 	u->grace = UINT64_MAX;
 	u->put_upto = UINT64_MAX; /* an earlier mount may have put some */
+	if (upload_read_merged(cache_dir, &u->merged_upto) != 0) {
+		log_msg(LOG_WARNING, "upload: CACHE/merged-upto unreadable: this mount deletes "
+				     "no garbage of its commits");
+		u->merged_upto = UINT64_MAX;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &u->progress);
 	u->started_s = u->progress.tv_sec;
 	pthread_mutex_init(&u->lock, NULL);
@@ -657,6 +674,7 @@ void upload_stats(struct upload_stats *out, struct upload *u)
 	    .last_err_time = u->last_err_time,
 	    .conflict = u->conflict,
 	    .conflict_seq = u->conflict_seq,
+	    .conflict_links = u->conflict_links,
 	    .cas_ignored = u->cas == HEAD_CAS_IGNORED,
 	    .merges = u->merges,
 	    .last_merge_time = u->last_merge_time,

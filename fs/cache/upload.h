@@ -54,15 +54,16 @@ struct upload_stats {
 	bool conflict;	       /* another device changed the store's head: nothing is
 				  uploaded any more (the records stay) */
 	uint64_t conflict_seq; /* the newest commit that could not be stored then */
+	bool conflict_links;   /* why: the merge hook cannot merge hard links (-EOPNOTSUPP) */
 	bool cas_ignored;      /* the store ignores conditional writes (probe) */
 	/* Merges of another device's head (format 2). */
 	uint64_t merges;	 /* merged heads stored since the mount */
 	int64_t last_merge_time; /* CLOCK_REALTIME seconds of the last (0: none) */
 	uint64_t last_merged;	 /* its entries merged (merge_result.merged) */
 	uint64_t last_conflicts; /* its conflict names and copies */
-	uint64_t put_objects;  /* objects (not heads) the store took */
-	uint64_t put_heads;    /* heads the store took */
-	uint64_t dropped;      /* dead objects never stored: deleted from the cache */
+	uint64_t put_objects;	 /* objects (not heads) the store took */
+	uint64_t put_heads;	 /* heads the store took */
+	uint64_t dropped;	 /* dead objects never stored: deleted from the cache */
 };
 
 /* What a merge hook gets: three sealed heads (borrowed for the call). base:
@@ -74,6 +75,11 @@ struct upload_merge_req {
 	const unsigned char *base, *local, *remote;
 	size_t base_len, local_len, remote_len;
 	uint64_t newest;
+	/* What the pending records not yet stored put, or may have put, into
+	 * the store (their segments and objects): the merged head lists those
+	 * it does not reach as garbage (fs/vault/merge_hist.c). */
+	const uint8_t (*fresh)[OBJECT_ID_BYTES];
+	size_t nfresh;
 };
 
 /* A sealed object the merged head reaches that the store does not have yet. */
@@ -94,7 +100,9 @@ struct upload_merge_out {
 };
 
 /* Merges req into *out: 0, -EAGAIN when a record newer than req->newest was
- * written meanwhile (the round is retried with it), or another negative
+ * written meanwhile (the round is retried with it), -EOPNOTSUPP when these
+ * heads cannot be merged (hard links: the uploader stops for good, as
+ * without a hook, upload_stats.conflict_links), or another negative
  * errno (the round fails and is retried after a back-off). Called on the
  * uploader's thread with none of its locks held. */
 typedef int (*upload_merge_fn)(void *ctx, const struct upload_merge_req *req,

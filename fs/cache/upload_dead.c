@@ -54,8 +54,10 @@ int upload_dead_plan(struct upload *u, const struct journal_batch *b, struct upl
 			 * (a crash, or a failed round's end): graced. */
 			if (rec->seq > d->s_prev && c > d->s_prev)
 				r = upload_dead_push(&d->drop, &d->ndrop, key, c, 0);
-			else
+			else if (!upload_rec_merged(u, rec->seq))
 				r = upload_dead_push(&d->keep, &d->nkeep, key, c, 0);
+			/* else merged (before a crash): the merged head's
+			 * history decides (thinning), never this device's */
 		}
 	}
 	if (r == 0 && d->ndrop > 1)
@@ -69,7 +71,7 @@ bool upload_dead_skips(const struct upload_dead_round *d, const uint8_t key[OBJE
 	       bsearch(key, d->drop, d->ndrop, sizeof(*d->drop), upload_dead_cmp) != NULL;
 }
 
-int upload_dead_after_head(struct upload *u, struct upload_dead_round *d)
+int upload_dead_after_head(struct upload *u, struct upload_dead_round *d, bool merged)
 {
 	int64_t now = upload_now_s(CLOCK_REALTIME);
 	char text[OBJECT_KEY_TEXT_BYTES];
@@ -86,7 +88,10 @@ int upload_dead_after_head(struct upload *u, struct upload_dead_round *d)
 		else
 			log_msg(LOG_DEBUG, "upload: deleting %s failed (errno %d)", text, -r);
 	}
-	for (size_t i = 0; r == 0 && i < d->nkeep; i++)
+	/* After a merge the others stay: this device's history chose them, and
+	 * the merged head's history (the other device's) may still reach them;
+	 * its thinning deletes them in time. */
+	for (size_t i = 0; r == 0 && !merged && i < d->nkeep; i++)
 		r = upload_dead_push(&u->gq, &u->ngq, d->keep[i].key, d->keep[i].created, now);
 	if (r == 0)
 		u->dropped += d->ndrop;

@@ -22,10 +22,6 @@
 #include "meta.h"
 #include "upload_int.h"
 
-/* Merges in a row when other devices keep writing between a read of the
- * head and the compare-and-swap; then the round fails and is retried. */
-#define UPLOAD_MERGE_TRIES 8
-
 /* The store's answer to the probe, asked before the first head (lock not
  * held); a failure fails the round, which is retried. */
 static int upload_probe(struct upload *u, enum head_cas *cas)
@@ -53,22 +49,25 @@ static int upload_probe(struct upload *u, enum head_cas *cas)
 	return 0;
 }
 
-static void upload_conflict(struct upload *u, uint64_t seq)
+static void upload_conflict(struct upload *u, uint64_t seq, bool links)
 {
 	pthread_mutex_lock(&u->lock);
 	u->conflict = true;
+	u->conflict_links = links;
 	u->conflict_seq = seq;
 	u->failing = true;
 	u->last_err = -ESTALE;
 	u->last_err_time = upload_now_s(CLOCK_REALTIME);
 	pthread_cond_broadcast(&u->done);
 	pthread_mutex_unlock(&u->lock);
-	log_msg(LOG_ERR,
-		"the store's head was changed by another device: this mount's commits (up to "
-		"seq %" PRIu64
-		") stay in the cache's journal and are not uploaded; merging devices is not "
-		"supported yet: unmount, then see \"Several devices\" in docs/CLI.md",
-		seq);
+	if (!links) /* else the hook said why, once */
+		log_msg(
+		    LOG_ERR,
+		    "the store's head was changed by another device: this mount's commits (up to "
+		    "seq %" PRIu64
+		    ") stay in the cache's journal and are not uploaded; merging devices is not "
+		    "supported yet: unmount, then see \"Several devices\" in docs/CLI.md",
+		    seq);
 }
 
 /* CACHE/base-head: the sealed head the records build on, for a later mount
@@ -204,91 +203,10 @@ void upload_merge_out_release(struct upload_merge_out *out)
 	memset(out, 0, sizeof(*out));
 }
 
-/* The merged head's new objects, then a sync: durable before the head. */
-static int upload_merge_objs(struct upload *u, const struct upload_merge_out *mo)
-{
-	int r = 0;
-
-	for (size_t i = 0; r == 0 && i < mo->nobjs; i++) {
-		char text[OBJECT_KEY_TEXT_BYTES];
-
-		object_key_text(text, mo->objs[i].key);
-		r = backend_put(u->store, text, mo->objs[i].data, mo->objs[i].len);
-		if (r == 0)
-			upload_count(u, mo->objs[i].len);
-	}
-	if (r == 0 && mo->nobjs)
-		r = backend_sync(u->store);
-	return r;
-}
-
-/* One try: the store's head now, the hook's merge onto it, its objects,
- * the merged head by compare-and-swap on the version read. */
-static int upload_merge_once(struct upload *u, const struct journal_record *last, enum head_cas cas)
-{
-	struct upload_merge_out mo = {0};
-	struct backend_version ver;
-	unsigned char *remote;
-	size_t rlen;
-	int r = head_get(u->store, META_MAX_SEALED_BYTES, &remote, &rlen, &ver);
-
-	if (r)
-		return r;
-	struct upload_merge_req req = {.base = u->base_head,
-				       .base_len = u->base_len,
-				       .local = last->head,
-				       .local_len = last->head_len,
-				       .remote = remote,
-				       .remote_len = rlen,
-				       .newest = last->seq};
-	r = u->merge(u->merge_ctx, &req, &mo);
-	free(remote);
-	if (r == 0)
-		r = upload_merge_objs(u, &mo);
-	if (r == 0)
-		r = head_put(u->store, mo.head, mo.head_len, cas, &ver);
-	if (r) {
-		upload_merge_out_release(&mo);
-		return r;
-	}
-	u->head_ver = ver;
-	upload_merge_out_release(&u->put);
-	u->put = mo;
-	pthread_mutex_lock(&u->lock);
-	u->merges++;
-	u->last_merge_time = upload_now_s(CLOCK_REALTIME);
-	u->last_merged = mo.merged;
-	u->last_conflicts = mo.conflicts;
-	pthread_mutex_unlock(&u->lock);
-	log_msg(LOG_NOTICE,
-		"merged this device's commits (up to seq %" PRIu64 ") with another device's "
-		"head: stored as seq %" PRIu64 ", %" PRIu64 " entries merged, %" PRIu64
-		" conflict names",
-		last->seq, mo.seq, mo.merged, mo.conflicts);
-	return 0;
-}
-
-/* Merges until the compare-and-swap holds (another device may write
- * meanwhile); the records' head becomes the next merge's base. */
-static int upload_merge_head(struct upload *u, const struct journal_record *last, enum head_cas cas)
-{
-	int r = -ESTALE;
-
-	for (int i = 0; i < UPLOAD_MERGE_TRIES && r == -ESTALE; i++)
-		r = upload_merge_once(u, last, cas);
-	if (r == 0) {
-		u->diverged = true;
-		r = upload_set_base(u, last->head, last->head_len);
-	}
-	if (r && r != -EAGAIN)
-		log_msg(LOG_WARNING, "upload: merging with another device's head failed (errno %d)",
-			-r);
-	return r;
-}
-
-int upload_put_head(struct upload *u, const struct journal_record *last, const unsigned char **head,
+int upload_put_head(struct upload *u, const struct journal_batch *b, const unsigned char **head,
 		    size_t *len, uint64_t *seq)
 {
+	const struct journal_record *last = &b->recs[b->n - 1];
 	enum head_cas cas;
 	int r = upload_probe(u, &cas);
 
@@ -305,11 +223,13 @@ int upload_put_head(struct upload *u, const struct journal_record *last, const u
 		if (r != -ESTALE)
 			return r;
 		if (!u->merge) {
-			upload_conflict(u, last->seq);
+			upload_conflict(u, last->seq, false);
 			return r;
 		}
 	}
-	r = upload_merge_head(u, last, cas);
+	r = upload_merge_head(u, b, cas);
+	if (r == -EOPNOTSUPP) /* the hook cannot merge these heads (hard links) */
+		upload_conflict(u, last->seq, true);
 	if (r == 0) {
 		*head = u->put.head;
 		*len = u->put.head_len;

@@ -71,6 +71,7 @@ struct upload {
 	int last_err;
 	enum head_cas cas;		     /* whether the store honours conditional writes */
 	bool conflict;			     /* another device changed the head: no more rounds */
+	bool conflict_links;		     /* ... and the hook refused to merge (hard links) */
 	uint64_t conflict_seq;		     /* the newest commit that could not be stored */
 	struct timespec progress;	     /* CLOCK_MONOTONIC of the last successful round */
 	uint8_t known_hash[HEAD_HASH_BYTES]; /* upload_known_hash */
@@ -96,6 +97,8 @@ struct upload {
 	 * (a failed round's, or an earlier mount's: UINT64_MAX until a round
 	 * succeeds); the dead entries waiting for their grace. */
 	uint64_t put_upto;
+	/* Thread only: records up to it were merged (CACHE/merged-upto). */
+	uint64_t merged_upto;
 	struct upload_dead *gq;
 	size_t ngq;
 };
@@ -106,8 +109,22 @@ struct upload {
  * good (conflict) and logs it once. *head, *len, *seq: what went into the
  * store (the record's head, or the merge held in u->put until the next
  * call). -EAGAIN: a record came meanwhile; run the round again. Thread only. */
-int upload_put_head(struct upload *u, const struct journal_record *last, const unsigned char **head,
+int upload_put_head(struct upload *u, const struct journal_batch *b, const unsigned char **head,
 		    size_t *len, uint64_t *seq);
+/* upload_merge.c. Merges the batch's newest record onto the store's head
+ * (after marking its records merged, durably) until the compare-and-swap
+ * holds; u->put then holds the merged head. -EAGAIN: a newer record came;
+ * -EOPNOTSUPP: the hook cannot merge these heads. */
+int upload_merge_head(struct upload *u, const struct journal_batch *b, enum head_cas cas);
+/* CACHE/merged-upto: records up to *out were merged (0: none). */
+int upload_read_merged(const char *cache_dir, uint64_t *out);
+/* The record of seq was merged, never stored as it is: none of its garbage
+ * (keys, dead entries) may be deleted by the uploader. */
+bool upload_rec_merged(const struct upload *u, uint64_t seq);
+/* The batch's garbage keys the round may delete after its head (*out new,
+ * NULL when none): none after a merge, never a merged record's. */
+int upload_deletable(const struct upload *u, const struct journal_batch *b, bool merged,
+		     uint8_t (**out)[OBJECT_ID_BYTES], size_t *n);
 /* Applies a pending upload_rebase before a round (thread only): 0 or the
  * pin's error. */
 int upload_apply_rebase(struct upload *u);
@@ -123,7 +140,7 @@ int upload_dead_plan(struct upload *u, const struct journal_batch *b, struct upl
 bool upload_dead_skips(const struct upload_dead_round *d, const uint8_t key[OBJECT_ID_BYTES]);
 /* The round's head is stored: deletes the dropped entries, queues the
  * others for their grace. 0 or the store's error. */
-int upload_dead_after_head(struct upload *u, struct upload_dead_round *d);
+int upload_dead_after_head(struct upload *u, struct upload_dead_round *d, bool merged);
 void upload_dead_round_free(struct upload_dead_round *d);
 /* Deletes the queued entries whose grace passed; *next_due: the
  * CLOCK_REALTIME second the next one is due (0: none). 0 or the first

@@ -225,9 +225,12 @@ static void cli_status_print(const struct control_status *st)
 	cli_status_size(rate, sizeof(rate), st->upload_rate);
 	if (st->head_conflict)
 		printf(
-		    "store:        head changed by another device: nothing is uploaded any more; "
+		    "store:        head changed by another device%s: nothing is uploaded any more; "
 		    "commits up to seq %llu stay in the cache's journal (docs/CLI.md, \"Several "
 		    "devices\")\n",
+		    st->conflict_links ? " and files with several names (hard links) cannot be "
+					 "merged"
+				       : "",
 		    (unsigned long long)st->conflict_seq);
 	else
 		printf("store:        %s\n",
@@ -410,9 +413,12 @@ static int cli_status_conflict(const struct cli_status_conn *c, const struct cli
 		fputc('\n', stderr);
 	return cli_fail(EXITCODE_STORE_IO,
 			"sync '%s': the store's head was changed by another device (this mount's "
-			"commits up to seq %llu stay in the cache's journal): merging devices is "
-			"not supported yet: unmount, then see \"Several devices\" in docs/CLI.md",
-			c->arg, (unsigned long long)st->conflict_seq);
+			"commits up to seq %llu stay in the cache's journal): %s: unmount, then "
+			"see \"Several devices\" in docs/CLI.md",
+			c->arg, (unsigned long long)st->conflict_seq,
+			st->conflict_links
+			    ? "files with several names (hard links) cannot be merged yet"
+			    : "merging devices is not supported yet");
 }
 
 /* Flushes the kernel's cached writes into the daemon, so the commit has them. */

@@ -113,6 +113,7 @@ static int control_status(const struct control *c, struct control_status *st)
 				      .last_error_time = us.last_err_time,
 				      .head_conflict = us.conflict,
 				      .conflict_seq = us.conflict_seq,
+				      .conflict_links = us.conflict_links,
 				      .merges = us.merges,
 				      .last_merge_time = (uint64_t)us.last_merge_time,
 				      .last_merge_entries = us.last_merged,

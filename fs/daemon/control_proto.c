@@ -32,6 +32,7 @@ static const struct {
     {"last_merge_time", offsetof(struct control_status, last_merge_time)},
     {"last_merge_entries", offsetof(struct control_status, last_merge_entries)},
     {"last_merge_conflicts", offsetof(struct control_status, last_merge_conflicts)},
+    {"conflict_links", offsetof(struct control_status, conflict_links)},
 };
 
 #define CONTROL_PROTO_NCOUNTS (sizeof(control_proto_counts) / sizeof(control_proto_counts[0]))

@@ -47,6 +47,7 @@ struct control_status {
 	uint64_t last_merge_time;      /* Unix seconds of the last merge; 0: none */
 	uint64_t last_merge_entries;   /* entries it merged */
 	uint64_t last_merge_conflicts; /* conflict names and copies it made */
+	uint64_t conflict_links;       /* 1: head_conflict because the merge refused hard links */
 	bool uncommitted;	       /* in-memory changes the committer has not sealed yet */
 	bool store_failing;	       /* the uploader's last round failed */
 	bool head_conflict;	       /* another device changed the store's head: nothing

@@ -20,6 +20,7 @@ static const char *const fault_names[FAULT_NSITES] = {"alloc", "cache", "journal
 static struct {
 	uint64_t seed, ppm, after, max, slot;
 	bool has_slot;
+	char die[32];	/* fault_die's point; "" none */
 	unsigned sites; /* 1 << enum fault_site */
 } fault_cfg = {.seed = 1, .max = UINT64_MAX};
 
@@ -82,6 +83,12 @@ static int fault_token(char *tok, bool *in_sites)
 		return fault_number(eq + 1, &fault_cfg.after);
 	if (strcmp(tok, "max") == 0)
 		return fault_number(eq + 1, &fault_cfg.max);
+	if (strcmp(tok, "die") == 0) {
+		if (strlen(eq + 1) >= sizeof(fault_cfg.die))
+			return -EINVAL;
+		strcpy(fault_cfg.die, eq + 1);
+		return 0;
+	}
 	if (strcmp(tok, "slot") == 0) {
 		fault_cfg.has_slot = true;
 		return fault_number(eq + 1, &fault_cfg.slot);
@@ -123,6 +130,16 @@ bool fault_slot(uint32_t *slot)
 		return false;
 	*slot = (uint32_t)fault_cfg.slot;
 	log_msg(LOG_WARNING, "fault injection: history slot %" PRIu32 " s (a test's)", *slot);
+	return true;
+}
+
+bool fault_die(const char *point)
+{
+	static atomic_bool died;
+
+	if (!fault_cfg.die[0] || strcmp(point, fault_cfg.die) != 0 || atomic_exchange(&died, true))
+		return false;
+	log_msg(LOG_WARNING, "fault injection: the process ends at %s", point);
 	return true;
 }
 

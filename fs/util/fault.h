@@ -14,7 +14,7 @@
  * crypto (or all) may fire, separated by ',' or '+'; after: calls to let
  * pass first; max: stop after this many faults (default unlimited); slot:
  * the history's first-tier slot in seconds (fault_slot; no fault fires for
- * it).
+ * it); die: a named point where the process ends (fault_die).
  * Thread-safe: one atomic call counter; the decision for call n is a hash of
  * (seed, n). */
 #ifndef SEALFS_FAULT_H
@@ -47,6 +47,10 @@ bool fault_fire_at(enum fault_site site, const char *func);
  * seconds (0: every commit is a retained head), so the mount tests get one
  * retained head per commit. True (and *slot set) when given. */
 bool fault_slot(uint32_t *slot);
+/* Test-only: SEALFS_FAULT "die=POINT" makes fault_die(POINT) true (logged),
+ * once: the caller then ends the process at that point, as a crash would
+ * (a kill between two steps no signal can time). Not armed by fault_arm. */
+bool fault_die(const char *point);
 #else
 #define FAULT_INJECTION 0
 static inline int fault_setup(void) { return 0; }
@@ -60,6 +64,11 @@ static inline bool fault_fire(enum fault_site site)
 static inline bool fault_slot(uint32_t *slot)
 {
 	(void)slot;
+	return false;
+}
+static inline bool fault_die(const char *point)
+{
+	(void)point;
 	return false;
 }
 #endif

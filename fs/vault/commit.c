@@ -749,9 +749,19 @@ int commit_reserve_seq(struct commit *c, uint64_t above, uint64_t newest, uint64
 	return r;
 }
 
-int commit_quiet(struct commit *c, uint64_t seq, const uint8_t parent[32], int (*fn)(void *ctx),
-		 void *ctx)
+/* The head template after a refresh: parent, and head's window. */
+static void commit_quiet_tmpl(struct tree *t, const struct dirobj_head *head,
+			      const uint8_t parent[32])
 {
+	memcpy(t->head_tmpl.parent, parent, sizeof(t->head_tmpl.parent));
+	t->head_tmpl.keep = head->keep;
+	t->head_tmpl.grace = head->grace;
+}
+
+int commit_quiet(struct commit *c, const struct dirobj_head *head, const uint8_t parent[32],
+		 int (*fn)(void *ctx), void *ctx)
+{
+	struct history *nh = NULL;
 	uint64_t *seqs = NULL;
 	size_t n = 0;
 	int r;
@@ -759,17 +769,24 @@ int commit_quiet(struct commit *c, uint64_t seq, const uint8_t parent[32], int (
 	pthread_mutex_lock(&c->lock);
 	r = journal_list(&seqs, &n, c->journal);
 	if (r == 0 && (n > 0 || c->head || c->nobjs))
-		r = -EAGAIN; /* a commit is waiting for the store or half made */
+		r = -EAGAIN;   /* a commit is waiting for the store or half made */
+	if (r == 0 && c->hist) /* the store's retained heads go on from head's */
+		r = history_reopen(&nh, c->hist, head);
 	if (r == 0)
 		r = fn(ctx);
 	if (r == 0) {
-		if (c->seq < seq)
-			c->seq = seq;
+		if (c->seq < head->seq)
+			c->seq = head->seq;
 		if (c->tree->cctx.format >= 2)
-			memcpy(c->tree->head_tmpl.parent, parent,
-			       sizeof(c->tree->head_tmpl.parent));
+			commit_quiet_tmpl(c->tree, head, parent);
+		if (nh) {
+			history_free(c->hist);
+			c->hist = nh;
+			nh = NULL;
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	history_free(nh);
 	free(seqs);
 	return r;
 }

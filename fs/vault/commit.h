@@ -69,10 +69,12 @@ uint64_t commit_seq(struct commit *c);
 int commit_reserve_seq(struct commit *c, uint64_t above, uint64_t newest, uint64_t *out);
 /* Runs fn(ctx) under commit_lock when no commit is pending (no journal
  * record, nothing half made), else -EAGAIN; fn's error is returned. After
- * fn succeeded the next commit takes a seq above seq and, in format 2, names
- * parent (the hash of the store's head the tree now shows) as its parent.
- * For fs/vault/poll_head.c, which refreshes the tree to another device's head. */
-int commit_quiet(struct commit *c, uint64_t seq, const uint8_t parent[32], int (*fn)(void *ctx),
-		 void *ctx);
+ * fn succeeded the next commit takes a seq above head's and, in format 2,
+ * names parent (the hash of head, the store's head the tree now shows) as
+ * its parent and goes on with head's history (read before fn, through the
+ * cache: its errors are returned and fn is not run) and window. For
+ * fs/vault/poll_head.c, which refreshes the tree to another device's head. */
+int commit_quiet(struct commit *c, const struct dirobj_head *head, const uint8_t parent[32],
+		 int (*fn)(void *ctx), void *ctx);
 
 #endif

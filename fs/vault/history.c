@@ -129,6 +129,11 @@ int history_open(struct history **out, const struct dirobj_head *head, const str
 	return 0;
 }
 
+int history_reopen(struct history **out, const struct history *old, const struct dirobj_head *head)
+{
+	return history_open(out, head, &old->io);
+}
+
 void history_free(struct history *h)
 {
 	if (!h)

@@ -125,6 +125,11 @@ void history_out_free(struct history_out *o);
  * -ENOMEM, the reader's errors, -EBADMSG. */
 int history_open(struct history **out, const struct dirobj_head *head, const struct history_io *io);
 void history_free(struct history *h);
+/* The history of head (another device's, the tree now showing it: a poll's
+ * refresh) read through old's reader: a new one, as history_open. The
+ * committer's own history (old) never goes on over a head it did not build
+ * on: its next commit would drop the store's retained heads. */
+int history_reopen(struct history **out, const struct history *old, const struct dirobj_head *head);
 
 /* Before a commit takes tree_lock: when thinning is due at now (commit time,
  * seconds), decides which retained heads it drops and reads their records

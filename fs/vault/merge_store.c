@@ -18,6 +18,8 @@
 #include "commit.h"
 #include "log.h"
 #include "merge.h"
+#include "merge_gc.h"
+#include "merge_hist.h"
 #include "meta.h"
 #include "seal.h"
 #include "tree.h"
@@ -41,6 +43,9 @@ static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
 		return r;
 	r = seal_open_dir(out, sealed, len, e->id, &e->ref, m->vault_id, m->meta_key, m->format);
 	free(sealed);
+	for (size_t i = 0; r == 0 && i < out->nentries; i++)
+		if (out->entries[i].type == DIROBJ_HARDLINK)
+			m->saw_links = true;
 	return r;
 }
 
@@ -208,22 +213,96 @@ static int ms_seal_dirs(struct merge_store *m, struct merge_result *res, uint64_
 	return 0;
 }
 
-static int ms_seal_head(struct merge_store *m, const struct ms_heads *h, struct merge_result *res,
-			const struct upload_merge_req *req, uint64_t seq,
+/* M's garbage and history (merge_gc.c, merge_hist.c), added to out. */
+static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
+			const struct merge_result *res, const struct dirobj_ref *refs,
+			const struct upload_merge_req *req, struct dirobj_head *head,
 			struct upload_merge_out *out)
 {
+	struct merge_gc_new fresh = {.dirs = res->dirs, .refs = refs, .n = res->ndirs};
+	struct merge_gc_set gone = {0}, seen = {0};
+	struct history_out ho = {0};
+	struct history_io io;
+	int r = merge_gc_diff(&h->r.root, &head->root, &fresh, ms_load, m, &gone, &seen);
+
+	history_io_cache(&io, m->cache, m->vault_id, m->meta_key);
+	if (r == 0) {
+		struct merge_hist_in in = {.remote = &h->r,
+					   .seq = head->seq,
+					   .gone = &gone,
+					   .m_seen = &seen,
+					   .fresh = req->fresh,
+					   .nfresh = req->nfresh,
+					   .io = &io};
+		r = merge_hist_seal(head, &in, &ho);
+	}
+	for (size_t i = 0; r == 0 && i < ho.nobjs; i++) {
+		r = ms_add(out, ho.objs[i].key, ho.objs[i].data, ho.objs[i].len);
+		ho.objs[i].data = NULL; /* ms_add owns it now, or freed it */
+	}
+	history_out_free(&ho);
+	merge_gc_set_free(&gone);
+	merge_gc_set_free(&seen);
+	return r;
+}
+
+/* The merged head: written by this device on the store's head R, whose
+ * history, window and inode table it continues (never the local records'). */
+static int ms_seal_head(struct merge_store *m, const struct ms_heads *h, struct merge_result *res,
+			const struct dirobj_ref *refs, const struct upload_merge_req *req,
+			uint64_t seq, struct upload_merge_out *out)
+{
 	struct dirobj_head head = {0};
+	int r;
 
 	seal_head_carry(&head, &h->l); /* this device writes it */
 	seal_head_hash(head.parent, req->remote, req->remote_len);
 	head.seq = seq;
 	head.root = res->root;
+	head.has_inodes = h->r.has_inodes; /* ms_links: all three agree */
+	head.inodes = h->r.inodes;
 	tree_now(&head.time);
 	out->seq = seq;
-	return seal_head(&out->head, &out->head_len, &head, m->vault_id, m->meta_key, m->format);
+	r = ms_seal_hist(m, h, res, refs, req, &head, out);
+	return r ? r
+		 : seal_head(&out->head, &out->head_len, &head, m->vault_id, m->meta_key,
+			     m->format);
 }
 
 /* ---- the hook ---- */
+
+/* Refuses the merge for hard links, logged once per mount: the uploader
+ * stops as for a format-1 vault (upload.h, -EOPNOTSUPP). */
+static int ms_links_refuse(struct merge_store *m, const char *why)
+{
+	if (!m->links_said)
+		log_msg(LOG_ERR,
+			"merge: files with several names (hard links) cannot be merged yet (%s): "
+			"this device's commits stay in its cache; unmount, then see \"Several "
+			"devices\" in docs/CLI.md",
+			why);
+	m->links_said = true;
+	return -EOPNOTSUPP;
+}
+
+/* The merge matches entries by id, and the names of a file with several
+ * names share one, whose record is in the inode table ("it"), which it does
+ * not merge: it may only carry a table that base, local and remote hold
+ * alike, and only while no directory it reads holds such a name (ms_load
+ * notes them). */
+static int ms_links_agree(struct merge_store *m, const struct ms_heads *h)
+{
+	const struct dirobj_head *b = &h->b, *l = &h->l, *r = &h->r;
+
+	m->saw_links = false;
+	if (!l->has_inodes && !r->has_inodes && !(h->has_base && b->has_inodes))
+		return 0;
+	if (!h->has_base || !b->has_inodes || !l->has_inodes || !r->has_inodes ||
+	    memcmp(b->inodes.store_key, l->inodes.store_key, OBJECT_ID_BYTES) != 0 ||
+	    memcmp(b->inodes.store_key, r->inodes.store_key, OBJECT_ID_BYTES) != 0)
+		return ms_links_refuse(m, "the inode table changed");
+	return 0;
+}
 
 static int ms_open_heads(struct merge_store *m, const struct upload_merge_req *req,
 			 struct ms_heads *h)
@@ -267,19 +346,12 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 	int r;
 
 	r = ms_open_heads(m, req, &h);
-	if (r == 0 && (h.l.has_inodes || h.r.has_inodes || (h.has_base && h.b.has_inodes))) {
-		/* The merge matches entries by id, and the names of a file with
-		 * several names share one; its records are in the inode table,
-		 * which it does not merge yet: the commits wait in the journal. */
-		if (!m->links_said)
-			log_msg(LOG_WARNING,
-				"merge: files with several names (hard links) are "
-				"not merged yet: this device's commits stay in its cache");
-		m->links_said = true;
-		r = -EOPNOTSUPP;
-	}
+	if (r == 0)
+		r = ms_links_agree(m, &h);
 	if (r == 0)
 		r = ms_merge(m, &h, &res);
+	if (m->saw_links && r != -ENOMEM) /* its names share an id: -EINVAL */
+		r = ms_links_refuse(m, "a directory it merges holds one");
 	if (r == -ENOENT && h.has_base) {
 		/* The base's objects are gone from the store and the cache (an
 		 * outage longer than the other device kept them): two-way. */
@@ -287,8 +359,12 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 			"merge: the base's directory objects are gone: merging "
 			"two-way (entries both sides hold differently are kept twice)");
 		h.has_base = false;
-		r = ms_merge(m, &h, &res);
+		r = ms_links_agree(m, &h); /* an inode table needs the base */
+		if (r == 0)
+			r = ms_merge(m, &h, &res);
 	}
+	if (m->saw_links && r != -ENOMEM && r != -EOPNOTSUPP)
+		r = ms_links_refuse(m, "a directory it merges holds one");
 	if (r == 0)
 		r = commit_reserve_seq(c, h.r.seq, req->newest, &seq);
 	for (size_t i = 0; r == 0 && i < res.ncopies; i++) {
@@ -303,7 +379,9 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 	if (r == 0 && res.root_pending)
 		res.root.ref = refs[res.ndirs - 1];
 	if (r == 0)
-		r = ms_seal_head(m, &h, &res, req, seq, out);
+		r = ms_seal_head(m, &h, &res, refs, req, seq, out);
+	if (r == 0 && m->saw_links)
+		r = ms_links_refuse(m, "a directory it merges holds one");
 	out->merged = res.merged;
 	out->conflicts = res.conflicts;
 	free(refs);

@@ -35,6 +35,7 @@ struct merge_store {
 	struct commit *commit;	  /* NULL until the committer exists: -EAGAIN */
 	bool off;		  /* the keys are going: -EAGAIN for good */
 	bool links_said;	  /* the refusal for hard links was logged (merging thread) */
+	bool saw_links;		  /* this merge read a hard-link name (merging thread) */
 };
 
 /* A new context (fields copied from *tmpl but the lock, commit and off);

@@ -171,7 +171,7 @@ int poll_once(struct poll *p)
 		r = -ESTALE;
 	}
 	if (r == 0)
-		r = commit_quiet(p->d.commit, h.head.seq, h.hash, poll_apply, &pr);
+		r = commit_quiet(p->d.commit, &h.head, h.hash, poll_apply, &pr);
 	if (r == 0) {
 		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
 		poll_tell(p, &pr);

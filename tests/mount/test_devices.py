@@ -43,6 +43,14 @@ class TwoDevices(unittest.TestCase):
         finally:
             v.cleanup()
 
+    def test_format2_history_across_devices(self):
+        v = st.Vault("devhist")
+        try:
+            v.init()
+            devices.three_each(self, v)
+        finally:
+            v.cleanup()
+
     def test_format2_second_device_merges(self):
         v = st.Vault("devmerge")
         try:

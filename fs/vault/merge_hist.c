@@ -1,0 +1,212 @@
+/* merge_hist.c - the history and garbage list of a merged head M (merge_hist.h,
+ * docs/INTERNALS.md "Merge"): M continues the store's head R's history, as a
+ * commit on R would. R (another device's head, or this device's merged one,
+ * always a stored head) becomes a head record and the first entry of a new
+ * first page (R's first page copied into it while it has room, else chained);
+ * keep and gr are R's; the garbage list holds what R reached and M does not
+ * ([c, M)), and what this device's pending records stored that M does not
+ * reach ([M, M): no retained head reaches it), with R's replaced first page.
+ * The local records' own history never reaches M. Never writes the store
+ * (objects go to the caller), never lists an object M reaches, never logs. */
+#include "merge_hist.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "history_int.h"
+
+static void mh_ref(struct dirobj_ref *ref, uint64_t seq)
+{
+	randombytes_buf(ref->store_key, OBJECT_ID_BYTES);
+	ref->version = seq;
+	ref->created = seq;
+}
+
+/* R as a head record; *e its history entry. */
+static int mh_archive(const struct merge_hist_in *in, struct histobj_entry *e,
+		      struct history_out *out)
+{
+	unsigned char *data;
+	char *json;
+	size_t len, jlen;
+	int r = dirobj_head_encode(&json, &jlen, in->remote, 2);
+
+	if (r)
+		return r;
+	memset(e, 0, sizeof(*e));
+	mh_ref(&e->rec, in->seq);
+	r = history_seal_record(&data, &len, json, jlen, &e->rec, in->io);
+	sodium_memzero(json, jlen);
+	free(json);
+	if (r)
+		return r;
+	e->seq = in->remote->seq;
+	e->time = in->remote->time;
+	memcpy(e->device, in->remote->device, OBJECT_ID_BYTES);
+	e->size = len;
+	return history_out_add(out, &e->rec, data, len);
+}
+
+/* The new first page: e, then R's first page's entries while it has room
+ * (that page then replaced: *replaced set), else chained to R's page. */
+static int mh_page(const struct merge_hist_in *in, const struct histobj_entry *e,
+		   struct dirobj_ref *first, bool *replaced, struct dirobj_ref *old,
+		   struct history_out *out)
+{
+	const struct dirobj_head *rh = in->remote;
+	struct histobj_page p = {0}, np = {0};
+	unsigned char *data;
+	size_t len;
+	int r = 0;
+
+	*replaced = false;
+	if (rh->has_history)
+		r = history_read_page(&p, &rh->history, in->io);
+	if (r)
+		return r;
+	if (p.n > 0 && p.entries[0].seq >= e->seq) {
+		histobj_page_release(&p);
+		return -EBADMSG; /* R's history holds a head as new as R */
+	}
+	np.entries = malloc((1 + (p.n < HISTORY_PAGE_FILL ? p.n : 0)) * sizeof(*np.entries));
+	if (!np.entries) {
+		histobj_page_release(&p);
+		return -ENOMEM;
+	}
+	np.entries[np.n++] = *e;
+	if (rh->has_history && p.n < HISTORY_PAGE_FILL) {
+		memcpy(np.entries + 1, p.entries, p.n * sizeof(*p.entries));
+		np.n += p.n;
+		np.has_next = p.has_next;
+		np.next = p.next;
+		*replaced = true;
+		*old = rh->history;
+	} else if (rh->has_history) {
+		np.has_next = true;
+		np.next = rh->history;
+	}
+	histobj_page_release(&p);
+	mh_ref(first, in->seq);
+	r = history_seal_page(&data, &len, &np, first, in->io);
+	free(np.entries);
+	return r ? r : history_out_add(out, first, data, len);
+}
+
+static int mh_push(struct histobj_garbage_item **a, size_t *n, size_t *cap,
+		   const uint8_t key[OBJECT_ID_BYTES], uint64_t c, uint64_t d)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 256;
+		struct histobj_garbage_item *p = realloc(*a, nc * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		*a = p;
+		*cap = nc;
+	}
+	memcpy((*a)[*n].key, key, OBJECT_ID_BYTES);
+	(*a)[*n].created = c;
+	(*a)[(*n)++].dropped = d;
+	return 0;
+}
+
+static int mh_item_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
+
+/* Every triple of M's list, sorted, each key once (the union of its
+ * intervals), none of them an object M reaches. */
+static int mh_items(const struct merge_hist_in *in, const struct dirobj_ref *old_page,
+		    struct histobj_garbage_item **out, size_t *nout)
+{
+	struct histobj_garbage_item *a = NULL;
+	size_t n = 0, cap = 0, k = 0;
+	uint64_t seq = in->seq;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < in->gone->n; i++) {
+		uint64_t c = in->gone->a[i].created;
+		r = mh_push(&a, &n, &cap, in->gone->a[i].key, c < seq ? c : 0, seq);
+	}
+	for (size_t i = 0; r == 0 && i < in->nfresh; i++)
+		if (!merge_gc_set_has(in->m_seen, in->fresh[i]))
+			r = mh_push(&a, &n, &cap, in->fresh[i], seq, seq);
+	if (r == 0 && old_page)
+		r = mh_push(&a, &n, &cap, old_page->store_key, seq, seq);
+	if (r) {
+		free(a);
+		return r;
+	}
+	if (n > 1)
+		qsort(a, n, sizeof(*a), mh_item_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct histobj_garbage_item *last = k ? &a[k - 1] : NULL;
+		if (last && memcmp(last->key, a[i].key, OBJECT_ID_BYTES) == 0) {
+			last->created = a[i].created < last->created ? a[i].created : last->created;
+			continue;
+		}
+		a[k++] = a[i];
+	}
+	*out = a;
+	*nout = k;
+	return 0;
+}
+
+/* Seals items in chunks of HISTOBJ_GARBAGE_MAX from the last, each naming
+ * the next; *first: the first chunk's ref. */
+static int mh_seal_list(const struct merge_hist_in *in, const struct histobj_garbage_item *items,
+			size_t n, struct dirobj_ref *first, struct history_out *out)
+{
+	struct dirobj_ref ref = {.version = 0};
+	bool has_next = false;
+	int r = 0;
+
+	for (size_t k = (n + HISTOBJ_GARBAGE_MAX - 1) / HISTOBJ_GARBAGE_MAX; r == 0 && k > 0; k--) {
+		size_t from = (k - 1) * HISTOBJ_GARBAGE_MAX;
+		struct histobj_garbage g = {
+		    .items = (struct histobj_garbage_item *)items + from,
+		    .n = n - from < HISTOBJ_GARBAGE_MAX ? n - from : HISTOBJ_GARBAGE_MAX,
+		    .has_next = has_next,
+		    .next = ref};
+		struct dirobj_ref mine;
+		unsigned char *data;
+		size_t len;
+
+		mh_ref(&mine, in->seq);
+		r = history_seal_garbage(&data, &len, &g, &mine, in->io);
+		if (r == 0)
+			r = history_out_add(out, &mine, data, len);
+		ref = mine;
+		has_next = true;
+	}
+	*first = ref;
+	return r;
+}
+
+int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struct history_out *out)
+{
+	struct histobj_garbage_item *items = NULL;
+	struct dirobj_ref old = {.version = 0};
+	struct histobj_entry e;
+	bool replaced = false;
+	size_t n = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	m->keep = in->remote->keep;
+	m->grace = in->remote->grace;
+	m->has_history = m->has_garbage = false;
+	r = mh_archive(in, &e, out);
+	if (r == 0)
+		r = mh_page(in, &e, &m->history, &replaced, &old, out);
+	m->has_history = r == 0;
+	if (r == 0)
+		r = mh_items(in, replaced ? &old : NULL, &items, &n);
+	if (r == 0 && n > 0)
+		r = mh_seal_list(in, items, n, &m->garbage, out);
+	m->has_garbage = r == 0 && n > 0;
+	free(items);
+	if (r)
+		history_out_free(out);
+	return r;
+}

@@ -1,0 +1,27 @@
+/* merge_hist.h - the history and garbage list of a merged head
+ * (fs/vault/merge_hist.c; docs/INTERNALS.md "Merge", docs/FORMAT.md
+ * "History", "Garbage lists"). Seals objects, never stores them. Internal
+ * to fs/vault. */
+#ifndef SEALFS_MERGE_HIST_H
+#define SEALFS_MERGE_HIST_H
+
+#include "history.h"
+#include "merge_gc.h"
+
+struct merge_hist_in {
+	const struct dirobj_head *remote;	 /* R: the store's head M replaces */
+	uint64_t seq;				 /* M's */
+	const struct merge_gc_set *gone;	 /* what R reaches and M does not (sorted) */
+	const struct merge_gc_set *m_seen;	 /* merge_gc_diff: M's objects R does not reach */
+	const uint8_t (*fresh)[OBJECT_ID_BYTES]; /* what this device's pending records stored */
+	size_t nfresh;
+	const struct history_io *io; /* reads R's first page; seals */
+};
+
+/* Fills m's keep, gr, hist and g (every other member the caller's) and
+ * seals the objects they name into *out (new; history_out_free): R's head
+ * record, the new first page, the garbage list. 0, -ENOMEM, -EBADMSG (R's
+ * history is not older than R), the reader's errors. */
+int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struct history_out *out);
+
+#endif

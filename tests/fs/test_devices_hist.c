@@ -1,0 +1,332 @@
+/* test_devices_hist.c - several devices and the history of a format-2
+ * vault (docs/INTERNALS.md "Merge", "History and deferred deletion"), through
+ * the engine a mount opens: two caches over one local store.
+ * - two devices each write three files (a commit each) over one head; the
+ *   second device's upload merges: the merged head continues the store's
+ *   history (the other device's heads are retained, this device's local
+ *   history never reaches the store), and `fsck --all-heads` finds no orphan
+ *   and nothing missing;
+ * - churn on one file from both devices (merges both ways, a poll's refresh,
+ *   commits on the refreshed tree): still no orphan, and the versions of the
+ *   file in the retained heads come from both devices;
+ * - an object this device's own history calls dead (reached only by a
+ *   superseded head of its own) that the other device's head still reaches
+ *   survives the merge (no grace deletion after a merged round) and, in a
+ *   fault-injection build, a crash right after the merged head went in
+ *   (SEALFS_FAULT die=merged-finish: the next mount finds the records at or
+ *   below the stored seq and must not delete their garbage either). */
+#include <sys/wait.h>
+
+#include "fault.h"
+#include "fs_test.h"
+#include "fsck.h"
+#include "history_view.h"
+#include "poll_head.h"
+
+static int open_dev(struct fmount *m, struct fenv *e, const char *name)
+{
+	struct engine_opts o = {.device_name = name};
+	char err[256];
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->cache_dir, sizeof(m->cache_dir), "%s/%s", e->root, name);
+	o.cache_dir = m->cache_dir;
+	r = engine_open(&m->eng, e->store, e->cfg, e->keys, &o, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "engine_open: %d %s\n", r, err);
+		return r;
+	}
+	m->cache = m->eng.cache;
+	m->tree = m->eng.tree;
+	m->commit = m->eng.commit;
+	m->up = m->eng.up;
+	m->tree->head_slot = 0; /* every commit a retained head */
+	return 0;
+}
+
+static int put(struct fmount *m, const char *name, const char *text)
+{
+	return fwrite_file(m->tree, m->tree->root, name, text, strlen(text), NULL);
+}
+
+static void report_cb(void *arg, const struct fsck_problem *p)
+{
+	(*(size_t *)arg)++;
+	fprintf(stderr, "fsck: kind %d key %s\n", (int)p->kind, p->key ? p->key : "");
+}
+
+/* fsck --all-heads (no repair): every object in the store reached by a
+ * retained head or listed in a retained head's garbage list, nothing
+ * missing or damaged. */
+static void check_all_heads(struct fenv *e, const char *when)
+{
+	size_t problems = 0;
+	struct fsck_opts o = {.all_heads = true, .report = report_cb, .arg = &problems};
+	struct fsck_result res;
+	char err[256];
+
+	CHECK_RC(fsck_run(e->store, e->cfg, e->keys, &o, &res, err, sizeof(err)), 0);
+	CHECKF(res.n.orphans == 0, "%s: %llu orphans", when, (unsigned long long)res.n.orphans);
+	CHECKF(res.n.damaged == 0 && res.n.missing == 0, "%s: %llu damaged, %llu missing", when,
+	       (unsigned long long)res.n.damaged, (unsigned long long)res.n.missing);
+	CHECKF(problems == 0, "%s: fsck reported %zu problems", when, problems);
+	CHECKF(res.n.heads > 1, "%s: %llu heads walked", when, (unsigned long long)res.n.heads);
+}
+
+/* The devices that wrote the versions of path in the retained heads:
+ * bit 0 laptop, bit 1 desktop. */
+static unsigned version_devices(struct fenv *e, const char *path, size_t *nver)
+{
+	struct history_view *v = NULL;
+	struct history_version *ver = NULL;
+	unsigned bits = 0;
+
+	*nver = 0;
+	CHECK_RC(history_view_open(&v, e->store, e->cfg, e->keys), 0);
+	if (v)
+		CHECK_RC(history_view_versions(v, path, &ver, nver), 0);
+	for (size_t i = 0; ver && i < *nver; i++) {
+		if (strcmp(ver[i].device_name, "laptop") == 0)
+			bits |= 1;
+		if (strcmp(ver[i].device_name, "desktop") == 0)
+			bits |= 2;
+	}
+	free(ver);
+	history_view_free(v);
+	return bits;
+}
+
+/* The lead's case: A and B write three files each (a commit per file) over
+ * one head; B's upload merges. A's heads must stay retained. */
+static void test_three_each(void)
+{
+	struct fenv e;
+	struct fmount a, b;
+	struct upload_stats st;
+	char name[32];
+
+	if (fenv_init(&e) != 0)
+		return;
+	CHECK_RC(open_dev(&a, &e, "laptop"), 0);
+	CHECK_RC(open_dev(&b, &e, "desktop"), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "a%d", i);
+		CHECK_RC(put(&a, name, "from a"), 0);
+		CHECK_RC(fcommit(&a), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "b%d", i);
+		CHECK_RC(put(&b, name, "from b"), 0);
+		CHECK_RC(commit_run(b.commit), 0);
+	}
+	CHECK_RC(upload_flush(b.up, TEST_FLUSH_MS), 0);
+	upload_stats(&st, b.up);
+	CHECK_RC(st.merges, 1);
+	fmount_close(&b);
+	fmount_close(&a);
+	check_all_heads(&e, "three each");
+	fenv_free(&e);
+}
+
+static struct poll *poll_of(struct fenv *e, struct fmount *m)
+{
+	struct poll_deps d = {.store = e->store,
+			      .tree = m->tree,
+			      .commit = m->commit,
+			      .up = m->up,
+			      .cfg = e->cfg,
+			      .meta_key = e->keys->meta,
+			      .wait_ms = TEST_FLUSH_MS};
+	return poll_new(&d);
+}
+
+/* Both devices rewrite one file in turns (each round: A's commit goes in,
+ * B's merges; then A, whose base is stale, merges too), a poll refreshes A,
+ * A commits on what it shows. */
+static void test_churn(void)
+{
+	struct fenv e;
+	struct fmount a, b;
+	struct poll *pa;
+	char text[64];
+	size_t nver = 0;
+	unsigned bits;
+
+	if (fenv_init(&e) != 0)
+		return;
+	CHECK_RC(open_dev(&a, &e, "laptop"), 0);
+	CHECK_RC(put(&a, "shared", "first"), 0);
+	CHECK_RC(fcommit(&a), 0);
+	CHECK_RC(open_dev(&b, &e, "desktop"), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "a's round %d", i);
+		CHECK_RC(put(&a, "shared", text), 0);
+		CHECK_RC(put(&a, "a-own", text), 0);
+		CHECK_RC(fcommit(&a), 0);
+		snprintf(text, sizeof(text), "b's round %d", i);
+		CHECK_RC(put(&b, "shared", text), 0);
+		CHECK_RC(put(&b, "b-own", text), 0);
+		CHECK_RC(fcommit(&b), 0);
+	}
+	check_all_heads(&e, "churn");
+	pa = poll_of(&e, &a);
+	CHECK(pa != NULL);
+	CHECK_RC(pa ? poll_once(pa) : -1, 1);
+	CHECK_RC(put(&a, "shared", "a after the refresh"), 0);
+	CHECK_RC(fcommit(&a), 0);
+	CHECK_RC(put(&a, "shared", "a again"), 0);
+	CHECK_RC(fcommit(&a), 0);
+	poll_free(pa);
+	check_all_heads(&e, "after a refresh");
+	bits = version_devices(&e, "shared", &nver);
+	CHECKF(bits == 3, "versions of shared from devices %#x (%zu versions)", bits, nver);
+	CHECKF(nver >= 6, "%zu versions of shared", nver);
+	fmount_close(&b);
+	fmount_close(&a);
+	check_all_heads(&e, "churn, closed");
+	fenv_free(&e);
+}
+
+/* B stores f, A builds on that head and writes g, B rewrites f within one
+ * slot: f's first segment is dead for B's history (its head superseded) but
+ * A's head reaches it. Grace 0 on both: any deletion would be at once. */
+static void dead_setup(struct fenv *e, struct fmount *a, struct fmount *b)
+{
+	CHECK_RC(open_dev(b, e, "desktop"), 0);
+	b->tree->head_slot = 1000000; /* both of B's commits in one slot */
+	b->tree->head_tmpl.grace = 0;
+	CHECK_RC(put(b, "f", "b's first"), 0);
+	CHECK_RC(fcommit(b), 0);
+	CHECK_RC(open_dev(a, e, "laptop"), 0);
+	a->tree->head_tmpl.grace = 0;
+	CHECK_RC(put(a, "g", "from a"), 0);
+	CHECK_RC(fcommit(a), 0);
+}
+
+static void check_a_reads_f(struct fmount *a)
+{
+	struct inode *ino;
+	char buf[64] = {0};
+
+	CHECK_RC(fpath(a->tree, "f", &ino), 0);
+	CHECK_RC(tree_open_file(a->tree, ino, false), 0);
+	CHECK_RC(tree_read(a->tree, ino, buf, sizeof(buf) - 1, 0), 9);
+	CHECK(strcmp(buf, "b's first") == 0);
+	tree_release_file(a->tree, ino);
+}
+
+static void test_dead_after_merge(void)
+{
+	struct fenv e;
+	struct fmount a, b;
+	struct upload_stats st;
+
+	if (fenv_init(&e) != 0)
+		return;
+	dead_setup(&e, &a, &b);
+	CHECK_RC(put(&b, "f", "b's second"), 0);
+	CHECK_RC(fcommit(&b), 0);
+	upload_stats(&st, b.up);
+	CHECK_RC(st.merges, 1);
+	usleep(500 * 1000); /* the uploader's idle deletions (grace 0) */
+	check_all_heads(&e, "dead after a merge");
+	check_a_reads_f(&a); /* A's tree still shows its own head */
+	fmount_close(&b);
+	fmount_close(&a);
+	fenv_free(&e);
+}
+
+/* Ends the process at point (SEALFS_FAULT=die=point) from now on. */
+static void die_at(const char *point)
+{
+	char env[64];
+
+	snprintf(env, sizeof(env), "die=%s", point);
+	setenv("SEALFS_FAULT", env, 1);
+	fault_setup();
+}
+
+/* Runs fn in a child process; its exit status (137: a die point). */
+static int in_child(void (*fn)(struct fenv *), struct fenv *e)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0) {
+		fn(e);
+		_exit(0); /* no die point was reached */
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* B stores f, then rewrites it in the same slot (the first head
+ * superseded: its segment dead for B); the process ends as the upload of
+ * the second commit begins, which waits in the journal. */
+static void crash_b_commit(struct fenv *e)
+{
+	struct fmount b;
+
+	if (open_dev(&b, e, "desktop") != 0)
+		_exit(1);
+	b.tree->head_slot = 1000000;
+	b.tree->head_tmpl.grace = 0;
+	if (put(&b, "f", "b's first") != 0 || fcommit(&b) != 0)
+		_exit(1);
+	die_at("round");
+	if (put(&b, "f", "b's second") != 0 || commit_run(b.commit) != 0)
+		_exit(1);
+	sleep(10); /* the uploader's round ends the process */
+	_exit(2);
+}
+
+/* B mounts again and merges; the process ends right after the merged head
+ * and the pin went in, before its records are removed. */
+static void crash_b_merge(struct fenv *e)
+{
+	struct fmount b;
+
+	die_at("merged-finish");
+	if (open_dev(&b, e, "desktop") != 0)
+		_exit(1);
+	(void)upload_flush(b.up, TEST_FLUSH_MS);
+	_exit(2);
+}
+
+/* As test_dead_after_merge across crashes: B's second commit waits in its
+ * journal while A builds on B's first head; B's next mount merges and ends
+ * right after; its third mount finishes the round (records at or below the
+ * stored seq): their garbage must not be deleted. */
+static void test_dead_after_crash(void)
+{
+	struct fenv e;
+	struct fmount a, b;
+
+	if (!FAULT_INJECTION || fenv_init(&e) != 0)
+		return;
+	CHECK_RC(in_child(crash_b_commit, &e), 137);
+	CHECK_RC(open_dev(&a, &e, "laptop"), 0);
+	a.tree->head_tmpl.grace = 0;
+	CHECK_RC(put(&a, "g", "from a"), 0);
+	CHECK_RC(fcommit(&a), 0);
+	CHECK_RC(in_child(crash_b_merge, &e), 137);
+	CHECK_RC(open_dev(&b, &e, "desktop"), 0);
+	CHECK_RC(upload_flush(b.up, TEST_FLUSH_MS), 0);
+	usleep(500 * 1000);
+	check_all_heads(&e, "dead after a crash");
+	check_a_reads_f(&a);
+	fmount_close(&b);
+	fmount_close(&a);
+	fenv_free(&e);
+}
+
+int main(void)
+{
+	test_three_each();
+	test_churn();
+	test_dead_after_merge();
+	test_dead_after_crash();
+	return check_done("devices_hist");
+}
