@@ -14,7 +14,9 @@
  *   survives the merge (no grace deletion after a merged round) and, in a
  *   fault-injection build, a crash right after the merged head went in
  *   (SEALFS_FAULT die=merged-finish: the next mount finds the records at or
- *   below the stored seq and must not delete their garbage either). */
+ *   below the stored seq and must not delete their garbage either);
+ * - a merge at the next mount without CACHE/base-head (two-way) continues
+ *   the history too. */
 #include <sys/wait.h>
 
 #include "fault.h"
@@ -322,11 +324,39 @@ static void test_dead_after_crash(void)
 	fenv_free(&e);
 }
 
+/* The crash window at the next mount: B's commit waits in its journal, A
+ * writes, and CACHE/base-head is gone, so B's next mount merges two-way:
+ * the merged head still continues the store's history. */
+static void test_two_way_at_mount(void)
+{
+	struct fenv e;
+	struct fmount a, b;
+	char path[sizeof(b.cache_dir) + 32];
+	size_t nver = 0;
+
+	if (!FAULT_INJECTION || fenv_init(&e) != 0)
+		return;
+	CHECK_RC(in_child(crash_b_commit, &e), 137);
+	CHECK_RC(open_dev(&a, &e, "laptop"), 0);
+	CHECK_RC(put(&a, "f", "a's edit"), 0);
+	CHECK_RC(fcommit(&a), 0);
+	snprintf(path, sizeof(path), "%s/desktop/base-head", e.root);
+	CHECK_RC(unlink(path), 0);
+	CHECK_RC(open_dev(&b, &e, "desktop"), 0);
+	CHECK_RC(upload_flush(b.up, TEST_FLUSH_MS), 0);
+	fmount_close(&b);
+	fmount_close(&a);
+	check_all_heads(&e, "two-way at mount");
+	CHECK_RC(version_devices(&e, "f", &nver), 3);
+	fenv_free(&e);
+}
+
 int main(void)
 {
 	test_three_each();
 	test_churn();
 	test_dead_after_merge();
 	test_dead_after_crash();
+	test_two_way_at_mount();
 	return check_done("devices_hist");
 }
