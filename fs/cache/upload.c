@@ -696,6 +696,7 @@ void upload_stop(struct upload *u)
 	pthread_mutex_unlock(&u->lock);
 	pthread_join(u->thread, NULL);
 	upload_dead_free(u);
+	free(u->stray);
 	pthread_cond_destroy(&u->cond);
 	pthread_cond_destroy(&u->done);
 	pthread_mutex_destroy(&u->lock);

@@ -99,6 +99,10 @@ struct upload {
 	uint64_t put_upto;
 	/* Thread only: records up to it were merged (CACHE/merged-upto). */
 	uint64_t merged_upto;
+	/* Thread only: objects a merge stored whose head did not go in (another
+	 * device wrote first): the next merged head lists them as garbage. */
+	uint8_t (*stray)[OBJECT_ID_BYTES];
+	size_t nstray;
 	struct upload_dead *gq;
 	size_t ngq;
 };

@@ -80,8 +80,8 @@ static int upload_mark_merged(struct upload *u, uint64_t seq)
 bool upload_rec_merged(const struct upload *u, uint64_t seq) { return seq <= u->merged_upto; }
 
 /* What the batch's records not yet stored put (or may have put) into the
- * store: their segments and objects. The merged head lists those it does
- * not reach as garbage. */
+ * store: their segments and objects, and the objects of merges whose head
+ * did not go in. The merged head lists those it does not reach as garbage. */
 static int upload_fresh(const struct upload *u, const struct journal_batch *b,
 			uint8_t (**out)[OBJECT_ID_BYTES], size_t *n)
 {
@@ -90,9 +90,11 @@ static int upload_fresh(const struct upload *u, const struct journal_batch *b,
 
 	for (size_t i = 0; i < b->n; i++)
 		max += b->recs[i].nsegs + b->recs[i].nobjs;
-	a = malloc((max ? max : 1) * OBJECT_ID_BYTES);
+	a = malloc((max + u->nstray + 1) * OBJECT_ID_BYTES);
 	if (!a)
 		return -ENOMEM;
+	memcpy(a, u->stray, u->nstray * OBJECT_ID_BYTES);
+	k = u->nstray;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct journal_record *rec = &b->recs[i];
 		if (rec->seq <= u->stored_seq)
@@ -151,6 +153,22 @@ static int upload_merge_objs(struct upload *u, const struct upload_merge_out *mo
 
 /* One try: the store's head now, the hook's merge onto it, its objects,
  * the merged head by compare-and-swap on the version read. */
+/* A merge whose head did not go in: its objects may be in the store. Out
+ * of memory they stay orphans (fsck --repair). */
+static void upload_stray(struct upload *u, const struct upload_merge_out *mo)
+{
+	uint8_t(*p)[OBJECT_ID_BYTES];
+
+	if (mo->nobjs == 0)
+		return;
+	p = realloc(u->stray, (u->nstray + mo->nobjs) * OBJECT_ID_BYTES);
+	if (!p)
+		return;
+	u->stray = p;
+	for (size_t i = 0; i < mo->nobjs; i++)
+		memcpy(u->stray[u->nstray++], mo->objs[i].key, OBJECT_ID_BYTES);
+}
+
 static int upload_merge_once(struct upload *u, const struct journal_batch *b, enum head_cas cas)
 {
 	const struct journal_record *last = &b->recs[b->n - 1];
@@ -188,9 +206,13 @@ static int upload_merge_once(struct upload *u, const struct journal_batch *b, en
 	if (r == 0)
 		r = head_put(u->store, mo.head, mo.head_len, cas, &ver);
 	if (r) {
+		upload_stray(u, &mo);
 		upload_merge_out_release(&mo);
 		return r;
 	}
+	free(u->stray);
+	u->stray = NULL;
+	u->nstray = 0;
 	u->head_ver = ver;
 	upload_merge_out_release(&u->put);
 	u->put = mo;
