@@ -93,7 +93,8 @@ static int upload_fresh(const struct upload *u, const struct journal_batch *b,
 	a = malloc((max + u->nstray + 1) * OBJECT_ID_BYTES);
 	if (!a)
 		return -ENOMEM;
-	memcpy(a, u->stray, u->nstray * OBJECT_ID_BYTES);
+	if (u->nstray > 0)
+		memcpy(a, u->stray, u->nstray * OBJECT_ID_BYTES);
 	k = u->nstray;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct journal_record *rec = &b->recs[i];

@@ -319,7 +319,8 @@ static void history_adopt_pages(struct history *h)
 
 	h->adopt = NULL;
 	memcpy(p, h->new_pages, h->new_npages * sizeof(*p));
-	memcpy(p + h->new_npages, h->pages + h->new_upto, keep * sizeof(*p));
+	if (keep > 0) /* h->pages is NULL for an empty history */
+		memcpy(p + h->new_npages, h->pages + h->new_upto, keep * sizeof(*p));
 	for (size_t i = 0; i < h->new_upto; i++)
 		free(h->pages[i].e);
 	free(h->pages);
