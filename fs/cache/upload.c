@@ -43,7 +43,7 @@ struct upload_round {
 	struct journal_batch b; /* every pending record */
 	struct upload_job *jobs;
 	size_t njobs;
-	bool merged; /* its head was merged with another device's */
+	bool merged;		       /* its head was merged with another device's */
 	struct upload_dead_round dead; /* the records' dead entries (upload_dead.c) */
 };
 
@@ -427,8 +427,8 @@ static void upload_idle_wait(struct upload *u)
 			next = upload_now_s(CLOCK_REALTIME) + UPLOAD_BACKOFF_MAX_MS / 1000;
 		pthread_mutex_lock(&u->lock);
 	}
-	if (u->work || u->stop)
-		return;
+	if (u->stop || (u->work && !u->conflict))
+		return; /* (with a conflict, work waits: the caller would spin) */
 	if (next == 0 || u->conflict) {
 		pthread_cond_wait(&u->cond, &u->lock);
 		return;
