@@ -60,9 +60,9 @@ struct upload_stats {
 	int64_t last_merge_time; /* CLOCK_REALTIME seconds of the last (0: none) */
 	uint64_t last_merged;	 /* its entries merged (merge_result.merged) */
 	uint64_t last_conflicts; /* its conflict names and copies */
-	uint64_t put_objects;  /* objects (not heads) the store took */
-	uint64_t put_heads;    /* heads the store took */
-	uint64_t dropped;      /* dead objects never stored: deleted from the cache */
+	uint64_t put_objects;	 /* objects (not heads) the store took */
+	uint64_t put_heads;	 /* heads the store took */
+	uint64_t dropped;	 /* dead objects never stored: deleted from the cache */
 };
 
 /* What a merge hook gets: three sealed heads (borrowed for the call). base:
