@@ -1,9 +1,9 @@
 """Set-user-ID and set-group-ID are cleared where the kernel would clear them,
 now that sealfs takes that job over (FUSE_HANDLE_KILLPRIV_V2, fs/daemon/fuse_io.c,
-issue #18): a write, a truncate or an O_TRUNC open by a process without
-CAP_FSETID, and any chown, clear S_ISUID, and S_ISGID when group-execute is
-set; a writer with CAP_FSETID keeps them, and set-group-ID without
-group-execute stays. The mode must be right at once (the kernel's cached
+issue #18): a write, a truncate, a fallocate or an O_TRUNC open by a
+process without CAP_FSETID, and any chown, clear S_ISUID, and S_ISGID when
+group-execute is set; a writer with CAP_FSETID keeps them, and set-group-ID
+without group-execute stays. The mode must be right at once (the kernel's cached
 attributes are invalidated: a WRITE or OPEN reply carries none) and after a
 remount (committed), and the bytes written must be there.
 
@@ -32,6 +32,7 @@ CASES = [
     ("chown", 0o6755, "root:chown", 0o0755),
     ("sgid-no-gx", 0o2745, "append", 0o2745),
     ("direct-write", 0o6755, "direct", 0o0755),
+    ("fallocate", 0o6755, "fallocate", 0o0755),
 ]
 
 # Run as a child: python3 -c SCRIPT HOW PATH.
@@ -47,6 +48,10 @@ elif how == "otrunc":
     os.close(os.open(p, os.O_WRONLY | os.O_TRUNC))
 elif how == "chown":
     os.chown(p, 0, 0)
+elif how == "fallocate":
+    fd = os.open(p, os.O_WRONLY)
+    os.posix_fallocate(fd, 0, 8192)
+    os.close(fd)
 elif how == "direct":
     fd = os.open(p, os.O_WRONLY | os.O_DIRECT)
     buf = mmap.mmap(-1, 4096)
@@ -61,6 +66,7 @@ EXPECT_BYTES = {
     "otrunc": b"",
     "chown": b"original\n",
     "direct": b"d" * 4096,
+    "fallocate": b"original\n",
 }
 
 
