@@ -8,7 +8,7 @@
  * only after the inode's attributes were refreshed; in exchange this file
  * system clears set-user-ID and set-group-ID itself where the kernel would
  * have: the kernel says so with a flag in the request (WRITE, SETATTR with
- * a size or an owner, OPEN and CREATE with O_TRUNC; an empty SETATTR). The
+ * a size or an owner, OPEN and CREATE with O_TRUNC; a SETATTR left empty). The
  * read hook notes the flag of the request this thread is about to handle
  * (libfuse handles a request on the thread that read it);
  * fuse_io_kill_suidgid applies it.
@@ -50,6 +50,19 @@ static uint32_t fuse_io_u32(const void *buf, size_t n, size_t need, size_t off)
 	return v;
 }
 
+/* Whether a SETATTR with these valid bits asks us to clear suid/sgid. Under
+ * KILLPRIV_V2 the kernel strips its ATTR_KILL_* bits before it sends a
+ * SETATTR and flags only a truncate and a chown with new ids; what is left
+ * of its other kills is a SETATTR with nothing else in it: empty (its own
+ * file_remove_privs, e.g. before a fallocate) or the ctime alone (a
+ * chown(f, -1, -1), which clears set-user-ID on Linux; the kernel's write
+ * back of file times always carries the mtime too). */
+static bool fuse_io_setattr_kills(uint32_t valid)
+{
+	valid &= ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER);
+	return (valid & FATTR_KILL_SUIDGID) || valid == 0 || valid == FATTR_CTIME;
+}
+
 /* Notes what this request asks of us. */
 static void fuse_io_note(const void *buf, size_t n)
 {
@@ -73,13 +86,9 @@ static void fuse_io_note(const void *buf, size_t n)
 		    FUSE_WRITE_KILL_SUIDGID;
 		break;
 	case FUSE_SETATTR:
-		/* An empty SETATTR is the kernel's own kill (file_remove_privs,
-		 * e.g. before a fallocate): with KILLPRIV_V2 it strips the
-		 * ATTR_KILL_* bits and sends nothing else, leaving it to us. */
 		v = fuse_io_u32(buf, n, sizeof(struct fuse_setattr_in),
 				offsetof(struct fuse_setattr_in, valid));
-		v = n >= sizeof(h) + sizeof(struct fuse_setattr_in) &&
-		    (v == 0 || (v & FATTR_KILL_SUIDGID));
+		v = n >= sizeof(h) + sizeof(struct fuse_setattr_in) && fuse_io_setattr_kills(v);
 		break;
 	case FUSE_OPEN:
 		v = fuse_io_u32(buf, n, sizeof(struct fuse_open_in),

@@ -1,11 +1,12 @@
 """Set-user-ID and set-group-ID are cleared where the kernel would clear them,
 now that sealfs takes that job over (FUSE_HANDLE_KILLPRIV_V2, fs/daemon/fuse_io.c,
 issue #18): a write, a truncate, a fallocate or an O_TRUNC open by a
-process without CAP_FSETID, and any chown, clear S_ISUID, and S_ISGID when
-group-execute is set; a writer with CAP_FSETID keeps them, and set-group-ID
-without group-execute stays. The mode must be right at once (the kernel's cached
-attributes are invalidated: a WRITE or OPEN reply carries none) and after a
-remount (committed), and the bytes written must be there.
+process without CAP_FSETID, and any chown (also to -1, -1), clear S_ISUID,
+and S_ISGID when group-execute is set; a writer with CAP_FSETID and a
+utime keep them, and set-group-ID without group-execute stays. The mode
+must be right at once (the kernel's cached attributes are invalidated: a
+WRITE or OPEN reply carries none) and after a remount (committed), and the
+bytes written must be there.
 
 The processes without CAP_FSETID are root with it dropped from the bounding
 set (setpriv), so the test needs root and setpriv; else it skips. Bounded:
@@ -33,6 +34,8 @@ CASES = [
     ("sgid-no-gx", 0o2745, "append", 0o2745),
     ("direct-write", 0o6755, "direct", 0o0755),
     ("fallocate", 0o6755, "fallocate", 0o0755),
+    ("chown-same", 0o6755, "chown-same", 0o0755),
+    ("touch", 0o6755, "root:touch", 0o6755),
 ]
 
 # Run as a child: python3 -c SCRIPT HOW PATH.
@@ -48,6 +51,10 @@ elif how == "otrunc":
     os.close(os.open(p, os.O_WRONLY | os.O_TRUNC))
 elif how == "chown":
     os.chown(p, 0, 0)
+elif how == "chown-same":
+    os.chown(p, -1, -1)
+elif how == "touch":
+    os.utime(p, (5, 7))
 elif how == "fallocate":
     fd = os.open(p, os.O_WRONLY)
     os.posix_fallocate(fd, 0, 8192)
@@ -67,6 +74,8 @@ EXPECT_BYTES = {
     "chown": b"original\n",
     "direct": b"d" * 4096,
     "fallocate": b"original\n",
+    "chown-same": b"original\n",
+    "touch": b"original\n",
 }
 
 
