@@ -154,8 +154,6 @@ int fuse_io_install(struct fuse_session *se)
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
 
-bool fuse_io_killpriv_active(void) { return atomic_load(&fuse_io_state.active); }
-
 int fuse_io_kill_suidgid(struct tree *t, struct inode *ino)
 {
 	struct tree_setattr sa = {.valid = TREE_SET_MODE};

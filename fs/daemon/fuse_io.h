@@ -15,9 +15,6 @@
  * fuse_session_mount, before the loop. 0 or a negative errno. */
 int fuse_io_install(struct fuse_session *se);
 
-/* Whether the kernel accepted KILLPRIV_V2 (after INIT). Thread-safe. */
-bool fuse_io_killpriv_active(void);
-
 /* When the request this thread is handling carries the kernel's "kill
  * suid/sgid" flag (WRITE, SETATTR, OPEN, CREATE), clears them on ino as
  * fuse_io_killed_mode says; else does nothing. Call once per request, from
