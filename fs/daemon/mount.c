@@ -43,6 +43,7 @@
 #include "engine.h"
 #include "errbuf.h"
 #include "fault.h"
+#include "fuse_io.h"
 #include "lock_bus.h"
 #include "log.h"
 #include "mono.h"
@@ -159,6 +160,10 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 				   "mounting on '%s' failed (see the message above; is the FUSE "
 				   "module loaded and /dev/fuse usable?)",
 				   o->mountpoint);
+	/* Not fatal: without it every write costs a GETXATTR round trip. */
+	r = fuse_io_install(m->se);
+	if (r)
+		log_msg(LOG_WARNING, "FUSE custom I/O: %s: writes stay slower", strerror(-r));
 	return 0;
 }
 
