@@ -202,6 +202,30 @@ class History(st.VaultTestCase):
                       p.stdout)
 
 
+class Window(unittest.TestCase):
+    """The retention window: `sealfs init --keep-days/--grace` sets the first
+    head's keep and gr, which `info --unlock` shows."""
+
+    def info(self, v):
+        p = st.sealfs("info", v.store, "--unlock", "--passphrase-file", v.passfile)
+        return [l for l in p.stdout.splitlines() if l.startswith("keeps history:")]
+
+    def test_init_window(self):
+        v = st.Vault("window")
+        try:
+            p = st.sealfs("init", v.store, "--passphrase-file", v.passfile, "--keep-days", "3651",
+                          *st.FAST_KDF, check=False)
+            self.assertEqual(p.returncode, st.EXIT_USAGE, p.stderr)
+            self.assertIn("--keep-days: 3651 is out of range (0 to 3650)", p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(v.store, "sealfs.json")))
+            st.sealfs("init", v.store, "--passphrase-file", v.passfile, "--keep-days", "7",
+                      "--grace", "60", *st.FAST_KDF)
+            self.assertEqual(self.info(v), ["keeps history: 7 days (604800 s); deletes after "
+                                            "a grace of 60 s"])
+        finally:
+            v.cleanup()
+
+
 class Format1Refused(unittest.TestCase):
 
     def test_history_and_restore_refused(self):
