@@ -146,5 +146,6 @@ int cli_fsck_main(int argc, char **argv);    /* cli_fsck.c */
 int cli_upgrade_main(int argc, char **argv); /* cli_upgrade.c */
 int cli_history_main(int argc, char **argv); /* cli_history.c */
 int cli_restore_main(int argc, char **argv); /* cli_restore.c */
+int cli_config_main(int argc, char **argv);  /* cli_config.c */
 
 #endif
