@@ -2,7 +2,8 @@
 vault through a real mount (docs/CLI.md): the versions of a file through
 overwrites, a delete, a rename and a remount; restores of a file next to
 itself, of a deleted file in place, of a deleted folder tree (symlink and
-FIFO inside) with modes and mtimes, with --to and --at; `fsck --all-heads`
+FIFO inside) with modes and mtimes, with --to and --at, of files with two
+names (hard links: as plain files, the content their record holds); `fsck --all-heads`
 clean after the churn; the retention window set by `init --keep-days` and
 changed by `sealfs config` (refused while mounted), followed by the next
 mount's thinning; a format-1 vault refused with exit 22.
@@ -165,6 +166,44 @@ class History(st.VaultTestCase):
         self.run_cmd("restore", os.path.join(top, "sub", "deeper", "f.txt"), "--to",
                      self.v.path("f-copy.txt"))
         self.assertEqual(self.read(self.v.path("f-copy.txt")), b"deep file\n" * 1000)
+
+    def test_hard_links_restored_as_files(self):
+        top = self.v.path("linked")
+        os.makedirs(os.path.join(top, "sub"))
+        first = os.urandom(70_000)
+        with open(os.path.join(top, "a.bin"), "wb") as f:
+            f.write(first)
+        os.chmod(os.path.join(top, "a.bin"), 0o640)
+        os.link(os.path.join(top, "a.bin"), os.path.join(top, "sub", "b.bin"))
+        self.sync()
+        time.sleep(1.1)  # --at below names this second
+        second = os.urandom(5_000)
+        with open(os.path.join(top, "sub", "b.bin"), "r+b") as f:  # through the other name
+            f.write(second)
+        self.sync()
+        # Each name's history follows the file's record: two versions.
+        for name in ("linked/a.bin", "linked/sub/b.bin"):
+            vs = self.versions(name)
+            self.assertEqual([v["size"] for v in vs], [70_000, 70_000], vs)
+            self.assertEqual(vs[0]["type"], "file")
+        now = second + first[len(second):]
+        shutil.rmtree(top)
+        self.sync()
+        # The folder: each name back as a file of its own with the file's content.
+        p = self.run_cmd("restore", top)
+        self.assertEqual(self.read(os.path.join(top, "a.bin")), now)
+        self.assertEqual(self.read(os.path.join(top, "sub", "b.bin")), now)
+        a, b = os.lstat(os.path.join(top, "a.bin")), os.lstat(os.path.join(top, "sub", "b.bin"))
+        self.assertEqual(stat.S_IMODE(a.st_mode), 0o640)
+        self.assertNotEqual(a.st_ino, b.st_ino)  # the link is not made again
+        self.assertEqual((a.st_nlink, b.st_nlink), (1, 1))
+        self.assertIn("2 files", p.stdout)
+        # One name, at the version before the change.
+        vs = self.versions("linked/sub/b.bin")
+        self.assertEqual(len(vs), 3, vs)  # the restore is a new file (new keys)
+        self.run_cmd("restore", os.path.join(top, "sub", "b.bin"), "--at",
+                     "@%d" % vs[2]["time"], "--to", self.v.path("b-first.bin"))
+        self.assertEqual(self.read(self.v.path("b-first.bin")), first)
 
     def test_at_time(self):
         self.write("t.txt", b"one")
