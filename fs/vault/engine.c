@@ -80,7 +80,8 @@ void engine_head_defaults(struct dirobj_head *head)
 }
 
 int engine_init_tree(struct backend *store, const struct vault_config *cfg,
-		     const struct vault_keys *keys, char *err, size_t err_size)
+		     const struct vault_keys *keys, const struct engine_window *w, char *err,
+		     size_t err_size)
 {
 	struct dirobj_head head = {.seq = 1};
 	struct dirobj root = {.nentries = 0};
@@ -108,6 +109,10 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 	memcpy(root.dir_id, head.root.id, OBJECT_ID_BYTES);
 	if (cfg->format >= 2)
 		engine_head_defaults(&head);
+	if (cfg->format >= 2 && w) {
+		head.keep = w->keep;
+		head.grace = w->grace;
+	}
 	r = seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id, keys->meta,
 		     cfg->format);
 	if (r == 0) {

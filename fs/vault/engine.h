@@ -93,10 +93,20 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
  * commit_run and upload_drain come first. A zeroed *e is fine. */
 void engine_close(struct engine *e);
 
+/* The retention window a format-2 head carries (docs/FORMAT.md, "Head"):
+ * "keep" and "gr", in seconds. */
+struct engine_window {
+	uint64_t keep;
+	uint64_t grace;
+};
+
 /* Creates the empty root directory and the head (seq 1) of a new vault in
- * store, straight into the store: -EEXIST when it holds a head already. */
+ * store, straight into the store: -EEXIST when it holds a head already. A
+ * format-2 head gets window w (NULL: 30 days, a grace of 900 s; format 1
+ * has none). */
 int engine_init_tree(struct backend *store, const struct vault_config *cfg,
-		     const struct vault_keys *keys, char *err, size_t err_size);
+		     const struct vault_keys *keys, const struct engine_window *w, char *err,
+		     size_t err_size);
 
 /* Format 2: the head members of a head this device starts (a new vault's
  * first, or the one `sealfs upgrade` writes): a new random device id, the
