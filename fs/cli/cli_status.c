@@ -234,8 +234,8 @@ static void cli_status_print_lease(const struct control_status *st)
 	cli_status_clock(until, st->lease_until);
 	switch (st->lease) {
 	case CONTROL_LEASE_WANTED:
-		printf("lease:        not taken yet: taken before the first upload (the mount "
-		       "could not ask the store whether it honours conditional writes)\n");
+		printf("lease:        not taken: taken before this mount's first upload if the "
+		       "store ignores conditional writes (not asked yet)\n");
 		break;
 	case CONTROL_LEASE_HELD:
 		printf("lease:        held by this device (until %s, renewed every 30 s): the "

@@ -72,8 +72,13 @@ int engine_lease_open(struct engine *e, struct backend *store, const struct vaul
 		return errbuf_fail(err, size, -EMEDIUMTYPE,
 				   "--force takes over another device's lease, which format-1 "
 				   "vaults do not have ('sealfs upgrade STORE' first)");
-	if (o->read_only || cfg->format < 2 || !(store->ops->caps & BACKEND_CAP_PUT_IF_PROBE))
+	if (cfg->format < 2 || !(store->ops->caps & BACKEND_CAP_PUT_IF_PROBE))
 		return 0;
+	if (o->read_only) /* no probe; the uploader's, should it upload a backlog */
+		return lease_new(&e->lease, store, cfg->vault_id, keys->lease, dev->device,
+				 dev->device_name) == 0
+			   ? 0
+			   : errbuf_fail(err, size, -ENOMEM, "out of memory");
 	r = engine_lease_probe(e, store);
 	if (r == 0 && e->cas == HEAD_CAS_HONOURED)
 		return 0;

@@ -14,7 +14,9 @@
  * ignores them the lease, this device's (dev: its id and name) unless
  * another device holds a live one and not o->force: then o->read_only is
  * set, with e->lease_read_only and e->lease_holder, and one line is logged.
- * A probe that fails leaves the lease WANTED (the uploader probes again).
+ * A probe that fails, or a read-only mount (which does not probe), leaves
+ * the lease WANTED: the uploader probes before a head put (a read-only
+ * mount's backlog) and takes it then.
  * 0; -EMEDIUMTYPE --force on a format-1 vault; the store's errno reading or
  * writing the lease. */
 int engine_lease_open(struct engine *e, struct backend *store, const struct vault_config *cfg,

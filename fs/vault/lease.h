@@ -27,10 +27,11 @@
 #define LEASE_RETRY_S 5	 /* a failed renewal is tried again this soon */
 
 enum lease_state {
-	LEASE_NOT_NEEDED, /* no lease object: conditional writes honoured, read-only, a
-			     local store or format 1 */
-	LEASE_WANTED,	  /* the mount's probe failed: taken when the uploader's own
-			     probe finds the store ignores conditional writes */
+	LEASE_NOT_NEEDED, /* no lease object: conditional writes honoured, a local
+			     store or format 1 */
+	LEASE_WANTED,	  /* not asked (-o ro) or the mount's probe failed: taken when
+			     the uploader's own probe finds the store ignores
+			     conditional writes, before it puts a head */
 	LEASE_HELD,	  /* this device holds it */
 	LEASE_OTHER,	  /* another device held a live one: this mount writes nothing */
 	LEASE_LOST,	  /* another device took it: this mount writes nothing more */
