@@ -515,6 +515,9 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 		free(u);
 		return -ENOMEM;
 	}
+	u->cas = base->cas;
+	u->lease = base->lease;
+	u->lease_ctx = base->lease_ctx;
 	u->conflict = base->conflict;
 	u->conflict_seq = base->conflict_seq;
 	u->failing = base->conflict;
