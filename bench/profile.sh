@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # profile.sh -- where does the sealfs daemon spend its time on one workload?
 #
-#   bench/profile.sh [--tool perf|strace|both] [--out DIR] WORKLOAD...
+#   bench/profile.sh [--tool perf|strace|both|fuse] [--out DIR] WORKLOAD...
 #
 # WORKLOAD: seqwrite seqread randread randwrite extract find lsR readall rm
 #           create stat unlink save sqlite   (the rows of run.sh; "all" = every one)
@@ -16,6 +16,10 @@
 #      daemon makes, count and wall time (DIR/W.strace.txt); for the
 #      per-operation workloads the counts are also divided by the number
 #      of operations (DIR/W.perop.txt: e.g. fsyncs per atomic save).
+# --tool fuse instead mounts with `-o debug` and counts the FUSE requests the
+# kernel sent during the workload, by opcode (DIR/W.fuse.txt): the measure
+# that does not move with the machine's load (docs/PERFORMANCE.md, "FUSE
+# requests per workload").
 # Each of the three runs starts from the same prepared state (destructive
 # workloads are prepared again).  Sizes are smaller than run.sh's so that a
 # workload profiles in seconds; set them with the same variables.
@@ -51,7 +55,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#WL[@]} -gt 0 ] || { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 for w in "${WL[@]}"; do [[ " $ALL " == *" $w "* ]] || { echo "unknown workload $w (known: $ALL)" >&2; exit 2; }; done
-case "$TOOL" in perf|strace|both) ;; *) echo "--tool perf|strace|both" >&2; exit 2 ;; esac
+case "$TOOL" in perf|strace|both|fuse) ;; *) echo "--tool perf|strace|both|fuse" >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "profile.sh must run as root" >&2; exit 1; }
 [ -x "$SEALFS_BIN" ] || { echo "SEALFS_BIN=$SEALFS_BIN is not an executable" >&2; exit 1; }
 OUT="${OUT:-/tmp/bench-profile/$(date +%Y%m%d-%H%M%S)}"
@@ -60,8 +64,8 @@ LOG="$OUT/profile.log"; : > "$LOG"
 say() { echo "$*" | tee -a "$LOG" >&2; }
 
 need=()
-[ "$TOOL" != strace ] && ! command -v perf >/dev/null && need+=(linux-perf)
-[ "$TOOL" != perf ] && ! command -v strace >/dev/null && need+=(strace)
+[ "$TOOL" = perf ] || [ "$TOOL" = both ] && ! command -v perf >/dev/null && need+=(linux-perf)
+[ "$TOOL" = strace ] || [ "$TOOL" = both ] && ! command -v strace >/dev/null && need+=(strace)
 command -v fio >/dev/null || need+=(fio)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
@@ -94,7 +98,7 @@ D="$PROFILE_TMP"; STORE="$D/store"; CACHE="$D/cache"; MNT="$D/mnt"; PASS="$D/pas
 DPID=""
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 fs_mount() {
-    "$SEALFS_BIN" mount "$STORE" "$MNT" --cache "$CACHE" --passphrase-file "$PASS" -f \
+    "$SEALFS_BIN" mount "$STORE" "$MNT" --cache "$CACHE" --passphrase-file "$PASS" -f $MOUNT_OPTS \
         </dev/null >>"$D/daemon.log" 2>&1 &
     DPID=$!
     local i
@@ -108,7 +112,7 @@ fs_unmount() {
 }
 fresh() {   # a new, empty, mounted vault (cheap KDF: the mount is not what is profiled)
     fs_unmount; rm -rf "$D"; mkdir -p "$MNT"; printf 'profile-passphrase\n' > "$PASS"
-    "$SEALFS_BIN" init "$STORE" --passphrase-file "$PASS" --kdf-memlimit 8 --kdf-opslimit 1 >>"$LOG" 2>&1 || { say "init failed"; return 1; }
+    "$SEALFS_BIN" init "$STORE" --passphrase-file "$PASS" --insecure-test-kdf --kdf-memlimit 8 --kdf-opslimit 1 >>"$LOG" 2>&1 || { say "init failed"; return 1; }
     fs_mount
 }
 cold() { fs_unmount; drop_caches; fs_mount; }
@@ -177,6 +181,30 @@ perop() { # STRACE NOPS
     awk -v n="$2" '$1 ~ /^[0-9.]+$/ && NF >= 5 {name = $NF; calls = $4
         printf "%-20s %10d calls %10.2f per op\n", name, calls, calls / (n > 0 ? n : 1)}' "$1" | sort -k2 -nr
 }
+
+# FUSE requests of one run, by opcode, from the daemon's debug log
+fuse_counts() { # LOG FROM-LINE
+    tail -n +"$2" "$1" | grep -ao 'opcode: [A-Z_0-9]*' | awk '{print $2}' | sort | uniq -c | sort -rn |
+        awk '{printf "%-14s %8d\n", $2, $1; s += $1} END {printf "%-14s %8d\n", "total", s}'
+}
+
+MOUNT_OPTS=""
+if [ "$TOOL" = fuse ]; then
+    MOUNT_OPTS="-o debug"
+    printf '| workload | ops | wall s (debug log on) | FUSE requests |\n|---|---:|---:|---:|\n' > "$OUT/summary.md"
+    for w in "${WL[@]}"; do
+        say "== $w"
+        "prep_$w" >>"$LOG" 2>&1 || { say "  prep failed"; continue; }
+        from=$(($(wc -l < "$D/daemon.log") + 1))
+        timed "run_$w" >>"$LOG" 2>&1 || say "  $w failed"
+        sleep 1   # the writeback and releases that follow the last call
+        fuse_counts "$D/daemon.log" "$from" > "$OUT/$w.fuse.txt"
+        printf '| %s | %s | %s | %s |\n' "$w" "$("ops_$w" 2>/dev/null)" "$LAST_SECS" \
+            "$(awk '$1 == "total" {print $2}' "$OUT/$w.fuse.txt")" >> "$OUT/summary.md"
+        say "  -> $OUT/$w.fuse.txt"
+    done
+    fs_unmount; cat "$OUT/summary.md"; echo "(counts: $OUT)"; exit 0
+fi
 
 printf '| workload | ops | wall s (alone) | wall s (perf) | wall s (strace) |\n|---|---:|---:|---:|---:|\n' > "$OUT/summary.md"
 for w in "${WL[@]}"; do

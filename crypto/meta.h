@@ -19,7 +19,7 @@
 #define META_MAX_SEALED_BYTES ((uint64_t)24 + META_MAX_PLAIN_BYTES + META_PAD_BLOCK + 16)
 
 /* The AD's first byte: which kind of object (docs/FORMAT.md, "Metadata
- * objects"). 1 and 2 in every format; 3..7 in format 2 only. */
+ * objects"). 1 and 2 in every format; 3..8 in format 2 only. */
 enum meta_kind {
 	META_KIND_DIR = 1,	   /* directory object (in format 2 also a paged one's index) */
 	META_KIND_HEAD = 2,	   /* the head */
@@ -28,6 +28,7 @@ enum meta_kind {
 	META_KIND_HISTORY = 5,	   /* a history page: retained head records, newest first */
 	META_KIND_INODE_PAGE = 6,  /* a page of the inode table (files with several names) */
 	META_KIND_GARBAGE = 7,	   /* a garbage list: objects a commit stopped referencing */
+	META_KIND_LEASE = 8,	   /* the lease (crypto/leaseobj.h), under the lease key */
 };
 
 /* What a metadata object's associated data binds. */

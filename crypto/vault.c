@@ -24,6 +24,7 @@
 #define VAULT_SUBKEY_CONFIG 3
 #define VAULT_KDF_CONTEXT_V2 "sealfsv2" /* docs/DESIGN-FORMAT-2.md, section 8 */
 #define VAULT_SUBKEY_PIN 5
+#define VAULT_SUBKEY_LEASE 6
 #define VAULT_MAC_BYTES crypto_auth_BYTES
 #define VAULT_MAX_KEYSLOTS 2
 
@@ -72,6 +73,8 @@ static void vault_derive(struct vault_keys *k)
 				   VAULT_KDF_CONTEXT, k->master);
 	crypto_kdf_derive_from_key(k->pin, VAULT_KEY_BYTES, VAULT_SUBKEY_PIN, VAULT_KDF_CONTEXT_V2,
 				   k->master);
+	crypto_kdf_derive_from_key(k->lease, VAULT_KEY_BYTES, VAULT_SUBKEY_LEASE,
+				   VAULT_KDF_CONTEXT_V2, k->master);
 }
 
 /* HMAC-SHA-512-256 of the compact, key-sorted JSON of doc without "mac". */

@@ -29,6 +29,10 @@ struct vault_keys {
 	/* crypto_kdf id 5, context "sealfsv2": the MAC of this device's pin,
 	 * CACHE/state (docs/FORMAT.md, "Cache"); kept by a mount. */
 	unsigned char pin[VAULT_KEY_BYTES];
+	/* crypto_kdf id 6, context "sealfsv2": seals the lease (crypto/leaseobj.h)
+	 * of a store that ignores conditional writes; kept by a mount until its
+	 * last upload, after the other keys are wiped (it opens nothing else). */
+	unsigned char lease[VAULT_KEY_BYTES];
 };
 
 /* Largest KDF cost a keyslot may ask for (init refuses more, unlock refuses a

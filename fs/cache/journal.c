@@ -416,13 +416,13 @@ int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_
 	if (!b->garbage)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->n; i++) {
-		if (b->recs[i].ngarbage == 0)
-			continue; /* its garbage may be NULL */
-		memcpy(b->garbage[b->ngarbage], b->recs[i].garbage,
-		       b->recs[i].ngarbage * OBJECT_ID_BYTES);
+		if (b->recs[i].ngarbage > 0) /* garbage may be NULL when empty */
+			memcpy(b->garbage[b->ngarbage], b->recs[i].garbage,
+			       b->recs[i].ngarbage * OBJECT_ID_BYTES);
 		b->ngarbage += b->recs[i].ngarbage;
 	}
-	qsort(b->garbage, b->ngarbage, OBJECT_ID_BYTES, journal_key_cmp);
+	if (b->ngarbage > 0)
+		qsort(b->garbage, b->ngarbage, OBJECT_ID_BYTES, journal_key_cmp);
 	return 0;
 }
 

@@ -439,8 +439,8 @@ static void upload_idle_wait(struct upload *u)
 			next = upload_now_s(CLOCK_REALTIME) + UPLOAD_BACKOFF_MAX_MS / 1000;
 		pthread_mutex_lock(&u->lock);
 	}
-	if ((u->work && !u->conflict) || u->stop)
-		return; /* after a conflict no round runs: wait, do not spin */
+	if (u->stop || (u->work && !u->conflict))
+		return; /* (with a conflict, work waits: the caller would spin) */
 	if (next == 0 || u->conflict) {
 		pthread_cond_wait(&u->cond, &u->lock);
 		return;
@@ -527,6 +527,9 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 		free(u);
 		return -ENOMEM;
 	}
+	u->cas = base->cas;
+	u->lease = base->lease;
+	u->lease_ctx = base->lease_ctx;
 	u->conflict = base->conflict;
 	u->conflict_seq = base->conflict_seq;
 	u->failing = base->conflict;

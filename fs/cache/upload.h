@@ -131,6 +131,16 @@ struct upload_base {
 	 * after an outage): the first round merges onto it, with head (NULL:
 	 * unknown, a two-way merge) as the base. */
 	bool diverged;
+	/* The probe's verdict when the engine asked at mount; HEAD_CAS_UNKNOWN:
+	 * the uploader asks before its first head. */
+	enum head_cas cas;
+	/* The lease (fs/vault/lease.h) of a store that ignores conditional
+	 * writes: called with lease_ctx before every head put there (never
+	 * otherwise); 0 this device holds it, -ENOLCK another device does (the
+	 * hook halted the uploader: upload_halt), else the store's errno (the
+	 * round fails and is retried). NULL: no lease. */
+	int (*lease)(void *ctx);
+	void *lease_ctx;
 };
 
 /* The cache file holding the sealed head a mount's records build on
@@ -182,6 +192,12 @@ bool upload_known_hash(struct upload *u, uint8_t out[HEAD_HASH_BYTES]);
  * head reached is deleted (docs/FORMAT.md "Deferred deletion"); until set,
  * such objects wait (thinning deletes them). Thread-safe. */
 void upload_set_grace(struct upload *u, uint64_t seconds);
+/* Stops the uploader for good as another device's head does (upload_stats
+ * says conflict; no round runs again, every record stays, nothing more is
+ * deleted), without a log line: the caller says why (the lease, another
+ * device took it). conflict_seq: the newest record's. Thread-safe; call it
+ * holding none of the uploader's locks (fs/cache/upload_lease.c). */
+void upload_halt(struct upload *u);
 /* Fills *out under the uploader's lock. Thread-safe, never blocks long. */
 void upload_stats(struct upload_stats *out, struct upload *u);
 /* Stops the thread (an upload in progress finishes its current store call

@@ -210,6 +210,8 @@ int upload_put_head(struct upload *u, const struct journal_batch *b, const unsig
 	enum head_cas cas;
 	int r = upload_probe(u, &cas);
 
+	if (r == 0 && cas == HEAD_CAS_IGNORED && u->lease)
+		r = u->lease(u->lease_ctx); /* -ENOLCK: another device's turn; halted */
 	if (r)
 		return r;
 	if (!u->diverged) {

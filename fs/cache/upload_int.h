@@ -48,6 +48,8 @@ struct upload {
 	uint8_t stored_hash[HEAD_HASH_BYTES]; /* hash of the head of stored_seq (thread only) */
 	upload_merge_fn merge;		      /* NULL: stop on another device's head */
 	void *merge_ctx;
+	int (*lease)(void *ctx); /* upload_base.lease: before a head put, cas IGNORED */
+	void *lease_ctx;
 	unsigned char *base_head; /* sealed head the records build on (thread only; owned) */
 	size_t base_len;
 	bool diverged; /* the store holds a merge: every head is merged (thread only) */

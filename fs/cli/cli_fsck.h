@@ -37,6 +37,19 @@ int cli_fsck_cache_lock(const char *dir, int *fd);
  * commits no store has yet (docs/FORMAT.md, "Cache"). Never writes. */
 uint64_t cli_fsck_cache_pending(const char *dir, uint64_t seq);
 
+/* For a command that writes a new head without a mount (upgrade, config):
+ * refuses while the vault is mounted on this machine (exit 15, "unmount it
+ * before <doing>") or its cache (cache_arg, NULL: the default one, path
+ * into cache) is locked by a mount (exit 15); else takes that lock (*fd to
+ * close later, -1 when there is no cache) so no mount starts from it
+ * meanwhile. 0 or an exit code after one line. */
+int cli_fsck_claim(const char *doing, const uint8_t vault_id[OBJECT_ID_BYTES],
+		   const char *cache_arg, char cache[PATH_MAX], int *fd);
+
+/* Refuses (exit 14, one line) when the cache at dir holds commits above
+ * seq: their upload would build on the head the command replaces. */
+int cli_fsck_refuse_pending(const char *dir, uint64_t seq);
+
 /* ---- cli_fsck_out.c ---- */
 
 struct cli_fsck_out;

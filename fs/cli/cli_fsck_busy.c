@@ -1,8 +1,8 @@
 /* cli_fsck_busy.c - whether a vault is in use on this machine, for `sealfs
- * fsck`: a mount of it (found through its daemon's open cache lock), its
- * cache locked by a mount, or journal records in its cache that the store
- * has not got. Reads /proc and the cache; must never write to a cache nor
- * follow a symlink planted in one. */
+ * fsck` (and upgrade and config, which write a head too): a mount of it (found through its daemon's
+ * open cache lock), its cache locked by a mount, or journal records in its cache that the store has
+ * not got. Reads /proc and the cache; must never write to a cache nor follow a symlink planted in
+ * one. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli_fsck.h"
+#include "cli_util.h"
 #include "head.h"
 #include "journal.h"
 #include "runtime.h"
@@ -142,4 +143,42 @@ uint64_t cli_fsck_cache_pending(const char *dir, uint64_t seq)
 		n += cli_fsck_record_above(dirfd(d), e->d_name, seq);
 	closedir(d);
 	return n;
+}
+
+int cli_fsck_claim(const char *doing, const uint8_t vault_id[OBJECT_ID_BYTES],
+		   const char *cache_arg, char cache[PATH_MAX], int *fd)
+{
+	struct cli_fsck_mount m;
+	int rc = cli_fsck_find_mount(vault_id, &m);
+
+	*fd = -1;
+	if (rc < 0)
+		return cli_fail(EXITCODE_OTHER, "reading /proc/self/mountinfo: %s", cli_why(-rc));
+	if (rc == 1)
+		return cli_fail(EXITCODE_MOUNTPOINT,
+				"the vault is mounted at '%s': unmount it before %s", m.mnt, doing);
+	rc = 0;
+	if (cache_arg)
+		snprintf(cache, PATH_MAX, "%s", cache_arg);
+	else
+		rc = cli_cache_default(cache, vault_id);
+	if (rc == 0)
+		rc = cli_fsck_cache_lock(cache, fd);
+	if (rc == -EWOULDBLOCK)
+		return cli_fail(EXITCODE_MOUNTPOINT,
+				"cache '%s' is in use: the vault is mounted; unmount it first",
+				cache);
+	return rc ? cli_fail(EXITCODE_CACHE, "cache '%s': %s", cache, cli_why(-rc)) : 0;
+}
+
+int cli_fsck_refuse_pending(const char *dir, uint64_t seq)
+{
+	uint64_t n = cli_fsck_cache_pending(dir, seq);
+
+	if (n)
+		return cli_fail(EXITCODE_CACHE,
+				"cache '%s' holds %llu commit%s the store has not got yet: mount "
+				"the vault with this sealfs and run 'sealfs sync' first",
+				dir, (unsigned long long)n, n == 1 ? "" : "s");
+	return 0;
 }

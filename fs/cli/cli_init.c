@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "fdio.h"
 #include "hex.h"
+#include "history.h"
 #include "recovery.h"
 #include "suite.h"
 #include "vault_name.h"
@@ -31,6 +32,11 @@ static const char cli_init_usage[] =
     "  --extpass CMD          run CMD with /bin/sh -c and read the first line it prints\n"
     "  --name NAME            the name the file manager shows for it (sealfs:NAME),\n"
     "                         kept in this machine's cache, never in the store\n"
+    "  --keep-days N          keep the history (earlier versions, deleted files)\n"
+    "                         N days, 0 to 3650 (default 30; 'sealfs config'\n"
+    "                         changes it later)\n"
+    "  --grace SECONDS        wait this long before deleting what no kept\n"
+    "                         version needs, 0 to 2592000 (default 900)\n"
     "  --cipher NAME          aes256gcm or xchacha20poly1305\n"
     "                         (default: aes256gcm where the cpu has AES-NI)\n"
     "  --kdf-memlimit MIB     Argon2id memory in MiB (default: libsodium MODERATE, 256)\n"
@@ -46,6 +52,7 @@ struct cli_init_args {
 	const char *name;     /* --name: saved in the default cache (vault_name.h) */
 	struct cli_opts opts; /* where the new passphrase comes from, its KDF cost */
 	enum suite_id suite;
+	struct engine_window window; /* the first head's keep and gr */
 };
 
 static int cli_init_cipher(struct cli_init_args *a, const char *name)
@@ -64,6 +71,10 @@ static int cli_init_option(void *arg, int c, const char *val)
 
 	if (c == 'c')
 		return cli_init_cipher(a, val);
+	if (c == 'k')
+		return cli_parse_keep_days(&a->window.keep, "--keep-days", val);
+	if (c == 'g')
+		return cli_parse_grace(&a->window.grace, "--grace", val);
 	if (c != 'N')
 		return CLI_OPTS_NOT_MINE;
 	if (!mount_name_ok(val))
@@ -80,6 +91,8 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 	static const struct option table[] = {CLI_OPTS_SECRET,
 					      {"cipher", required_argument, NULL, 'c'},
 					      {"name", required_argument, NULL, 'N'},
+					      {"keep-days", required_argument, NULL, 'k'},
+					      {"grace", required_argument, NULL, 'g'},
 					      CLI_OPTS_KDF,
 					      CLI_OPTS_END};
 	static const struct cli_opts_spec spec = {
@@ -93,6 +106,7 @@ static int cli_init_parse(struct cli_init_args *a, int argc, char **argv)
 	int rc;
 
 	a->suite = suite_default();
+	a->window = (struct engine_window){HISTORY_KEEP_DEFAULT, HISTORY_GRACE_DEFAULT};
 	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
 	if (rc == 0)
 		a->store = a->opts.args[0];
@@ -203,12 +217,12 @@ static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
 /* The tree first, the config last: a store without sealfs.json is no vault,
  * so a crash in between leaves nothing that looks usable. */
 static int cli_init_store(struct backend *store, const struct vault_config *cfg,
-			  const struct vault_keys *keys)
+			  const struct vault_keys *keys, const struct engine_window *w)
 {
 	char err[CLI_ERR_BYTES] = "";
 	int rc;
 
-	rc = engine_init_tree(store, cfg, keys, err, sizeof(err));
+	rc = engine_init_tree(store, cfg, keys, w, err, sizeof(err));
 	if (rc < 0)
 		return cli_fail(EXITCODE_STORE_IO, "writing the empty vault: %s",
 				err[0] ? err : cli_why(-rc));
@@ -259,7 +273,7 @@ int cli_init_main(int argc, char **argv)
 	if (rc == 0 && !store)
 		rc = cli_store_open(&store, a.store, true);
 	if (rc == 0)
-		rc = cli_init_store(store, cfg, keys);
+		rc = cli_init_store(store, cfg, keys, &a.window);
 	if (rc == 0)
 		cli_init_show(cfg, a.store, recovery);
 	if (rc == 0 && a.name)

@@ -79,6 +79,9 @@ static const char cli_mount_usage[] =
     "                         YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS] [+hhmm|Z]', @SECONDS\n"
     "  --accept-store-head    trust the store's head although this cache's pin is\n"
     "                         damaged, missing or contradicts it, and pin it\n"
+    "  --force                on a store that ignores conditional writes, take the\n"
+    "                         lease from the device holding it (that device stops\n"
+    "                         writing) instead of mounting read-only\n"
     "  -h, --help             show this help\n";
 
 /* The store handle the parent leaves to the daemon after the fork; kept
@@ -253,6 +256,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	    {"accept-store-head", no_argument, NULL, CLI_MOUNT_OPT_ACCEPT},
 	    {"expect", required_argument, NULL, CLI_MOUNT_OPT_EXPECT},
 	    {"not-before", required_argument, NULL, CLI_MOUNT_OPT_NOT_BEFORE},
+	    {"force", no_argument, NULL, CLI_MOUNT_OPT_FORCE},
 	    CLI_OPTS_KEYRING,
 	    CLI_OPTS_END};
 	static const struct cli_opts_spec spec = {
@@ -400,6 +404,7 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	    .accept_store_head = ctx->a.head.accept_store_head,
 	    .expect = ctx->a.head.has_expect ? ctx->a.head.expect : NULL,
 	    .not_before = ctx->a.head.not_before,
+	    .force = ctx->a.head.force,
 	};
 	char err[CLI_ERR_BYTES] = "", msg[CLI_ERR_BYTES + 64], pending[RUNTIME_PATH_BYTES];
 	int rc;

@@ -27,6 +27,7 @@ enum {
 	CLI_MOUNT_OPT_ACCEPT,
 	CLI_MOUNT_OPT_EXPECT,
 	CLI_MOUNT_OPT_NOT_BEFORE,
+	CLI_MOUNT_OPT_FORCE,
 };
 struct cli_mount_head {
 	const char *device_name; /* --device-name, or NULL */
@@ -34,6 +35,7 @@ struct cli_mount_head {
 	bool has_expect;
 	uint8_t expect[16]; /* HEAD_FP_BYTES */
 	int64_t not_before; /* 0: none */
+	bool force;	    /* --force: take the store's lease from another device */
 };
 /* One of those options (c: CLI_MOUNT_OPT_*): 0, a usage error's exit code
  * (printed), or -1 for another option. */

@@ -1,7 +1,7 @@
 /* cli_mount_head.c - the options of `sealfs mount` about the store's head
  * (docs/CLI.md, "mount"): --device-name, --expect FINGERPRINT, --not-before
- * DATE, --accept-store-head; parsed here so that cli_mount.c stays about
- * mounting. Never touches the store or a key: the engine checks the head
+ * DATE, --accept-store-head, --force (the store's lease); parsed here so that cli_mount.c stays
+ * about mounting. Never touches the store or a key: the engine checks the head
  * (fs/vault/engine_pin.c) on the bytes it mounts. */
 #include "cli_mount.h"
 
@@ -98,6 +98,9 @@ int cli_mount_head_option(struct cli_mount_head *h, int c, const char *val)
 		return 0;
 	case CLI_MOUNT_OPT_ACCEPT:
 		h->accept_store_head = true;
+		return 0;
+	case CLI_MOUNT_OPT_FORCE:
+		h->force = true;
 		return 0;
 	case CLI_MOUNT_OPT_EXPECT:
 		if (strlen(val) != 2 * HEAD_FP_BYTES ||

@@ -48,7 +48,8 @@ static int cli_opts_check(const struct cli_opts *o, const struct cli_opts_spec *
 						    "exclude each other");
 	} else if (src->file && src->extpass)
 		return cli_usage(spec->cmd, "--passphrase-file and --extpass exclude each other");
-	if (optind != argc - spec->operands)
+	if (argc - optind < spec->operands ||
+	    argc - optind > (spec->operands_max ? spec->operands_max : spec->operands))
 		return cli_usage(spec->cmd, "expected %s",
 				 spec->operands_what ? spec->operands_what : "one STORE argument");
 	return 0;
@@ -69,7 +70,9 @@ int cli_opts_parse(struct cli_opts *o, const struct cli_opts_spec *spec, void *a
 	}
 	if (rc == 0)
 		rc = cli_opts_check(o, spec, argc);
-	if (rc == 0)
+	if (rc == 0) {
 		o->args = argv + optind;
+		o->nargs = argc - optind;
+	}
 	return rc;
 }

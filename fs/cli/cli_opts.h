@@ -49,6 +49,7 @@ struct cli_opts_spec {
 	const char *optstring;	    /* getopt_long's, starting with ':' (NULL: ":h") */
 	const struct option *table; /* getopt_long's */
 	int operands;		    /* how many arguments are left after the options */
+	int operands_max;	    /* up to this many (0: exactly operands) */
 	const char *operands_what;  /* "expected <this>" when another number is (NULL:
 				     * "one STORE argument") */
 	/* The command's own options (NULL: none): 0, an exit code after a
@@ -62,6 +63,7 @@ struct cli_opts {
 	struct vault_kdf_cost cost; /* CLI_TAKES_KDF: vault_kdf_default() unless given */
 	bool insecure_kdf;	    /* --insecure-test-kdf */
 	char **args;		    /* the operands (spec->operands of them) */
+	int nargs;		    /* how many (more than operands up to operands_max) */
 };
 
 /* Parses argv (argv[0] the command) by spec into *o (zeroed first), the

@@ -3,7 +3,9 @@
  * files) as a retained head holds it, written with plain file I/O through
  * the mount, so it is a new change: sealed under new keys and synced like
  * any other. Never overwrites: every file it makes is created exclusively.
- * Keeps modes, times and extended attributes (not owners). Prints names to
+ * Keeps modes, times and extended attributes (not owners); a file with
+ * several names comes back as plain files, one per name restored (the
+ * links are not made again). Prints names to
  * the caller's stdout/stderr only; never logs one. */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +57,7 @@ struct cli_restore_args {
 
 struct cli_restore {
 	struct cli_history *h;
+	size_t head;	 /* the retained head restored from */
 	unsigned failed; /* entries that could not be written */
 	uint64_t files, dirs, bytes;
 };
@@ -195,8 +198,19 @@ static void cli_restore_entry(struct cli_restore *r, const struct dirobj_entry *
 	case DIROBJ_BLK:
 		rc = mknod(dest, e->mode, (dev_t)e->rdev);
 		break;
+	case DIROBJ_HARDLINK: /* its content, as a file of its own */
+		rc = history_view_resolve(r->h->view, r->head, e, &e);
+		if (rc == 0)
+			cli_restore_file(r, e, dest);
+		else
+			cli_restore_fail(r, dest,
+					 rc == -EBADMSG	 ? "its inode table record failed to "
+							   "authenticate or is missing"
+					 : rc == -ENOENT ? "its inode table page is missing"
+							 : cli_why(-rc));
+		return;
 	default:
-		cli_restore_fail(r, dest, "a file with several names: not restored yet");
+		cli_restore_fail(r, dest, "an entry of an unknown type");
 		return;
 	}
 	if (rc != 0) {
@@ -209,13 +223,17 @@ static void cli_restore_entry(struct cli_restore *r, const struct dirobj_entry *
 
 /* ---- which version, and where ---- */
 
-/* The head whose tree the restore copies: --at, or the newest version that
- * differs from the current one (exists: whether PATH is there now). */
+/* The head whose tree the restore copies: the one current at --at, or the
+ * newest head of the newest version that differs from the current one
+ * (exists: whether PATH is there now). The newest of the run, not the
+ * oldest: a file with several names inside a folder changes in the inode
+ * table, not in the folder's object, so the heads of one folder version
+ * may hold different contents for it; *when is the version's time. */
 static int cli_restore_pick(struct cli_history *h, const struct cli_restore_args *a, bool exists,
 			    size_t *head, struct dirobj_time *when)
 {
 	struct history_version *vs = NULL;
-	size_t n = 0, pick = 0;
+	size_t n = 0, pick = 0, at_head = 0;
 	int rc = history_view_versions(h->view, h->path, &vs, &n);
 
 	if (rc)
@@ -229,6 +247,7 @@ static int cli_restore_pick(struct cli_history *h, const struct cli_restore_args
 		for (size_t i = 0; i < n && rc; i++)
 			if (vs[i].newest <= at && at <= vs[i].head)
 				pick = i, rc = 0;
+		at_head = at;
 		if (rc)
 			rc = cli_fail(
 			    EXITCODE_NO_VERSION,
@@ -240,7 +259,7 @@ static int cli_restore_pick(struct cli_history *h, const struct cli_restore_args
 		pick = exists && vs[0].newest == 0 ? 1 : 0;
 	}
 	if (rc == 0) {
-		*head = vs[pick].head;
+		*head = a->has_at ? at_head : vs[pick].newest;
 		*when = vs[pick].time;
 	}
 	free(vs);
@@ -294,6 +313,7 @@ static int cli_restore_run(struct cli_history *h, const struct cli_restore_args 
 
 	if (rc)
 		return rc;
+	r.head = head;
 	if ((rc = history_view_lookup(h->view, head, h->path, &e)) != 1)
 		return cli_history_error(h, rc < 0 ? rc : -ENOENT, "restoring");
 	rc = cli_restore_dest(dest, h, a, exists, e, &when);

@@ -216,6 +216,65 @@ static void cli_status_print_merge(const struct control_status *st)
 	       (unsigned long long)st->last_merge_conflicts, (unsigned long long)st->merges);
 }
 
+/* "HH:MM:SS UTC" of Unix seconds, or "?". */
+static void cli_status_clock(char out[32], int64_t sec)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+
+	if (sec <= 0 || !gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(out, 32, "?");
+}
+
+/* The store's lease (docs/CLI.md, "Several devices"). */
+static void cli_status_print_lease(const struct control_status *st)
+{
+	char until[32];
+
+	cli_status_clock(until, st->lease_until);
+	switch (st->lease) {
+	case CONTROL_LEASE_WANTED:
+		printf("lease:        not taken: taken before this mount's first upload if the "
+		       "store ignores conditional writes (not asked yet)\n");
+		break;
+	case CONTROL_LEASE_HELD:
+		printf("lease:        held by this device (until %s, renewed every 30 s): the "
+		       "store ignores conditional writes, so other devices mount read-only\n",
+		       until);
+		break;
+	case CONTROL_LEASE_OTHER:
+		printf("lease:        another device holds it (until %s): this mount is "
+		       "read-only; 'sealfs mount --force' takes it over\n",
+		       until);
+		break;
+	case CONTROL_LEASE_LOST:
+		printf("lease:        lost: another device took it over (until %s): nothing more "
+		       "is written to the store\n",
+		       until);
+		break;
+	default:
+		printf("lease:        not needed\n");
+	}
+}
+
+/* The head_conflict line; the lease's when that is why. */
+static void cli_status_print_conflict(const struct control_status *st)
+{
+	if (st->lease == CONTROL_LEASE_OTHER || st->lease == CONTROL_LEASE_LOST)
+		printf("store:        another device holds the store's lease: nothing is "
+		       "uploaded any more; commits up to seq %llu stay in the cache's journal "
+		       "(docs/CLI.md, \"Several devices\")\n",
+		       (unsigned long long)st->conflict_seq);
+	else
+		printf("store:        head changed by another device%s: nothing is uploaded any "
+		       "more; commits up to seq %llu stay in the cache's journal (docs/CLI.md, "
+		       "\"Several devices\")\n",
+		       st->conflict_links
+			   ? " and files with several names (hard links) cannot be merged"
+			   : "",
+		       (unsigned long long)st->conflict_seq);
+}
+
 static void cli_status_print(const struct control_status *st)
 {
 	char pend[32], sent[32], rate[32];
@@ -224,20 +283,14 @@ static void cli_status_print(const struct control_status *st)
 	cli_status_size(sent, sizeof(sent), st->uploaded_bytes);
 	cli_status_size(rate, sizeof(rate), st->upload_rate);
 	if (st->head_conflict)
-		printf(
-		    "store:        head changed by another device%s: nothing is uploaded any more; "
-		    "commits up to seq %llu stay in the cache's journal (docs/CLI.md, \"Several "
-		    "devices\")\n",
-		    st->conflict_links ? " and files with several names (hard links) cannot be "
-					 "merged"
-				       : "",
-		    (unsigned long long)st->conflict_seq);
+		cli_status_print_conflict(st);
 	else
 		printf("store:        %s\n",
 		       st->store_failing ? "failing (retrying in the background)" : "ok");
-	if (st->cas_ignored)
+	if (st->cas_ignored && st->lease == CONTROL_LEASE_NONE)
 		printf("conditional:  ignored by the store: a second device writing at the same "
 		       "moment could replace a commit unseen\n");
+	cli_status_print_lease(st);
 	cli_status_print_error(st);
 	cli_status_print_merge(st);
 	printf("pending:      %llu commits, %llu objects, %s to upload\n",
@@ -411,6 +464,13 @@ static int cli_status_conflict(const struct cli_status_conn *c, const struct cli
 {
 	if (s->bar)
 		fputc('\n', stderr);
+	if (st->lease == CONTROL_LEASE_OTHER || st->lease == CONTROL_LEASE_LOST)
+		return cli_fail(EXITCODE_STORE_IO,
+				"sync '%s': another device holds the store's lease (the store "
+				"ignores conditional writes): this mount's commits up to seq %llu "
+				"stay in the cache's journal and go up at its next read-write "
+				"mount (docs/CLI.md, \"Several devices\")",
+				c->arg, (unsigned long long)st->conflict_seq);
 	return cli_fail(EXITCODE_STORE_IO,
 			"sync '%s': the store's head was changed by another device (this mount's "
 			"commits up to seq %llu stay in the cache's journal): %s: unmount, then "

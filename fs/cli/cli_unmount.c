@@ -115,6 +115,13 @@ static int cli_unmount_check_pending(const char *arg, const char *pid_path)
 				"'%s' is unmounted, but its last commit failed: changes made since "
 				"the last successful fsync are lost (the daemon's log says why)",
 				arg);
+	if (sscanf(buf, "lease %lu %llu", &n, &seq) == 2)
+		return cli_fail(EXITCODE_STORE_IO,
+				"'%s' is unmounted, but another device holds the store's lease: "
+				"this mount's commits (up to seq %llu) stay in the cache's journal "
+				"and go up (merged) at its next read-write mount, once the other "
+				"device has unmounted (docs/CLI.md, \"Several devices\")",
+				arg, seq);
 	if (sscanf(buf, "conflict %lu %llu", &n, &seq) == 2)
 		return cli_fail(
 		    EXITCODE_STORE_IO,

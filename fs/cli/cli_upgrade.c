@@ -70,53 +70,19 @@ static int cli_upgrade_parse(struct cli_upgrade_args *a, int argc, char **argv)
 	return rc;
 }
 
-/* No mount of the vault here, and its cache locked by us (*fd) so no mount
- * starts from it meanwhile. */
-static int cli_upgrade_claim(const struct cli_upgrade_args *a, const struct vault_config *cfg,
-			     char cache[PATH_MAX], int *fd)
-{
-	struct cli_fsck_mount m;
-	int rc = cli_fsck_find_mount(cfg->vault_id, &m);
-
-	*fd = -1;
-	if (rc < 0)
-		return cli_fail(EXITCODE_OTHER, "reading /proc/self/mountinfo: %s", cli_why(-rc));
-	if (rc == 1)
-		return cli_fail(EXITCODE_MOUNTPOINT,
-				"the vault is mounted at '%s': unmount it before upgrading", m.mnt);
-	rc = 0;
-	if (a->cache)
-		snprintf(cache, PATH_MAX, "%s", a->cache);
-	else
-		rc = cli_cache_default(cache, cfg->vault_id);
-	if (rc == 0)
-		rc = cli_fsck_cache_lock(cache, fd);
-	if (rc == -EWOULDBLOCK)
-		return cli_fail(EXITCODE_MOUNTPOINT,
-				"cache '%s' is in use: the vault is mounted; unmount it first",
-				cache);
-	return rc ? cli_fail(EXITCODE_CACHE, "cache '%s': %s", cache, cli_why(-rc)) : 0;
-}
-
 /* Refuses when the cache holds commits above the store's head. */
 static int cli_upgrade_check_pending(const struct cli_vault *v, const char *cache)
 {
 	struct dirobj_head head;
-	uint64_t n;
 	int rc = seal_read_head(&head, v->store, v->cfg->vault_id, v->keys->meta, 1);
 
 	if (rc)
 		rc = seal_read_head(&head, v->store, v->cfg->vault_id, v->keys->meta, 2);
 	if (rc)
 		return 0; /* upgrade_run names what is wrong with the head */
-	n = cli_fsck_cache_pending(cache, head.seq);
+	rc = cli_fsck_refuse_pending(cache, head.seq);
 	dirobj_head_release(&head);
-	if (n)
-		return cli_fail(EXITCODE_CACHE,
-				"cache '%s' holds %llu commit%s the store has not got yet: mount "
-				"the vault with this sealfs and run 'sealfs sync' first",
-				cache, (unsigned long long)n, n == 1 ? "" : "s");
-	return 0;
+	return rc;
 }
 
 static int cli_upgrade_run(struct cli_vault *v)
@@ -150,7 +116,7 @@ int cli_upgrade_main(int argc, char **argv)
 		return rc < 0 ? EXITCODE_OK : rc;
 	rc = cli_vault_open(&v, a.store);
 	if (rc == 0)
-		rc = cli_upgrade_claim(&a, v.cfg, cache, &lock_fd);
+		rc = cli_fsck_claim("upgrading", v.cfg->vault_id, a.cache, cache, &lock_fd);
 	if (rc == 0)
 		rc = cli_vault_unlock(&v, &a.opts.unlock, NULL);
 	if (rc == 0)

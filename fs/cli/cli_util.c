@@ -102,6 +102,26 @@ int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
 	return 0;
 }
 
+int cli_parse_keep_days(uint64_t *keep_s, const char *opt, const char *text)
+{
+	unsigned long long v;
+	int rc = cli_parse_ull(&v, opt, text, 0, CLI_KEEP_DAYS_MAX);
+
+	if (rc == 0)
+		*keep_s = (uint64_t)v * 86400;
+	return rc;
+}
+
+int cli_parse_grace(uint64_t *grace_s, const char *opt, const char *text)
+{
+	unsigned long long v;
+	int rc = cli_parse_ull(&v, opt, text, 0, CLI_GRACE_MAX_S);
+
+	if (rc == 0)
+		*grace_s = (uint64_t)v;
+	return rc;
+}
+
 int cli_parse_kdf_option(struct vault_kdf_cost *cost, int c, const char *text)
 {
 	unsigned long long v;

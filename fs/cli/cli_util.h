@@ -41,6 +41,15 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 int cli_parse_ull(unsigned long long *out, const char *opt, const char *text,
 		  unsigned long long min, unsigned long long max);
 
+/* The retention window of a format-2 vault (docs/CLI.md: init and config):
+ * history kept 0..CLI_KEEP_DAYS_MAX days, a deletion grace of
+ * 0..CLI_GRACE_MAX_S seconds. Each parses text given to opt into seconds:
+ * 0, or a usage error as cli_parse_ull. */
+#define CLI_KEEP_DAYS_MAX 3650ull
+#define CLI_GRACE_MAX_S (30ull * 86400)
+int cli_parse_keep_days(uint64_t *keep_s, const char *opt, const char *text);
+int cli_parse_grace(uint64_t *grace_s, const char *opt, const char *text);
+
 /* The Argon2id cost options of init, passwd and recover: c is 'm'
  * (--kdf-memlimit MIB, 1 MiB to 1 TiB: more is a typo) or 'o'
  * (--kdf-opslimit N, libsodium's range); sets that half of *cost. 0, or a
@@ -137,5 +146,6 @@ int cli_fsck_main(int argc, char **argv);    /* cli_fsck.c */
 int cli_upgrade_main(int argc, char **argv); /* cli_upgrade.c */
 int cli_history_main(int argc, char **argv); /* cli_history.c */
 int cli_restore_main(int argc, char **argv); /* cli_restore.c */
+int cli_config_main(int argc, char **argv);  /* cli_config.c */
 
 #endif

@@ -33,6 +33,7 @@ static const struct main_command main_commands[] = {
     {"upgrade", cli_upgrade_main},
     {"history", cli_history_main},
     {"restore", cli_restore_main},
+    {"config", cli_config_main},
 };
 
 static const char main_usage[] =
@@ -57,6 +58,8 @@ static const char main_usage[] =
     "  upgrade STORE              raise a format-1 vault to format 2, in place\n"
     "  history MOUNTPOINT/PATH    the kept versions of a file or folder (format 2)\n"
     "  restore MOUNTPOINT/PATH    bring back a deleted or earlier version (--at, --to)\n"
+    "  config  STORE [keep-days N] [grace SECONDS]\n"
+    "                             show or change how long the history is kept\n"
     "\n"
     "Run 'sealfs COMMAND --help' for a command's options; --version for the version.\n"
     "\n"

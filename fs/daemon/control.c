@@ -119,6 +119,22 @@ static int control_status(const struct control *c, struct control_status *st)
 				      .last_merge_entries = us.last_merged,
 				      .last_merge_conflicts = us.last_conflicts,
 				      .cas_ignored = us.cas_ignored};
+	switch (lease_state(c->deps.lease, &st->lease_until)) {
+	case LEASE_WANTED:
+		st->lease = CONTROL_LEASE_WANTED;
+		break;
+	case LEASE_HELD:
+		st->lease = CONTROL_LEASE_HELD;
+		break;
+	case LEASE_OTHER:
+		st->lease = CONTROL_LEASE_OTHER;
+		break;
+	case LEASE_LOST:
+		st->lease = CONTROL_LEASE_LOST;
+		break;
+	default:
+		st->lease = CONTROL_LEASE_NONE;
+	}
 	pthread_mutex_lock(&t->lock);
 	st->uncommitted = t->dirty;
 	st->inodes = t->ninodes;

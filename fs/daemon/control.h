@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "commit.h"
 #include "journal.h"
+#include "lease.h"
 #include "tree.h"
 #include "upload.h"
 
@@ -27,6 +28,7 @@ struct control_deps {
 	struct upload *up;
 	struct cache *cache;
 	struct journal *journal; /* the cache's open journal: scanned for status */
+	struct lease *lease;	 /* the store's lease (lease.h); NULL: none needed */
 	const char *store_url;	 /* where: the store (a local one absolute), or NULL */
 	const char *cache_dir;	 /* where: the cache directory (absolute), or NULL */
 };

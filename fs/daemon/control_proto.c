@@ -37,6 +37,10 @@ static const struct {
 
 #define CONTROL_PROTO_NCOUNTS (sizeof(control_proto_counts) / sizeof(control_proto_counts[0]))
 
+/* The reply's "lease" values, by enum control_lease. */
+static const char *const control_proto_leases[] = {"none", "wanted", "held", "other", "lost"};
+#define CONTROL_PROTO_NLEASES (sizeof(control_proto_leases) / sizeof(control_proto_leases[0]))
+
 /* One JSON object from buf, followed by nothing but white space (the
  * newline). New reference, or NULL. */
 static json_t *control_proto_load(const char *buf, size_t len)
@@ -119,6 +123,13 @@ char *control_proto_status_reply(const struct control_status *st)
 		      "head_conflict", (int)st->head_conflict, "store_ignores_conditional_writes",
 		      (int)st->cas_ignored, "last_error", control_proto_error_obj(st));
 
+	if (doc &&
+	    ((unsigned)st->lease >= CONTROL_PROTO_NLEASES || st->lease_until < 0 ||
+	     json_object_set_new(doc, "lease", json_string(control_proto_leases[st->lease])) != 0 ||
+	     json_object_set_new(doc, "lease_until", json_integer(st->lease_until)) != 0)) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	for (size_t i = 0; doc && i < CONTROL_PROTO_NCOUNTS; i++) {
 		uint64_t v;
 
@@ -178,6 +189,27 @@ static int control_proto_count(uint64_t *out, const json_t *doc, const char *nam
 	return 0;
 }
 
+/* "lease" and "lease_until", both optional (an older daemon sends neither). */
+static int control_proto_lease(struct control_status *out, const json_t *doc)
+{
+	json_t *l = json_object_get(doc, "lease"), *u = json_object_get(doc, "lease_until");
+	size_t i = 0;
+
+	if (u && (!json_is_integer(u) || json_integer_value(u) < 0))
+		return -EPROTO;
+	out->lease_until = u ? (int64_t)json_integer_value(u) : 0;
+	if (!l)
+		return 0;
+	if (!json_is_string(l))
+		return -EPROTO;
+	while (i < CONTROL_PROTO_NLEASES && strcmp(json_string_value(l), control_proto_leases[i]))
+		i++;
+	if (i == CONTROL_PROTO_NLEASES)
+		return -EPROTO;
+	out->lease = (enum control_lease)i;
+	return 0;
+}
+
 static int control_proto_last_error(struct control_status *out, const json_t *doc)
 {
 	json_t *e = json_object_get(doc, "last_error");
@@ -216,6 +248,8 @@ int control_proto_parse_status(struct control_status *out, char *why, const char
 		r = -EPROTO;
 	if (r == 0)
 		r = control_proto_last_error(&st, doc);
+	if (r == 0)
+		r = control_proto_lease(&st, doc);
 	st.uncommitted = json_is_true(unc);
 	st.store_failing = json_is_true(fail);
 	st.head_conflict = json_is_true(conflict);

@@ -29,6 +29,16 @@ enum control_proto_op {
 	CONTROL_PROTO_WHERE, /* the store and cache of the mount (sealfs history, restore) */
 };
 
+/* The store's lease (fs/vault/lease.h), as the reply's "lease" says it:
+ * "none" (not needed), "wanted", "held", "other", "lost". */
+enum control_lease {
+	CONTROL_LEASE_NONE,
+	CONTROL_LEASE_WANTED, /* taken before the first upload (the mount's probe failed) */
+	CONTROL_LEASE_HELD,   /* this mount holds it */
+	CONTROL_LEASE_OTHER,  /* another device held it at mount: read-only */
+	CONTROL_LEASE_LOST,   /* another device took it over: nothing more is uploaded */
+};
+
 /* What `sealfs status` shows. */
 struct control_status {
 	uint64_t journal_records; /* records in CACHE/journal (not yet done) */
@@ -55,6 +65,9 @@ struct control_status {
 	bool cas_ignored;	       /* the store ignores conditional writes */
 	int last_error;		       /* positive errno of the last store failure; 0: none */
 	int64_t last_error_time;       /* its Unix time in seconds */
+	enum control_lease lease;      /* absent from a reply: NONE */
+	int64_t lease_until;	       /* Unix seconds the lease (HELD: this mount's; OTHER,
+					  LOST: the other device's) is valid until; 0: none */
 };
 
 /* Parses one request (len bytes, without the newline; need not be

@@ -20,6 +20,7 @@
 
 #include "mount.h"
 #include "merge_store.h"
+#include "mount_lease.h"
 #include "ops.h"
 #include "poll_head.h"
 
@@ -43,6 +44,7 @@
 #include "engine.h"
 #include "errbuf.h"
 #include "fault.h"
+#include "fuse_io.h"
 #include "lock_bus.h"
 #include "log.h"
 #include "mono.h"
@@ -159,6 +161,10 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 				   "mounting on '%s' failed (see the message above; is the FUSE "
 				   "module loaded and /dev/fuse usable?)",
 				   o->mountpoint);
+	/* Not fatal: without it every write costs a GETXATTR round trip. */
+	r = fuse_io_install(m->se);
+	if (r)
+		log_msg(LOG_WARNING, "FUSE custom I/O: %s: writes stay slower", strerror(-r));
 	return 0;
 }
 
@@ -377,6 +383,7 @@ static void mount_start_control(struct mount_state *m, const struct mount_opts *
 				 .up = m->eng.up,
 				 .cache = m->eng.cache,
 				 .journal = m->eng.journal,
+				 .lease = m->eng.lease,
 				 .store_url = o->store_url,
 				 .cache_dir = o->cache_dir};
 	int r = control_start(&m->ctl, o->mountpoint, &d);
@@ -462,7 +469,7 @@ static void mount_cache_limit(struct mount_state *m, const struct mount_opts *o)
 /* Everything up to a mounted session; fills m. */
 static int mount_prepare(struct mount_state *m, struct backend *store,
 			 const struct vault_config *cfg, const struct vault_keys *keys,
-			 const struct mount_opts *o, char *err, size_t size)
+			 struct mount_opts *o, char *err, size_t size)
 {
 	struct engine_opts eo = {.cache_dir = o->cache_dir,
 				 .track_cache = o->cache_size > 0,
@@ -471,7 +478,8 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 				 .device_name = o->device_name,
 				 .accept_store_head = o->accept_store_head,
 				 .expect = o->expect,
-				 .not_before = o->not_before};
+				 .not_before = o->not_before,
+				 .force = o->force};
 	char real[PATH_MAX];
 	int r = mount_check_fuse(err, size);
 
@@ -481,6 +489,7 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
 		r = engine_open(&m->eng, store, cfg, keys, &eo, err, size);
 	if (r)
 		return r;
+	o->read_only = o->read_only || m->eng.lease_read_only; /* FUSE's ro, no poll */
 	mount_cache_limit(m, o);
 	return mount_session(m, o, err, size);
 }
@@ -489,7 +498,7 @@ static int mount_prepare(struct mount_state *m, struct backend *store,
  * next mount (nothing is lost: it is durable in the cache). */
 /* Tells whoever waits for this daemon (sealfs unmount) what the store lacks. */
 static void mount_report_pending(const char *path, size_t left, bool lost,
-				 const struct upload_stats *st)
+				 const struct upload_stats *st, bool lease)
 {
 	char line[64];
 	int fd, n;
@@ -508,6 +517,9 @@ static void mount_report_pending(const char *path, size_t left, bool lost,
 	 * commits left do not go up at the next mount either. */
 	if (lost)
 		n = snprintf(line, sizeof(line), "lost %zu\n", left);
+	else if (st->conflict && lease) /* another device holds the store's lease */
+		n = snprintf(line, sizeof(line), "lease %zu %llu\n", left,
+			     (unsigned long long)st->conflict_seq);
 	else if (st->conflict)
 		n = snprintf(line, sizeof(line), "conflict %zu %llu\n", left,
 			     (unsigned long long)st->conflict_seq);
@@ -537,7 +549,7 @@ static void mount_drain(struct mount_state *m, const char *pending_path, bool lo
 			left);
 		notify_status("%zu commits left in the cache for the next mount", left);
 	}
-	mount_report_pending(pending_path, left, lost, &st);
+	mount_report_pending(pending_path, left, lost, &st, mount_lease_stopped(&m->eng));
 }
 
 /* glibc raises its mmap threshold each time a large block is freed, so after
@@ -566,6 +578,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	struct mount_state m = {.delay_ms = opts->commit_delay_ms,
 				.idle_lock_s = opts->idle_lock_s,
 				.main_thread = pthread_self()};
+	struct mount_opts eff = *opts; /* read-only when another device holds the lease */
 	int r;
 
 	if (m.delay_ms == 0)
@@ -573,7 +586,8 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_malloc_policy();
 	fault_setup();			 /* test builds only; a malformed SEALFS_FAULT is logged */
 	vault_keys_keep_data_keys(keys); /* the mount needs content and meta only */
-	r = mount_prepare(&m, store, cfg, keys, opts, err, err_size);
+	r = mount_prepare(&m, store, cfg, keys, &eff, err, err_size);
+	opts = &eff;
 	if (r == 0 && (r = mount_start_committer(&m)) != 0)
 		errbuf_fail(err, err_size, r, "starting the committer failed");
 	if (r) {
@@ -587,6 +601,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_start_bus(&m, opts->lock_on);
 	mount_start_poll(&m, store, cfg, keys, opts);
 	mount_last_change(opts->ready_fd, &m.eng.store_head);
+	mount_lease_line(opts->ready_fd, &m.eng);
 	mount_ready(opts->ready_fd);
 	notify_ready();
 	log_msg(LOG_INFO, "mounted");

@@ -36,6 +36,7 @@ struct mount_opts {
 	bool accept_store_head;	 /* --accept-store-head */
 	const uint8_t *expect;	 /* --expect: 16 bytes, or NULL */
 	int64_t not_before;	 /* --not-before: seconds since the epoch; 0: none */
+	bool force;		 /* --force: take the store's lease from another device */
 };
 
 /* The checks before a mount (fs/daemon/mount_check.c), run by `sealfs mount`
@@ -59,7 +60,9 @@ bool mount_name_ok(const char *name);
  * ownership of keys (wiped before return). On a failure before the mount is
  * up returns a negative errno with a one-line reason in err. Once mounted,
  * a format-2 vault's "last change DATE by NAME" line goes up ready_fd as
- * "I<line>" before the '0' (printed to stdout in the foreground). */
+ * "I<line>" before the '0' (printed to stdout in the foreground), and so
+ * does the line saying the mount is read-only because another device holds
+ * the store's lease (fs/vault/lease.h). */
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
 		const struct mount_opts *opts, char *err, size_t err_size);
 

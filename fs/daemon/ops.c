@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "fuse_io.h"
 #include "ops_int.h"
 #include "tree.h"
 
@@ -96,8 +97,10 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS;
 
 	conn->want |= want & conn->capable;
-	/* The kernel must clear set-user-ID bits itself; no export, no
-	 * remote locks (the kernel's local locks are right for one mount). */
+	/* Not the old HANDLE_KILLPRIV: the kernel keeps clearing set-user-ID
+	 * bits, except where KILLPRIV_V2 (fuse_io.c, past libfuse) hands it
+	 * to us. No export, no remote locks (the kernel's local locks are
+	 * right for one mount). */
 	conn->want &= ~(unsigned)(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_EXPORT_SUPPORT |
 				  FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	conn->max_write = OPS_MAX_WRITE;
@@ -181,6 +184,8 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 		return;
 	}
 	r = tree_setattr(t, node, &sa);
+	if (r == 0) /* a truncate, chown or the kernel's kill asks us to clear suid/sgid */
+		r = fuse_io_kill_suidgid(t, node);
 	if (r) {
 		ops_reply_err(req, r);
 		return;

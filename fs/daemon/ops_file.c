@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "chunk.h"
 #include "commit.h"
+#include "fuse_io.h"
 
 /* fi->fh of a file handle opened for writing: its flush reports the file's
  * unreported failure (a reader's close is not told of a writer's loss). */
@@ -22,6 +23,8 @@ void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int r = tree_open_file(ops_tree(req), ops_inode(req, ino), (fi->flags & O_TRUNC) != 0);
 
+	if (r == 0 && (r = fuse_io_kill_suidgid(ops_tree(req), ops_inode(req, ino))) != 0)
+		tree_release_file(ops_tree(req), ops_inode(req, ino));
 	if (r) {
 		ops_reply_err(req, r);
 		return;
@@ -46,6 +49,10 @@ void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 
 	if (r == 0)
 		r = tree_open_file(t, ino, false);
+	if (r == 0 && (r = fuse_io_kill_suidgid(t, ino)) != 0) {
+		tree_release_file(t, ino);
+		tree_forget(t, ino, 1);
+	}
 	if (r) {
 		ops_reply_err(req, r);
 		return;
@@ -107,7 +114,10 @@ void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off
 		fuse_reply_err(req, ENOSPC);
 		return;
 	}
-	n = tree_write(t, ops_inode(req, ino), buf, size, (uint64_t)off);
+	/* Before the bytes, as the kernel's own file_remove_privs does. */
+	n = fuse_io_kill_suidgid(t, ops_inode(req, ino));
+	if (n == 0)
+		n = tree_write(t, ops_inode(req, ino), buf, size, (uint64_t)off);
 	cache_room_release(t->cctx.cache, room);
 	if (n < 0)
 		ops_reply_err(req, (int)n);

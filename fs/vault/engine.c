@@ -22,6 +22,7 @@
 
 #include "cache.h"
 #include "commit.h"
+#include "engine_lease.h"
 #include "engine_pin.h"
 #include "fault.h"
 #include "head.h"
@@ -80,7 +81,8 @@ void engine_head_defaults(struct dirobj_head *head)
 }
 
 int engine_init_tree(struct backend *store, const struct vault_config *cfg,
-		     const struct vault_keys *keys, char *err, size_t err_size)
+		     const struct vault_keys *keys, const struct engine_window *w, char *err,
+		     size_t err_size)
 {
 	struct dirobj_head head = {.seq = 1};
 	struct dirobj root = {.nentries = 0};
@@ -108,6 +110,10 @@ int engine_init_tree(struct backend *store, const struct vault_config *cfg,
 	memcpy(root.dir_id, head.root.id, OBJECT_ID_BYTES);
 	if (cfg->format >= 2)
 		engine_head_defaults(&head);
+	if (cfg->format >= 2 && w) {
+		head.keep = w->keep;
+		head.grace = w->grace;
+	}
 	r = seal_dir(&sealed, &len, &root, 1, head.root.ref.store_key, cfg->vault_id, keys->meta,
 		     cfg->format);
 	if (r == 0) {
@@ -360,7 +366,7 @@ static int engine_prepare_cache(const char *cache_dir)
 /* The cache, then the head to mount (*head; base: the store's). */
 static int engine_open_head(struct engine *e, struct dirobj_head *head, struct engine_base *base,
 			    struct backend *store, const struct vault_config *cfg,
-			    const struct vault_keys *keys, const struct engine_opts *o, char *err,
+			    const struct vault_keys *keys, struct engine_opts *o, char *err,
 			    size_t size)
 {
 	struct engine_pin pin;
@@ -376,6 +382,8 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 	memcpy(base->up.hash, base->hash, HEAD_HASH_BYTES);
 	engine_pin_info(&e->store_head, head, base->up.hash, cfg->format);
 	r = engine_pin_check(&pin, head, base->up.hash, cfg, keys, o, err, size);
+	if (r == 0) /* before the head is chosen: another device's lease means read-only */
+		r = engine_lease_open(e, store, cfg, keys, o, &pin.st, err, size);
 	if (r == 0)
 		r = engine_choose_head(e, head, cfg, keys, o, pin.seen, base, err, size);
 	/* Pinned only once the journal agreed with the store: written before, a
@@ -478,6 +486,11 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	}
 	struct upload_base up = base->up;
 	unsigned char *merge_base = NULL;
+	up.cas = e->cas;
+	if (e->lease) {
+		up.lease = lease_check;
+		up.lease_ctx = e->lease;
+	}
 	if (cfg->format >= 2 && !o->read_only && !up.conflict) {
 		struct merge_store tmpl = {.cache = e->cache,
 					   .meta_key = keys->meta,
@@ -502,6 +515,9 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	}
 	r = upload_start(&e->up, store, e->cache, e->journal, o->cache_dir, cfg->vault_id, &up);
 	free(merge_base);
+	if (r == 0 && e->lease && lease_start(e->lease, e->up) != 0)
+		log_msg(LOG_WARNING,
+			"the store's lease is not renewed: starting its thread failed");
 	if (r)
 		return errbuf_fail(err, size, r, "starting the uploader failed");
 	if (cfg->format >= 2)
@@ -527,13 +543,14 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
 		size_t err_size)
 {
 	struct engine_base base = {.ours = false};
+	struct engine_opts eo = *o; /* read_only set when another device holds the lease */
 	struct dirobj_head head;
 	int r;
 
 	memset(e, 0, sizeof(*e));
-	r = engine_open_head(e, &head, &base, store, cfg, keys, o, err, err_size);
+	r = engine_open_head(e, &head, &base, store, cfg, keys, &eo, err, err_size);
 	if (r == 0) {
-		r = engine_open_tree(e, &head, &base, store, cfg, keys, o, err, err_size);
+		r = engine_open_tree(e, &head, &base, store, cfg, keys, &eo, err, err_size);
 		dirobj_head_release(&head);
 	}
 	free(base.sealed);
@@ -547,7 +564,10 @@ void engine_close(struct engine *e)
 	sweep_stop(e->sweep);
 	prefetch_stop(e->prefetch);
 	merge_store_off(e->merge);
+	lease_stop(e->lease); /* no renewal halts a freed uploader */
 	upload_stop(e->up);
+	lease_release(e->lease); /* after the last head put */
+	lease_free(e->lease);
 	merge_store_free(e->merge);
 	commit_free(e->commit);
 	tree_free(e->tree);

@@ -16,6 +16,8 @@
 
 #include "backend.h"
 #include "dirobj.h"
+#include "head.h"
+#include "lease.h"
 #include "vault.h"
 
 struct cache;
@@ -47,6 +49,9 @@ struct engine_opts {
 				    fingerprint or name it as its parent; NULL: none */
 	int64_t not_before;	 /* --not-before: seconds since the epoch the store's head
 				    may not be older than (format 2); 0: none */
+	/* --force: take the store's lease (fs/vault/lease.h) even from another
+	 * device that holds it (format 2; a format-1 vault refuses it). */
+	bool force;
 };
 
 /* What the store's head was when the engine opened (for `sealfs mount`'s
@@ -73,6 +78,15 @@ struct engine {
 	struct merge_store *merge; /* format 2: the uploader's merge hook (merge_store.h); the
 				      daemon switches it off before the keys go */
 	struct engine_head_info store_head;
+	/* A store that ignores conditional writes (format 2, read-write): this
+	 * device's lease, NULL when none is needed (fs/vault/engine_lease.c). */
+	struct lease *lease;
+	enum head_cas cas; /* the mount's probe; HEAD_CAS_UNKNOWN: not asked */
+	/* Another device held the lease: the engine opened read-only although
+	 * the caller asked for read-write (the mount must be read-only too), and
+	 * what that lease says (its device name: for the terminal only). */
+	bool lease_read_only;
+	struct lease_holder lease_holder;
 };
 
 /* Opens the vault in store (borrowed, with cfg and keys: all must outlive
@@ -82,21 +96,34 @@ struct engine {
  * of the seq pinned, or another device wrote over commits this cache has
  * not uploaded: refused unless o->read_only), -EKEYREJECTED (the pin is
  * damaged or missing, or the head fails --expect or --not-before),
- * -EMEDIUMTYPE (--not-before on a format-1 vault), the store's or cache's
- * errno. On failure
+ * -EMEDIUMTYPE (--not-before or --force on a format-1 vault), the store's
+ * or cache's errno. On a store that ignores conditional writes a read-write
+ * open takes the store's lease (engine_lease.h); another device's opens
+ * read-only (e->lease_read_only). On failure
  * nothing is left open and *e is zeroed. Not thread-safe (one opener). */
 int engine_open(struct engine *e, struct backend *store, const struct vault_config *cfg,
 		const struct vault_keys *keys, const struct engine_opts *o, char *err,
 		size_t err_size);
 /* Stops read-ahead and the uploader (records not yet stored stay in the
- * journal for the next open) and frees. Does not commit: the caller's last
+ * journal for the next open), deletes the store's lease if this device
+ * holds it, and frees. Does not commit: the caller's last
  * commit_run and upload_drain come first. A zeroed *e is fine. */
 void engine_close(struct engine *e);
 
+/* The retention window a format-2 head carries (docs/FORMAT.md, "Head"):
+ * "keep" and "gr", in seconds. */
+struct engine_window {
+	uint64_t keep;
+	uint64_t grace;
+};
+
 /* Creates the empty root directory and the head (seq 1) of a new vault in
- * store, straight into the store: -EEXIST when it holds a head already. */
+ * store, straight into the store: -EEXIST when it holds a head already. A
+ * format-2 head gets window w (NULL: 30 days, a grace of 900 s; format 1
+ * has none). */
 int engine_init_tree(struct backend *store, const struct vault_config *cfg,
-		     const struct vault_keys *keys, char *err, size_t err_size);
+		     const struct vault_keys *keys, const struct engine_window *w, char *err,
+		     size_t err_size);
 
 /* Format 2: the head members of a head this device starts (a new vault's
  * first, or the one `sealfs upgrade` writes): a new random device id, the

@@ -14,16 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "cache.h"
 #include "errbuf.h"
 #include "fsck_int.h"
-#include "head.h"
-#include "history.h"
-#include "meta.h"
+#include "rehead.h"
 #include "seal.h"
 
 #define FSCK_SUFFIX ".damaged"
@@ -295,119 +292,48 @@ static void fsck_rp_delete(struct fsck *f, uint8_t (*v)[OBJECT_ID_BYTES], size_t
 	}
 }
 
-/* Format 2: the new head is a commit like a mount's (docs/FORMAT.md,
- * "Deferred deletion"): the head checked becomes a head record in a new
- * first history page, and what the new head stops referencing goes into its
- * garbage list (created 0: older retained heads may reach it) instead of
- * being deleted now. The history's new objects are stored here (fresh:
- * deleted again if the head never goes in); *hist is adopted or freed by
- * fsck_rp_hist_done. */
-static int fsck_rp_hist(struct fsck_rp *rp, const struct dirobj_head *old, struct dirobj_head *next,
-			struct history **hist)
+static int fsck_rp_stored(void *arg, const uint8_t key[OBJECT_ID_BYTES])
 {
-	struct fsck *f = rp->f;
-	struct history_garbage *g = calloc(rp->ng ? rp->ng : 1, sizeof(*g));
-	struct history_out out;
-	struct history_io io;
-	int r = g ? 0 : -ENOMEM;
-
-	history_io_store(&io, f->store, f->cfg->vault_id, f->keys->meta);
-	for (size_t i = 0; r == 0 && i < rp->ng; i++)
-		memcpy(g[i].key, rp->garbage[i], OBJECT_ID_BYTES);
-	if (r == 0)
-		r = history_open(hist, old, &io);
-	if (r == 0)
-		r = history_seal(*hist, next, g, rp->ng, next->time.sec, &out);
-	free(g);
-	if (r)
-		return fsck_rp_fail(rp, r, "archiving the head checked in the history");
-	for (size_t i = 0; r == 0 && i < out.nobjs; i++) {
-		char name[OBJECT_KEY_TEXT_BYTES];
-		object_key_text(name, out.objs[i].key);
-		r = fsck_rp_keep(&rp->fresh, &rp->nf, &rp->fcap, out.objs[i].key);
-		if (r == 0)
-			r = backend_put(f->store, name, out.objs[i].data, out.objs[i].len);
-		if (r == 0)
-			r = fsck_keyset_add(&f->reach, out.objs[i].key);
-	}
-	history_out_free(&out); /* no deletes: nothing was thinned */
-	return r ? fsck_rp_fail(rp, r, "writing the history's objects") : 0;
+	return fsck_keyset_add(&((struct fsck *)arg)->reach, key);
 }
 
-/* The new head goes in only if the store still holds the head checked. */
-static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struct dirobj_ref *ref,
-			struct history **hist)
+/* The new head (rehead.h): written only if the store still holds the head
+ * checked. Format 2: a commit like a mount's (docs/FORMAT.md, "Deferred
+ * deletion"): the head checked becomes a head record in a new first
+ * history page, and what the new head stops referencing goes into its
+ * garbage list instead of being deleted now. */
+static int fsck_rp_head(struct fsck_rp *rp, const struct dirobj_head *old, struct dirobj_ref *ref)
 {
 	struct fsck *f = rp->f;
-	struct dirobj_head now, h = *old; /* shallow: only read by seal_head */
-	struct backend_version ver;
-	unsigned char *sealed = NULL;
-	size_t len = 0;
-	int r = head_get(f->store, META_MAX_SEALED_BYTES, &sealed, &len, &ver);
+	struct dirobj_head h = *old; /* shallow: only read by seal_head */
+	struct rehead rh = {.store = f->store,
+			    .cfg = f->cfg,
+			    .keys = f->keys,
+			    .what = "repair",
+			    .stored = fsck_rp_stored,
+			    .arg = f,
+			    .err = f->err,
+			    .err_size = f->err_size};
+	int r;
 
-	memset(&now, 0, sizeof(now));
-	if (r == 0)
-		r = seal_open_head(&now, sealed, len, f->cfg->vault_id, f->keys->meta,
-				   f->cfg->format);
-	if (r == 0 && f->cfg->format >= 2) { /* docs/FORMAT.md, "Head" */
-		struct timespec ts;
-
-		seal_head_hash(h.parent, sealed, len);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		h.time = (struct dirobj_time){ts.tv_sec, (uint32_t)ts.tv_nsec};
-	}
-	free(sealed);
-	sealed = NULL;
-	if (r)
-		return fsck_rp_fail(rp, r, "reading the head again");
-	if (now.seq != old->seq || memcmp(&now.root.ref, &old->root.ref, sizeof(now.root.ref)) != 0)
-		r = errbuf_fail(f->err, f->err_size, -ESTALE,
-				"repair: the vault changed during the check (is it mounted "
-				"somewhere?): nothing repaired");
-	dirobj_head_release(&now);
-	if (r)
-		return r;
-	h.seq = old->seq + 1;
 	h.root.ref = *ref;
-	if (f->cfg->format >= 2)
-		r = fsck_rp_hist(rp, old, &h, hist);
+	r = rehead_write(&rh, old, &h, (const uint8_t(*)[OBJECT_ID_BYTES])rp->garbage, rp->ng);
+	rp->head_tried = rh.head_tried;
 	if (r == 0)
-		r = backend_sync(f->store);
-	if (r == 0)
-		r = seal_head(&sealed, &len, &h, f->cfg->vault_id, f->keys->meta, f->cfg->format);
-	rp->head_tried = r == 0;
-	/* Compare-and-swap on the head just checked (a mount that committed
-	 * meanwhile wins; the check read before the put also covers a store
-	 * that ignores conditional writes). */
-	if (r == 0)
-		r = head_put(f->store, sealed, len, HEAD_CAS_IGNORED, &ver);
-	free(sealed);
-	if (r == -ESTALE) {
-		rp->head_tried = false; /* refused: nothing written, fresh objects unreached */
-		return errbuf_fail(f->err, f->err_size, -ESTALE,
-				   "repair: the vault changed during the repair (is it mounted "
-				   "somewhere?): its new head was not written");
-	}
-	if (r == 0)
-		r = backend_sync(f->store);
-	if (r)
-		return fsck_rp_fail(rp, r, "writing the new head");
-	f->res->new_seq = h.seq;
-	return 0;
+		f->res->new_seq = rh.new_seq;
+	return r;
 }
 
 int fsck_repair(struct fsck *f, const struct dirobj_head *head)
 {
 	struct fsck_rp rp = {.f = f, .created = f->cfg->format >= 2 ? head->seq + 1 : 0};
 	struct dirobj_ref ref = head->root.ref;
-	struct history *hist = NULL;
 	int r;
 
 	qsort(f->dmg, f->ndmg, sizeof(*f->dmg), fsck_rp_cmp);
 	r = fsck_rp_dir(&rp, head->root.id, &ref, 1, 0, f->ndmg);
 	if (r == 0)
-		r = fsck_rp_head(&rp, head, &ref, &hist);
-	history_free(hist); /* the run ends here: nothing to adopt it for */
+		r = fsck_rp_head(&rp, head, &ref);
 	if (r == 0) {
 		fsck_rp_report(&rp);
 		if (f->cfg->format < 2) /* format 2: in the new head's garbage list */

@@ -318,8 +318,9 @@ static void history_adopt_pages(struct history *h)
 	struct history_page *p = h->adopt;
 
 	h->adopt = NULL;
-	memcpy(p, h->new_pages, h->new_npages * sizeof(*p));
-	if (keep > 0) /* h->pages is NULL for an empty history */
+	if (h->new_npages > 0) /* the arrays may be NULL when empty */
+		memcpy(p, h->new_pages, h->new_npages * sizeof(*p));
+	if (keep > 0)
 		memcpy(p + h->new_npages, h->pages + h->new_upto, keep * sizeof(*p));
 	for (size_t i = 0; i < h->new_upto; i++)
 		free(h->pages[i].e);

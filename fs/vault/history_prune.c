@@ -210,7 +210,7 @@ static int history_choose(struct history *h, const struct histobj_entry **es, si
 	}
 	(*seqs)[k++] = h->prev_seq;
 	qsort(*seqs, k, sizeof(**seqs), history_u64_cmp);
-	if (h->prep.ndropped > 1) /* NULL while none: qsort's argument must not be */
+	if (h->prep.ndropped > 0) /* dropped may be NULL when empty */
 		qsort(h->prep.dropped, h->prep.ndropped, sizeof(uint64_t), history_u64_cmp);
 	*nseqs = k;
 	return 0;

@@ -118,6 +118,7 @@ void history_view_free(struct history_view *v)
 			dirobj_release(&v->levels[i].obj);
 	free(v->heads);
 	free(v->levels);
+	history_view_link_free(v);
 	secmem_pool_free(v->pool);
 	free(v);
 }
@@ -220,6 +221,11 @@ int history_view_lookup(struct history_view *v, size_t i, const char *path,
 		if (!cur)
 			return 0;
 		path += len;
+	}
+	if (cur->type == DIROBJ_HARDLINK) { /* its file's record, as in the tree */
+		int r = history_view_resolve(v, i, cur, &cur);
+		if (r)
+			return r;
 	}
 	*e = cur;
 	return 1;

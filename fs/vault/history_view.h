@@ -32,11 +32,23 @@ const struct dirobj_head *history_view_head(const struct history_view *v, size_t
 
 /* Follows path (names separated by '/', relative to the root; "" is the
  * root) in head i. 1 with *e pointing at the entry (borrowed: valid until the
- * next lookup on v or history_view_free), 0 when a name is absent or a
- * parent is not a directory, -EBADMSG a directory object that fails to
- * authenticate, -ENOMEM, store errors (-ENOENT: a missing object). */
+ * next lookup or resolve on v or history_view_free), 0 when a name is absent
+ * or a parent is not a directory, -EBADMSG a directory object that fails to
+ * authenticate, -ENOMEM, store errors (-ENOENT: a missing object). A name of
+ * a file with several names (an `h` entry) comes resolved: *e is the file's
+ * record (history_view_resolve; its name is not the path's). */
 int history_view_lookup(struct history_view *v, size_t i, const char *path,
 			const struct dirobj_entry **e);
+
+/* The file entry e (from a lookup or open_dir of head i) stands for: e
+ * itself, or for an `h` entry the file's record in head i's inode table
+ * (docs/FORMAT.md, "Inode table"; type DIROBJ_FILE, with the file's
+ * attributes and segments; name not meaningful). *out is borrowed: valid
+ * until the next lookup or resolve on v. 0; -EBADMSG (a table page that
+ * fails to authenticate or decode, or no record for the id); -ENOMEM;
+ * store errors (-ENOENT: a missing page). */
+int history_view_resolve(struct history_view *v, size_t i, const struct dirobj_entry *e,
+			 const struct dirobj_entry **out);
 
 /* Opens the object of directory entry dir into *obj (new: dirobj_release).
  * Errors as history_view_lookup. */

@@ -6,6 +6,7 @@
 #include "cache.h"
 #include "history.h"
 #include "history_view.h"
+#include "itable.h"
 #include "secmem.h"
 
 /* The directory object last opened at one depth of a path. */
@@ -14,6 +15,21 @@ struct history_view_level {
 	uint8_t key[OBJECT_ID_BYTES];
 	uint64_t version;
 	struct dirobj obj;
+};
+
+/* Which kind-6 object a decoded page of the inode table came from. */
+struct history_view_page {
+	bool used;
+	uint8_t key[OBJECT_ID_BYTES];
+	uint64_t version;
+};
+
+/* The inode table's index and leaf last opened (history_view_link.c). */
+struct history_view_itable {
+	struct history_view_page index, leaf;
+	struct itable_index ix; /* valid while index.used */
+	struct itable_leaf l;	/* valid while leaf.used */
+	size_t leaf_slot, leaf_nslots;
 };
 
 struct history_view {
@@ -26,6 +42,10 @@ struct history_view {
 	struct history_view_level *levels; /* one per depth of the last lookup */
 	size_t nlevels;
 	struct secmem_pool *pool; /* chunk keys (history_view_file.c), made on first use */
+	struct history_view_itable it;
 };
+
+/* Frees what history_view_link.c keeps. */
+void history_view_link_free(struct history_view *v);
 
 #endif

@@ -95,7 +95,7 @@ static inline int fenv_init_store_format(struct fenv *e, const char *tmpfs_opts,
 	if (r == 0 && getenv("SEALFS_TEST_FORMAT1"))
 		e->cfg->format = 1; /* the engine follows cfg->format: a format-1 vault */
 	if (r == 0)
-		r = engine_init_tree(e->store, e->cfg, e->keys, err, sizeof(err));
+		r = engine_init_tree(e->store, e->cfg, e->keys, NULL, err, sizeof(err));
 	if (r)
 		fprintf(stderr, "fenv_init: %d %s\n", r, err);
 	return r;

@@ -39,7 +39,7 @@ static int driver_create(struct backend *store, struct vault_config **cfg, struc
 		r = backend_put(store, VAULT_CONFIG_NAME, text, len);
 	free(text);
 	if (r == 0)
-		r = engine_init_tree(store, *cfg, *keys, err, size);
+		r = engine_init_tree(store, *cfg, *keys, NULL, err, size);
 	return r;
 }
 

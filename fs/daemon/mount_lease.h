@@ -1,0 +1,19 @@
+/* mount_lease.h - internal to fs/daemon/mount*.c: what a mount says about
+ * the store's lease (fs/vault/lease.h). */
+#ifndef SEALFS_MOUNT_LEASE_H
+#define SEALFS_MOUNT_LEASE_H
+
+#include <stdbool.h>
+
+#include "engine.h"
+
+/* When another device's lease made the mount read-only: one line naming
+ * that device up the startup pipe fd as "I<line>\n" (printed by `sealfs
+ * mount`), or to stdout in the foreground (fd -1). Never logged: the name
+ * is the user's label (the engine logged the line without it). */
+void mount_lease_line(int fd, const struct engine *e);
+/* Whether the uploader's stop (upload_stats.conflict) is the lease's:
+ * another device holds it. */
+bool mount_lease_stopped(const struct engine *e);
+
+#endif
