@@ -51,6 +51,15 @@ class TwoDevices(unittest.TestCase):
         finally:
             v.cleanup()
 
+    def test_format2_crash_after_merge_keeps_garbage(self):
+        if not devices.fault_build():
+            self.skipTest("sealfs built without -Dfault_injection=true (die=merged-finish)")
+        v = st.Vault("devcrash")
+        try:
+            devices.crash_after_merge(self, v)
+        finally:
+            v.cleanup()
+
     def test_format2_second_device_merges(self):
         v = st.Vault("devmerge")
         try:

@@ -295,6 +295,49 @@ def three_each(t, v, extra=()):
     all_heads_clean(t, v)
 
 
+def fault_build():
+    """sealfs was built with -Dfault_injection=true (SEALFS_FAULT works)."""
+    return "fault-injection" in st.sealfs("--version").stdout
+
+
+def crash_after_merge(t, v, extra=()):
+    """A format-2 vault v (not initialised: done here with a grace of 0, so
+    any deletion is at once): B stores f, A builds on that head and writes
+    g, B rewrites f within one slot (f's first segment is dead for B's own
+    history, but A's head reaches it) and merges; B's daemon ends right
+    after the merged head and the pin went in, before its records are
+    removed (SEALFS_FAULT die=merged-finish). B's next mount finishes that
+    round: it must not delete the merged records' garbage. A, still showing
+    its own head, reads f; every retained head is whole."""
+    st.sealfs("init", v.store, "--passphrase-file", v.passfile, "--grace", "0", *st.FAST_KDF)
+    a = Device(v, "ca", "--device-name", "laptop", "--poll", "0", *extra)
+    b = Device(v, "cb", "--device-name", "desktop", "--poll", "0", *extra)
+    os.environ["SEALFS_FAULT"] = "slot=1000000,die=merged-finish"
+    try:
+        b.mount()
+    finally:
+        os.environ.pop("SEALFS_FAULT", None)
+    t.assertEqual(write(b.path("f"), b"b's first"), 0)
+    t.assertEqual(st.sealfs("sync", b.mnt, check=False).returncode, 0)
+    a.mount()
+    t.assertEqual(write(a.path("g"), b"from a"), 0)
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    t.assertEqual(write(b.path("f"), b"b's second"), 0)
+    st.sealfs("sync", b.mnt, check=False)  # the daemon ends in the round
+    t.assertEqual(b.proc.wait(timeout=60), 137, b.log_text())
+    t.assertIn("the process ends at merged-finish", b.log_text())
+    st.lazy_unmount_all(b.mnt)
+    t.assertTrue(st.journal_records(b.cache), "the round removed its records")
+    b.mount()
+    p = st.sealfs("sync", b.mnt, check=False)
+    t.assertEqual(p.returncode, 0, p.stderr + b.log_text())
+    time.sleep(1)  # the uploader's idle deletions (grace 0)
+    t.assertEqual(b.unmount().returncode, 0)
+    t.assertEqual(read(a.path("f")), b"b's first")  # A still shows its head
+    t.assertEqual(a.unmount().returncode, 0)
+    all_heads_clean(t, v)
+
+
 def wait_for(path, seconds):
     """Seconds until path exists, or None after seconds."""
     start = time.monotonic()
