@@ -80,6 +80,10 @@ struct upload_merge_req {
 	 * it does not reach as garbage (fs/vault/merge_hist.c). */
 	const uint8_t (*fresh)[OBJECT_ID_BYTES];
 	size_t nfresh;
+	/* remote is the merged head this mount stored last (no other device
+	 * wrote since): the hook may supersede it as a commit supersedes its
+	 * own previous head within one slot. */
+	bool remote_own;
 };
 
 /* A sealed object the merged head reaches that the store does not have yet. */

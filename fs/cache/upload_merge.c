@@ -196,7 +196,9 @@ static int upload_merge_once(struct upload *u, const struct journal_batch *b, en
 				       .remote_len = rlen,
 				       .newest = last->seq,
 				       .fresh = (const uint8_t(*)[OBJECT_ID_BYTES])fresh,
-				       .nfresh = nfresh};
+				       .nfresh = nfresh,
+				       .remote_own = u->put.head && u->put.head_len == rlen &&
+						     memcmp(u->put.head, remote, rlen) == 0};
 	r = u->merge(u->merge_ctx, &req, &mo);
 	free(remote);
 	free(fresh);

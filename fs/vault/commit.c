@@ -724,6 +724,16 @@ void commit_set_store_wait(struct commit *c, unsigned ms) { c->store_wait_ms = m
 
 void commit_set_history(struct commit *c, struct history *h) { c->hist = h; }
 
+uint32_t commit_head_slot(struct commit *c)
+{
+	uint32_t slot;
+
+	pthread_mutex_lock(&c->lock);
+	slot = c->tree->head_slot;
+	pthread_mutex_unlock(&c->lock);
+	return slot;
+}
+
 uint64_t commit_seq(struct commit *c)
 {
 	uint64_t seq;

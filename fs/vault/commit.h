@@ -61,6 +61,9 @@ struct history;
 void commit_set_history(struct commit *c, struct history *h);
 /* The head seq of the last successful commit (or the one mounted). */
 uint64_t commit_seq(struct commit *c);
+/* The history's first-tier slot (tree.head_slot), read under commit_lock:
+ * for the merge hook, which supersedes its own merged heads as commits do. */
+uint32_t commit_head_slot(struct commit *c);
 /* For a merged head (fs/vault/merge_store.c): when the last commit is still
  * the record of seq newest, takes the next seq above both it and `above`
  * (the other device's head) as *out, so every later commit is above the

@@ -153,12 +153,13 @@ static int mh_items(const struct merge_hist_in *in, const struct dirobj_ref *old
 }
 
 /* Seals items in chunks of HISTOBJ_GARBAGE_MAX from the last, each naming
- * the next; *first: the first chunk's ref. */
+ * the next, the last naming tail (if any); *first: the first chunk's ref. */
 static int mh_seal_list(const struct merge_hist_in *in, const struct histobj_garbage_item *items,
-			size_t n, struct dirobj_ref *first, struct history_out *out)
+			size_t n, const struct dirobj_ref *tail, struct dirobj_ref *first,
+			struct history_out *out)
 {
-	struct dirobj_ref ref = {.version = 0};
-	bool has_next = false;
+	struct dirobj_ref ref = tail ? *tail : (struct dirobj_ref){.version = 0};
+	bool has_next = tail != NULL;
 	int r = 0;
 
 	for (size_t k = (n + HISTOBJ_GARBAGE_MAX - 1) / HISTOBJ_GARBAGE_MAX; r == 0 && k > 0; k--) {
@@ -183,28 +184,46 @@ static int mh_seal_list(const struct merge_hist_in *in, const struct histobj_gar
 	return r;
 }
 
+/* R archived: a record, a new first page. */
+static int mh_history(struct dirobj_head *m, const struct merge_hist_in *in, bool *replaced,
+		      struct dirobj_ref *old, struct history_out *out)
+{
+	struct histobj_entry e;
+	int r = mh_archive(in, &e, out);
+
+	if (r == 0)
+		r = mh_page(in, &e, &m->history, replaced, old, out);
+	m->has_history = r == 0;
+	return r;
+}
+
 int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struct history_out *out)
 {
+	const struct dirobj_head *rh = in->remote;
+	const struct dirobj_ref *tail = in->supersede && rh->has_garbage ? &rh->garbage : NULL;
 	struct histobj_garbage_item *items = NULL;
 	struct dirobj_ref old = {.version = 0};
-	struct histobj_entry e;
 	bool replaced = false;
 	size_t n = 0;
-	int r;
+	int r = 0;
 
 	memset(out, 0, sizeof(*out));
-	m->keep = in->remote->keep;
-	m->grace = in->remote->grace;
+	m->keep = rh->keep;
+	m->grace = rh->grace;
 	m->has_history = m->has_garbage = false;
-	r = mh_archive(in, &e, out);
-	if (r == 0)
-		r = mh_page(in, &e, &m->history, &replaced, &old, out);
-	m->has_history = r == 0;
+	if (in->supersede) { /* R is not retained: its pages are M's, its list M's tail */
+		m->has_history = rh->has_history;
+		m->history = rh->history;
+	} else {
+		r = mh_history(m, in, &replaced, &old, out);
+	}
 	if (r == 0)
 		r = mh_items(in, replaced ? &old : NULL, &items, &n);
 	if (r == 0 && n > 0)
-		r = mh_seal_list(in, items, n, &m->garbage, out);
-	m->has_garbage = r == 0 && n > 0;
+		r = mh_seal_list(in, items, n, tail, &m->garbage, out);
+	m->has_garbage = r == 0 && (n > 0 || tail);
+	if (r == 0 && n == 0 && tail)
+		m->garbage = *tail;
 	free(items);
 	if (r)
 		history_out_free(out);

@@ -16,6 +16,9 @@ struct merge_hist_in {
 	const uint8_t (*fresh)[OBJECT_ID_BYTES]; /* what this device's pending records stored */
 	size_t nfresh;
 	const struct history_io *io; /* reads R's first page; seals */
+	/* R is this mount's own merged head in M's slot: M supersedes it (no
+	 * record, R's pages reused, R's garbage list chained after M's). */
+	bool supersede;
 };
 
 /* Fills m's keep, gr, hist and g (every other member the caller's) and

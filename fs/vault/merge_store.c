@@ -213,6 +213,21 @@ static int ms_seal_dirs(struct merge_store *m, struct merge_result *res, uint64_
 	return 0;
 }
 
+/* Floor division, as history_thin.c's slots. */
+static int64_t ms_slot_of(int64_t t, int64_t g) { return t >= 0 ? t / g : -((-t + g - 1) / g); }
+
+/* M supersedes R as a commit supersedes its own previous head: R is the
+ * merged head this mount stored last and both fall in one slot (retain's
+ * rule, docs/FORMAT.md "Head records"). */
+static bool ms_supersedes(struct merge_store *m, const struct ms_heads *h,
+			  const struct upload_merge_req *req, const struct dirobj_head *head)
+{
+	uint32_t slot = commit_head_slot(m->commit);
+
+	return req->remote_own && slot > 0 && head->time.sec >= h->r.time.sec &&
+	       ms_slot_of(head->time.sec, slot) == ms_slot_of(h->r.time.sec, slot);
+}
+
 /* M's garbage and history (merge_gc.c, merge_hist.c), added to out. */
 static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 			const struct merge_result *res, const struct dirobj_ref *refs,
@@ -228,6 +243,7 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 	history_io_cache(&io, m->cache, m->vault_id, m->meta_key);
 	if (r == 0) {
 		struct merge_hist_in in = {.remote = &h->r,
+					   .supersede = ms_supersedes(m, h, req, head),
 					   .seq = head->seq,
 					   .gone = &gone,
 					   .m_seen = &seen,

@@ -16,7 +16,9 @@
  *   (SEALFS_FAULT die=merged-finish: the next mount finds the records at or
  *   below the stored seq and must not delete their garbage either);
  * - a merge at the next mount without CACHE/base-head (two-way) continues
- *   the history too. */
+ *   the history too;
+ * - a device's merged heads within one slot supersede each other (no
+ *   record each), a merge onto the other device's head archives it. */
 #include <sys/wait.h>
 
 #include "fault.h"
@@ -351,6 +353,58 @@ static void test_two_way_at_mount(void)
 	fenv_free(&e);
 }
 
+static size_t retained_heads(struct fenv *e)
+{
+	struct history_view *v = NULL;
+	size_t n = 0;
+
+	CHECK_RC(history_view_open(&v, e->store, e->cfg, e->keys), 0);
+	if (v)
+		n = history_view_count(v);
+	history_view_free(v);
+	return n;
+}
+
+/* A merging device's rounds within one slot: each merged head supersedes
+ * the one before (this mount's own), as commits do; a merge onto the other
+ * device's head archives it. */
+static void test_supersede_own_merges(void)
+{
+	struct fenv e;
+	struct fmount a, b;
+	struct upload_stats st;
+	size_t after_first;
+
+	if (fenv_init(&e) != 0)
+		return;
+	CHECK_RC(open_dev(&a, &e, "laptop"), 0);
+	CHECK_RC(open_dev(&b, &e, "desktop"), 0);
+	a.tree->head_slot = b.tree->head_slot = 1000000;
+	CHECK_RC(put(&a, "a0", "a"), 0);
+	CHECK_RC(fcommit(&a), 0);
+	CHECK_RC(put(&b, "b0", "b"), 0);
+	CHECK_RC(fcommit(&b), 0);
+	after_first = retained_heads(&e);
+	for (int i = 1; i < 4; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "b%d", i);
+		CHECK_RC(put(&b, name, "b"), 0);
+		CHECK_RC(fcommit(&b), 0);
+	}
+	upload_stats(&st, b.up);
+	CHECK_RC(st.merges, 4);
+	CHECKF(retained_heads(&e) == after_first, "%zu retained heads, %zu after the first merge",
+	       retained_heads(&e), after_first);
+	check_all_heads(&e, "own merges superseded");
+	CHECK_RC(put(&a, "a1", "a"), 0);
+	CHECK_RC(fcommit(&a), 0); /* A merges onto B's head: archived */
+	CHECK_RC(retained_heads(&e), after_first + 1);
+	fmount_close(&b);
+	fmount_close(&a);
+	check_all_heads(&e, "own merges superseded, closed");
+	fenv_free(&e);
+}
+
 int main(void)
 {
 	test_three_each();
@@ -358,5 +412,6 @@ int main(void)
 	test_dead_after_merge();
 	test_dead_after_crash();
 	test_two_way_at_mount();
+	test_supersede_own_merges();
 	return check_done("devices_hist");
 }
