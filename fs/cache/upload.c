@@ -291,6 +291,8 @@ static int upload_finish(struct upload_round *rd)
 	if (rd->merged && fault_die("merged-finish"))
 		_exit(137); /* a test's crash: merged head stored, records not removed */
 	r = upload_dead_after_head(rd->u, &rd->dead, rd->merged);
+	if (r == 0 && rd->merged)
+		r = upload_dead_merged(rd->u);
 
 	if (r == 0)
 		r = upload_deletable(rd->u, &rd->b, rd->merged, &rd->del, &rd->ndel);

@@ -101,6 +101,13 @@ struct upload_merge_out {
 	struct upload_merge_obj *objs;
 	size_t nobjs;
 	uint64_t merged, conflicts;
+	/* In the merged head's garbage list and never reached by a stored head
+	 * (what this device's records stored for nothing): the uploader deletes
+	 * them once the merged head is stored (malloc'ed; thinning deletes
+	 * whatever a mount ends before). What only a superseded merged head
+	 * reached waits for thinning: the other device may still show it. */
+	uint8_t (*dead_now)[OBJECT_ID_BYTES];
+	size_t ndead_now;
 };
 
 /* Merges req into *out: 0, -EAGAIN when a record newer than req->newest was

@@ -98,6 +98,25 @@ int upload_dead_after_head(struct upload *u, struct upload_dead_round *d, bool m
 	return r;
 }
 
+int upload_dead_merged(struct upload *u)
+{
+	const struct upload_merge_out *mo = &u->put;
+	char text[OBJECT_KEY_TEXT_BYTES];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < mo->ndead_now; i++) {
+		object_key_text(text, mo->dead_now[i]);
+		r = backend_del(u->store, text);
+		if (r == 0)
+			cache_drop_object(u->cache, text);
+		else
+			log_msg(LOG_DEBUG, "upload: deleting %s failed (errno %d)", text, -r);
+	}
+	if (r == 0)
+		u->dropped += mo->ndead_now;
+	return r;
+}
+
 void upload_dead_round_free(struct upload_dead_round *d)
 {
 	free(d->drop);

@@ -200,6 +200,7 @@ void upload_merge_out_release(struct upload_merge_out *out)
 		free(out->objs[i].data);
 	free(out->objs);
 	free(out->head);
+	free(out->dead_now);
 	memset(out, 0, sizeof(*out));
 }
 

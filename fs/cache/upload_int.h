@@ -148,6 +148,9 @@ bool upload_dead_skips(const struct upload_dead_round *d, const uint8_t key[OBJE
  * others for their grace. 0 or the store's error. */
 int upload_dead_after_head(struct upload *u, struct upload_dead_round *d, bool merged);
 void upload_dead_round_free(struct upload_dead_round *d);
+/* The merged head u->put is stored: deletes its dead_now. 0 or the store's
+ * error. */
+int upload_dead_merged(struct upload *u);
 /* Deletes the queued entries whose grace passed; *next_due: the
  * CLOCK_REALTIME second the next one is due (0: none). 0 or the first
  * store error (that entry and the rest stay queued). */

@@ -197,7 +197,24 @@ static int mh_history(struct dirobj_head *m, const struct merge_hist_in *in, boo
 	return r;
 }
 
-int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struct history_out *out)
+/* The pending records' objects M does not reach: no stored head ever
+ * reached them (they are newer than every stored head), so no device can be
+ * reading them. What R reached waits for thinning even when R is
+ * superseded: the other device may show R for long (while it writes on, its
+ * poll never finds it quiet). */
+static int mh_dead(const struct merge_hist_in *in, struct merge_hist_dead *dead)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < in->nfresh; i++)
+		if (!merge_gc_set_has(in->m_seen, in->fresh[i]))
+			r = merge_gc_set_add(&dead->now, in->fresh[i], in->seq);
+	merge_gc_set_sort(&dead->now);
+	return r;
+}
+
+int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struct history_out *out,
+		    struct merge_hist_dead *dead)
 {
 	const struct dirobj_head *rh = in->remote;
 	const struct dirobj_ref *tail = in->supersede && rh->has_garbage ? &rh->garbage : NULL;
@@ -221,6 +238,8 @@ int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struc
 		r = mh_items(in, replaced ? &old : NULL, &items, &n);
 	if (r == 0 && n > 0)
 		r = mh_seal_list(in, items, n, tail, &m->garbage, out);
+	if (r == 0)
+		r = mh_dead(in, dead);
 	m->has_garbage = r == 0 && (n > 0 || tail);
 	if (r == 0 && n == 0 && tail)
 		m->garbage = *tail;

@@ -21,10 +21,19 @@ struct merge_hist_in {
 	bool supersede;
 };
 
+/* What merge_hist_seal lists that no stored head ever reached (sorted):
+ * what the pending records (and lost merges) stored that M does not reach. */
+struct merge_hist_dead {
+	struct merge_gc_set now;
+};
+
 /* Fills m's keep, gr, hist and g (every other member the caller's) and
  * seals the objects they name into *out (new; history_out_free): R's head
- * record, the new first page, the garbage list. 0, -ENOMEM, -EBADMSG (R's
+ * record, the new first page, the garbage list; *dead (empty on entry,
+ * the caller frees its sets) what of it the uploader may delete. 0,
+ * -ENOMEM, -EBADMSG (R's
  * history is not older than R), the reader's errors. */
-int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struct history_out *out);
+int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struct history_out *out,
+		    struct merge_hist_dead *dead);
 
 #endif

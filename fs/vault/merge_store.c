@@ -228,6 +228,18 @@ static bool ms_supersedes(struct merge_store *m, const struct ms_heads *h,
 	       ms_slot_of(head->time.sec, slot) == ms_slot_of(h->r.time.sec, slot);
 }
 
+/* The keys of set s into a new array for the uploader. */
+static int ms_dead_keys(const struct merge_gc_set *s, uint8_t (**out)[OBJECT_ID_BYTES], size_t *n)
+{
+	*out = malloc((s->n ? s->n : 1) * OBJECT_ID_BYTES);
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		memcpy((*out)[i], s->a[i].key, OBJECT_ID_BYTES);
+	*n = s->n;
+	return 0;
+}
+
 /* M's garbage and history (merge_gc.c, merge_hist.c), added to out. */
 static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 			const struct merge_result *res, const struct dirobj_ref *refs,
@@ -236,6 +248,7 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 {
 	struct merge_gc_new fresh = {.dirs = res->dirs, .refs = refs, .n = res->ndirs};
 	struct merge_gc_set gone = {0}, seen = {0};
+	struct merge_hist_dead dead = {0};
 	struct history_out ho = {0};
 	struct history_io io;
 	int r = merge_gc_diff(&h->r.root, &head->root, &fresh, ms_load, m, &gone, &seen);
@@ -250,8 +263,11 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 					   .fresh = req->fresh,
 					   .nfresh = req->nfresh,
 					   .io = &io};
-		r = merge_hist_seal(head, &in, &ho);
+		r = merge_hist_seal(head, &in, &ho, &dead);
 	}
+	if (r == 0)
+		r = ms_dead_keys(&dead.now, &out->dead_now, &out->ndead_now);
+	merge_gc_set_free(&dead.now);
 	for (size_t i = 0; r == 0 && i < ho.nobjs; i++) {
 		r = ms_add(out, ho.objs[i].key, ho.objs[i].data, ho.objs[i].len);
 		ho.objs[i].data = NULL; /* ms_add owns it now, or freed it */

@@ -18,7 +18,8 @@
  * - a merge at the next mount without CACHE/base-head (two-way) continues
  *   the history too;
  * - a device's merged heads within one slot supersede each other (no
- *   record each), a merge onto the other device's head archives it. */
+ *   record each), a merge onto the other device's head archives it, and
+ *   what the merged records stored for nothing is deleted at once. */
 #include <sys/wait.h>
 
 #include "fault.h"
@@ -373,7 +374,7 @@ static void test_supersede_own_merges(void)
 	struct fenv e;
 	struct fmount a, b;
 	struct upload_stats st;
-	size_t after_first;
+	size_t after_first, objs;
 
 	if (fenv_init(&e) != 0)
 		return;
@@ -385,6 +386,7 @@ static void test_supersede_own_merges(void)
 	CHECK_RC(put(&b, "b0", "b"), 0);
 	CHECK_RC(fcommit(&b), 0);
 	after_first = retained_heads(&e);
+	objs = fstore_objects(&e);
 	for (int i = 1; i < 4; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "b%d", i);
@@ -395,6 +397,12 @@ static void test_supersede_own_merges(void)
 	CHECK_RC(st.merges, 4);
 	CHECKF(retained_heads(&e) == after_first, "%zu retained heads, %zu after the first merge",
 	       retained_heads(&e), after_first);
+	/* Each round stores its new file's segment, the merged root and the
+	 * merged garbage list; the records' own root and history objects go at
+	 * once (never reached by a stored head). */
+	CHECKF(fstore_objects(&e) <= objs + 3 * 3,
+	       "store objects: %zu after the first merge, %zu after 3 more", objs,
+	       fstore_objects(&e));
 	check_all_heads(&e, "own merges superseded");
 	CHECK_RC(put(&a, "a1", "a"), 0);
 	CHECK_RC(fcommit(&a), 0); /* A merges onto B's head: archived */
