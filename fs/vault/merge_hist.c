@@ -197,17 +197,20 @@ static int mh_history(struct dirobj_head *m, const struct merge_hist_in *in, boo
 	return r;
 }
 
-/* The pending records' objects M does not reach: no stored head ever
- * reached them (they are newer than every stored head), so no device can be
- * reading them. What R reached waits for thinning even when R is
- * superseded: the other device may show R for long (while it writes on, its
- * poll never finds it quiet). */
+/* The pending records' objects neither M nor the local head reaches: no
+ * stored head ever reached them (they are newer than every stored head), and
+ * this device's tree (the local head's view, until a refresh) does not show
+ * them, so nobody can be reading them. What R reached waits for thinning
+ * even when R is superseded: the other device may show R for long (while it
+ * writes on, its poll never finds it quiet); so does what the local head
+ * reaches. */
 static int mh_dead(const struct merge_hist_in *in, struct merge_hist_dead *dead)
 {
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < in->nfresh; i++)
-		if (!merge_gc_set_has(in->m_seen, in->fresh[i]))
+		if (!merge_gc_set_has(in->m_seen, in->fresh[i]) &&
+		    !merge_gc_set_has(in->local, in->fresh[i]))
 			r = merge_gc_set_add(&dead->now, in->fresh[i], in->seq);
 	merge_gc_set_sort(&dead->now);
 	return r;

@@ -13,6 +13,7 @@ struct merge_hist_in {
 	uint64_t seq;				 /* M's */
 	const struct merge_gc_set *gone;	 /* what R reaches and M does not (sorted) */
 	const struct merge_gc_set *m_seen;	 /* merge_gc_diff: M's objects R does not reach */
+	const struct merge_gc_set *local;	 /* what the local head reaches and M does not */
 	const uint8_t (*fresh)[OBJECT_ID_BYTES]; /* what this device's pending records stored */
 	size_t nfresh;
 	const struct history_io *io; /* reads R's first page; seals */
@@ -21,8 +22,9 @@ struct merge_hist_in {
 	bool supersede;
 };
 
-/* What merge_hist_seal lists that no stored head ever reached (sorted):
- * what the pending records (and lost merges) stored that M does not reach. */
+/* What merge_hist_seal lists that no stored head ever reached and this
+ * device's tree does not show (sorted): what the pending records (and lost
+ * merges) stored that neither M nor the local head reaches. */
 struct merge_hist_dead {
 	struct merge_gc_set now;
 };

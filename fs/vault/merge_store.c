@@ -247,11 +247,17 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 			struct upload_merge_out *out)
 {
 	struct merge_gc_new fresh = {.dirs = res->dirs, .refs = refs, .n = res->ndirs};
-	struct merge_gc_set gone = {0}, seen = {0};
+	struct merge_gc_set gone = {0}, seen = {0}, local = {0}, lseen = {0};
 	struct merge_hist_dead dead = {0};
 	struct history_out ho = {0};
 	struct history_io io;
 	int r = merge_gc_diff(&h->r.root, &head->root, &fresh, ms_load, m, &gone, &seen);
+
+	/* What the local head reaches and M does not: this device's tree still
+	 * shows it (and the next merge reads it as its base), so it is listed
+	 * for thinning but never deleted at once. */
+	if (r == 0)
+		r = merge_gc_diff(&h->l.root, &head->root, &fresh, ms_load, m, &local, &lseen);
 
 	history_io_cache(&io, m->cache, m->vault_id, m->meta_key);
 	if (r == 0) {
@@ -260,6 +266,7 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 					   .seq = head->seq,
 					   .gone = &gone,
 					   .m_seen = &seen,
+					   .local = &local,
 					   .fresh = req->fresh,
 					   .nfresh = req->nfresh,
 					   .io = &io};
@@ -275,6 +282,8 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 	history_out_free(&ho);
 	merge_gc_set_free(&gone);
 	merge_gc_set_free(&seen);
+	merge_gc_set_free(&local);
+	merge_gc_set_free(&lseen);
 	return r;
 }
 
