@@ -165,7 +165,9 @@ int fuse_io_kill_suidgid(struct tree *t, struct inode *ino)
 	fuse_io_kill = false;
 	tree_getattr(t, ino, &st);
 	sa.mode = fuse_io_killed_mode(st.st_mode);
-	if (!S_ISREG(st.st_mode) || sa.mode == st.st_mode)
+	/* Any non-directory: a chown of a FIFO or a device clears them too, as on
+	 * ext4 (the kernel never sends the flag for a directory). */
+	if (S_ISDIR(st.st_mode) || sa.mode == st.st_mode)
 		return 0;
 	r = tree_setattr(t, ino, &sa);
 	/* The kernel keeps the mode it cached (a WRITE or OPEN reply carries no
