@@ -1,0 +1,226 @@
+/* commit_journal.c - phase 1's second half: making a sealed commit durable
+ * in the cache as one journal record with as few flushes as possible
+ * (docs/INTERNALS.md, "Commit"): small new segments copied into the record,
+ * larger ones fdatasync'ed (or one syncfs for many), then the record written
+ * into a free slot and fdatasync'ed. It must never write a record that lists
+ * an object not yet durable in the cache, and never log a name or a key. */
+#include "commit_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "fdio.h"
+#include "journal.h"
+#include "log.h"
+#include "seal.h"
+#include "upload.h"
+
+/* ---- write-back: the journal record ---- */
+
+/* syncfs() of the file system holding the cache: every file's data and
+ * every name on it, in one call. */
+static int commit_syncfs(const char *cache_dir)
+{
+	int fd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (syncfs(fd) != 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Makes the new segments' cache files durable: data, then names; for many
+ * segments (a large file written at once) one syncfs instead of a flush per
+ * file and per directory. */
+static int commit_sync_segments(struct commit *c)
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	uint8_t synced[256 / 8] = {0}; /* CACHE/o/<hh> fsync'ed, by first key byte */
+
+	if (fault_fire(FAULT_CACHE))
+		return -EIO;
+	if (c->nups >= COMMIT_SYNCFS_MIN)
+		return commit_syncfs(c->cache_dir);
+	for (size_t i = 0; i < c->nups; i++) {
+		const uint8_t *key = c->ups[i].key;
+		int fd = open(c->ups[i].path, O_RDONLY | O_CLOEXEC), r = 0;
+		if (fd < 0)
+			return -errno;
+		if (fdatasync(fd) != 0)
+			r = -errno;
+		close(fd);
+		if (r == 0 && !(synced[key[0] / 8] & (1u << (key[0] % 8)))) {
+			synced[key[0] / 8] |= (uint8_t)(1u << (key[0] % 8));
+			object_key_text(text, key);
+			r = cache_sync_parent(c->tree->cctx.cache, text);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Reads a segment's cache file into a new buffer when it is at most max
+ * bytes: 0 (*data set), 1 (too big: leave it a file), or -errno. */
+static int commit_slurp(unsigned char **data, size_t *len, const char *path, size_t max)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 1;
+
+	*data = NULL;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0)
+		r = -errno;
+	else if ((uint64_t)st.st_size <= max) {
+		*len = (size_t)st.st_size;
+		*data = fault_fire(FAULT_ALLOC) ? NULL : malloc(*len ? *len : 1);
+		r = !*data ? -ENOMEM : fdio_pread_all(fd, *data, *len, 0, NULL);
+		if (r == -ENODATA)
+			r = -EIO; /* shrank under us: never happens to a committed segment */
+		if (r < 0) {
+			free(*data);
+			*data = NULL;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+/* Moves small new segments into the record itself (docs/INTERNALS.md,
+ * "Commit"): their bytes then become durable with the record's one
+ * fdatasync, instead of an fdatasync of each file and an fsync of its
+ * directory. Up to COMMIT_INLINE_BUDGET bytes per record, segments of at most
+ * COMMIT_INLINE_SEG_MAX bytes. A segment's bytes never change after
+ * content_commit handed it out, so the copy is exact. */
+static int commit_inline_segments(struct commit *c)
+{
+	size_t budget = COMMIT_INLINE_BUDGET, k = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < c->nups; i++) {
+		struct commit_upload *u = &c->ups[i];
+		unsigned char *data = NULL;
+		size_t len = 0;
+		int s = 1;
+
+		if (r == 0 && budget > 0)
+			s = commit_slurp(&data, &len, u->path,
+					 budget < COMMIT_INLINE_SEG_MAX ? budget
+									: COMMIT_INLINE_SEG_MAX);
+		if (s == 0 && commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1,
+					     sizeof(*c->objs)) != 0) {
+			free(data);
+			s = -ENOMEM;
+		}
+		if (s != 0) {
+			if (s < 0)
+				r = s;
+			c->ups[k++] = *u;
+			continue;
+		}
+		c->objs[c->nobjs++] = (struct commit_object){.data = data, .len = len};
+		memcpy(c->objs[c->nobjs - 1].key, u->key, OBJECT_ID_BYTES);
+		free(u->path);
+		budget -= len;
+	}
+	c->nups = k;
+	return r;
+}
+
+static void commit_clear_queues(struct commit *c)
+{
+	for (size_t i = 0; i < c->nups; i++)
+		free(c->ups[i].path);
+	for (size_t i = 0; i < c->nobjs; i++)
+		free(c->objs[i].data);
+	c->nups = c->nobjs = c->ngarbage = 0;
+}
+
+/* The record's garbage: what the uploader deletes once the head is stored.
+ * Format 1: everything the commit stopped referencing; format 2: only what
+ * thinning freed (the rest is in the head's garbage list). */
+static int commit_write_record(struct commit *c)
+{
+	const struct history_out *h = &c->hout;
+	struct journal_record rec = {
+	    .seq = c->seq,
+	    .head = c->head,
+	    .head_len = c->head_len,
+	    .nobjs = c->nobjs + h->nobjs,
+	    .nsegs = c->nups,
+	    .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])(c->hist ? h->deletes : c->garbage),
+	    .ngarbage = c->hist ? h->ndeletes : c->ngarbage};
+	uint8_t(*segs)[OBJECT_ID_BYTES] =
+	    fault_fire(FAULT_ALLOC) ? NULL : malloc((c->nups ? c->nups : 1) * OBJECT_ID_BYTES);
+	unsigned char *dead = malloc((h->ndead ? h->ndead : 1) * JOURNAL_DEAD_BYTES);
+	int r = -ENOMEM;
+
+	rec.objs = calloc(rec.nobjs ? rec.nobjs : 1, sizeof(*rec.objs));
+	if (segs && rec.objs && dead) {
+		for (size_t i = 0; i < h->ndead; i++)
+			journal_dead_put(dead + i * JOURNAL_DEAD_BYTES, h->dead[i].key,
+					 h->dead[i].created);
+		rec.dead = dead;
+		rec.ndead = h->ndead;
+		for (size_t i = 0; i < c->nups; i++)
+			memcpy(segs[i], c->ups[i].key, OBJECT_ID_BYTES);
+		for (size_t i = 0; i < c->nobjs; i++) {
+			memcpy(rec.objs[i].key, c->objs[i].key, OBJECT_ID_BYTES);
+			rec.objs[i].data = c->objs[i].data;
+			rec.objs[i].len = c->objs[i].len;
+		}
+		for (size_t i = 0; i < h->nobjs; i++) {
+			memcpy(rec.objs[c->nobjs + i].key, h->objs[i].key, OBJECT_ID_BYTES);
+			rec.objs[c->nobjs + i].data = h->objs[i].data;
+			rec.objs[c->nobjs + i].len = h->objs[i].len;
+		}
+		rec.segs = (const uint8_t(*)[OBJECT_ID_BYTES])segs;
+		r = journal_write(c->journal, &rec);
+	}
+	free(dead);
+	free(segs);
+	free(rec.objs);
+	return r;
+}
+
+/* Phase 1's durable half: segments fdatasync'ed, then one journal record;
+ * the uploader takes it from there. On failure the queues stay (the next
+ * commit's record carries them) and the unwritten head is dropped. */
+int commit_journal(struct commit *c)
+{
+	int r;
+
+	commit_prune(c);
+	if (!c->head)
+		return 0; /* nothing sealed since the last record */
+	r = commit_inline_segments(c);
+	if (r == 0)
+		r = commit_sync_segments(c);
+	if (r == 0)
+		r = commit_write_record(c);
+	if (r == 0 && c->tree->cctx.format >= 2) /* the next head's parent */
+		seal_head_hash(c->tree->head_tmpl.parent, c->head, c->head_len);
+	if (c->hist) /* the history follows the record, or forgets this try */
+		history_done(c->hist, r == 0);
+	history_out_free(&c->hout);
+	free(c->head);
+	c->head = NULL;
+	if (r) {
+		log_msg(LOG_ERR, "commit: writing journal record %016" PRIx64 " failed (errno %d)",
+			c->seq, -r);
+		return -EIO;
+	}
+	commit_clear_queues(c);
+	upload_kick(c->up);
+	return 0;
+}
