@@ -126,10 +126,12 @@ static inline void fenv_free(struct fenv *e)
 }
 
 /* Opens the vault over a cache named name (created when new) with
- * engine_open, as a mount does. */
-static inline int fmount_open(struct fmount *m, struct fenv *e, const char *name)
+ * engine_open, as a mount does; device: the device name of its heads
+ * (NULL: the default). */
+static inline int fmount_open_device(struct fmount *m, struct fenv *e, const char *name,
+				     const char *device)
 {
-	struct engine_opts o = {0};
+	struct engine_opts o = {.device_name = device};
 	char err[256];
 	int r;
 
@@ -146,6 +148,11 @@ static inline int fmount_open(struct fmount *m, struct fenv *e, const char *name
 	m->commit = m->eng.commit;
 	m->up = m->eng.up;
 	return 0;
+}
+
+static inline int fmount_open(struct fmount *m, struct fenv *e, const char *name)
+{
+	return fmount_open_device(m, e, name, NULL);
 }
 
 /* Closes without a commit: records not yet stored stay in the journal. */

@@ -15,23 +15,7 @@
 
 static int open_dev(struct fmount *m, struct fenv *e, const char *name)
 {
-	struct engine_opts o = {.device_name = name};
-	char err[256];
-	int r;
-
-	memset(m, 0, sizeof(*m));
-	snprintf(m->cache_dir, sizeof(m->cache_dir), "%s/%s", e->root, name);
-	o.cache_dir = m->cache_dir;
-	r = engine_open(&m->eng, e->store, e->cfg, e->keys, &o, err, sizeof(err));
-	if (r) {
-		fprintf(stderr, "engine_open: %d %s\n", r, err);
-		return r;
-	}
-	m->cache = m->eng.cache;
-	m->tree = m->eng.tree;
-	m->commit = m->eng.commit;
-	m->up = m->eng.up;
-	return 0;
+	return fmount_open_device(m, e, name, name);
 }
 
 static int put(struct fmount *m, const char *name, const char *text)
