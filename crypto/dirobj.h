@@ -122,6 +122,10 @@ struct dirobj_head {
  * members: "kc" on directory entries, [key, c] segments, the head's
  * t/dev/dn/parent/keep/gr (docs/FORMAT.md, every rule). */
 
+/* The st_mode type bits (S_IFREG, S_IFDIR, ...) of an entry type; 0 for
+ * DIROBJ_HARDLINK, which stores no mode. Pure. */
+uint32_t dirobj_type_mode(enum dirobj_type type);
+
 /* Serialises to compact JSON with sorted keys. *out is a new malloc'ed
  * NUL-terminated string. Applies the decoder's rules first: returns 0, -EINVAL
  * for an invalid entry (bad name, type, mode, size/segment count, target,

@@ -35,7 +35,7 @@ bool dirobj_check_target(const char *t, size_t len)
 	return t && len > 0 && len <= DIROBJ_TARGET_MAX && !memchr(t, '\0', len);
 }
 
-static uint64_t dirobj_type_bits(enum dirobj_type type)
+uint32_t dirobj_type_mode(enum dirobj_type type)
 {
 	switch (type) {
 	case DIROBJ_FILE:
@@ -55,13 +55,13 @@ static uint64_t dirobj_type_bits(enum dirobj_type type)
 	case DIROBJ_HARDLINK:
 		break;
 	}
-	return UINT64_MAX; /* matches no mode */
+	return 0; /* stores no mode */
 }
 
 bool dirobj_check_mode(enum dirobj_type type, uint64_t mode)
 {
-	return (mode & ~(uint64_t)(S_IFMT | 07777)) == 0 &&
-	       (mode & S_IFMT) == dirobj_type_bits(type);
+	return (mode & ~(uint64_t)(S_IFMT | 07777)) == 0 && dirobj_type_mode(type) != 0 &&
+	       (mode & S_IFMT) == dirobj_type_mode(type);
 }
 
 bool dirobj_check_type(int t, int format)

@@ -18,24 +18,7 @@
 
 uint32_t tree_type_bits(enum dirobj_type type)
 {
-	switch (type) {
-	case DIROBJ_DIR:
-		return S_IFDIR;
-	case DIROBJ_SYMLINK:
-		return S_IFLNK;
-	case DIROBJ_FIFO:
-		return S_IFIFO;
-	case DIROBJ_SOCK:
-		return S_IFSOCK;
-	case DIROBJ_CHR:
-		return S_IFCHR;
-	case DIROBJ_BLK:
-		return S_IFBLK;
-	case DIROBJ_FILE:
-	case DIROBJ_HARDLINK: /* a name of a file */
-		break;
-	}
-	return S_IFREG;
+	return type == DIROBJ_HARDLINK ? S_IFREG : dirobj_type_mode(type); /* h: a file's name */
 }
 
 bool tree_type_special(enum dirobj_type type)
