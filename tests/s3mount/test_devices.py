@@ -25,14 +25,6 @@ class Conditional(u.ServerCase):
     TAG = "devices"
     IGNORE = False
 
-    def setUp(self):
-        if self.IGNORE:
-            os.environ["S3RVER_IGNORE_CONDITIONAL"] = "1"
-        try:
-            super().setUp()
-        finally:
-            os.environ.pop("S3RVER_IGNORE_CONDITIONAL", None)
-
     def test_probe_and_one_device(self):
         """One device: the probe's verdict in status and the log, no
         probe object left behind."""

@@ -397,6 +397,7 @@ class ServerCase(unittest.TestCase):
     or its set-up fails. Subclasses add their own parts with the hooks."""
 
     TAG = "s3"
+    IGNORE = False  # a server that ignores conditional writes (If-Match, If-None-Match)
     v = None
 
     def set_up(self):
@@ -415,7 +416,12 @@ class ServerCase(unittest.TestCase):
         self.server = S3rver(self.root)
         self.v = None
         try:
-            self.server.start()
+            if self.IGNORE:  # read by the server at its start (tests/s3/patch-s3rver.js)
+                os.environ["S3RVER_IGNORE_CONDITIONAL"] = "1"
+            try:
+                self.server.start()
+            finally:
+                os.environ.pop("S3RVER_IGNORE_CONDITIONAL", None)
             self.set_up()
         except BaseException:
             self.tearDown()
