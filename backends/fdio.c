@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -72,4 +73,24 @@ int fdio_fsync_dir(const char *path)
 		r = -errno;
 	close(fd);
 	return r;
+}
+
+int fdio_replace_file(const char *path, const char *tmp, const char *dir, const void *data,
+		      size_t len)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), r;
+
+	if (fd < 0)
+		return -errno;
+	r = fdio_write_all(fd, data, len);
+	if (r == 0 && fdatasync(fd) != 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -errno;
+	if (r) {
+		unlink(tmp);
+		return r;
+	}
+	return dir ? fdio_fsync_dir(dir) : 0;
 }

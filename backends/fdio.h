@@ -28,4 +28,12 @@ int fdio_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got);
  * errno (of open or fsync). */
 int fdio_fsync_dir(const char *path);
 
+/* Replaces the file at path with data[0..len) whole: written to tmp (a
+ * path in the same directory, mode 0600, never following a symlink),
+ * fdatasync'ed, renamed over path; with dir (path's directory) that is
+ * fsync'ed too, which makes the rename durable. On failure tmp is removed
+ * and path is as it was. Returns 0 or a negative errno. */
+int fdio_replace_file(const char *path, const char *tmp, const char *dir, const void *data,
+		      size_t len);
+
 #endif

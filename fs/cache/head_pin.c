@@ -87,7 +87,7 @@ int head_state_store(const char *cache_dir, const struct head_state *st,
 {
 	char path[CACHE_PATH_MAX], tmp[CACHE_PATH_MAX], text[HEAD_STATE_READ_MAX];
 	size_t len = 0;
-	int fd, r = head_state_path(path, sizeof(path), cache_dir, "");
+	int r = head_state_path(path, sizeof(path), cache_dir, "");
 
 	if (r == 0)
 		r = head_state_path(tmp, sizeof(tmp), cache_dir, ".tmp");
@@ -95,18 +95,7 @@ int head_state_store(const char *cache_dir, const struct head_state *st,
 		r = head_state_encode(text, sizeof(text), &len, st, vault_id, key);
 	if (r)
 		return r;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
-		r = errno ? -errno : -EIO;
-	close(fd);
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	return r ? r : fdio_fsync_dir(cache_dir);
+	return fdio_replace_file(path, tmp, cache_dir, text, len);
 }
 
 void head_device_name_default(char out[HEAD_DEVICE_NAME_MAX + 1])

@@ -77,18 +77,11 @@ static void upload_conflict(struct upload *u, uint64_t seq, bool links)
 static void upload_save_base(const struct upload *u)
 {
 	char path[CACHE_PATH_MAX + 16], tmp[CACHE_PATH_MAX + 16];
-	int fd, r;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/" UPLOAD_BASE_FILE, u->cache_dir);
 	snprintf(tmp, sizeof(tmp), "%s/" UPLOAD_BASE_FILE ".tmp", u->cache_dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	r = fd < 0 ? -errno : fdio_write_all(fd, u->base_head, u->base_len);
-	if (r == 0 && fdatasync(fd) != 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
+	r = fdio_replace_file(path, tmp, NULL, u->base_head, u->base_len);
 	if (r)
 		log_msg(LOG_WARNING, "upload: keeping the merge base failed (errno %d)", -r);
 }

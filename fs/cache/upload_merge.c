@@ -53,22 +53,13 @@ static int upload_mark_merged(struct upload *u, uint64_t seq)
 {
 	char path[CACHE_PATH_MAX + 16], tmp[CACHE_PATH_MAX + 16], buf[32];
 	int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", seq);
-	int fd, r;
+	int r;
 
 	if (seq <= u->merged_upto)
 		return 0;
 	snprintf(path, sizeof(path), "%s/" UPLOAD_MERGED_FILE, u->cache_dir);
 	snprintf(tmp, sizeof(tmp), "%s/" UPLOAD_MERGED_FILE ".tmp", u->cache_dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	r = fd < 0 ? -errno : fdio_write_all(fd, buf, (size_t)n);
-	if (r == 0 && fdatasync(fd) != 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
-	if (r == 0)
-		r = fdio_fsync_dir(u->cache_dir);
+	r = fdio_replace_file(path, tmp, u->cache_dir, buf, (size_t)n);
 	if (r) {
 		log_msg(LOG_WARNING, "upload: remembering the merge failed (errno %d)", -r);
 		return r;
