@@ -186,14 +186,8 @@ static void mount_last_change(int fd, const struct engine_head_info *h)
 	errbuf_escape(name, sizeof(name), h->device_name[0] ? h->device_name : "(unnamed device)");
 	n = snprintf(line, sizeof(line), "%slast change %s by %s\n", fd >= 0 ? "I" : "", date,
 		     name);
-	if (n <= 0 || (size_t)n >= sizeof(line))
-		return;
-	if (fd < 0) {
-		fputs(line, stdout);
-		fflush(stdout);
-	} else if (write(fd, line, (size_t)n) != n) {
-		log_msg(LOG_WARNING, "telling the parent the last change failed");
-	}
+	if (n > 0 && (size_t)n < sizeof(line))
+		mount_tell(fd, line, n, "the last change");
 }
 
 static void mount_ready(int fd)

@@ -35,13 +35,17 @@ void mount_lease_line(int fd, const struct engine *e)
 			     "%sread-only: the store holds a lease that does not open (another "
 			     "vault's, or damaged); 'sealfs mount --force' replaces it\n",
 			     fd >= 0 ? "I" : "");
-	if (n <= 0 || (size_t)n >= sizeof(line))
-		return;
+	if (n > 0 && (size_t)n < sizeof(line))
+		mount_tell(fd, line, n, "the mount is read-only");
+}
+
+void mount_tell(int fd, const char *line, int n, const char *what)
+{
 	if (fd < 0) {
 		fputs(line, stdout);
 		fflush(stdout);
 	} else if (write(fd, line, (size_t)n) != n) {
-		log_msg(LOG_WARNING, "telling the parent the mount is read-only failed");
+		log_msg(LOG_WARNING, "telling the parent %s failed", what);
 	}
 }
 

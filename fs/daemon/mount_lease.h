@@ -12,6 +12,10 @@
  * mount`), or to stdout in the foreground (fd -1). Never logged: the name
  * is the user's label (the engine logged the line without it). */
 void mount_lease_line(int fd, const struct engine *e);
+/* Sends line (n bytes, "I" first when fd >= 0) up the startup pipe fd, or
+ * prints it on stdout in the foreground (fd -1); logs one warning naming
+ * what when the pipe refuses it. For the lines `sealfs mount` prints. */
+void mount_tell(int fd, const char *line, int n, const char *what);
 /* Whether the uploader's stop (upload_stats.conflict) is the lease's:
  * another device holds it. */
 bool mount_lease_stopped(const struct engine *e);
