@@ -168,28 +168,6 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 	return 0;
 }
 
-/* "last change DATE by NAME" of the store's head (format 2; never logged:
- * the name is the user's label), up the startup pipe as "I<line>\n", or to
- * stdout in the foreground. */
-static void mount_last_change(int fd, const struct engine_head_info *h)
-{
-	char line[400], date[40], name[4 * DIROBJ_DEVICE_NAME_MAX + 1];
-	time_t t = (time_t)h->time.sec;
-	struct tm tm;
-	int n;
-
-	if (h->format < 2)
-		return;
-	if (!localtime_r(&t, &tm) || strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
-		snprintf(date, sizeof(date), "@%lld", (long long)h->time.sec);
-	/* escaped: another device wrote it */
-	errbuf_escape(name, sizeof(name), h->device_name[0] ? h->device_name : "(unnamed device)");
-	n = snprintf(line, sizeof(line), "%slast change %s by %s\n", fd >= 0 ? "I" : "", date,
-		     name);
-	if (n > 0 && (size_t)n < sizeof(line))
-		mount_tell(fd, line, n, "the last change");
-}
-
 static void mount_ready(int fd)
 {
 	if (fd < 0)

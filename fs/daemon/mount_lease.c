@@ -1,7 +1,7 @@
-/* mount_lease.c - what the mount tells the user about the store's lease
- * (mount_lease.h): the read-only fallback's line with the other device's
- * name. It must never log that name (the terminal gets it, as the "last
- * change" line's), only escaped. */
+/* mount_lease.c - what the mount tells the user about the store
+ * (mount_lease.h): the lease's read-only fallback with the other device's
+ * name, and the last change of the head with its writer's name. It must
+ * never log those names (the terminal gets them, escaped). */
 #include "mount_lease.h"
 
 #include <stdio.h>
@@ -55,4 +55,26 @@ bool mount_lease_stopped(const struct engine *e)
 	enum lease_state s = lease_state(e->lease, &until);
 
 	return s == LEASE_OTHER || s == LEASE_LOST;
+}
+
+/* "last change DATE by NAME" of the store's head (format 2; never logged:
+ * the name is the user's label), up the startup pipe as "I<line>\n", or to
+ * stdout in the foreground. */
+void mount_last_change(int fd, const struct engine_head_info *h)
+{
+	char line[400], date[40], name[4 * DIROBJ_DEVICE_NAME_MAX + 1];
+	time_t t = (time_t)h->time.sec;
+	struct tm tm;
+	int n;
+
+	if (h->format < 2)
+		return;
+	if (!localtime_r(&t, &tm) || strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+		snprintf(date, sizeof(date), "@%lld", (long long)h->time.sec);
+	/* escaped: another device wrote it */
+	errbuf_escape(name, sizeof(name), h->device_name[0] ? h->device_name : "(unnamed device)");
+	n = snprintf(line, sizeof(line), "%slast change %s by %s\n", fd >= 0 ? "I" : "", date,
+		     name);
+	if (n > 0 && (size_t)n < sizeof(line))
+		mount_tell(fd, line, n, "the last change");
 }

@@ -1,5 +1,6 @@
-/* mount_lease.h - internal to fs/daemon/mount*.c: what a mount says about
- * the store's lease (fs/vault/lease.h). */
+/* mount_lease.h - internal to fs/daemon/mount*.c: what a mount tells
+ * `sealfs mount` about the store: the lease (fs/vault/lease.h) and the last
+ * change of its head. */
 #ifndef SEALFS_MOUNT_LEASE_H
 #define SEALFS_MOUNT_LEASE_H
 
@@ -16,6 +17,9 @@ void mount_lease_line(int fd, const struct engine *e);
  * prints it on stdout in the foreground (fd -1); logs one warning naming
  * what when the pipe refuses it. For the lines `sealfs mount` prints. */
 void mount_tell(int fd, const char *line, int n, const char *what);
+/* "last change DATE by NAME" of the store's head (format 2; never logged:
+ * the name is the user's label), through mount_tell. */
+void mount_last_change(int fd, const struct engine_head_info *h);
 /* Whether the uploader's stop (upload_stats.conflict) is the lease's:
  * another device holds it. */
 bool mount_lease_stopped(const struct engine *e);
