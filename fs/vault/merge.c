@@ -102,6 +102,7 @@ static int keep_obj(struct mstate *st, struct dirobj *obj)
  * ids. An id twice on one side (in two directories) is refused. */
 int mstate_load_side(struct mstate *st, struct mnode *n, int s)
 {
+	struct mlink **links = NULL;
 	struct dirobj *obj;
 	int rc;
 
@@ -119,18 +120,24 @@ int mstate_load_side(struct mstate *st, struct mnode *n, int s)
 	}
 	if (memcmp(obj->dir_id, n->id, OBJECT_ID_BYTES) != 0)
 		return -EINVAL;
+	rc = merge_links_convert(st, n, s, obj, &links);
 	n->nent[s] = obj->nentries;
-	for (size_t i = 0; i < obj->nentries; i++) {
+	for (size_t i = 0; rc == 0 && i < obj->nentries; i++) {
 		struct mnode *c = mstate_find(st, obj->entries[i].id);
 
 		if (!c && !(c = mstate_add(st, obj->entries[i].id)))
-			return -ENOMEM;
-		if (c->e[s] || c->is_copy || c == st->root)
-			return -EINVAL;
-		c->e[s] = &obj->entries[i];
-		c->par[s] = n;
+			rc = -ENOMEM;
+		else if (c->e[s] || c->is_copy || c == st->root)
+			rc = -EINVAL;
+		else {
+			c->e[s] = &obj->entries[i];
+			c->par[s] = n;
+			if (links && links[i])
+				c->link = links[i];
+		}
 	}
-	return 0;
+	free(links);
+	return rc;
 }
 
 bool mnode_is_dir(const struct mnode *n)
@@ -143,8 +150,11 @@ bool mnode_is_dir(const struct mnode *n)
 
 /* Whether a directory's versions differ (so its listings must be merged),
  * or it is held by one side only, other than the base (new there, or moved
- * from where the walk has not looked: its entries may be moved ones). */
-static bool need_expand(const struct mnode *n)
+ * from where the walk has not looked: its entries may be moved ones). With
+ * inode tables, also one held by the base and one side only (deleted on the
+ * other): the names of linked files it holds must be counted, so that every
+ * directory left unread is one that both sides hold alike. */
+static bool need_expand(const struct mstate *st, const struct mnode *n)
 {
 	const struct dirobj_entry *first = NULL;
 	int found = 0;
@@ -159,7 +169,7 @@ static bool need_expand(const struct mnode *n)
 		first = n->e[s];
 		found++;
 	}
-	return found == 1 && !n->e[MB];
+	return (found == 1 && !n->e[MB]) || (st->lk && found == 2 && n->e[MB]);
 }
 
 int mstate_expand(struct mstate *st)
@@ -172,7 +182,7 @@ int mstate_expand(struct mstate *st)
 		for (size_t i = 0; i < st->nall; i++) {
 			struct mnode *n = st->all[i];
 
-			if (!need_expand(n))
+			if (!need_expand(st, n))
 				continue;
 			for (int s = 0; s < MSIDES; s++) {
 				if (!n->e[s] || n->loaded[s])
@@ -201,6 +211,7 @@ static void mstate_free(struct mstate *st)
 	free(st->objs);
 	free(st->all);
 	free(st->slots);
+	merge_links_free(st);
 }
 
 static int mstate_root(struct mstate *st)
@@ -232,6 +243,8 @@ int merge_tree(struct merge_result *out, const struct merge_input *in)
 	st.dev[ML] = &in->local_dev;
 	st.dev[MR] = &in->remote_dev;
 	rc = mstate_root(&st);
+	if (!rc)
+		rc = merge_links_init(&st);
 	/* A directory merged into another of its name is read in full and the
 	 * rules run again, until no two directories share a name. */
 	while (!rc) {
@@ -241,6 +254,8 @@ int merge_tree(struct merge_result *out, const struct merge_input *in)
 		if (!rc)
 			rc = merge_decide_root(&st);
 		if (!rc)
+			rc = merge_links_decide(&st);
+		if (!rc)
 			rc = merge_arrange(&st);
 		if (rc != 1)
 			break;
@@ -248,6 +263,8 @@ int merge_tree(struct merge_result *out, const struct merge_input *in)
 	}
 	if (!rc)
 		rc = merge_emit(&st, out);
+	if (!rc)
+		rc = merge_links_emit(&st, out);
 	mstate_free(&st);
 	if (rc)
 		merge_result_release(out);
@@ -262,6 +279,9 @@ void merge_result_release(struct merge_result *r)
 	}
 	free(r->dirs);
 	free(r->copies);
+	for (size_t i = 0; r->records && i < r->nrecords; i++)
+		dirobj_entry_release(&r->records[i].e);
+	free(r->records);
 	dirobj_entry_release(&r->root);
 	memset(r, 0, sizeof(*r));
 }

@@ -23,7 +23,19 @@
  * (the later keeps its id, the other's entries move into it, merged again);
  * any other clash: the later keeps the name, the others are renamed
  *   "name (conflict from DEVICE YYYY-MM-DD HHMMSS).ext" (UTC, their mtime).
- * Swapping local and remote (with their devices) gives the same tree. */
+ * Swapping local and remote (with their devices) gives the same tree.
+ *
+ * Files with several names (format 2: `h` entries and the inode table, when
+ * any side has a table): each name is matched by (file id, directory id,
+ * name), so a rename of a name is a delete and an add, and names added on
+ * both sides are unioned; a name deleted on one side stays when the other
+ * side edited the file (its content or attributes; a new name alone changes
+ * only its ctime). The file's record is merged three-way on its own: changed
+ * on one side, that side's; on both differently, the later keeps the id and
+ * every name and the other becomes a conflict copy, an ordinary file named as
+ * other copies are, next to the file's first name. Its number of names is
+ * counted on the merged tree (never added up); a file with no name left has
+ * no record. Every name of a file with a record is an `h` entry. */
 #ifndef SEALFS_MERGE_H
 #define SEALFS_MERGE_H
 
@@ -32,6 +44,7 @@
 #include <stdint.h>
 
 #include "dirobj.h"
+#include "itable.h"
 
 /* One side's device: its id (the tie-break) and its name (for copy names,
  * NUL-terminated, borrowed for the call). */
@@ -46,6 +59,13 @@ struct merge_device {
  * merge returns. Called from the merging thread only. */
 typedef int (*merge_load_fn)(void *ctx, const struct dirobj_entry *e, struct dirobj *out);
 
+/* One side's inode table, every record (borrowed for the call); n == 0: the
+ * side has none. */
+struct merge_itable {
+	const struct itable_record *recs;
+	size_t n;
+};
+
 struct merge_input {
 	/* The root entries of the three heads (borrowed). base may be NULL: a
 	 * two-way merge (every entry both sides hold differently is a
@@ -54,6 +74,9 @@ struct merge_input {
 	struct merge_device local_dev, remote_dev;
 	merge_load_fn load;
 	void *ctx;
+	/* The inode tables of base, local and remote (all empty: no file has
+	 * several names, and the merge costs what it did before tables). */
+	struct merge_itable base_it, local_it, remote_it;
 };
 
 /* A directory whose merged listing matches neither side's object: the caller
@@ -84,13 +107,21 @@ struct merge_result {
 	size_t ncopies;
 	size_t merged;	  /* entries the local side changed, merged in */
 	size_t conflicts; /* entries renamed or copied to a conflict name */
+	/* Some side had an inode table: records is the whole merged table
+	 * (sorted by id; entries owned, names placeholders), possibly empty. A
+	 * conflict copy of such a file has its id as source_id. */
+	bool links;
+	struct itable_record *records;
+	size_t nrecords;
 };
 
 /* Merges; *out holds new allocations (free with merge_result_release), or
  * is zeroed on failure. Returns 0; -EINVAL when the inputs are inconsistent
  * (roots of different ids, an id twice on one side, one id of two types),
  * -ELOOP when moves on both sides would cut a directory off the root,
- * -ENAMETOOLONG when no conflict name fits, -ENOMEM, or the loader's error.
+ * -ENAMETOOLONG when no conflict name fits, -ENOMEM, or the loader's error
+ * (-EINVAL too for tables that disagree with the trees: an `h` entry with no
+ * record, an `f` entry whose id has one, names not matching `nl`).
  * Thread-safe for distinct inputs. */
 int merge_tree(struct merge_result *out, const struct merge_input *in);
 void merge_result_release(struct merge_result *r);

@@ -132,12 +132,13 @@ static int decide_both(struct mstate *st, struct mnode *n)
 }
 
 /* One side deleted it (or never had it), the other holds it. */
-static void decide_one(struct mnode *n, int s)
+static void decide_one(const struct mstate *st, struct mnode *n, int s)
 {
 	const struct dirobj_entry *b = n->e[MB];
 
-	if (b && !side_changed(n, s))
-		return; /* deleted on the other side, untouched here: gone */
+	if (b && !side_changed(n, s) && !merge_links_touched(st, n, s))
+		return; /* deleted on the other side, untouched here: gone (a
+			 * name of a file this side edited stays) */
 	n->keep = true;
 	take_side(n, s);
 	/* A directory deleted on the other side stays only for what changed in
@@ -159,7 +160,7 @@ static int decide_node(struct mstate *st, struct mnode *n)
 		return decide_both(st, n);
 	}
 	if (l || r)
-		decide_one(n, l ? ML : MR);
+		decide_one(st, n, l ? ML : MR);
 	return 0;
 }
 

@@ -43,8 +43,8 @@ static void settle_refs(struct mnode *n)
 		if (!n->loaded[s])
 			continue;
 		loaded = true;
-		if (n->nent[s] != n->nkids)
-			continue;
+		if (n->noreuse[s] || n->nent[s] != n->nkids)
+			continue; /* noreuse: its object has an `f` the merge made `h` */
 		for (i = 0; i < n->nkids; i++) {
 			const struct mnode *k = n->kids[i];
 
@@ -85,7 +85,7 @@ static int entry_of(struct dirobj_entry *e, const struct mnode *k)
 	memcpy(e->name, nm, len);
 	e->name[len] = '\0';
 	e->name_len = len;
-	memcpy(e->id, k->id, OBJECT_ID_BYTES);
+	memcpy(e->id, merge_links_id(k), OBJECT_ID_BYTES);
 	if (e->type == DIROBJ_DIR)
 		e->ref = k->rebuild ? (struct dirobj_ref){0} : k->ref->ref;
 	return 0;

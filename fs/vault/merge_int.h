@@ -12,6 +12,9 @@
 
 enum { MB = 0, ML = 1, MR = 2, MSIDES = 3 };
 
+struct mlink;
+struct mlinks;
+
 /* One id met anywhere in the touched part of the three trees. */
 struct mnode {
 	uint8_t id[OBJECT_ID_BYTES];
@@ -34,6 +37,9 @@ struct mnode {
 	char *name;			 /* a conflict name, malloc'ed */
 	size_t name_len;
 	int side; /* the side whose version this is: tie-breaks and device names */
+	/* A name of a file with several names (merge_links.c): its file. */
+	struct mlink *link;
+	bool noreuse[MSIDES]; /* directories: e[s]'s object had entries rewritten */
 	/* Output (merge.c). */
 	struct mnode **kids;
 	size_t nkids, kcap;
@@ -51,6 +57,7 @@ struct mstate {
 	struct mnode *root;
 	const struct merge_device *dev[MSIDES];
 	size_t nconflicts; /* names given to losers in the last arrange */
+	struct mlinks *lk; /* files with several names; NULL: no side has a table */
 };
 
 /* merge.c */
@@ -69,6 +76,22 @@ int merge_emit(struct mstate *st, struct merge_result *out);
 /* merge_decide.c */
 int merge_decide(struct mstate *st);
 int merge_decide_root(struct mstate *st);
+
+/* merge_links.c: files with several names (merge.h). init builds st->lk
+ * from the tables (none: stays NULL); convert turns side s's names of such
+ * files in dir's object into `h` entries of an id per name, moving an `f`
+ * entry's body out (links[i] gets entry i's file, or NULL; a new array);
+ * touched: whether side s edited the file name node n names; decide merges
+ * the records once the names are decided (conflict copies, name counts);
+ * emit hands the merged table out; id: the id an entry of node k has. */
+int merge_links_init(struct mstate *st);
+void merge_links_free(struct mstate *st);
+int merge_links_convert(struct mstate *st, struct mnode *dir, int s, struct dirobj *obj,
+			struct mlink ***links);
+bool merge_links_touched(const struct mstate *st, const struct mnode *n, int s);
+int merge_links_decide(struct mstate *st);
+int merge_links_emit(struct mstate *st, struct merge_result *out);
+const uint8_t *merge_links_id(const struct mnode *k);
 
 /* merge_name.c */
 bool ment_same_ref(const struct dirobj_entry *a, const struct dirobj_entry *b);
