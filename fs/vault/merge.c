@@ -254,7 +254,7 @@ int merge_tree(struct merge_result *out, const struct merge_input *in)
 		if (!rc)
 			rc = merge_decide_root(&st);
 		if (!rc)
-			rc = merge_links_decide(&st);
+			rc = merge_links_decide(&st); /* 1: it read more; again */
 		if (!rc)
 			rc = merge_arrange(&st);
 		if (rc != 1)

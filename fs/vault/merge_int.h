@@ -92,6 +92,9 @@ bool merge_links_touched(const struct mstate *st, const struct mnode *n, int s);
 int merge_links_decide(struct mstate *st);
 int merge_links_emit(struct mstate *st, struct merge_result *out);
 const uint8_t *merge_links_id(const struct mnode *k);
+/* The mtime a conflict name of k shows: its file's merged one for a name
+ * (an `h` entry has none), else its own. */
+int64_t merge_links_mtime(const struct mnode *k);
 
 /* merge_name.c */
 bool ment_same_ref(const struct dirobj_entry *a, const struct dirobj_entry *b);

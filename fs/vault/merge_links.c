@@ -157,16 +157,16 @@ int merge_links_convert(struct mstate *st, struct mnode *dir, int s, struct diro
 		struct mlink *m;
 		int rc;
 
-		if (e->type != DIROBJ_HARDLINK && e->type != DIROBJ_FILE)
+		if (e->type == DIROBJ_DIR)
 			continue;
 		m = mlink_find(st->lk, e->id);
-		if (!m && e->type == DIROBJ_FILE)
+		if (!m && e->type != DIROBJ_HARDLINK)
 			continue;
 		if (!m || (e->type == DIROBJ_HARDLINK && !m->nl[s]))
-			return -EINVAL; /* a name whose file has no record there */
-		if (e->type == DIROBJ_FILE) {
+			return -EINVAL;		  /* a name whose file has no record there */
+		if (e->type != DIROBJ_HARDLINK) { /* its one name on this side */
 			if (m->body[s])
-				return -EINVAL; /* an `f` entry whose id has a record */
+				return -EINVAL; /* an entry whose id has a record */
 			rc = take_body(m, s, e);
 			if (rc)
 				return rc;
@@ -201,6 +201,11 @@ bool merge_links_touched(const struct mstate *st, const struct mnode *n, int s)
 }
 
 const uint8_t *merge_links_id(const struct mnode *k) { return k->link ? k->link->id : k->id; }
+
+int64_t merge_links_mtime(const struct mnode *k)
+{
+	return k->link && k->link->win ? k->link->win->mtime.sec : k->body->mtime.sec;
+}
 
 /* ---- the records ---- */
 
@@ -308,6 +313,32 @@ static int make_copy(struct mstate *st, struct mlink *m, int loser, struct mnode
 	return 0;
 }
 
+/* Reads one more level of the directories the walk left unread (held alike
+ * by every side that holds them), to find a name of a file both sides
+ * edited: its copy goes next to it. Returns 1 when it read something (the
+ * rules run again), 0 when nothing is left unread. */
+static int read_deeper(struct mstate *st)
+{
+	size_t n = st->nall;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct mnode *d = st->all[i];
+
+		if (d->is_copy || !d->keep || !mnode_is_dir(d))
+			continue;
+		for (int s = 0; s < MSIDES; s++)
+			if (d->e[s] && !d->loaded[s]) {
+				int r = mstate_load_side(st, d, s);
+
+				if (r)
+					return r;
+				rc = 1;
+			}
+	}
+	return rc;
+}
+
 int merge_links_decide(struct mstate *st)
 {
 	struct mnode **first;
@@ -346,6 +377,8 @@ int merge_links_decide(struct mstate *st)
 			break;
 		}
 		m->win = m->body[w];
+		if (loser >= 0 && !first[i] && (rc = read_deeper(st)) != 0)
+			break; /* a name of it may be one level down */
 		if (loser >= 0)
 			rc = make_copy(st, m, loser, first[i]);
 	}
@@ -371,8 +404,7 @@ int merge_links_emit(struct mstate *st, struct merge_result *out)
 		rc = ment_copy(&r->e, m->win);
 		if (rc)
 			return rc;
-		memcpy(r->e.id, m->id, OBJECT_ID_BYTES);
-		r->e.type = DIROBJ_FILE;
+		memcpy(r->e.id, m->id, OBJECT_ID_BYTES); /* its type: the version's */
 		r->nlink = m->count;
 		out->nrecords++;
 	}

@@ -129,7 +129,7 @@ static int rename_loser(struct mstate *st, struct mnode *p, struct mnode *k)
 		size_t out_len;
 		int rc =
 		    merge_conflict_name(&out, &out_len, nm, len, mnode_is_dir(k) && !k->is_copy,
-					st->dev[k->side]->name, k->body->mtime.sec, n);
+					st->dev[k->side]->name, merge_links_mtime(k), n);
 
 		if (rc)
 			return rc;

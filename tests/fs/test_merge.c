@@ -311,7 +311,10 @@ static bool inside(const struct tn *n, const struct tn *anc)
 	return false;
 }
 
-static void random_op(struct tn *root)
+/* One random change on a side: edits, adds, deletes, moves, and with a
+ * table (tb) links of files, unlinks (a delete of a name) and edits of
+ * linked files. */
+static void random_op(struct tn *root, struct ttab *tb)
 {
 	static const char *names[] = {"a", "b", "c.txt", "d"};
 	struct tn *all[64], *d, *n;
@@ -326,12 +329,36 @@ static void random_op(struct tn *root)
 			dl[dirs++] = all[i];
 	d = dl[randombytes_uniform((uint32_t)dirs)];
 	n = cnt ? all[randombytes_uniform((uint32_t)cnt)] : NULL;
-	switch (randombytes_uniform(5)) {
+	switch (randombytes_uniform(tb ? 7 : 5)) {
 	case 0:
 		if (n && n->type == 'f') {
 			randombytes_buf(n->seg, 16);
 			n->mtime = t;
 			touch_up(n);
+		}
+		break;
+	case 5:
+	case 6:
+		if (n && n->type == 'h' && randombytes_uniform(2)) {
+			struct trec *rec = tt_find(tb, n->id);
+
+			randombytes_buf(rec->seg, 16);
+			rec->mtime = rec->ctime = t;
+		} else if (n && (n->type == 'f' || n->type == 'h') && d->nkids < KIDS_MAX &&
+			   !has_name(d, nm) && tb->n < RECS_MAX) {
+			struct tn *h = tn_new(d, nm, 'h', 0);
+			struct trec *rec = tt_find(tb, n->id);
+
+			memcpy(h->id, n->id, 16);
+			if (!rec) {
+				rec = &tb->r[tb->n++];
+				memcpy(rec->id, n->id, 16);
+				memcpy(rec->seg, n->seg, 16);
+				rec->mtime = n->mtime;
+				n->type = 'h';
+				touch_up(n);
+			}
+			rec->ctime = t;
 		}
 		break;
 	case 1:
@@ -353,6 +380,33 @@ static void random_op(struct tn *root)
 			d->kids[d->nkids++] = n;
 			touch_up(n);
 		}
+	}
+}
+
+/* Every content of a linked file on side s that the base did not have is
+ * in the result (a file that lost every name there is deleted there). */
+static void check_kept_links(const struct flat *f, const struct ttab *side, struct tn *sroot,
+			     const struct ttab *base, struct tn *broot)
+{
+	struct tn *ball[64];
+	int nb = collect(broot, ball, 64, 0);
+
+	for (int i = 0; i < side->n; i++) {
+		char hex[33];
+		bool old = false, found = false;
+
+		for (int j = 0; j < base->n; j++)
+			old |= memcmp(base->r[j].seg, side->r[i].seg, 16) == 0;
+		for (int j = 0; j < nb; j++) /* the base's content of a file linked since */
+			old |=
+			    ball[j]->type == 'f' && memcmp(ball[j]->seg, side->r[i].seg, 16) == 0;
+		if (old || tt_names(sroot, side->r[i].id) == 0)
+			continue;
+		sodium_bin2hex(hex, sizeof(hex), side->r[i].seg, 16);
+		hex[12] = '\0';
+		for (int j = 0; j < f->n; j++)
+			found |= strstr(f->lines[j], hex) != NULL;
+		CHECKF(found, "linked content %s lost", hex);
 	}
 }
 
@@ -380,7 +434,9 @@ static void check_kept(const struct flat *f, struct tn *side, struct tn *base)
 	}
 }
 
-static void test_random(void)
+/* 300 random pairs of edits; with links, 300 more where both sides also
+ * link, unlink and edit linked files. */
+static void test_random(bool links)
 {
 	int loops = 0;
 
@@ -389,17 +445,20 @@ static void test_random(void)
 
 		tc_start(&t);
 		for (int i = 0; i < 8; i++)
-			random_op(t.base);
+			random_op(t.base, links ? &t.tb : NULL);
 		tc_fork(&t);
 		for (int i = 0; i < 4; i++) {
-			random_op(t.l);
-			random_op(t.r);
+			random_op(t.l, links ? &t.tl : NULL);
+			random_op(t.r, links ? &t.tr : NULL);
 		}
 		if (tc_merge(&t) == 0) {
 			check_kept(&t.f, t.l, t.base);
 			check_kept(&t.f, t.r, t.base);
+			check_kept_links(&t.f, &t.tl, t.l, &t.tb, t.base);
+			check_kept_links(&t.f, &t.tr, t.r, &t.tb, t.base);
+			CHECK(!t.f.bad);
 		} else {
-			CHECK_RC(t.rc, -ELOOP);
+			CHECKF(t.rc == -ELOOP, "links %d: %d", links, t.rc);
 			loops++;
 		}
 		tc_end(&t);
@@ -448,6 +507,7 @@ int main(void)
 	test_two_way();
 	test_load_error();
 	test_conflict_name();
-	test_random();
+	test_random(false);
+	test_random(true);
 	return check_done("merge");
 }
