@@ -20,6 +20,7 @@
 #include "merge.h"
 #include "merge_gc.h"
 #include "merge_hist.h"
+#include "merge_itable.h"
 #include "meta.h"
 #include "seal.h"
 #include "tree.h"
@@ -27,6 +28,7 @@
 struct ms_heads {
 	struct dirobj_head b, l, r;
 	bool has_base;
+	struct merge_itable_side tb, tl, tr; /* their inode tables (merge_itable.h) */
 };
 
 static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
@@ -43,15 +45,12 @@ static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
 		return r;
 	r = seal_open_dir(out, sealed, len, e->id, &e->ref, m->vault_id, m->meta_key, m->format);
 	free(sealed);
-	for (size_t i = 0; r == 0 && i < out->nentries; i++)
-		if (out->entries[i].type == DIROBJ_HARDLINK)
-			m->saw_links = true;
 	return r;
 }
 
-static int ms_add(struct upload_merge_out *out, const uint8_t key[OBJECT_ID_BYTES],
-		  unsigned char *data, size_t len)
+static int ms_add(void *ctx, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data, size_t len)
 {
+	struct upload_merge_out *out = ctx;
 	struct upload_merge_obj *o = realloc(out->objs, (out->nobjs + 1) * sizeof(*o));
 
 	if (!o) {
@@ -244,7 +243,7 @@ static int ms_dead_keys(const struct merge_gc_set *s, uint8_t (**out)[OBJECT_ID_
 static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 			const struct merge_result *res, const struct dirobj_ref *refs,
 			const struct upload_merge_req *req, struct dirobj_head *head,
-			struct upload_merge_out *out)
+			const struct merge_gc_set *m_table, struct upload_merge_out *out)
 {
 	struct merge_gc_new fresh = {.dirs = res->dirs, .refs = refs, .n = res->ndirs};
 	struct merge_gc_set gone = {0}, seen = {0}, local = {0}, lseen = {0};
@@ -253,11 +252,15 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 	struct history_io io;
 	int r = merge_gc_diff(&h->r.root, &head->root, &fresh, ms_load, m, &gone, &seen);
 
+	if (r == 0) /* the inode tables' pages and records' segments */
+		r = merge_itable_gc(&gone, &seen, &h->tr.objs, m_table);
 	/* What the local head reaches and M does not: this device's tree still
 	 * shows it (and the next merge reads it as its base), so it is listed
 	 * for thinning but never deleted at once. */
 	if (r == 0)
 		r = merge_gc_diff(&h->l.root, &head->root, &fresh, ms_load, m, &local, &lseen);
+	if (r == 0)
+		r = merge_itable_gc(&local, &lseen, &h->tl.objs, m_table);
 
 	history_io_cache(&io, m->cache, m->vault_id, m->meta_key);
 	if (r == 0) {
@@ -288,62 +291,35 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 }
 
 /* The merged head: written by this device on the store's head R, whose
- * history, window and inode table it continues (never the local records'). */
+ * history and window it continues (never the local records'), with the
+ * merged inode table (R's pages where they did not change). */
 static int ms_seal_head(struct merge_store *m, const struct ms_heads *h, struct merge_result *res,
 			const struct dirobj_ref *refs, const struct upload_merge_req *req,
 			uint64_t seq, struct upload_merge_out *out)
 {
 	struct dirobj_head head = {0};
-	int r;
+	struct merge_gc_set m_table = {0};
+	int r = 0;
 
 	seal_head_carry(&head, &h->l); /* this device writes it */
 	seal_head_hash(head.parent, req->remote, req->remote_len);
 	head.seq = seq;
 	head.root = res->root;
-	head.has_inodes = h->r.has_inodes; /* ms_links: all three agree */
+	head.has_inodes = h->r.has_inodes; /* no table anywhere: none */
 	head.inodes = h->r.inodes;
 	tree_now(&head.time);
 	out->seq = seq;
-	r = ms_seal_hist(m, h, res, refs, req, &head, out);
+	if (res->links)
+		r = merge_itable_seal(m, res, &h->tr, seq, &head, ms_add, out, &m_table);
+	if (r == 0)
+		r = ms_seal_hist(m, h, res, refs, req, &head, &m_table, out);
+	merge_gc_set_free(&m_table);
 	return r ? r
 		 : seal_head(&out->head, &out->head_len, &head, m->vault_id, m->meta_key,
 			     m->format);
 }
 
 /* ---- the hook ---- */
-
-/* Refuses the merge for hard links, logged once per mount: the uploader
- * stops as for a format-1 vault (upload.h, -EOPNOTSUPP). */
-static int ms_links_refuse(struct merge_store *m, const char *why)
-{
-	if (!m->links_said)
-		log_msg(LOG_ERR,
-			"merge: files with several names (hard links) cannot be merged yet (%s): "
-			"this device's commits stay in its cache; unmount, then see \"Several "
-			"devices\" in docs/CLI.md",
-			why);
-	m->links_said = true;
-	return -EOPNOTSUPP;
-}
-
-/* The merge matches entries by id, and the names of a file with several
- * names share one, whose record is in the inode table ("it"), which it does
- * not merge: it may only carry a table that base, local and remote hold
- * alike, and only while no directory it reads holds such a name (ms_load
- * notes them). */
-static int ms_links_agree(struct merge_store *m, const struct ms_heads *h)
-{
-	const struct dirobj_head *b = &h->b, *l = &h->l, *r = &h->r;
-
-	m->saw_links = false;
-	if (!l->has_inodes && !r->has_inodes && !(h->has_base && b->has_inodes))
-		return 0;
-	if (!h->has_base || !b->has_inodes || !l->has_inodes || !r->has_inodes ||
-	    memcmp(b->inodes.store_key, l->inodes.store_key, OBJECT_ID_BYTES) != 0 ||
-	    memcmp(b->inodes.store_key, r->inodes.store_key, OBJECT_ID_BYTES) != 0)
-		return ms_links_refuse(m, "the inode table changed");
-	return 0;
-}
 
 static int ms_open_heads(struct merge_store *m, const struct upload_merge_req *req,
 			 struct ms_heads *h)
@@ -359,6 +335,16 @@ static int ms_open_heads(struct merge_store *m, const struct upload_merge_req *r
 				   m->format);
 		h->has_base = r == 0;
 	}
+	/* Files with several names: the merge reads the three whole tables. */
+	if (r == 0)
+		r = merge_itable_read(m, &h->l, &h->tl);
+	if (r == 0)
+		r = merge_itable_read(m, &h->r, &h->tr);
+	if (r == 0 && h->has_base && (r = merge_itable_read(m, &h->b, &h->tb)) == -ENOENT) {
+		log_msg(LOG_WARNING, "merge: the base's inode table is gone: merging two-way");
+		h->has_base = false; /* as for its directory objects (ms_run) */
+		r = 0;
+	}
 	return r;
 }
 
@@ -370,8 +356,12 @@ static int ms_merge(struct merge_store *m, struct ms_heads *h, struct merge_resu
 				 .local_dev = {.name = h->l.device_name},
 				 .remote_dev = {.name = h->r.device_name},
 				 .load = ms_load,
-				 .ctx = m};
+				 .ctx = m,
+				 .local_it = merge_itable_view(&h->tl),
+				 .remote_it = merge_itable_view(&h->tr)};
 
+	if (h->has_base)
+		in.base_it = merge_itable_view(&h->tb);
 	memcpy(in.local_dev.id, h->l.device, OBJECT_ID_BYTES);
 	memcpy(in.remote_dev.id, h->r.device, OBJECT_ID_BYTES);
 	return merge_tree(res, &in);
@@ -388,11 +378,7 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 
 	r = ms_open_heads(m, req, &h);
 	if (r == 0)
-		r = ms_links_agree(m, &h);
-	if (r == 0)
 		r = ms_merge(m, &h, &res);
-	if (m->saw_links && r != -ENOMEM) /* its names share an id: -EINVAL */
-		r = ms_links_refuse(m, "a directory it merges holds one");
 	if (r == -ENOENT && h.has_base) {
 		/* The base's objects are gone from the store and the cache (an
 		 * outage longer than the other device kept them): two-way. */
@@ -400,12 +386,8 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 			"merge: the base's directory objects are gone: merging "
 			"two-way (entries both sides hold differently are kept twice)");
 		h.has_base = false;
-		r = ms_links_agree(m, &h); /* an inode table needs the base */
-		if (r == 0)
-			r = ms_merge(m, &h, &res);
+		r = ms_merge(m, &h, &res);
 	}
-	if (m->saw_links && r != -ENOMEM && r != -EOPNOTSUPP)
-		r = ms_links_refuse(m, "a directory it merges holds one");
 	if (r == 0)
 		r = commit_reserve_seq(c, h.r.seq, req->newest, &seq);
 	for (size_t i = 0; r == 0 && i < res.ncopies; i++) {
@@ -421,8 +403,6 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 		res.root.ref = refs[res.ndirs - 1];
 	if (r == 0)
 		r = ms_seal_head(m, &h, &res, refs, req, seq, out);
-	if (r == 0 && m->saw_links)
-		r = ms_links_refuse(m, "a directory it merges holds one");
 	out->merged = res.merged;
 	out->conflicts = res.conflicts;
 	free(refs);
@@ -430,6 +410,9 @@ static int ms_run(struct merge_store *m, struct commit *c, const struct upload_m
 	dirobj_head_release(&h.l);
 	dirobj_head_release(&h.r);
 	dirobj_head_release(&h.b);
+	merge_itable_side_free(&h.tl);
+	merge_itable_side_free(&h.tr);
+	merge_itable_side_free(&h.tb);
 	if (r)
 		upload_merge_out_release(out);
 	return r;
@@ -458,7 +441,6 @@ struct merge_store *merge_store_new(const struct merge_store *tmpl)
 	pthread_mutex_init(&m->lock, NULL);
 	m->commit = NULL;
 	m->off = false;
-	m->links_said = false;
 	return m;
 }
 

@@ -34,8 +34,6 @@ struct merge_store {
 	struct secmem_pool *keys; /* for the per-file keys of copies */
 	struct commit *commit;	  /* NULL until the committer exists: -EAGAIN */
 	bool off;		  /* the keys are going: -EAGAIN for good */
-	bool links_said;	  /* the refusal for hard links was logged (merging thread) */
-	bool saw_links;		  /* this merge read a hard-link name (merging thread) */
 };
 
 /* A new context (fields copied from *tmpl but the lock, commit and off);

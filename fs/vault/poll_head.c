@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,18 +80,9 @@ static int poll_apply(void *ctx)
 	struct poll_refresh *pr = ctx;
 	int r;
 
-	if (pr->h->head.has_inodes || tree_has_links(pr->p->d.tree)) {
-		/* tree_refresh does not know the inode table yet (tree.h). */
-		if (atomic_exchange(&pr->p->d.tree->links_refresh_said, pr->h->head.seq) !=
-		    pr->h->head.seq)
-			log_msg(LOG_WARNING,
-				"poll: another device's head (seq %" PRIu64 ") is not "
-				"shown: files with several names (hard links) are not "
-				"refreshed yet; remount to see it",
-				pr->h->head.seq);
-		return -EOPNOTSUPP;
-	}
-	r = tree_refresh(pr->p->d.tree, &pr->h->head.root, &pr->inval, &pr->ninval);
+	r = tree_refresh(pr->p->d.tree, &pr->h->head.root,
+			 pr->h->head.has_inodes ? &pr->h->head.inodes : NULL, &pr->inval,
+			 &pr->ninval);
 
 	if (r == -ENOMEM)
 		log_msg(LOG_ERR,

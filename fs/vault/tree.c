@@ -303,6 +303,11 @@ struct inode *tree_detach_locked(struct tree *t, struct inode *c)
 	tree_table_remove(t, c->parent, c);
 	if (c->type == DIROBJ_HARDLINK && !(c = tree_link_unname_locked(t, c)))
 		return NULL; /* the file has other names */
+	return tree_orphan_locked(t, c);
+}
+
+struct inode *tree_orphan_locked(struct tree *t, struct inode *c)
+{
 	tree_inode_lock(c);
 	c->unlinked = true;
 	tree_now(&c->ctime);

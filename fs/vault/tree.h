@@ -153,10 +153,6 @@ struct tree {
 	size_t cache_dirs_max;
 	uint64_t cache_inodes_max;
 
-	/* Atomic: the seq of the last head whose refresh was refused for hard
-	 * links (poll_head.c logs each such head once). */
-	_Atomic uint64_t links_refresh_said;
-
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
 

@@ -53,6 +53,9 @@ void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
  * file that file), or NULL: it waits as an orphan, or (a name of a file
  * with other names) c was freed. */
 struct inode *tree_detach_locked(struct tree *t, struct inode *c);
+/* The same for c in no directory's table (a linked file's inode, which a
+ * refresh drops): unlinked, then reapable (returned) or an orphan (NULL). */
+struct inode *tree_orphan_locked(struct tree *t, struct inode *c);
 /* Frees an unlinked inode nobody references; its segments become garbage.
  * Called without locks: nothing else can reach ino any more. */
 void tree_reap(struct tree *t, struct inode *ino);

@@ -1,5 +1,6 @@
 /* tree_itable.h - the in-memory inode table shared by tree_link.c (names,
- * link(2)) and tree_link_io.c (reading and sealing its pages); nothing else
+ * link(2)), tree_link_io.c (reading and sealing its pages) and
+ * tree_refresh_links.c (a poll bringing it to another head's); nothing else
  * includes it. Every field is guarded by tree_lock (and commit_lock where
  * the commit seals). Never holds plaintext beyond what the inodes hold. */
 #ifndef SEALFS_TREE_ITABLE_H
@@ -39,5 +40,10 @@ struct tree_link *tree_link_find_locked(const struct tree *t, const uint8_t id[O
 int tree_links_reserve_locked(struct tree *t);
 /* Inserts l (l->file set; room reserved). */
 void tree_link_insert_locked(struct tree *t, struct tree_link *l);
+/* Takes l out of the hash (not freed; its file untouched). */
+void tree_link_remove_locked(struct tree *t, struct tree_link *l);
+/* Reads and opens (no lock held) the kind-6 page ref: *plain new
+ * (meta_free_plain). 0, -EBADMSG (logged with the key), -EIO, -ENOMEM. */
+int tree_itable_read(struct tree *t, const struct dirobj_ref *ref, char **plain, size_t *len);
 
 #endif

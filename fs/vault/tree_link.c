@@ -86,7 +86,7 @@ void tree_link_insert_locked(struct tree *t, struct tree_link *l)
 	it->n++;
 }
 
-static void tree_link_remove_locked(struct tree *t, struct tree_link *l)
+void tree_link_remove_locked(struct tree *t, struct tree_link *l)
 {
 	struct tree_itable *it = t->itable;
 	struct tree_link **p = &it->hash[tree_link_hash(l->file->id, it->hash_size)];

@@ -33,7 +33,7 @@ static void tree_itable_ad(struct meta_ad *ad, const struct tree *t, const struc
 
 /* ---- reading ---- */
 
-static int tree_itable_read(struct tree *t, const struct dirobj_ref *ref, char **plain, size_t *len)
+int tree_itable_read(struct tree *t, const struct dirobj_ref *ref, char **plain, size_t *len)
 {
 	char key[OBJECT_KEY_TEXT_BYTES];
 	unsigned char *sealed = NULL;

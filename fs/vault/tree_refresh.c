@@ -10,7 +10,7 @@
  * this mount's garbage. A file whose content changed gets a new inode under
  * its name (handles open on the old one keep the version they opened, as
  * after a rename over it); other changes are made in place. */
-#include "tree_refresh.h"
+#include "tree_refresh_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,24 +18,6 @@
 
 #include "tree_cache.h"
 #include "tree_int.h"
-
-/* A loaded directory and its new listing (sorted by id). */
-struct rf_dir {
-	uint8_t id[OBJECT_ID_BYTES];
-	struct dirobj_ref old_ref, new_ref;
-	struct dirobj obj;
-	bool have; /* obj read */
-};
-
-struct rf {
-	struct tree *t;
-	struct rf_dir *dirs;
-	size_t ndirs, cap;
-	struct tree_inval *inval; /* what the kernel must forget */
-	size_t ninval, icap;
-	struct inode **reap;
-	size_t nreap, rcap;
-};
 
 static int id_cmp_entry(const void *a, const void *b)
 {
@@ -103,8 +85,7 @@ static int rf_read(struct rf *rf, const struct dirobj_entry *e)
 	return 0;
 }
 
-static int rf_note(struct rf *rf, struct inode *parent, const char *name, size_t len,
-		   struct inode *ino)
+int rf_note(struct rf *rf, struct inode *parent, const char *name, size_t len, struct inode *ino)
 {
 	struct tree_inval *v;
 
@@ -159,7 +140,7 @@ static bool rf_thawed_differs(struct inode *c, const struct dirobj_entry *e)
 }
 
 /* Whether file c's content differs from entry e's (size or segment keys). */
-static bool rf_content_differs(struct inode *c, const struct dirobj_entry *e)
+bool rf_content_differs(struct inode *c, const struct dirobj_entry *e)
 {
 	size_t n;
 
@@ -180,7 +161,7 @@ static bool rf_content_differs(struct inode *c, const struct dirobj_entry *e)
 }
 
 /* Children of a directory, in an array (the table changes under us). */
-static struct inode **rf_kids(struct inode *dir, size_t *n)
+struct inode **rf_kids(struct inode *dir, size_t *n)
 {
 	struct inode **k = calloc(dir->ds->nchildren + 1, sizeof(*k));
 
@@ -208,7 +189,7 @@ static int rf_check(struct rf *rf, struct inode *dir)
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct dirobj_entry *e = d && d->have ? rf_entry(d, k[i]->id) : NULL;
 
-		if (e && e->type != k[i]->type)
+		if (e && e->type != k[i]->type && !rf_links_type_ok(k[i]->type, e->type))
 			r = -EINVAL;
 		if (r == 0 && k[i]->type == DIROBJ_DIR && k[i]->ds->loaded)
 			r = rf_check(rf, k[i]);
@@ -245,7 +226,12 @@ static int rf_remove(struct rf *rf, struct inode *dir, struct inode *c)
 	tree_inode_lock(c);
 	c->foreign = true;
 	tree_inode_unlock(c);
-	if (!tree_detach_locked(rf->t, c))
+	return rf_reap_later(rf, tree_detach_locked(rf->t, c));
+}
+
+int rf_reap_later(struct rf *rf, struct inode *c)
+{
+	if (!c)
 		return 0;
 	if (rf->nreap == rf->rcap) {
 		size_t cap = rf->rcap ? rf->rcap * 2 : 16;
@@ -273,7 +259,7 @@ static void rf_free_xattrs(struct inode *c)
 
 /* c's attributes and xattrs from e, whose xattrs it takes (a file's content
  * is the same: rf_child replaces a file whose content changed). */
-static int rf_update(struct rf *rf, struct inode *c, struct dirobj_entry *e)
+int rf_update(struct rf *rf, struct inode *c, struct dirobj_entry *e)
 {
 	int r = 0;
 
@@ -315,8 +301,12 @@ static int rf_rename(struct rf *rf, struct inode *dir, struct inode *c,
 static int rf_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e)
 {
 	struct inode *ino;
-	int r = tree_inode_from_entry(&ino, e);
+	bool done = false;
+	int r = rf_links_add(rf, dir, e, &done);
 
+	if (r || done)
+		return r;
+	r = tree_inode_from_entry(&ino, e);
 	if (r)
 		return r;
 	r = tree_table_insert(rf->t, dir, ino);
@@ -332,9 +322,13 @@ static int rf_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e)
 static int rf_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct inode *c,
 		    bool *matched)
 {
-	struct dirobj_entry *e = rf_entry(d, c->id);
-	int r = 0;
+	struct dirobj_entry *e;
+	bool done = false;
+	int r = rf_links_child(rf, dir, d, c, matched, &done);
 
+	if (r || done)
+		return r;
+	e = rf_entry(d, c->id);
 	if (!e)
 		return rf_remove(rf, dir, c);
 	if (c->type == DIROBJ_SYMLINK &&
@@ -407,6 +401,7 @@ static void rf_release(struct rf *rf)
 		dirobj_release(&rf->dirs[i].obj);
 	free(rf->dirs);
 	free(rf->reap);
+	rf_links_free(rf);
 }
 
 /* The root's own attributes from the new head's root entry. */
@@ -424,10 +419,11 @@ static void rf_root(struct rf *rf, const struct dirobj_entry *root)
 	tree_inode_unlock(c);
 }
 
-int tree_refresh(struct tree *t, const struct dirobj_entry *root, struct tree_inval **out,
-		 size_t *nout)
+int tree_refresh(struct tree *t, const struct dirobj_entry *root, const struct dirobj_ref *inodes,
+		 struct tree_inval **out, size_t *nout)
 {
 	struct rf rf = {.t = t};
+	bool links = tree_has_links(t);
 	int r;
 
 	*out = NULL;
@@ -437,11 +433,17 @@ int tree_refresh(struct tree *t, const struct dirobj_entry *root, struct tree_in
 	pthread_mutex_unlock(&t->lock);
 	if (r == 0)
 		r = rf_read(&rf, root);
+	if (r == 0)
+		r = rf_links_read(&rf, links, inodes);
 	if (r == 0) {
 		pthread_mutex_lock(&t->lock);
 		r = t->dirty ? -EAGAIN : rf_check(&rf, t->root);
 		if (r == 0)
+			r = rf_links_pre(&rf);
+		if (r == 0)
 			r = rf_apply(&rf, t->root);
+		if (r == 0)
+			r = rf_links_post(&rf);
 		if (r == 0) {
 			rf_root(&rf, root);
 			r = rf_note(&rf, NULL, NULL, 0, t->root);

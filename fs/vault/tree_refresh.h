@@ -21,7 +21,10 @@ struct tree_inval {
 	struct inode *ino;
 };
 
-/* Makes t show the tree of root (the new head's root entry; borrowed):
+/* Makes t show the tree of root (the new head's root entry; borrowed) and
+ * the inode table inodes (the new head's "it", NULL: none; format 2): files
+ * with several names keep their inodes (node ids) while their content is the
+ * same, and a file that gains or loses names keeps its inode too;
  * every loaded directory whose object changed is read (no lock held), then
  * applied under tree_lock. The caller holds commit_lock and has made sure
  * no commit is pending (journal empty). *out (n entries) is new:
@@ -31,8 +34,8 @@ struct tree_inval {
  * was changed; try again later); -EINVAL: an id changed
  * type; -EBADMSG, store errors (nothing changed); -ENOMEM (possibly half
  * applied: logged by the caller). Thread-safe. */
-int tree_refresh(struct tree *t, const struct dirobj_entry *root, struct tree_inval **out,
-		 size_t *n);
+int tree_refresh(struct tree *t, const struct dirobj_entry *root, const struct dirobj_ref *inodes,
+		 struct tree_inval **out, size_t *n);
 void tree_inval_free(struct tree_inval *v, size_t n);
 
 #endif
