@@ -126,7 +126,7 @@ static int fsck_itable_record(struct fsck *f, struct fsck_batch *b, const struct
 	}
 	for (size_t i = lo; i < hi; i++)
 		f->hnames[i].used = true;
-	if (lo < hi)
+	if (lo < hi && rec->e.type == DIROBJ_FILE)
 		return fsck_batch_add_file(f, b, f->hnames[lo].path, f->hnames[lo].path_len,
 					   &rec->e);
 	return fsck_itable_keep(f, &rec->e); /* no name: kept, not checked */
@@ -147,7 +147,7 @@ static int fsck_itable_leaf(struct fsck *f, struct fsck_batch *b, const struct d
 	if (r)
 		return r;
 	object_key_text(key, ref->store_key);
-	r = itable_leaf_decode(&l, plain, len, slot, nslots);
+	r = itable_leaf_decode_fmt(&l, plain, len, slot, nslots, f->cfg->format);
 	meta_free_plain(plain, len);
 	for (size_t i = 0; r == 0 && i < l.n; i++)
 		r = fsck_itable_record(f, b, &l.recs[i], key);
