@@ -116,7 +116,10 @@ static int fsck_itable_record(struct fsck *f, struct fsck_batch *b, const struct
 
 	if (f->old_head)
 		return fsck_itable_keep(f, &rec->e);
-	f->res->n.files++;
+	if (rec->e.type == DIROBJ_FILE)
+		f->res->n.files++;
+	else
+		f->res->n.symlinks++; /* format 3: as fsck.c counts the other types */
 	fsck_itable_names_of(f, rec->e.id, &lo, &hi);
 	if (hi - lo != rec->nlink) {
 		snprintf(why, sizeof(why), "%zu names, link count %" PRIu32, hi - lo, rec->nlink);

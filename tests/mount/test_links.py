@@ -10,6 +10,7 @@ and one log line naming `sealfs upgrade`."""
 import errno
 import glob
 import os
+import re
 import shutil
 import stat as stat_mod
 import subprocess
@@ -82,6 +83,15 @@ class Links(st.VaultTestCase):
         self.v.mount()
         self.assertEqual(os.stat(a).st_nlink, 2)
 
+    def fsck_counts(self):
+        """fsck's (files, symlinks and special files) of the whole vault."""
+        self.v.unmount()
+        p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile)
+        self.v.mount()
+        m = re.search(r" (\d+) files, (\d+) symlinks", p.stdout)
+        self.assertTrue(m, p.stdout)
+        return int(m.group(1)), int(m.group(2))
+
     def make_special(self, kind, p):
         if kind == "symlink":
             os.symlink("some/target", p)
@@ -101,6 +111,7 @@ class Links(st.VaultTestCase):
         "Inode table"): one inode, type, rdev, target and link count through
         both names, across a fresh-cache remount, and fsck stays clean."""
         kinds = ("symlink", "fifo", "socket", "char", "block")
+        counts = self.fsck_counts()
         os.mkdir(self.d("sp"))
         os.mkdir(self.d("sp", "sub"))
         seen = {}
@@ -134,6 +145,7 @@ class Links(st.VaultTestCase):
                                  seen[kind] + (len(names),), p)
                 self.assertEqual((t.st_uid, t.st_gid), (123, 456), p)
         self.assertEqual(os.readlink(self.d("sp", "symlink-2")), "some/target")
+        self.assertEqual(self.fsck_counts(), (counts[0], counts[1] + 5))  # records: their type
         self.fsck_clean()
 
     def test_link_shares_inode_content_and_attributes(self):
@@ -388,6 +400,14 @@ class Format2(unittest.TestCase):
             lines = [ln for ln in dev.log_text().splitlines() if "sealfs upgrade" in ln]
             self.assertEqual(len(lines), 1, dev.log_text())
             self.assertIn("format-3", lines[0])
+            # what the line says works: upgraded, the same vault links them
+            st.sealfs("upgrade", v.store, "--passphrase-file", v.passfile, "--cache", dev.cache)
+            dev.mount()
+            os.link(dev.path("ff"), dev.path("ff-2"))
+            os.link(dev.path("sl"), dev.path("sl-2"), follow_symlinks=False)
+            self.assertEqual(os.lstat(dev.path("sl")).st_nlink, 2)
+            self.assertEqual(os.readlink(dev.path("sl-2")), "t")
+            dev.unmount()
         finally:
             v.cleanup()
 
