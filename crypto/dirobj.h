@@ -30,10 +30,11 @@ enum dirobj_type {
 };
 
 /* The vault format a directory object or head is encoded for
- * (sealfs.json "format"): 1 or 2. Format 1 refuses every member and type
- * marked "format 2" below. */
+ * (sealfs.json "format"): 1, 2 or 3. Format 1 refuses every member and type
+ * marked "format 2" below; format 3 reads and writes everything format 2
+ * does (it adds paged directories, crypto/dirpage.h). */
 #define DIROBJ_FORMAT_MIN 1
-#define DIROBJ_FORMAT_MAX 2
+#define DIROBJ_FORMAT_MAX 3
 
 struct dirobj_time {
 	int64_t sec;

@@ -67,9 +67,10 @@ bool dirobj_check_mode(enum dirobj_type type, uint64_t mode)
 bool dirobj_check_type(int t, int format)
 {
 	if (t == DIROBJ_FILE || t == DIROBJ_DIR || t == DIROBJ_SYMLINK)
-		return format == 1 || format == 2;
-	return format == 2 && (t == DIROBJ_FIFO || t == DIROBJ_SOCK || t == DIROBJ_CHR ||
-			       t == DIROBJ_BLK || t == DIROBJ_HARDLINK);
+		return format >= DIROBJ_FORMAT_MIN && format <= DIROBJ_FORMAT_MAX;
+	return format >= 2 && format <= DIROBJ_FORMAT_MAX &&
+	       (t == DIROBJ_FIFO || t == DIROBJ_SOCK || t == DIROBJ_CHR || t == DIROBJ_BLK ||
+		t == DIROBJ_HARDLINK);
 }
 
 bool dirobj_check_device_name(const char *s, size_t len)

@@ -1,9 +1,10 @@
 /* itable.c - encoding and decoding the inode table's pages (itable.h,
- * docs/FORMAT.md "Inode table"). A record is a format-2 file entry without
- * its name and type, so records go through dirobj's own encoder and decoder
- * (every entry rule in one place): a leaf is rewritten as a directory object
- * whose entries are named by their index, and back. Must never accept what
- * the encoder would refuse, nor leave an intermediate JSON text unwiped. */
+ * docs/FORMAT.md "Inode table"). A record is a file entry without its name
+ * (and, for a regular file, its type), so records go through dirobj's own
+ * encoder and decoder (every entry rule in one place): a leaf is rewritten
+ * as a directory object whose entries are named by their index, and back.
+ * Must never accept what the encoder would refuse, nor leave an
+ * intermediate JSON text unwiped. */
 #include "itable.h"
 
 #include <errno.h>
@@ -164,6 +165,16 @@ out:
 
 /* ---- leaves ---- */
 
+/* The types a record may have: a regular file; from format 3 any type but
+ * a directory or a name (docs/FORMAT.md "Inode table"). */
+static bool itable_type_ok(enum dirobj_type type, int format)
+{
+	if (type == DIROBJ_FILE)
+		return true;
+	return format >= 3 && (type == DIROBJ_SYMLINK || type == DIROBJ_FIFO ||
+			       type == DIROBJ_SOCK || type == DIROBJ_CHR || type == DIROBJ_BLK);
+}
+
 void itable_leaf_release(struct itable_leaf *l)
 {
 	for (size_t i = 0; l->recs && i < l->n; i++)
@@ -175,7 +186,7 @@ void itable_leaf_release(struct itable_leaf *l)
 /* Records as a directory object's entries named "0", "1", ... (borrowed
  * but for the names, which live in names). */
 static int itable_leaf_dirobj(struct dirobj *d, char (*names)[ITABLE_NAME_BYTES],
-			      const struct itable_leaf *l, size_t slot, size_t nslots)
+			      const struct itable_leaf *l, size_t slot, size_t nslots, int format)
 {
 	memset(d, 0, sizeof(*d));
 	d->entries = calloc(l->n ? l->n : 1, sizeof(*d->entries));
@@ -184,7 +195,7 @@ static int itable_leaf_dirobj(struct dirobj *d, char (*names)[ITABLE_NAME_BYTES]
 	d->nentries = l->n;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct itable_record *rec = &l->recs[i];
-		if (rec->e.type != DIROBJ_FILE || rec->nlink < 1 ||
+		if (!itable_type_ok(rec->e.type, format) || rec->nlink < 1 ||
 		    itable_slot_of(rec->e.id, nslots) != slot)
 			return -EINVAL;
 		d->entries[i] = rec->e;
@@ -195,7 +206,8 @@ static int itable_leaf_dirobj(struct dirobj *d, char (*names)[ITABLE_NAME_BYTES]
 	return 0;
 }
 
-/* The dirobj's JSON with n and t of each entry replaced by the record's nl. */
+/* The dirobj's JSON with n of each entry replaced by the record's nl, and t
+ * dropped for a regular file (format 3 keeps the other types' t). */
 static int itable_leaf_records(char **out, const char *dj, const struct itable_leaf *l)
 {
 	json_t *d = json_loads(dj, 0, NULL), *arr = json_object_get(d, "e"), *doc;
@@ -206,7 +218,8 @@ static int itable_leaf_records(char **out, const char *dj, const struct itable_l
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		json_t *o = json_array_get(arr, i);
-		if (json_object_del(o, "n") || json_object_del(o, "t") ||
+		if (json_object_del(o, "n") ||
+		    (l->recs[i].e.type == DIROBJ_FILE && json_object_del(o, "t")) ||
 		    json_object_set_new(o, "nl", json_integer((json_int_t)l->recs[i].nlink))) {
 			json_decref(d);
 			return -ENOMEM;
@@ -218,8 +231,8 @@ static int itable_leaf_records(char **out, const char *dj, const struct itable_l
 	return *out ? 0 : -ENOMEM;
 }
 
-int itable_leaf_encode(char **out, size_t *out_len, const struct itable_leaf *l, size_t slot,
-		       size_t nslots)
+int itable_leaf_encode_fmt(char **out, size_t *out_len, const struct itable_leaf *l, size_t slot,
+			   size_t nslots, int format)
 {
 	char(*names)[ITABLE_NAME_BYTES] = NULL;
 	struct dirobj d = {.nentries = 0};
@@ -232,9 +245,9 @@ int itable_leaf_encode(char **out, size_t *out_len, const struct itable_leaf *l,
 	if (!itable_nslots_ok(nslots) || slot >= nslots || (l->n > 0 && !l->recs))
 		return -EINVAL;
 	names = calloc(l->n ? l->n : 1, sizeof(*names));
-	r = names ? itable_leaf_dirobj(&d, names, l, slot, nslots) : -ENOMEM;
+	r = names ? itable_leaf_dirobj(&d, names, l, slot, nslots, format) : -ENOMEM;
 	if (r == 0)
-		r = dirobj_encode(&dj, &dlen, &d, 2);
+		r = dirobj_encode(&dj, &dlen, &d, format);
 	if (r == 0)
 		r = itable_leaf_records(out, dj, l);
 	if (r == 0)
@@ -245,9 +258,24 @@ int itable_leaf_encode(char **out, size_t *out_len, const struct itable_leaf *l,
 	return r;
 }
 
+/* A record's "t": absent (a regular file, given "f" here), or from format 3
+ * one of the other non-directory types. 0 or -1. */
+static int itable_record_type(json_t *o, int format)
+{
+	json_t *t = json_object_get(o, "t");
+	const char *v;
+
+	if (!t)
+		return json_object_set_new(o, "t", json_string("f")) ? -1 : 0;
+	v = json_string_value(t);
+	if (format < 3 || !v || json_string_length(t) != 1 || !v[0] || !strchr("lpscb", v[0]))
+		return -1;
+	return 0;
+}
+
 /* The leaf's records as a directory object's JSON (entries named by index,
- * type "f", "nl" taken out into nlinks). */
-static int itable_leaf_as_dir(char **out, uint32_t **nlinks, size_t *n, json_t *doc)
+ * "nl" taken out into nlinks). */
+static int itable_leaf_as_dir(char **out, uint32_t **nlinks, size_t *n, json_t *doc, int format)
 {
 	json_t *arr = json_object_get(doc, "r"), *d;
 
@@ -262,12 +290,12 @@ static int itable_leaf_as_dir(char **out, uint32_t **nlinks, size_t *n, json_t *
 		char name[ITABLE_NAME_BYTES];
 		if (!json_is_object(o) || !json_is_integer(nl) || json_integer_value(nl) < 1 ||
 		    (uint64_t)json_integer_value(nl) > ITABLE_NLINK_MAX ||
-		    json_object_get(o, "n") || json_object_get(o, "nb") || json_object_get(o, "t"))
+		    json_object_get(o, "n") || json_object_get(o, "nb") ||
+		    itable_record_type(o, format))
 			return -EBADMSG;
 		(*nlinks)[i] = (uint32_t)json_integer_value(nl);
 		snprintf(name, sizeof(name), "%zu", i);
-		if (json_object_del(o, "nl") || json_object_set_new(o, "n", json_string(name)) ||
-		    json_object_set_new(o, "t", json_string("f")))
+		if (json_object_del(o, "nl") || json_object_set_new(o, "n", json_string(name)))
 			return -ENOMEM;
 	}
 	d = json_pack("{s:O,s:s}", "e", arr, "id", "00000000000000000000000000000000");
@@ -276,13 +304,13 @@ static int itable_leaf_as_dir(char **out, uint32_t **nlinks, size_t *n, json_t *
 }
 
 static int itable_leaf_take(struct itable_leaf *l, struct dirobj *d, const uint32_t *nlinks,
-			    size_t slot, size_t nslots)
+			    size_t slot, size_t nslots, int format)
 {
 	l->recs = calloc(d->nentries ? d->nentries : 1, sizeof(*l->recs));
 	if (!l->recs)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->nentries; i++)
-		if (d->entries[i].type != DIROBJ_FILE ||
+		if (!itable_type_ok(d->entries[i].type, format) ||
 		    itable_slot_of(d->entries[i].id, nslots) != slot)
 			return -EBADMSG;
 	for (size_t i = 0; i < d->nentries; i++) {
@@ -295,8 +323,8 @@ static int itable_leaf_take(struct itable_leaf *l, struct dirobj *d, const uint3
 	return 0;
 }
 
-int itable_leaf_decode(struct itable_leaf *l, const char *json, size_t len, size_t slot,
-		       size_t nslots)
+int itable_leaf_decode_fmt(struct itable_leaf *l, const char *json, size_t len, size_t slot,
+			   size_t nslots, int format)
 {
 	json_t *doc;
 	struct dirobj d = {.nentries = 0};
@@ -306,17 +334,17 @@ int itable_leaf_decode(struct itable_leaf *l, const char *json, size_t len, size
 	int r;
 
 	memset(l, 0, sizeof(*l));
-	if (!itable_nslots_ok(nslots) || slot >= nslots)
+	if (!itable_nslots_ok(nslots) || slot >= nslots || format < 2 || format > DIROBJ_FORMAT_MAX)
 		return -EBADMSG;
 	doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
-	r = doc ? itable_leaf_as_dir(&dj, &nlinks, &n, doc) : -EBADMSG;
+	r = doc ? itable_leaf_as_dir(&dj, &nlinks, &n, doc, format) : -EBADMSG;
 	json_decref(doc);
 	if (r == 0)
-		r = dirobj_decode(&d, dj, strlen(dj), 2);
+		r = dirobj_decode(&d, dj, strlen(dj), format);
 	if (r == 0 && d.nentries != n)
 		r = -EBADMSG;
 	if (r == 0)
-		r = itable_leaf_take(l, &d, nlinks, slot, nslots);
+		r = itable_leaf_take(l, &d, nlinks, slot, nslots, format);
 	dirobj_release(&d);
 	itable_free_text(dj);
 	free(nlinks);
@@ -325,4 +353,16 @@ int itable_leaf_decode(struct itable_leaf *l, const char *json, size_t len, size
 		return r == -ENOMEM ? r : -EBADMSG;
 	}
 	return 0;
+}
+
+int itable_leaf_encode(char **out, size_t *out_len, const struct itable_leaf *l, size_t slot,
+		       size_t nslots)
+{
+	return itable_leaf_encode_fmt(out, out_len, l, slot, nslots, 2);
+}
+
+int itable_leaf_decode(struct itable_leaf *l, const char *json, size_t len, size_t slot,
+		       size_t nslots)
+{
+	return itable_leaf_decode_fmt(l, json, len, slot, nslots, 2);
 }

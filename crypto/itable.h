@@ -30,8 +30,9 @@ struct itable_index {
 };
 
 /* One file's record: a format-2 "f" entry without n/nb/t (type is
- * DIROBJ_FILE; name is a placeholder the decoder makes up and the encoder
- * ignores) and "nl", its number of names, 1..ITABLE_NLINK_MAX. */
+ * DIROBJ_FILE; from format 3 any non-directory type, see the _fmt codecs;
+ * name is a placeholder the decoder makes up and the encoder ignores) and
+ * "nl", its number of names, 1..ITABLE_NLINK_MAX. */
 struct itable_record {
 	struct dirobj_entry e;
 	uint32_t nlink;
@@ -59,6 +60,14 @@ int itable_leaf_encode(char **out, size_t *out_len, const struct itable_leaf *l,
 		       size_t nslots);
 int itable_leaf_decode(struct itable_leaf *l, const char *json, size_t len, size_t slot,
 		       size_t nslots);
+/* The same under the rules of vault format `format` (2 .. DIROBJ_FORMAT_MAX):
+ * from format 3 a record may be of any type but a directory or a name, and
+ * says so with "t" (docs/FORMAT.md "Inode table"); a regular file's record
+ * has no "t" in every format. The two above are these with format 2. */
+int itable_leaf_encode_fmt(char **out, size_t *out_len, const struct itable_leaf *l, size_t slot,
+			   size_t nslots, int format);
+int itable_leaf_decode_fmt(struct itable_leaf *l, const char *json, size_t len, size_t slot,
+			   size_t nslots, int format);
 /* Frees a decoded leaf (its entries too); zeroes *l. */
 void itable_leaf_release(struct itable_leaf *l);
 

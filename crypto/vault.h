@@ -5,6 +5,7 @@
 #ifndef SEALFS_VAULT_H
 #define SEALFS_VAULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,8 +14,20 @@
 
 /* The format init writes and the newest this sealfs reads; every format
  * from VAULT_FORMAT_MIN up opens (docs/FORMAT.md, "Version history"). */
-#define VAULT_FORMAT_VERSION 2
+#define VAULT_FORMAT_VERSION 3
 #define VAULT_FORMAT_MIN 1
+
+/* What a format adds, each named by the format that brought it: a feature
+ * applies to vaults of that format and newer (vault_fmt_has), and an older
+ * vault refuses it (EPERM and a log line naming `sealfs upgrade`). */
+enum vault_feature {
+	VAULT_FEAT_HISTORY = 2,	   /* format 2: kc/created, history, garbage, itable, lease */
+	VAULT_FEAT_PAGED_DIRS = 3, /* format 3: directory pages (kind 3) */
+	VAULT_FEAT_ITABLE_ANY = 3, /* format 3: inode-table records of any non-directory type */
+};
+
+/* Whether a vault of format fmt has feature f. Pure; thread-safe. */
+static inline bool vault_fmt_has(int fmt, enum vault_feature f) { return fmt >= (int)f; }
 #define VAULT_CONFIG_NAME "sealfs.json" /* store key of the config */
 #define VAULT_KEY_BYTES 32
 
@@ -48,7 +61,7 @@ struct vault_kdf_cost {
 
 /* A parsed config. Opaque except for what every layer needs. */
 struct vault_config {
-	int format; /* 1 or 2: every dirobj/seal call of this vault takes it */
+	int format; /* 1 .. 3: every dirobj/seal call of this vault takes it */
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	enum suite_id suite;
 	void *priv; /* the JSON document (jansson), owned */

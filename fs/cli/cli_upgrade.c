@@ -1,5 +1,5 @@
-/* cli_upgrade.c - `sealfs upgrade STORE`: raises a format-1 vault to format
- * 2 in place (fs/vault/upgrade.h). Refuses while the vault is mounted on
+/* cli_upgrade.c - `sealfs upgrade STORE`: raises a format-1 or format-2
+ * vault to format 3 in place (fs/vault/upgrade.h). Refuses while the vault is mounted on
  * this machine, while the cache is in use, and while the cache holds
  * commits the store has not got (their upload would build on the old
  * tree); asks for the passphrase as mount does. Must never log a name. */
@@ -17,13 +17,13 @@
 static const char cli_upgrade_usage[] =
     "usage: sealfs upgrade STORE [OPTIONS]\n"
     "\n"
-    "Raises a format-1 vault to format 2 (docs/FORMAT.md): rewrites every\n"
-    "directory object and the head (content is not re-encrypted), then marks\n"
-    "the vault format 2; a format-1 sealfs can no longer open it. Asks for the\n"
-    "passphrase like mount. Crash-safe: interrupted, the vault is still format\n"
-    "1, or refuses to mount until the upgrade is run again. Refuses while the\n"
-    "vault is mounted on this machine; run it with the vault unmounted\n"
-    "everywhere.\n"
+    "Raises a format-1 or format-2 vault to format 3 (docs/FORMAT.md). From\n"
+    "format 1 it rewrites every directory object and the head (content is not\n"
+    "re-encrypted); from format 2 only the config changes. Then the vault is\n"
+    "format 3: an older sealfs can no longer open it. Asks for the passphrase\n"
+    "like mount. Crash-safe: interrupted, the vault is still as it was, or\n"
+    "refuses to mount until the upgrade is run again. Refuses while the vault\n"
+    "is mounted on this machine; run it with the vault unmounted everywhere.\n"
     "\n"
     "options:\n"
     "  --cache DIR            the cache the vault's mounts use (default as mount):\n"
@@ -77,7 +77,8 @@ static int cli_upgrade_check_pending(const struct cli_vault *v, const char *cach
 	int rc = seal_read_head(&head, v->store, v->cfg->vault_id, v->keys->meta, 1);
 
 	if (rc)
-		rc = seal_read_head(&head, v->store, v->cfg->vault_id, v->keys->meta, 2);
+		rc = seal_read_head(&head, v->store, v->cfg->vault_id, v->keys->meta,
+				    v->cfg->format);
 	if (rc)
 		return 0; /* upgrade_run names what is wrong with the head */
 	rc = cli_fsck_refuse_pending(cache, head.seq);
@@ -95,10 +96,13 @@ static int cli_upgrade_run(struct cli_vault *v)
 		return cli_fail(rc == -ENOMEM ? EXITCODE_OTHER : EXITCODE_STORE_IO, "upgrade: %s",
 				err);
 	if (res.already)
-		printf("vault '%s' is format 2 already: nothing to do\n", v->url);
+		printf("vault '%s' is format %d already: nothing to do\n", v->url,
+		       VAULT_FORMAT_VERSION);
 	else
-		printf("vault '%s' is format 2 now (%s%llu directories rewritten, head seq %llu)\n",
-		       v->url, res.resumed ? "an interrupted upgrade finished, " : "",
+		printf("vault '%s' is format %d now (from format %d; %s%llu directories "
+		       "rewritten, head seq %llu)\n",
+		       v->url, VAULT_FORMAT_VERSION, res.from,
+		       res.resumed ? "an interrupted upgrade finished, " : "",
 		       (unsigned long long)res.dirs, (unsigned long long)res.new_seq);
 	return 0;
 }

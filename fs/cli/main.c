@@ -55,7 +55,7 @@ static const char main_usage[] =
     "  status  MOUNTPOINT         what waits for the store, upload rate, last error\n"
     "  sync    MOUNTPOINT         commit now and wait until the store holds everything\n"
     "  fsck    STORE              check every object of a vault; --repair moves damage aside\n"
-    "  upgrade STORE              raise a format-1 vault to format 2, in place\n"
+    "  upgrade STORE              raise a format-1 or 2 vault to format 3, in place\n"
     "  history MOUNTPOINT/PATH    the kept versions of a file or folder (format 2)\n"
     "  restore MOUNTPOINT/PATH    bring back a deleted or earlier version (--at, --to)\n"
     "  config  STORE [keep-days N] [grace SECONDS]\n"

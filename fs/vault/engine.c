@@ -185,8 +185,9 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
 	if (r == -EBADMSG && engine_upgrade_cut(base, cfg, keys))
 		return errbuf_fail(
 		    err, size, r,
-		    "an upgrade to format 2 was cut short (the config says 2, the "
-		    "head is format 1): run 'sealfs upgrade STORE' again to finish it");
+		    "an upgrade was cut short (the config says format %d, the "
+		    "head is format 1): run 'sealfs upgrade STORE' again to finish it",
+		    cfg->format);
 	if (r == -EBADMSG)
 		return errbuf_fail(err, size, r, "the vault head failed to authenticate");
 	if (r)

@@ -116,7 +116,10 @@ static int fsck_itable_record(struct fsck *f, struct fsck_batch *b, const struct
 
 	if (f->old_head)
 		return fsck_itable_keep(f, &rec->e);
-	f->res->n.files++;
+	if (rec->e.type == DIROBJ_FILE)
+		f->res->n.files++;
+	else
+		f->res->n.symlinks++; /* format 3: as fsck.c counts the other types */
 	fsck_itable_names_of(f, rec->e.id, &lo, &hi);
 	if (hi - lo != rec->nlink) {
 		snprintf(why, sizeof(why), "%zu names, link count %" PRIu32, hi - lo, rec->nlink);
@@ -126,7 +129,7 @@ static int fsck_itable_record(struct fsck *f, struct fsck_batch *b, const struct
 	}
 	for (size_t i = lo; i < hi; i++)
 		f->hnames[i].used = true;
-	if (lo < hi)
+	if (lo < hi && rec->e.type == DIROBJ_FILE)
 		return fsck_batch_add_file(f, b, f->hnames[lo].path, f->hnames[lo].path_len,
 					   &rec->e);
 	return fsck_itable_keep(f, &rec->e); /* no name: kept, not checked */
@@ -147,7 +150,7 @@ static int fsck_itable_leaf(struct fsck *f, struct fsck_batch *b, const struct d
 	if (r)
 		return r;
 	object_key_text(key, ref->store_key);
-	r = itable_leaf_decode(&l, plain, len, slot, nslots);
+	r = itable_leaf_decode_fmt(&l, plain, len, slot, nslots, f->cfg->format);
 	meta_free_plain(plain, len);
 	for (size_t i = 0; r == 0 && i < l.n; i++)
 		r = fsck_itable_record(f, b, &l.recs[i], key);

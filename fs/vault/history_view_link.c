@@ -90,7 +90,7 @@ static int history_view_link_leaf(struct history_view *v, size_t slot)
 	it->leaf.used = false;
 	r = history_view_link_read(v, ref, &plain, &len);
 	if (r == 0) {
-		r = itable_leaf_decode(&it->l, plain, len, slot, it->ix.n);
+		r = itable_leaf_decode_fmt(&it->l, plain, len, slot, it->ix.n, v->cfg->format);
 		meta_free_plain(plain, len);
 	}
 	if (r == 0) {

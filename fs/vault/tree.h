@@ -155,6 +155,9 @@ struct tree {
 
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
+	/* Atomic: the format-2 refusal of links to non-regular files was logged
+	 * (tree_link.c). */
+	_Atomic bool format2_links_said;
 
 	/* Atomic: failed changes and failed commits since the mount (each logged). */
 	_Atomic uint64_t failures;

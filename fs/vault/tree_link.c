@@ -10,11 +10,14 @@
 #include "tree_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "itable.h"
+#include "log.h"
 #include "tree_itable.h"
+#include "vault.h"
 
 /* More names than this: EMLINK (ext4 allows 65,000). */
 #define TREE_LINK_MAX 65000u
@@ -154,11 +157,11 @@ int tree_links_resolve_locked(struct tree *t, struct inode **kids, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct tree_link *l;
-		if (kids[i]->type != DIROBJ_HARDLINK && kids[i]->type != DIROBJ_FILE)
+		if (kids[i]->type == DIROBJ_DIR)
 			continue;
 		l = tree_link_find_locked(t, kids[i]->id);
-		if (kids[i]->type == DIROBJ_FILE ? l != NULL : l == NULL)
-			return -EBADMSG;
+		if (kids[i]->type != DIROBJ_HARDLINK ? l != NULL : l == NULL)
+			return -EBADMSG; /* a record's file named by its own entry */
 		if (l)
 			kids[i]->link = l;
 	}
@@ -285,6 +288,26 @@ static void tree_link_add_name(struct tree *t, struct inode *ino, struct inode *
 	tree_dir_changed_locked(t, dir);
 }
 
+/* Which inodes may take a second name: a regular file in format 2; from
+ * format 3 anything but a directory (docs/FORMAT.md "Inode table"). A
+ * format-2 vault refuses the others with EPERM and one log line. */
+static int tree_link_type_ok(struct tree *t, const struct inode *ino)
+{
+	if (ino->type == DIROBJ_FILE)
+		return 0;
+	if (ino->type == DIROBJ_DIR || ino->type == DIROBJ_HARDLINK)
+		return -EPERM;
+	if (vault_fmt_has(t->cctx.format, VAULT_FEAT_ITABLE_ANY))
+		return 0;
+	if (!atomic_exchange(&t->format2_links_said, true))
+		log_msg(LOG_NOTICE,
+			"hard links to symlinks, FIFOs, sockets and device nodes need a "
+			"format-3 vault: this one is format %d, so they are refused (EPERM); "
+			"`sealfs upgrade STORE` converts it",
+			t->cctx.format);
+	return -EPERM;
+}
+
 int tree_link(struct tree *t, struct inode *ino, struct inode *dir, const char *name,
 	      struct inode **out)
 {
@@ -301,8 +324,9 @@ int tree_link(struct tree *t, struct inode *ino, struct inode *dir, const char *
 	r = tree_check_name(name, &len);
 	if (r)
 		return r == -EINVAL ? -EEXIST : r;
-	if (ino->type != DIROBJ_FILE)
-		return -EPERM; /* only regular files have records (docs/FORMAT.md) */
+	r = tree_link_type_ok(t, ino);
+	if (r)
+		return r;
 	if (dir->type != DIROBJ_DIR)
 		return -ENOTDIR;
 	h = tree_inode_alloc(DIROBJ_HARDLINK, name, len);

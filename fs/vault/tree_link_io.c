@@ -93,7 +93,7 @@ static int tree_itable_load_leaf(struct tree *t, size_t slot)
 
 	if (r)
 		return r;
-	r = itable_leaf_decode(&l, plain, len, slot, it->nslots);
+	r = itable_leaf_decode_fmt(&l, plain, len, slot, it->nslots, t->cctx.format);
 	meta_free_plain(plain, len);
 	if (r == 0) {
 		r = tree_itable_adopt_leaf(t, &l);
@@ -279,7 +279,7 @@ static int tree_itable_seal_slot(struct tree *t, uint64_t seq, size_t s, struct 
 	int r = tree_itable_leaf(k, n, &l, cb);
 
 	if (r == 0 && l.n > 0)
-		r = itable_leaf_encode(&json, &len, &l, s, it->nslots);
+		r = itable_leaf_encode_fmt(&json, &len, &l, s, it->nslots, t->cctx.format);
 	tree_itable_leaf_free(&l);
 	if (r == 0 && l.n > 0)
 		r = tree_itable_seal_obj(t, seq, json, len, &it->slots[s].ref, cb);

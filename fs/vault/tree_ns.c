@@ -443,7 +443,10 @@ static int tree_dirent_set(struct tree_dirent *d, const char *name, size_t len,
 {
 	d->name = strndup(name, len);
 	d->st_ino = tree_ino(ino);
-	d->mode = tree_type_bits(ino->type);
+	/* a name of a file with several names lists as its file's type */
+	d->mode = tree_type_bits(ino->type == DIROBJ_HARDLINK && ino->link
+				     ? tree_link_file((struct inode *)ino)->type
+				     : ino->type);
 	return d->name ? 0 : -ENOMEM;
 }
 

@@ -1,9 +1,11 @@
-/* upgrade.c - format 1 to format 2 in place (upgrade.h). Order of the
- * writes is what makes it crash-safe: new directory objects, sync; the
- * config, sync; the head by compare-and-swap, sync; then the old objects
- * are deleted. Must never replace the head before the config says 2 (a
- * format-1 sealfs would read a head it cannot parse as its own), never
- * change a stored object, and never log a name (ids and seqs only). */
+/* upgrade.c - format 1 or 2 to format 3 in place (upgrade.h). From format
+ * 1 the order of the writes is what makes it crash-safe: new directory
+ * objects, sync; the config, sync; the head by compare-and-swap, sync; then
+ * the old objects are deleted. From format 2 only the config changes:
+ * format 3 reads every format-2 object as it is (it only adds paged
+ * directories). Must never replace the head before the config says the new
+ * format (a format-1 sealfs would read a head it cannot parse as its own),
+ * never change a stored object, and never log a name (ids and seqs only). */
 #include "upgrade.h"
 
 #include <errno.h>
@@ -74,7 +76,9 @@ static int upgrade_read_dir(struct upgrade *u, const uint8_t id[OBJECT_ID_BYTES]
 }
 
 /* Rewrites directory id (its object ref) and every directory below it in
- * format 2, children first; *ref then names the new object. */
+ * the new format, children first; *ref then names the new object. A
+ * format-1 object is one object, whatever its size: written back as one
+ * (format 3 pages a directory when a commit next rewrites it). */
 static int upgrade_dir(struct upgrade *u, const uint8_t id[OBJECT_ID_BYTES], struct dirobj_ref *ref)
 {
 	char name[OBJECT_KEY_TEXT_BYTES];
@@ -90,7 +94,7 @@ static int upgrade_dir(struct upgrade *u, const uint8_t id[OBJECT_ID_BYTES], str
 	randombytes_buf(key, sizeof(key));
 	if (r == 0)
 		r = seal_dir(&sealed, &len, &obj, ref->version + 1, key, u->cfg->vault_id,
-			     u->keys->meta, 2);
+			     u->keys->meta, VAULT_FORMAT_VERSION);
 	if (r == 0) {
 		object_key_text(name, key);
 		r = backend_put(u->store, name, sealed, len);
@@ -111,8 +115,9 @@ static int upgrade_dir(struct upgrade *u, const uint8_t id[OBJECT_ID_BYTES], str
 	return r;
 }
 
-/* The head as stored, opened in format 1; *done when it is format 2 already
- * (only possible when the config says 2). */
+/* The head as stored, opened in format 1; *done when it is format 2 or
+ * newer already (only possible when the config says 2 or more: then only
+ * the config may still need raising). */
 static int upgrade_read_head(struct upgrade *u, struct dirobj_head *h, unsigned char **sealed,
 			     size_t *len, struct backend_version *ver, bool *done)
 {
@@ -121,8 +126,8 @@ static int upgrade_read_head(struct upgrade *u, struct dirobj_head *h, unsigned 
 	*done = false;
 	if (r)
 		return errbuf_fail(u->err, u->err_size, r, "reading the head: %s", strerror(-r));
-	if (u->cfg->format >= 2 &&
-	    seal_open_head(h, *sealed, *len, u->cfg->vault_id, u->keys->meta, 2) == 0) {
+	if (u->cfg->format >= 2 && seal_open_head(h, *sealed, *len, u->cfg->vault_id, u->keys->meta,
+						  u->cfg->format) == 0) {
 		*done = true;
 		return 0;
 	}
@@ -132,12 +137,12 @@ static int upgrade_read_head(struct upgrade *u, struct dirobj_head *h, unsigned 
 	return 0;
 }
 
-/* Config first (format 2, MAC'ed), then the head: see upgrade.h. */
+/* Config first (the new format, MAC'ed), then the head: see upgrade.h. */
 static int upgrade_write_config(struct upgrade *u, struct vault_config *cfg)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int r = vault_set_format(cfg, u->keys, 2);
+	int r = vault_set_format(cfg, u->keys, VAULT_FORMAT_VERSION);
 
 	if (r == 0)
 		r = vault_config_serialize(&text, &len, cfg);
@@ -159,7 +164,7 @@ static int upgrade_write_head(struct upgrade *u, struct dirobj_head *h, const un
 	engine_head_defaults(h); /* this device, now, the default retention */
 	seal_head_hash(h->parent, old, old_len);
 	h->seq = u->seq;
-	r = seal_head(&sealed, &len, h, u->cfg->vault_id, u->keys->meta, 2);
+	r = seal_head(&sealed, &len, h, u->cfg->vault_id, u->keys->meta, VAULT_FORMAT_VERSION);
 	if (r == 0)
 		r = head_put(u->store, sealed, len, HEAD_CAS_IGNORED, ver);
 	free(sealed);
@@ -199,17 +204,22 @@ int upgrade_run(struct backend *store, struct vault_config *cfg, const struct va
 	memset(res, 0, sizeof(*res));
 	memset(&h, 0, sizeof(h));
 	r = upgrade_read_head(&u, &h, &old, &old_len, &ver, &done);
-	res->already = r == 0 && done;
+	res->from = cfg->format;
+	res->already = r == 0 && done && cfg->format == VAULT_FORMAT_VERSION;
 	res->resumed = r == 0 && !done && cfg->format >= 2;
 	u.seq = h.seq + 1;
+	if (r == 0 && done && !res->already)
+		r = upgrade_write_config(&u, cfg); /* format 2: its objects are format 3's */
 	if (r == 0 && !done)
 		r = upgrade_dir(&u, h.root.id, &h.root.ref);
 	if (r == 0 && !done && (r = backend_sync(store)) != 0)
 		errbuf_fail(err, err_size, r, "syncing the store: %s", strerror(-r));
-	if (r == 0 && !done && cfg->format < 2)
+	if (r == 0 && !done && cfg->format < VAULT_FORMAT_VERSION)
 		r = upgrade_write_config(&u, cfg);
 	if (r == 0 && !done)
 		r = upgrade_write_head(&u, &h, old, old_len, &ver);
+	if (r == 0 && done)
+		res->new_seq = h.seq; /* the head stays */
 	if (r == 0 && !done) {
 		upgrade_delete_old(&u);
 		res->dirs = u.dirs;

@@ -1,7 +1,9 @@
-/* upgrade.h - raising a vault from format 1 to format 2 in place, the work
- * behind `sealfs upgrade STORE` (docs/DESIGN-FORMAT-2.md section 9,
- * docs/FORMAT.md "Format 1"): every directory object rewritten in format 2
- * (bottom-up, new keys), the config's format raised, then a format-2 head.
+/* upgrade.h - raising a vault to format 3 (VAULT_FORMAT_VERSION) in place,
+ * the work behind `sealfs upgrade STORE` (docs/DESIGN-FORMAT-2.md section 9,
+ * docs/FORMAT.md "Format 1", "Version history"). From format 1: every
+ * directory object rewritten (bottom-up, new keys), the config's format
+ * raised, then a new head. From format 2: the config's format raised only
+ * (every format-2 object is a format-3 object).
  * Works from the store and the keys only (no tree, no cache): the caller
  * makes sure nothing mounts the vault meanwhile. Never re-encrypts content:
  * segments keep the per-file key, marked by created 0. Never logs a name. */
@@ -16,15 +18,16 @@
 #include "vault.h"
 
 struct upgrade_result {
-	bool already;	  /* the vault was format 2 already: nothing written */
-	bool resumed;	  /* the config said 2 but the head was format 1: an upgrade
-			     cut short, finished now */
-	uint64_t dirs;	  /* directory objects rewritten */
-	uint64_t new_seq; /* the format-2 head's seq */
+	int from;	  /* the vault's format before */
+	bool already;	  /* the vault was format 3 already: nothing written */
+	bool resumed;	  /* the config said 2 or 3 but the head was format 1: an
+			     upgrade cut short, finished now */
+	uint64_t dirs;	  /* directory objects rewritten (0 from format 2) */
+	uint64_t new_seq; /* the head's seq (unchanged from format 2) */
 };
 
 /* Upgrades the vault in store (cfg and keys unlocked from it; cfg->format
- * becomes 2). Crash-safe: until the config is written the vault is format 1
+ * becomes 3). Crash-safe: until the config is written the vault is format 1
  * (the new objects are orphans, fsck --repair deletes them); after it and
  * before the head, the vault refuses to mount and running this again
  * finishes it; the head goes in by compare-and-swap on the one read at the

@@ -61,7 +61,7 @@ def unpad(p):
 def read_vault(d, passphrase, use_recovery):
     cfg = json.load(open(d + '/sealfs.json'))
     fmt = cfg['format']
-    assert fmt in (1, 2)
+    assert fmt in (1, 2, 3)
     vid = bytes.fromhex(cfg['vault_id'])
     slot = [s for s in cfg['keyslots'] if s['type'] == ('recovery' if use_recovery else 'passphrase')][0]
     salt = bytes.fromhex(slot['salt'])
@@ -108,11 +108,11 @@ def walk(d, vid, mk, ck, cipher, fmt, e, path, tree):
         p = path + '/' + str(name)
         if c['t'] == 'd':
             tree[p + '/'] = None
-            assert ('kc' in c) == (fmt == 2)
+            assert ('kc' in c) == (fmt >= 2)
             walk(d, vid, mk, ck, cipher, fmt, c, p, tree)
         elif c['t'] == 'l':
             tree[p] = ('->', c['tg'] if 'tg' in c else base64.b64decode(c['tgb']))
-        elif c['t'] in 'pscb' and fmt == 2:  # special files: mode type bits and rd
+        elif c['t'] in 'pscb' and fmt >= 2:  # special files: mode type bits and rd
             want = {'p': 0o010000, 's': 0o140000, 'c': 0o020000, 'b': 0o060000}[c['t']]
             assert c['m'] & 0o170000 == want and ('rd' in c) == (c['t'] in 'cb')
             tree[p] = (c['t'], c.get('rd'))
@@ -127,7 +127,7 @@ def read_file(d, vid, ck, cipher, fmt, c):
         m = min(256, C - 256*i)
         if k is None: out += b'\0' * 4096 * m; continue
         created = 0
-        if fmt == 2: k, created = k  # ["<key hex>", c]
+        if fmt >= 2: k, created = k  # ["<key hex>", c]
         # FORMAT.md "Keys": c = 0, the per-file key; else the segment key
         ck_seg = fk if created == 0 else hashlib.blake2b(bytes.fromhex(k) + b'sealfs-segkey02', digest_size=32, key=fk).digest()
         o = obj(d, k); assert len(o) == m * L
@@ -147,7 +147,7 @@ def expected_tree(fmt):
         "/docs/": None,
         "/docs/empty": b"",
     }
-    if fmt == 2:
+    if fmt >= 2:
         t["/fifo"] = ("p", None)
         t["/tty0"] = ("c", 1024)
     return t

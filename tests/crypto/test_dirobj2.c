@@ -133,7 +133,7 @@ static void test_entries(void)
 		expect_dir(bad2[i], 1, -EBADMSG, bad2[i]);
 	}
 	expect_dir("", 0, -EINVAL, "format 0");
-	expect_dir("", 3, -EINVAL, "format 3");
+	expect_dir("", DIROBJ_FORMAT_MAX + 1, -EINVAL, "a newer format");
 }
 
 static void entry(struct dirobj_entry *e, enum dirobj_type t, const char *name, int idbyte,
@@ -257,7 +257,7 @@ static void test_encode_rejects(void)
 	entry(&e, DIROBJ_HARDLINK, "..", 1, 0);
 	expect_encode(&e, 2, -EINVAL, "a hard link named ..");
 	entry(&e, DIROBJ_FILE, "f", 1, S_IFREG | 0644);
-	expect_encode(&e, 3, -EINVAL, "format 3");
+	expect_encode(&e, DIROBJ_FORMAT_MAX + 1, -EINVAL, "a newer format");
 }
 
 /* ---- the head ---- */

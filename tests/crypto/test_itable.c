@@ -1,7 +1,8 @@
 /* test_itable.c - the inode table's pages (crypto/itable.h, docs/FORMAT.md
  * "Inode table"): the exact bytes of an index and a leaf, round trips, and
  * every rule the decoders and encoders enforce (slots, nl, no name or type
- * in a record, no id or store key twice, the slot count). */
+ * in a record, no id or store key twice, the slot count); format 3's
+ * records of other types. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,52 @@ static void test_leaf_refusals(void)
 	CHECK_RC(leaf("[]", 0, 1), -EBADMSG);
 }
 
+static int leaf3(const char *s, int format)
+{
+	struct itable_leaf l;
+	int r = itable_leaf_decode_fmt(&l, s, strlen(s), 0, 1, format);
+
+	itable_leaf_release(&l);
+	return r;
+}
+
+/* Format 3: records of any non-directory type, which say so with "t". */
+static void test_leaf_format3(void)
+{
+	const char *want =
+	    "{\"r\":[{\"a\":[1,2],\"c\":[3,4],\"g\":0,\"id\":\"" K "\",\"m\":41471,\"mt\":[5,6],"
+	    "\"nl\":2,\"t\":\"l\",\"tg\":\"x/y\",\"u\":0},{\"a\":[1,2],\"c\":[3,4],\"g\":0,"
+	    "\"id\":\"" K2
+	    "\",\"m\":8612,\"mt\":[5,6],\"nl\":3,\"rd\":1794,\"t\":\"c\",\"u\":0}," REC(
+		"00112233445566778899aabbccddeeff", 2) "]}";
+	struct itable_leaf l;
+	char *out = NULL;
+	size_t len = 0;
+
+	CHECK_RC(itable_leaf_decode_fmt(&l, want, strlen(want), 0, 1, 3), 0);
+	CHECK(l.n == 3 && l.recs[0].e.type == DIROBJ_SYMLINK && l.recs[0].nlink == 2 &&
+	      l.recs[1].e.type == DIROBJ_CHR && l.recs[1].e.rdev == 1794 &&
+	      l.recs[2].e.type == DIROBJ_FILE);
+	CHECK_RC(itable_leaf_encode_fmt(&out, &len, &l, 0, 1, 3), 0);
+	CHECKF(out && strcmp(out, want) == 0, "encoded %s", out ? out : "(null)");
+	free(out);
+	CHECK_RC(itable_leaf_encode_fmt(&out, &len, &l, 0, 1, 2), -EINVAL); /* format 2: f only */
+	CHECK_RC(itable_leaf_encode(&out, &len, &l, 0, 1), -EINVAL);
+	itable_leaf_release(&l);
+	CHECK_RC(leaf3(want, 2), -EBADMSG);
+	CHECK_RC(leaf(want, 0, 1), -EBADMSG);
+	CHECK_RC(leaf3("{\"r\":[" REC(K, 2) "]}", 3), 0); /* a regular file: no t */
+	CHECK_RC(leaf3("{\"r\":[{\"t\":\"f\"," RECB(K, 2) "]}", 3), -EBADMSG);
+	CHECK_RC(leaf3("{\"r\":[{\"t\":\"d\"," RECB(K, 2) "]}", 3), -EBADMSG);
+	CHECK_RC(leaf3("{\"r\":[{\"t\":\"h\"," RECB(K, 2) "]}", 3), -EBADMSG);
+	CHECK_RC(leaf3("{\"r\":[{\"t\":\"\\u0000\"," RECB(K, 2) "]}", 3), -EBADMSG);
+	CHECK_RC(leaf3("{\"r\":[{\"t\":\"l\"," RECB(K, 2) "]}", 3), -EBADMSG); /* s, seg */
+	CHECK_RC(leaf3("{\"r\":[{\"a\":[1,2],\"c\":[3,4],\"g\":0,\"id\":\"" K
+		       "\",\"m\":4516,\"mt\":[5,6],\"nl\":2,\"t\":\"p\",\"u\":0}]}",
+		       3),
+		 0);
+}
+
 static void test_index(void)
 {
 	const char *one = "{\"p\":[null,{\"c\":3,\"k\":\"" K "\",\"v\":3}]}";
@@ -110,6 +157,7 @@ int main(void)
 {
 	test_leaf_bytes();
 	test_leaf_refusals();
+	test_leaf_format3();
 	test_index();
 	return check_done("crypto_itable");
 }

@@ -119,11 +119,11 @@ static void test_lifecycle(enum suite_id suite)
 	CHECK_RC(vault_create(&cfg, &keys, suite, "pass one", 8, fast, rtext, sizeof(rtext)), 0);
 	if (!cfg || !keys)
 		return;
-	CHECK(cfg->format == 2 && cfg->suite == suite && strlen(rtext) == 36);
+	CHECK(cfg->format == VAULT_FORMAT_VERSION && cfg->suite == suite && strlen(rtext) == 36);
 	text = serialize(cfg);
 	test_spec_by_hand(text, keys, "pass one", rtext);
 	cfg2 = parse(text);
-	CHECK(cfg2 && cfg2->format == 2 && cfg2->suite == suite &&
+	CHECK(cfg2 && cfg2->format == VAULT_FORMAT_VERSION && cfg2->suite == suite &&
 	      memcmp(cfg2->vault_id, cfg->vault_id, 16) == 0);
 	CHECK_RC(vault_unlock_passphrase(&k2, cfg2, "pass one", 8), 0);
 	CHECK(keys_eq(k2, keys));
@@ -265,19 +265,19 @@ static void test_parse_errors(void)
 	expect_parse("", -EBADMSG, "empty text");
 	expect_parse("not json", -EBADMSG, "not JSON");
 	expect_parse("[1,2]", -EBADMSG, "an array");
-	expect_parse("{\"format\":3}", -EPROTONOSUPPORT, "a bare newer format");
+	expect_parse("{\"format\":4}", -EPROTONOSUPPORT, "a bare newer format");
 	expect_parse("{\"format\":0}", -EBADMSG, "format 0");
 	expect_parse("{\"format\":\"1\"}", -EBADMSG, "format as a string");
-	t = replace(text, "\"format\": 2", "\"format\": 3");
-	expect_parse(t, -EPROTONOSUPPORT, "format 3");
+	t = replace(text, "\"format\": 3", "\"format\": 4");
+	expect_parse(t, -EPROTONOSUPPORT, "format 4");
 	free(t);
 	{
 		/* Format 1 parses (and keeps its number); a format changed in
 		 * the file is caught by the MAC, so a store cannot make a
-		 * format-2 vault be read by the format-1 rules. */
+		 * format-3 vault be read by the format-1 rules. */
 		struct vault_config *c1 = NULL;
 		struct vault_keys *k1 = NULL;
-		t = replace(text, "\"format\": 2", "\"format\": 1");
+		t = replace(text, "\"format\": 3", "\"format\": 1");
 		CHECK_RC(vault_config_parse(&c1, t, strlen(t)), 0);
 		CHECK(c1 && c1->format == 1);
 		CHECK_RC(vault_unlock_passphrase(&k1, c1, "pw", 2), -EBADMSG);
@@ -290,10 +290,10 @@ static void test_parse_errors(void)
 	t = replace(text, "\"chunk_bytes\": 4096", "\"chunk_bytes\": 8192");
 	expect_parse(t, -EBADMSG, "another chunk size");
 	free(t);
-	t = replace(text, "\"format\": 2", "\"format\": 2, \"extra\": 1");
+	t = replace(text, "\"format\": 3", "\"format\": 3, \"extra\": 1");
 	expect_parse(t, -EBADMSG, "an unknown field");
 	free(t);
-	t = replace(text, "\"format\": 2,", "");
+	t = replace(text, "\"format\": 3,", "");
 	expect_parse(t, -EBADMSG, "no format");
 	free(t);
 	t = replace(text, "\"kdf\": \"argon2id13\"", "\"kdf\": \"scrypt\"");
@@ -345,7 +345,7 @@ static void test_create_errors_and_describe(void)
 	CHECK_RC(vault_describe(cfg, buf, sizeof(buf)), 0);
 	hex_encode(id_hex, sizeof(id_hex), cfg->vault_id, 16);
 	printf("%s", buf);
-	CHECK(strstr(buf, "format:          2\n") && strstr(buf, id_hex) &&
+	CHECK(strstr(buf, "format:          3\n") && strstr(buf, id_hex) &&
 	      strstr(buf, suite_name(suite_default())) && strstr(buf, "4096 bytes") &&
 	      strstr(buf, "passphrase, argon2id13, opslimit 2, memlimit 8 MiB") &&
 	      strstr(buf, "recovery, blake2b"));
@@ -400,7 +400,7 @@ static void test_set_format(void)
 			      sizeof(path)),
 		 0);
 	CHECK_RC(vault_set_format(cfg, okeys, 2), -EINVAL); /* another vault's keys */
-	CHECK_RC(vault_set_format(cfg, keys, 3), -EINVAL);
+	CHECK_RC(vault_set_format(cfg, keys, VAULT_FORMAT_VERSION + 1), -EINVAL);
 	CHECK_RC(vault_set_format(cfg, keys, 0), -EINVAL);
 	CHECK(cfg->format == 1);
 	CHECK_RC(vault_set_format(cfg, keys, 2), 0);
@@ -411,6 +411,11 @@ static void test_set_format(void)
 	CHECK_RC(vault_config_parse(&c2, t2, strlen(t2)), 0);
 	CHECK(c2 && c2->format == 2);
 	CHECK_RC(vault_unlock_recovery(&k2, c2, rtext), 0); /* the new MAC verifies */
+	if (k2) {					    /* 2 -> 3, never back */
+		CHECK_RC(vault_set_format(c2, k2, 3), 0);
+		CHECK(c2->format == 3);
+		CHECK_RC(vault_set_format(c2, k2, 2), -EINVAL);
+	}
 	CHECK(keys_eq(keys, k2));
 	free(t2);
 	free(text);

@@ -55,7 +55,7 @@ static void test_format2_records_created(void)
 	struct fmount m;
 
 	CHECK_RC(fenv_init(&e), 0);
-	CHECK(e.cfg->format == 2);
+	CHECK(e.cfg->format == VAULT_FORMAT_VERSION);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	CHECK_RC(tree_create(m.tree, m.tree->root, "a", DIROBJ_DIR, 0755, 0, 0, NULL, &a), 0);
 	CHECK_RC(fwrite_file(m.tree, a, "f", data, sizeof(data), &f), 0); /* two segments */

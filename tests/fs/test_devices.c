@@ -62,7 +62,7 @@ int main(void)
 
 	if (fenv_init(&e) != 0)
 		return 1;
-	CHECK_RC(e.cfg->format, 2);
+	CHECK_RC(e.cfg->format, VAULT_FORMAT_VERSION);
 	CHECK_RC(open_dev(&a, &e, "laptop"), 0);
 	CHECK_RC(put(&a, "shared", "base"), 0);
 	CHECK_RC(put(&a, "gone", "base"), 0);

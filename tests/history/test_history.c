@@ -208,7 +208,7 @@ static void test_deferred_and_thinned(void)
 	size_t heads;
 
 	CHECK_RC(fenv_init(&e), 0);
-	CHECK(e.cfg->format == 2);
+	CHECK(e.cfg->format == VAULT_FORMAT_VERSION);
 	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
 	m.tree->head_slot = 0; /* every commit a retained head (test_retain.c: slots) */
 	CHECK_RC(fwrite_file(m.tree, m.tree->root, "f", "version one", 11, &f), 0);

@@ -1,7 +1,8 @@
 """Seeded random-operations exerciser: writes, reads, truncates, renames, hard
 links, mmap reads and writes, unlinks and fsyncs at random offsets on a few
-files of a sealfs mount, each checked against an in-memory model, with remounts in the
-middle and a final mount on a fresh cache. Prints its seed; rerun a failure
+files of a sealfs mount, and symlinks and FIFOs made, linked (format 3),
+renamed and unlinked beside them, each checked against an in-memory model,
+with remounts in the middle and a final mount on a fresh cache. Prints its seed; rerun a failure
 with --seed N. Bounded by --ops and --time.
 
 usage: exerciser.py [--seed N] [--ops N] [--time SECONDS]
@@ -11,6 +12,7 @@ import argparse
 import mmap
 import os
 import random
+import stat as stat_mod
 import sys
 import time
 
@@ -29,6 +31,8 @@ class Exerciser:
         token = v.marker("exname")
         self.names = ["file-%s-%d" % (token, i) for i in range(NAMES)]
         self.model = {}  # name -> bytearray; hard links share one bytearray
+        self.specs = ["spec-%s-%d" % (token, i) for i in range(NAMES)]
+        self.special = {}  # name -> [kind, target]; hard links share one list
         self.counts = {}
 
     def p(self, name):
@@ -119,6 +123,64 @@ class Exerciser:
         self.model[dst] = self.model[src]
         self.assert_eq(os.stat(self.p(dst)).st_ino, os.stat(self.p(src)).st_ino, "link's st_ino")
 
+    # symlinks and FIFOs: made, given more names, renamed, unlinked
+
+    def op_special_make(self):
+        name = self.rng.choice(self.specs)
+        if name in self.special:
+            return
+        kind = self.rng.choice(["symlink", "fifo"])
+        target = "t-%d" % self.rng.randrange(1000)
+        if kind == "symlink":
+            os.symlink(target, self.p(name))
+        else:
+            os.mkfifo(self.p(name), 0o640)
+        self.special[name] = [kind, target if kind == "symlink" else None]
+
+    def op_special_link(self):
+        have = sorted(self.special)
+        if not have:
+            return
+        src, dst = self.rng.choice(have), self.rng.choice(self.specs)
+        try:
+            os.link(self.p(src), self.p(dst), follow_symlinks=False)
+        except FileExistsError:
+            self.assert_eq(dst in self.special, True, "link over a missing %s: EEXIST" % dst)
+            return
+        self.assert_eq(dst in self.special, False, "link over %s succeeded" % dst)
+        self.special[dst] = self.special[src]
+
+    def op_special_rename(self):
+        have = sorted(self.special)
+        if not have:
+            return
+        src, dst = self.rng.choice(have), self.rng.choice(self.specs)
+        os.rename(self.p(src), self.p(dst))
+        if self.special.get(dst) is not self.special[src]:  # two names of one file: nothing
+            self.special[dst] = self.special.pop(src)
+
+    def op_special_unlink(self):
+        have = sorted(self.special)
+        if have:
+            name = self.rng.choice(have)
+            os.unlink(self.p(name))
+            del self.special[name]
+
+    def check_special(self, when):
+        listed = sorted(n for n in os.listdir(self.v.mnt) if n.startswith("spec-"))
+        self.assert_eq(listed, sorted(self.special), "%s: special names" % when)
+        for name, o in self.special.items():
+            st_ = os.lstat(self.p(name))
+            kind = "symlink" if stat_mod.S_ISLNK(st_.st_mode) else (
+                "fifo" if stat_mod.S_ISFIFO(st_.st_mode) else "other")
+            self.assert_eq(kind, o[0], "%s: type of %s" % (when, name))
+            names = [n for n, x in self.special.items() if x is o]
+            self.assert_eq(st_.st_nlink, len(names), "%s: st_nlink of %s" % (when, name))
+            self.assert_eq(len({os.lstat(self.p(n)).st_ino for n in names}), 1,
+                           "%s: one st_ino for the names of %s" % (when, name))
+            if o[0] == "symlink":
+                self.assert_eq(os.readlink(self.p(name)), o[1], "%s: target of %s" % (when, name))
+
     def op_mmap_write(self):
         name = self.existing()
         if not name or not self.model[name]:
@@ -163,6 +225,7 @@ class Exerciser:
         self.check_all("after remount")
 
     def check_all(self, when):
+        self.check_special(when)
         listed = sorted(n for n in os.listdir(self.v.mnt) if n.startswith("file-"))
         self.assert_eq(listed, sorted(self.model), "%s: names" % when)
         for name, m in self.model.items():
@@ -187,7 +250,8 @@ class Exerciser:
 
     OPS = [("write", 30), ("read", 20), ("truncate", 6), ("rename", 6), ("mmap_write", 6),
            ("mmap_read", 4), ("unlink", 4), ("fsync", 6), ("check", 2), ("remount", 0.4),
-           ("link", 4)]
+           ("link", 4), ("special_make", 2), ("special_link", 2), ("special_rename", 1),
+           ("special_unlink", 1)]
 
     def run(self, ops, deadline):
         names = [n for n, _ in self.OPS]

@@ -136,12 +136,12 @@ class Errors(st.VaultTestCase):
         cfg_path = os.path.join(s, "sealfs.json")
         with open(cfg_path) as f:
             cfg = json.load(f)
-        cfg["format"] = 3
+        cfg["format"] = 4
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
         self.expect_fail(self.mount_args(store=s), st.EXIT_NEWER_FORMAT,
-                         "vault format 3 is newer than this sealfs (supports 2)", store=s)
-        self.expect_fail(["info", s], st.EXIT_NEWER_FORMAT, "vault format 3 is newer", store=s)
+                         "vault format 4 is newer than this sealfs (supports 3)", store=s)
+        self.expect_fail(["info", s], st.EXIT_NEWER_FORMAT, "vault format 4 is newer", store=s)
 
     def test_cache_is_a_file(self):
         f = os.path.join(self.v.root, "cache-file")

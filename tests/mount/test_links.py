@@ -3,13 +3,16 @@
 inode (st_ino, st_nlink, content, attributes), across directories, through
 renames and unlinks, while open, across remounts with a fresh cache, under
 `cp -al` and `git clone` of a local repository, and fsck stays clean; a
-format-1 vault refuses link with EPERM and one log line naming `sealfs
-upgrade`."""
+format-3 vault gives symlinks, FIFOs, sockets and device nodes several names
+too, which a format-2 vault refuses; a format-1 vault refuses link with EPERM
+and one log line naming `sealfs upgrade`."""
 
 import errno
 import glob
 import os
+import re
 import shutil
+import stat as stat_mod
 import subprocess
 import sys
 import unittest
@@ -20,6 +23,8 @@ from sealfstest.devices import Device
 
 GOLDEN1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "crypto",
                        "golden-aes256gcm")
+GOLDEN2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "crypto",
+                       "golden-v2-aes256gcm")
 
 
 def read(p):
@@ -77,6 +82,71 @@ class Links(st.VaultTestCase):
         self.assertIn(": clean", p.stdout)
         self.v.mount()
         self.assertEqual(os.stat(a).st_nlink, 2)
+
+    def fsck_counts(self):
+        """fsck's (files, symlinks and special files) of the whole vault."""
+        self.v.unmount()
+        p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile)
+        self.v.mount()
+        m = re.search(r" (\d+) files, (\d+) symlinks", p.stdout)
+        self.assertTrue(m, p.stdout)
+        return int(m.group(1)), int(m.group(2))
+
+    def make_special(self, kind, p):
+        if kind == "symlink":
+            os.symlink("some/target", p)
+        elif kind == "fifo":
+            os.mkfifo(p, 0o640)
+        elif kind == "socket":
+            import socket
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(p)
+            s.close()
+        else:
+            os.mknod(p, 0o600 | (stat_mod.S_IFCHR if kind == "char" else stat_mod.S_IFBLK),
+                     os.makedev(7, 9))
+
+    def test_link_of_symlinks_fifos_sockets_and_devices(self):
+        """Format 3: every non-directory takes a second name (docs/FORMAT.md
+        "Inode table"): one inode, type, rdev, target and link count through
+        both names, across a fresh-cache remount, and fsck stays clean."""
+        kinds = ("symlink", "fifo", "socket", "char", "block")
+        counts = self.fsck_counts()
+        os.mkdir(self.d("sp"))
+        os.mkdir(self.d("sp", "sub"))
+        seen = {}
+        for kind in kinds:
+            a, b, c = self.d("sp", kind), self.d("sp", kind + "-2"), self.d("sp", "sub", kind)
+            self.make_special(kind, a)
+            os.link(a, b, follow_symlinks=False)
+            os.link(b, c, follow_symlinks=False)
+            s = os.lstat(a)
+            seen[kind] = (stat_mod.S_IFMT(s.st_mode), s.st_ino, s.st_rdev)
+            for p in (a, b, c):
+                t = os.lstat(p)
+                self.assertEqual((stat_mod.S_IFMT(t.st_mode), t.st_ino, t.st_rdev, t.st_nlink),
+                                 seen[kind] + (3,), p)
+            os.lchown(b, 123, 456)
+            self.assertEqual((os.lstat(c).st_uid, os.lstat(c).st_gid), (123, 456))
+        self.assertEqual(os.readlink(self.d("sp", "sub", "symlink")), "some/target")
+        with os.scandir(self.d("sp")) as it:  # readdir's d_type is the file's type
+            types = {e.name: (e.is_symlink(), e.is_file(follow_symlinks=False)) for e in it}
+        self.assertEqual(types["symlink-2"], (True, False))
+        self.assertEqual(types["fifo-2"], (False, False))
+        os.unlink(self.d("sp", "fifo"))
+        os.unlink(self.d("sp", "sub", "char"))
+        self.fresh_remount("cache-links-special")
+        for kind in kinds:
+            names = [self.d("sp", kind), self.d("sp", kind + "-2"), self.d("sp", "sub", kind)]
+            names = [p for p in names if os.path.lexists(p)]
+            for p in names:
+                t = os.lstat(p)
+                self.assertEqual((stat_mod.S_IFMT(t.st_mode), t.st_ino, t.st_rdev, t.st_nlink),
+                                 seen[kind] + (len(names),), p)
+                self.assertEqual((t.st_uid, t.st_gid), (123, 456), p)
+        self.assertEqual(os.readlink(self.d("sp", "symlink-2")), "some/target")
+        self.assertEqual(self.fsck_counts(), (counts[0], counts[1] + 5))  # records: their type
+        self.fsck_clean()
 
     def test_link_shares_inode_content_and_attributes(self):
         os.mkdir(self.d("la"))
@@ -298,6 +368,44 @@ class TwoDevices(unittest.TestCase):
             p = st.sealfs("fsck", v.store, "--all-heads", "--passphrase-file", v.passfile,
                           check=False, timeout=120)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        finally:
+            v.cleanup()
+
+
+class Format2(unittest.TestCase):
+    def test_link_of_a_symlink_or_fifo_refused_with_one_log_line(self):
+        """A format-2 vault keeps its records regular files: EPERM and one
+        line naming `sealfs upgrade`; a regular file still links."""
+        v = st.Vault("links2")
+        try:
+            shutil.copytree(GOLDEN2, v.store)
+            with open(v.passfile, "w") as f:
+                f.write("sealfs golden vault\n")
+            v.passphrase = "sealfs golden vault"
+            dev = Device(v, "a")
+            dev.mount()
+            os.symlink("t", dev.path("sl"))
+            os.mkfifo(dev.path("ff"))
+            for src in ("sl", "ff", "sl"):
+                with self.assertRaises(OSError) as cm:
+                    os.link(dev.path(src), dev.path(src + "-2"), follow_symlinks=False)
+                self.assertEqual(cm.exception.errno, errno.EPERM)
+            self.assertEqual(os.lstat(dev.path("sl")).st_nlink, 1)
+            write(dev.path("reg"), b"x")
+            os.link(dev.path("reg"), dev.path("reg-2"))
+            self.assertEqual(os.stat(dev.path("reg")).st_nlink, 2)
+            dev.unmount()
+            lines = [ln for ln in dev.log_text().splitlines() if "sealfs upgrade" in ln]
+            self.assertEqual(len(lines), 1, dev.log_text())
+            self.assertIn("format-3", lines[0])
+            # what the line says works: upgraded, the same vault links them
+            st.sealfs("upgrade", v.store, "--passphrase-file", v.passfile, "--cache", dev.cache)
+            dev.mount()
+            os.link(dev.path("ff"), dev.path("ff-2"))
+            os.link(dev.path("sl"), dev.path("sl-2"), follow_symlinks=False)
+            self.assertEqual(os.lstat(dev.path("sl")).st_nlink, 2)
+            self.assertEqual(os.readlink(dev.path("sl-2")), "t")
+            dev.unmount()
         finally:
             v.cleanup()
 

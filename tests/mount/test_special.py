@@ -111,7 +111,7 @@ def wait_ok(pid):
 
 
 class Format2Stores(st.VaultTestCase):
-    """A format-2 vault (what init writes) stores them as sealed entries."""
+    """A vault of format 2 or newer (init writes 3) stores them as sealed entries."""
 
     tag = "special2"
     mount_args = ("-o", "allow_other,default_permissions")
@@ -120,9 +120,9 @@ class Format2Stores(st.VaultTestCase):
         self.v.unmount()
         self.v.mount(*self.mount_args)
 
-    def test_vault_is_format_2(self):
+    def test_vault_is_format_3(self):
         with open(os.path.join(self.v.store, "sealfs.json")) as f:
-            self.assertEqual(json.load(f)["format"], 2)
+            self.assertEqual(json.load(f)["format"], 3)
 
     def test_fifo_carries_data_between_a_writer_and_a_reader(self):
         p = self.v.path("pipe-fifo")

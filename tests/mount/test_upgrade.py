@@ -1,13 +1,16 @@
 """test_upgrade.py - `sealfs upgrade STORE` on a copy of the committed
 format-1 golden vault (tests/data/crypto/golden-xchacha20poly1305): a
 format-1 vault mounts and commits in format 1 (a format-1 sealfs could still
-read it); upgrade is refused while it is mounted; after it the config, the
-head and every directory entry are format 2, the old segments keep c = 0,
+read it); upgrade is refused while it is mounted; after it the config says 3,
+the head and every directory entry have format 2's members, the old segments keep c = 0,
 the vault mounts with every file intact, a rewrite gives a segment its own
 c, fsck is clean, and a second upgrade does nothing. An upgrade cut short
 between its config and its head (config format 2 over a format-1 head)
 refuses to mount and is finished by running the upgrade again
-(docs/CLI.md, "sealfs upgrade"; docs/FORMAT.md, "Format 1").
+A copy of the format-2 golden vault (golden-v2-xchacha20poly1305) mounts and
+commits in format 2; its upgrade to format 3 rewrites sealfs.json only, and
+the vault then mounts, writes and passes fsck
+(docs/CLI.md, "sealfs upgrade"; docs/FORMAT.md, "Format 1", "Version history").
 """
 
 import hashlib
@@ -21,8 +24,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sealfstest import mount as st, security as su  # noqa: E402
 
-GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "crypto",
-                      "golden-xchacha20poly1305")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "crypto")
+GOLDEN = os.path.join(DATA, "golden-xchacha20poly1305")
+GOLDEN_V2 = os.path.join(DATA, "golden-v2-xchacha20poly1305")
 PASSPHRASE = "sealfs golden vault"
 HELLO = b"Hello, sealfs!\n"
 BIG = bytes(i % 251 for i in range(5000))
@@ -34,18 +38,26 @@ def config(store):
         return json.load(f)
 
 
+def store_state(store):
+    """Every o/ object and the head's bytes."""
+    with open(os.path.join(store, "head"), "rb") as f:
+        return su.store_objects(store), f.read()
+
+
 def entries(tree):
     """(path, entry) of every entry but the root."""
     return [(p, e) for p, e in tree.entries.items() if p]
 
 
-class Upgrade(unittest.TestCase):
+class GoldenCopy(unittest.TestCase):
+    """A copy of a golden vault as v's store (no test of its own)."""
+    golden = GOLDEN
 
     def setUp(self):
         self.v = v = st.Vault("upgrade")
         shutil.rmtree(v.store, ignore_errors=True)
-        shutil.copytree(GOLDEN, v.store)
-        with open(os.path.join(GOLDEN, "recovery.txt")) as f:
+        shutil.copytree(self.golden, v.store)
+        with open(os.path.join(self.golden, "recovery.txt")) as f:
             v.recovery_key = f.read().strip()
         os.remove(os.path.join(v.store, "recovery.txt"))
         v.passphrase = PASSPHRASE
@@ -68,6 +80,10 @@ class Upgrade(unittest.TestCase):
         self.assertEqual(os.readlink(v.path("link")), "hello.txt")
         self.assertEqual(os.listdir(v.path("docs")), ["empty"])
 
+
+
+class Upgrade(GoldenCopy):
+
     def test_upgrade_then_mount(self):
         v = self.v
         # Format 1 still mounts and commits in format 1.
@@ -88,8 +104,8 @@ class Upgrade(unittest.TestCase):
             self.assertTrue(all(isinstance(k, str) for k in e.get("seg", []) if k))
         # The upgrade.
         p = self.upgrade()
-        self.assertIn("format 2 now", p.stdout)
-        self.assertEqual(config(v.store)["format"], 2)
+        self.assertIn("format 3 now (from format 1;", p.stdout)
+        self.assertEqual(config(v.store)["format"], 3)
         keys = su.VaultKeys(v.store, v.recovery_key)  # the config's MAC is checked by mount
         tree = su.Tree(v.store, keys)
         self.assertEqual(tree.seq, 3)
@@ -141,6 +157,40 @@ class Upgrade(unittest.TestCase):
         v.mount()
         self.check_golden_files()
         v.unmount()
+
+
+class UpgradeFrom2(GoldenCopy):
+    golden = GOLDEN_V2
+
+    def test_format2_to_3_rewrites_the_config_only(self):
+        v = self.v
+        v.mount()  # format 2 mounts and commits in format 2
+        self.check_golden_files()
+        with open(v.path("new-in-v2.txt"), "wb") as f:
+            f.write(b"written by a format-2 mount\n")
+        v.unmount()
+        self.assertEqual(config(v.store)["format"], 2)
+        before = store_state(v.store)
+        keys = su.VaultKeys(v.store, v.recovery_key)
+        seq = su.Tree(v.store, keys).seq
+        p = self.upgrade()
+        self.assertIn("format 3 now (from format 2; 0 directories rewritten, head seq %d)"
+                      % seq, p.stdout)
+        self.assertEqual(config(v.store)["format"], 3)
+        after = store_state(v.store)
+        self.assertEqual(after[0], before[0])  # the objects
+        self.assertEqual(after[1], before[1])  # the head
+        v.mount()
+        self.check_golden_files()
+        with open(v.path("new-in-v2.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"written by a format-2 mount\n")
+        with open(v.path("new-in-v3.txt"), "wb") as f:
+            f.write(b"written by a format-3 mount\n")
+        v.unmount()
+        p = st.sealfs("fsck", v.store, "--passphrase-file", v.passfile, check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        p = self.upgrade()
+        self.assertIn("format 3 already", p.stdout)
 
 
 if __name__ == "__main__":
