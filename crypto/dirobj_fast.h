@@ -1,0 +1,29 @@
+/* dirobj_fast.h - internal to crypto/ (and its tests): the two decoders of a
+ * directory object behind dirobj_decode. The fast one parses only the exact
+ * bytes dirobj_encode writes and declines everything else; the jansson one
+ * takes every input the fast one declines. Pure. */
+#ifndef SEALFS_DIROBJ_FAST_H
+#define SEALFS_DIROBJ_FAST_H
+
+#include <stddef.h>
+
+#include "dirobj.h"
+
+/* dirobj_fast_decode's answer for an input it does not take (not canonical,
+ * malformed, escapes, base64 or xattr members...): the jansson decoder must
+ * decide. Never an error in itself. */
+#define DIROBJ_FAST_DECLINE 1
+
+/* Decodes json[0..len) when it is byte for byte what dirobj_encode writes
+ * for format (compact, sorted keys, no escaped characters, no "nb", "tgb"
+ * or "x" member) and the jansson decoder would accept it, into the same
+ * *dir the jansson decoder would give. Returns 0, -ENOMEM (*dir zeroed) or
+ * DIROBJ_FAST_DECLINE (*dir zeroed). format must be valid (not checked).
+ * Thread-safe. */
+int dirobj_fast_decode(struct dirobj *dir, const char *json, size_t len, int format);
+
+/* The jansson decoder (dirobj_decode.c): dirobj_decode's contract for any
+ * input. Thread-safe. */
+int dirobj_decode_jansson(struct dirobj *dir, const char *json, size_t len, int format);
+
+#endif
