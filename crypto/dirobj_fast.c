@@ -21,6 +21,7 @@
 #include "hex.h"
 
 #define FAST_DECLINE DIROBJ_FAST_DECLINE
+#define FAST_FORMAT_MAX DIROBJ_FAST_FORMAT_MAX
 #define FAST_INT_DIGITS 18 /* below INT64_MAX whatever the digits */
 
 /* The cursor; every helper returns false (decline) without consuming more
@@ -390,6 +391,8 @@ int dirobj_fast_decode(struct dirobj *dir, const char *json, size_t len, int for
 	int r;
 
 	memset(dir, 0, sizeof(*dir));
+	if (format > FAST_FORMAT_MAX)
+		return FAST_DECLINE;
 	r = fp_word(&f, "{\"e\":", 5) ? fp_entries(&f, dir, format) : FAST_DECLINE;
 	if (r == 0 && (!fp_word(&f, ",\"id\":", 6) || !fp_hex(&f, dir->dir_id) ||
 		       !fp_lit(&f, '}') || f.p != f.end))

@@ -258,8 +258,15 @@ int main(void)
 
 	if (sodium_init() < 0)
 		return 1;
+	{ /* a format past what the fast path knows is declined whole */
+		static const char doc[] = "{\"e\":[],\"id\":\"0123456789abcdef0123456789abcdef\"}";
+		struct dirobj d;
+		CHECK_RC(dirobj_fast_decode(&d, doc, strlen(doc), DIROBJ_FAST_FORMAT_MAX + 1),
+			 DIROBJ_FAST_DECLINE);
+	}
 	for (int i = 0; i < 300; i++) {
-		int format = 1 + (i & 1);
+		int format =
+		    DIROBJ_FORMAT_MIN + i % (DIROBJ_FAST_FORMAT_MAX - DIROBJ_FORMAT_MIN + 1);
 		bool plain = i % 3 != 0;
 		one_dir(format, plain, &taken);
 		plain_runs += plain;
