@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # profile.sh -- where does the sealfs daemon spend its time on one workload?
 #
-#   bench/profile.sh [--tool perf|strace|both|fuse|callgrind] [--out DIR] WORKLOAD...
+#   bench/profile.sh [--tool perf|strace|both|fuse|callgrind|rss] [--out DIR] WORKLOAD...
 #
 # WORKLOAD: seqwrite seqread randread randwrite extract find lsR readall rm
 #           create stat unlink save sqlite   (the rows of run.sh; "all" = every one)
@@ -25,6 +25,9 @@
 # instructions the daemon executed (DIR/W.callgrind.txt: the total and the
 # top functions, inclusive and self): the CPU measure that, unlike time, does
 # not move with the load of a shared machine (the workload runs 20-50x slower).
+# --tool rss resets the daemon's VmHWM after the preparation (clear_refs) and
+# reports its peak and final RSS over the workload, with the mappings that
+# hold the most at the end (DIR/W.rss.txt, from /proc/PID/smaps).
 # Each of the three runs starts from the same prepared state (destructive
 # workloads are prepared again).  Sizes are smaller than run.sh's so that a
 # workload profiles in seconds; set them with the same variables.
@@ -51,16 +54,16 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --tool) TOOL=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         all) read -r -a WL <<< "$ALL" ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) WL+=("$1") ;;
     esac
     shift
 done
-[ ${#WL[@]} -gt 0 ] || { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ ${#WL[@]} -gt 0 ] || { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 for w in "${WL[@]}"; do [[ " $ALL " == *" $w "* ]] || { echo "unknown workload $w (known: $ALL)" >&2; exit 2; }; done
-case "$TOOL" in perf|strace|both|fuse|callgrind) ;; *) echo "--tool perf|strace|both|fuse|callgrind" >&2; exit 2 ;; esac
+case "$TOOL" in perf|strace|both|fuse|callgrind|rss) ;; *) echo "--tool perf|strace|both|fuse|callgrind|rss" >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "profile.sh must run as root" >&2; exit 1; }
 [ -x "$SEALFS_BIN" ] || { echo "SEALFS_BIN=$SEALFS_BIN is not an executable" >&2; exit 1; }
 OUT="${OUT:-/tmp/bench-profile/$(date +%Y%m%d-%H%M%S)}"
@@ -210,6 +213,34 @@ if [ "$TOOL" = fuse ]; then
         say "  -> $OUT/$w.fuse.txt"
     done
     fs_unmount; cat "$OUT/summary.md"; echo "(counts: $OUT)"; exit 0
+fi
+
+status_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+if [ "$TOOL" = rss ]; then
+    printf '| workload | ops | VmHWM MiB | VmRSS after MiB | threads at peak |\n|---|---:|---:|---:|---:|\n' > "$OUT/summary.md"
+    for w in "${WL[@]}"; do
+        say "== $w"
+        "prep_$w" >>"$LOG" 2>&1 || { say "  prep failed"; continue; }
+        echo 5 > "/proc/$DPID/clear_refs"   # VmHWM := VmRSS now
+        # the thread count at the RSS peak, sampled every 50 ms
+        ( peak=0; thr=0; while kill -0 "$DPID" 2>/dev/null; do
+              r=$(status_kib "$DPID" VmRSS); t=$(status_kib "$DPID" Threads)
+              [ "${r:-0}" -gt "$peak" ] && { peak=$r; thr=$t; echo "$thr" > "$D/rss.thr"; }
+              sleep 0.05; done ) & spid=$!
+        timed "run_$w" >>"$LOG" 2>&1 || say "  $w failed"
+        sleep 1
+        kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+        hwm=$(status_kib "$DPID" VmHWM); rss=$(status_kib "$DPID" VmRSS)
+        { grep -E '^(VmHWM|VmRSS|RssAnon|RssFile|Threads)' "/proc/$DPID/status"; echo
+          echo "### mappings by Rss (KiB), largest first"
+          awk '/^[0-9a-f]+-[0-9a-f]+ / {m = $6 ? $6 : "[anon]"} /^Rss:/ {r[m] += $2; n[m]++}
+               END {for (k in r) printf "%8d %5d %s\n", r[k], n[k], k}' "/proc/$DPID/smaps" | sort -rn | head -15
+        } > "$OUT/$w.rss.txt"
+        printf '| %s | %s | %.1f | %.1f | %s |\n' "$w" "$("ops_$w" 2>/dev/null)" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')" \
+            "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(cat "$D/rss.thr" 2>/dev/null)" >> "$OUT/summary.md"
+        say "  VmHWM $hwm KiB -> $OUT/$w.rss.txt"
+    done
+    fs_unmount; cat "$OUT/summary.md"; echo "(details: $OUT)"; exit 0
 fi
 
 if [ "$TOOL" = callgrind ]; then
