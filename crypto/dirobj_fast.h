@@ -15,10 +15,12 @@
 #define DIROBJ_FAST_DECLINE 1
 
 /* The newest format whose entry schema the fast path knows (every member
- * of fast_required in dirobj_fast.c); a newer format is declined whole until
- * it is checked against the jansson decoder's rules and raised here
- * (test_dirobj_fast.c runs every format up to this one). */
-#define DIROBJ_FAST_FORMAT_MAX 2
+ * of fast_required in dirobj_fast.c): format 3 keeps format 2's entries
+ * (its paged directories' pages are directory objects too). A newer format
+ * is declined whole until it is checked against the jansson decoder's rules
+ * and raised here; test_dirobj_fast.c runs every format up to this one that
+ * DIROBJ_FORMAT_MAX admits. */
+#define DIROBJ_FAST_FORMAT_MAX 3
 
 /* Decodes json[0..len) when it is byte for byte what dirobj_encode writes
  * for format (compact, sorted keys, no escaped characters, no "nb", "tgb"
