@@ -30,6 +30,21 @@
  * Thread-safe. */
 int dirobj_fast_decode(struct dirobj *dir, const char *json, size_t len, int format);
 
+/* Encoders of entries dirobj.c has already checked (dirobj_entry_check,
+ * dirobj_check_unique, dirobj_head_check): the bytes jansson would write
+ * (json_dumps, JSON_COMPACT | JSON_SORT_KEYS) when no string needs an escape
+ * or base64 and no entry has xattrs; else DIROBJ_FAST_DECLINE. 0 with *out
+ * new (free) and NUL-ended, -ENOMEM, or DIROBJ_FAST_DECLINE (*out NULL).
+ * Thread-safe. */
+int dirobj_fast_encode(char **out, size_t *out_len, const struct dirobj *dir, int format);
+int dirobj_fast_head_encode(char **out, size_t *out_len, const struct dirobj_head *head,
+			    int format);
+/* The jansson encoders (dirobj.c): dirobj_encode's and dirobj_head_encode's
+ * contract for any input. Thread-safe. */
+int dirobj_encode_jansson(char **out, size_t *out_len, const struct dirobj *dir, int format);
+int dirobj_head_encode_jansson(char **out, size_t *out_len, const struct dirobj_head *head,
+			       int format);
+
 /* The jansson decoder (dirobj_decode.c): dirobj_decode's contract for any
  * input. Thread-safe. */
 int dirobj_decode_jansson(struct dirobj *dir, const char *json, size_t len, int format);

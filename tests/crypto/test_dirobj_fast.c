@@ -149,6 +149,71 @@ static int compare(const char *json, size_t len, int format, const char *what)
 	return rf;
 }
 
+/* dirobj_encode's bytes (the direct writer's when it takes d) are jansson's. */
+static void same_encoding(const struct dirobj *d, const char *json, size_t len, int format,
+			  bool plain)
+{
+	char *j = NULL, *f = NULL;
+	size_t jl = 0, fl = 0;
+	int rf = dirobj_fast_encode(&f, &fl, d, format);
+
+	CHECK_RC(dirobj_encode_jansson(&j, &jl, d, format), 0);
+	CHECKF(j && jl == len && memcmp(j, json, len) == 0, "encoders differ: %s / %s", json,
+	       j ? j : "-");
+	CHECKF(rf == DIROBJ_FAST_DECLINE || (rf == 0 && fl == len && !memcmp(f, json, len)),
+	       "direct writer: %d", rf);
+	CHECKF(!plain || rf == 0, "a plain directory was declined by the writer: %s", json);
+	free(j);
+	free(f);
+}
+
+/* Random heads: the direct writer's bytes are jansson's. */
+static void heads(void)
+{
+	static const char *const names[] = {"laptop", "caf\xc3\xa9", "q\"uote", "b\\s"};
+
+	for (int i = 0; i < 200; i++) {
+		struct dirobj_head h = {0};
+		int format = DIROBJ_FORMAT_MIN + i % (FORMATS - DIROBJ_FORMAT_MIN + 1);
+		char *a = NULL, *b = NULL;
+		size_t al = 0, bl = 0;
+
+		h.seq = rnd(3) ? rnd(100000) : (uint64_t)INT64_MAX;
+		h.root.name = strdup("");
+		h.root.type = DIROBJ_DIR;
+		h.root.mode = dirobj_type_mode(DIROBJ_DIR) | 0755;
+		randombytes_buf(h.root.id, OBJECT_ID_BYTES);
+		randombytes_buf(h.root.ref.store_key, OBJECT_ID_BYTES);
+		h.root.ref.version = rnd(1000);
+		rand_time(&h.root.mtime);
+		if (format >= 2) {
+			h.root.ref.created = rnd(1000);
+			rand_time(&h.time);
+			randombytes_buf(h.device, OBJECT_ID_BYTES);
+			snprintf(h.device_name, sizeof(h.device_name), "%s", names[rnd(4)]);
+			randombytes_buf(h.parent, sizeof(h.parent));
+			h.keep = rnd(2) ? 2592000 : (uint64_t)INT64_MAX;
+			h.grace = rnd(100000);
+			h.has_history = rnd(2);
+			h.has_garbage = rnd(2);
+			h.has_inodes = rnd(2);
+			randombytes_buf(h.history.store_key, OBJECT_ID_BYTES);
+			randombytes_buf(h.garbage.store_key, OBJECT_ID_BYTES);
+			randombytes_buf(h.inodes.store_key, OBJECT_ID_BYTES);
+			h.history.version = rnd(50);
+			h.garbage.created = rnd(50);
+			h.inodes.version = (uint64_t)INT64_MAX;
+		}
+		CHECK_RC(dirobj_head_encode(&a, &al, &h, format), 0);
+		CHECK_RC(dirobj_head_encode_jansson(&b, &bl, &h, format), 0);
+		CHECKF(a && b && al == bl && memcmp(a, b, al) == 0, "heads differ: %s / %s",
+		       a ? a : "-", b ? b : "-");
+		free(a);
+		free(b);
+		dirobj_head_release(&h);
+	}
+}
+
 static void mutate(char *m, size_t *len)
 {
 	static const char set[] = "{}[]\",:0123456789-.eanulltf\\ \x01\xc3\xff";
@@ -185,6 +250,7 @@ static void one_dir(int format, bool plain, int *taken)
 		dirobj_release(&d);
 		return;
 	}
+	same_encoding(&d, json, len, format, plain);
 	if (compare(json, len, format, "as encoded") == 0)
 		(*taken)++;
 	else
@@ -275,6 +341,7 @@ int main(void)
 		plain_runs += plain;
 	}
 	CHECKF(taken >= plain_runs, "fast path took %d of %d plain objects", taken, plain_runs);
+	heads();
 	declined_but_valid();
 	refused();
 	return check_done("test_dirobj_fast");
