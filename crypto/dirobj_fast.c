@@ -9,10 +9,7 @@
  * checks (dirobj_check.h) and declines on any doubt; test_dirobj_fast.c
  * compares the two on encoded and mutated objects. A parser of stored
  * bytes: it must never read past len, crash or leak on any input.
- * The encoders below write the same canonical bytes straight into one
- * buffer for the entries that need no escape, base64 or xattrs, after
- * dirobj.c has checked them, and decline the rest to jansson; the test
- * compares their bytes with jansson's. */
+ * The encoders (dirobj_fast_write.c) write those bytes. */
 #include "dirobj_fast.h"
 
 #include <errno.h>
@@ -195,53 +192,32 @@ static int fp_segments(struct fp *f, struct dirobj_entry *e, int format)
 
 /* ---- entries ---- */
 
-enum fast_key {
-	K_A,
-	K_C,
-	K_G,
-	K_ID,
-	K_K,
-	K_KC,
-	K_M,
-	K_MT,
-	K_N,
-	K_RD,
-	K_S,
-	K_SEG,
-	K_T,
-	K_TG,
-	K_U,
-	K_V,
-	K_COUNT
-};
+const char *const dirobj_fast_keys[DK_COUNT] = {"a", "c",  "g", "id",  "k", "kc", "m", "mt",
+						"n", "rd", "s", "seg", "t", "tg", "u", "v"};
 
-static const char *const fast_keys[K_COUNT] = {"a", "c",  "g", "id",  "k", "kc", "m", "mt",
-					       "n", "rd", "s", "seg", "t", "tg", "u", "v"};
-
-#define BIT(k) (1u << (k))
 #define COMMON                                                                                     \
-	(BIT(K_A) | BIT(K_C) | BIT(K_G) | BIT(K_ID) | BIT(K_M) | BIT(K_MT) | BIT(K_N) | BIT(K_T) | \
-	 BIT(K_U))
+	(DIROBJ_KBIT(DK_A) | DIROBJ_KBIT(DK_C) | DIROBJ_KBIT(DK_G) | DIROBJ_KBIT(DK_ID) |          \
+	 DIROBJ_KBIT(DK_M) | DIROBJ_KBIT(DK_MT) | DIROBJ_KBIT(DK_N) | DIROBJ_KBIT(DK_T) |          \
+	 DIROBJ_KBIT(DK_U))
 
-/* The members an entry of this type has, exactly (no optional ones: the
- * optional "x" and the base64 spellings are the jansson decoder's). */
-static unsigned fast_required(enum dirobj_type type, int format)
+unsigned dirobj_fast_required(enum dirobj_type type, int format)
 {
 	switch (type) {
 	case DIROBJ_FILE:
-		return COMMON | BIT(K_S) | BIT(K_SEG);
+		return COMMON | DIROBJ_KBIT(DK_S) | DIROBJ_KBIT(DK_SEG);
 	case DIROBJ_DIR:
-		return COMMON | BIT(K_K) | BIT(K_V) | (format >= 2 ? BIT(K_KC) : 0);
+		return COMMON | DIROBJ_KBIT(DK_K) | DIROBJ_KBIT(DK_V) |
+		       (format >= 2 ? DIROBJ_KBIT(DK_KC) : 0);
 	case DIROBJ_SYMLINK:
-		return COMMON | BIT(K_TG);
+		return COMMON | DIROBJ_KBIT(DK_TG);
 	case DIROBJ_CHR:
 	case DIROBJ_BLK:
-		return COMMON | BIT(K_RD);
+		return COMMON | DIROBJ_KBIT(DK_RD);
 	case DIROBJ_FIFO:
 	case DIROBJ_SOCK:
 		return COMMON;
 	case DIROBJ_HARDLINK:
-		return BIT(K_ID) | BIT(K_N) | BIT(K_T);
+		return DIROBJ_KBIT(DK_ID) | DIROBJ_KBIT(DK_N) | DIROBJ_KBIT(DK_T);
 	}
 	return 0;
 }
@@ -250,9 +226,9 @@ static int fast_key_of(const char *s, size_t n)
 {
 	if (n == 0 || n > 3)
 		return -1;
-	for (int k = 0; k < K_COUNT; k++)
-		if (fast_keys[k][0] == s[0] && strncmp(fast_keys[k], s, n) == 0 &&
-		    fast_keys[k][n] == '\0')
+	for (int k = 0; k < DK_COUNT; k++)
+		if (dirobj_fast_keys[k][0] == s[0] && strncmp(dirobj_fast_keys[k], s, n) == 0 &&
+		    dirobj_fast_keys[k][n] == '\0')
 			return k;
 	return -1;
 }
@@ -273,41 +249,41 @@ static int fp_member(struct fp *f, int k, struct dirobj_entry *e, int *type_c, i
 	size_t n;
 
 	switch (k) {
-	case K_A:
+	case DK_A:
 		return fp_time(f, &e->atime) ? 0 : FAST_DECLINE;
-	case K_C:
+	case DK_C:
 		return fp_time(f, &e->ctime) ? 0 : FAST_DECLINE;
-	case K_MT:
+	case DK_MT:
 		return fp_time(f, &e->mtime) ? 0 : FAST_DECLINE;
-	case K_G:
-	case K_U:
-	case K_M:
+	case DK_G:
+	case DK_U:
+	case DK_M:
 		if (!fp_uint(f, UINT32_MAX, &v))
 			return FAST_DECLINE;
-		*(k == K_G ? &e->gid : k == K_U ? &e->uid : &e->mode) = (uint32_t)v;
+		*(k == DK_G ? &e->gid : k == DK_U ? &e->uid : &e->mode) = (uint32_t)v;
 		return 0;
-	case K_ID:
+	case DK_ID:
 		return fp_hex(f, e->id) ? 0 : FAST_DECLINE;
-	case K_K:
+	case DK_K:
 		return fp_hex(f, e->ref.store_key) ? 0 : FAST_DECLINE;
-	case K_KC:
+	case DK_KC:
 		return fp_uint(f, DIROBJ_INT_MAX, &e->ref.created) ? 0 : FAST_DECLINE;
-	case K_V:
+	case DK_V:
 		return fp_uint(f, DIROBJ_INT_MAX, &e->ref.version) ? 0 : FAST_DECLINE;
-	case K_S:
+	case DK_S:
 		return fp_uint(f, DIROBJ_INT_MAX, &e->size) ? 0 : FAST_DECLINE;
-	case K_RD:
+	case DK_RD:
 		return fp_uint(f, DIROBJ_INT_MAX, &e->rdev) ? 0 : FAST_DECLINE;
-	case K_N:
+	case DK_N:
 		return fp_copy(f, DIROBJ_NAME_MAX, &e->name, &e->name_len);
-	case K_TG:
+	case DK_TG:
 		return fp_copy(f, DIROBJ_TARGET_MAX, &e->target, &e->target_len);
-	case K_T:
+	case DK_T:
 		if (!fp_str(f, &s, &n) || n != 1)
 			return FAST_DECLINE;
 		*type_c = (unsigned char)s[0];
 		return 0;
-	case K_SEG:
+	case DK_SEG:
 		return fp_segments(f, e, format);
 	}
 	return FAST_DECLINE;
@@ -316,7 +292,7 @@ static int fp_member(struct fp *f, int k, struct dirobj_entry *e, int *type_c, i
 /* The jansson decoder's checks of a complete entry. */
 static bool fast_entry_ok(const struct dirobj_entry *e, unsigned seen, int format)
 {
-	if (seen != fast_required(e->type, format) ||
+	if (seen != dirobj_fast_required(e->type, format) ||
 	    !dirobj_check_name(e->name, e->name_len, false))
 		return false;
 	if (e->type == DIROBJ_HARDLINK)
@@ -350,7 +326,7 @@ static int fp_entry(struct fp *f, struct dirobj_entry *e, int format)
 		r = fp_member(f, k, e, &type_c, format);
 		if (r)
 			return r;
-		seen |= BIT(k);
+		seen |= DIROBJ_KBIT(k);
 		prev = key;
 		prev_n = key_n;
 	} while (fp_lit(f, ','));
@@ -409,295 +385,6 @@ int dirobj_fast_decode(struct dirobj *dir, const char *json, size_t len, int for
 	if (r)
 		dirobj_release(dir);
 	return r;
-}
-
-/* ---- encode: what json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes ---- */
-
-/* The output, sized once by fast_bound: no write checks its room. */
-struct fw {
-	char *s;
-	size_t k;
-};
-
-static void fw_lit(struct fw *w, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	memcpy(w->s + w->k, lit, n);
-	w->k += n;
-}
-
-static void fw_u64(struct fw *w, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0;
-
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		w->s[w->k++] = tmp[--n];
-}
-
-static void fw_i64(struct fw *w, int64_t v)
-{
-	if (v < 0) {
-		w->s[w->k++] = '-';
-		fw_u64(w, (uint64_t)(-(v + 1)) + 1); /* INT64_MIN too */
-	} else
-		fw_u64(w, (uint64_t)v);
-}
-
-static void fw_bytes(struct fw *w, const char *s, size_t n)
-{
-	w->s[w->k++] = '"';
-	memcpy(w->s + w->k, s, n);
-	w->k += n;
-	w->s[w->k++] = '"';
-}
-
-static void fw_hex(struct fw *w, const uint8_t bin[OBJECT_ID_BYTES])
-{
-	char hex[2 * OBJECT_ID_BYTES + 1];
-
-	hex_encode(hex, sizeof(hex), bin, OBJECT_ID_BYTES);
-	fw_bytes(w, hex, 2 * OBJECT_ID_BYTES);
-}
-
-static void fw_time(struct fw *w, const struct dirobj_time *t)
-{
-	w->s[w->k++] = '[';
-	fw_i64(w, t->sec);
-	w->s[w->k++] = ',';
-	fw_u64(w, t->nsec);
-	w->s[w->k++] = ']';
-}
-
-/* Whether jansson writes s as its bytes between quotes: valid UTF-8 (else
- * it is base64 under "nb"/"tgb") with nothing it escapes. */
-static bool fast_plain(const char *s, size_t n)
-{
-	bool ascii = true;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == '"' || c == '\\')
-			return false;
-		ascii &= c < 0x80;
-	}
-	return ascii || dirobj_check_utf8(s, n);
-}
-
-static bool fast_entry_plain(const struct dirobj_entry *e)
-{
-	return e->nxattrs == 0 && fast_plain(e->name, e->name_len) &&
-	       (e->type != DIROBJ_SYMLINK || fast_plain(e->target, e->target_len));
-}
-
-/* Bytes an entry takes at most (every integer 20 digits and a sign). */
-static size_t fast_entry_bound(const struct dirobj_entry *e)
-{
-	return 512 + e->name_len + e->target_len + e->nsegments * (2 * OBJECT_ID_BYTES + 32);
-}
-
-static void fw_segments(struct fw *w, const struct dirobj_entry *e, int format)
-{
-	w->s[w->k++] = '[';
-	for (size_t i = 0; i < e->nsegments; i++) {
-		const struct dirobj_segment *g = &e->segments[i];
-		if (i > 0)
-			w->s[w->k++] = ',';
-		if (!g->present)
-			fw_lit(w, "null");
-		else if (format == 1)
-			fw_hex(w, g->store_key);
-		else {
-			w->s[w->k++] = '[';
-			fw_hex(w, g->store_key);
-			w->s[w->k++] = ',';
-			fw_u64(w, g->created);
-			w->s[w->k++] = ']';
-		}
-	}
-	w->s[w->k++] = ']';
-}
-
-static void fw_value(struct fw *w, int k, const struct dirobj_entry *e, int format)
-{
-	switch (k) {
-	case K_A:
-		fw_time(w, &e->atime);
-		break;
-	case K_C:
-		fw_time(w, &e->ctime);
-		break;
-	case K_MT:
-		fw_time(w, &e->mtime);
-		break;
-	case K_G:
-		fw_u64(w, e->gid);
-		break;
-	case K_U:
-		fw_u64(w, e->uid);
-		break;
-	case K_M:
-		fw_u64(w, e->mode);
-		break;
-	case K_ID:
-		fw_hex(w, e->id);
-		break;
-	case K_K:
-		fw_hex(w, e->ref.store_key);
-		break;
-	case K_KC:
-		fw_u64(w, e->ref.created);
-		break;
-	case K_V:
-		fw_u64(w, e->ref.version);
-		break;
-	case K_S:
-		fw_u64(w, e->size);
-		break;
-	case K_RD:
-		fw_u64(w, e->rdev);
-		break;
-	case K_N:
-		fw_bytes(w, e->name, e->name_len);
-		break;
-	case K_TG:
-		fw_bytes(w, e->target, e->target_len);
-		break;
-	case K_T: {
-		char t = (char)e->type;
-		fw_bytes(w, &t, 1);
-		break;
-	}
-	case K_SEG:
-		fw_segments(w, e, format);
-		break;
-	}
-}
-
-/* The members of the type, in fast_keys' (strcmp) order. */
-static void fw_entry(struct fw *w, const struct dirobj_entry *e, int format)
-{
-	unsigned want = fast_required(e->type, format);
-	bool first = true;
-
-	w->s[w->k++] = '{';
-	for (int k = 0; k < K_COUNT; k++) {
-		if (!(want & BIT(k)))
-			continue;
-		if (!first)
-			w->s[w->k++] = ',';
-		first = false;
-		w->s[w->k++] = '"';
-		fw_lit(w, fast_keys[k]);
-		fw_lit(w, "\":");
-		fw_value(w, k, e, format);
-	}
-	w->s[w->k++] = '}';
-}
-
-int dirobj_fast_encode(char **out, size_t *out_len, const struct dirobj *dir, int format)
-{
-	size_t cap = 256;
-	struct fw w;
-
-	*out = NULL;
-	*out_len = 0;
-	if (format > FAST_FORMAT_MAX)
-		return FAST_DECLINE;
-	for (size_t i = 0; i < dir->nentries; i++) {
-		if (!fast_entry_plain(&dir->entries[i]))
-			return FAST_DECLINE;
-		cap += fast_entry_bound(&dir->entries[i]);
-	}
-	w.s = malloc(cap);
-	w.k = 0;
-	if (!w.s)
-		return -ENOMEM;
-	fw_lit(&w, "{\"e\":[");
-	for (size_t i = 0; i < dir->nentries; i++) {
-		if (i > 0)
-			w.s[w.k++] = ',';
-		fw_entry(&w, &dir->entries[i], format);
-	}
-	fw_lit(&w, "],\"id\":");
-	fw_hex(&w, dir->dir_id);
-	w.s[w.k++] = '}';
-	w.s[w.k] = '\0';
-	*out = w.s;
-	*out_len = w.k;
-	return 0;
-}
-
-static void fw_ref(struct fw *w, const char *key, const struct dirobj_ref *r)
-{
-	fw_lit(w, key);
-	fw_lit(w, "{\"c\":");
-	fw_u64(w, r->created);
-	fw_lit(w, ",\"k\":");
-	fw_hex(w, r->store_key);
-	fw_lit(w, ",\"v\":");
-	fw_u64(w, r->version);
-	w->s[w->k++] = '}';
-}
-
-/* Format 2's members before "root" (dev, dn, g, gr, hist, it, keep, parent). */
-static void fw_head_v2(struct fw *w, const struct dirobj_head *h)
-{
-	char parent[2 * sizeof(h->parent) + 1];
-
-	fw_lit(w, "\"dev\":");
-	fw_hex(w, h->device);
-	fw_lit(w, ",\"dn\":");
-	fw_bytes(w, h->device_name, strlen(h->device_name));
-	if (h->has_garbage)
-		fw_ref(w, ",\"g\":", &h->garbage);
-	fw_lit(w, ",\"gr\":");
-	fw_u64(w, h->grace);
-	if (h->has_history)
-		fw_ref(w, ",\"hist\":", &h->history);
-	if (h->has_inodes)
-		fw_ref(w, ",\"it\":", &h->inodes);
-	fw_lit(w, ",\"keep\":");
-	fw_u64(w, h->keep);
-	hex_encode(parent, sizeof(parent), h->parent, sizeof(h->parent));
-	fw_lit(w, ",\"parent\":");
-	fw_bytes(w, parent, 2 * sizeof(h->parent));
-	w->s[w->k++] = ',';
-}
-
-int dirobj_fast_head_encode(char **out, size_t *out_len, const struct dirobj_head *head, int format)
-{
-	struct fw w;
-
-	*out = NULL;
-	*out_len = 0;
-	if (format > FAST_FORMAT_MAX || !fast_entry_plain(&head->root) ||
-	    (format >= 2 && !fast_plain(head->device_name, strlen(head->device_name))))
-		return FAST_DECLINE;
-	w.s = malloc(1024 + fast_entry_bound(&head->root));
-	w.k = 0;
-	if (!w.s)
-		return -ENOMEM;
-	w.s[w.k++] = '{';
-	if (format >= 2)
-		fw_head_v2(&w, head);
-	fw_lit(&w, "\"root\":");
-	fw_entry(&w, &head->root, format);
-	fw_lit(&w, ",\"seq\":");
-	fw_u64(&w, head->seq);
-	if (format >= 2) {
-		fw_lit(&w, ",\"t\":");
-		fw_time(&w, &head->time);
-	}
-	w.s[w.k++] = '}';
-	w.s[w.k] = '\0';
-	*out = w.s;
-	*out_len = w.k;
-	return 0;
 }
 
 int dirobj_decode(struct dirobj *dir, const char *json, size_t len, int format)

@@ -22,6 +22,34 @@
  * DIROBJ_FORMAT_MAX admits. */
 #define DIROBJ_FAST_FORMAT_MAX 3
 
+/* The members of an entry the fast paths know, in strcmp order (the order
+ * JSON_SORT_KEYS writes them in): dirobj_fast_keys[k] is member k's name. */
+enum dirobj_fast_key {
+	DK_A,
+	DK_C,
+	DK_G,
+	DK_ID,
+	DK_K,
+	DK_KC,
+	DK_M,
+	DK_MT,
+	DK_N,
+	DK_RD,
+	DK_S,
+	DK_SEG,
+	DK_T,
+	DK_TG,
+	DK_U,
+	DK_V,
+	DK_COUNT
+};
+#define DIROBJ_KBIT(k) (1u << (k))
+extern const char *const dirobj_fast_keys[DK_COUNT];
+/* The members an entry of this type has in this format, exactly, as a set
+ * of DIROBJ_KBIT (the optional "x" and the base64 spellings "nb" and "tgb"
+ * are the jansson codec's). Pure. */
+unsigned dirobj_fast_required(enum dirobj_type type, int format);
+
 /* Decodes json[0..len) when it is byte for byte what dirobj_encode writes
  * for format (compact, sorted keys, no escaped characters, no "nb", "tgb"
  * or "x" member) and the jansson decoder would accept it, into the same
