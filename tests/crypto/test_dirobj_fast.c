@@ -26,14 +26,15 @@ static uint32_t rnd(uint32_t n) { return randombytes_uniform(n); }
 
 static void rand_name(struct dirobj_entry *e, size_t i, bool plain)
 {
-	static const char *const odd[] = {"q\"uote",	       "back\\slash", "ctl\x01x",
-					  "\xc3\xa9t\xc3\xa9", "bad\xff",     "tab\tx"};
+	static const char *const odd[] = {
+	    "q\"uote", "back\\slash", "ctl\x01x",	"\xc3\xa9t\xc3\xa9",	"bad\xff",
+	    "tab\tx",  "del\x7f",     "ls\xe2\x80\xa8", "emoji\xf0\x9f\x98\x80"};
 	char buf[64];
 
 	if (plain || rnd(4))
 		snprintf(buf, sizeof(buf), "n%zu-%u", i, rnd(100000));
 	else
-		snprintf(buf, sizeof(buf), "%s%zu", odd[rnd(6)], i);
+		snprintf(buf, sizeof(buf), "%s%zu", odd[rnd(9)], i);
 	e->name = strdup(buf);
 	e->name_len = strlen(buf);
 }
