@@ -17,6 +17,7 @@
 #   D/log     daemon logs (kept until peer_destroy; look here when a peer fails)
 #
 # Each peer NAME is a set of functions p_NAME_{check,init,mount,unmount}
+# and, for peers that upload behind the writes, p_NAME_drain
 # (dashes in NAME become underscores).  check prints why the peer cannot run
 # and returns 1; mount must leave the filesystem mounted on $MNT (it may
 # daemonize or stay in the foreground: _fuse_launch handles both).
@@ -28,6 +29,7 @@
 #   sealfs init    STORE --passphrase-file F
 #   sealfs mount   STORE MOUNTPOINT --cache DIR --passphrase-file F
 #   sealfs unmount MOUNTPOINT
+#   sealfs sync    MOUNTPOINT   (returns once the store holds every write)
 # `sealfs mount` may stay in the foreground or daemonize; either way it
 # must not return non-zero before the mount is up.  The variables below
 # are set by the harness before each call:
@@ -36,6 +38,7 @@ SEALFS_BIN="${SEALFS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build
 sealfs_cmd_init()    { "$SEALFS_BIN" init "$STORE" --passphrase-file "$PASSFILE"; }
 sealfs_cmd_mount()   { "$SEALFS_BIN" mount "$STORE" "$MNT" --cache "$CACHE" --passphrase-file "$PASSFILE"; }
 sealfs_cmd_unmount() { "$SEALFS_BIN" unmount "$MNT"; }
+sealfs_cmd_sync()    { "$SEALFS_BIN" sync "$MNT"; }   # returns once the store holds everything
 # sealfs-s3: same binary with an S3 store served by s3rver on loopback.
 # The store is an s3:// URL; endpoint, region and credentials come from the
 # standard AWS environment variables.
@@ -94,6 +97,16 @@ peer_unmount() { # NAME DIR
     local name=$1; _peer_vars "$2"
     PEER_PID=$(cat "$D/.daemon.pid" 2>/dev/null)
     "$(_peer_fn "$name" unmount)"
+}
+
+# peer_drain NAME DIR: wait until the store holds everything written so far
+# (sealfs sync; rclone: its upload queue is empty). Peers whose writes are in
+# their store when the writes return have no drain: peer_has_drain is false.
+peer_has_drain() { declare -F "$(_peer_fn "$1" drain)" >/dev/null; }
+peer_drain() {
+    local name=$1; _peer_vars "$2"
+    peer_has_drain "$name" || return 3
+    "$(_peer_fn "$name" drain)"
 }
 
 peer_destroy() { # NAME DIR: unmount if needed, stop helper servers, delete DIR
@@ -309,23 +322,24 @@ _rclone_mount() {
 # its memory, as on S3, are not visible then).  So that "unmounted" means
 # "the data is in the store" for every peer, wait until its upload queue is
 # empty (bounded by UNMOUNT_WAIT), then unmount.
-_rclone_unmount() {
-    local i n
+_rclone_drain() { # 0 once rclone's upload queue is empty, 1 if not within UNMOUNT_WAIT
+    local i n=-1
     for ((i = 0; i < UNMOUNT_WAIT * 5; i++)); do
         n=$(_rclone rc --url "http://127.0.0.1:$RCLONE_RC_PORT/" vfs/stats 2>/dev/null |
             grep -oE '"uploads(InProgress|Queued)": *[0-9]+' | awk -F: '{s += $2} END {print (NR ? s : -1)}')
-        [ "$n" = 0 ] && break
-        [ "$n" = -1 ] && { _log "rclone rc not answering; unmounting without waiting for uploads"; break; }
+        [ "$n" = 0 ] && return 0
+        [ "$n" = -1 ] && { _log "rclone rc not answering; not waiting for uploads"; return 1; }
         sleep 0.2
     done
-    [ "$n" = 0 ] || [ "$n" = -1 ] || _log "rclone still has $n uploads pending after ${UNMOUNT_WAIT}s"
-    _fuse_unmount
+    _log "rclone still has $n uploads pending after ${UNMOUNT_WAIT}s"; return 1
 }
+_rclone_unmount() { _rclone_drain; _fuse_unmount; }
 p_rclone_crypt_check()   { _need rclone fusermount3; }
 p_rclone_crypt_init()    { _rclone_conf "[back]
 type = local" "back:$STORE"; }
 p_rclone_crypt_mount()   { _rclone_mount; }
 p_rclone_crypt_unmount() { _rclone_unmount; }
+p_rclone_crypt_drain()   { _rclone_drain; }
 
 # rclone-crypt-s3: the same, with the ciphertext in an S3 bucket served by
 # s3rver on 127.0.0.1:$S3_PORT (started at init, stopped by peer_destroy)
@@ -336,6 +350,7 @@ p_rclone_crypt_s3_init()  {
 }
 p_rclone_crypt_s3_mount()   { _rclone_mount; }
 p_rclone_crypt_s3_unmount() { _rclone_unmount; }
+p_rclone_crypt_s3_drain()   { _rclone_drain; }
 
 # sealfs: the command lines are at the top of this file
 _sealfs_check() {
@@ -364,6 +379,7 @@ _launcher_wait() { # the mount command returns once the mount is up; give it 10 
 }
 p_sealfs_mount()   { _fuse_launch _launcher_rss sealfs_cmd_mount && _launcher_wait; }
 p_sealfs_unmount() { _fuse_unmount sealfs_cmd_unmount; }
+p_sealfs_drain()   { sealfs_cmd_sync; }
 
 p_sealfs_s3_check()   { _sealfs_check || return 1; _s3rver_check; }
 p_sealfs_s3_init()    {
@@ -373,3 +389,4 @@ p_sealfs_s3_init()    {
 _sealfs_s3_mount()    { ( sealfs_s3_env; STORE=$SEALFS_S3_STORE; sealfs_cmd_mount ); }
 p_sealfs_s3_mount()   { _fuse_launch _launcher_rss _sealfs_s3_mount sealfs_s3_env sealfs_cmd_mount && _launcher_wait; }
 p_sealfs_s3_unmount() { _fuse_unmount sealfs_cmd_unmount; }
+p_sealfs_s3_drain()   { sealfs_cmd_sync; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # profile.sh -- where does the sealfs daemon spend its time on one workload?
 #
-#   bench/profile.sh [--tool perf|strace|both|fuse] [--out DIR] WORKLOAD...
+#   bench/profile.sh [--tool perf|strace|both|fuse|callgrind|rss] [--out DIR] WORKLOAD...
 #
 # WORKLOAD: seqwrite seqread randread randwrite extract find lsR readall rm
 #           create stat unlink save sqlite   (the rows of run.sh; "all" = every one)
@@ -20,6 +20,14 @@
 # kernel sent during the workload, by opcode (DIR/W.fuse.txt): the measure
 # that does not move with the machine's load (docs/PERFORMANCE.md, "FUSE
 # requests per workload").
+# --tool callgrind runs the daemon under `valgrind --tool=callgrind` with
+# instrumentation off, switches it on for the workload only and counts the
+# instructions the daemon executed (DIR/W.callgrind.txt: the total and the
+# top functions, inclusive and self): the CPU measure that, unlike time, does
+# not move with the load of a shared machine (the workload runs 20-50x slower).
+# --tool rss resets the daemon's VmHWM after the preparation (clear_refs) and
+# reports its peak and final RSS over the workload, with the mappings that
+# hold the most at the end (DIR/W.rss.txt, from /proc/PID/smaps).
 # Each of the three runs starts from the same prepared state (destructive
 # workloads are prepared again).  Sizes are smaller than run.sh's so that a
 # workload profiles in seconds; set them with the same variables.
@@ -46,16 +54,16 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --tool) TOOL=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         all) read -r -a WL <<< "$ALL" ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) WL+=("$1") ;;
     esac
     shift
 done
-[ ${#WL[@]} -gt 0 ] || { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ ${#WL[@]} -gt 0 ] || { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 for w in "${WL[@]}"; do [[ " $ALL " == *" $w "* ]] || { echo "unknown workload $w (known: $ALL)" >&2; exit 2; }; done
-case "$TOOL" in perf|strace|both|fuse) ;; *) echo "--tool perf|strace|both|fuse" >&2; exit 2 ;; esac
+case "$TOOL" in perf|strace|both|fuse|callgrind|rss) ;; *) echo "--tool perf|strace|both|fuse|callgrind|rss" >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "profile.sh must run as root" >&2; exit 1; }
 [ -x "$SEALFS_BIN" ] || { echo "SEALFS_BIN=$SEALFS_BIN is not an executable" >&2; exit 1; }
 OUT="${OUT:-/tmp/bench-profile/$(date +%Y%m%d-%H%M%S)}"
@@ -66,6 +74,7 @@ say() { echo "$*" | tee -a "$LOG" >&2; }
 need=()
 [ "$TOOL" = perf ] || [ "$TOOL" = both ] && ! command -v perf >/dev/null && need+=(linux-perf)
 [ "$TOOL" = strace ] || [ "$TOOL" = both ] && ! command -v strace >/dev/null && need+=(strace)
+[ "$TOOL" = callgrind ] && ! command -v valgrind >/dev/null && need+=(valgrind)
 command -v fio >/dev/null || need+=(fio)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
@@ -95,14 +104,14 @@ SQLFILE="$BENCH_CACHE/sqlite-$SQL_ROWS-$SQL_TXN_ROWS.sql"
 
 # ------------------------------------------------------------ the mount
 D="$PROFILE_TMP"; STORE="$D/store"; CACHE="$D/cache"; MNT="$D/mnt"; PASS="$D/pass"
-DPID=""
+DPID=""; WRAP=()
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 fs_mount() {
-    "$SEALFS_BIN" mount "$STORE" "$MNT" --cache "$CACHE" --passphrase-file "$PASS" -f $MOUNT_OPTS \
+    "${WRAP[@]}" "$SEALFS_BIN" mount "$STORE" "$MNT" --cache "$CACHE" --passphrase-file "$PASS" -f $MOUNT_OPTS \
         </dev/null >>"$D/daemon.log" 2>&1 &
     DPID=$!
     local i
-    for ((i = 0; i < 600; i++)); do mountpoint -q "$MNT" && return 0; kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+    for ((i = 0; i < 1200; i++)); do mountpoint -q "$MNT" && return 0; kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
     say "mount failed (see $D/daemon.log)"; return 1
 }
 fs_unmount() {
@@ -204,6 +213,59 @@ if [ "$TOOL" = fuse ]; then
         say "  -> $OUT/$w.fuse.txt"
     done
     fs_unmount; cat "$OUT/summary.md"; echo "(counts: $OUT)"; exit 0
+fi
+
+status_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+if [ "$TOOL" = rss ]; then
+    printf '| workload | ops | VmHWM MiB | VmRSS after MiB | threads at peak |\n|---|---:|---:|---:|---:|\n' > "$OUT/summary.md"
+    for w in "${WL[@]}"; do
+        say "== $w"
+        "prep_$w" >>"$LOG" 2>&1 || { say "  prep failed"; continue; }
+        echo 5 > "/proc/$DPID/clear_refs"   # VmHWM := VmRSS now
+        # the thread count at the RSS peak, sampled every 50 ms
+        ( peak=0; thr=0; while kill -0 "$DPID" 2>/dev/null; do
+              r=$(status_kib "$DPID" VmRSS); t=$(status_kib "$DPID" Threads)
+              [ "${r:-0}" -gt "$peak" ] && { peak=$r; thr=$t; echo "$thr" > "$D/rss.thr"; }
+              sleep 0.05; done ) & spid=$!
+        timed "run_$w" >>"$LOG" 2>&1 || say "  $w failed"
+        sleep 1
+        kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+        hwm=$(status_kib "$DPID" VmHWM); rss=$(status_kib "$DPID" VmRSS)
+        { grep -E '^(VmHWM|VmRSS|RssAnon|RssFile|Threads)' "/proc/$DPID/status"; echo
+          echo "### mappings by Rss (KiB), largest first"
+          awk '/^[0-9a-f]+-[0-9a-f]+ / {m = $6 ? $6 : "[anon]"} /^Rss:/ {r[m] += $2; n[m]++}
+               END {for (k in r) printf "%8d %5d %s\n", r[k], n[k], k}' "/proc/$DPID/smaps" | sort -rn | head -15
+        } > "$OUT/$w.rss.txt"
+        printf '| %s | %s | %.1f | %.1f | %s |\n' "$w" "$("ops_$w" 2>/dev/null)" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')" \
+            "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(cat "$D/rss.thr" 2>/dev/null)" >> "$OUT/summary.md"
+        say "  VmHWM $hwm KiB -> $OUT/$w.rss.txt"
+    done
+    fs_unmount; cat "$OUT/summary.md"; echo "(details: $OUT)"; exit 0
+fi
+
+if [ "$TOOL" = callgrind ]; then
+    WRAP=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$D/cg.out.%p")
+    printf '| workload | ops | daemon instructions (Ir) | per op |\n|---|---:|---:|---:|\n' > "$OUT/summary.md"
+    for w in "${WL[@]}"; do
+        say "== $w"
+        "prep_$w" >>"$LOG" 2>&1 || { say "  prep failed"; continue; }
+        rm -f "$D"/cg.out.*.[0-9]*
+        callgrind_control -z "$DPID" >>"$LOG" 2>&1 && callgrind_control -i on "$DPID" >>"$LOG" 2>&1 ||
+            { say "  callgrind_control failed"; continue; }
+        timed "run_$w" >>"$LOG" 2>&1 || say "  $w failed"
+        sleep 1   # the writeback and releases that follow the last call
+        callgrind_control -i off "$DPID" >>"$LOG" 2>&1; callgrind_control -d "$w" "$DPID" >>"$LOG" 2>&1
+        dump=$(ls -t "$D"/cg.out.*.[0-9]* 2>/dev/null | head -1)
+        [ -n "$dump" ] || { say "  no callgrind dump"; continue; }
+        cp "$dump" "$OUT/$w.callgrind.out"
+        { callgrind_annotate --inclusive=yes "$dump" | head -60; echo; callgrind_annotate "$dump" | sed -n '/Ir/,$p' | head -60; } \
+            > "$OUT/$w.callgrind.txt" 2>>"$LOG"
+        ir=$(awk '/^totals:/ {print $2}' "$dump"); nops=$("ops_$w" 2>/dev/null)
+        printf '| %s | %s | %s | %s |\n' "$w" "$nops" "$ir" \
+            "$(awk -v a="$ir" -v n="$nops" 'BEGIN {if (n > 0) printf "%.0f", a / n}')" >> "$OUT/summary.md"
+        say "  $ir instructions -> $OUT/$w.callgrind.txt"
+    done
+    fs_unmount; cat "$OUT/summary.md"; echo "(profiles: $OUT)"; exit 0
 fi
 
 printf '| workload | ops | wall s (alone) | wall s (perf) | wall s (strace) |\n|---|---:|---:|---:|---:|\n' > "$OUT/summary.md"

@@ -13,6 +13,10 @@
 # Prints a markdown table (median of the runs, ratio columns sealfs vs
 # gocryptfs and vs securefs) and saves it, with every raw measurement, under
 # $BENCH_OUT.  Needs root and /dev/fuse.
+# Peers that upload behind the writes (sealfs, sealfs-s3, rclone-crypt*) also
+# get "until the store holds it" rows after the tree extract and the creates
+# (`sealfs sync`; rclone: its upload queue empty). "Peak RSS at mount" is the
+# whole mount command's (key derivation included) or the daemon's, the larger.
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/peers.sh"
@@ -33,7 +37,7 @@ BENCH_OUT="${BENCH_OUT:-/tmp/bench-results/$(date +%Y%m%d-%H%M%S)}"
 BENCH_CORPUS="${BENCH_CORPUS:-glibc}"  # "glibc" (pinned Debian source tree) or a directory to tar
 
 SKIP=","; ONLY=""; INSTALL=1; FS_LIST=(); TABLE_FROM=""
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) RUNS=1 ;;
@@ -186,17 +190,19 @@ seq_read_warm|seq|Seq read, warm (again)|MB/s|hi
 rand_read|rand|Random 4 KiB read, ${RAND_MB} MiB file, ${RAND_SECS} s|IOPS|hi
 rand_write|rand|Random 4 KiB write, ${RAND_MB} MiB file, ${RAND_SECS} s|IOPS|hi
 tree_extract|tree|Tree: extract (tar x) + sync|s|lo
+tree_drain|tree|Tree: then until the store holds it (sealfs sync / rclone queue empty)|s|lo
 tree_find|tree|Tree: find -type f + wc -l, cold|s|lo
 tree_lsR|tree|Tree: ls -lR|s|lo
 tree_read|tree|Tree: read every file (tar cf - .)|s|lo
 tree_rm|tree|Tree: rm -rf + sync|s|lo
 meta_create|meta|${META_FILES} empty files: create|s|lo
+meta_drain|meta|${META_FILES} empty files: then until the store holds them|s|lo
 meta_stat|meta|${META_FILES} empty files: stat, cold|s|lo
 meta_unlink|meta|${META_FILES} empty files: unlink|s|lo
 save|rename|${SAVES} atomic saves (write 4 KiB, fsync, rename over)|s|lo
 sqlite|sqlite|SQLite: ${SQL_ROWS} inserts, $((SQL_ROWS / SQL_TXN_ROWS)) transactions|s|lo
 rss_work|*|Daemon peak RSS during workloads (VmHWM)|MiB|lo
-rss_mount|*|Daemon peak RSS at mount, incl. key derivation|MiB|lo"
+rss_mount|*|Peak RSS at mount: mount command (key derivation) or daemon|MiB|lo"
 
 rec() { printf '%s\t%s\t%s\t%s\n' "$CUR_FS" "$CUR_RUN" "$1" "$2" >> "$RESULTS"; }
 
@@ -244,6 +250,14 @@ fs_remount_cold() { fs_unmount; drop_caches; fs_mount; }
 fs_alive() { timeout 20 ls "$MNT" >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- workloads
+# drain METRIC: for peers that upload behind the writes (sealfs, rclone), the
+# time until the store holds everything written so far (peers.sh peer_drain)
+drain() {
+    peer_has_drain "$CUR_FS" || return 0
+    timed "$1" env SEALFS_BIN="$SEALFS_BIN" bash -c '. "$1/peers.sh" && peer_drain "$2" "$3"' _ "$HERE" "$CUR_FS" "$SD"
+    rec_step "$1"
+}
+
 wl_seq() {
     local f="$MNT/seq.bin" t0 bytes
     timed seq_write bash -c '"$1" write "$2" "$3" && sync' _ "$FSOPS" "$f" "$SEQ_MB"
@@ -284,6 +298,7 @@ wl_tree() {
     mkdir -p "$t"
     timed tree_extract bash -c 'tar xf "$1" -C "$2" --no-same-owner && sync' _ "$CORPUS_TAR" "$t"
     rec_step tree_extract; [ "$STEP_RC" -eq 0 ] || return 1
+    drain tree_drain
     fs_remount_cold || return 2
     timed tree_find bash -c 'find "$1" -type f | wc -l > "$2"' _ "$t" "$SD/out"
     n=$(cat "$SD/out" 2>/dev/null)
@@ -300,6 +315,7 @@ wl_meta() {
     local d="$MNT/meta"
     mkdir -p "$d"
     timed meta_create "$FSOPS" create "$d" "$META_FILES"; rec_step meta_create; [ "$STEP_RC" -eq 0 ] || return 1
+    drain meta_drain
     fs_remount_cold || return 2
     timed meta_stat "$FSOPS" stat "$d" "$META_FILES"; rec_step meta_stat
     timed meta_unlink "$FSOPS" unlink "$d" "$META_FILES"; rec_step meta_unlink

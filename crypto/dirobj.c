@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "dirobj_check.h"
+#include "dirobj_fast.h"
 #include "hex.h"
 
 #define DIROBJ_B64 sodium_base64_VARIANT_ORIGINAL
@@ -270,7 +271,28 @@ static int dirobj_dump(char **out, size_t *out_len, json_t *doc)
 	return 0;
 }
 
+/* The checks, then the direct writer (dirobj_fast.c) for what needs no
+ * escape, base64 or xattrs, else jansson. */
 int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir, int format)
+{
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	if (format < DIROBJ_FORMAT_MIN || format > DIROBJ_FORMAT_MAX ||
+	    (dir->nentries > 0 && !dir->entries))
+		return -EINVAL;
+	r = dirobj_check_unique(dir);
+	if (r)
+		return r == -EEXIST ? -EINVAL : r;
+	for (size_t i = 0; i < dir->nentries; i++)
+		if ((r = dirobj_entry_check(&dir->entries[i], false, format)) != 0)
+			return r;
+	r = dirobj_fast_encode(out, out_len, dir, format);
+	return r == DIROBJ_FAST_DECLINE ? dirobj_encode_jansson(out, out_len, dir, format) : r;
+}
+
+int dirobj_encode_jansson(char **out, size_t *out_len, const struct dirobj *dir, int format)
 {
 	json_t *doc, *arr, *e;
 	int r;
@@ -360,6 +382,24 @@ static int dirobj_head_v2_json(json_t *doc, const struct dirobj_head *h)
 }
 
 int dirobj_head_encode(char **out, size_t *out_len, const struct dirobj_head *head, int format)
+{
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	if (format < DIROBJ_FORMAT_MIN || format > DIROBJ_FORMAT_MAX ||
+	    head->seq > DIROBJ_INT_MAX || dirobj_head_check(head, format))
+		return -EINVAL;
+	r = dirobj_entry_check(&head->root, true, format);
+	if (r)
+		return r;
+	r = dirobj_fast_head_encode(out, out_len, head, format);
+	return r == DIROBJ_FAST_DECLINE ? dirobj_head_encode_jansson(out, out_len, head, format)
+					: r;
+}
+
+int dirobj_head_encode_jansson(char **out, size_t *out_len, const struct dirobj_head *head,
+			       int format)
 {
 	json_t *doc, *root;
 	int r;

@@ -1,11 +1,15 @@
 /* keyring.c - the passphrase in the desktop keyring through libsecret
  * (keyring.h). The lookup runs in a short-lived child (libsecret starts
  * GLib threads; `sealfs mount` must not have any when it forks the daemon).
+ * libsecret is loaded (dlopen) only when the keyring is used, never linked:
+ * with its GLib, GIO and GObject it would add about 2 MiB to every daemon's
+ * resident memory (docs/PERFORMANCE.md, "Daemon memory").
  * It must never put the passphrase anywhere but libsecret's non-pageable
  * memory, the pipe from that child and our sodium_malloc copy, never in an
  * attribute or a label, and never print it. */
 #include "keyring.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libsecret/secret.h>
@@ -25,17 +29,48 @@ static const SecretSchema keyring_schema = {
     .attributes = {{"vault", SECRET_SCHEMA_ATTRIBUTE_STRING}, {NULL, 0}},
 };
 
+#define KEYRING_LIB "libsecret-1.so.0" /* its soname: the ABI the header describes */
+
+/* The four functions used, from the loaded library (g_error_free comes
+ * with it: dlsym searches the library's dependencies too). */
+struct keyring_lib {
+	gchar *(*lookup)(const SecretSchema *, GCancellable *, GError **, ...);
+	gboolean (*store)(const SecretSchema *, const gchar *, const gchar *, const gchar *,
+			  GCancellable *, GError **, ...);
+	void (*free_pw)(gchar *);
+	void (*error_free)(GError *);
+};
+
+/* Loads libsecret (once per process; the handle is kept: GLib cannot be
+ * unloaded). 0, or -ENOSYS with the reason in err. */
+static int keyring_load(struct keyring_lib *l, char *err, size_t size)
+{
+	void *h = dlopen(KEYRING_LIB, RTLD_NOW | RTLD_LOCAL);
+
+	if (h) {
+		*(void **)&l->lookup = dlsym(h, "secret_password_lookup_nonpageable_sync");
+		*(void **)&l->store = dlsym(h, "secret_password_store_sync");
+		*(void **)&l->free_pw = dlsym(h, "secret_password_free");
+		*(void **)&l->error_free = dlsym(h, "g_error_free");
+		if (l->lookup && l->store && l->free_pw && l->error_free)
+			return 0;
+	}
+	return errbuf_fail(err, size, -ENOSYS, "desktop keyring: cannot load %s: %s", KEYRING_LIB,
+			   h ? "a function is missing" : dlerror());
+}
+
 static void keyring_id(char out[2 * OBJECT_ID_BYTES + 1], const struct vault_config *cfg)
 {
 	hex_encode(out, 2 * OBJECT_ID_BYTES + 1, cfg->vault_id, sizeof(cfg->vault_id));
 }
 
 /* The reason of a failed lookup, as one line, into err. */
-static int keyring_error(GError *e, const char *what, char *err, size_t size)
+static int keyring_error(const struct keyring_lib *l, GError *e, const char *what, char *err,
+			 size_t size)
 {
 	snprintf(err, size, "desktop keyring: %s: %s", what, e ? e->message : "failed");
 	if (e)
-		g_error_free(e);
+		l->error_free(e);
 	for (char *c = err; *c; c++)
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
@@ -55,28 +90,28 @@ static bool keyring_sendable(const char *pw, size_t len)
 static void keyring_child(const void *arg, int fd)
 {
 	char id[2 * OBJECT_ID_BYTES + 1], err[CLI_ERR_BYTES];
+	struct keyring_lib l;
 	GError *e = NULL;
-	int rc = 0;
+	int rc = keyring_load(&l, err, sizeof(err));
 	gchar *pw;
-	size_t len;
 
 	keyring_id(id, arg);
-	pw = secret_password_lookup_nonpageable_sync(&keyring_schema, NULL, &e, "vault", id, NULL);
-	if (!pw && e)
-		rc = keyring_error(e, "reading the passphrase", err, sizeof(err));
-	else if (!pw)
+	pw = rc ? NULL : l.lookup(&keyring_schema, NULL, &e, "vault", id, NULL);
+	if (rc == 0 && !pw && e)
+		rc = keyring_error(&l, e, "reading the passphrase", err, sizeof(err));
+	else if (rc == 0 && !pw)
 		rc = errbuf_fail(err, sizeof(err), -ENOENT,
 				 "desktop keyring: no passphrase for this vault (add it with "
 				 "'sealfs keyring add STORE')");
-	else {
-		len = strlen(pw);
+	else if (pw) {
+		size_t len = strlen(pw);
 		if (!keyring_sendable(pw, len))
 			rc = errbuf_fail(err, sizeof(err), -EINVAL,
 					 "desktop keyring: the stored passphrase is unusable");
 		else if (fdio_write_all(fd, pw, len) || fdio_write_str(fd, "\n"))
 			rc = errbuf_fail(err, sizeof(err), -EIO, "desktop keyring: %s",
 					 cli_why(EPIPE));
-		secret_password_free(pw); /* wipes */
+		l.free_pw(pw); /* wipes */
 	}
 	if (rc)
 		(void)(fdio_write_str(fd, err) || fdio_write_str(fd, "\n"));
@@ -98,13 +133,17 @@ int keyring_store(const struct vault_config *cfg, const struct passphrase *pass,
 		  size_t size)
 {
 	char id[2 * OBJECT_ID_BYTES + 1], label[64];
+	struct keyring_lib l;
 	GError *e = NULL;
+	int rc = keyring_load(&l, err, size);
 
+	if (rc)
+		return rc;
 	keyring_id(id, cfg);
 	snprintf(label, sizeof(label), "sealfs vault %.8s", id);
-	if (!secret_password_store_sync(&keyring_schema, SECRET_COLLECTION_DEFAULT, label,
-					pass->text, NULL, &e, "vault", id, NULL))
-		return keyring_error(e, "storing the passphrase", err, size);
+	if (!l.store(&keyring_schema, SECRET_COLLECTION_DEFAULT, label, pass->text, NULL, &e,
+		     "vault", id, NULL))
+		return keyring_error(&l, e, "storing the passphrase", err, size);
 	return 0;
 }
 

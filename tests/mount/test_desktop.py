@@ -412,6 +412,25 @@ class KeyringTest(unittest.TestCase):
     """sealfs keyring add, then mount --keyring, against a real
     gnome-keyring-daemon on a private session bus."""
 
+    @staticmethod
+    def wait_secret_service(env):
+        """Until the unlocked daemon owns org.freedesktop.secrets: a lookup
+        before that makes the bus start a second, locked one (which then
+        fails to prompt), whatever sealfs does."""
+        if not shutil.which("dbus-send"):
+            time.sleep(2)
+            return
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            p = subprocess.run(["dbus-send", "--session", "--print-reply",
+                                "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus.NameHasOwner",
+                                "string:org.freedesktop.secrets"],
+                               env=env, capture_output=True, text=True, timeout=10)
+            if "boolean true" in p.stdout:
+                return
+            time.sleep(0.1)
+
     def test_keyring(self):
         if not shutil.which("gnome-keyring-daemon") or not shutil.which("dbus-daemon"):
             self.skipTest("gnome-keyring-daemon or dbus-daemon is not installed")
@@ -435,6 +454,7 @@ class KeyringTest(unittest.TestCase):
             procs.append(gk)
             gk.stdin.write(b"keyring-test-password")
             gk.stdin.close()
+            self.wait_secret_service(env)
             # No item yet: mount --keyring fails with the hint, mounts nothing.
             p = run([SEALFS, "mount", v.store, v.mnt, "--cache", v.cache, "--keyring"],
                     check=False, env=env, timeout=60)
