@@ -16,6 +16,7 @@
 
 #include "chunk.h"
 #include "commit.h"
+#include "dirio.h"
 #include "log.h"
 #include "merge.h"
 #include "merge_gc.h"
@@ -29,19 +30,32 @@ struct ms_heads {
 	bool has_base;
 };
 
-static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
+/* dirio_fetch_fn: a directory's object or page through the cache. */
+static int ms_fetch(void *ctx, const uint8_t key[OBJECT_ID_BYTES], unsigned char **sealed,
+		    size_t *len)
 {
 	struct merge_store *m = ctx;
 	char text[OBJECT_KEY_TEXT_BYTES];
+
+	object_key_text(text, key);
+	return cache_read_object(m->cache, text, META_MAX_SEALED_BYTES, sealed, len);
+}
+
+/* A directory's entries, paged or not (out->pages: its pages, which
+ * merge_gc counts with the directory's object). */
+static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
+{
+	struct merge_store *m = ctx;
+	const struct dirio_keys k = {m->vault_id, m->meta_key, m->format};
 	unsigned char *sealed;
 	size_t len;
 	int r;
 
-	object_key_text(text, e->ref.store_key);
-	r = cache_read_object(m->cache, text, META_MAX_SEALED_BYTES, &sealed, &len);
+	memset(out, 0, sizeof(*out));
+	r = ms_fetch(m, e->ref.store_key, &sealed, &len);
 	if (r)
 		return r;
-	r = seal_open_dir(out, sealed, len, e->id, &e->ref, m->vault_id, m->meta_key, m->format);
+	r = dirio_open(out, NULL, &k, sealed, len, e->id, &e->ref, ms_fetch, m);
 	free(sealed);
 	for (size_t i = 0; r == 0 && i < out->nentries; i++)
 		if (out->entries[i].type == DIROBJ_HARDLINK)
