@@ -68,6 +68,16 @@ void dirpage_index_release(struct dirpage_index *ix);
  * with the same entries encodes to the same bytes. 0, -ENOMEM. */
 int dirpage_split(const struct dirobj *dir, size_t nslots, size_t **order, size_t **first);
 
+/* Sorts page's entries by name (bytes), as dirpage_split orders a page. */
+void dirpage_sort(struct dirobj *page);
+
+/* BLAKE2b-256 of every member of every entry of page, in order, and of its
+ * id and the format: equal digests mean the same page plaintext, so a
+ * writer compares a page with the one it replaces without encoding it. A
+ * keyless hash of names and attributes: it must stay in memory, never be
+ * stored or logged. Pure. */
+void dirpage_digest(uint8_t out[32], const struct dirobj *page, int format);
+
 /* Page slot of nslots of directory dir_id: a directory object (dirobj.h, the
  * vault format) with that id, at least one entry, every entry in that slot.
  * The encoder keeps the caller's entry order (dirpage_split sorts). encode:

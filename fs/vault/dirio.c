@@ -1,7 +1,8 @@
 /* dirio.c - one directory object or a paged one, opened and sealed
  * (dirio.h, docs/FORMAT.md "Paged directories"). Must never return an entry
  * list short of a page (every REF the index holds is read, and the join is
- * checked against its count), never reuse a page whose plaintext changed,
+ * checked against its count), never reuse a page whose entries changed
+ * (the digest covers every member of every entry, dirpage_digest),
  * never hold more than one page's JSON tree at a time, and never leave
  * plaintext JSON unwiped. */
 #include "dirio.h"
@@ -74,14 +75,15 @@ static int dirio_open_page(struct dirobj *obj, size_t *cap, struct dirio_pages *
 		r = meta_open(&plain, &plen, sealed, len, &ad, k->meta_key);
 	free(sealed);
 	if (r == 0) {
-		crypto_generichash(p->digest[slot], 32, (const unsigned char *)plain, plen, NULL,
-				   0);
 		r = dirpage_page_decode(&page, plain, plen, ix->dir_id, slot, ix->nslots,
 					k->format);
 		meta_free_plain(plain, plen);
 	}
-	if (r == 0)
+	if (r == 0) { /* the digest a writer computes: entries in split order */
+		dirpage_sort(&page);
+		dirpage_digest(p->digest[slot], &page, k->format);
 		r = dirpage_join(obj, cap, &page);
+	}
 	dirobj_release(&page);
 	return r == -EINVAL ? -EBADMSG : r;
 }
@@ -235,17 +237,15 @@ static int dirio_page(struct dirio_pages *p, const struct dirio_pages *old, size
 	memcpy(page.dir_id, dir->dir_id, OBJECT_ID_BYTES);
 	for (size_t i = 0; i < page.nentries; i++)
 		buf[i] = dir->entries[order[first[slot] + i]];
+	dirpage_digest(p->digest[slot], &page, k->format);
+	if (old && old->nslots == p->nslots && old->slots[slot].present &&
+	    sodium_memcmp(old->digest[slot], p->digest[slot], 32) == 0) {
+		p->slots[slot] = old->slots[slot]; /* unchanged: kept, never encoded */
+		return 0;
+	}
 	r = dirpage_page_encode(&json, &jlen, &page, slot, p->nslots, k->format);
 	if (r)
 		return r;
-	crypto_generichash(p->digest[slot], 32, (const unsigned char *)json, jlen, NULL, 0);
-	if (old && old->nslots == p->nslots && old->slots[slot].present &&
-	    sodium_memcmp(old->digest[slot], p->digest[slot], 32) == 0) {
-		p->slots[slot] = old->slots[slot]; /* unchanged: kept */
-		sodium_memzero(json, jlen);
-		free(json);
-		return 0;
-	}
 	return dirio_seal_page(p, slot, json, jlen, dir->dir_id, created, k, sink);
 }
 

@@ -16,13 +16,13 @@
 #include "dirpage.h"
 
 /* What a paged directory's object holds: the REF of each page and a digest
- * of its plaintext, so that the next commit keeps the pages that did not
+ * of its entries (in memory only), so that the next commit keeps the pages that did not
  * change and every walker knows every object the directory references. */
 struct dirio_pages {
 	struct dirobj_ref ref; /* the index's own (version, store key) */
 	size_t nslots;
 	struct dirpage_slot *slots; /* nslots long */
-	uint8_t (*digest)[32];	    /* nslots long: BLAKE2b-256 of a present page's plaintext */
+	uint8_t (*digest)[32];	    /* nslots long: dirpage_digest of a present page */
 };
 /* NULL is fine. */
 void dirio_pages_free(struct dirio_pages *p);
