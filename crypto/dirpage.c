@@ -234,39 +234,12 @@ void dirpage_sort(struct dirobj *page)
 		qsort(page->entries, page->nentries, sizeof(*page->entries), dirpage_cmp_entry);
 }
 
-/* Sorts idx[0..n) (indexes into entries) by name, without a global: a
- * small insertion sort, else a merge sort through tmp. */
-static void dirpage_sort_run(size_t *idx, size_t *tmp, size_t n, const struct dirobj_entry *e)
-{
-	size_t h = n / 2, i = 0, j = h, k = 0;
-
-	if (n < 16) {
-		for (size_t a = 1; a < n; a++)
-			for (size_t b = a;
-			     b > 0 && dirpage_cmp_name(&e[idx[b - 1]], &e[idx[b]]) > 0; b--) {
-				size_t t = idx[b];
-				idx[b] = idx[b - 1];
-				idx[b - 1] = t;
-			}
-		return;
-	}
-	dirpage_sort_run(idx, tmp, h, e);
-	dirpage_sort_run(idx + h, tmp, n - h, e);
-	while (i < h && j < n)
-		tmp[k++] = dirpage_cmp_name(&e[idx[j]], &e[idx[i]]) < 0 ? idx[j++] : idx[i++];
-	while (i < h)
-		tmp[k++] = idx[i++];
-	while (j < n)
-		tmp[k++] = idx[j++];
-	memcpy(idx, tmp, n * sizeof(*idx));
-}
-
 int dirpage_split(const struct dirobj *dir, size_t nslots, size_t **order, size_t **first)
 {
 	size_t n = dir->nentries ? dir->nentries : 1;
-	size_t *o = calloc(n, sizeof(*o)), *tmp = calloc(n, sizeof(*tmp));
-	size_t *f = calloc(nslots + 1, sizeof(*f)), *at = calloc(nslots, sizeof(*at));
-	int r = o && tmp && f && at ? 0 : -ENOMEM;
+	size_t *o = calloc(n, sizeof(*o)), *f = calloc(nslots + 1, sizeof(*f));
+	size_t *at = calloc(nslots, sizeof(*at));
+	int r = o && f && at ? 0 : -ENOMEM;
 
 	for (size_t i = 0; r == 0 && i < dir->nentries; i++) /* a counting sort by slot */
 		f[dirpage_slot_of(dir->entries[i].id, nslots) + 1]++;
@@ -276,9 +249,6 @@ int dirpage_split(const struct dirobj *dir, size_t nslots, size_t **order, size_
 	}
 	for (size_t i = 0; r == 0 && i < dir->nentries; i++)
 		o[at[dirpage_slot_of(dir->entries[i].id, nslots)]++] = i;
-	for (size_t s = 0; r == 0 && s < nslots; s++) /* then by name within each */
-		dirpage_sort_run(o + f[s], tmp, f[s + 1] - f[s], dir->entries);
-	free(tmp);
 	free(at);
 	*order = r ? NULL : o;
 	*first = r ? NULL : f;
@@ -358,19 +328,41 @@ static void dirpage_hash_entry(crypto_generichash_state *st, const struct dirobj
 	dirpage_hash_u64(st, e->rdev);
 }
 
-void dirpage_digest(uint8_t out[32], const struct dirobj *page, int format)
+void dirpage_entry_digest(uint8_t out[32], const struct dirobj_entry *e)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	dirpage_hash_entry(&st, e);
+	crypto_generichash_final(&st, out, 32);
+	sodium_memzero(&st, sizeof(st));
+}
+
+void dirpage_digest_fold(uint8_t out[32], const uint8_t acc[32], size_t n,
+			 const uint8_t dir_id[OBJECT_ID_BYTES], int format)
 {
 	crypto_generichash_state st;
 
 	crypto_generichash_init(&st, NULL, 0, 32);
 	crypto_generichash_update(&st, (const unsigned char *)"sealfs-dirpage03", 16);
 	dirpage_hash_u64(&st, (uint64_t)format);
-	crypto_generichash_update(&st, page->dir_id, OBJECT_ID_BYTES);
-	dirpage_hash_u64(&st, page->nentries);
-	for (size_t i = 0; i < page->nentries; i++)
-		dirpage_hash_entry(&st, &page->entries[i]);
+	crypto_generichash_update(&st, dir_id, OBJECT_ID_BYTES);
+	dirpage_hash_u64(&st, n);
+	crypto_generichash_update(&st, acc, 32);
 	crypto_generichash_final(&st, out, 32);
 	sodium_memzero(&st, sizeof(st));
+}
+
+void dirpage_digest(uint8_t out[32], const struct dirobj *page, int format)
+{
+	uint8_t acc[32] = {0}, d[32];
+
+	for (size_t i = 0; i < page->nentries; i++) {
+		dirpage_entry_digest(d, &page->entries[i]);
+		for (size_t b = 0; b < 32; b++)
+			acc[b] ^= d[b];
+	}
+	dirpage_digest_fold(out, acc, page->nentries, page->dir_id, format);
 }
 
 /* 0 when page is a valid page of slot of nslots; -1 otherwise. */

@@ -79,8 +79,7 @@ static int dirio_open_page(struct dirobj *obj, size_t *cap, struct dirio_pages *
 					k->format);
 		meta_free_plain(plain, plen);
 	}
-	if (r == 0) { /* the digest a writer computes: entries in split order */
-		dirpage_sort(&page);
+	if (r == 0) { /* what a writer compares the page by */
 		dirpage_digest(p->digest[slot], &page, k->format);
 		r = dirpage_join(obj, cap, &page);
 	}
@@ -234,19 +233,41 @@ static int dirio_page(struct dirio_pages *p, const struct dirio_pages *old, size
 
 	if (page.nentries == 0)
 		return 0; /* a null slot */
-	memcpy(page.dir_id, dir->dir_id, OBJECT_ID_BYTES);
-	for (size_t i = 0; i < page.nentries; i++)
-		buf[i] = dir->entries[order[first[slot] + i]];
-	dirpage_digest(p->digest[slot], &page, k->format);
 	if (old && old->nslots == p->nslots && old->slots[slot].present &&
 	    sodium_memcmp(old->digest[slot], p->digest[slot], 32) == 0) {
 		p->slots[slot] = old->slots[slot]; /* unchanged: kept, never encoded */
 		return 0;
 	}
+	memcpy(page.dir_id, dir->dir_id, OBJECT_ID_BYTES);
+	for (size_t i = 0; i < page.nentries; i++)
+		buf[i] = dir->entries[order[first[slot] + i]];
+	dirpage_sort(&page); /* the same entries, the same bytes */
 	r = dirpage_page_encode(&json, &jlen, &page, slot, p->nslots, k->format);
 	if (r)
 		return r;
 	return dirio_seal_page(p, slot, json, jlen, dir->dir_id, created, k, sink);
+}
+
+/* The digest of every page of dir among p's slots (dirpage_digest, one
+ * pass, nothing copied or sorted). */
+static int dirio_digests(struct dirio_pages *p, const struct dirobj *dir, const size_t *first,
+			 const struct dirio_keys *k)
+{
+	uint8_t(*acc)[32] = calloc(p->nslots, sizeof(*acc)), d[32];
+
+	if (!acc)
+		return -ENOMEM;
+	for (size_t i = 0; i < dir->nentries; i++) {
+		size_t s = dirpage_slot_of(dir->entries[i].id, p->nslots);
+		dirpage_entry_digest(d, &dir->entries[i]);
+		for (size_t b = 0; b < 32; b++)
+			acc[s][b] ^= d[b];
+	}
+	for (size_t s = 0; s < p->nslots; s++)
+		dirpage_digest_fold(p->digest[s], acc[s], first[s + 1] - first[s], dir->dir_id,
+				    k->format);
+	free(acc);
+	return 0;
 }
 
 /* Every page of the new state p of dir, then its index sealed into *out. */
@@ -262,6 +283,8 @@ static int dirio_seal_paged(unsigned char **out, size_t *out_len, struct dirio_p
 	char *json = NULL;
 	int r = buf ? dirpage_split(dir, p->nslots, &order, &first) : -ENOMEM;
 
+	if (r == 0)
+		r = dirio_digests(p, dir, first, k);
 	for (size_t s = 0; r == 0 && s < p->nslots; s++)
 		r = dirio_page(p, old, s, dir, order, first, buf, created, k, sink);
 	free(buf);

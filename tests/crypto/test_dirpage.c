@@ -171,6 +171,7 @@ static void encode_pages(const struct dirobj *d, size_t nslots, struct paged *pg
 				 -EINVAL); /* an empty page is a null slot */
 			continue;
 		}
+		dirpage_sort(&p);
 		for (size_t i = 1; i < p.nentries; i++) /* sorted by name */
 			CHECK(strcmp(p.entries[i - 1].name, p.entries[i].name) < 0);
 		CHECK_RC(dirpage_page_encode(&pg->json[s], &pg->len[s], &p, s, nslots, 3), 0);
@@ -337,6 +338,21 @@ static void test_digest(void)
 	dirpage_digest(base, &p, 3);
 	dirpage_digest(d, &p, 3);
 	CHECK(memcmp(base, d, 32) == 0);
+	{ /* any order of the same entries: the same digest */
+		struct dirobj_entry two[2] = {e, e}, rev[2];
+		struct dirobj p2 = {.entries = two, .nentries = 2},
+			      r2 = {.entries = rev, .nentries = 2};
+		uint8_t a[32], b[32];
+		two[1].name = "o";
+		rev[0] = two[1];
+		rev[1] = two[0];
+		dirpage_digest(a, &p2, 3);
+		dirpage_digest(b, &r2, 3);
+		CHECK(memcmp(a, b, 32) == 0 && memcmp(a, base, 32) != 0);
+		r2.nentries = 1; /* one left out */
+		dirpage_digest(b, &r2, 3);
+		CHECK(memcmp(a, b, 32) != 0);
+	}
 #define DIFFERS(stmt, undo)                                                                        \
 	do {                                                                                       \
 		stmt;                                                                              \
