@@ -2,7 +2,9 @@
 directories") on a real mount: a 5,000-entry directory is stored as an index
 and 16 pages; one touch + fsync in it writes one new page and a new index
 (and the root's object), every other page keeps its store key; a remount on
-a fresh cache lists every entry; fsck is clean, also after the directory is
+a fresh cache lists every entry; a damaged or missing page fails the
+listing (EIO) and fsck names the directory, never a shorter listing; fsck
+is clean, also after the directory is
 emptied and removed (its pages are the commit's garbage, not orphans). Two
 devices writing in one paged directory at once: the merge keeps both
 devices' entries and every retained head stays whole (fsck --all-heads).
@@ -10,6 +12,7 @@ The format-3 golden vault (its "docs" paged by another writer, the
 generator) mounts, lists and reads, and a change writes "docs" as one
 object again (two entries), its pages the commit's garbage."""
 
+import errno
 import json
 import os
 import shutil
@@ -42,6 +45,38 @@ class Pages(unittest.TestCase):
     def fsck(self):
         p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile, check=False)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def bad_page(self, key, damage):
+        """A copy of the store with page key damaged (a flipped byte) or
+        missing: listing the directory fails with EIO, fsck reports it."""
+        v = self.v
+        store = os.path.join(v.root, "store-bad")
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.copytree(v.store, store)
+        path = su.object_path(store, key)
+        if damage:
+            with open(path, "r+b") as f:
+                f.seek(100)
+                b = f.read(1)
+                f.seek(100)
+                f.write(bytes([b[0] ^ 1]))
+        else:
+            os.remove(path)
+        mnt = os.path.join(v.root, "mnt-bad")
+        os.makedirs(mnt, exist_ok=True)
+        st.sealfs("mount", store, mnt, "--cache", os.path.join(v.root, "cache-bad-%d" % damage),
+                  "--passphrase-file", v.passfile)
+        try:
+            with self.assertRaises(OSError) as cm:
+                os.listdir(os.path.join(mnt, "big"))
+            self.assertEqual(cm.exception.errno, errno.EIO)
+        finally:
+            st.sealfs("unmount", mnt)
+        p = st.sealfs("fsck", store, "--passphrase-file", v.passfile, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("/big", p.stdout + p.stderr)
+        self.assertIn("missing" if not damage else "failed to authenticate", p.stdout + p.stderr)
+        shutil.rmtree(store)
 
     def test_big_directory(self):
         v = self.v
@@ -84,6 +119,11 @@ class Pages(unittest.TestCase):
         v.mount(cache=os.path.join(v.root, "cache2"))
         self.assertEqual(sorted(os.listdir(d)), [name(i) for i in range(N)])
         self.assertEqual(os.stat(os.path.join(d, name(42))).st_mtime, 1)
+
+        v.unmount()
+        self.bad_page(pages2[3], damage=True)
+        self.bad_page(pages2[5], damage=False)
+        v.mount(cache=os.path.join(v.root, "cache2"))
 
         # Emptied below the join and removed: no page is left as an orphan.
         for i in range(N - 100):
