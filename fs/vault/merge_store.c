@@ -193,11 +193,27 @@ static struct dirobj_entry *ms_find_entry(struct merge_result *res, const struct
 
 /* ---- sealing the new listings and the head ---- */
 
+/* dirio_sink: a page of a new listing (format 3) goes with the objects. */
+static int ms_page(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data, size_t len)
+{
+	return ms_add(arg, key, data, len);
+}
+
+static int ms_no_garbage(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
+{
+	(void)arg, (void)key, (void)created;
+	return 0; /* a new listing replaces no paged state: merge_gc lists what R loses */
+}
+
 static int ms_seal_dirs(struct merge_store *m, struct merge_result *res, uint64_t seq,
 			struct dirobj_ref *refs, struct upload_merge_out *out)
 {
+	const struct dirio_keys keys = {m->vault_id, m->meta_key, m->format};
+	const struct dirio_sink sink = {out, ms_page, ms_no_garbage};
+
 	for (size_t i = 0; i < res->ndirs; i++) {
 		struct merge_dir *d = &res->dirs[i];
+		struct dirio_pages *pages = NULL;
 		unsigned char *sealed;
 		size_t len;
 		int r;
@@ -217,8 +233,10 @@ static int ms_seal_dirs(struct merge_store *m, struct merge_result *res, uint64_
 		refs[i].version = seq;
 		refs[i].created = m->format >= 2 ? seq : 0;
 		randombytes_buf(refs[i].store_key, OBJECT_ID_BYTES);
-		r = seal_dir(&sealed, &len, &d->dir, seq, refs[i].store_key, m->vault_id,
-			     m->meta_key, m->format);
+		/* In format 3 a big listing is paged, all pages new (dirio.h). */
+		r = dirio_seal(&sealed, &len, &pages, &d->dir, NULL, seq, refs[i].store_key,
+			       refs[i].created, &keys, &sink);
+		dirio_pages_free(pages);
 		if (r == 0)
 			r = ms_add(out, refs[i].store_key, sealed, len);
 		if (r)

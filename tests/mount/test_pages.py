@@ -223,6 +223,8 @@ class PagesMerge(unittest.TestCase):
         self.assertEqual(dv.read(c.path("big", "b-new")), b"from b")
         self.assertEqual(os.stat(c.path("big", name(9))).st_mtime, 5)
         self.assertEqual(c.unmount().returncode, 0)
+        t = su.Tree(v.store, su.VaultKeys(v.store, v.recovery_key))
+        self.assertIn(t.entries[b"big"]["id"], t.dir_pages)  # the merged listing: paged
         b.mount()  # B's cache, after its merge, shows the merged directory
         self.assertEqual(set(os.listdir(b.path("big"))), want)
         self.assertEqual(b.unmount().returncode, 0)
