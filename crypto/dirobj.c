@@ -39,6 +39,7 @@ void dirobj_release(struct dirobj *dir)
 	for (size_t i = 0; dir->entries && i < dir->nentries; i++)
 		dirobj_entry_release(&dir->entries[i]);
 	free(dir->entries);
+	free(dir->pages);
 	memset(dir, 0, sizeof(*dir));
 }
 

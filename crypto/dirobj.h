@@ -93,6 +93,12 @@ struct dirobj {
 	uint8_t dir_id[OBJECT_ID_BYTES];
 	struct dirobj_entry *entries; /* malloc'ed, nentries long */
 	size_t nentries;
+	/* Format 3, a paged directory as fs/vault/dirio.c read it: the REFs of
+	 * its pages (malloc'ed, npages long), so that every walker knows every
+	 * object a directory references. The codecs here never set them, the
+	 * encoder ignores them; dirobj_release frees them. */
+	struct dirobj_ref *pages;
+	size_t npages;
 };
 
 #define DIROBJ_DEVICE_NAME_MAX 64 /* bytes of UTF-8 */

@@ -215,54 +215,154 @@ out:
 
 /* ---- split and pages ---- */
 
-struct dirpage_sort {
-	const struct dirobj_entry *e;
-	size_t i;
-	size_t slot;
-};
-
-static int dirpage_cmp(const void *a, const void *b)
+/* By name (bytes), a shorter name first on a common prefix. */
+static int dirpage_cmp_name(const struct dirobj_entry *x, const struct dirobj_entry *y)
 {
-	const struct dirpage_sort *x = a, *y = b;
-	size_t n = x->e->name_len < y->e->name_len ? x->e->name_len : y->e->name_len;
-	int c;
+	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+	int c = memcmp(x->name, y->name, n);
 
-	if (x->slot != y->slot)
-		return x->slot < y->slot ? -1 : 1;
-	c = memcmp(x->e->name, y->e->name, n);
 	if (c)
 		return c;
-	return (x->e->name_len > y->e->name_len) - (x->e->name_len < y->e->name_len);
+	return (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+static int dirpage_cmp_entry(const void *a, const void *b) { return dirpage_cmp_name(a, b); }
+
+void dirpage_sort(struct dirobj *page)
+{
+	if (page->nentries > 1)
+		qsort(page->entries, page->nentries, sizeof(*page->entries), dirpage_cmp_entry);
 }
 
 int dirpage_split(const struct dirobj *dir, size_t nslots, size_t **order, size_t **first)
 {
-	struct dirpage_sort *v = calloc(dir->nentries ? dir->nentries : 1, sizeof(*v));
-	size_t *o = calloc(dir->nentries ? dir->nentries : 1, sizeof(*o));
-	size_t *f = calloc(nslots + 1, sizeof(*f));
+	size_t n = dir->nentries ? dir->nentries : 1;
+	size_t *o = calloc(n, sizeof(*o)), *f = calloc(nslots + 1, sizeof(*f));
+	size_t *at = calloc(nslots, sizeof(*at));
+	int r = o && f && at ? 0 : -ENOMEM;
 
-	*order = NULL;
-	*first = NULL;
-	if (!v || !o || !f) {
-		free(v);
+	for (size_t i = 0; r == 0 && i < dir->nentries; i++) /* a counting sort by slot */
+		f[dirpage_slot_of(dir->entries[i].id, nslots) + 1]++;
+	for (size_t s = 0; r == 0 && s < nslots; s++) {
+		f[s + 1] += f[s]; /* f[s]: where slot s starts */
+		at[s] = f[s];
+	}
+	for (size_t i = 0; r == 0 && i < dir->nentries; i++)
+		o[at[dirpage_slot_of(dir->entries[i].id, nslots)]++] = i;
+	free(at);
+	*order = r ? NULL : o;
+	*first = r ? NULL : f;
+	if (r) {
 		free(o);
 		free(f);
-		return -ENOMEM;
 	}
-	for (size_t i = 0; i < dir->nentries; i++) {
-		v[i] = (struct dirpage_sort){&dir->entries[i], i,
-					     dirpage_slot_of(dir->entries[i].id, nslots)};
-		f[v[i].slot + 1]++;
+	return r;
+}
+
+/* ---- the digest of a page ---- */
+
+static void dirpage_hash_u64(crypto_generichash_state *st, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (size_t i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	crypto_generichash_update(st, b, sizeof(b));
+}
+
+static void dirpage_hash_bytes(crypto_generichash_state *st, const void *p, size_t n)
+{
+	dirpage_hash_u64(st, n);
+	if (n)
+		crypto_generichash_update(st, p, n);
+}
+
+static void dirpage_hash_ref(crypto_generichash_state *st, const struct dirobj_ref *r)
+{
+	dirpage_hash_u64(st, r->version);
+	dirpage_hash_u64(st, r->created);
+	crypto_generichash_update(st, r->store_key, OBJECT_ID_BYTES);
+}
+
+static void dirpage_hash_time(crypto_generichash_state *st, const struct dirobj_time *t)
+{
+	dirpage_hash_u64(st, (uint64_t)t->sec);
+	dirpage_hash_u64(st, t->nsec);
+}
+
+/* Every member of e, whether its type stores it or not (a member the
+ * encoder leaves out can only make two equal pages look different). */
+static void dirpage_hash_entry(crypto_generichash_state *st, const struct dirobj_entry *e)
+{
+	/* A new member of struct dirobj_entry must be hashed here too, or a
+	 * change of only that member would keep a stale page. */
+	_Static_assert(sizeof(struct dirobj_entry) == 192, "hash every member of dirobj_entry");
+	dirpage_hash_bytes(st, e->name, e->name_len);
+	dirpage_hash_u64(st, (uint64_t)e->type);
+	crypto_generichash_update(st, e->id, OBJECT_ID_BYTES);
+	dirpage_hash_u64(st, e->mode);
+	dirpage_hash_u64(st, e->uid);
+	dirpage_hash_u64(st, e->gid);
+	dirpage_hash_u64(st, e->size);
+	dirpage_hash_time(st, &e->atime);
+	dirpage_hash_time(st, &e->mtime);
+	dirpage_hash_time(st, &e->ctime);
+	dirpage_hash_bytes(st, e->target, e->target ? e->target_len : 0);
+	dirpage_hash_ref(st, &e->ref);
+	dirpage_hash_u64(st, e->nsegments);
+	for (size_t i = 0; e->segments && i < e->nsegments; i++) {
+		const struct dirobj_segment *s = &e->segments[i];
+		dirpage_hash_u64(st, s->present);
+		if (s->present) {
+			crypto_generichash_update(st, s->store_key, OBJECT_ID_BYTES);
+			dirpage_hash_u64(st, s->created);
+		}
 	}
-	qsort(v, dir->nentries, sizeof(*v), dirpage_cmp);
-	for (size_t s = 0; s < nslots; s++)
-		f[s + 1] += f[s];
-	for (size_t i = 0; i < dir->nentries; i++)
-		o[i] = v[i].i;
-	free(v);
-	*order = o;
-	*first = f;
-	return 0;
+	dirpage_hash_u64(st, e->nxattrs);
+	for (size_t i = 0; e->xattrs && i < e->nxattrs; i++) {
+		const char *n = e->xattrs[i].name;
+		dirpage_hash_bytes(st, n, n ? strlen(n) : 0);
+		dirpage_hash_bytes(st, e->xattrs[i].value,
+				   e->xattrs[i].value ? e->xattrs[i].len : 0);
+	}
+	dirpage_hash_u64(st, e->rdev);
+}
+
+void dirpage_entry_digest(uint8_t out[32], const struct dirobj_entry *e)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	dirpage_hash_entry(&st, e);
+	crypto_generichash_final(&st, out, 32);
+	sodium_memzero(&st, sizeof(st));
+}
+
+void dirpage_digest_fold(uint8_t out[32], const uint8_t acc[32], size_t n,
+			 const uint8_t dir_id[OBJECT_ID_BYTES], int format)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"sealfs-dirpage03", 16);
+	dirpage_hash_u64(&st, (uint64_t)format);
+	crypto_generichash_update(&st, dir_id, OBJECT_ID_BYTES);
+	dirpage_hash_u64(&st, n);
+	crypto_generichash_update(&st, acc, 32);
+	crypto_generichash_final(&st, out, 32);
+	sodium_memzero(&st, sizeof(st));
+}
+
+void dirpage_digest(uint8_t out[32], const struct dirobj *page, int format)
+{
+	uint8_t acc[32] = {0}, d[32];
+
+	for (size_t i = 0; i < page->nentries; i++) {
+		dirpage_entry_digest(d, &page->entries[i]);
+		for (size_t b = 0; b < 32; b++)
+			acc[b] ^= d[b];
+	}
+	dirpage_digest_fold(out, acc, page->nentries, page->dir_id, format);
 }
 
 /* 0 when page is a valid page of slot of nslots; -1 otherwise. */

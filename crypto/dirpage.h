@@ -62,11 +62,27 @@ int dirpage_index_encode(char **out, size_t *out_len, const struct dirpage_index
 int dirpage_index_decode(struct dirpage_index *ix, const char *json, size_t len);
 void dirpage_index_release(struct dirpage_index *ix);
 
-/* Groups the entries of dir by slot: order (new, nentries long) lists entry
- * indexes slot by slot, first (new, nslots + 1 long) where each slot's run
- * starts; within a run the entries are sorted by name (bytes), so a page
- * with the same entries encodes to the same bytes. 0, -ENOMEM. */
+/* Groups the entries of dir by slot (one counting pass): order (new,
+ * nentries long) lists entry indexes slot by slot, in dir's order within a
+ * slot; first (new, nslots + 1 long) where each slot's run starts. 0,
+ * -ENOMEM. */
 int dirpage_split(const struct dirobj *dir, size_t nslots, size_t **order, size_t **first);
+
+/* Sorts page's entries by name (bytes): the order a writer encodes a page
+ * in, so that the same entries make the same bytes. */
+void dirpage_sort(struct dirobj *page);
+
+/* A digest of page whatever the order of its entries: the XOR of each
+ * entry's BLAKE2b-256 over every member of the entry
+ * (dirpage_entry_digest), folded with the count, the page's id and the
+ * format (dirpage_digest_fold). Equal digests mean the same entries, so a
+ * writer compares a page with the one it replaces without sorting or
+ * encoding it. A keyless hash of names and attributes: it must stay in
+ * memory, never be stored or logged. Pure. */
+void dirpage_digest(uint8_t out[32], const struct dirobj *page, int format);
+void dirpage_entry_digest(uint8_t out[32], const struct dirobj_entry *e);
+void dirpage_digest_fold(uint8_t out[32], const uint8_t acc[32], size_t n,
+			 const uint8_t dir_id[OBJECT_ID_BYTES], int format);
 
 /* Page slot of nslots of directory dir_id: a directory object (dirobj.h, the
  * vault format) with that id, at least one entry, every entry in that slot.

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "dirio.h"
 #include "fault.h"
 #include "fdio.h"
 #include "hex.h"
@@ -153,42 +154,53 @@ static void commit_entries_free(struct dirobj_entry *es, size_t n)
 	free(es);
 }
 
-/* Seals dir's new version into the object queue and points dir at it. */
+static int commit_itable_object(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data,
+				size_t len);
+static int commit_itable_garbage(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
+
+/* Seals dir's new version (in format 3 perhaps an index and its changed
+ * pages, dirio.h) into the object queue and points dir at it. */
 static int commit_dir(struct commit *c, struct inode *dir)
 {
+	const struct dirio_keys k = {c->tree->vault_id, c->tree->meta_key, c->tree->cctx.format};
+	const struct dirio_sink sink = {c, commit_itable_object, commit_itable_garbage};
+	uint64_t created = c->tree->cctx.format >= 2 ? c->seq + 1 : 0; /* the head sealed next */
 	struct dirobj obj = {.nentries = 0};
-	struct commit_object *o;
+	struct dirio_pages *pages = NULL;
+	unsigned char *data = NULL;
 	uint8_t key[OBJECT_ID_BYTES];
-	int r = commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs));
+	size_t len = 0, mark = c->nobjs;
+	int r = 0;
 
 	if (c->tree->cctx.format >= 2)
 		tree_links_single_locked(c->tree, dir); /* a last name: a file entry again */
 	obj.entries = calloc(dir->ds->nchildren ? dir->ds->nchildren : 1, sizeof(*obj.entries));
-	if (r || !obj.entries) {
-		free(obj.entries);
+	if (!obj.entries)
 		return -ENOMEM;
-	}
 	memcpy(obj.dir_id, dir->id, OBJECT_ID_BYTES);
 	for (size_t i = 0; r == 0 && dir->ds->table && i < dir->ds->table_size; i++)
 		for (struct inode *ch = dir->ds->table[i]; ch && r == 0; ch = ch->hash_next)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
 	randombytes_buf(key, sizeof(key));
-	o = &c->objs[c->nobjs];
 	if (r == 0)
-		r = seal_dir(&o->data, &o->len, &obj, dir->ds->ref.version + 1, key,
-			     c->tree->vault_id, c->tree->meta_key, c->tree->cctx.format);
+		r = dirio_seal(&data, &len, &pages, &obj, tree_pages_of_locked(dir),
+			       dir->ds->ref.version + 1, key, created, &k, &sink);
 	commit_entries_free(obj.entries, obj.nentries);
-	if (r)
+	if (r == 0)
+		r = commit_itable_object(c, key, data, len); /* after its pages; takes data */
+	if (r) { /* nothing of this directory stays queued */
+		while (c->nobjs > mark)
+			free(c->objs[--c->nobjs].data);
+		dirio_pages_free(pages);
 		return r;
-	memcpy(o->key, key, OBJECT_ID_BYTES);
-	c->nobjs++;
+	}
 	if (dir->ds->ref.version > 0)
 		commit_add_garbage_c(c, dir->ds->ref.store_key, dir->ds->ref.created);
 	dir->ds->ref.version++;
 	memcpy(dir->ds->ref.store_key, key, OBJECT_ID_BYTES);
-	dir->ds->ref.created =
-	    c->tree->cctx.format >= 2 ? c->seq + 1 : 0; /* the head sealed next */
-	dir->ds->obj_pending = true;			/* in the journal only, until uploaded */
+	dir->ds->ref.created = created;
+	tree_pages_set_locked(dir, pages);
+	dir->ds->obj_pending = true; /* in the journal only, until uploaded */
 	tree_dir_clean_locked(c->tree, dir);
 	return 0;
 }

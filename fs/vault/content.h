@@ -37,7 +37,7 @@
 struct content_ctx {
 	struct cache *cache;
 	enum suite_id suite;
-	int format;			  /* the vault's format (vault_config.format): 1 or 2 */
+	int format;			  /* the vault's format (vault_config.format): 1 to 3 */
 	const unsigned char *content_key; /* borrowed: vault_keys.content */
 	/* Borrowed: the locked slots the per-file keys live in (made by
 	 * chunk_key_pool_new; tree_open makes the tree's own). Thread-safe. */

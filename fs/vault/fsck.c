@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "dirio.h"
 #include "errbuf.h"
 #include "fsck_int.h"
 #include "head.h"
@@ -170,10 +171,29 @@ static void fsck_queue_free(struct fsck_queue *q)
 
 /* ---- one directory ---- */
 
-/* Reads and opens directory object d into *obj: 1 when done, 0 when it is
- * missing or damaged (reported and noted), or a negative errno. */
+/* dirio_fetch_fn: a page of a paged directory (format 3), reachable from
+ * the moment its index names it (so never an orphan, even when damaged). */
+static int fsck_fetch_page(void *arg, const uint8_t k[OBJECT_ID_BYTES], unsigned char **sealed,
+			   size_t *len)
+{
+	struct fsck *f = arg;
+	char key[OBJECT_KEY_TEXT_BYTES];
+	int r = fsck_keyset_add(&f->reach, k) ? -ENOMEM : 0;
+
+	object_key_text(key, k);
+	if (r == 0)
+		r = backend_get(f->store, key, 0, 0, sealed, len);
+	if (r == 0)
+		f->res->n.stored_bytes += *len;
+	return r;
+}
+
+/* Reads and opens directory object d (and its pages) into *obj: 1 when
+ * done, 0 when it is missing or damaged (reported and noted), or a
+ * negative errno. */
 static int fsck_open_dir(struct fsck *f, const struct fsck_qdir *d, struct dirobj *obj)
 {
+	const struct dirio_keys k = {f->cfg->vault_id, f->keys->meta, f->cfg->format};
 	char key[OBJECT_KEY_TEXT_BYTES];
 	unsigned char *sealed = NULL;
 	size_t len = 0;
@@ -183,8 +203,7 @@ static int fsck_open_dir(struct fsck *f, const struct fsck_qdir *d, struct dirob
 	r = backend_get(f->store, key, 0, 0, &sealed, &len);
 	if (r == 0) {
 		f->res->n.stored_bytes += len;
-		r = seal_open_dir(obj, sealed, len, d->id, &d->ref, f->cfg->vault_id, f->keys->meta,
-				  f->cfg->format);
+		r = dirio_open(obj, NULL, &k, sealed, len, d->id, &d->ref, fsck_fetch_page, f);
 		free(sealed);
 	}
 	if (r == 0)

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "dirio.h"
 #include "errbuf.h"
 #include "fsck_int.h"
 #include "rehead.h"
@@ -220,19 +221,12 @@ static int fsck_rp_dir(struct fsck_rp *rp, const uint8_t id[OBJECT_ID_BYTES],
 		       struct dirobj_ref *ref, size_t prefix_len, size_t lo, size_t hi)
 {
 	struct fsck *f = rp->f;
-	char name[OBJECT_KEY_TEXT_BYTES];
+	const struct dirio_keys k = {f->cfg->vault_id, f->keys->meta, f->cfg->format};
 	struct dirobj obj = {.nentries = 0};
-	unsigned char *sealed = NULL;
+	struct dirio_pages *pages = NULL;
 	uint8_t key[OBJECT_ID_BYTES];
-	size_t len = 0;
-	int r;
+	int r = dirio_read_store(&obj, &pages, &k, f->store, id, ref);
 
-	object_key_text(name, ref->store_key);
-	r = backend_get(f->store, name, 0, 0, &sealed, &len);
-	if (r == 0)
-		r = seal_open_dir(&obj, sealed, len, id, ref, f->cfg->vault_id, f->keys->meta,
-				  f->cfg->format);
-	free(sealed);
 	if (r)
 		return fsck_rp_fail(rp, r, "reading a directory again");
 	for (size_t i = lo; r == 0 && i < hi;) {
@@ -261,6 +255,11 @@ static int fsck_rp_dir(struct fsck_rp *rp, const uint8_t id[OBJECT_ID_BYTES],
 		r = fsck_rp_put_dir(rp, &obj, ref->version + 1, key);
 	if (r == 0)
 		r = fsck_rp_keep(&rp->garbage, &rp->ng, &rp->gcap, ref->store_key);
+	for (size_t s = 0; r == 0 && pages && s < pages->nslots; s++) /* one object now */
+		if (pages->slots[s].present)
+			r = fsck_rp_keep(&rp->garbage, &rp->ng, &rp->gcap,
+					 pages->slots[s].ref.store_key);
+	dirio_pages_free(pages);
 	if (r == 0) {
 		ref->version++;
 		ref->created = rp->created;

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "dirio.h"
 #include "history.h"
 #include "history_view_int.h"
 #include "seal.h"
@@ -133,22 +134,12 @@ const struct dirobj_head *history_view_head(const struct history_view *v, size_t
 int history_view_open_dir(struct history_view *v, const struct dirobj_entry *dir,
 			  struct dirobj *obj)
 {
-	char key[OBJECT_KEY_TEXT_BYTES];
-	unsigned char *sealed = NULL;
-	size_t len = 0;
-	int r;
+	const struct dirio_keys k = {v->cfg->vault_id, v->keys->meta, v->cfg->format};
 
 	memset(obj, 0, sizeof(*obj));
 	if (dir->type != DIROBJ_DIR)
 		return -ENOTDIR;
-	object_key_text(key, dir->ref.store_key);
-	r = backend_get(v->store, key, 0, 0, &sealed, &len);
-	if (r == 0) {
-		r = seal_open_dir(obj, sealed, len, dir->id, &dir->ref, v->cfg->vault_id,
-				  v->keys->meta, v->cfg->format);
-		free(sealed);
-	}
-	return r;
+	return dirio_read_store(obj, NULL, &k, v->store, dir->id, &dir->ref); /* pages too */
 }
 
 /* The object of directory entry dir at depth d, from the per-depth cache or

@@ -175,8 +175,8 @@ static int gc_listing(struct gc_side *s, const struct dirobj_entry *e, const str
 	return 0;
 }
 
-/* Reads node i's directory: its object and its files' segments go into the
- * side's set, its subdirectories become nodes. */
+/* Reads node i's directory: its object (and pages) and its files' segments
+ * go into the side's set, its subdirectories become nodes. */
 static int gc_read(struct gc_side *s, size_t i, const struct merge_gc_new *f, merge_load_fn load,
 		   void *ctx)
 {
@@ -188,6 +188,8 @@ static int gc_read(struct gc_side *s, size_t i, const struct merge_gc_new *f, me
 	r = s->merged ? 0 : merge_gc_set_add(s->set, e->ref.store_key, e->ref.created);
 	if (r == 0)
 		r = gc_listing(s, e, f, load, ctx, &d);
+	for (size_t j = 0; r == 0 && j < d->npages; j++) /* format 3: a paged one's pages */
+		r = merge_gc_set_add(s->set, d->pages[j].store_key, d->pages[j].created);
 	for (size_t j = 0; r == 0 && j < d->nentries; j++) {
 		const struct dirobj_entry *c = &d->entries[j];
 		if (c->type == DIROBJ_DIR)

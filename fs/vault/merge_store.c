@@ -16,6 +16,7 @@
 
 #include "chunk.h"
 #include "commit.h"
+#include "dirio.h"
 #include "log.h"
 #include "merge.h"
 #include "merge_gc.h"
@@ -31,19 +32,32 @@ struct ms_heads {
 	struct merge_itable_side tb, tl, tr; /* their inode tables (merge_itable.h) */
 };
 
-static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
+/* dirio_fetch_fn: a directory's object or page through the cache. */
+static int ms_fetch(void *ctx, const uint8_t key[OBJECT_ID_BYTES], unsigned char **sealed,
+		    size_t *len)
 {
 	struct merge_store *m = ctx;
 	char text[OBJECT_KEY_TEXT_BYTES];
+
+	object_key_text(text, key);
+	return cache_read_object(m->cache, text, META_MAX_SEALED_BYTES, sealed, len);
+}
+
+/* A directory's entries, paged or not (out->pages: its pages, which
+ * merge_gc counts with the directory's object). */
+static int ms_load(void *ctx, const struct dirobj_entry *e, struct dirobj *out)
+{
+	struct merge_store *m = ctx;
+	const struct dirio_keys k = {m->vault_id, m->meta_key, m->format};
 	unsigned char *sealed;
 	size_t len;
 	int r;
 
-	object_key_text(text, e->ref.store_key);
-	r = cache_read_object(m->cache, text, META_MAX_SEALED_BYTES, &sealed, &len);
+	memset(out, 0, sizeof(*out));
+	r = ms_fetch(m, e->ref.store_key, &sealed, &len);
 	if (r)
 		return r;
-	r = seal_open_dir(out, sealed, len, e->id, &e->ref, m->vault_id, m->meta_key, m->format);
+	r = dirio_open(out, NULL, &k, sealed, len, e->id, &e->ref, ms_fetch, m);
 	free(sealed);
 	return r;
 }
@@ -178,11 +192,27 @@ static struct dirobj_entry *ms_find_entry(struct merge_result *res, const struct
 
 /* ---- sealing the new listings and the head ---- */
 
+/* dirio_sink: a page of a new listing (format 3) goes with the objects. */
+static int ms_page(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data, size_t len)
+{
+	return ms_add(arg, key, data, len);
+}
+
+static int ms_no_garbage(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
+{
+	(void)arg, (void)key, (void)created;
+	return 0; /* a new listing replaces no paged state: merge_gc lists what R loses */
+}
+
 static int ms_seal_dirs(struct merge_store *m, struct merge_result *res, uint64_t seq,
 			struct dirobj_ref *refs, struct upload_merge_out *out)
 {
+	const struct dirio_keys keys = {m->vault_id, m->meta_key, m->format};
+	const struct dirio_sink sink = {out, ms_page, ms_no_garbage};
+
 	for (size_t i = 0; i < res->ndirs; i++) {
 		struct merge_dir *d = &res->dirs[i];
+		struct dirio_pages *pages = NULL;
 		unsigned char *sealed;
 		size_t len;
 		int r;
@@ -202,8 +232,10 @@ static int ms_seal_dirs(struct merge_store *m, struct merge_result *res, uint64_
 		refs[i].version = seq;
 		refs[i].created = m->format >= 2 ? seq : 0;
 		randombytes_buf(refs[i].store_key, OBJECT_ID_BYTES);
-		r = seal_dir(&sealed, &len, &d->dir, seq, refs[i].store_key, m->vault_id,
-			     m->meta_key, m->format);
+		/* In format 3 a big listing is paged, all pages new (dirio.h). */
+		r = dirio_seal(&sealed, &len, &pages, &d->dir, NULL, seq, refs[i].store_key,
+			       refs[i].created, &keys, &sink);
+		dirio_pages_free(pages);
 		if (r == 0)
 			r = ms_add(out, refs[i].store_key, sealed, len);
 		if (r)

@@ -11,16 +11,18 @@
 #include "backend.h"
 #include "dirobj.h"
 
-/* Every call takes the vault's format (vault_config.format: 1 or 2), which
+/* Every call takes the vault's format (vault_config.format: 1 to 3), which
  * decides the JSON members (dirobj.h); -EINVAL for another value. */
 
-/* Seals directory object dir, stored under key at version. *out is new
+/* Seals directory object dir, stored under key at version, as one object
+ * whatever its size (dirio_seal pages a big one in format 3). *out is new
  * (free). 0, -ENOMEM, -EINVAL for a directory that does not encode. */
 int seal_dir(unsigned char **out, size_t *out_len, const struct dirobj *dir, uint64_t version,
 	     const uint8_t key[OBJECT_ID_BYTES], const uint8_t vault_id[OBJECT_ID_BYTES],
 	     const unsigned char *meta_key, int format);
 /* Opens sealed directory object ref (version, store key) of directory id into
- * *obj (new: dirobj_release). -EBADMSG when it fails to authenticate, does
+ * *obj (new: dirobj_release): one object only (a paged directory of format
+ * 3 is -EBADMSG here: dirio.h opens both). -EBADMSG when it fails to authenticate, does
  * not decode, or names another directory; -ENOMEM. */
 int seal_open_dir(struct dirobj *obj, const unsigned char *sealed, size_t sealed_len,
 		  const uint8_t id[OBJECT_ID_BYTES], const struct dirobj_ref *ref,

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "dirio.h"
 #include "log.h"
 #include "tree_cache.h"
 
@@ -95,6 +96,7 @@ void tree_inode_free(struct inode *ino)
 		break;
 	case DIROBJ_DIR:
 		free(ino->ds->table);
+		dirio_pages_free(ino->ds->pages);
 		free(ino->ds);
 		break;
 	default: /* special files hold nothing allocated */
@@ -312,8 +314,10 @@ struct inode *tree_orphan_locked(struct tree *t, struct inode *c)
 	c->unlinked = true;
 	tree_now(&c->ctime);
 	tree_inode_unlock(c);
-	if (c->type == DIROBJ_DIR && c->ds->ref.version > 0 && !c->foreign)
+	if (c->type == DIROBJ_DIR && c->ds->ref.version > 0 && !c->foreign) {
 		tree_add_garbage_locked(t, c->ds->ref.store_key, c->ds->ref.created);
+		tree_pages_garbage_locked(t, c); /* a paged directory's pages too */
+	}
 	tree_cache_touch_locked(t, c); /* unlinked: out of the list */
 	if (tree_reapable(c))
 		return c;

@@ -42,6 +42,7 @@
 #define TREE_XATTR_PREFIX "user."
 
 struct commit;
+struct dirio_pages;
 struct tree_link;
 struct tree_itable;
 
@@ -57,7 +58,10 @@ struct tree_dirstate {
 	 * sub_known: the children were known once in this mount. */
 	size_t nsubdirs;
 	bool sub_known;
-	struct dirobj_ref ref;		   /* current sealed object; version 0: never sealed */
+	struct dirobj_ref ref; /* current sealed object; version 0: never sealed */
+	/* Format 3: the pages of ref when it is a paged directory's index
+	 * (fs/vault/dirio.h), or NULL; only valid while pages->ref is ref. */
+	struct dirio_pages *pages;
 	size_t busy_kids;		   /* children that are busy (tree_cache.h) */
 	struct inode *lru_prev, *lru_next; /* in the droppable list */
 	size_t lru_n;			   /* nchildren when it entered the list */
@@ -220,6 +224,17 @@ void tree_mark_dirty_locked(struct tree *t, struct inode *dir);
 /* Queues a store key for deletion after the next commit (needs tree_lock).
  * Returns 0 or -ENOMEM. */
 int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
+/* Gives dir the paged state of its current object (taken; NULL: one object
+ * or not known), replacing the one it had. tree_lock held. */
+void tree_pages_set_locked(struct inode *dir, struct dirio_pages *pages);
+/* dir's paged state when it describes dir's current object, else NULL (then
+ * the object is one directory object, or its pages are not known). */
+const struct dirio_pages *tree_pages_of_locked(const struct inode *dir);
+/* dir's object is going away: its pages to the tree's garbage. tree_lock. */
+void tree_pages_garbage_locked(struct tree *t, struct inode *dir);
+/* Whether every page of dir's current object is in the cache (true for one
+ * object). tree_lock held. */
+bool tree_pages_cached_locked(struct tree *t, const struct inode *dir);
 /* The current time (CLOCK_REALTIME) for timestamps. */
 void tree_now(struct dirobj_time *out);
 /* st_ino of an inode: the first 8 id bytes, little endian. */

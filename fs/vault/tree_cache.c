@@ -107,7 +107,9 @@ static bool tree_cache_readable(struct tree *t, struct inode *d)
 	if (!d->ds->obj_pending)
 		return true;
 	object_key_text(key, d->ds->ref.store_key);
-	d->ds->obj_pending = !cache_has_object(t->cctx.cache, key);
+	/* A paged one's pages are stored in parallel with it: all of them. */
+	d->ds->obj_pending =
+	    !cache_has_object(t->cctx.cache, key) || !tree_pages_cached_locked(t, d);
 	return !d->ds->obj_pending;
 }
 

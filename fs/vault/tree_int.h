@@ -32,6 +32,11 @@ int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e);
  * directory object ref of directory id into *obj. */
 int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 		     const struct dirobj_ref *ref, struct dirobj *obj);
+/* The same, with the object's paged state (dirio.h) in *pages (new, or NULL
+ * for one object) for tree_pages_set_locked. */
+int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
+			const struct dirobj_ref *ref, struct dirobj *obj,
+			struct dirio_pages **pages);
 
 /* ---- a directory's children, hashed by name (tree.c; tree_lock held) ---- */
 

@@ -1,14 +1,16 @@
-/* tree_load.c - loading a directory: reading its sealed object through the
- * cache (a miss fetches it from the store with no lock held), opening it, and
- * turning its entries into child inodes installed under tree_lock unless
- * another thread won the race. Must never hold tree_lock while reading, nor
- * log a name: only object ids. */
+/* tree_load.c - loading a directory: reading its sealed object (and in
+ * format 3 its pages) through the cache (a miss fetches it from the store
+ * with no lock held), opening it, and turning its entries into child inodes
+ * installed under tree_lock unless another thread won the race; and a
+ * directory's paged state (dirio.h), kept for its next commit. Must never
+ * hold tree_lock while reading, nor log a name: only object ids. */
 #include "tree_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirio.h"
 #include "log.h"
 #include "meta.h"
 #include "seal.h"
@@ -54,15 +56,36 @@ int tree_inode_from_entry(struct inode **out, struct dirobj_entry *e)
 	return 0;
 }
 
-/* Reads, opens and decodes directory object ref of directory id. */
-int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
-		     const struct dirobj_ref *ref, struct dirobj *obj)
+/* dirio_fetch_fn: a page through the cache. */
+static int tree_fetch_page(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char **sealed,
+			   size_t *len)
 {
+	struct tree *t = arg;
+	char name[OBJECT_KEY_TEXT_BYTES], hex[33];
+	int r;
+
+	object_key_text(name, key);
+	r = cache_read_object(t->cctx.cache, name, META_MAX_SEALED_BYTES, sealed, len);
+	if (r)
+		log_msg(LOG_ERR, "directory page %s: reading it failed (errno %d)",
+			log_id(hex, key), -r);
+	return r == -ENOENT || r == -EFBIG ? -EIO : r; /* EFBIG: larger than any */
+}
+
+/* Reads, opens and decodes directory object ref of directory id. */
+int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
+			const struct dirobj_ref *ref, struct dirobj *obj,
+			struct dirio_pages **pages)
+{
+	const struct dirio_keys k = {t->vault_id, t->meta_key, t->cctx.format};
 	char key[OBJECT_KEY_TEXT_BYTES], hex[33];
 	unsigned char *sealed = NULL;
 	size_t sealed_len;
 	int r;
 
+	if (pages)
+		*pages = NULL;
+	memset(obj, 0, sizeof(*obj));
 	object_key_text(key, ref->store_key);
 	r = cache_read_object(t->cctx.cache, key, META_MAX_SEALED_BYTES, &sealed, &sealed_len);
 	if (r) {
@@ -70,14 +93,65 @@ int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 			log_id(hex, id), -r);
 		return r == -ENOENT || r == -EFBIG ? -EIO : r; /* EFBIG: larger than any */
 	}
-	r = seal_open_dir(obj, sealed, sealed_len, id, ref, t->vault_id, t->meta_key,
-			  t->cctx.format);
+	r = dirio_open(obj, pages, &k, sealed, sealed_len, id, ref, tree_fetch_page, t);
 	free(sealed);
 	if (r == -EBADMSG) {
+		/* The object or one of its pages: each is fetched again next time
+		 * only once dropped; a page's key is not known here, so the
+		 * object goes and a damaged page stays an error (fsck names it). */
 		log_msg(LOG_ERR, "directory %s: object failed to authenticate", log_id(hex, id));
-		cache_drop_object(t->cctx.cache, key); /* fetch it again next time */
+		cache_drop_object(t->cctx.cache, key);
 	}
 	return r;
+}
+
+int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
+		     const struct dirobj_ref *ref, struct dirobj *obj)
+{
+	return tree_read_dir_pages(t, id, ref, obj, NULL);
+}
+
+void tree_pages_set_locked(struct inode *dir, struct dirio_pages *pages)
+{
+	dirio_pages_free(dir->ds->pages);
+	dir->ds->pages = pages;
+}
+
+static bool tree_same_ref(const struct dirobj_ref *a, const struct dirobj_ref *b)
+{
+	return a->version == b->version && memcmp(a->store_key, b->store_key, OBJECT_ID_BYTES) == 0;
+}
+
+const struct dirio_pages *tree_pages_of_locked(const struct inode *dir)
+{
+	const struct dirio_pages *p = dir->ds->pages;
+
+	return p && tree_same_ref(&p->ref, &dir->ds->ref) ? p : NULL;
+}
+
+bool tree_pages_cached_locked(struct tree *t, const struct inode *dir)
+{
+	const struct dirio_pages *p = tree_pages_of_locked(dir);
+	char key[OBJECT_KEY_TEXT_BYTES];
+
+	for (size_t s = 0; p && s < p->nslots; s++) {
+		if (!p->slots[s].present)
+			continue;
+		object_key_text(key, p->slots[s].ref.store_key);
+		if (!cache_has_object(t->cctx.cache, key))
+			return false;
+	}
+	return true;
+}
+
+void tree_pages_garbage_locked(struct tree *t, struct inode *dir)
+{
+	const struct dirio_pages *p = tree_pages_of_locked(dir);
+
+	for (size_t s = 0; p && s < p->nslots; s++)
+		if (p->slots[s].present)
+			tree_add_garbage_locked(t, p->slots[s].ref.store_key,
+						p->slots[s].ref.created);
 }
 
 /* Turns every entry of obj into an inode; *kids is new. */
@@ -102,8 +176,10 @@ static int tree_build_children(struct dirobj *obj, struct inode ***kids)
 	return 0;
 }
 
-/* Puts loaded children into dir unless another thread did first. */
-static int tree_install_children(struct tree *t, struct inode *dir, struct inode **kids, size_t n)
+/* Puts loaded children into dir unless another thread did first; *pages
+ * (dir's paged state) is taken when they go in. */
+static int tree_install_children(struct tree *t, struct inode *dir, struct inode **kids, size_t n,
+				 struct dirio_pages **pages)
 {
 	bool won;
 	int r = 0;
@@ -127,6 +203,8 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 			tree_table_insert(t, dir, kids[i]);
 		dir->ds->loaded = true;
 		dir->ds->sub_known = true;
+		tree_pages_set_locked(dir, *pages);
+		*pages = NULL;
 		t->ninodes += n;
 		tree_cache_changed_locked(t, dir, was_busy);
 		tree_cache_touch_locked(t, dir);
@@ -141,6 +219,7 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 
 int tree_load_dir(struct tree *t, struct inode *dir)
 {
+	struct dirio_pages *pages = NULL;
 	struct dirobj_ref ref;
 	struct dirobj obj;
 	struct inode **kids;
@@ -155,13 +234,14 @@ int tree_load_dir(struct tree *t, struct inode *dir)
 	pthread_mutex_unlock(&t->lock);
 	if (loaded)
 		return 0;
-	r = tree_read_dirobj(t, dir->id, &ref, &obj);
+	r = tree_read_dir_pages(t, dir->id, &ref, &obj, &pages);
 	if (r == 0) {
 		r = tree_build_children(&obj, &kids);
 		if (r == 0)
-			r = tree_install_children(t, dir, kids, obj.nentries);
+			r = tree_install_children(t, dir, kids, obj.nentries, &pages);
 		free(kids);
 		dirobj_release(&obj);
+		dirio_pages_free(pages);
 	}
 	if (r) {
 		/* Another thread may have loaded (and changed) it meanwhile. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirio.h"
 #include "tree_cache.h"
 #include "tree_int.h"
 
@@ -74,7 +75,7 @@ static int rf_read(struct rf *rf, const struct dirobj_entry *e)
 	if (!d || d->have || same_ref(&d->old_ref, &e->ref))
 		return 0;
 	d->new_ref = e->ref;
-	r = tree_read_dirobj(rf->t, e->id, &e->ref, &d->obj);
+	r = tree_read_dir_pages(rf->t, e->id, &e->ref, &d->obj, &d->pages);
 	if (r)
 		return r;
 	d->have = true;
@@ -376,6 +377,8 @@ static int rf_apply(struct rf *rf, struct inode *dir)
 		if (r)
 			return r;
 		dir->ds->ref = d->new_ref;
+		tree_pages_set_locked(dir, d->pages);
+		d->pages = NULL;
 		tree_cache_touch_locked(rf->t, dir);
 	}
 	k = rf_kids(dir, &n);
@@ -397,8 +400,10 @@ void tree_inval_free(struct tree_inval *v, size_t n)
 
 static void rf_release(struct rf *rf)
 {
-	for (size_t i = 0; i < rf->ndirs; i++)
+	for (size_t i = 0; i < rf->ndirs; i++) {
 		dirobj_release(&rf->dirs[i].obj);
+		dirio_pages_free(rf->dirs[i].pages);
+	}
 	free(rf->dirs);
 	free(rf->reap);
 	rf_links_free(rf);

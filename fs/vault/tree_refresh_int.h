@@ -16,10 +16,12 @@ struct rf_dir {
 	uint8_t id[OBJECT_ID_BYTES];
 	struct dirobj_ref old_ref, new_ref;
 	struct dirobj obj;
-	bool have; /* obj read */
+	struct dirio_pages *pages; /* format 3: obj's paged state, or NULL */
+	bool have;		   /* obj read */
 };
 
 struct rf_links;
+struct dirio_pages;
 
 struct rf {
 	struct tree *t;

@@ -171,6 +171,7 @@ static void encode_pages(const struct dirobj *d, size_t nslots, struct paged *pg
 				 -EINVAL); /* an empty page is a null slot */
 			continue;
 		}
+		dirpage_sort(&p);
 		for (size_t i = 1; i < p.nentries; i++) /* sorted by name */
 			CHECK(strcmp(p.entries[i - 1].name, p.entries[i].name) < 0);
 		CHECK_RC(dirpage_page_encode(&pg->json[s], &pg->len[s], &p, s, nslots, 3), 0);
@@ -316,8 +317,72 @@ static void test_bad_pages(void)
 	dirobj_release(&d);
 }
 
+/* The digest a writer compares pages by: every member counts. */
+static void test_digest(void)
+{
+	struct dirobj_segment seg = {.present = true, .created = 3};
+	struct dirobj_xattr x = {.name = "user.a", .value = (unsigned char *)"v", .len = 1};
+	struct dirobj_entry e = {.name = "n",
+				 .name_len = 1,
+				 .type = DIROBJ_FILE,
+				 .mode = S_IFREG | 0644,
+				 .size = 1,
+				 .segments = &seg,
+				 .nsegments = 1,
+				 .xattrs = &x,
+				 .nxattrs = 1};
+	struct dirobj p = {.entries = &e, .nentries = 1};
+	uint8_t base[32], d[32];
+	int changed = 0;
+
+	dirpage_digest(base, &p, 3);
+	dirpage_digest(d, &p, 3);
+	CHECK(memcmp(base, d, 32) == 0);
+	{ /* any order of the same entries: the same digest */
+		struct dirobj_entry two[2] = {e, e}, rev[2];
+		struct dirobj p2 = {.entries = two, .nentries = 2},
+			      r2 = {.entries = rev, .nentries = 2};
+		uint8_t a[32], b[32];
+		two[1].name = "o";
+		rev[0] = two[1];
+		rev[1] = two[0];
+		dirpage_digest(a, &p2, 3);
+		dirpage_digest(b, &r2, 3);
+		CHECK(memcmp(a, b, 32) == 0 && memcmp(a, base, 32) != 0);
+		r2.nentries = 1; /* one left out */
+		dirpage_digest(b, &r2, 3);
+		CHECK(memcmp(a, b, 32) != 0);
+	}
+#define DIFFERS(stmt, undo)                                                                        \
+	do {                                                                                       \
+		stmt;                                                                              \
+		dirpage_digest(d, &p, 3);                                                          \
+		CHECKF(memcmp(base, d, 32) != 0, "digest ignores %s", #stmt);                      \
+		changed++;                                                                         \
+		undo;                                                                              \
+	} while (0)
+	DIFFERS(e.mode ^= 1, e.mode ^= 1);
+	DIFFERS(e.uid = 7, e.uid = 0);
+	DIFFERS(e.size = 2, e.size = 1);
+	DIFFERS(e.mtime.nsec = 1, e.mtime.nsec = 0);
+	DIFFERS(e.ctime.sec = -1, e.ctime.sec = 0);
+	DIFFERS(e.id[15] = 1, e.id[15] = 0);
+	DIFFERS(seg.store_key[3] = 1, seg.store_key[3] = 0);
+	DIFFERS(seg.created = 4, seg.created = 3);
+	DIFFERS(x.value = (unsigned char *)"w", x.value = (unsigned char *)"v");
+	DIFFERS(e.ref.version = 1, e.ref.version = 0);
+	DIFFERS(e.rdev = 1, e.rdev = 0);
+	DIFFERS(e.name = "m", e.name = "n");
+	DIFFERS(p.dir_id[0] = 1, p.dir_id[0] = 0);
+	dirpage_digest(d, &p, 2);
+	CHECK(memcmp(base, d, 32) != 0); /* another format: other bytes */
+	CHECK_RC(changed, 13);
+#undef DIFFERS
+}
+
 int main(void)
 {
+	test_digest();
 	test_rule();
 	test_index();
 	test_split_join();

@@ -1,6 +1,7 @@
 /* test_golden.c - committed example vaults (tests/data/crypto/golden-*), one
  * per content cipher and format (golden-SUITE: format 1; golden-v2-SUITE:
- * format 2), written once by `test_crypto_golden --generate DIR SUITE` (which
+ * format 2; golden-v3-SUITE: format 3, its "docs" a paged directory of two
+ * pages), written once by `test_crypto_golden --generate DIR SUITE` (which
  * writes the current format) and never again: reading them proves that
  * today's code still opens yesterday's bytes (format stability), through the
  * same steps as the "Reading a vault by hand" section of docs/FORMAT.md. */
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "dirobj.h"
+#include "dirpage.h"
 #include "hex.h"
 #include "meta.h"
 #include "recovery.h"
@@ -67,28 +69,73 @@ struct golden {
 	const char *dir;
 	struct vault_config *cfg;
 	struct vault_keys *keys;
+	int paged; /* paged directories read */
 };
 
-static int open_dir(struct dirobj *d, struct golden *g, const struct dirobj_entry *e)
+/* Opens the metadata object of kind under ref (of object id) into *plain. */
+static int open_meta(char **plain, size_t *plen, struct golden *g, enum meta_kind kind,
+		     const uint8_t id[16], const struct dirobj_ref *ref)
 {
-	struct meta_ad ad = {.kind = META_KIND_DIR, .version = e->ref.version};
-	char name[40], *plain = NULL;
-	size_t len = 0, plen = 0;
+	struct meta_ad ad = {.kind = kind, .version = ref->version};
 	unsigned char *sealed;
+	size_t len = 0;
+	char name[40];
 	int r;
 
 	memcpy(ad.vault_id, g->cfg->vault_id, 16);
-	memcpy(ad.object_id, e->id, 16);
-	memcpy(ad.store_key, e->ref.store_key, 16);
-	object_name(name, e->ref.store_key);
+	memcpy(ad.object_id, id, 16);
+	memcpy(ad.store_key, ref->store_key, 16);
+	object_name(name, ref->store_key);
 	sealed = (unsigned char *)read_file(g->dir, name, &len);
 	if (!sealed)
 		return -ENOENT;
-	r = meta_open(&plain, &plen, sealed, len, &ad, g->keys->meta);
-	if (r == 0)
-		r = dirobj_decode(d, plain, plen, g->cfg->format);
-	meta_free_plain(plain, plen);
+	r = meta_open(plain, plen, sealed, len, &ad, g->keys->meta);
 	free(sealed);
+	return r;
+}
+
+/* Format 3: the pages of index ix (FORMAT.md "Paged directories") joined. */
+static int open_pages(struct dirobj *d, struct golden *g, const struct dirpage_index *ix)
+{
+	size_t cap = 0, plen = 0;
+	int r = 0;
+
+	memcpy(d->dir_id, ix->dir_id, 16);
+	for (size_t s = 0; r == 0 && s < ix->nslots; s++) {
+		struct dirobj page;
+		char *plain = NULL;
+		if (!ix->slots[s].present)
+			continue;
+		r = open_meta(&plain, &plen, g, META_KIND_DIR_PAGE, ix->dir_id, &ix->slots[s].ref);
+		if (r == 0)
+			r = dirpage_page_decode(&page, plain, plen, ix->dir_id, s, ix->nslots,
+						g->cfg->format);
+		meta_free_plain(plain, plen);
+		if (r == 0)
+			r = dirpage_join(d, &cap, &page);
+		dirobj_release(&page);
+	}
+	return r ? r : dirpage_join_check(d, ix);
+}
+
+static int open_dir(struct dirobj *d, struct golden *g, const struct dirobj_entry *e)
+{
+	struct dirpage_index ix;
+	size_t plen = 0;
+	char *plain = NULL;
+	int r = open_meta(&plain, &plen, g, META_KIND_DIR, e->id, &e->ref);
+
+	memset(d, 0, sizeof(*d));
+	if (r == 0 && g->cfg->format >= 3 &&
+	    (r = dirpage_index_decode(&ix, plain, plen)) != -ENOMSG) {
+		if (r == 0)
+			r = open_pages(d, g, &ix);
+		g->paged += r == 0;
+		dirpage_index_release(&ix);
+	} else if (r == 0 || r == -ENOMSG) {
+		r = dirobj_decode(d, plain, plen, g->cfg->format);
+	}
+	meta_free_plain(plain, plen);
 	return r;
 }
 
@@ -186,8 +233,10 @@ static void check_tree(struct golden *g, const struct dirobj_entry *root)
 	e = find(&d, "docs");
 	CHECK(e && e->type == DIROBJ_DIR);
 	if (e && open_dir(&sub, g, e) == 0) {
-		CHECK(sub.nentries == 1 && strcmp(sub.entries[0].name, "empty") == 0 &&
-		      sub.entries[0].size == 0 && sub.entries[0].nsegments == 0);
+		const struct dirobj_entry *empty = find(&sub, "empty"), *note = find(&sub, "note");
+		CHECK(sub.nentries == (g->cfg->format >= 3 ? 2u : 1u) && empty &&
+		      empty->size == 0 && empty->nsegments == 0);
+		CHECK(g->cfg->format >= 3 ? note && note->size == 0 : !note);
 		dirobj_release(&sub);
 	} else {
 		CHECK(!"docs opens");
@@ -228,6 +277,7 @@ static void check_golden(const char *dir, enum suite_id suite, int format)
 				      head.keep == 30 * 86400 && head.grace == 86400 &&
 				      head.time.sec == 1735689600 && head.device[0] == 0x5e));
 		check_tree(&g, &head.root);
+		CHECK(g.paged == (format >= 3 ? 1 : 0)); /* docs */
 		dirobj_head_release(&head);
 		meta_free_plain(plain, plen);
 	}
@@ -343,6 +393,49 @@ static void gen_dir(struct golden *g, struct dirobj_entry *de, struct dirobj *di
 	free(json);
 }
 
+/* Format 3: dir (entry de) as an index of two pages, each sealed under a
+ * fresh key with c = v = 1 (FORMAT.md "Paged directories"). */
+static void gen_paged(struct golden *g, struct dirobj_entry *de, struct dirobj *dir)
+{
+	struct dirpage_slot slots[2] = {{.present = false}};
+	struct dirpage_index ix = {.nentries = dir->nentries, .slots = slots, .nslots = 2};
+	struct meta_ad ad = {.kind = META_KIND_DIR_PAGE, .version = 1};
+	size_t *order = NULL, *first = NULL, len;
+	char name[40], *json;
+
+	memcpy(dir->dir_id, de->id, 16);
+	memcpy(ix.dir_id, de->id, 16);
+	memcpy(ad.vault_id, g->cfg->vault_id, 16);
+	memcpy(ad.object_id, de->id, 16);
+	if (dirpage_split(dir, 2, &order, &first) != 0)
+		exit(1);
+	for (size_t s = 0; s < 2; s++) {
+		struct dirobj page = {.nentries = first[s + 1] - first[s]};
+		page.entries = &dir->entries[order[first[s]]]; /* one entry a page here */
+		memcpy(page.dir_id, de->id, 16);
+		if (page.nentries != 1 || dirpage_page_encode(&json, &len, &page, s, 2, 3) != 0)
+			exit(1);
+		slots[s] =
+		    (struct dirpage_slot){.present = true, .ref = {.version = 1, .created = 1}};
+		randombytes_buf(slots[s].ref.store_key, 16);
+		memcpy(ad.store_key, slots[s].ref.store_key, 16);
+		object_name(name, slots[s].ref.store_key);
+		gen_meta(g, name, json, &ad);
+		free(json);
+	}
+	free(order);
+	free(first);
+	de->ref = (struct dirobj_ref){.version = 1, .created = 1};
+	randombytes_buf(de->ref.store_key, 16);
+	ad.kind = META_KIND_DIR;
+	memcpy(ad.store_key, de->ref.store_key, 16);
+	if (dirpage_index_encode(&json, &len, &ix) != 0)
+		exit(1);
+	object_name(name, de->ref.store_key);
+	gen_meta(g, name, json, &ad);
+	free(json);
+}
+
 /* The format-2 head members, fixed values (docs/FORMAT.md, "Head"). */
 static void gen_head_v2(struct dirobj_head *head)
 {
@@ -371,9 +464,12 @@ static int generate(const char *dir, enum suite_id suite)
 	write_file(dir, "sealfs.json", text, len);
 	write_file(dir, "recovery.txt", rtext, strlen(rtext));
 	free(text);
-	docs.nentries = 1;
-	docs.entries = calloc(1, sizeof(*docs.entries));
+	docs.nentries = g.cfg->format >= 3 ? 2 : 1;
+	docs.entries = calloc(2, sizeof(*docs.entries));
 	gen_entry(&docs.entries[0], DIROBJ_FILE, "empty");
+	docs.entries[0].id[0] &= 0xfe; /* format 3: slot 0 of 2 */
+	gen_entry(&docs.entries[1], DIROBJ_FILE, "note");
+	docs.entries[1].id[0] |= 1; /* slot 1 */
 	root.nentries = g.cfg->format >= 2 ? 6 : 4;
 	root.entries = calloc(6, sizeof(*root.entries));
 	gen_entry(&root.entries[0], DIROBJ_FILE, "hello.txt");
@@ -391,7 +487,10 @@ static int generate(const char *dir, enum suite_id suite)
 	root.entries[2].target = strdup("hello.txt");
 	root.entries[2].target_len = 9;
 	gen_entry(&root.entries[3], DIROBJ_DIR, "docs");
-	gen_dir(&g, &root.entries[3], &docs);
+	if (g.cfg->format >= 3)
+		gen_paged(&g, &root.entries[3], &docs);
+	else
+		gen_dir(&g, &root.entries[3], &docs);
 	gen_entry(&head.root, DIROBJ_DIR, "");
 	gen_dir(&g, &head.root, &root);
 	if (g.cfg->format >= 2)
@@ -430,15 +529,16 @@ int main(int argc, char **argv)
 		secmem_pool_free(keys);
 		return 1;
 	}
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 6; i++) {
 		enum suite_id suite = suites[i % 2];
 		int format = 1 + (int)(i / 2);
+		const char *prefix[] = {"", "v2-", "v3-"};
 
 		if (!suite_available(suite)) {
 			printf("suite %s unavailable on this cpu: skipped\n", suite_name(suite));
 			continue;
 		}
-		snprintf(dir, sizeof(dir), "%s/golden-%s%s", data, format == 1 ? "" : "v2-",
+		snprintf(dir, sizeof(dir), "%s/golden-%s%s", data, prefix[format - 1],
 			 suite_name(suite));
 		check_golden(dir, suite, format);
 	}

@@ -194,7 +194,8 @@ def entry_name(e):
 
 class Tree:
     """The whole vault as stored: path (bytes, relative, b"" = root) -> entry,
-    plus the store key (hex) of every directory's object."""
+    plus the store key (hex) of every directory's object and, for a paged
+    directory (format 3), its pages' keys by slot (None: an empty slot)."""
 
     def __init__(self, store, keys):
         with open(os.path.join(store, "head"), "rb") as f:
@@ -204,6 +205,7 @@ class Tree:
         self.keys = keys
         self.entries = {}
         self.dir_key = {}
+        self.dir_pages = {}
         self._walk(store, keys, head["root"], b"")
 
     def _walk(self, store, keys, e, path):
@@ -214,9 +216,29 @@ class Tree:
         with open(object_path(store, e["k"]), "rb") as f:
             d = open_meta(keys, f.read(), 1, bytes.fromhex(e["id"]), e["v"], bytes.fromhex(e["k"]))
         assert d["id"] == e["id"]
+        if "p" in d:  # FORMAT.md "Paged directories": the entries are in the pages
+            d["e"] = self._pages(store, keys, e, d)
         for child in d["e"]:
             name = entry_name(child)
             self._walk(store, keys, child, path + b"/" + name if path else name)
+
+    def _pages(self, store, keys, e, index):
+        entries, slots = [], []
+        for slot, ref in enumerate(index["p"]):
+            slots.append(ref and ref["k"])
+            if not ref:
+                continue
+            with open(object_path(store, ref["k"]), "rb") as f:
+                page = open_meta(keys, f.read(), 3, bytes.fromhex(e["id"]), ref["v"],
+                                 bytes.fromhex(ref["k"]))
+            assert page["id"] == e["id"] and page["e"]
+            for c in page["e"]:
+                i = bytes.fromhex(c["id"])
+                assert (i[0] + 256 * i[1]) % len(index["p"]) == slot, "entry in another page"
+            entries += page["e"]
+        assert len(entries) == index["n"], "a page is missing"
+        self.dir_pages[e["id"]] = slots
+        return entries
 
     def _chain(self, store, ref, kind):
         """The objects of a chain of pages (FORMAT.md "History", "Garbage
