@@ -71,7 +71,8 @@ static int mi_read_leaves(struct merge_store *m, struct merge_itable_side *s)
 			continue;
 		r = mi_read_page(m, &s->ix.slots[i].ref, &plain, &len);
 		if (r == 0) {
-			r = itable_leaf_decode(&s->leaves[i], plain, len, i, s->ix.n);
+			r = itable_leaf_decode_fmt(&s->leaves[i], plain, len, i, s->ix.n,
+						   m->format);
 			meta_free_plain(plain, len);
 		}
 		if (r == 0)
@@ -218,7 +219,7 @@ static int mi_seal_slot(struct merge_store *m, const struct merge_itable_side *r
 		slot->ref = r->ix.slots[s].ref;
 		return 0;
 	}
-	rc = itable_leaf_encode(&json, &len, &l, s, nslots);
+	rc = itable_leaf_encode_fmt(&json, &len, &l, s, nslots, m->format);
 	return rc ? rc : mi_seal_obj(m, seq, json, len, &slot->ref, add, out);
 }
 

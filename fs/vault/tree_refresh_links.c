@@ -1,7 +1,9 @@
 /* tree_refresh_links.c - a poll's refresh (tree_refresh.c) of the files with
- * several names (format 2, docs/INTERNALS.md "Hard links"): the new head's
- * inode table is read whole (no lock), then under tree_lock every record
- * goes into the tree's hash (a file whose content changed gets a new inode,
+ * several names (format 2; from format 3 of any type but a directory, each
+ * record read under the vault's format; docs/INTERNALS.md "Hard links"): the
+ * new head's inode table is read whole (no lock), then under tree_lock every
+ * record goes into the tree's hash (a file whose content, a symlink whose
+ * target or a device whose number changed gets a new inode,
  * as tree_refresh.c does for other files; a new one gets an inode), names
  * (`h` entries) are matched by id and name, a file that became linked or
  * went back to one name keeps its inode (the kernel's node id), and a file
@@ -73,7 +75,7 @@ static int read_page(struct rf *rf, const struct dirobj_ref *ref, size_t slot, s
 
 	if (r)
 		return r;
-	r = leaf ? itable_leaf_decode(leaf, plain, len, slot, nslots)
+	r = leaf ? itable_leaf_decode_fmt(leaf, plain, len, slot, nslots, rf->t->cctx.format)
 		 : itable_index_decode(ix, plain, len);
 	meta_free_plain(plain, len);
 	return r;
@@ -168,6 +170,35 @@ void rf_links_free(struct rf *rf)
 
 /* ---- before the directories (tree_lock held) ---- */
 
+/* Whether a linked file may be any type but a directory or a name (format 3
+ * links symlinks, FIFOs, sockets and devices too; their records carry it). */
+static bool rf_linkable(enum dirobj_type type)
+{
+	return type != DIROBJ_DIR && type != DIROBJ_HARDLINK;
+}
+
+/* Whether inode c (lock held) cannot stand for entry e: another type, a
+ * regular file's other content, a symlink's other target, a device's other
+ * number (all immutable but a file's content: a new inode). Never reads the
+ * union member of another type. */
+static bool rf_body_differs(struct inode *c, const struct dirobj_entry *e)
+{
+	if (c->type != e->type)
+		return true;
+	switch (c->type) {
+	case DIROBJ_FILE:
+		return rf_content_differs(c, e);
+	case DIROBJ_SYMLINK:
+		return c->target_len != e->target_len ||
+		       (e->target_len && memcmp(c->target, e->target, e->target_len) != 0);
+	case DIROBJ_CHR:
+	case DIROBJ_BLK:
+		return c->rdev != e->rdev;
+	default:
+		return false; /* FIFOs and sockets: attributes only */
+	}
+}
+
 /* Drops c, in no directory's table: an orphan while the kernel holds it,
  * whose objects are the other device's business (foreign). */
 static int rf_drop_file(struct rf *rf, struct inode *c)
@@ -248,7 +279,7 @@ static int pre_known(struct rf *rf, struct rf_rec *rc, struct tree_link *l)
 	rc->l = l;
 	l->nlink = rc->r->nlink;
 	tree_inode_lock(old);
-	differs = rf_content_differs(old, &rc->r->e);
+	differs = rf_body_differs(old, &rc->r->e);
 	tree_inode_unlock(old);
 	if (!differs)
 		return rf_update(rf, old, &rc->r->e);
@@ -283,8 +314,8 @@ int rf_links_pre(struct rf *rf)
 
 bool rf_links_type_ok(enum dirobj_type was, enum dirobj_type now)
 {
-	return (was == DIROBJ_FILE && now == DIROBJ_HARDLINK) ||
-	       (was == DIROBJ_HARDLINK && now == DIROBJ_FILE);
+	return (rf_linkable(was) && now == DIROBJ_HARDLINK) ||
+	       (was == DIROBJ_HARDLINK && rf_linkable(now));
 }
 
 /* ---- the directories (tree_lock held) ---- */
@@ -342,15 +373,22 @@ static int child_becomes_linked(struct rf *rf, struct inode *dir, struct inode *
 				struct rf_rec *rc)
 {
 	int r = rf_note(rf, dir, c->name, c->name_len, NULL);
+	struct dirobj_entry rec;
 	bool differs;
 
 	tree_table_remove(rf->t, dir, c);
 	if (r)
 		return r;
+	if (!rc->fresh)
+		return rf_drop_file(rf, c);
+	/* The record as it was: pre_new's inode took its target. */
+	rec = rc->r->e;
+	rec.target = rc->l->file->type == DIROBJ_SYMLINK ? rc->l->file->target : NULL;
+	rec.target_len = rec.target ? rc->l->file->target_len : 0;
 	tree_inode_lock(c);
-	differs = rf_content_differs(c, &rc->r->e);
+	differs = rf_body_differs(c, &rec);
 	tree_inode_unlock(c);
-	if (!rc->fresh || differs)
+	if (differs)
 		return rf_drop_file(rf, c);
 	take_attrs(c, rc->l->file);
 	tree_inode_free(rc->l->file); /* never seen by the kernel */
@@ -370,7 +408,7 @@ int rf_links_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct in
 
 	if (!lk)
 		return 0;
-	if (c->type == DIROBJ_FILE && (rc = rec_find(lk, c->id)) != NULL) {
+	if (rf_linkable(c->type) && (rc = rec_find(lk, c->id)) != NULL) {
 		*done = true;
 		return child_becomes_linked(rf, dir, c, rc);
 	}
@@ -418,7 +456,7 @@ static int add_single(struct rf *rf, struct inode *dir, struct dirobj_entry *e, 
 	g->taken = true;
 	tree_link_remove_locked(rf->t, g->l);
 	tree_inode_lock(file);
-	differs = rf_content_differs(file, e);
+	differs = rf_body_differs(file, e);
 	tree_inode_unlock(file);
 	if (differs) {
 		free(name);
@@ -449,7 +487,7 @@ int rf_links_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e, bool 
 
 	if (!lk)
 		return 0;
-	if (e->type == DIROBJ_FILE && (g = gone_find(lk, e->id)) != NULL)
+	if (rf_linkable(e->type) && (g = gone_find(lk, e->id)) != NULL)
 		return add_single(rf, dir, e, g, done);
 	if (e->type != DIROBJ_HARDLINK)
 		return 0;

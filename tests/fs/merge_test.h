@@ -28,6 +28,7 @@ struct tn {
 	uint8_t id[16];
 	int64_t mtime;
 	uint8_t seg[16]; /* files: the one segment's store key (the content) */
+	char target[32]; /* symlinks ('l'): the target */
 	struct dirobj_ref ref;
 	bool dirty;
 	struct tn *parent, *kids[KIDS_MAX];
@@ -60,6 +61,16 @@ static struct tn *tn_new(struct tn *parent, const char *name, char type, int64_t
 		for (struct tn *p = parent; p; p = p->parent)
 			p->dirty = true;
 	}
+	return n;
+}
+
+/* A symlink named name under parent pointing at target. */
+__attribute__((unused)) static struct tn *tn_symlink(struct tn *parent, const char *name,
+						     const char *target, int64_t mtime)
+{
+	struct tn *n = tn_new(parent, name, 'l', mtime);
+
+	snprintf(n->target, sizeof(n->target), "%s", target);
 	return n;
 }
 
@@ -150,11 +161,17 @@ static void tn_entry(struct dirobj_entry *e, const struct tn *n)
 	memcpy(e->id, n->id, 16);
 	if (n->type == 'h')
 		return; /* name, type and id: the rest is the record's */
-	e->mode = n->type == 'd' ? 040755 : 0100644;
+	e->mode = n->type == 'd'   ? 040755
+		  : n->type == 'l' ? 0120777
+		  : n->type == 'p' ? 010644
+				   : 0100644;
 	e->mtime.sec = e->ctime.sec = e->atime.sec = n->mtime;
 	if (n->type == 'd') {
 		e->ref = n->ref;
-	} else {
+	} else if (n->type == 'l') {
+		e->target = strdup(n->target);
+		e->target_len = e->size = strlen(n->target);
+	} else if (n->type == 'f') {
 		e->size = 10;
 		e->nsegments = 1;
 		e->segments = calloc(1, sizeof(*e->segments));
@@ -201,6 +218,8 @@ static void copy_entry(struct dirobj_entry *d, const struct dirobj_entry *s)
 {
 	*d = *s;
 	d->name = strdup(s->name);
+	if (s->target)
+		d->target = strdup(s->target);
 	if (s->nsegments) {
 		d->segments = malloc(sizeof(*s->segments));
 		d->segments[0] = s->segments[0];
@@ -257,6 +276,16 @@ static const struct itable_record *result_rec(const struct merge_result *r, cons
 	return NULL;
 }
 
+/* What a line shows of e: a file's segment key, a symlink's "l:TARGET", a
+ * FIFO's "p:", a directory's id (hex). */
+static void special_or_hex(char *out, size_t size, const struct dirobj_entry *e)
+{
+	if (e->type == 'l' || e->type == 'p')
+		snprintf(out, size, "%c:%s", e->type, e->target ? e->target : "");
+	else
+		sodium_bin2hex(out, size, e->type == 'f' ? e->segments[0].store_key : e->id, 16);
+}
+
 static void flatten(struct flat *f, const struct merge_result *r, const struct dirobj *d,
 		    const bool *pending, const char *prefix)
 {
@@ -279,15 +308,15 @@ static void flatten(struct flat *f, const struct merge_result *r, const struct d
 				f->bad = true;
 				continue;
 			}
-			sodium_bin2hex(hex, sizeof(hex), rec->e.segments[0].store_key, 16);
+			special_or_hex(hex, sizeof(hex), &rec->e);
 		} else
-			sodium_bin2hex(hex, sizeof(hex),
-				       e->type == 'f' ? e->segments[0].store_key : e->id, 16);
+			special_or_hex(hex, sizeof(hex), e);
 		snprintf(path, sizeof(path), "%s/%s", prefix, e->name);
 		memcpy(f->ids[f->n], e->id, 16);
 		if (e->type == 'h' && f->nh < 256)
 			memcpy(f->hids[f->nh++], e->id, 16);
-		snprintf(f->lines[f->n++], sizeof(f->lines[0]), "%s\t%c %.12s", path, e->type, hex);
+		snprintf(f->lines[f->n++], sizeof(f->lines[0]), "%s\t%c %.*s", path, e->type,
+			 strchr(hex, ':') ? 32 : 12, hex);
 		if (e->type == 'd') {
 			const struct dirobj *c = result_dir(r, e, pending && pending[i]);
 			const bool *cp = NULL;
@@ -370,6 +399,7 @@ __attribute__((unused)) static bool has_seg(const struct flat *f, const char *pa
 
 struct trec {
 	uint8_t id[16], seg[16];
+	char type, target[32]; /* type ('l', 'p'; 'f' or 0: a file), a symlink's target */
 	int64_t mtime, ctime;
 };
 
@@ -409,6 +439,8 @@ __attribute__((unused)) static struct tn *op_link(struct tn *root, struct ttab *
 		rec = &tb->r[tb->n++];
 		memcpy(rec->id, n->id, 16);
 		memcpy(rec->seg, n->seg, 16);
+		rec->type = n->type;
+		memcpy(rec->target, n->target, sizeof(rec->target));
 		rec->mtime = n->mtime;
 		n->type = 'h';
 		touch_up(n);
@@ -430,6 +462,27 @@ __attribute__((unused)) static struct trec *op_lwrite(struct tn *root, struct tt
 	return rec;
 }
 
+/* A linked symlink's record gets another target (as the merge may meet it:
+ * the record changed on that side). */
+__attribute__((unused)) static struct trec *
+op_lretarget(struct tn *root, struct ttab *tb, const char *path, const char *target, int64_t mtime)
+{
+	struct trec *rec = tt_find(tb, tn_find(root, path)->id);
+
+	snprintf(rec->target, sizeof(rec->target), "%s", target);
+	rec->mtime = rec->ctime = mtime;
+	return rec;
+}
+
+/* Whether path's line shows exactly `want` after its tab ("h l:t1"). */
+__attribute__((unused)) static bool flat_is(const struct flat *f, const char *path,
+					    const char *want)
+{
+	const char *l = flat_get(f, path);
+
+	return l && strcmp(strchr(l, '\t') + 1, want) == 0;
+}
+
 /* The side's table as the merge reads it: the records with a name. */
 static size_t tt_records(struct itable_record **out, const struct ttab *tb, const struct tn *root)
 {
@@ -445,11 +498,17 @@ static size_t tt_records(struct itable_record **out, const struct ttab *tb, cons
 		(*out)[n++].nlink = nl;
 		e->name = strdup("-");
 		e->name_len = 1;
-		e->type = DIROBJ_FILE;
+		e->type = tb->r[i].type ? (enum dirobj_type)tb->r[i].type : DIROBJ_FILE;
 		memcpy(e->id, tb->r[i].id, 16);
-		e->mode = 0100644;
+		e->mode = e->type == 'l' ? 0120777 : e->type == 'p' ? 010644 : 0100644;
 		e->mtime.sec = e->atime.sec = tb->r[i].mtime;
 		e->ctime.sec = tb->r[i].ctime;
+		if (e->type == 'l') {
+			e->target = strdup(tb->r[i].target);
+			e->target_len = e->size = strlen(tb->r[i].target);
+		}
+		if (e->type != 'f')
+			continue;
 		e->size = 10;
 		e->nsegments = 1;
 		e->segments = calloc(1, sizeof(*e->segments));

@@ -273,6 +273,81 @@ static void test_link_refused(void)
 	tc_end(&t);
 }
 
+/* Format 3: a symlink and a FIFO with several names merge as files do, and
+ * keep their type and target (their records carry them); a linked symlink
+ * both sides retargeted: the later keeps the names, the other is a conflict
+ * copy, a symlink with its own target (no content to re-seal: no copy in
+ * ncopies). */
+static void test_link_special(void)
+{
+	struct tcase t;
+
+	tc_start(&t);
+	tn_symlink(t.base, "s", "t1", 10);
+	tn_new(t.base, "p", 'p', 10);
+	tn_new(t.base, "d", 'd', 10);
+	tc_fork(&t);
+	op_link(t.l, &t.tl, "s", "d", "s2", 20);
+	op_link(t.r, &t.tr, "p", "", "p2", 30);
+	tn_new(t.r, "x", 'f', 30);
+	CHECK_RC(tc_merge(&t), 0);
+	CHECKF(flat_is(&t.f, "/s", "h l:t1") && flat_is(&t.f, "/d/s2", "h l:t1"), "symlink");
+	CHECKF(flat_is(&t.f, "/p", "h p:") && flat_is(&t.f, "/p2", "h p:"), "fifo");
+	CHECK_RC(t.res.nrecords, 2);
+	for (size_t i = 0; i < t.res.nrecords; i++) {
+		const struct dirobj_entry *e = &t.res.records[i].e;
+
+		CHECK_RC(t.res.records[i].nlink, 2);
+		CHECK(e->type == DIROBJ_SYMLINK || e->type == DIROBJ_FIFO);
+		CHECK(e->type != DIROBJ_SYMLINK ||
+		      (e->target_len == 2 && memcmp(e->target, "t1", 2) == 0));
+		CHECK(e->nsegments == 0);
+	}
+	CHECK_RC(t.res.conflicts, 0);
+	CHECK_RC(t.f.n, 6);
+	if (t.f.n != 6)
+		dump(&t);
+	tc_end(&t);
+
+	/* Linked in the base; one side unlinks a name of each, the other links
+	 * the FIFO once more: counts follow, types stay. */
+	tc_start(&t);
+	tn_symlink(t.base, "s", "t1", 10);
+	tn_new(t.base, "p", 'p', 10);
+	op_link(t.base, &t.tb, "s", "", "s2", 10);
+	op_link(t.base, &t.tb, "p", "", "p2", 10);
+	tc_fork(&t);
+	op_rm(t.l, "s2");
+	op_rm(t.l, "p2");
+	op_link(t.r, &t.tr, "p", "", "p3", 20);
+	CHECK_RC(tc_merge(&t), 0);
+	CHECK(flat_get(&t.f, "/s2") == NULL && flat_get(&t.f, "/p2") == NULL);
+	CHECK(flat_is(&t.f, "/s", "h l:t1"));
+	CHECK(flat_is(&t.f, "/p", "h p:") && flat_is(&t.f, "/p3", "h p:"));
+	CHECK_RC(t.res.nrecords, 2);
+	CHECK_RC(t.f.n, 3);
+	tc_end(&t);
+
+	/* Both sides retargeted the linked symlink. */
+	tc_start(&t);
+	tn_symlink(t.base, "a.lnk", "t1", 10);
+	op_link(t.base, &t.tb, "a.lnk", "", "b.lnk", 10);
+	tc_fork(&t);
+	op_lretarget(t.l, &t.tl, "a.lnk", "left", 1700000000);
+	op_lretarget(t.r, &t.tr, "b.lnk", "right", 1700000100);
+	CHECK_RC(tc_merge(&t), 0);
+	CHECK(flat_is(&t.f, "/a.lnk", "h l:right") && flat_is(&t.f, "/b.lnk", "h l:right"));
+	CHECKF(flat_is(&t.f, "/a (conflict from laptop 2023-11-14 221320).lnk", "l l:left"),
+	       "the copy: a symlink with the loser's target");
+	CHECK(t.res.nrecords == 1 && t.res.records[0].nlink == 2);
+	CHECK_RC(t.res.ncopies, 0);
+	CHECK_RC(t.res.conflicts, 1);
+	CHECK_RC(t.f.n, 3);
+	if (t.f.n != 3)
+		dump(&t);
+	tc_end(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -287,5 +362,6 @@ int main(void)
 	test_link_dropped();
 	test_link_unread();
 	test_link_refused();
+	test_link_special();
 	return check_done("merge_links");
 }

@@ -10,9 +10,11 @@ missed the first device's file. Hard links: both devices link and edit
 linked files, both merge (hard_links_merge), a third device sees the merged
 names and counts, fsck --all-heads is clean; with --poll, a mount shows
 another device's links, unlinks and edits of linked files in place
-(hard_links_poll)."""
+(hard_links_poll); on a format-3 vault, of symlinks and FIFOs too, with
+their type, target and inode (special_links_poll)."""
 
 import os
+import stat
 import sys
 import time
 import unittest
@@ -178,6 +180,87 @@ def hard_links_poll(t, v):
     devices.all_heads_clean(t, v)
 
 
+def lgone_within(path, seconds):
+    """Whether path (not followed) stops existing within seconds."""
+    deadline = time.monotonic() + seconds
+    while os.path.lexists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def lwait_for(path, seconds):
+    """Whether path (not followed: a dangling symlink counts) exists within seconds."""
+    deadline = time.monotonic() + seconds
+    while not os.path.lexists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def special_links_poll(t, v):
+    """Two mounts of a format-3 vault v polling every second: A links a
+    symlink and a FIFO; B shows both new names as the same inode, of the
+    right type, the symlink's target kept, without a remount (before, B's
+    refresh read the inode table under format-2 rules, which refuse a
+    record of another type than a regular file); B unlinks a name, A shows
+    it gone and the FIFO back to one name. A fresh mount sees the same and
+    fsck --all-heads is clean."""
+    a = devices.Device(v, "sa", "--poll", "1")
+    b = devices.Device(v, "sb", "--poll", "1")
+    a.mount()
+    os.symlink("target-1", a.path("sl"))
+    os.mkfifo(a.path("ff"))
+    os.mkdir(a.path("d"))
+    t.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+    b.mount()
+    try:
+        t.assertEqual(os.readlink(b.path("sl")), "target-1")
+        ino_sl, ino_ff = os.lstat(b.path("sl")).st_ino, os.lstat(b.path("ff")).st_ino
+        os.link(a.path("sl"), a.path("d", "sl2"), follow_symlinks=False)
+        os.link(a.path("ff"), a.path("ff2"))
+        p = st.sealfs("sync", a.mnt, check=False)
+        t.assertEqual(p.returncode, 0, p.stderr + a.log_text())
+        t.assertTrue(lwait_for(b.path("ff2"), 15), b.log_text())
+        t.assertTrue(lwait_for(b.path("d", "sl2"), 15), b.log_text())
+        for n in (b.path("sl"), b.path("d", "sl2")):
+            s = os.lstat(n)
+            t.assertTrue(stat.S_ISLNK(s.st_mode), n)
+            t.assertEqual(os.readlink(n), "target-1")
+            t.assertEqual((s.st_nlink, s.st_ino), (2, ino_sl), n)  # the kernel's node kept
+        for n in (b.path("ff"), b.path("ff2")):
+            s = os.lstat(n)
+            t.assertTrue(stat.S_ISFIFO(s.st_mode), n)
+            t.assertEqual((s.st_nlink, s.st_ino), (2, ino_ff), n)
+        os.unlink(b.path("ff2"))
+        p = st.sealfs("sync", b.mnt, check=False)
+        t.assertEqual(p.returncode, 0, p.stderr + b.log_text())
+        t.assertTrue(lgone_within(a.path("ff2"), 15), a.log_text())
+        s = os.lstat(a.path("ff"))
+        t.assertTrue(stat.S_ISFIFO(s.st_mode))
+        t.assertEqual(s.st_nlink, 1)
+        t.assertEqual(os.lstat(a.path("d", "sl2")).st_nlink, 2)
+        t.assertEqual(os.readlink(a.path("d", "sl2")), "target-1")
+    finally:
+        t.assertEqual(b.unmount().returncode, 0)
+        t.assertEqual(a.unmount().returncode, 0)
+    c = devices.Device(v, "sc", "--poll", "0")
+    c.mount()
+    try:
+        t.assertEqual(sorted(os.listdir(c.mnt)), ["d", "ff", "sl"])
+        t.assertEqual(os.readlink(c.path("d", "sl2")), "target-1")
+        t.assertEqual(os.lstat(c.path("sl")).st_nlink, 2)
+        t.assertEqual(os.lstat(c.path("sl")).st_ino, os.lstat(c.path("d", "sl2")).st_ino)
+        s = os.lstat(c.path("ff"))
+        t.assertTrue(stat.S_ISFIFO(s.st_mode))
+        t.assertEqual(s.st_nlink, 1)
+    finally:
+        t.assertEqual(c.unmount().returncode, 0)
+    devices.all_heads_clean(t, v)
+
+
 class TwoDevices(unittest.TestCase):
     def test_format1_second_device_stops_loudly(self):
         v = st.Vault("devices")
@@ -235,6 +318,14 @@ class TwoDevices(unittest.TestCase):
         try:
             v.init()
             hard_links_poll(self, v)
+        finally:
+            v.cleanup()
+
+    def test_format3_special_links_poll(self):
+        v = st.Vault("devspoll")
+        try:
+            v.init()
+            special_links_poll(self, v)
         finally:
             v.cleanup()
 
