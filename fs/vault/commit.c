@@ -132,7 +132,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 		/* Changed since the last commit: a failure of this attempt is
 		 * reported to it (tree_commit_failed_locked). */
 		if (ino->content->snap_valid)
-			ino->commit_try = c->tries;
+			ino->commit_try = (uint32_t)c->tries; /* its low 32 bits */
 		r = content_commit(cctx, ino->content, c->seq + 1, commit_queue_upload, c, &g, &ng);
 		if (r == 0)
 			r = content_store(ino->content, e);

@@ -15,6 +15,10 @@
 #include "log.h"
 #include "tree_cache.h"
 
+/* What every referenced inode costs before its name (docs/PERFORMANCE.md,
+ * "Scale"): a field added here is paid a million times in a big vault. */
+_Static_assert(offsetof(struct inode, name_buf) <= 156, "struct inode stays small");
+
 /* ---- small helpers ---- */
 
 void tree_now(struct dirobj_time *out)
@@ -38,7 +42,7 @@ uint64_t tree_ino(const struct inode *ino)
 struct inode *tree_inode_alloc(enum dirobj_type type, const char *name, size_t len)
 {
 	size_t cap = len < UINT8_MAX ? len : UINT8_MAX;
-	struct inode *ino = calloc(1, sizeof(*ino) + cap + 1);
+	struct inode *ino = calloc(1, offsetof(struct inode, name_buf) + cap + 1);
 
 	if (!ino)
 		return NULL;
@@ -486,7 +490,8 @@ void tree_forget(struct tree *t, struct inode *ino, uint64_t n)
 		return;
 	pthread_mutex_lock(&t->lock);
 	was_busy = tree_cache_busy(ino);
-	ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
+	if (ino->nlookup != TREE_NLOOKUP_PINNED) /* pinned: never freed */
+		ino->nlookup -= n < ino->nlookup ? (uint32_t)n : ino->nlookup;
 	reap = tree_reapable(ino);
 	if (reap) {
 		tree_orphan_remove(t, ino);

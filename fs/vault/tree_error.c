@@ -64,7 +64,7 @@ static void tree_mark_file(void *arg, struct inode *c)
 	struct tree_mark *m = arg;
 
 	tree_inode_lock(c);
-	if (c->commit_try == m->try) {
+	if (c->commit_try == (uint32_t)m->try) {
 		if (!c->wb_err)
 			c->wb_err = m->r;
 		m->n++;
@@ -86,7 +86,7 @@ static size_t tree_mark_dir(struct inode *dir, uint64_t try, int r)
 			if (c->type != DIROBJ_FILE)
 				continue;
 			tree_inode_lock(c);
-			if (c->commit_try == try) {
+			if (c->commit_try == (uint32_t)try) {
 				if (!c->wb_err)
 					c->wb_err = r;
 				n++;

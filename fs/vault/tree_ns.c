@@ -58,7 +58,11 @@ void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
 {
 	bool was_busy = tree_cache_busy(ino);
 
-	ino->nlookup += n;
+	/* Saturating (tree.h): a pinned inode is never freed. */
+	if (n >= TREE_NLOOKUP_PINNED - ino->nlookup)
+		ino->nlookup = TREE_NLOOKUP_PINNED;
+	else
+		ino->nlookup += (uint32_t)n;
 	tree_cache_changed_locked(t, ino, was_busy);
 }
 
