@@ -169,8 +169,8 @@ static int commit_dir(struct commit *c, struct inode *dir)
 		return -ENOMEM;
 	}
 	memcpy(obj.dir_id, dir->id, OBJECT_ID_BYTES);
-	for (size_t i = 0; r == 0 && dir->ds->table && i < dir->ds->table_size; i++)
-		for (struct inode *ch = dir->ds->table[i]; ch && r == 0; ch = ch->hash_next)
+	TREE_FOR_CHILDREN (dir, ch)
+		if (r == 0)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
 	randombytes_buf(key, sizeof(key));
 	o = &c->objs[c->nobjs];
@@ -204,16 +204,14 @@ static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
 	dirs[len++] = root;
 	for (size_t k = 0; k < len; k++) {
 		struct inode *d = dirs[k];
-		for (size_t i = 0; d->ds->table && i < d->ds->table_size; i++) {
-			for (struct inode *ch = d->ds->table[i]; ch; ch = ch->hash_next) {
-				if (ch->type != DIROBJ_DIR || !ch->ds->dirty)
-					continue;
-				if (commit_reserve((void **)&dirs, &cap, len + 1, sizeof(*dirs))) {
-					free(dirs);
-					return -ENOMEM;
-				}
-				dirs[len++] = ch;
+		TREE_FOR_CHILDREN (d, ch) {
+			if (ch->type != DIROBJ_DIR || !ch->ds->dirty)
+				continue;
+			if (commit_reserve((void **)&dirs, &cap, len + 1, sizeof(*dirs))) {
+				free(dirs);
+				return -ENOMEM;
 			}
+			dirs[len++] = ch;
 		}
 	}
 	*out = dirs;

@@ -49,7 +49,9 @@ struct tree_itable;
  * of line: directories are few, and every file would pay for these fields
  * in a union. */
 struct tree_dirstate {
-	struct inode **table; /* children by name hash; NULL when empty */
+	/* Children by name hash (tree_table.c: open addressing, at most 4/5
+	 * full); NULL when empty. */
+	struct inode **table;
 	size_t table_size;
 	size_t nchildren;
 	/* Children that are directories, for st_nlink; kept through an unload
@@ -78,9 +80,7 @@ struct tree_dirstate {
  * stored inline and the small fields are packed. */
 struct inode {
 	/* tree_lock. */
-	struct inode *parent;	 /* NULL for the root and for unlinked inodes */
-	struct inode *hash_next; /* chain in the parent's table; for an
-				  * orphan, the next orphan */
+	struct inode *parent; /* NULL for the root and for unlinked inodes */
 	/* Name in parent, name_len bytes + NUL: name_buf, or malloc'ed when a
 	 * rename gave a name longer than name_cap. */
 	char *name;
@@ -141,6 +141,12 @@ struct inode {
 	char name_buf[]; /* name_cap + 1 bytes */
 };
 
+/* Walks directory dir's children (tree_lock held), c each (declared here);
+ * the table must not change meanwhile (no insert or remove in the body). */
+#define TREE_FOR_CHILDREN(dir, c)                                                                  \
+	for (size_t c##_slot = 0; c##_slot < (dir)->ds->table_size; c##_slot++)                    \
+		for (struct inode *c = (dir)->ds->table[c##_slot]; c; c = NULL)
+
 /* nlookup's sticky maximum: an inode the kernel looked up this often is
  * never freed (its forgets are not counted any more). */
 #define TREE_NLOOKUP_PINNED UINT32_MAX
@@ -177,7 +183,9 @@ struct tree {
 	_Atomic int64_t last_request_s;
 
 	/* tree_lock. */
-	struct inode *orphans; /* unlinked inodes still referenced (via hash_next) */
+	/* Unlinked inodes still referenced: a set by address (tree_table.c). */
+	struct inode **orphans;
+	size_t orphans_size, norphans;
 	struct content_garbage
 	    *garbage; /* store keys (and created) to delete after the next commit */
 	size_t ngarbage, garbage_cap;

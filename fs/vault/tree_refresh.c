@@ -66,14 +66,13 @@ static int rf_snapshot(struct rf *rf, struct inode *dir)
 	memset(&rf->dirs[rf->ndirs], 0, sizeof(rf->dirs[0]));
 	memcpy(rf->dirs[rf->ndirs].id, dir->id, OBJECT_ID_BYTES);
 	rf->dirs[rf->ndirs++].old_ref = dir->ds->ref;
-	for (size_t i = 0; i < dir->ds->table_size; i++)
-		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next)
-			if (c->type == DIROBJ_DIR && c->ds->loaded) {
-				int r = rf_snapshot(rf, c);
+	TREE_FOR_CHILDREN (dir, c)
+		if (c->type == DIROBJ_DIR && c->ds->loaded) {
+			int r = rf_snapshot(rf, c);
 
-				if (r)
-					return r;
-			}
+			if (r)
+				return r;
+		}
 	return 0;
 }
 
@@ -185,8 +184,8 @@ static struct inode **rf_kids(struct inode *dir, size_t *n)
 	struct inode **k = calloc(dir->ds->nchildren + 1, sizeof(*k));
 
 	*n = 0;
-	for (size_t i = 0; k && i < dir->ds->table_size; i++)
-		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next)
+	if (k)
+		TREE_FOR_CHILDREN (dir, c)
 			k[(*n)++] = c;
 	return k;
 }
