@@ -105,7 +105,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	int r = 0;
 
 	memset(e, 0, sizeof(*e));
-	e->name = ino->name;
+	e->name = tree_name(ino);
 	e->name_len = ino->name_len;
 	e->type = ino->type;
 	memcpy(e->id, ino->id, OBJECT_ID_BYTES);

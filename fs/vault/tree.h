@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -80,10 +81,7 @@ struct tree_dirstate {
  * stored inline and the small fields are packed. */
 struct inode {
 	/* tree_lock. */
-	struct inode *parent; /* NULL for the root and for unlinked inodes */
-	/* Name in parent, name_len bytes + NUL: name_buf, or malloc'ed when a
-	 * rename gave a name longer than name_cap. */
-	char *name;
+	struct inode *parent;	     /* NULL for the root and for unlinked inodes */
 	struct dirobj_xattr *xattrs; /* each name and value malloc'ed; tree_lock and lock */
 
 	union {
@@ -118,6 +116,10 @@ struct inode {
 	 * change (tree_commit_failed_locked compares them). */
 	uint32_t commit_try;
 	struct dirobj_time atime, mtime, ctime; /* 12 bytes each */
+	/* The name in the parent (tree_name), name_len bytes + NUL: in
+	 * name_buf while it fits (name_len <= name_cap), else malloc'ed by a
+	 * rename to a longer name, its pointer kept in name_buf (which is at
+	 * least 8 bytes for that). */
 	uint16_t name_len;
 
 	/* Immutable after creation. */
@@ -146,6 +148,18 @@ struct inode {
 #define TREE_FOR_CHILDREN(dir, c)                                                                  \
 	for (size_t c##_slot = 0; c##_slot < (dir)->ds->table_size; c##_slot++)                    \
 		for (struct inode *c = (dir)->ds->table[c##_slot]; c; c = NULL)
+
+/* ino's name (tree_lock held; the pointer is good until it is renamed or
+ * freed). */
+static inline char *tree_name(const struct inode *ino)
+{
+	char *p;
+
+	if (ino->name_len <= ino->name_cap)
+		return (char *)ino->name_buf;
+	memcpy(&p, ino->name_buf, sizeof(p));
+	return p;
+}
 
 /* nlookup's sticky maximum: an inode the kernel looked up this often is
  * never freed (its forgets are not counted any more). */

@@ -220,7 +220,7 @@ void tree_links_single_locked(struct tree *t, struct inode *dir)
 		if (c->type == DIROBJ_HARDLINK && c->link->nlink == 1)
 			one[k++] = c;
 	for (size_t i = 0; i < k; i++) {
-		char *name = strndup(one[i]->name, one[i]->name_len);
+		char *name = strndup(tree_name(one[i]), one[i]->name_len);
 		if (name)
 			tree_link_single(t, dir, one[i], name);
 	}
@@ -308,7 +308,7 @@ int tree_link(struct tree *t, struct inode *ino, struct inode *dir, const char *
 	if (r == 0) {
 		r = tree_link_check(t, ino, dir, name, len);
 		if (r == 0 && !ino->linked) {
-			h_old = tree_inode_alloc(DIROBJ_HARDLINK, ino->name, ino->name_len);
+			h_old = tree_inode_alloc(DIROBJ_HARDLINK, tree_name(ino), ino->name_len);
 			r = h_old ? tree_links_reserve_locked(t) : -ENOMEM;
 		}
 		if (r == 0 && !ino->linked) {

@@ -467,7 +467,7 @@ static int tree_dirlist_fill(struct tree_dirlist *l, const struct inode *dir)
 		r = tree_dirent_set(&l->ents[l->n++], "..", 2, dir->parent ? dir->parent : dir);
 	TREE_FOR_CHILDREN (dir, c)
 		if (r == 0)
-			r = tree_dirent_set(&l->ents[l->n++], c->name, c->name_len, c);
+			r = tree_dirent_set(&l->ents[l->n++], tree_name(c), c->name_len, c);
 	return r;
 }
 

@@ -235,7 +235,7 @@ static int rf_remove_kids(struct rf *rf, struct inode *dir)
 
 static int rf_remove(struct rf *rf, struct inode *dir, struct inode *c)
 {
-	int r = rf_note(rf, dir, c->name, c->name_len, NULL);
+	int r = rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 
 	if (r == 0 && c->type == DIROBJ_DIR && c->ds->loaded)
 		r = rf_remove_kids(rf, c);
@@ -298,7 +298,7 @@ static int rf_rename(struct rf *rf, struct inode *dir, struct inode *c,
 		     const struct dirobj_entry *e)
 {
 	char *name = malloc(e->name_len + 1);
-	int r = rf_note(rf, dir, c->name, c->name_len, NULL);
+	int r = rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 
 	if (!name || r) {
 		free(name);
@@ -308,7 +308,7 @@ static int rf_rename(struct rf *rf, struct inode *dir, struct inode *c,
 	tree_table_remove(rf->t, dir, c);
 	tree_inode_set_name(c, name, e->name_len);
 	r = tree_table_insert(rf->t, dir, c);
-	return r ? r : rf_note(rf, dir, c->name, c->name_len, NULL);
+	return r ? r : rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 }
 
 static int rf_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e)
@@ -324,7 +324,7 @@ static int rf_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e)
 		return r;
 	}
 	rf->t->ninodes++;
-	return rf_note(rf, dir, ino->name, ino->name_len, NULL);
+	return rf_note(rf, dir, tree_name(ino), ino->name_len, NULL);
 }
 
 /* One existing child against the new listing: gone, renamed, updated. */
@@ -353,7 +353,7 @@ static int rf_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct i
 			return rf_remove(rf, dir, c);
 	}
 	matched[e - d->obj.entries] = true;
-	if (c->name_len != e->name_len || memcmp(c->name, e->name, e->name_len) != 0)
+	if (c->name_len != e->name_len || memcmp(tree_name(c), e->name, e->name_len) != 0)
 		r = rf_rename(rf, dir, c, e);
 	return r ? r : rf_update(rf, c, e);
 }

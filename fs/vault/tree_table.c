@@ -47,7 +47,7 @@ static uint64_t hash_name_bytes(const struct tree *t, const char *name, size_t l
 
 static uint64_t hash_name(const struct tree *t, const struct inode *c)
 {
-	return hash_name_bytes(t, c->name, c->name_len);
+	return hash_name_bytes(t, tree_name(c), c->name_len);
 }
 
 static uint64_t hash_addr(const struct tree *t, const struct inode *c)
@@ -139,7 +139,7 @@ struct inode *tree_child(const struct tree *t, const struct inode *dir, const ch
 		return NULL;
 	for (size_t i = slot_of(hash_name_bytes(t, name, len), size); tab[i];
 	     i = i + 1 == size ? 0 : i + 1)
-		if (tab[i]->name_len == len && memcmp(tab[i]->name, name, len) == 0)
+		if (tab[i]->name_len == len && memcmp(tree_name(tab[i]), name, len) == 0)
 			return tab[i];
 	return NULL;
 }

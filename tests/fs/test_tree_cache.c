@@ -231,6 +231,16 @@ static void test_big_directory_table(void)
 			tree_forget(m.tree, x, 1);
 		present += !gone;
 	}
+	/* A name longer than the inode's inline room goes to the heap and
+	 * back (tree_name). */
+	CHECK_RC(tree_rename(m.tree, dir, "n4", dir, "a-name-much-longer-than-the-one-before", 0),
+		 0);
+	CHECK_RC(tree_lookup(m.tree, dir, "a-name-much-longer-than-the-one-before", &x), 0);
+	CHECK(x == kid[4] && strcmp(tree_name(x), "a-name-much-longer-than-the-one-before") == 0);
+	tree_forget(m.tree, x, 1);
+	CHECK_RC(tree_rename(m.tree, dir, "a-name-much-longer-than-the-one-before", dir, "n4", 0),
+		 0);
+	CHECK(strcmp(tree_name(kid[4]), "n4") == 0);
 	CHECK_RC(dir->ds->nchildren, present);
 	CHECK(dir->ds->nchildren * 5 <= dir->ds->table_size * 4 + 4);
 	CHECK_RC(tree_dirlist(m.tree, dir, &l), 0);
