@@ -1,4 +1,4 @@
-/* slab.c - header-less allocation of small objects from 64 KiB chunks, a
+/* slab.c - header-less allocation of small objects from 1 MiB mmap'ed chunks, a
  * free list per 8-byte size class (slab.h). Must never hand out memory that
  * is not zeroed, nor keep a freed object's bytes (it is wiped before it goes
  * on its free list: inodes hold names and keys' ids). */
@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <sodium.h>
 
@@ -30,9 +31,14 @@ static size_t slab_round(size_t size)
  * SLAB_MAX bytes, stays unused). Called with the lock held. */
 static int slab_grow(struct slab *s)
 {
-	char *c = malloc(SLAB_CHUNK);
+	/* mmap'ed, not malloc'ed: chunks in the heap would land in the holes
+	 * that freed transient buffers (a decoded directory) leave, and pin
+	 * them; the heap then grows for the next such buffer. Neighbouring
+	 * chunks merge into one mapping. */
+	char *c =
+	    mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (!c)
+	if (c == MAP_FAILED)
 		return -1;
 	*(void **)c = s->chunks;
 	s->chunks = c;
@@ -97,7 +103,7 @@ void slab_destroy(struct slab *s)
 	while (s->chunks) {
 		void *c = s->chunks;
 		s->chunks = *(void **)c;
-		free(c);
+		munmap(c, SLAB_CHUNK);
 	}
 	memset(s->free, 0, sizeof(s->free));
 	s->cur = NULL;

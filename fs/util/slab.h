@@ -1,8 +1,8 @@
 /* slab.h - many small objects without malloc's per-object header and
  * 16-byte rounding: objects of up to SLAB_MAX bytes are carved, rounded to
- * 8 bytes, from 64 KiB chunks, and a freed one goes on the free list of its
- * size for the next object of that size. What the in-memory tree uses for
- * its inodes (a million referenced inodes pay about 12 bytes less each).
+ * 8 bytes, from 1 MiB mmap'ed chunks (only the pages used count), and a
+ * freed one goes on the free list of its size for the next object of that
+ * size. What the in-memory tree uses for its inodes.
  *
  * Chunks are never returned to the system while the slab lives: memory stays
  * at its peak, reused by later objects (slab_destroy frees it all). Built
@@ -17,7 +17,7 @@
 
 #define SLAB_ALIGN 8
 #define SLAB_MAX 512 /* larger objects: calloc and free */
-#define SLAB_CHUNK (64 * 1024)
+#define SLAB_CHUNK (1024 * 1024)
 
 struct slab {
 	pthread_mutex_t lock;
