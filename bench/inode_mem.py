@@ -10,10 +10,13 @@ bytes in DIRS (default 200) directories, written through a mount in one
 process. measure: mounts DIR/store with an empty cache, then `find | wc -l`,
 stats every file and reads every 10th one, sampling the daemon's VmRSS
 (every 0.2 s) and printing VmRSS, VmHWM and `sealfs status` inodes after
-each step; bytes per inode = (VmRSS after the stat - VmRSS after the mount)
-/ inodes added. The kernel keeps its lookups (no FORGET) until memory
-pressure, so every file stays referenced. Needs /dev/fuse; uses SEALFS or
-the sealfs on PATH.
+each step; bytes per inode = (VmRSS - VmRSS after the mount) / inodes
+added, at the step with the most inodes in memory (the kernel keeps its
+lookups, no FORGET, until memory pressure: on a busy machine it may forget
+some during the stat; memory freed then is reused, not returned). Needs
+/dev/fuse; uses SEALFS or the sealfs on PATH, which must be named `sealfs`
+(`sealfs unmount` waits only for a daemon of that name: with another name
+it returns before the last commit and deleting the cache loses it).
 """
 
 import json
@@ -34,7 +37,7 @@ def status(d, pid):
         for line in f:
             k, _, v = line.partition(":")
             if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0]) // 1024
+                out[k] = int(v.split()[0])  # KiB
     s = json.loads(st.sealfs("status", "--json", os.path.join(d, "mnt")).stdout)
     out["inodes"] = s["inodes"]
     return out
@@ -79,7 +82,8 @@ def measure(d):
         t0 = time.monotonic()
         n = int(subprocess.run("find %s | wc -l" % mnt, shell=True, check=True,
                                capture_output=True, text=True).stdout)
-        print("find: %d names in %.0f s: %s" % (n, time.monotonic() - t0, status(d, pid)))
+        found = status(d, pid)
+        print("find: %d names in %.0f s: %s" % (n, time.monotonic() - t0, found))
         t0 = time.monotonic()
         paths = []
         for top, _, files in os.walk(mnt):
@@ -93,16 +97,20 @@ def measure(d):
             with open(p, "rb") as f:
                 f.read()
         print("read every 10th: %.0f s: %s" % (time.monotonic() - t0, status(d, pid)))
-        added = walked["inodes"] - base["inodes"]
-        per = (walked["VmRSS"] - base["VmRSS"]) * 1048576 / max(added, 1)
-        print("bytes per referenced inode: %.0f (%d inodes); 1,000,000 -> %.0f MiB + %d MiB"
-              % (per, added, per * 1e6 / 1048576, base["VmRSS"]))
+        read = status(d, pid)
+        top = max((found, walked, read), key=lambda x: x["inodes"])
+        added = top["inodes"] - base["inodes"]
+        per = (top["VmRSS"] - base["VmRSS"]) * 1024 / max(added, 1)
+        print("bytes per referenced inode: %.0f (%d inodes); 1,000,000 -> %.0f MiB + %.0f MiB"
+              % (per, added, per * 1e6 / 1048576, base["VmRSS"] / 1024))
     finally:
         st.sealfs("unmount", mnt)
         shutil.rmtree(cache, ignore_errors=True)
 
 
 def main():
+    if os.path.basename(st.SEALFS) != "sealfs":
+        sys.exit("inode_mem.py: SEALFS must name a binary called sealfs (see above)")
     if len(sys.argv) < 3 or sys.argv[1] not in ("create", "measure"):
         sys.exit(__doc__)
     if sys.argv[1] == "create":

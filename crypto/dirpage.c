@@ -296,7 +296,7 @@ static void dirpage_hash_entry(crypto_generichash_state *st, const struct dirobj
 {
 	/* A new member of struct dirobj_entry must be hashed here too, or a
 	 * change of only that member would keep a stale page. */
-	_Static_assert(sizeof(struct dirobj_entry) == 192, "hash every member of dirobj_entry");
+	_Static_assert(sizeof(struct dirobj_entry) == 184, "hash every member of dirobj_entry");
 	dirpage_hash_bytes(st, e->name, e->name_len);
 	dirpage_hash_u64(st, (uint64_t)e->type);
 	crypto_generichash_update(st, e->id, OBJECT_ID_BYTES);

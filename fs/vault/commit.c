@@ -106,7 +106,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 	int r = 0;
 
 	memset(e, 0, sizeof(*e));
-	e->name = ino->name;
+	e->name = tree_name(ino);
 	e->name_len = ino->name_len;
 	e->type = ino->type;
 	memcpy(e->id, ino->id, OBJECT_ID_BYTES);
@@ -133,7 +133,7 @@ static int commit_entry(struct commit *c, struct dirobj_entry *e, struct inode *
 		/* Changed since the last commit: a failure of this attempt is
 		 * reported to it (tree_commit_failed_locked). */
 		if (ino->content->snap_valid)
-			ino->commit_try = c->tries;
+			ino->commit_try = (uint32_t)c->tries; /* its low 32 bits */
 		r = content_commit(cctx, ino->content, c->seq + 1, commit_queue_upload, c, &g, &ng);
 		if (r == 0)
 			r = content_store(ino->content, e);
@@ -178,8 +178,8 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	if (!obj.entries)
 		return -ENOMEM;
 	memcpy(obj.dir_id, dir->id, OBJECT_ID_BYTES);
-	for (size_t i = 0; r == 0 && dir->ds->table && i < dir->ds->table_size; i++)
-		for (struct inode *ch = dir->ds->table[i]; ch && r == 0; ch = ch->hash_next)
+	TREE_FOR_CHILDREN (dir, ch)
+		if (r == 0)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
 	randombytes_buf(key, sizeof(key));
 	if (r == 0)
@@ -216,16 +216,14 @@ static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
 	dirs[len++] = root;
 	for (size_t k = 0; k < len; k++) {
 		struct inode *d = dirs[k];
-		for (size_t i = 0; d->ds->table && i < d->ds->table_size; i++) {
-			for (struct inode *ch = d->ds->table[i]; ch; ch = ch->hash_next) {
-				if (ch->type != DIROBJ_DIR || !ch->ds->dirty)
-					continue;
-				if (commit_reserve((void **)&dirs, &cap, len + 1, sizeof(*dirs))) {
-					free(dirs);
-					return -ENOMEM;
-				}
-				dirs[len++] = ch;
+		TREE_FOR_CHILDREN (d, ch) {
+			if (ch->type != DIROBJ_DIR || !ch->ds->dirty)
+				continue;
+			if (commit_reserve((void **)&dirs, &cap, len + 1, sizeof(*dirs))) {
+				free(dirs);
+				return -ENOMEM;
 			}
+			dirs[len++] = ch;
 		}
 	}
 	*out = dirs;

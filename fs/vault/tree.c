@@ -14,7 +14,12 @@
 
 #include "dirio.h"
 #include "log.h"
+#include "slab.h"
 #include "tree_cache.h"
+
+/* What every referenced inode costs before its name (docs/PERFORMANCE.md,
+ * "Scale"): a field added here is paid a million times in a big vault. */
+_Static_assert(offsetof(struct inode, name_buf) <= 140, "struct inode stays small");
 
 /* ---- small helpers ---- */
 
@@ -36,35 +41,45 @@ uint64_t tree_ino(const struct inode *ino)
 	return v;
 }
 
+/* Every inode of every tree of the process, without malloc's header and
+ * rounding (fs/util/slab.h): a million referenced inodes pay ~12 bytes less
+ * each. Its chunks live as long as the process. */
+static struct slab tree_inode_slab = SLAB_INIT;
+
+static size_t tree_inode_bytes(size_t cap) { return offsetof(struct inode, name_buf) + cap + 1; }
+
 struct inode *tree_inode_alloc(enum dirobj_type type, const char *name, size_t len)
 {
-	size_t cap = len < UINT8_MAX ? len : UINT8_MAX;
-	struct inode *ino = calloc(1, sizeof(*ino) + cap + 1);
+	/* Room for a pointer: a rename to a longer name keeps it there. */
+	size_t cap = len < sizeof(char *) - 1 ? sizeof(char *) - 1 : len;
+	struct inode *ino;
 
+	cap = cap < UINT8_MAX ? cap : UINT8_MAX;
+	ino = slab_alloc(&tree_inode_slab, tree_inode_bytes(cap));
 	if (!ino)
 		return NULL;
 	ino->type = type;
 	ino->name_cap = (uint8_t)cap;
-	ino->name = ino->name_buf;
 	if (type == DIROBJ_DIR && !(ino->ds = calloc(1, sizeof(*ino->ds)))) {
-		free(ino);
+		slab_free(&tree_inode_slab, ino, tree_inode_bytes(cap));
 		return NULL;
 	}
-	memcpy(ino->name_buf, name, cap);
-	ino->name_len = (uint16_t)cap;
+	len = len < cap ? len : cap;
+	memcpy(ino->name_buf, name, len);
+	ino->name_len = (uint16_t)len;
 	return ino;
 }
 
 void tree_inode_set_name(struct inode *ino, char *name, size_t len)
 {
-	if (ino->name != ino->name_buf)
-		free(ino->name);
-	ino->name = name;
+	if (ino->name_len > ino->name_cap)
+		free(tree_name(ino));
 	if (len <= ino->name_cap) {
 		memcpy(ino->name_buf, name, len);
 		ino->name_buf[len] = '\0';
-		ino->name = ino->name_buf;
 		free(name);
+	} else {
+		memcpy(ino->name_buf, &name, sizeof(name));
 	}
 	ino->name_len = (uint16_t)len;
 }
@@ -102,99 +117,10 @@ void tree_inode_free(struct inode *ino)
 	default: /* special files hold nothing allocated */
 		break;
 	}
-	if (ino->name != ino->name_buf)
-		free(ino->name);
+	if (ino->name_len > ino->name_cap)
+		free(tree_name(ino));
 	tree_xattrs_free(ino->xattrs, ino->nxattrs);
-	free(ino);
-}
-
-/* ---- a directory's children, hashed by name (tree_lock) ---- */
-
-static size_t tree_hash(const struct tree *t, const char *name, size_t len, size_t size)
-{
-	unsigned char h[crypto_shorthash_BYTES];
-	uint64_t v = 0;
-
-	crypto_shorthash(h, (const unsigned char *)name, len, t->hash_key);
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | h[i];
-	return (size_t)(v % size);
-}
-
-struct inode *tree_child(const struct tree *t, const struct inode *dir, const char *name,
-			 size_t len)
-{
-	struct inode *c;
-
-	if (!dir->ds->table)
-		return NULL;
-	c = dir->ds->table[tree_hash(t, name, len, dir->ds->table_size)];
-	for (; c; c = c->hash_next)
-		if (c->name_len == len && memcmp(c->name, name, len) == 0)
-			return c;
-	return NULL;
-}
-
-/* Doubles the table; on allocation failure chains just get longer. */
-void tree_table_grow(const struct tree *t, struct inode *dir)
-{
-	size_t size = dir->ds->table_size ? dir->ds->table_size * 2 : 8;
-	struct inode **nt = calloc(size, sizeof(*nt));
-
-	if (!nt)
-		return;
-	for (size_t i = 0; i < dir->ds->table_size; i++) {
-		struct inode *c = dir->ds->table[i], *next;
-		for (; c; c = next) {
-			size_t h = tree_hash(t, c->name, c->name_len, size);
-			next = c->hash_next;
-			c->hash_next = nt[h];
-			nt[h] = c;
-		}
-	}
-	free(dir->ds->table);
-	dir->ds->table = nt;
-	dir->ds->table_size = size;
-}
-
-/* Inserts c (name set) into dir and makes dir its parent. Never fails once
- * the table exists; a first table that cannot be allocated returns -ENOMEM. */
-int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c)
-{
-	size_t h;
-
-	if (dir->ds->nchildren >= dir->ds->table_size)
-		tree_table_grow(t, dir);
-	if (!dir->ds->table)
-		return -ENOMEM;
-	h = tree_hash(t, c->name, c->name_len, dir->ds->table_size);
-	c->hash_next = dir->ds->table[h];
-	dir->ds->table[h] = c;
-	c->parent = dir;
-	dir->ds->nchildren++;
-	if (c->type == DIROBJ_DIR)
-		dir->ds->nsubdirs++;
-	if (tree_cache_busy(c))
-		dir->ds->busy_kids++;
-	return 0;
-}
-
-void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c)
-{
-	struct inode **p = &dir->ds->table[tree_hash(t, c->name, c->name_len, dir->ds->table_size)];
-
-	while (*p && *p != c)
-		p = &(*p)->hash_next;
-	if (*p) {
-		*p = c->hash_next;
-		dir->ds->nchildren--;
-		if (c->type == DIROBJ_DIR)
-			dir->ds->nsubdirs--;
-		if (tree_cache_busy(c))
-			dir->ds->busy_kids--;
-	}
-	c->hash_next = NULL;
-	c->parent = NULL;
+	slab_free(&tree_inode_slab, ino, tree_inode_bytes(ino->name_cap));
 }
 
 /* ---- dirtiness, garbage, orphans (tree_lock) ---- */
@@ -246,25 +172,6 @@ int tree_add_garbage_locked(struct tree *t, const uint8_t key[OBJECT_ID_BYTES], 
 	t->garbage[t->ngarbage++].created = created;
 	tree_set_dirty_locked(t);
 	return 0;
-}
-
-/* Orphans (unlinked, still referenced: few) chain through hash_next, which
- * an inode out of every table does not use otherwise. */
-static void tree_orphan_add(struct tree *t, struct inode *ino)
-{
-	ino->hash_next = t->orphans;
-	t->orphans = ino;
-}
-
-static void tree_orphan_remove(struct tree *t, struct inode *ino)
-{
-	struct inode **p = &t->orphans;
-
-	while (*p && *p != ino)
-		p = &(*p)->hash_next;
-	if (*p)
-		*p = ino->hash_next;
-	ino->hash_next = NULL;
 }
 
 static bool tree_reapable(const struct inode *ino)
@@ -327,18 +234,17 @@ struct inode *tree_orphan_locked(struct tree *t, struct inode *c)
 
 void tree_drop_orphans(struct tree *t)
 {
-	struct inode *o;
+	struct inode **o;
+	size_t n;
 
-	for (;;) {
-		pthread_mutex_lock(&t->lock);
-		o = t->orphans;
-		if (o)
-			tree_orphan_remove(t, o);
-		pthread_mutex_unlock(&t->lock);
-		if (!o)
-			return;
-		tree_reap(t, o);
-	}
+	/* At unmount, after the last request: nothing else reaps them. */
+	pthread_mutex_lock(&t->lock);
+	o = tree_orphans_take(t, &n);
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < n; i++)
+		if (o[i])
+			tree_reap(t, o[i]);
+	free(o);
 }
 
 /* ---- open and free ---- */
@@ -434,25 +340,22 @@ int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned 
 	return 0;
 }
 
-/* Frees top and everything below it, using hash_next as a stack (the tables
- * are dropped anyway); iterative because directories may nest deeply. */
+/* Frees top and everything below it, using parent as the link of a stack
+ * (nothing reads it any more); iterative because directories may nest
+ * deeply. */
 static void tree_free_subtree(struct inode *top)
 {
 	struct inode *stack = top;
 
-	top->hash_next = NULL;
+	top->parent = NULL;
 	while (stack) {
 		struct inode *n = stack;
-		stack = n->hash_next;
-		for (size_t i = 0; n->type == DIROBJ_DIR && n->ds->table && i < n->ds->table_size;
-		     i++) {
-			struct inode *c = n->ds->table[i], *next;
-			for (; c; c = next) {
-				next = c->hash_next;
-				c->hash_next = stack;
+		stack = n->parent;
+		if (n->type == DIROBJ_DIR)
+			TREE_FOR_CHILDREN (n, c) {
+				c->parent = stack;
 				stack = c;
 			}
-		}
 		tree_inode_free(n);
 	}
 }
@@ -461,10 +364,13 @@ void tree_free(struct tree *t)
 {
 	if (!t)
 		return;
-	while (t->orphans) {
-		struct inode *o = t->orphans;
-		tree_orphan_remove(t, o);
-		tree_inode_free(o);
+	if (t->orphans) {
+		size_t n;
+		struct inode **o = tree_orphans_take(t, &n);
+		for (size_t i = 0; i < n; i++)
+			if (o[i])
+				tree_inode_free(o[i]);
+		free(o);
 	}
 	if (t->root)
 		tree_free_subtree(t->root);
@@ -495,7 +401,8 @@ void tree_forget(struct tree *t, struct inode *ino, uint64_t n)
 		return;
 	pthread_mutex_lock(&t->lock);
 	was_busy = tree_cache_busy(ino);
-	ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
+	if (ino->nlookup != TREE_NLOOKUP_PINNED) /* pinned: never freed */
+		ino->nlookup -= n < ino->nlookup ? (uint32_t)n : ino->nlookup;
 	reap = tree_reapable(ino);
 	if (reap) {
 		tree_orphan_remove(t, ino);

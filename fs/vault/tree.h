@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -50,7 +51,9 @@ struct tree_itable;
  * of line: directories are few, and every file would pay for these fields
  * in a union. */
 struct tree_dirstate {
-	struct inode **table; /* children by name hash; NULL when empty */
+	/* Children by name hash (tree_table.c: open addressing, at most 4/5
+	 * full); NULL when empty. */
+	struct inode **table;
 	size_t table_size;
 	size_t nchildren;
 	/* Children that are directories, for st_nlink; kept through an unload
@@ -82,46 +85,8 @@ struct tree_dirstate {
  * stored inline and the small fields are packed. */
 struct inode {
 	/* tree_lock. */
-	struct inode *parent;	 /* NULL for the root and for unlinked inodes */
-	struct inode *hash_next; /* chain in the parent's table; for an
-				  * orphan, the next orphan */
-	/* Name in parent, name_len bytes + NUL: name_buf, or malloc'ed when a
-	 * rename gave a name longer than name_cap. */
-	char *name;
-	uint64_t nlookup; /* references the kernel holds */
-	uint32_t nopen;	  /* open file handles */
-	uint16_t name_len;
-
-	/* Immutable after creation. */
-	uint8_t type;	  /* enum dirobj_type */
-	uint8_t name_cap; /* name_buf holds names up to this long */
-
-	/* Written holding tree_lock and lock; read holding either. */
-	bool unlinked;
-	/* Written holding tree_lock and lock, before unlinked: taken out of the
-	 * namespace because another device's head no longer has it here
-	 * (tree_refresh.c): its objects are not this mount's garbage. */
-	bool foreign;
-	/* lock (tree_inode_lock) from here. Files: a failure not yet reported
-	 * to a program (wb_err: negative errno; 0: none), set by a failed
-	 * change (tree_write, a size change) or a failed commit that held this
-	 * file's changes; taken by flush and fsync (tree_take_error) or dropped
-	 * when the last handle closes. While wb_stop, every change to the
-	 * content fails at once: the writeback requests still in flight must
-	 * not land on the reverted content. */
-	bool wb_stop;
-	/* A file with several names (tree_link.c; written holding tree_lock
-	 * and lock, read holding either): in no directory's table but in the
-	 * tree's inode table; its names are DIROBJ_HARDLINK inodes. */
-	bool linked;
-	int wb_err;
-	uint8_t id[OBJECT_ID_BYTES]; /* file id or directory id; tree_lock and lock */
+	struct inode *parent;	     /* NULL for the root and for unlinked inodes */
 	struct dirobj_xattr *xattrs; /* each name and value malloc'ed; tree_lock and lock */
-	uint32_t nxattrs;
-	uint32_t mode; /* with the type bits */
-	uint32_t uid, gid;
-	uint64_t commit_try; /* the commit attempt that took its last content change */
-	struct dirobj_time atime, mtime, ctime;
 
 	union {
 		struct {			      /* files; lock */
@@ -136,8 +101,73 @@ struct inode {
 		uint64_t rdev;		  /* FIFOs, sockets, devices (format 2); immutable */
 		struct tree_link *link;	  /* a name of a linked file (DIROBJ_HARDLINK); tree_lock */
 	};
+	uint8_t id[OBJECT_ID_BYTES]; /* file id or directory id; tree_lock and lock */
+	/* References the kernel holds (tree_lock). Saturates at
+	 * TREE_NLOOKUP_PINNED, which pins the inode for the rest of the mount
+	 * (tree_ref_locked): 32 bits, not the kernel's 64, because every
+	 * referenced inode pays for it. */
+	uint32_t nlookup;
+	uint32_t nopen;	  /* open file handles; tree_lock */
+	uint32_t nxattrs; /* tree_lock and lock */
+	uint32_t mode;	  /* with the type bits; lock from here */
+	uint32_t uid, gid;
+	/* Files: a failure not yet reported to a program (negative errno; 0:
+	 * none), set by a failed change (tree_write, a size change) or a
+	 * failed commit that held this file's changes; taken by flush and
+	 * fsync (tree_take_error) or dropped when the last handle closes. */
+	int wb_err;
+	/* The low 32 bits of the commit attempt that took its last content
+	 * change (tree_commit_failed_locked compares them). */
+	uint32_t commit_try;
+	struct dirobj_time atime, mtime, ctime; /* 12 bytes each */
+	/* The name in the parent (tree_name), name_len bytes + NUL: in
+	 * name_buf while it fits (name_len <= name_cap), else malloc'ed by a
+	 * rename to a longer name, its pointer kept in name_buf (which is at
+	 * least 8 bytes for that). */
+	uint16_t name_len;
+
+	/* Immutable after creation. */
+	uint8_t type;	  /* enum dirobj_type */
+	uint8_t name_cap; /* name_buf holds names up to this long */
+
+	/* Written holding tree_lock and lock; read holding either. */
+	bool unlinked;
+	/* Written holding tree_lock and lock, before unlinked: taken out of the
+	 * namespace because another device's head no longer has it here
+	 * (tree_refresh.c): its objects are not this mount's garbage. */
+	bool foreign;
+	/* lock. While set, every change to the content fails at once (wb_err
+	 * is being reported): the writeback requests still in flight must not
+	 * land on the reverted content. */
+	bool wb_stop;
+	/* A file with several names (tree_link.c; written holding tree_lock
+	 * and lock, read holding either): in no directory's table but in the
+	 * tree's inode table; its names are DIROBJ_HARDLINK inodes. */
+	bool linked;
 	char name_buf[]; /* name_cap + 1 bytes */
 };
+
+/* Walks directory dir's children (tree_lock held), c each (declared here);
+ * the table must not change meanwhile (no insert or remove in the body). */
+#define TREE_FOR_CHILDREN(dir, c)                                                                  \
+	for (size_t c##_slot = 0; c##_slot < (dir)->ds->table_size; c##_slot++)                    \
+		for (struct inode *c = (dir)->ds->table[c##_slot]; c; c = NULL)
+
+/* ino's name (tree_lock held; the pointer is good until it is renamed or
+ * freed). */
+static inline char *tree_name(const struct inode *ino)
+{
+	char *p;
+
+	if (ino->name_len <= ino->name_cap)
+		return (char *)ino->name_buf;
+	memcpy(&p, ino->name_buf, sizeof(p));
+	return p;
+}
+
+/* nlookup's sticky maximum: an inode the kernel looked up this often is
+ * never freed (its forgets are not counted any more). */
+#define TREE_NLOOKUP_PINNED UINT32_MAX
 
 struct tree {
 	pthread_mutex_t lock;	   /* tree_lock */
@@ -170,7 +200,9 @@ struct tree {
 	_Atomic int64_t last_request_s;
 
 	/* tree_lock. */
-	struct inode *orphans; /* unlinked inodes still referenced (via hash_next) */
+	/* Unlinked inodes still referenced: a set by address (tree_table.c). */
+	struct inode **orphans;
+	size_t orphans_size, norphans;
 	struct content_garbage
 	    *garbage; /* store keys (and created) to delete after the next commit */
 	size_t ngarbage, garbage_cap;

@@ -80,13 +80,8 @@ void tree_cache_changed_locked(struct tree *t, struct inode *ino, bool was_busy)
 static void tree_cache_evict(struct tree *t, struct inode *d)
 {
 	tree_cache_unlink(t, d);
-	for (size_t i = 0; d->ds->table && i < d->ds->table_size; i++) {
-		struct inode *c = d->ds->table[i], *next;
-		for (; c; c = next) {
-			next = c->hash_next;
-			tree_inode_free(c);
-		}
-	}
+	TREE_FOR_CHILDREN (d, c)
+		tree_inode_free(c);
 	t->ninodes -= d->ds->nchildren;
 	free(d->ds->table);
 	d->ds->table = NULL;

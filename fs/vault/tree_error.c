@@ -64,7 +64,7 @@ static void tree_mark_file(void *arg, struct inode *c)
 	struct tree_mark *m = arg;
 
 	tree_inode_lock(c);
-	if (c->commit_try == m->try) {
+	if (c->commit_try == (uint32_t)m->try) {
 		if (!c->wb_err)
 			c->wb_err = m->r;
 		m->n++;
@@ -77,22 +77,20 @@ static size_t tree_mark_dir(struct inode *dir, uint64_t try, int r)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; dir->ds->table && i < dir->ds->table_size; i++) {
-		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next) {
-			if (c->type == DIROBJ_DIR) {
-				n += tree_mark_dir(c, try, r);
-				continue;
-			}
-			if (c->type != DIROBJ_FILE)
-				continue;
-			tree_inode_lock(c);
-			if (c->commit_try == try) {
-				if (!c->wb_err)
-					c->wb_err = r;
-				n++;
-			}
-			tree_inode_unlock(c);
+	TREE_FOR_CHILDREN (dir, c) {
+		if (c->type == DIROBJ_DIR) {
+			n += tree_mark_dir(c, try, r);
+			continue;
 		}
+		if (c->type != DIROBJ_FILE)
+			continue;
+		tree_inode_lock(c);
+		if (c->commit_try == (uint32_t)try) {
+			if (!c->wb_err)
+				c->wb_err = r;
+			n++;
+		}
+		tree_inode_unlock(c);
 	}
 	return n;
 }

@@ -38,18 +38,31 @@ int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 			const struct dirobj_ref *ref, struct dirobj *obj,
 			struct dirio_pages **pages);
 
-/* ---- a directory's children, hashed by name (tree.c; tree_lock held) ---- */
+/* ---- a directory's children, hashed by name (tree_table.c; tree_lock held) ---- */
 
 /* The child of dir named name (len bytes), or NULL; dir need not be loaded. */
 struct inode *tree_child(const struct tree *t, const struct inode *dir, const char *name,
 			 size_t len);
-/* Doubles dir's table; on allocation failure chains just get longer. */
-void tree_table_grow(const struct tree *t, struct inode *dir);
-/* Inserts c (name set) into dir and makes dir its parent. Never fails once
- * the table exists; a first table that cannot be allocated returns -ENOMEM. */
+/* Makes room in dir's table for n more children. 0, or -ENOMEM (growing
+ * failed and the table has no slot to spare for them). */
+int tree_table_reserve(const struct tree *t, struct inode *dir, size_t n);
+/* Inserts c (name set) into dir and makes dir its parent. -ENOMEM only when
+ * the table cannot grow and is full: never after tree_table_reserve(dir, 1)
+ * returned 0 under the same hold of tree_lock, nor right after a child was
+ * removed from dir. */
 int tree_table_insert(const struct tree *t, struct inode *dir, struct inode *c);
-/* Takes c out of dir's table (its parent becomes NULL). */
+/* Takes c out of dir's table (its parent becomes NULL). Moves other
+ * entries: never call it while walking the table. */
 void tree_table_remove(const struct tree *t, struct inode *dir, struct inode *c);
+
+/* Unlinked inodes still referenced, by address (tree_table.c; tree_lock). An
+ * add that cannot allocate logs once per failure and leaves ino out (it is
+ * still reaped when forgotten). */
+void tree_orphan_add(struct tree *t, struct inode *ino);
+void tree_orphan_remove(struct tree *t, struct inode *ino);
+/* Empties the set; returns its table (size slots, NULL ones among them; the
+ * caller frees it). */
+struct inode **tree_orphans_take(struct tree *t, size_t *size);
 
 /* ---- leaving the namespace (tree.c) ---- */
 

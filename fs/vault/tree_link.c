@@ -214,17 +214,16 @@ void tree_links_single_locked(struct tree *t, struct inode *dir)
 	struct inode **one;
 	size_t n = 0, k = 0;
 
-	for (size_t i = 0; t->itable->n && dir->ds->table && i < dir->ds->table_size; i++)
-		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next)
+	if (t->itable->n)
+		TREE_FOR_CHILDREN (dir, c)
 			n += c->type == DIROBJ_HARDLINK && c->link->nlink == 1;
 	if (n == 0 || !(one = calloc(n, sizeof(*one))))
 		return; /* optional: the name stays a name of a table record */
-	for (size_t i = 0; i < dir->ds->table_size; i++)
-		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next)
-			if (c->type == DIROBJ_HARDLINK && c->link->nlink == 1)
-				one[k++] = c;
+	TREE_FOR_CHILDREN (dir, c)
+		if (c->type == DIROBJ_HARDLINK && c->link->nlink == 1)
+			one[k++] = c;
 	for (size_t i = 0; i < k; i++) {
-		char *name = strndup(one[i]->name, one[i]->name_len);
+		char *name = strndup(tree_name(one[i]), one[i]->name_len);
 		if (name)
 			tree_link_single(t, dir, one[i], name);
 	}
@@ -248,9 +247,7 @@ static int tree_link_check(struct tree *t, struct inode *ino, struct inode *dir,
 		return -EIO; /* never: a linked file is in the table */
 	if (l && l->nlink >= TREE_LINK_MAX)
 		return -EMLINK;
-	if (!dir->ds->table)
-		tree_table_grow(t, dir);
-	return dir->ds->table ? 0 : -ENOMEM;
+	return tree_table_reserve(t, dir, 1);
 }
 
 /* File ino (one name, in its parent's table) moves to the inode table: name
@@ -335,7 +332,7 @@ int tree_link(struct tree *t, struct inode *ino, struct inode *dir, const char *
 	if (r == 0) {
 		r = tree_link_check(t, ino, dir, name, len);
 		if (r == 0 && !ino->linked) {
-			h_old = tree_inode_alloc(DIROBJ_HARDLINK, ino->name, ino->name_len);
+			h_old = tree_inode_alloc(DIROBJ_HARDLINK, tree_name(ino), ino->name_len);
 			r = h_old ? tree_links_reserve_locked(t) : -ENOMEM;
 		}
 		if (r == 0 && !ino->linked) {

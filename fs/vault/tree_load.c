@@ -186,14 +186,8 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 
 	pthread_mutex_lock(&t->lock);
 	won = !dir->ds->loaded;
-	while (won && dir->ds->table_size < n) {
-		size_t before = dir->ds->table_size;
-		tree_table_grow(t, dir);
-		if (dir->ds->table_size == before)
-			break;
-	}
-	if (won && n > 0 && !dir->ds->table)
-		r = -ENOMEM;
+	if (won && n > 0)
+		r = tree_table_reserve(t, dir, n); /* then no insert fails */
 	if (won && r == 0)
 		r = tree_links_resolve_locked(t, kids, n);
 	if (won && r == 0) {

@@ -58,7 +58,11 @@ void tree_ref_locked(struct tree *t, struct inode *ino, uint64_t n)
 {
 	bool was_busy = tree_cache_busy(ino);
 
-	ino->nlookup += n;
+	/* Saturating (tree.h): a pinned inode is never freed. */
+	if (n >= TREE_NLOOKUP_PINNED - ino->nlookup)
+		ino->nlookup = TREE_NLOOKUP_PINNED;
+	else
+		ino->nlookup += (uint32_t)n;
 	tree_cache_changed_locked(t, ino, was_busy);
 }
 
@@ -415,10 +419,8 @@ int tree_rename(struct tree *t, struct inode *odir, const char *oname, struct in
 		r = tree_rename_check(t, &op);
 		if (r == 1) /* our own reference keeps dst while it loads */
 			tree_ref_locked(t, op.dst, 1);
-		if (r == 0 && !ndir->ds->table)
-			tree_table_grow(t, ndir); /* moving must not fail half way */
-		if (r == 0 && !ndir->ds->table)
-			r = -ENOMEM;
+		if (r == 0) /* moving must not fail half way */
+			r = tree_table_reserve(t, ndir, 1);
 		if (r == 0 && op.src != op.dst) {
 			reap = tree_rename_apply(t, &op, nn, on);
 			nn = on = NULL;
@@ -466,9 +468,9 @@ static int tree_dirlist_fill(struct tree_dirlist *l, const struct inode *dir)
 
 	if (r == 0)
 		r = tree_dirent_set(&l->ents[l->n++], "..", 2, dir->parent ? dir->parent : dir);
-	for (size_t i = 0; r == 0 && dir->ds->table && i < dir->ds->table_size; i++)
-		for (const struct inode *c = dir->ds->table[i]; c && r == 0; c = c->hash_next)
-			r = tree_dirent_set(&l->ents[l->n++], c->name, c->name_len, c);
+	TREE_FOR_CHILDREN (dir, c)
+		if (r == 0)
+			r = tree_dirent_set(&l->ents[l->n++], tree_name(c), c->name_len, c);
 	return r;
 }
 

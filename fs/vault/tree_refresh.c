@@ -49,14 +49,13 @@ static int rf_snapshot(struct rf *rf, struct inode *dir)
 	memset(&rf->dirs[rf->ndirs], 0, sizeof(rf->dirs[0]));
 	memcpy(rf->dirs[rf->ndirs].id, dir->id, OBJECT_ID_BYTES);
 	rf->dirs[rf->ndirs++].old_ref = dir->ds->ref;
-	for (size_t i = 0; i < dir->ds->table_size; i++)
-		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next)
-			if (c->type == DIROBJ_DIR && c->ds->loaded) {
-				int r = rf_snapshot(rf, c);
+	TREE_FOR_CHILDREN (dir, c)
+		if (c->type == DIROBJ_DIR && c->ds->loaded) {
+			int r = rf_snapshot(rf, c);
 
-				if (r)
-					return r;
-			}
+			if (r)
+				return r;
+		}
 	return 0;
 }
 
@@ -167,8 +166,8 @@ struct inode **rf_kids(struct inode *dir, size_t *n)
 	struct inode **k = calloc(dir->ds->nchildren + 1, sizeof(*k));
 
 	*n = 0;
-	for (size_t i = 0; k && i < dir->ds->table_size; i++)
-		for (struct inode *c = dir->ds->table[i]; c; c = c->hash_next)
+	if (k)
+		TREE_FOR_CHILDREN (dir, c)
 			k[(*n)++] = c;
 	return k;
 }
@@ -218,7 +217,7 @@ static int rf_remove_kids(struct rf *rf, struct inode *dir)
 
 static int rf_remove(struct rf *rf, struct inode *dir, struct inode *c)
 {
-	int r = rf_note(rf, dir, c->name, c->name_len, NULL);
+	int r = rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 
 	if (r == 0 && c->type == DIROBJ_DIR && c->ds->loaded)
 		r = rf_remove_kids(rf, c);
@@ -286,7 +285,7 @@ static int rf_rename(struct rf *rf, struct inode *dir, struct inode *c,
 		     const struct dirobj_entry *e)
 {
 	char *name = malloc(e->name_len + 1);
-	int r = rf_note(rf, dir, c->name, c->name_len, NULL);
+	int r = rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 
 	if (!name || r) {
 		free(name);
@@ -296,7 +295,7 @@ static int rf_rename(struct rf *rf, struct inode *dir, struct inode *c,
 	tree_table_remove(rf->t, dir, c);
 	tree_inode_set_name(c, name, e->name_len);
 	r = tree_table_insert(rf->t, dir, c);
-	return r ? r : rf_note(rf, dir, c->name, c->name_len, NULL);
+	return r ? r : rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 }
 
 static int rf_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e)
@@ -316,7 +315,7 @@ static int rf_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e)
 		return r;
 	}
 	rf->t->ninodes++;
-	return rf_note(rf, dir, ino->name, ino->name_len, NULL);
+	return rf_note(rf, dir, tree_name(ino), ino->name_len, NULL);
 }
 
 /* One existing child against the new listing: gone, renamed, updated. */
@@ -349,7 +348,7 @@ static int rf_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct i
 			return rf_remove(rf, dir, c);
 	}
 	matched[e - d->obj.entries] = true;
-	if (c->name_len != e->name_len || memcmp(c->name, e->name, e->name_len) != 0)
+	if (c->name_len != e->name_len || memcmp(tree_name(c), e->name, e->name_len) != 0)
 		r = rf_rename(rf, dir, c, e);
 	return r ? r : rf_update(rf, c, e);
 }

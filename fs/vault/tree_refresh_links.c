@@ -339,7 +339,7 @@ static struct dirobj_entry *name_entry(struct rf_dir *d, const struct inode *c)
 		;
 	for (; i < n && entry_id_cmp(c->id, &all[i]) == 0; i++)
 		if (all[i].type == DIROBJ_HARDLINK && all[i].name_len == c->name_len &&
-		    memcmp(all[i].name, c->name, c->name_len) == 0)
+		    memcmp(all[i].name, tree_name(c), c->name_len) == 0)
 			return &all[i];
 	return NULL;
 }
@@ -372,7 +372,7 @@ static void take_attrs(struct inode *c, struct inode *from)
 static int child_becomes_linked(struct rf *rf, struct inode *dir, struct inode *c,
 				struct rf_rec *rc)
 {
-	int r = rf_note(rf, dir, c->name, c->name_len, NULL);
+	int r = rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 	struct dirobj_entry rec;
 	bool differs;
 
@@ -420,7 +420,7 @@ int rf_links_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct in
 		matched[e - d->obj.entries] = true;
 		return 0; /* the same name of a file still linked */
 	}
-	r = rf_note(rf, dir, c->name, c->name_len, NULL);
+	r = rf_note(rf, dir, tree_name(c), c->name_len, NULL);
 	tree_table_remove(rf->t, dir, c);
 	tree_inode_free(c); /* its link stays until post: other names point to it */
 	rf->t->ninodes--;
@@ -473,7 +473,7 @@ static int add_single(struct rf *rf, struct inode *dir, struct dirobj_entry *e, 
 		rf_drop_file(rf, file); /* no table for it: out of memory */
 		return r;
 	}
-	r = rf_note(rf, dir, file->name, file->name_len, NULL);
+	r = rf_note(rf, dir, tree_name(file), file->name_len, NULL);
 	return r ? r : rf_update(rf, file, e);
 }
 
@@ -506,7 +506,7 @@ int rf_links_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e, bool 
 		return r;
 	}
 	rf->t->ninodes++;
-	return rf_note(rf, dir, h->name, h->name_len, NULL);
+	return rf_note(rf, dir, tree_name(h), h->name_len, NULL);
 }
 
 /* ---- after the directories (tree_lock held) ---- */
@@ -526,7 +526,7 @@ static int note_replaced(struct rf *rf, struct inode *dir)
 			r = note_replaced(rf, k[i]);
 		else if (k[i]->type == DIROBJ_HARDLINK &&
 			 (rc = rec_find(rf->lk, k[i]->id)) != NULL && rc->replaced)
-			r = rf_note(rf, dir, k[i]->name, k[i]->name_len, NULL);
+			r = rf_note(rf, dir, tree_name(k[i]), k[i]->name_len, NULL);
 	}
 	free(k);
 	return r;
