@@ -40,9 +40,11 @@ struct rf_links {
 	bool has; /* the new head has a table */
 	struct dirobj_ref root;
 	struct itable_index ix;
-	struct itable_leaf *leaves; /* ix.n long */
-	bool *same;		    /* ix.n long: the tree's leaf of that slot, not read */
-	struct rf_rec *recs;	    /* sorted by id: the records of the leaves read */
+	struct itable_leaf *leaves; /* nleaves long (ix.n when read: adopt_pages
+				     * then takes ix's slots and zeroes ix.n) */
+	size_t nleaves;
+	bool *same;	     /* ix.n long: the tree's leaf of that slot, not read */
+	struct rf_rec *recs; /* sorted by id: the records of the leaves read */
 	size_t n;
 	struct rf_gone *gone;
 	size_t ngone, gcap;
@@ -108,6 +110,7 @@ static int read_leaves(struct rf *rf, struct rf_links *lk)
 	lk->leaves = r ? NULL : calloc(lk->ix.n, sizeof(*lk->leaves));
 	if (!lk->leaves)
 		return -ENOMEM;
+	lk->nleaves = lk->ix.n;
 	for (size_t i = 0; r == 0 && i < lk->ix.n; i++)
 		if (lk->ix.slots[i].present && !lk->same[i]) {
 			r = read_page(rf, &lk->ix.slots[i].ref, i, lk->ix.n, &lk->leaves[i], NULL);
@@ -152,7 +155,7 @@ void rf_links_free(struct rf *rf)
 
 	if (!lk)
 		return;
-	for (size_t i = 0; lk->leaves && i < lk->ix.n; i++)
+	for (size_t i = 0; lk->leaves && i < lk->nleaves; i++)
 		itable_leaf_release(&lk->leaves[i]);
 	free(lk->leaves);
 	free(lk->same);
