@@ -120,6 +120,14 @@ typedef int (*upload_merge_fn)(void *ctx, const struct upload_merge_req *req,
 			       struct upload_merge_out *out);
 void upload_merge_out_release(struct upload_merge_out *out);
 
+/* Format 2: head (sealed, borrowed) sealed again with parent as its
+ * "parent", so that every head the store takes names the stored head it
+ * replaces (docs/FORMAT.md, "Head"); *out new, NULL when head names it
+ * already. 0, -EBADMSG, -ENOMEM. Called by the uploader's thread only. */
+typedef int (*upload_reseal_fn)(void *ctx, const unsigned char *head, size_t len,
+				const uint8_t parent[HEAD_HASH_BYTES], unsigned char **out,
+				size_t *out_len);
+
 /* Where the uploader starts: the store's head this mount builds on. */
 struct upload_base {
 	uint64_t stored_seq;	       /* its seq: records up to it are in the store */
@@ -138,6 +146,10 @@ struct upload_base {
 	size_t head_len;
 	upload_merge_fn merge;
 	void *merge_ctx;
+	/* Format 2: the reseal hook (borrowed context, must outlive the
+	 * uploader); NULL: heads go in as their records hold them. */
+	upload_reseal_fn reseal;
+	void *reseal_ctx;
 	/* Format 2: another device's head is over this cache's records (a mount
 	 * after an outage): the first round merges onto it, with head (NULL:
 	 * unknown, a two-way merge) as the base. */

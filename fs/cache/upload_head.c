@@ -183,7 +183,7 @@ int upload_apply_rebase(struct upload *u)
 	u->base_head = head;
 	u->base_len = len;
 	upload_save_base(u);
-	r = upload_remember(u);
+	r = upload_remember(u, head, len);
 	return r;
 }
 
@@ -195,6 +195,34 @@ void upload_merge_out_release(struct upload_merge_out *out)
 	free(out->head);
 	free(out->dead_now);
 	memset(out, 0, sizeof(*out));
+}
+
+/* The record's head as the store takes it: naming the stored head it
+ * replaces (u->stored_hash) as its parent, sealed again when the record
+ * names another (an upload round skipped the heads between). *head then
+ * points into u->resealed, kept until the next call. */
+static int upload_reseal(struct upload *u, const unsigned char **head, size_t *len)
+{
+	unsigned char *out = NULL;
+	size_t out_len = 0;
+	int r;
+
+	if (!u->reseal)
+		return 0;
+	r = u->reseal(u->reseal_ctx, *head, *len, u->stored_hash, &out, &out_len);
+	if (r) {
+		log_msg(LOG_WARNING, "upload: sealing the head for the store failed (errno %d)",
+			-r);
+		return r;
+	}
+	if (!out)
+		return 0;
+	free(u->resealed);
+	u->resealed = out;
+	u->resealed_len = out_len;
+	*head = out;
+	*len = out_len;
+	return 0;
 }
 
 int upload_put_head(struct upload *u, const struct journal_batch *b, const unsigned char **head,
@@ -209,11 +237,18 @@ int upload_put_head(struct upload *u, const struct journal_batch *b, const unsig
 	if (r)
 		return r;
 	if (!u->diverged) {
-		r = head_put(u->store, last->head, last->head_len, cas, &u->head_ver);
+		const unsigned char *put = last->head;
+		size_t put_len = last->head_len;
+
+		r = upload_reseal(u, &put, &put_len);
+		if (r == 0)
+			r = head_put(u->store, put, put_len, cas, &u->head_ver);
 		if (r == 0) {
-			*head = last->head;
-			*len = last->head_len;
+			*head = put;
+			*len = put_len;
 			*seq = last->seq;
+			/* The base stays the record's own bytes: the next record
+			 * names them as its parent (engine.c's merge base check). */
 			return u->merge ? upload_set_base(u, last->head, last->head_len) : 0;
 		}
 		if (r != -ESTALE)

@@ -54,6 +54,10 @@ struct upload {
 	size_t base_len;
 	bool diverged; /* the store holds a merge: every head is merged (thread only) */
 	struct upload_merge_out put; /* the merged head last stored (thread only) */
+	upload_reseal_fn reseal;     /* upload_base.reseal */
+	void *reseal_ctx;
+	unsigned char *resealed; /* the record's head as last put, sealed again (thread only) */
+	size_t resealed_len;
 
 	pthread_mutex_t lock; /* the fields below; stored_seq written by the thread only */
 	uint64_t stored_seq;  /* head seq known to be in the store */
@@ -134,8 +138,9 @@ int upload_deletable(const struct upload *u, const struct journal_batch *b, bool
 /* Applies a pending upload_rebase before a round (thread only): 0 or the
  * pin's error. */
 int upload_apply_rebase(struct upload *u);
-/* upload.c: advances the pin (CACHE/state) to the stored head (thread only). */
-int upload_remember(struct upload *u);
+/* upload.c: advances the pin (CACHE/state) to the stored head, whose
+ * sealed bytes are head[0..len) (NULL: not at hand) (thread only). */
+int upload_remember(struct upload *u, const unsigned char *head, size_t len);
 /* Keeps a copy of the sealed head the next records build on (thread only). */
 int upload_set_base(struct upload *u, const unsigned char *head, size_t len);
 /* Counts bytes the store took, for upload_stats. Takes the lock. */

@@ -19,6 +19,7 @@
  * mount. */
 
 #include "mount.h"
+#include "head_chain.h"
 #include "merge_store.h"
 #include "mount_lease.h"
 #include "ops.h"
@@ -300,6 +301,7 @@ static void mount_forget(struct mount_state *m, struct vault_keys **keys)
 	control_stop(m->ctl);
 	m->ctl = NULL;
 	merge_store_off(m->eng.merge); /* no merge once the keys go */
+	head_chain_off(m->eng.chain);  /* nor a head sealed again */
 	commit_free(m->eng.commit);
 	m->eng.commit = NULL;
 	tree_free(m->eng.tree);

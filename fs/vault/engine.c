@@ -26,6 +26,7 @@
 #include "engine_pin.h"
 #include "fault.h"
 #include "head.h"
+#include "head_chain.h"
 #include "history.h"
 #include "journal.h"
 #include "log.h"
@@ -381,7 +382,7 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 	base->up.stored_seq = head->seq;
 	memcpy(base->up.hash, base->hash, HEAD_HASH_BYTES);
 	engine_pin_info(&e->store_head, head, base->up.hash, cfg->format);
-	r = engine_pin_check(&pin, head, base->up.hash, cfg, keys, o, err, size);
+	r = engine_pin_check(&pin, head, base->up.hash, e->cache, cfg, keys, o, err, size);
 	if (r == 0) /* before the head is chosen: another device's lease means read-only */
 		r = engine_lease_open(e, store, cfg, keys, o, &pin.st, err, size);
 	if (r == 0)
@@ -390,8 +391,8 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 	 * refused mount would have moved the pin past its own commits, and the
 	 * next try would have dropped them. */
 	if (r == 0)
-		r = engine_pin_save(e, &pin, base->up.stored_seq, base->up.hash, base->up.conflict,
-				    cfg, keys, o, err, size);
+		r = engine_pin_save(e, &pin, base->up.stored_seq, base->up.hash, base->sealed,
+				    base->len, base->up.conflict, cfg, keys, o, err, size);
 	base->up.pin = e->pin;
 	if (r)
 		dirobj_head_release(head);
@@ -507,6 +508,11 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		up.head_len = base->len;
 		up.merge = merge_store_run;
 		up.merge_ctx = e->merge;
+		e->chain = head_chain_new(cfg->vault_id, keys->meta, cfg->format);
+		if (!e->chain)
+			return errbuf_fail(err, size, -ENOMEM, "out of memory");
+		up.reseal = head_chain_reseal;
+		up.reseal_ctx = e->chain;
 		if (up.diverged &&
 		    engine_merge_base(e, cfg, keys, o, &merge_base, &up.head_len) == 0)
 			up.head = merge_base;
@@ -564,11 +570,13 @@ void engine_close(struct engine *e)
 	sweep_stop(e->sweep);
 	prefetch_stop(e->prefetch);
 	merge_store_off(e->merge);
+	head_chain_off(e->chain);
 	lease_stop(e->lease); /* no renewal halts a freed uploader */
 	upload_stop(e->up);
 	lease_release(e->lease); /* after the last head put */
 	lease_free(e->lease);
 	merge_store_free(e->merge);
+	head_chain_free(e->chain);
 	commit_free(e->commit);
 	tree_free(e->tree);
 	journal_close(e->journal);
