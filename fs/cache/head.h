@@ -118,6 +118,11 @@ enum head_cas {
  * store's errno. Thread-safe. */
 int head_get(struct backend *store, size_t max, unsigned char **out, size_t *len,
 	     struct backend_version *ver);
+/* head_get unless the head is still at version *known (known->len 0:
+ * always read): then 1, *out NULL, nothing sent by the store where it can
+ * tell (backend_get_changed). Thread-safe. */
+int head_get_changed(struct backend *store, size_t max, const struct backend_version *known,
+		     unsigned char **out, size_t *len, struct backend_version *ver);
 /* Asks the store once whether it honours conditional writes: HONOURED for
  * a store that makes put_if atomic itself (no BACKEND_CAP_PUT_IF_PROBE),
  * else the probe's answer (on a fresh random key o/<hh>/<32 hex>, deleted

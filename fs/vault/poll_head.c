@@ -1,5 +1,6 @@
 /* poll_head.c - showing another device's changes in a mounted format-2 vault
- * (poll_head.h). One poll: read the store's head; if it is new and not this
+ * (poll_head.h). One poll: read the store's head (a conditional read: nothing
+ * sent while it is the version last looked at); if it is new and not this
  * mount's own (or its own merge with another device's), commit and upload this mount's changes (the
  * uploader merges them onto it), read the head again, and bring the tree to it under commit_lock
  * with no commit pending (tree_refresh); then rebase the uploader on it and tell the kernel what
@@ -30,6 +31,8 @@
 struct poll {
 	struct poll_deps d;
 	uint8_t shown[HEAD_HASH_BYTES]; /* hash of the last head looked at */
+	struct backend_version seen;	/* its version, set with shown: the next poll reads
+					   the head only if it moved (If-None-Match) */
 	pthread_t thread;
 	bool started;
 	unsigned period_s;
@@ -140,21 +143,38 @@ static void poll_tell(struct poll *p, struct poll_refresh *pr)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* The poll's first read: 1 when the head is still the version last seen
+ * (nothing sent where the store can tell), else poll_read's. */
+static int poll_read_changed(struct poll *p, struct poll_head *h)
+{
+	int r = head_get_changed(p->d.store, META_MAX_SEALED_BYTES, &p->seen, &h->sealed, &h->len,
+				 &h->ver);
+
+	pthread_mutex_lock(&p->lock);
+	p->stats.polls += r >= 0;
+	p->stats.unchanged += r == 1;
+	pthread_mutex_unlock(&p->lock);
+	if (r == 0)
+		head_hash(h->hash, h->sealed, h->len);
+	return r;
+}
+
 int poll_once(struct poll *p)
 {
 	struct poll_head h = {0};
 	struct poll_refresh pr = {.p = p, .h = &h};
 	uint8_t own[HEAD_HASH_BYTES];
 	bool merged;
-	int r = poll_read(p, &h, false);
+	int r = poll_read_changed(p, &h);
 
-	if (r)
-		return r;
+	if (r) /* 1: unchanged since the last poll, which looked at it */
+		return r == 1 ? 0 : r;
 	merged = upload_known_hash(p->d.up, own);
 	/* This mount's own head is shown, unless it merged another's in. */
 	if (memcmp(h.hash, p->shown, HEAD_HASH_BYTES) == 0 ||
 	    (!merged && memcmp(h.hash, own, HEAD_HASH_BYTES) == 0)) {
 		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
+		p->seen = h.ver;
 		poll_head_release(&h);
 		return 0;
 	}
@@ -174,6 +194,7 @@ int poll_once(struct poll *p)
 		r = commit_quiet(p->d.commit, &h.head, h.hash, poll_apply, &pr);
 	if (r == 0) {
 		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
+		p->seen = h.ver;
 		poll_tell(p, &pr);
 		log_msg(LOG_INFO, "poll: showing another device's head (seq %" PRIu64 ")",
 			h.head.seq);
@@ -252,7 +273,7 @@ void poll_stats(struct poll *p, struct poll_stats *out)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void poll_free(struct poll *p)
+void poll_stop(struct poll *p)
 {
 	if (!p)
 		return;
@@ -262,6 +283,14 @@ void poll_free(struct poll *p)
 	pthread_mutex_unlock(&p->lock);
 	if (p->started)
 		pthread_join(p->thread, NULL);
+	p->started = false;
+}
+
+void poll_free(struct poll *p)
+{
+	if (!p)
+		return;
+	poll_stop(p);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

@@ -44,6 +44,8 @@ struct poll;
 
 /* What the polls did (sealfs status). */
 struct poll_stats {
+	uint64_t polls;		   /* reads of the store's head (each poll's first) */
+	uint64_t unchanged;	   /* of those, answered "not modified" (S3: 304, no head sent) */
 	uint64_t refreshes;	   /* other devices' heads shown */
 	int64_t last_refresh_time; /* CLOCK_REALTIME seconds; 0: none */
 	uint64_t last_changes;	   /* names and inodes the last one told the kernel about */
@@ -60,6 +62,8 @@ int poll_once(struct poll *p);
 /* Starts a thread calling poll_once every seconds (> 0). 0 or an errno. */
 int poll_start(struct poll *p, unsigned seconds);
 void poll_stats(struct poll *p, struct poll_stats *out);
+/* Stops the thread (if any); poll_stats still works. NULL is fine. */
+void poll_stop(struct poll *p);
 /* Stops the thread (if any) and frees. NULL is fine. */
 void poll_free(struct poll *p);
 
