@@ -526,6 +526,9 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->reseal = base->reseal;
 	u->reseal_ctx = base->reseal_ctx;
 	u->diverged = base->merge && base->diverged;
+	if (base->merge && upload_attempt_load_strays(u) != 0)
+		log_msg(LOG_WARNING, "upload: the record of lost merges is unreadable: their "
+				     "objects are left to fsck --repair");
 	if (base->merge && base->head && upload_set_base(u, base->head, base->head_len) != 0) {
 		free(u);
 		return -ENOMEM;

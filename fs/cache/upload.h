@@ -172,6 +172,28 @@ struct upload_base {
 /* Its bytes (new: free) from cache_dir. -ENOENT none; read errors. */
 int upload_read_base(const char *cache_dir, unsigned char **out, size_t *len);
 
+/* CACHE/merge-attempt (fs/cache/upload_attempt.c): the objects of merge
+ * attempts whose head may not be in the store. head: the sealed merged
+ * head the objects were put for while its outcome was open (head_len 0:
+ * every attempt listed was lost). */
+#define UPLOAD_ATTEMPT_FILE "merge-attempt"
+struct upload_attempt {
+	unsigned char *head;
+	size_t head_len;
+	uint8_t (*keys)[OBJECT_ID_BYTES];
+	size_t nkeys;
+};
+/* Reads it: 0, -ENOENT (none), -EBADMSG (damaged), read errors. */
+int upload_attempt_read(const char *cache_dir, struct upload_attempt *out);
+void upload_attempt_release(struct upload_attempt *a);
+/* Replaces it by the keys of lost attempts only (keys[0..n)), which the
+ * uploader takes as its strays at start (the next merged head lists them as
+ * garbage): 0 or -errno. */
+int upload_attempt_keep_lost(const char *cache_dir, const uint8_t (*keys)[OBJECT_ID_BYTES],
+			     size_t n);
+/* Removes it once its objects are dealt with: 0 or -errno. */
+int upload_attempt_remove(const char *cache_dir);
+
 /* Starts the uploader thread over store, cache and the cache's open journal
  * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard.
  * base (copied) is the head in the store. The thread begins with whatever

@@ -126,6 +126,15 @@ int upload_put_head(struct upload *u, const struct journal_batch *b, const unsig
  * holds; u->put then holds the merged head. -EAGAIN: a newer record came;
  * -EOPNOTSUPP: the hook cannot merge these heads. */
 int upload_merge_head(struct upload *u, const struct journal_batch *b, enum head_cas cas);
+/* upload_attempt.c. Records mo's objects (and the strays) with mo's head,
+ * durably, before they are put: 0 or -errno (then nothing is put). */
+int upload_attempt_begin(struct upload *u, const struct upload_merge_out *mo);
+/* The attempt was lost: the strays, without a head (logged on failure). */
+void upload_attempt_lost(struct upload *u);
+/* A merged head went in: the strays are in its garbage list. */
+void upload_attempt_done(struct upload *u);
+/* At start: the keys of a record of lost attempts only become the strays. */
+int upload_attempt_load_strays(struct upload *u);
 /* CACHE/merged-upto: records up to *out were merged (0: none). */
 int upload_read_merged(const char *cache_dir, uint64_t *out);
 /* The record of seq was merged, never stored as it is: none of its garbage

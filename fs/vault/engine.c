@@ -30,6 +30,7 @@
 #include "history.h"
 #include "journal.h"
 #include "log.h"
+#include "lost_merge.h"
 #include "merge_store.h"
 #include "meta.h"
 #include "prefetch.h"
@@ -513,6 +514,7 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 			return errbuf_fail(err, size, -ENOMEM, "out of memory");
 		up.reseal = head_chain_reseal;
 		up.reseal_ctx = e->chain;
+		lost_merge_clean(store, e->cache, o->cache_dir, base->sealed, base->len, cfg, keys);
 		if (up.diverged &&
 		    engine_merge_base(e, cfg, keys, o, &merge_base, &up.head_len) == 0)
 			up.head = merge_base;
