@@ -525,6 +525,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->merge_ctx = base->merge_ctx;
 	u->reseal = base->reseal;
 	u->reseal_ctx = base->reseal_ctx;
+	u->descends = base->descends;
 	u->diverged = base->merge && base->diverged;
 	if (base->merge && upload_attempt_load_strays(u) != 0)
 		log_msg(LOG_WARNING, "upload: the record of lost merges is unreadable: their "

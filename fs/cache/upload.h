@@ -128,6 +128,21 @@ typedef int (*upload_reseal_fn)(void *ctx, const unsigned char *head, size_t len
 				const uint8_t parent[HEAD_HASH_BYTES], unsigned char **out,
 				size_t *out_len);
 
+/* Format 2: whether the store's head (sealed remote[0..len), read for a
+ * merge) descends from the head this mount stored or showed last (seq,
+ * hash; its bytes in cache_dir's CACHE/pin-head): 1 yes, 0 provably not
+ * (the store forked, or was rolled back), -1 cannot tell. Called by the
+ * uploader's thread only (docs/SECURITY.md, "Forks"). */
+typedef int (*upload_descends_fn)(void *ctx, const unsigned char *remote, size_t len, uint64_t seq,
+				  const uint8_t hash[HEAD_HASH_BYTES], const char *cache_dir);
+
+/* The descends hook (upload_base.descends) for a head another thread read
+ * (a poll): sealed[0..len) against the head this uploader stored or was
+ * rebased to last. 1, 0 (a fork), -1 (cannot tell, or no hook).
+ * Thread-safe. */
+struct upload;
+int upload_descends(struct upload *u, const unsigned char *sealed, size_t len);
+
 /* Where the uploader starts: the store's head this mount builds on. */
 struct upload_base {
 	uint64_t stored_seq;	       /* its seq: records up to it are in the store */
@@ -150,6 +165,9 @@ struct upload_base {
 	 * uploader); NULL: heads go in as their records hold them. */
 	upload_reseal_fn reseal;
 	void *reseal_ctx;
+	/* Format 2, with merge: asked before every merge (context reseal_ctx);
+	 * a fork stops the uploader for good as a conflict. NULL: not asked. */
+	upload_descends_fn descends;
 	/* Format 2: another device's head is over this cache's records (a mount
 	 * after an outage): the first round merges onto it, with head (NULL:
 	 * unknown, a two-way merge) as the base. */

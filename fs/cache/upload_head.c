@@ -49,7 +49,9 @@ static int upload_probe(struct upload *u, enum head_cas *cas)
 	return 0;
 }
 
-static void upload_conflict(struct upload *u, uint64_t seq, bool links)
+/* Stops the uploader for good (another device's head over this mount's
+ * commits, a merge refused for hard links, or a fork), saying so once. */
+static void upload_conflict(struct upload *u, uint64_t seq, bool links, bool fork)
 {
 	pthread_mutex_lock(&u->lock);
 	u->conflict = true;
@@ -60,7 +62,16 @@ static void upload_conflict(struct upload *u, uint64_t seq, bool links)
 	u->last_err_time = upload_now_s(CLOCK_REALTIME);
 	pthread_cond_broadcast(&u->done);
 	pthread_mutex_unlock(&u->lock);
-	if (!links) /* else the hook said why, once */
+	if (fork)
+		log_msg(
+		    LOG_ERR,
+		    "the store's head does not descend from the one this mount stored or showed "
+		    "last (seq %" PRIu64 "): the store forked or was rolled back; nothing is "
+		    "merged onto it, this mount's commits (up to seq %" PRIu64 ") stay in the "
+		    "cache's journal; unmount, check the store, then mount with "
+		    "--accept-store-head (docs/SECURITY.md, \"Forks\")",
+		    u->stored_seq, seq);
+	else if (!links) /* else the hook said why, once */
 		log_msg(
 		    LOG_ERR,
 		    "the store's head was changed by another device: this mount's commits (up to "
@@ -187,6 +198,20 @@ int upload_apply_rebase(struct upload *u)
 	return r;
 }
 
+int upload_descends(struct upload *u, const unsigned char *sealed, size_t len)
+{
+	uint8_t hash[HEAD_HASH_BYTES];
+	uint64_t seq;
+
+	if (!u->descends)
+		return -1;
+	pthread_mutex_lock(&u->lock);
+	seq = u->stored_seq;
+	memcpy(hash, u->known_hash, HEAD_HASH_BYTES);
+	pthread_mutex_unlock(&u->lock);
+	return u->descends(u->reseal_ctx, sealed, len, seq, hash, u->cache_dir);
+}
+
 void upload_merge_out_release(struct upload_merge_out *out)
 {
 	for (size_t i = 0; out->objs && i < out->nobjs; i++)
@@ -254,13 +279,17 @@ int upload_put_head(struct upload *u, const struct journal_batch *b, const unsig
 		if (r != -ESTALE)
 			return r;
 		if (!u->merge) {
-			upload_conflict(u, last->seq, false);
+			upload_conflict(u, last->seq, false, false);
 			return r;
 		}
 	}
 	r = upload_merge_head(u, b, cas);
 	if (r == -EOPNOTSUPP) /* the hook cannot merge these heads (hard links) */
-		upload_conflict(u, last->seq, true);
+		upload_conflict(u, last->seq, true, false);
+	if (r == -EXDEV) { /* the store's head is a fork */
+		upload_conflict(u, last->seq, false, true);
+		r = -ESTALE;
+	}
 	if (r == 0) {
 		*head = u->put.head;
 		*len = u->put.head_len;

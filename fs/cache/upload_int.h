@@ -55,6 +55,7 @@ struct upload {
 	bool diverged; /* the store holds a merge: every head is merged (thread only) */
 	struct upload_merge_out put; /* the merged head last stored (thread only) */
 	upload_reseal_fn reseal;     /* upload_base.reseal */
+	upload_descends_fn descends; /* upload_base.descends (reseal_ctx) */
 	void *reseal_ctx;
 	unsigned char *resealed; /* the record's head as last put, sealed again (thread only) */
 	size_t resealed_len;

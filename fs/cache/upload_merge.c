@@ -175,6 +175,11 @@ static int upload_merge_once(struct upload *u, const struct journal_batch *b, en
 
 	if (r)
 		return r;
+	if (u->descends && u->descends(u->reseal_ctx, remote, rlen, u->stored_seq, u->stored_hash,
+				       u->cache_dir) == 0) {
+		free(remote);
+		return -EXDEV; /* a fork: never merged onto (upload_put_head stops) */
+	}
 	uint8_t(*fresh)[OBJECT_ID_BYTES] = NULL;
 	size_t nfresh = 0;
 	r = upload_fresh(u, b, &fresh, &nfresh);
@@ -248,7 +253,7 @@ int upload_merge_head(struct upload *u, const struct journal_batch *b, enum head
 		u->diverged = true;
 		r = upload_set_base(u, last->head, last->head_len);
 	}
-	if (r && r != -EAGAIN && r != -EOPNOTSUPP)
+	if (r && r != -EAGAIN && r != -EOPNOTSUPP && r != -EXDEV)
 		log_msg(LOG_WARNING, "upload: merging with another device's head failed (errno %d)",
 			-r);
 	return r;

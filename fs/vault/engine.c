@@ -509,10 +509,11 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		up.head_len = base->len;
 		up.merge = merge_store_run;
 		up.merge_ctx = e->merge;
-		e->chain = head_chain_new(cfg->vault_id, keys->meta, cfg->format);
+		e->chain = head_chain_new(cfg->vault_id, keys->meta, cfg->format, store);
 		if (!e->chain)
 			return errbuf_fail(err, size, -ENOMEM, "out of memory");
 		up.reseal = head_chain_reseal;
+		up.descends = head_chain_descends;
 		up.reseal_ctx = e->chain;
 		lost_merge_clean(store, e->cache, o->cache_dir, base->sealed, base->len, cfg, keys);
 		if (up.diverged &&

@@ -12,7 +12,7 @@
 #include "seal.h"
 
 struct head_chain *head_chain_new(const uint8_t vault_id[OBJECT_ID_BYTES],
-				  const unsigned char *meta_key, int format)
+				  const unsigned char *meta_key, int format, struct backend *store)
 {
 	struct head_chain *c = calloc(1, sizeof(*c));
 
@@ -22,6 +22,7 @@ struct head_chain *head_chain_new(const uint8_t vault_id[OBJECT_ID_BYTES],
 	memcpy(c->vault_id, vault_id, OBJECT_ID_BYTES);
 	c->meta_key = meta_key;
 	c->format = format;
+	c->store = store;
 	return c;
 }
 
@@ -135,6 +136,10 @@ enum head_chain_verdict head_chain_check(const struct dirobj_head *head, uint64_
 	*why = 0;
 	if (memcmp(head->parent, pin_hash, HEAD_HASH_BYTES) == 0)
 		return HEAD_CHAIN_DESCENDS;
+	if (pinned) /* its own seq: the hash names it, whatever seq a caller kept */
+		w.pin_seq = pin_seq = pinned->seq;
+	if (pinned && head->seq <= pin_seq)
+		return HEAD_CHAIN_FORK; /* another head of its seq, or an older one */
 	/* No shortcut for head->seq == pin_seq + 1: a head put after the
 	 * keys went names its record's parent, which may be the pinned head's
 	 * own bytes before they were sealed again for the store. */
@@ -153,4 +158,47 @@ enum head_chain_verdict head_chain_check(const struct dirobj_head *head, uint64_
 	}
 	*why = r;
 	return w.decided ? w.verdict : HEAD_CHAIN_UNKNOWN;
+}
+
+/* The verdict for remote (opened) against (seq, hash), lock held. */
+static int head_chain_judge(struct head_chain *c, const struct dirobj_head *remote, uint64_t seq,
+			    const uint8_t hash[HEAD_HASH_BYTES], const char *cache_dir)
+{
+	struct dirobj_head pinned;
+	struct history_io io;
+	unsigned char *kept = NULL;
+	size_t klen = 0;
+	bool have;
+	int why = 0;
+	enum head_chain_verdict v;
+
+	memset(&pinned, 0, sizeof(pinned));
+	have = head_pin_read_head(cache_dir, hash, &kept, &klen) == 0 &&
+	       seal_open_head(&pinned, kept, klen, c->vault_id, c->meta_key, c->format) == 0;
+	free(kept);
+	history_io_store(&io, c->store, c->vault_id, c->meta_key);
+	v = head_chain_check(remote, seq, hash, have ? &pinned : NULL, &io, &why);
+	dirobj_head_release(&pinned);
+	return v == HEAD_CHAIN_DESCENDS ? 1 : v == HEAD_CHAIN_FORK ? 0 : -1;
+}
+
+int head_chain_descends(void *ctx, const unsigned char *remote, size_t len, uint64_t seq,
+			const uint8_t hash[HEAD_HASH_BYTES], const char *cache_dir)
+{
+	struct head_chain *c = ctx;
+	struct dirobj_head h;
+	uint8_t have[HEAD_HASH_BYTES];
+	int r = -1;
+
+	head_hash(have, remote, len);
+	if (memcmp(have, hash, HEAD_HASH_BYTES) == 0)
+		return 1;
+	memset(&h, 0, sizeof(h));
+	pthread_mutex_lock(&c->lock);
+	if (!c->off && c->format >= 2 &&
+	    seal_open_head(&h, remote, len, c->vault_id, c->meta_key, c->format) == 0)
+		r = head_chain_judge(c, &h, seq, hash, cache_dir);
+	pthread_mutex_unlock(&c->lock);
+	dirobj_head_release(&h);
+	return r;
 }

@@ -19,18 +19,20 @@
 
 /* The reseal hook's context: the meta key is borrowed and used only while
  * `off` is not set (head_chain_off, before the keys are wiped). */
+struct backend;
 struct head_chain {
 	pthread_mutex_t lock; /* off, and every use of meta_key */
 	bool off;
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	const unsigned char *meta_key;
 	int format;
+	struct backend *store; /* borrowed: the history's reads */
 };
 
-/* A new context for a format-2 vault (vault_id copied, meta_key borrowed).
- * NULL: out of memory. */
+/* A new context for a format-2 vault (vault_id copied, meta_key and store
+ * borrowed). NULL: out of memory. */
 struct head_chain *head_chain_new(const uint8_t vault_id[OBJECT_ID_BYTES],
-				  const unsigned char *meta_key, int format);
+				  const unsigned char *meta_key, int format, struct backend *store);
 /* The keys go: from now on heads are put as their records hold them. */
 void head_chain_off(struct head_chain *c);
 void head_chain_free(struct head_chain *c);
@@ -38,6 +40,12 @@ void head_chain_free(struct head_chain *c);
  * head_chain_off: 0 with *out NULL. */
 int head_chain_reseal(void *ctx, const unsigned char *head, size_t len,
 		      const uint8_t parent[HEAD_HASH_BYTES], unsigned char **out, size_t *out_len);
+
+/* upload_descends_fn over a struct head_chain (thread-safe): the store's
+ * head against the one the uploader stored or showed last, its bytes from
+ * CACHE/pin-head when kept. After head_chain_off: -1. */
+int head_chain_descends(void *ctx, const unsigned char *remote, size_t len, uint64_t seq,
+			const uint8_t hash[HEAD_HASH_BYTES], const char *cache_dir);
 
 enum head_chain_verdict {
 	HEAD_CHAIN_DESCENDS, /* the pinned head is an ancestor of the store's */
@@ -50,7 +58,9 @@ enum head_chain_verdict {
  * head->seq > pin_seq), reading head's history pages and at most one head
  * record through io. Sound because a head's history lists only heads of
  * its own chain, and seqs grow strictly along a chain: the chain's head
- * at pin_seq, if any, must be the pinned one. Store errors give
+ * at pin_seq, if any, must be the pinned one. With pinned, its own seq
+ * is the pinned seq (a caller's pin_seq may be older) and a head not above
+ * it is a fork; without, nothing is called a fork. Store errors give
  * HEAD_CHAIN_UNKNOWN (*why: the errno, else 0). Pure but for io. */
 enum head_chain_verdict head_chain_check(const struct dirobj_head *head, uint64_t pin_seq,
 					 const uint8_t pin_hash[HEAD_HASH_BYTES],

@@ -4,8 +4,9 @@
  * mount's own (or its own merge with another device's), commit and upload this mount's changes (the
  * uploader merges them onto it), read the head again, and bring the tree to it under commit_lock
  * with no commit pending (tree_refresh); then rebase the uploader on it and tell the kernel what
- * changed. Must never refresh onto a head that failed to authenticate or is older than the one
- * shown, and never call the kernel with a lock held. Logs seqs and counts only. */
+ * changed. Must never refresh onto a head that failed to authenticate, is older than the one
+ * shown, or provably does not descend from it (a fork), and never call the kernel with a lock
+ * held. Logs seqs and counts only. */
 #include "poll_head.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@
 struct poll {
 	struct poll_deps d;
 	uint8_t shown[HEAD_HASH_BYTES]; /* hash of the last head looked at */
+	uint64_t fork_said;		/* the seq of the forked head last logged (poll thread) */
 	struct backend_version seen;	/* its version, set with shown: the next poll reads
 					   the head only if it moved (If-None-Match) */
 	pthread_t thread;
@@ -132,6 +134,21 @@ static int poll_flush_own(struct poll *p)
 	return -EAGAIN;
 }
 
+/* The store's head is not a descendant of the one this mount showed or
+ * stored last (docs/SECURITY.md, "Forks"): never shown; said once. */
+static int poll_fork(struct poll *p, const struct poll_head *h)
+{
+	if (p->fork_said != h->head.seq)
+		log_msg(LOG_ERR,
+			"poll: the store's head (seq %" PRIu64
+			") does not descend from the one this "
+			"mount shows: the store forked or was rolled back; not shown (remount "
+			"with --accept-store-head to take it)",
+			h->head.seq);
+	p->fork_said = h->head.seq;
+	return -EXDEV;
+}
+
 static void poll_tell(struct poll *p, struct poll_refresh *pr)
 {
 	for (size_t i = 0; p->d.inval && i < pr->ninval; i++)
@@ -190,6 +207,8 @@ int poll_once(struct poll *p)
 			h.head.seq, commit_seq(p->d.commit));
 		r = -ESTALE;
 	}
+	if (r == 0 && upload_descends(p->d.up, h.sealed, h.len) == 0)
+		r = poll_fork(p, &h);
 	if (r == 0)
 		r = commit_quiet(p->d.commit, &h.head, h.hash, poll_apply, &pr);
 	if (r == 0) {
@@ -220,7 +239,7 @@ static void *poll_main(void *arg)
 			break;
 		pthread_mutex_unlock(&p->lock);
 		int r = poll_once(p);
-		if (r < 0 && r != -EAGAIN && r != last)
+		if (r < 0 && r != -EAGAIN && r != -EXDEV && r != last)
 			log_msg(LOG_WARNING, "poll: reading the store's head failed (errno %d)",
 				-r);
 		last = r < 0 ? r : 0;

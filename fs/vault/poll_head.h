@@ -56,8 +56,9 @@ struct poll_stats {
 struct poll *poll_new(const struct poll_deps *deps);
 /* One poll now, on the caller's thread: 1 when the tree was refreshed to
  * another device's head, 0 when there was nothing new, -EAGAIN when it must
- * wait (uncommitted changes, the upload not done in time), or the store's
- * errno / -EBADMSG. */
+ * wait (uncommitted changes, the upload not done in time), -EXDEV when the
+ * store's head provably does not descend from the one shown (a fork: not
+ * shown, logged once), or the store's errno / -EBADMSG. */
 int poll_once(struct poll *p);
 /* Starts a thread calling poll_once every seconds (> 0). 0 or an errno. */
 int poll_start(struct poll *p, unsigned seconds);

@@ -7,12 +7,16 @@
  * - a newer head that descends from the pinned one mounts; a store rolled
  *   back and written again past the pinned seq (a fork with a higher seq) is
  *   refused until --accept-store-head, and a cache without the pinned
- *   head's copy says "cannot verify" instead of refusing. */
+ *   head's copy says "cannot verify" instead of refusing;
+ * - a mounted device whose store is replaced by such a fork does not show
+ *   it at a poll, nor merge its next commit onto it: its uploader stops as
+ *   for a conflict. */
 #include <stdlib.h>
 
 #include "fs_test.h"
 #include "head_chain.h"
 #include "meta.h"
+#include "poll_head.h"
 #include "seal.h"
 
 static int put(struct fmount *m, const char *name, const char *text)
@@ -155,6 +159,48 @@ static void forks(struct fenv *e, struct fmount *a, const char *old_dir)
 	backend_destroy(fork.store);
 }
 
+/* While a is mounted (pinned at the main store's head), the main store is
+ * replaced by the fork (higher seq, another chain): a's next commit finds
+ * another head and must not merge onto it; its uploader stops as for a
+ * conflict and the store keeps the fork's head. */
+static void fork_while_mounted(struct fenv *e, struct fmount *a, const char *old_dir)
+{
+	unsigned char *before = NULL, *after = NULL;
+	struct upload_stats st;
+	struct dirobj_head h;
+	size_t blen = 0, alen = 0;
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/* && cp -a '%s'/. '%s'/", e->store_dir, old_dir,
+		 e->store_dir);
+	CHECK_RC(system(cmd), 0);
+	CHECK_RC(store_head(e, &before, &blen, &h), 0);
+	dirobj_head_release(&h);
+	struct poll_deps pd = {.store = e->store,
+			       .tree = a->tree,
+			       .commit = a->commit,
+			       .up = a->up,
+			       .cfg = e->cfg,
+			       .meta_key = e->keys->meta,
+			       .wait_ms = TEST_FLUSH_MS};
+	struct poll *pl = poll_new(&pd);
+	struct inode *ino;
+	CHECK(pl != NULL);
+	CHECK_RC(pl ? poll_once(pl) : 0, -EXDEV); /* the fork is not shown */
+	CHECK_RC(fpath(a->tree, "fork-0", &ino), -ENOENT);
+	poll_free(pl);
+	CHECK_RC(put(a, "after-fork", "x"), 0);
+	CHECK(fcommit(a) != 0);
+	upload_stats(&st, a->up);
+	CHECKF(st.conflict && st.merges == 0, "merged onto a fork (conflict %d, %llu merges)",
+	       (int)st.conflict, (unsigned long long)st.merges);
+	CHECK_RC(store_head(e, &after, &alen, &h), 0);
+	CHECK(alen == blen && before && after && memcmp(before, after, alen) == 0);
+	dirobj_head_release(&h);
+	free(before);
+	free(after);
+}
+
 int main(void)
 {
 	struct fenv e;
@@ -172,6 +218,7 @@ int main(void)
 	CHECK_RC(copy_store(e.store_dir, old_dir), 0);
 	gapless(&e, &a, hash);
 	forks(&e, &a, old_dir);
+	fork_while_mounted(&e, &a, old_dir);
 	fmount_close(&a);
 	fenv_free(&e);
 	return check_done("head_chain");
