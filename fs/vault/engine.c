@@ -204,10 +204,10 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
  * when its seq is at most the store's head seq stored (a removed record
  * whose slot was being reused); any other damaged record fails the open.
  * *newest gets the newest intact seq and head (0 / untouched when none);
- * base->ours whether a record holds exactly the store's head. */
+ * base->ours whether a record holds the store's head (head_chain_same). */
 static int engine_replay(struct cache *cache, struct journal *j, struct engine_base *base,
-			 uint64_t stored, uint64_t *newest, unsigned char **head, size_t *head_len,
-			 char *err, size_t size)
+			 const struct head_chain *hc, uint64_t stored, uint64_t *newest,
+			 unsigned char **head, size_t *head_len, char *err, size_t size)
 {
 	char text[OBJECT_KEY_TEXT_BYTES];
 	struct journal_record rec;
@@ -243,9 +243,10 @@ static int engine_replay(struct cache *cache, struct journal *j, struct engine_b
 				r = cache_write_object(cache, text, rec.objs[k].data,
 						       rec.objs[k].len);
 		}
-		if (rec.seq == stored) /* the store's head is this record's: ours */
-			base->ours = rec.head_len == base->len &&
-				     memcmp(rec.head, base->sealed, base->len) == 0;
+		if (rec.seq == stored) /* the store's head is this record's (maybe sealed
+					  again for the store, docs/FORMAT.md "Head"): ours */
+			base->ours =
+			    head_chain_same(hc, rec.head, rec.head_len, base->sealed, base->len);
 		free(*head);
 		*head = malloc(rec.head_len ? rec.head_len : 1);
 		if (r == 0 && !*head)
@@ -322,7 +323,11 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 	if (r)
 		return errbuf_fail(err, size, r, "creating the cache's journal failed: %s",
 				   strerror(-r));
-	r = engine_replay(e->cache, e->journal, base, stored, &pending, &sealed, &len, err, size);
+	struct head_chain hc = {.meta_key = keys->meta, .format = cfg->format};
+
+	memcpy(hc.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+	r = engine_replay(e->cache, e->journal, base, &hc, stored, &pending, &sealed, &len, err,
+			  size);
 	if (r == 0 && pending > remembered && stored > remembered && !base->ours) {
 		if (cfg->format >= 2 && !o->read_only)
 			engine_merge_later(base, stored, pending, remembered);

@@ -68,6 +68,29 @@ int head_chain_reseal(void *ctx, const unsigned char *head, size_t len,
 	return r;
 }
 
+bool head_chain_same(const struct head_chain *c, const unsigned char *a, size_t alen,
+		     const unsigned char *b, size_t blen)
+{
+	struct dirobj_head x, y;
+	bool same;
+
+	if (alen == blen && memcmp(a, b, alen) == 0)
+		return true;
+	if (c->format < 2)
+		return false;
+	memset(&x, 0, sizeof(x));
+	memset(&y, 0, sizeof(y));
+	same = seal_open_head(&x, a, alen, c->vault_id, c->meta_key, c->format) == 0 &&
+	       seal_open_head(&y, b, blen, c->vault_id, c->meta_key, c->format) == 0 &&
+	       x.seq == y.seq && x.time.sec == y.time.sec && x.time.nsec == y.time.nsec &&
+	       memcmp(x.device, y.device, OBJECT_ID_BYTES) == 0 &&
+	       memcmp(x.root.ref.store_key, y.root.ref.store_key, OBJECT_ID_BYTES) == 0 &&
+	       x.root.ref.version == y.root.ref.version;
+	dirobj_head_release(&x);
+	dirobj_head_release(&y);
+	return same;
+}
+
 /* ---- the check ---- */
 
 /* What the walk over the history found. */

@@ -47,6 +47,13 @@ int head_chain_reseal(void *ctx, const unsigned char *head, size_t len,
 int head_chain_descends(void *ctx, const unsigned char *remote, size_t len, uint64_t seq,
 			const uint8_t hash[HEAD_HASH_BYTES], const char *cache_dir);
 
+/* Whether sealed heads a and b are one commit: the same bytes, or (format
+ * 2, both opening under c's key, which is used without c's lock: c need not
+ * be a shared context) the same seq, time, device and root object, as a
+ * record's head and the same head sealed again for the store. */
+bool head_chain_same(const struct head_chain *c, const unsigned char *a, size_t alen,
+		     const unsigned char *b, size_t blen);
+
 enum head_chain_verdict {
 	HEAD_CHAIN_DESCENDS, /* the pinned head is an ancestor of the store's */
 	HEAD_CHAIN_FORK,     /* it is not: the store forked, or was rolled back and rewritten */

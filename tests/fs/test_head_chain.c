@@ -61,9 +61,12 @@ static void commits(struct fmount *m, const char *prefix, int n)
 /* A round that takes two records stores the newest naming the stored head. */
 static void gapless(struct fenv *e, struct fmount *a, uint8_t s1_hash[HEAD_HASH_BYTES])
 {
-	unsigned char *sealed = NULL, *kept = NULL;
+	unsigned char *sealed = NULL, *kept = NULL, *again = NULL;
+	struct upload_stats st;
+	struct fmount copy;
 	struct dirobj_head h;
-	size_t len = 0, klen = 0;
+	size_t len = 0, klen = 0, alen = 0;
+	char cmd[1200];
 	uint64_t s1;
 
 	CHECK_RC(store_head(e, &sealed, &len, &h), 0);
@@ -77,6 +80,8 @@ static void gapless(struct fenv *e, struct fmount *a, uint8_t s1_hash[HEAD_HASH_
 	CHECK_RC(put(a, "two", "2"), 0);
 	CHECK_RC(commit_run(a->commit), 0);
 	fmount_close(a);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/laptop' '%s/laptop-copy'", e->root, e->root);
+	CHECK_RC(system(cmd), 0); /* the cache as a crash after the head would leave it */
 	CHECK_RC(fmount_open_device(a, e, "laptop", "laptop"), 0);
 	CHECK_RC(upload_flush(a->up, TEST_FLUSH_MS), 0);
 	CHECK_RC(store_head(e, &sealed, &len, &h), 0);
@@ -88,6 +93,18 @@ static void gapless(struct fenv *e, struct fmount *a, uint8_t s1_hash[HEAD_HASH_
 	CHECK(klen == len && kept && memcmp(kept, sealed, len) == 0);
 	free(kept);
 	dirobj_head_release(&h);
+	/* Its records still pending: the store's head is the newest one sealed
+	 * again, so this cache's own (no merge), not another device's. */
+	CHECK_RC(fmount_open_device(&copy, e, "laptop-copy", "laptop"), 0);
+	CHECK_RC(upload_flush(copy.up, TEST_FLUSH_MS), 0);
+	upload_stats(&st, copy.up);
+	CHECKF(st.merges == 0 && !st.conflict, "its own head taken for another's (%llu merges)",
+	       (unsigned long long)st.merges);
+	fmount_close(&copy);
+	CHECK_RC(store_head(e, &again, &alen, &h), 0);
+	CHECK(alen == len && memcmp(again, sealed, len) == 0);
+	dirobj_head_release(&h);
+	free(again);
 	free(sealed);
 }
 
