@@ -132,6 +132,15 @@ struct backend_ops {
 	 * the store leaves none behind. */
 	int (*stale_uploads)(struct backend *b, const char *prefix, int64_t min_age_s, int do_abort,
 			     unsigned budget_ms, struct backend_stale *out);
+	/* BACKEND_CAP_PUT_IF, optional: get_version, unless key still holds
+	 * version *known (known->len > 0): then 1 with *out NULL and *ver =
+	 * *known, the object not sent (S3: GET with If-None-Match: <ETag>,
+	 * answered 304 Not Modified). Callers use backend_get_changed, which
+	 * reads and compares where this is NULL (the local store: a local
+	 * read). */
+	int (*get_changed)(struct backend *b, const char *key, size_t max,
+			   const struct backend_version *known, unsigned char **out,
+			   size_t *out_len, struct backend_version *ver);
 };
 
 struct backend {
@@ -195,6 +204,12 @@ static inline int backend_put(struct backend *b, const char *key, const void *d,
  * BACKEND_CAP_PUT_IF. backends/backend_cas.c. */
 int backend_put_if(struct backend *b, const char *key, const void *data, size_t len,
 		   const struct backend_version *expect, struct backend_version *out);
+/* get_changed (backend.h above): 1 when key is still at *known (nothing
+ * returned), 0 with the object and its version, or get_version's errors.
+ * -EOPNOTSUPP without BACKEND_CAP_PUT_IF. backends/backend_cas.c. */
+int backend_get_changed(struct backend *b, const char *key, size_t max,
+			const struct backend_version *known, unsigned char **out, size_t *out_len,
+			struct backend_version *ver);
 /* Whether the store honours put_if's conditions (for
  * BACKEND_CAP_PUT_IF_PROBE stores): creates key (a fresh random key the
  * caller chooses, e.g. an unused object key) with "absent" expected, tries

@@ -1,6 +1,7 @@
 /* backend_cas.c - the compare-and-swap helpers over the ops table
  * (backend.h): backend_put_if, which makes a put_if retried after a lost
- * reply succeed, and backend_probe_put_if, which asks a server whether it
+ * reply succeed, backend_get_changed (a read only when the version moved),
+ * and backend_probe_put_if, which asks a server whether it
  * honours conditional writes. Over the table only: it knows no store. It must
  * never report a replaced object as written by the caller unless the store
  * holds exactly the caller's bytes. */
@@ -31,6 +32,29 @@ int backend_put_if(struct backend *b, const char *key, const void *data, size_t 
 	    memcmp(now, data, len) == 0)
 		r = 0;
 	free(now);
+	return r;
+}
+
+int backend_get_changed(struct backend *b, const char *key, size_t max,
+			const struct backend_version *known, unsigned char **out, size_t *out_len,
+			struct backend_version *ver)
+{
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!(b->ops->caps & BACKEND_CAP_PUT_IF))
+		return -EOPNOTSUPP;
+	if (known->len > 0 && b->ops->get_changed)
+		return b->ops->get_changed(b, key, max, known, out, out_len, ver);
+	r = b->ops->get_version(b, key, max, out, out_len, ver);
+	if (r == 0 && known->len > 0 && ver->len == known->len &&
+	    memcmp(ver->v, known->v, known->len) == 0) {
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+		return 1;
+	}
 	return r;
 }
 

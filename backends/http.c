@@ -225,6 +225,7 @@ static const struct http_errmap errmap[] = {
     {"PreconditionFailed", 0, -ESTALE, 0},	/* If-Match / If-None-Match not met */
     {"ConditionalRequestConflict", 0, -EIO, 1}, /* a 409 AWS asks clients to retry */
     {"NotImplemented", 0, -EOPNOTSUPP, 0},	/* e.g. a conditional header */
+    {NULL, 304, -EALREADY, 0}, /* Not Modified: a conditional GET (If-None-Match) */
     {NULL, 401, -EACCES, 0},
     {NULL, 403, -EACCES, 0},
     {NULL, 404, -ENOENT, 0},

@@ -125,7 +125,8 @@ typedef int (*http_prepare_fn)(void *arg, struct http_request *req, unsigned att
  * errno: -EACCES (401/403, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch,
  * ...), -ENOENT (404, NoSuchKey, NoSuchBucket, NoSuchUpload), -ERANGE (416),
  * -EFBIG (a body over mem_limit, EntityTooLarge), -ESTALE (412,
- * PreconditionFailed: a conditional write's condition not met), -EOPNOTSUPP
+ * PreconditionFailed: a conditional write's condition not met), -EALREADY
+ * (304 Not Modified: a conditional GET's object unchanged), -EOPNOTSUPP
  * (501, NotImplemented), -EPROTO (a reply that makes
  * no sense), -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EIO (the rest), or the
  * sink's write error; err gets a one-line reason naming the method, the S3

@@ -302,6 +302,7 @@ static const struct backend_ops s3_ops = {
     .sync = s3_sync,
     .destroy = s3_destroy,
     .get_version = s3_get_version, /* s3_cond.c */
+    .get_changed = s3_get_changed, /* s3_cond.c */
     .put_if = s3_put_if,
     .relock_secrets = s3_relock_secrets,
     .stale_uploads = s3_stale_uploads, /* s3_uploads.c */

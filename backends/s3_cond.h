@@ -12,6 +12,9 @@ const struct s3_target *s3_store_target(struct backend *b, const struct http_pol
 
 int s3_get_version(struct backend *b, const char *key, size_t max, unsigned char **out,
 		   size_t *out_len, struct backend_version *ver);
+int s3_get_changed(struct backend *b, const char *key, size_t max,
+		   const struct backend_version *known, unsigned char **out, size_t *out_len,
+		   struct backend_version *ver);
 int s3_put_if(struct backend *b, const char *key, const void *data, size_t len,
 	      const struct backend_version *expect, struct backend_version *out);
 

@@ -262,6 +262,8 @@ static int prepare(void *arg, struct http_request *hr, unsigned attempt,
 		r = req_line(rq, &n, "If-Match", rq->if_match);
 	if (r == 0 && rq->if_none_match)
 		r = req_line(rq, &n, "If-None-Match", "*");
+	else if (r == 0 && rq->if_none_match_etag[0]) /* unsigned, as If-Match */
+		r = req_line(rq, &n, "If-None-Match", rq->if_none_match_etag);
 	if (r < 0)
 		return r;
 	*hr = (struct http_request){rq->method, rq->url,      rq->hdrs, n,

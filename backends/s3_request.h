@@ -62,6 +62,7 @@ struct s3_request {
 	size_t len;
 	char if_match[128]; /* ETag pinned when a download resumes; a put_if's expected ETag */
 	int if_none_match;  /* put_if of an object expected absent: If-None-Match: * */
+	char if_none_match_etag[128]; /* a conditional GET: If-None-Match: "<ETag>" (304) */
 	/* per try: */
 	struct s3_sigv4_result sig;
 	struct s3_creds *cr; /* a reference for this try */

@@ -37,6 +37,13 @@ int head_get(struct backend *store, size_t max, unsigned char **out, size_t *len
 	return store->ops->get_version(store, HEAD_STORE_KEY, max, out, len, ver);
 }
 
+int head_get_changed(struct backend *store, size_t max, const struct backend_version *known,
+		     unsigned char **out, size_t *len, struct backend_version *ver)
+{
+	ver->len = 0;
+	return backend_get_changed(store, HEAD_STORE_KEY, max, known, out, len, ver);
+}
+
 int head_cas_probe(struct backend *store, enum head_cas *cas)
 {
 	char key[OBJECT_KEY_TEXT_BYTES];

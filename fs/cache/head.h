@@ -85,9 +85,21 @@ int head_pin_new(struct head_pin **out, const char *cache_dir,
 		 const uint8_t vault_id[OBJECT_ID_BYTES], const unsigned char *key,
 		 const struct head_state *st);
 /* Remembers head seq with hash when seq is above the pinned one (written
- * as head_state_store). 0 or -errno (the pin in memory is not moved then).
- * One caller at a time. */
-int head_pin_advance(struct head_pin *p, uint64_t seq, const uint8_t hash[HEAD_HASH_BYTES]);
+ * as head_state_store), and its sealed bytes (sealed[0..len), NULL: not
+ * known) in CACHE/pin-head first (head_pin_keep_head). 0 or -errno (the
+ * pin in memory is not moved then). One caller at a time. */
+int head_pin_advance(struct head_pin *p, uint64_t seq, const uint8_t hash[HEAD_HASH_BYTES],
+		     const unsigned char *sealed, size_t len);
+/* CACHE/pin-head: the sealed bytes of the pinned head, for the fork check
+ * (docs/SECURITY.md, "Forks"). Written whole (temporary file, fdatasync,
+ * rename; no fsync of the directory: a copy lost in a crash only weakens
+ * that check, as its hash then differs from the pin's). 0 or -errno. */
+#define HEAD_PIN_HEAD_NAME "pin-head"
+int head_pin_keep_head(const char *cache_dir, const unsigned char *sealed, size_t len);
+/* Its bytes (new: free) when their hash is hash (the pin's): 0, -ENOENT
+ * (missing, or another head's), read errors. */
+int head_pin_read_head(const char *cache_dir, const uint8_t hash[HEAD_HASH_BYTES],
+		       unsigned char **out, size_t *len);
 /* The pinned state (device id and name, seq, hash): borrowed from p; read
  * it where head_pin_advance cannot run at the same time. */
 const struct head_state *head_pin_state(const struct head_pin *p);
@@ -106,6 +118,11 @@ enum head_cas {
  * store's errno. Thread-safe. */
 int head_get(struct backend *store, size_t max, unsigned char **out, size_t *len,
 	     struct backend_version *ver);
+/* head_get unless the head is still at version *known (known->len 0:
+ * always read): then 1, *out NULL, nothing sent by the store where it can
+ * tell (backend_get_changed). Thread-safe. */
+int head_get_changed(struct backend *store, size_t max, const struct backend_version *known,
+		     unsigned char **out, size_t *len, struct backend_version *ver);
 /* Asks the store once whether it honours conditional writes: HONOURED for
  * a store that makes put_if atomic itself (no BACKEND_CAP_PUT_IF_PROBE),
  * else the probe's answer (on a fresh random key o/<hh>/<32 hex>, deleted

@@ -1,8 +1,9 @@
 /* head_pin.c - the pin, CACHE/state (head.h; docs/FORMAT.md, "Cache";
  * docs/SECURITY.md, "Rollback and the pin"): reading and writing the file
- * (a temporary file, fsync, rename, fsync of the directory), the default
- * device name, and the pin object the uploader advances after each head it
- * stored. It must never write a pin without its MAC, never move the pin
+ * (a temporary file, fsync, rename, fsync of the directory), the copy of
+ * the pinned head's sealed bytes (CACHE/pin-head, for the fork check), the
+ * default device name, and the pin object the uploader advances after each
+ * head it stored. It must never write a pin without its MAC, never move the pin
  * back, and never hold anything secret in the file: the vault id, the
  * device's id and the user's own label for it, a seq and a hash. */
 #include "fdio.h"
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +20,8 @@
 
 #include "cache.h"
 #include "dirobj.h"
+#include "log.h"
+#include "meta.h"
 
 /* At most what a state file of either version holds. */
 #define HEAD_STATE_READ_MAX 512
@@ -139,13 +143,59 @@ int head_pin_new(struct head_pin **out, const char *cache_dir,
 	return 0;
 }
 
-int head_pin_advance(struct head_pin *p, uint64_t seq, const uint8_t hash[HEAD_HASH_BYTES])
+int head_pin_keep_head(const char *cache_dir, const unsigned char *sealed, size_t len)
+{
+	char path[CACHE_PATH_MAX + 16], tmp[CACHE_PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/" HEAD_PIN_HEAD_NAME, cache_dir);
+	snprintf(tmp, sizeof(tmp), "%s/" HEAD_PIN_HEAD_NAME ".tmp", cache_dir);
+	return fdio_replace_file(path, tmp, NULL, sealed, len);
+}
+
+int head_pin_read_head(const char *cache_dir, const uint8_t hash[HEAD_HASH_BYTES],
+		       unsigned char **out, size_t *len)
+{
+	char path[CACHE_PATH_MAX + 16];
+	unsigned char *buf = malloc(META_MAX_SEALED_BYTES);
+	uint8_t have[HEAD_HASH_BYTES];
+	size_t got = 0;
+	int fd, r;
+
+	*out = NULL;
+	*len = 0;
+	if (!buf)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/" HEAD_PIN_HEAD_NAME, cache_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	r = fd < 0 ? -errno : fdio_pread_all(fd, buf, META_MAX_SEALED_BYTES, 0, &got);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0) {
+		head_hash(have, buf, got);
+		r = sodium_memcmp(have, hash, HEAD_HASH_BYTES) == 0 ? 0 : -ENOENT;
+	}
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+int head_pin_advance(struct head_pin *p, uint64_t seq, const uint8_t hash[HEAD_HASH_BYTES],
+		     const unsigned char *sealed, size_t len)
 {
 	struct head_state st = p->st;
 	int r;
 
 	if (seq <= p->st.seq)
 		return 0;
+	/* The bytes first: a crash between leaves an older copy, never a pin
+	 * whose head the check would take for another's. */
+	if (sealed && head_pin_keep_head(p->cache_dir, sealed, len) != 0)
+		log_msg(LOG_WARNING, "keeping the pinned head's copy failed: the fork check "
+				     "may not verify the next head");
 	st.seq = seq;
 	memcpy(st.hash, hash, HEAD_HASH_BYTES);
 	r = head_state_store(p->cache_dir, &st, p->vault_id, p->key);

@@ -231,9 +231,9 @@ static int upload_run(struct upload_round *rd, int (*fn)(void *, size_t), size_t
 
 /* Advances the pin (CACHE/state) to the stored head before any record
  * goes: a mount tells this cache's own heads from another device's by it. */
-int upload_remember(struct upload *u)
+int upload_remember(struct upload *u, const unsigned char *head, size_t len)
 {
-	int r = u->pin ? head_pin_advance(u->pin, u->stored_seq, u->stored_hash) : 0;
+	int r = u->pin ? head_pin_advance(u->pin, u->stored_seq, u->stored_hash, head, len) : 0;
 
 	if (r)
 		log_msg(LOG_WARNING, "upload: remembering head seq %" PRIu64 " failed (errno %d)",
@@ -253,7 +253,7 @@ static int upload_heads(struct upload_round *rd)
 	int r;
 
 	if (last->seq <= u->stored_seq)
-		return upload_remember(u);
+		return upload_remember(u, NULL, 0);
 	/* From here objects of these records may be in the store. */
 	if (u->put_upto != UINT64_MAX && u->put_upto < last->seq)
 		u->put_upto = last->seq;
@@ -276,7 +276,7 @@ static int upload_heads(struct upload_round *rd)
 	u->known_merged = rd->merged;
 	u->put_heads++;
 	pthread_mutex_unlock(&u->lock);
-	return upload_remember(u);
+	return upload_remember(u, head, len);
 }
 
 static int upload_finish(struct upload_round *rd)
@@ -523,7 +523,13 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	u->head_ver = base->ver;
 	u->merge = base->merge;
 	u->merge_ctx = base->merge_ctx;
+	u->reseal = base->reseal;
+	u->reseal_ctx = base->reseal_ctx;
+	u->descends = base->descends;
 	u->diverged = base->merge && base->diverged;
+	if (base->merge && upload_attempt_load_strays(u) != 0)
+		log_msg(LOG_WARNING, "upload: the record of lost merges is unreadable: their "
+				     "objects are left to fsck --repair");
 	if (base->merge && base->head && upload_set_base(u, base->head, base->head_len) != 0) {
 		free(u);
 		return -ENOMEM;
@@ -581,6 +587,7 @@ void upload_stop(struct upload *u)
 	pthread_cond_destroy(&u->done);
 	pthread_mutex_destroy(&u->lock);
 	upload_merge_out_release(&u->put);
+	free(u->resealed);
 	free(u->base_head);
 	free(u->rebase);
 	free(u);

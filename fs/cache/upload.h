@@ -120,6 +120,29 @@ typedef int (*upload_merge_fn)(void *ctx, const struct upload_merge_req *req,
 			       struct upload_merge_out *out);
 void upload_merge_out_release(struct upload_merge_out *out);
 
+/* Format 2: head (sealed, borrowed) sealed again with parent as its
+ * "parent", so that every head the store takes names the stored head it
+ * replaces (docs/FORMAT.md, "Head"); *out new, NULL when head names it
+ * already. 0, -EBADMSG, -ENOMEM. Called by the uploader's thread only. */
+typedef int (*upload_reseal_fn)(void *ctx, const unsigned char *head, size_t len,
+				const uint8_t parent[HEAD_HASH_BYTES], unsigned char **out,
+				size_t *out_len);
+
+/* Format 2: whether the store's head (sealed remote[0..len), read for a
+ * merge) descends from the head this mount stored or showed last (seq,
+ * hash; its bytes in cache_dir's CACHE/pin-head): 1 yes, 0 provably not
+ * (the store forked, or was rolled back), -1 cannot tell. Called by the
+ * uploader's thread only (docs/SECURITY.md, "Forks"). */
+typedef int (*upload_descends_fn)(void *ctx, const unsigned char *remote, size_t len, uint64_t seq,
+				  const uint8_t hash[HEAD_HASH_BYTES], const char *cache_dir);
+
+/* The descends hook (upload_base.descends) for a head another thread read
+ * (a poll): sealed[0..len) against the head this uploader stored or was
+ * rebased to last. 1, 0 (a fork), -1 (cannot tell, or no hook).
+ * Thread-safe. */
+struct upload;
+int upload_descends(struct upload *u, const unsigned char *sealed, size_t len);
+
 /* Where the uploader starts: the store's head this mount builds on. */
 struct upload_base {
 	uint64_t stored_seq;	       /* its seq: records up to it are in the store */
@@ -138,6 +161,13 @@ struct upload_base {
 	size_t head_len;
 	upload_merge_fn merge;
 	void *merge_ctx;
+	/* Format 2: the reseal hook (borrowed context, must outlive the
+	 * uploader); NULL: heads go in as their records hold them. */
+	upload_reseal_fn reseal;
+	void *reseal_ctx;
+	/* Format 2, with merge: asked before every merge (context reseal_ctx);
+	 * a fork stops the uploader for good as a conflict. NULL: not asked. */
+	upload_descends_fn descends;
 	/* Format 2: another device's head is over this cache's records (a mount
 	 * after an outage): the first round merges onto it, with head (NULL:
 	 * unknown, a two-way merge) as the base. */
@@ -159,6 +189,28 @@ struct upload_base {
 #define UPLOAD_BASE_FILE "base-head"
 /* Its bytes (new: free) from cache_dir. -ENOENT none; read errors. */
 int upload_read_base(const char *cache_dir, unsigned char **out, size_t *len);
+
+/* CACHE/merge-attempt (fs/cache/upload_attempt.c): the objects of merge
+ * attempts whose head may not be in the store. head: the sealed merged
+ * head the objects were put for while its outcome was open (head_len 0:
+ * every attempt listed was lost). */
+#define UPLOAD_ATTEMPT_FILE "merge-attempt"
+struct upload_attempt {
+	unsigned char *head;
+	size_t head_len;
+	uint8_t (*keys)[OBJECT_ID_BYTES];
+	size_t nkeys;
+};
+/* Reads it: 0, -ENOENT (none), -EBADMSG (damaged), read errors. */
+int upload_attempt_read(const char *cache_dir, struct upload_attempt *out);
+void upload_attempt_release(struct upload_attempt *a);
+/* Replaces it by the keys of lost attempts only (keys[0..n)), which the
+ * uploader takes as its strays at start (the next merged head lists them as
+ * garbage): 0 or -errno. */
+int upload_attempt_keep_lost(const char *cache_dir, const uint8_t (*keys)[OBJECT_ID_BYTES],
+			     size_t n);
+/* Removes it once its objects are dealt with: 0 or -errno. */
+int upload_attempt_remove(const char *cache_dir);
 
 /* Starts the uploader thread over store, cache and the cache's open journal
  * (borrowed, must outlive it); cache_dir (copied) holds the rollback guard.

@@ -49,7 +49,9 @@ static int upload_probe(struct upload *u, enum head_cas *cas)
 	return 0;
 }
 
-static void upload_conflict(struct upload *u, uint64_t seq, bool links)
+/* Stops the uploader for good (another device's head over this mount's
+ * commits, a merge refused for hard links, or a fork), saying so once. */
+static void upload_conflict(struct upload *u, uint64_t seq, bool links, bool fork)
 {
 	pthread_mutex_lock(&u->lock);
 	u->conflict = true;
@@ -60,7 +62,16 @@ static void upload_conflict(struct upload *u, uint64_t seq, bool links)
 	u->last_err_time = upload_now_s(CLOCK_REALTIME);
 	pthread_cond_broadcast(&u->done);
 	pthread_mutex_unlock(&u->lock);
-	if (!links) /* else the hook said why, once */
+	if (fork)
+		log_msg(
+		    LOG_ERR,
+		    "the store's head does not descend from the one this mount stored or showed "
+		    "last (seq %" PRIu64 "): the store forked or was rolled back; nothing is "
+		    "merged onto it, this mount's commits (up to seq %" PRIu64 ") stay in the "
+		    "cache's journal; unmount, check the store, then mount with "
+		    "--accept-store-head (docs/SECURITY.md, \"Forks\")",
+		    u->stored_seq, seq);
+	else if (!links) /* else the hook said why, once */
 		log_msg(
 		    LOG_ERR,
 		    "the store's head was changed by another device: this mount's commits (up to "
@@ -183,8 +194,22 @@ int upload_apply_rebase(struct upload *u)
 	u->base_head = head;
 	u->base_len = len;
 	upload_save_base(u);
-	r = upload_remember(u);
+	r = upload_remember(u, head, len);
 	return r;
+}
+
+int upload_descends(struct upload *u, const unsigned char *sealed, size_t len)
+{
+	uint8_t hash[HEAD_HASH_BYTES];
+	uint64_t seq;
+
+	if (!u->descends)
+		return -1;
+	pthread_mutex_lock(&u->lock);
+	seq = u->stored_seq;
+	memcpy(hash, u->known_hash, HEAD_HASH_BYTES);
+	pthread_mutex_unlock(&u->lock);
+	return u->descends(u->reseal_ctx, sealed, len, seq, hash, u->cache_dir);
 }
 
 void upload_merge_out_release(struct upload_merge_out *out)
@@ -195,6 +220,34 @@ void upload_merge_out_release(struct upload_merge_out *out)
 	free(out->head);
 	free(out->dead_now);
 	memset(out, 0, sizeof(*out));
+}
+
+/* The record's head as the store takes it: naming the stored head it
+ * replaces (u->stored_hash) as its parent, sealed again when the record
+ * names another (an upload round skipped the heads between). *head then
+ * points into u->resealed, kept until the next call. */
+static int upload_reseal(struct upload *u, const unsigned char **head, size_t *len)
+{
+	unsigned char *out = NULL;
+	size_t out_len = 0;
+	int r;
+
+	if (!u->reseal)
+		return 0;
+	r = u->reseal(u->reseal_ctx, *head, *len, u->stored_hash, &out, &out_len);
+	if (r) {
+		log_msg(LOG_WARNING, "upload: sealing the head for the store failed (errno %d)",
+			-r);
+		return r;
+	}
+	if (!out)
+		return 0;
+	free(u->resealed);
+	u->resealed = out;
+	u->resealed_len = out_len;
+	*head = out;
+	*len = out_len;
+	return 0;
 }
 
 int upload_put_head(struct upload *u, const struct journal_batch *b, const unsigned char **head,
@@ -209,23 +262,34 @@ int upload_put_head(struct upload *u, const struct journal_batch *b, const unsig
 	if (r)
 		return r;
 	if (!u->diverged) {
-		r = head_put(u->store, last->head, last->head_len, cas, &u->head_ver);
+		const unsigned char *put = last->head;
+		size_t put_len = last->head_len;
+
+		r = upload_reseal(u, &put, &put_len);
+		if (r == 0)
+			r = head_put(u->store, put, put_len, cas, &u->head_ver);
 		if (r == 0) {
-			*head = last->head;
-			*len = last->head_len;
+			*head = put;
+			*len = put_len;
 			*seq = last->seq;
+			/* The base stays the record's own bytes: the next record
+			 * names them as its parent (engine.c's merge base check). */
 			return u->merge ? upload_set_base(u, last->head, last->head_len) : 0;
 		}
 		if (r != -ESTALE)
 			return r;
 		if (!u->merge) {
-			upload_conflict(u, last->seq, false);
+			upload_conflict(u, last->seq, false, false);
 			return r;
 		}
 	}
 	r = upload_merge_head(u, b, cas);
 	if (r == -EOPNOTSUPP) /* the hook cannot merge these heads (hard links) */
-		upload_conflict(u, last->seq, true);
+		upload_conflict(u, last->seq, true, false);
+	if (r == -EXDEV) { /* the store's head is a fork */
+		upload_conflict(u, last->seq, false, true);
+		r = -ESTALE;
+	}
 	if (r == 0) {
 		*head = u->put.head;
 		*len = u->put.head_len;

@@ -54,6 +54,11 @@ struct upload {
 	size_t base_len;
 	bool diverged; /* the store holds a merge: every head is merged (thread only) */
 	struct upload_merge_out put; /* the merged head last stored (thread only) */
+	upload_reseal_fn reseal;     /* upload_base.reseal */
+	upload_descends_fn descends; /* upload_base.descends (reseal_ctx) */
+	void *reseal_ctx;
+	unsigned char *resealed; /* the record's head as last put, sealed again (thread only) */
+	size_t resealed_len;
 
 	pthread_mutex_t lock; /* the fields below; stored_seq written by the thread only */
 	uint64_t stored_seq;  /* head seq known to be in the store */
@@ -122,6 +127,15 @@ int upload_put_head(struct upload *u, const struct journal_batch *b, const unsig
  * holds; u->put then holds the merged head. -EAGAIN: a newer record came;
  * -EOPNOTSUPP: the hook cannot merge these heads. */
 int upload_merge_head(struct upload *u, const struct journal_batch *b, enum head_cas cas);
+/* upload_attempt.c. Records mo's objects (and the strays) with mo's head,
+ * durably, before they are put: 0 or -errno (then nothing is put). */
+int upload_attempt_begin(struct upload *u, const struct upload_merge_out *mo);
+/* The attempt was lost: the strays, without a head (logged on failure). */
+void upload_attempt_lost(struct upload *u);
+/* A merged head went in: the strays are in its garbage list. */
+void upload_attempt_done(struct upload *u);
+/* At start: the keys of a record of lost attempts only become the strays. */
+int upload_attempt_load_strays(struct upload *u);
 /* CACHE/merged-upto: records up to *out were merged (0: none). */
 int upload_read_merged(const char *cache_dir, uint64_t *out);
 /* The record of seq was merged, never stored as it is: none of its garbage
@@ -134,8 +148,9 @@ int upload_deletable(const struct upload *u, const struct journal_batch *b, bool
 /* Applies a pending upload_rebase before a round (thread only): 0 or the
  * pin's error. */
 int upload_apply_rebase(struct upload *u);
-/* upload.c: advances the pin (CACHE/state) to the stored head (thread only). */
-int upload_remember(struct upload *u);
+/* upload.c: advances the pin (CACHE/state) to the stored head, whose
+ * sealed bytes are head[0..len) (NULL: not at hand) (thread only). */
+int upload_remember(struct upload *u, const unsigned char *head, size_t len);
 /* Keeps a copy of the sealed head the next records build on (thread only). */
 int upload_set_base(struct upload *u, const unsigned char *head, size_t len);
 /* Counts bytes the store took, for upload_stats. Takes the lock. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fdio.h"
 #include "journal.h"
 #include "log.h"
@@ -146,19 +147,21 @@ static int upload_merge_objs(struct upload *u, const struct upload_merge_out *mo
 /* One try: the store's head now, the hook's merge onto it, its objects,
  * the merged head by compare-and-swap on the version read. */
 /* A merge whose head did not go in: its objects may be in the store. Out
- * of memory they stay orphans (fsck --repair). */
-static void upload_stray(struct upload *u, const struct upload_merge_out *mo)
+ * of memory they stay orphans (fsck --repair); CACHE/merge-attempt keeps
+ * them for the next mount should this one end first. */
+static bool upload_stray(struct upload *u, const struct upload_merge_out *mo)
 {
 	uint8_t(*p)[OBJECT_ID_BYTES];
 
 	if (mo->nobjs == 0)
-		return;
+		return true;
 	p = realloc(u->stray, (u->nstray + mo->nobjs) * OBJECT_ID_BYTES);
 	if (!p)
-		return;
+		return false;
 	u->stray = p;
 	for (size_t i = 0; i < mo->nobjs; i++)
 		memcpy(u->stray[u->nstray++], mo->objs[i].key, OBJECT_ID_BYTES);
+	return true;
 }
 
 static int upload_merge_once(struct upload *u, const struct journal_batch *b, enum head_cas cas)
@@ -172,6 +175,11 @@ static int upload_merge_once(struct upload *u, const struct journal_batch *b, en
 
 	if (r)
 		return r;
+	if (u->descends && u->descends(u->reseal_ctx, remote, rlen, u->stored_seq, u->stored_hash,
+				       u->cache_dir) == 0) {
+		free(remote);
+		return -EXDEV; /* a fork: never merged onto (upload_put_head stops) */
+	}
 	uint8_t(*fresh)[OBJECT_ID_BYTES] = NULL;
 	size_t nfresh = 0;
 	r = upload_fresh(u, b, &fresh, &nfresh);
@@ -194,16 +202,24 @@ static int upload_merge_once(struct upload *u, const struct journal_batch *b, en
 	free(remote);
 	free(fresh);
 	if (r == 0)
+		r = upload_attempt_begin(u, &mo); /* before its objects: a crash leaves a record */
+	if (r == 0)
 		r = upload_merge_objs(u, &mo);
 	if (r == 0)
 		r = upload_mark_merged(u, last->seq);
+	if (r == 0 && fault_die("merge-objs"))
+		_exit(137); /* a test's crash: the attempt's objects stored, its head not */
 	if (r == 0)
 		r = head_put(u->store, mo.head, mo.head_len, cas, &ver);
 	if (r) {
-		upload_stray(u, &mo);
+		/* Recorded: now lost, with the strays before it (out of memory
+		 * the record with its head stays, for the next mount to check). */
+		if (upload_stray(u, &mo) && mo.head)
+			upload_attempt_lost(u);
 		upload_merge_out_release(&mo);
 		return r;
 	}
+	upload_attempt_done(u);
 	free(u->stray);
 	u->stray = NULL;
 	u->nstray = 0;
@@ -237,7 +253,7 @@ int upload_merge_head(struct upload *u, const struct journal_batch *b, enum head
 		u->diverged = true;
 		r = upload_set_base(u, last->head, last->head_len);
 	}
-	if (r && r != -EAGAIN && r != -EOPNOTSUPP)
+	if (r && r != -EAGAIN && r != -EOPNOTSUPP && r != -EXDEV)
 		log_msg(LOG_WARNING, "upload: merging with another device's head failed (errno %d)",
 			-r);
 	return r;

@@ -216,6 +216,17 @@ static void cli_status_print_merge(const struct control_status *st)
 	       (unsigned long long)st->last_merge_conflicts, (unsigned long long)st->merges);
 }
 
+/* The poll of the store's head, when it runs (format 2, --poll). */
+static void cli_status_print_polls(const struct control_status *st)
+{
+	if (!st->polls)
+		return;
+	printf("polls:        %llu since the mount, %llu found the head unchanged, %llu showed "
+	       "another device's head\n",
+	       (unsigned long long)st->polls, (unsigned long long)st->polls_unchanged,
+	       (unsigned long long)st->poll_refreshes);
+}
+
 /* "HH:MM:SS UTC" of Unix seconds, or "?". */
 static void cli_status_clock(char out[32], int64_t sec)
 {
@@ -293,6 +304,7 @@ static void cli_status_print(const struct control_status *st)
 	cli_status_print_lease(st);
 	cli_status_print_error(st);
 	cli_status_print_merge(st);
+	cli_status_print_polls(st);
 	printf("pending:      %llu commits, %llu objects, %s to upload\n",
 	       (unsigned long long)st->journal_records, (unsigned long long)st->pending_objects,
 	       pend);

@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "log.h"
 #include "mono.h"
+#include "poll_head.h"
 #include "runtime.h"
 
 #define CONTROL_BACKLOG 8
@@ -119,6 +120,14 @@ static int control_status(const struct control *c, struct control_status *st)
 				      .last_merge_entries = us.last_merged,
 				      .last_merge_conflicts = us.last_conflicts,
 				      .cas_ignored = us.cas_ignored};
+	if (c->deps.poll) {
+		struct poll_stats ps;
+
+		poll_stats(c->deps.poll, &ps);
+		st->polls = ps.polls;
+		st->polls_unchanged = ps.unchanged;
+		st->poll_refreshes = ps.refreshes;
+	}
 	switch (lease_state(c->deps.lease, &st->lease_until)) {
 	case LEASE_WANTED:
 		st->lease = CONTROL_LEASE_WANTED;

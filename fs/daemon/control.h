@@ -22,6 +22,7 @@
 
 /* What the control thread reads and drives; all borrowed, and must outlive
  * control_stop. */
+struct poll;
 struct control_deps {
 	struct tree *tree;
 	struct commit *commit;
@@ -29,6 +30,7 @@ struct control_deps {
 	struct cache *cache;
 	struct journal *journal; /* the cache's open journal: scanned for status */
 	struct lease *lease;	 /* the store's lease (lease.h); NULL: none needed */
+	struct poll *poll;	 /* the poll of the store's head (poll_head.h); NULL: none */
 	const char *store_url;	 /* where: the store (a local one absolute), or NULL */
 	const char *cache_dir;	 /* where: the cache directory (absolute), or NULL */
 };

@@ -33,6 +33,9 @@ static const struct {
     {"last_merge_entries", offsetof(struct control_status, last_merge_entries)},
     {"last_merge_conflicts", offsetof(struct control_status, last_merge_conflicts)},
     {"conflict_links", offsetof(struct control_status, conflict_links)},
+    {"polls", offsetof(struct control_status, polls)},
+    {"polls_unchanged", offsetof(struct control_status, polls_unchanged)},
+    {"poll_refreshes", offsetof(struct control_status, poll_refreshes)},
 };
 
 #define CONTROL_PROTO_NCOUNTS (sizeof(control_proto_counts) / sizeof(control_proto_counts[0]))

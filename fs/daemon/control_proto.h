@@ -58,6 +58,10 @@ struct control_status {
 	uint64_t last_merge_entries;   /* entries it merged */
 	uint64_t last_merge_conflicts; /* conflict names and copies it made */
 	uint64_t conflict_links;       /* 1: head_conflict because the merge refused hard links */
+	uint64_t polls;		       /* reads of the store's head by the poll since the mount */
+	uint64_t polls_unchanged;      /* of those, answered "not modified" (S3: a 304, no head
+					  sent; a local store reads the file and compares) */
+	uint64_t poll_refreshes;       /* other devices' heads the poll showed */
 	bool uncommitted;	       /* in-memory changes the committer has not sealed yet */
 	bool store_failing;	       /* the uploader's last round failed */
 	bool head_conflict;	       /* another device changed the store's head: nothing

@@ -19,6 +19,7 @@
  * mount. */
 
 #include "mount.h"
+#include "head_chain.h"
 #include "merge_store.h"
 #include "mount_lease.h"
 #include "ops.h"
@@ -300,6 +301,7 @@ static void mount_forget(struct mount_state *m, struct vault_keys **keys)
 	control_stop(m->ctl);
 	m->ctl = NULL;
 	merge_store_off(m->eng.merge); /* no merge once the keys go */
+	head_chain_off(m->eng.chain);  /* nor a head sealed again */
 	commit_free(m->eng.commit);
 	m->eng.commit = NULL;
 	tree_free(m->eng.tree);
@@ -356,6 +358,7 @@ static void mount_start_control(struct mount_state *m, const struct mount_opts *
 				 .cache = m->eng.cache,
 				 .journal = m->eng.journal,
 				 .lease = m->eng.lease,
+				 .poll = m->poll,
 				 .store_url = o->store_url,
 				 .cache_dir = o->cache_dir};
 	int r = control_start(&m->ctl, o->mountpoint, &d);
@@ -405,6 +408,7 @@ static void mount_teardown(struct mount_state *m)
 {
 	lock_bus_free(m->bus);
 	control_stop(m->ctl);
+	poll_free(m->poll); /* after the control socket, which reads its counters */
 	if (m->se) {
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);
@@ -569,9 +573,9 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		vault_keys_free(keys);
 		return r;
 	}
+	mount_start_poll(&m, store, cfg, keys, opts);
 	mount_start_control(&m, opts);
 	mount_start_bus(&m, opts->lock_on);
-	mount_start_poll(&m, store, cfg, keys, opts);
 	mount_last_change(opts->ready_fd, &m.eng.store_head);
 	mount_lease_line(opts->ready_fd, &m.eng);
 	mount_ready(opts->ready_fd);
@@ -581,8 +585,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	r = mount_loop(&m);
 	if (r)
 		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
-	poll_free(m.poll); /* before the session and the committer go */
-	m.poll = NULL;
+	poll_stop(m.poll); /* before the session and the committer go; freed last */
 	notify_stopping();
 	fuse_session_unmount(m.se);
 	mount_stop_committer(&m);

@@ -26,9 +26,11 @@
 #include "engine_pin.h"
 #include "fault.h"
 #include "head.h"
+#include "head_chain.h"
 #include "history.h"
 #include "journal.h"
 #include "log.h"
+#include "lost_merge.h"
 #include "merge_store.h"
 #include "meta.h"
 #include "prefetch.h"
@@ -203,10 +205,10 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
  * when its seq is at most the store's head seq stored (a removed record
  * whose slot was being reused); any other damaged record fails the open.
  * *newest gets the newest intact seq and head (0 / untouched when none);
- * base->ours whether a record holds exactly the store's head. */
+ * base->ours whether a record holds the store's head (head_chain_same). */
 static int engine_replay(struct cache *cache, struct journal *j, struct engine_base *base,
-			 uint64_t stored, uint64_t *newest, unsigned char **head, size_t *head_len,
-			 char *err, size_t size)
+			 const struct head_chain *hc, uint64_t stored, uint64_t *newest,
+			 unsigned char **head, size_t *head_len, char *err, size_t size)
 {
 	char text[OBJECT_KEY_TEXT_BYTES];
 	struct journal_record rec;
@@ -242,9 +244,10 @@ static int engine_replay(struct cache *cache, struct journal *j, struct engine_b
 				r = cache_write_object(cache, text, rec.objs[k].data,
 						       rec.objs[k].len);
 		}
-		if (rec.seq == stored) /* the store's head is this record's: ours */
-			base->ours = rec.head_len == base->len &&
-				     memcmp(rec.head, base->sealed, base->len) == 0;
+		if (rec.seq == stored) /* the store's head is this record's (maybe sealed
+					  again for the store, docs/FORMAT.md "Head"): ours */
+			base->ours =
+			    head_chain_same(hc, rec.head, rec.head_len, base->sealed, base->len);
 		free(*head);
 		*head = malloc(rec.head_len ? rec.head_len : 1);
 		if (r == 0 && !*head)
@@ -321,7 +324,11 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 	if (r)
 		return errbuf_fail(err, size, r, "creating the cache's journal failed: %s",
 				   strerror(-r));
-	r = engine_replay(e->cache, e->journal, base, stored, &pending, &sealed, &len, err, size);
+	struct head_chain hc = {.meta_key = keys->meta, .format = cfg->format};
+
+	memcpy(hc.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+	r = engine_replay(e->cache, e->journal, base, &hc, stored, &pending, &sealed, &len, err,
+			  size);
 	if (r == 0 && pending > remembered && stored > remembered && !base->ours) {
 		if (cfg->format >= 2 && !o->read_only)
 			engine_merge_later(base, stored, pending, remembered);
@@ -382,7 +389,7 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 	base->up.stored_seq = head->seq;
 	memcpy(base->up.hash, base->hash, HEAD_HASH_BYTES);
 	engine_pin_info(&e->store_head, head, base->up.hash, cfg->format);
-	r = engine_pin_check(&pin, head, base->up.hash, cfg, keys, o, err, size);
+	r = engine_pin_check(&pin, head, base->up.hash, e->cache, cfg, keys, o, err, size);
 	if (r == 0) /* before the head is chosen: another device's lease means read-only */
 		r = engine_lease_open(e, store, cfg, keys, o, &pin.st, err, size);
 	if (r == 0)
@@ -391,8 +398,8 @@ static int engine_open_head(struct engine *e, struct dirobj_head *head, struct e
 	 * refused mount would have moved the pin past its own commits, and the
 	 * next try would have dropped them. */
 	if (r == 0)
-		r = engine_pin_save(e, &pin, base->up.stored_seq, base->up.hash, base->up.conflict,
-				    cfg, keys, o, err, size);
+		r = engine_pin_save(e, &pin, base->up.stored_seq, base->up.hash, base->sealed,
+				    base->len, base->up.conflict, cfg, keys, o, err, size);
 	base->up.pin = e->pin;
 	if (r)
 		dirobj_head_release(head);
@@ -508,6 +515,13 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		up.head_len = base->len;
 		up.merge = merge_store_run;
 		up.merge_ctx = e->merge;
+		e->chain = head_chain_new(cfg->vault_id, keys->meta, cfg->format, store);
+		if (!e->chain)
+			return errbuf_fail(err, size, -ENOMEM, "out of memory");
+		up.reseal = head_chain_reseal;
+		up.descends = head_chain_descends;
+		up.reseal_ctx = e->chain;
+		lost_merge_clean(store, e->cache, o->cache_dir, base->sealed, base->len, cfg, keys);
 		if (up.diverged &&
 		    engine_merge_base(e, cfg, keys, o, &merge_base, &up.head_len) == 0)
 			up.head = merge_base;
@@ -565,11 +579,13 @@ void engine_close(struct engine *e)
 	sweep_stop(e->sweep);
 	prefetch_stop(e->prefetch);
 	merge_store_off(e->merge);
+	head_chain_off(e->chain);
 	lease_stop(e->lease); /* no renewal halts a freed uploader */
 	upload_stop(e->up);
 	lease_release(e->lease); /* after the last head put */
 	lease_free(e->lease);
 	merge_store_free(e->merge);
+	head_chain_free(e->chain);
 	commit_free(e->commit);
 	tree_free(e->tree);
 	journal_close(e->journal);

@@ -77,6 +77,8 @@ struct engine {
 	struct head_pin *pin;	   /* CACHE/state, advanced by the uploader */
 	struct merge_store *merge; /* format 2: the uploader's merge hook (merge_store.h); the
 				      daemon switches it off before the keys go */
+	struct head_chain *chain;  /* format 2: the uploader's reseal hook (head_chain.h); off
+				      with merge */
 	struct engine_head_info store_head;
 	/* A store that ignores conditional writes (format 2, read-write): this
 	 * device's lease, NULL when none is needed (fs/vault/engine_lease.c). */

@@ -2,15 +2,17 @@
  * mounts it (engine_pin.h): --expect (its fingerprint, or its parent's),
  * --not-before (its time, format 2), and the pin (CACHE/state): a head
  * older than the pinned seq is a rollback, the pinned seq with other bytes
- * a fork; a damaged pin, or a missing one in a cache that was used, refuses
- * unless --accept-store-head. It must never accept a pin whose MAC does not
- * verify, never refuse silently (one line in err naming the way out), and
- * never log the device name (the user's label; it goes to the terminal). */
+ * a fork, and so is a newer head that provably does not descend from the
+ * pinned one (head_chain.h; "cannot verify" is said, not refused); a damaged pin, or a missing one
+ * in a cache that was used, refuses unless --accept-store-head. It must never accept a pin whose
+ * MAC does not verify, never refuse silently (one line in err naming the way out), and never log
+ * the device name (the user's label; it goes to the terminal). */
 #include "engine_pin.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,8 +21,19 @@
 
 #include "cache.h"
 #include "errbuf.h"
+#include "head_chain.h"
+#include "history.h"
 #include "journal.h"
 #include "log.h"
+#include "seal.h"
+
+/* What the checks read with: all borrowed. */
+struct engine_pin_ctx {
+	struct cache *cache;
+	const struct vault_config *cfg;
+	const struct vault_keys *keys;
+	const struct engine_opts *o;
+};
 
 #define ENGINE_PIN_ACCEPT "mount with --accept-store-head to trust the store's head"
 
@@ -103,15 +116,68 @@ static int engine_pin_bad(int r, const char *cache_dir, const struct engine_opts
 	return 0;
 }
 
+/* The pinned head's plaintext from CACHE/pin-head, when kept and its hash
+ * is the pin's: 0, else the chain is checked without it. */
+static int engine_pin_pinned(struct dirobj_head *pinned, const struct head_state *st,
+			     const struct engine_pin_ctx *x)
+{
+	unsigned char *sealed = NULL;
+	size_t len = 0;
+	int r = head_pin_read_head(x->o->cache_dir, st->hash, &sealed, &len);
+
+	memset(pinned, 0, sizeof(*pinned));
+	if (r == 0)
+		r = seal_open_head(pinned, sealed, len, x->cfg->vault_id, x->keys->meta,
+				   x->cfg->format);
+	free(sealed);
+	return r;
+}
+
+/* A pin of a head below the store's (format 2): whether the store's head
+ * descends from it (docs/SECURITY.md, "Forks"). */
+static enum head_chain_verdict engine_pin_chain(const struct head_state *st,
+						const struct dirobj_head *head,
+						const struct engine_pin_ctx *x)
+{
+	struct dirobj_head pinned;
+	struct history_io io;
+	enum head_chain_verdict v;
+	bool have = engine_pin_pinned(&pinned, st, x) == 0;
+	int why = 0;
+
+	history_io_cache(&io, x->cache, x->cfg->vault_id, x->keys->meta);
+	v = head_chain_check(head, st->seq, st->hash, have ? &pinned : NULL, &io, &why);
+	if (have)
+		dirobj_head_release(&pinned);
+	if (v == HEAD_CHAIN_UNKNOWN)
+		log_msg(LOG_WARNING,
+			"cannot verify that the store's head (seq %" PRIu64 ") descends from the "
+			"one this cache saw last (seq %" PRIu64 "): the heads between are not "
+			"retained%s (errno %d); mounting it",
+			head->seq, st->seq, why ? " or not readable" : "", -why);
+	return v;
+}
+
 /* A valid pin (version 1 or 2) against the store's head. */
 static int engine_pin_compare(const struct head_state *st, const struct dirobj_head *head,
-			      const uint8_t hash[HEAD_HASH_BYTES], const struct engine_opts *o,
+			      const uint8_t hash[HEAD_HASH_BYTES], const struct engine_pin_ctx *x,
 			      char *err, size_t size)
 {
 	char have[2 * HEAD_FP_BYTES + 1], had[2 * HEAD_FP_BYTES + 1];
+	const struct engine_opts *o = x->o;
 	bool fork = st->version == 2 && head->seq == st->seq &&
 		    memcmp(hash, st->hash, HEAD_HASH_BYTES) != 0;
+	bool chained = st->version == 2 && x->cfg->format >= 2 && head->seq > st->seq &&
+		       memcmp(hash, st->hash, HEAD_HASH_BYTES) != 0;
 
+	if (chained && !o->accept_store_head && engine_pin_chain(st, head, x) == HEAD_CHAIN_FORK) {
+		engine_pin_fp_hex(have, hash);
+		return errbuf_fail(err, size, -ESTALE,
+				   "the store's head (seq %" PRIu64 ", fingerprint %s) does not "
+				   "descend from seq %" PRIu64 " this cache saw: the store forked "
+				   "(rolled back and written again); " ENGINE_PIN_ACCEPT,
+				   head->seq, have, st->seq);
+	}
 	if (head->seq >= st->seq && !fork)
 		return 0;
 	if (o->accept_store_head) {
@@ -148,10 +214,11 @@ static void engine_pin_name(struct engine_pin *p, const struct engine_opts *o)
 }
 
 int engine_pin_check(struct engine_pin *p, const struct dirobj_head *head,
-		     const uint8_t hash[HEAD_HASH_BYTES], const struct vault_config *cfg,
-		     const struct vault_keys *keys, const struct engine_opts *o, char *err,
-		     size_t size)
+		     const uint8_t hash[HEAD_HASH_BYTES], struct cache *cache,
+		     const struct vault_config *cfg, const struct vault_keys *keys,
+		     const struct engine_opts *o, char *err, size_t size)
 {
+	const struct engine_pin_ctx x = {.cache = cache, .cfg = cfg, .keys = keys, .o = o};
 	int r = engine_pin_wanted(head, hash, cfg->format, o, err, size);
 
 	memset(p, 0, sizeof(*p));
@@ -159,7 +226,7 @@ int engine_pin_check(struct engine_pin *p, const struct dirobj_head *head,
 		return r;
 	r = head_state_load(&p->st, o->cache_dir, cfg->vault_id, keys->pin);
 	if (r == 0) {
-		r = engine_pin_compare(&p->st, head, hash, o, err, size);
+		r = engine_pin_compare(&p->st, head, hash, &x, err, size);
 		p->seen = head->seq >= p->st.seq ? p->st.seq : 0;
 		if (r)
 			return r;
@@ -185,14 +252,18 @@ int engine_pin_check(struct engine_pin *p, const struct dirobj_head *head,
 }
 
 int engine_pin_save(struct engine *e, struct engine_pin *p, uint64_t seq,
-		    const uint8_t hash[HEAD_HASH_BYTES], bool skip_write,
-		    const struct vault_config *cfg, const struct vault_keys *keys,
+		    const uint8_t hash[HEAD_HASH_BYTES], const unsigned char *sealed, size_t len,
+		    bool skip_write, const struct vault_config *cfg, const struct vault_keys *keys,
 		    const struct engine_opts *o, char *err, size_t size)
 {
 	int r;
 
 	if (!skip_write && (p->rewrite || seq != p->st.seq)) {
 		struct head_state st = p->st;
+
+		if (cfg->format >= 2 && head_pin_keep_head(o->cache_dir, sealed, len) != 0)
+			log_msg(LOG_WARNING, "keeping the pinned head's copy failed: the fork "
+					     "check may not verify the next head");
 
 		st.seq = seq;
 		memcpy(st.hash, hash, HEAD_HASH_BYTES);

@@ -22,17 +22,20 @@ struct engine_pin {
 
 /* Checks head (the store's, opened; hash: of its sealed bytes) against
  * o->expect, o->not_before and the pin in o->cache_dir (MAC under
- * keys->pin), and fills *p. 0, or an errno with the reason in err. */
+ * keys->pin; a newer head must descend from the pinned one, its history
+ * read through cache), and fills *p. 0, or an errno with the reason in err. */
+struct cache;
 int engine_pin_check(struct engine_pin *p, const struct dirobj_head *head,
-		     const uint8_t hash[HEAD_HASH_BYTES], const struct vault_config *cfg,
-		     const struct vault_keys *keys, const struct engine_opts *o, char *err,
-		     size_t size);
-/* Pins the store's head (seq, hash) when it moved or p->rewrite (write
+		     const uint8_t hash[HEAD_HASH_BYTES], struct cache *cache,
+		     const struct vault_config *cfg, const struct vault_keys *keys,
+		     const struct engine_opts *o, char *err, size_t size);
+/* Pins the store's head (seq, hash; sealed[0..len) its bytes, kept in
+ * CACHE/pin-head first) when it moved or p->rewrite (write
  * unless skip_write: a failure is logged, not fatal, as the uploader writes
  * it again), then makes e->pin. 0 or -ENOMEM with err. */
 int engine_pin_save(struct engine *e, struct engine_pin *p, uint64_t seq,
-		    const uint8_t hash[HEAD_HASH_BYTES], bool skip_write,
-		    const struct vault_config *cfg, const struct vault_keys *keys,
+		    const uint8_t hash[HEAD_HASH_BYTES], const unsigned char *sealed, size_t len,
+		    bool skip_write, const struct vault_config *cfg, const struct vault_keys *keys,
 		    const struct engine_opts *o, char *err, size_t size);
 /* The heads this mount writes name this device: tmpl's device id and name
  * from the pin (format 2). */

@@ -90,7 +90,8 @@ bool history_meets(const uint64_t *seqs, size_t n, uint64_t c, uint64_t d);
 struct history;
 
 /* One key the commit stopped referencing, with the seq that created it (0
- * when unknown: treated as reached by every older head). */
+ * when unknown: treated as reached by every older head; the commit's own
+ * seq: reached by no head, [N, N), as what a merge stored for nothing). */
 struct history_garbage {
 	uint8_t key[OBJECT_ID_BYTES];
 	uint64_t created;

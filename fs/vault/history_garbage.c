@@ -103,7 +103,7 @@ static int history_deads(const struct history *h, const struct history_batch *b,
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && b->supersede && i < b->n; i++) {
-		uint64_t c = b->g[i].created < b->seq ? b->g[i].created : 0;
+		uint64_t c = b->g[i].created <= b->seq ? b->g[i].created : 0;
 		if (!history_meets(b->ret, b->nret, c, b->seq))
 			r = history_dead_add(out, b->g[i].key, c);
 	}
@@ -136,7 +136,8 @@ static int history_items(const struct history *h, const struct history_batch *b,
 	if (!a)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->n; i++)
-		history_put(a, &k, b->g[i].key, b->g[i].created < b->seq ? b->g[i].created : 0,
+		/* created == seq: what no head reached (a merge's, [N, N)) */
+		history_put(a, &k, b->g[i].key, b->g[i].created <= b->seq ? b->g[i].created : 0,
 			    b->seq);
 	for (size_t i = 0; h->prep.ready && i < h->prep.ncarry; i++)
 		a[k++] = h->prep.carry[i];

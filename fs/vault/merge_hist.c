@@ -1,9 +1,9 @@
 /* merge_hist.c - the history and garbage list of a merged head M (merge_hist.h,
  * docs/INTERNALS.md "Merge"): M continues the store's head R's history, as a
  * commit on R would. R (another device's head, or this device's merged one,
- * always a stored head) becomes a head record and the first entry of a new
- * first page (R's first page copied into it while it has room, else chained);
- * keep and gr are R's; the garbage list holds what R reached and M does not
+ * always a stored head) becomes a head record and R's retained heads are
+ * thinned at M's time, as a commit on R does (merge_thin.c); keep and gr are R's; the garbage list
+ * holds what R reached and M does not
  * ([c, M)), and what this device's pending records stored that M does not
  * reach ([M, M): no retained head reaches it), with R's replaced first page.
  * The local records' own history never reaches M. Never writes the store
@@ -17,82 +17,13 @@
 #include <sodium.h>
 
 #include "history_int.h"
+#include "merge_thin.h"
 
 static void mh_ref(struct dirobj_ref *ref, uint64_t seq)
 {
 	randombytes_buf(ref->store_key, OBJECT_ID_BYTES);
 	ref->version = seq;
 	ref->created = seq;
-}
-
-/* R as a head record; *e its history entry. */
-static int mh_archive(const struct merge_hist_in *in, struct histobj_entry *e,
-		      struct history_out *out)
-{
-	unsigned char *data;
-	char *json;
-	size_t len, jlen;
-	int r = dirobj_head_encode(&json, &jlen, in->remote, 2);
-
-	if (r)
-		return r;
-	memset(e, 0, sizeof(*e));
-	mh_ref(&e->rec, in->seq);
-	r = history_seal_record(&data, &len, json, jlen, &e->rec, in->io);
-	sodium_memzero(json, jlen);
-	free(json);
-	if (r)
-		return r;
-	e->seq = in->remote->seq;
-	e->time = in->remote->time;
-	memcpy(e->device, in->remote->device, OBJECT_ID_BYTES);
-	e->size = len;
-	return history_out_add(out, &e->rec, data, len);
-}
-
-/* The new first page: e, then R's first page's entries while it has room
- * (that page then replaced: *replaced set), else chained to R's page. */
-static int mh_page(const struct merge_hist_in *in, const struct histobj_entry *e,
-		   struct dirobj_ref *first, bool *replaced, struct dirobj_ref *old,
-		   struct history_out *out)
-{
-	const struct dirobj_head *rh = in->remote;
-	struct histobj_page p = {0}, np = {0};
-	unsigned char *data;
-	size_t len;
-	int r = 0;
-
-	*replaced = false;
-	if (rh->has_history)
-		r = history_read_page(&p, &rh->history, in->io);
-	if (r)
-		return r;
-	if (p.n > 0 && p.entries[0].seq >= e->seq) {
-		histobj_page_release(&p);
-		return -EBADMSG; /* R's history holds a head as new as R */
-	}
-	np.entries = malloc((1 + (p.n < HISTORY_PAGE_FILL ? p.n : 0)) * sizeof(*np.entries));
-	if (!np.entries) {
-		histobj_page_release(&p);
-		return -ENOMEM;
-	}
-	np.entries[np.n++] = *e;
-	if (rh->has_history && p.n < HISTORY_PAGE_FILL) {
-		memcpy(np.entries + 1, p.entries, p.n * sizeof(*p.entries));
-		np.n += p.n;
-		np.has_next = p.has_next;
-		np.next = p.next;
-		*replaced = true;
-		*old = rh->history;
-	} else if (rh->has_history) {
-		np.has_next = true;
-		np.next = rh->history;
-	}
-	histobj_page_release(&p);
-	mh_ref(first, in->seq);
-	r = history_seal_page(&data, &len, &np, first, in->io);
-	free(np.entries);
-	return r ? r : history_out_add(out, first, data, len);
 }
 
 static int mh_push(struct histobj_garbage_item **a, size_t *n, size_t *cap,
@@ -184,19 +115,6 @@ static int mh_seal_list(const struct merge_hist_in *in, const struct histobj_gar
 	return r;
 }
 
-/* R archived: a record, a new first page. */
-static int mh_history(struct dirobj_head *m, const struct merge_hist_in *in, bool *replaced,
-		      struct dirobj_ref *old, struct history_out *out)
-{
-	struct histobj_entry e;
-	int r = mh_archive(in, &e, out);
-
-	if (r == 0)
-		r = mh_page(in, &e, &m->history, replaced, old, out);
-	m->has_history = r == 0;
-	return r;
-}
-
 /* The pending records' objects neither M nor the local head reaches: no
  * stored head ever reached them (they are newer than every stored head), and
  * this device's tree (the local head's view, until a refresh) does not show
@@ -222,30 +140,27 @@ int merge_hist_seal(struct dirobj_head *m, const struct merge_hist_in *in, struc
 	const struct dirobj_head *rh = in->remote;
 	const struct dirobj_ref *tail = in->supersede && rh->has_garbage ? &rh->garbage : NULL;
 	struct histobj_garbage_item *items = NULL;
-	struct dirobj_ref old = {.version = 0};
-	bool replaced = false;
 	size_t n = 0;
-	int r = 0;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	m->keep = rh->keep;
 	m->grace = rh->grace;
 	m->has_history = m->has_garbage = false;
-	if (in->supersede) { /* R is not retained: its pages are M's, its list M's tail */
+	r = mh_items(in, NULL, &items, &n);
+	if (r == 0 && !in->supersede) /* R retained, and thinned: merge_thin.c */
+		r = merge_thin_seal(m, rh, in->slot, items, n, in->local, in->io, out, &dead->now);
+	if (r == 0 && in->supersede) { /* R is not retained: its pages are M's, its list M's tail */
 		m->has_history = rh->has_history;
 		m->history = rh->history;
-	} else {
-		r = mh_history(m, in, &replaced, &old, out);
+		if (n > 0)
+			r = mh_seal_list(in, items, n, tail, &m->garbage, out);
+		m->has_garbage = r == 0 && (n > 0 || tail);
+		if (r == 0 && n == 0 && tail)
+			m->garbage = *tail;
 	}
 	if (r == 0)
-		r = mh_items(in, replaced ? &old : NULL, &items, &n);
-	if (r == 0 && n > 0)
-		r = mh_seal_list(in, items, n, tail, &m->garbage, out);
-	if (r == 0)
 		r = mh_dead(in, dead);
-	m->has_garbage = r == 0 && (n > 0 || tail);
-	if (r == 0 && n == 0 && tail)
-		m->garbage = *tail;
 	free(items);
 	if (r)
 		history_out_free(out);

@@ -20,6 +20,7 @@ struct merge_hist_in {
 	/* R is this mount's own merged head in M's slot: M supersedes it (no
 	 * record, R's pages reused, R's garbage list chained after M's). */
 	bool supersede;
+	uint32_t slot; /* the first tier's slot of thinning (the mount's) */
 };
 
 /* What merge_hist_seal lists that no stored head ever reached and this

@@ -298,6 +298,7 @@ static int ms_seal_hist(struct merge_store *m, const struct ms_heads *h,
 	if (r == 0) {
 		struct merge_hist_in in = {.remote = &h->r,
 					   .supersede = ms_supersedes(m, h, req, head),
+					   .slot = commit_head_slot(m->commit),
 					   .seq = head->seq,
 					   .gone = &gone,
 					   .m_seen = &seen,

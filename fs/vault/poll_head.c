@@ -1,10 +1,12 @@
 /* poll_head.c - showing another device's changes in a mounted format-2 vault
- * (poll_head.h). One poll: read the store's head; if it is new and not this
+ * (poll_head.h). One poll: read the store's head (a conditional read: nothing
+ * sent while it is the version last looked at); if it is new and not this
  * mount's own (or its own merge with another device's), commit and upload this mount's changes (the
  * uploader merges them onto it), read the head again, and bring the tree to it under commit_lock
  * with no commit pending (tree_refresh); then rebase the uploader on it and tell the kernel what
- * changed. Must never refresh onto a head that failed to authenticate or is older than the one
- * shown, and never call the kernel with a lock held. Logs seqs and counts only. */
+ * changed. Must never refresh onto a head that failed to authenticate, is older than the one
+ * shown, or provably does not descend from it (a fork), and never call the kernel with a lock
+ * held. Logs seqs and counts only. */
 #include "poll_head.h"
 
 #include <errno.h>
@@ -29,6 +31,9 @@
 struct poll {
 	struct poll_deps d;
 	uint8_t shown[HEAD_HASH_BYTES]; /* hash of the last head looked at */
+	uint64_t fork_said;		/* the seq of the forked head last logged (poll thread) */
+	struct backend_version seen;	/* its version, set with shown: the next poll reads
+					   the head only if it moved (If-None-Match) */
 	pthread_t thread;
 	bool started;
 	unsigned period_s;
@@ -119,6 +124,21 @@ static int poll_flush_own(struct poll *p)
 	return -EAGAIN;
 }
 
+/* The store's head is not a descendant of the one this mount showed or
+ * stored last (docs/SECURITY.md, "Forks"): never shown; said once. */
+static int poll_fork(struct poll *p, const struct poll_head *h)
+{
+	if (p->fork_said != h->head.seq)
+		log_msg(LOG_ERR,
+			"poll: the store's head (seq %" PRIu64
+			") does not descend from the one this "
+			"mount shows: the store forked or was rolled back; not shown (remount "
+			"with --accept-store-head to take it)",
+			h->head.seq);
+	p->fork_said = h->head.seq;
+	return -EXDEV;
+}
+
 static void poll_tell(struct poll *p, struct poll_refresh *pr)
 {
 	for (size_t i = 0; p->d.inval && i < pr->ninval; i++)
@@ -130,21 +150,38 @@ static void poll_tell(struct poll *p, struct poll_refresh *pr)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* The poll's first read: 1 when the head is still the version last seen
+ * (nothing sent where the store can tell), else poll_read's. */
+static int poll_read_changed(struct poll *p, struct poll_head *h)
+{
+	int r = head_get_changed(p->d.store, META_MAX_SEALED_BYTES, &p->seen, &h->sealed, &h->len,
+				 &h->ver);
+
+	pthread_mutex_lock(&p->lock);
+	p->stats.polls += r >= 0;
+	p->stats.unchanged += r == 1;
+	pthread_mutex_unlock(&p->lock);
+	if (r == 0)
+		head_hash(h->hash, h->sealed, h->len);
+	return r;
+}
+
 int poll_once(struct poll *p)
 {
 	struct poll_head h = {0};
 	struct poll_refresh pr = {.p = p, .h = &h};
 	uint8_t own[HEAD_HASH_BYTES];
 	bool merged;
-	int r = poll_read(p, &h, false);
+	int r = poll_read_changed(p, &h);
 
-	if (r)
-		return r;
+	if (r) /* 1: unchanged since the last poll, which looked at it */
+		return r == 1 ? 0 : r;
 	merged = upload_known_hash(p->d.up, own);
 	/* This mount's own head is shown, unless it merged another's in. */
 	if (memcmp(h.hash, p->shown, HEAD_HASH_BYTES) == 0 ||
 	    (!merged && memcmp(h.hash, own, HEAD_HASH_BYTES) == 0)) {
 		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
+		p->seen = h.ver;
 		poll_head_release(&h);
 		return 0;
 	}
@@ -160,10 +197,13 @@ int poll_once(struct poll *p)
 			h.head.seq, commit_seq(p->d.commit));
 		r = -ESTALE;
 	}
+	if (r == 0 && upload_descends(p->d.up, h.sealed, h.len) == 0)
+		r = poll_fork(p, &h);
 	if (r == 0)
 		r = commit_quiet(p->d.commit, &h.head, h.hash, poll_apply, &pr);
 	if (r == 0) {
 		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
+		p->seen = h.ver;
 		poll_tell(p, &pr);
 		log_msg(LOG_INFO, "poll: showing another device's head (seq %" PRIu64 ")",
 			h.head.seq);
@@ -189,7 +229,7 @@ static void *poll_main(void *arg)
 			break;
 		pthread_mutex_unlock(&p->lock);
 		int r = poll_once(p);
-		if (r < 0 && r != -EAGAIN && r != last)
+		if (r < 0 && r != -EAGAIN && r != -EXDEV && r != last)
 			log_msg(LOG_WARNING, "poll: reading the store's head failed (errno %d)",
 				-r);
 		last = r < 0 ? r : 0;
@@ -242,7 +282,7 @@ void poll_stats(struct poll *p, struct poll_stats *out)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void poll_free(struct poll *p)
+void poll_stop(struct poll *p)
 {
 	if (!p)
 		return;
@@ -252,6 +292,14 @@ void poll_free(struct poll *p)
 	pthread_mutex_unlock(&p->lock);
 	if (p->started)
 		pthread_join(p->thread, NULL);
+	p->started = false;
+}
+
+void poll_free(struct poll *p)
+{
+	if (!p)
+		return;
+	poll_stop(p);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

@@ -44,6 +44,8 @@ struct poll;
 
 /* What the polls did (sealfs status). */
 struct poll_stats {
+	uint64_t polls;		   /* reads of the store's head (each poll's first) */
+	uint64_t unchanged;	   /* of those, answered "not modified" (S3: 304, no head sent) */
 	uint64_t refreshes;	   /* other devices' heads shown */
 	int64_t last_refresh_time; /* CLOCK_REALTIME seconds; 0: none */
 	uint64_t last_changes;	   /* names and inodes the last one told the kernel about */
@@ -54,12 +56,15 @@ struct poll_stats {
 struct poll *poll_new(const struct poll_deps *deps);
 /* One poll now, on the caller's thread: 1 when the tree was refreshed to
  * another device's head, 0 when there was nothing new, -EAGAIN when it must
- * wait (uncommitted changes, the upload not done in time), or the store's
- * errno / -EBADMSG. */
+ * wait (uncommitted changes, the upload not done in time), -EXDEV when the
+ * store's head provably does not descend from the one shown (a fork: not
+ * shown, logged once), or the store's errno / -EBADMSG. */
 int poll_once(struct poll *p);
 /* Starts a thread calling poll_once every seconds (> 0). 0 or an errno. */
 int poll_start(struct poll *p, unsigned seconds);
 void poll_stats(struct poll *p, struct poll_stats *out);
+/* Stops the thread (if any); poll_stats still works. NULL is fine. */
+void poll_stop(struct poll *p);
 /* Stops the thread (if any) and frees. NULL is fine. */
 void poll_free(struct poll *p);
 

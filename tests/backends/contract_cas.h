@@ -2,7 +2,8 @@
  * put_if): create only when absent, replace only the version read, refuse
  * (-ESTALE) and leave the object alone otherwise, stay exact under threads
  * racing on one key (a counter incremented only through put_if ends at the
- * number of successes), and answer the probe. Through the ops table only,
+ * number of successes), answer the probe, and read an object only when its
+ * version moved (backend_get_changed). Through the ops table only,
  * plus the lock file for a local store. Part of test_backend_contract.c (one
  * translation unit: check.h's counters are per file), included after
  * test_util.h. */
@@ -44,6 +45,26 @@ static void cas_expect(struct backend *b, const char *key, const char *want,
 	free(got);
 }
 
+/* backend_get_changed on key (now "two" at version now, before at old):
+ * nothing while it is at now (S3: the server's 304, through the store's own
+ * get_changed), the object and its version after old. */
+static void cas_changed(struct backend *b, const char *key, const struct backend_version *old,
+			const struct backend_version *now)
+{
+	struct backend_version ver;
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	CHECK_RC(backend_get_changed(b, key, 4096, now, &got, &len, &ver), 1);
+	CHECK(got == NULL && len == 0 && ver.len == now->len);
+	if (b->ops->get_changed) /* the server itself said "not modified" */
+		CHECK_RC(b->ops->get_changed(b, key, 4096, now, &got, &len, &ver), 1);
+	CHECK_RC(backend_get_changed(b, key, 4096, old, &got, &len, &ver), 0);
+	CHECKF(got && len == 3 && memcmp(got, "two", 3) == 0, "get_changed: other bytes");
+	CHECK(ver.len == now->len && memcmp(ver.v, now->v, now->len) == 0);
+	free(got);
+}
+
 static void cas_basic(struct backend *b, const char *run, const char *local_dir)
 {
 	struct backend_version absent = {.len = 0}, v1, v2, v3, tmp;
@@ -63,6 +84,7 @@ static void cas_basic(struct backend *b, const char *run, const char *local_dir)
 	CHECK_RC(b->ops->put_if(b, k, "two", 3, &v1, &v2), 0);
 	CHECK(v2.len > 0 && !(v2.len == v1.len && memcmp(v2.v, v1.v, v1.len) == 0));
 	cas_expect(b, k, "two", &v2);
+	cas_changed(b, k, &v1, &v2);
 	/* A version replaced is refused, and nothing changes. */
 	CHECK_RC(b->ops->put_if(b, k, "three", 5, &v1, &tmp), -ESTALE);
 	cas_expect(b, k, "two", &v2);

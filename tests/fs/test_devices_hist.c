@@ -400,7 +400,9 @@ static void test_supersede_own_merges(void)
 	}
 	CHECK_RC(put(&a, "a1", "a"), 0);
 	CHECK_RC(fcommit(&a), 0); /* A merges onto B's head: archived */
-	CHECK_RC(retained_heads(&e), after_first + 1);
+	/* ... and thinned by A's slot (all in one), as A's commit would. */
+	CHECKF(retained_heads(&e) >= 2 && retained_heads(&e) <= after_first + 1,
+	       "%zu retained heads after A's merge", retained_heads(&e));
 	fmount_close(&b);
 	fmount_close(&a);
 	check_all_heads(&e, "own merges superseded, closed");

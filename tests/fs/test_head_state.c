@@ -114,10 +114,10 @@ static void test_store_and_load(void)
 	CHECK(access(tmp, F_OK) != 0);
 	CHECK_RC(head_pin_new(&pin, dir, vault, key, &got), 0);
 	randombytes_buf(hash, sizeof(hash));
-	CHECK_RC(head_pin_advance(pin, st.seq - 1, hash), 0); /* never back */
+	CHECK_RC(head_pin_advance(pin, st.seq - 1, hash, NULL, 0), 0); /* never back */
 	CHECK_RC(head_state_load(&got, dir, vault, key), 0);
 	CHECK(got.seq == st.seq);
-	CHECK_RC(head_pin_advance(pin, st.seq + 1, hash), 0);
+	CHECK_RC(head_pin_advance(pin, st.seq + 1, hash, NULL, 0), 0);
 	CHECK_RC(head_state_load(&got, dir, vault, key), 0);
 	CHECK(got.seq == st.seq + 1 && memcmp(got.hash, hash, sizeof(hash)) == 0);
 	CHECK(strcmp(got.device_name, st.device_name) == 0);

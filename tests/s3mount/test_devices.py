@@ -9,10 +9,12 @@ probe at the mount finds it out, the mount warns once and says so in
 `sealfs status`, the probe's objects are deleted again (fsck finds no
 orphan); two devices at once take turns there through the store's lease
 (test_lease.py). With --poll 1 each mount shows the other's changes within
-seconds."""
+seconds, and a poll of an unchanged head gets a 304 (If-None-Match) and no
+head."""
 
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -42,6 +44,29 @@ class Conditional(u.ServerCase):
         p = st.sealfs("fsck", self.v.store, "--passphrase-file", self.v.passfile, check=False)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
+    def test_polls_of_an_unchanged_head_send_nothing(self):
+        """--poll 1: a poll asks for the head with If-None-Match (its ETag)
+        and the server's 304 sends nothing; `status --json` counts those.
+        Only the first poll and the one after this mount's own upload read
+        the head."""
+        self.v = u.S3Vault("devices", self.server, "vault")
+        self.v.init()
+        a = devices.Device(self.v, "a", "--poll", "1")
+        a.mount()
+        self.assertEqual(devices.write(a.path("f"), b"polled"), 0)
+        self.assertEqual(st.sealfs("sync", a.mnt, check=False).returncode, 0)
+        deadline = time.monotonic() + 15
+        s = devices.status(a.mnt)
+        while s["polls_unchanged"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            s = devices.status(a.mnt)
+        self.assertGreaterEqual(s["polls_unchanged"], 3, s)
+        self.assertLessEqual(s["polls"] - s["polls_unchanged"], 2, s)
+        self.assertEqual(s["poll_refreshes"], 0, s)
+        p = st.sealfs("status", a.mnt, check=False)
+        self.assertIn("found the head unchanged", p.stdout)
+        self.assertEqual(a.unmount().returncode, 0)
+
     def test_second_device_merges(self):
         self.v = u.S3Vault("devices", self.server, "vault")
         self.v.init()
@@ -62,6 +87,7 @@ class IgnoringServer(Conditional):
     # there: the second mounts read-only (tests/s3mount/test_lease.py).
     test_second_device_merges = None
     test_poll_shows_changes = None
+    test_polls_of_an_unchanged_head_send_nothing = None
 
 
 if __name__ == "__main__":

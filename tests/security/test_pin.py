@@ -1,7 +1,8 @@
 """test_pin.py - freshness and the pin (docs/SECURITY.md, "Rollback and the
 pin"; #15 items 1 and 2): the cache's pin (CACHE/state: vault, device, seq
 and hash of the newest head seen, MAC'ed) refuses a rolled-back head, a head
-of the pinned seq with other bytes, and is refused itself when damaged or
+of the pinned seq with other bytes, a newer head that does not descend
+from the pinned one (a fork with a higher seq), and is refused itself when damaged or
 missing from a used cache, until --accept-store-head; --expect and
 --not-before refuse a head a new device should not trust; `sealfs mount`
 prints "last change DATE by NAME" and `sealfs info --unlock` the head's
@@ -173,6 +174,25 @@ class Pin(unittest.TestCase):
         self.refused(p, st.EXIT_STORE_IO, "forked")
         self.mount(store, cache, "--accept-store-head")
         self.assertTrue(os.path.exists(os.path.join(self.v.mnt, "fork.txt")))
+
+    def test_higher_seq_fork_is_refused(self):
+        """A fork with a higher seq: the old copy written twice by a fresh
+        cache (seq 3 and 4 of its own), served to the cache that pinned this
+        vault's seq 3: seq 4 does not descend from it (its history's seq 3 is
+        another commit), so the mount is refused until accepted."""
+        fork, fresh = self.case(self.old_store, cache="")
+        for name in ("fork1.txt", "fork2.txt"):
+            self.mount(fork, fresh, *SLOW)
+            with open(self.v.path(name), "w") as f:
+                f.write("fork\n")
+            st.sealfs("unmount", self.v.mnt)
+        self.assertEqual(state_lines(fresh)[4], "seq 4")
+        store, cache = self.case(fork)
+        p = self.mount(store, cache, check=False)
+        self.refused(p, st.EXIT_STORE_IO, "does not descend from seq 3")
+        self.assertIn("--accept-store-head", p.stderr)
+        self.mount(store, cache, "--accept-store-head")
+        self.assertTrue(os.path.exists(os.path.join(self.v.mnt, "fork2.txt")))
 
     def test_tampered_pin_refuses_the_mount(self):
         for what, edit in (("seq", lambda t: t.replace("\nseq 3\n", "\nseq 9\n")),
