@@ -227,7 +227,7 @@ int main(void)
 
 	if (fenv_init(&e) != 0)
 		return 1;
-	CHECK_RC(e.cfg->format, 2);
+	CHECK(e.cfg->format >= 2); /* what init makes: the chain is format 2 on */
 	CHECK_RC(fmount_open_device(&a, &e, "laptop", "laptop"), 0);
 	CHECK_RC(put(&a, "zero", "0"), 0);
 	CHECK_RC(fcommit(&a), 0);
