@@ -211,8 +211,8 @@ int main(int argc, char **argv)
 		return rc;
 	if (h.fake)
 		return 0;
-	/* The daemon is a sealfs daemon: sealfs unmount, status and sync find
-	 * it by its pid file and check its name (fs/util/runtime.c). */
+	/* The daemon shows as sealfs in ps and top. sealfs unmount finds it
+	 * by its pid file and start time, not by this name (fs/util/runtime.c). */
 	(void)prctl(PR_SET_NAME, "sealfs", 0, 0, 0);
 	optind = 1; /* sealfs mount parses with getopt again */
 	return helper_exit_code(cli_mount_main(h.argc, h.argv));

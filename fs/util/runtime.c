@@ -64,15 +64,52 @@ int runtime_pid_path(char *out, size_t size, const char *mnt)
 	return 0;
 }
 
+/* The start time of process pid (field 22 of /proc/PID/stat, clock ticks
+ * since boot): with the pid, it names one process for the machine's uptime,
+ * whatever the program is called. 0 or -errno (-ESRCH: no such process). */
+static int runtime_start_time(pid_t pid, unsigned long long *out)
+{
+	char path[64], text[1024], *p, *end;
+	ssize_t r;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	r = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (r < 0)
+		return -errno;
+	text[r] = '\0';
+	/* The name (field 2) may hold spaces and ')': fields 3.. follow the last ')'. */
+	p = strrchr(text, ')');
+	if (!p)
+		return -EINVAL;
+	for (i = 3; i <= 22 && p; i++) /* to the space before field i */
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(p + 1, &end, 10);
+	if (errno || end == p + 1 || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -EINVAL;
+	return 0;
+}
+
 int runtime_pid_write(const char *path, pid_t pid)
 {
 	char tmp[RUNTIME_PATH_BYTES], text[RUNTIME_PID_TEXT_BYTES];
+	unsigned long long start;
 	int fd, rc, n;
 
+	rc = runtime_start_time(pid, &start);
+	if (rc)
+		return rc;
 	n = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	n = snprintf(text, sizeof(text), "%ld\n", (long)pid);
+	n = snprintf(text, sizeof(text), "%ld %llu\n", (long)pid, start);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
@@ -86,12 +123,37 @@ int runtime_pid_write(const char *path, pid_t pid)
 	return rc;
 }
 
-int runtime_pid_read(const char *path, pid_t *out)
+/* Parses "PID START\n", or an older daemon's "PID\n" (*has_start 0). */
+static int runtime_pid_parse(const char *text, pid_t *pid, unsigned long long *start,
+			     int *has_start)
+{
+	char *end, *s;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || v <= 1 || v > INT_MAX)
+		return -EINVAL;
+	*pid = (pid_t)v;
+	*has_start = 0;
+	if (*end == '\n' || *end == '\0')
+		return 0;
+	if (*end != ' ' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	s = end + 1;
+	*start = strtoull(s, &end, 10);
+	if (errno || (*end != '\n' && *end != '\0'))
+		return -EINVAL;
+	*has_start = 1;
+	return 0;
+}
+
+/* Reads the pid file at path; errors as runtime_pid_read. */
+static int runtime_pid_read_start(const char *path, pid_t *out, unsigned long long *start,
+				  int *has_start)
 {
 	char text[RUNTIME_PID_TEXT_BYTES];
-	char *end;
 	ssize_t r;
-	long v;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -102,12 +164,15 @@ int runtime_pid_read(const char *path, pid_t *out)
 	if (r < 0)
 		return -errno;
 	text[r] = '\0';
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (errno || end == text || (*end != '\n' && *end != '\0') || v <= 1)
-		return -EINVAL;
-	*out = (pid_t)v;
-	return 0;
+	return runtime_pid_parse(text, out, start, has_start);
+}
+
+int runtime_pid_read(const char *path, pid_t *out)
+{
+	unsigned long long start;
+	int has_start;
+
+	return runtime_pid_read_start(path, out, &start, &has_start);
 }
 
 void runtime_pid_remove(const char *path, pid_t pid)
@@ -237,28 +302,44 @@ int runtime_realpath(char *out, const char *arg)
 	return n < 0 ? -EINVAL : 0;
 }
 
-/* A pidfd for the daemon named by the pid file (its pid in *pid), or -1
- * when there is none (no pid file, a stale one, or a pid that is no sealfs
- * process). */
-static int runtime_daemon_open(const char *pid_path, pid_t *pid)
+/* Whether pid, an older daemon's pid file read without a start time, runs
+ * a program named sealfs: the best such a file allows. */
+static int runtime_named_sealfs(pid_t pid)
 {
 	char comm_path[64], comm[32] = "";
 	ssize_t r = -1;
-	int fd, cfd;
+	int cfd;
 
-	if (runtime_pid_read(pid_path, pid) < 0)
-		return -1;
-	fd = (int)syscall(SYS_pidfd_open, *pid, 0);
-	if (fd < 0)
-		return -1;
-	/* Checked after pidfd_open: a recycled pid cannot slip in between. */
-	snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)*pid);
+	snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)pid);
 	cfd = open(comm_path, O_RDONLY | O_CLOEXEC);
 	if (cfd >= 0) {
 		r = read(cfd, comm, sizeof(comm) - 1);
 		close(cfd);
 	}
-	if (r < 6 || strncmp(comm, "sealfs", 6) != 0) {
+	return r >= 6 && strncmp(comm, "sealfs", 6) == 0;
+}
+
+/* A pidfd for the daemon named by the pid file (its pid in *pid), or -1
+ * when there is none (no pid file, a stale one, or a pid now used by
+ * another process). The pid file's start time tells the daemon from a
+ * process that got its pid later, whatever the binary is called (a renamed
+ * copy must still be waited for: its last commits are only in the cache). */
+static int runtime_daemon_open(const char *pid_path, pid_t *pid)
+{
+	unsigned long long want = 0, now = 0;
+	int fd, has_start, same;
+
+	if (runtime_pid_read_start(pid_path, pid, &want, &has_start) < 0)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, *pid, 0);
+	if (fd < 0)
+		return -1;
+	/* Checked after pidfd_open: a recycled pid cannot slip in between. */
+	if (has_start)
+		same = runtime_start_time(*pid, &now) == 0 && now == want;
+	else
+		same = runtime_named_sealfs(*pid);
+	if (!same) {
 		close(fd);
 		return -1;
 	}

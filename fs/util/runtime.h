@@ -3,7 +3,10 @@
  * $XDG_RUNTIME_DIR/sealfs, else /run/sealfs for root, else /tmp/sealfs-<uid>;
  * it is created mode 0700 and must belong to the caller. The file is named by
  * the hex BLAKE2b-256 of the mountpoint's real path and holds the daemon's
- * pid as decimal text and a newline. Beside it the daemon listens on its
+ * pid and its start time (field 22 of /proc/PID/stat) as decimal text, a
+ * space between, and a newline; a daemon older than the start time wrote
+ * the pid alone, and such a file is still read (its process then counts as
+ * the daemon only while it is named sealfs). Beside it the daemon listens on its
  * control socket (same name, ".sock"; fs/daemon/control.h). Also the one
  * reader of /proc/self/mountinfo and the one way to find a mount's daemon. */
 #ifndef SEALFS_RUNTIME_H
@@ -29,10 +32,12 @@ int runtime_pending_path(char *out, size_t size, const char *pid_path);
  * -EINVAL (pid_path does not end in ".pid"), -ENAMETOOLONG. */
 int runtime_sock_path(char *out, size_t size, const char *pid_path);
 
-/* Writes pid to path atomically (temporary file + rename). 0 or -errno. */
+/* Writes pid and its start time (read from /proc) to path atomically
+ * (temporary file + rename). 0, -ESRCH (pid does not run), or -errno. */
 int runtime_pid_write(const char *path, pid_t pid);
 
-/* Reads the pid stored at path. 0, -ENOENT, -EINVAL (not a pid), -errno. */
+/* Reads the pid stored at path. 0, -ENOENT, -EINVAL (not a pid file),
+ * -errno. */
 int runtime_pid_read(const char *path, pid_t *out);
 
 /* Removes the pid file at path if it still holds pid (another mount may
@@ -64,8 +69,9 @@ int runtime_realpath(char *out, const char *arg);
 /* The daemon serving the mount point mnt (a real path): a pidfd (close
  * it), its pid in *pid (pid may be NULL), and its pid file's path in
  * pid_path (size bytes; "" when there is no runtime directory). -1 when
- * there is none: no pid file, a stale one, or a process that is not
- * sealfs. Never blocks. */
+ * there is none: no pid file, a stale one, or a pid now used by another
+ * process (its start time differs from the file's; for an older daemon's
+ * file without one, a process not named sealfs). Never blocks. */
 int runtime_daemon_find(const char *mnt, char *pid_path, size_t size, pid_t *pid);
 
 #endif

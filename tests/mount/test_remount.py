@@ -1,10 +1,12 @@
 """After unmount, the store alone holds the vault: mounting it with a fresh,
 empty cache gives back every file bit for bit with its metadata (sha256 and
 stat of the whole tree). Also: SIGTERM to the daemon unmounts cleanly and
-commits; a read-only mount refuses writes."""
+commits; a read-only mount refuses writes; unmount waits for the daemon of a
+renamed copy of the binary."""
 
 import errno
 import os
+import shutil
 import signal
 import sys
 import time
@@ -121,6 +123,38 @@ class Remount(st.VaultTestCase):
         self.v.mount()
         with open(self.v.path("sigterm.txt")) as f:
             self.assertEqual(f.read(), marker)
+
+    def test_unmount_waits_for_a_renamed_binary(self):
+        """A copy of sealfs under another name (a user's cp, a distro wrapper)
+        mounts, and its unmount returns only once the daemon has committed
+        every write to the store and exited: deleting the cache then loses
+        nothing. The pid file's start time finds the daemon, not its name."""
+        self.v.unmount()
+        other = os.path.join(self.v.root, "bin", "mysfs")
+        os.makedirs(os.path.dirname(other))
+        shutil.copy2(st.SEALFS, other)
+        st.run([other, "mount", self.v.store, self.v.mnt, "--cache", self.v.cache,
+                "--passphrase-file", self.v.passfile, "--commit-delay", "3600000"])
+        pid = st.daemon_pid(self.v.mnt)
+        with open("/proc/%d/comm" % pid) as f:
+            self.assertEqual(f.read().strip(), "mysfs", "control: the daemon's name")
+        names = {}
+        os.mkdir(self.v.path("renamed"))
+        for i in range(400):  # each commit waits for the unmount (commit delay)
+            name = os.path.join("renamed", "f-%03d" % i)
+            names[name] = self.v.marker("renamed-%d" % i)
+            with open(self.v.path(name), "w") as f:
+                f.write(names[name])
+        p = st.run([other, "unmount", self.v.mnt])
+        self.assertEqual((p.stdout, p.stderr), ("", ""))
+        self.assertFalse(st.process_alive(pid), "unmount returned before its daemon exited")
+        self.assertEqual(st.journal_records(self.v.cache), [],
+                         "unmount returned with commits only in the cache")
+        shutil.rmtree(self.v.cache)  # the user deletes the cache: nothing is lost
+        self.v.mount()
+        for name, text in names.items():
+            with open(self.v.path(name)) as f:
+                self.assertEqual(f.read(), text, name)
 
     def test_unmount_while_busy_fails_cleanly(self):
         f = open(self.v.path("busy.txt"), "w")

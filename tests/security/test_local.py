@@ -311,7 +311,7 @@ class DaemonHygiene(unittest.TestCase):
         pids = []
         for name in os.listdir(pid_dir) if os.path.isdir(pid_dir) else []:
             with open(os.path.join(pid_dir, name)) as f:
-                pids.append(int(f.read()))
+                pids.append(int(f.read().split()[0]))  # "PID START\n"
         self.daemons += pids
         return pids
 

@@ -211,8 +211,9 @@ def pid_file(mountpoint):
 
 
 def daemon_pid(mountpoint):
+    """The pid in the pid file ("PID START\\n": its start time follows)."""
     with open(pid_file(mountpoint)) as f:
-        return int(f.read().strip())
+        return int(f.read().split()[0])
 
 
 def process_alive(pid):
