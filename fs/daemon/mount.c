@@ -20,6 +20,7 @@
 
 #include "mount.h"
 #include "merge_store.h"
+#include "mount_cap.h"
 #include "mount_lease.h"
 #include "ops.h"
 #include "poll_head.h"
@@ -81,9 +82,10 @@ struct mount_state {
 	pthread_t main_thread; /* runs the FUSE loop: the one to interrupt */
 	pthread_t idler;
 	bool idler_started;
-	struct control *ctl;  /* sealfs status / sync; NULL when the socket failed */
-	struct lock_bus *bus; /* lock on suspend / screen lock, STATUS= ticks; or NULL */
-	struct poll *poll;    /* format 2, --poll: other devices' changes shown; or NULL */
+	struct control *ctl;   /* sealfs status / sync; NULL when the socket failed */
+	struct lock_bus *bus;  /* lock on suspend / screen lock, STATUS= ticks; or NULL */
+	struct poll *poll;     /* format 2, --poll: other devices' changes shown; or NULL */
+	struct mount_cap *cap; /* the inode cap (mount_cap.h); or NULL */
 };
 
 /* poll_inval_fn: the kernel forgets what another device changed. */
@@ -572,6 +574,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_start_control(&m, opts);
 	mount_start_bus(&m, opts->lock_on);
 	mount_start_poll(&m, store, cfg, keys, opts);
+	m.cap = mount_cap_start(m.se, m.eng.tree);
 	mount_last_change(opts->ready_fd, &m.eng.store_head);
 	mount_lease_line(opts->ready_fd, &m.eng);
 	mount_ready(opts->ready_fd);
@@ -583,6 +586,8 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
 	poll_free(m.poll); /* before the session and the committer go */
 	m.poll = NULL;
+	mount_cap_stop(m.cap);
+	m.cap = NULL;
 	notify_stopping();
 	fuse_session_unmount(m.se);
 	mount_stop_committer(&m);
