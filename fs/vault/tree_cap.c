@@ -68,14 +68,14 @@ static bool cap_parent_ok(struct tree *t, struct inode *d)
 	       tree_cache_readable_locked(t, d);
 }
 
-/* pass 0: a non-directory; pass 1: a subdirectory (a process's working
- * directory is one the daemon cannot see: asked last). */
-static bool cap_child_ok(const struct inode *c, int pass)
+/* An idle non-directory. Never a directory: one may be a process's working
+ * directory, which the daemon cannot see, and the kernel would unhash its
+ * dentry (getcwd there would fail); a directory costs one inode once its
+ * children are gone, and the children are what the cap is for. */
+static bool cap_child_ok(const struct inode *c)
 {
 	if (c->nlookup == 0 || c->nlookup == TREE_NLOOKUP_PINNED || c->nopen > 0)
 		return false;
-	if (pass == 1)
-		return c->type == DIROBJ_DIR && !c->ds->loaded;
 	if (c->type == DIROBJ_FILE)
 		return c->content == NULL && !c->linked;
 	return c->type != DIROBJ_DIR && c->type != DIROBJ_HARDLINK;
@@ -101,9 +101,8 @@ static int cap_add(struct cap_out *o, struct inode *d, struct inode *c)
 	return 0;
 }
 
-/* Adds the idle children of dirs[0..n) (oldest first) for pass. */
-static int cap_pass(struct tree *t, const struct cap_dir *dirs, size_t n, int pass,
-		    struct cap_out *o)
+/* Adds the idle children of dirs[0..n) (oldest first). */
+static int cap_pass(struct tree *t, const struct cap_dir *dirs, size_t n, struct cap_out *o)
 {
 	int r = 0;
 
@@ -113,7 +112,7 @@ static int cap_pass(struct tree *t, const struct cap_dir *dirs, size_t n, int pa
 		if (!cap_parent_ok(t, d))
 			continue;
 		TREE_FOR_CHILDREN (d, c)
-			if (r == 0 && o->n < o->want && cap_child_ok(c, pass))
+			if (r == 0 && o->n < o->want && cap_child_ok(c))
 				r = cap_add(o, d, c);
 	}
 	return r;
@@ -137,8 +136,7 @@ int tree_cap_pick_locked(struct tree *t, struct tree_inval **out, size_t *n)
 	if (r == 0 && ndirs > 1) {
 		qsort(dirs, ndirs, sizeof(*dirs), cap_dir_cmp);
 		/* Not the most recently used one: the last after the sort. */
-		for (int pass = 0; r == 0 && pass < 2; pass++)
-			r = cap_pass(t, dirs, ndirs - 1, pass, &o);
+		r = cap_pass(t, dirs, ndirs - 1, &o);
 	}
 	free(dirs);
 	if (r) {

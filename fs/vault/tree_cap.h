@@ -25,8 +25,8 @@
 
 /* When t->ninodes is over t->inode_cap: the names whose kernel entries
  * should go to bring it to three quarters of the cap (hysteresis: the next
- * round is not due at once), at most TREE_CAP_ROUND_MAX: first the idle
- * non-directories, then the unloaded subdirectories, of the loaded clean
+ * round is not due at once), at most TREE_CAP_ROUND_MAX: the idle
+ * non-directories (never a directory: it may be a working directory) of the loaded clean
  * directories that are not open, least recently used first, never of the
  * most recently used one (a walk is in it). Idle: the kernel holds a lookup
  * (not pinned), no handle is open, a file's content is cold (closed and
