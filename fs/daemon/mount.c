@@ -21,6 +21,7 @@
 #include "mount.h"
 #include "head_chain.h"
 #include "merge_store.h"
+#include "mount_cap.h"
 #include "mount_lease.h"
 #include "ops.h"
 #include "poll_head.h"
@@ -28,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -60,9 +60,6 @@
 #define MOUNT_MAX_THREADS 16
 #define MOUNT_MAX_IDLE_THREADS 4
 /* malloc policy of the daemon (mount_malloc_policy). */
-#define MOUNT_MMAP_THRESHOLD (1024 * 1024) /* = max_write: receive buffers are above it */
-#define MOUNT_TRIM_THRESHOLD (1024 * 1024)
-#define MOUNT_ARENA_MAX 4
 /* At unmount, how long the uploader may fail without progress before the
  * daemon exits leaving the journal for the next mount. */
 #define MOUNT_DRAIN_GIVE_UP_MS 30000u
@@ -82,9 +79,10 @@ struct mount_state {
 	pthread_t main_thread; /* runs the FUSE loop: the one to interrupt */
 	pthread_t idler;
 	bool idler_started;
-	struct control *ctl;  /* sealfs status / sync; NULL when the socket failed */
-	struct lock_bus *bus; /* lock on suspend / screen lock, STATUS= ticks; or NULL */
-	struct poll *poll;    /* format 2, --poll: other devices' changes shown; or NULL */
+	struct control *ctl;   /* sealfs status / sync; NULL when the socket failed */
+	struct lock_bus *bus;  /* lock on suspend / screen lock, STATUS= ticks; or NULL */
+	struct poll *poll;     /* format 2, --poll: other devices' changes shown; or NULL */
+	struct mount_cap *cap; /* the inode cap (mount_cap.h); or NULL */
 };
 
 /* poll_inval_fn: the kernel forgets what another device changed. */
@@ -528,26 +526,6 @@ static void mount_drain(struct mount_state *m, const char *pending_path, bool lo
 	mount_report_pending(pending_path, left, lost, &st, mount_lease_stopped(&m->eng));
 }
 
-/* glibc raises its mmap threshold each time a large block is freed, so after
- * the first FUSE worker exits (freeing its 1 MiB receive buffer) every later
- * worker's buffer comes from a per-thread arena, and each arena then keeps up
- * to twice that threshold resident after the free: ~2 MiB per arena, up to
- * 8 arenas per core. A fixed threshold keeps large buffers mmapped (given back
- * at free); read replies (128 KiB, at most 1 MiB) stay below it, in the
- * arenas, so a read does not mmap and fault its buffer in every time (that
- * cost 20 % of cold read throughput at 128 KiB). At most MOUNT_TRIM_THRESHOLD
- * stays free at the top of an arena, and fewer arenas bound the small-block
- * fragmentation across threads (the hot paths allocate little).
- * A sanitizer's malloc ignores mallopt: only a debug line then. */
-static void mount_malloc_policy(void)
-{
-	if (mallopt(M_MMAP_THRESHOLD, MOUNT_MMAP_THRESHOLD) != 1 ||
-	    mallopt(M_TRIM_THRESHOLD, MOUNT_TRIM_THRESHOLD) != 1 ||
-	    mallopt(M_ARENA_MAX, MOUNT_ARENA_MAX) != 1)
-		log_msg(LOG_WARNING,
-			"mallopt failed: the daemon may hold more memory than it needs");
-}
-
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
 		const struct mount_opts *opts, char *err, size_t err_size)
 {
@@ -576,6 +554,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	mount_start_poll(&m, store, cfg, keys, opts);
 	mount_start_control(&m, opts);
 	mount_start_bus(&m, opts->lock_on);
+	m.cap = mount_cap_start(m.se, m.eng.tree);
 	mount_last_change(opts->ready_fd, &m.eng.store_head);
 	mount_lease_line(opts->ready_fd, &m.eng);
 	mount_ready(opts->ready_fd);
@@ -586,6 +565,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	if (r)
 		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
 	poll_stop(m.poll); /* before the session and the committer go; freed last */
+	mount_cap_stop(m.cap);
 	notify_stopping();
 	fuse_session_unmount(m.se);
 	mount_stop_committer(&m);

@@ -63,6 +63,10 @@ bool mount_name_ok(const char *name);
  * "I<line>" before the '0' (printed to stdout in the foreground), and so
  * does the line saying the mount is read-only because another device holds
  * the store's lease (fs/vault/lease.h). */
+/* The daemon's malloc policy (mount_malloc.c): large buffers mmapped, few
+ * arenas, bounded trim; a refusal is logged. Call once, before threads. */
+void mount_malloc_policy(void);
+
 int fsmount_run(struct backend *store, const struct vault_config *cfg, struct vault_keys *keys,
 		const struct mount_opts *opts, char *err, size_t err_size);
 

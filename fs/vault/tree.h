@@ -68,6 +68,7 @@ struct tree_dirstate {
 	size_t busy_kids;		   /* children that are busy (tree_cache.h) */
 	struct inode *lru_prev, *lru_next; /* in the droppable list */
 	size_t lru_n;			   /* nchildren when it entered the list */
+	uint64_t used;			   /* tree.use_clock at its last use (tree_cap.c) */
 	bool loaded;			   /* children known */
 	bool dirty;			   /* needs a new object; implies the parent is dirty too */
 	bool in_lru;			   /* in the tree's list of droppable directories */
@@ -186,6 +187,10 @@ struct tree {
 	 * TREE_CACHE_DIRS and TREE_CACHE_INODES unless a test lowers them. */
 	size_t cache_dirs_max;
 	uint64_t cache_inodes_max;
+	/* The inode cap (tree_cap.h): above this many inodes in memory the
+	 * mount asks the kernel to forget idle names; 0: no cap. Set by the
+	 * mount before the loop starts. */
+	uint64_t inode_cap;
 
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
@@ -210,6 +215,8 @@ struct tree {
 	struct inode *lru_head, *lru_tail; /* droppable directories, most recent first */
 	size_t lru_dirs;		   /* directories in that list */
 	uint64_t lru_inodes;		   /* their children */
+	uint64_t use_clock;		   /* counts directory uses (tree_cap.c) */
+	uint64_t unloaded;		   /* children freed by an unload (the cap's progress) */
 	bool dirty;			   /* something to commit (dirty root or garbage) */
 	struct timespec dirty_since;	   /* CLOCK_MONOTONIC, when dirty turned true */
 	struct timespec changed_at;	   /* CLOCK_MONOTONIC, the last change */

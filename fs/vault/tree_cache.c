@@ -53,14 +53,21 @@ static void tree_cache_push_front(struct tree *t, struct inode *d)
 	t->lru_inodes += d->ds->lru_n;
 }
 
-void tree_cache_touch_locked(struct tree *t, struct inode *dir)
+/* Puts dir in the list or takes it out; stamps its use for the inode cap
+ * (tree_cap.c) only when used: a child going idle is no use of the directory
+ * (else every unload would make its parent the most recently used). */
+static void tree_cache_place(struct tree *t, struct inode *dir, bool used)
 {
 	if (dir->type != DIROBJ_DIR)
 		return;
+	if (used)
+		dir->ds->used = ++t->use_clock;
 	tree_cache_unlink(t, dir);
 	if (tree_cache_droppable(dir))
 		tree_cache_push_front(t, dir);
 }
+
+void tree_cache_touch_locked(struct tree *t, struct inode *dir) { tree_cache_place(t, dir, true); }
 
 void tree_cache_changed_locked(struct tree *t, struct inode *ino, bool was_busy)
 {
@@ -73,7 +80,7 @@ void tree_cache_changed_locked(struct tree *t, struct inode *ino, bool was_busy)
 		p->ds->busy_kids++;
 	else
 		p->ds->busy_kids--;
-	tree_cache_touch_locked(t, p);
+	tree_cache_place(t, p, false);
 }
 
 /* Frees d's children (all idle: d is droppable) and marks d not loaded. */
@@ -83,6 +90,7 @@ static void tree_cache_evict(struct tree *t, struct inode *d)
 	TREE_FOR_CHILDREN (d, c)
 		tree_inode_free(c);
 	t->ninodes -= d->ds->nchildren;
+	t->unloaded += d->ds->nchildren;
 	free(d->ds->table);
 	d->ds->table = NULL;
 	d->ds->table_size = 0;
@@ -92,10 +100,7 @@ static void tree_cache_evict(struct tree *t, struct inode *d)
 	tree_cache_changed_locked(t, d, true);
 }
 
-/* d's sealed object can be read back (from the cache, or from the store
- * where it came from). One written by a commit of this mount is in the
- * journal until the uploader has stored it and put it in the cache. */
-static bool tree_cache_readable(struct tree *t, struct inode *d)
+bool tree_cache_readable_locked(struct tree *t, struct inode *d)
 {
 	char key[OBJECT_KEY_TEXT_BYTES];
 
@@ -112,11 +117,12 @@ void tree_cache_trim_locked(struct tree *t)
 {
 	size_t skips = 0;
 
-	while ((t->lru_dirs > t->cache_dirs_max || t->lru_inodes > t->cache_inodes_max) &&
+	while ((t->lru_dirs > t->cache_dirs_max || t->lru_inodes > t->cache_inodes_max ||
+		(t->inode_cap && t->ninodes > t->inode_cap)) &&
 	       t->lru_tail && t->lru_tail != t->lru_head && skips < t->lru_dirs) {
 		struct inode *d = t->lru_tail;
 
-		if (tree_cache_readable(t, d)) {
+		if (tree_cache_readable_locked(t, d)) {
 			tree_cache_evict(t, d);
 			continue;
 		}

@@ -28,6 +28,12 @@
 #define TREE_CACHE_DIRS 1024
 #define TREE_CACHE_INODES 16384
 
+/* d's sealed object can be read back (from the cache, or from the store
+ * where it came from), so its children may be dropped. One written by a
+ * commit of this mount is in the journal until the uploader has stored it and
+ * put it in the cache. */
+bool tree_cache_readable_locked(struct tree *t, struct inode *d);
+
 /* Whether ino is busy (see above). */
 bool tree_cache_busy(const struct inode *ino);
 
@@ -43,8 +49,8 @@ void tree_cache_changed_locked(struct tree *t, struct inode *ino, bool was_busy)
 void tree_cache_touch_locked(struct tree *t, struct inode *dir);
 
 /* Drops the children of the least recently used droppable directories while
- * the list is over budget; never the most recently used one (a directory just
- * loaded for a lookup stays until that lookup has taken its reference).
+ * the list is over budget, or the tree over its inode cap (tree_cap.h); never the most recently
+ * used one (a directory just loaded for a lookup stays until that lookup has taken its reference).
  * Frees only idle inodes. */
 void tree_cache_trim_locked(struct tree *t);
 
