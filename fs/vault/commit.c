@@ -154,9 +154,25 @@ static void commit_entries_free(struct dirobj_entry *es, size_t n)
 	free(es);
 }
 
+/* Sinks: a sealed object queued for upload (data taken); a replaced one, garbage. */
 static int commit_itable_object(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data,
-				size_t len);
-static int commit_itable_garbage(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
+				size_t len)
+{
+	struct commit *c = arg;
+
+	if (commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs))) {
+		free(data);
+		return -ENOMEM;
+	}
+	c->objs[c->nobjs] = (struct commit_object){.data = data, .len = len};
+	memcpy(c->objs[c->nobjs++].key, key, OBJECT_ID_BYTES);
+	return 0;
+}
+
+static int commit_itable_garbage(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
+{
+	return commit_add_garbage_c(arg, key, created);
+}
 
 /* Seals dir's new version (in format 3 perhaps an index and its changed
  * pages, dirio.h) into the object queue and points dir at it. */
@@ -236,25 +252,6 @@ static int commit_dirty_dirs(struct inode *root, struct inode ***out, size_t *n)
 static int commit_itable_entry(void *arg, struct dirobj_entry *e, struct inode *file)
 {
 	return commit_entry(arg, e, file);
-}
-
-static int commit_itable_object(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsigned char *data,
-				size_t len)
-{
-	struct commit *c = arg;
-
-	if (commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1, sizeof(*c->objs))) {
-		free(data);
-		return -ENOMEM;
-	}
-	c->objs[c->nobjs] = (struct commit_object){.data = data, .len = len};
-	memcpy(c->objs[c->nobjs++].key, key, OBJECT_ID_BYTES);
-	return 0;
-}
-
-static int commit_itable_garbage(void *arg, const uint8_t key[OBJECT_ID_BYTES], uint64_t created)
-{
-	return commit_add_garbage_c(arg, key, created);
 }
 
 /* Format 2: the inode table's changed pages (1: sealed some, 0: none). */
