@@ -274,7 +274,9 @@ static int dirobj_dump(char **out, size_t *out_len, json_t *doc)
 
 /* The checks, then the direct writer (dirobj_fast.c) for what needs no
  * escape, base64 or xattrs, else jansson. */
-int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir, int format)
+/* What both encoders check first: *out cleared, the format known, names
+ * unique. 0 or -EINVAL, -ENOMEM. */
+static int dirobj_encode_start(char **out, size_t *out_len, const struct dirobj *dir, int format)
 {
 	int r;
 
@@ -284,8 +286,15 @@ int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir, int for
 	    (dir->nentries > 0 && !dir->entries))
 		return -EINVAL;
 	r = dirobj_check_unique(dir);
+	return r == -EEXIST ? -EINVAL : r;
+}
+
+int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir, int format)
+{
+	int r = dirobj_encode_start(out, out_len, dir, format);
+
 	if (r)
-		return r == -EEXIST ? -EINVAL : r;
+		return r;
 	for (size_t i = 0; i < dir->nentries; i++)
 		if ((r = dirobj_entry_check(&dir->entries[i], false, format)) != 0)
 			return r;
@@ -296,16 +305,10 @@ int dirobj_encode(char **out, size_t *out_len, const struct dirobj *dir, int for
 int dirobj_encode_jansson(char **out, size_t *out_len, const struct dirobj *dir, int format)
 {
 	json_t *doc, *arr, *e;
-	int r;
+	int r = dirobj_encode_start(out, out_len, dir, format);
 
-	*out = NULL;
-	*out_len = 0;
-	if (format < DIROBJ_FORMAT_MIN || format > DIROBJ_FORMAT_MAX ||
-	    (dir->nentries > 0 && !dir->entries))
-		return -EINVAL;
-	r = dirobj_check_unique(dir);
 	if (r)
-		return r == -EEXIST ? -EINVAL : r;
+		return r;
 	doc = json_object();
 	arr = json_array();
 	if (!doc || !arr || json_object_set_new(doc, "id", dirobj_hex_json(dir->dir_id)) ||

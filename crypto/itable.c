@@ -19,6 +19,19 @@
 
 #define ITABLE_NAME_BYTES 24 /* a decimal index and its NUL */
 
+size_t itable_slots_want(size_t nrecs, size_t was)
+{
+	size_t want = was ? was : 1;
+
+	if (nrecs == 0)
+		return 0;
+	while (nrecs > ITABLE_PER_SLOT * want && want < ITABLE_SLOTS_MAX)
+		want *= 2;
+	while (want > 1 && nrecs < ITABLE_PER_SLOT / 4 * want)
+		want /= 2;
+	return want;
+}
+
 size_t itable_slot_of(const uint8_t id[OBJECT_ID_BYTES], size_t nslots)
 {
 	return ((size_t)id[0] | (size_t)id[1] << 8) & (nslots - 1);

@@ -44,6 +44,17 @@ struct itable_leaf {
 	size_t n;
 };
 
+/* A leaf holds about this many records before the table doubles its slots
+ * (and halves below a quarter of it): a commit that changes one linked
+ * file rewrites one leaf (about 16 KiB) and the index. */
+#define ITABLE_PER_SLOT 64u
+
+/* The slot count for nrecs records of a table that has was slots (0: none):
+ * doubles past ITABLE_PER_SLOT a slot, halves below a quarter of it, up to
+ * ITABLE_SLOTS_MAX; 0 when nrecs is 0 (no table). The tree and the merge
+ * both partition by it, so their tables agree. */
+size_t itable_slots_want(size_t nrecs, size_t was);
+
 /* The slot of file id among nslots (a power of two). */
 size_t itable_slot_of(const uint8_t id[OBJECT_ID_BYTES], size_t nslots);
 

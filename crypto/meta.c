@@ -30,6 +30,19 @@ static void meta_ad_bytes(unsigned char out[META_AD_BYTES], const struct meta_ad
 	memcpy(p, ad->store_key, OBJECT_ID_BYTES);
 }
 
+void meta_ad_set(struct meta_ad *ad, enum meta_kind kind, const uint8_t vault_id[OBJECT_ID_BYTES],
+		 const uint8_t object_id[OBJECT_ID_BYTES], uint64_t version,
+		 const uint8_t store_key[OBJECT_ID_BYTES])
+{
+	memset(ad, 0, sizeof(*ad));
+	ad->kind = kind;
+	ad->version = version;
+	memcpy(ad->vault_id, vault_id, OBJECT_ID_BYTES);
+	if (object_id)
+		memcpy(ad->object_id, object_id, OBJECT_ID_BYTES);
+	memcpy(ad->store_key, store_key, OBJECT_ID_BYTES);
+}
+
 int meta_seal(unsigned char **out, size_t *out_len, const void *plain, size_t len,
 	      const struct meta_ad *ad, const unsigned char meta_key[32])
 {

@@ -42,6 +42,12 @@ struct meta_ad {
 	uint8_t store_key[OBJECT_ID_BYTES]; /* the key it is stored under; zeros for the head */
 };
 
+/* Fills *ad for an object of kind stored under store_key at version;
+ * object_id NULL: zeros (every kind but a directory's objects). */
+void meta_ad_set(struct meta_ad *ad, enum meta_kind kind, const uint8_t vault_id[OBJECT_ID_BYTES],
+		 const uint8_t object_id[OBJECT_ID_BYTES], uint64_t version,
+		 const uint8_t store_key[OBJECT_ID_BYTES]);
+
 /* Seals plain[0..len). *out is a new malloc'ed buffer of *out_len bytes.
  * Returns 0, -ENOMEM, or -EFBIG over META_MAX_PLAIN_BYTES. */
 int meta_seal(unsigned char **out, size_t *out_len, const void *plain, size_t len,

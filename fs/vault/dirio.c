@@ -47,12 +47,7 @@ static void dirio_ad(struct meta_ad *ad, enum meta_kind kind, const struct dirio
 		     const uint8_t id[OBJECT_ID_BYTES], uint64_t version,
 		     const uint8_t key[OBJECT_ID_BYTES])
 {
-	memset(ad, 0, sizeof(*ad));
-	ad->kind = kind;
-	ad->version = version;
-	memcpy(ad->vault_id, k->vault_id, OBJECT_ID_BYTES);
-	memcpy(ad->object_id, id, OBJECT_ID_BYTES);
-	memcpy(ad->store_key, key, OBJECT_ID_BYTES);
+	meta_ad_set(ad, kind, k->vault_id, id, version, key);
 }
 
 /* ---- opening ---- */

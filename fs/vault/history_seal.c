@@ -18,11 +18,7 @@
 static void history_ad(struct meta_ad *ad, enum meta_kind kind, const struct dirobj_ref *ref,
 		       const struct history_io *io)
 {
-	memset(ad, 0, sizeof(*ad));
-	ad->kind = kind;
-	ad->version = ref->version;
-	memcpy(ad->vault_id, io->vault_id, OBJECT_ID_BYTES);
-	memcpy(ad->store_key, ref->store_key, OBJECT_ID_BYTES);
+	meta_ad_set(ad, kind, io->vault_id, NULL, ref->version, ref->store_key);
 }
 
 static int history_seal_json(unsigned char **out, size_t *out_len, const char *json, size_t len,

@@ -19,17 +19,9 @@
 #include "merge_int.h"
 #include "meta.h"
 
-/* Records a leaf holds before the table doubles its slots, as the tree's
- * (tree_link_io.c, TREE_ITABLE_PER_SLOT): both follow docs/FORMAT.md. */
-#define MERGE_ITABLE_PER_SLOT 64u
-
 static void mi_ad(struct meta_ad *ad, const struct merge_store *m, const struct dirobj_ref *ref)
 {
-	memset(ad, 0, sizeof(*ad));
-	ad->kind = META_KIND_INODE_PAGE;
-	ad->version = ref->version;
-	memcpy(ad->vault_id, m->vault_id, OBJECT_ID_BYTES);
-	memcpy(ad->store_key, ref->store_key, OBJECT_ID_BYTES);
+	meta_ad_set(ad, META_KIND_INODE_PAGE, m->vault_id, NULL, ref->version, ref->store_key);
 }
 
 /* ---- reading ---- */
@@ -142,18 +134,7 @@ struct merge_itable merge_itable_view(const struct merge_itable_side *s)
 
 /* ---- sealing ---- */
 
-static size_t mi_want(size_t nrecs, size_t was)
-{
-	size_t want = was ? was : 1;
-
-	if (nrecs == 0)
-		return 0;
-	while (nrecs > MERGE_ITABLE_PER_SLOT * want && want < ITABLE_SLOTS_MAX)
-		want *= 2;
-	while (want > 1 && nrecs < MERGE_ITABLE_PER_SLOT / 4 * want)
-		want /= 2;
-	return want;
-}
+static size_t mi_want(size_t nrecs, size_t was) { return itable_slots_want(nrecs, was); }
 
 static int mi_seal_obj(struct merge_store *m, uint64_t seq, char *json, size_t len,
 		       struct dirobj_ref *ref, merge_itable_add_fn add, void *out)

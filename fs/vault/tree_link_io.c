@@ -17,18 +17,9 @@
 #include "meta.h"
 #include "tree_itable.h"
 
-/* A leaf holds about this many records before the table doubles its
- * slots (and shrinks below a quarter of it): a commit that changes one
- * linked file rewrites one leaf (about 16 KiB) and the index. */
-#define TREE_ITABLE_PER_SLOT 64u
-
 static void tree_itable_ad(struct meta_ad *ad, const struct tree *t, const struct dirobj_ref *ref)
 {
-	memset(ad, 0, sizeof(*ad));
-	ad->kind = META_KIND_INODE_PAGE;
-	ad->version = ref->version;
-	memcpy(ad->vault_id, t->vault_id, OBJECT_ID_BYTES);
-	memcpy(ad->store_key, ref->store_key, OBJECT_ID_BYTES);
+	meta_ad_set(ad, META_KIND_INODE_PAGE, t->vault_id, NULL, ref->version, ref->store_key);
 }
 
 /* ---- reading ---- */
@@ -156,19 +147,10 @@ void tree_links_free(struct tree *t)
 
 /* ---- sealing (commit_lock and tree_lock held) ---- */
 
-/* The slot count for n files: doubles past TREE_ITABLE_PER_SLOT a slot,
- * halves below a quarter of it (0: no table). */
+/* The slot count for the table's files (itable_slots_want). */
 static size_t tree_itable_want(const struct tree_itable *it)
 {
-	size_t want = it->nslots ? it->nslots : 1;
-
-	if (it->n == 0)
-		return 0;
-	while (it->n > TREE_ITABLE_PER_SLOT * want && want < ITABLE_SLOTS_MAX)
-		want *= 2;
-	while (want > 1 && it->n < TREE_ITABLE_PER_SLOT / 4 * want)
-		want /= 2;
-	return want;
+	return itable_slots_want(it->n, it->nslots);
 }
 
 /* A new partition of want slots: every old page is garbage, every slot dirty. */
