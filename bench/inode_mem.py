@@ -15,8 +15,9 @@ added, at the step with the most inodes in memory (the kernel keeps its
 lookups, no FORGET, until memory pressure: on a busy machine it may forget
 some during the stat; memory freed then is reused, not returned), then 3 s
 later. With SEALFS_INODE_CAP=N in the environment the daemon keeps about N
-inodes (docs/INTERNALS.md, "In memory": the default cap, 262,144, is above
-this vault's 200,000): VmHWM is then the peak to read. Needs
+inodes (docs/INTERNALS.md, "In memory": the default cap was 262,144, above
+this vault's 200,000, when the figures of docs/PERFORMANCE.md were taken; it
+is 131,072 now): VmHWM is then the peak to read. Needs
 /dev/fuse; uses SEALFS or the sealfs on PATH, which must be named `sealfs`
 (`sealfs unmount` waits only for a daemon of that name: with another name
 it returns before the last commit and deleting the cache loses it).

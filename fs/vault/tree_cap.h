@@ -17,9 +17,11 @@
 #include "tree.h"
 #include "tree_refresh.h"
 
-/* The default cap: 262,144 inodes, about 45 MiB of tree (170 bytes each).
- * SEALFS_INODE_CAP in the daemon's environment overrides it (0: no cap). */
-#define TREE_INODE_CAP 262144u
+/* The default cap: 131,072 inodes, about 22 MiB of tree (170 bytes each):
+ * a create of 1,000,000 files peaked at 152 MiB with 262,144, at 120 MiB
+ * with this (docs/PERFORMANCE.md, "Scale"). SEALFS_INODE_CAP in the
+ * daemon's environment overrides it (0: no cap). */
+#define TREE_INODE_CAP 131072u
 /* A round asks for at most this many names. */
 #define TREE_CAP_ROUND_MAX 65536u
 
