@@ -484,9 +484,12 @@ static void *upload_main(void *arg)
 			continue;
 		}
 		u->work = true;
-		backoff = backoff ? (backoff > UPLOAD_BACKOFF_MAX_MS / 2 ? UPLOAD_BACKOFF_MAX_MS
-									 : backoff * 2)
-				  : UPLOAD_BACKOFF_MIN_MS;
+		/* -EAGAIN is local and passes (the merge is not ready yet, or a newer
+		 * record raced it): retry after the minimum, never the store's
+		 * doubling back-off, which could outlast a caller's flush. */
+		backoff = r == -EAGAIN || !backoff		? UPLOAD_BACKOFF_MIN_MS
+			  : backoff > UPLOAD_BACKOFF_MAX_MS / 2 ? UPLOAD_BACKOFF_MAX_MS
+								: backoff * 2;
 		upload_backoff(u, backoff);
 	}
 	pthread_mutex_unlock(&u->lock);
