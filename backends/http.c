@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "fdio.h"
 #include "http_int.h"
+#include "s3_dl.h"
 
 #define HTTP_POOL_MAX 64 /* idle easy handles kept: more than the requests in flight */
 #define HTTP_MAX_FIXES 2 /* cures (new credentials, clock, region) per exchange */
@@ -27,6 +27,7 @@
 #endif
 
 struct http_client {
+	const struct s3_dl_curl *curl; /* libcurl, loaded by the first client */
 	struct http_policy policy;
 	char *ca_bundle;
 	struct curl_slist *resolve; /* CURLOPT_RESOLVE entries (tests) */
@@ -36,14 +37,6 @@ struct http_client {
 	CURL *pool[HTTP_POOL_MAX];
 	unsigned n_pool;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static int curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
-}
 
 void http_policy_default(struct http_policy *p)
 {
@@ -88,14 +81,14 @@ static void share_setup(struct http_client *c)
 {
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_lock[i], NULL);
-	c->share = curl_share_init();
+	c->share = c->curl->share_init();
 	if (!c->share)
 		return; /* works without: each handle caches for itself */
-	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	c->curl->share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	c->curl->share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	c->curl->share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	c->curl->share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	c->curl->share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
 int http_client_set_resolve(struct http_client *c, const char *list)
@@ -104,7 +97,7 @@ int http_client_set_resolve(struct http_client *c, const char *list)
 	if (!copy)
 		return -ENOMEM;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		struct curl_slist *n = curl_slist_append(c->resolve, t);
+		struct curl_slist *n = c->curl->slist_append(c->resolve, t);
 		if (!n) {
 			free(copy);
 			return -ENOMEM;
@@ -118,13 +111,16 @@ int http_client_set_resolve(struct http_client *c, const char *list)
 int http_client_new(struct http_client **out, const struct http_policy *policy,
 		    const char *ca_bundle)
 {
+	const struct s3_dl_curl *cu = s3_dl_curl(NULL, 0); /* s3_dl_load said why */
 	*out = NULL;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc < 0 || sodium_init() < 0)
+	if (!cu)
+		return -ENOSYS;
+	if (sodium_init() < 0)
 		return -EIO;
 	struct http_client *c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
+	c->curl = cu;
 	if (policy)
 		c->policy = *policy;
 	else
@@ -146,12 +142,12 @@ void http_client_free(struct http_client *c)
 	if (!c)
 		return;
 	for (unsigned i = 0; i < c->n_pool; i++)
-		curl_easy_cleanup(c->pool[i]);
+		c->curl->easy_cleanup(c->pool[i]);
 	if (c->share)
-		curl_share_cleanup(c->share);
+		c->curl->share_cleanup(c->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->share_lock[i]);
-	curl_slist_free_all(c->resolve);
+	c->curl->slist_free_all(c->resolve);
 	pthread_mutex_destroy(&c->lock);
 	free(c->ca_bundle);
 	free(c);
@@ -166,9 +162,9 @@ static CURL *handle_get(struct http_client *c)
 		h = c->pool[--c->n_pool];
 	pthread_mutex_unlock(&c->lock);
 	if (h)
-		curl_easy_reset(h); /* keeps live connections, DNS and TLS session caches */
+		c->curl->easy_reset(h); /* keeps live connections, DNS and TLS session caches */
 	else
-		h = curl_easy_init();
+		h = c->curl->easy_init();
 	return h;
 }
 
@@ -181,7 +177,7 @@ static void handle_put(struct http_client *c, CURL *h)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (h)
-		curl_easy_cleanup(h);
+		c->curl->easy_cleanup(h);
 }
 
 void http_reply_release(struct http_reply *rep)
@@ -254,7 +250,7 @@ static int map_status(long status, const char *code, int *retry)
 }
 
 /* Maps a libcurl failure to an errno and whether to retry. */
-static int map_curl(CURLcode cc, CURL *h, int *retry)
+static int map_curl(const struct s3_dl_curl *cu, CURLcode cc, CURL *h, int *retry)
 {
 	long oserr = 0;
 	*retry = 1;
@@ -262,7 +258,7 @@ static int map_curl(CURLcode cc, CURL *h, int *retry)
 	case CURLE_OPERATION_TIMEDOUT:
 		return -ETIMEDOUT;
 	case CURLE_COULDNT_CONNECT:
-		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		cu->easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
 		if (oserr == EHOSTUNREACH || oserr == ENETUNREACH)
 			return -EHOSTUNREACH;
 		return oserr == ETIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
@@ -284,67 +280,70 @@ static int map_curl(CURLcode cc, CURL *h, int *retry)
 
 static int method_setup(CURL *h, struct xfer *x)
 {
+	const struct s3_dl_curl *cu = x->curl;
 	const struct http_request *req = x->req;
 	if (strcmp(req->method, "HEAD") == 0)
-		return curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK ? 0 : -EIO;
+		return cu->easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK ? 0 : -EIO;
 	if (strcmp(req->method, "GET") == 0)
 		return 0;
 	if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, http_read_cb);
-		curl_easy_setopt(h, CURLOPT_READDATA, x);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, http_seek_cb);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+		cu->easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		cu->easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+		cu->easy_setopt(h, CURLOPT_READFUNCTION, http_read_cb);
+		cu->easy_setopt(h, CURLOPT_READDATA, x);
+		cu->easy_setopt(h, CURLOPT_SEEKFUNCTION, http_seek_cb);
+		cu->easy_setopt(h, CURLOPT_SEEKDATA, x);
 	}
 	if (strcmp(req->method, "PUT") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+		cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 	return 0;
 }
 
-static struct curl_slist *header_list(const struct http_request *req)
+static struct curl_slist *header_list(const struct s3_dl_curl *cu, const struct http_request *req)
 {
 	struct curl_slist *l = NULL, *t;
 	for (size_t i = 0; i < req->n_headers; i++) {
-		if (!(t = curl_slist_append(l, req->headers[i])))
+		if (!(t = cu->slist_append(l, req->headers[i])))
 			goto fail;
 		l = t;
 	}
-	if (!(t = curl_slist_append(l, "Expect:"))) /* no 100-continue round trip */
+	if (!(t = cu->slist_append(l, "Expect:"))) /* no 100-continue round trip */
 		goto fail;
 	return t;
 fail:
-	curl_slist_free_all(l);
+	cu->slist_free_all(l);
 	return NULL;
 }
 
 static void common_setup(struct http_client *c, const struct http_policy *p, CURL *h,
 			 struct xfer *x, char *cerr)
 {
-	curl_easy_setopt(h, CURLOPT_URL, x->req->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	const struct s3_dl_curl *cu = c->curl;
+
+	cu->easy_setopt(h, CURLOPT_URL, x->req->url);
+	cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the string form; the bitmask is deprecated */
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	cu->easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "sealfs/" SEALFS_VERSION);
+	cu->easy_setopt(h, CURLOPT_USERAGENT, "sealfs/" SEALFS_VERSION);
 	if (c->share)
-		curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+		cu->easy_setopt(h, CURLOPT_SHARE, c->share);
 	if (c->resolve)
-		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)p->low_speed_bytes);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->low_speed_secs);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+		cu->easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
+	cu->easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
+	cu->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)p->low_speed_bytes);
+	cu->easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->low_speed_secs);
+	cu->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	cu->easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write_cb);
+	cu->easy_setopt(h, CURLOPT_WRITEDATA, x);
+	cu->easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
+	cu->easy_setopt(h, CURLOPT_HEADERDATA, x);
 	if (c->ca_bundle)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle);
+		cu->easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle);
 }
 
 /* Outcome of one attempt. */
@@ -382,9 +381,10 @@ static void outcome_http(struct outcome *o, struct xfer *x, long status)
 static void run_attempt(struct http_client *c, const struct http_policy *p, CURL *h, struct xfer *x,
 			struct outcome *o)
 {
+	const struct s3_dl_curl *cu = c->curl;
 	char cerr[CURL_ERROR_SIZE] = "";
 	long status = 0;
-	struct curl_slist *hl = header_list(x->req);
+	struct curl_slist *hl = header_list(cu, x->req);
 	o->err = 0;
 	o->retry = 0;
 	o->fixable = 0;
@@ -394,18 +394,18 @@ static void run_attempt(struct http_client *c, const struct http_policy *p, CURL
 		return;
 	}
 	common_setup(c, p, h, x, cerr);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	CURLcode cc = method_setup(h, x) < 0 ? CURLE_FAILED_INIT : curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	cu->easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	CURLcode cc = method_setup(h, x) < 0 ? CURLE_FAILED_INIT : cu->easy_perform(h);
+	cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	x->rep->status = status;
-	curl_slist_free_all(hl);
+	cu->slist_free_all(hl);
 	if (cc == CURLE_WRITE_ERROR && x->sink_err) {
 		o->err = x->sink_err;
 		snprintf(o->why, sizeof o->why, "%s",
 			 o->err == -EFBIG ? "reply too large" : strerror(-o->err));
 	} else if (cc != CURLE_OK) {
-		o->err = map_curl(cc, h, &o->retry);
-		snprintf(o->why, sizeof o->why, "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
+		o->err = map_curl(cu, cc, h, &o->retry);
+		snprintf(o->why, sizeof o->why, "%s", cerr[0] ? cerr : cu->easy_strerror(cc));
 	} else if (status < 200 || status > 299) {
 		outcome_http(o, x, status);
 	} else if ((x->req->flags & HTTP_ERROR_IN_200) && x->errlen) {
@@ -453,8 +453,10 @@ static void sleep_ms(unsigned ms)
 static void reset_for_attempt(struct xfer *x, CURL *h, const struct http_request *req)
 {
 	struct http_reply *rep = x->rep;
+	const struct s3_dl_curl *cu = x->curl;
 	free(x->errbody);
 	memset(x, 0, sizeof *x);
+	x->curl = cu;
 	x->h = h;
 	x->rep = rep;
 	x->req = req;
@@ -495,6 +497,7 @@ int http_exchange_policy(struct http_client *c, const struct http_policy *policy
 		return -ENOMEM;
 	}
 	x.rep = rep;
+	x.curl = c->curl;
 	unsigned fixes = 0;
 	for (unsigned attempt = 0;; attempt++) {
 		memset(&req, 0, sizeof req);

@@ -41,7 +41,8 @@ void http_policy_foreground(struct http_policy *p);
 struct http_client;
 
 /* A new client; ca_bundle (borrowed, may be NULL) replaces the system CA
- * store. TLS peers are always verified. -ENOMEM, -EIO (libcurl init). */
+ * store. TLS peers are always verified. -ENOMEM, -EIO (libsodium init),
+ * -ENOSYS (libcurl cannot be loaded: s3_dl_load says why). */
 int http_client_new(struct http_client **out, const struct http_policy *policy,
 		    const char *ca_bundle);
 

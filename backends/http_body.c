@@ -49,12 +49,12 @@ static void header_value(char *out, size_t size, const char *v, size_t n)
 }
 
 /* Retry-After: delay-seconds or an HTTP date; capped. */
-static unsigned retry_after_ms(const char *v)
+static unsigned retry_after_ms(const struct xfer *x, const char *v)
 {
 	char *end;
 	long long s = strtoll(v, &end, 10);
 	if (end == v || *end) {
-		time_t t = curl_getdate(v, NULL);
+		time_t t = x->curl->getdate(v, NULL);
 		s = t > 0 ? (long long)(t - time(NULL)) : 0;
 	}
 	if (s <= 0)
@@ -78,11 +78,11 @@ size_t http_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		header_value(x->rep->content_range, sizeof x->rep->content_range, buf + 14, n - 14);
 	} else if (n > 5 && strncasecmp(buf, "date:", 5) == 0) {
 		header_value(num, sizeof num, buf + 5, n - 5);
-		time_t t = curl_getdate(num, NULL);
+		time_t t = x->curl->getdate(num, NULL);
 		x->rep->server_date = t > 0 ? (long long)t : 0;
 	} else if (n > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
 		header_value(num, sizeof num, buf + 12, n - 12);
-		x->rep->retry_after_ms = retry_after_ms(num);
+		x->rep->retry_after_ms = retry_after_ms(x, num);
 	} else if (n > 20 && strncasecmp(buf, "x-amz-bucket-region:", 20) == 0) {
 		header_value(x->rep->bucket_region, sizeof x->rep->bucket_region, buf + 20, n - 20);
 	} else if (n > 15 && strncasecmp(buf, "content-length:", 15) == 0) {
@@ -176,7 +176,7 @@ size_t http_write_cb(char *buf, size_t size, size_t nitems, void *arg)
 	struct xfer *x = arg;
 	size_t n = size * nitems;
 	long status = 0;
-	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+	x->curl->easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	int r;
 	if (status < 200 || status > 299 ||
 	    (x->req->flags & HTTP_ERROR_IN_200 && x->rep->sink == HTTP_SINK_NONE)) {

@@ -7,15 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
-
 #include "http.h"
+#include "s3_dl.h"
 
 #define HTTP_ERROR_BODY_MAX (64u << 10) /* bytes of an error reply kept */
 #define HTTP_RETRY_AFTER_MAX_MS 60000u
 
 /* One attempt's transfer state. */
 struct xfer {
+	const struct s3_dl_curl *curl; /* the loaded libcurl */
 	CURL *h;
 	struct http_reply *rep;
 	const struct http_request *req;

@@ -18,6 +18,7 @@
 
 #include "s3_cond.h"
 #include "s3_config.h"
+#include "s3_dl.h"
 #include "s3_int.h"
 #include "s3_request.h"
 #include "s3_xml.h"
@@ -437,6 +438,8 @@ int s3_backend_open_tuned(struct backend **out, const char *bucket, const char *
 	char cfg_err[S3_REQUEST_ERR_BYTES] = "";
 	*out = NULL;
 	s3_request_fail(0, "%s", "");
+	if (r == 0 && (r = s3_dl_load(cfg_err, sizeof cfg_err)) < 0) /* libcurl, libxml2 */
+		s3_request_fail(r, "%s", cfg_err);
 	if (r == 0)
 		r = prefix_query(&prefix, &o, prefix_url);
 	if (r == 0 && !bucket_valid(bucket))

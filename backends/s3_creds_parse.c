@@ -9,11 +9,10 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <sodium.h>
 
 #include "s3_creds.h"
+#include "s3_dl.h"
 
 #define CREDS_REPLY_MAX (64u << 10)
 
@@ -132,9 +131,12 @@ int s3_creds_parse_sts(struct s3_creds **out, const char *xml, size_t len, char 
 		xml++, len--;
 	if (len == 0 || len > CREDS_REPLY_MAX)
 		return fail(err, err_size, "an empty or oversized reply");
-	xmlDoc *doc = xmlReadMemory(xml, (int)len, "sts.xml", NULL,
-				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	const struct s3_dl_xml *lib = s3_dl_xml(err, err_size);
+	if (!lib)
+		return -ENOSYS;
+	xmlDoc *doc = lib->read_memory(xml, (int)len, "sts.xml", NULL,
+				       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	const xmlNode *root = doc ? lib->doc_get_root_element(doc) : NULL;
 	int r;
 	if (!root || doc->intSubset || doc->extSubset ||
 	    strcmp((const char *)root->name, "AssumeRoleWithWebIdentityResponse") != 0) {
@@ -145,6 +147,7 @@ int s3_creds_parse_sts(struct s3_creds **out, const char *xml, size_t len, char 
 		r = make(out, leaf(c, "AccessKeyId"), leaf(c, "SecretAccessKey"),
 			 leaf(c, "SessionToken"), leaf(c, "Expiration"), err, err_size);
 	}
-	xmlFreeDoc(doc);
+	if (doc)
+		lib->free_doc(doc);
 	return r;
 }

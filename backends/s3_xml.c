@@ -6,20 +6,21 @@
 #include "s3_xml.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
+#include "s3_dl.h"
 
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+/* The root element and the freeing of a document xml_read returned (so
+ * libxml2 is loaded). */
+static xmlNode *xml_root(xmlDoc *doc) { return s3_dl_xml(NULL, 0)->doc_get_root_element(doc); }
 
-static void xml_init(void) { xmlInitParser(); }
+static void xml_free(xmlDoc *doc) { s3_dl_xml(NULL, 0)->free_doc(doc); }
 
 /* Parses len bytes into a new document; NULL if malformed, too large or if it
- * carries a DTD (S3 never sends one; refusing it rules out entity tricks). */
+ * carries a DTD (S3 never sends one; refusing it rules out entity tricks), or
+ * if libxml2 cannot be loaded (opening an S3 store says why). */
 static xmlDoc *xml_read(const char *xml, size_t len)
 {
 	/* S3 (and some MinIO versions) send whitespace before the XML
@@ -30,11 +31,13 @@ static xmlDoc *xml_read(const char *xml, size_t len)
 	}
 	if (!xml || len == 0 || len > S3_XML_MAX_REPLY)
 		return NULL;
-	pthread_once(&xml_once, xml_init);
-	xmlDoc *doc = xmlReadMemory(xml, (int)len, "reply.xml", NULL,
-				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc && (doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc))) {
-		xmlFreeDoc(doc);
+	const struct s3_dl_xml *lib = s3_dl_xml(NULL, 0);
+	if (!lib)
+		return NULL;
+	xmlDoc *doc = lib->read_memory(xml, (int)len, "reply.xml", NULL,
+				       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc && (doc->intSubset || doc->extSubset || !xml_root(doc))) {
+		xml_free(doc);
 		doc = NULL;
 	}
 	return doc;
@@ -174,9 +177,9 @@ int s3_xml_parse_list(struct s3_xml_list_page *page, const char *xml, size_t len
 	xmlDoc *doc = xml_read(xml, len);
 	if (!doc)
 		return -EPROTO;
-	xmlNode *root = xmlDocGetRootElement(doc);
+	xmlNode *root = xml_root(doc);
 	int r = is_elem(root, "ListBucketResult") ? list_walk(page, root, cb, arg) : -EPROTO;
-	xmlFreeDoc(doc);
+	xml_free(doc);
 	if (r != 0) {
 		free(page->next_token);
 		page->next_token = NULL;
@@ -290,10 +293,10 @@ int s3_xml_parse_uploads(struct s3_xml_uploads_page *page, const char *xml, size
 	xmlDoc *doc = xml_read(xml, len);
 	if (!doc)
 		return -EPROTO;
-	xmlNode *root = xmlDocGetRootElement(doc);
+	xmlNode *root = xml_root(doc);
 	int r = is_elem(root, "ListMultipartUploadsResult") ? uploads_walk(page, root, cb, arg)
 							    : -EPROTO;
-	xmlFreeDoc(doc);
+	xml_free(doc);
 	if (r != 0) {
 		free(page->next_key);
 		free(page->next_upload_id);
@@ -308,7 +311,7 @@ int s3_xml_parse_upload_id(char **upload_id, const char *xml, size_t len)
 	xmlDoc *doc = xml_read(xml, len);
 	if (!doc)
 		return -EPROTO;
-	xmlNode *root = xmlDocGetRootElement(doc);
+	xmlNode *root = xml_root(doc);
 	xmlNode *id =
 	    is_elem(root, "InitiateMultipartUploadResult") ? child(root, "UploadId") : NULL;
 	int r = id ? 0 : -EPROTO;
@@ -321,7 +324,7 @@ int s3_xml_parse_upload_id(char **upload_id, const char *xml, size_t len)
 			r = -EPROTO;
 		}
 	}
-	xmlFreeDoc(doc);
+	xml_free(doc);
 	return r;
 }
 
@@ -346,9 +349,9 @@ int s3_xml_parse_error(struct s3_xml_error *e, const char *xml, size_t len)
 	xmlDoc *doc = xml_read(xml, len);
 	if (!doc)
 		return -EPROTO;
-	xmlNode *root = xmlDocGetRootElement(doc);
+	xmlNode *root = xml_root(doc);
 	int r = is_elem(root, "Error") ? fill_error(e, root) : -EPROTO;
-	xmlFreeDoc(doc);
+	xml_free(doc);
 	if (r < 0)
 		memset(e, 0, sizeof *e);
 	return r;
@@ -360,13 +363,13 @@ int s3_xml_check_complete(struct s3_xml_error *e, const char *xml, size_t len)
 	xmlDoc *doc = xml_read(xml, len);
 	if (!doc)
 		return -EPROTO;
-	xmlNode *root = xmlDocGetRootElement(doc);
+	xmlNode *root = xml_root(doc);
 	int r = -EPROTO;
 	if (is_elem(root, "CompleteMultipartUploadResult"))
 		r = 0;
 	else if (is_elem(root, "Error") && fill_error(e, root) == 0)
 		r = -EAGAIN;
-	xmlFreeDoc(doc);
+	xml_free(doc);
 	return r;
 }
 

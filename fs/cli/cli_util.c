@@ -196,7 +196,7 @@ int cli_store_error(int rc, const char *url, const char *err)
 
 	if (rc == -EINVAL || rc == -EPROTONOSUPPORT)
 		code = EXITCODE_USAGE;
-	else if (rc == -ENOMEM)
+	else if (rc == -ENOMEM || rc == -ENOSYS) /* ENOSYS: libcurl or libxml2 missing */
 		code = EXITCODE_OTHER;
 	if (strstr(why, url)) /* the reason already names the store */
 		return cli_fail(code, "%s", why);

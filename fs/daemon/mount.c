@@ -57,7 +57,15 @@
 #define MOUNT_COMMIT_BACKOFF_MAX_MS 60000u
 #define MOUNT_COMMIT_MAX_MS 30000u
 #define MOUNT_FINAL_COMMIT_TRIES 3
-#define MOUNT_MAX_THREADS 16
+/* FUSE workers. Each one that ever handled a 1 MiB write keeps libfuse's
+ * 1 MiB + 4 KiB receive buffer touched while it lives: the daemon's peak
+ * during a write stream. Over a local store a request waits only on the CPU
+ * (2 cores seal or open chunks, with par.c's helpers) and the local disk, and
+ * 4 workers stream as fast as 16 (docs/PERFORMANCE.md, "Daemon memory
+ * (session 6)": seq write peak 20 -> 9 MiB). Over S3 a cold read waits on the
+ * network for up to seconds: more workers keep other requests moving. */
+#define MOUNT_MAX_THREADS_LOCAL 4
+#define MOUNT_MAX_THREADS_REMOTE 16
 #define MOUNT_MAX_IDLE_THREADS 4
 /* malloc policy of the daemon (mount_malloc_policy). */
 /* At unmount, how long the uploader may fail without progress before the
@@ -370,15 +378,17 @@ static void mount_start_control(struct mount_state *m, const struct mount_opts *
 
 /* ---- running ---- */
 
-static int mount_loop(struct mount_state *m)
+static int mount_loop(struct mount_state *m, const struct backend *store)
 {
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	bool local = store->ops->caps & BACKEND_CAP_LOCAL_FS;
 	int r;
 
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, 1);
-	fuse_loop_cfg_set_max_threads(cfg, MOUNT_MAX_THREADS);
+	fuse_loop_cfg_set_max_threads(cfg,
+				      local ? MOUNT_MAX_THREADS_LOCAL : MOUNT_MAX_THREADS_REMOTE);
 	fuse_loop_cfg_set_idle_threads(cfg, MOUNT_MAX_IDLE_THREADS);
 	r = fuse_session_loop_mt(m->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
@@ -561,7 +571,7 @@ int fsmount_run(struct backend *store, const struct vault_config *cfg, struct va
 	notify_ready();
 	log_msg(LOG_INFO, "mounted");
 	fault_arm();
-	r = mount_loop(&m);
+	r = mount_loop(&m, store);
 	if (r)
 		log_msg(LOG_ERR, "the FUSE loop failed (errno %d)", -r);
 	poll_stop(m.poll); /* before the session and the committer go; freed last */
