@@ -5,8 +5,10 @@
  * costs one flush and creates no file. A slot is used when its file starts
  * with a record header (magic, version, seq), free otherwise (journal_remove
  * zeroes the magic). The table of slots is kept in memory, one per open
- * journal (built by scanning at journal_open), under its own lock. Knows
- * nothing of record contents beyond the header. */
+ * journal (built by scanning at journal_open), under its own lock, with the
+ * files of the first JSLOT_KEEP_FREE slots kept open once used (a commit
+ * then writes with pwrite and fdatasync alone). Knows nothing of record
+ * contents beyond the header. */
 #ifndef SEALFS_JOURNAL_SLOT_H
 #define SEALFS_JOURNAL_SLOT_H
 
@@ -20,6 +22,8 @@
 #define JSLOT_PREFIX "slot-"
 /* Free slot files kept beyond this index are removed at a scan. */
 #define JSLOT_KEEP_FREE 64u
+/* struct jslot.len when the file's size is not known. */
+#define JSLOT_LEN_UNKNOWN SIZE_MAX
 /* Highest slot index accepted (more pending records than this: -ENOSPC). */
 #define JSLOT_MAX (1u << 20)
 
@@ -45,6 +49,16 @@ int jslot_scan(struct jslot_table *t);
  * index whose file does not exist yet (*fresh true: its name must be made
  * durable). 0, -ENOMEM, -ENOSPC. */
 int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh);
+/* An fd of slot k's file, read-write (created when create): one the table
+ * keeps open until jslot_destroy (*kept true: the caller must not close it;
+ * slots below JSLOT_KEEP_FREE), else the caller's to close. *len is the
+ * file's size as last recorded by jslot_set_len, or JSLOT_LEN_UNKNOWN.
+ * -errno on failure. Thread-safe; the fd itself may be used by several
+ * threads (pread/pwrite only). */
+int jslot_open(struct jslot_table *t, unsigned k, bool create, bool *kept, size_t *len);
+/* Records that slot k's kept file is now len bytes long (JSLOT_LEN_UNKNOWN
+ * when a write failed half way). No-op for a slot without a kept file. */
+void jslot_set_len(struct jslot_table *t, unsigned k, size_t len);
 /* Marks slot k free (its file stays). */
 void jslot_release(struct jslot_table *t, unsigned k);
 /* The slot holding seq: 0 or -ENOENT. */
