@@ -120,12 +120,42 @@ static int history_deads(const struct history *h, const struct history_batch *b,
 
 static int history_item_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
 
+/* Sorts a[0..k) by key, where a[0..m) is the merged list object's triples
+ * (sorted by key already): only the commit's own few are sorted, then the
+ * two runs merged, instead of sorting up to HISTORY_GARBAGE_FILL triples at
+ * every commit. Equal keys end up adjacent either way. */
+static void history_items_sort(struct histobj_garbage_item *a, size_t m, size_t k)
+{
+	struct histobj_garbage_item *t;
+	size_t i = 0, j = m, o = 0;
+
+	for (size_t x = 1; x < m; x++)
+		if (history_item_cmp(&a[x - 1], &a[x]) > 0)
+			m = 0; /* not sorted after all: sort everything */
+	qsort(a + m, k - m, sizeof(*a), history_item_cmp);
+	if (m == 0 || m == k || history_item_cmp(&a[m - 1], &a[m]) <= 0)
+		return;
+	t = fault_fire(FAULT_ALLOC) ? NULL : malloc(k * sizeof(*t));
+	if (!t) {
+		qsort(a, k, sizeof(*a), history_item_cmp);
+		return;
+	}
+	while (i < m && j < k)
+		t[o++] = history_item_cmp(&a[i], &a[j]) <= 0 ? a[i++] : a[j++];
+	while (i < m)
+		t[o++] = a[i++];
+	while (j < k)
+		t[o++] = a[j++];
+	memcpy(a, t, k * sizeof(*a));
+	free(t);
+}
+
 /* Every triple of this commit in one array, a key once (the union of its
  * intervals when it comes twice). */
 static int history_items(const struct history *h, const struct history_batch *b,
 			 struct histobj_garbage_item **out, size_t *nout)
 {
-	size_t total = b->n + h->nsmeta, k = 0;
+	size_t total = b->n + h->nsmeta, k = 0, m = 0;
 	struct histobj_garbage_item *a;
 
 	if (h->prep.ready)
@@ -135,6 +165,10 @@ static int history_items(const struct history *h, const struct history_batch *b,
 	a = malloc((total ? total : 1) * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	if (b->merge) { /* its triples (sorted by key) first */
+		memcpy(a, b->merge->items, b->merge->n * sizeof(*a));
+		k = m = b->merge->n;
+	}
 	for (size_t i = 0; i < b->n; i++)
 		/* created == seq: what no head reached (a merge's, [N, N)) */
 		history_put(a, &k, b->g[i].key, b->g[i].created <= b->seq ? b->g[i].created : 0,
@@ -145,12 +179,9 @@ static int history_items(const struct history *h, const struct history_batch *b,
 		history_put(a, &k, h->prep.meta[i], b->seq, b->seq);
 	for (size_t i = 0; i < h->nsmeta; i++)
 		history_put(a, &k, h->smeta[i].key, b->seq, b->seq);
-	if (b->merge) { /* its triples, and itself: heads [its c, seq) named it */
-		memcpy(a + k, b->merge->items, b->merge->n * sizeof(*a));
-		k += b->merge->n;
+	if (b->merge) /* itself: heads [its c, seq) named it */
 		history_put(a, &k, b->merge->ref.store_key, b->merge->ref.created, b->seq);
-	}
-	qsort(a, k, sizeof(*a), history_item_cmp);
+	history_items_sort(a, m, k);
 	*nout = 0;
 	for (size_t i = 0; i < k; i++) {
 		struct histobj_garbage_item *last = *nout ? &a[*nout - 1] : NULL;
