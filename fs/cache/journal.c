@@ -264,7 +264,8 @@ int journal_write(struct journal *j, const struct journal_record *rec)
 	r = journal_write_slot(&j->slots, k, buf, len);
 	if (r == 0 && fresh)
 		r = journal_sync_dir(cache_dir);
-	free(buf);
+	if (r != 0 || !jslot_hold(&j->slots, k, buf, len))
+		free(buf);
 	if (r) {
 		journal_clear_slot(&j->slots, k); /* not known durable: the commit did not happen */
 		jslot_release(&j->slots, k);
@@ -330,9 +331,13 @@ int journal_read(struct journal_record *out, struct journal *j, uint64_t seq)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	int r = journal_slurp(&buf, &len, j, seq);
+	int r = jslot_held_copy(&j->slots, seq, &buf, &len);
 
 	memset(out, 0, sizeof(*out));
+	if (r == 0) /* the bytes this journal wrote, still in memory */
+		return journal_record_parse_own(out, buf, len);
+	if (r == -ENOENT)
+		r = journal_slurp(&buf, &len, j, seq);
 	if (r == 0)
 		r = journal_record_parse(out, buf, len); /* takes buf */
 	if (r == 0 && out->seq != seq) {

@@ -26,7 +26,23 @@ struct jslot {
 	 * JSLOT_LEN_UNKNOWN. */
 	int fd1;
 	size_t len;
+	/* JSLOT_USED: the record's bytes as written, while it is pending and
+	 * small (JSLOT_MEM_MAX, JSLOT_MEM_BUDGET in all): the uploader reads
+	 * them from here, not back from the file. Owned; NULL when not held. */
+	unsigned char *mem;
+	size_t memlen;
 };
+
+/* Frees slot i's held bytes (lock held). */
+static void jslot_mem_drop(struct jslot_table *t, size_t i)
+{
+	if (!t->slots[i].mem)
+		return;
+	t->mem_total -= t->slots[i].memlen;
+	free(t->slots[i].mem);
+	t->slots[i].mem = NULL;
+	t->slots[i].memlen = 0;
+}
 
 int jslot_path(char out[CACHE_PATH_MAX], const char *cache_dir, unsigned k)
 {
@@ -107,6 +123,7 @@ static void jslot_close_all(struct jslot_table *t)
 		if (t->slots[i].fd1 > 0)
 			close(t->slots[i].fd1 - 1);
 		t->slots[i].fd1 = 0;
+		jslot_mem_drop(t, i);
 	}
 }
 
@@ -192,6 +209,7 @@ int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh)
 	}
 	if (r == 0) {
 		*fresh = t->slots[i].state == JSLOT_ABSENT;
+		jslot_mem_drop(t, i);
 		if (*fresh)
 			t->slots[i] = (struct jslot){.len = JSLOT_LEN_UNKNOWN};
 		t->slots[i].state = JSLOT_USED;
@@ -208,6 +226,7 @@ void jslot_release(struct jslot_table *t, unsigned k)
 	if (k < t->n) {
 		t->slots[k].state = JSLOT_FREE;
 		t->slots[k].seq = 0;
+		jslot_mem_drop(t, k);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -291,6 +310,45 @@ int jslot_seqs(struct jslot_table *t, uint64_t **seqs, size_t *n, size_t *cap)
 			*cap = ncap;
 		}
 		(*seqs)[(*n)++] = t->slots[i].seq;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+bool jslot_hold(struct jslot_table *t, unsigned k, unsigned char *buf, size_t len)
+{
+	bool held = false;
+
+	pthread_mutex_lock(&t->lock);
+	if (k < t->n && t->slots[k].state == JSLOT_USED && len <= JSLOT_MEM_MAX &&
+	    t->mem_total + len <= JSLOT_MEM_BUDGET) {
+		jslot_mem_drop(t, k);
+		t->slots[k].mem = buf;
+		t->slots[k].memlen = len;
+		t->mem_total += len;
+		held = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return held;
+}
+
+int jslot_held_copy(struct jslot_table *t, uint64_t seq, unsigned char **out, size_t *len)
+{
+	int r = -ENOENT;
+
+	*out = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct jslot *s = &t->slots[i];
+		if (s->state != JSLOT_USED || s->seq != seq || !s->mem)
+			continue;
+		*out = malloc(s->memlen);
+		r = *out ? 0 : -ENOMEM;
+		if (*out) {
+			memcpy(*out, s->mem, s->memlen);
+			*len = s->memlen;
+		}
+		break;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return r;

@@ -24,6 +24,10 @@
 #define JSLOT_KEEP_FREE 64u
 /* struct jslot.len when the file's size is not known. */
 #define JSLOT_LEN_UNKNOWN SIZE_MAX
+/* A record of at most JSLOT_MEM_MAX bytes stays in memory while pending,
+ * up to JSLOT_MEM_BUDGET bytes for the whole table (jslot_hold). */
+#define JSLOT_MEM_MAX (64u * 1024u)
+#define JSLOT_MEM_BUDGET (1024u * 1024u)
 /* Highest slot index accepted (more pending records than this: -ENOSPC). */
 #define JSLOT_MAX (1u << 20)
 
@@ -34,7 +38,8 @@ struct jslot_table {
 	pthread_mutex_t lock;	  /* everything below but dir */
 	char dir[CACHE_PATH_MAX]; /* the cache directory; read-only */
 	struct jslot *slots;
-	size_t n, cap; /* slots[0..n) known */
+	size_t n, cap;	  /* slots[0..n) known */
+	size_t mem_total; /* bytes held in memory (jslot_hold) */
 };
 
 /* Path of slot k of the journal in cache_dir. 0 or -ENAMETOOLONG. */
@@ -59,7 +64,15 @@ int jslot_open(struct jslot_table *t, unsigned k, bool create, bool *kept, size_
 /* Records that slot k's kept file is now len bytes long (JSLOT_LEN_UNKNOWN
  * when a write failed half way). No-op for a slot without a kept file. */
 void jslot_set_len(struct jslot_table *t, unsigned k, size_t len);
-/* Marks slot k free (its file stays). */
+/* Keeps buf (len bytes, malloc'ed: the record just written durably into
+ * used slot k) in memory until the slot is released: true when taken (the
+ * table owns buf), false when too big or over the budget (buf stays the
+ * caller's). */
+bool jslot_hold(struct jslot_table *t, unsigned k, unsigned char *buf, size_t len);
+/* A copy of the bytes held for the record seq (*out new, *len). 0, -ENOENT
+ * when none are held, -ENOMEM. */
+int jslot_held_copy(struct jslot_table *t, uint64_t seq, unsigned char **out, size_t *len);
+/* Marks slot k free (its file stays; held bytes are freed). */
 void jslot_release(struct jslot_table *t, unsigned k);
 /* The slot holding seq: 0 or -ENOENT. */
 int jslot_find(struct jslot_table *t, uint64_t seq, unsigned *k);
