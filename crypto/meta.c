@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "chunk.h"
+
 #define META_AD_BYTES 57
 #define META_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define META_TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -76,7 +78,7 @@ int meta_seal(unsigned char **out, size_t *out_len, const void *plain, size_t le
 	memset(body + len + 1, 0, padded_max - len - 1);
 	padded = padded_max;
 	meta_ad_bytes(adb, ad);
-	randombytes_buf(buf, META_NONCE_BYTES);
+	chunk_random_public(buf, META_NONCE_BYTES); /* the nonce */
 	/* In place: the stream cipher XORs m into c, then Poly1305 reads c. */
 	crypto_aead_xchacha20poly1305_ietf_encrypt(body, NULL, body, padded, adb, sizeof(adb), NULL,
 						   buf, meta_key);

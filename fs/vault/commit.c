@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "chunk.h"
 #include "dirio.h"
 #include "fault.h"
 #include "fdio.h"
@@ -174,7 +175,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	TREE_FOR_CHILDREN (dir, ch)
 		if (r == 0)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
-	randombytes_buf(key, sizeof(key));
+	chunk_random_public(key, sizeof(key)); /* a store key */
 	if (r == 0)
 		r = dirio_seal(&data, &len, &pages, &obj, tree_pages_of_locked(dir),
 			       dir->ds->ref.version + 1, key, created, &k, &sink);

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "chunk.h"
 #include "fault.h"
 
 /* A commit that supersedes the previous head rewrites that head's first
@@ -219,7 +220,7 @@ static int history_chunks(struct history *h, struct dirobj_head *next,
 		size_t len;
 		struct dirobj_ref mine;
 
-		randombytes_buf(mine.store_key, OBJECT_ID_BYTES);
+		chunk_random_public(mine.store_key, OBJECT_ID_BYTES);
 		mine.version = mine.created = next->seq;
 		r = history_seal_garbage(&data, &len, &gl, &mine, &h->io);
 		if (r == 0)
