@@ -170,18 +170,18 @@ int histobj_page_encode(char **out, size_t *out_len, const struct histobj_page *
 	return histobj_dump(out, out_len, doc, p->has_next, &p->next);
 }
 
-/* Decimal digits of v at s; returns how many (at most 20). */
+/* Decimal digits of v at s; returns how many (at most 20). Written from
+ * the end of a scratch buffer, then copied once. */
 static size_t histobj_put_u64(char *s, uint64_t v)
 {
 	char tmp[20];
-	size_t n = 0;
+	size_t n = sizeof(tmp);
 
 	do
-		tmp[n++] = (char)('0' + v % 10);
+		tmp[--n] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	for (size_t i = 0; i < n; i++)
-		s[i] = tmp[n - 1 - i];
-	return n;
+	memcpy(s, tmp + n, sizeof(tmp) - n);
+	return sizeof(tmp) - n;
 }
 
 static size_t histobj_put(char *s, const char *lit)
@@ -201,8 +201,9 @@ static size_t histobj_put_hex(char *s, const uint8_t *bin)
 	static const char digits[16] = "0123456789abcdef";
 
 	for (size_t i = 0; i < OBJECT_ID_BYTES; i++) {
-		s[2 * i] = digits[bin[i] >> 4];
-		s[2 * i + 1] = digits[bin[i] & 15];
+		unsigned char b = bin[i];
+		s[2 * i] = digits[b >> 4];
+		s[2 * i + 1] = digits[b & 15];
 	}
 	return 2 * OBJECT_ID_BYTES;
 }
@@ -229,9 +230,13 @@ int histobj_garbage_encode(char **out, size_t *out_len, const struct histobj_gar
 		return -ENOMEM;
 	k += histobj_put(s + k, "{\"g\":[");
 	for (size_t i = 0; i < g->n; i++) {
-		k += histobj_put(s + k, i ? ",[\"" : "[\"");
+		if (i)
+			s[k++] = ',';
+		s[k++] = '[';
+		s[k++] = '"';
 		k += histobj_put_hex(s + k, g->items[i].key);
-		k += histobj_put(s + k, "\",");
+		s[k++] = '"';
+		s[k++] = ',';
 		k += histobj_put_u64(s + k, g->items[i].created);
 		s[k++] = ',';
 		k += histobj_put_u64(s + k, g->items[i].dropped);
