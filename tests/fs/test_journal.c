@@ -181,6 +181,34 @@ static void test_torn_and_init(void)
 }
 
 /* A record under the name older versions used is still read and removed. */
+/* Records kept in memory while pending: at most JSLOT_MEM_MAX bytes each
+ * (a larger one is read from its file, checksum and all), and never after
+ * their removal. */
+static void test_held_in_memory(void)
+{
+	char p[256];
+	struct journal_record rec;
+	struct stat st;
+
+	CHECK(write_record(20, 70 * 1024) == 0); /* over 64 KiB: not held */
+	CHECK(write_record(21, 100) == 0);
+	path_of(p, sizeof(p), "slot-0");
+	CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 1) == 0);
+	CHECK(journal_read(&rec, journal, 20) == -EBADMSG);
+	path_of(p, sizeof(p), "slot-1");
+	CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 1) == 0);
+	check_record(21, 100); /* from memory */
+	CHECK(journal_remove(journal, 20) == 0 && journal_remove(journal, 21) == 0);
+	CHECK(journal_read(&rec, journal, 21) == -ENOENT);
+	/* the slots are reused in place, cut to the new records' size */
+	CHECK(write_record(22, 10) == 0 && write_record(23, 20) == 0);
+	check_record(22, 10);
+	CHECK(reopen() == 0); /* from the files now */
+	check_record(22, 10);
+	check_record(23, 20);
+	CHECK(journal_remove(journal, 22) == 0 && journal_remove(journal, 23) == 0);
+}
+
 static void test_legacy_names(void)
 {
 	char from[256], to[256];
@@ -224,6 +252,7 @@ int main(void)
 	CHECK(journal_open(&journal, dir) == 0);
 	test_slots();
 	test_torn_and_init();
+	test_held_in_memory();
 	test_legacy_names();
 	test_trim();
 	journal_close(journal);
