@@ -214,34 +214,85 @@ static size_t histobj_put_hex(char *s, const uint8_t *bin)
  * the two): a commit rewrites up to HISTORY_GARBAGE_FILL triples, and a
  * jansson tree of them was two thirds of the daemon's instructions per
  * atomic save. Every integer is at most DIROBJ_INT_MAX (checked before). */
-int histobj_garbage_encode(char **out, size_t *out_len, const struct histobj_garbage *g)
+/* One triple's text ["<hex>",c,d] at s; returns its length. */
+static size_t histobj_put_item(char *s, const struct histobj_garbage_item *it)
+{
+	size_t k = 0;
+
+	s[k++] = '[';
+	s[k++] = '"';
+	k += histobj_put_hex(s + k, it->key);
+	s[k++] = '"';
+	s[k++] = ',';
+	k += histobj_put_u64(s + k, it->created);
+	s[k++] = ',';
+	k += histobj_put_u64(s + k, it->dropped);
+	s[k++] = ']';
+	return k;
+}
+
+/* The index in prev of a triple equal to it (key, c and d), moving *j
+ * forward through prev's sorted keys; SIZE_MAX when prev has none. */
+static size_t histobj_prev_same(const struct histobj_garbage_text *prev, size_t *j,
+				const struct histobj_garbage_item *it)
+{
+	int c = 1;
+
+	while (*j < prev->n && (c = memcmp(prev->items[*j].key, it->key, OBJECT_ID_BYTES)) < 0)
+		(*j)++;
+	if (*j < prev->n && c == 0 && prev->items[*j].created == it->created &&
+	    prev->items[*j].dropped == it->dropped)
+		return *j;
+	return SIZE_MAX;
+}
+
+/* The list written straight into one buffer, byte for byte what
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes for it ("g" before
+ * "next", a REF's members c, k, v; tests/history/test_histobj.c compares
+ * the two): a commit rewrites up to HISTORY_GARBAGE_FILL triples, and a
+ * jansson tree of them was two thirds of the daemon's instructions per
+ * atomic save. Every integer is at most DIROBJ_INT_MAX (checked before). */
+int histobj_garbage_encode_with(char **out, size_t *out_len, size_t **offs,
+				const struct histobj_garbage *g,
+				const struct histobj_garbage_text *prev)
 {
 	/* ",[\"<hex>\",c,d]" per triple; the frame and "next" fit in 256. */
-	size_t per = 2 * OBJECT_ID_BYTES + 2 * 20 + 8, k = 0;
+	size_t per = 2 * OBJECT_ID_BYTES + 2 * 20 + 8, k = 0, j = 0, *o = NULL;
 	char *s;
 	int r = histobj_garbage_check(g);
 
 	*out = NULL;
 	*out_len = 0;
+	if (offs)
+		*offs = NULL;
 	if (r)
 		return r;
 	s = malloc(256 + g->n * per);
-	if (!s)
+	if (offs)
+		o = malloc((g->n + 1) * sizeof(*o));
+	if (!s || (offs && !o)) {
+		free(s);
+		free(o);
 		return -ENOMEM;
+	}
 	k += histobj_put(s + k, "{\"g\":[");
 	for (size_t i = 0; i < g->n; i++) {
+		size_t p = prev ? histobj_prev_same(prev, &j, &g->items[i]) : SIZE_MAX;
 		if (i)
 			s[k++] = ',';
-		s[k++] = '[';
-		s[k++] = '"';
-		k += histobj_put_hex(s + k, g->items[i].key);
-		s[k++] = '"';
-		s[k++] = ',';
-		k += histobj_put_u64(s + k, g->items[i].created);
-		s[k++] = ',';
-		k += histobj_put_u64(s + k, g->items[i].dropped);
-		s[k++] = ']';
+		if (o)
+			o[i] = k;
+		if (p == SIZE_MAX) {
+			k += histobj_put_item(s + k, &g->items[i]);
+			continue;
+		}
+		size_t from = prev->offs[p],
+		       to = p + 1 < prev->n ? prev->offs[p + 1] - 1 : prev->offs[p + 1];
+		memcpy(s + k, prev->json + from, to - from);
+		k += to - from;
 	}
+	if (o)
+		o[g->n] = k;
 	s[k++] = ']';
 	if (g->has_next) {
 		k += histobj_put(s + k, ",\"next\":{\"c\":");
@@ -256,7 +307,14 @@ int histobj_garbage_encode(char **out, size_t *out_len, const struct histobj_gar
 	s[k] = '\0';
 	*out = s;
 	*out_len = k;
+	if (offs)
+		*offs = o;
 	return 0;
+}
+
+int histobj_garbage_encode(char **out, size_t *out_len, const struct histobj_garbage *g)
+{
+	return histobj_garbage_encode_with(out, out_len, NULL, g, NULL);
 }
 
 /* ---- decode: every helper returns 0 or -EBADMSG ---- */

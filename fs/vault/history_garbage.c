@@ -27,12 +27,22 @@
 void history_gl_clear(struct history_gl *gl)
 {
 	free(gl->items);
+	if (gl->json) {
+		sodium_memzero(gl->json, gl->json_len);
+		free(gl->json);
+	}
+	free(gl->offs);
 	memset(gl, 0, sizeof(*gl));
 }
 
+/* A copy of from's triples and references (not its text: the next
+ * encoding then writes every triple). */
 static int history_gl_copy(struct history_gl *to, const struct history_gl *from)
 {
 	*to = *from;
+	to->json = NULL;
+	to->json_len = 0;
+	to->offs = NULL;
 	to->items = malloc((from->n ? from->n : 1) * sizeof(*to->items));
 	if (!to->items) {
 		memset(to, 0, sizeof(*to));
@@ -197,12 +207,62 @@ static int history_items(const struct history *h, const struct history_batch *b,
 	return 0;
 }
 
+/* The text of the superseded list's first object that a merge into it can
+ * copy from, or NULL. */
+static const struct histobj_garbage_text *history_gl_text(const struct history_gl *merge,
+							  struct histobj_garbage_text *t)
+{
+	if (!merge || !merge->json || !merge->offs)
+		return NULL;
+	*t = (struct histobj_garbage_text){
+	    .items = merge->items, .n = merge->n, .json = merge->json, .offs = merge->offs};
+	return t;
+}
+
+/* Seals the first object of the list (gl, under mine), reusing the text of
+ * the list it merges (merge, or NULL), and makes it h->pend_gl with its
+ * text. */
+static int history_first_chunk(struct history *h, const struct histobj_garbage *gl,
+			       const struct dirobj_ref *mine, const struct history_gl *merge,
+			       struct history_out *out)
+{
+	struct histobj_garbage_text prev, text = {.json = NULL};
+	struct history_gl first_gl = {.has = true,
+				      .ref = *mine,
+				      .items = gl->items,
+				      .n = gl->n,
+				      .has_next = gl->has_next,
+				      .next = gl->next};
+	unsigned char *data;
+	size_t len, text_len = 0;
+	int r = history_seal_garbage_with(&data, &len, gl, mine, &h->io,
+					  history_gl_text(merge, &prev), &text, &text_len);
+
+	if (r == 0)
+		r = history_out_add(out, mine, data, len);
+	if (r == 0)
+		r = history_gl_copy(&h->pend_gl, &first_gl);
+	if (r == 0) { /* the text goes with it */
+		h->pend_gl.json = (char *)text.json;
+		h->pend_gl.json_len = text_len;
+		h->pend_gl.offs = (size_t *)text.offs;
+		return 0;
+	}
+	if (text.json) {
+		sodium_memzero((char *)text.json, text_len);
+		free((char *)text.json);
+		free((size_t *)text.offs);
+	}
+	return r;
+}
+
 /* Seals items[0..ni) in objects of HISTOBJ_GARBAGE_MAX, the last chained
  * to tail (if any), from the last so each can name the next; the first
  * object becomes h->pend_gl and next's garbage. */
 static int history_chunks(struct history *h, struct dirobj_head *next,
 			  const struct histobj_garbage_item *items, size_t ni,
-			  const struct dirobj_ref *tail, struct history_out *out)
+			  const struct dirobj_ref *tail, const struct history_gl *merge,
+			  struct history_out *out)
 {
 	struct dirobj_ref ref = tail ? *tail : (struct dirobj_ref){.version = 0};
 	bool has_next = tail != NULL;
@@ -222,17 +282,12 @@ static int history_chunks(struct history *h, struct dirobj_head *next,
 
 		chunk_random_public(mine.store_key, OBJECT_ID_BYTES);
 		mine.version = mine.created = next->seq;
-		r = history_seal_garbage(&data, &len, &gl, &mine, &h->io);
-		if (r == 0)
-			r = history_out_add(out, &mine, data, len);
-		if (r == 0 && k == 1) {
-			struct history_gl first_gl = {.has = true,
-						      .ref = mine,
-						      .items = gl.items,
-						      .n = gl.n,
-						      .has_next = gl.has_next,
-						      .next = gl.next};
-			r = history_gl_copy(&h->pend_gl, &first_gl);
+		if (k == 1) {
+			r = history_first_chunk(h, &gl, &mine, merge, out);
+		} else {
+			r = history_seal_garbage(&data, &len, &gl, &mine, &h->io);
+			if (r == 0)
+				r = history_out_add(out, &mine, data, len);
 		}
 		ref = mine;
 		has_next = true;
@@ -279,7 +334,7 @@ int history_garbage_seal(struct history *h, struct dirobj_head *next,
 	if (r == 0)
 		r = history_items(h, &b, &items, &ni);
 	if (r == 0 && ni > 0)
-		r = history_chunks(h, next, items, ni, tail, out);
+		r = history_chunks(h, next, items, ni, tail, b.merge, out);
 	free(items);
 	free(ret);
 	return r;
