@@ -237,6 +237,15 @@ static void nonce_take(unsigned char *out, size_t len)
 	p->used += len;
 }
 
+void chunk_random_public(unsigned char *out, size_t len)
+{
+	if (len > 64) { /* not what the pool is for */
+		randombytes_buf(out, len);
+		return;
+	}
+	nonce_take(out, len);
+}
+
 int chunk_seal(unsigned char *out, const unsigned char *plain, size_t plain_len,
 	       const struct chunk_ad *ad, const struct chunk_key *key)
 {

@@ -62,6 +62,24 @@ struct histobj_garbage {
  * decoder would refuse), -ENOMEM. */
 int histobj_page_encode(char **out, size_t *out_len, const struct histobj_page *p);
 int histobj_garbage_encode(char **out, size_t *out_len, const struct histobj_garbage *g);
+/* A list's encoding kept for the next one (histobj_garbage_encode_with):
+ * its triples (sorted by key), its JSON text, and where each triple's text
+ * starts (offs[i], at its '['; offs[n]: one past the last one's ']'). */
+struct histobj_garbage_text {
+	const struct histobj_garbage_item *items;
+	size_t n;
+	const char *json;
+	const size_t *offs;
+};
+/* histobj_garbage_encode, byte for byte, copying the text of every triple
+ * that prev (NULL: none) holds unchanged (same key, c and d) instead of
+ * writing it again: a commit's list is the superseded one's plus a few.
+ * g's items must be sorted by key for the copy to find them (else nothing
+ * is copied). *offs (when offs is not NULL) gets a new array of g->n + 1
+ * offsets, as in struct histobj_garbage_text. */
+int histobj_garbage_encode_with(char **out, size_t *out_len, size_t **offs,
+				const struct histobj_garbage *g,
+				const struct histobj_garbage_text *prev);
 /* Parse; on success *p / *g holds new allocations (release below). 0,
  * -EBADMSG for anything malformed (bad JSON, a missing, unknown or wrongly
  * typed member, an integer out of range, the order or uniqueness rules

@@ -192,49 +192,58 @@ static void journal_encode(unsigned char *buf, size_t size, const struct journal
 	(void)size;
 }
 
-/* Writes buf into slot file path from offset 0, cuts what an older record
- * left beyond it, and flushes: one fdatasync (a fresh file also needs its
- * name made durable: the caller fsyncs the directory). */
-static int journal_write_slot(const char *path, const unsigned char *buf, size_t len)
+/* Writes buf into slot k's file from offset 0, cuts what an older record
+ * left beyond it, and flushes: one pwrite and one fdatasync when the file
+ * is kept open and its size known (a fresh file also needs its name made
+ * durable: the caller fsyncs the directory). */
+static int journal_write_slot(struct jslot_table *t, unsigned k, const unsigned char *buf,
+			      size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	bool kept;
+	size_t old;
 	struct stat st;
-	int r;
+	int fd = jslot_open(t, k, true, &kept, &old), r;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = cache_pwrite_full(fd, buf, len, 0);
-	if (r == 0 && fstat(fd, &st) != 0)
-		r = -errno;
-	if (r == 0 && (uint64_t)st.st_size > len && ftruncate(fd, (off_t)len) != 0)
+	if (r == 0 && old == JSLOT_LEN_UNKNOWN) {
+		if (fstat(fd, &st) != 0)
+			r = -errno;
+		else
+			old = (size_t)st.st_size;
+	}
+	if (r == 0 && old > len && ftruncate(fd, (off_t)len) != 0)
 		r = -errno;
 	if (r == 0 && fault_fire(FAULT_JOURNAL))
 		r = -EIO;
 	else if (r == 0 && fdatasync(fd) != 0)
 		r = -errno;
-	if (close(fd) != 0 && r == 0)
+	jslot_set_len(t, k, r == 0 ? len : JSLOT_LEN_UNKNOWN);
+	if (!kept && close(fd) != 0 && r == 0)
 		r = -errno;
 	return r;
 }
 
-/* Makes slot file path free: its magic zeroed (no flush: a record that
- * comes back after a crash is one the store holds already, see
- * journal_remove). */
-static void journal_clear_slot(const char *path)
+/* Makes slot k free: its magic zeroed (no flush: a record that comes back
+ * after a crash is one the store holds already, see journal_remove). */
+static void journal_clear_slot(struct jslot_table *t, unsigned k)
 {
 	static const unsigned char zero[JOURNAL_MAGIC_BYTES];
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool kept;
+	size_t len;
+	int fd = jslot_open(t, k, false, &kept, &len);
 
 	if (fd < 0)
 		return;
 	(void)fdio_pwrite_all(fd, zero, sizeof(zero), 0);
-	close(fd);
+	if (!kept)
+		close(fd);
 }
 
 int journal_write(struct journal *j, const struct journal_record *rec)
 {
 	const char *cache_dir = j->slots.dir;
-	char path[CACHE_PATH_MAX];
 	bool too_big, fresh = false;
 	size_t len = journal_size(rec, &too_big);
 	unsigned char *buf;
@@ -252,28 +261,25 @@ int journal_write(struct journal *j, const struct journal_record *rec)
 		free(buf);
 		return r;
 	}
-	r = jslot_path(path, cache_dir, k);
-	if (r == 0)
-		r = journal_write_slot(path, buf, len);
+	r = journal_write_slot(&j->slots, k, buf, len);
 	if (r == 0 && fresh)
 		r = journal_sync_dir(cache_dir);
-	free(buf);
+	if (r != 0 || !jslot_hold(&j->slots, k, buf, len))
+		free(buf);
 	if (r) {
-		journal_clear_slot(path); /* not known durable: the commit did not happen */
+		journal_clear_slot(&j->slots, k); /* not known durable: the commit did not happen */
 		jslot_release(&j->slots, k);
 	}
 	return r;
 }
 
-static int journal_slurp(unsigned char **out, size_t *len, const char *path)
+/* Reads the whole file fd into a new buffer. */
+static int journal_slurp_fd(unsigned char **out, size_t *len, int fd)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int r = 0;
 
 	*out = NULL;
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, &st) != 0)
 		r = -errno;
 	else if ((uint64_t)st.st_size > JOURNAL_RECORD_MAX ||
@@ -283,7 +289,6 @@ static int journal_slurp(unsigned char **out, size_t *len, const char *path)
 		r = -ENOMEM;
 	else
 		r = fdio_pread_all(fd, *out, (size_t)st.st_size, 0, NULL);
-	close(fd);
 	if (r == -ENODATA)
 		r = -EBADMSG; /* shrank while reading */
 	if (r == 0)
@@ -295,20 +300,44 @@ static int journal_slurp(unsigned char **out, size_t *len, const char *path)
 	return r;
 }
 
+/* Reads record seq's file: its slot's (kept open) or a <seq>.rec file. */
+static int journal_slurp(unsigned char **out, size_t *len, struct journal *j, uint64_t seq)
+{
+	char path[CACHE_PATH_MAX];
+	bool kept = false;
+	size_t known;
+	unsigned k;
+	int fd, r;
+
+	*out = NULL;
+	if (jslot_find(&j->slots, seq, &k) == 0) {
+		fd = jslot_open(&j->slots, k, false, &kept, &known);
+	} else {
+		r = journal_path(path, j->slots.dir, seq, ".rec");
+		if (r)
+			return r;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = fd >= 0 ? fd : -errno;
+	}
+	if (fd < 0)
+		return fd;
+	r = journal_slurp_fd(out, len, fd);
+	if (!kept)
+		close(fd);
+	return r;
+}
+
 int journal_read(struct journal_record *out, struct journal *j, uint64_t seq)
 {
-	const char *cache_dir = j->slots.dir;
-	char path[CACHE_PATH_MAX];
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	unsigned k;
-	int r = journal_path(path, cache_dir, seq, ".rec");
+	int r = jslot_held_copy(&j->slots, seq, &buf, &len);
 
 	memset(out, 0, sizeof(*out));
-	if (r == 0 && jslot_find(&j->slots, seq, &k) == 0)
-		r = jslot_path(path, cache_dir, k);
-	if (r == 0)
-		r = journal_slurp(&buf, &len, path);
+	if (r == 0) /* the bytes this journal wrote, still in memory */
+		return journal_record_parse_own(out, buf, len);
+	if (r == -ENOENT)
+		r = journal_slurp(&buf, &len, j, seq);
 	if (r == 0)
 		r = journal_record_parse(out, buf, len); /* takes buf */
 	if (r == 0 && out->seq != seq) {
@@ -378,11 +407,9 @@ int journal_remove(struct journal *j, uint64_t seq)
 	int r = journal_path(path, j->slots.dir, seq, ".rec");
 
 	if (r == 0 && jslot_find(&j->slots, seq, &k) == 0) {
-		r = jslot_path(path, j->slots.dir, k);
-		if (r == 0)
-			journal_clear_slot(path);
+		journal_clear_slot(&j->slots, k);
 		jslot_release(&j->slots, k);
-		return r;
+		return 0;
 	}
 	if (r)
 		return r;

@@ -98,6 +98,10 @@ void journal_record_release(struct journal_record *r);
  * and *out is zeroed. -EBADMSG torn, damaged or of an unknown version,
  * -ENOMEM. Does not check the seq against the file's name. */
 int journal_record_parse(struct journal_record *out, unsigned char *buf, size_t len);
+/* journal_record_parse for bytes this process encoded itself and kept in
+ * memory (never read back from a file): the same decoding, without
+ * recomputing the checksum. For fs/cache/journal.c. */
+int journal_record_parse_own(struct journal_record *out, unsigned char *buf, size_t len);
 /* The seqs of every record file, ascending. *seqs is new (NULL when none). */
 int journal_list(uint64_t **seqs, size_t *n, struct journal *j);
 /* Removes record seq (missing is fine). Not durable: after a crash a removed

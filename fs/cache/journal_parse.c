@@ -158,6 +158,20 @@ int journal_record_parse(struct journal_record *out, unsigned char *buf, size_t 
 	return r;
 }
 
+int journal_record_parse_own(struct journal_record *out, unsigned char *buf, size_t len)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->buf = buf;
+	r = len < JOURNAL_MAGIC_BYTES + JOURNAL_SUM_BYTES || len > JOURNAL_RECORD_MAX
+		? -EBADMSG
+		: journal_decode(out, len);
+	if (r)
+		journal_record_release(out);
+	return r;
+}
+
 void journal_record_release(struct journal_record *r)
 {
 	free(r->objs_owned);

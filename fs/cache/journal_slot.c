@@ -20,7 +20,29 @@ enum jslot_state { JSLOT_ABSENT = 0, JSLOT_FREE, JSLOT_USED };
 struct jslot {
 	enum jslot_state state;
 	uint64_t seq; /* JSLOT_USED */
+	/* Slots below JSLOT_KEEP_FREE keep their file open from their first
+	 * write to jslot_destroy (a commit then opens and closes nothing):
+	 * fd + 1, 0 for none; len the file's size as last written, or
+	 * JSLOT_LEN_UNKNOWN. */
+	int fd1;
+	size_t len;
+	/* JSLOT_USED: the record's bytes as written, while it is pending and
+	 * small (JSLOT_MEM_MAX, JSLOT_MEM_BUDGET in all): the uploader reads
+	 * them from here, not back from the file. Owned; NULL when not held. */
+	unsigned char *mem;
+	size_t memlen;
 };
+
+/* Frees slot i's held bytes (lock held). */
+static void jslot_mem_drop(struct jslot_table *t, size_t i)
+{
+	if (!t->slots[i].mem)
+		return;
+	t->mem_total -= t->slots[i].memlen;
+	free(t->slots[i].mem);
+	t->slots[i].mem = NULL;
+	t->slots[i].memlen = 0;
+}
 
 int jslot_path(char out[CACHE_PATH_MAX], const char *cache_dir, unsigned k)
 {
@@ -94,6 +116,17 @@ static enum jslot_state jslot_read_header(int dirfd, const char *name, uint64_t 
 	return JSLOT_USED;
 }
 
+/* Closes the slot files t keeps open (lock held, or t no longer shared). */
+static void jslot_close_all(struct jslot_table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->slots[i].fd1 > 0)
+			close(t->slots[i].fd1 - 1);
+		t->slots[i].fd1 = 0;
+		jslot_mem_drop(t, i);
+	}
+}
+
 /* Scans the directory into t (lock held). */
 static int jslot_scan_locked(struct jslot_table *t)
 {
@@ -102,6 +135,7 @@ static int jslot_scan_locked(struct jslot_table *t)
 	DIR *d;
 	int r = 0;
 
+	jslot_close_all(t);
 	t->n = 0;
 	if (t->cap)
 		memset(t->slots, 0, t->cap * sizeof(*t->slots));
@@ -123,7 +157,8 @@ static int jslot_scan_locked(struct jslot_table *t)
 		}
 		r = jslot_grow(t, k);
 		if (r == 0)
-			t->slots[k] = (struct jslot){.state = st, .seq = seq};
+			t->slots[k] =
+			    (struct jslot){.state = st, .seq = seq, .len = JSLOT_LEN_UNKNOWN};
 	}
 	closedir(d);
 	return r;
@@ -141,6 +176,7 @@ int jslot_init(struct jslot_table *t, const char *cache_dir)
 
 void jslot_destroy(struct jslot_table *t)
 {
+	jslot_close_all(t);
 	free(t->slots);
 	pthread_mutex_destroy(&t->lock);
 }
@@ -173,7 +209,11 @@ int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh)
 	}
 	if (r == 0) {
 		*fresh = t->slots[i].state == JSLOT_ABSENT;
-		t->slots[i] = (struct jslot){.state = JSLOT_USED, .seq = seq};
+		jslot_mem_drop(t, i);
+		if (*fresh)
+			t->slots[i] = (struct jslot){.len = JSLOT_LEN_UNKNOWN};
+		t->slots[i].state = JSLOT_USED;
+		t->slots[i].seq = seq;
 		*k = (unsigned)i;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -183,8 +223,55 @@ int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh)
 void jslot_release(struct jslot_table *t, unsigned k)
 {
 	pthread_mutex_lock(&t->lock);
-	if (k < t->n)
-		t->slots[k] = (struct jslot){.state = JSLOT_FREE};
+	if (k < t->n) {
+		t->slots[k].state = JSLOT_FREE;
+		t->slots[k].seq = 0;
+		jslot_mem_drop(t, k);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* The open file of slot k (lock held): the kept one, or opened now (and
+ * kept when k < JSLOT_KEEP_FREE). */
+static int jslot_open_locked(struct jslot_table *t, unsigned k, bool create, bool *kept)
+{
+	char path[CACHE_PATH_MAX];
+	int fd, r = jslot_path(path, t->dir, k);
+
+	*kept = false;
+	if (k < t->n && t->slots[k].fd1 > 0) {
+		*kept = true;
+		return t->slots[k].fd1 - 1;
+	}
+	if (r)
+		return r;
+	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	if (fd < 0)
+		return -errno;
+	if (k < t->n && k < JSLOT_KEEP_FREE) {
+		t->slots[k].fd1 = fd + 1;
+		t->slots[k].len = JSLOT_LEN_UNKNOWN;
+		*kept = true;
+	}
+	return fd;
+}
+
+int jslot_open(struct jslot_table *t, unsigned k, bool create, bool *kept, size_t *len)
+{
+	int fd;
+
+	pthread_mutex_lock(&t->lock);
+	fd = jslot_open_locked(t, k, create, kept);
+	*len = fd >= 0 && *kept ? t->slots[k].len : JSLOT_LEN_UNKNOWN;
+	pthread_mutex_unlock(&t->lock);
+	return fd;
+}
+
+void jslot_set_len(struct jslot_table *t, unsigned k, size_t len)
+{
+	pthread_mutex_lock(&t->lock);
+	if (k < t->n && t->slots[k].fd1 > 0)
+		t->slots[k].len = len;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -223,6 +310,45 @@ int jslot_seqs(struct jslot_table *t, uint64_t **seqs, size_t *n, size_t *cap)
 			*cap = ncap;
 		}
 		(*seqs)[(*n)++] = t->slots[i].seq;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+bool jslot_hold(struct jslot_table *t, unsigned k, unsigned char *buf, size_t len)
+{
+	bool held = false;
+
+	pthread_mutex_lock(&t->lock);
+	if (k < t->n && t->slots[k].state == JSLOT_USED && len <= JSLOT_MEM_MAX &&
+	    t->mem_total + len <= JSLOT_MEM_BUDGET) {
+		jslot_mem_drop(t, k);
+		t->slots[k].mem = buf;
+		t->slots[k].memlen = len;
+		t->mem_total += len;
+		held = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return held;
+}
+
+int jslot_held_copy(struct jslot_table *t, uint64_t seq, unsigned char **out, size_t *len)
+{
+	int r = -ENOENT;
+
+	*out = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct jslot *s = &t->slots[i];
+		if (s->state != JSLOT_USED || s->seq != seq || !s->mem)
+			continue;
+		*out = malloc(s->memlen);
+		r = *out ? 0 : -ENOMEM;
+		if (*out) {
+			memcpy(*out, s->mem, s->memlen);
+			*len = s->memlen;
+		}
+		break;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return r;

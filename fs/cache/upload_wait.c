@@ -27,10 +27,18 @@
 
 void upload_kick(struct upload *u)
 {
+	bool wake;
+
 	pthread_mutex_lock(&u->lock);
+	/* Only an idle uploader waits for work: a round's gather (a burst of
+	 * commits kicks once each) and its back-off wait for their deadline and
+	 * never look at u->work, so a signal would only wake the thread for
+	 * nothing, on a core the committer needs. */
+	wake = u->idle;
 	u->work = true;
 	u->idle = false;
-	pthread_cond_signal(&u->cond);
+	if (wake)
+		pthread_cond_signal(&u->cond);
 	pthread_mutex_unlock(&u->lock);
 }
 

@@ -21,10 +21,10 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "chunk.h"
 #include "dirio.h"
 #include "fault.h"
 #include "fdio.h"
-#include "hex.h"
 #include "history.h"
 #include "journal.h"
 #include "log.h"
@@ -69,28 +69,6 @@ static int commit_add_garbage_c(struct commit *c, const uint8_t key[OBJECT_ID_BY
 	}
 	c->garbage_c[c->ngarbage] = created;
 	memcpy(c->garbage[c->ngarbage++], key, OBJECT_ID_BYTES);
-	return 0;
-}
-
-/* content_upload_cb: queues a dirty segment's cache file for the store. */
-static int commit_queue_upload(void *arg, const char *key_text, const char *cache_path)
-{
-	struct commit *c = arg;
-	struct commit_upload *u;
-	size_t klen = strlen(key_text);
-
-	if (klen < 2 * OBJECT_ID_BYTES)
-		return -EINVAL;
-	if (commit_reserve((void **)&c->ups, &c->ups_cap, c->nups + 1, sizeof(*c->ups)))
-		return -ENOMEM;
-	u = &c->ups[c->nups];
-	if (hex_decode(u->key, OBJECT_ID_BYTES, key_text + klen - 2 * OBJECT_ID_BYTES,
-		       2 * OBJECT_ID_BYTES) != 0)
-		return -EINVAL;
-	u->path = fault_fire(FAULT_ALLOC) ? NULL : strdup(cache_path);
-	if (!u->path)
-		return -ENOMEM;
-	c->nups++;
 	return 0;
 }
 
@@ -197,7 +175,7 @@ static int commit_dir(struct commit *c, struct inode *dir)
 	TREE_FOR_CHILDREN (dir, ch)
 		if (r == 0)
 			r = commit_entry(c, &obj.entries[obj.nentries++], ch);
-	randombytes_buf(key, sizeof(key));
+	chunk_random_public(key, sizeof(key)); /* a store key */
 	if (r == 0)
 		r = dirio_seal(&data, &len, &pages, &obj, tree_pages_of_locked(dir),
 			       dir->ds->ref.version + 1, key, created, &k, &sink);
@@ -407,7 +385,7 @@ void commit_prune(struct commit *c)
 	commit_sort_garbage(c);
 	for (size_t i = 0; i < c->nups; i++) {
 		if (commit_is_garbage(c, c->ups[i].key))
-			free(c->ups[i].path);
+			commit_upload_free(c, &c->ups[i]);
 		else
 			c->ups[k++] = c->ups[i];
 	}
@@ -585,7 +563,7 @@ void commit_free(struct commit *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->nups; i++)
-		free(c->ups[i].path);
+		commit_upload_free(c, &c->ups[i]);
 	for (size_t i = 0; i < c->nobjs; i++)
 		free(c->objs[i].data);
 	free(c->ups);

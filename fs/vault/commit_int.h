@@ -22,6 +22,10 @@
 struct commit_upload {
 	uint8_t key[OBJECT_ID_BYTES];
 	char *path; /* cache file to store, owned */
+	/* Its bytes, read while content_commit held the file open (a small
+	 * segment going into the record: no open, fstat, close), or NULL. */
+	unsigned char *data;
+	size_t len;
 };
 
 struct commit_object {
@@ -41,6 +45,7 @@ struct commit {
 	uint64_t seq; /* seq of the last head written */
 	struct commit_upload *ups;
 	size_t nups, ups_cap;
+	size_t ups_data; /* bytes held in ups[].data (COMMIT_INLINE_BUDGET at most) */
 	struct commit_object *objs;
 	size_t nobjs, objs_cap;
 	uint8_t (*garbage)[OBJECT_ID_BYTES];
@@ -61,6 +66,12 @@ struct commit {
 /* commit.c: grows *arr (of *cap elements of elem bytes) to hold n. 0 or
  * -ENOMEM (the array unchanged). */
 int commit_reserve(void **arr, size_t *cap, size_t n, size_t elem);
+/* commit_journal.c: content_upload_cb: queues a dirty segment's cache file
+ * for the store (arg: the commit; commit_lock and the file's lock held). */
+int commit_queue_upload(void *arg, const char *key_text, const char *cache_path, int fd,
+			uint64_t len);
+/* commit_journal.c: frees u's path and bytes (u zeroed). */
+void commit_upload_free(struct commit *c, struct commit_upload *u);
 /* commit.c: drops from the queues what this commit's own garbage holds
  * (objects sealed and replaced before any record listed them). */
 void commit_prune(struct commit *c);

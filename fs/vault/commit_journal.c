@@ -1,6 +1,7 @@
 /* commit_journal.c - phase 1's second half: making a sealed commit durable
  * in the cache as one journal record with as few flushes as possible
- * (docs/INTERNALS.md, "Commit"): small new segments copied into the record,
+ * (docs/INTERNALS.md, "Commit"): the queue of new segments (small ones read
+ * while content_commit holds them open), small new segments copied into the record,
  * larger ones fdatasync'ed (or one syncfs for many), then the record written
  * into a free slot and fdatasync'ed. It must never write a record that lists
  * an object not yet durable in the cache, and never log a name or a key. */
@@ -17,10 +18,71 @@
 
 #include "fault.h"
 #include "fdio.h"
+#include "hex.h"
 #include "journal.h"
 #include "log.h"
 #include "seal.h"
 #include "upload.h"
+
+/* ---- the queue of new segments ---- */
+
+void commit_upload_free(struct commit *c, struct commit_upload *u)
+{
+	free(u->path);
+	free(u->data);
+	c->ups_data -= u->data ? u->len : 0;
+	*u = (struct commit_upload){.path = NULL};
+}
+
+/* Reads a small segment's bytes from the fd content_commit holds open, for
+ * the journal record (docs/INTERNALS.md, "Commit"): one pread instead of
+ * open, fstat, pread, close later. Leaves u->data NULL (the record reads
+ * the file by its path) when the segment is too big for the record's
+ * budget, or its file is not open or not of the expected size. */
+static void commit_read_small(struct commit *c, struct commit_upload *u, int fd, uint64_t len)
+{
+	unsigned char *data;
+	ssize_t got;
+
+	if (fd < 0 || len > COMMIT_INLINE_SEG_MAX || c->ups_data + len > COMMIT_INLINE_BUDGET)
+		return;
+	data = fault_fire(FAULT_ALLOC) ? NULL : malloc((size_t)len + 1);
+	if (!data)
+		return;
+	/* One byte more than expected: a longer file is left to the path. */
+	got = pread(fd, data, (size_t)len + 1, 0);
+	if (got != (ssize_t)len) {
+		free(data);
+		return;
+	}
+	u->data = data;
+	u->len = (size_t)len;
+	c->ups_data += (size_t)len;
+}
+
+int commit_queue_upload(void *arg, const char *key_text, const char *cache_path, int fd,
+			uint64_t len)
+{
+	struct commit *c = arg;
+	struct commit_upload *u;
+	size_t klen = strlen(key_text);
+
+	if (klen < 2 * OBJECT_ID_BYTES)
+		return -EINVAL;
+	if (commit_reserve((void **)&c->ups, &c->ups_cap, c->nups + 1, sizeof(*c->ups)))
+		return -ENOMEM;
+	u = &c->ups[c->nups];
+	*u = (struct commit_upload){.data = NULL};
+	if (hex_decode(u->key, OBJECT_ID_BYTES, key_text + klen - 2 * OBJECT_ID_BYTES,
+		       2 * OBJECT_ID_BYTES) != 0)
+		return -EINVAL;
+	u->path = fault_fire(FAULT_ALLOC) ? NULL : strdup(cache_path);
+	if (!u->path)
+		return -ENOMEM;
+	commit_read_small(c, u, fd, len);
+	c->nups++;
+	return 0;
+}
 
 /* ---- write-back: the journal record ---- */
 
@@ -113,13 +175,19 @@ static int commit_inline_segments(struct commit *c)
 		size_t len = 0;
 		int s = 1;
 
-		if (r == 0 && budget > 0)
+		if (u->data && u->len <= budget) { /* read while the file was open */
+			data = u->data;
+			len = u->len;
+			s = 0;
+		} else if (r == 0 && budget > 0) {
 			s = commit_slurp(&data, &len, u->path,
 					 budget < COMMIT_INLINE_SEG_MAX ? budget
 									: COMMIT_INLINE_SEG_MAX);
+		}
 		if (s == 0 && commit_reserve((void **)&c->objs, &c->objs_cap, c->nobjs + 1,
 					     sizeof(*c->objs)) != 0) {
-			free(data);
+			if (data != u->data)
+				free(data);
 			s = -ENOMEM;
 		}
 		if (s != 0) {
@@ -130,7 +198,11 @@ static int commit_inline_segments(struct commit *c)
 		}
 		c->objs[c->nobjs++] = (struct commit_object){.data = data, .len = len};
 		memcpy(c->objs[c->nobjs - 1].key, u->key, OBJECT_ID_BYTES);
-		free(u->path);
+		if (data == u->data) { /* now the object's */
+			c->ups_data -= u->len;
+			u->data = NULL;
+		}
+		commit_upload_free(c, u);
 		budget -= len;
 	}
 	c->nups = k;
@@ -140,7 +212,7 @@ static int commit_inline_segments(struct commit *c)
 static void commit_clear_queues(struct commit *c)
 {
 	for (size_t i = 0; i < c->nups; i++)
-		free(c->ups[i].path);
+		commit_upload_free(c, &c->ups[i]);
 	for (size_t i = 0; i < c->nobjs; i++)
 		free(c->objs[i].data);
 	c->nups = c->nobjs = c->ngarbage = 0;

@@ -340,7 +340,8 @@ int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64
 			continue;
 		object_key_text(key, f->segs[s].key);
 		cache_path(ctx->cache, key, path);
-		rc = cb(arg, key, path);
+		rc = cb(arg, key, path, f->segs[s].fd,
+			chunk_segment_stored_bytes(ctx->suite, f->size, s));
 		if (rc != 0)
 			return rc;
 	}

@@ -227,8 +227,12 @@ int content_sync(const struct content_ctx *ctx, struct content_file *f);
  * or removed by this module afterwards (replaced segments are only queued as
  * garbage), so cb may read them later without the file's lock: the caller
  * drops a garbage key from the cache (cache_drop_object) when it deletes it
- * from the store. */
-typedef int (*content_upload_cb)(void *arg, const char *key_text, const char *cache_path);
+ * from the store. fd is the segment's cache file when f holds it open (else
+ * -1), valid during the call only (cb may pread it: a commit copies a small
+ * segment without opening its file again); len is that file's size, the
+ * segment's sealed bytes. */
+typedef int (*content_upload_cb)(void *arg, const char *key_text, const char *cache_path, int fd,
+				 uint64_t len);
 /* seq is the seq of the head this commit writes: the created of every
  * segment version it records for the first time (format 2). */
 int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64_t seq,

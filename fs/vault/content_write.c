@@ -265,8 +265,8 @@ static int seg_update(const struct content_ctx *ctx, struct content_file *f, siz
 	b.n0 = content_nchunks(op->old_size);
 	b.n1 = content_nchunks(op->new_size);
 	cb = min_u64(a + SEGMENT_CHUNKS, b.n1);
-	if (rebuild)
-		randombytes_buf(new_key, sizeof(new_key));
+	if (rebuild) /* a store key: public randomness (crypto/chunk.h) */
+		chunk_random_public(new_key, sizeof(new_key));
 	else
 		op_dirty_range(op, a, cb, &b.ca, &cb);
 	if (b.ca >= cb)

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "chunk.h"
 #include "fault.h"
 
 /* ---- pages ---- */
@@ -43,7 +44,7 @@ static void history_pend_clear(struct history *h)
 /* A fresh reference for an object commit seq creates. */
 static void history_new_ref(struct dirobj_ref *ref, uint64_t seq)
 {
-	randombytes_buf(ref->store_key, OBJECT_ID_BYTES);
+	chunk_random_public(ref->store_key, OBJECT_ID_BYTES);
 	ref->version = seq;
 	ref->created = seq;
 }

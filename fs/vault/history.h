@@ -64,6 +64,14 @@ int history_seal_page(unsigned char **out, size_t *out_len, const struct histobj
 		      const struct dirobj_ref *ref, const struct history_io *io);
 int history_seal_garbage(unsigned char **out, size_t *out_len, const struct histobj_garbage *g,
 			 const struct dirobj_ref *ref, const struct history_io *io);
+/* history_seal_garbage copying the text of the triples prev (NULL: none)
+ * holds unchanged (histobj_garbage_encode_with), and handing the JSON text
+ * and its offsets back in *text (json and offs new, the caller wipes and
+ * frees them) for the next commit's list. Same returns. */
+int history_seal_garbage_with(unsigned char **out, size_t *out_len, const struct histobj_garbage *g,
+			      const struct dirobj_ref *ref, const struct history_io *io,
+			      const struct histobj_garbage_text *prev,
+			      struct histobj_garbage_text *text, size_t *text_len);
 /* Read (io->read) and open one object: new allocations in *h / *p / *g.
  * -EBADMSG (does not authenticate or decode), the reader's errors. */
 int history_read_record(struct dirobj_head *h, const struct dirobj_ref *ref, uint64_t max,

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "chunk.h"
 #include "fault.h"
 
 /* A commit that supersedes the previous head rewrites that head's first
@@ -26,12 +27,22 @@
 void history_gl_clear(struct history_gl *gl)
 {
 	free(gl->items);
+	if (gl->json) {
+		sodium_memzero(gl->json, gl->json_len);
+		free(gl->json);
+	}
+	free(gl->offs);
 	memset(gl, 0, sizeof(*gl));
 }
 
+/* A copy of from's triples and references (not its text: the next
+ * encoding then writes every triple). */
 static int history_gl_copy(struct history_gl *to, const struct history_gl *from)
 {
 	*to = *from;
+	to->json = NULL;
+	to->json_len = 0;
+	to->offs = NULL;
 	to->items = malloc((from->n ? from->n : 1) * sizeof(*to->items));
 	if (!to->items) {
 		memset(to, 0, sizeof(*to));
@@ -120,12 +131,42 @@ static int history_deads(const struct history *h, const struct history_batch *b,
 
 static int history_item_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
 
+/* Sorts a[0..k) by key, where a[0..m) is the merged list object's triples
+ * (sorted by key already): only the commit's own few are sorted, then the
+ * two runs merged, instead of sorting up to HISTORY_GARBAGE_FILL triples at
+ * every commit. Equal keys end up adjacent either way. */
+static void history_items_sort(struct histobj_garbage_item *a, size_t m, size_t k)
+{
+	struct histobj_garbage_item *t;
+	size_t i = 0, j = m, o = 0;
+
+	for (size_t x = 1; x < m; x++)
+		if (history_item_cmp(&a[x - 1], &a[x]) > 0)
+			m = 0; /* not sorted after all: sort everything */
+	qsort(a + m, k - m, sizeof(*a), history_item_cmp);
+	if (m == 0 || m == k || history_item_cmp(&a[m - 1], &a[m]) <= 0)
+		return;
+	t = fault_fire(FAULT_ALLOC) ? NULL : malloc(k * sizeof(*t));
+	if (!t) {
+		qsort(a, k, sizeof(*a), history_item_cmp);
+		return;
+	}
+	while (i < m && j < k)
+		t[o++] = history_item_cmp(&a[i], &a[j]) <= 0 ? a[i++] : a[j++];
+	while (i < m)
+		t[o++] = a[i++];
+	while (j < k)
+		t[o++] = a[j++];
+	memcpy(a, t, k * sizeof(*a));
+	free(t);
+}
+
 /* Every triple of this commit in one array, a key once (the union of its
  * intervals when it comes twice). */
 static int history_items(const struct history *h, const struct history_batch *b,
 			 struct histobj_garbage_item **out, size_t *nout)
 {
-	size_t total = b->n + h->nsmeta, k = 0;
+	size_t total = b->n + h->nsmeta, k = 0, m = 0;
 	struct histobj_garbage_item *a;
 
 	if (h->prep.ready)
@@ -135,6 +176,10 @@ static int history_items(const struct history *h, const struct history_batch *b,
 	a = malloc((total ? total : 1) * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	if (b->merge) { /* its triples (sorted by key) first */
+		memcpy(a, b->merge->items, b->merge->n * sizeof(*a));
+		k = m = b->merge->n;
+	}
 	for (size_t i = 0; i < b->n; i++)
 		/* created == seq: what no head reached (a merge's, [N, N)) */
 		history_put(a, &k, b->g[i].key, b->g[i].created <= b->seq ? b->g[i].created : 0,
@@ -145,12 +190,9 @@ static int history_items(const struct history *h, const struct history_batch *b,
 		history_put(a, &k, h->prep.meta[i], b->seq, b->seq);
 	for (size_t i = 0; i < h->nsmeta; i++)
 		history_put(a, &k, h->smeta[i].key, b->seq, b->seq);
-	if (b->merge) { /* its triples, and itself: heads [its c, seq) named it */
-		memcpy(a + k, b->merge->items, b->merge->n * sizeof(*a));
-		k += b->merge->n;
+	if (b->merge) /* itself: heads [its c, seq) named it */
 		history_put(a, &k, b->merge->ref.store_key, b->merge->ref.created, b->seq);
-	}
-	qsort(a, k, sizeof(*a), history_item_cmp);
+	history_items_sort(a, m, k);
 	*nout = 0;
 	for (size_t i = 0; i < k; i++) {
 		struct histobj_garbage_item *last = *nout ? &a[*nout - 1] : NULL;
@@ -165,12 +207,62 @@ static int history_items(const struct history *h, const struct history_batch *b,
 	return 0;
 }
 
+/* The text of the superseded list's first object that a merge into it can
+ * copy from, or NULL. */
+static const struct histobj_garbage_text *history_gl_text(const struct history_gl *merge,
+							  struct histobj_garbage_text *t)
+{
+	if (!merge || !merge->json || !merge->offs)
+		return NULL;
+	*t = (struct histobj_garbage_text){
+	    .items = merge->items, .n = merge->n, .json = merge->json, .offs = merge->offs};
+	return t;
+}
+
+/* Seals the first object of the list (gl, under mine), reusing the text of
+ * the list it merges (merge, or NULL), and makes it h->pend_gl with its
+ * text. */
+static int history_first_chunk(struct history *h, const struct histobj_garbage *gl,
+			       const struct dirobj_ref *mine, const struct history_gl *merge,
+			       struct history_out *out)
+{
+	struct histobj_garbage_text prev, text = {.json = NULL};
+	struct history_gl first_gl = {.has = true,
+				      .ref = *mine,
+				      .items = gl->items,
+				      .n = gl->n,
+				      .has_next = gl->has_next,
+				      .next = gl->next};
+	unsigned char *data;
+	size_t len, text_len = 0;
+	int r = history_seal_garbage_with(&data, &len, gl, mine, &h->io,
+					  history_gl_text(merge, &prev), &text, &text_len);
+
+	if (r == 0)
+		r = history_out_add(out, mine, data, len);
+	if (r == 0)
+		r = history_gl_copy(&h->pend_gl, &first_gl);
+	if (r == 0) { /* the text goes with it */
+		h->pend_gl.json = (char *)text.json;
+		h->pend_gl.json_len = text_len;
+		h->pend_gl.offs = (size_t *)text.offs;
+		return 0;
+	}
+	if (text.json) {
+		sodium_memzero((char *)text.json, text_len);
+		free((char *)text.json);
+		free((size_t *)text.offs);
+	}
+	return r;
+}
+
 /* Seals items[0..ni) in objects of HISTOBJ_GARBAGE_MAX, the last chained
  * to tail (if any), from the last so each can name the next; the first
  * object becomes h->pend_gl and next's garbage. */
 static int history_chunks(struct history *h, struct dirobj_head *next,
 			  const struct histobj_garbage_item *items, size_t ni,
-			  const struct dirobj_ref *tail, struct history_out *out)
+			  const struct dirobj_ref *tail, const struct history_gl *merge,
+			  struct history_out *out)
 {
 	struct dirobj_ref ref = tail ? *tail : (struct dirobj_ref){.version = 0};
 	bool has_next = tail != NULL;
@@ -188,19 +280,14 @@ static int history_chunks(struct history *h, struct dirobj_head *next,
 		size_t len;
 		struct dirobj_ref mine;
 
-		randombytes_buf(mine.store_key, OBJECT_ID_BYTES);
+		chunk_random_public(mine.store_key, OBJECT_ID_BYTES);
 		mine.version = mine.created = next->seq;
-		r = history_seal_garbage(&data, &len, &gl, &mine, &h->io);
-		if (r == 0)
-			r = history_out_add(out, &mine, data, len);
-		if (r == 0 && k == 1) {
-			struct history_gl first_gl = {.has = true,
-						      .ref = mine,
-						      .items = gl.items,
-						      .n = gl.n,
-						      .has_next = gl.has_next,
-						      .next = gl.next};
-			r = history_gl_copy(&h->pend_gl, &first_gl);
+		if (k == 1) {
+			r = history_first_chunk(h, &gl, &mine, merge, out);
+		} else {
+			r = history_seal_garbage(&data, &len, &gl, &mine, &h->io);
+			if (r == 0)
+				r = history_out_add(out, &mine, data, len);
 		}
 		ref = mine;
 		has_next = true;
@@ -247,7 +334,7 @@ int history_garbage_seal(struct history *h, struct dirobj_head *next,
 	if (r == 0)
 		r = history_items(h, &b, &items, &ni);
 	if (r == 0 && ni > 0)
-		r = history_chunks(h, next, items, ni, tail, out);
+		r = history_chunks(h, next, items, ni, tail, b.merge, out);
 	free(items);
 	free(ret);
 	return r;

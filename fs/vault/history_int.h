@@ -22,6 +22,12 @@ struct history_gl {
 	size_t n;
 	bool has_next;
 	struct dirobj_ref next;
+	/* That object's JSON text (json_len bytes) and where each triple's
+	 * text starts (n + 1 offsets, struct histobj_garbage_text), for the
+	 * next commit's encoding to copy; both owned, NULL when not kept. */
+	char *json;
+	size_t json_len;
+	size_t *offs;
 };
 
 /* Thinning decided by history_prepare, used by the next history_seal. */

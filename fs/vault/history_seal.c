@@ -74,6 +74,31 @@ int history_seal_garbage(unsigned char **out, size_t *out_len, const struct hist
 	return r ? r : history_seal_owned(out, out_len, json, len, META_KIND_GARBAGE, ref, io);
 }
 
+int history_seal_garbage_with(unsigned char **out, size_t *out_len, const struct histobj_garbage *g,
+			      const struct dirobj_ref *ref, const struct history_io *io,
+			      const struct histobj_garbage_text *prev,
+			      struct histobj_garbage_text *text, size_t *text_len)
+{
+	size_t len, *offs;
+	char *json;
+	int r = histobj_garbage_encode_with(&json, &len, &offs, g, prev);
+
+	*out = NULL;
+	if (r)
+		return r;
+	r = history_seal_json(out, out_len, json, len, META_KIND_GARBAGE, ref, io);
+	if (r) {
+		sodium_memzero(json, len);
+		free(json);
+		free(offs);
+		return r;
+	}
+	*text =
+	    (struct histobj_garbage_text){.items = g->items, .n = g->n, .json = json, .offs = offs};
+	*text_len = len;
+	return 0;
+}
+
 /* Reads and opens one object into new plaintext (meta_free_plain). */
 static int history_open_obj(char **plain, size_t *plain_len, enum meta_kind kind,
 			    const struct dirobj_ref *ref, uint64_t max, const struct history_io *io)

@@ -113,10 +113,17 @@ static inline void tenv_close(struct tenv *env)
 	memset(env, 0, sizeof(*env));
 }
 
-static inline int tenv_upload(void *arg, const char *key_text, const char *cache_path)
+/* content_upload_cb: stores the segment; its open fd, when handed, is the
+ * cache file of len bytes (what a commit copies into its journal record). */
+static inline int tenv_upload(void *arg, const char *key_text, const char *cache_path, int fd,
+			      uint64_t len)
 {
 	struct tenv *env = arg;
+	struct stat st, pst;
 
+	if (fd >= 0 && (fstat(fd, &st) != 0 || stat(cache_path, &pst) != 0 ||
+			st.st_ino != pst.st_ino || (uint64_t)st.st_size != len))
+		return -EPROTO; /* the commit would copy other bytes than it uploads */
 	return env->store->ops->put_file(env->store, key_text, cache_path);
 }
 

@@ -2,7 +2,8 @@
  * in a real temporary cache directory: write, read back, list, remove;
  * records live in slot files that are reused in place (same inode, no new
  * file, shorter records cut); a removed record's slot is free and never
- * lists; a torn record reads as -EBADMSG; journal_open removes leftover .tmp
+ * lists; a torn record reads as -EBADMSG once reopened (the journal that
+ * wrote a small record reads it from memory); journal_open removes leftover .tmp
  * files, reads the slots from disk and drops free slots past 64; records
  * under the older <seq>.rec names are still listed, read and removed. */
 #include <dirent.h>
@@ -159,6 +160,11 @@ static void test_torn_and_init(void)
 	CHECK(write_record(4, 300) == 0); /* slot-0 */
 	path_of(p, sizeof(p), "slot-0");
 	CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 1) == 0);
+	/* the journal that wrote it still holds its bytes in memory */
+	CHECK(journal_read(&rec, journal, 4) == 0 && rec.seq == 4 && rec.head_len == 100);
+	journal_record_release(&rec);
+	/* the next mount reads the file: torn */
+	CHECK(reopen() == 0);
 	CHECK(journal_read(&rec, journal, 4) == -EBADMSG);
 	CHECK(journal_read(&rec, journal, 5) == -ENOENT);
 	CHECK(journal_remove(journal, 4) == 0);
@@ -175,6 +181,34 @@ static void test_torn_and_init(void)
 }
 
 /* A record under the name older versions used is still read and removed. */
+/* Records kept in memory while pending: at most JSLOT_MEM_MAX bytes each
+ * (a larger one is read from its file, checksum and all), and never after
+ * their removal. */
+static void test_held_in_memory(void)
+{
+	char p[256];
+	struct journal_record rec;
+	struct stat st;
+
+	CHECK(write_record(20, 70 * 1024) == 0); /* over 64 KiB: not held */
+	CHECK(write_record(21, 100) == 0);
+	path_of(p, sizeof(p), "slot-0");
+	CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 1) == 0);
+	CHECK(journal_read(&rec, journal, 20) == -EBADMSG);
+	path_of(p, sizeof(p), "slot-1");
+	CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 1) == 0);
+	check_record(21, 100); /* from memory */
+	CHECK(journal_remove(journal, 20) == 0 && journal_remove(journal, 21) == 0);
+	CHECK(journal_read(&rec, journal, 21) == -ENOENT);
+	/* the slots are reused in place, cut to the new records' size */
+	CHECK(write_record(22, 10) == 0 && write_record(23, 20) == 0);
+	check_record(22, 10);
+	CHECK(reopen() == 0); /* from the files now */
+	check_record(22, 10);
+	check_record(23, 20);
+	CHECK(journal_remove(journal, 22) == 0 && journal_remove(journal, 23) == 0);
+}
+
 static void test_legacy_names(void)
 {
 	char from[256], to[256];
@@ -218,6 +252,7 @@ int main(void)
 	CHECK(journal_open(&journal, dir) == 0);
 	test_slots();
 	test_torn_and_init();
+	test_held_in_memory();
 	test_legacy_names();
 	test_trim();
 	journal_close(journal);

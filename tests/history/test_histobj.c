@@ -259,11 +259,73 @@ static void test_garbage_spelling(void)
 	}
 }
 
+static int item_cmp(const void *a, const void *b) { return memcmp(a, b, OBJECT_ID_BYTES); }
+
+/* A list encoded with the previous list's text to copy from
+ * (histobj_garbage_encode_with, what a commit merging into the superseded
+ * list does) is byte for byte the plain encoding, and its offsets point at
+ * each triple: over random lists, the next one keeping most triples, some
+ * with a new interval, some dropped, some new, sorted or not. */
+static void test_garbage_reuse(void)
+{
+	for (int round = 0; round < 100; round++) {
+		struct histobj_garbage a = {0}, b = {0};
+		char *ja = NULL, *jb = NULL, *want = NULL;
+		size_t la = 0, lb = 0, lw = 0, *oa = NULL, *ob = NULL, k = 0;
+
+		a.n = randombytes_uniform(600);
+		a.items = calloc(a.n + 1, sizeof(*a.items));
+		b.items = calloc(a.n + 64, sizeof(*b.items));
+		for (size_t i = 0; i < a.n; i++) {
+			randombytes_buf(a.items[i].key, OBJECT_ID_BYTES);
+			a.items[i].dropped = rand_int();
+			a.items[i].created =
+			    a.items[i].dropped ? rand_int() % a.items[i].dropped : 0;
+		}
+		qsort(a.items, a.n, sizeof(*a.items), item_cmp);
+		CHECK_RC(histobj_garbage_encode_with(&ja, &la, &oa, &a, NULL), 0);
+		for (size_t i = 0; ja && i < a.n; i++) /* the offsets point at the triples */
+			CHECK(ja[oa[i]] == '[' &&
+			      ja[(i + 1 < a.n ? oa[i + 1] - 1 : oa[a.n]) - 1] == ']');
+		for (size_t i = 0; i < a.n; i++) {
+			if (randombytes_uniform(10) == 0)
+				continue; /* dropped */
+			b.items[k] = a.items[i];
+			if (randombytes_uniform(8) == 0)
+				b.items[k].dropped++; /* a new interval */
+			k++;
+		}
+		for (size_t i = randombytes_uniform(64); i > 0; i--) {
+			randombytes_buf(b.items[k].key, OBJECT_ID_BYTES);
+			b.items[k++].dropped = rand_int();
+		}
+		b.n = k;
+		if (round % 4 != 0) /* sorted, as the committer's are */
+			qsort(b.items, b.n, sizeof(*b.items), item_cmp);
+		b.has_next = round % 2;
+		struct histobj_garbage_text prev = {a.items, a.n, ja, oa};
+		CHECK_RC(histobj_garbage_encode(&want, &lw, &b), 0);
+		CHECK_RC(histobj_garbage_encode_with(&jb, &lb, &ob, &b, &prev), 0);
+		CHECKF(want && jb && lb == lw && memcmp(jb, want, lw) == 0,
+		       "round %d: copying the previous text changed the bytes", round);
+		for (size_t i = 0; jb && i < b.n; i++)
+			CHECK(jb[ob[i]] == '[' && ob[i] < ob[b.n]);
+		free(ja);
+		free(jb);
+		free(want);
+		free(oa);
+		free(ob);
+		histobj_garbage_release(&a);
+		histobj_garbage_release(&b);
+	}
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	test_garbage_spelling();
+	test_garbage_reuse();
 	test_page_round_trip();
 	test_garbage_round_trip();
 	test_refusals();
