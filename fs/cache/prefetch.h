@@ -1,7 +1,10 @@
 /* prefetch.h - fetching the next segments of a file being read in sequence
  * from a remote store into the cache, on a few background threads, so that a
- * large download is not one GET at a time. Knows only store keys and the
- * cache (fs/cache/cache.h); never sees plaintext or names.
+ * large download is not one GET at a time; and warming the cache files of
+ * the next files of a directory read in order into the page cache
+ * (fs/vault/tree_ahead.c), so that the disk reads them in parallel. Knows
+ * only store keys and the cache (fs/cache/cache.h); never sees plaintext or
+ * names.
  *
  * A key is fetched at most once at a time: a reader that needs a key being
  * prefetched waits for that fetch (prefetch_claim) instead of starting a
@@ -30,6 +33,13 @@ void prefetch_stop(struct prefetch *p);
  * cache_open_object) unless it is queued, being fetched, or the queue is
  * full. Never blocks on the store. */
 void prefetch_add(struct prefetch *p, const char *key, uint64_t max);
+/* Queues keys[0..n) (store key texts) to be warmed, with one wake of the
+ * threads: each cache file, if cached, is opened and its first lens[i]
+ * bytes handed to the kernel's read-ahead (POSIX_FADV_WILLNEED); an object
+ * not cached is left alone (never fetched). Same queue and rules as
+ * prefetch_add; never blocks on the disk. p NULL: nothing. */
+void prefetch_warm(struct prefetch *p, const char (*keys)[OBJECT_KEY_TEXT_BYTES],
+		   const uint64_t *lens, size_t n);
 /* Before a reader fetches key itself: takes it off the queue if it waits
  * there, or waits until a prefetch of it in progress ends. */
 void prefetch_claim(struct prefetch *p, const char *key);
