@@ -1,6 +1,6 @@
 /* prefetch.c - background fetches of store objects into the cache, and
  * warming of cached ones into the page cache (prefetch.h). It must never
- * fetch a key twice at once, never fetch a key queued to be warmed, never
+ * fetch a key twice at once, never fetch a key queued to be warmed only, never
  * hold its lock across a store call or a disk read, and never log names
  * (keys are random). */
 #include "prefetch.h"
@@ -24,7 +24,7 @@ struct prefetch {
 	pthread_cond_t done;  /* a fetch ended */
 	char queue[PREFETCH_QUEUE][OBJECT_KEY_TEXT_BYTES];
 	uint64_t queue_max[PREFETCH_QUEUE];		    /* each queued object's bound */
-	bool queue_warm[PREFETCH_QUEUE];		    /* warm only (prefetch_warm) */
+	uint8_t queue_how[PREFETCH_QUEUE];		    /* PF_FETCH, PF_WARM */
 	size_t head, count;				    /* ring */
 	char busy[PREFETCH_THREADS][OBJECT_KEY_TEXT_BYTES]; /* "" when idle */
 	bool stop;
@@ -59,22 +59,28 @@ static void prefetch_unqueue(struct prefetch *p, size_t i)
 
 		memcpy(p->queue[to], p->queue[from], OBJECT_KEY_TEXT_BYTES);
 		p->queue_max[to] = p->queue_max[from];
-		p->queue_warm[to] = p->queue_warm[from];
+		p->queue_how[to] = p->queue_how[from];
 	}
 	p->count--;
 }
 
-/* One queued key's work, without the lock: fetch it into the cache (when not
- * cached), or, warm only, ask the kernel to read its cache file into the
- * page cache (the open reads the directory entry and the inode now; the
- * data comes asynchronously). Failures are the reader's to meet. */
-static void prefetch_one(struct prefetch *p, const char *key, uint64_t max, bool warm)
+/* What a queued key asks: fetch it into the cache when it is not cached
+ * (from the store, on the thread: prefetch_add, and prefetch_warm with
+ * fetch); warm its cache file into the page cache (prefetch_warm). */
+#define PF_FETCH 1u
+#define PF_WARM 2u
+
+/* One queued key's work, without the lock. A warm opens the cache file
+ * (reading its directory entry and inode now) and asks the kernel to read
+ * its bytes in (asynchronously). Failures are the reader's to meet. */
+static void prefetch_one(struct prefetch *p, const char *key, uint64_t max, unsigned how)
 {
-	int fd = warm ? cache_open_cached(p->cache, key) : cache_open_object(p->cache, key, max);
+	int fd = (how & PF_FETCH) ? cache_open_object(p->cache, key, max)
+				  : cache_open_cached(p->cache, key);
 
 	if (fd < 0)
 		return;
-	if (warm)
+	if (how & PF_WARM)
 		(void)posix_fadvise(fd, 0, (off_t)max, POSIX_FADV_WILLNEED);
 	close(fd);
 }
@@ -99,11 +105,11 @@ static void *prefetch_main(void *arg)
 		}
 		memcpy(mine, p->queue[p->head], OBJECT_KEY_TEXT_BYTES);
 		uint64_t max = p->queue_max[p->head];
-		bool warm = p->queue_warm[p->head];
+		unsigned how = p->queue_how[p->head];
 		p->head = (p->head + 1) % PREFETCH_QUEUE;
 		p->count--;
 		pthread_mutex_unlock(&p->lock);
-		prefetch_one(p, mine, max, warm);
+		prefetch_one(p, mine, max, how);
 		pthread_mutex_lock(&p->lock);
 		mine[0] = '\0';
 		pthread_cond_broadcast(&p->done);
@@ -169,7 +175,7 @@ void prefetch_stop(struct prefetch *p)
 
 /* Queues key unless it is queued or being fetched, or the queue is full;
  * true when queued (lock held). */
-static bool prefetch_queue_locked(struct prefetch *p, const char *key, uint64_t max, bool warm)
+static bool prefetch_queue_locked(struct prefetch *p, const char *key, uint64_t max, unsigned how)
 {
 	size_t at = (p->head + p->count) % PREFETCH_QUEUE;
 
@@ -178,7 +184,7 @@ static bool prefetch_queue_locked(struct prefetch *p, const char *key, uint64_t 
 		return false;
 	memcpy(p->queue[at], key, strlen(key) + 1);
 	p->queue_max[at] = max;
-	p->queue_warm[at] = warm;
+	p->queue_how[at] = (uint8_t)how;
 	p->count++;
 	return true;
 }
@@ -188,21 +194,22 @@ void prefetch_add(struct prefetch *p, const char *key, uint64_t max)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	if (prefetch_queue_locked(p, key, max, false))
+	if (prefetch_queue_locked(p, key, max, PF_FETCH))
 		pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }
 
 void prefetch_warm(struct prefetch *p, const char (*keys)[OBJECT_KEY_TEXT_BYTES],
-		   const uint64_t *lens, size_t n)
+		   const uint64_t *lens, size_t n, bool fetch)
 {
+	unsigned how = PF_WARM | (fetch ? PF_FETCH : 0);
 	size_t queued = 0;
 
 	if (!p || n == 0)
 		return;
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < n; i++)
-		queued += prefetch_queue_locked(p, keys[i], lens[i], true);
+		queued += prefetch_queue_locked(p, keys[i], lens[i], how);
 	/* one wake for the batch: a thread per key, as many as there are */
 	if (queued == 1)
 		pthread_cond_signal(&p->work);

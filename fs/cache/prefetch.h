@@ -13,6 +13,7 @@
 #ifndef SEALFS_PREFETCH_H
 #define SEALFS_PREFETCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cache.h"
@@ -34,12 +35,13 @@ void prefetch_stop(struct prefetch *p);
  * full. Never blocks on the store. */
 void prefetch_add(struct prefetch *p, const char *key, uint64_t max);
 /* Queues keys[0..n) (store key texts) to be warmed, with one wake of the
- * threads: each cache file, if cached, is opened and its first lens[i]
- * bytes handed to the kernel's read-ahead (POSIX_FADV_WILLNEED); an object
- * not cached is left alone (never fetched). Same queue and rules as
- * prefetch_add; never blocks on the disk. p NULL: nothing. */
+ * threads: each cache file is opened and its first lens[i] bytes handed to
+ * the kernel's read-ahead (POSIX_FADV_WILLNEED). An object not cached is
+ * fetched first when fetch (a remote store: lens[i] is then its bound, as
+ * for prefetch_add), else left alone. Same queue and rules as prefetch_add;
+ * never blocks on the disk or the store. p NULL: nothing. */
 void prefetch_warm(struct prefetch *p, const char (*keys)[OBJECT_KEY_TEXT_BYTES],
-		   const uint64_t *lens, size_t n);
+		   const uint64_t *lens, size_t n, bool fetch);
 /* Before a reader fetches key itself: takes it off the queue if it waits
  * there, or waits until a prefetch of it in progress ends. */
 void prefetch_claim(struct prefetch *p, const char *key);

@@ -410,7 +410,8 @@ void tree_release_file(struct tree *t, struct inode *ino);
 
 /* A file was opened for reading: when it follows the previous one in its
  * directory's listing (a program reading the directory in order), queue the
- * next small files' cache files for warming (t->warm; tree_ahead.c). A
+ * next small files' cache files for warming, fetched first from a remote
+ * store (t->warm; tree_ahead.c). A
  * hint: takes tree_lock and the siblings' locks briefly, does no I/O, logs
  * nothing, and ignores ino if it is not a file in a loaded directory. */
 void tree_ahead_open(struct tree *t, struct inode *ino);

@@ -5,7 +5,8 @@
  * follow the listing, the cache files of the next files are handed to the
  * read-ahead threads (fs/cache/prefetch.h, prefetch_warm), which open them
  * and ask the kernel to read them in, several at a time, while the program
- * works on the current one. A hint only: it never fetches from the store,
+ * works on the current one; with a remote store they fetch the ones not
+ * cached yet (the reader would, one GET after another). A hint only: it
  * reads no plaintext, does no I/O on the opener's thread and logs nothing;
  * a file it could not warm is read as before. */
 #include "tree_int.h"
@@ -99,5 +100,7 @@ void tree_ahead_open(struct tree *t, struct inode *ino)
 		object_key_text(text[i], keys[i].key);
 		lens[i] = keys[i].len;
 	}
-	prefetch_warm(t->warm, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, n);
+	/* a remote store (content_ctx.prefetch set): fetch what is not cached */
+	prefetch_warm(t->warm, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, n,
+		      t->cctx.prefetch != NULL);
 }

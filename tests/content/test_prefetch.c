@@ -4,8 +4,8 @@
  * gets the next segments fetched before it reads them, and reads everything
  * back exactly; a reader that starts in the middle of a file queues nothing;
  * a claimed key is not fetched twice. Warming (prefetch_warm) reads a cached
- * object's file into the page cache and never fetches one that is not
- * cached. */
+ * object's file into the page cache, and fetches one that is not cached
+ * only when asked to. */
 #include "content_test.h"
 
 #include <fcntl.h>
@@ -120,7 +120,8 @@ static bool warm_until_resident(struct tenv *env, struct prefetch *p,
 			return true;
 		if (test_now() > until)
 			return false;
-		prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text + 1, lens, n - 1);
+		prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text + 1, lens, n - 1,
+			      false);
 		usleep(10000);
 	}
 }
@@ -154,8 +155,9 @@ static void test_warm(struct tenv *env)
 		droppable = droppable && resident(env, text[i]) == 0;
 	}
 	CHECK_RC(prefetch_start(&p, env->cache), 0);
-	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3);
-	prefetch_warm(NULL, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3); /* nothing */
+	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3, false);
+	prefetch_warm(NULL, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3,
+		      true); /* nothing */
 	if (droppable)
 		CHECK(warm_until_resident(env, p, text, lens, 3));
 	else
@@ -164,6 +166,15 @@ static void test_warm(struct tenv *env)
 	prefetch_stop(p); /* joins the threads: every warm taken has ended */
 	cache_path(env->cache, text[0], path);
 	CHECK(access(path, F_OK) != 0); /* never fetched */
+
+	/* with fetch (a remote store's read-ahead): fetched into the cache */
+	CHECK_RC(prefetch_start(&p, env->cache), 0);
+	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 1, true);
+	double until = test_now() + WAIT_S;
+	while (access(path, F_OK) != 0 && test_now() < until)
+		usleep(10000);
+	CHECK(access(path, F_OK) == 0);
+	prefetch_stop(p);
 }
 
 /* A 6 MiB file committed to the store, reloaded over a fresh cache. */
