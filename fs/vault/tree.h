@@ -224,10 +224,13 @@ struct tree {
 	uint64_t use_clock;		   /* counts directory uses (tree_cap.c) */
 	uint64_t unloaded;		   /* children freed by an unload (the cap's progress) */
 	/* tree_ahead.c: the directory of the last file opened for reading
-	 * (compared, never dereferenced), that file's slot in its table, and
-	 * the slot the warming goes on from. */
+	 * (compared, never dereferenced), that file's slot in its table, the
+	 * slots the window and the sweep reach, the opens in that directory
+	 * since another, and whether they followed the listing. */
 	const struct inode *ahead_dir;
-	size_t ahead_slot, ahead_next;
+	size_t ahead_slot, ahead_next, ahead_sweep;
+	uint32_t ahead_opens;
+	bool ahead_ordered;
 	bool dirty;		     /* something to commit (dirty root or garbage) */
 	struct timespec dirty_since; /* CLOCK_MONOTONIC, when dirty turned true */
 	struct timespec changed_at;  /* CLOCK_MONOTONIC, the last change */
@@ -408,12 +411,12 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc);
  * it takes the inode lock: call unlocked). */
 void tree_release_file(struct tree *t, struct inode *ino);
 
-/* A file was opened for reading: when it follows the previous one in its
- * directory's listing (a program reading the directory in order), queue the
- * next small files' cache files for warming, fetched first from a remote
- * store (t->warm; tree_ahead.c). A
- * hint: takes tree_lock and the siblings' locks briefly, does no I/O, logs
- * nothing, and ignores ino if it is not a file in a loaded directory. */
+/* A file was opened for reading: when it follows others of its directory
+ * (a program reading the directory file by file), queue the next small
+ * files' cache files for warming, fetched first from a remote store
+ * (t->warm; tree_ahead.c). A hint: takes tree_lock and the siblings' locks
+ * briefly, does no I/O, logs nothing, and ignores ino if it is not a file
+ * in a loaded directory. */
 void tree_ahead_open(struct tree *t, struct inode *ino);
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off);

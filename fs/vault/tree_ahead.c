@@ -1,23 +1,29 @@
-/* tree_ahead.c - read-ahead across the files of a directory read in the
- * order of its listing (tar, cp -r, grep -r): each small file's one segment
+/* tree_ahead.c - read-ahead across the files of a directory read file by
+ * file (tar, grep -r, cp -r, a shell glob): each small file's one segment
  * is a cache file of its own (CACHE/o/<hh>/<key>), scattered over the disk,
- * so a cold reader waits for the disk once or more per file. When the opens
- * follow the listing, the cache files of the next files are handed to the
- * read-ahead threads (fs/cache/prefetch.h, prefetch_warm), which open them
- * and ask the kernel to read them in, several at a time, while the program
- * works on the current one; with a remote store they fetch the ones not
- * cached yet (the reader would, one GET after another). A hint only: it
- * reads no plaintext, does no I/O on the opener's thread and logs nothing;
- * a file it could not warm is read as before. */
+ * so a cold reader waits for the disk once or more per file. When files of
+ * one directory are opened one after another (following the listing, or
+ * in another order: ahead_plan), the cache files of the next files are
+ * handed to the read-ahead threads (fs/cache/prefetch.h, prefetch_warm),
+ * which open them and ask the kernel to read them in, several at a time,
+ * while the program works on the current one; with a remote store they
+ * fetch the ones not cached yet (the reader would, one GET after another).
+ * A hint only: it reads no plaintext, does no I/O on the opener's thread
+ * and logs nothing; a file it could not warm is read as before. */
 #include "tree_int.h"
 
 #include "cache.h"
 #include "chunk.h"
 #include "prefetch.h"
 
-/* The window ahead of the reader, in table slots (a table is at most 4/5
- * full: about 16 files); it is topped up when the reader is half way. */
+/* In the listing's order: the window ahead of the reader, in table slots
+ * (a table is at most 4/5 full: about 16 files), topped up when the reader
+ * is half way. In another order (cp -r goes by inode number, a shell glob
+ * by name): from the second open on, each open sweeps the next
+ * AHEAD_SWEEP slots of the table from its start, so the directory is warmed
+ * at a pace bound to the reader's. */
 #define AHEAD_SLOTS 20u
+#define AHEAD_SWEEP 40u
 
 struct ahead_key {
 	uint8_t key[OBJECT_ID_BYTES];
@@ -46,49 +52,69 @@ static bool ahead_key(const struct tree *t, struct inode *c, struct ahead_key *o
 	return ok;
 }
 
-/* Whether the open of ino at slot of dir follows the listing: a later slot
- * of the directory opened last, or one of the first slots of another (a walk
- * entering it). Records this open either way (tree_lock held). */
-static bool ahead_in_order(struct tree *t, const struct inode *dir, size_t slot)
-{
-	bool same = dir == t->ahead_dir,
-	     in_order = same ? slot > t->ahead_slot : slot < AHEAD_SLOTS;
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-	if (!same || slot <= t->ahead_slot)
-		t->ahead_next = 0; /* a new walk: nothing warmed ahead of it yet */
-	t->ahead_dir = dir;
+/* Records an open of the file at slot of dir (tree_lock held) and sets
+ * [*from, *to) to the slots to warm. A run is the opens in one directory
+ * since another was opened; it is ordered while each open is at a later
+ * slot than the one before. */
+static void ahead_plan(struct tree *t, const struct inode *dir, size_t slot, size_t *from,
+		       size_t *to)
+{
+	size_t size = dir->ds->table_size;
+
+	*from = *to = 0;
+	if (dir != t->ahead_dir) { /* a new run (dir compared, never dereferenced) */
+		t->ahead_dir = dir;
+		t->ahead_opens = 0;
+		t->ahead_ordered = true;
+		t->ahead_next = 0;
+		t->ahead_sweep = 0;
+	} else if (slot <= t->ahead_slot) {
+		t->ahead_ordered = false;
+	}
 	t->ahead_slot = slot;
-	return in_order;
+	t->ahead_opens++;
+	if (t->ahead_opens < 2 && slot >= AHEAD_SLOTS)
+		return; /* one open far into the listing: nothing known yet */
+	if (t->ahead_ordered) {
+		*from = t->ahead_next > slot + 1 ? t->ahead_next : slot + 1;
+		if (*from > slot + AHEAD_SLOTS / 2)
+			return; /* still far enough ahead */
+		*to = min_size(slot + AHEAD_SLOTS, size);
+		t->ahead_next = *to;
+		return;
+	}
+	*from = t->ahead_sweep;
+	*to = min_size(*from + AHEAD_SWEEP, size);
+	t->ahead_sweep = *to;
 }
 
-/* Fills keys (room for AHEAD_SLOTS) with the files to warm after ino's open;
- * returns how many (tree_lock held). */
+/* Fills keys (room for AHEAD_SWEEP) with the files to warm after ino's
+ * open; returns how many (tree_lock held). */
 static size_t ahead_pick_locked(struct tree *t, const struct inode *ino, struct ahead_key *keys)
 {
 	const struct inode *dir = ino->parent;
-	size_t slot, s, end, n = 0;
+	size_t slot, from, to, n = 0;
 
 	if (!dir || ino->unlinked || !dir->ds->loaded)
 		return 0;
 	slot = tree_table_slot(t, dir, ino);
-	if (slot == SIZE_MAX || !ahead_in_order(t, dir, slot))
+	if (slot == SIZE_MAX)
 		return 0;
-	s = t->ahead_next > slot + 1 ? t->ahead_next : slot + 1;
-	if (s > slot + AHEAD_SLOTS / 2)
-		return 0; /* still far enough ahead */
-	end = slot + AHEAD_SLOTS < dir->ds->table_size ? slot + AHEAD_SLOTS : dir->ds->table_size;
-	for (; s < end; s++)
-		if (dir->ds->table[s] && ahead_key(t, dir->ds->table[s], &keys[n]))
+	ahead_plan(t, dir, slot, &from, &to);
+	for (size_t s = from; s < to; s++)
+		if (dir->ds->table[s] && dir->ds->table[s] != ino &&
+		    ahead_key(t, dir->ds->table[s], &keys[n]))
 			n++;
-	t->ahead_next = s;
 	return n;
 }
 
 void tree_ahead_open(struct tree *t, struct inode *ino)
 {
-	struct ahead_key keys[AHEAD_SLOTS];
-	char text[AHEAD_SLOTS][OBJECT_KEY_TEXT_BYTES];
-	uint64_t lens[AHEAD_SLOTS];
+	struct ahead_key keys[AHEAD_SWEEP];
+	char text[AHEAD_SWEEP][OBJECT_KEY_TEXT_BYTES];
+	uint64_t lens[AHEAD_SWEEP];
 	size_t n;
 
 	if (!t->warm || ino->type != DIROBJ_FILE)
