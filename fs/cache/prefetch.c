@@ -66,9 +66,10 @@ static void prefetch_unqueue(struct prefetch *p, size_t i)
 
 /* What a queued key asks: fetch it into the cache when it is not cached
  * (from the store, on the thread: prefetch_add, and prefetch_warm with
- * fetch); warm its cache file into the page cache (prefetch_warm). */
-#define PF_FETCH 1u
+ * PREFETCH_FETCH); warm its cache file into the page cache (prefetch_warm). */
+#define PF_FETCH PREFETCH_FETCH
 #define PF_WARM 2u
+_Static_assert(PREFETCH_FETCH != PF_WARM && PREFETCH_FIRST != PF_WARM, "distinct bits");
 
 /* One queued key's work, without the lock. A warm opens the cache file
  * (reading its directory entry and inode now) and asks the kernel to read
@@ -173,15 +174,21 @@ void prefetch_stop(struct prefetch *p)
 	free(p);
 }
 
-/* Queues key unless it is queued or being fetched, or the queue is full;
- * true when queued (lock held). */
+/* Queues key (at the front with PREFETCH_FIRST, else at the back) unless
+ * it is queued or being fetched, or the queue is full; true when queued
+ * (lock held). */
 static bool prefetch_queue_locked(struct prefetch *p, const char *key, uint64_t max, unsigned how)
 {
-	size_t at = (p->head + p->count) % PREFETCH_QUEUE;
+	size_t at;
 
 	if (p->stop || p->count >= PREFETCH_QUEUE || strlen(key) >= OBJECT_KEY_TEXT_BYTES ||
 	    prefetch_queued(p, key) != SIZE_MAX || prefetch_busy(p, key))
 		return false;
+	if (how & PREFETCH_FIRST)
+		at = p->head = (p->head + PREFETCH_QUEUE - 1) % PREFETCH_QUEUE;
+	else
+		at = (p->head + p->count) % PREFETCH_QUEUE;
+	how &= PF_FETCH | PF_WARM;
 	memcpy(p->queue[at], key, strlen(key) + 1);
 	p->queue_max[at] = max;
 	p->queue_how[at] = (uint8_t)how;
@@ -200,16 +207,19 @@ void prefetch_add(struct prefetch *p, const char *key, uint64_t max)
 }
 
 void prefetch_warm(struct prefetch *p, const char (*keys)[OBJECT_KEY_TEXT_BYTES],
-		   const uint64_t *lens, size_t n, bool fetch)
+		   const uint64_t *lens, size_t n, unsigned flags)
 {
-	unsigned how = PF_WARM | (fetch ? PF_FETCH : 0);
+	unsigned how = PF_WARM | (flags & (PREFETCH_FETCH | PREFETCH_FIRST));
 	size_t queued = 0;
 
 	if (!p || n == 0)
 		return;
 	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < n; i++)
+	/* at the front: last key first, so that keys[0] is taken first */
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (flags & PREFETCH_FIRST) ? n - 1 - k : k;
 		queued += prefetch_queue_locked(p, keys[i], lens[i], how);
+	}
 	/* one wake for the batch: a thread per key, as many as there are */
 	if (queued == 1)
 		pthread_cond_signal(&p->work);

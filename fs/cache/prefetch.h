@@ -13,13 +13,12 @@
 #ifndef SEALFS_PREFETCH_H
 #define SEALFS_PREFETCH_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "cache.h"
 
 #define PREFETCH_THREADS 4u
-#define PREFETCH_QUEUE 64u
+#define PREFETCH_QUEUE 128u
 /* Segments fetched ahead of a sequential reader (8 MiB). */
 #define PREFETCH_AHEAD 8u
 
@@ -34,14 +33,19 @@ void prefetch_stop(struct prefetch *p);
  * cache_open_object) unless it is queued, being fetched, or the queue is
  * full. Never blocks on the store. */
 void prefetch_add(struct prefetch *p, const char *key, uint64_t max);
+/* prefetch_warm's flags. */
+#define PREFETCH_FETCH 1u /* fetch an object that is not cached (a remote store) */
+#define PREFETCH_FIRST 4u /* ahead of every key queued: a reader needs them next */
+
 /* Queues keys[0..n) (store key texts) to be warmed, with one wake of the
  * threads: each cache file is opened and its first lens[i] bytes handed to
  * the kernel's read-ahead (POSIX_FADV_WILLNEED). An object not cached is
- * fetched first when fetch (a remote store: lens[i] is then its bound, as
- * for prefetch_add), else left alone. Same queue and rules as prefetch_add;
- * never blocks on the disk or the store. p NULL: nothing. */
+ * fetched first with PREFETCH_FETCH (lens[i] is then its bound, as for
+ * prefetch_add), else left alone. Same queue and rules as prefetch_add
+ * (PREFETCH_FIRST: at its front, keys[0] first); never blocks on the disk
+ * or the store. p NULL: nothing. */
 void prefetch_warm(struct prefetch *p, const char (*keys)[OBJECT_KEY_TEXT_BYTES],
-		   const uint64_t *lens, size_t n, bool fetch);
+		   const uint64_t *lens, size_t n, unsigned flags);
 /* Before a reader fetches key itself: takes it off the queue if it waits
  * there, or waits until a prefetch of it in progress ends. */
 void prefetch_claim(struct prefetch *p, const char *key);

@@ -418,6 +418,11 @@ void tree_release_file(struct tree *t, struct inode *ino);
  * briefly, does no I/O, logs nothing, and ignores ino if it is not a file
  * in a loaded directory. */
 void tree_ahead_open(struct tree *t, struct inode *ino);
+/* dir was listed: queue the objects of its subdirectories that are not
+ * loaded (at most PREFETCH_QUEUE) for warming, fetched first from a remote
+ * store, so a walk (find, ls -R, tar) that descends finds them read in.
+ * Same rules as tree_ahead_open; takes tree_lock. */
+void tree_ahead_list(struct tree *t, const struct inode *dir);
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off);
 ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t len, uint64_t off);

@@ -14,6 +14,7 @@
 
 #include "cache.h"
 #include "chunk.h"
+#include "meta.h"
 #include "prefetch.h"
 
 /* In the listing's order: the window ahead of the reader, in table slots
@@ -24,6 +25,9 @@
  * at a pace bound to the reader's. */
 #define AHEAD_SLOTS 20u
 #define AHEAD_SWEEP 40u
+/* A listing warms at most this many subdirectories' objects (half the
+ * queue: room is left for the files a reader opens next). */
+#define AHEAD_SUBDIRS (PREFETCH_QUEUE / 2)
 
 struct ahead_key {
 	uint8_t key[OBJECT_ID_BYTES];
@@ -110,11 +114,24 @@ static size_t ahead_pick_locked(struct tree *t, const struct inode *ino, struct 
 	return n;
 }
 
+/* Queues keys[0..n) to be warmed (a remote store: fetched when not
+ * cached); first: ahead of what is queued (a reader needs them next). */
+static void ahead_queue(struct tree *t, const struct ahead_key *keys, size_t n, bool first)
+{
+	char text[AHEAD_SUBDIRS][OBJECT_KEY_TEXT_BYTES];
+	uint64_t lens[AHEAD_SUBDIRS];
+
+	for (size_t i = 0; i < n; i++) {
+		object_key_text(text[i], keys[i].key);
+		lens[i] = keys[i].len;
+	}
+	prefetch_warm(t->warm, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, n,
+		      (t->cctx.prefetch ? PREFETCH_FETCH : 0) | (first ? PREFETCH_FIRST : 0));
+}
+
 void tree_ahead_open(struct tree *t, struct inode *ino)
 {
 	struct ahead_key keys[AHEAD_SWEEP];
-	char text[AHEAD_SWEEP][OBJECT_KEY_TEXT_BYTES];
-	uint64_t lens[AHEAD_SWEEP];
 	size_t n;
 
 	if (!t->warm || ino->type != DIROBJ_FILE)
@@ -122,11 +139,27 @@ void tree_ahead_open(struct tree *t, struct inode *ino)
 	pthread_mutex_lock(&t->lock);
 	n = ahead_pick_locked(t, ino, keys);
 	pthread_mutex_unlock(&t->lock);
-	for (size_t i = 0; i < n; i++) {
-		object_key_text(text[i], keys[i].key);
-		lens[i] = keys[i].len;
+	ahead_queue(t, keys, n, true);
+}
+
+void tree_ahead_list(struct tree *t, const struct inode *dir)
+{
+	struct ahead_key keys[AHEAD_SUBDIRS];
+	size_t n = 0;
+
+	if (!t->warm)
+		return;
+	pthread_mutex_lock(&t->lock);
+	for (size_t s = 0; dir->type == DIROBJ_DIR && dir->ds->loaded && s < dir->ds->table_size &&
+			   n < AHEAD_SUBDIRS;
+	     s++) {
+		const struct inode *c = dir->ds->table[s];
+
+		if (!c || c->type != DIROBJ_DIR || c->ds->loaded || c->ds->ref.version == 0)
+			continue;
+		memcpy(keys[n].key, c->ds->ref.store_key, OBJECT_ID_BYTES);
+		keys[n++].len = META_MAX_SEALED_BYTES; /* the bound tree_load reads with */
 	}
-	/* a remote store (content_ctx.prefetch set): fetch what is not cached */
-	prefetch_warm(t->warm, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, n,
-		      t->cctx.prefetch != NULL);
+	pthread_mutex_unlock(&t->lock);
+	ahead_queue(t, keys, n, false); /* behind the files a reader needs next */
 }

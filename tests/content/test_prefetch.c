@@ -120,8 +120,7 @@ static bool warm_until_resident(struct tenv *env, struct prefetch *p,
 			return true;
 		if (test_now() > until)
 			return false;
-		prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text + 1, lens, n - 1,
-			      false);
+		prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text + 1, lens, n - 1, 0);
 		usleep(10000);
 	}
 }
@@ -155,9 +154,9 @@ static void test_warm(struct tenv *env)
 		droppable = droppable && resident(env, text[i]) == 0;
 	}
 	CHECK_RC(prefetch_start(&p, env->cache), 0);
-	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3, false);
+	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3, 0);
 	prefetch_warm(NULL, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3,
-		      true); /* nothing */
+		      PREFETCH_FETCH); /* nothing */
 	if (droppable)
 		CHECK(warm_until_resident(env, p, text, lens, 3));
 	else
@@ -169,7 +168,7 @@ static void test_warm(struct tenv *env)
 
 	/* with fetch (a remote store's read-ahead): fetched into the cache */
 	CHECK_RC(prefetch_start(&p, env->cache), 0);
-	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 1, true);
+	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 1, PREFETCH_FETCH);
 	double until = test_now() + WAIT_S;
 	while (access(path, F_OK) != 0 && test_now() < until)
 		usleep(10000);

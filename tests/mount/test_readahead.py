@@ -12,12 +12,14 @@ DONTNEED does not drop pages (tmpfs) cannot show it: skipped. Another
 program's drop_caches can only lower the count: the check is retried. Also:
 a reader in another order (backwards) gets the directory swept from the
 start of its listing after its second open, one open far into the listing
-warms nothing, and every file still reads back exactly. Bounded: a few
-seconds, 120 KiB of files."""
+warms nothing, and every file still reads back exactly; listing a
+directory reads its 10 subdirectories' objects in. Bounded: a few seconds,
+120 KiB of files."""
 
 import ctypes
 import mmap
 import os
+import shutil
 import sys
 import time
 import unittest
@@ -27,6 +29,7 @@ from sealfstest import mount as st
 
 FILES = 40
 SIZE = 3000
+SUBDIRS = 10
 WAIT_S = 5.0
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -156,6 +159,33 @@ class ReadAhead(st.VaultTestCase):
         time.sleep(0.5)
         self.assertLessEqual(count_resident(self.objs), after_list + 1)
         self.read(names[-1])
+
+
+    def test_listing_warms_the_subdirectories(self):
+        top = self.v.path("top")
+        os.mkdir(top)
+        for i in range(SUBDIRS):
+            sub = os.path.join(top, "d%02d-%s" % (i, self.v.marker("d")))
+            os.mkdir(sub)
+            with open(os.path.join(sub, "f"), "wb") as f:
+                f.write(b"x")
+        self.v.remount()
+        objs = cache_objects(self.v.cache)
+        try:
+            for _ in range(3):
+                drop_pages(objs)
+                before = count_resident(objs)
+                os.listdir(top)  # reads top's object; its subdirectories are not loaded
+                want = before + 1 + SUBDIRS
+                until = time.monotonic() + WAIT_S
+                while count_resident(objs) < want and time.monotonic() < until:
+                    time.sleep(0.05)
+                if count_resident(objs) >= want:
+                    break
+            self.assertGreaterEqual(count_resident(objs), want,
+                                    "the subdirectories' objects were not read ahead")
+        finally:
+            shutil.rmtree(top)
 
 
 if __name__ == "__main__":
