@@ -580,6 +580,8 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
 void engine_close(struct engine *e)
 {
 	sweep_stop(e->sweep);
+	if (e->tree)
+		e->tree->warm = NULL; /* nothing queues to the threads stopped next */
 	prefetch_stop(e->prefetch);
 	merge_store_off(e->merge);
 	head_chain_off(e->chain);
