@@ -28,6 +28,8 @@
 /* A listing warms at most this many subdirectories' objects (half the
  * queue: room is left for the files a reader opens next). */
 #define AHEAD_SUBDIRS (PREFETCH_QUEUE / 2)
+_Static_assert(AHEAD_SLOTS <= AHEAD_SWEEP && AHEAD_SWEEP <= AHEAD_SUBDIRS,
+	       "ahead_queue's arrays hold any batch");
 
 struct ahead_key {
 	uint8_t key[OBJECT_ID_BYTES];
