@@ -1,9 +1,12 @@
-/* prefetch.c - background fetches of store objects into the cache
- * (prefetch.h). It must never fetch a key twice at once, never hold its lock
- * across a store call, and never log names (keys are random). */
+/* prefetch.c - background fetches of store objects into the cache, and
+ * warming of cached ones into the page cache (prefetch.h). It must never
+ * fetch a key twice at once, never fetch a key queued to be warmed only, never
+ * hold its lock across a store call or a disk read, and never log names
+ * (keys are random). */
 #include "prefetch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -21,6 +24,7 @@ struct prefetch {
 	pthread_cond_t done;  /* a fetch ended */
 	char queue[PREFETCH_QUEUE][OBJECT_KEY_TEXT_BYTES];
 	uint64_t queue_max[PREFETCH_QUEUE];		    /* each queued object's bound */
+	uint8_t queue_how[PREFETCH_QUEUE];		    /* PF_FETCH, PF_WARM */
 	size_t head, count;				    /* ring */
 	char busy[PREFETCH_THREADS][OBJECT_KEY_TEXT_BYTES]; /* "" when idle */
 	bool stop;
@@ -45,13 +49,41 @@ static bool prefetch_busy(const struct prefetch *p, const char *key)
 	return false;
 }
 
-/* Removes the i-th queued key, keeping the order of the others (lock held). */
+/* Removes the i-th queued key, keeping the order of the others, each with
+ * its own bound and kind (lock held). */
 static void prefetch_unqueue(struct prefetch *p, size_t i)
 {
-	for (; i + 1 < p->count; i++)
-		memcpy(p->queue[(p->head + i) % PREFETCH_QUEUE],
-		       p->queue[(p->head + i + 1) % PREFETCH_QUEUE], OBJECT_KEY_TEXT_BYTES);
+	for (; i + 1 < p->count; i++) {
+		size_t to = (p->head + i) % PREFETCH_QUEUE,
+		       from = (p->head + i + 1) % PREFETCH_QUEUE;
+
+		memcpy(p->queue[to], p->queue[from], OBJECT_KEY_TEXT_BYTES);
+		p->queue_max[to] = p->queue_max[from];
+		p->queue_how[to] = p->queue_how[from];
+	}
 	p->count--;
+}
+
+/* What a queued key asks: fetch it into the cache when it is not cached
+ * (from the store, on the thread: prefetch_add, and prefetch_warm with
+ * PREFETCH_FETCH); warm its cache file into the page cache (prefetch_warm). */
+#define PF_FETCH PREFETCH_FETCH
+#define PF_WARM 2u
+_Static_assert(PREFETCH_FETCH != PF_WARM && PREFETCH_FIRST != PF_WARM, "distinct bits");
+
+/* One queued key's work, without the lock. A warm opens the cache file
+ * (reading its directory entry and inode now) and asks the kernel to read
+ * its bytes in (asynchronously). Failures are the reader's to meet. */
+static void prefetch_one(struct prefetch *p, const char *key, uint64_t max, unsigned how)
+{
+	int fd = (how & PF_FETCH) ? cache_open_object(p->cache, key, max)
+				  : cache_open_cached(p->cache, key);
+
+	if (fd < 0)
+		return;
+	if (how & PF_WARM)
+		(void)posix_fadvise(fd, 0, (off_t)max, POSIX_FADV_WILLNEED);
+	close(fd);
 }
 
 struct prefetch_arg {
@@ -74,12 +106,11 @@ static void *prefetch_main(void *arg)
 		}
 		memcpy(mine, p->queue[p->head], OBJECT_KEY_TEXT_BYTES);
 		uint64_t max = p->queue_max[p->head];
+		unsigned how = p->queue_how[p->head];
 		p->head = (p->head + 1) % PREFETCH_QUEUE;
 		p->count--;
 		pthread_mutex_unlock(&p->lock);
-		int fd = cache_open_object(p->cache, mine, max); /* fetches when not cached */
-		if (fd >= 0)
-			close(fd);
+		prefetch_one(p, mine, max, how);
 		pthread_mutex_lock(&p->lock);
 		mine[0] = '\0';
 		pthread_cond_broadcast(&p->done);
@@ -143,20 +174,57 @@ void prefetch_stop(struct prefetch *p)
 	free(p);
 }
 
+/* Queues key (at the front with PREFETCH_FIRST, else at the back) unless
+ * it is queued or being fetched, or the queue is full; true when queued
+ * (lock held). */
+static bool prefetch_queue_locked(struct prefetch *p, const char *key, uint64_t max, unsigned how)
+{
+	size_t at;
+
+	if (p->stop || p->count >= PREFETCH_QUEUE || strlen(key) >= OBJECT_KEY_TEXT_BYTES ||
+	    prefetch_queued(p, key) != SIZE_MAX || prefetch_busy(p, key))
+		return false;
+	if (how & PREFETCH_FIRST)
+		at = p->head = (p->head + PREFETCH_QUEUE - 1) % PREFETCH_QUEUE;
+	else
+		at = (p->head + p->count) % PREFETCH_QUEUE;
+	how &= PF_FETCH | PF_WARM;
+	memcpy(p->queue[at], key, strlen(key) + 1);
+	p->queue_max[at] = max;
+	p->queue_how[at] = (uint8_t)how;
+	p->count++;
+	return true;
+}
+
 void prefetch_add(struct prefetch *p, const char *key, uint64_t max)
 {
-	if (!p || strlen(key) >= OBJECT_KEY_TEXT_BYTES)
+	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	if (!p->stop && p->count < PREFETCH_QUEUE && prefetch_queued(p, key) == SIZE_MAX &&
-	    !prefetch_busy(p, key)) {
-		size_t at = (p->head + p->count) % PREFETCH_QUEUE;
-
-		memcpy(p->queue[at], key, strlen(key) + 1);
-		p->queue_max[at] = max;
-		p->count++;
+	if (prefetch_queue_locked(p, key, max, PF_FETCH))
 		pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void prefetch_warm(struct prefetch *p, const char (*keys)[OBJECT_KEY_TEXT_BYTES],
+		   const uint64_t *lens, size_t n, unsigned flags)
+{
+	unsigned how = PF_WARM | (flags & (PREFETCH_FETCH | PREFETCH_FIRST));
+	size_t queued = 0;
+
+	if (!p || n == 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	/* at the front: last key first, so that keys[0] is taken first */
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (flags & PREFETCH_FIRST) ? n - 1 - k : k;
+		queued += prefetch_queue_locked(p, keys[i], lens[i], how);
 	}
+	/* one wake for the batch: a thread per key, as many as there are */
+	if (queued == 1)
+		pthread_cond_signal(&p->work);
+	else if (queued > 1)
+		pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }
 

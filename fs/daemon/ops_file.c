@@ -33,6 +33,10 @@ void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * so what the kernel cached is still right. */
 	fi->keep_cache = 1;
 	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? OPS_FH_WRITER : 0;
+	/* Before the reply, while this open holds the inode: queues the next
+	 * files' warming (no I/O here). */
+	if (!fi->fh)
+		tree_ahead_open(ops_tree(req), ops_inode(req, ino));
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		tree_release_file(ops_tree(req), ops_inode(req, ino));
 }

@@ -474,17 +474,20 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	    .suite = cfg->suite, .content_key = keys->content, .format = cfg->format};
 	int r;
 
-	if (!(store->ops->caps & BACKEND_CAP_LOCAL_FS) &&
-	    prefetch_start(&e->prefetch, e->cache) != 0)
+	/* The threads serve every store: warming a directory's next files
+	 * (tree_ahead.c); fetching a file's next segments only for a remote
+	 * one (on a local disk that did not pay: docs/PERFORMANCE.md). */
+	if (prefetch_start(&e->prefetch, e->cache) != 0)
 		log_msg(LOG_WARNING, "read-ahead is off: starting its threads failed");
 	cctx.cache = e->cache;
-	cctx.prefetch = e->prefetch;
+	cctx.prefetch = (store->ops->caps & BACKEND_CAP_LOCAL_FS) ? NULL : e->prefetch;
 	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
 	r = tree_open(&e->tree, &cctx, keys->meta, cfg->vault_id, &head->root,
 		      head->has_inodes ? &head->inodes : NULL, o->cache_dir);
 	if (r)
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
+	e->tree->warm = e->prefetch;
 	if (cfg->format >= 2) {
 		seal_head_carry(&e->tree->head_tmpl, head);
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
@@ -577,6 +580,8 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
 void engine_close(struct engine *e)
 {
 	sweep_stop(e->sweep);
+	if (e->tree)
+		e->tree->warm = NULL; /* nothing queues to the threads stopped next */
 	prefetch_stop(e->prefetch);
 	merge_store_off(e->merge);
 	head_chain_off(e->chain);

@@ -70,9 +70,12 @@ struct engine {
 	struct cache *cache;
 	struct journal *journal; /* the cache's: the committer writes, the uploader removes */
 	struct tree *tree;
-	struct commit *commit;	   /* journals through up */
-	struct upload *up;	   /* started: drains the backlog of an earlier mount */
-	struct prefetch *prefetch; /* read-ahead for a remote store; NULL for a local one */
+	struct commit *commit; /* journals through up */
+	struct upload *up;     /* started: drains the backlog of an earlier mount */
+	/* Read-ahead threads (any store; NULL if they failed to start): a
+	 * directory's next files (tree_ahead.c), and for a remote store a
+	 * file's next segments (content_ctx.prefetch). */
+	struct prefetch *prefetch;
 	struct sweep *sweep;	   /* aborts abandoned uploads once (sweep.h); or NULL */
 	struct head_pin *pin;	   /* CACHE/state, advanced by the uploader */
 	struct merge_store *merge; /* format 2: the uploader's merge hook (merge_store.h); the

@@ -44,6 +44,7 @@
 
 struct commit;
 struct dirio_pages;
+struct prefetch;
 struct tree_link;
 struct tree_itable;
 
@@ -192,6 +193,11 @@ struct tree {
 	 * mount before the loop starts. */
 	uint64_t inode_cap;
 
+	/* Borrowed, set by the engine before the mount serves: the threads
+	 * that warm the next files of a directory read in order
+	 * (tree_ahead.c); NULL: none. */
+	struct prefetch *warm;
+
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
 	/* Atomic: the format-2 refusal of links to non-regular files was logged
@@ -217,10 +223,18 @@ struct tree {
 	uint64_t lru_inodes;		   /* their children */
 	uint64_t use_clock;		   /* counts directory uses (tree_cap.c) */
 	uint64_t unloaded;		   /* children freed by an unload (the cap's progress) */
-	bool dirty;			   /* something to commit (dirty root or garbage) */
-	struct timespec dirty_since;	   /* CLOCK_MONOTONIC, when dirty turned true */
-	struct timespec changed_at;	   /* CLOCK_MONOTONIC, the last change */
-	bool stop;			   /* the background committer must exit */
+	/* tree_ahead.c: the directory of the last file opened for reading
+	 * (compared, never dereferenced), that file's slot in its table, the
+	 * slots the window and the sweep reach, the opens in that directory
+	 * since another, and whether they followed the listing. */
+	const struct inode *ahead_dir;
+	size_t ahead_slot, ahead_next, ahead_sweep;
+	uint32_t ahead_opens;
+	bool ahead_ordered;
+	bool dirty;		     /* something to commit (dirty root or garbage) */
+	struct timespec dirty_since; /* CLOCK_MONOTONIC, when dirty turned true */
+	struct timespec changed_at;  /* CLOCK_MONOTONIC, the last change */
+	bool stop;		     /* the background committer must exit */
 	/* Files with several names, by file id, and the sealed pages of the
 	 * inode table (tree_link.c); never NULL after tree_open. */
 	struct tree_itable *itable;
@@ -396,6 +410,19 @@ int tree_open_file(struct tree *t, struct inode *ino, bool trunc);
  * fds and drops the derived key of a file with no handle left (content_idle;
  * it takes the inode lock: call unlocked). */
 void tree_release_file(struct tree *t, struct inode *ino);
+
+/* A file was opened for reading: when it follows others of its directory
+ * (a program reading the directory file by file), queue the next small
+ * files' cache files for warming, fetched first from a remote store
+ * (t->warm; tree_ahead.c). A hint: takes tree_lock and the siblings' locks
+ * briefly, does no I/O, logs nothing, and ignores ino if it is not a file
+ * in a loaded directory. */
+void tree_ahead_open(struct tree *t, struct inode *ino);
+/* dir was listed: queue the objects of its subdirectories that are not
+ * loaded (at most PREFETCH_QUEUE) for warming, fetched first from a remote
+ * store, so a walk (find, ls -R, tar) that descends finds them read in.
+ * Same rules as tree_ahead_open; takes tree_lock. */
+void tree_ahead_list(struct tree *t, const struct inode *dir);
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off);
 ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t len, uint64_t off);

@@ -43,6 +43,8 @@ int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 /* The child of dir named name (len bytes), or NULL; dir need not be loaded. */
 struct inode *tree_child(const struct tree *t, const struct inode *dir, const char *name,
 			 size_t len);
+/* The slot of child c in dir's table, or SIZE_MAX when it is not there. */
+size_t tree_table_slot(const struct tree *t, const struct inode *dir, const struct inode *c);
 /* Makes room in dir's table for n more children. 0, or -ENOMEM (growing
  * failed and the table has no slot to spare for them). */
 int tree_table_reserve(const struct tree *t, struct inode *dir, size_t n);

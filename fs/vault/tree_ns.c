@@ -487,5 +487,7 @@ int tree_dirlist(struct tree *t, struct inode *dir, struct tree_dirlist *out)
 	pthread_mutex_unlock(&t->lock);
 	if (r)
 		tree_dirlist_free(out);
+	else
+		tree_ahead_list(t, dir); /* a walk descends next: warm the subdirectories */
 	return r;
 }

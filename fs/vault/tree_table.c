@@ -144,6 +144,19 @@ struct inode *tree_child(const struct tree *t, const struct inode *dir, const ch
 	return NULL;
 }
 
+size_t tree_table_slot(const struct tree *t, const struct inode *dir, const struct inode *c)
+{
+	struct inode **tab = dir->ds->table;
+	size_t size = dir->ds->table_size;
+
+	if (!tab)
+		return SIZE_MAX;
+	for (size_t i = slot_of(hash_name(t, c), size); tab[i]; i = i + 1 == size ? 0 : i + 1)
+		if (tab[i] == c)
+			return i;
+	return SIZE_MAX;
+}
+
 int tree_table_reserve(const struct tree *t, struct inode *dir, size_t n)
 {
 	return reserve(t, &dir->ds->table, &dir->ds->table_size, dir->ds->nchildren, n, hash_name);

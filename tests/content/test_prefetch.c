@@ -3,8 +3,13 @@
  * background; a sequential reader of a file whose segments are not cached
  * gets the next segments fetched before it reads them, and reads everything
  * back exactly; a reader that starts in the middle of a file queues nothing;
- * a claimed key is not fetched twice. */
+ * a claimed key is not fetched twice. Warming (prefetch_warm) reads a cached
+ * object's file into the page cache, and fetches one that is not cached
+ * only when asked to. */
 #include "content_test.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
 
 #define WAIT_S 10.0
 
@@ -59,6 +64,115 @@ static void test_queued_keys_are_fetched(struct tenv *env)
 	CHECK_RC(backend_put(env->store, text, data, sizeof(data)), 0);
 	prefetch_claim(p, text);
 	prefetch_add(NULL, text, BACKEND_NO_MAX); /* no prefetcher: nothing */
+	prefetch_stop(p);
+}
+
+/* Whether any page of the cache file of key is in the page cache; -1 when
+ * it cannot be told. */
+static int resident(struct tenv *env, const char *text)
+{
+	char path[CACHE_PATH_MAX];
+	unsigned char vec[4] = {0};
+	void *m;
+	int fd, r;
+
+	cache_path(env->cache, text, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return -1;
+	r = mincore(m, 4096, vec) == 0 ? (vec[0] & 1) : -1;
+	munmap(m, 4096);
+	return r;
+}
+
+/* Drops the cache file of key from the page cache (written back first). */
+static void drop_pages(struct tenv *env, const char *text)
+{
+	char path[CACHE_PATH_MAX];
+	int fd;
+
+	cache_path(env->cache, text, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)fsync(fd);
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
+/* Warms text[1..n) until each is resident or WAIT_S pass (another
+ * program's drop_caches may empty them again: warmed once more each round). */
+static bool warm_until_resident(struct tenv *env, struct prefetch *p,
+				char (*text)[OBJECT_KEY_TEXT_BYTES], const uint64_t *lens, size_t n)
+{
+	double until = test_now() + WAIT_S;
+
+	for (;;) {
+		size_t in = 0;
+
+		for (size_t i = 1; i < n; i++)
+			in += resident(env, text[i]) == 1;
+		if (in == n - 1)
+			return true;
+		if (test_now() > until)
+			return false;
+		prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text + 1, lens, n - 1, 0);
+		usleep(10000);
+	}
+}
+
+/* Objects 1 and 2 cached (their pages dropped), 0 only in the store: a warm
+ * of all three brings 1 and 2 into the page cache and never fetches 0. */
+static void test_warm(struct tenv *env)
+{
+	char text[3][OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	uint64_t lens[3] = {3000, 3000, 3000};
+	unsigned char data[3000];
+	struct prefetch *p = NULL;
+	bool droppable = true;
+	int fd;
+
+	for (size_t i = 0; i < 3; i++) {
+		uint8_t key[OBJECT_ID_BYTES];
+
+		randombytes_buf(key, sizeof(key));
+		randombytes_buf(data, sizeof(data));
+		object_key_text(text[i], key);
+		CHECK_RC(backend_put(env->store, text[i], data, sizeof(data)), 0);
+	}
+	CHECK_RC(tenv_fresh_cache(env), 0);
+	for (size_t i = 1; i < 3; i++) {
+		fd = cache_open_object(env->cache, text[i], BACKEND_NO_MAX);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+		drop_pages(env, text[i]);
+		droppable = droppable && resident(env, text[i]) == 0;
+	}
+	CHECK_RC(prefetch_start(&p, env->cache), 0);
+	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3, 0);
+	prefetch_warm(NULL, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 3,
+		      PREFETCH_FETCH); /* nothing */
+	if (droppable)
+		CHECK(warm_until_resident(env, p, text, lens, 3));
+	else
+		fprintf(stderr, "SKIP warm: %s keeps dropped pages (tmpfs?)\n", env->root);
+	usleep(100000);
+	prefetch_stop(p); /* joins the threads: every warm taken has ended */
+	cache_path(env->cache, text[0], path);
+	CHECK(access(path, F_OK) != 0); /* never fetched */
+
+	/* with fetch (a remote store's read-ahead): fetched into the cache */
+	CHECK_RC(prefetch_start(&p, env->cache), 0);
+	prefetch_warm(p, (const char(*)[OBJECT_KEY_TEXT_BYTES])text, lens, 1, PREFETCH_FETCH);
+	double until = test_now() + WAIT_S;
+	while (access(path, F_OK) != 0 && test_now() < until)
+		usleep(10000);
+	CHECK(access(path, F_OK) == 0);
 	prefetch_stop(p);
 }
 
@@ -124,6 +238,16 @@ int main(void)
 	}
 	test_queued_keys_are_fetched(&env);
 	test_sequential_reader_gets_read_ahead(&env);
+	test_warm(&env);
 	tenv_close(&env);
+	/* Warming needs a disk's page cache (tmpfs keeps dropped pages): a
+	 * world under /tmp unless TMPDIR chose. */
+	if (!getenv("TMPDIR") && setenv("TMPDIR", "/tmp", 1) == 0) {
+		if (tenv_open(&env, SUITE_XCHACHA20POLY1305) == 0) {
+			test_warm(&env);
+			tenv_close(&env);
+		}
+		unsetenv("TMPDIR");
+	}
 	return check_done("test_prefetch");
 }

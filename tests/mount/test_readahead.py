@@ -1,0 +1,192 @@
+"""Read-ahead across a directory read in order (issue #18, fs/vault/tree_ahead.c):
+a program that opens a directory's files in the order of its listing (tar,
+cp -r) finds the cache files of the next small files already read in by the
+daemon's read-ahead threads, instead of waiting for the disk once per file.
+
+The test writes 40 small files, remounts (every file closed and cold), drops
+the cache files from the page cache (fsync, then POSIX_FADV_DONTNEED),
+lists the directory and reads its first two files in listing
+order; within a few seconds more cache files are in the page cache than the
+listing and the two reads brought in (mincore). A file system where
+DONTNEED does not drop pages (tmpfs) cannot show it: skipped. Another
+program's drop_caches can only lower the count: the check is retried. Also:
+a reader in another order (backwards) gets the directory swept from the
+start of its listing after its second open, one open far into the listing
+warms nothing, and every file still reads back exactly; listing a
+directory reads its 10 subdirectories' objects in. Bounded: a few seconds,
+120 KiB of files."""
+
+import ctypes
+import mmap
+import os
+import shutil
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sealfstest import mount as st
+
+FILES = 40
+SIZE = 3000
+SUBDIRS = 10
+WAIT_S = 5.0
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+
+
+def resident(path):
+    """Whether any page of path is in the page cache (mincore)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap")
+        try:
+            vec = ctypes.create_string_buffer((size + mmap.PAGESIZE - 1) // mmap.PAGESIZE)
+            if _libc.mincore(addr, size, vec) != 0:
+                raise OSError(ctypes.get_errno(), "mincore")
+            return any(b & 1 for b in vec.raw)
+        finally:
+            _libc.munmap(addr, size)
+    finally:
+        os.close(fd)
+
+
+def cache_objects(cache):
+    objs = os.path.join(cache, "o")
+    return [os.path.join(objs, d, f) for d in os.listdir(objs) for f in os.listdir(os.path.join(objs, d))]
+
+
+def drop_pages(paths):
+    for p in paths:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def count_resident(paths):
+    return sum(1 for p in paths if resident(p))
+
+
+class ReadAhead(st.VaultTestCase):
+    tag = "readahead"
+
+    def setUp(self):
+        super().setUp()
+        self.data = {}
+        d = self.v.path("dir")
+        os.makedirs(d, exist_ok=True)
+        for i in range(FILES):
+            name = "f%02d-%s" % (i, self.v.marker("n"))
+            body = os.urandom(SIZE)
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(body)
+            self.data[name] = body
+        self.v.remount()  # every file closed, committed and cold
+        self.objs = cache_objects(self.v.cache)
+        drop_pages(self.objs)
+        if count_resident(self.objs) > 2:
+            self.skipTest("POSIX_FADV_DONTNEED keeps the pages here (tmpfs?)")
+
+    def tearDown(self):
+        d = self.v.path("dir")
+        for name in os.listdir(d):
+            os.unlink(os.path.join(d, name))
+        os.rmdir(d)
+
+    def read(self, name):
+        with open(self.v.path("dir", name), "rb") as f:
+            self.assertEqual(f.read(), self.data[name])
+
+    def wait_resident(self, want):
+        until = time.monotonic() + WAIT_S
+        while True:
+            n = count_resident(self.objs)
+            if n >= want or time.monotonic() > until:
+                return n
+            time.sleep(0.05)
+
+    def test_in_order_reader_gets_next_files(self):
+        # Up to three rounds: another program's drop_caches (a benchmark on a
+        # shared machine) may empty the page cache under a round.
+        for _ in range(3):
+            drop_pages(self.objs)
+            names = os.listdir(self.v.path("dir"))  # the listing's order
+            after_list = count_resident(self.objs)
+            self.read(names[0])
+            self.read(names[1])
+            # without read-ahead: the listing's objects and the two files
+            n = self.wait_resident(after_list + 2 + 8)
+            if n >= after_list + 2 + 8:
+                break
+        self.assertGreaterEqual(n, after_list + 2 + 8,
+                                "the next files' cache files were not read ahead")
+        for name in names:
+            self.read(name)
+
+    def test_reader_in_another_order_gets_the_directory_swept(self):
+        # backwards from the end (cp -r goes by inode number, a glob by name)
+        for _ in range(3):
+            drop_pages(self.objs)
+            names = os.listdir(self.v.path("dir"))
+            after_list = count_resident(self.objs)
+            for name in reversed(names[-3:]):
+                self.read(name)
+            n = self.wait_resident(after_list + 3 + 8)
+            if n >= after_list + 3 + 8:
+                break
+        self.assertGreaterEqual(n, after_list + 3 + 8, "the directory was not swept")
+        for name in names:
+            self.read(name)
+
+    def test_one_open_far_into_the_listing_warms_nothing(self):
+        drop_pages(self.objs)
+        names = os.listdir(self.v.path("dir"))
+        after_list = count_resident(self.objs)
+        self.read(names[-1])
+        time.sleep(0.5)
+        self.assertLessEqual(count_resident(self.objs), after_list + 1)
+        self.read(names[-1])
+
+
+    def test_listing_warms_the_subdirectories(self):
+        top = self.v.path("top")
+        os.mkdir(top)
+        for i in range(SUBDIRS):
+            sub = os.path.join(top, "d%02d-%s" % (i, self.v.marker("d")))
+            os.mkdir(sub)
+            with open(os.path.join(sub, "f"), "wb") as f:
+                f.write(b"x")
+        self.v.remount()
+        objs = cache_objects(self.v.cache)
+        try:
+            for _ in range(3):
+                drop_pages(objs)
+                before = count_resident(objs)
+                os.listdir(top)  # reads top's object; its subdirectories are not loaded
+                want = before + 1 + SUBDIRS
+                until = time.monotonic() + WAIT_S
+                while count_resident(objs) < want and time.monotonic() < until:
+                    time.sleep(0.05)
+                if count_resident(objs) >= want:
+                    break
+            self.assertGreaterEqual(count_resident(objs), want,
+                                    "the subdirectories' objects were not read ahead")
+        finally:
+            shutil.rmtree(top)
+
+
+if __name__ == "__main__":
+    st.main()
