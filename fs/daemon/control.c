@@ -77,7 +77,8 @@ static void control_scan_count(const struct control *c, const struct journal_bat
 	}
 }
 
-static int control_pending(const struct control *c, uint64_t stored_seq, struct control_status *st)
+static int control_pending_once(const struct control *c, uint64_t stored_seq,
+				struct control_status *st)
 {
 	struct journal_batch s;
 	uint64_t *seqs, bad;
@@ -95,6 +96,19 @@ static int control_pending(const struct control *c, uint64_t stored_seq, struct 
 	}
 	journal_batch_release(&s);
 	free(seqs);
+	return r;
+}
+
+/* A slot the uploader freed after the listing may be rewritten in place by
+ * a new commit while it is read (a torn record: -EBADMSG; the longer the
+ * record, the likelier, e.g. one carrying a database's 64 KiB segments):
+ * list and read again. A record damaged for good fails every try. */
+static int control_pending(const struct control *c, uint64_t stored_seq, struct control_status *st)
+{
+	int r = -EBADMSG;
+
+	for (int tries = 0; tries < 3 && r == -EBADMSG; tries++)
+		r = control_pending_once(c, stored_seq, st);
 	return r;
 }
 
