@@ -101,7 +101,7 @@ static int control_pending_once(const struct control *c, uint64_t stored_seq,
 
 /* A slot the uploader freed after the listing may be rewritten in place by
  * a new commit while it is read (a torn record: -EBADMSG; the longer the
- * record, the likelier, e.g. one carrying a database's 64 KiB segments):
+ * record, the likelier: a record carries up to 4 MiB of small segments):
  * list and read again. A record damaged for good fails every try. */
 static int control_pending(const struct control *c, uint64_t stored_seq, struct control_status *st)
 {
