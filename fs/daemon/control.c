@@ -77,7 +77,12 @@ static void control_scan_count(const struct control *c, const struct journal_bat
 	}
 }
 
-static int control_pending(const struct control *c, uint64_t stored_seq, struct control_status *st)
+/* The records and what they still have to put; with !scan the listing only
+ * (pending_objects and pending_bytes stay 0): reading every record and
+ * sizing every segment at each of `sealfs sync`'s polls took 40 % of the
+ * daemon's CPU while it drained 7,000 small files to S3. */
+static int control_pending(const struct control *c, uint64_t stored_seq, bool scan,
+			   struct control_status *st)
 {
 	struct journal_batch s;
 	uint64_t *seqs, bad;
@@ -86,6 +91,12 @@ static int control_pending(const struct control *c, uint64_t stored_seq, struct 
 
 	if (r)
 		return r;
+	if (!scan) {
+		st->journal_records = n;
+		st->oldest_pending_seq = n ? seqs[0] : 0;
+		free(seqs);
+		return 0;
+	}
 	/* a record the uploader removed meanwhile is skipped */
 	r = journal_batch_load(&s, c->deps.journal, seqs, n, true, &bad);
 	if (r == 0) {
@@ -98,7 +109,7 @@ static int control_pending(const struct control *c, uint64_t stored_seq, struct 
 	return r;
 }
 
-static int control_status(const struct control *c, struct control_status *st)
+static int control_status(const struct control *c, bool scan, struct control_status *st)
 {
 	struct upload_stats us;
 	struct tree *t = c->deps.tree;
@@ -149,7 +160,7 @@ static int control_status(const struct control *c, struct control_status *st)
 	st->inodes = t->ninodes;
 	st->idle_dirs = t->lru_dirs;
 	pthread_mutex_unlock(&t->lock);
-	return control_pending(c, us.stored_seq, st);
+	return control_pending(c, us.stored_seq, scan, st);
 }
 
 /* ---- one connection ---- */
@@ -265,7 +276,7 @@ static char *control_answer(const struct control *c, enum control_proto_op op, c
 	}
 	if (op == CONTROL_PROTO_WHERE)
 		return control_proto_where_reply(c->deps.store_url, c->deps.cache_dir);
-	r = control_status(c, &st);
+	r = control_status(c, op != CONTROL_PROTO_PROGRESS, &st);
 	if (r) {
 		control_why(why, why_size, "reading the journal failed", -r);
 		return NULL;
