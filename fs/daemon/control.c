@@ -249,7 +249,8 @@ static void control_why(char *out, size_t size, const char *what, int err)
 }
 
 /* sync: the committer's immediate commit (what fsync runs), then the
- * uploader is kicked; the reply names the seq that must reach the store. */
+ * uploader is kicked to start at once; the reply names the seq that must
+ * reach the store. */
 static char *control_sync(const struct control *c, char *why, size_t why_size)
 {
 	int r = commit_run(c->deps.commit);
@@ -258,7 +259,7 @@ static char *control_sync(const struct control *c, char *why, size_t why_size)
 		control_why(why, why_size, "committing failed", -r);
 		return NULL;
 	}
-	upload_kick(c->deps.up);
+	upload_kick_now(c->deps.up); /* the client waits: no gathering */
 	return control_proto_sync_reply(commit_seq(c->deps.commit));
 }
 
