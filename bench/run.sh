@@ -415,6 +415,11 @@ make_table() {
         for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
         return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
     }
+    function med_of(fs, id,   key, b, j) {   # median of fs on metric id, "" if none
+        key = fs SUBSEP id; if (!(nv[key] > 0)) return ""
+        for (j = 1; j <= nv[key]; j++) b[j] = val[key, j] + 0
+        return median(b, nv[key])
+    }
     { key = $1 SUBSEP $3; if ($4 ~ /^[0-9.]+$/) { nv[key]++; val[key, nv[key]] = $4 } else { bad[key] = $4; nb[key]++ }
       if ($3 == "rand_mode") buffered[$1] = 1 }
     END {
@@ -443,6 +448,8 @@ make_table() {
             }
             for (r = 1; r <= nr; r++) {
                 s = med[R[r]]; g = med[RR[r]]; cell = "—"
+                # rclone copy rows: sealfs has no copy; its drain of the same files is held against it
+                if (id ~ /_copy_(plain|crypt)$/) s = med_of(R[r], substr(id, 1, index(id, "_copy_")) "drain")
                 if (s != "" && g != "" && s > 0 && g > 0) cell = sprintf("%.2f×", better == "hi" ? s / g : g / s)
                 line = line " " cell " |"
             }
@@ -508,6 +515,7 @@ CUR_FS=""; SD=""
     [ -n "$CORPUS_DESC" ] && want tree && echo "Tree: $CORPUS_DESC — $CORPUS_FILES files, $CORPUS_DIRS directories, $(awk -v b="$CORPUS_BYTES" 'BEGIN {printf "%.1f MiB", b / 1048576}') of file data."
     echo "Flags: ~ runs spread more than 25 % around the median; * some runs failed (median of the others); † O_DIRECT refused, measured buffered (page cache helps: not comparable); fail/timeout/wrong: every run failed, hit the ${STEP_TIMEOUT} s step limit, or produced wrong data; — not measured."
     grep -q sealfs <<< "${RUNNABLE[*]}" && grep -qwE "${RATIO_REFS// /|}" <<< "${RUNNABLE[*]}" && echo "sealfs vs PEER: ratio of the medians, >1.00× means sealfs is better (faster, or less memory)."
+    grep -qw rclone-crypt-s3 <<< "${RUNNABLE[*]}" && want tree && echo "rclone copy rows: rclone's own upload of the same files, no mount; their ratio column holds sealfs's drain (the row \"then until the store holds it\" above them) against that copy."
     awk -F'\t' '$3 == "abandoned" {print "Run " $2 " of " $1 " was abandoned after workload group \"" $4 "\" (filesystem unmounted or unresponsive)."}' "$RESULTS"
     for s in "${SKIPPED[@]}"; do echo "Not run: $s"; done
     echo "Wall time of the benchmark: $(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f min", (b - a) / 60}'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
