@@ -89,10 +89,13 @@ static void req_release(struct s3_request *rq)
 	free(rq->url);
 	rq->url = NULL;
 	for (size_t i = 0; i < sizeof rq->lines / sizeof rq->lines[0]; i++) {
-		if (rq->lines[i])
-			sodium_free(rq->lines[i]); /* wipes; one may hold the session token */
+		if (rq->secret_lines & (1u << i))
+			sodium_free(rq->lines[i]); /* wipes: the session token */
+		else
+			free(rq->lines[i]);
 		rq->lines[i] = NULL;
 	}
+	rq->secret_lines = 0;
 	s3_creds_put(rq->cr);
 	rq->cr = NULL;
 }
@@ -206,12 +209,21 @@ static int req_sign(struct s3_request *rq, const char *date, const char *range)
 	return s3_sigv4_sign(&rq->sig, &sr, &cr);
 }
 
-/* One header line, sized to what it holds (a session token runs to KiBs). */
-static int req_line(struct s3_request *rq, size_t *n, const char *name, const char *value)
+/* One header line, sized to what it holds (a session token runs to KiBs).
+ * Only a secret (the session token) goes to guarded, locked memory: a
+ * sodium_malloc costs an mmap, mprotects and an mlock, and its free as many
+ * again, which for the other lines of every request (Host, date, payload
+ * hash, Authorization: a signature, no key) was a fifth of the uploader's
+ * CPU on small objects (docs/PERFORMANCE.md, "S3 drains (session 6)"). */
+static int req_line(struct s3_request *rq, size_t *n, const char *name, const char *value,
+		    int secret)
 {
 	size_t len = strlen(name) + strlen(value) + 3;
-	if (!(rq->lines[*n] = sodium_malloc(len)))
+	rq->lines[*n] = secret ? sodium_malloc(len) : malloc(len);
+	if (!rq->lines[*n])
 		return -ENOMEM;
+	if (secret)
+		rq->secret_lines |= 1u << *n;
 	snprintf(rq->lines[*n], len, "%s: %s", name, value);
 	rq->hdrs[*n] = rq->lines[*n];
 	(*n)++;
@@ -247,23 +259,23 @@ static int prepare(void *arg, struct http_request *hr, unsigned attempt,
 		rq->url = NULL;
 		return -ENOMEM;
 	}
-	r = req_line(rq, &n, "Host", rq->host);
+	r = req_line(rq, &n, "Host", rq->host, 0);
 	if (r == 0)
-		r = req_line(rq, &n, "x-amz-date", date);
+		r = req_line(rq, &n, "x-amz-date", date, 0);
 	if (r == 0)
-		r = req_line(rq, &n, "x-amz-content-sha256", rq->payload_hash);
+		r = req_line(rq, &n, "x-amz-content-sha256", rq->payload_hash, 0);
 	if (r == 0)
-		r = req_line(rq, &n, "Authorization", rq->sig.authorization);
+		r = req_line(rq, &n, "Authorization", rq->sig.authorization, 0);
 	if (r == 0 && rq->cr->session_token)
-		r = req_line(rq, &n, "x-amz-security-token", rq->cr->session_token);
+		r = req_line(rq, &n, "x-amz-security-token", rq->cr->session_token, 1);
 	if (r == 0 && ranged)
-		r = req_line(rq, &n, "Range", range);
+		r = req_line(rq, &n, "Range", range, 0);
 	if (r == 0 && rq->if_match[0]) /* unsigned; pins the object resumed, or put_if's */
-		r = req_line(rq, &n, "If-Match", rq->if_match);
+		r = req_line(rq, &n, "If-Match", rq->if_match, 0);
 	if (r == 0 && rq->if_none_match)
-		r = req_line(rq, &n, "If-None-Match", "*");
+		r = req_line(rq, &n, "If-None-Match", "*", 0);
 	else if (r == 0 && rq->if_none_match_etag[0]) /* unsigned, as If-Match */
-		r = req_line(rq, &n, "If-None-Match", rq->if_none_match_etag);
+		r = req_line(rq, &n, "If-None-Match", rq->if_none_match_etag, 0);
 	if (r < 0)
 		return r;
 	*hr = (struct http_request){rq->method, rq->url,      rq->hdrs, n,

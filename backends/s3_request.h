@@ -72,6 +72,7 @@ struct s3_request {
 	char *url;
 	char *lines[8]; /* "Name: value", malloc'ed (sodium_malloc for the token) */
 	const char *hdrs[8];
+	unsigned secret_lines; /* bit i: lines[i] came from sodium_malloc */
 };
 
 /* Sets loc for cfg and bucket (path_style: the endpoint host). -ENAMETOOLONG. */

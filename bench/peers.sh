@@ -109,6 +109,17 @@ peer_drain() {
     "$(_peer_fn "$name" drain)"
 }
 
+# peer_copy NAME DIR SRC KIND(plain|crypt): `rclone copy` of the local
+# directory SRC into a fresh place in the peer's own store, not through the
+# mount: the bar the drains are held to (issue #18). Peers without one:
+# peer_has_copy is false.
+peer_has_copy() { declare -F "$(_peer_fn "$1" copy)" >/dev/null; }
+peer_copy() {
+    local name=$1; _peer_vars "$2"
+    peer_has_copy "$name" || return 3
+    "$(_peer_fn "$name" copy)" "$3" "$4"
+}
+
 peer_destroy() { # NAME DIR: unmount if needed, stop helper servers, delete DIR
     local name=$1; _peer_vars "$2"
     [ -d "$D" ] || return 0
@@ -347,6 +358,17 @@ p_rclone_crypt_s3_check() { _need rclone fusermount3 || return 1; _s3rver_check;
 p_rclone_crypt_s3_init()  {
     _s3rver_start bench || return 1
     _rclone_s3_conf "back:bench/store"
+}
+# copy: plain into back:bench/copy-plain-N, crypt into [copy] = a crypt
+# remote (the mount's passwords) over back:bench/copy-crypt, so that the
+# mount never sees the copies
+p_rclone_crypt_s3_copy()    { # SRC plain|crypt
+    local n dst
+    n=$(cat "$D/.copies" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$D/.copies"
+    grep -q '^\[copy\]' "$D/rclone.conf" ||
+        sed -n '/^\[sec\]/,$p' "$D/rclone.conf" | sed 's/^\[sec\]/[copy]/; s#^remote = .*#remote = back:bench/copy-crypt#' >> "$D/rclone.conf"
+    dst="back:bench/copy-plain-$n"; [ "$2" = crypt ] && dst="copy:$n"
+    _rclone copy "$1" "$dst"
 }
 p_rclone_crypt_s3_mount()   { _rclone_mount; }
 p_rclone_crypt_s3_unmount() { _rclone_unmount; }

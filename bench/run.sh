@@ -15,7 +15,9 @@
 # $BENCH_OUT.  Needs root and /dev/fuse.
 # Peers that upload behind the writes (sealfs, sealfs-s3, rclone-crypt*) also
 # get "until the store holds it" rows after the tree extract and the creates
-# (`sealfs sync`; rclone: its upload queue empty). "Peak RSS at mount" is the
+# (`sealfs sync`; rclone: its upload queue empty); rclone-crypt-s3 also gets
+# `rclone copy` of the same files into the same store (plain and crypt, no
+# mount): the bar for those drains. "Peak RSS at mount" is the
 # whole mount command's (key derivation included) or the daemon's, the larger.
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -191,12 +193,16 @@ rand_read|rand|Random 4 KiB read, ${RAND_MB} MiB file, ${RAND_SECS} s|IOPS|hi
 rand_write|rand|Random 4 KiB write, ${RAND_MB} MiB file, ${RAND_SECS} s|IOPS|hi
 tree_extract|tree|Tree: extract (tar x) + sync|s|lo
 tree_drain|tree|Tree: then until the store holds it (sealfs sync / rclone queue empty)|s|lo
+tree_copy_plain|tree|Tree: rclone copy of the same files into the same store, plain (no mount)|s|lo
+tree_copy_crypt|tree|Tree: rclone copy of the same files into the same store, crypt (no mount)|s|lo
 tree_find|tree|Tree: find -type f + wc -l, cold|s|lo
 tree_lsR|tree|Tree: ls -lR|s|lo
 tree_read|tree|Tree: read every file (tar cf - .)|s|lo
 tree_rm|tree|Tree: rm -rf + sync|s|lo
 meta_create|meta|${META_FILES} empty files: create|s|lo
 meta_drain|meta|${META_FILES} empty files: then until the store holds them|s|lo
+meta_copy_plain|meta|${META_FILES} empty files: rclone copy into the same store, plain (no mount)|s|lo
+meta_copy_crypt|meta|${META_FILES} empty files: rclone copy into the same store, crypt (no mount)|s|lo
 meta_stat|meta|${META_FILES} empty files: stat, cold|s|lo
 meta_unlink|meta|${META_FILES} empty files: unlink|s|lo
 save|rename|${SAVES} atomic saves (write 4 KiB, fsync, rename over)|s|lo
@@ -258,6 +264,25 @@ drain() {
     rec_step "$1"
 }
 
+# copy_bar PREFIX MAKE-CMD...: for peers with a copy tool (peers.sh
+# peer_copy: rclone-crypt-s3), MAKE-CMD writes the workload's files into a
+# local directory ($1 of MAKE-CMD, not timed), then PREFIX_plain and
+# PREFIX_crypt time `rclone copy` of it into the same store: the bar for
+# the drains
+copy_bar() {
+    local prefix=$1 src="$SD/copysrc" kind; shift
+    peer_has_copy "$CUR_FS" || return 0
+    rm -rf "$src"; mkdir -p "$src"
+    if ! "$@" "$src" >>"$LOG" 2>&1; then rec "${prefix}_plain" fail; rec "${prefix}_crypt" fail; rm -rf "$src"; return 0; fi
+    for kind in plain crypt; do
+        timed "${prefix}_$kind" bash -c '. "$1/peers.sh" && peer_copy "$2" "$3" "$4" "$5"' _ "$HERE" "$CUR_FS" "$SD" "$src" "$kind"
+        rec_step "${prefix}_$kind"
+    done
+    rm -rf "$src"
+}
+copy_tree_src() { tar xf "$CORPUS_TAR" -C "$1" --no-same-owner; }
+copy_meta_src() { "$FSOPS" create "$1" "$META_FILES"; }
+
 wl_seq() {
     local f="$MNT/seq.bin" t0 bytes
     timed seq_write bash -c '"$1" write "$2" "$3" && sync' _ "$FSOPS" "$f" "$SEQ_MB"
@@ -299,6 +324,7 @@ wl_tree() {
     timed tree_extract bash -c 'tar xf "$1" -C "$2" --no-same-owner && sync' _ "$CORPUS_TAR" "$t"
     rec_step tree_extract; [ "$STEP_RC" -eq 0 ] || return 1
     drain tree_drain
+    copy_bar tree_copy copy_tree_src
     fs_remount_cold || return 2
     timed tree_find bash -c 'find "$1" -type f | wc -l > "$2"' _ "$t" "$SD/out"
     n=$(cat "$SD/out" 2>/dev/null)
@@ -316,6 +342,7 @@ wl_meta() {
     mkdir -p "$d"
     timed meta_create "$FSOPS" create "$d" "$META_FILES"; rec_step meta_create; [ "$STEP_RC" -eq 0 ] || return 1
     drain meta_drain
+    copy_bar meta_copy copy_meta_src
     fs_remount_cold || return 2
     timed meta_stat "$FSOPS" stat "$d" "$META_FILES"; rec_step meta_stat
     timed meta_unlink "$FSOPS" unlink "$d" "$META_FILES"; rec_step meta_unlink
@@ -388,6 +415,11 @@ make_table() {
         for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
         return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
     }
+    function med_of(fs, id,   key, b, j) {   # median of fs on metric id, "" if none
+        key = fs SUBSEP id; if (!(nv[key] > 0)) return ""
+        for (j = 1; j <= nv[key]; j++) b[j] = val[key, j] + 0
+        return median(b, nv[key])
+    }
     { key = $1 SUBSEP $3; if ($4 ~ /^[0-9.]+$/) { nv[key]++; val[key, nv[key]] = $4 } else { bad[key] = $4; nb[key]++ }
       if ($3 == "rand_mode") buffered[$1] = 1 }
     END {
@@ -416,6 +448,8 @@ make_table() {
             }
             for (r = 1; r <= nr; r++) {
                 s = med[R[r]]; g = med[RR[r]]; cell = "—"
+                # rclone copy rows: sealfs has no copy; its drain of the same files is held against it
+                if (id ~ /_copy_(plain|crypt)$/) s = med_of(R[r], substr(id, 1, index(id, "_copy_")) "drain")
                 if (s != "" && g != "" && s > 0 && g > 0) cell = sprintf("%.2f×", better == "hi" ? s / g : g / s)
                 line = line " " cell " |"
             }
@@ -481,6 +515,7 @@ CUR_FS=""; SD=""
     [ -n "$CORPUS_DESC" ] && want tree && echo "Tree: $CORPUS_DESC — $CORPUS_FILES files, $CORPUS_DIRS directories, $(awk -v b="$CORPUS_BYTES" 'BEGIN {printf "%.1f MiB", b / 1048576}') of file data."
     echo "Flags: ~ runs spread more than 25 % around the median; * some runs failed (median of the others); † O_DIRECT refused, measured buffered (page cache helps: not comparable); fail/timeout/wrong: every run failed, hit the ${STEP_TIMEOUT} s step limit, or produced wrong data; — not measured."
     grep -q sealfs <<< "${RUNNABLE[*]}" && grep -qwE "${RATIO_REFS// /|}" <<< "${RUNNABLE[*]}" && echo "sealfs vs PEER: ratio of the medians, >1.00× means sealfs is better (faster, or less memory)."
+    grep -qw rclone-crypt-s3 <<< "${RUNNABLE[*]}" && want tree && echo "rclone copy rows: rclone's own upload of the same files, no mount; their ratio column holds sealfs's drain (the row \"then until the store holds it\" above them) against that copy."
     awk -F'\t' '$3 == "abandoned" {print "Run " $2 " of " $1 " was abandoned after workload group \"" $4 "\" (filesystem unmounted or unresponsive)."}' "$RESULTS"
     for s in "${SKIPPED[@]}"; do echo "Not run: $s"; done
     echo "Wall time of the benchmark: $(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f min", (b - a) / 60}'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -223,6 +223,11 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 		 const uint8_t vault_id[OBJECT_ID_BYTES], const struct upload_base *base);
 /* A new record was written: upload it soon. Thread-safe, never blocks long. */
 void upload_kick(struct upload *u);
+/* As upload_kick, for a caller that waits for the store (`sealfs sync`):
+ * the round starts at once, without gathering more records first (the
+ * UPLOAD_GATHER_MS that lets a burst of fsyncs share a round). Thread-safe,
+ * never blocks long. */
+void upload_kick_now(struct upload *u);
 /* Waits until the record of seq (or a newer one) is done: its head in the
  * store and its garbage deleted; or the store fails, or ms pass. Returns
  * whether it is done. Thread-safe. */

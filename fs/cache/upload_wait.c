@@ -42,6 +42,16 @@ void upload_kick(struct upload *u)
 	pthread_mutex_unlock(&u->lock);
 }
 
+void upload_kick_now(struct upload *u)
+{
+	pthread_mutex_lock(&u->lock);
+	u->work = true;
+	u->idle = false;
+	u->urgent = true;
+	pthread_cond_signal(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+}
+
 /* Whether the store has failed for give_up_ms since progress or since. */
 static bool upload_gave_up(const struct upload *u, const struct timespec *since,
 			   unsigned give_up_ms)

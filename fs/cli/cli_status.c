@@ -161,6 +161,17 @@ static int cli_status_get(struct cli_status_conn *c, struct control_status *st, 
 	return rc ? rc : control_proto_parse_status(st, why, c->reply, c->len);
 }
 
+/* cli_status_get without the daemon's scan of the pending records
+ * (pending_objects and pending_bytes 0): what sync polls with. */
+static int cli_status_progress(struct cli_status_conn *c, struct control_status *st, char *why,
+			       int ms)
+{
+	int rc = cli_status_call(c, CONTROL_PROTO_PROGRESS,
+				 ms < 0 || ms > CLI_STATUS_REPLY_MS ? CLI_STATUS_REPLY_MS : ms);
+
+	return rc ? rc : control_proto_parse_status(st, why, c->reply, c->len);
+}
+
 /* ---- printing ---- */
 
 /* bytes as "512 B", "1.5 KiB", "12.0 MiB", "3.2 GiB". */
@@ -520,7 +531,7 @@ static int cli_status_wait(struct cli_status_conn *c, struct cli_status_sync *s,
 		poll(NULL, 0, CLI_STATUS_POLL_MS);
 		if (cli_status_interrupted)
 			break;
-		rc = cli_status_get(c, st, why, cli_status_left_ms(&s->due));
+		rc = cli_status_progress(c, st, why, cli_status_left_ms(&s->due));
 		if (rc == -ETIMEDOUT && cli_status_passed(&s->due))
 			return cli_status_gave_up(c, st, timeout);
 		if (rc == -EINTR && cli_status_interrupted)

@@ -77,7 +77,11 @@ static void control_scan_count(const struct control *c, const struct journal_bat
 	}
 }
 
-static int control_pending_once(const struct control *c, uint64_t stored_seq,
+/* The records and what they still have to put; with !scan the listing only
+ * (pending_objects and pending_bytes stay 0): reading every record and
+ * sizing every segment at each of `sealfs sync`'s polls took 40 % of the
+ * daemon's CPU while it drained 7,000 small files to S3. */
+static int control_pending_once(const struct control *c, uint64_t stored_seq, bool scan,
 				struct control_status *st)
 {
 	struct journal_batch s;
@@ -87,6 +91,12 @@ static int control_pending_once(const struct control *c, uint64_t stored_seq,
 
 	if (r)
 		return r;
+	if (!scan) {
+		st->journal_records = n;
+		st->oldest_pending_seq = n ? seqs[0] : 0;
+		free(seqs);
+		return 0;
+	}
 	/* a record the uploader removed meanwhile is skipped */
 	r = journal_batch_load(&s, c->deps.journal, seqs, n, true, &bad);
 	if (r == 0) {
@@ -101,18 +111,19 @@ static int control_pending_once(const struct control *c, uint64_t stored_seq,
 
 /* A slot the uploader freed after the listing may be rewritten in place by
  * a new commit while it is read (a torn record: -EBADMSG; the longer the
- * record, the likelier: a record carries up to 4 MiB of small segments):
- * list and read again. A record damaged for good fails every try. */
-static int control_pending(const struct control *c, uint64_t stored_seq, struct control_status *st)
+ * record, the likelier): list and read again. A record damaged for good
+ * fails every try. */
+static int control_pending(const struct control *c, uint64_t stored_seq, bool scan,
+			   struct control_status *st)
 {
 	int r = -EBADMSG;
 
 	for (int tries = 0; tries < 3 && r == -EBADMSG; tries++)
-		r = control_pending_once(c, stored_seq, st);
+		r = control_pending_once(c, stored_seq, scan, st);
 	return r;
 }
 
-static int control_status(const struct control *c, struct control_status *st)
+static int control_status(const struct control *c, bool scan, struct control_status *st)
 {
 	struct upload_stats us;
 	struct tree *t = c->deps.tree;
@@ -163,7 +174,7 @@ static int control_status(const struct control *c, struct control_status *st)
 	st->inodes = t->ninodes;
 	st->idle_dirs = t->lru_dirs;
 	pthread_mutex_unlock(&t->lock);
-	return control_pending(c, us.stored_seq, st);
+	return control_pending(c, us.stored_seq, scan, st);
 }
 
 /* ---- one connection ---- */
@@ -252,7 +263,8 @@ static void control_why(char *out, size_t size, const char *what, int err)
 }
 
 /* sync: the committer's immediate commit (what fsync runs), then the
- * uploader is kicked; the reply names the seq that must reach the store. */
+ * uploader is kicked to start at once; the reply names the seq that must
+ * reach the store. */
 static char *control_sync(const struct control *c, char *why, size_t why_size)
 {
 	int r = commit_run(c->deps.commit);
@@ -261,7 +273,7 @@ static char *control_sync(const struct control *c, char *why, size_t why_size)
 		control_why(why, why_size, "committing failed", -r);
 		return NULL;
 	}
-	upload_kick(c->deps.up);
+	upload_kick_now(c->deps.up); /* the client waits: no gathering */
 	return control_proto_sync_reply(commit_seq(c->deps.commit));
 }
 
@@ -279,7 +291,7 @@ static char *control_answer(const struct control *c, enum control_proto_op op, c
 	}
 	if (op == CONTROL_PROTO_WHERE)
 		return control_proto_where_reply(c->deps.store_url, c->deps.cache_dir);
-	r = control_status(c, &st);
+	r = control_status(c, op != CONTROL_PROTO_PROGRESS, &st);
 	if (r) {
 		control_why(why, why_size, "reading the journal failed", -r);
 		return NULL;

@@ -66,7 +66,9 @@ int control_proto_parse_request(enum control_proto_op *op, const char *buf, size
 	if (!name)
 		r = -EINVAL;
 	else if (strcmp(name, "status") == 0)
-		*op = CONTROL_PROTO_STATUS, r = 0;
+		*op = json_is_false(json_object_get(doc, "scan")) ? CONTROL_PROTO_PROGRESS
+								  : CONTROL_PROTO_STATUS,
+		r = 0;
 	else if (strcmp(name, "sync") == 0)
 		*op = CONTROL_PROTO_SYNC, r = 0;
 	else if (strcmp(name, "where") == 0)
@@ -79,6 +81,8 @@ const char *control_proto_request(enum control_proto_op op)
 {
 	if (op == CONTROL_PROTO_WHERE)
 		return "{\"op\":\"where\"}\n";
+	if (op == CONTROL_PROTO_PROGRESS)
+		return "{\"op\":\"status\",\"scan\":false}\n";
 	return op == CONTROL_PROTO_SYNC ? "{\"op\":\"sync\"}\n" : "{\"op\":\"status\"}\n";
 }
 

@@ -4,7 +4,10 @@
  * no I/O, no FUSE, no store. Links jansson alone, so the fuzz target
  * (tests/fuzz/fuzz_control.c) can take it as it is.
  *
- * Requests: {"op":"status"}, {"op":"sync"} or {"op":"where"}. Replies:
+ * Requests: {"op":"status"}, {"op":"status","scan":false} (the same reply
+ * without reading the pending records: pending_objects and pending_bytes
+ * 0; `sealfs sync` polls with it, and a daemon that predates it answers the
+ * full status), {"op":"sync"} or {"op":"where"}. Replies:
  * {"ok":true,...} with the fields of struct control_status (status),
  * {"ok":true,"seq":N} (sync), {"ok":true,"store":URL,"cache":DIR} (where: the
  * store as the mount opened it, a local one as an absolute path, and the
@@ -26,7 +29,8 @@
 enum control_proto_op {
 	CONTROL_PROTO_STATUS,
 	CONTROL_PROTO_SYNC,
-	CONTROL_PROTO_WHERE, /* the store and cache of the mount (sealfs history, restore) */
+	CONTROL_PROTO_WHERE,	/* the store and cache of the mount (sealfs history, restore) */
+	CONTROL_PROTO_PROGRESS, /* status without the scan of the pending records */
 };
 
 /* The store's lease (fs/vault/lease.h), as the reply's "lease" says it:

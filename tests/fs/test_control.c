@@ -3,6 +3,7 @@
  * the real uploader and committer), and the socket in a temporary runtime directory; requests go
  * over a real unix socket. Checks status before and after a write, sync
  * until the store holds the commit, the replies to bad requests, the
+ * status without the pending scan (what sync polls with), the
  * uid check (as root: a socket opened to another uid), and that the
  * socket is gone after control_stop. No FUSE. */
 #include <pwd.h>
@@ -219,6 +220,32 @@ static void test_other_uid_refused(struct tctl *t)
 	chmod(t->e.root, 0700);
 }
 
+/* status with "scan":false (what `sealfs sync` polls with): the same
+ * records and seqs as the full status, without the pending objects counted.
+ * The uploader is halted first so that the commit stays pending; runs
+ * last, since a halted uploader never runs again. */
+static void test_progress_skips_scan(struct tctl *t)
+{
+	char reply[CONTROL_PROTO_REPLY_MAX], why[CONTROL_PROTO_ERROR_MAX];
+	struct control_status full, light;
+	uint64_t seq = 0;
+
+	upload_halt(t->up);
+	randombytes_buf(data, sizeof(data));
+	CHECK_RC(fwrite_file(t->m.tree, t->m.tree->root, "g", data, sizeof(data), NULL), 0);
+	CHECK_RC(ask(t->sock, control_proto_request(CONTROL_PROTO_SYNC), reply, sizeof(reply)), 0);
+	CHECK_RC(control_proto_parse_sync(&seq, why, reply, strlen(reply)), 0);
+	CHECK_RC(get_status(t, &full), 0);
+	CHECK(full.journal_records == 1 && full.oldest_pending_seq == seq);
+	CHECK(full.pending_objects >= 4 && full.pending_bytes > TEST_FILE_BYTES);
+	CHECK_RC(ask(t->sock, control_proto_request(CONTROL_PROTO_PROGRESS), reply, sizeof(reply)),
+		 0);
+	CHECK_RC(control_proto_parse_status(&light, why, reply, strlen(reply)), 0);
+	CHECK(light.journal_records == 1 && light.oldest_pending_seq == seq);
+	CHECK(light.store_seq == full.store_seq && light.committed_seq == seq);
+	CHECK(light.pending_objects == 0 && light.pending_bytes == 0);
+}
+
 int main(void)
 {
 	struct tctl t;
@@ -236,6 +263,7 @@ int main(void)
 	test_where(&t);
 	test_bad_requests(&t);
 	test_other_uid_refused(&t);
+	test_progress_skips_scan(&t);
 	control_stop(t.ctl);
 	t.ctl = NULL;
 	CHECK(lstat(t.sock, &sb) != 0 && errno == ENOENT);
