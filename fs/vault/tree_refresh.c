@@ -3,8 +3,11 @@
  * directory whose object changed is read (no lock held), then, under
  * tree_lock, its children are matched by id with the new listing: renamed,
  * updated, added, or taken out (as orphans while the kernel holds them).
- * Inodes keep their addresses, so node ids the kernel holds stay valid; the
- * names and inodes that changed are reported for the kernel's caches.
+ * A directory the kernel holds whose children are unloaded gets its new
+ * names reported (tree_refresh_names.c: the kernel may cache negative
+ * entries under it). Inodes keep their addresses, so node ids the kernel
+ * holds stay valid; the names and inodes that changed are reported for the
+ * kernel's caches.
  * Must never run on a tree with uncommitted changes (the caller holds
  * commit_lock and the journal is empty), never make another device's objects
  * this mount's garbage. A file whose content changed gets a new inode under
@@ -26,15 +29,27 @@ static int id_cmp_entry(const void *a, const void *b)
 		      OBJECT_ID_BYTES);
 }
 
-static struct rf_dir *rf_find(struct rf *rf, const uint8_t id[OBJECT_ID_BYTES])
+static int id_cmp_dir(const void *a, const void *b)
 {
-	for (size_t i = 0; i < rf->ndirs; i++)
-		if (memcmp(rf->dirs[i].id, id, OBJECT_ID_BYTES) == 0)
-			return &rf->dirs[i];
-	return NULL;
+	return memcmp(((const struct rf_dir *)a)->id, ((const struct rf_dir *)b)->id,
+		      OBJECT_ID_BYTES);
 }
 
-/* Under tree_lock: every loaded directory in the namespace, with its ref. */
+/* rf->dirs is sorted by id once the snapshot is taken. */
+static struct rf_dir *rf_find(struct rf *rf, const uint8_t id[OBJECT_ID_BYTES])
+{
+	struct rf_dir key;
+
+	memcpy(key.id, id, OBJECT_ID_BYTES);
+	return rf->ndirs ? bsearch(&key, rf->dirs, rf->ndirs, sizeof(key), id_cmp_dir) : NULL;
+}
+
+/* Whether the kernel may hold entries under directory c (its own entry pins
+ * it: nlookup > 0). */
+static bool rf_held(const struct inode *c) { return c->nlookup > 0 || c->nopen > 0; }
+
+/* Under tree_lock: every loaded directory in the namespace, with its ref,
+ * and every unloaded one the kernel holds (a child of a loaded one). */
 static int rf_snapshot(struct rf *rf, struct inode *dir)
 {
 	if (rf->ndirs == rf->cap) {
@@ -48,9 +63,12 @@ static int rf_snapshot(struct rf *rf, struct inode *dir)
 	}
 	memset(&rf->dirs[rf->ndirs], 0, sizeof(rf->dirs[0]));
 	memcpy(rf->dirs[rf->ndirs].id, dir->id, OBJECT_ID_BYTES);
+	rf->dirs[rf->ndirs].unloaded = !dir->ds->loaded;
 	rf->dirs[rf->ndirs++].old_ref = dir->ds->ref;
+	if (!dir->ds->loaded)
+		return 0;
 	TREE_FOR_CHILDREN (dir, c)
-		if (c->type == DIROBJ_DIR && c->ds->loaded) {
+		if (c->type == DIROBJ_DIR && (c->ds->loaded || rf_held(c))) {
 			int r = rf_snapshot(rf, c);
 
 			if (r)
@@ -74,6 +92,8 @@ static int rf_read(struct rf *rf, const struct dirobj_entry *e)
 	if (!d || d->have || same_ref(&d->old_ref, &e->ref))
 		return 0;
 	d->new_ref = e->ref;
+	if (d->unloaded)
+		return rf_names_read(rf, d);
 	r = tree_read_dir_pages(rf->t, e->id, &e->ref, &d->obj, &d->pages);
 	if (r)
 		return r;
@@ -172,8 +192,24 @@ struct inode **rf_kids(struct inode *dir, size_t *n)
 	return k;
 }
 
+/* Whether subdirectory c of a directory whose new entry for it is e (NULL:
+ * unchanged or gone) was loaded, unloaded or looked up since the snapshot
+ * in a way the refresh would get wrong: loaded from its old object (its
+ * listing would not be brought to the new one), unloaded (its new names
+ * would not be reported), or newly held by the kernel while its object
+ * changed (a negative entry under it would not be reported). */
+static bool rf_moved_on(struct rf *rf, struct inode *c, const struct dirobj_entry *e)
+{
+	struct rf_dir *cd = rf_find(rf, c->id);
+
+	if (!cd)
+		return (c->ds->loaded || rf_held(c)) && e && !same_ref(&e->ref, &c->ds->ref);
+	return cd->have && cd->unloaded == c->ds->loaded;
+}
+
 /* Under tree_lock, before anything changes: no loaded directory changed
- * since the snapshot, and no id changed its type. */
+ * since the snapshot, none was loaded or unloaded in a way that matters
+ * (rf_moved_on), and no id changed its type. */
 static int rf_check(struct rf *rf, struct inode *dir)
 {
 	struct rf_dir *d = rf_find(rf, dir->id);
@@ -183,6 +219,8 @@ static int rf_check(struct rf *rf, struct inode *dir)
 
 	if (d && d->have && !same_ref(&d->old_ref, &dir->ds->ref))
 		return -EAGAIN; /* changed since the snapshot */
+	if (d && d->have && d->unloaded == dir->ds->loaded)
+		return -EAGAIN; /* the root, loaded or unloaded since */
 	k = rf_kids(dir, &n);
 	if (!k)
 		return -ENOMEM;
@@ -191,6 +229,8 @@ static int rf_check(struct rf *rf, struct inode *dir)
 
 		if (e && e->type != k[i]->type && !rf_links_type_ok(k[i]->type, e->type))
 			r = -EINVAL;
+		if (r == 0 && k[i]->type == DIROBJ_DIR && rf_moved_on(rf, k[i], e))
+			r = -EAGAIN;
 		if (r == 0 && k[i]->type == DIROBJ_DIR && k[i]->ds->loaded)
 			r = rf_check(rf, k[i]);
 	}
@@ -199,6 +239,15 @@ static int rf_check(struct rf *rf, struct inode *dir)
 }
 
 static int rf_remove(struct rf *rf, struct inode *dir, struct inode *c);
+
+/* An unloaded directory c (the kernel holds it) whose object changed: its
+ * new names, for the negative entries the kernel may hold under it. */
+static int rf_unloaded_note(struct rf *rf, struct inode *c)
+{
+	struct rf_dir *d = c->type == DIROBJ_DIR ? rf_find(rf, c->id) : NULL;
+
+	return d && d->have && d->unloaded ? rf_names_note(rf, c, d) : 0;
+}
 
 /* Takes a loaded directory's children out with it. */
 static int rf_remove_kids(struct rf *rf, struct inode *dir)
@@ -350,7 +399,9 @@ static int rf_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct i
 	matched[e - d->obj.entries] = true;
 	if (c->name_len != e->name_len || memcmp(tree_name(c), e->name, e->name_len) != 0)
 		r = rf_rename(rf, dir, c, e);
-	return r ? r : rf_update(rf, c, e);
+	if (r == 0)
+		r = rf_update(rf, c, e);
+	return r ? r : rf_unloaded_note(rf, c);
 }
 
 static int rf_apply(struct rf *rf, struct inode *dir)
@@ -361,7 +412,7 @@ static int rf_apply(struct rf *rf, struct inode *dir)
 	size_t n;
 	int r = 0;
 
-	if (d && d->have) {
+	if (d && d->have && !d->unloaded) {
 		k = rf_kids(dir, &n);
 		matched = calloc(d->obj.nentries + 1, sizeof(*matched));
 		if (!k || !matched)
@@ -402,6 +453,7 @@ static void rf_release(struct rf *rf)
 	for (size_t i = 0; i < rf->ndirs; i++) {
 		dirobj_release(&rf->dirs[i].obj);
 		dirio_pages_free(rf->dirs[i].pages);
+		rf_names_free(&rf->dirs[i]);
 	}
 	free(rf->dirs);
 	free(rf->reap);
@@ -435,6 +487,8 @@ int tree_refresh(struct tree *t, const struct dirobj_entry *root, const struct d
 	pthread_mutex_lock(&t->lock);
 	r = t->dirty ? -EAGAIN : rf_snapshot(&rf, t->root);
 	pthread_mutex_unlock(&t->lock);
+	if (r == 0 && rf.ndirs)
+		qsort(rf.dirs, rf.ndirs, sizeof(*rf.dirs), id_cmp_dir);
 	if (r == 0)
 		r = rf_read(&rf, root);
 	if (r == 0)
@@ -452,6 +506,8 @@ int tree_refresh(struct tree *t, const struct dirobj_entry *root, const struct d
 			rf_root(&rf, root);
 			r = rf_note(&rf, NULL, NULL, 0, t->root);
 		}
+		if (r == 0)
+			r = rf_unloaded_note(&rf, t->root);
 		pthread_mutex_unlock(&t->lock);
 	}
 	for (size_t i = 0; i < rf.nreap; i++)
