@@ -180,6 +180,12 @@ bool rf_content_differs(struct inode *c, const struct dirobj_entry *e)
 	return false;
 }
 
+/* Whether file c's mtime differs from entry e's (c's lock held). */
+static bool rf_mtime_differs(const struct inode *c, const struct dirobj_entry *e)
+{
+	return c->mtime.sec != e->mtime.sec || c->mtime.nsec != e->mtime.nsec;
+}
+
 /* Children of a directory, in an array (the table changes under us). */
 struct inode **rf_kids(struct inode *dir, size_t *n)
 {
@@ -387,12 +393,14 @@ static int rf_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct i
 		bool replaced;
 
 		tree_inode_lock(c);
-		replaced = rf_content_differs(c, e);
+		replaced = rf_content_differs(c, e) || (rf->t->writeback && rf_mtime_differs(c, e));
 		tree_inode_unlock(c);
 		/* Other content: the name gets a new inode; handles open on the
 		 * old one keep the version they opened (an orphan). In place,
 		 * the kernel would keep the old size: with the write-back cache
-		 * it never takes a cached regular file's size from us. */
+		 * it never takes a cached regular file's size, mtime or ctime
+		 * from us (another mtime alone, from a touch: a new inode too,
+		 * else the kernel would show the old one until it evicts it). */
 		if (replaced)
 			return rf_remove(rf, dir, c);
 	}
