@@ -191,6 +191,10 @@ struct tree {
 	 * mount asks the kernel to forget idle names; 0: no cap. Set by the
 	 * mount before the loop starts. */
 	uint64_t inode_cap;
+	/* How long the kernel may cache entries, negative entries and
+	 * attributes (fs/daemon/ops.c), in seconds. Set by the mount before
+	 * the loop starts. */
+	unsigned entry_timeout_s;
 
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
