@@ -199,18 +199,18 @@ struct inode **rf_kids(struct inode *dir, size_t *n)
 }
 
 /* Whether subdirectory c of a directory whose new entry for it is e (NULL:
- * unchanged or gone) was loaded, unloaded or looked up since the snapshot
- * in a way the refresh would get wrong: loaded from its old object (its
- * listing would not be brought to the new one), unloaded (its new names
- * would not be reported), or newly held by the kernel while its object
- * changed (a negative entry under it would not be reported). */
+ * unchanged or gone) was loaded or looked up since the snapshot in a way
+ * the refresh would get wrong: loaded from its old object (its listing
+ * would not be brought to the new one), or newly held by the kernel while
+ * its object changed (a negative entry under it would not be reported).
+ * One unloaded since is fine: rf_unloaded_note reports all its names. */
 static bool rf_moved_on(struct rf *rf, struct inode *c, const struct dirobj_entry *e)
 {
 	struct rf_dir *cd = rf_find(rf, c->id);
 
 	if (!cd)
 		return (c->ds->loaded || rf_held(c)) && e && !same_ref(&e->ref, &c->ds->ref);
-	return cd->have && cd->unloaded == c->ds->loaded;
+	return cd->have && cd->unloaded && c->ds->loaded;
 }
 
 /* Under tree_lock, before anything changes: no loaded directory changed
@@ -225,8 +225,8 @@ static int rf_check(struct rf *rf, struct inode *dir)
 
 	if (d && d->have && !same_ref(&d->old_ref, &dir->ds->ref))
 		return -EAGAIN; /* changed since the snapshot */
-	if (d && d->have && d->unloaded == dir->ds->loaded)
-		return -EAGAIN; /* the root, loaded or unloaded since */
+	if (d && d->have && d->unloaded && dir->ds->loaded)
+		return -EAGAIN; /* the root, loaded since */
 	k = rf_kids(dir, &n);
 	if (!k)
 		return -ENOMEM;
@@ -247,12 +247,20 @@ static int rf_check(struct rf *rf, struct inode *dir)
 static int rf_remove(struct rf *rf, struct inode *dir, struct inode *c);
 
 /* An unloaded directory c (the kernel holds it) whose object changed: its
- * new names, for the negative entries the kernel may hold under it. */
+ * new names, for the negative entries the kernel may hold under it; all of
+ * the new object's when c was loaded at the snapshot and unloaded since. */
 static int rf_unloaded_note(struct rf *rf, struct inode *c)
 {
 	struct rf_dir *d = c->type == DIROBJ_DIR ? rf_find(rf, c->id) : NULL;
+	int r = 0;
 
-	return d && d->have && d->unloaded ? rf_names_note(rf, c, d) : 0;
+	if (!d || !d->have || c->ds->loaded)
+		return 0;
+	if (d->unloaded)
+		return rf_names_note(rf, c, d);
+	for (size_t i = 0; r == 0 && i < d->obj.nentries; i++)
+		r = rf_note(rf, c, d->obj.entries[i].name, d->obj.entries[i].name_len, NULL);
+	return r;
 }
 
 /* Takes a loaded directory's children out with it. */
@@ -420,7 +428,12 @@ static int rf_apply(struct rf *rf, struct inode *dir)
 	size_t n;
 	int r = 0;
 
-	if (d && d->have && !d->unloaded) {
+	if (d && d->have && !dir->ds->loaded) {
+		/* The root, unloaded: its next load reads the new object (its
+		 * names are noted by rf_unloaded_note; another directory's ref
+		 * is set by rf_update). */
+		dir->ds->ref = d->new_ref;
+	} else if (d && d->have && !d->unloaded) {
 		k = rf_kids(dir, &n);
 		matched = calloc(d->obj.nentries + 1, sizeof(*matched));
 		if (!k || !matched)
