@@ -31,7 +31,8 @@
 #define CLI_MOUNT_CACHE_MIN ((uint64_t)64 << 20)
 #define CLI_MOUNT_CACHE_WAIT_DEFAULT_S 60u
 #define CLI_MOUNT_CACHE_WAIT_MAX_S 86400ull
-#define CLI_MOUNT_POLL_MAX_S 86400u /* --poll: at most once a day */
+#define CLI_MOUNT_POLL_MAX_S 86400u	 /* --poll: at most once a day */
+#define CLI_MOUNT_OPT_ENTRY_TIMEOUT 1100 /* beyond cli_mount.h's and cli_opts.h's codes */
 
 static const char cli_mount_usage[] =
     "usage: sealfs mount STORE MOUNTPOINT [options]\n"
@@ -53,6 +54,8 @@ static const char cli_mount_usage[] =
     "                         file activity (decimals allowed, e.g. 0.5)\n"
     "  --poll SECONDS         format 2: show other devices' changes, reading the\n"
     "                         store's head every SECONDS (default 15; 0: never)\n"
+    "  --entry-timeout S      the kernel caches names and folders' attributes up to S s\n"
+    "                         (default 30, at most 3600; 0: asks every time)\n"
     "  --cache-size SIZE      keep the cache under SIZE (e.g. 500M, 2G, 1T; at least\n"
     "                         64M): evict uploaded data, least recently used first\n"
     "  --cache-full-wait S    with --cache-size: a write waits up to S seconds\n"
@@ -99,7 +102,8 @@ struct cli_mount_args {
 	bool fsync_store;
 	bool quiet; /* --quiet: no "last change" line (mount.sealfs) */
 	unsigned idle_lock_s;
-	unsigned poll_s; /* --poll */
+	unsigned poll_s;	  /* --poll */
+	unsigned entry_timeout_s; /* --entry-timeout */
 	unsigned commit_delay_ms;
 	uint64_t cache_size;		      /* --cache-size in bytes; 0: none */
 	unsigned cache_full_wait_s;	      /* --cache-full-wait */
@@ -181,6 +185,9 @@ static int cli_mount_number(struct cli_mount_args *a, int c, const char *val)
 	} else if (c == 'P') {
 		rc = cli_parse_ull(&v, "--poll", val, 0, CLI_MOUNT_POLL_MAX_S);
 		a->poll_s = (unsigned)v;
+	} else if (c == CLI_MOUNT_OPT_ENTRY_TIMEOUT) {
+		rc = cli_parse_ull(&v, "--entry-timeout", val, 0, MOUNT_ENTRY_TIMEOUT_MAX_S);
+		a->entry_timeout_s = (unsigned)v;
 	} else if (c == 'z') {
 		rc = cli_parse_size(&v, "--cache-size", val, CLI_MOUNT_CACHE_MIN, "64M");
 		a->cache_size = v;
@@ -217,6 +224,7 @@ static int cli_mount_option(void *arg, int c, const char *val)
 	case 'P':
 	case 'z':
 	case 'w':
+	case CLI_MOUNT_OPT_ENTRY_TIMEOUT:
 		return cli_mount_number(a, c, val);
 	case 'N':
 		a->name = val;
@@ -248,6 +256,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"idle-lock", required_argument, NULL, 'i'},
 	    {"poll", required_argument, NULL, 'P'},
+	    {"entry-timeout", required_argument, NULL, CLI_MOUNT_OPT_ENTRY_TIMEOUT},
 	    {"cache-size", required_argument, NULL, 'z'},
 	    {"cache-full-wait", required_argument, NULL, 'w'},
 	    {"name", required_argument, NULL, 'N'},
@@ -273,6 +282,7 @@ static int cli_mount_parse(struct cli_mount_args *a, int argc, char **argv)
 
 	a->commit_delay_ms = CLI_MOUNT_DELAY_DEFAULT_MS;
 	a->poll_s = POLL_DEFAULT_S;
+	a->entry_timeout_s = MOUNT_ENTRY_TIMEOUT_DEFAULT_S;
 	a->cache_full_wait_s = CLI_MOUNT_CACHE_WAIT_DEFAULT_S;
 	a->lock_on = LOCK_ON_SUSPEND;
 	rc = cli_opts_parse(&a->opts, &spec, a, argc, argv);
@@ -393,6 +403,7 @@ static int cli_mount_serve(struct cli_mount_ctx *ctx, int report_fd)
 	    .fsync_store = ctx->a.fsync_store,
 	    .idle_lock_s = ctx->a.idle_lock_s,
 	    .poll_s = ctx->a.poll_s,
+	    .entry_timeout_s = ctx->a.entry_timeout_s,
 	    .fuse_opts = ctx->a.fuse_opts[0] ? ctx->a.fuse_opts : NULL,
 	    .commit_delay_ms = ctx->a.commit_delay_ms,
 	    .cache_size = ctx->a.cache_size,

@@ -54,6 +54,7 @@ static const struct {
     {"fsync-store", "--fsync-store", false},
     {"idle-lock", "--idle-lock", true},
     {"cache-size", "--cache-size", true},
+    {"entry-timeout", "--entry-timeout", true},
     {"cache-full-wait", "--cache-full-wait", true},
     {"name", "--name", true},
     {"lock-on", "--lock-on", true},

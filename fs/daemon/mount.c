@@ -152,6 +152,7 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	int r = mount_args(&args, o);
 
+	m->eng.tree->entry_timeout_s = o->entry_timeout_s; /* before any request */
 	if (r == 0) {
 		m->se = fuse_session_new(&args, ops_table(), sizeof(struct fuse_lowlevel_ops),
 					 m->eng.tree);

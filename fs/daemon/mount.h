@@ -11,6 +11,14 @@
 #include "backend.h"
 #include "vault.h"
 
+/* How long the kernel may cache entries, negative entries and attributes
+ * (--entry-timeout; a regular file's attributes at most 1 s, fs/daemon/ops.c):
+ * every change reaches it through a request of its own or
+ * as an invalidation (another device's, tree_refresh.h; the inode cap's), so
+ * a longer time costs no correctness, and saves the LOOKUPs after it. */
+#define MOUNT_ENTRY_TIMEOUT_DEFAULT_S 30u
+#define MOUNT_ENTRY_TIMEOUT_MAX_S 3600u
+
 struct mount_opts {
 	const char *mountpoint; /* absolute, existing, empty directory */
 	const char *cache_dir;	/* absolute */
@@ -23,6 +31,7 @@ struct mount_opts {
 	unsigned commit_delay_ms;   /* write-back delay before a background commit */
 	unsigned idle_lock_s;	    /* unmount (lock) after this long without requests; 0: never */
 	unsigned poll_s;	    /* format 2: read the store's head this often; 0: never */
+	unsigned entry_timeout_s;   /* the kernel caches entries and attributes this long */
 	uint64_t cache_size;	    /* --cache-size in bytes; 0: no limit */
 	unsigned cache_full_wait_s; /* how long a writer waits for room before ENOSPC */
 	int ready_fd;		  /* one byte '0' written once mounted, then closed; -1 for none */

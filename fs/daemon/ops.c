@@ -14,16 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "fuse_io.h"
 #include "ops_int.h"
 #include "tree.h"
 
-/* How long the kernel may cache entries, negative entries and attributes.
- * This mount is the only writer and every change passes through the kernel,
- * so longer would be safe too; one second keeps a bug's reach short. */
-#define OPS_TIMEOUT_S 1.0
 #define OPS_MAX_WRITE (1u << 20)
 
 /* The tree, without counting as activity: for getattr and statfs, which file
@@ -44,6 +41,25 @@ struct tree *ops_tree(fuse_req_t req)
 struct inode *ops_inode(fuse_req_t req, fuse_ino_t ino)
 {
 	return ino == FUSE_ROOT_ID ? ops_tree_quiet(req)->root : (struct inode *)(uintptr_t)ino;
+}
+
+/* How long the kernel may cache entries, negative entries and attributes
+ * (--entry-timeout, mount.h). Every change reaches the kernel through its own
+ * request, or as an invalidation: another device's (tree_refresh.h, also of
+ * the names under directories the daemon unloaded) and the inode cap's. */
+static double ops_timeout(const struct tree *t) { return (double)t->entry_timeout_s; }
+
+/* A regular file's attributes keep 1 s (at most --entry-timeout): its block
+ * count changes as the kernel writes its pages back, a WRITE reply carries
+ * no attributes, and the write-back cache does not make the kernel ask
+ * again after a write, so only the timeout brings st_blocks up to date. */
+#define OPS_FILE_ATTR_TIMEOUT_S 1.0
+
+static double ops_attr_timeout(const struct tree *t, mode_t mode)
+{
+	double all = ops_timeout(t);
+
+	return S_ISREG(mode) && all > OPS_FILE_ATTR_TIMEOUT_S ? OPS_FILE_ATTR_TIMEOUT_S : all;
 }
 
 static fuse_ino_t ops_nodeid(const struct tree *t, const struct inode *ino)
@@ -67,9 +83,9 @@ void ops_entry(struct tree *t, struct inode *ino, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = ops_nodeid(t, ino);
-	e->attr_timeout = OPS_TIMEOUT_S;
-	e->entry_timeout = OPS_TIMEOUT_S;
+	e->entry_timeout = ops_timeout(t);
 	tree_getattr(t, ino, &e->attr);
+	e->attr_timeout = ops_attr_timeout(t, e->attr.st_mode);
 }
 
 /* Replies with a new entry (a kernel reference already taken) or the error. */
@@ -115,8 +131,9 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int r = tree_lookup(t, ops_inode(req, parent), name, &ino);
 
 	if (r == -ENOENT) {
-		/* A negative entry the kernel may cache: we see every create. */
-		struct fuse_entry_param e = {.ino = 0, .entry_timeout = OPS_TIMEOUT_S};
+		/* A negative entry the kernel may cache: we see every create,
+		 * and a poll invalidates the names other devices add. */
+		struct fuse_entry_param e = {.ino = 0, .entry_timeout = ops_timeout(t)};
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -144,7 +161,7 @@ static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 	(void)fi;
 	tree_getattr(ops_tree_quiet(req), ops_inode(req, ino), &st);
-	fuse_reply_attr(req, &st, OPS_TIMEOUT_S);
+	fuse_reply_attr(req, &st, ops_attr_timeout(ops_tree_quiet(req), st.st_mode));
 }
 
 static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

@@ -192,6 +192,10 @@ struct tree {
 	 * mount asks the kernel to forget idle names; 0: no cap. Set by the
 	 * mount before the loop starts. */
 	uint64_t inode_cap;
+	/* How long the kernel may cache entries, negative entries and
+	 * attributes (fs/daemon/ops.c), in seconds. Set by the mount before
+	 * the loop starts. */
+	unsigned entry_timeout_s;
 
 	/* Borrowed, set by the engine before the mount serves: the threads
 	 * that warm the next files of a directory read in order

@@ -3,8 +3,11 @@
  * directory whose object changed is read (no lock held), then, under
  * tree_lock, its children are matched by id with the new listing: renamed,
  * updated, added, or taken out (as orphans while the kernel holds them).
- * Inodes keep their addresses, so node ids the kernel holds stay valid; the
- * names and inodes that changed are reported for the kernel's caches.
+ * A directory the kernel holds whose children are unloaded gets its new
+ * names reported (tree_refresh_names.c: the kernel may cache negative
+ * entries under it). Inodes keep their addresses, so node ids the kernel
+ * holds stay valid; the names and inodes that changed are reported for the
+ * kernel's caches.
  * Must never run on a tree with uncommitted changes (the caller holds
  * commit_lock and the journal is empty), never make another device's objects
  * this mount's garbage. A file whose content changed gets a new inode under
@@ -26,15 +29,27 @@ static int id_cmp_entry(const void *a, const void *b)
 		      OBJECT_ID_BYTES);
 }
 
-static struct rf_dir *rf_find(struct rf *rf, const uint8_t id[OBJECT_ID_BYTES])
+static int id_cmp_dir(const void *a, const void *b)
 {
-	for (size_t i = 0; i < rf->ndirs; i++)
-		if (memcmp(rf->dirs[i].id, id, OBJECT_ID_BYTES) == 0)
-			return &rf->dirs[i];
-	return NULL;
+	return memcmp(((const struct rf_dir *)a)->id, ((const struct rf_dir *)b)->id,
+		      OBJECT_ID_BYTES);
 }
 
-/* Under tree_lock: every loaded directory in the namespace, with its ref. */
+/* rf->dirs is sorted by id once the snapshot is taken. */
+static struct rf_dir *rf_find(struct rf *rf, const uint8_t id[OBJECT_ID_BYTES])
+{
+	struct rf_dir key;
+
+	memcpy(key.id, id, OBJECT_ID_BYTES);
+	return rf->ndirs ? bsearch(&key, rf->dirs, rf->ndirs, sizeof(key), id_cmp_dir) : NULL;
+}
+
+/* Whether the kernel may hold entries under directory c (its own entry pins
+ * it: nlookup > 0). */
+static bool rf_held(const struct inode *c) { return c->nlookup > 0 || c->nopen > 0; }
+
+/* Under tree_lock: every loaded directory in the namespace, with its ref,
+ * and every unloaded one the kernel holds (a child of a loaded one). */
 static int rf_snapshot(struct rf *rf, struct inode *dir)
 {
 	if (rf->ndirs == rf->cap) {
@@ -48,9 +63,12 @@ static int rf_snapshot(struct rf *rf, struct inode *dir)
 	}
 	memset(&rf->dirs[rf->ndirs], 0, sizeof(rf->dirs[0]));
 	memcpy(rf->dirs[rf->ndirs].id, dir->id, OBJECT_ID_BYTES);
+	rf->dirs[rf->ndirs].unloaded = !dir->ds->loaded;
 	rf->dirs[rf->ndirs++].old_ref = dir->ds->ref;
+	if (!dir->ds->loaded)
+		return 0;
 	TREE_FOR_CHILDREN (dir, c)
-		if (c->type == DIROBJ_DIR && c->ds->loaded) {
+		if (c->type == DIROBJ_DIR && (c->ds->loaded || rf_held(c))) {
 			int r = rf_snapshot(rf, c);
 
 			if (r)
@@ -74,6 +92,8 @@ static int rf_read(struct rf *rf, const struct dirobj_entry *e)
 	if (!d || d->have || same_ref(&d->old_ref, &e->ref))
 		return 0;
 	d->new_ref = e->ref;
+	if (d->unloaded)
+		return rf_names_read(rf, d);
 	r = tree_read_dir_pages(rf->t, e->id, &e->ref, &d->obj, &d->pages);
 	if (r)
 		return r;
@@ -160,6 +180,12 @@ bool rf_content_differs(struct inode *c, const struct dirobj_entry *e)
 	return false;
 }
 
+/* Whether file c's mtime differs from entry e's (c's lock held). */
+static bool rf_mtime_differs(const struct inode *c, const struct dirobj_entry *e)
+{
+	return c->mtime.sec != e->mtime.sec || c->mtime.nsec != e->mtime.nsec;
+}
+
 /* Children of a directory, in an array (the table changes under us). */
 struct inode **rf_kids(struct inode *dir, size_t *n)
 {
@@ -172,8 +198,24 @@ struct inode **rf_kids(struct inode *dir, size_t *n)
 	return k;
 }
 
+/* Whether subdirectory c of a directory whose new entry for it is e (NULL:
+ * unchanged or gone) was loaded or looked up since the snapshot in a way
+ * the refresh would get wrong: loaded from its old object (its listing
+ * would not be brought to the new one), or newly held by the kernel while
+ * its object changed (a negative entry under it would not be reported).
+ * One unloaded since is fine: rf_unloaded_note reports all its names. */
+static bool rf_moved_on(struct rf *rf, struct inode *c, const struct dirobj_entry *e)
+{
+	struct rf_dir *cd = rf_find(rf, c->id);
+
+	if (!cd)
+		return (c->ds->loaded || rf_held(c)) && e && !same_ref(&e->ref, &c->ds->ref);
+	return cd->have && cd->unloaded && c->ds->loaded;
+}
+
 /* Under tree_lock, before anything changes: no loaded directory changed
- * since the snapshot, and no id changed its type. */
+ * since the snapshot, none was loaded or unloaded in a way that matters
+ * (rf_moved_on), and no id changed its type. */
 static int rf_check(struct rf *rf, struct inode *dir)
 {
 	struct rf_dir *d = rf_find(rf, dir->id);
@@ -183,6 +225,8 @@ static int rf_check(struct rf *rf, struct inode *dir)
 
 	if (d && d->have && !same_ref(&d->old_ref, &dir->ds->ref))
 		return -EAGAIN; /* changed since the snapshot */
+	if (d && d->have && d->unloaded && dir->ds->loaded)
+		return -EAGAIN; /* the root, loaded since */
 	k = rf_kids(dir, &n);
 	if (!k)
 		return -ENOMEM;
@@ -191,6 +235,8 @@ static int rf_check(struct rf *rf, struct inode *dir)
 
 		if (e && e->type != k[i]->type && !rf_links_type_ok(k[i]->type, e->type))
 			r = -EINVAL;
+		if (r == 0 && k[i]->type == DIROBJ_DIR && rf_moved_on(rf, k[i], e))
+			r = -EAGAIN;
 		if (r == 0 && k[i]->type == DIROBJ_DIR && k[i]->ds->loaded)
 			r = rf_check(rf, k[i]);
 	}
@@ -199,6 +245,23 @@ static int rf_check(struct rf *rf, struct inode *dir)
 }
 
 static int rf_remove(struct rf *rf, struct inode *dir, struct inode *c);
+
+/* An unloaded directory c (the kernel holds it) whose object changed: its
+ * new names, for the negative entries the kernel may hold under it; all of
+ * the new object's when c was loaded at the snapshot and unloaded since. */
+static int rf_unloaded_note(struct rf *rf, struct inode *c)
+{
+	struct rf_dir *d = c->type == DIROBJ_DIR ? rf_find(rf, c->id) : NULL;
+	int r = 0;
+
+	if (!d || !d->have || c->ds->loaded)
+		return 0;
+	if (d->unloaded)
+		return rf_names_note(rf, c, d);
+	for (size_t i = 0; r == 0 && i < d->obj.nentries; i++)
+		r = rf_note(rf, c, d->obj.entries[i].name, d->obj.entries[i].name_len, NULL);
+	return r;
+}
 
 /* Takes a loaded directory's children out with it. */
 static int rf_remove_kids(struct rf *rf, struct inode *dir)
@@ -338,19 +401,23 @@ static int rf_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct i
 		bool replaced;
 
 		tree_inode_lock(c);
-		replaced = rf_content_differs(c, e);
+		replaced = rf_content_differs(c, e) || (rf->t->writeback && rf_mtime_differs(c, e));
 		tree_inode_unlock(c);
 		/* Other content: the name gets a new inode; handles open on the
 		 * old one keep the version they opened (an orphan). In place,
 		 * the kernel would keep the old size: with the write-back cache
-		 * it never takes a cached regular file's size from us. */
+		 * it never takes a cached regular file's size, mtime or ctime
+		 * from us (another mtime alone, from a touch: a new inode too,
+		 * else the kernel would show the old one until it evicts it). */
 		if (replaced)
 			return rf_remove(rf, dir, c);
 	}
 	matched[e - d->obj.entries] = true;
 	if (c->name_len != e->name_len || memcmp(tree_name(c), e->name, e->name_len) != 0)
 		r = rf_rename(rf, dir, c, e);
-	return r ? r : rf_update(rf, c, e);
+	if (r == 0)
+		r = rf_update(rf, c, e);
+	return r ? r : rf_unloaded_note(rf, c);
 }
 
 static int rf_apply(struct rf *rf, struct inode *dir)
@@ -361,7 +428,12 @@ static int rf_apply(struct rf *rf, struct inode *dir)
 	size_t n;
 	int r = 0;
 
-	if (d && d->have) {
+	if (d && d->have && !dir->ds->loaded) {
+		/* The root, unloaded: its next load reads the new object (its
+		 * names are noted by rf_unloaded_note; another directory's ref
+		 * is set by rf_update). */
+		dir->ds->ref = d->new_ref;
+	} else if (d && d->have && !d->unloaded) {
 		k = rf_kids(dir, &n);
 		matched = calloc(d->obj.nentries + 1, sizeof(*matched));
 		if (!k || !matched)
@@ -402,6 +474,7 @@ static void rf_release(struct rf *rf)
 	for (size_t i = 0; i < rf->ndirs; i++) {
 		dirobj_release(&rf->dirs[i].obj);
 		dirio_pages_free(rf->dirs[i].pages);
+		rf_names_free(&rf->dirs[i]);
 	}
 	free(rf->dirs);
 	free(rf->reap);
@@ -435,6 +508,8 @@ int tree_refresh(struct tree *t, const struct dirobj_entry *root, const struct d
 	pthread_mutex_lock(&t->lock);
 	r = t->dirty ? -EAGAIN : rf_snapshot(&rf, t->root);
 	pthread_mutex_unlock(&t->lock);
+	if (r == 0 && rf.ndirs)
+		qsort(rf.dirs, rf.ndirs, sizeof(*rf.dirs), id_cmp_dir);
 	if (r == 0)
 		r = rf_read(&rf, root);
 	if (r == 0)
@@ -452,6 +527,8 @@ int tree_refresh(struct tree *t, const struct dirobj_entry *root, const struct d
 			rf_root(&rf, root);
 			r = rf_note(&rf, NULL, NULL, 0, t->root);
 		}
+		if (r == 0)
+			r = rf_unloaded_note(&rf, t->root);
 		pthread_mutex_unlock(&t->lock);
 	}
 	for (size_t i = 0; i < rf.nreap; i++)

@@ -30,7 +30,8 @@ struct tree_inval {
  * no commit is pending (journal empty). *out (n entries) is new:
  * tree_inval_free. A file whose content changed gets a new inode (handles
  * open on the old one keep the old version: an orphan). -EAGAIN: the tree
- * has uncommitted changes or a loaded directory changed meanwhile (nothing
+ * has uncommitted changes, a loaded directory changed meanwhile, or a
+ * directory whose object changed was loaded or looked up meanwhile (nothing
  * was changed; try again later); -EINVAL: an id changed
  * type; -EBADMSG, store errors (nothing changed); -ENOMEM (possibly half
  * applied: logged by the caller). Thread-safe. */

@@ -11,13 +11,18 @@
 
 #include "tree_refresh.h"
 
-/* A loaded directory and its new listing (sorted by id). */
+/* A loaded directory and its new listing (sorted by id); or (unloaded) a
+ * directory the kernel holds whose children are not in memory, and the
+ * names its new object has that its old one had not (tree_refresh_names.c). */
 struct rf_dir {
 	uint8_t id[OBJECT_ID_BYTES];
 	struct dirobj_ref old_ref, new_ref;
 	struct dirobj obj;
 	struct dirio_pages *pages; /* format 3: obj's paged state, or NULL */
-	bool have;		   /* obj read */
+	bool have;		   /* obj read (unloaded: added read) */
+	bool unloaded;		   /* not loaded at the snapshot; obj stays empty */
+	char **added;		   /* unloaded: the new names (NUL-terminated) */
+	size_t nadded;
 };
 
 struct rf_links;
@@ -62,5 +67,16 @@ int rf_links_child(struct rf *rf, struct inode *dir, struct rf_dir *d, struct in
 int rf_links_add(struct rf *rf, struct inode *dir, struct dirobj_entry *e, bool *done);
 int rf_links_post(struct rf *rf);
 void rf_links_free(struct rf *rf);
+
+/* tree_refresh_names.c, for an unloaded directory d the kernel holds (so it
+ * may hold negative entries under it: names it was told are missing).
+ * read: no lock; d's new object (new_ref) and, when it is large, its old one,
+ * into d->added: every name of the new object the old one had not (all of
+ * them when the old one is small or cannot be read); 0 or the new object's
+ * read error. note: tree_lock held, dir is d's inode, its ref now new_ref:
+ * each added name noted for the kernel. free: always. */
+int rf_names_read(struct rf *rf, struct rf_dir *d);
+int rf_names_note(struct rf *rf, struct inode *dir, const struct rf_dir *d);
+void rf_names_free(struct rf_dir *d);
 
 #endif

@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 					     {"options", required_argument, NULL, 'o'},
 					     {NULL, 0, NULL, 0}};
 	struct backend_opts bo = {0};
-	struct mount_opts mo = {.ready_fd = STDOUT_FILENO};
+	struct mount_opts mo = {.ready_fd = STDOUT_FILENO,
+				.entry_timeout_s = MOUNT_ENTRY_TIMEOUT_DEFAULT_S};
 	struct vault_config *cfg = NULL;
 	struct vault_keys *keys = NULL;
 	struct backend *store = NULL;
