@@ -384,10 +384,9 @@ static void mount_start_control(struct mount_state *m, const struct mount_opts *
 static unsigned mount_local_threads(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned n =
-	    cpus > 2 ? (unsigned)cpus * (MOUNT_MAX_THREADS_LOCAL / 2) : MOUNT_MAX_THREADS_LOCAL;
 
-	return n < MOUNT_MAX_THREADS_REMOTE ? n : MOUNT_MAX_THREADS_REMOTE;
+	cpus = cpus > 2 ? cpus * (MOUNT_MAX_THREADS_LOCAL / 2) : MOUNT_MAX_THREADS_LOCAL;
+	return cpus < MOUNT_MAX_THREADS_REMOTE ? (unsigned)cpus : MOUNT_MAX_THREADS_REMOTE;
 }
 
 static int mount_loop(struct mount_state *m, const struct backend *store)
