@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "local.h"
 #include "mount.h"
+#include "poll_head.h"
 #include "seal.h"
 #include "testdir.h"
 #include "tree.h"
@@ -224,6 +225,19 @@ static inline size_t fstore_objects(struct fenv *e)
 
 	e->store->ops->list(e->store, "o/", fcount_cb, &n);
 	return n;
+}
+
+/* The poll deps of m's mount over e's store, as the daemon builds them
+ * (no kernel invalidation callback). */
+static inline struct poll_deps fmount_poll_deps(const struct fenv *e, const struct fmount *m)
+{
+	return (struct poll_deps){.store = e->store,
+				  .tree = m->tree,
+				  .commit = m->commit,
+				  .up = m->up,
+				  .cfg = e->cfg,
+				  .meta_key = e->keys->meta,
+				  .wait_ms = TEST_FLUSH_MS};
 }
 
 #endif

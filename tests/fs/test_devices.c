@@ -111,13 +111,7 @@ int main(void)
 	fmount_close(&c);
 
 	/* B's own poll shows what its merges brought in: A's files. */
-	struct poll_deps pdb0 = {.store = e.store,
-				 .tree = b.tree,
-				 .commit = b.commit,
-				 .up = b.up,
-				 .cfg = e.cfg,
-				 .meta_key = e.keys->meta,
-				 .wait_ms = TEST_FLUSH_MS};
+	struct poll_deps pdb0 = fmount_poll_deps(&e, &b);
 	struct poll *plb0 = poll_new(&pdb0);
 	CHECK(strcmp(get(&b, "a-file", buf, sizeof(buf)), "") == 0);
 	CHECK_RC(plb0 ? poll_once(plb0) : -1, 1);
@@ -128,13 +122,7 @@ int main(void)
 	/* A polls: its tree now shows B's changes and the merge. */
 	struct inode *held;
 	CHECK_RC(fpath(a.tree, "a-file", &held), 0); /* B did not change it */
-	struct poll_deps pd = {.store = e.store,
-			       .tree = a.tree,
-			       .commit = a.commit,
-			       .up = a.up,
-			       .cfg = e.cfg,
-			       .meta_key = e.keys->meta,
-			       .wait_ms = TEST_FLUSH_MS};
+	struct poll_deps pd = fmount_poll_deps(&e, &a);
 	struct poll *pl = poll_new(&pd);
 	struct poll_stats ps;
 	struct inode *again;

@@ -123,13 +123,7 @@ static void test_three_each(void)
 
 static struct poll *poll_of(struct fenv *e, struct fmount *m)
 {
-	struct poll_deps d = {.store = e->store,
-			      .tree = m->tree,
-			      .commit = m->commit,
-			      .up = m->up,
-			      .cfg = e->cfg,
-			      .meta_key = e->keys->meta,
-			      .wait_ms = TEST_FLUSH_MS};
+	struct poll_deps d = fmount_poll_deps(e, m);
 	return poll_new(&d);
 }
 

@@ -78,13 +78,7 @@ static void check_names(struct fmount *m, const char *const *sl, int nsl, const 
 
 static struct poll *poll_of(struct fenv *e, struct fmount *m)
 {
-	struct poll_deps pd = {.store = e->store,
-			       .tree = m->tree,
-			       .commit = m->commit,
-			       .up = m->up,
-			       .cfg = e->cfg,
-			       .meta_key = e->keys->meta,
-			       .wait_ms = TEST_FLUSH_MS};
+	struct poll_deps pd = fmount_poll_deps(e, m);
 
 	return poll_new(&pd);
 }

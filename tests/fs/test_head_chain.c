@@ -193,13 +193,7 @@ static void fork_while_mounted(struct fenv *e, struct fmount *a, const char *old
 	CHECK_RC(system(cmd), 0);
 	CHECK_RC(store_head(e, &before, &blen, &h), 0);
 	dirobj_head_release(&h);
-	struct poll_deps pd = {.store = e->store,
-			       .tree = a->tree,
-			       .commit = a->commit,
-			       .up = a->up,
-			       .cfg = e->cfg,
-			       .meta_key = e->keys->meta,
-			       .wait_ms = TEST_FLUSH_MS};
+	struct poll_deps pd = fmount_poll_deps(e, a);
 	struct poll *pl = poll_new(&pd);
 	struct inode *ino;
 	CHECK(pl != NULL);

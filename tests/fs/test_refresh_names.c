@@ -60,15 +60,9 @@ static bool seen_inode(const struct seen *s, const struct inode *ino)
 
 static int poll_with(struct fenv *e, struct fmount *m, struct seen *s)
 {
-	struct poll_deps pd = {.store = e->store,
-			       .tree = m->tree,
-			       .commit = m->commit,
-			       .up = m->up,
-			       .cfg = e->cfg,
-			       .meta_key = e->keys->meta,
-			       .inval = seen_inval,
-			       .inval_ctx = s,
-			       .wait_ms = TEST_FLUSH_MS};
+	struct poll_deps pd = fmount_poll_deps(e, m);
+	pd.inval = seen_inval;
+	pd.inval_ctx = s;
 	struct poll *pl = poll_new(&pd);
 	int r = pl ? poll_once(pl) : -ENOMEM;
 
