@@ -151,23 +151,14 @@ static int cli_status_call_error(const struct cli_status_conn *c, int rc, const 
 	return cli_fail(EXITCODE_OTHER, "asking the daemon of '%s': %s", c->arg, cli_why(-rc));
 }
 
-/* Asks for the status and parses it, waiting at most ms (< 0: the default).
- * 0, or -errno with the daemon's reason in why for -EREMOTEIO. */
-static int cli_status_get(struct cli_status_conn *c, struct control_status *st, char *why, int ms)
+/* Asks for the status (op STATUS; PROGRESS, what sync polls with: no scan of
+ * the pending records, pending_objects and pending_bytes 0) and parses it,
+ * waiting at most ms (< 0: the default). 0, or -errno (-EREMOTEIO: why). */
+static int cli_status_get(struct cli_status_conn *c, enum control_proto_op op,
+			  struct control_status *st, char *why, int ms)
 {
-	int rc = cli_status_call(c, CONTROL_PROTO_STATUS,
-				 ms < 0 || ms > CLI_STATUS_REPLY_MS ? CLI_STATUS_REPLY_MS : ms);
-
-	return rc ? rc : control_proto_parse_status(st, why, c->reply, c->len);
-}
-
-/* cli_status_get without the daemon's scan of the pending records
- * (pending_objects and pending_bytes 0): what sync polls with. */
-static int cli_status_progress(struct cli_status_conn *c, struct control_status *st, char *why,
-			       int ms)
-{
-	int rc = cli_status_call(c, CONTROL_PROTO_PROGRESS,
-				 ms < 0 || ms > CLI_STATUS_REPLY_MS ? CLI_STATUS_REPLY_MS : ms);
+	int rc =
+	    cli_status_call(c, op, ms < 0 || ms > CLI_STATUS_REPLY_MS ? CLI_STATUS_REPLY_MS : ms);
 
 	return rc ? rc : control_proto_parse_status(st, why, c->reply, c->len);
 }
@@ -373,7 +364,7 @@ int cli_status_main(int argc, char **argv)
 		fputs(cli_status_usage, stdout);
 	if (rc == 0)
 		rc = cli_status_find(c, mnt);
-	if (rc == 0 && (rc = cli_status_get(c, &st, why, -1)) != 0)
+	if (rc == 0 && (rc = cli_status_get(c, CONTROL_PROTO_STATUS, &st, why, -1)) != 0)
 		rc = cli_status_call_error(c, rc, why);
 	if (rc == 0 && json)
 		fwrite(c->reply, 1, c->len, stdout);
@@ -531,7 +522,8 @@ static int cli_status_wait(struct cli_status_conn *c, struct cli_status_sync *s,
 		poll(NULL, 0, CLI_STATUS_POLL_MS);
 		if (cli_status_interrupted)
 			break;
-		rc = cli_status_progress(c, st, why, cli_status_left_ms(&s->due));
+		rc =
+		    cli_status_get(c, CONTROL_PROTO_PROGRESS, st, why, cli_status_left_ms(&s->due));
 		if (rc == -ETIMEDOUT && cli_status_passed(&s->due))
 			return cli_status_gave_up(c, st, timeout);
 		if (rc == -EINTR && cli_status_interrupted)
@@ -595,7 +587,7 @@ int cli_status_sync_main(int argc, char **argv)
 		cli_status_syncfs(c->mnt);
 	if (rc == 0)
 		rc = cli_status_start_sync(c, &s);
-	if (rc == 0 && (rc = cli_status_get(c, &st, why, -1)) != 0)
+	if (rc == 0 && (rc = cli_status_get(c, CONTROL_PROTO_STATUS, &st, why, -1)) != 0)
 		rc = cli_status_call_error(c, rc, why);
 	if (rc == 0) {
 		s.base = st.uploaded_bytes;
