@@ -146,15 +146,10 @@ struct inode *tree_child(const struct tree *t, const struct inode *dir, const ch
 
 size_t tree_table_slot(const struct tree *t, const struct inode *dir, const struct inode *c)
 {
-	struct inode **tab = dir->ds->table;
 	size_t size = dir->ds->table_size;
+	size_t i = find_ptr(t, dir->ds->table, size, c, hash_name);
 
-	if (!tab)
-		return SIZE_MAX;
-	for (size_t i = slot_of(hash_name(t, c), size); tab[i]; i = i + 1 == size ? 0 : i + 1)
-		if (tab[i] == c)
-			return i;
-	return SIZE_MAX;
+	return i == size ? SIZE_MAX : i;
 }
 
 int tree_table_reserve(const struct tree *t, struct inode *dir, size_t n)
