@@ -97,48 +97,75 @@ bool dirobj_check_xattr(const struct dirobj_xattr *x)
 	       x->len <= DIROBJ_XATTR_VALUE_MAX && (x->len == 0 || x->value);
 }
 
-static int dirobj_cmp_name(const void *a, const void *b)
+/* The uniqueness check is one pass over an open-addressing table of entry
+ * indexes (a sort by name and another by id were 16 % of a cold `find`'s
+ * instructions, docs/PERFORMANCE.md session 7). Names hash by FNV-1a, ids
+ * by their first bytes (random). A decoded object was authenticated before
+ * it gets here, so nobody without the key chooses what collides. */
+static uint64_t dirobj_name_hash(const char *s, size_t len)
 {
-	const struct dirobj_entry *x = *(const struct dirobj_entry *const *)a;
-	const struct dirobj_entry *y = *(const struct dirobj_entry *const *)b;
-	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
-	int c = memcmp(x->name, y->name, n);
+	uint64_t h = 0xcbf29ce484222325ull;
 
-	if (c != 0)
-		return c;
-	return (x->name_len > y->name_len) - (x->name_len < y->name_len);
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
 }
 
-static int dirobj_cmp_id(const void *a, const void *b)
+static uint64_t dirobj_id_hash(const uint8_t id[OBJECT_ID_BYTES])
 {
-	const struct dirobj_entry *x = *(const struct dirobj_entry *const *)a;
-	const struct dirobj_entry *y = *(const struct dirobj_entry *const *)b;
+	uint64_t h;
 
-	return memcmp(x->id, y->id, OBJECT_ID_BYTES);
+	memcpy(&h, id, sizeof(h));
+	return h;
+}
+
+static bool dirobj_same_name(const struct dirobj_entry *x, const struct dirobj_entry *y)
+{
+	return x->name_len == y->name_len && memcmp(x->name, y->name, x->name_len) == 0;
+}
+
+/* Inserts entry i into the table (slots hold index + 1, 0 is empty) unless
+ * an equal entry is there: true on a clash. Two entries may share an id
+ * only when both are hard links to it: such an id is inserted once and each
+ * further entry is compared with that first one, so any entry of the group
+ * that is not a link clashes (the rule the sorted pairs applied before). */
+static bool dirobj_unique_insert(uint32_t *slots, size_t mask, const struct dirobj *dir, size_t i,
+				 bool by_name)
+{
+	const struct dirobj_entry *e = &dir->entries[i];
+	size_t k =
+	    (size_t)(by_name ? dirobj_name_hash(e->name, e->name_len) : dirobj_id_hash(e->id));
+
+	for (k &= mask; slots[k] != 0; k = (k + 1) & mask) {
+		const struct dirobj_entry *o = &dir->entries[slots[k] - 1];
+		if (by_name ? dirobj_same_name(o, e) : memcmp(o->id, e->id, OBJECT_ID_BYTES) == 0)
+			return by_name || o->type != DIROBJ_HARDLINK || e->type != DIROBJ_HARDLINK;
+	}
+	slots[k] = (uint32_t)(i + 1);
+	return false;
 }
 
 /* 0 when no two entries share a name or an id; -EEXIST otherwise. */
 int dirobj_check_unique(const struct dirobj *dir)
 {
-	const struct dirobj_entry **v;
+	size_t cap = 16, n = dir->nentries;
+	uint32_t *names, *ids;
 	int rc = 0;
 
-	if (dir->nentries < 2)
+	if (n < 2)
 		return 0;
-	v = calloc(dir->nentries, sizeof(*v));
-	if (!v)
+	if (n > UINT32_MAX / 4)
 		return -ENOMEM;
-	for (size_t i = 0; i < dir->nentries; i++)
-		v[i] = &dir->entries[i];
-	qsort(v, dir->nentries, sizeof(*v), dirobj_cmp_name);
-	for (size_t i = 1; i < dir->nentries && rc == 0; i++)
-		if (dirobj_cmp_name(&v[i - 1], &v[i]) == 0)
+	while (cap < 2 * n)
+		cap *= 2;
+	names = calloc(2 * cap, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	ids = names + cap;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (dirobj_unique_insert(names, cap - 1, dir, i, true) ||
+		    dirobj_unique_insert(ids, cap - 1, dir, i, false))
 			rc = -EEXIST;
-	qsort(v, dir->nentries, sizeof(*v), dirobj_cmp_id);
-	for (size_t i = 1; i < dir->nentries && rc == 0; i++)
-		if (dirobj_cmp_id(&v[i - 1], &v[i]) == 0 &&
-		    (v[i - 1]->type != DIROBJ_HARDLINK || v[i]->type != DIROBJ_HARDLINK))
-			rc = -EEXIST;
-	free(v);
+	free(names);
 	return rc;
 }

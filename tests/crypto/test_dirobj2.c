@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "dirobj.h"
+#include "dirobj_check.h"
 
 #define ID_A "0123456789abcdef0123456789abcdef"
 #define ID_B "fedcba9876543210fedcba9876543210"
@@ -366,6 +367,64 @@ static void test_head(void)
 	dirobj_head_release(&h);
 }
 
+/* dirobj_check_unique against the rule spelled pair by pair: no two
+ * entries share a name, and two share an id only when both are hard links.
+ * Random small directories over few names and ids (so clashes are common),
+ * ids that agree in the first 8 bytes (the hash: every id probes one chain),
+ * and sizes that wrap the table. */
+static void test_check_unique(void)
+{
+	static const char *names[] = {"a", "ab", "b", "ba", "c", "cc", "d", "dd", "e", "ee"};
+	unsigned seed = 12345;
+	int wrong = 0;
+
+	for (int round = 0; round < 4000; round++) {
+		struct dirobj d = {0};
+		int want = 0;
+
+		d.nentries = 1 + (size_t)(round % 9);
+		d.entries = calloc(d.nentries, sizeof(*d.entries));
+		for (size_t i = 0; i < d.nentries; i++) {
+			seed = seed * 1103515245u + 12345u;
+			entry(&d.entries[i], (seed >> 16) % 3 ? DIROBJ_HARDLINK : DIROBJ_FILE,
+			      names[(seed >> 8) % 10], 0x40, S_IFREG | 0644);
+			d.entries[i].id[15] = (uint8_t)((seed >> 20) % 4);
+		}
+		for (size_t i = 0; i < d.nentries; i++)
+			for (size_t j = i + 1; j < d.nentries; j++) {
+				const struct dirobj_entry *x = &d.entries[i], *y = &d.entries[j];
+				if (strcmp(x->name, y->name) == 0 ||
+				    (memcmp(x->id, y->id, 16) == 0 &&
+				     (x->type != DIROBJ_HARDLINK || y->type != DIROBJ_HARDLINK)))
+					want = -EEXIST;
+			}
+		wrong += dirobj_check_unique(&d) != want;
+		dirobj_release(&d);
+	}
+	CHECKF(wrong == 0, "%d random directories judged unlike the pair rule", wrong);
+
+	for (size_t n = 2; n <= 2100; n += 349) { /* many entries, one probe chain of ids */
+		struct dirobj d = {.nentries = n};
+		char nm[16];
+
+		d.entries = calloc(n, sizeof(*d.entries));
+		for (size_t i = 0; i < n; i++) {
+			snprintf(nm, sizeof(nm), "n%zu", i);
+			entry(&d.entries[i], DIROBJ_FILE, nm, 0x40, S_IFREG | 0644);
+			memcpy(d.entries[i].id + 8, &i, sizeof(i));
+		}
+		CHECK_RC(dirobj_check_unique(&d), 0);
+		memcpy(d.entries[n - 1].id, d.entries[0].id, 16); /* last repeats first's id */
+		CHECK_RC(dirobj_check_unique(&d), -EEXIST);
+		memcpy(d.entries[n - 1].id + 8, &n, sizeof(n));
+		free(d.entries[n - 1].name); /* and now its name */
+		d.entries[n - 1].name = strdup(d.entries[(n - 1) / 2].name);
+		d.entries[n - 1].name_len = strlen(d.entries[n - 1].name);
+		CHECK_RC(dirobj_check_unique(&d), -EEXIST);
+		dirobj_release(&d);
+	}
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -374,5 +433,6 @@ int main(void)
 	test_roundtrip();
 	test_encode_rejects();
 	test_head();
+	test_check_unique();
 	return check_done("test_dirobj2");
 }

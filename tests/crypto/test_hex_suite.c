@@ -1,5 +1,8 @@
 /* test_hex_suite.c - hex codec and the cipher suite table. */
 #include <errno.h>
+#include <stdbool.h>
+
+#include <sodium.h>
 
 #include "hex.h"
 #include "suite.h"
@@ -26,6 +29,35 @@ static void test_hex(void)
 	CHECK_RC(hex_decode(back, 4, "00ab7fgf", 8), -EINVAL);
 	CHECK_RC(hex_decode(back, 4, "00ab:fff", 8), -EINVAL);
 	CHECK_RC(hex_decode(back, 0, "", 0), 0);
+}
+
+/* Every byte value in either place of a digit pair decodes as libsodium's
+ * sodium_hex2bin decodes it when that is a lowercase digit, and is refused
+ * otherwise (upper case included), with the output zeroed. */
+static void test_hex_every_byte(void)
+{
+	int fails = 0;
+
+	for (unsigned c = 0; c < 256; c++) {
+		bool lower = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+		for (int at = 0; at < 2; at++) {
+			char pair[2] = {'7', '7'};
+			unsigned char got = 0x5a, want = 0;
+			size_t n = 0;
+			int rc;
+
+			pair[at] = (char)c;
+			rc = hex_decode(&got, 1, pair, 2);
+			if (lower) {
+				if (sodium_hex2bin(&want, 1, pair, 2, NULL, &n, NULL) != 0 ||
+				    n != 1 || rc != 0 || got != want)
+					fails++;
+			} else if (rc != -EINVAL || got != 0) {
+				fails++;
+			}
+		}
+	}
+	CHECKF(fails == 0, "%d byte values decoded unlike sodium_hex2bin", fails);
 }
 
 static void test_suite(void)
@@ -57,6 +89,7 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	test_hex();
+	test_hex_every_byte();
 	test_suite();
 	return check_done("test_hex_suite");
 }
