@@ -50,6 +50,7 @@
 #include "log.h"
 #include "mono.h"
 #include "notify.h"
+#include "perm.h"
 #include "tree.h"
 #include "upload.h"
 
@@ -135,8 +136,8 @@ static int mount_args(struct fuse_args *args, const struct mount_opts *o)
 {
 	char opts[256];
 
-	snprintf(opts, sizeof(opts), "fsname=sealfs%s%s,subtype=sealfs,default_permissions%s%s",
-		 o->name ? ":" : "", o->name ? o->name : "", o->allow_other ? ",allow_other" : "",
+	snprintf(opts, sizeof(opts), "fsname=sealfs%s%s,subtype=sealfs%s%s", o->name ? ":" : "",
+		 o->name ? o->name : "", o->allow_other ? ",default_permissions,allow_other" : "",
 		 o->read_only ? ",ro" : "");
 	if (fuse_opt_add_arg(args, "sealfs") || fuse_opt_add_arg(args, "-o") ||
 	    fuse_opt_add_arg(args, opts))
@@ -160,6 +161,9 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 			r = errbuf_fail(err, size, -EINVAL, "bad FUSE mount options");
 	}
 	fuse_opt_free_args(&args);
+	if (r == 0 && !perm_kernel_checks(o->allow_other, o->fuse_opts) &&
+	    (r = perm_start(m->eng.tree, m->se)) != 0)
+		errbuf_fail(err, size, r, "starting the permission checks failed"); /* perm.h */
 	if (r)
 		return r;
 	if (fuse_set_signal_handlers(m->se) != 0)
@@ -427,7 +431,8 @@ static void mount_teardown(struct mount_state *m)
 {
 	lock_bus_free(m->bus);
 	control_stop(m->ctl);
-	poll_free(m->poll); /* after the control socket, which reads its counters */
+	poll_free(m->poll);	/* after the control socket, which reads its counters */
+	perm_stop(m->eng.tree); /* its thread may still tell the session */
 	if (m->se) {
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);
