@@ -253,8 +253,9 @@ int perm_op_rename(fuse_req_t req, struct inode *odir, const char *oname, struct
 	if (r && r != -ENOENT)
 		return r;
 	has_dst = r == 0;
-	if (has_dst && (flags & RENAME_NOREPLACE))
-		return 0; /* EEXIST comes first (do_renameat2) */
+	/* EEXIST, and an exchange's ENOENT, come first (do_renameat2) */
+	if ((has_dst && (flags & RENAME_NOREPLACE)) || (!has_dst && (flags & RENAME_EXCHANGE)))
+		return 0;
 	tree_owner_of(odir, &od);
 	tree_owner_of(ndir, &nd);
 	perm_cred_init(&c, req);

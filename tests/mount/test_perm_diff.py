@@ -44,6 +44,15 @@ def utimens(p, a, m):
         raise OSError(e, os.strerror(e))
 
 
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+
+
+def rename2(a, b, flags):
+    if libc.renameat2(-100, os.fsencode(a), -100, os.fsencode(b), flags) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
 def _open(p, flags, mode=0o644):
     os.close(os.open(p, flags, mode))
 
@@ -80,6 +89,7 @@ def _exec(p):
 OPS = {
     "mkdir": (os.mkdir, (0,)), "rmdir": (os.rmdir, (0,)), "unlink": (os.unlink, (0,)),
     "link": (os.link, (0, 1)), "symlink": (os.symlink, (1,)), "rename": (os.rename, (0, 1)),
+    "rename2": (rename2, (0, 1)),
     "chmod": (os.chmod, (0,)), "chown": (os.chown, (0,)), "truncate": (os.truncate, (0,)),
     "open": (_open, (0,)), "mkfifo": (os.mkfifo, (0,)), "utimens": (utimens, (0,)),
     "stat": (lambda p: stat.S_IFMT(os.stat(p).st_mode), (0,)),
@@ -111,6 +121,16 @@ def steps():
         # a directory moving to another parent needs W on itself
         ("mkdir", "w/m", 0o555), ("mkdir", "w/t", 0o755), ("rename", "w/m", "w/t/m"),
         ("rename", "w/m", "w/m2"), ("chmod", "w/m2", 0o755), ("rename", "w/m2", "w/t/m"),
+        # renameat2: an exchange moves both ways; EEXIST and ENOENT before EACCES
+        ("mkdir", "w/x1", 0o755), ("mkdir", "w/x1/da", 0o755), ("mkdir", "w/x2", 0o755),
+        ("mkdir", "w/x2/db", 0o555), ("rename2", "w/x1/da", "w/x2/db", RENAME_EXCHANGE),
+        ("chmod", "w/x2/db", 0o755), ("chmod", "w/x1/da", 0o555),
+        ("rename2", "w/x1/da", "w/x2/db", RENAME_EXCHANGE), ("chmod", "w/x1/da", 0o755),
+        ("rename2", "w/x1/da", "w/x2/db", RENAME_EXCHANGE), ("stat", "w/x1/db"),
+        ("open", "w/x1/f", C | WO, 0o644), ("chmod", "w/x1", 0o555),
+        ("rename2", "w/x1/f", "w/x1/db", RENAME_NOREPLACE),
+        ("rename2", "w/x1/f", "w/x1/none", RENAME_EXCHANGE),
+        ("rename2", "w/x1/f", "w/x1/none", RENAME_NOREPLACE), ("chmod", "w/x1", 0o755),
         # no search: names cached just before, positive and negative
         ("mkdir", "w/e", 0o755), ("open", "w/e/k", C | WO, 0o644), ("stat", "w/e/k"),
         ("stat", "w/e/none"), ("listdir", "w/e"), ("chmod", "w/e", 0o000), ("stat", "w/e/k"),
