@@ -211,7 +211,7 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	if (r == 0)
 		r = tree_setattr(t, node, &sa);
 	if (r == 0)
-		perm_op_setattr_done(req, node, sa.valid);
+		perm_op_setattr_done(req, node, &ps);
 	if (r == 0) /* a truncate, chown or the kernel's kill asks us to clear suid/sgid */
 		r = fuse_io_kill_suidgid(t, node);
 	if (r) {

@@ -220,6 +220,15 @@ static int perm_times(struct perm_cred *c, const struct tree_owner *a,
 	return perm_may(c, a, PERM_W);
 }
 
+bool perm_revokes_search(const struct tree_owner *a, const struct perm_setattr *sa)
+{
+	if ((sa->valid & TREE_SET_UID) && sa->uid != a->uid)
+		return true;
+	if ((sa->valid & TREE_SET_GID) && sa->gid != a->gid)
+		return true;
+	return (sa->valid & TREE_SET_MODE) && (a->mode & 0111 & ~sa->mode) != 0;
+}
+
 int perm_setattr(struct perm_cred *c, const struct tree_owner *a, struct perm_setattr *sa)
 {
 	const unsigned times = TREE_SET_ATIME | TREE_SET_MTIME | TREE_SET_CTIME |

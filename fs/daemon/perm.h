@@ -78,10 +78,15 @@ struct perm_setattr {
 	unsigned valid;
 	uint32_t mode, uid, gid; /* mode: perm_setattr may clear S_ISGID in it */
 	bool fh;		 /* carries an open handle (ftruncate, the kernel's own flush) */
+	bool revokes;		 /* set by perm_op_setattr: perm_revokes_search */
 };
 /* setattr_prepare's rules as the kernel would apply them without FUSE's
  * ATTR_FORCE; see perm.c for each. 0, -EPERM or -EACCES. */
 int perm_setattr(struct perm_cred *c, const struct tree_owner *a, struct perm_setattr *sa);
+/* Whether sa may take away a search (X) permission someone had on a: an x
+ * bit cleared, or another owner or group. Only then must the kernel forget
+ * the names it cached under a directory (adding bits revokes nothing). */
+bool perm_revokes_search(const struct tree_owner *a, const struct perm_setattr *sa);
 
 /* ---- per operation (perm_ops.c): 0 or a negative errno ---- */
 
@@ -111,9 +116,9 @@ int perm_op_opendir(fuse_req_t req, struct inode *dir);
  * the kernel would walk through them without a LOOKUP). */
 bool perm_op_plus(fuse_req_t req, struct inode *dir);
 int perm_op_setattr(fuse_req_t req, struct inode *ino, struct perm_setattr *sa);
-/* After a successful setattr: a directory whose mode, owner or group
- * changed has the kernel's names under it dropped (queued to the thread). */
-void perm_op_setattr_done(fuse_req_t req, struct inode *ino, unsigned valid);
+/* After a successful setattr: a directory whose change revokes a search
+ * permission (sa->revokes) has the kernel's names under it dropped. */
+void perm_op_setattr_done(fuse_req_t req, struct inode *ino, const struct perm_setattr *sa);
 /* getxattr (write false) and setxattr/removexattr (write true) of name. */
 int perm_op_xattr(fuse_req_t req, struct inode *ino, const char *name, bool write);
 

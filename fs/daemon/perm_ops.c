@@ -309,14 +309,15 @@ int perm_op_setattr(fuse_req_t req, struct inode *ino, struct perm_setattr *sa)
 	perm_cred_init(&c, req);
 	r = perm_setattr(&c, &a, sa);
 	perm_cred_done(&c);
+	sa->revokes = S_ISDIR(a.mode) && perm_revokes_search(&a, sa);
 	return r;
 }
 
-void perm_op_setattr_done(fuse_req_t req, struct inode *ino, unsigned valid)
+void perm_op_setattr_done(fuse_req_t req, struct inode *ino, const struct perm_setattr *sa)
 {
 	struct perm *p = perm_of(req);
 
-	if (p && ino->type == DIROBJ_DIR && (valid & (TREE_SET_MODE | TREE_SET_UID | TREE_SET_GID)))
+	if (p && sa->revokes && ino->type == DIROBJ_DIR)
 		perm_forget_under(p, ino);
 }
 

@@ -194,6 +194,28 @@ static void test_setattr(void)
 	CHECK_RC(setattr(ME, open_theirs, TREE_SET_MTIME_NOW, 0, 0, 0, false, NULL), 0);
 }
 
+static void test_revokes(void)
+{
+	struct tree_owner d = dir(0755, ME, MYGID);
+	struct perm_setattr more = {.valid = TREE_SET_MODE, .mode = 0777};
+	struct perm_setattr same_x = {.valid = TREE_SET_MODE, .mode = 0711};
+	struct perm_setattr less = {.valid = TREE_SET_MODE, .mode = 0754};
+	struct perm_setattr none = {.valid = TREE_SET_MODE, .mode = 0};
+	struct perm_setattr own = {.valid = TREE_SET_UID | TREE_SET_GID, .uid = ME, .gid = MYGID};
+	struct perm_setattr chown = {.valid = TREE_SET_UID, .uid = OTHER};
+	struct perm_setattr chgrp = {.valid = TREE_SET_GID, .gid = SUPP};
+	struct perm_setattr times = {.valid = TREE_SET_MTIME};
+
+	CHECK(!perm_revokes_search(&d, &more));
+	CHECK(!perm_revokes_search(&d, &same_x));
+	CHECK(perm_revokes_search(&d, &less));
+	CHECK(perm_revokes_search(&d, &none));
+	CHECK(!perm_revokes_search(&d, &own));
+	CHECK(perm_revokes_search(&d, &chown));
+	CHECK(perm_revokes_search(&d, &chgrp));
+	CHECK(!perm_revokes_search(&d, &times));
+}
+
 static void test_kernel_checks(void)
 {
 	CHECK(perm_kernel_checks(true, NULL));
@@ -212,6 +234,7 @@ int main(void)
 	test_delete_rename();
 	test_link_open();
 	test_setattr();
+	test_revokes();
 	test_kernel_checks();
 	return check_done("perm");
 }
