@@ -156,6 +156,7 @@ static void perm_forget_under(struct perm *p, struct inode *dir)
 {
 	struct perm_job *j = calloc(1, sizeof(*j));
 	struct timespec due;
+	uint64_t seq;
 	bool own;
 
 	if (!j || tree_names_under(p->t, dir, &j->v, &j->n) != 0) {
@@ -172,11 +173,12 @@ static void perm_forget_under(struct perm *p, struct inode *dir)
 	own = j->v[0].parent != dir; /* the first is its entry in its parent */
 	mono_deadline(&due, PERM_INVAL_WAIT_MS);
 	pthread_mutex_lock(&p->mu);
-	j->seq = ++p->queued;
+	seq = j->seq = ++p->queued;
 	*p->tail = j;
 	p->tail = &j->next;
 	pthread_cond_broadcast(&p->cv);
-	while (own && p->first_done < j->seq && !p->stop &&
+	/* j is the thread's from here: it may be freed while we wait */
+	while (own && p->first_done < seq && !p->stop &&
 	       pthread_cond_timedwait(&p->cv, &p->mu, &due) == 0)
 		;
 	pthread_mutex_unlock(&p->mu);
