@@ -196,7 +196,8 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 				  .ctime = attr->st_ctim};
 	int r;
 
-	struct perm_setattr ps = {.mode = sa.mode, .uid = sa.uid, .gid = sa.gid, .fh = fi != NULL};
+	struct perm_setattr ps = {
+	    .mode = sa.mode, .uid = sa.uid, .gid = sa.gid, .mtime = sa.mtime, .fh = fi != NULL};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (to_set & map[i].fuse)

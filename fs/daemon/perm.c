@@ -207,7 +207,8 @@ static int perm_chmod(struct perm_cred *c, const struct tree_owner *a, struct pe
 	return 0;
 }
 
-/* Times: the owner or root set any. Anyone else needs W: under the
+/* Times: the owner or root set any. Anyone else needs W (but for ctime
+ * alone, below): under the
  * write-back cache the kernel sends utimensat's UTIME_NOW, and its own
  * mtime flush, as explicit times, so "now needs W, explicit times need the
  * owner" cannot be told apart (docs/POSIX.md). With a handle: the kernel's
@@ -215,7 +216,16 @@ static int perm_chmod(struct perm_cred *c, const struct tree_owner *a, struct pe
 static int perm_times(struct perm_cred *c, const struct tree_owner *a,
 		      const struct perm_setattr *sa)
 {
-	if (perm_owner_or_root(c, a) || sa->fh)
+	const unsigned other = TREE_SET_ATIME | TREE_SET_ATIME_NOW | TREE_SET_MTIME_NOW;
+	bool same_mtime =
+	    !(sa->valid & TREE_SET_MTIME) ||
+	    (sa->mtime.tv_sec == a->mtime.sec && sa->mtime.tv_nsec == (long)a->mtime.nsec);
+
+	/* Changing no time but ctime is the kernel's own flush of a change it
+	 * allowed (a rename or unlink of the file: fuse_flush_time_update
+	 * sends the mtime it has, unchanged; a refusal would stick to the
+	 * file's mapping as a later fsync's error). */
+	if (perm_owner_or_root(c, a) || sa->fh || (!(sa->valid & other) && same_mtime))
 		return 0;
 	return perm_may(c, a, PERM_W);
 }

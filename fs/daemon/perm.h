@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ops.h"
 #include "tree_perm.h"
@@ -77,6 +78,7 @@ int perm_open(struct perm_cred *c, const struct tree_owner *a, int flags);
 struct perm_setattr {
 	unsigned valid;
 	uint32_t mode, uid, gid; /* mode: perm_setattr may clear S_ISGID in it */
+	struct timespec mtime;	 /* with TREE_SET_MTIME */
 	bool fh;		 /* carries an open handle (ftruncate, the kernel's own flush) */
 	bool revokes;		 /* set by perm_op_setattr: perm_revokes_search */
 };

@@ -15,6 +15,7 @@ void tree_owner_of(const struct inode *ino, struct tree_owner *out)
 	out->mode = ino->mode;
 	out->uid = ino->uid;
 	out->gid = ino->gid;
+	out->mtime = ino->mtime;
 	tree_inode_unlock(ino);
 }
 

@@ -15,6 +15,7 @@
 struct tree_owner {
 	uint32_t mode; /* with the type bits */
 	uint32_t uid, gid;
+	struct dirobj_time mtime;
 };
 
 /* ino's owner, group and mode (takes ino's lock). */

@@ -152,6 +152,17 @@ static int setattr(uint32_t caller, struct tree_owner a, unsigned valid, uint32_
 	return r;
 }
 
+/* A time change to mtime sec.nsec. */
+static int setattr_t(uint32_t caller, struct tree_owner a, unsigned valid, long sec, long nsec)
+{
+	struct perm_cred c = who(caller);
+	struct perm_setattr sa = {.valid = valid, .mtime = {.tv_sec = sec, .tv_nsec = nsec}};
+	int r = perm_setattr(&c, &a, &sa);
+
+	perm_cred_done(&c);
+	return r;
+}
+
 static void test_setattr(void)
 {
 	struct tree_owner mine = file(0644, ME, MYGID), theirs = file(0644, OTHER, NOTMINE);
@@ -192,6 +203,12 @@ static void test_setattr(void)
 	CHECK_RC(setattr(ME, theirs, times, 0, 0, 0, false, NULL), -EACCES);
 	CHECK_RC(setattr(ME, theirs, times, 0, 0, 0, true, NULL), 0);
 	CHECK_RC(setattr(ME, open_theirs, TREE_SET_MTIME_NOW, 0, 0, 0, false, NULL), 0);
+	/* the kernel's flush: ctime, and the mtime it has (unchanged) */
+	theirs.mtime = (struct dirobj_time){.sec = 5, .nsec = 6};
+	CHECK_RC(setattr(ME, theirs, TREE_SET_CTIME, 0, 0, 0, false, NULL), 0);
+	CHECK_RC(setattr_t(ME, theirs, TREE_SET_MTIME | TREE_SET_CTIME, 5, 6), 0);
+	CHECK_RC(setattr_t(ME, theirs, TREE_SET_MTIME | TREE_SET_CTIME, 5, 7), -EACCES);
+	CHECK_RC(setattr_t(ME, theirs, TREE_SET_ATIME | TREE_SET_MTIME, 5, 6), -EACCES);
 }
 
 static void test_revokes(void)

@@ -57,6 +57,14 @@ def _open(p, flags, mode=0o644):
     os.close(os.open(p, flags, mode))
 
 
+def _fsync_ro(p):
+    fd = os.open(p, RO)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _script(p, mode):
     fd = os.open(p, C | WO, 0o700)
     os.write(fd, b"#!/bin/sh\nexit 7\n")
@@ -96,7 +104,7 @@ OPS = {
     "mode": (lambda p: oct(stat.S_IMODE(os.stat(p).st_mode)), (0,)),
     "listdir": (lambda p: sorted(os.listdir(p)), (0,)),
     "access": (os.access, (0,)), "chdir": (os.chdir, (0,)),
-    "script": (_script, (0,)), "exec": (_exec, (0,)),
+    "script": (_script, (0,)), "exec": (_exec, (0,)), "fsync": (_fsync_ro, (0,)),
     "setxattr": (os.setxattr, (0,)), "getxattr": (os.getxattr, (0,)),
     "listxattr": (lambda p: sorted(os.listxattr(p)), (0,)),
 }
@@ -161,6 +169,11 @@ def steps():
         ("utimens", "pre/readable", UTIME_NOW, UTIME_NOW),
         ("utimens", "pre/shared", (5, 0), (5, 0)),
         ("truncate", "pre/shared", 1), ("truncate", "pre/readable", 1),
+        # another's read-only file renamed and removed in a directory one may
+        # write: the kernel's own ctime update of it must not fail
+        ("rename", "pre/readable", "pre/readable2"), ("fsync", "pre/readable2"),
+        ("rename", "pre/readable2", "pre/readable"), ("open", "pre/gone", C | WO, 0o644),
+        ("unlink", "pre/theirs2"), ("fsync", "pre/readable"),
         ("unlink", "pre/rodir/x"), ("open", "pre/rodir/y", C | WO, 0o644),
         ("rename", "w/p7", "pre/rodir/x"), ("mkdir", "pre/rodir/z", 0o755),
         # set-group-ID when not in the group: dropped; in it: kept
@@ -234,6 +247,7 @@ def prepopulate(root):
         os.chmod(os.path.join(pre, d), mode)
     for name, mode, uid, gid in (("sticky/theirs", 0o666, THEM, THEM),
                                  ("theirs", 0o600, THEM, THEM), ("shared", 0o666, THEM, THEM),
+                                 ("theirs2", 0o444, THEM, THEM),
                                  ("readable", 0o644, THEM, THEM), ("grp", 0o644, NOBODY, THEM),
                                  ("rodir/x", 0o666, 0, 0)):
         p = os.path.join(pre, name)
