@@ -23,8 +23,10 @@
 
 /* How long a chmod/chown of a directory waits for the kernel to drop the
  * directory's own entry (which takes its cached names with it) before it
- * replies anyway: a stalled kernel must not stall the request for long. */
-#define PERM_INVAL_WAIT_MS 200u
+ * replies anyway. The drop takes the parent's lock: if every FUSE thread
+ * waited here while a request holding that lock waited for a thread, only
+ * this bound would end it. Normally it takes microseconds. */
+#define PERM_INVAL_WAIT_MS 1000u
 
 /* One directory's names to drop (tree_names_under). */
 struct perm_job {
