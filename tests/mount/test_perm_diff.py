@@ -200,6 +200,11 @@ def steps():
         ("unlink", "pre/theirs2"), ("fsync", "pre/readable"),
         ("unlink", "pre/rodir/x"), ("open", "pre/rodir/y", C | WO, 0o644),
         ("rename", "w/p7", "pre/rodir/x"), ("mkdir", "pre/rodir/z", 0o755),
+        # supplementary groups (read by the daemon only when they decide)
+        ("open", "pre/grpread", RO), ("G", "open", "pre/grpread", RO),
+        ("G", "open", "pre/grpread", WO), ("G", "chown", "w/p1", -1, THEM),
+        ("G", "chmod", "w/p1", 0o2700), ("mode", "w/p1"), ("chmod", "w/p1", 0o2700),
+        ("mode", "w/p1"),
         # set-group-ID when not in the group: dropped; in it: kept
         ("chmod", "pre/grp", 0o2755), ("mode", "pre/grp"), ("chmod", "w/p4", 0o2755),
         ("mode", "w/p4"),
@@ -233,13 +238,17 @@ def call(root, op):
 
 
 def call_as_nobody(root, op):
-    """call() in a child with nobody's real, effective and saved ids, no groups."""
+    """call() in a child with nobody's real, effective and saved ids, no
+    supplementary groups; a step ("G", op...) runs with the group THEM."""
+    groups = []
+    if op[0] == "G":
+        groups, op = [THEM], op[1:]
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(rfd)
-            os.setgroups([])
+            os.setgroups(groups)
             os.setresgid(NOBODY, NOBODY, NOBODY)
             os.setresuid(NOBODY, NOBODY, NOBODY)
             os.umask(0o022)
@@ -276,6 +285,7 @@ def prepopulate(root):
     for name, mode, uid, gid in (("sticky/theirs", 0o666, THEM, THEM),
                                  ("theirs", 0o600, THEM, THEM), ("shared", 0o666, THEM, THEM),
                                  ("theirs2", 0o444, THEM, THEM),
+                                 ("grpread", 0o640, 0, THEM),
                                  ("readable", 0o644, THEM, THEM), ("grp", 0o644, NOBODY, THEM),
                                  ("rodir/x", 0o666, 0, 0)):
         p = os.path.join(pre, name)
