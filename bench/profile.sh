@@ -32,7 +32,8 @@
 # workloads are prepared again).  Sizes are smaller than run.sh's so that a
 # workload profiles in seconds; set them with the same variables.
 #
-# Env: SEALFS_BIN (default build/fs/sealfs of this repo), PROFILE_TMP
+# Env: SEALFS_BIN (default build/fs/sealfs of this repo), PROFILE_MOUNT_O
+# (extra -o mount options, e.g. default_permissions), PROFILE_TMP
 # (scratch, default /tmp/bench-profile-scratch), BENCH_CACHE (corpus and
 # helpers, shared with run.sh), SEQ_MB (256) RAND_MB (64) RAND_SECS (10)
 # META_FILES (2000) SAVES (200) SQL_ROWS (5000) SQL_TXN_ROWS (100).
@@ -54,14 +55,14 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --tool) TOOL=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         all) read -r -a WL <<< "$ALL" ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) WL+=("$1") ;;
     esac
     shift
 done
-[ ${#WL[@]} -gt 0 ] || { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ ${#WL[@]} -gt 0 ] || { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 for w in "${WL[@]}"; do [[ " $ALL " == *" $w "* ]] || { echo "unknown workload $w (known: $ALL)" >&2; exit 2; }; done
 case "$TOOL" in perf|strace|both|fuse|callgrind|rss) ;; *) echo "--tool perf|strace|both|fuse|callgrind|rss" >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "profile.sh must run as root" >&2; exit 1; }
@@ -197,9 +198,9 @@ fuse_counts() { # LOG FROM-LINE
         awk '{printf "%-14s %8d\n", $2, $1; s += $1} END {printf "%-14s %8d\n", "total", s}'
 }
 
-MOUNT_OPTS=""
+MOUNT_OPTS="${PROFILE_MOUNT_O:+-o $PROFILE_MOUNT_O}"
 if [ "$TOOL" = fuse ]; then
-    MOUNT_OPTS="-o debug"
+    MOUNT_OPTS="-o debug${PROFILE_MOUNT_O:+,$PROFILE_MOUNT_O}"
     printf '| workload | ops | wall s (debug log on) | FUSE requests |\n|---|---:|---:|---:|\n' > "$OUT/summary.md"
     for w in "${WL[@]}"; do
         say "== $w"

@@ -50,6 +50,7 @@
 #include "log.h"
 #include "mono.h"
 #include "notify.h"
+#include "perm.h"
 #include "tree.h"
 #include "upload.h"
 
@@ -131,26 +132,10 @@ static void mount_start_poll(struct mount_state *m, struct backend *store,
 
 /* ---- the session ---- */
 
-static int mount_args(struct fuse_args *args, const struct mount_opts *o)
-{
-	char opts[256];
-
-	snprintf(opts, sizeof(opts), "fsname=sealfs%s%s,subtype=sealfs,default_permissions%s%s",
-		 o->name ? ":" : "", o->name ? o->name : "", o->allow_other ? ",allow_other" : "",
-		 o->read_only ? ",ro" : "");
-	if (fuse_opt_add_arg(args, "sealfs") || fuse_opt_add_arg(args, "-o") ||
-	    fuse_opt_add_arg(args, opts))
-		return -ENOMEM;
-	if (o->fuse_opts && *o->fuse_opts &&
-	    (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, o->fuse_opts)))
-		return -ENOMEM;
-	return 0;
-}
-
 static int mount_session(struct mount_state *m, const struct mount_opts *o, char *err, size_t size)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	int r = mount_args(&args, o);
+	int r = mount_fuse_args(&args, o);
 
 	m->eng.tree->entry_timeout_s = o->entry_timeout_s; /* before any request */
 	if (r == 0) {
@@ -160,6 +145,8 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 			r = errbuf_fail(err, size, -EINVAL, "bad FUSE mount options");
 	}
 	fuse_opt_free_args(&args);
+	if (r == 0 && (r = perm_start(m->eng.tree, m->se, o->allow_other, o->fuse_opts)) != 0)
+		errbuf_fail(err, size, r, "starting the permission checks failed"); /* perm.h */
 	if (r)
 		return r;
 	if (fuse_set_signal_handlers(m->se) != 0)
@@ -427,7 +414,8 @@ static void mount_teardown(struct mount_state *m)
 {
 	lock_bus_free(m->bus);
 	control_stop(m->ctl);
-	poll_free(m->poll); /* after the control socket, which reads its counters */
+	poll_free(m->poll);	/* after the control socket, which reads its counters */
+	perm_stop(m->eng.tree); /* its thread may still tell the session */
 	if (m->se) {
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);

@@ -63,6 +63,12 @@ int mount_check_point(const char *arg, char real[PATH_MAX], char *err, size_t er
 #define MOUNT_NAME_MAX 64
 bool mount_name_ok(const char *name);
 
+/* The FUSE arguments of a mount with opts (mount_name.c): the name, subtype,
+ * default_permissions only with allow_other (the daemon checks otherwise:
+ * perm.h), ro, then -o's own. 0 or -ENOMEM. */
+struct fuse_args;
+int mount_fuse_args(struct fuse_args *args, const struct mount_opts *o);
+
 /* Mounts and serves until unmounted, then commits everything and uploads it
  * to the store (commits the store does not take within a bound stay in the
  * cache's journal and are uploaded at the next mount) and returns 0. Takes

@@ -19,6 +19,7 @@
 
 #include "fuse_io.h"
 #include "ops_int.h"
+#include "perm.h"
 #include "tree.h"
 
 #define OPS_MAX_WRITE (1u << 20)
@@ -127,8 +128,11 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct tree *t = ops_tree(req);
-	struct inode *ino;
-	int r = tree_lookup(t, ops_inode(req, parent), name, &ino);
+	struct inode *ino = NULL;
+	int r = perm_op_lookup(req, ops_inode(req, parent));
+
+	if (r == 0)
+		r = tree_lookup(t, ops_inode(req, parent), name, &ino);
 
 	if (r == -ENOENT) {
 		/* A negative entry the kernel may cache: we see every create,
@@ -192,7 +196,9 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 				  .ctime = attr->st_ctim};
 	int r;
 
-	(void)fi;
+	struct perm_setattr ps = {
+	    .mode = sa.mode, .uid = sa.uid, .gid = sa.gid, .mtime = sa.mtime, .fh = fi != NULL};
+
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (to_set & map[i].fuse)
 			sa.valid |= map[i].tree;
@@ -200,7 +206,13 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	r = tree_setattr(t, node, &sa);
+	ps.valid = sa.valid;
+	r = perm_op_setattr(req, node, &ps);
+	sa.mode = ps.mode; /* without S_ISGID for a non-member */
+	if (r == 0)
+		r = tree_setattr(t, node, &sa);
+	if (r == 0)
+		perm_op_setattr_done(req, node, &ps);
 	if (r == 0) /* a truncate, chown or the kernel's kill asks us to clear suid/sgid */
 		r = fuse_io_kill_suidgid(t, node);
 	if (r) {
@@ -249,9 +261,12 @@ static void ops_make(fuse_req_t req, fuse_ino_t parent, const char *name, enum d
 		     mode_t mode, const char *target)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct inode *ino;
-	int r = tree_create(ops_tree(req), ops_inode(req, parent), name, type,
-			    (uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, target, &ino);
+	struct inode *ino = NULL;
+	int r = perm_op_create(req, ops_inode(req, parent));
+
+	if (r == 0)
+		r = tree_create(ops_tree(req), ops_inode(req, parent), name, type,
+				(uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, target, &ino);
 
 	ops_reply_entry(req, r, ino);
 }
@@ -289,10 +304,11 @@ static void ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		ops_make(req, parent, name, DIROBJ_FILE, mode, NULL);
 		return;
 	}
-	r = type ? tree_mknod(ops_tree(req), ops_inode(req, parent), name, type,
-			      (uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, (uint64_t)rdev,
-			      &ino)
-		 : -EINVAL;
+	r = type ? perm_op_create(req, ops_inode(req, parent)) : -EINVAL;
+	r = r == 0 ? tree_mknod(ops_tree(req), ops_inode(req, parent), name, type,
+				(uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, (uint64_t)rdev,
+				&ino)
+		   : r;
 	ops_reply_entry(req, r, ino);
 }
 
@@ -308,21 +324,32 @@ static void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, con
 
 static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	ops_reply_err(req, tree_remove(ops_tree(req), ops_inode(req, parent), name, false));
+	int r = perm_op_remove(req, ops_inode(req, parent), name);
+
+	ops_reply_err(req, r ? r : tree_remove(ops_tree(req), ops_inode(req, parent), name, false));
 }
 
 static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	ops_reply_err(req, tree_remove(ops_tree(req), ops_inode(req, parent), name, true));
+	int r = perm_op_remove(req, ops_inode(req, parent), name);
+
+	ops_reply_err(req, r ? r : tree_remove(ops_tree(req), ops_inode(req, parent), name, true));
 }
 
 static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		       const char *newname, unsigned int flags)
 {
 	unsigned tf = 0;
+	int r;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	r = perm_op_rename(req, ops_inode(req, parent), name, ops_inode(req, newparent), newname,
+			   flags);
+	if (r) {
+		ops_reply_err(req, r);
 		return;
 	}
 	if (flags & RENAME_NOREPLACE)
@@ -336,8 +363,11 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct inode *out = NULL;
-	int r =
-	    tree_link(ops_tree(req), ops_inode(req, ino), ops_inode(req, newparent), newname, &out);
+	int r = perm_op_link(req, ops_inode(req, ino), ops_inode(req, newparent));
+
+	if (r == 0)
+		r = tree_link(ops_tree(req), ops_inode(req, ino), ops_inode(req, newparent),
+			      newname, &out);
 
 	ops_reply_entry(req, r, out);
 }
@@ -347,7 +377,10 @@ static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tree_dirlist *l = malloc(sizeof(*l));
-	int r = l ? tree_dirlist(ops_tree(req), ops_inode(req, ino), l) : -ENOMEM;
+	int r = l ? perm_op_opendir(req, ops_inode(req, ino)) : -ENOMEM;
+
+	if (r == 0)
+		r = tree_dirlist(ops_tree(req), ops_inode(req, ino), l);
 
 	if (r) {
 		free(l);
@@ -361,10 +394,11 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	}
 }
 
-/* Adds entry i to buf; 0 when it does not fit. With plus, takes a kernel
- * reference on the entry (dropped again when it does not fit). */
+/* Adds entry i to buf; 0 when it does not fit. With plus and entries, takes
+ * a kernel reference on the entry (dropped again when it does not fit);
+ * without entries, a plus entry carries no node (the kernel caches none). */
 static size_t ops_dirent(fuse_req_t req, struct inode *dir, const struct tree_dirent *d, char *buf,
-			 size_t rem, off_t next, bool plus)
+			 size_t rem, off_t next, bool plus, bool entries)
 {
 	struct tree *t = ops_tree(req);
 	struct fuse_entry_param e = {.attr.st_ino = (ino_t)d->st_ino, .attr.st_mode = d->mode};
@@ -373,7 +407,7 @@ static size_t ops_dirent(fuse_req_t req, struct inode *dir, const struct tree_di
 
 	if (!plus)
 		return fuse_add_direntry(req, buf, rem, d->name, &e.attr, next);
-	if (strcmp(d->name, ".") != 0 && strcmp(d->name, "..") != 0) {
+	if (entries && strcmp(d->name, ".") != 0 && strcmp(d->name, "..") != 0) {
 		if (tree_lookup(t, dir, d->name, &ino) != 0)
 			return SIZE_MAX; /* gone since opendir: skip it */
 		ops_entry(t, ino, &e);
@@ -396,9 +430,13 @@ static void ops_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* Without X on dir its entries must not reach the kernel's cache:
+	 * it would walk through them without a LOOKUP (perm.h). */
+	bool entries = plus && perm_op_plus(req, dir);
+
 	for (size_t i = off < 0 ? 0 : (size_t)off; i < l->n; i++) {
 		size_t n = ops_dirent(req, dir, &l->ents[i], buf + used, size - used,
-				      (off_t)(i + 1), plus);
+				      (off_t)(i + 1), plus, entries);
 		if (n == SIZE_MAX)
 			continue;
 		if (n > size - used)
@@ -431,13 +469,22 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	fuse_reply_err(req, 0);
 }
 
+/* access(2) and chdir: sent only without default_permissions (perm.h). */
+static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	ops_reply_err(req, perm_op_access(req, ops_inode(req, ino), mask));
+}
+
 /* ---- extended attributes ---- */
 
 static void ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			 size_t size, int flags)
 {
-	ops_reply_err(req,
-		      tree_setxattr(ops_tree(req), ops_inode(req, ino), name, value, size, flags));
+	int r = perm_op_xattr(req, ops_inode(req, ino), name, true);
+
+	ops_reply_err(
+	    req,
+	    r ? r : tree_setxattr(ops_tree(req), ops_inode(req, ino), name, value, size, flags));
 }
 
 /* Replies to getxattr/listxattr: the size for a size-0 query, else the bytes. */
@@ -460,7 +507,9 @@ static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = tree_getxattr(ops_tree(req), ops_inode(req, ino), name, buf, size);
+	n = perm_op_xattr(req, ops_inode(req, ino), name, false);
+	if (n == 0)
+		n = tree_getxattr(ops_tree(req), ops_inode(req, ino), name, buf, size);
 	ops_reply_xattr(req, n, buf, size);
 	free(buf);
 }
@@ -481,7 +530,9 @@ static void ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	ops_reply_err(req, tree_removexattr(ops_tree(req), ops_inode(req, ino), name));
+	int r = perm_op_xattr(req, ops_inode(req, ino), name, true);
+
+	ops_reply_err(req, r ? r : tree_removexattr(ops_tree(req), ops_inode(req, ino), name));
 }
 
 /* No getlk/setlk/flock: the kernel then provides local POSIX and BSD locks,
@@ -515,6 +566,7 @@ static const struct fuse_lowlevel_ops ops_lowlevel = {
     .releasedir = ops_releasedir,
     .fsyncdir = ops_fsync,
     .statfs = ops_statfs,
+    .access = ops_access,
     .setxattr = ops_setxattr,
     .getxattr = ops_getxattr,
     .listxattr = ops_listxattr,

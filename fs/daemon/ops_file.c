@@ -14,6 +14,7 @@
 #include "chunk.h"
 #include "commit.h"
 #include "fuse_io.h"
+#include "perm.h"
 
 /* fi->fh of a file handle opened for writing: its flush reports the file's
  * unreported failure (a reader's close is not told of a writer's loss). */
@@ -21,8 +22,13 @@
 
 void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int r = tree_open_file(ops_tree(req), ops_inode(req, ino), (fi->flags & O_TRUNC) != 0);
+	int r = perm_op_open(req, ops_inode(req, ino), fi->flags);
 
+	if (r) {
+		ops_reply_err(req, r);
+		return;
+	}
+	r = tree_open_file(ops_tree(req), ops_inode(req, ino), (fi->flags & O_TRUNC) != 0);
 	if (r == 0 && (r = fuse_io_kill_suidgid(ops_tree(req), ops_inode(req, ino))) != 0)
 		tree_release_file(ops_tree(req), ops_inode(req, ino));
 	if (r) {
@@ -47,9 +53,12 @@ void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct tree *t = ops_tree(req);
 	struct fuse_entry_param e;
-	struct inode *ino;
-	int r = tree_create(t, ops_inode(req, parent), name, DIROBJ_FILE,
-			    (uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, NULL, &ino);
+	struct inode *ino = NULL;
+	int r = perm_op_create(req, ops_inode(req, parent));
+
+	if (r == 0)
+		r = tree_create(t, ops_inode(req, parent), name, DIROBJ_FILE,
+				(uint32_t)(mode & ~ctx->umask), ctx->uid, ctx->gid, NULL, &ino);
 
 	if (r == 0)
 		r = tree_open_file(t, ino, false);

@@ -44,6 +44,7 @@
 
 struct commit;
 struct dirio_pages;
+struct perm;
 struct prefetch;
 struct tree_link;
 struct tree_itable;
@@ -201,6 +202,10 @@ struct tree {
 	 * that warm the next files of a directory read in order
 	 * (tree_ahead.c); NULL: none. */
 	struct prefetch *warm;
+	/* Borrowed, set by the mount before the loop: the daemon's own
+	 * permission checks (fs/daemon/perm.h); NULL: the kernel checks
+	 * (default_permissions). */
+	struct perm *perm;
 
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
