@@ -34,8 +34,13 @@
 
 struct upload_job {
 	uint8_t key[OBJECT_ID_BYTES];
-	const unsigned char *data; /* directory object; NULL: a segment's cache file */
+	bool obj; /* a record's object (directory object, inlined segment), else a
+		     segment's cache file */
+	/* obj: its bytes in the round's batch, or NULL: len bytes at off in
+	 * record seq's file (journal_read_lean), read only when needed. */
+	const unsigned char *data;
 	size_t len;
+	uint64_t seq, off;
 };
 
 struct upload_round {
@@ -65,8 +70,9 @@ static int upload_load(struct upload_round *rd, const uint64_t *seqs, size_t n)
 	return r;
 }
 
-static void upload_add_job(struct upload_round *rd, const uint8_t *key, const unsigned char *data,
-			   size_t len)
+/* Adds a job for key: a segment (o NULL) or record rec's object o. */
+static void upload_add_job(struct upload_round *rd, const uint8_t *key,
+			   const struct journal_record *rec, const struct journal_object *o)
 {
 	struct upload_job *j;
 
@@ -74,8 +80,13 @@ static void upload_add_job(struct upload_round *rd, const uint8_t *key, const un
 		return; /* a later pending commit replaced it: never upload it */
 	j = &rd->jobs[rd->njobs++];
 	memcpy(j->key, key, OBJECT_ID_BYTES);
-	j->data = data;
-	j->len = len;
+	j->obj = o != NULL;
+	if (o) {
+		j->data = o->data;
+		j->len = o->len;
+		j->seq = rec->seq;
+		j->off = o->off;
+	}
 }
 
 /* The objects of the records not yet in the store, minus the garbage. */
@@ -93,9 +104,9 @@ static int upload_plan(struct upload_round *rd)
 		if (rec->seq <= rd->u->stored_seq)
 			continue; /* its head (or a newer one) is in the store */
 		for (size_t k = 0; k < rec->nsegs; k++)
-			upload_add_job(rd, rec->segs[k], NULL, 0);
+			upload_add_job(rd, rec->segs[k], NULL, NULL);
 		for (size_t k = 0; k < rec->nobjs; k++)
-			upload_add_job(rd, rec->objs[k].key, rec->objs[k].data, rec->objs[k].len);
+			upload_add_job(rd, rec->objs[k].key, rec, &rec->objs[k]);
 	}
 	return 0;
 }
@@ -163,11 +174,28 @@ static int upload_put_one(void *arg, size_t i)
 	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
 	struct backend *s = rd->u->store;
 
+	unsigned char *data;
+	int r;
+
 	object_key_text(text, j->key);
 	cache_path(rd->u->cache, text, path);
-	if (!j->data)
+	if (!j->obj)
 		return s->ops->put_file(s, text, path);
-	return upload_put_object(rd->u, text, path, j->data, j->len);
+	if (j->data)
+		return upload_put_object(rd->u, text, path, j->data, j->len);
+	/* Left in the record's file: a local store links the cache copy when
+	 * there is one (an inlined segment's), else the bytes are read now,
+	 * one object per upload thread at a time. */
+	if (s->ops->caps & BACKEND_CAP_LOCAL_FS) {
+		r = s->ops->put_file(s, text, path);
+		if (r != -ENOENT)
+			return r;
+	}
+	r = journal_read_object(rd->u->journal, j->seq, j->off, j->len, &data);
+	if (r == 0)
+		r = upload_put_object(rd->u, text, path, data, j->len);
+	free(data);
+	return r;
 }
 
 /* upload_put_one, counting the bytes the store took (sized before the put). */
@@ -180,7 +208,7 @@ static int upload_put_counted(void *arg, size_t i)
 	struct stat st;
 	int r;
 
-	if (!j->data) {
+	if (!j->obj) {
 		object_key_text(text, j->key);
 		cache_path(rd->u->cache, text, path);
 		len = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
