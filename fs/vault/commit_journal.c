@@ -318,6 +318,7 @@ static int commit_write_record(struct commit *c)
  * commit's record carries them) and the unwritten head is dropped. */
 int commit_journal(struct commit *c)
 {
+	bool many;
 	int r;
 
 	commit_prune(c);
@@ -340,9 +341,16 @@ int commit_journal(struct commit *c)
 			c->seq, -r);
 		return -EIO;
 	}
+	/* A commit of COMMIT_SYNCFS_MIN segments or more (a large file, a tree)
+	 * gains nothing from waiting for more records: its round starts at once,
+	 * beside what the writer does next (an unmount waits for that round). */
+	many = c->nups >= COMMIT_SYNCFS_MIN;
 	commit_clear_queues(c);
 	c->no_inline = false;
 	c->plan_used = c->plan_out = 0;
-	upload_kick(c->up);
+	if (many)
+		upload_kick_now(c->up);
+	else
+		upload_kick(c->up);
 	return 0;
 }
