@@ -111,60 +111,12 @@ static int upload_plan(struct upload_round *rd)
 	return 0;
 }
 
-/* Stores a record's object and leaves a copy in the cache, where later
- * mounts find it. Commits do not write these copies themselves: an object
- * that a later pending commit replaced is never written anywhere. A local
- * store links the cache copy (which may exist already: an inlined segment,
- * or the replay at mount) instead of writing a second file. */
-static int upload_put_object(struct upload *u, const char *text, const char *path,
-			     const unsigned char *data, size_t len)
-{
-	struct backend *s = u->store;
-	int r;
-
-	if (s->ops->caps & BACKEND_CAP_LOCAL_FS) {
-		r = s->ops->put_file(s, text, path);
-		if (r != -ENOENT)
-			return r;
-		if (cache_write_object(u->cache, text, data, len) == 0)
-			return s->ops->put_file(s, text, path);
-		return backend_put(s, text, data, len);
-	}
-	r = backend_put(s, text, data, len);
-	if (r == 0 && access(path, F_OK) != 0 && cache_write_object(u->cache, text, data, len) != 0)
-		log_msg(LOG_WARNING, "upload: caching %s failed", text);
-	return r;
-}
-
 int64_t upload_now_s(clockid_t clock)
 {
 	struct timespec now;
 
 	clock_gettime(clock, &now);
 	return (int64_t)now.tv_sec;
-}
-
-/* Counts bytes the store took, for upload_stats. Takes the lock. */
-void upload_count(struct upload *u, uint64_t bytes)
-{
-	int64_t now = upload_now_s(CLOCK_MONOTONIC);
-	size_t slot = (size_t)(now % UPLOAD_RATE_WINDOW_S);
-
-	pthread_mutex_lock(&u->lock);
-	if (u->rate_sec[slot] != now) {
-		u->rate_sec[slot] = now;
-		u->rate_bytes[slot] = 0;
-	}
-	u->rate_bytes[slot] += bytes;
-	u->sent_bytes += bytes;
-	pthread_mutex_unlock(&u->lock);
-}
-
-static void upload_count_object(struct upload *u)
-{
-	pthread_mutex_lock(&u->lock);
-	u->put_objects++;
-	pthread_mutex_unlock(&u->lock);
 }
 
 static int upload_put_one(void *arg, size_t i)
@@ -174,28 +126,13 @@ static int upload_put_one(void *arg, size_t i)
 	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
 	struct backend *s = rd->u->store;
 
-	unsigned char *data;
-	int r;
-
 	object_key_text(text, j->key);
 	cache_path(rd->u->cache, text, path);
 	if (!j->obj)
 		return s->ops->put_file(s, text, path);
 	if (j->data)
 		return upload_put_object(rd->u, text, path, j->data, j->len);
-	/* Left in the record's file: a local store links the cache copy when
-	 * there is one (an inlined segment's), else the bytes are read now,
-	 * one object per upload thread at a time. */
-	if (s->ops->caps & BACKEND_CAP_LOCAL_FS) {
-		r = s->ops->put_file(s, text, path);
-		if (r != -ENOENT)
-			return r;
-	}
-	r = journal_read_object(rd->u->journal, j->seq, j->off, j->len, &data);
-	if (r == 0)
-		r = upload_put_object(rd->u, text, path, data, j->len);
-	free(data);
-	return r;
+	return upload_put_lean(rd->u, text, path, j->seq, j->off, j->len);
 }
 
 /* upload_put_one, counting the bytes the store took (sized before the put). */
