@@ -34,13 +34,11 @@
 
 struct upload_job {
 	uint8_t key[OBJECT_ID_BYTES];
-	bool obj; /* a record's object (directory object, inlined segment), else a
-		     segment's cache file */
-	/* obj: its bytes in the round's batch, or NULL: len bytes at off in
-	 * record seq's file (journal_read_lean), read only when needed. */
-	const unsigned char *data;
-	size_t len;
-	uint64_t seq, off;
+	/* A record's object (directory object, inlined segment) in the round's
+	 * batch, its bytes in memory or, NULL, at o->off in record seq's file
+	 * (journal_read_lean); NULL for a segment's cache file. */
+	const struct journal_object *o;
+	uint64_t seq;
 };
 
 struct upload_round {
@@ -80,13 +78,8 @@ static void upload_add_job(struct upload_round *rd, const uint8_t *key,
 		return; /* a later pending commit replaced it: never upload it */
 	j = &rd->jobs[rd->njobs++];
 	memcpy(j->key, key, OBJECT_ID_BYTES);
-	j->obj = o != NULL;
-	if (o) {
-		j->data = o->data;
-		j->len = o->len;
-		j->seq = rec->seq;
-		j->off = o->off;
-	}
+	j->o = o;
+	j->seq = rec ? rec->seq : 0;
 }
 
 /* The objects of the records not yet in the store, minus the garbage. */
@@ -128,11 +121,11 @@ static int upload_put_one(void *arg, size_t i)
 
 	object_key_text(text, j->key);
 	cache_path(rd->u->cache, text, path);
-	if (!j->obj)
+	if (!j->o)
 		return s->ops->put_file(s, text, path);
-	if (j->data)
-		return upload_put_object(rd->u, text, path, j->data, j->len);
-	return upload_put_lean(rd->u, text, path, j->seq, j->off, j->len);
+	if (j->o->data)
+		return upload_put_object(rd->u, text, path, j->o->data, j->o->len);
+	return upload_put_lean(rd->u, text, path, j->seq, j->o->off, j->o->len);
 }
 
 /* upload_put_one, counting the bytes the store took (sized before the put). */
@@ -141,11 +134,11 @@ static int upload_put_counted(void *arg, size_t i)
 	struct upload_round *rd = arg;
 	const struct upload_job *j = &rd->jobs[i];
 	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
-	uint64_t len = j->len;
+	uint64_t len = j->o ? j->o->len : 0;
 	struct stat st;
 	int r;
 
-	if (!j->obj) {
+	if (!j->o) {
 		object_key_text(text, j->key);
 		cache_path(rd->u->cache, text, path);
 		len = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
