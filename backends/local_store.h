@@ -93,9 +93,9 @@ void local_tmp_clean(struct local_store *s);
 /* Remembers the directory holding path and its ancestors for the next sync;
  * without memory for that, fsyncs them now. */
 int local_dirty_note(struct local_store *s, const char *path);
-/* Remembers key (linked from src) for the next sync's flush; without memory
- * for that, flushes src now. */
-int local_linked_note(struct local_store *s, const char *key, int src);
+/* Remembers key (linked from the file at path) for the next sync's flush;
+ * without memory for that, flushes that file now. */
+int local_linked_note(struct local_store *s, const char *key, const char *path);
 void local_dirset_free(struct local_dirset *set);
 
 /* ---- the vtable's calls (backend.h), each in the file of its concern ---- */

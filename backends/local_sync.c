@@ -107,16 +107,21 @@ int local_dirty_note(struct local_store *s, const char *path)
 	return r;
 }
 
-int local_linked_note(struct local_store *s, const char *key, int src)
+int local_linked_note(struct local_store *s, const char *key, const char *path)
 {
-	int r;
+	int r, fd;
 
 	pthread_mutex_lock(&s->dirty_lock);
 	r = local_dirset_push(&s->linked, key, strlen(key));
 	pthread_mutex_unlock(&s->dirty_lock);
 	if (r == 0)
 		return 0;
-	return fdatasync(src) == 0 ? 0 : local_errno(errno);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY); /* a cache file: sealfs's own */
+	if (fd < 0)
+		return local_lookup_errno(errno);
+	r = fdatasync(fd) == 0 ? 0 : local_errno(errno);
+	close(fd);
+	return r;
 }
 
 /* fdatasyncs the object key (gone since: fine). */

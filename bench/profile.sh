@@ -3,8 +3,9 @@
 #
 #   bench/profile.sh [--tool perf|strace|both|fuse|callgrind|rss] [--out DIR] WORKLOAD...
 #
-# WORKLOAD: seqwrite seqread randread randwrite extract find lsR readall rm
-#           create stat unlink save sqlite   (the rows of run.sh; "all" = every one)
+# WORKLOAD: seqwrite seqread randread randwrite extract drain find lsR readall
+#           rm create stat unlink save sqlite   (the rows of run.sh; "all" =
+#           every one; drain: `sealfs sync` after the extract)
 #
 # For each workload: a fresh vault is made and mounted in the foreground
 # (`sealfs mount -f`, so the daemon pid is known), the workload's input is
@@ -48,7 +49,7 @@ BENCH_CACHE="${BENCH_CACHE:-/tmp/bench-cache}"
 SEQ_MB="${SEQ_MB:-256}"; RAND_MB="${RAND_MB:-64}"; RAND_SECS="${RAND_SECS:-10}"
 META_FILES="${META_FILES:-2000}"; SAVES="${SAVES:-200}"
 SQL_ROWS="${SQL_ROWS:-5000}"; SQL_TXN_ROWS="${SQL_TXN_ROWS:-100}"
-ALL="seqwrite seqread randread randwrite extract find lsR readall rm create stat unlink save sqlite"
+ALL="seqwrite seqread randread randwrite extract drain find lsR readall rm create stat unlink save sqlite"
 
 TOOL=both; OUT=""; WL=()
 while [ $# -gt 0 ]; do
@@ -150,6 +151,9 @@ ops_randwrite()  { awk -F';' '{print int($47 / 4)}' "$D/fio.out"; }      # 4 KiB
 prep_extract()   { fresh && mkdir "$MNT/tree"; }
 run_extract()    { tar xf "$CORPUS" -C "$MNT/tree" --no-same-owner && sync; }
 ops_extract()    { tar tf "$CORPUS" | wc -l; }                            # per tar member
+prep_drain()     { prep_extract && run_extract; }   # then until the store holds the tree:
+run_drain()      { "$SEALFS_BIN" sync "$MNT"; }      # its commit and the uploader's round
+ops_drain()      { ops_extract; }
 prep_tree()      { fresh && mkdir "$MNT/tree" && tar xf "$CORPUS" -C "$MNT/tree" --no-same-owner && cold; }
 prep_find()      { prep_tree; };           run_find()    { find "$MNT/tree" -type f | wc -l >/dev/null; }
 prep_lsR()       { prep_tree; };           run_lsR()     { ls -lR "$MNT/tree" >/dev/null; }

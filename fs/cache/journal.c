@@ -17,12 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "cache.h"
 #include "fault.h"
 #include "fdio.h"
 #include "journal_slot.h"
+#include "journal_stream.h"
 
 #define JOURNAL_SEQ_HEX 16u
 
@@ -131,73 +130,13 @@ void journal_close(struct journal *j)
 	free(j);
 }
 
-/* ---- encoding ---- */
-
-static size_t journal_size(const struct journal_record *rec, bool *too_big)
-{
-	size_t n = JOURNAL_MAGIC_BYTES + 4 + 8 + 4 + rec->head_len + 4 + 4 + 4 + JOURNAL_SUM_BYTES;
-
-	n += (rec->nsegs + rec->ngarbage) * OBJECT_ID_BYTES + 4 + rec->ndead * JOURNAL_DEAD_BYTES;
-	for (size_t i = 0; i < rec->nobjs; i++)
-		n += OBJECT_ID_BYTES + 4 + rec->objs[i].len;
-	*too_big = n > JOURNAL_RECORD_MAX || rec->head_len > UINT32_MAX;
-	return n;
-}
-
-static unsigned char *journal_put(unsigned char *p, const void *src, size_t len)
-{
-	memcpy(p, src, len);
-	return p + len;
-}
-
-static unsigned char *journal_put_u32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		*p++ = (unsigned char)(v >> (8 * i));
-	return p;
-}
-
-static unsigned char *journal_put_u64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		*p++ = (unsigned char)(v >> (8 * i));
-	return p;
-}
-
-/* Encodes rec into buf of exactly size bytes (journal_size). */
-static void journal_encode(unsigned char *buf, size_t size, const struct journal_record *rec)
-{
-	unsigned char *p = journal_put(buf, JOURNAL_MAGIC, JOURNAL_MAGIC_BYTES);
-
-	p = journal_put_u32(p, JOURNAL_VERSION);
-	p = journal_put_u64(p, rec->seq);
-	p = journal_put_u32(p, (uint32_t)rec->head_len);
-	p = journal_put(p, rec->head, rec->head_len);
-	p = journal_put_u32(p, (uint32_t)rec->nobjs);
-	for (size_t i = 0; i < rec->nobjs; i++) {
-		p = journal_put(p, rec->objs[i].key, OBJECT_ID_BYTES);
-		p = journal_put_u32(p, (uint32_t)rec->objs[i].len);
-		p = journal_put(p, rec->objs[i].data, rec->objs[i].len);
-	}
-	p = journal_put_u32(p, (uint32_t)rec->nsegs);
-	if (rec->nsegs)
-		p = journal_put(p, rec->segs, rec->nsegs * OBJECT_ID_BYTES);
-	p = journal_put_u32(p, (uint32_t)rec->ngarbage);
-	if (rec->ngarbage)
-		p = journal_put(p, rec->garbage, rec->ngarbage * OBJECT_ID_BYTES);
-	p = journal_put_u32(p, (uint32_t)rec->ndead);
-	if (rec->ndead)
-		p = journal_put(p, rec->dead, rec->ndead * JOURNAL_DEAD_BYTES);
-	crypto_generichash(p, JOURNAL_SUM_BYTES, buf, (size_t)(p - buf), NULL, 0);
-	(void)size;
-}
-
-/* Writes buf into slot k's file from offset 0, cuts what an older record
- * left beyond it, and flushes: one pwrite and one fdatasync when the file
- * is kept open and its size known (a fresh file also needs its name made
- * durable: the caller fsyncs the directory). */
+/* Writes the record into slot k's file from offset 0 (buf: its len bytes
+ * encoded; NULL: rec streamed in pieces), cuts what an older record left
+ * beyond it, and flushes: one pwrite and one fdatasync when the file is
+ * kept open, its size known and the record small (a fresh file also needs
+ * its name made durable: the caller fsyncs the directory). */
 static int journal_write_slot(struct jslot_table *t, unsigned k, const unsigned char *buf,
-			      size_t len)
+			      const struct journal_record *rec, size_t len)
 {
 	bool kept;
 	size_t old;
@@ -206,7 +145,7 @@ static int journal_write_slot(struct jslot_table *t, unsigned k, const unsigned 
 
 	if (fd < 0)
 		return fd;
-	r = cache_pwrite_full(fd, buf, len, 0);
+	r = buf ? cache_pwrite_full(fd, buf, len, 0) : jstream_write(fd, rec);
 	if (r == 0 && old == JSLOT_LEN_UNKNOWN) {
 		if (fstat(fd, &st) != 0)
 			r = -errno;
@@ -245,26 +184,33 @@ int journal_write(struct journal *j, const struct journal_record *rec)
 {
 	const char *cache_dir = j->slots.dir;
 	bool too_big, fresh = false;
-	size_t len = journal_size(rec, &too_big);
-	unsigned char *buf;
+	size_t len = jstream_size(rec, &too_big);
+	unsigned char *buf = NULL;
 	unsigned k;
 	int r;
 
 	if (too_big)
 		return -EFBIG;
-	buf = fault_fire(FAULT_ALLOC) ? NULL : malloc(len);
-	if (!buf)
+	if (fault_fire(FAULT_ALLOC))
 		return -ENOMEM;
-	journal_encode(buf, len, rec);
+	/* A record small enough for the slot to keep is encoded whole (one
+	 * pwrite, and the uploader reads it from memory); a larger one is
+	 * streamed: no record-sized buffer beside the objects it copies. */
+	if (len <= JSLOT_MEM_MAX) {
+		buf = malloc(len);
+		if (!buf)
+			return -ENOMEM;
+		jstream_encode(buf, len, rec);
+	}
 	r = jslot_take(&j->slots, rec->seq, &k, &fresh);
 	if (r) {
 		free(buf);
 		return r;
 	}
-	r = journal_write_slot(&j->slots, k, buf, len);
+	r = journal_write_slot(&j->slots, k, buf, rec, len);
 	if (r == 0 && fresh)
 		r = journal_sync_dir(cache_dir);
-	if (r != 0 || !jslot_hold(&j->slots, k, buf, len))
+	if (r != 0 || !buf || !jslot_hold(&j->slots, k, buf, len))
 		free(buf);
 	if (r) {
 		journal_clear_slot(&j->slots, k); /* not known durable: the commit did not happen */
@@ -300,25 +246,32 @@ static int journal_slurp_fd(unsigned char **out, size_t *len, int fd)
 	return r;
 }
 
-/* Reads record seq's file: its slot's (kept open) or a <seq>.rec file. */
-static int journal_slurp(unsigned char **out, size_t *len, struct journal *j, uint64_t seq)
+/* An fd of record seq's file: its slot's (*kept: open until the journal
+ * closes, not the caller's to close) or a <seq>.rec file. -errno. */
+static int journal_open_record(struct journal *j, uint64_t seq, bool *kept)
 {
 	char path[CACHE_PATH_MAX];
-	bool kept = false;
 	size_t known;
 	unsigned k;
 	int fd, r;
 
+	*kept = false;
+	if (jslot_find(&j->slots, seq, &k) == 0)
+		return jslot_open(&j->slots, k, false, kept, &known);
+	r = journal_path(path, j->slots.dir, seq, ".rec");
+	if (r)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+/* Reads record seq's file whole. */
+static int journal_slurp(unsigned char **out, size_t *len, struct journal *j, uint64_t seq)
+{
+	bool kept;
+	int fd = journal_open_record(j, seq, &kept), r;
+
 	*out = NULL;
-	if (jslot_find(&j->slots, seq, &k) == 0) {
-		fd = jslot_open(&j->slots, k, false, &kept, &known);
-	} else {
-		r = journal_path(path, j->slots.dir, seq, ".rec");
-		if (r)
-			return r;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		fd = fd >= 0 ? fd : -errno;
-	}
 	if (fd < 0)
 		return fd;
 	r = journal_slurp_fd(out, len, fd);
@@ -345,6 +298,69 @@ int journal_read(struct journal_record *out, struct journal *j, uint64_t seq)
 		r = -EBADMSG;
 	}
 	return r;
+}
+
+/* A record file read whole when small, else in pieces without its
+ * objects' bytes (journal_stream.c). */
+static int journal_read_fd(struct journal_record *out, int fd)
+{
+	unsigned char *buf;
+	struct stat st;
+	size_t len;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if ((uint64_t)st.st_size > JOURNAL_LEAN_MIN)
+		return jstream_read(out, fd, (uint64_t)st.st_size);
+	r = journal_slurp_fd(&buf, &len, fd);
+	return r ? r : journal_record_parse(out, buf, len); /* takes buf */
+}
+
+int journal_read_lean(struct journal_record *out, struct journal *j, uint64_t seq)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	bool kept;
+	int fd, r = jslot_held_copy(&j->slots, seq, &buf, &len);
+
+	memset(out, 0, sizeof(*out));
+	if (r == 0)
+		return journal_record_parse_own(out, buf, len);
+	if (r != -ENOENT)
+		return r;
+	fd = journal_open_record(j, seq, &kept);
+	if (fd < 0)
+		return fd;
+	r = journal_read_fd(out, fd);
+	if (!kept)
+		close(fd);
+	if (r == 0 && out->seq != seq) {
+		journal_record_release(out);
+		r = -EBADMSG;
+	}
+	return r;
+}
+
+int journal_read_object(struct journal *j, uint64_t seq, uint64_t off, size_t len,
+			unsigned char **out)
+{
+	bool kept;
+	int fd = journal_open_record(j, seq, &kept), r;
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	*out = malloc(len ? len : 1);
+	r = !*out ? -ENOMEM : fdio_pread_all(fd, *out, len, off, NULL);
+	if (!kept)
+		close(fd);
+	if (r) {
+		free(*out);
+		*out = NULL;
+	}
+	return r == -ENODATA ? -EBADMSG : r;
 }
 
 /* ---- listing ---- */
@@ -430,7 +446,7 @@ int journal_batch_load(struct journal_batch *b, struct journal *j, const uint64_
 	if (!b->recs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		int r = journal_read(&b->recs[b->n], j, seqs[i]);
+		int r = journal_read_lean(&b->recs[b->n], j, seqs[i]);
 		if (r == -ENOENT && skip_missing)
 			continue;
 		if (r) {

@@ -36,11 +36,17 @@
 #define JOURNAL_SUM_BYTES 32u
 /* A record file larger than this is refused as damaged. */
 #define JOURNAL_RECORD_MAX ((size_t)1 << 30)
+/* journal_read_lean reads a record file above this size in pieces. */
+#define JOURNAL_LEAN_MIN (64u * 1024u)
 
 struct journal_object {
 	uint8_t key[OBJECT_ID_BYTES];
-	const unsigned char *data; /* sealed directory object, borrowed */
+	/* Sealed directory object or inlined segment, borrowed; NULL in a
+	 * record read without its objects' bytes (journal_read_lean): they are
+	 * at off in the record's file (journal_read_object). */
+	const unsigned char *data;
 	size_t len;
+	uint64_t off;
 };
 
 /* One commit: its sealed head, new directory objects, new segment keys, and
@@ -91,6 +97,17 @@ int journal_write(struct journal *j, const struct journal_record *rec);
  * -EBADMSG torn, damaged or of an unknown version, -ENOMEM, -errno. */
 int journal_read(struct journal_record *out, struct journal *j, uint64_t seq);
 void journal_record_release(struct journal_record *r);
+/* journal_read, except that a record not held in memory and larger than
+ * JOURNAL_LEAN_MIN is read in pieces without its objects' bytes (each
+ * objs[i].data NULL; checksum and layout checked all the same): what the
+ * uploader and `sealfs status` need, without a record-sized buffer. */
+int journal_read_lean(struct journal_record *out, struct journal *j, uint64_t seq);
+/* The bytes of an object of the lean record seq: len bytes at off, read
+ * from its file into *out (new). The record must still be pending (its slot
+ * is reused only after journal_remove). 0, -ENOENT, -EBADMSG (the file is
+ * shorter), -ENOMEM, -errno. */
+int journal_read_object(struct journal *j, uint64_t seq, uint64_t off, size_t len,
+			unsigned char **out);
 /* Parses the bytes of one record (a slot or record file's whole content):
  * the checksum, then every field (fs/cache/journal_parse.c; no I/O, no
  * globals, thread-safe). Takes buf (malloc'ed, len bytes) in every case: on
@@ -119,7 +136,8 @@ struct journal_batch {
 	size_t ngarbage;
 };
 
-/* Reads the records seqs[0..n) into *b (all fields set). A record gone
+/* Reads the records seqs[0..n) into *b (all fields set), each with
+ * journal_read_lean (objects' bytes may be left in the files). A record gone
  * meanwhile is skipped when skip_missing, else it fails the load; *bad gets
  * the seq that failed. 0, -ENOMEM or journal_read's error; release *b in
  * every case. */

@@ -34,8 +34,11 @@
 
 struct upload_job {
 	uint8_t key[OBJECT_ID_BYTES];
-	const unsigned char *data; /* directory object; NULL: a segment's cache file */
-	size_t len;
+	/* A record's object (directory object, inlined segment) in the round's
+	 * batch, its bytes in memory or, NULL, at o->off in record seq's file
+	 * (journal_read_lean); NULL for a segment's cache file. */
+	const struct journal_object *o;
+	uint64_t seq;
 };
 
 struct upload_round {
@@ -65,8 +68,9 @@ static int upload_load(struct upload_round *rd, const uint64_t *seqs, size_t n)
 	return r;
 }
 
-static void upload_add_job(struct upload_round *rd, const uint8_t *key, const unsigned char *data,
-			   size_t len)
+/* Adds a job for key: a segment (o NULL) or record rec's object o. */
+static void upload_add_job(struct upload_round *rd, const uint8_t *key,
+			   const struct journal_record *rec, const struct journal_object *o)
 {
 	struct upload_job *j;
 
@@ -74,8 +78,8 @@ static void upload_add_job(struct upload_round *rd, const uint8_t *key, const un
 		return; /* a later pending commit replaced it: never upload it */
 	j = &rd->jobs[rd->njobs++];
 	memcpy(j->key, key, OBJECT_ID_BYTES);
-	j->data = data;
-	j->len = len;
+	j->o = o;
+	j->seq = rec ? rec->seq : 0;
 }
 
 /* The objects of the records not yet in the store, minus the garbage. */
@@ -93,36 +97,11 @@ static int upload_plan(struct upload_round *rd)
 		if (rec->seq <= rd->u->stored_seq)
 			continue; /* its head (or a newer one) is in the store */
 		for (size_t k = 0; k < rec->nsegs; k++)
-			upload_add_job(rd, rec->segs[k], NULL, 0);
+			upload_add_job(rd, rec->segs[k], NULL, NULL);
 		for (size_t k = 0; k < rec->nobjs; k++)
-			upload_add_job(rd, rec->objs[k].key, rec->objs[k].data, rec->objs[k].len);
+			upload_add_job(rd, rec->objs[k].key, rec, &rec->objs[k]);
 	}
 	return 0;
-}
-
-/* Stores a record's object and leaves a copy in the cache, where later
- * mounts find it. Commits do not write these copies themselves: an object
- * that a later pending commit replaced is never written anywhere. A local
- * store links the cache copy (which may exist already: an inlined segment,
- * or the replay at mount) instead of writing a second file. */
-static int upload_put_object(struct upload *u, const char *text, const char *path,
-			     const unsigned char *data, size_t len)
-{
-	struct backend *s = u->store;
-	int r;
-
-	if (s->ops->caps & BACKEND_CAP_LOCAL_FS) {
-		r = s->ops->put_file(s, text, path);
-		if (r != -ENOENT)
-			return r;
-		if (cache_write_object(u->cache, text, data, len) == 0)
-			return s->ops->put_file(s, text, path);
-		return backend_put(s, text, data, len);
-	}
-	r = backend_put(s, text, data, len);
-	if (r == 0 && access(path, F_OK) != 0 && cache_write_object(u->cache, text, data, len) != 0)
-		log_msg(LOG_WARNING, "upload: caching %s failed", text);
-	return r;
 }
 
 int64_t upload_now_s(clockid_t clock)
@@ -131,29 +110,6 @@ int64_t upload_now_s(clockid_t clock)
 
 	clock_gettime(clock, &now);
 	return (int64_t)now.tv_sec;
-}
-
-/* Counts bytes the store took, for upload_stats. Takes the lock. */
-void upload_count(struct upload *u, uint64_t bytes)
-{
-	int64_t now = upload_now_s(CLOCK_MONOTONIC);
-	size_t slot = (size_t)(now % UPLOAD_RATE_WINDOW_S);
-
-	pthread_mutex_lock(&u->lock);
-	if (u->rate_sec[slot] != now) {
-		u->rate_sec[slot] = now;
-		u->rate_bytes[slot] = 0;
-	}
-	u->rate_bytes[slot] += bytes;
-	u->sent_bytes += bytes;
-	pthread_mutex_unlock(&u->lock);
-}
-
-static void upload_count_object(struct upload *u)
-{
-	pthread_mutex_lock(&u->lock);
-	u->put_objects++;
-	pthread_mutex_unlock(&u->lock);
 }
 
 static int upload_put_one(void *arg, size_t i)
@@ -165,9 +121,11 @@ static int upload_put_one(void *arg, size_t i)
 
 	object_key_text(text, j->key);
 	cache_path(rd->u->cache, text, path);
-	if (!j->data)
+	if (!j->o)
 		return s->ops->put_file(s, text, path);
-	return upload_put_object(rd->u, text, path, j->data, j->len);
+	if (j->o->data)
+		return upload_put_object(rd->u, text, path, j->o->data, j->o->len);
+	return upload_put_lean(rd->u, text, path, j->seq, j->o->off, j->o->len);
 }
 
 /* upload_put_one, counting the bytes the store took (sized before the put). */
@@ -176,11 +134,11 @@ static int upload_put_counted(void *arg, size_t i)
 	struct upload_round *rd = arg;
 	const struct upload_job *j = &rd->jobs[i];
 	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
-	uint64_t len = j->len;
+	uint64_t len = j->o ? j->o->len : 0;
 	struct stat st;
 	int r;
 
-	if (!j->data) {
+	if (!j->o) {
 		object_key_text(text, j->key);
 		cache_path(rd->u->cache, text, path);
 		len = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;

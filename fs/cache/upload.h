@@ -223,8 +223,9 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 		 const uint8_t vault_id[OBJECT_ID_BYTES], const struct upload_base *base);
 /* A new record was written: upload it soon. Thread-safe, never blocks long. */
 void upload_kick(struct upload *u);
-/* As upload_kick, for a caller that waits for the store (`sealfs sync`):
- * the round starts at once, without gathering more records first (the
+/* As upload_kick, for a caller that waits for the store (`sealfs sync`),
+ * or a commit of many segments (fs/vault/commit_journal.c): the round
+ * starts at once, without gathering more records first (the
  * UPLOAD_GATHER_MS that lets a burst of fsyncs share a round). Thread-safe,
  * never blocks long. */
 void upload_kick_now(struct upload *u);

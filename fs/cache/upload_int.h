@@ -155,6 +155,18 @@ int upload_remember(struct upload *u, const unsigned char *head, size_t len);
 int upload_set_base(struct upload *u, const unsigned char *head, size_t len);
 /* Counts bytes the store took, for upload_stats. Takes the lock. */
 void upload_count(struct upload *u, uint64_t bytes);
+/* upload_put.c: counts one object the store took (upload_stats). */
+void upload_count_object(struct upload *u);
+/* upload_put.c: stores object text (its bytes: data, len) and leaves a copy
+ * in the cache at path (a local store links that copy, written first when
+ * missing). 0 or the store's -errno. Thread-safe (the round's threads). */
+int upload_put_object(struct upload *u, const char *text, const char *path,
+		      const unsigned char *data, size_t len);
+/* upload_put.c: upload_put_object for an object of a record read without
+ * its objects' bytes: len bytes at off in record seq's file, read only when
+ * the store cannot link a cache copy. Thread-safe. */
+int upload_put_lean(struct upload *u, const char *text, const char *path, uint64_t seq,
+		    uint64_t off, size_t len);
 /* upload_dead.c. Splits the round's dead entries (0 or -ENOMEM). */
 int upload_dead_plan(struct upload *u, const struct journal_batch *b, struct upload_dead_round *d);
 /* key is never to be uploaded this round. */

@@ -5,6 +5,7 @@
 #define SEALFS_COMMIT_INT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,7 +26,7 @@ struct commit_upload {
 	/* Its bytes, read while content_commit held the file open (a small
 	 * segment going into the record: no open, fstat, close), or NULL. */
 	unsigned char *data;
-	size_t len;
+	size_t len; /* the segment's size as content_commit expects it */
 };
 
 struct commit_object {
@@ -46,6 +47,12 @@ struct commit {
 	struct commit_upload *ups;
 	size_t nups, ups_cap;
 	size_t ups_data; /* bytes held in ups[].data (COMMIT_INLINE_BUDGET at most) */
+	/* The record inlines no segment: plan_out queued segments (of sizes
+	 * past COMMIT_INLINE_SEG_MAX, or past COMMIT_INLINE_BUDGET once
+	 * plan_used bytes were planned in) reached COMMIT_SYNCFS_MIN, so one
+	 * syncfs flushes them all (commit_journal.c). */
+	bool no_inline;
+	size_t plan_used, plan_out;
 	struct commit_object *objs;
 	size_t nobjs, objs_cap;
 	uint8_t (*garbage)[OBJECT_ID_BYTES];

@@ -34,6 +34,39 @@ void commit_upload_free(struct commit *c, struct commit_upload *u)
 	*u = (struct commit_upload){.path = NULL};
 }
 
+/* Frees the bytes read ahead for u (it stays queued, to be flushed as a file). */
+static void commit_drop_data(struct commit *c, struct commit_upload *u)
+{
+	if (!u->data)
+		return;
+	free(u->data);
+	u->data = NULL;
+	c->ups_data -= u->len;
+}
+
+/* Whether inlining small segments would save nothing: the queued segments
+ * that the record could not take (larger than COMMIT_INLINE_SEG_MAX, or past
+ * COMMIT_INLINE_BUDGET in queue order, by their expected sizes) are
+ * COMMIT_SYNCFS_MIN or more, so one syncfs flushes every cache file anyway
+ * (a tree extracted at once). The record then carries no segment bytes: no
+ * copy of up to COMMIT_INLINE_BUDGET held while the record is written and
+ * again while the uploader reads it ("Memory while draining (session 7)"). */
+static bool commit_inline_pointless(const struct commit *c)
+{
+	size_t budget = COMMIT_INLINE_BUDGET, left_out = 0;
+
+	if (c->nups < COMMIT_SYNCFS_MIN)
+		return false;
+	for (size_t i = 0; i < c->nups && left_out < COMMIT_SYNCFS_MIN; i++) {
+		size_t len = c->ups[i].len;
+		if (len <= COMMIT_INLINE_SEG_MAX && len <= budget)
+			budget -= len;
+		else
+			left_out++;
+	}
+	return left_out >= COMMIT_SYNCFS_MIN;
+}
+
 /* Reads a small segment's bytes from the fd content_commit holds open, for
  * the journal record (docs/INTERNALS.md, "Commit"): one pread instead of
  * open, fstat, pread, close later. Leaves u->data NULL (the record reads
@@ -79,8 +112,18 @@ int commit_queue_upload(void *arg, const char *key_text, const char *cache_path,
 	u->path = fault_fire(FAULT_ALLOC) ? NULL : strdup(cache_path);
 	if (!u->path)
 		return -ENOMEM;
-	commit_read_small(c, u, fd, len);
+	u->len = len > SIZE_MAX ? SIZE_MAX : (size_t)len; /* expected; the bytes decide */
+	if (!c->no_inline)
+		commit_read_small(c, u, fd, len);
 	c->nups++;
+	/* commit_inline_pointless's count, kept as the queue grows */
+	if (u->len <= COMMIT_INLINE_SEG_MAX && u->len <= COMMIT_INLINE_BUDGET - c->plan_used)
+		c->plan_used += u->len;
+	else if (++c->plan_out >= COMMIT_SYNCFS_MIN && !c->no_inline) {
+		c->no_inline = true; /* from here the segments are flushed as files */
+		for (size_t i = 0; i < c->nups; i++)
+			commit_drop_data(c, &c->ups[i]);
+	}
 	return 0;
 }
 
@@ -169,6 +212,11 @@ static int commit_inline_segments(struct commit *c)
 	size_t budget = COMMIT_INLINE_BUDGET, k = 0;
 	int r = 0;
 
+	if (c->no_inline || commit_inline_pointless(c)) {
+		for (size_t i = 0; i < c->nups; i++)
+			commit_drop_data(c, &c->ups[i]);
+		return 0;
+	}
 	for (size_t i = 0; i < c->nups; i++) {
 		struct commit_upload *u = &c->ups[i];
 		unsigned char *data = NULL;
@@ -270,6 +318,7 @@ static int commit_write_record(struct commit *c)
  * commit's record carries them) and the unwritten head is dropped. */
 int commit_journal(struct commit *c)
 {
+	bool many;
 	int r;
 
 	commit_prune(c);
@@ -292,7 +341,16 @@ int commit_journal(struct commit *c)
 			c->seq, -r);
 		return -EIO;
 	}
+	/* A commit of COMMIT_SYNCFS_MIN segments or more (a large file, a tree)
+	 * gains nothing from waiting for more records: its round starts at once,
+	 * beside what the writer does next (an unmount waits for that round). */
+	many = c->nups >= COMMIT_SYNCFS_MIN;
 	commit_clear_queues(c);
-	upload_kick(c->up);
+	c->no_inline = false;
+	c->plan_used = c->plan_out = 0;
+	if (many)
+		upload_kick_now(c->up);
+	else
+		upload_kick(c->up);
 	return 0;
 }

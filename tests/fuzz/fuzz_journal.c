@@ -2,15 +2,56 @@
  * CACHE/journal slot would hold them: once as they are (the checksum must
  * refuse nearly all), once with a correct checksum appended, so the fuzzer
  * reaches the field decoder. An accepted record must point only inside its
- * buffer and encode the counts it holds; a refused one leaves *out zeroed. */
+ * buffer and encode the counts it holds; a refused one leaves *out zeroed.
+ * The reader in pieces (jstream_read, fs/cache/journal_stream.c, over the
+ * same bytes in a memfd) must give the same verdict and the same fields,
+ * each object's bytes at its offset. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "fuzz.h"
 #include "journal.h"
+#include "journal_stream.h"
+
+/* jstream_read of data agrees with journal_record_parse's verdict e and
+ * record r (valid when e == 0). */
+static void check_stream(const unsigned char *data, size_t size, int e,
+			 const struct journal_record *r)
+{
+	struct journal_record s;
+	int fd = memfd_create("fuzz-journal", MFD_CLOEXEC), es;
+
+	if (fd < 0)
+		return;
+	if (write(fd, data, size) != (ssize_t)size) {
+		close(fd);
+		return;
+	}
+	es = jstream_read(&s, fd, size);
+	FUZZ_ASSERT(es == e || es == -ENOMEM || e == -ENOMEM);
+	if (es == 0 && e == 0) {
+		FUZZ_ASSERT(s.seq == r->seq && s.head_len == r->head_len &&
+			    memcmp(s.head, r->head, r->head_len) == 0);
+		FUZZ_ASSERT(s.nobjs == r->nobjs && s.nsegs == r->nsegs &&
+			    s.ngarbage == r->ngarbage && s.ndead == r->ndead);
+		for (size_t i = 0; i < s.nobjs; i++) {
+			FUZZ_ASSERT(!s.objs[i].data && s.objs[i].len == r->objs[i].len);
+			FUZZ_ASSERT(memcmp(s.objs[i].key, r->objs[i].key, OBJECT_ID_BYTES) == 0);
+			FUZZ_ASSERT(r->objs[i].data == data + s.objs[i].off);
+		}
+		FUZZ_ASSERT(!s.nsegs || memcmp(s.segs, r->segs, s.nsegs * OBJECT_ID_BYTES) == 0);
+		FUZZ_ASSERT(!s.ngarbage ||
+			    memcmp(s.garbage, r->garbage, s.ngarbage * OBJECT_ID_BYTES) == 0);
+		FUZZ_ASSERT(!s.ndead || memcmp(s.dead, r->dead, s.ndead * JOURNAL_DEAD_BYTES) == 0);
+	}
+	journal_record_release(&s);
+	close(fd);
+}
 
 static void check(const unsigned char *data, size_t size)
 {
@@ -25,8 +66,10 @@ static void check(const unsigned char *data, size_t size)
 	FUZZ_ASSERT(e == 0 || e == -EBADMSG || e == -ENOMEM);
 	if (e) {
 		FUZZ_ASSERT(!r.buf && !r.objs && !r.nobjs && !r.head);
+		check_stream(data, size, e, &r);
 		return;
 	}
+	check_stream(r.buf, size, e, &r);
 	const unsigned char *lo = r.buf, *hi = r.buf + size - JOURNAL_SUM_BYTES;
 	FUZZ_ASSERT(r.head >= lo && r.head + r.head_len <= hi);
 	for (size_t i = 0; i < r.nobjs; i++)
