@@ -256,7 +256,7 @@ int journal_write(struct journal *j, const struct journal_record *rec)
 	if (!buf)
 		return -ENOMEM;
 	journal_encode(buf, len, rec);
-	r = jslot_take(&j->slots, rec->seq, &k, &fresh);
+	r = jslot_take(&j->slots, rec->seq, len, &k, &fresh);
 	if (r) {
 		free(buf);
 		return r;
