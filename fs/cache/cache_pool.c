@@ -41,7 +41,8 @@ struct cache_pool {
 	bool waiting;				/* lock: the filler sleeps until a take wakes it */
 	pthread_t thread;
 	struct cache_pool_ops ops;
-	int list_fd; /* the filler's (and cache_pool_new's, cache_pool_free's) */
+	int list_fd;	 /* the filler's (and cache_pool_new's, cache_pool_free's) */
+	size_t list_len; /* its size as last written; SIZE_MAX: unknown */
 };
 
 /* Drops every file an earlier process listed (those it never handed out are
@@ -51,14 +52,15 @@ static void pool_clean_list(struct cache_pool *p)
 	uint8_t *keys = malloc(POOL_LIST_MAX * CACHE_POOL_KEY_BYTES);
 	ssize_t got;
 
+	p->list_len = SIZE_MAX;
 	if (!keys)
 		return;
 	got = pread(p->list_fd, keys, POOL_LIST_MAX * CACHE_POOL_KEY_BYTES, 0);
 	for (ssize_t i = 0; got > 0 && i + CACHE_POOL_KEY_BYTES <= got; i += CACHE_POOL_KEY_BYTES)
 		p->ops.drop(p->ops.arg, keys + i);
 	free(keys);
-	if (got > 0)
-		(void)ftruncate(p->list_fd, 0);
+	if (got == 0 || (got > 0 && ftruncate(p->list_fd, 0) == 0))
+		p->list_len = 0;
 }
 
 int cache_pool_new(struct cache_pool **out, const struct cache_pool_ops *ops, int list_fd)
@@ -92,8 +94,12 @@ static void pool_write_list(struct cache_pool *p, const uint8_t *keys, size_t nk
 
 	if (p->list_fd < 0)
 		return;
-	if (fdio_pwrite_all(p->list_fd, keys, len, 0) == 0)
-		(void)ftruncate(p->list_fd, (off_t)len);
+	if (fdio_pwrite_all(p->list_fd, keys, len, 0) != 0)
+		p->list_len = SIZE_MAX;
+	else if (len == p->list_len || ftruncate(p->list_fd, (off_t)len) == 0)
+		p->list_len = len; /* a whole pool's keys each time: no ftruncate */
+	else
+		p->list_len = SIZE_MAX;
 }
 
 /* Sleeps until a take wakes the filler, cache_pool_free stops it, or (after
