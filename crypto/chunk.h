@@ -79,9 +79,9 @@ int chunk_seal(unsigned char *out, const unsigned char *plain, size_t plain_len,
 /* len (at most 64) random bytes from the calling thread's pool of
  * libsodium's OS randomness, the one chunk nonces come from (one getrandom
  * per 4 KiB per thread instead of one per call; each byte handed out once;
- * a fork invalidates the pools). For nonces and store keys (random names the
- * store sees) only, never for secret keys: the pool's unused bytes wait in
- * memory. Thread-safe. */
+ * a fork invalidates the pools). For nonces, store keys (random names the
+ * store sees) and file ids (a key derivation's salt) only, never for secret
+ * keys: the pool's unused bytes wait in memory. Thread-safe. */
 void chunk_random_public(unsigned char *out, size_t len);
 
 /* The same with a caller-supplied nonce: for known-answer tests only. */

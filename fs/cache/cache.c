@@ -18,21 +18,13 @@
 
 #include <sodium.h>
 
+#include "cache_int.h"
 #include "cache_lru.h"
+#include "cache_pool.h"
+#include "chunk.h"
 #include "fault.h"
 #include "fdio.h"
 #include "hex.h"
-
-/* Room left in a path for "/" + a key or "tmp/<name>". */
-#define CACHE_KEY_ROOM 300
-
-struct cache {
-	char dir[CACHE_PATH_MAX - CACHE_KEY_ROOM]; /* no trailing "/" */
-	int lock_fd;				   /* flock'ed LOCK_EX for the cache's lifetime */
-	struct backend *store;			   /* borrowed */
-	atomic_ulong tmp_seq;			   /* makes tmp names unique within the process */
-	struct cache_lru *lru; /* NULL until cache_track; set before threads use it */
-};
 
 static const char *cache_reason(int err)
 {
@@ -146,6 +138,23 @@ static void cache_spread(const struct cache *c)
 	close(fd);
 }
 
+static int cache_pool_make(void *arg, const uint8_t key[16]);
+static void cache_pool_drop(void *arg, const uint8_t key[16]);
+
+/* The pool of files for new objects, with its list CACHE/pool (what a crash
+ * of the last process left is removed now). Best effort: without it every
+ * new object's file is made by its writer. */
+static void cache_pool_open(struct cache *c)
+{
+	struct cache_pool_ops ops = {.make = cache_pool_make, .drop = cache_pool_drop, .arg = c};
+	char path[CACHE_PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pool", c->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	(void)cache_pool_new(&c->pool, &ops, fd);
+}
+
 static int cache_prepare(struct cache *c, char *err, size_t err_size)
 {
 	int rc = cache_mkdirs(c->dir);
@@ -164,6 +173,7 @@ static int cache_prepare(struct cache *c, char *err, size_t err_size)
 		rc = cache_clean_tmp(c);
 	if (rc < 0)
 		return cache_fail(err, err_size, rc, "use", c->dir);
+	cache_pool_open(c);
 	return 0;
 }
 
@@ -204,6 +214,7 @@ void cache_close(struct cache *c)
 {
 	if (!c)
 		return;
+	cache_pool_free(c->pool); /* its list and files, while the lock is held */
 	if (c->lock_fd >= 0)
 		close(c->lock_fd); /* releases the flock */
 	cache_lru_free(c->lru);
@@ -223,8 +234,9 @@ void cache_tmp_path(struct cache *c, char out[CACHE_PATH_MAX])
 		 (unsigned)randombytes_random());
 }
 
-/* fsync()s the directory holding path (make a new name durable). */
-static int cache_fsync_parent(const char *path)
+/* fsync()s the directory holding path (make a new name durable); the
+ * test-only failure hook only where a failure reaches a writer (faults). */
+static int cache_fsync_parent(const char *path, bool faults)
 {
 	char dir[CACHE_PATH_MAX];
 	char *slash;
@@ -234,7 +246,7 @@ static int cache_fsync_parent(const char *path)
 	if (!slash)
 		return -EINVAL;
 	*slash = '\0';
-	if (fault_fire(FAULT_CACHE))
+	if (faults && fault_fire(FAULT_CACHE))
 		return -EIO;
 	return fdio_fsync_dir(dir);
 }
@@ -244,12 +256,12 @@ int cache_sync_parent(struct cache *c, const char *key)
 	char path[CACHE_PATH_MAX];
 
 	cache_path(c, key, path);
-	return cache_fsync_parent(path);
+	return cache_fsync_parent(path, true);
 }
 
 /* Creates the directories leading to path (inside the cache): usually just
- * CACHE/o/<hh>, so try that first. */
-static int cache_mkparent(const struct cache *c, const char *path)
+ * CACHE/o/<hh>, so try that first. faults: as cache_fsync_parent. */
+static int cache_mkparent(const struct cache *c, const char *path, bool faults)
 {
 	char dir[CACHE_PATH_MAX];
 	size_t base = strlen(c->dir);
@@ -261,7 +273,7 @@ static int cache_mkparent(const struct cache *c, const char *path)
 		return 0;
 	*slash = '\0';
 	if (mkdir(dir, 0700) == 0)
-		return cache_fsync_parent(dir); /* a new CACHE/o/<hh>: make it last */
+		return cache_fsync_parent(dir, faults); /* a new CACHE/o/<hh>: make it last */
 	if (errno == EEXIST)
 		return 0;
 	if (errno != ENOENT)
@@ -279,8 +291,7 @@ static int cache_mkparent(const struct cache *c, const char *path)
 	return 0;
 }
 
-/* Unlinks clean objects, least recently used first, while over the limit. */
-static void cache_evict(struct cache *c)
+void cache_evict(struct cache *c)
 {
 	uint8_t key[CACHE_LRU_KEY_BYTES];
 	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
@@ -315,7 +326,7 @@ static int cache_install_as(struct cache *c, const char *tmp_path, const char *k
 	if (rename(tmp_path, path) < 0) {
 		if (errno != ENOENT)
 			return -errno;
-		rc = cache_mkparent(c, path);
+		rc = cache_mkparent(c, path, true);
 		if (rc < 0)
 			return rc;
 		if (rename(tmp_path, path) < 0)
@@ -330,23 +341,77 @@ int cache_install(struct cache *c, const char *tmp_path, const char *key)
 	return cache_install_as(c, tmp_path, key, true);
 }
 
-int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_MAX])
+/* Creates the empty file at path, a new object's under its final name.
+ * faults: false on the pool's thread, whose failures reach no writer. */
+static int cache_create_at(const struct cache *c, const char *path, bool faults)
 {
-	int fd, rc;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc;
 
-	cache_path(c, key, path);
-	if (fault_fire(FAULT_CACHE))
-		return -EIO;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT) {
-		rc = cache_mkparent(c, path);
+		rc = cache_mkparent(c, path, faults);
 		if (rc < 0)
 			return rc;
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
+	return fd < 0 ? -errno : fd;
+}
+
+int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_MAX])
+{
+	int fd;
+
+	cache_path(c, key, path);
+	if (fault_fire(FAULT_CACHE))
+		return -EIO;
+	fd = cache_create_at(c, path, true);
+	if (fd >= 0)
+		cache_note(c, key, path, true); /* pinned, empty: the writer accounts its bytes */
+	return fd;
+}
+
+/* cache_pool_ops.make: the empty file of a new key. Runs on the pool's
+ * thread, or the writer's when no file is ready. */
+static int cache_pool_make(void *arg, const uint8_t key[16])
+{
+	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	struct cache *c = arg;
+
+	object_key_text(text, key);
+	cache_path(c, text, path);
+	return cache_create_at(c, path, false);
+}
+
+/* cache_pool_ops.drop: only an empty file (never handed out, or a writer's
+ * that never got a byte: nothing can reference it). */
+static void cache_pool_drop(void *arg, const uint8_t key[16])
+{
+	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	struct stat st;
+
+	object_key_text(text, key);
+	cache_path(arg, text, path);
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+		unlink(path);
+}
+
+int cache_new_object(struct cache *c, uint8_t key[16], char path[CACHE_PATH_MAX])
+{
+	char text[OBJECT_KEY_TEXT_BYTES];
+	int fd;
+
+	if (fault_fire(FAULT_CACHE))
+		return -EIO;
+	fd = cache_pool_take(c->pool, key);
+	if (fd == -EAGAIN)		      /* none ready: made here, as before the pool */
+		chunk_random_public(key, 16); /* a store key: public randomness */
+	object_key_text(text, key);
+	cache_path(c, text, path);
+	if (fd == -EAGAIN)
+		fd = cache_create_at(c, path, true);
 	if (fd < 0)
-		return -errno;
-	cache_note(c, key, path, true); /* pinned, empty: the writer accounts its bytes */
+		return fd;
+	if (c->lru && cache_lru_put(c->lru, key, 0, true) == 0) /* pinned, empty */
+		cache_evict(c);
 	return fd;
 }
 
@@ -500,85 +565,6 @@ int cache_drop_object(struct cache *c, const char *key)
 	if (c->lru && cache_lru_parse_key(k, key))
 		cache_lru_remove(c->lru, k);
 	return 0;
-}
-
-/* ---- --cache-size ---- */
-
-int cache_track(struct cache *c)
-{
-	char path[CACHE_PATH_MAX];
-	int rc;
-
-	if (c->lru)
-		return 0;
-	rc = cache_lru_new(&c->lru);
-	if (rc < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/o", c->dir);
-	rc = cache_lru_scan(c->lru, path);
-	if (rc < 0) {
-		cache_lru_free(c->lru);
-		c->lru = NULL;
-	}
-	return rc;
-}
-
-void cache_set_limit(struct cache *c, const struct cache_limit *lim)
-{
-	struct cache_lru_limit l = {
-	    .bytes = lim->bytes, .wait_ms = lim->wait_ms, .full = lim->full, .arg = lim->arg};
-
-	if (!c->lru)
-		return;
-	cache_lru_set_limit(c->lru, &l);
-	cache_evict(c);
-}
-
-void cache_pin(struct cache *c, const uint8_t key[16])
-{
-	if (c->lru)
-		cache_lru_pin(c->lru, key);
-}
-
-void cache_unpin(struct cache *c, const uint8_t key[16])
-{
-	if (!c->lru)
-		return;
-	cache_lru_unpin(c->lru, key);
-	cache_evict(c); /* it may be over the limit while everything was pinned */
-}
-
-void cache_account_fd(struct cache *c, const uint8_t key[16], int fd)
-{
-	struct stat st;
-
-	if (!c->lru || fstat(fd, &st) != 0)
-		return;
-	cache_lru_resize(c->lru, key, (uint64_t)st.st_size);
-	cache_evict(c);
-}
-
-int cache_room_wait(struct cache *c, uint64_t bytes)
-{
-	return c->lru ? cache_lru_reserve(c->lru, bytes) : 0;
-}
-
-void cache_room_release(struct cache *c, uint64_t bytes)
-{
-	if (c->lru)
-		cache_lru_release(c->lru, bytes);
-}
-
-void cache_usage(struct cache *c, struct cache_usage *out)
-{
-	struct cache_lru_usage u = {0};
-
-	if (c->lru)
-		cache_lru_usage(c->lru, &u);
-	out->bytes = u.bytes;
-	out->pinned_bytes = u.pinned_bytes;
-	out->objects = u.objects;
-	out->pinned = u.pinned;
 }
 
 void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16])

@@ -3,7 +3,8 @@
  * plaintext. Thread-safe.
  *
  * Layout: CACHE/lock (flock'ed while mounted), CACHE/o/<hh>/<32 hex> objects,
- * CACHE/tmp/ files being built. */
+ * CACHE/tmp/ files being built, CACHE/pool the keys of the empty files made
+ * in advance for new objects (cache_new_object). */
 #ifndef SEALFS_CACHE_H
 #define SEALFS_CACHE_H
 
@@ -63,6 +64,13 @@ int cache_tmp_create(struct cache *c, char path[CACHE_PATH_MAX]);
  * wrote with cache_account_fd. Returns the fd or -errno (-EEXIST: the key is
  * taken). */
 int cache_create_object(struct cache *c, const char *key, char path[CACHE_PATH_MAX]);
+/* The same for a new object under a new random key (a store key, public
+ * randomness): the fd of an empty file made in advance by the cache's pool
+ * (fs/cache/cache_pool.c) when one is ready, so that the caller does no
+ * file-system metadata work, else one created now. key gets the key, path
+ * its path; pinned at size 0 like cache_create_object. The fd or -errno.
+ * Thread-safe. An unused file is for cache_drop_object. */
+int cache_new_object(struct cache *c, uint8_t key[16], char path[CACHE_PATH_MAX]);
 /* Renames the temporary file tmp_path into place as the cache file of key,
  * creating CACHE/o/<hh> if needed (no fsync). Returns 0 or -errno; on error
  * tmp_path is left for the caller to unlink. Tracked: the object is pinned
@@ -76,7 +84,7 @@ int cache_sync_parent(struct cache *c, const char *key);
  *
  * Once cache_track has run, the cache keeps an index of its objects: every
  * object the fs layer creates (cache_install, cache_write_object,
- * cache_create_object) starts
+ * cache_create_object, cache_new_object) starts
  * pinned; fetched and scanned objects are clean. With a limit set, clean
  * objects are evicted least recently used first whenever the accounted
  * bytes pass the limit; pinned ones never are. Without cache_track the

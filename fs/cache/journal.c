@@ -202,7 +202,7 @@ int journal_write(struct journal *j, const struct journal_record *rec)
 			return -ENOMEM;
 		jstream_encode(buf, len, rec);
 	}
-	r = jslot_take(&j->slots, rec->seq, &k, &fresh);
+	r = jslot_take(&j->slots, rec->seq, len, &k, &fresh);
 	if (r) {
 		free(buf);
 		return r;

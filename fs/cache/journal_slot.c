@@ -22,7 +22,8 @@ struct jslot {
 	uint64_t seq; /* JSLOT_USED */
 	/* Slots below JSLOT_KEEP_FREE keep their file open from their first
 	 * write to jslot_destroy (a commit then opens and closes nothing):
-	 * fd + 1, 0 for none; len the file's size as last written, or
+	 * fd + 1, 0 for none. len: the file's size as last written (any
+	 * slot: no fstat before a write, and jslot_take picks by it), or
 	 * JSLOT_LEN_UNKNOWN. */
 	int fd1;
 	size_t len;
@@ -191,18 +192,47 @@ int jslot_scan(struct jslot_table *t)
 	return r;
 }
 
-int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh)
+/* Of two free slots a record covers whole: a kept-open one first (no open
+ * and close), then the longer file. */
+static bool jslot_fits_better(const struct jslot *a, const struct jslot *b)
 {
-	size_t i, absent = SIZE_MAX;
+	if ((a->fd1 > 0) != (b->fd1 > 0))
+		return a->fd1 > 0;
+	return a->len > b->len;
+}
+
+/* The free slot for a record of len bytes (lock held), t->n when none is
+ * free: one whose known file the record covers whole (jslot_fits_better), so
+ * that the write needs no ftruncate (ext4 journals a cut inode and its
+ * orphan entry: the dearest call of a commit when records shrink), else the
+ * first free one. *absent: the first index without a file. */
+static size_t jslot_pick_free(const struct jslot_table *t, size_t len, size_t *absent)
+{
+	size_t i, first = t->n, best = t->n;
+
+	*absent = SIZE_MAX;
+	for (i = 0; i < t->n; i++) {
+		const struct jslot *s = &t->slots[i];
+
+		if (s->state == JSLOT_ABSENT && *absent == SIZE_MAX)
+			*absent = i;
+		if (s->state != JSLOT_FREE)
+			continue;
+		if (first == t->n)
+			first = i;
+		if (s->len <= len && (best == t->n || jslot_fits_better(s, &t->slots[best])))
+			best = i;
+	}
+	return best != t->n ? best : first;
+}
+
+int jslot_take(struct jslot_table *t, uint64_t seq, size_t len, unsigned *k, bool *fresh)
+{
+	size_t i, absent;
 	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	for (i = 0; i < t->n; i++) {
-		if (t->slots[i].state == JSLOT_FREE)
-			break;
-		if (t->slots[i].state == JSLOT_ABSENT && absent == SIZE_MAX)
-			absent = i;
-	}
+	i = jslot_pick_free(t, len, &absent);
 	if (i == t->n) { /* no free slot: a new file */
 		i = absent != SIZE_MAX ? absent : t->n;
 		r = i >= JSLOT_MAX ? -ENOSPC : jslot_grow(t, i);
@@ -262,7 +292,7 @@ int jslot_open(struct jslot_table *t, unsigned k, bool create, bool *kept, size_
 
 	pthread_mutex_lock(&t->lock);
 	fd = jslot_open_locked(t, k, create, kept);
-	*len = fd >= 0 && *kept ? t->slots[k].len : JSLOT_LEN_UNKNOWN;
+	*len = fd >= 0 && k < t->n ? t->slots[k].len : JSLOT_LEN_UNKNOWN;
 	pthread_mutex_unlock(&t->lock);
 	return fd;
 }
@@ -270,7 +300,7 @@ int jslot_open(struct jslot_table *t, unsigned k, bool create, bool *kept, size_
 void jslot_set_len(struct jslot_table *t, unsigned k, size_t len)
 {
 	pthread_mutex_lock(&t->lock);
-	if (k < t->n && t->slots[k].fd1 > 0)
+	if (k < t->n)
 		t->slots[k].len = len;
 	pthread_mutex_unlock(&t->lock);
 }

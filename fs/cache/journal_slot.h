@@ -50,10 +50,11 @@ void jslot_destroy(struct jslot_table *t);
 /* Rebuilds the table from the directory (removing free slots past
  * JSLOT_KEEP_FREE). 0, -ENOMEM or -errno. */
 int jslot_scan(struct jslot_table *t);
-/* Reserves a slot for seq: a free one if any (*fresh false), else a new
- * index whose file does not exist yet (*fresh true: its name must be made
+/* Reserves a slot for seq's record of len bytes: a free one if any (*fresh
+ * false; preferably one whose file is no longer than len), else a new index
+ * whose file does not exist yet (*fresh true: its name must be made
  * durable). 0, -ENOMEM, -ENOSPC. */
-int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh);
+int jslot_take(struct jslot_table *t, uint64_t seq, size_t len, unsigned *k, bool *fresh);
 /* An fd of slot k's file, read-write (created when create): one the table
  * keeps open until jslot_destroy (*kept true: the caller must not close it;
  * slots below JSLOT_KEEP_FREE), else the caller's to close. *len is the
@@ -61,8 +62,9 @@ int jslot_take(struct jslot_table *t, uint64_t seq, unsigned *k, bool *fresh);
  * -errno on failure. Thread-safe; the fd itself may be used by several
  * threads (pread/pwrite only). */
 int jslot_open(struct jslot_table *t, unsigned k, bool create, bool *kept, size_t *len);
-/* Records that slot k's kept file is now len bytes long (JSLOT_LEN_UNKNOWN
- * when a write failed half way). No-op for a slot without a kept file. */
+/* Records that slot k's file is now len bytes long (JSLOT_LEN_UNKNOWN when
+ * a write failed half way): the next write to it needs no fstat, and
+ * jslot_take prefers slots a record covers whole. */
 void jslot_set_len(struct jslot_table *t, unsigned k, size_t len);
 /* Keeps buf (len bytes, malloc'ed: the record just written durably into
  * used slot k) in memory until the slot is released: true when taken (the

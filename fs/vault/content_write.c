@@ -153,32 +153,32 @@ static int build_one(void *arg, size_t i)
 	return build_chunk(b, b->ca + i);
 }
 
-/* Puts the freshly sealed segment in tb->sealed (len bytes) into the cache
- * under key and makes it segment s; a replaced clean key becomes garbage.
- * skey (the new version's own key, or NULL) becomes the segment's on
- * success only. */
+/* Removes the cache file of a new segment that was not installed. */
+static void seg_drop_new(const struct content_ctx *ctx, const uint8_t key[OBJECT_ID_BYTES], int fd)
+{
+	char kt[OBJECT_KEY_TEXT_BYTES];
+
+	close(fd);
+	object_key_text(kt, key);
+	cache_drop_object(ctx->cache, kt);
+}
+
+/* Puts the freshly sealed segment in tb->sealed (len bytes) into its new
+ * cache file fd (empty, under key: cache_new_object; the segment's from now
+ * on, dropped on failure) and makes it segment s; a replaced clean key
+ * becomes garbage. skey (the new version's own key, or NULL) becomes the
+ * segment's on success only. */
 static int seg_install(const struct content_ctx *ctx, struct content_file *f, size_t s,
-		       const uint8_t key[OBJECT_ID_BYTES], struct chunk_key *skey,
+		       const uint8_t key[OBJECT_ID_BYTES], struct chunk_key *skey, int fd,
 		       const unsigned char *data, size_t len)
 {
 	struct content_seg *seg = &f->segs[s];
-	char path[CACHE_PATH_MAX], kt[OBJECT_KEY_TEXT_BYTES];
-	int fd, rc;
+	int rc = garbage_reserve(f, seg->present);
 
-	rc = garbage_reserve(f, seg->present);
-	if (rc < 0)
-		return rc;
-	object_key_text(kt, key);
-	/* Under its final name at once: a new random key nothing references
-	 * until a commit has flushed it; no rename, and the file's inode comes
-	 * from its own CACHE/o/<hh> directory's block group. */
-	fd = cache_create_object(ctx->cache, kt, path);
-	if (fd < 0)
-		return fd;
-	rc = cache_pwrite_full(fd, data, len, 0);
+	if (rc == 0)
+		rc = cache_pwrite_full(fd, data, len, 0);
 	if (rc < 0) {
-		close(fd);
-		cache_drop_object(ctx->cache, kt);
+		seg_drop_new(ctx, key, fd);
 		return rc;
 	}
 	cache_account_fd(ctx->cache, key, fd); /* --cache-size */
@@ -258,19 +258,24 @@ static int seg_update(const struct content_ctx *ctx, struct content_file *f, siz
 	bool rebuild = !seg->present || !seg->dirty;
 	struct seg_build b = {.op = op, .f = f, .tb = tb, .ca = a, .old_present = seg->present};
 	uint8_t new_key[OBJECT_ID_BYTES];
+	char path[CACHE_PATH_MAX];
 	struct chunk_key *fresh = NULL;
-	int rc;
+	int rc, fd = -1;
 
 	b.sz = chunk_sealed_bytes(ctx->suite);
 	b.n0 = content_nchunks(op->old_size);
 	b.n1 = content_nchunks(op->new_size);
 	cb = min_u64(a + SEGMENT_CHUNKS, b.n1);
-	if (rebuild) /* a store key: public randomness (crypto/chunk.h) */
-		chunk_random_public(new_key, sizeof(new_key));
-	else
+	if (!rebuild)
 		op_dirty_range(op, a, cb, &b.ca, &cb);
 	if (b.ca >= cb)
 		return 0;
+	/* The new version's key and its empty cache file under its final name,
+	 * before sealing (the key is in every chunk's associated data): from
+	 * the cache's pool, so that a small write does no file-system metadata
+	 * work (docs/INTERNALS.md, "Cache"). */
+	if (rebuild && (fd = cache_new_object(ctx->cache, new_key, path)) < 0)
+		return fd;
 	content_ad_init(&b.old_ad, ctx, f, seg->key);
 	content_ad_init(&b.new_ad, ctx, f, rebuild ? new_key : seg->key);
 	rc = seg_build_keys(ctx, &b, s, rebuild, new_key, &fresh);
@@ -278,12 +283,17 @@ static int seg_update(const struct content_ctx *ctx, struct content_file *f, siz
 		rc = build_read_old(ctx, &b, s, cb);
 	if (rc == 0)
 		rc = par_run(build_one, &b, (size_t)(cb - b.ca));
-	if (rc == 0 && rebuild)
-		rc = seg_install(ctx, f, s, new_key, fresh, tb->sealed, (cb - a) * b.sz);
-	else if (rc == 0)
+	if (rc == 0 && rebuild) {
+		rc = seg_install(ctx, f, s, new_key, fresh, fd, tb->sealed, (cb - a) * b.sz);
+		if (rc < 0)
+			chunk_key_free(fresh); /* not installed; seg_install dropped the file */
+		return rc;
+	}
+	if (rc == 0)
 		return seg_patch(ctx, &b, s, cb, min_u64(a + SEGMENT_CHUNKS, b.n1));
-	if (rc < 0)
-		chunk_key_free(fresh); /* not installed */
+	chunk_key_free(fresh); /* not installed */
+	if (fd >= 0)
+		seg_drop_new(ctx, new_key, fd);
 	return rc;
 }
 

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "chunk.h"
 #include "log.h"
 #include "tree_cache.h"
 
@@ -105,8 +104,10 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 	tree_now(&ino->mtime);
 	ino->atime = ino->ctime = ino->mtime;
 	/* A new file starts cold and empty (the first write makes its
-	 * content_file); its id is its file id. */
-	randombytes_buf(ino->id, OBJECT_ID_BYTES);
+	 * content_file); its id is its file id: an id and a key derivation's
+	 * salt, not a secret, so from the thread's pool of public randomness
+	 * (crypto/chunk.h), not a getrandom per create. */
+	chunk_random_public(ino->id, OBJECT_ID_BYTES);
 	if (type == DIROBJ_SYMLINK) {
 		ino->target_len = strlen(target);
 		ino->target = strdup(target);

@@ -1,7 +1,8 @@
 /* test_journal.c - the write-back journal (fs/cache/journal.c, fs/cache/journal_slot.c)
  * in a real temporary cache directory: write, read back, list, remove;
  * records live in slot files that are reused in place (same inode, no new
- * file, shorter records cut); a removed record's slot is free and never
+ * file, shorter records cut, a free slot the record covers whole preferred);
+ * a removed record's slot is free and never
  * lists; a torn record reads as -EBADMSG once reopened (the journal that
  * wrote a small record reads it from memory); journal_open removes leftover .tmp
  * files, reads the slots from disk and drops free slots past 64; records
@@ -240,6 +241,37 @@ static void test_trim(void)
 	check_record(200, 3);
 }
 
+static off_t size_of(const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	path_of(p, sizeof(p), name);
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+/* A record goes to a free slot whose file it covers whole when there is
+ * one: no ftruncate of a longer file (ext4 journals a cut inode). Runs after
+ * test_trim: slot-0 used, slots 1..63 free, their sizes unknown. */
+static void test_slot_fit(void)
+{
+	off_t long_size, short_size;
+
+	CHECK(write_record(300, 6000) == 0); /* slot-1 */
+	CHECK(write_record(301, 20) == 0);   /* slot-2 */
+	long_size = size_of("slot-1");
+	short_size = size_of("slot-2");
+	CHECK(long_size > 6000 && short_size > 20 && short_size < 1000);
+	CHECK(journal_remove(journal, 300) == 0 && journal_remove(journal, 301) == 0);
+	/* Between the two: slot-2 (shorter), not the first free slot-1. */
+	CHECK(write_record(302, 1000) == 0);
+	CHECK(size_of("slot-1") == long_size);
+	CHECK(size_of("slot-2") > short_size && size_of("slot-2") < long_size);
+	check_record(302, 1000);
+	CHECK(reopen() == 0);
+	check_record(302, 1000);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -255,6 +287,7 @@ int main(void)
 	test_held_in_memory();
 	test_legacy_names();
 	test_trim();
+	test_slot_fit();
 	journal_close(journal);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
