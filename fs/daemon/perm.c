@@ -154,15 +154,18 @@ int perm_link(struct perm_cred *c, const struct tree_owner *file, const struct t
 	return perm_may(c, dir, PERM_W | PERM_X);
 }
 
-int perm_open(struct perm_cred *c, const struct tree_owner *a, int flags)
+int perm_open_mask(int flags)
 {
 	static const int acc[4] = {PERM_R, PERM_W, PERM_R | PERM_W, PERM_R | PERM_W};
 	/* execve's open asks for X alone (do_open_execat: MAY_EXEC) */
 	int mask = (flags & PERM_FMODE_EXEC) ? PERM_X : acc[flags & O_ACCMODE];
 
-	if (flags & O_TRUNC)
-		mask |= PERM_W;
-	return perm_may(c, a, mask);
+	return (flags & O_TRUNC) ? mask | PERM_W : mask;
+}
+
+int perm_open(struct perm_cred *c, const struct tree_owner *a, int flags)
+{
+	return perm_may(c, a, perm_open_mask(flags));
 }
 
 /* chown_ok: root, or the owner "changing" it to itself. */

@@ -71,8 +71,10 @@ int perm_rename(struct perm_cred *c, const struct tree_owner *odir, const struct
  * protect, then W and X on dir). */
 int perm_link(struct perm_cred *c, const struct tree_owner *file, const struct tree_owner *dir,
 	      bool protect);
-/* An open of a regular file with open(2) flags (an execve's: X alone). */
+/* An open of a regular file with open(2) flags (an execve's: X alone):
+ * perm_may with perm_open_mask(flags), the access bits the flags ask for. */
 int perm_open(struct perm_cred *c, const struct tree_owner *a, int flags);
+int perm_open_mask(int flags);
 
 /* What a setattr asks (the TREE_SET_* bits of valid, tree.h). */
 struct perm_setattr {

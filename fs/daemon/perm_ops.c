@@ -291,17 +291,7 @@ int perm_op_link(fuse_req_t req, struct inode *file, struct inode *dir)
 
 int perm_op_open(fuse_req_t req, struct inode *ino, int flags)
 {
-	struct perm_cred c;
-	struct tree_owner a;
-	int r;
-
-	if (!perm_of(req))
-		return 0;
-	tree_owner_of(ino, &a);
-	perm_cred_init(&c, req);
-	r = perm_open(&c, &a, flags);
-	perm_cred_done(&c);
-	return r;
+	return perm_on(req, ino, perm_open_mask(flags));
 }
 
 int perm_op_setattr(fuse_req_t req, struct inode *ino, struct perm_setattr *sa)

@@ -15,7 +15,6 @@ unmounted and given to nobody."""
 import ctypes
 import errno
 import os
-import signal
 import stat
 import sys
 import time
@@ -243,28 +242,7 @@ def call_as_nobody(root, op):
     groups = []
     if op[0] == "G":
         groups, op = [THEM], op[1:]
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(rfd)
-            os.setgroups(groups)
-            os.setresgid(NOBODY, NOBODY, NOBODY)
-            os.setresuid(NOBODY, NOBODY, NOBODY)
-            os.umask(0o022)
-            os.write(wfd, repr(call(root, op)).encode())
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    out = b""
-    while True:
-        b = os.read(rfd, 4096)
-        if not b:
-            break
-        out += b
-    os.close(rfd)
-    os.waitpid(pid, 0)
-    return eval(out.decode(), {}) if out else ("err", "child died")
+    return st.call_in_child_as(NOBODY, NOBODY, groups, lambda: call(root, op), umask=0o022)
 
 
 def inner(root):
@@ -304,15 +282,7 @@ class PermDiff(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
-        for pid in self.daemons:  # their mounts live in a namespace of their own
-            if st.process_alive(pid):
-                os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                if not st.process_alive(pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.kill(pid, signal.SIGKILL)
+        st.stop_daemons(self.daemons)  # their mounts live in a namespace of their own
         self.v.cleanup()
 
     def prepare(self):

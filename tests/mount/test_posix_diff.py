@@ -282,27 +282,7 @@ def call(root, op):
 
 def call_as(root, uid, gid, groups, op):
     """call() in a forked child with the given real, effective and saved ids."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(rfd)
-            os.setgroups(groups)
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            os.write(wfd, repr(call(root, op)).encode())
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    out = b""
-    while True:
-        b = os.read(rfd, 4096)
-        if not b:
-            break
-        out += b
-    os.close(rfd)
-    os.waitpid(pid, 0)
-    return eval(out.decode(), {}) if out else ("err", "child died")
+    return st.call_in_child_as(uid, gid, groups, lambda: call(root, op))
 
 
 def observe(root):

@@ -9,7 +9,6 @@ other ids, reading /proc/PID/mem).
 import errno
 import os
 import re
-import signal
 import stat
 import subprocess
 import sys
@@ -256,16 +255,7 @@ class DaemonHygiene(unittest.TestCase):
         if self.sleeper:
             self.sleeper.kill()
             self.sleeper.wait()
-        # their mounts live in namespaces of their own, out of v.cleanup()'s reach
-        for pid in self.daemons:
-            if st.process_alive(pid):
-                os.kill(pid, signal.SIGTERM)  # unmounts, commits, exits
-            for _ in range(100):
-                if not st.process_alive(pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.kill(pid, signal.SIGKILL)
+        st.stop_daemons(self.daemons)  # their mounts live in namespaces of their own
         self.v.cleanup()
 
     def prepare_for_nobody(self):
