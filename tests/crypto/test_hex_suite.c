@@ -60,6 +60,38 @@ static void test_hex_every_byte(void)
 	CHECKF(fails == 0, "%d byte values decoded unlike sodium_hex2bin", fails);
 }
 
+/* The same for every byte value at every place of a 16-byte id's 32 digits
+ * (the 8-digit words and what follows them), the other digits random. */
+static void test_hex_every_place(void)
+{
+	static const char digits[] = "0123456789abcdef";
+	int fails = 0;
+
+	for (size_t at = 0; at < 34; at++) {
+		for (unsigned c = 0; c < 256; c++) {
+			size_t len = at < 32 ? 32 : 34; /* 34: a 17-byte value, its tail */
+			char hex[34];
+			unsigned char got[17], want[17];
+			bool lower = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+			size_t n = 0;
+			int rc;
+
+			for (size_t i = 0; i < len; i++)
+				hex[i] = digits[randombytes_uniform(16)];
+			hex[at] = (char)c;
+			rc = hex_decode(got, len / 2, hex, len);
+			if (lower) {
+				if (sodium_hex2bin(want, len / 2, hex, len, NULL, &n, NULL) != 0 ||
+				    n != len / 2 || rc != 0 || memcmp(got, want, len / 2) != 0)
+					fails++;
+			} else if (rc != -EINVAL || !check_all_zero(got, len / 2)) {
+				fails++;
+			}
+		}
+	}
+	CHECKF(fails == 0, "%d digits decoded unlike sodium_hex2bin", fails);
+}
+
 static void test_suite(void)
 {
 	enum suite_id s = SUITE_AES256GCM;
@@ -90,6 +122,7 @@ int main(void)
 		return 1;
 	test_hex();
 	test_hex_every_byte();
+	test_hex_every_place();
 	test_suite();
 	return check_done("test_hex_suite");
 }
