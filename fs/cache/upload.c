@@ -149,10 +149,16 @@ void upload_count(struct upload *u, uint64_t bytes)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* Counts an object the store took. It is progress (upload_drain) once this
+ * round got further than every failed round since the last good one: a
+ * retry puts the same objects again, and a store that takes them but fails
+ * the head would otherwise never count as failing. */
 static void upload_count_object(struct upload *u)
 {
 	pthread_mutex_lock(&u->lock);
 	u->put_objects++;
+	if (++u->round_objects > u->failed_objects)
+		clock_gettime(CLOCK_MONOTONIC, &u->progress);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -384,6 +390,10 @@ static int upload_round(struct upload *u, size_t *left)
 /* Logs once per change of state (lock held). */
 static void upload_note(struct upload *u, int r)
 {
+	if (r == 0)
+		u->failed_objects = 0;
+	else if (u->round_objects > u->failed_objects)
+		u->failed_objects = u->round_objects;
 	if (u->conflict)
 		return; /* logged once by upload_head.c */
 	if (r == 0) {
@@ -471,6 +481,7 @@ static void *upload_main(void *arg)
 		u->work = false;
 		u->urgent = false;
 		u->round_begun++;
+		u->round_objects = 0;
 		pthread_mutex_unlock(&u->lock);
 		r = upload_round(u, &left);
 		pthread_mutex_lock(&u->lock);
