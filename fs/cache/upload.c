@@ -342,6 +342,10 @@ static int upload_round(struct upload *u, size_t *left)
 /* Logs once per change of state (lock held). */
 static void upload_note(struct upload *u, int r)
 {
+	if (r == 0)
+		u->failed_objects = 0;
+	else if (u->round_objects > u->failed_objects)
+		u->failed_objects = u->round_objects;
 	if (u->conflict)
 		return; /* logged once by upload_head.c */
 	if (r == 0) {
@@ -429,6 +433,7 @@ static void *upload_main(void *arg)
 		u->work = false;
 		u->urgent = false;
 		u->round_begun++;
+		u->round_objects = 0;
 		pthread_mutex_unlock(&u->lock);
 		r = upload_round(u, &left);
 		pthread_mutex_lock(&u->lock);

@@ -234,8 +234,10 @@ void upload_kick_now(struct upload *u);
  * whether it is done. Thread-safe. */
 bool upload_wait(struct upload *u, uint64_t seq, unsigned ms);
 /* Waits until no record is pending, or until the store has failed for
- * give_up_ms without progress. Returns the number of records still pending
- * (0 when drained). While draining, retries come every second. */
+ * give_up_ms without progress (since the call, the last round that
+ * succeeded, or the last object a round stored beyond what the failed rounds
+ * before it stored, whichever is later). Returns the number of records
+ * still pending (0 when drained). While draining, retries come every second. */
 size_t upload_drain(struct upload *u, unsigned give_up_ms);
 /* The test hook that drives the uploader synchronously (what the unit tests
  * of commits call after commit_run, instead of a second store protocol):

@@ -80,7 +80,9 @@ struct upload {
 	bool conflict;			     /* another device changed the head: no more rounds */
 	bool conflict_links;		     /* ... and the hook refused to merge (hard links) */
 	uint64_t conflict_seq;		     /* the newest commit that could not be stored */
-	struct timespec progress;	     /* CLOCK_MONOTONIC of the last successful round */
+	struct timespec progress;	     /* CLOCK_MONOTONIC: last progress (upload_drain) */
+	uint64_t round_objects;		     /* objects the store took in this round */
+	uint64_t failed_objects;	     /* the most a failed round took since a good one */
 	uint8_t known_hash[HEAD_HASH_BYTES]; /* upload_known_hash */
 	bool known_merged;		     /* that head is a merge the tree does not show */
 	unsigned char *rebase;		     /* upload_rebase's head, pending; owned */

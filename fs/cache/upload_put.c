@@ -86,9 +86,15 @@ void upload_count(struct upload *u, uint64_t bytes)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* Counts an object the store took. It is progress (upload_drain) once this
+ * round got further than every failed round since the last good one: a
+ * retry puts the same objects again, and a store that takes them but fails
+ * the head would otherwise never count as failing. */
 void upload_count_object(struct upload *u)
 {
 	pthread_mutex_lock(&u->lock);
 	u->put_objects++;
+	if (++u->round_objects > u->failed_objects)
+		clock_gettime(CLOCK_MONOTONIC, &u->progress);
 	pthread_mutex_unlock(&u->lock);
 }

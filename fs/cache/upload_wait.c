@@ -52,7 +52,11 @@ void upload_kick_now(struct upload *u)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* Whether the store has failed for give_up_ms since progress or since. */
+/* Whether the store has failed, and taken nothing new, for give_up_ms since
+ * since. Progress is also an object a round stored beyond what the failed
+ * rounds before it stored (upload_count_object), not only a round that
+ * succeeded: a round of a slow but working store may run longer than
+ * give_up_ms, and its first failure is no reason to stop retrying. */
 static bool upload_gave_up(const struct upload *u, const struct timespec *since,
 			   unsigned give_up_ms)
 {

@@ -69,8 +69,9 @@
 #define MOUNT_MAX_THREADS_REMOTE 16
 #define MOUNT_MAX_IDLE_THREADS 4
 /* malloc policy of the daemon (mount_malloc_policy). */
-/* At unmount, how long the uploader may fail without progress before the
- * daemon exits leaving the journal for the next mount. */
+/* At unmount, how long the uploader may fail without progress (no object
+ * or head taken by the store) before the daemon exits leaving the journal
+ * for the next mount. */
 #define MOUNT_DRAIN_GIVE_UP_MS 30000u
 /* How long a poll waits for this mount's own changes to be stored (merged)
  * before it shows another device's head; else it tries at the next poll. */

@@ -28,12 +28,15 @@
 //     An upload's Initiated time is the modification time of its "key" file
 //     (written by CreateMultipartUpload), so a test can age an upload by
 //     setting that time (utimes) under the server's data directory.
+// 10. A PUT Object or Upload Part whose client went away (kill -9) during an
+//     await before the body was read never settled, and a PUT Object kept
+//     its key's lock (8.) for good: settle it (onClientGone, below).
 
 const fs = require('fs');
 const path = require('path');
 
 const dir = path.join(process.argv[2], 'node_modules', 's3rver');
-const MARK = path.join(dir, '.sealfs-patched-5');
+const MARK = path.join(dir, '.sealfs-patched-6');
 // The SigV4 checker is copied on every run, so a change to it needs no reinstall.
 if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) {
   fs.copyFileSync(
@@ -65,7 +68,32 @@ function patch(file, edits) {
 }
 
 // 1. PUT Object: temporary file, closed, then renamed.
+// 10. A request body stream whose client went away (kill -9 of the client)
+//     before the store read it: Node destroyed it, and no 'aborted', 'error'
+//     or 'end' ever comes to a listener added later (after an await:
+//     mkdirp, the conditional check, waiting for the key's lock), so the PUT
+//     never settled and kept its key's lock (8.) forever: every later PUT of
+//     that key (sealfs's head) hung. onClientGone calls back also when the
+//     stream is already destroyed.
 patch('lib/stores/filesystem.js', [
+  [
+    `const { concatStreams, walk } = require('../utils');
+`,
+    `const { concatStreams, walk } = require('../utils');
+
+// Calls gone() once if the request body stream ends without being read to
+// its end (the client went away), including when that happened already.
+function onClientGone(stream, gone) {
+  if (stream.destroyed && !stream.readableEnded) {
+    process.nextTick(gone);
+    return;
+  }
+  stream.on('close', () => {
+    if (!stream.readableEnded) gone();
+  });
+}
+`,
+  ],
   [
     `    const [size, md5] = await new Promise((resolve, reject) => {
       const writeStream = fs.createWriteStream(objectPath);
@@ -81,8 +109,9 @@ patch('lib/stores/filesystem.js', [
       const writeStream = fs.createWriteStream(tmpPath);
       const md5Context = crypto.createHash('md5');
       let result;
+      let failed = null; // settled at the close: the file may still be opening
       writeStream.on('error', reject);
-      writeStream.on('close', () => resolve(result));
+      writeStream.on('close', () => (failed ? reject(failed) : resolve(result)));
 
       if (Buffer.isBuffer(object.content)) {
         md5Context.update(object.content);
@@ -101,8 +130,12 @@ patch('lib/stores/filesystem.js', [
     `          .on('error', reject)
           .on('finish', () => { result = [totalLength, md5Context.digest('hex')]; })
           .pipe(writeStream);
-        object.content.on('error', reject);
-        object.content.on('aborted', () => reject(new Error('request aborted')));
+        const fail = err => {
+          failed = failed || err;
+          writeStream.destroy();
+        };
+        object.content.on('error', fail);
+        onClientGone(object.content, () => fail(new Error('request aborted')));
       }
     }).catch(async err => {
       await fs.remove(tmpPath);
@@ -150,9 +183,13 @@ patch('lib/stores/filesystem.js', [
         })
         .pipe(writeStream);
       let result;
+      let failed = null; // settled at the close: the file may still be opening
       writeStream.on('error', reject);
-      writeStream.on('close', () => resolve(result));
-      content.on('aborted', () => reject(new Error('request aborted')));
+      writeStream.on('close', () => (failed ? reject(failed) : resolve(result)));
+      onClientGone(content, () => {
+        failed = failed || new Error('request aborted');
+        writeStream.destroy();
+      });
     });
     await fs.writeFile(\`\${partPath}.md5\`, md5);`,
   ],

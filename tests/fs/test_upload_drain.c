@@ -1,0 +1,166 @@
+/* test_upload_drain.c - the unmount's drain (upload_drain) gives up only
+ * after the store has taken nothing new for its give-up time, not after
+ * that long without a whole round that succeeded: a store that keeps taking
+ * objects, though each round still fails at its end, is drained. The store
+ * is a tmpfs (a real file system) too small for the commit, grown by 1 MiB
+ * every GROW_MS by a second thread, so every retry stores a few more
+ * segments and fails on the rest, for longer than the give-up time (needs
+ * root to mount the tmpfs: skipped, 77, otherwise). And a store that takes
+ * the same objects again at every retry but always fails the head is left
+ * after the give-up time (no root needed). */
+#include "fs_test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "head.h"
+#include "journal.h"
+
+#define FILE_MIB 10u	  /* the commit: 10 segments of 1 MiB */
+#define GIVE_UP_MS 2500u  /* shorter than the growth from 2 MiB to the room needed */
+#define GROW_MS 400u	  /* a retry every second finds 2 MiB or more of new room */
+#define DRAIN_MAX_S 20	  /* the give-up, retries and a loaded machine: far less */
+#define STORE_MAX_MIB 16u /* room for everything, with margin */
+
+static unsigned char data[FILE_MIB << 20];
+
+struct grower {
+	const char *dir;
+	int rc;
+};
+
+static void *grow(void *arg)
+{
+	struct grower *g = arg;
+	struct timespec pause = {0, (long)GROW_MS * 1000000L};
+	char opts[64];
+
+	for (unsigned mib = 3; mib <= STORE_MAX_MIB && g->rc == 0; mib++) {
+		nanosleep(&pause, NULL);
+		snprintf(opts, sizeof(opts), "size=%um,mode=0700", mib);
+		if (mount("tmpfs", g->dir, "tmpfs", MS_REMOUNT, opts) != 0)
+			g->rc = -errno;
+	}
+	return NULL;
+}
+
+static size_t count_records(struct fmount *m)
+{
+	uint64_t *seqs;
+	size_t n = 0;
+
+	if (journal_list(&seqs, &n, m->eng.journal) != 0)
+		return (size_t)-1;
+	free(seqs);
+	return n;
+}
+
+struct drainer {
+	struct upload *up;
+	size_t left;
+	atomic_bool done;
+};
+
+static void *drain(void *arg)
+{
+	struct drainer *d = arg;
+
+	d->left = upload_drain(d->up, GIVE_UP_MS);
+	atomic_store(&d->done, true);
+	return NULL;
+}
+
+/* The other side: a store that takes every object again at each retry but
+ * always fails the head (STORE/head.lock, the local store's put_if lock, is
+ * a directory) is left after the give-up time: re-putting objects a failed
+ * round already put is no progress. */
+static void test_drain_gives_up_on_a_failing_head(void)
+{
+	struct drainer d = {0};
+	struct fenv e;
+	struct fmount m;
+	struct inode *f;
+	char lock[sizeof(e.store_dir) + 16];
+	pthread_t th;
+	int r;
+
+	CHECK_RC(fenv_init(&e), 0);
+	randombytes_buf(data, 3u << 20);
+	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	snprintf(lock, sizeof(lock), "%s/" HEAD_STORE_KEY ".lock", e.store_dir);
+	unlink(lock);
+	CHECK_RC(mkdir(lock, 0700), 0);
+	CHECK_RC(fwrite_file(m.tree, m.tree->root, "f", data, 3u << 20, &f), 0);
+	CHECK_RC(commit_run(m.commit), 0);
+	r = upload_flush(m.up, TEST_FLUSH_MS);
+	CHECK(r < 0 && r != -ETIMEDOUT);
+	d.up = m.up;
+	CHECK_RC(pthread_create(&th, NULL, drain, &d), 0);
+	for (int i = 0; i < DRAIN_MAX_S * 10 && !atomic_load(&d.done); i++)
+		nanosleep(&(struct timespec){0, 100000000L}, NULL);
+	CHECKF(atomic_load(&d.done), "the drain still retries after %d s: the head always fails",
+	       DRAIN_MAX_S);
+	if (!atomic_load(&d.done))
+		upload_halt(m.up); /* ends the drain, so the test can clean up */
+	pthread_join(th, NULL);
+	CHECKF(d.left == 1, "%zu commits left, want 1", d.left);
+	fmount_close(&m);
+	rmdir(lock);
+	fenv_free(&e);
+}
+
+static void test_drain_of_a_slow_store(void)
+{
+	static unsigned char back[sizeof(data)];
+	struct grower g = {0};
+	struct upload_stats st;
+	struct fenv e;
+	struct fmount m, m2;
+	struct inode *f = NULL;
+	pthread_t th;
+	size_t left;
+	int r = fenv_init_store(&e, "size=2m,mode=0700");
+
+	if (r == -EPERM || r == -EACCES) {
+		fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
+		fenv_free(&e);
+		exit(77);
+	}
+	CHECK_RC(r, 0);
+	randombytes_buf(data, sizeof(data));
+	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	CHECK_RC(fwrite_file(m.tree, m.tree->root, "big", data, sizeof(data), &f), 0);
+	CHECK_RC(commit_run(m.commit), 0);
+	/* The store (2 MiB) cannot take 10 MiB: the round fails. */
+	r = upload_flush(m.up, TEST_FLUSH_MS);
+	CHECK(r < 0 && r != -ETIMEDOUT);
+	upload_stats(&st, m.up);
+	CHECK(st.failing);
+	g.dir = e.store_dir;
+	CHECK_RC(pthread_create(&th, NULL, grow, &g), 0);
+	left = upload_drain(m.up, GIVE_UP_MS);
+	pthread_join(th, NULL);
+	CHECK_RC(g.rc, 0);
+	CHECKF(left == 0, "the drain gave up with %zu commits left while the store took objects",
+	       left);
+	CHECK_RC(count_records(&m), 0);
+	fmount_close(&m);
+	/* Everything is in the store: a fresh cache reads the file back. */
+	CHECK_RC(fmount_open(&m2, &e, "c2"), 0);
+	r = m2.tree ? fpath(m2.tree, "big", &f) : -1;
+	CHECK_RC(r, 0);
+	if (r == 0) {
+		CHECK_RC(tree_read(m2.tree, f, back, sizeof(back), 0), (ssize_t)sizeof(back));
+		CHECK(memcmp(back, data, sizeof(data)) == 0);
+	}
+	fmount_close(&m2);
+	fenv_free(&e);
+}
+
+int main(void)
+{
+	test_drain_gives_up_on_a_failing_head();
+	test_drain_of_a_slow_store(); /* last: exits 77 without root */
+	return check_done("test_upload_drain");
+}
