@@ -219,6 +219,8 @@ static int jkeep_take(struct jkeep *k, struct jsrc *s, size_t len, size_t *at)
 		k->cap = cap;
 	}
 	*at = k->len;
+	if (len == 0)
+		return 0; /* k->p may still be NULL: no pointer arithmetic on it */
 	k->len += len;
 	return jsrc_take(s, k->p + *at, len);
 }

@@ -36,7 +36,7 @@ static void check_stream(const unsigned char *data, size_t size, int e,
 	FUZZ_ASSERT(es == e || es == -ENOMEM || e == -ENOMEM);
 	if (es == 0 && e == 0) {
 		FUZZ_ASSERT(s.seq == r->seq && s.head_len == r->head_len &&
-			    memcmp(s.head, r->head, r->head_len) == 0);
+			    (!r->head_len || memcmp(s.head, r->head, r->head_len) == 0));
 		FUZZ_ASSERT(s.nobjs == r->nobjs && s.nsegs == r->nsegs &&
 			    s.ngarbage == r->ngarbage && s.ndead == r->ndead);
 		for (size_t i = 0; i < s.nobjs; i++) {
