@@ -182,7 +182,9 @@ _fuse_unmount() {
         sleep 1                                  # EBUSY: something still has a file open
     done
     if mountpoint -q "$MNT"; then _log "cannot unmount $MNT"; _force_unmount "$MNT"; return 1; fi
-    for ((i = 0; i < UNMOUNT_WAIT * 10; i++)); do _alive "$PEER_PID" || break; sleep 0.1; done
+    # 5 ms steps: the "Unmount right after that write" row times this wait,
+    # and 0.1 s steps gave every peer's daemon exit a 0.1 s floor
+    for ((i = 0; i < UNMOUNT_WAIT * 200; i++)); do _alive "$PEER_PID" || break; sleep 0.005; done
     if _alive "$PEER_PID"; then
         _log "daemon $PEER_PID still running ${UNMOUNT_WAIT}s after unmount; killing it"
         kill "$PEER_PID"; sleep 2; _alive "$PEER_PID" && kill -9 "$PEER_PID"; return 1
