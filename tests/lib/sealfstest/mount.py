@@ -217,12 +217,22 @@ def daemon_pid(mountpoint):
 
 
 def process_alive(pid):
-    """Whether pid runs (a zombie waiting for its reaper counts as gone)."""
+    """Whether any thread of pid still runs. A zombie waiting for its reaper
+    counts as gone, but only once every thread has gone: a SIGKILLed
+    leader turns zombie while its other threads are still exiting, and
+    those still hold the process's files (the cache's lock)."""
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        tasks = os.listdir("/proc/%d/task" % pid)
     except FileNotFoundError:
         return False
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return False
 
 
 def stop_daemons(pids):
