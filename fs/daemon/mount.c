@@ -50,6 +50,7 @@
 #include "log.h"
 #include "mono.h"
 #include "notify.h"
+#include "pagedrop.h"
 #include "perm.h"
 #include "tree.h"
 #include "upload.h"
@@ -148,6 +149,8 @@ static int mount_session(struct mount_state *m, const struct mount_opts *o, char
 	fuse_opt_free_args(&args);
 	if (r == 0 && (r = perm_start(m->eng.tree, m->se, o->allow_other, o->fuse_opts)) != 0)
 		errbuf_fail(err, size, r, "starting the permission checks failed"); /* perm.h */
+	if (r == 0 && (r = pagedrop_start(m->eng.tree, m->se)) != 0)
+		errbuf_fail(err, size, r, "starting the page-cache drops failed"); /* pagedrop.h */
 	if (r)
 		return r;
 	if (fuse_set_signal_handlers(m->se) != 0)
@@ -415,8 +418,9 @@ static void mount_teardown(struct mount_state *m)
 {
 	lock_bus_free(m->bus);
 	control_stop(m->ctl);
-	poll_free(m->poll);	/* after the control socket, which reads its counters */
-	perm_stop(m->eng.tree); /* its thread may still tell the session */
+	poll_free(m->poll);	    /* after the control socket, which reads its counters */
+	perm_stop(m->eng.tree);	    /* its thread may still tell the session */
+	pagedrop_stop(m->eng.tree); /* so may this one's */
 	if (m->se) {
 		fuse_remove_signal_handlers(m->se);
 		fuse_session_destroy(m->se);

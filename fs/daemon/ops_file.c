@@ -14,6 +14,7 @@
 #include "chunk.h"
 #include "commit.h"
 #include "fuse_io.h"
+#include "pagedrop.h"
 #include "perm.h"
 
 /* fi->fh of a file handle opened for writing: its flush reports the file's
@@ -22,15 +23,17 @@
 
 void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int r = perm_op_open(req, ops_inode(req, ino), fi->flags);
+	struct tree *t = ops_tree(req);
+	struct inode *node = ops_inode(req, ino);
+	int r = perm_op_open(req, node, fi->flags);
 
 	if (r) {
 		ops_reply_err(req, r);
 		return;
 	}
-	r = tree_open_file(ops_tree(req), ops_inode(req, ino), (fi->flags & O_TRUNC) != 0);
-	if (r == 0 && (r = fuse_io_kill_suidgid(ops_tree(req), ops_inode(req, ino))) != 0)
-		tree_release_file(ops_tree(req), ops_inode(req, ino));
+	r = tree_open_file(t, node, (fi->flags & O_TRUNC) != 0);
+	if (r == 0 && (r = fuse_io_kill_suidgid(t, node)) != 0)
+		tree_release_file(t, node);
 	if (r) {
 		ops_reply_err(req, r);
 		return;
@@ -42,9 +45,15 @@ void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Before the reply, while this open holds the inode: queues the next
 	 * files' warming (no I/O here). */
 	if (!fi->fh)
-		tree_ahead_open(ops_tree(req), ops_inode(req, ino));
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		tree_release_file(ops_tree(req), ops_inode(req, ino));
+		tree_ahead_open(t, node);
+	else
+		pagedrop_open(t, ino);
+	/* The reply frees req: t and node were taken before it. */
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		if (fi->fh)
+			pagedrop_release(t, ino);
+		tree_release_file(t, node);
+	}
 }
 
 void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -73,7 +82,9 @@ void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ops_entry(t, ino, &e);
 	fi->keep_cache = 1;
 	fi->fh = OPS_FH_WRITER;
+	pagedrop_open(t, e.ino);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		pagedrop_release(t, e.ino);
 		tree_release_file(t, ino);
 		tree_forget(t, ino, 1);
 	}
@@ -132,10 +143,12 @@ void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off
 	if (n == 0)
 		n = tree_write(t, ops_inode(req, ino), buf, size, (uint64_t)off);
 	cache_room_release(t->cctx.cache, room);
-	if (n < 0)
+	if (n < 0) {
 		ops_reply_err(req, (int)n);
-	else
-		fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	pagedrop_write(t, ino, (uint64_t)off, (size_t)n);
+	fuse_reply_write(req, (size_t)n);
 }
 
 /* A failure to report as close's or fsync's errno: a full cache stays
@@ -160,9 +173,13 @@ void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, r ? ops_failure_errno(r) : 0);
 }
 
+/* The last writable handle's release may queue the drop of the file's
+ * pages (pagedrop.h); the kernel has written them back before it sends
+ * RELEASE. */
 void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
+	if (fi->fh & OPS_FH_WRITER)
+		pagedrop_release(ops_tree(req), ino);
 	tree_release_file(ops_tree(req), ops_inode(req, ino));
 	fuse_reply_err(req, 0);
 }

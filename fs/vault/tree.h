@@ -45,6 +45,7 @@
 struct commit;
 struct dirio_pages;
 struct perm;
+struct pagedrop;
 struct prefetch;
 struct tree_link;
 struct tree_itable;
@@ -206,6 +207,9 @@ struct tree {
 	 * permission checks (fs/daemon/perm.h); NULL: the kernel checks
 	 * (default_permissions). */
 	struct perm *perm;
+	/* Borrowed, set by the mount before the loop: the page-cache drops of
+	 * files written once (fs/daemon/pagedrop.h); NULL: none. */
+	struct pagedrop *pagedrop;
 
 	/* Atomic: the format-1 refusal was logged (tree_format1_refused). */
 	_Atomic bool format1_said;
