@@ -116,7 +116,9 @@ static void *pagedrop_main(void *arg)
 		 * WRITE behind them; at the last release, before the kernel sent
 		 * RELEASE); one dirtied meanwhile the kernel writes back first
 		 * (a WRITE another thread serves). A node the kernel forgot:
-		 * ENOENT, ignored. */
+		 * ENOENT, ignored; its address reused by another file's inode
+		 * meanwhile: that file's pages go, a cost only (nothing here
+		 * dereferences the node). */
 		(void)fuse_lowlevel_notify_inval_inode(p->se, j->ino, (off_t)j->off, (off_t)j->len);
 		free(j);
 		pthread_mutex_lock(&p->mu);

@@ -264,8 +264,9 @@ class PageDrop(st.VaultTestCase):
         self.write("rewritten.bin", 40, passes=3)  # 120 MiB over 40
         self.write("after.bin", BIG_MIB)
         self.assertEqual(self.wait_dropped("after.bin"), 0)
-        # Every drop queued before after.bin's is done: none for these.
-        self.assertEqual(resident_pages(self.v.path("small.bin")), MIB // mmap.PAGESIZE)
+        # Every drop queued before after.bin's is done: none for these (half
+        # their pages at least: memory pressure may take some).
+        self.assertGreater(resident_pages(self.v.path("small.bin")), MIB // mmap.PAGESIZE // 2)
         self.assertGreater(resident_pages(self.v.path("rewritten.bin")),
                            40 * MIB // mmap.PAGESIZE // 2)
 
