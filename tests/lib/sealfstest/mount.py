@@ -11,6 +11,7 @@ mounted under its directory, and every test calls it in a finally/tearDown.
 Standard library only; run with Debian's /usr/bin/python3.
 """
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -312,6 +313,22 @@ def wait_uploaded(cache, timeout=30):
             return True
         time.sleep(0.05)
     return False
+
+
+@contextlib.contextmanager
+def environ(**values):
+    """Sets environment variables (e.g. a daemon's knob for the mounts made
+    inside) and restores the old values after."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def kill_daemon(v, clear=True):
