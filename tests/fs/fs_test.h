@@ -126,6 +126,21 @@ static inline void fenv_free(struct fenv *e)
 		test_rm_rf(e->root);
 }
 
+/* fenv_init_store with the store on a tmpfs mounted with tmpfs_opts; exits
+ * the test program with 77 (meson's "skipped") when mounting it needs root
+ * the test does not have. Returns fenv_init_store's other results. */
+static inline int fenv_init_tmpfs_or_skip(struct fenv *e, const char *tmpfs_opts)
+{
+	int r = fenv_init_store(e, tmpfs_opts);
+
+	if (r == -EPERM || r == -EACCES) {
+		fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
+		fenv_free(e);
+		exit(77);
+	}
+	return r;
+}
+
 /* Opens the vault over a cache named name (created when new) with
  * engine_open, as a mount does; device: the device name of its heads
  * (NULL: the default). */
