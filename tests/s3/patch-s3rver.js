@@ -37,13 +37,29 @@ const path = require('path');
 
 const dir = path.join(process.argv[2], 'node_modules', 's3rver');
 const MARK = path.join(dir, '.sealfs-patched-6');
-// The SigV4 checker is copied on every run, so a change to it needs no reinstall.
-if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) {
-  fs.copyFileSync(
-    path.join(__dirname, 's3rver-sigv4-verify.js'),
-    path.join(dir, 'lib', 'middleware', 'sigv4-verify.js'),
-  );
+// The SigV4 checker is copied on every run, so a change to it needs no
+// reinstall. Every test's set-up runs this while other tests' servers run, and
+// a server loads the checker at its first signed request (a lazy require):
+// copyFileSync truncated the file and wrote it again in place, so a server
+// could load it empty, keep that empty module for good and answer every
+// signed request 500 InternalError (CI's s3mount-devices failed so at its
+// first `sealfs init`). So: left alone when unchanged, else a whole new file
+// renamed over it; a server loads the old file or the new one, never a part.
+function installChecker() {
+  const src = fs.readFileSync(path.join(__dirname, 's3rver-sigv4-verify.js'));
+  const dst = path.join(dir, 'lib', 'middleware', 'sigv4-verify.js');
+  let cur = null;
+  try {
+    cur = fs.readFileSync(dst);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  if (cur !== null && cur.equals(src)) return;
+  const tmp = `${dst}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, src);
+  fs.renameSync(tmp, dst);
 }
+if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) installChecker();
 if (fs.existsSync(MARK)) process.exit(0);
 // patched by another version of this script: the caller reinstalls (exit 3)
 if (fs.readdirSync(dir).some(f => f.startsWith('.sealfs-patched-'))) process.exit(3);
