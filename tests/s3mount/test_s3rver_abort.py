@@ -6,7 +6,8 @@ still lists them): before the fix each of those PUTs hung until curl's
 low-speed limit, the uploader failed with ETIMEDOUT and `sealfs unmount`
 exited 17. Raw HTTP on a socket reset right after the request was sent, then
 an ordinary PUT of the same key, which must be answered in seconds. No mount;
-bounded: one s3rver, a few seconds.
+bounded: one s3rver, a few seconds. And a listing that meets an entry gone
+since it read the directory lists the rest (not 500).
 
 And `s3rver.sh install`, which every ServerCase's set-up runs while other
 tests' servers run, never leaves the SigV4 checker (fix 6) empty or half
@@ -86,6 +87,26 @@ class AbortedPut(u.ServerCase):
 
     def test_plain_put_after_vanished_client(self):
         self.check_key_still_takes_puts("vault/o/ab/abcdef", conditional=False)
+        self.check_listing_skips_a_vanished_entry("vault/o/ab/abcdef")
+
+    def check_listing_skips_a_vanished_entry(self, key):
+        """Fix 11 (on this test's server, to add no server start): a listing
+        of the prefix while an entry it read from the directory is gone by
+        the time it looks at it (a DELETE, a PUT's temporary file renamed)
+        lists the rest, not 500 InternalError. A dangling symlink is such an
+        entry every time: listed by readdir, ENOENT to stat."""
+        os.symlink("no-such-file", os.path.join(os.path.dirname(self.server.bucket_dir(key)),
+                                                "gone._S3rver_object"))
+        c = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=ANSWER_SECS)
+        try:
+            c.request("GET", "/%s?list-type=2&prefix=vault%%2F" % u.BUCKET)
+            r = c.getresponse()
+            body = r.read().decode(errors="replace")
+        finally:
+            c.close()
+        self.assertEqual(r.status, 200, body)
+        self.assertIn("<Key>%s</Key>" % key, body)
+        self.assertNotIn("gone", body)
 
 
 class CheckerInstall(unittest.TestCase):
