@@ -27,6 +27,7 @@
 #include "commit.h"
 #include "content.h"
 #include "engine.h"
+#include "journal.h"
 #include "local.h"
 #include "mount.h"
 #include "poll_head.h"
@@ -239,6 +240,19 @@ static inline size_t fstore_objects(struct fenv *e)
 	size_t n = 0;
 
 	e->store->ops->list(e->store, "o/", fcount_cb, &n);
+	return n;
+}
+
+/* Number of records in m's journal (commits not yet stored), or
+ * (size_t)-1 when it cannot be listed. */
+static inline size_t fjournal_records(struct fmount *m)
+{
+	uint64_t *seqs;
+	size_t n = 0;
+
+	if (journal_list(&seqs, &n, m->eng.journal) != 0)
+		return (size_t)-1;
+	free(seqs);
 	return n;
 }
 
