@@ -79,10 +79,13 @@ signal.signal(signal.SIGTERM, _on_sigterm)
 
 def require_s3rver():
     """Installs (once) and patches s3rver via tests/s3/s3rver.sh; exits 77
-    (skip) when node is missing, fails when the install fails."""
+    (skip) when node is missing, fails when the install fails. Called first
+    in a set-up, before anything is started: the skip ends the process with
+    os._exit, as unittest takes sys.exit in setUp for the test's error (and
+    the program then exited 1, not 77)."""
     if not shutil.which("node"):
         log("SKIP: node is not installed (apt-get install nodejs npm)")
-        sys.exit(SKIP)
+        os._exit(SKIP)
     p = subprocess.run([S3RVER_SH, "install"], capture_output=True, text=True, timeout=600,
                        stdin=subprocess.DEVNULL)
     if p.returncode != 0 or not os.path.exists(S3RVER_JS):
