@@ -488,6 +488,9 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
 	e->tree->warm = e->prefetch;
+	if (tree_early_start(e->tree) != 0)
+		log_msg(LOG_WARNING,
+			"decoding directories ahead is off: starting its thread failed");
 	if (cfg->format >= 2) {
 		seal_head_carry(&e->tree->head_tmpl, head);
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
@@ -580,8 +583,10 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
 void engine_close(struct engine *e)
 {
 	sweep_stop(e->sweep);
-	if (e->tree)
+	if (e->tree) {
 		e->tree->warm = NULL; /* nothing queues to the threads stopped next */
+		tree_early_stop(e->tree);
+	}
 	prefetch_stop(e->prefetch);
 	merge_store_off(e->merge);
 	head_chain_off(e->chain);
