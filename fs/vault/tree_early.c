@@ -31,8 +31,11 @@
  * since a walk (find, ls -R, tar) descends depth first into the directory
  * it listed last. */
 #define EARLY_QUEUE 64u
-/* Decodes kept for a load, oldest dropped first, at most EARLY_INODES
- * inodes among them (a larger directory is not decoded ahead). */
+/* Decodes kept for a load, at most EARLY_INODES inodes among them (a larger
+ * directory is not decoded ahead). The worker stops when they are full (a
+ * walk takes them in about the order they were made, so running further
+ * ahead would push out what it needs next); a new listing, which is what a
+ * walk needs now, makes room by dropping the oldest. */
 #define EARLY_DONE 32u
 #define EARLY_INODES 8192u
 
@@ -91,6 +94,11 @@ static ssize_t early_find_kept(const struct tree_early *e, const uint8_t id[OBJE
 	return -1;
 }
 
+static bool early_full(const struct tree_early *e)
+{
+	return e->nkept == EARLY_DONE || e->kept_inodes >= EARLY_INODES;
+}
+
 /* Takes kept[i] out (lock held) into *out. */
 static void early_unkeep(struct tree_early *e, size_t i, struct early_done *out)
 {
@@ -103,11 +111,18 @@ static void early_unkeep(struct tree_early *e, size_t i, struct early_done *out)
 void tree_early_add(struct tree_early *e, const uint8_t (*ids)[OBJECT_ID_BYTES],
 		    const struct dirobj_ref *refs, size_t n)
 {
+	struct early_done old = {0};
+	bool dropped = false;
+
 	if (!e || n == 0)
 		return;
 	if (n > EARLY_QUEUE)
 		n = EARLY_QUEUE;
 	pthread_mutex_lock(&e->lock);
+	if (e->nkept > 0 && early_full(e)) {
+		early_unkeep(e, 0, &old);
+		dropped = true;
+	}
 	/* Pushed last first, so ids[0] is on top; the oldest fall off the bottom. */
 	for (size_t k = n; k-- > 0;) {
 		if ((e->busy && early_same(&e->running, ids[k], &refs[k])) ||
@@ -124,6 +139,8 @@ void tree_early_add(struct tree_early *e, const uint8_t (*ids)[OBJECT_ID_BYTES],
 	}
 	pthread_cond_signal(&e->wake);
 	pthread_mutex_unlock(&e->lock);
+	if (dropped)
+		tree_decoded_free(&old.d);
 }
 
 bool tree_early_take(struct tree_early *e, const uint8_t id[OBJECT_ID_BYTES],
@@ -141,8 +158,6 @@ bool tree_early_take(struct tree_early *e, const uint8_t id[OBJECT_ID_BYTES],
 		memmove(&e->queue[i], &e->queue[i + 1],
 			(e->nqueue - (size_t)i - 1) * sizeof(e->queue[0]));
 		e->nqueue--;
-		if (e->nqueue == 0 && !e->busy)
-			pthread_cond_broadcast(&e->idle);
 	}
 	while (e->busy && early_same(&e->running, id, ref))
 		pthread_cond_wait(&e->done, &e->lock);
@@ -152,6 +167,7 @@ bool tree_early_take(struct tree_early *e, const uint8_t id[OBJECT_ID_BYTES],
 		*out = got.d;
 		e->used++;
 	}
+	pthread_cond_signal(&e->wake); /* room for one more, or nothing left */
 	pthread_mutex_unlock(&e->lock);
 	return i >= 0;
 }
@@ -182,8 +198,10 @@ static void *early_main(void *arg)
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
-		while (!e->stop && e->nqueue == 0)
+		while (!e->stop && (e->nqueue == 0 || early_full(e))) {
+			pthread_cond_broadcast(&e->idle);
 			pthread_cond_wait(&e->wake, &e->lock);
+		}
 		if (e->stop)
 			break;
 		dir = e->queue[--e->nqueue];
@@ -193,8 +211,6 @@ static void *early_main(void *arg)
 		int r = tree_decode_dir(e->t, dir.id, &dir.ref, true, &d);
 		pthread_mutex_lock(&e->lock);
 		e->busy = false;
-		if (e->nqueue == 0)
-			pthread_cond_broadcast(&e->idle);
 		kept = r == 0 && early_keep(e, &dir, &d, e->drop, &ndrop);
 		pthread_cond_broadcast(&e->done);
 		pthread_mutex_unlock(&e->lock);
@@ -274,7 +290,7 @@ void tree_early_wait_idle(struct tree *t)
 	if (!e)
 		return;
 	pthread_mutex_lock(&e->lock);
-	while (e->nqueue > 0 || e->busy)
+	while (e->busy || (e->nqueue > 0 && !early_full(e)))
 		pthread_cond_wait(&e->idle, &e->lock);
 	pthread_mutex_unlock(&e->lock);
 }

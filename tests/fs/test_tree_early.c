@@ -104,6 +104,42 @@ static void test_walk_takes_decodes(void)
 	fenv_free(&e);
 }
 
+/* More subdirectories than the worker keeps (32): it stops when full instead
+ * of pushing out the first ones, which the walk needs first, and goes on as
+ * the walk takes them. */
+static void test_wide_directory(void)
+{
+	enum { WIDE = 40 };
+	struct tree_dirlist l;
+	struct inode *w, *c;
+	struct fenv e;
+	struct fmount m;
+	char name[16];
+
+	CHECK_RC(fenv_init(&e), 0);
+	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	CHECK_RC(tree_create(m.tree, m.tree->root, "w", DIROBJ_DIR, 0755, 0, 0, NULL, &w), 0);
+	for (int i = 0; i < WIDE; i++) {
+		snprintf(name, sizeof(name), "s%02d", i);
+		CHECK_RC(tree_create(m.tree, w, name, DIROBJ_DIR, 0755, 0, 0, NULL, &c), 0);
+		CHECK_RC(fwrite_file(m.tree, c, "f", name, strlen(name), &c), 0);
+	}
+	CHECK_RC(fcommit(&m), 0);
+	reopen(&m, &e);
+	CHECK_RC(tree_lookup(m.tree, m.tree->root, "w", &w), 0);
+	CHECK_RC(tree_dirlist(m.tree, w, &l), 0);
+	for (size_t i = 2; i < l.n; i++) {
+		tree_early_wait_idle(m.tree);
+		CHECK_RC(tree_lookup(m.tree, w, l.ents[i].name, &c), 0);
+		CHECK_RC(walk(m.tree, c), 1);
+	}
+	tree_dirlist_free(&l);
+	CHECKF(tree_early_used(m.tree) == WIDE, "%llu of %d loads took a decode",
+	       (unsigned long long)tree_early_used(m.tree), WIDE);
+	fmount_close(&m);
+	fenv_free(&e);
+}
+
 /* Replaces the cache file of d's object with a copy with one byte flipped
  * (a new file: the store's copy stays good). */
 static void damage_cached(struct fmount *m, struct inode *d)
@@ -224,6 +260,7 @@ static void test_walk_while_the_tree_changes(void)
 int main(void)
 {
 	test_walk_takes_decodes();
+	test_wide_directory();
 	test_damaged_object_fails_at_its_load();
 	test_walk_while_the_tree_changes();
 	return check_done("test_tree_early");
