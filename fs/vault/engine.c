@@ -583,10 +583,8 @@ int engine_open(struct engine *e, struct backend *store, const struct vault_conf
 void engine_close(struct engine *e)
 {
 	sweep_stop(e->sweep);
-	if (e->tree) {
+	if (e->tree)
 		e->tree->warm = NULL; /* nothing queues to the threads stopped next */
-		tree_early_stop(e->tree);
-	}
 	prefetch_stop(e->prefetch);
 	merge_store_off(e->merge);
 	head_chain_off(e->chain);
@@ -597,6 +595,8 @@ void engine_close(struct engine *e)
 	merge_store_free(e->merge);
 	head_chain_free(e->chain);
 	commit_free(e->commit);
+	if (e->tree)
+		tree_early_stop(e->tree); /* after every thread that may load a directory */
 	tree_free(e->tree);
 	journal_close(e->journal);
 	head_pin_free(e->pin);
