@@ -433,9 +433,11 @@ void tree_release_file(struct tree *t, struct inode *ino);
  * in a loaded directory. */
 void tree_ahead_open(struct tree *t, struct inode *ino);
 /* dir was listed: queue the objects of its subdirectories that are not
- * loaded (at most PREFETCH_QUEUE) for warming, fetched first from a remote
- * store, so a walk (find, ls -R, tar) that descends finds them read in.
- * Same rules as tree_ahead_open; takes tree_lock. */
+ * loaded (at most PREFETCH_QUEUE / 2) for warming, fetched first from a
+ * remote store, so a walk (find, ls -R, tar) that descends finds them read
+ * in, and hand them to the worker that decodes them ahead (t->early,
+ * tree_early.c). Same rules as tree_ahead_open; takes tree_lock, then
+ * (without it) the read-ahead's and the worker's locks. */
 void tree_ahead_list(struct tree *t, const struct inode *dir);
 /* Starts the thread that decodes listed directories' subdirectories ahead
  * (t->early; tree_early.c). Without it (an error) directories decode on the
