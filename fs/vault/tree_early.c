@@ -75,7 +75,7 @@ static bool early_same(const struct early_dir *a, const uint8_t id[OBJECT_ID_BYT
 	       memcmp(a->ref.store_key, ref->store_key, OBJECT_ID_BYTES) == 0;
 }
 
-/* Index of the directory in the queue, or among the kept (lock held), or -1. */
+/* Index of the directory at ref in the queue (lock held), or -1. */
 static ssize_t early_find_queued(const struct tree_early *e, const uint8_t id[OBJECT_ID_BYTES],
 				 const struct dirobj_ref *ref)
 {
@@ -85,6 +85,7 @@ static ssize_t early_find_queued(const struct tree_early *e, const uint8_t id[OB
 	return -1;
 }
 
+/* Index of a kept decode of the directory at ref (lock held), or -1. */
 static ssize_t early_find_kept(const struct tree_early *e, const uint8_t id[OBJECT_ID_BYTES],
 			       const struct dirobj_ref *ref)
 {
