@@ -488,6 +488,9 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
 	e->tree->warm = e->prefetch;
+	if (tree_early_start(e->tree) != 0)
+		log_msg(LOG_WARNING,
+			"decoding directories ahead is off: starting its thread failed");
 	if (cfg->format >= 2) {
 		seal_head_carry(&e->tree->head_tmpl, head);
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
@@ -592,6 +595,8 @@ void engine_close(struct engine *e)
 	merge_store_free(e->merge);
 	head_chain_free(e->chain);
 	commit_free(e->commit);
+	if (e->tree)
+		tree_early_stop(e->tree); /* after every thread that may load a directory */
 	tree_free(e->tree);
 	journal_close(e->journal);
 	head_pin_free(e->pin);
