@@ -280,7 +280,8 @@ void tree_inode_unlock(const struct inode *ino);
 int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned char *meta_key,
 	      const uint8_t vault_id[OBJECT_ID_BYTES], const struct dirobj_entry *root,
 	      const struct dirobj_ref *itable, const char *cache_dir);
-/* Frees every inode (orphans included, without forgetting their content). */
+/* Stops tree_early's worker, then frees every inode (orphans included,
+ * without forgetting their content). */
 void tree_free(struct tree *t);
 
 /* Loads a directory's children if not yet loaded. 0, -EBADMSG, store errors. */
@@ -444,7 +445,7 @@ void tree_ahead_list(struct tree *t, const struct inode *dir);
  * request's thread as before. 0, -ENOMEM or pthread_create's error. */
 int tree_early_start(struct tree *t);
 /* Stops and joins it (a decode in progress finishes) and frees what it
- * decoded; before tree_free. No request may be running. */
+ * decoded; tree_free calls it first. No request may be running. */
 void tree_early_stop(struct tree *t);
 /* Directories whose load took a decode done ahead, since the start. */
 uint64_t tree_early_used(const struct tree *t);
