@@ -102,9 +102,18 @@ static bool fp_uint(struct fp *f, uint64_t max, uint64_t *out)
 
 static bool fp_hex(struct fp *f, uint8_t out[OBJECT_ID_BYTES])
 {
+	enum { DIGITS = 2 * OBJECT_ID_BYTES };
 	const char *s;
 	size_t n;
 
+	/* The usual spelling, exactly DIGITS digits between quotes: decoded in
+	 * place without fp_str's scan (a hex digit is never a quote, backslash
+	 * or control character, so fp_str would have taken the same string). */
+	if (f->end - f->p >= DIGITS + 2 && f->p[0] == '"' && f->p[DIGITS + 1] == '"' &&
+	    hex_decode(out, OBJECT_ID_BYTES, f->p + 1, DIGITS) == 0) {
+		f->p += DIGITS + 2;
+		return true;
+	}
 	return fp_str(f, &s, &n) && hex_decode(out, OBJECT_ID_BYTES, s, n) == 0;
 }
 
@@ -222,23 +231,25 @@ unsigned dirobj_fast_required(enum dirobj_type type, int format)
 	return 0;
 }
 
+/* The keys by their first letter: the first of dirobj_fast_keys with it,
+ * and how many follow with it (at most 2); 0: none. */
 static int fast_key_of(const char *s, size_t n)
 {
-	if (n == 0 || n > 3)
+	static const signed char first[26] = {
+	    ['a' - 'a'] = DK_A + 1,  ['c' - 'a'] = DK_C + 1,  ['g' - 'a'] = DK_G + 1,
+	    ['i' - 'a'] = DK_ID + 1, ['k' - 'a'] = DK_K + 1,  ['m' - 'a'] = DK_M + 1,
+	    ['n' - 'a'] = DK_N + 1,  ['r' - 'a'] = DK_RD + 1, ['s' - 'a'] = DK_S + 1,
+	    ['t' - 'a'] = DK_T + 1,  ['u' - 'a'] = DK_U + 1,  ['v' - 'a'] = DK_V + 1};
+	unsigned char c = n ? (unsigned char)s[0] : 0;
+	int k;
+
+	if (n == 0 || n > 3 || c < 'a' || c > 'z' || first[c - 'a'] == 0)
 		return -1;
-	for (int k = 0; k < DK_COUNT; k++)
-		if (dirobj_fast_keys[k][0] == s[0] && strncmp(dirobj_fast_keys[k], s, n) == 0 &&
-		    dirobj_fast_keys[k][n] == '\0')
+	/* At most two keys share a first letter, one after the other. */
+	for (k = first[c - 'a'] - 1; k < DK_COUNT && dirobj_fast_keys[k][0] == (char)c; k++)
+		if (strlen(dirobj_fast_keys[k]) == n && memcmp(dirobj_fast_keys[k], s, n) == 0)
 			return k;
 	return -1;
-}
-
-/* Whether key b sorts strictly after key a, as strcmp would (keys hold no NUL). */
-static bool fast_after(const char *a, size_t an, const char *b, size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-
-	return c < 0 || (c == 0 && an < bn);
 }
 
 /* Parses one member's value into e; *type_c gets "t". */
@@ -309,26 +320,27 @@ static bool fast_entry_ok(const struct dirobj_entry *e, unsigned seen, int forma
 /* {"key":value,...} with keys in strictly increasing order. */
 static int fp_entry(struct fp *f, struct dirobj_entry *e, int format)
 {
-	const char *prev = NULL, *key;
-	size_t prev_n = 0, key_n;
+	const char *key;
+	size_t key_n;
 	unsigned seen = 0;
-	int type_c = 0, k, r;
+	int type_c = 0, k, prev = -1, r;
 
 	if (!fp_lit(f, '{'))
 		return FAST_DECLINE;
 	do {
-		if (!fp_str(f, &key, &key_n) || !fp_lit(f, ':') ||
-		    (prev && !fast_after(prev, prev_n, key, key_n)))
+		/* dirobj_fast_keys is in strcmp order, so keys in strictly
+		 * increasing order are strictly increasing indices; any other key
+		 * declines. */
+		if (!fp_str(f, &key, &key_n) || !fp_lit(f, ':'))
 			return FAST_DECLINE;
 		k = fast_key_of(key, key_n);
-		if (k < 0)
+		if (k <= prev)
 			return FAST_DECLINE;
 		r = fp_member(f, k, e, &type_c, format);
 		if (r)
 			return r;
 		seen |= DIROBJ_KBIT(k);
-		prev = key;
-		prev_n = key_n;
+		prev = k;
 	} while (fp_lit(f, ','));
 	if (!fp_lit(f, '}') || !dirobj_check_type(type_c, format))
 		return FAST_DECLINE;

@@ -2,8 +2,8 @@
 # tests/run-all.sh - the whole test run, as CI does it (.ci/run): installs what
 # is missing (Debian 12, as root), then
 #   0. clang-format --dry-run --Werror of every tracked *.c/*.h (one failed test)
-#   1. build-ci    gcc, --werror:                     suites unit, mount, s3
-#   2. build-asan  clang, ASan+UBSan, --werror:       suites unit, mount, s3
+#   1. build-ci    gcc, --werror:                     suites unit, mount, s3 (one run)
+#   2. build-asan  clang, ASan+UBSan, --werror:       suites unit, mount, s3 (one run)
 #   3. build-fuzz  clang, -Dfuzz=true, ASan+UBSan:    suite fuzz
 # and ends with one line "N passed, N failed" summed over every meson run.
 # Exits non-zero if anything failed. Never leaves a mount behind. Tests whose
@@ -142,25 +142,28 @@ setup_build() {
 	fi
 }
 
-# run_suites DIR MULTIPLIER SUITE...: one meson test run per suite.
+# run_suites DIR MULTIPLIER SUITE...: one meson test run for all the suites,
+# 2 tests at a time, longest first (tests/meson.build's test_priority), so
+# that neither slot idles while a long test finishes a suite.
 run_suites() {
-	local dir=$1 mult=$2 suite t0 rc before
+	local dir=$1 mult=$2 suite t0 rc before args=()
 	shift 2
 	for suite in "$@"; do
-		echo "=== $dir: suite $suite"
-		t0=$(date +%s)
-		rm -f "$dir/meson-logs/testlog.json"
-		rc=0
-		meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes 2 \
-			--timeout-multiplier "$mult" || rc=$?
-		before=$FAILED
-		count_results "$dir"
-		if ((rc != 0 && FAILED == before)); then
-			echo "run-all: $dir: meson test --suite $suite exited $rc with no failed test"
-			FAILED=$((FAILED + 1))
-		fi
-		echo "=== $dir: suite $suite took $(($(date +%s) - t0)) s"
+		args+=(--suite "$suite")
 	done
+	echo "=== $dir: suites $*"
+	t0=$(date +%s)
+	rm -f "$dir/meson-logs/testlog.json"
+	rc=0
+	meson test -C "$dir" "${args[@]}" --print-errorlogs --num-processes 2 \
+		--timeout-multiplier "$mult" || rc=$?
+	before=$FAILED
+	count_results "$dir"
+	if ((rc != 0 && FAILED == before)); then
+		echo "run-all: $dir: meson test ${args[*]} exited $rc with no failed test"
+		FAILED=$((FAILED + 1))
+	fi
+	echo "=== $dir: suites $* took $(($(date +%s) - t0)) s"
 }
 
 # The llvm-symbolizer matching clang (clang 14 on Debian 12: llvm-14), so that

@@ -174,6 +174,7 @@ static int control_status(const struct control *c, bool scan, struct control_sta
 	st->inodes = t->ninodes;
 	st->idle_dirs = t->lru_dirs;
 	pthread_mutex_unlock(&t->lock);
+	st->dirs_ahead = tree_early_used(t);
 	return control_pending(c, us.stored_seq, scan, st);
 }
 

@@ -27,6 +27,7 @@ static const struct {
     {"oldest_pending_seq", offsetof(struct control_status, oldest_pending_seq)},
     {"inodes", offsetof(struct control_status, inodes)},
     {"idle_dirs", offsetof(struct control_status, idle_dirs)},
+    {"dirs_ahead", offsetof(struct control_status, dirs_ahead)},
     {"conflict_seq", offsetof(struct control_status, conflict_seq)},
     {"merges", offsetof(struct control_status, merges)},
     {"last_merge_time", offsetof(struct control_status, last_merge_time)},

@@ -56,6 +56,7 @@ struct control_status {
 	uint64_t oldest_pending_seq;   /* oldest record in the journal; 0: none */
 	uint64_t inodes;	       /* inodes in the daemon's memory (tree.h) */
 	uint64_t idle_dirs;	       /* loaded directories it may unload (tree_cache.h) */
+	uint64_t dirs_ahead;	       /* loads that took a decode done ahead (tree_early.c) */
 	uint64_t conflict_seq;	       /* head_conflict: the newest commit not stored */
 	uint64_t merges;	       /* heads merged with another device's since the mount */
 	uint64_t last_merge_time;      /* Unix seconds of the last merge; 0: none */

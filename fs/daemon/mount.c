@@ -15,8 +15,8 @@
  * Write-back: commits (fsync, the timer, unmount) only journal in the cache;
  * the uploader (fs/cache/upload.c) stores them. At mount, a journal record newer
  * than the store's head is the truth; at unmount the uploader gets
- * MOUNT_DRAIN_GIVE_UP_MS of failure before the rest is left for the next
- * mount. */
+ * MOUNT_DRAIN_GIVE_UP_S of failure before the rest is left for the next
+ * mount (SEALFS_DRAIN_GIVE_UP_S in the environment changes it). */
 
 #include "mount.h"
 #include "head_chain.h"
@@ -43,6 +43,7 @@
 #include "commit.h"
 #include "control.h"
 #include "engine.h"
+#include "env.h"
 #include "errbuf.h"
 #include "fault.h"
 #include "fuse_io.h"
@@ -70,10 +71,11 @@
 #define MOUNT_MAX_THREADS_REMOTE 16
 #define MOUNT_MAX_IDLE_THREADS 4
 /* malloc policy of the daemon (mount_malloc_policy). */
-/* At unmount, how long the uploader may fail without progress (no object
- * or head taken by the store) before the daemon exits leaving the journal
- * for the next mount. */
-#define MOUNT_DRAIN_GIVE_UP_MS 30000u
+/* At unmount, how long (seconds) the uploader may fail without progress (no
+ * object or head taken by the store) before the daemon exits leaving the
+ * journal for the next mount; SEALFS_DRAIN_GIVE_UP_S overrides it, up to a day. */
+#define MOUNT_DRAIN_GIVE_UP_S 30u
+#define MOUNT_DRAIN_GIVE_UP_MAX_S 86400u
 /* How long a poll waits for this mount's own changes to be stored (merged)
  * before it shows another device's head; else it tries at the next poll. */
 #define MOUNT_POLL_WAIT_MS 30000u
@@ -520,13 +522,15 @@ static void mount_report_pending(const char *path, size_t left, bool lost,
 
 static void mount_drain(struct mount_state *m, const char *pending_path, bool lost)
 {
+	unsigned give_up_s = (unsigned)env_count("SEALFS_DRAIN_GIVE_UP_S", MOUNT_DRAIN_GIVE_UP_S,
+						 MOUNT_DRAIN_GIVE_UP_MAX_S);
 	struct upload_stats st;
 	size_t left;
 
 	notify_status("unmounted; uploading what the store lacks (gives up after %u s "
 		      "without progress)",
-		      MOUNT_DRAIN_GIVE_UP_MS / 1000u);
-	left = upload_drain(m->eng.up, MOUNT_DRAIN_GIVE_UP_MS);
+		      give_up_s);
+	left = upload_drain(m->eng.up, give_up_s * 1000u);
 	upload_stats(&st, m->eng.up);
 	if (left && st.conflict) {
 		notify_status("%zu commits left in the cache: another device changed the head",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "env.h"
 #include "log.h"
 #include "mono.h"
 #include "notify.h"
@@ -103,30 +104,11 @@ static void *cap_main(void *arg)
 	return NULL;
 }
 
-static uint64_t cap_value(void)
-{
-	const char *env = getenv("SEALFS_INODE_CAP");
-	char *end;
-	unsigned long long v;
-
-	if (!env || !*env)
-		return TREE_INODE_CAP;
-	errno = 0;
-	v = strtoull(env, &end, 10);
-	if (errno || *end || *env == '-') {
-		log_msg(LOG_WARNING,
-			"SEALFS_INODE_CAP is not a count: the default cap of %u inodes",
-			TREE_INODE_CAP);
-		return TREE_INODE_CAP;
-	}
-	return (uint64_t)v;
-}
-
 struct mount_cap *mount_cap_start(struct fuse_session *se, struct tree *t)
 {
 	struct mount_cap *c;
 	sigset_t all, old;
-	uint64_t cap = cap_value();
+	uint64_t cap = env_count("SEALFS_INODE_CAP", TREE_INODE_CAP, UINT64_MAX);
 	int r;
 
 	pthread_mutex_lock(&t->lock);

@@ -2,8 +2,7 @@
  * tree, uploader, committer, the sweep of abandoned uploads (engine.h); and
  * a new vault's first tree. It must never mount a head older than one this
  * cache has seen, never mount a store that moved past commits this cache
- * still holds, and never log names,
- * contents or keys (store keys and seqs may be logged). */
+ * still holds, and never log names, contents or keys (store keys and seqs may be logged). */
 #include "engine.h"
 #include "errbuf.h"
 #include "fdio.h"
@@ -40,7 +39,6 @@
 #include "upload.h"
 
 /* ---- a new vault ---- */
-
 #define ENGINE_KEEP_DEFAULT HISTORY_KEEP_DEFAULT /* "keep": 30 days of history */
 /* "gr": 15 minutes before an object a stored head reached is deleted:
  * another device polls every 15 s and moves to the new tree, so a reader
@@ -488,6 +486,8 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 		return errbuf_fail(err, size, r, "loading the root directory failed: %s",
 				   r == -EBADMSG ? "it failed to authenticate" : strerror(-r));
 	e->tree->warm = e->prefetch;
+	if (tree_early_start(e->tree) != 0)
+		log_msg(LOG_WARNING, "decoding directories ahead is off: no thread");
 	if (cfg->format >= 2) {
 		seal_head_carry(&e->tree->head_tmpl, head);
 		memcpy(e->tree->head_tmpl.parent, base->hash, sizeof(base->hash));
@@ -592,7 +592,7 @@ void engine_close(struct engine *e)
 	merge_store_free(e->merge);
 	head_chain_free(e->chain);
 	commit_free(e->commit);
-	tree_free(e->tree);
+	tree_free(e->tree); /* stops tree_early's worker first */
 	journal_close(e->journal);
 	head_pin_free(e->pin);
 	cache_close(e->cache);

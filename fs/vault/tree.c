@@ -364,6 +364,7 @@ void tree_free(struct tree *t)
 {
 	if (!t)
 		return;
+	tree_early_stop(t); /* the caller has stopped every other thread that loads */
 	if (t->orphans) {
 		size_t n;
 		struct inode **o = tree_orphans_take(t, &n);

@@ -47,6 +47,7 @@ struct dirio_pages;
 struct perm;
 struct pagedrop;
 struct prefetch;
+struct tree_early;
 struct tree_link;
 struct tree_itable;
 
@@ -203,6 +204,10 @@ struct tree {
 	 * that warm the next files of a directory read in order
 	 * (tree_ahead.c); NULL: none. */
 	struct prefetch *warm;
+	/* Owned, set by tree_early_start before the mount serves and freed by
+	 * tree_early_stop: the thread that decodes the subdirectories of a
+	 * listed directory ahead of a walk (tree_early.c); NULL: none. */
+	struct tree_early *early;
 	/* Borrowed, set by the mount before the loop: the daemon's own
 	 * permission checks (fs/daemon/perm.h); NULL: the kernel checks
 	 * (default_permissions). */
@@ -279,7 +284,8 @@ void tree_inode_unlock(const struct inode *ino);
 int tree_open(struct tree **out, const struct content_ctx *cctx, const unsigned char *meta_key,
 	      const uint8_t vault_id[OBJECT_ID_BYTES], const struct dirobj_entry *root,
 	      const struct dirobj_ref *itable, const char *cache_dir);
-/* Frees every inode (orphans included, without forgetting their content). */
+/* Stops tree_early's worker, then frees every inode (orphans included,
+ * without forgetting their content). */
 void tree_free(struct tree *t);
 
 /* Loads a directory's children if not yet loaded. 0, -EBADMSG, store errors. */
@@ -432,10 +438,24 @@ void tree_release_file(struct tree *t, struct inode *ino);
  * in a loaded directory. */
 void tree_ahead_open(struct tree *t, struct inode *ino);
 /* dir was listed: queue the objects of its subdirectories that are not
- * loaded (at most PREFETCH_QUEUE) for warming, fetched first from a remote
- * store, so a walk (find, ls -R, tar) that descends finds them read in.
- * Same rules as tree_ahead_open; takes tree_lock. */
+ * loaded (at most PREFETCH_QUEUE / 2) for warming, fetched first from a
+ * remote store, so a walk (find, ls -R, tar) that descends finds them read
+ * in, and hand them to the worker that decodes them ahead (t->early,
+ * tree_early.c). Same rules as tree_ahead_open; takes tree_lock, then
+ * (without it) the read-ahead's and the worker's locks. */
 void tree_ahead_list(struct tree *t, const struct inode *dir);
+/* Starts the thread that decodes listed directories' subdirectories ahead
+ * (t->early; tree_early.c). Without it (an error) directories decode on the
+ * request's thread as before. 0, -ENOMEM or pthread_create's error. */
+int tree_early_start(struct tree *t);
+/* Stops and joins it (a decode in progress finishes) and frees what it
+ * decoded; tree_free calls it first. No request may be running. */
+void tree_early_stop(struct tree *t);
+/* Directories whose load took a decode done ahead, since the start. */
+uint64_t tree_early_used(const struct tree *t);
+/* Waits until the worker has nothing queued or in progress (what it decoded
+ * is then kept or dropped): for tests, which look at what a load takes. */
+void tree_early_wait_idle(struct tree *t);
 
 ssize_t tree_read(struct tree *t, struct inode *ino, void *buf, size_t len, uint64_t off);
 ssize_t tree_write(struct tree *t, struct inode *ino, const void *buf, size_t len, uint64_t off);

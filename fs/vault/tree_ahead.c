@@ -147,9 +147,11 @@ void tree_ahead_open(struct tree *t, struct inode *ino)
 void tree_ahead_list(struct tree *t, const struct inode *dir)
 {
 	struct ahead_key keys[AHEAD_SUBDIRS];
+	uint8_t ids[AHEAD_SUBDIRS][OBJECT_ID_BYTES];
+	struct dirobj_ref refs[AHEAD_SUBDIRS];
 	size_t n = 0;
 
-	if (!t->warm)
+	if (!t->warm && !t->early)
 		return;
 	pthread_mutex_lock(&t->lock);
 	for (size_t s = 0; dir->type == DIROBJ_DIR && dir->ds->loaded && s < dir->ds->table_size &&
@@ -160,8 +162,13 @@ void tree_ahead_list(struct tree *t, const struct inode *dir)
 		if (!c || c->type != DIROBJ_DIR || c->ds->loaded || c->ds->ref.version == 0)
 			continue;
 		memcpy(keys[n].key, c->ds->ref.store_key, OBJECT_ID_BYTES);
-		keys[n++].len = META_MAX_SEALED_BYTES; /* the bound tree_load reads with */
+		keys[n].len = META_MAX_SEALED_BYTES; /* the bound tree_load reads with */
+		memcpy(ids[n], c->id, OBJECT_ID_BYTES);
+		refs[n++] = c->ds->ref;
 	}
 	pthread_mutex_unlock(&t->lock);
 	ahead_queue(t, keys, n, false); /* behind the files a reader needs next */
+	/* In the listing's order, which a walk descends in: decoded ahead
+	 * (tree_early.c) once cached, which the warming makes them. */
+	tree_early_add(t->early, (const uint8_t(*)[OBJECT_ID_BYTES])ids, refs, n);
 }

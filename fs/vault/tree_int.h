@@ -38,6 +38,40 @@ int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 			const struct dirobj_ref *ref, struct dirobj *obj,
 			struct dirio_pages **pages);
 
+/* A directory's children decoded from one object, not yet in the tree: kids
+ * (n inodes, each owned) and, in format 3, the object's paged state. */
+struct tree_decoded {
+	struct inode **kids;
+	size_t n;
+	struct dirio_pages *pages;
+};
+/* Reads directory object ref of directory id (no lock may be held) and
+ * turns its entries into inodes in *out (new: tree_decoded_free, or the
+ * install takes them). quiet (a decode ahead): only a cached object is
+ * read (-EAGAIN else), nothing is logged and a damaged object stays in the
+ * cache; otherwise failures are logged once and an object that failed to
+ * authenticate is dropped from the cache. 0, -EBADMSG, -ENOMEM, -EIO. */
+int tree_decode_dir(struct tree *t, const uint8_t id[OBJECT_ID_BYTES], const struct dirobj_ref *ref,
+		    bool quiet, struct tree_decoded *out);
+/* Frees what d still owns (NULL members are fine) and zeroes it. */
+void tree_decoded_free(struct tree_decoded *d);
+
+/* ---- decoding directories ahead (tree_early.c) ---- */
+
+/* Queues directories ids[0..n) (object refs[i]) to be decoded on the
+ * worker, ids[0] first; never blocks, drops the oldest waiting ones when
+ * full. Takes only the worker's lock: call without tree_lock. e NULL:
+ * nothing. */
+void tree_early_add(struct tree_early *e, const uint8_t (*ids)[OBJECT_ID_BYTES],
+		    const struct dirobj_ref *refs, size_t n);
+/* Before a load decodes directory id at ref itself: takes it out of the
+ * queue when it waits there, waits while the worker decodes it, and moves a
+ * decode of exactly that object into *out (true). False: the caller decodes
+ * (a failed decode ahead is never kept: the caller's own reports it). Call
+ * without tree_lock. e NULL: false. */
+bool tree_early_take(struct tree_early *e, const uint8_t id[OBJECT_ID_BYTES],
+		     const struct dirobj_ref *ref, struct tree_decoded *out);
+
 /* ---- a directory's children, hashed by name (tree_table.c; tree_lock held) ---- */
 
 /* The child of dir named name (len bytes), or NULL; dir need not be loaded. */

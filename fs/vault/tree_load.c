@@ -72,10 +72,27 @@ static int tree_fetch_page(void *arg, const uint8_t key[OBJECT_ID_BYTES], unsign
 	return r == -ENOENT || r == -EFBIG ? -EIO : r; /* EFBIG: larger than any */
 }
 
-/* Reads, opens and decodes directory object ref of directory id. */
-int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
-			const struct dirobj_ref *ref, struct dirobj *obj,
-			struct dirio_pages **pages)
+/* The same without a log line, for a decode ahead (tree_early.c): only a
+ * page already cached is read; the request that needs it reports failures. */
+static int tree_fetch_page_quiet(void *arg, const uint8_t key[OBJECT_ID_BYTES],
+				 unsigned char **sealed, size_t *len)
+{
+	struct tree *t = arg;
+	char name[OBJECT_KEY_TEXT_BYTES];
+
+	object_key_text(name, key);
+	if (!cache_has_object(t->cctx.cache, name))
+		return -EAGAIN;
+	return cache_read_object(t->cctx.cache, name, META_MAX_SEALED_BYTES, sealed, len) ? -EIO
+											  : 0;
+}
+
+/* Reads, opens and decodes directory object ref of directory id; quiet: a
+ * decode ahead, which reads only what is cached, logs nothing and leaves a
+ * damaged object in the cache for the request that needs it to report. */
+static int tree_read_dir(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
+			 const struct dirobj_ref *ref, struct dirobj *obj,
+			 struct dirio_pages **pages, bool quiet)
 {
 	const struct dirio_keys k = {t->vault_id, t->meta_key, t->cctx.format};
 	char key[OBJECT_KEY_TEXT_BYTES], hex[33];
@@ -87,15 +104,20 @@ int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 		*pages = NULL;
 	memset(obj, 0, sizeof(*obj));
 	object_key_text(key, ref->store_key);
+	if (quiet && !cache_has_object(t->cctx.cache, key))
+		return -EAGAIN;
 	r = cache_read_object(t->cctx.cache, key, META_MAX_SEALED_BYTES, &sealed, &sealed_len);
+	if (r && quiet)
+		return -EIO;
 	if (r) {
 		log_msg(LOG_ERR, "directory %s: reading its object failed (errno %d)",
 			log_id(hex, id), -r);
 		return r == -ENOENT || r == -EFBIG ? -EIO : r; /* EFBIG: larger than any */
 	}
-	r = dirio_open(obj, pages, &k, sealed, sealed_len, id, ref, tree_fetch_page, t);
+	r = dirio_open(obj, pages, &k, sealed, sealed_len, id, ref,
+		       quiet ? tree_fetch_page_quiet : tree_fetch_page, t);
 	free(sealed);
-	if (r == -EBADMSG) {
+	if (r == -EBADMSG && !quiet) {
 		/* The object or one of its pages: each is fetched again next time
 		 * only once dropped; a page's key is not known here, so the
 		 * object goes and a damaged page stays an error (fsck names it). */
@@ -103,6 +125,13 @@ int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
 		cache_drop_object(t->cctx.cache, key);
 	}
 	return r;
+}
+
+int tree_read_dir_pages(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
+			const struct dirobj_ref *ref, struct dirobj *obj,
+			struct dirio_pages **pages)
+{
+	return tree_read_dir(t, id, ref, obj, pages, false);
 }
 
 int tree_read_dirobj(struct tree *t, const uint8_t id[OBJECT_ID_BYTES],
@@ -211,12 +240,40 @@ static int tree_install_children(struct tree *t, struct inode *dir, struct inode
 	return r;
 }
 
+int tree_decode_dir(struct tree *t, const uint8_t id[OBJECT_ID_BYTES], const struct dirobj_ref *ref,
+		    bool quiet, struct tree_decoded *out)
+{
+	struct dirobj obj;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = tree_read_dir(t, id, ref, &obj, &out->pages, quiet);
+	if (r)
+		return r;
+	r = tree_build_children(&obj, &out->kids);
+	out->n = r == 0 ? obj.nentries : 0;
+	dirobj_release(&obj);
+	if (r) {
+		dirio_pages_free(out->pages);
+		out->pages = NULL;
+	}
+	return r;
+}
+
+void tree_decoded_free(struct tree_decoded *d)
+{
+	for (size_t i = 0; d->kids && i < d->n; i++)
+		if (d->kids[i])
+			tree_inode_free(d->kids[i]);
+	free(d->kids);
+	dirio_pages_free(d->pages);
+	memset(d, 0, sizeof(*d));
+}
+
 int tree_load_dir(struct tree *t, struct inode *dir)
 {
-	struct dirio_pages *pages = NULL;
+	struct tree_decoded d;
 	struct dirobj_ref ref;
-	struct dirobj obj;
-	struct inode **kids;
 	bool loaded;
 	int r;
 
@@ -228,14 +285,15 @@ int tree_load_dir(struct tree *t, struct inode *dir)
 	pthread_mutex_unlock(&t->lock);
 	if (loaded)
 		return 0;
-	r = tree_read_dir_pages(t, dir->id, &ref, &obj, &pages);
+	/* Decoded ahead from the very same object (tree_early.c), or here. */
+	r = tree_early_take(t->early, dir->id, &ref, &d)
+		? 0
+		: tree_decode_dir(t, dir->id, &ref, false, &d);
 	if (r == 0) {
-		r = tree_build_children(&obj, &kids);
-		if (r == 0)
-			r = tree_install_children(t, dir, kids, obj.nentries, &pages);
-		free(kids);
-		dirobj_release(&obj);
-		dirio_pages_free(pages);
+		r = tree_install_children(t, dir, d.kids, d.n, &d.pages);
+		free(d.kids); /* the inodes are installed or were freed */
+		d.kids = NULL;
+		tree_decoded_free(&d);
 	}
 	if (r) {
 		/* Another thread may have loaded (and changed) it meanwhile. */

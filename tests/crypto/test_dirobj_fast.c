@@ -323,6 +323,32 @@ static void refused(void)
 #undef DOC
 }
 
+/* The fast path orders keys by their index in dirobj_fast_keys, so that table
+ * must be in strcmp order; keys out of order, repeated or unknown (one
+ * letter short of or past a known one) are declined. */
+static void key_order(void)
+{
+#define E(k1, k2)                                                                                  \
+	"{\"e\":[{" k1 ":[0,0]," k2 ":[0,0],\"g\":0,\"id\":\"fedcba9876543210fedcba9876543210\","  \
+	"\"m\":33188,\"mt\":[0,0],\"n\":\"f\",\"s\":0,\"seg\":[],\"t\":\"f\",\"u\":0}],"           \
+	"\"id\":\"0123456789abcdef0123456789abcdef\"}"
+	static const char *const docs[] = {
+	    E("\"c\"", "\"a\""),  E("\"a\"", "\"a\""), E("\"a\"", "\"b\""),
+	    E("\"a\"", "\"cc\""), E("\"\"", "\"c\""),  E("\"a\"", "\"i\""),
+	};
+	struct dirobj d;
+
+	for (int k = 1; k < DK_COUNT; k++)
+		CHECKF(strcmp(dirobj_fast_keys[k - 1], dirobj_fast_keys[k]) < 0, "key %d", k);
+	CHECK_RC(compare(E("\"a\"", "\"c\""), strlen(E("\"a\"", "\"c\"")), 1, "in order"), 0);
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		CHECKF(dirobj_fast_decode(&d, docs[i], strlen(docs[i]), 1) == DIROBJ_FAST_DECLINE,
+		       "doc %zu taken by the fast path", i);
+		compare(docs[i], strlen(docs[i]), 1, "keys");
+	}
+#undef E
+}
+
 int main(void)
 {
 	int taken = 0, plain_runs = 0;
@@ -343,6 +369,7 @@ int main(void)
 	}
 	CHECKF(taken >= plain_runs, "fast path took %d of %d plain objects", taken, plain_runs);
 	heads();
+	key_order();
 	declined_but_valid();
 	refused();
 	return check_done("test_dirobj_fast");

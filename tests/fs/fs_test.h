@@ -27,6 +27,7 @@
 #include "commit.h"
 #include "content.h"
 #include "engine.h"
+#include "journal.h"
 #include "local.h"
 #include "mount.h"
 #include "poll_head.h"
@@ -124,6 +125,21 @@ static inline void fenv_free(struct fenv *e)
 	vault_config_free(e->cfg);
 	if (e->root[0])
 		test_rm_rf(e->root);
+}
+
+/* fenv_init_store with the store on a tmpfs mounted with tmpfs_opts; exits
+ * the test program with 77 (meson's "skipped") when mounting it needs root
+ * the test does not have. Returns fenv_init_store's other results. */
+static inline int fenv_init_tmpfs_or_skip(struct fenv *e, const char *tmpfs_opts)
+{
+	int r = fenv_init_store(e, tmpfs_opts);
+
+	if (r == -EPERM || r == -EACCES) {
+		fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
+		fenv_free(e);
+		exit(77);
+	}
+	return r;
 }
 
 /* Opens the vault over a cache named name (created when new) with
@@ -224,6 +240,19 @@ static inline size_t fstore_objects(struct fenv *e)
 	size_t n = 0;
 
 	e->store->ops->list(e->store, "o/", fcount_cb, &n);
+	return n;
+}
+
+/* Number of records in m's journal (commits not yet stored), or
+ * (size_t)-1 when it cannot be listed. */
+static inline size_t fjournal_records(struct fmount *m)
+{
+	uint64_t *seqs;
+	size_t n = 0;
+
+	if (journal_list(&seqs, &n, m->eng.journal) != 0)
+		return (size_t)-1;
+	free(seqs);
 	return n;
 }
 

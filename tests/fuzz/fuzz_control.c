@@ -30,8 +30,9 @@ static void fuzz_same_status(const struct control_status *a, const struct contro
 	    a->upload_rate == b->upload_rate && a->rate_window_s == b->rate_window_s &&
 	    a->store_seq == b->store_seq && a->committed_seq == b->committed_seq &&
 	    a->oldest_pending_seq == b->oldest_pending_seq && a->inodes == b->inodes &&
-	    a->idle_dirs == b->idle_dirs && a->uncommitted == b->uncommitted &&
-	    a->store_failing == b->store_failing && a->last_error == b->last_error &&
+	    a->idle_dirs == b->idle_dirs && a->dirs_ahead == b->dirs_ahead &&
+	    a->uncommitted == b->uncommitted && a->store_failing == b->store_failing &&
+	    a->last_error == b->last_error &&
 	    (a->last_error == 0 || a->last_error_time == b->last_error_time));
 }
 

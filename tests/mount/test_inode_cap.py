@@ -1,14 +1,14 @@
 """The inode cap (issue #19 point 3; fs/vault/tree_cap.h, fs/daemon/mount_cap.c):
-the daemon's inodes stay near its cap whatever the kernel keeps. 20,000 files
-in 20 directories, remounted on a fresh cache with SEALFS_INODE_CAP=2000;
+the daemon's inodes stay near its cap whatever the kernel keeps. 10,000 files
+in 20 directories, remounted on a fresh cache with SEALFS_INODE_CAP=1000;
 `find`-like walk stating every file; `sealfs status --json` inodes must settle
 under the cap plus three directories' children (see SLACK) within seconds, where without the cap the
-kernel keeps all 20,000 lookups (no memory pressure: no FORGET) and so does
+kernel keeps all 10,000 lookups (no memory pressure: no FORGET) and so does
 the daemon. Every file reads right afterwards, a file held open through the
 walk still writes, and a change made before the walk but not yet committed
 survives the remount.
 
-Bounded: about 30 s on 2 cores (20,000 empty-ish files, a few MiB)."""
+Bounded: about 15 s on 2 cores (10,000 empty-ish files, a few MiB)."""
 
 import json
 import os
@@ -19,15 +19,15 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sealfstest import mount as st
 
-NDIRS, PER_DIR = 20, 1000
-CAP = 2000
+NDIRS, PER_DIR = 20, 500
+CAP = 1000
 # What the cap leaves loaded: the root and the directories, and the children of
 # a few of them: the walk's last one (the cap never asks about the most recently
 # used directory), the one with the open file (a busy child keeps its directory
 # loaded), the droppable one used last (tree_cache.h keeps it), and those whose
 # children were still being forgotten (measured: 5 directories' children with
 # directories never dropped, 3 when unloaded directories were dropped too); a
-# margin of one more. Without the cap the daemon keeps all 20,021.
+# margin of one more. Without the cap the daemon keeps all 10,021.
 SLACK = 1 + NDIRS + 6 * PER_DIR + 200
 SETTLE_S = 15
 

@@ -31,19 +31,41 @@
 // 10. A PUT Object or Upload Part whose client went away (kill -9) during an
 //     await before the body was read never settled, and a PUT Object kept
 //     its key's lock (8.) for good: settle it (onClientGone, below).
+// 11. A listing walked the bucket with readdir then stat of each entry, and
+//     answered 500 InternalError (ENOENT) when an entry went between the two
+//     (a DELETE, a PUT's temporary file renamed, a directory a DELETE
+//     removed); a DELETE's removal of emptied directories answered 500 when
+//     another request removed or filled one first. Skip what went; stop the
+//     clean-up at a directory gone or no longer empty.
 
 const fs = require('fs');
 const path = require('path');
 
 const dir = path.join(process.argv[2], 'node_modules', 's3rver');
-const MARK = path.join(dir, '.sealfs-patched-6');
-// The SigV4 checker is copied on every run, so a change to it needs no reinstall.
-if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) {
-  fs.copyFileSync(
-    path.join(__dirname, 's3rver-sigv4-verify.js'),
-    path.join(dir, 'lib', 'middleware', 'sigv4-verify.js'),
-  );
+const MARK = path.join(dir, '.sealfs-patched-7');
+// The SigV4 checker is copied on every run, so a change to it needs no
+// reinstall. Every test's set-up runs this while other tests' servers run, and
+// a server loads the checker at its first signed request (a lazy require):
+// copyFileSync truncated the file and wrote it again in place, so a server
+// could load it empty, keep that empty module for good and answer every
+// signed request 500 InternalError (CI's s3mount-devices failed so at its
+// first `sealfs init`). So: left alone when unchanged, else a whole new file
+// renamed over it; a server loads the old file or the new one, never a part.
+function installChecker() {
+  const src = fs.readFileSync(path.join(__dirname, 's3rver-sigv4-verify.js'));
+  const dst = path.join(dir, 'lib', 'middleware', 'sigv4-verify.js');
+  let cur = null;
+  try {
+    cur = fs.readFileSync(dst);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  if (cur !== null && cur.equals(src)) return;
+  const tmp = `${dst}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, src);
+  fs.renameSync(tmp, dst);
 }
+if (fs.existsSync(path.join(dir, 'lib', 'middleware'))) installChecker();
 if (fs.existsSync(MARK)) process.exit(0);
 // patched by another version of this script: the caller reinstalls (exit 3)
 if (fs.readdirSync(dir).some(f => f.startsWith('.sealfs-patched-'))) process.exit(3);
@@ -515,6 +537,67 @@ patch('lib/controllers/bucket.js', [
 };
 
 exports.deleteBucket = async function deleteBucket(ctx) {`,
+  ],
+]);
+
+// 11. Entries that go while a listing walks them; a DELETE's clean-up racing
+//     another request.
+patch('lib/utils.js', [
+  [
+    `exports.walk = function* walk(dir, recurseFilter) {
+  for (const filename of fs.readdirSync(dir)) {
+    const filePath = path.posix.join(dir, filename);
+    const stats = fs.statSync(filePath);
+`,
+    `// ENOENT: the entry went after it was listed (a DELETE, a renamed temporary
+// file): nothing to list there.
+function goneOr(err, value) {
+  if (err.code !== 'ENOENT') throw err;
+  return value;
+}
+
+exports.walk = function* walk(dir, recurseFilter) {
+  let names;
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    names = goneOr(err, []);
+  }
+  for (const filename of names) {
+    const filePath = path.posix.join(dir, filename);
+    let stats;
+    try {
+      stats = fs.statSync(filePath);
+    } catch (err) {
+      stats = goneOr(err, null);
+    }
+    if (!stats) continue;
+`,
+  ],
+]);
+patch('lib/stores/filesystem.js', [
+  [
+    `    while (
+      parts.length &&
+      !fs.readdirSync(path.join(bucketPath, ...parts)).length
+    ) {
+      await fs.rmdir(path.join(bucketPath, ...parts));
+      parts.pop();
+    }`,
+    `    const emptied = async dirPath => {
+      try {
+        if (fs.readdirSync(dirPath).length) return false;
+        await fs.rmdir(dirPath);
+        return true;
+      } catch (err) {
+        // gone, or filled by a PUT meanwhile: the clean-up ends there
+        if (err.code === 'ENOENT' || err.code === 'ENOTEMPTY') return false;
+        throw err;
+      }
+    };
+    while (parts.length && (await emptied(path.join(bucketPath, ...parts)))) {
+      parts.pop();
+    }`,
   ],
 ]);
 

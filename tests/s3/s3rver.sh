@@ -53,7 +53,9 @@ start_s3rver() {
 	mkdir -p "$state/data" || die "cannot create $state"
 	# -p 0: the kernel picks a free port; s3rver prints it. timeout bounds
 	# its life should every cleanup below be skipped (a SIGKILL).
-	timeout "${S3RVER_MAX_SECONDS:-1800}" node "$MODULE/bin/s3rver.js" -d "$state/data" \
+	# FORCE_COLOR: s3rver cuts the first 16 characters of koa-logger's line,
+	# its colour codes; without colour it cut the method and the path's start.
+	FORCE_COLOR=1 timeout "${S3RVER_MAX_SECONDS:-1800}" node "$MODULE/bin/s3rver.js" -d "$state/data" \
 		-a 127.0.0.1 -p 0 --no-vhost-buckets --configure-bucket "$BUCKET" >"$state/log" 2>&1 </dev/null &
 	echo $! >"$state/pid"
 	for i in $(seq 1 200); do
@@ -112,7 +114,7 @@ run_with_s3rver() {
 	rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 		echo "--- s3rver log (last 40 lines) ---" >&2
-		tail -n 40 "$state/log" >&2
+		tail -n 40 "$state/log" | sed 's/\x1b\[[0-9;]*m//g' >&2
 	fi
 	exit $rc
 }

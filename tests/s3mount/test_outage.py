@@ -10,8 +10,8 @@
 2. The daemon is killed (kill -9) while the server is down: after the server
    is back, a mount with the same cache gives back every file whose fsync
    returned 0, and after unmount so does a fresh cache.
-3. `sealfs unmount` while the server is down: it returns within
-   UNMOUNT_BOUND; if it returns 0 the store must hold everything (docs/CLI.md);
+3. `sealfs unmount` while the server is down (SEALFS_DRAIN_GIVE_UP_S=3): it
+   returns within UNMOUNT_BOUND; if it returns 0 the store must hold everything (docs/CLI.md);
    in any case, once the server is back, a mount with the same cache then an
    unmount puts everything in the store.
 
@@ -31,6 +31,7 @@ from sealfstest import mount as st, s3 as u
 
 OP_TIMEOUT = 90  # seconds: an operation taking longer counts as a hang
 UNMOUNT_BOUND = 120  # seconds for `sealfs unmount` with the store down
+GIVE_UP_S = 3  # SEALFS_DRAIN_GIVE_UP_S of that unmount (the default is 30 s)
 OUTAGE_MIN = 6  # seconds the server stays down at least (the uploader retries meanwhile)
 
 # Runs one file-system operation in a child, so a hang cannot hang the test:
@@ -204,7 +205,8 @@ class Outage(u.ServerCase):
 
     def test_unmount_while_server_down(self):
         v = self.v = u.S3Vault("outunmount", self.server, "outunmount")
-        port, files, fsynced = self.outage_writes(v)
+        with st.environ(SEALFS_DRAIN_GIVE_UP_S=str(GIVE_UP_S)):
+            port, files, fsynced = self.outage_writes(v)
         p, secs = u.timed(st.sealfs, "unmount", v.mnt, check=False, timeout=UNMOUNT_BOUND + 60)
         u.log("OUTAGE unmount with the server down: exit %d after %.1f s, stderr %r"
               % (p.returncode, secs, p.stderr))

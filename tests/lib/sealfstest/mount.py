@@ -11,6 +11,7 @@ mounted under its directory, and every test calls it in a finally/tearDown.
 Standard library only; run with Debian's /usr/bin/python3.
 """
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -185,6 +186,20 @@ def with_dev_fuse(node, args):
             node] + list(args)
 
 
+def private_fuse_node(directory):
+    """Makes directory/fuse-dev, a 0666 copy of the /dev/fuse device node (for
+    with_dev_fuse: a user other than root may open it, the host's node stays
+    as it is) and returns its path; skips the test (unittest.SkipTest) when
+    the node cannot be made (a file system mounted nodev, no CAP_MKNOD)."""
+    node = os.path.join(directory, "fuse-dev")
+    try:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.stat("/dev/fuse").st_rdev)
+        os.chmod(node, 0o666)  # mknod's mode is masked by the umask
+    except OSError as e:
+        raise unittest.SkipTest("cannot make a private fuse device node: %s" % e)
+    return node
+
+
 def missing_user_switch(uid, gid):
     """Whether programs can run as uid:gid here (setpriv, the ids mapped)."""
     def probe():
@@ -312,6 +327,22 @@ def wait_uploaded(cache, timeout=30):
             return True
         time.sleep(0.05)
     return False
+
+
+@contextlib.contextmanager
+def environ(**values):
+    """Sets environment variables (e.g. a daemon's knob for the mounts made
+    inside) and restores the old values after."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def kill_daemon(v, clear=True):

@@ -38,6 +38,11 @@ ACCESS_KEY = "S3RVER"
 SECRET_KEY = "S3RVER"
 SKIP = 77  # meson: test skipped
 SERVER_MAX_SECONDS = 900  # `timeout` bounds a server's life should every cleanup be skipped
+# s3rver logs each request as koa-logger's coloured line less its first 16
+# characters, the colour codes around "-->"; without colour (a file is no
+# terminal) that cut took the method and the path's start instead. So its log
+# is coloured, and tail() takes the colour out.
+SERVER_COLOR = "1"
 MIB = 1024 * 1024
 FAT_FILES, FAT_XATTRS, FAT_XATTR_BYTES = 16, 10, 60000  # about 13 MB of sealed JSON
 
@@ -74,10 +79,13 @@ signal.signal(signal.SIGTERM, _on_sigterm)
 
 def require_s3rver():
     """Installs (once) and patches s3rver via tests/s3/s3rver.sh; exits 77
-    (skip) when node is missing, fails when the install fails."""
+    (skip) when node is missing, fails when the install fails. Called first
+    in a set-up, before anything is started: the skip ends the process with
+    os._exit, as unittest takes sys.exit in setUp for the test's error (and
+    the program then exited 1, not 77)."""
     if not shutil.which("node"):
         log("SKIP: node is not installed (apt-get install nodejs npm)")
-        sys.exit(SKIP)
+        os._exit(SKIP)
     p = subprocess.run([S3RVER_SH, "install"], capture_output=True, text=True, timeout=600,
                        stdin=subprocess.DEVNULL)
     if p.returncode != 0 or not os.path.exists(S3RVER_JS):
@@ -121,7 +129,7 @@ class S3rver:
                 ["timeout", str(SERVER_MAX_SECONDS), "node", S3RVER_JS, "-d", self.data,
                  "-a", "127.0.0.1", "-p", str(port), "--configure-bucket", BUCKET],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, env=dict(os.environ, FORCE_COLOR=SERVER_COLOR))
         deadline = time.monotonic() + wait
         pat = re.compile(rb"S3rver listening on 127\.0\.0\.1:(\d+)")
         while time.monotonic() < deadline:
@@ -159,12 +167,17 @@ class S3rver:
                 continue
 
     def tail(self, n=40):
+        """The last n lines of the server's log (its own, over every start),
+        without the colour codes s3rver's logger writes."""
         try:
             with open(self.log, "rb") as f:
-                lines = f.read().decode(errors="replace").splitlines()
+                lines = _ANSI.sub("", f.read().decode(errors="replace")).splitlines()
         except OSError:
             return ""
         return "\n".join(lines[-n:])
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def use_endpoint(endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, root=None):
@@ -394,11 +407,33 @@ class ServerCase(unittest.TestCase):
     """A test with its own s3rver in its own scratch root (TAG), the AWS
     environment pointing at it, and a vault in self.v that is cleaned up
     (unmounted, daemon killed if need be) after each test, even when the test
-    or its set-up fails. Subclasses add their own parts with the hooks."""
+    or its set-up fails; when it fails, the tail of the server's log goes to
+    stderr first. Subclasses add their own parts with the hooks."""
 
     TAG = "s3"
     IGNORE = False  # a server that ignores conditional writes (If-Match, If-None-Match)
+    LOG_LINES = 200  # of s3rver's log, printed when a test fails
     v = None
+    root = server = None
+
+    def run(self, result=None):
+        """unittest's run; then, if the test failed, errored or was
+        interrupted, the tail of s3rver's log (its request lines and errors)
+        on stderr for CI's log, before the scratch root with the log goes."""
+        result = self.defaultTestResult() if result is None else result
+        before = len(result.failures) + len(result.errors)
+        done = False
+        try:
+            out = super().run(result)
+            done = True
+            return out
+        finally:
+            failed = not done or len(result.failures) + len(result.errors) > before
+            if failed and self.server is not None:
+                log("--- s3rver log of %s (last %d lines) ---\n%s\n--- end of s3rver log ---"
+                    % (self.id(), self.LOG_LINES, self.server.tail(self.LOG_LINES)))
+            if self.root:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     def set_up(self):
         """More set-up once the server runs (default: use it directly)."""
@@ -434,8 +469,7 @@ class ServerCase(unittest.TestCase):
                 self.v.cleanup()
             self.after_cleanup()
         finally:
-            self.server.stop()
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.server.stop()  # the log is whole; run() removes the root
 
 
 class ForegroundCase(ServerCase):
