@@ -166,22 +166,31 @@ static int poll_read_changed(struct poll *p, struct poll_head *h)
 	return r;
 }
 
+/* Whether h is what the tree shows already: the head shown last, or this
+ * mount's own last upload, unless that merged another device's head in.
+ * Then it becomes the head shown; own gets the mount's last upload. */
+static bool poll_shows(struct poll *p, const struct poll_head *h, uint8_t own[HEAD_HASH_BYTES])
+{
+	bool merged = upload_known_hash(p->d.up, own);
+
+	if (memcmp(h->hash, p->shown, HEAD_HASH_BYTES) != 0 &&
+	    (merged || memcmp(h->hash, own, HEAD_HASH_BYTES) != 0))
+		return false;
+	memcpy(p->shown, h->hash, HEAD_HASH_BYTES);
+	p->seen = h->ver;
+	return true;
+}
+
 int poll_once(struct poll *p)
 {
 	struct poll_head h = {0};
 	struct poll_refresh pr = {.p = p, .h = &h};
 	uint8_t own[HEAD_HASH_BYTES];
-	bool merged;
 	int r = poll_read_changed(p, &h);
 
 	if (r) /* 1: unchanged since the last poll, which looked at it */
 		return r == 1 ? 0 : r;
-	merged = upload_known_hash(p->d.up, own);
-	/* This mount's own head is shown, unless it merged another's in. */
-	if (memcmp(h.hash, p->shown, HEAD_HASH_BYTES) == 0 ||
-	    (!merged && memcmp(h.hash, own, HEAD_HASH_BYTES) == 0)) {
-		memcpy(p->shown, h.hash, HEAD_HASH_BYTES);
-		p->seen = h.ver;
+	if (poll_shows(p, &h, own)) {
 		poll_head_release(&h);
 		return 0;
 	}
@@ -189,6 +198,13 @@ int poll_once(struct poll *p)
 	r = poll_flush_own(p);
 	if (r == 0)
 		r = poll_read(p, &h, true);
+	/* This mount's own upload since the first read (the head read first
+	 * was an upload older than the one the uploader knew by then): no
+	 * other device's change to show. */
+	if (r == 0 && poll_shows(p, &h, own)) {
+		poll_head_release(&h);
+		return 0;
+	}
 	if (r == 0 && h.head.seq < commit_seq(p->d.commit) &&
 	    memcmp(h.hash, own, HEAD_HASH_BYTES) != 0) {
 		log_msg(LOG_WARNING,
