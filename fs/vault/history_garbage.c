@@ -19,10 +19,12 @@
 
 /* A commit that supersedes the previous head rewrites that head's first
  * list object with its own triples while the result holds at most this
- * many (about 30 KiB of JSON), and chains a new object before it beyond:
+ * many (about 8 KiB of JSON), and chains a new object before it beyond:
  * a burst of commits in one minute writes a few list objects, not one each,
- * and no commit rewrites more than this. */
-#define HISTORY_GARBAGE_FILL 512u
+ * and no commit rewrites more than this. Every fsync seals, hashes and
+ * journals that object: at 512 it was a third of an atomic save's
+ * instructions (docs/PERFORMANCE.md, "Atomic saves (session 8)"). */
+#define HISTORY_GARBAGE_FILL 128u
 
 void history_gl_clear(struct history_gl *gl)
 {
