@@ -345,17 +345,51 @@ def environ(**values):
                 os.environ[k] = v
 
 
+def thread_states(pid):
+    """Each thread of pid that is not a zombie: its name, state, wchan and
+    kernel stack (what a thread that outlives SIGKILL waits for)."""
+    out = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except FileNotFoundError:
+        return "gone"
+    for tid in tasks:
+        d = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            with open(d + "stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        wchan = stack = "?"
+        try:
+            with open(d + "wchan") as f:
+                wchan = f.read()
+            with open(d + "stack") as f:
+                stack = " <- ".join(l.split()[-1] for l in f.read().splitlines()[:8])
+        except OSError:
+            pass
+        out.append("%s %s %s wchan=%s [%s]" % (tid, name, state, wchan, stack))
+    return "; ".join(out) or "only zombies"
+
+
 def kill_daemon(v, clear=True):
     """SIGKILLs v's sealfs daemon and waits for it to die; with clear, then
     clears the dead mount (lazy unmount) so the mountpoint can be used again.
     Returns the pid."""
     pid = daemon_pid(v.mnt)
     os.kill(pid, signal.SIGKILL)
-    for _ in range(200):
+    # A thread inside a flush (fdatasync, or the syncfs of a commit of many
+    # segments, which flushes every writer's dirty data on that file system)
+    # dies only when the flush returns: on a busy disk, seconds.
+    for _ in range(1200):
         if not process_alive(pid):
             break
         time.sleep(0.05)
-    assert not process_alive(pid), "daemon %d survived SIGKILL" % pid
+    assert not process_alive(pid), "daemon %d survived SIGKILL: %s" % (pid, thread_states(pid))
     if clear:
         lazy_unmount_all(v.mnt)
         assert not v.is_mounted(), "dead mount not cleared"
