@@ -70,7 +70,6 @@
 #define MOUNT_MAX_THREADS_LOCAL 4 /* per 2 cores: more cores seal more at once */
 #define MOUNT_MAX_THREADS_REMOTE 16
 #define MOUNT_MAX_IDLE_THREADS 4
-/* malloc policy of the daemon (mount_malloc_policy). */
 /* At unmount, how long (seconds) the uploader may fail without progress (no
  * object or head taken by the store) before the daemon exits leaving the
  * journal for the next mount; SEALFS_DRAIN_GIVE_UP_S overrides it, up to a day. */
