@@ -27,7 +27,9 @@
 #define UPLOAD_BACKOFF_MIN_MS 1000u
 #define UPLOAD_DRAIN_RETRY_MS 1000u
 /* A round starts this long after the first kick, so that the records of a
- * burst of fsyncs share one round's store syncs (unless someone waits). */
+ * burst of fsyncs share one round's store syncs (unless someone waits), or
+ * as soon as UPLOAD_GATHER_RECORDS records wait (upload.h): a backlog's
+ * records each hold a journal slot, and slots reused are overwrites. */
 #define UPLOAD_GATHER_MS 250u
 
 /* ---- one round: every pending record ---- */
@@ -385,7 +387,7 @@ static void upload_gather(struct upload *u)
 
 	mono_deadline(&due, UPLOAD_GATHER_MS);
 	while (!u->stop && !u->draining && !u->urgent && u->flush_want <= u->round_begun &&
-	       !mono_passed(&due))
+	       u->kicks < UPLOAD_GATHER_RECORDS && !mono_passed(&due))
 		pthread_cond_timedwait(&u->cond, &u->lock, &due);
 }
 
@@ -432,6 +434,7 @@ static void *upload_main(void *arg)
 		upload_gather(u);
 		u->work = false;
 		u->urgent = false;
+		u->kicks = 0;
 		u->round_begun++;
 		u->round_objects = 0;
 		pthread_mutex_unlock(&u->lock);

@@ -221,6 +221,9 @@ struct journal;
 int upload_start(struct upload **out, struct backend *store, struct cache *cache,
 		 struct journal *journal, const char *cache_dir,
 		 const uint8_t vault_id[OBJECT_ID_BYTES], const struct upload_base *base);
+/* A round gathers records for a while (fs/cache/upload.c) but starts once
+ * this many were written since the last round began. */
+#define UPLOAD_GATHER_RECORDS 32u
 /* A new record was written: upload it soon. Thread-safe, never blocks long. */
 void upload_kick(struct upload *u);
 /* As upload_kick, for a caller that waits for the store (`sealfs sync`),

@@ -70,6 +70,7 @@ struct upload {
 	bool stop;
 	bool draining;
 	bool urgent;	      /* upload_wait is waiting: no gathering */
+	unsigned kicks;	      /* records written since the last round began */
 	uint64_t round_begun; /* rounds started (written by the thread) */
 	uint64_t round_done;  /* the number of the last round finished */
 	int round_rc;	      /* its result */

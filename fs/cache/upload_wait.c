@@ -33,8 +33,9 @@ void upload_kick(struct upload *u)
 	/* Only an idle uploader waits for work: a round's gather (a burst of
 	 * commits kicks once each) and its back-off wait for their deadline and
 	 * never look at u->work, so a signal would only wake the thread for
-	 * nothing, on a core the committer needs. */
-	wake = u->idle;
+	 * nothing, on a core the committer needs; except the kick that makes
+	 * the gather's UPLOAD_GATHER_RECORDS. */
+	wake = u->idle || ++u->kicks == UPLOAD_GATHER_RECORDS;
 	u->work = true;
 	u->idle = false;
 	if (wake)
