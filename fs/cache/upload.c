@@ -21,6 +21,7 @@
 #include "head.h"
 #include "journal.h"
 #include "log.h"
+#include "env.h"
 #include "mono.h"
 #include "upload_par.h"
 
@@ -385,7 +386,7 @@ static void upload_gather(struct upload *u)
 {
 	struct timespec due;
 
-	mono_deadline(&due, UPLOAD_GATHER_MS);
+	mono_deadline(&due, u->gather_ms);
 	while (!u->stop && !u->draining && !u->urgent && u->flush_want <= u->round_begun &&
 	       u->kicks < UPLOAD_GATHER_RECORDS && !mono_passed(&due))
 		pthread_cond_timedwait(&u->cond, &u->lock, &due);
@@ -483,6 +484,7 @@ int upload_start(struct upload **out, struct backend *store, struct cache *cache
 	memcpy(u->cache_dir, cache_dir, strlen(cache_dir) + 1);
 	memcpy(u->vault_id, vault_id, OBJECT_ID_BYTES);
 	u->store = store;
+	u->gather_ms = (unsigned)env_count("SEALFS_UPLOAD_GATHER_MS", UPLOAD_GATHER_MS, 600000);
 	u->cache = cache;
 	u->journal = journal;
 	u->stored_seq = base->stored_seq;

@@ -40,6 +40,7 @@ struct upload {
 	struct backend *store;	 /* borrowed */
 	struct cache *cache;	 /* borrowed */
 	struct journal *journal; /* borrowed */
+	unsigned gather_ms;	 /* UPLOAD_GATHER_MS, or SEALFS_UPLOAD_GATHER_MS */
 	char cache_dir[CACHE_PATH_MAX];
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	pthread_t thread;
