@@ -94,7 +94,8 @@ void journal_close(struct journal *j);
  * on error no record of that seq is left behind. */
 int journal_write(struct journal *j, const struct journal_record *rec);
 /* Reads record seq into *out (new: journal_record_release). -ENOENT missing,
- * -EBADMSG torn, damaged or of an unknown version, -ENOMEM, -errno. */
+ * -EBADMSG torn or damaged, -EPROTONOSUPPORT written by a newer sealfs,
+ * -ENOMEM, -errno. */
 int journal_read(struct journal_record *out, struct journal *j, uint64_t seq);
 void journal_record_release(struct journal_record *r);
 /* journal_read, except that a record not held in memory and larger than
@@ -112,9 +113,16 @@ int journal_read_object(struct journal *j, uint64_t seq, uint64_t off, size_t le
  * the checksum, then every field (fs/cache/journal_parse.c; no I/O, no
  * globals, thread-safe). Takes buf (malloc'ed, len bytes) in every case: on
  * success it becomes out->buf (journal_record_release), on error it is freed
- * and *out is zeroed. -EBADMSG torn, damaged or of an unknown version,
- * -ENOMEM. Does not check the seq against the file's name. */
+ * and *out is zeroed. -EBADMSG torn or damaged, -EPROTONOSUPPORT a newer
+ * sealfs's record (journal_newer), -ENOMEM. Does not check the seq against
+ * the file's name. */
 int journal_record_parse(struct journal_record *out, unsigned char *buf, size_t len);
+/* Whether buf (len bytes before a record's checksum) starts with the
+ * header of a record of a newer sealfs: the magic, then a version above
+ * JOURNAL_VERSION. Such a record is never taken for a free slot or a torn
+ * one (reading it fails with -EPROTONOSUPPORT): a cache a newer sealfs
+ * left commits in is refused, not emptied. */
+bool journal_newer(const unsigned char *buf, size_t len);
 /* journal_record_parse for bytes this process encoded itself and kept in
  * memory (never read back from a file): the same decoding, without
  * recomputing the checksum. For fs/cache/journal.c. */

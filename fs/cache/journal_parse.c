@@ -138,6 +138,17 @@ void journal_dead_put(unsigned char *out, const uint8_t key[OBJECT_ID_BYTES], ui
 		out[OBJECT_ID_BYTES + k] = (unsigned char)(created >> (8 * k));
 }
 
+bool journal_newer(const unsigned char *buf, size_t len)
+{
+	struct journal_cursor c = {buf, buf + len};
+	const unsigned char *magic;
+	uint32_t version;
+
+	return journal_take(&c, &magic, JOURNAL_MAGIC_BYTES) &&
+	       memcmp(magic, JOURNAL_MAGIC, JOURNAL_MAGIC_BYTES) == 0 &&
+	       journal_take_u32(&c, &version) && version > JOURNAL_VERSION;
+}
+
 int journal_record_parse(struct journal_record *out, unsigned char *buf, size_t len)
 {
 	unsigned char sum[JOURNAL_SUM_BYTES];
@@ -149,10 +160,14 @@ int journal_record_parse(struct journal_record *out, unsigned char *buf, size_t 
 		journal_record_release(out);
 		return -EBADMSG;
 	}
-	crypto_generichash(sum, sizeof(sum), buf, len - JOURNAL_SUM_BYTES, NULL, 0);
-	r = sodium_memcmp(sum, buf + len - JOURNAL_SUM_BYTES, JOURNAL_SUM_BYTES) == 0
-		? journal_decode(out, len)
-		: -EBADMSG;
+	if (journal_newer(buf, len - JOURNAL_SUM_BYTES)) {
+		r = -EPROTONOSUPPORT;
+	} else {
+		crypto_generichash(sum, sizeof(sum), buf, len - JOURNAL_SUM_BYTES, NULL, 0);
+		r = sodium_memcmp(sum, buf + len - JOURNAL_SUM_BYTES, JOURNAL_SUM_BYTES) == 0
+			? journal_decode(out, len)
+			: -EBADMSG;
+	}
 	if (r)
 		journal_record_release(out);
 	return r;

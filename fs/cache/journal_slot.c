@@ -109,7 +109,7 @@ static enum jslot_state jslot_read_header(int dirfd, const char *name, uint64_t 
 		return JSLOT_FREE;
 	for (int i = 0; i < 4; i++)
 		version |= (uint32_t)h[JOURNAL_MAGIC_BYTES + i] << (8 * i);
-	if (version < 1 || version > JOURNAL_VERSION) /* 1: written before the dead entries */
+	if (version < 1) /* above JOURNAL_VERSION: a newer sealfs's record, refused when read */
 		return JSLOT_FREE;
 	*seq = 0;
 	for (int i = 0; i < 8; i++)

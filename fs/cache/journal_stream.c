@@ -277,7 +277,7 @@ static int jstream_fields(struct journal_record *out, struct jsrc *s, struct jke
 	if (r == 0)
 		r = jsrc_u32(s, &version);
 	if (r == 0 && (version < 1 || version > JOURNAL_VERSION))
-		r = -EBADMSG;
+		r = version > JOURNAL_VERSION ? -EPROTONOSUPPORT : -EBADMSG;
 	if (r == 0)
 		r = jsrc_take(s, b8, sizeof(b8));
 	for (int i = 7; r == 0 && i >= 0; i--)

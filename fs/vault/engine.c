@@ -218,20 +218,20 @@ static int engine_replay(struct cache *cache, struct journal *j, struct engine_b
 		r = journal_read(&rec, j, seqs[i]);
 		if (r == -EBADMSG && (i + 1 == n || seqs[i] <= stored)) {
 			log_msg(LOG_WARNING,
-				"journal record %016" PRIx64 " is damaged (%s); "
-				"ignoring it",
+				"journal record %016" PRIx64 " is damaged (%s); ignoring it",
 				seqs[i],
-				seqs[i] <= stored ? "the store holds its "
-						    "commit"
+				seqs[i] <= stored ? "the store holds its commit"
 						  : "a commit cut short");
 			r = journal_remove(j, seqs[i]);
 			continue;
 		}
 		if (r) {
 			errbuf_fail(err, size, r,
-				    "journal record %016" PRIx64 " in the cache is "
-				    "unreadable: %s",
-				    seqs[i], r == -EBADMSG ? "damaged" : strerror(-r));
+				    "journal record %016" PRIx64 " in the cache is unreadable: %s",
+				    seqs[i],
+				    r == -EBADMSG	    ? "damaged"
+				    : r == -EPROTONOSUPPORT ? "written by a newer sealfs"
+							    : strerror(-r));
 			break;
 		}
 		for (size_t k = 0; k < rec.nsegs; k++)

@@ -2,6 +2,8 @@
  * in a real temporary cache directory: write, read back, list, remove;
  * records live in slot files that are reused in place (same inode, no new
  * file, shorter records cut, a free slot the record covers whole preferred);
+ * a record of a newer sealfs (its version above JOURNAL_VERSION) is
+ * listed and refused (-EPROTONOSUPPORT), never taken for free or torn;
  * a removed record's slot is free and never
  * lists; a torn record reads as -EBADMSG once reopened (the journal that
  * wrote a small record reads it from memory); journal_open removes leftover .tmp
@@ -272,6 +274,48 @@ static void test_slot_fit(void)
 	check_record(302, 1000);
 }
 
+/* Sets the version field (bytes 8-11) of slot file name. */
+static void set_version(const char *name, unsigned char v)
+{
+	char p[256];
+	FILE *f;
+
+	path_of(p, sizeof(p), name);
+	f = fopen(p, "r+b");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK(fseek(f, 8, SEEK_SET) == 0 && fputc(v, f) == v);
+	fclose(f);
+}
+
+/* A record whose version is above JOURNAL_VERSION: a newer sealfs wrote it,
+ * and a commit it holds must not be dropped as a free slot or a torn one. */
+static void test_newer_version(void)
+{
+	struct journal_record rec;
+	uint64_t *seqs;
+	size_t n;
+
+	CHECK(journal_remove(journal, 200) == 0 && journal_remove(journal, 302) == 0);
+	CHECK(count_listed() == 0 && reopen() == 0);
+	CHECK(write_record(500, 300) == 0); /* slot-0: the first free one */
+	set_version("slot-0", JOURNAL_VERSION + 1);
+	CHECK(reopen() == 0);
+	CHECK(journal_list(&seqs, &n, journal) == 0 && n == 1 && seqs[0] == 500);
+	free(seqs);
+	CHECK(journal_read(&rec, journal, 500) == -EPROTONOSUPPORT);
+	CHECK(journal_read_lean(&rec, journal, 500) == -EPROTONOSUPPORT);
+	CHECK(write_record(501, 10) == 0); /* goes elsewhere: slot-0 is not free */
+	set_version("slot-0", JOURNAL_VERSION); /* as written: intact again */
+	check_record(500, 300);
+	check_record(501, 10);
+	/* version 0 with the magic: free (nothing writes it) */
+	set_version("slot-0", 0);
+	CHECK(reopen() == 0 && count_listed() == 1);
+	CHECK(journal_remove(journal, 501) == 0);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -288,6 +332,7 @@ int main(void)
 	test_legacy_names();
 	test_trim();
 	test_slot_fit();
+	test_newer_version();
 	journal_close(journal);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

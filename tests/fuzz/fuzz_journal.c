@@ -63,7 +63,10 @@ static void check(const unsigned char *data, size_t size)
 		return;
 	memcpy(buf, data, size);
 	e = journal_record_parse(&r, buf, size); /* takes buf */
-	FUZZ_ASSERT(e == 0 || e == -EBADMSG || e == -ENOMEM);
+	FUZZ_ASSERT(e == 0 || e == -EBADMSG || e == -ENOMEM || e == -EPROTONOSUPPORT);
+	/* a newer sealfs's record is told apart from a torn one */
+	FUZZ_ASSERT((e == -EPROTONOSUPPORT) == (size >= JOURNAL_MAGIC_BYTES + JOURNAL_SUM_BYTES &&
+						journal_newer(data, size - JOURNAL_SUM_BYTES)));
 	if (e) {
 		FUZZ_ASSERT(!r.buf && !r.objs && !r.nobjs && !r.head);
 		check_stream(data, size, e, &r);

@@ -158,6 +158,63 @@ class WriteBack(unittest.TestCase):
         self.assertEqual(self.journal(), [])
         self.fresh_cache_sees({"a": b"first"})
 
+    def test_a_round_starts_once_32_commits_wait(self):
+        """The uploader gathers commits before a round (here 600 s,
+        SEALFS_UPLOAD_GATHER_MS), but a 32nd waiting commit starts the
+        round (UPLOAD_GATHER_RECORDS): a burst of fsyncs never piles up
+        hundreds of journal slots."""
+        with st.environ(SEALFS_UPLOAD_GATHER_MS="600000"):
+            self.v.mount(*SLOW_COMMITS)
+        self.assertEqual(self.journal(), [])
+        head0 = self.head()
+        for i in range(31):
+            self.write_synced("f%d" % i, b"x")
+        time.sleep(1.5)
+        self.assertEqual(len(self.journal()), 31)
+        self.assertEqual(self.head(), head0, "a round ran before 32 commits waited")
+        self.write_synced("f31", b"x")
+        self.assertTrue(st.wait_uploaded(self.v.cache, timeout=30),
+                        "32 waiting commits did not start a round")
+        self.assertNotEqual(self.head(), head0)
+        self.v.unmount()
+        self.fresh_cache_sees({"f0": b"x", "f31": b"x"})
+
+    def test_record_of_a_newer_sealfs_refuses_the_mount(self):
+        """A pending record whose version this sealfs does not know (a newer
+        sealfs wrote it, then the user went back to this one) refuses the
+        mount with one line; it is neither dropped as torn nor taken for a
+        free slot, so the commit it holds survives."""
+        self.v.mount(*SLOW_COMMITS)
+        self.store_down()
+        self.write_synced("a", b"first")
+        self.write_synced("b", b"second")
+        recs = self.journal()
+        self.assertGreaterEqual(len(recs), 2)
+        st.kill_daemon(self.v)
+        self.store_up()
+        newest = recs[-1]
+        with open(newest, "r+b") as f:
+            f.seek(8)
+            version = f.read(4)
+            self.assertEqual(version, b"\x02\x00\x00\x00")
+            f.seek(8)
+            f.write(b"\x03\x00\x00\x00")
+        p = self.v.mount(*SLOW_COMMITS, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertFalse(self.v.is_mounted())
+        self.assertIn("written by a newer sealfs", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertEqual(self.journal(), recs, "the refused mount touched the journal")
+        with open(newest, "r+b") as f:
+            f.seek(8)
+            f.write(version)
+        self.v.mount(*SLOW_COMMITS)
+        self.assertEqual(self.read("a"), b"first")
+        self.assertEqual(self.read("b"), b"second")
+        self.v.unmount()
+        self.assertEqual(self.journal(), [])
+        self.fresh_cache_sees({"a": b"first", "b": b"second"})
+
     def test_unmount_with_store_down_keeps_the_journal(self):
         with st.environ(SEALFS_DRAIN_GIVE_UP_S=str(GIVE_UP_S)):
             self.v.mount(*SLOW_COMMITS)
