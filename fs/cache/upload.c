@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "fault.h"
 #include "head.h"
 #include "journal.h"
 #include "log.h"
-#include "env.h"
 #include "mono.h"
 #include "upload_par.h"
 

@@ -1,6 +1,6 @@
 /* env.h - tuning knobs read from the daemon's environment (SEALFS_INODE_CAP,
- * SEALFS_DRAIN_GIVE_UP_S, SEALFS_UPLOAD_GATHER_MS; docs/CLI.md). A knob never holds a secret; a value
- * that is not a count is logged (its name only) and the default used. */
+ * SEALFS_DRAIN_GIVE_UP_S, SEALFS_UPLOAD_GATHER_MS; docs/CLI.md). A knob never holds a secret; a
+ * value that is not a count is logged (its name only) and the default used. */
 #ifndef SEALFS_ENV_H
 #define SEALFS_ENV_H
 
