@@ -24,4 +24,29 @@ void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Errors (an id the kernel does not hold: ENOENT) are ignored. */
 void notify_kernel(struct fuse_session *se, const struct tree *t, const struct tree_inval *v);
 
+/* ---- The notification queue (fs/daemon/notify_queue.c) ----
+ * A thread that runs jobs telling the kernel what a request's thread must
+ * not (the kernel may be waiting on that request with an inode or a
+ * directory locked): page drops (pagedrop.h), names to forget (perm.h).
+ * Jobs run one at a time, in order, with no lock of the queue held. */
+struct notify_job {
+	struct notify_job *next; /* the queue's */
+	/* Does the job and frees it. */
+	void (*run)(struct notify_job *j);
+	/* Frees it undone, for a job still queued at notify_queue_stop; NULL:
+	 * such a job is run then instead. */
+	void (*drop)(struct notify_job *j);
+};
+struct notify_queue;
+
+/* Starts a queue and its thread (*out new): 0, -ENOMEM or a pthread error. */
+int notify_queue_start(struct notify_queue **out);
+/* Queues j (the queue's until run or dropped). Thread-safe; never waits
+ * for the kernel; may be called with the caller's own lock held. */
+void notify_queue_push(struct notify_queue *q, struct notify_job *j);
+/* Stops the thread once its job in progress is done, runs or drops what is
+ * still queued (notify_job.drop) and frees q. NULL is fine. Called before
+ * the session the jobs tell is destroyed. */
+void notify_queue_stop(struct notify_queue *q);
+
 #endif

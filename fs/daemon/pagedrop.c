@@ -1,14 +1,16 @@
 /* pagedrop.c - dropping the kernel's page cache of a file written once
  * (pagedrop.h says when and why): a table of the files open for writing
- * with what was written through them, and one thread that tells the
- * kernel. It must never notify from a request's thread, never hold its
- * lock across a notify, and never log a name (it logs nothing). */
+ * with what was written through them, and a notification queue
+ * (notify.h) whose thread tells the kernel. It must never notify from a
+ * request's thread, never hold its lock across a notify, and never log a
+ * name (it logs nothing). */
 #include "pagedrop.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "notify.h"
 #include "tree.h"
 
 #define PAGEDROP_BUCKETS 256u
@@ -35,19 +37,17 @@ struct pagedrop_file {
 /* A node whose pages in [off, off + len) to drop; len 0: from off to the
  * end, at the last release. */
 struct pagedrop_job {
-	struct pagedrop_job *next;
+	struct notify_job nj; /* first: the queue's */
+	struct pagedrop *p;
 	fuse_ino_t ino;
 	uint64_t off, len;
 };
 
 struct pagedrop {
 	struct fuse_session *se;
-	pthread_t th;
-	pthread_mutex_t mu; /* guards everything below */
-	pthread_cond_t cv;  /* a job or stop */
+	struct notify_queue *q;
+	pthread_mutex_t mu; /* guards the table */
 	struct pagedrop_file *files[PAGEDROP_BUCKETS];
-	struct pagedrop_job *head, **tail;
-	bool stop;
 };
 
 bool pagedrop_written_once(uint64_t total, uint64_t lo, uint64_t hi)
@@ -60,23 +60,6 @@ bool pagedrop_written_once(uint64_t total, uint64_t lo, uint64_t hi)
 
 /* ---- the table (under mu) ---- */
 
-/* Queues a drop for the thread; none when memory is short (the pages stay
- * until the kernel needs them or the unmount). */
-static void pagedrop_queue(struct pagedrop *p, fuse_ino_t ino, uint64_t off, uint64_t len)
-{
-	struct pagedrop_job *j = malloc(sizeof(*j));
-
-	if (!j)
-		return;
-	j->ino = ino;
-	j->off = off;
-	j->len = len;
-	j->next = NULL;
-	*p->tail = j;
-	p->tail = &j->next;
-	pthread_cond_signal(&p->cv);
-}
-
 static struct pagedrop_file **pagedrop_slot(struct pagedrop *p, fuse_ino_t ino)
 {
 	/* Node ids are addresses (aligned): mix the bits above the alignment. */
@@ -88,43 +71,49 @@ static struct pagedrop_file **pagedrop_slot(struct pagedrop *p, fuse_ino_t ino)
 	return s;
 }
 
-/* ---- the thread ---- */
+/* ---- the drops, on the queue's thread ---- */
 
-static void *pagedrop_main(void *arg)
+static void pagedrop_run(struct notify_job *nj)
 {
-	struct pagedrop *p = arg;
-	struct pagedrop_job *j;
+	struct pagedrop_job *j = (struct pagedrop_job *)nj;
+	struct pagedrop *p = j->p;
+	bool in_use;
 
+	/* A last release's, and opened for writing again meanwhile: its pages
+	 * are in use. */
 	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->head && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->stop)
-			break;
-		j = p->head;
-		p->head = j->next;
-		if (!p->head)
-			p->tail = &p->head;
-		/* A last release's, and opened for writing again meanwhile:
-		 * its pages are in use. */
-		if (j->len == 0 && *pagedrop_slot(p, j->ino)) {
-			free(j);
-			continue;
-		}
-		pthread_mutex_unlock(&p->mu);
-		/* Length 0: to the end. Clean by now (written back before the
-		 * WRITE behind them; at the last release, before the kernel sent
-		 * RELEASE); one dirtied meanwhile the kernel writes back first
-		 * (a WRITE another thread serves). A node the kernel forgot:
-		 * ENOENT, ignored; its address reused by another file's inode
-		 * meanwhile: that file's pages go, a cost only (nothing here
-		 * dereferences the node). */
-		(void)fuse_lowlevel_notify_inval_inode(p->se, j->ino, (off_t)j->off, (off_t)j->len);
-		free(j);
-		pthread_mutex_lock(&p->mu);
-	}
+	in_use = j->len == 0 && *pagedrop_slot(p, j->ino);
 	pthread_mutex_unlock(&p->mu);
-	return NULL;
+	/* Length 0: to the end. Clean by now (written back before the WRITE
+	 * behind them; at the last release, before the kernel sent RELEASE);
+	 * one dirtied meanwhile the kernel writes back first (a WRITE another
+	 * thread serves). A node the kernel forgot: ENOENT, ignored; its
+	 * address reused by another file's inode meanwhile: that file's pages
+	 * go, a cost only (nothing here dereferences the node). */
+	if (!in_use)
+		(void)fuse_lowlevel_notify_inval_inode(p->se, j->ino, (off_t)j->off, (off_t)j->len);
+	free(j);
+}
+
+/* Queued at the unmount: not made (the unmount frees the pages). */
+static void pagedrop_drop(struct notify_job *nj) { free(nj); }
+
+/* Queues a drop; none when memory is short (the pages stay until the
+ * kernel needs them or the unmount). Under mu (the queue's lock comes
+ * after it). */
+static void pagedrop_queue(struct pagedrop *p, fuse_ino_t ino, uint64_t off, uint64_t len)
+{
+	struct pagedrop_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return;
+	j->nj.run = pagedrop_run;
+	j->nj.drop = pagedrop_drop;
+	j->p = p;
+	j->ino = ino;
+	j->off = off;
+	j->len = len;
+	notify_queue_push(p->q, &j->nj);
 }
 
 int pagedrop_start(struct tree *t, struct fuse_session *se)
@@ -135,16 +124,12 @@ int pagedrop_start(struct tree *t, struct fuse_session *se)
 	if (!p)
 		return -ENOMEM;
 	p->se = se;
-	p->tail = &p->head;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	r = pthread_create(&p->th, NULL, pagedrop_main, p);
+	r = notify_queue_start(&p->q);
 	if (r) {
-		pthread_cond_destroy(&p->cv);
-		pthread_mutex_destroy(&p->mu);
 		free(p);
-		return -r;
+		return r;
 	}
+	pthread_mutex_init(&p->mu, NULL);
 	t->pagedrop = p;
 	return 0;
 }
@@ -153,25 +138,15 @@ void pagedrop_stop(struct tree *t)
 {
 	struct pagedrop *p = t ? t->pagedrop : NULL;
 	struct pagedrop_file *f;
-	struct pagedrop_job *j;
 
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->th, NULL);
-	while ((j = p->head)) {
-		p->head = j->next;
-		free(j);
-	}
+	notify_queue_stop(p->q);
 	for (unsigned i = 0; i < PAGEDROP_BUCKETS; i++)
 		while ((f = p->files[i])) {
 			p->files[i] = f->next;
 			free(f);
 		}
-	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 	t->pagedrop = NULL;

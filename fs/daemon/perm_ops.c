@@ -1,8 +1,9 @@
 /* perm_ops.c - the daemon's permission checks per FUSE operation (perm.h):
  * the caller from the request, the attributes from the tree (tree_perm.h),
- * the rule from perm.c; and the thread that makes the kernel forget the
- * names it cached under a directory whose mode or owner changed, so that
- * its next walk through them LOOKUPs and meets the X check. It must never
+ * the rule from perm.c; and the jobs (on a notification queue, notify.h)
+ * that make the kernel forget the names it cached under a directory whose
+ * mode or owner changed, so that its next walk through them LOOKUPs and
+ * meets the X check. It must never
  * call a notify from a request's thread (the kernel may be waiting for that
  * request with the directory locked), never hold tree_lock across a
  * notify, and never log a name. */
@@ -30,7 +31,8 @@
 
 /* One directory's names to drop (tree_names_under). */
 struct perm_job {
-	struct perm_job *next;
+	struct notify_job nj; /* first: the queue's */
+	struct perm *p;
 	struct tree_inval *v;
 	size_t n;
 	uint64_t seq;
@@ -40,10 +42,9 @@ struct perm {
 	struct fuse_session *se;
 	struct tree *t;
 	bool protect_links; /* fs.protected_hardlinks */
-	pthread_t th;
+	struct notify_queue *q;
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* with mu: a job, stop, or a job's first name done */
-	struct perm_job *head, **tail;
+	pthread_cond_t cv; /* with mu: stop, or a job's first name done */
 	uint64_t queued,
 	    first_done; /* seq of the last queued job, of the last whose first name went */
 	bool stop;
@@ -54,10 +55,15 @@ static struct perm *perm_of(fuse_req_t req)
 	return ((struct tree *)fuse_req_userdata(req))->perm;
 }
 
-/* ---- the thread ---- */
+/* ---- the jobs, on the queue's thread ---- */
 
-static void perm_job_run(struct perm *p, struct perm_job *j)
+/* A job still queued at the unmount is run all the same (notify_job.drop
+ * NULL): the session is still there. */
+static void perm_job_run(struct notify_job *nj)
 {
+	struct perm_job *j = (struct perm_job *)nj;
+	struct perm *p = j->p;
+
 	for (size_t i = 0; i < j->n; i++) {
 		notify_kernel(p->se, p->t, &j->v[i]);
 		if (i == 0) {
@@ -69,29 +75,6 @@ static void perm_job_run(struct perm *p, struct perm_job *j)
 	}
 	tree_inval_free(j->v, j->n);
 	free(j);
-}
-
-static void *perm_main(void *arg)
-{
-	struct perm *p = arg;
-	struct perm_job *j;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->head && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (!p->head)
-			break;
-		j = p->head;
-		p->head = j->next;
-		if (!p->head)
-			p->tail = &p->head;
-		pthread_mutex_unlock(&p->mu);
-		perm_job_run(p, j);
-		pthread_mutex_lock(&p->mu);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
 }
 
 static bool perm_read_protect(void)
@@ -120,7 +103,11 @@ int perm_start(struct tree *t, struct fuse_session *se, bool allow_other, const 
 	p->se = se;
 	p->t = t;
 	p->protect_links = perm_read_protect();
-	p->tail = &p->head;
+	r = notify_queue_start(&p->q);
+	if (r) {
+		free(p);
+		return r;
+	}
 	pthread_condattr_t ca;
 
 	pthread_condattr_init(&ca);
@@ -128,13 +115,6 @@ int perm_start(struct tree *t, struct fuse_session *se, bool allow_other, const 
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	r = pthread_create(&p->th, NULL, perm_main, p);
-	if (r) {
-		pthread_cond_destroy(&p->cv);
-		pthread_mutex_destroy(&p->mu);
-		free(p);
-		return -r;
-	}
 	t->perm = p;
 	return 0;
 }
@@ -149,7 +129,7 @@ void perm_stop(struct tree *t)
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->th, NULL); /* runs what is queued first */
+	notify_queue_stop(p->q); /* runs what is queued first */
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	t->perm = NULL;
@@ -176,12 +156,12 @@ static void perm_forget_under(struct perm *p, struct inode *dir)
 		return;
 	}
 	own = j->v[0].parent != dir; /* the first is its entry in its parent */
+	j->nj.run = perm_job_run;
+	j->p = p;
 	mono_deadline(&due, PERM_INVAL_WAIT_MS);
 	pthread_mutex_lock(&p->mu);
 	seq = j->seq = ++p->queued;
-	*p->tail = j;
-	p->tail = &j->next;
-	pthread_cond_broadcast(&p->cv);
+	notify_queue_push(p->q, &j->nj); /* its lock after mu */
 	/* j is the thread's from here: it may be freed while we wait */
 	while (own && p->first_done < seq && !p->stop &&
 	       pthread_cond_timedwait(&p->cv, &p->mu, &due) == 0)

@@ -81,6 +81,19 @@ class WriteBack(unittest.TestCase):
         with open(self.v.path(name), "rb") as f:
             return f.read()
 
+    def two_commits_then_kill(self):
+        """Commits "a" and "b" with the store down, kills the daemon and
+        brings the store back: the journal's records, oldest first."""
+        self.v.mount(*SLOW_COMMITS)
+        self.store_down()
+        self.write_synced("a", b"first")
+        self.write_synced("b", b"second")
+        recs = self.journal()
+        self.assertGreaterEqual(len(recs), 2)
+        st.kill_daemon(self.v)
+        self.store_up()
+        return recs
+
     def fresh_cache_sees(self, files):
         fresh = os.path.join(self.v.root, "fresh-cache")
         self.v.mount(cache=fresh)
@@ -140,15 +153,7 @@ class WriteBack(unittest.TestCase):
         self.fresh_cache_sees(files)
 
     def test_torn_newest_record_mounts_the_previous_commit(self):
-        self.v.mount(*SLOW_COMMITS)
-        self.store_down()
-        self.write_synced("a", b"first")
-        self.write_synced("b", b"second")
-        recs = self.journal()
-        self.assertGreaterEqual(len(recs), 2)
-        st.kill_daemon(self.v)
-        self.store_up()
-        newest = recs[-1]
+        newest = self.two_commits_then_kill()[-1]
         with open(newest, "r+b") as f:
             f.truncate(os.path.getsize(newest) // 2)
         self.v.mount(*SLOW_COMMITS)
@@ -184,14 +189,7 @@ class WriteBack(unittest.TestCase):
         sealfs wrote it, then the user went back to this one) refuses the
         mount with one line; it is neither dropped as torn nor taken for a
         free slot, so the commit it holds survives."""
-        self.v.mount(*SLOW_COMMITS)
-        self.store_down()
-        self.write_synced("a", b"first")
-        self.write_synced("b", b"second")
-        recs = self.journal()
-        self.assertGreaterEqual(len(recs), 2)
-        st.kill_daemon(self.v)
-        self.store_up()
+        recs = self.two_commits_then_kill()
         newest = recs[-1]
         with open(newest, "r+b") as f:
             f.seek(8)
