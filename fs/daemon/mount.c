@@ -303,6 +303,8 @@ static void mount_forget(struct mount_state *m, struct vault_keys **keys)
 	head_chain_off(m->eng.chain);  /* nor a head sealed again */
 	commit_free(m->eng.commit);
 	m->eng.commit = NULL;
+	perm_stop(m->eng.tree); /* their jobs use the tree: stopped before it goes */
+	pagedrop_stop(m->eng.tree);
 	tree_free(m->eng.tree);
 	m->eng.tree = NULL;
 	vault_keys_free(*keys);
