@@ -35,7 +35,8 @@ void upload_kick(struct upload *u)
 	 * never look at u->work, so a signal would only wake the thread for
 	 * nothing, on a core the committer needs; except the kick that makes
 	 * the gather's UPLOAD_GATHER_RECORDS. */
-	wake = u->idle || ++u->kicks == UPLOAD_GATHER_RECORDS;
+	u->kicks++; /* counted when idle too: the round it wakes gathers them */
+	wake = u->idle || u->kicks == UPLOAD_GATHER_RECORDS;
 	u->work = true;
 	u->idle = false;
 	if (wake)
