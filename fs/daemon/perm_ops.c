@@ -3,10 +3,9 @@
  * the rule from perm.c; and the jobs (on a notification queue, notify.h)
  * that make the kernel forget the names it cached under a directory whose
  * mode or owner changed, so that its next walk through them LOOKUPs and
- * meets the X check. It must never
- * call a notify from a request's thread (the kernel may be waiting for that
- * request with the directory locked), never hold tree_lock across a
- * notify, and never log a name. */
+ * meets the X check. It must never call a notify from a request's thread
+ * (the kernel may be waiting for that request with the directory locked),
+ * never hold tree_lock across a notify, and never log a name. */
 #include "perm.h"
 
 #include <errno.h>
