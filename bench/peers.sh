@@ -138,7 +138,16 @@ peer_hwm_kib() {
 
 _fuse_holders() { find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/fuse -printf '%h\n' 2>/dev/null | cut -d/ -f3 | sort -u; }
 
-_alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# A process is alive while its status reads and says other than zombie: a
+# status that vanishes while read (the zombie reaped) counts as gone, not
+# as alive (that read as alive gave "still running 600s after unmount"
+# seconds after an unmount, then "kill: No such process").
+_alive() {
+    local state
+    [ -n "$1" ] || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 
 # _fuse_launch CMD... : start CMD in the background (it may daemonize or stay
 # in the foreground), wait until $MNT is a mount point, set PEER_PID to the
