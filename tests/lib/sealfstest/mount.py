@@ -235,11 +235,20 @@ def process_alive(pid):
     """Whether any thread of pid still runs. A zombie waiting for its reaper
     counts as gone, but only once every thread has gone: a SIGKILLed
     leader turns zombie while its other threads are still exiting, and
-    those still hold the process's files (the cache's lock)."""
+    those still hold the process's files (the cache's lock). The leader's
+    thread count says so (a listing of /proc/PID/task taken while threads
+    exit can miss one that still runs: seen once, "survived SIGKILL" right
+    after a check that had found none)."""
     try:
+        with open("/proc/%d/status" % pid) as f:
+            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
         tasks = os.listdir("/proc/%d/task" % pid)
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
+    if status.get("State", "").split()[:1] not in (["Z"], ["X"]):
+        return True
+    if int(status.get("Threads", "1").strip() or "1") > 1:
+        return True  # the leader is a zombie, others are still exiting
     for tid in tasks:
         try:
             with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
