@@ -231,6 +231,25 @@ def daemon_pid(mountpoint):
         return int(f.read().split()[0])
 
 
+def _live_tasks(pid):
+    """The threads of pid that are not zombies, as (tid, the text of their
+    /proc stat file); None when the process is gone."""
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    live = []
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+            live.append((tid, stat))
+    return live
+
+
 def process_alive(pid):
     """Whether any thread of pid still runs. A zombie waiting for its reaper
     counts as gone, but only once every thread has gone: a SIGKILLed
@@ -242,21 +261,13 @@ def process_alive(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
             status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-        tasks = os.listdir("/proc/%d/task" % pid)
     except (FileNotFoundError, ProcessLookupError):
         return False
     if status.get("State", "").split()[:1] not in (["Z"], ["X"]):
         return True
     if int(status.get("Threads", "1").strip() or "1") > 1:
         return True  # the leader is a zombie, others are still exiting
-    for tid in tasks:
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                    return True
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return False
+    return bool(_live_tasks(pid))
 
 
 def stop_daemons(pids):
@@ -358,20 +369,12 @@ def thread_states(pid):
     """Each thread of pid that is not a zombie: its name, state, wchan and
     kernel stack (what a thread that outlives SIGKILL waits for)."""
     out = []
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except FileNotFoundError:
+    live = _live_tasks(pid)
+    if live is None:
         return "gone"
-    for tid in tasks:
+    for tid, stat in live:
         d = "/proc/%d/task/%s/" % (pid, tid)
-        try:
-            with open(d + "stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
         state = stat.rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         wchan = stack = "?"
         try:
