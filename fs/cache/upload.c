@@ -149,7 +149,7 @@ static int upload_put_counted(void *arg, size_t i)
 	r = upload_put_one(arg, i);
 	if (r == 0) {
 		upload_count(rd->u, len);
-		upload_count_object(rd->u);
+		upload_count_object(rd->u, j->key);
 	}
 	return r;
 }
@@ -346,9 +346,7 @@ static int upload_round(struct upload *u, size_t *left)
 static void upload_note(struct upload *u, int r)
 {
 	if (r == 0)
-		u->failed_objects = 0;
-	else if (u->round_objects > u->failed_objects)
-		u->failed_objects = u->round_objects;
+		upload_taken_clear(u);
 	if (u->conflict)
 		return; /* logged once by upload_head.c */
 	if (r == 0) {
@@ -437,7 +435,6 @@ static void *upload_main(void *arg)
 		u->urgent = false;
 		u->kicks = 0;
 		u->round_begun++;
-		u->round_objects = 0;
 		pthread_mutex_unlock(&u->lock);
 		r = upload_round(u, &left);
 		pthread_mutex_lock(&u->lock);
@@ -554,6 +551,7 @@ void upload_stop(struct upload *u)
 	pthread_join(u->thread, NULL);
 	upload_dead_free(u);
 	free(u->stray);
+	upload_taken_clear(u);
 	pthread_cond_destroy(&u->cond);
 	pthread_cond_destroy(&u->done);
 	pthread_mutex_destroy(&u->lock);

@@ -18,6 +18,17 @@ struct journal;
 struct journal_record;
 struct journal_batch;
 
+/* The keys the store took since the last good round (upload_put.c): a
+ * retry that stores only keys in it made no progress (upload_drain). */
+struct upload_taken_slot {
+	uint8_t key[OBJECT_ID_BYTES];
+	bool used;
+};
+struct upload_taken {
+	struct upload_taken_slot *slot;
+	size_t n, cap; /* cap: 0 or a power of two */
+};
+
 /* A dead entry (upload_dead.c): its key, created seq and, once queued for
  * its grace, the CLOCK_REALTIME second its grace began. */
 struct upload_dead {
@@ -83,8 +94,7 @@ struct upload {
 	bool conflict_links;		     /* ... and the hook refused to merge (hard links) */
 	uint64_t conflict_seq;		     /* the newest commit that could not be stored */
 	struct timespec progress;	     /* CLOCK_MONOTONIC: last progress (upload_drain) */
-	uint64_t round_objects;		     /* objects the store took in this round */
-	uint64_t failed_objects;	     /* the most a failed round took since a good one */
+	struct upload_taken taken;	     /* objects the store took since a good round */
 	uint8_t known_hash[HEAD_HASH_BYTES]; /* upload_known_hash */
 	bool known_merged;		     /* that head is a merge the tree does not show */
 	unsigned char *rebase;		     /* upload_rebase's head, pending; owned */
@@ -159,8 +169,11 @@ int upload_remember(struct upload *u, const unsigned char *head, size_t len);
 int upload_set_base(struct upload *u, const unsigned char *head, size_t len);
 /* Counts bytes the store took, for upload_stats. Takes the lock. */
 void upload_count(struct upload *u, uint64_t bytes);
-/* upload_put.c: counts one object the store took (upload_stats). */
-void upload_count_object(struct upload *u);
+/* upload_put.c: counts one object the store took (upload_stats) and, when
+ * it is new since the last good round, progress. Takes the lock. */
+void upload_count_object(struct upload *u, const uint8_t key[OBJECT_ID_BYTES]);
+/* Empties u->taken (a good round; the lock held, or the thread gone). */
+void upload_taken_clear(struct upload *u);
 /* upload_put.c: stores object text (its bytes: data, len) and leaves a copy
  * in the cache at path (a local store links that copy, written first when
  * missing). 0 or the store's -errno. Thread-safe (the round's threads). */

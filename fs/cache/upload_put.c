@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -86,15 +87,63 @@ void upload_count(struct upload *u, uint64_t bytes)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* Counts an object the store took. It is progress (upload_drain) once this
- * round got further than every failed round since the last good one: a
- * retry puts the same objects again, and a store that takes them but fails
- * the head would otherwise never count as failing. */
-void upload_count_object(struct upload *u)
+/* Adds key to t (room for it is there); whether it was not in t yet. */
+static bool upload_taken_insert(struct upload_taken *t, const uint8_t key[OBJECT_ID_BYTES])
+{
+	size_t mask = t->cap - 1, i;
+	uint64_t h;
+
+	memcpy(&h, key, sizeof(h));
+	for (i = (size_t)h & mask; t->slot[i].used; i = (i + 1) & mask)
+		if (memcmp(t->slot[i].key, key, OBJECT_ID_BYTES) == 0)
+			return false;
+	memcpy(t->slot[i].key, key, OBJECT_ID_BYTES);
+	t->slot[i].used = true;
+	t->n++;
+	return true;
+}
+
+/* Whether the store took key for the first time since the last good round:
+ * adds it to u->taken (lock held), an open-addressed table at most half
+ * full (keys are random: their first bytes are the hash). Without memory
+ * to grow it, every object counts as new: the drain then keeps retrying
+ * rather than give up on a store that may still take objects. */
+static bool upload_taken_add(struct upload *u, const uint8_t key[OBJECT_ID_BYTES])
+{
+	struct upload_taken *t = &u->taken;
+
+	if (2 * (t->n + 1) > t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		struct upload_taken g = {.slot = calloc(cap, sizeof(*g.slot)), .cap = cap};
+
+		if (!g.slot)
+			return true;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->slot[i].used)
+				upload_taken_insert(&g, t->slot[i].key);
+		free(t->slot);
+		*t = g;
+	}
+	return upload_taken_insert(t, key);
+}
+
+void upload_taken_clear(struct upload *u)
+{
+	free(u->taken.slot);
+	u->taken = (struct upload_taken){0};
+}
+
+/* Counts an object the store took. It is progress (upload_drain) when the
+ * store had not taken it since the last good round: a retry puts the same
+ * objects again, and a store that takes them but fails the head would
+ * otherwise never count as failing; parallel puts into a nearly full store
+ * fail in varying order, so a failed round may store fewer objects than
+ * the one before and still store new ones. */
+void upload_count_object(struct upload *u, const uint8_t key[OBJECT_ID_BYTES])
 {
 	pthread_mutex_lock(&u->lock);
 	u->put_objects++;
-	if (++u->round_objects > u->failed_objects)
+	if (upload_taken_add(u, key))
 		clock_gettime(CLOCK_MONOTONIC, &u->progress);
 	pthread_mutex_unlock(&u->lock);
 }

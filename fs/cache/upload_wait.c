@@ -55,8 +55,8 @@ void upload_kick_now(struct upload *u)
 }
 
 /* Whether the store has failed, and taken nothing new, for give_up_ms since
- * since. Progress is also an object a round stored beyond what the failed
- * rounds before it stored (upload_count_object), not only a round that
+ * since. Progress is also an object the store took for the first time
+ * since the last good round (upload_count_object), not only a round that
  * succeeded: a round of a slow but working store may run longer than
  * give_up_ms, and its first failure is no reason to stop retrying. */
 static bool upload_gave_up(const struct upload *u, const struct timespec *since,

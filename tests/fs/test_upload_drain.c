@@ -7,7 +7,10 @@
  * segments and fails on the rest, for longer than the give-up time (needs
  * root to mount the tmpfs: skipped, 77, otherwise). And a store that takes
  * the same objects again at every retry but always fails the head is left
- * after the give-up time (no root needed). */
+ * after the give-up time (no root needed). And a store that takes one new
+ * object per round and refuses the objects it took before (a nearly full
+ * store, where parallel puts fail in varying order) is drained: each round
+ * stores fewer objects than the first, but each stores a new one. */
 #include "fs_test.h"
 
 #include <pthread.h>
@@ -98,6 +101,103 @@ static void test_drain_gives_up_on_a_failing_head(void)
 	fenv_free(&e);
 }
 
+/* A nearly full store: while it has not taken every object it was offered,
+ * it refuses every put of an object it already took, and takes one new
+ * object per ONE_NEW_MS (about one per drain retry, a second apart) and
+ * refuses the others. So each round until the last takes one object, no
+ * more than the first, though each takes a new one. */
+#define ONE_NEW_MS 700
+#define ONE_NEW_MIB 6u /* 6 segments and more: more rounds than GIVE_UP_MS lasts */
+#define ONE_NEW_MAX 32
+
+static struct one_new {
+	const struct backend_ops *real;
+	struct backend_ops ops;
+	pthread_mutex_t mu;
+	char key[ONE_NEW_MAX][OBJECT_KEY_TEXT_BYTES]; /* offered, in order */
+	bool took[ONE_NEW_MAX];
+	size_t nkey, ntook;
+	struct timespec last;
+} one_new = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Puts key through the real store (put: bytes, len; else put_file: path)
+ * when it may be put now, remembered as taken once the store took it (a
+ * local store's put_file of a key without a cache copy fails and is called
+ * again once the copy is written); else -ENOSPC. */
+static int one_new_do(struct backend *b, const char *key, const void *bytes, size_t len,
+		      const char *path)
+{
+	struct timespec now;
+	size_t i;
+	int r = -ENOSPC;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&one_new.mu);
+	for (i = 0; i < one_new.nkey && strcmp(one_new.key[i], key) != 0; i++)
+		;
+	if (i == one_new.nkey && i < ONE_NEW_MAX)
+		snprintf(one_new.key[one_new.nkey++], OBJECT_KEY_TEXT_BYTES, "%s", key);
+	if (i == ONE_NEW_MAX)
+		r = -EFBIG; /* more objects than the test expects */
+	else if (one_new.took[i] ? one_new.ntook == one_new.nkey
+				 : one_new.ntook == 0 ||
+				       (now.tv_sec - one_new.last.tv_sec) * 1000 +
+					       (now.tv_nsec - one_new.last.tv_nsec) / 1000000 >=
+					   ONE_NEW_MS)
+		r = path ? one_new.real->put_file(b, key, path)
+			 : one_new.real->put(b, key, bytes, len);
+	if (r == 0 && !one_new.took[i]) {
+		one_new.took[i] = true;
+		one_new.ntook++;
+		one_new.last = now;
+	}
+	pthread_mutex_unlock(&one_new.mu);
+	return r;
+}
+
+static int one_new_put(struct backend *b, const char *key, const void *d, size_t len)
+{
+	return one_new_do(b, key, d, len, NULL);
+}
+
+static int one_new_put_file(struct backend *b, const char *key, const char *path)
+{
+	return one_new_do(b, key, NULL, 0, path);
+}
+
+static void test_drain_of_a_store_taking_one_new_object_per_round(void)
+{
+	struct drainer d = {0};
+	struct fenv e;
+	struct fmount m;
+	struct inode *f;
+	pthread_t th;
+
+	CHECK_RC(fenv_init(&e), 0);
+	randombytes_buf(data, ONE_NEW_MIB << 20);
+	CHECK_RC(fmount_open(&m, &e, "c1"), 0);
+	CHECK_RC(fwrite_file(m.tree, m.tree->root, "f", data, ONE_NEW_MIB << 20, &f), 0);
+	one_new.real = e.store->ops;
+	one_new.ops = *e.store->ops;
+	one_new.ops.put = one_new_put;
+	one_new.ops.put_file = one_new_put_file;
+	e.store->ops = &one_new.ops;
+	CHECK_RC(commit_run(m.commit), 0);
+	d.up = m.up;
+	CHECK_RC(pthread_create(&th, NULL, drain, &d), 0);
+	for (int i = 0; i < DRAIN_MAX_S * 10 && !atomic_load(&d.done); i++)
+		nanosleep(&(struct timespec){0, 100000000L}, NULL);
+	if (!atomic_load(&d.done))
+		upload_halt(m.up);
+	pthread_join(th, NULL);
+	CHECKF(d.left == 0,
+	       "the drain gave up with %zu commits left after the store took %zu objects", d.left,
+	       one_new.ntook);
+	fmount_close(&m);
+	e.store->ops = one_new.real;
+	fenv_free(&e);
+}
+
 static void test_drain_of_a_slow_store(void)
 {
 	static unsigned char back[sizeof(data)];
@@ -144,6 +244,7 @@ static void test_drain_of_a_slow_store(void)
 int main(void)
 {
 	test_drain_gives_up_on_a_failing_head();
+	test_drain_of_a_store_taking_one_new_object_per_round();
 	test_drain_of_a_slow_store(); /* last: exits 77 without root */
 	return check_done("test_upload_drain");
 }
