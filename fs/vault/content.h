@@ -44,6 +44,9 @@ struct content_ctx {
 	struct secmem_pool *keys;
 	uint8_t vault_id[OBJECT_ID_BYTES];
 	struct prefetch *prefetch; /* borrowed; NULL: no read-ahead (a local store) */
+	/* Borrowed; NULL: none. Hands the next cached segment files of a
+	 * sequential reader to the kernel's read-ahead (prefetch_warm). */
+	struct prefetch *warm;
 };
 
 /* content_seg.created of a segment version no commit has recorded yet
@@ -109,6 +112,12 @@ struct content_file {
 	/* 1 + the segment the last read ended in (0: none yet), to see a
 	 * sequential reader and fetch ahead of it (ctx->prefetch). */
 	size_t read_seg;
+	/* 1 + the last segment handed to ctx->warm (0: none since the last
+	 * jump), and how many reads in a row moved on in order (ctx->warm only
+	 * follows a reader from the file's start or after two: one random read
+	 * that happens to land on the next segment warms nothing). */
+	size_t warm_seg;
+	unsigned seq_moves;
 	/* No fetch under the file's lock (docs/INTERNALS.md, "Locks"): while
 	 * nofetch is set, a call that needs a clean segment that is not in the
 	 * cache fails with -EWOULDBLOCK and names it in want, instead of

@@ -109,29 +109,51 @@ static int read_piece(const struct content_ctx *ctx, struct content_file *f, uns
 
 /* A read of segments [first, last]: when it starts the file or follows on
  * from the previous read (same or next segment) and reaches a segment not
- * seen yet, queue
- * the next PREFETCH_AHEAD clean segments that are not in the cache. */
+ * seen yet, queue the next PREFETCH_AHEAD clean segments that are not in
+ * the cache to be fetched (a remote store), and hand those that are, once
+ * each, to the kernel's read-ahead: the FUSE reads of a file are 128 KiB,
+ * and each segment is a file of its own whose first read would otherwise
+ * wait for its inode and then its data, one at a time. */
 static void content_read_ahead(const struct content_ctx *ctx, struct content_file *f, size_t first,
 			       size_t last)
 {
 	char key[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+	char warm[PREFETCH_AHEAD][OBJECT_KEY_TEXT_BYTES];
+	uint64_t lens[PREFETCH_AHEAD];
+	size_t nwarm = 0;
 	bool sequential =
 	    f->read_seg == 0 ? first == 0 : first + 1 >= f->read_seg && first <= f->read_seg;
-	bool moved = last + 1 != f->read_seg;
+	bool moved = last + 1 != f->read_seg, start = f->read_seg == 0, warming;
 
 	f->read_seg = last + 1;
-	if (!ctx->prefetch || !sequential || !moved)
+	if (!sequential)
+		f->warm_seg = f->seq_moves = 0;
+	if (!sequential || !moved)
 		return;
+	if (f->seq_moves < 2)
+		f->seq_moves++;
+	warming = ctx->warm && (start || f->seq_moves >= 2);
 	for (size_t s = last + 1; s < f->nsegs && s <= last + PREFETCH_AHEAD; s++) {
 		const struct content_seg *seg = &f->segs[s];
+		bool warm_it = warming && s + 1 > f->warm_seg, cached;
 
-		if (!seg->present || seg->dirty || seg->fd >= 0)
+		if (!seg->present || seg->dirty || seg->fd >= 0 || !(ctx->prefetch || warm_it))
 			continue;
 		object_key_text(key, seg->key);
 		cache_path(ctx->cache, key, path);
-		if (access(path, F_OK) != 0)
+		cached = access(path, F_OK) == 0;
+		if (!cached && ctx->prefetch)
 			prefetch_add(ctx->prefetch, key, content_seg_max(ctx, f, s));
+		if (cached && warm_it) {
+			memcpy(warm[nwarm], key, sizeof(key));
+			lens[nwarm++] = content_seg_max(ctx, f, s);
+		}
 	}
+	if (nwarm && last + PREFETCH_AHEAD + 1 > f->warm_seg)
+		f->warm_seg = last + PREFETCH_AHEAD + 1;
+	if (nwarm)
+		prefetch_warm(ctx->warm, (const char(*)[OBJECT_KEY_TEXT_BYTES])warm, lens, nwarm,
+			      0);
 }
 
 /* content_read's loop over the segments [off, end) touches, with tb. */

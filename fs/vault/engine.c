@@ -472,13 +472,13 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 	    .suite = cfg->suite, .content_key = keys->content, .format = cfg->format};
 	int r;
 
-	/* The threads serve every store: warming a directory's next files
-	 * (tree_ahead.c); fetching a file's next segments only for a remote
-	 * one (on a local disk that did not pay: docs/PERFORMANCE.md). */
+	/* Warming a directory's next files and a reader's next cached segments
+	 * for every store; fetching a reader's next segments for a remote one. */
 	if (prefetch_start(&e->prefetch, e->cache) != 0)
 		log_msg(LOG_WARNING, "read-ahead is off: starting its threads failed");
 	cctx.cache = e->cache;
 	cctx.prefetch = (store->ops->caps & BACKEND_CAP_LOCAL_FS) ? NULL : e->prefetch;
+	cctx.warm = e->prefetch;
 	memcpy(cctx.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
 	r = tree_open(&e->tree, &cctx, keys->meta, cfg->vault_id, &head->root,
 		      head->has_inodes ? &head->inodes : NULL, o->cache_dir);

@@ -16,6 +16,10 @@ warms nothing, and every file still reads back exactly; listing a
 directory reads its 10 subdirectories' objects in. Bounded: a few seconds,
 120 KiB of files.
 
+SegmentReadAhead (fs/vault/content_read.c): reading the first 256 KiB of
+a cold 12 MiB file brings its next 8 segments' cache files into the page
+cache, not only the first. Bounded: a few seconds, 12 MiB.
+
 PageDrop (fs/daemon/pagedrop.c): a file written once (80 MiB written in
 order, 1 MiB at a time) keeps no page of its plaintext in the kernel's page
 cache once closed (mincore on a read-only mapping, which faults nothing in),
@@ -203,6 +207,45 @@ class ReadAhead(st.VaultTestCase):
 
 MIB = 1 << 20
 BIG_MIB = 80  # above the daemon's 64 MiB threshold (PAGEDROP_MIN_BYTES)
+SEG_FILE_MIB = 12  # 12 segments of 1 MiB: 8 ahead of the first (PREFETCH_AHEAD)
+SEG_AHEAD = 8
+
+
+class SegmentReadAhead(st.VaultTestCase):
+    """A file read in order from its start gets its next segments' cache
+    files (one file per 1 MiB segment) read in by the daemon's read-ahead
+    threads, not one at a time when the reader reaches each: the kernel's
+    own read-ahead of a FUSE file is 128 KiB, inside the first segment."""
+    tag = "readahead-seg"
+
+    def test_in_order_reader_gets_next_segments(self):
+        body = os.urandom(SEG_FILE_MIB * MIB)
+        with open(self.v.path("big"), "wb") as f:
+            f.write(body)
+        self.v.remount()  # closed, committed and cold
+        objs = cache_objects(self.v.cache)
+        try:
+            for _ in range(3):  # another program's drop_caches may empty a round
+                drop_pages(objs)
+                if count_resident(objs) > 1:
+                    self.skipTest("POSIX_FADV_DONTNEED keeps the pages here (tmpfs?)")
+                with open(self.v.path("big"), "rb") as f:
+                    self.assertEqual(f.read(256 << 10), body[:256 << 10])
+                    # the first segment and the next eight; without read-ahead
+                    # only the first (and the directory's object)
+                    want = 1 + SEG_AHEAD
+                    until = time.monotonic() + WAIT_S
+                    while count_resident(objs) < want and time.monotonic() < until:
+                        time.sleep(0.05)
+                    n = count_resident(objs)
+                    if n >= want:
+                        break
+                    self.v.remount()  # the next round reads from the start again
+            self.assertGreaterEqual(n, want, "the next segments were not read ahead")
+            with open(self.v.path("big"), "rb") as f:
+                self.assertEqual(f.read(), body)
+        finally:
+            os.unlink(self.v.path("big"))
 
 
 class PageDrop(st.VaultTestCase):
