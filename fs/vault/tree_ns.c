@@ -108,7 +108,7 @@ static int tree_new_inode(struct inode **out, enum dirobj_type type, uint32_t mo
 	 * salt, not a secret, so from the thread's pool of public randomness
 	 * (crypto/chunk.h), not a getrandom per create. */
 	chunk_random_public(ino->id, OBJECT_ID_BYTES);
-	if (type == DIROBJ_SYMLINK) {
+	if (type == DIROBJ_SYMLINK && target) { /* callers always give one */
 		ino->target_len = strlen(target);
 		ino->target = strdup(target);
 	}
