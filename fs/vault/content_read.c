@@ -149,11 +149,11 @@ static void content_read_ahead(const struct content_ctx *ctx, struct content_fil
 			lens[nwarm++] = content_seg_max(ctx, f, s);
 		}
 	}
-	if (nwarm && last + PREFETCH_AHEAD + 1 > f->warm_seg)
-		f->warm_seg = last + PREFETCH_AHEAD + 1;
-	if (nwarm)
+	if (nwarm) {
+		f->warm_seg = last + PREFETCH_AHEAD + 1; /* above every s that was warmed */
 		prefetch_warm(ctx->warm, (const char(*)[OBJECT_KEY_TEXT_BYTES])warm, lens, nwarm,
 			      0);
+	}
 }
 
 /* content_read's loop over the segments [off, end) touches, with tb. */

@@ -75,9 +75,9 @@ int main(void)
 	CHECK_RC(fcommit(&b), 0);
 	upload_stats(&st, b.up);
 	CHECK_RC(st.merges, 1);
-	/* Three heads of one minute (the merged head, A's last, and the newest
-	 * head of its history's first page), and one more for each minute the
-	 * run crossed: the newest head of each minute is kept. */
+	/* Three heads when the run stays within one minute (what it keeps
+	 * then), and one more for each minute the run crossed: the newest head
+	 * of each minute is kept. */
 	after = retained_heads(&e);
 	most = 3 + (size_t)(time(NULL) / 60 - start / 60);
 	CHECKF(after <= most, "%zu retained heads after the merge (%zu before, at most %zu)", after,
