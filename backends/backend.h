@@ -141,6 +141,11 @@ struct backend_ops {
 	int (*get_changed)(struct backend *b, const char *key, size_t max,
 			   const struct backend_version *known, unsigned char **out,
 			   size_t *out_len, struct backend_version *ver);
+	/* Optional: makes ready the directory dir (a key prefix without its
+	 * last '/', e.g. "o/ab") that objects will be put under, so that the
+	 * first put there costs what the others do; durable once sync
+	 * returns. NULL: the store has no directories (S3). */
+	int (*make_dir)(struct backend *b, const char *dir);
 };
 
 struct backend {
@@ -228,6 +233,10 @@ static inline int backend_relock_secrets(struct backend *b)
 }
 static inline int backend_del(struct backend *b, const char *key) { return b->ops->del(b, key); }
 static inline int backend_sync(struct backend *b) { return b->ops->sync(b); }
+static inline int backend_make_dir(struct backend *b, const char *dir)
+{
+	return b->ops->make_dir ? b->ops->make_dir(b, dir) : 0;
+}
 static inline void backend_destroy(struct backend *b)
 {
 	if (b)

@@ -46,6 +46,7 @@ static const struct backend_ops local_ops = {
     .stored_time = local_stored_time,
     .get_version = local_get_version,
     .put_if = local_put_if,
+    .make_dir = local_make_dir,
 };
 
 /* mkdir -p dir, mode 0700 for each directory it creates. */

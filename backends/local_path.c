@@ -179,6 +179,25 @@ int local_parent_open(struct local_store *s, const char *path, int create, int *
 	return 0;
 }
 
+int local_make_dir(struct backend *b, const char *dir)
+{
+	struct local_store *s = local_of(b);
+	char path[LOCAL_KEY_MAX_BYTES + 1];
+	const char *leaf;
+	int fd, r;
+
+	/* the parent of an object key dir/x: made as a put would make it */
+	if (snprintf(path, sizeof(path), "%s/x", dir) >= (int)sizeof(path))
+		return -EINVAL;
+	r = local_key_check(path);
+	if (r == 0)
+		r = local_parent_open(s, path, 1, &fd, &leaf);
+	if (r)
+		return r;
+	close(fd);
+	return local_dirty_note(s, path);
+}
+
 int local_leaf_kind(int dir_fd, const char *leaf, struct stat *st)
 {
 	if (fstatat(dir_fd, leaf, st, AT_SYMLINK_NOFOLLOW) != 0)

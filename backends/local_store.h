@@ -109,6 +109,7 @@ int local_head(struct backend *b, const char *key, uint64_t *size);
 int local_del(struct backend *b, const char *key);
 int local_list(struct backend *b, const char *prefix, backend_list_cb cb, void *arg);
 int local_sync(struct backend *b);
+int local_make_dir(struct backend *b, const char *dir);			 /* local_path.c */
 int local_stored_time(struct backend *b, const char *key, int64_t *sec); /* local_time.c */
 /* local_cas.c: versions are BLAKE2b-256 of the bytes; put_if under a flock
  * on STORE/<key>.lock. */

@@ -575,3 +575,18 @@ void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16])
 	out[4] = '/';
 	hex_encode(out + 5, OBJECT_KEY_TEXT_BYTES - 5, key, 16);
 }
+
+int object_key_dirs_make(struct backend *store)
+{
+	char dir[OBJECT_KEY_TEXT_BYTES];
+	uint8_t key[16] = {0};
+	int r = 0;
+
+	for (unsigned i = 0; i < 256 && r == 0; i++) {
+		key[0] = (uint8_t)i;
+		object_key_text(dir, key);
+		dir[4] = '\0'; /* "o/<hh>" */
+		r = backend_make_dir(store, dir);
+	}
+	return r;
+}

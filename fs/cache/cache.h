@@ -133,5 +133,9 @@ int cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* The store key text for a 16-byte object key: "o/<hh>/<32 hex>" + NUL. */
 #define OBJECT_KEY_TEXT_BYTES 40
 void object_key_text(char out[OBJECT_KEY_TEXT_BYTES], const uint8_t key[16]);
+/* Makes the 256 directories "o/<hh>" of a new vault's store ready
+ * (backend_make_dir: nothing on S3), so that its first large commit does not
+ * create them while it uploads; durable with the store's next sync. */
+int object_key_dirs_make(struct backend *store);
 
 #endif

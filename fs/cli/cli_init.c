@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cli_opts.h"
 #include "engine.h"
 #include "fdio.h"
@@ -215,13 +216,17 @@ static int cli_init_create(struct vault_config **cfg, struct vault_keys **keys,
 }
 
 /* The tree first, the config last: a store without sealfs.json is no vault,
- * so a crash in between leaves nothing that looks usable. */
+ * so a crash in between leaves nothing that looks usable. The objects'
+ * directories before the tree, whose sync makes them durable. */
 static int cli_init_store(struct backend *store, const struct vault_config *cfg,
 			  const struct vault_keys *keys, const struct engine_window *w)
 {
 	char err[CLI_ERR_BYTES] = "";
-	int rc;
+	int rc = object_key_dirs_make(store);
 
+	if (rc < 0)
+		return cli_fail(EXITCODE_STORE_IO, "making the store's directories: %s",
+				cli_why(-rc));
 	rc = engine_init_tree(store, cfg, keys, w, err, sizeof(err));
 	if (rc < 0)
 		return cli_fail(EXITCODE_STORE_IO, "writing the empty vault: %s",

@@ -3,7 +3,8 @@
  * file's inode, two links, no temporary name: the store's .tmp directory is
  * never made), a key it holds is replaced through a temporary name (the new
  * bytes, nothing left in .tmp), a missing source is -ENOENT, and after sync
- * both read back. */
+ * both read back. make_dir makes a key's directory (again: a no-op), and
+ * refuses a path out of the store or through a planted link. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,19 @@ int main(void)
 	CHECK_RC(backend_open(&b, store, NULL, err, sizeof(err)), 0);
 	if (!b)
 		return check_done("test_local_link");
+	/* make_dir: the directory, twice; no escape, no link followed */
+	snprintf(tmp, sizeof(tmp), "%s/o/ef", store);
+	CHECK_RC(backend_make_dir(b, "o/ef"), 0);
+	CHECK_RC(backend_make_dir(b, "o/ef"), 0);
+	CHECK(stat(tmp, &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK_RC(backend_make_dir(b, "o/../x"), -EINVAL);
+	CHECK_RC(backend_make_dir(b, ".tmp"), -EINVAL);
+	snprintf(tmp, sizeof(tmp), "%s/o/ln", store);
+	CHECK_RC(symlink(root, tmp), 0);
+	CHECK_RC(backend_make_dir(b, "o/ln/x"), -EIO);
+	snprintf(tmp, sizeof(tmp), "%s/x", root);
+	CHECK(stat(tmp, &st) != 0 && errno == ENOENT);
+	snprintf(tmp, sizeof(tmp), "%s/.tmp", store);
 	/* a new key: the link itself, no temporary name */
 	CHECK_RC(b->ops->put_file(b, KEY, a), 0);
 	CHECK(stat(a, &sa) == 0 && stat(obj, &so) == 0);

@@ -227,6 +227,18 @@ class Errors(st.VaultTestCase):
         self.expect_fail(["init", s, "--passphrase-file", self.v.passfile],
                          st.EXIT_STORE_IN_USE, "not empty", store=s)
 
+    def test_init_makes_the_object_directories(self):
+        """A new local store holds its 256 o/<hh> directories from the init,
+        empty (the root object's one aside), so a first large commit does not
+        make them while it uploads (docs/FORMAT.md, "Store layout")."""
+        s = self.scratch("dirs")
+        st.sealfs("init", s, "--passphrase-file", self.v.passfile, *st.FAST_KDF)
+        o = os.path.join(s, "o")
+        names = sorted(os.listdir(o))
+        self.assertEqual(names, ["%02x" % i for i in range(256)])
+        self.assertTrue(all(os.path.isdir(os.path.join(o, n)) for n in names))
+        self.assertEqual(sum(len(os.listdir(os.path.join(o, n))) for n in names), 1)
+
     def test_unmount_not_mounted_or_not_sealfs(self):
         self.expect_fail(["unmount", self.v.mnt], st.EXIT_MOUNTPOINT, "not mounted")
         why = st.missing_mounts()
