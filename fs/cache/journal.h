@@ -29,11 +29,21 @@
 #define JOURNAL_DIR_NAME "journal"
 #define JOURNAL_MAGIC "sealfsJ1" /* 8 bytes, no NUL in the file */
 #define JOURNAL_MAGIC_BYTES 8u
-#define JOURNAL_VERSION 2u /* written; version 1 (no dead entries) is still read */
+/* Read up to this version. Written: 3 when a record carries patches, else 2
+ * (version 1, without the dead entries, is still read). */
+#define JOURNAL_VERSION 3u
+#define JOURNAL_VERSION_PLAIN 2u
 /* A dead entry: a store key (16 bytes) and the seq that created it (u64,
  * little endian). */
 #define JOURNAL_DEAD_BYTES (OBJECT_ID_BYTES + 8u)
 #define JOURNAL_SUM_BYTES 32u
+/* A patched segment in a record's list: its new key and its base's. */
+#define JOURNAL_PATCHED_BYTES (2u * OBJECT_ID_BYTES)
+/* A patch entry's fixed part: new key, base key, file id, segment index,
+ * n0, n1, base created (u64 each), sealed chunk size, chunk count (u32). */
+#define JOURNAL_PATCH_HEAD_BYTES (3u * OBJECT_ID_BYTES + 4u * 8u + 4u + 4u)
+/* The most bytes a sealed chunk in a patch may have. */
+#define JOURNAL_PATCH_CHUNK_MAX 4200u
 /* A record file larger than this is refused as damaged. */
 #define JOURNAL_RECORD_MAX ((size_t)1 << 30)
 /* journal_read_lean reads a record file above this size in pieces. */
@@ -47,6 +57,24 @@ struct journal_object {
 	const unsigned char *data;
 	size_t len;
 	uint64_t off;
+};
+
+/* Version 3: a new segment version a record carries as its base and the
+ * chunks that changed, not as a flushed cache file (docs/FORMAT.md "Cache",
+ * "Patches"). Every other chunk of the version is the base's chunk of the
+ * same index sealed again: a mount after a crash rebuilds the version's
+ * cache file from the base with the vault's keys (fs/vault/content_patch.c). */
+struct journal_patch {
+	uint8_t key[OBJECT_ID_BYTES];	  /* the new version (one of the record's segs) */
+	uint8_t base[OBJECT_ID_BYTES];	  /* the version it was copied from */
+	uint8_t file_id[OBJECT_ID_BYTES]; /* the file both belong to */
+	uint64_t seg;			  /* the segment's index in the file */
+	uint64_t n0, n1; /* the file's chunk counts the base and the new version are sealed for */
+	uint64_t base_created; /* the base's created (0: under the file's key) */
+	uint32_t chunk_bytes;  /* sealed chunk size */
+	uint32_t nchunks;      /* chunks carried */
+	/* nchunks times: index in the segment (u32) and chunk_bytes sealed bytes */
+	const unsigned char *chunks;
 };
 
 /* One commit: its sealed head, new directory objects, new segment keys, and
@@ -68,6 +96,13 @@ struct journal_record {
 	 * head; the others after the grace (docs/FORMAT.md "Cache"). */
 	const unsigned char *dead;
 	size_t ndead;
+	/* Version 3: npatched entries of JOURNAL_PATCHED_BYTES (new key, base
+	 * key), and the patch entries themselves (patches_len bytes,
+	 * journal_patch_next; NULL in a lean read, which keeps only the list). */
+	const unsigned char *patched;
+	size_t npatched;
+	const unsigned char *patches;
+	size_t patches_len;
 	/* Set by journal_read: the file's bytes (everything above points into
 	 * it) and objs, both owned; NULL for a record built by a caller. */
 	unsigned char *buf;
@@ -79,6 +114,17 @@ void journal_dead_get(const struct journal_record *rec, size_t i, uint8_t key[OB
 		      uint64_t *created);
 /* Encodes one dead entry into out (JOURNAL_DEAD_BYTES). */
 void journal_dead_put(unsigned char *out, const uint8_t key[OBJECT_ID_BYTES], uint64_t created);
+
+/* The patch entry at *p (below end) into *out (pointing into the bytes);
+ * *p moves past it. 1, 0 at end, -EBADMSG for bytes that are no entry. */
+int journal_patch_next(const unsigned char **p, const unsigned char *end,
+		       struct journal_patch *out);
+/* Decodes a patch entry's fixed part (JOURNAL_PATCH_HEAD_BYTES at b; chunks
+ * NULL): 0, or -EBADMSG for counts or sizes no entry has. */
+int journal_patch_head(const unsigned char *b, struct journal_patch *out);
+/* Encodes patch's fixed part into out (JOURNAL_PATCH_HEAD_BYTES); the
+ * caller appends its chunks. */
+void journal_patch_put_head(unsigned char *out, const struct journal_patch *patch);
 
 struct journal;
 

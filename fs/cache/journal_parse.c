@@ -72,6 +72,98 @@ static bool journal_take_dead(struct journal_cursor *c, struct journal_record *r
 	return true;
 }
 
+static uint64_t journal_le(const unsigned char *b, int n)
+{
+	uint64_t v = 0;
+
+	for (int k = n - 1; k >= 0; k--)
+		v = v << 8 | b[k];
+	return v;
+}
+
+int journal_patch_head(const unsigned char *b, struct journal_patch *out)
+{
+	memcpy(out->key, b, OBJECT_ID_BYTES);
+	memcpy(out->base, b + 16, OBJECT_ID_BYTES);
+	memcpy(out->file_id, b + 32, OBJECT_ID_BYTES);
+	out->seg = journal_le(b + 48, 8);
+	out->n0 = journal_le(b + 56, 8);
+	out->n1 = journal_le(b + 64, 8);
+	out->base_created = journal_le(b + 72, 8);
+	out->chunk_bytes = (uint32_t)journal_le(b + 80, 4);
+	out->nchunks = (uint32_t)journal_le(b + 84, 4);
+	out->chunks = NULL;
+	return out->chunk_bytes == 0 || out->chunk_bytes > JOURNAL_PATCH_CHUNK_MAX ||
+		       out->nchunks > 256 || out->seg > UINT64_MAX / 256
+		   ? -EBADMSG
+		   : 0;
+}
+
+int journal_patch_next(const unsigned char **p, const unsigned char *end, struct journal_patch *out)
+{
+	const unsigned char *b = *p;
+	uint32_t prev = 0;
+
+	if (b == end)
+		return 0;
+	if ((size_t)(end - b) < JOURNAL_PATCH_HEAD_BYTES || journal_patch_head(b, out) != 0)
+		return -EBADMSG;
+	b += JOURNAL_PATCH_HEAD_BYTES;
+	out->chunks = b;
+	if ((size_t)(end - b) / (4u + out->chunk_bytes) < out->nchunks)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->nchunks; i++, b += 4u + out->chunk_bytes) {
+		uint32_t j = (uint32_t)journal_le(b, 4);
+		if (j >= 256 || (i > 0 && j <= prev)) /* ascending: each chunk once */
+			return -EBADMSG;
+		prev = j;
+	}
+	*p = b;
+	return 1;
+}
+
+void journal_patch_put_head(unsigned char *out, const struct journal_patch *patch)
+{
+	const uint64_t v[4] = {patch->seg, patch->n0, patch->n1, patch->base_created};
+
+	memcpy(out, patch->key, OBJECT_ID_BYTES);
+	memcpy(out + 16, patch->base, OBJECT_ID_BYTES);
+	memcpy(out + 32, patch->file_id, OBJECT_ID_BYTES);
+	for (int i = 0; i < 4; i++)
+		for (int k = 0; k < 8; k++)
+			out[48 + 8 * i + k] = (unsigned char)(v[i] >> (8 * k));
+	for (int k = 0; k < 4; k++) {
+		out[80 + k] = (unsigned char)(patch->chunk_bytes >> (8 * k));
+		out[84 + k] = (unsigned char)(patch->nchunks >> (8 * k));
+	}
+}
+
+/* Version 3: the patched list and the patch entries, which must match it
+ * one for one. */
+static bool journal_take_patches(struct journal_cursor *c, struct journal_record *r)
+{
+	const unsigned char *p, *end;
+	struct journal_patch pt;
+	uint32_t count, len;
+	size_t i = 0;
+	int got;
+
+	if (!journal_take_u32(c, &count) ||
+	    count > (size_t)(c->end - c->p) / JOURNAL_PATCHED_BYTES ||
+	    !journal_take(c, &r->patched, (size_t)count * JOURNAL_PATCHED_BYTES) ||
+	    !journal_take_u32(c, &len) || !journal_take(c, &r->patches, len))
+		return false;
+	r->npatched = count;
+	r->patches_len = len;
+	for (p = r->patches, end = p + len; (got = journal_patch_next(&p, end, &pt)) == 1; i++)
+		if (i >= count ||
+		    memcmp(r->patched + i * JOURNAL_PATCHED_BYTES, pt.key, OBJECT_ID_BYTES) != 0 ||
+		    memcmp(r->patched + i * JOURNAL_PATCHED_BYTES + OBJECT_ID_BYTES, pt.base,
+			   OBJECT_ID_BYTES) != 0)
+			return false;
+	return got == 0 && i == count;
+}
+
 static int journal_take_objs(struct journal_cursor *c, struct journal_record *r)
 {
 	const unsigned char *key;
@@ -115,7 +207,8 @@ static int journal_decode(struct journal_record *r, size_t len)
 		return e;
 	if (!journal_take_keys(&c, &r->segs, &r->nsegs) ||
 	    !journal_take_keys(&c, &r->garbage, &r->ngarbage) ||
-	    (version >= 2 && !journal_take_dead(&c, r)) || c.p != c.end)
+	    (version >= 2 && !journal_take_dead(&c, r)) ||
+	    (version >= 3 && !journal_take_patches(&c, r)) || c.p != c.end)
 		return -EBADMSG;
 	return 0;
 }

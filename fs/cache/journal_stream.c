@@ -85,7 +85,7 @@ static void jsink_record(struct jsink *s, const struct journal_record *rec)
 	unsigned char sum[JOURNAL_SUM_BYTES];
 
 	jsink_put(s, JOURNAL_MAGIC, JOURNAL_MAGIC_BYTES);
-	jsink_u32(s, JOURNAL_VERSION);
+	jsink_u32(s, rec->npatched ? JOURNAL_VERSION : JOURNAL_VERSION_PLAIN);
 	jsink_u64(s, rec->seq);
 	jsink_u32(s, (uint32_t)rec->head_len);
 	jsink_put(s, rec->head, rec->head_len);
@@ -104,6 +104,12 @@ static void jsink_record(struct jsink *s, const struct journal_record *rec)
 	jsink_u32(s, (uint32_t)rec->ndead);
 	if (rec->ndead)
 		jsink_put(s, rec->dead, rec->ndead * JOURNAL_DEAD_BYTES);
+	if (rec->npatched) {
+		jsink_u32(s, (uint32_t)rec->npatched);
+		jsink_put(s, rec->patched, rec->npatched * JOURNAL_PATCHED_BYTES);
+		jsink_u32(s, (uint32_t)rec->patches_len);
+		jsink_put(s, rec->patches, rec->patches_len);
+	}
 	if (s->fd < 0) /* one pass over the whole buffer */
 		crypto_generichash(sum, sizeof(sum), s->buf, s->fill, NULL, 0);
 	else
@@ -117,9 +123,12 @@ size_t jstream_size(const struct journal_record *rec, bool *too_big)
 	size_t n = JOURNAL_MAGIC_BYTES + 4 + 8 + 4 + rec->head_len + 4 + 4 + 4 + JOURNAL_SUM_BYTES;
 
 	n += (rec->nsegs + rec->ngarbage) * OBJECT_ID_BYTES + 4 + rec->ndead * JOURNAL_DEAD_BYTES;
+	if (rec->npatched)
+		n += 4 + rec->npatched * JOURNAL_PATCHED_BYTES + 4 + rec->patches_len;
 	for (size_t i = 0; i < rec->nobjs; i++)
 		n += OBJECT_ID_BYTES + 4 + rec->objs[i].len;
-	*too_big = n > JOURNAL_RECORD_MAX || rec->head_len > UINT32_MAX;
+	*too_big =
+	    n > JOURNAL_RECORD_MAX || rec->head_len > UINT32_MAX || rec->patches_len > UINT32_MAX;
 	return n;
 }
 
@@ -263,12 +272,53 @@ static int jstream_objs(struct journal_record *out, struct jsrc *s)
 	return 0;
 }
 
+/* Version 3's patch entries, read through without keeping their chunks:
+ * each checked as journal_patch_next checks it, its keys against the
+ * patched list kept at patched_at. */
+static int jstream_patches(struct journal_record *out, struct jsrc *s, struct jkeep *k,
+			   size_t patched_at)
+{
+	unsigned char head[JOURNAL_PATCH_HEAD_BYTES], b4[4];
+	struct journal_patch jp;
+	uint32_t len = 0, prev = 0;
+	uint64_t left;
+	size_t i = 0;
+	int r = jsrc_u32(s, &len);
+
+	if (r == 0 && len > s->end - s->used)
+		r = -EBADMSG;
+	for (left = len; r == 0 && left > 0; i++) {
+		if (left < JOURNAL_PATCH_HEAD_BYTES || i >= out->npatched)
+			return -EBADMSG;
+		r = jsrc_take(s, head, sizeof(head));
+		left -= sizeof(head);
+		if (r == 0 && (journal_patch_head(head, &jp) != 0 ||
+			       left / (4u + jp.chunk_bytes) < jp.nchunks ||
+			       memcmp(k->p + patched_at + i * JOURNAL_PATCHED_BYTES, head,
+				      JOURNAL_PATCHED_BYTES) != 0))
+			return -EBADMSG; /* a bad entry, or not the listed new key and base */
+		for (uint32_t c = 0; r == 0 && c < jp.nchunks; c++) {
+			uint32_t j;
+			r = jsrc_take(s, b4, 4);
+			j = (uint32_t)b4[0] | (uint32_t)b4[1] << 8 | (uint32_t)b4[2] << 16 |
+			    (uint32_t)b4[3] << 24;
+			if (r == 0 && (j >= 256 || (c > 0 && j <= prev)))
+				return -EBADMSG;
+			prev = j;
+			if (r == 0)
+				r = jsrc_take(s, NULL, jp.chunk_bytes);
+			left -= 4u + jp.chunk_bytes;
+		}
+	}
+	return r == 0 && i != out->npatched ? -EBADMSG : r;
+}
+
 /* The fields after the checksum's range was opened: out's lists point into
  * k once every field is read. */
 static int jstream_fields(struct journal_record *out, struct jsrc *s, struct jkeep *k)
 {
 	unsigned char magic[JOURNAL_MAGIC_BYTES], b8[8];
-	size_t head_at = 0, segs_at = 0, garbage_at = 0, dead_at = 0;
+	size_t head_at = 0, segs_at = 0, garbage_at = 0, dead_at = 0, patched_at = 0;
 	uint32_t version = 0, head_len = 0;
 	int r = jsrc_take(s, magic, sizeof(magic));
 
@@ -295,6 +345,12 @@ static int jstream_fields(struct journal_record *out, struct jsrc *s, struct jke
 		r = jkeep_list(k, s, OBJECT_ID_BYTES, &out->ngarbage, &garbage_at);
 	if (r == 0 && version >= 2)
 		r = jkeep_list(k, s, JOURNAL_DEAD_BYTES, &out->ndead, &dead_at);
+	/* version 3: the patched list kept, the entries only skipped (their
+	 * layout is checked when the record is read whole, at a mount) */
+	if (r == 0 && version >= 3)
+		r = jkeep_list(k, s, JOURNAL_PATCHED_BYTES, &out->npatched, &patched_at);
+	if (r == 0 && version >= 3)
+		r = jstream_patches(out, s, k, patched_at);
 	if (r == 0 && s->used != s->end)
 		r = -EBADMSG;
 	if (r)
@@ -304,6 +360,7 @@ static int jstream_fields(struct journal_record *out, struct jsrc *s, struct jke
 	out->garbage =
 	    out->ngarbage ? (const uint8_t(*)[OBJECT_ID_BYTES])(k->p + garbage_at) : NULL;
 	out->dead = out->ndead ? k->p + dead_at : NULL;
+	out->patched = out->npatched ? k->p + patched_at : NULL;
 	return 0;
 }
 

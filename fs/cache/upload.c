@@ -7,6 +7,7 @@
 #include "upload_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -202,6 +203,36 @@ int upload_remember(struct upload *u, const unsigned char *head, size_t len)
 	return r;
 }
 
+/* The cache files of the round's patched segments (journal.h, struct
+ * journal_patch), flushed before the head that reaches them goes in, as a
+ * commit flushes the others: once the records are removed nothing could
+ * rebuild them. A later record's garbage is never stored: not flushed. */
+static int upload_sync_patched(struct upload_round *rd)
+{
+	char text[OBJECT_KEY_TEXT_BYTES], path[CACHE_PATH_MAX];
+
+	for (size_t i = 0; i < rd->b.n; i++) {
+		const struct journal_record *rec = &rd->b.recs[i];
+		for (size_t k = 0; rec->seq > rd->u->stored_seq && k < rec->npatched; k++) {
+			const uint8_t *key = rec->patched + k * JOURNAL_PATCHED_BYTES;
+			int fd, r = 0;
+			if (journal_batch_is_garbage(&rd->b, key) ||
+			    upload_dead_skips(&rd->dead, key))
+				continue;
+			object_key_text(text, key);
+			cache_path(rd->u->cache, text, path);
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+			if (fd < 0 || fdatasync(fd) != 0)
+				r = -errno;
+			if (fd >= 0)
+				close(fd);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /* Objects, sync, the newest head (or a merge of it), sync, remember the
  * seq of what went in. */
 static int upload_heads(struct upload_round *rd)
@@ -219,6 +250,8 @@ static int upload_heads(struct upload_round *rd)
 	if (u->put_upto != UINT64_MAX && u->put_upto < last->seq)
 		u->put_upto = last->seq;
 	r = upload_run(rd, upload_put_counted, rd->njobs, "storing", true);
+	if (r == 0)
+		r = upload_sync_patched(rd);
 	if (r == 0 && rd->njobs > 0)
 		r = backend_sync(u->store);
 	if (r == 0)

@@ -19,6 +19,11 @@
 #define COMMIT_INLINE_BUDGET (4u * 1024u * 1024u)
 /* From this many segments to flush, one syncfs() does it. */
 #define COMMIT_SYNCFS_MIN 64u
+/* A segment copied on write with at most this many chunks changed since goes
+ * into the record as a patch (its base and those chunks) instead of being
+ * flushed; up to COMMIT_PATCH_BUDGET bytes of patches per record. */
+#define COMMIT_PATCH_CHUNKS_MAX 64u
+#define COMMIT_PATCH_BUDGET (4u * 1024u * 1024u)
 
 struct commit_upload {
 	uint8_t key[OBJECT_ID_BYTES];
@@ -27,6 +32,11 @@ struct commit_upload {
 	 * segment going into the record: no open, fstat, close), or NULL. */
 	unsigned char *data;
 	size_t len; /* the segment's size as content_commit expects it */
+	/* A patch entry for the record (journal.h, struct journal_patch;
+	 * patch_len bytes, owned): the file is not flushed, or NULL. */
+	unsigned char *patch;
+	size_t patch_len;
+	uint8_t base[OBJECT_ID_BYTES]; /* the patch's base */
 };
 
 struct commit_object {
@@ -46,7 +56,8 @@ struct commit {
 	uint64_t seq; /* seq of the last head written */
 	struct commit_upload *ups;
 	size_t nups, ups_cap;
-	size_t ups_data; /* bytes held in ups[].data (COMMIT_INLINE_BUDGET at most) */
+	size_t ups_data;  /* bytes held in ups[].data (COMMIT_INLINE_BUDGET at most) */
+	size_t ups_patch; /* bytes held in ups[].patch (COMMIT_PATCH_BUDGET at most) */
 	/* The record inlines no segment: plan_out queued segments (of sizes
 	 * past COMMIT_INLINE_SEG_MAX, or past COMMIT_INLINE_BUDGET once
 	 * plan_used bytes were planned in) reached COMMIT_SYNCFS_MIN, so one
@@ -76,7 +87,7 @@ int commit_reserve(void **arr, size_t *cap, size_t n, size_t elem);
 /* commit_journal.c: content_upload_cb: queues a dirty segment's cache file
  * for the store (arg: the commit; commit_lock and the file's lock held). */
 int commit_queue_upload(void *arg, const char *key_text, const char *cache_path, int fd,
-			uint64_t len);
+			uint64_t len, const struct content_patch_info *patch);
 /* commit_journal.c: frees u's path and bytes (u zeroed). */
 void commit_upload_free(struct commit *c, struct commit_upload *u);
 /* commit.c: drops from the queues what this commit's own garbage holds

@@ -30,7 +30,9 @@ void commit_upload_free(struct commit *c, struct commit_upload *u)
 {
 	free(u->path);
 	free(u->data);
+	free(u->patch);
 	c->ups_data -= u->data ? u->len : 0;
+	c->ups_patch -= u->patch ? u->patch_len : 0;
 	*u = (struct commit_upload){.path = NULL};
 }
 
@@ -93,8 +95,86 @@ static void commit_read_small(struct commit *c, struct commit_upload *u, int fd,
 	c->ups_data += (size_t)len;
 }
 
+/* Whether key is queued in this commit (not yet in any record). */
+static bool commit_queued(const struct commit *c, const uint8_t key[OBJECT_ID_BYTES])
+{
+	for (size_t i = 0; i < c->nups; i++)
+		if (memcmp(c->ups[i].key, key, OBJECT_ID_BYTES) == 0)
+			return true;
+	return false;
+}
+
+/* The chunks of a segment copied on write that a patch would carry (those
+ * of the new version marked touched), or 0 when it cannot be one: a chunk
+ * left untouched that its base does not have. */
+static uint32_t commit_patch_count(const struct content_patch_info *pi, uint64_t *m1)
+{
+	const struct content_patch *p = pi->p;
+	uint64_t a = pi->seg * SEGMENT_CHUNKS;
+	uint64_t m0 = p->n0 > a ? p->n0 - a : 0;
+	uint32_t n = 0;
+
+	*m1 = pi->n1 > a ? pi->n1 - a : 0;
+	*m1 = *m1 < SEGMENT_CHUNKS ? *m1 : SEGMENT_CHUNKS;
+	for (uint64_t j = 0; j < *m1; j++) {
+		if (p->touched[j / 8] & (1u << (j % 8)))
+			n++;
+		else if (j >= m0)
+			return 0;
+	}
+	return n;
+}
+
+/* Turns u into a patch (docs/INTERNALS.md, "Commit"): when few of its
+ * chunks changed since it was copied from a durable base, the record carries
+ * the base's key and those chunks, read from the open fd, and the cache file
+ * is not flushed (a mount after a crash rebuilds it). Leaves u->patch NULL
+ * (the file is flushed as before) otherwise, or on any failure. */
+static void commit_read_patch(struct commit *c, struct commit_upload *u, int fd,
+			      const struct content_patch_info *pi)
+{
+	size_t l = chunk_sealed_bytes(c->tree->cctx.suite), len;
+	struct journal_patch jp = {.seg = pi->seg, .n1 = pi->n1, .chunk_bytes = (uint32_t)l};
+	unsigned char *e, *w;
+	uint64_t m1;
+
+	if (fd < 0 || c->no_inline || u->len <= COMMIT_INLINE_SEG_MAX ||
+	    commit_queued(c, pi->p->base))
+		return;
+	jp.nchunks = commit_patch_count(pi, &m1);
+	len = JOURNAL_PATCH_HEAD_BYTES + (size_t)jp.nchunks * (4 + l);
+	if (jp.nchunks == 0 || jp.nchunks > COMMIT_PATCH_CHUNKS_MAX ||
+	    c->ups_patch + len > COMMIT_PATCH_BUDGET)
+		return;
+	e = fault_fire(FAULT_ALLOC) ? NULL : malloc(len);
+	if (!e)
+		return;
+	memcpy(jp.key, u->key, OBJECT_ID_BYTES);
+	memcpy(jp.base, pi->p->base, OBJECT_ID_BYTES);
+	memcpy(jp.file_id, pi->file_id, OBJECT_ID_BYTES);
+	jp.n0 = pi->p->n0;
+	jp.base_created = pi->p->base_created;
+	journal_patch_put_head(e, &jp);
+	w = e + JOURNAL_PATCH_HEAD_BYTES;
+	for (uint32_t j = 0; j < m1; j++) {
+		if (!(pi->p->touched[j / 8] & (1u << (j % 8))))
+			continue;
+		for (int k = 0; k < 4; k++)
+			w[k] = (unsigned char)(j >> (8 * k));
+		if (fdio_pread_all(fd, w + 4, l, (uint64_t)j * l, NULL) != 0) {
+			free(e);
+			return;
+		}
+		w += 4 + l;
+	}
+	memcpy(u->base, pi->p->base, OBJECT_ID_BYTES);
+	u->patch = e;
+	u->patch_len = len;
+	c->ups_patch += len;
+}
+
 int commit_queue_upload(void *arg, const char *key_text, const char *cache_path, int fd,
-			uint64_t len)
+			uint64_t len, const struct content_patch_info *patch)
 {
 	struct commit *c = arg;
 	struct commit_upload *u;
@@ -115,14 +195,20 @@ int commit_queue_upload(void *arg, const char *key_text, const char *cache_path,
 	u->len = len > SIZE_MAX ? SIZE_MAX : (size_t)len; /* expected; the bytes decide */
 	if (!c->no_inline)
 		commit_read_small(c, u, fd, len);
+	if (patch && c->tree->cctx.format >= 2)
+		commit_read_patch(c, u, fd, patch);
 	c->nups++;
 	/* commit_inline_pointless's count, kept as the queue grows */
 	if (u->len <= COMMIT_INLINE_SEG_MAX && u->len <= COMMIT_INLINE_BUDGET - c->plan_used)
 		c->plan_used += u->len;
 	else if (++c->plan_out >= COMMIT_SYNCFS_MIN && !c->no_inline) {
 		c->no_inline = true; /* from here the segments are flushed as files */
-		for (size_t i = 0; i < c->nups; i++)
+		for (size_t i = 0; i < c->nups; i++) {
 			commit_drop_data(c, &c->ups[i]);
+			c->ups_patch -= c->ups[i].patch ? c->ups[i].patch_len : 0;
+			free(c->ups[i].patch);
+			c->ups[i].patch = NULL;
+		}
 	}
 	return 0;
 }
@@ -157,7 +243,10 @@ static int commit_sync_segments(struct commit *c)
 		return commit_syncfs(c->cache_dir);
 	for (size_t i = 0; i < c->nups; i++) {
 		const uint8_t *key = c->ups[i].key;
-		int fd = open(c->ups[i].path, O_RDONLY | O_CLOEXEC), r = 0;
+		int fd, r = 0;
+		if (c->ups[i].patch)
+			continue; /* the record carries it */
+		fd = open(c->ups[i].path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
 		if (fdatasync(fd) != 0)
@@ -283,7 +372,31 @@ static int commit_write_record(struct commit *c)
 	uint8_t(*segs)[OBJECT_ID_BYTES] =
 	    fault_fire(FAULT_ALLOC) ? NULL : malloc((c->nups ? c->nups : 1) * OBJECT_ID_BYTES);
 	unsigned char *dead = malloc((h->ndead ? h->ndead : 1) * JOURNAL_DEAD_BYTES);
+	unsigned char *patched = NULL, *patches = NULL;
 	int r = -ENOMEM;
+
+	for (size_t i = 0; i < c->nups; i++)
+		rec.npatched += c->ups[i].patch != NULL;
+	if (rec.npatched) { /* version 3: the patches, in queue order */
+		patched = malloc(rec.npatched * JOURNAL_PATCHED_BYTES);
+		patches = malloc(c->ups_patch);
+		if (!patched || !patches) { /* -ENOMEM below */
+			free(segs);
+			segs = NULL;
+		}
+		for (size_t i = 0, k = 0; patched && patches && i < c->nups; i++) {
+			const struct commit_upload *u = &c->ups[i];
+			if (!u->patch)
+				continue;
+			memcpy(patched + k * JOURNAL_PATCHED_BYTES, u->key, OBJECT_ID_BYTES);
+			memcpy(patched + k++ * JOURNAL_PATCHED_BYTES + OBJECT_ID_BYTES, u->base,
+			       OBJECT_ID_BYTES);
+			memcpy(patches + rec.patches_len, u->patch, u->patch_len);
+			rec.patches_len += u->patch_len;
+		}
+		rec.patched = patched;
+		rec.patches = patches;
+	}
 
 	rec.objs = calloc(rec.nobjs ? rec.nobjs : 1, sizeof(*rec.objs));
 	if (segs && rec.objs && dead) {
@@ -310,6 +423,8 @@ static int commit_write_record(struct commit *c)
 	free(dead);
 	free(segs);
 	free(rec.objs);
+	free(patched);
+	free(patches);
 	return r;
 }
 

@@ -121,6 +121,12 @@ void seg_set_key(struct content_seg *seg, struct chunk_key *skey)
 	seg->skey = skey;
 }
 
+void seg_patch_drop(struct content_seg *seg)
+{
+	free(seg->patch);
+	seg->patch = NULL;
+}
+
 void content_ad_init(struct chunk_ad *ad, const struct content_ctx *ctx,
 		     const struct content_file *f, const uint8_t seg_key[OBJECT_ID_BYTES])
 {
@@ -218,6 +224,7 @@ void seg_remove(const struct content_ctx *ctx, struct content_file *f, size_t s)
 		garbage_push(f, seg->key, seg->created);
 	}
 	chunk_key_free(seg->skey);
+	seg_patch_drop(seg);
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
 }
@@ -275,6 +282,7 @@ void content_revert(const struct content_ctx *ctx, struct content_file *f)
 		return; /* nothing changed since the last commit */
 	content_close_all(f);
 	for (size_t s = 0; s < f->nsegs; s++) {
+		seg_patch_drop(&f->segs[s]);
 		if (f->segs[s].present && f->segs[s].dirty) {
 			object_key_text(key, f->segs[s].key);
 			cache_drop_object(ctx->cache, key);
@@ -336,12 +344,15 @@ int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64
 	int rc;
 
 	for (size_t s = 0; s < f->nsegs; s++) {
+		struct content_patch_info pi = {f->segs[s].patch, f->file_id, s,
+						(f->size + CHUNK_BYTES - 1) / CHUNK_BYTES};
+
 		if (!f->segs[s].present || !f->segs[s].dirty)
 			continue;
 		object_key_text(key, f->segs[s].key);
 		cache_path(ctx->cache, key, path);
 		rc = cb(arg, key, path, f->segs[s].fd,
-			chunk_segment_stored_bytes(ctx->suite, f->size, s));
+			chunk_segment_stored_bytes(ctx->suite, f->size, s), pi.p ? &pi : NULL);
 		if (rc != 0)
 			return rc;
 	}
@@ -349,6 +360,7 @@ int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64
 		if (f->segs[s].dirty && f->segs[s].created == CONTENT_CREATED_PENDING)
 			f->segs[s].created = seq; /* this commit records it first */
 		f->segs[s].dirty = false;
+		seg_patch_drop(&f->segs[s]);
 	}
 	content_snap_drop(f); /* the commit now records the current content */
 	*garbage = f->garbage;
@@ -375,6 +387,7 @@ void content_forget(const struct content_ctx *ctx, struct content_file *f)
 		struct content_seg *seg = &f->segs[s];
 
 		seg_close(f, seg);
+		seg_patch_drop(seg);
 		if (seg->present && keep)
 			garbage_push(f, seg->key, seg->dirty ? 0 : seg->created);
 		if (seg->present && seg->dirty) {
@@ -399,6 +412,8 @@ void content_idle(struct content_file *f)
 void content_release(struct content_file *f)
 {
 	content_idle(f);
+	for (size_t s = 0; s < f->nsegs; s++)
+		seg_patch_drop(&f->segs[s]);
 	content_snap_drop(f);
 	free(f->segs);
 	f->segs = NULL;

@@ -54,6 +54,18 @@ struct content_ctx {
  * the commit's seq. */
 #define CONTENT_CREATED_PENDING UINT64_MAX
 
+/* A dirty segment version copied on write from a clean one (format 2): what
+ * a commit needs to journal only the chunks that changed since, instead of
+ * flushing the whole new cache file (docs/INTERNALS.md, "Commit"). Every
+ * chunk not marked touched holds the same plaintext as the base's chunk of
+ * the same index, sealed again for the new version. */
+struct content_patch {
+	uint8_t base[OBJECT_ID_BYTES];	     /* the clean version's store key */
+	uint64_t base_created;		     /* its created (0: sealed under the file's key) */
+	uint64_t n0;			     /* the file's chunk count the base was sealed for */
+	uint8_t touched[SEGMENT_CHUNKS / 8]; /* by index in the segment */
+};
+
 struct content_seg {
 	bool present;		      /* false: a hole, reads as zeros */
 	bool dirty;		      /* changed since the last commit */
@@ -68,6 +80,7 @@ struct content_seg {
 	int fd;		 /* open cache file, or -1 */
 	bool unsynced;	 /* dirty data written since the last content_sync */
 	bool new_dirent; /* cache file created since the last content_sync: fsync its dir */
+	struct content_patch *patch; /* dirty and copied from a clean version, or NULL */
 };
 
 /* One segment as the last commit recorded it. */
@@ -240,8 +253,16 @@ int content_sync(const struct content_ctx *ctx, struct content_file *f);
  * -1), valid during the call only (cb may pread it: a commit copies a small
  * segment without opening its file again); len is that file's size, the
  * segment's sealed bytes. */
+/* patch (NULL: none) describes a version copied on write from a clean one:
+ * its base, and the chunks that changed since (struct content_patch), with the
+ * file's id, the segment's index and the file's chunk count now. */
+struct content_patch_info {
+	const struct content_patch *p;
+	const uint8_t *file_id;
+	uint64_t seg, n1;
+};
 typedef int (*content_upload_cb)(void *arg, const char *key_text, const char *cache_path, int fd,
-				 uint64_t len);
+				 uint64_t len, const struct content_patch_info *patch);
 /* seq is the seq of the head this commit writes: the created of every
  * segment version it records for the first time (format 2). */
 int content_commit(const struct content_ctx *ctx, struct content_file *f, uint64_t seq,

@@ -58,6 +58,8 @@ int content_seg_key(const struct content_ctx *ctx, struct content_file *f, size_
 /* Replaces seg's own key by skey (owned from now on; NULL: none), freeing
  * the one it held. */
 void seg_set_key(struct content_seg *seg, struct chunk_key *skey);
+/* Frees seg's patch (a commit recorded it, or the version is gone). */
+void seg_patch_drop(struct content_seg *seg);
 /* The associated data of the chunks of segment seg_key of f (index 0). */
 void content_ad_init(struct chunk_ad *ad, const struct content_ctx *ctx,
 		     const struct content_file *f, const uint8_t seg_key[OBJECT_ID_BYTES]);

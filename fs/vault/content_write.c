@@ -153,6 +153,37 @@ static int build_one(void *arg, size_t i)
 	return build_chunk(b, b->ca + i);
 }
 
+/* Marks chunks [from, to) of a segment (indexes in it) as not a reseal of
+ * its base's; p NULL: nothing to mark. */
+static void patch_touch(struct content_patch *p, uint64_t from, uint64_t to)
+{
+	for (uint64_t j = from; p && j < to; j++)
+		p->touched[j / 8] |= (uint8_t)(1u << (j % 8));
+}
+
+/* The patch of a version copied on write from clean segment s under op
+ * (format 2; NULL otherwise, or out of memory: the commit then flushes the
+ * whole file): its base, and the chunks op changes. */
+static struct content_patch *patch_new(const struct content_ctx *ctx, const struct content_file *f,
+				       size_t s, const struct content_op *op, uint64_t cb)
+{
+	const struct content_seg *seg = &f->segs[s];
+	uint64_t a = (uint64_t)s * SEGMENT_CHUNKS, ta, tb;
+	struct content_patch *p;
+
+	if (ctx->format < 2 || !seg->present || seg->dirty)
+		return NULL;
+	p = fault_fire(FAULT_ALLOC) ? NULL : calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->base, seg->key, OBJECT_ID_BYTES);
+	p->base_created = seg->created;
+	p->n0 = content_nchunks(op->old_size);
+	op_dirty_range(op, a, cb, &ta, &tb);
+	patch_touch(p, ta - a, tb > ta ? tb - a : ta - a);
+	return p;
+}
+
 /* Removes the cache file of a new segment that was not installed. */
 static void seg_drop_new(const struct content_ctx *ctx, const uint8_t key[OBJECT_ID_BYTES], int fd)
 {
@@ -213,6 +244,7 @@ static int seg_patch(const struct content_ctx *ctx, struct seg_build *b, size_t 
 		rc = -errno;
 	b->f->segs[s].unsynced = true;
 	cache_account_fd(ctx->cache, b->f->segs[s].key, fd); /* --cache-size */
+	patch_touch(b->f->segs[s].patch, b->ca - a, cb - a);
 	return rc;
 }
 
@@ -284,9 +316,15 @@ static int seg_update(const struct content_ctx *ctx, struct content_file *f, siz
 	if (rc == 0)
 		rc = par_run(build_one, &b, (size_t)(cb - b.ca));
 	if (rc == 0 && rebuild) {
+		struct content_patch *p = patch_new(ctx, f, s, op, cb);
+
 		rc = seg_install(ctx, f, s, new_key, fresh, fd, tb->sealed, (cb - a) * b.sz);
-		if (rc < 0)
+		if (rc < 0) {
+			free(p);
 			chunk_key_free(fresh); /* not installed; seg_install dropped the file */
+		} else {
+			f->segs[s].patch = p;
+		}
 		return rc;
 	}
 	if (rc == 0)

@@ -21,6 +21,7 @@
 
 #include "cache.h"
 #include "commit.h"
+#include "content_patch.h"
 #include "engine_lease.h"
 #include "engine_pin.h"
 #include "fault.h"
@@ -39,11 +40,6 @@
 #include "upload.h"
 
 /* ---- a new vault ---- */
-#define ENGINE_KEEP_DEFAULT HISTORY_KEEP_DEFAULT /* "keep": 30 days of history */
-/* "gr": 15 minutes before an object a stored head reached is deleted:
- * another device polls every 15 s and moves to the new tree, so a reader
- * needs seconds (docs/FORMAT.md "Deferred deletion"). */
-#define ENGINE_GRACE_DEFAULT HISTORY_GRACE_DEFAULT
 
 static int engine_put_sealed(struct backend *store, const char *key, unsigned char *data,
 			     size_t len)
@@ -75,8 +71,8 @@ void engine_head_defaults(struct dirobj_head *head)
 {
 	randombytes_buf(head->device, sizeof(head->device));
 	engine_device_name(head->device_name);
-	head->keep = ENGINE_KEEP_DEFAULT;
-	head->grace = ENGINE_GRACE_DEFAULT;
+	head->keep = HISTORY_KEEP_DEFAULT;   /* 30 days of history */
+	head->grace = HISTORY_GRACE_DEFAULT; /* 15 minutes (docs/FORMAT.md "Deferred deletion") */
 	tree_now(&head->time);
 }
 
@@ -204,7 +200,7 @@ static int engine_read_head(struct dirobj_head *head, struct engine_base *base,
  * whose slot was being reused); any other damaged record fails the open.
  * *newest gets the newest intact seq and head (0 / untouched when none);
  * base->ours whether a record holds the store's head (head_chain_same). */
-static int engine_replay(struct cache *cache, struct journal *j, struct engine_base *base,
+static int engine_replay(struct content_patch_ctx *pc, struct journal *j, struct engine_base *base,
 			 const struct head_chain *hc, uint64_t stored, uint64_t *newest,
 			 unsigned char **head, size_t *head_len, char *err, size_t size)
 {
@@ -235,13 +231,15 @@ static int engine_replay(struct cache *cache, struct journal *j, struct engine_b
 			break;
 		}
 		for (size_t k = 0; k < rec.nsegs; k++)
-			cache_pin(cache, rec.segs[k]); /* not in the store yet (--cache-size) */
+			cache_pin(pc->cache, rec.segs[k]); /* not in the store yet (--cache-size) */
 		for (size_t k = 0; k < rec.nobjs; k++) {
 			object_key_text(text, rec.objs[k].key);
 			if (r == 0)
-				r = cache_write_object(cache, text, rec.objs[k].data,
+				r = cache_write_object(pc->cache, text, rec.objs[k].data,
 						       rec.objs[k].len);
 		}
+		if (r == 0 && (r = content_patch_replay(pc, &rec)) == -ENOENT)
+			r = 0;	       /* a base gone: logged; that segment reads as damaged */
 		if (rec.seq == stored) /* the store's head is this record's (maybe sealed
 					  again for the store, docs/FORMAT.md "Head"): ours */
 			base->ours =
@@ -325,8 +323,10 @@ static int engine_choose_head(struct engine *e, struct dirobj_head *head,
 	struct head_chain hc = {.meta_key = keys->meta, .format = cfg->format};
 
 	memcpy(hc.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
-	r = engine_replay(e->cache, e->journal, base, &hc, stored, &pending, &sealed, &len, err,
-			  size);
+	struct content_patch_ctx pc = {e->cache, cfg->suite, keys->content, {0}, remembered, NULL};
+	memcpy(pc.vault_id, cfg->vault_id, OBJECT_ID_BYTES);
+	r = engine_replay(&pc, e->journal, base, &hc, stored, &pending, &sealed, &len, err, size);
+	content_patch_done(&pc);
 	if (r == 0 && pending > remembered && stored > remembered && !base->ours) {
 		if (cfg->format >= 2 && !o->read_only)
 			engine_merge_later(base, stored, pending, remembered);

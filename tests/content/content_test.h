@@ -21,6 +21,7 @@
 #include "cache.h"
 #include "check.h"
 #include "content.h"
+#include "hex.h"
 #include "testdir.h"
 
 /* A temporary vault-less world: store, cache, content context. */
@@ -115,15 +116,76 @@ static inline void tenv_close(struct tenv *env)
 
 /* content_upload_cb: stores the segment; its open fd, when handed, is the
  * cache file of len bytes (what a commit copies into its journal record). */
+/* A patch's claim (content.h, struct content_patch), checked on every
+ * commit of every content test: each chunk of the new version not marked
+ * touched holds the plaintext of the base's chunk of the same index. -EPROTO
+ * when one does not (a commit would journal too few chunks). */
+static inline int tenv_check_patch(struct tenv *env, const char *key_text, const char *cache_path,
+				   const struct content_patch_info *pi)
+{
+	const size_t l = chunk_sealed_bytes(env->ctx.suite);
+	const uint64_t a = pi->seg * SEGMENT_CHUNKS;
+	char btext[OBJECT_KEY_TEXT_BYTES];
+	uint8_t key[OBJECT_ID_BYTES];
+	unsigned char *base = NULL, *cur = NULL, p0[CHUNK_PLAIN_BYTES], p1[CHUNK_PLAIN_BYTES];
+	size_t blen = 0, clen = 0;
+	struct chunk_key *k0, *k1;
+	struct chunk_ad ad0 = {.index = 0}, ad1;
+	int rc;
+
+	hex_decode(key, sizeof(key), key_text + strlen(key_text) - 32, 32);
+	object_key_text(btext, pi->p->base);
+	memcpy(ad0.vault_id, env->ctx.vault_id, OBJECT_ID_BYTES);
+	memcpy(ad0.file_id, pi->file_id, OBJECT_ID_BYTES);
+	ad1 = ad0;
+	memcpy(ad0.segment_key, pi->p->base, OBJECT_ID_BYTES);
+	memcpy(ad1.segment_key, key, OBJECT_ID_BYTES);
+	k0 = pi->p->base_created
+		 ? chunk_key_new_segment(env->ctx.keys, env->ctx.suite, env->content_key,
+					 pi->file_id, pi->p->base)
+		 : chunk_key_new(env->ctx.keys, env->ctx.suite, env->content_key, pi->file_id);
+	k1 = chunk_key_new_segment(env->ctx.keys, env->ctx.suite, env->content_key, pi->file_id,
+				   key);
+	rc = k0 && k1 ? cache_read_object(env->cache, btext, SEGMENT_CHUNKS * l, &base, &blen)
+		      : -ENOMEM;
+	if (rc == 0) {
+		FILE *fp = fopen(cache_path, "rb");
+		cur = malloc(SEGMENT_CHUNKS * l);
+		clen = fp && cur ? fread(cur, 1, SEGMENT_CHUNKS * l, fp) : 0;
+		if (fp)
+			fclose(fp);
+	}
+	for (uint64_t j = 0; rc == 0 && j < clen / l; j++) {
+		if (pi->p->touched[j / 8] & (1u << (j % 8)))
+			continue;
+		ad0.index = ad1.index = a + j;
+		ad0.last = a + j == pi->p->n0 - 1;
+		ad1.last = a + j == pi->n1 - 1;
+		if ((j + 1) * l > blen || chunk_open(p0, base + j * l, &ad0, k0) != 0 ||
+		    chunk_open(p1, cur + j * l, &ad1, k1) != 0 || memcmp(p0, p1, sizeof(p0)) != 0)
+			rc = -EPROTO;
+	}
+	chunk_key_free(k0);
+	chunk_key_free(k1);
+	free(base);
+	free(cur);
+	return rc;
+}
+
 static inline int tenv_upload(void *arg, const char *key_text, const char *cache_path, int fd,
-			      uint64_t len)
+			      uint64_t len, const struct content_patch_info *patch)
 {
 	struct tenv *env = arg;
 	struct stat st, pst;
+	int rc;
 
 	if (fd >= 0 && (fstat(fd, &st) != 0 || stat(cache_path, &pst) != 0 ||
 			st.st_ino != pst.st_ino || (uint64_t)st.st_size != len))
 		return -EPROTO; /* the commit would copy other bytes than it uploads */
+	if (patch && (rc = tenv_check_patch(env, key_text, cache_path, patch)) != 0) {
+		fprintf(stderr, "tenv_upload: a patch claims a chunk it does not hold\n");
+		return rc;
+	}
 	return env->store->ops->put_file(env->store, key_text, cache_path);
 }
 

@@ -256,6 +256,19 @@ static inline size_t fjournal_records(struct fmount *m)
 	return n;
 }
 
+/* The newest record of m's journal, read into *rec (journal_record_release). */
+static inline int fjournal_newest(struct fmount *m, struct journal_record *rec)
+{
+	uint64_t *seqs;
+	size_t n;
+	int r = journal_list(&seqs, &n, m->eng.journal);
+
+	if (r == 0)
+		r = n ? journal_read(rec, m->eng.journal, seqs[n - 1]) : -ENOENT;
+	free(seqs);
+	return r;
+}
+
 /* The poll deps of m's mount over e's store, as the daemon builds them
  * (no kernel invalidation callback). */
 static inline struct poll_deps fmount_poll_deps(const struct fenv *e, const struct fmount *m)

@@ -16,19 +16,6 @@
 
 static unsigned char big[BIG_LEN];
 
-/* The newest record of m's journal, read into *rec. */
-static int newest_record(struct fmount *m, struct journal_record *rec)
-{
-	uint64_t *seqs;
-	size_t n;
-	int r = journal_list(&seqs, &n, m->eng.journal);
-
-	if (r == 0)
-		r = n ? journal_read(rec, m->eng.journal, seqs[n - 1]) : -ENOENT;
-	free(seqs);
-	return r;
-}
-
 /* Writes nbig files of BIG_LEN and NSMALL of 4 bytes into a new directory
  * and commits; *segs, *objs: the record's segment keys and objects. */
 static void commit_files(struct fmount *m, const char *dname, int nbig, size_t *segs, size_t *objs)
@@ -48,7 +35,7 @@ static void commit_files(struct fmount *m, const char *dname, int nbig, size_t *
 		CHECK_RC(fwrite_file(m->tree, d, name, "tiny", 4, NULL), 0);
 	}
 	CHECK_RC(commit_run(m->commit), 0);
-	CHECK_RC(newest_record(m, &rec), 0);
+	CHECK_RC(fjournal_newest(m, &rec), 0);
 	*segs = rec.nsegs;
 	*objs = rec.nobjs;
 	journal_record_release(&rec);

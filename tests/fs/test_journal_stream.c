@@ -5,7 +5,9 @@
  * journal_batch_load without its objects' bytes (data NULL, each read back
  * exactly by journal_read_object); a damaged byte anywhere (an object's
  * bytes that the lean read never keeps included) or a cut file reads as
- * -EBADMSG both ways; a small record is read whole by either. */
+ * -EBADMSG both ways; a small record is read whole by either. Every record
+ * here is version 3: its patched list read both ways, its patch entries
+ * only by the whole read. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,30 @@ static unsigned char head[300], *datas[NOBJS];
 static struct journal_object objs[NOBJS];
 static uint8_t segs[3][OBJECT_ID_BYTES], garbage[2][OBJECT_ID_BYTES];
 static unsigned char dead[4 * JOURNAL_DEAD_BYTES];
+/* Version 3: two patches, of two chunks (100 bytes each) and of none. */
+#define PATCHES_LEN (2 * JOURNAL_PATCH_HEAD_BYTES + 2 * (4 + 100))
+static unsigned char patched[2 * JOURNAL_PATCHED_BYTES], patches[PATCHES_LEN];
+
+static void make_patches(void)
+{
+	struct journal_patch p = {
+	    .seg = 3, .n0 = 1000, .n1 = 1001, .base_created = 4, .chunk_bytes = 100, .nchunks = 2};
+	unsigned char *w = patches;
+
+	randombytes_buf(patched, sizeof(patched));
+	for (int i = 0; i < 2; i++, p.nchunks = 0) {
+		memcpy(p.key, patched + i * JOURNAL_PATCHED_BYTES, OBJECT_ID_BYTES);
+		memcpy(p.base, patched + i * JOURNAL_PATCHED_BYTES + OBJECT_ID_BYTES,
+		       OBJECT_ID_BYTES);
+		journal_patch_put_head(w, &p);
+		w += JOURNAL_PATCH_HEAD_BYTES;
+		for (uint32_t c = 0; c < p.nchunks; c++, w += 104) {
+			memset(w, 0, 4);
+			w[0] = (unsigned char)(7 + c);
+			randombytes_buf(w + 4, 100);
+		}
+	}
+}
 
 static struct journal_record make_record(uint64_t seq, size_t nobjs)
 {
@@ -38,6 +64,7 @@ static struct journal_record make_record(uint64_t seq, size_t nobjs)
 	randombytes_buf(garbage, sizeof(garbage));
 	for (size_t i = 0; i < 4; i++)
 		journal_dead_put(dead + i * JOURNAL_DEAD_BYTES, segs[i % 3], 100 + i);
+	make_patches();
 	for (size_t i = 0; i < nobjs; i++) {
 		free(datas[i]);
 		datas[i] = malloc(lens[i] + 1);
@@ -56,7 +83,11 @@ static struct journal_record make_record(uint64_t seq, size_t nobjs)
 				       .garbage = (const uint8_t(*)[OBJECT_ID_BYTES])garbage,
 				       .ngarbage = 2,
 				       .dead = dead,
-				       .ndead = 4};
+				       .ndead = 4,
+				       .patched = patched,
+				       .npatched = 2,
+				       .patches = patches,
+				       .patches_len = sizeof(patches)};
 }
 
 /* got has want's fields; its objects' bytes are in memory unless lean. */
@@ -70,6 +101,10 @@ static void check_same(const struct journal_record *got, const struct journal_re
 	CHECK(got->nsegs == 3 && memcmp(got->segs, segs, sizeof(segs)) == 0);
 	CHECK(got->ngarbage == 2 && memcmp(got->garbage, garbage, sizeof(garbage)) == 0);
 	CHECK(got->ndead == 4 && memcmp(got->dead, dead, sizeof(dead)) == 0);
+	CHECK(got->npatched == 2 && memcmp(got->patched, patched, sizeof(patched)) == 0);
+	CHECK(lean ? !got->patches
+		   : got->patches_len == sizeof(patches) &&
+			 memcmp(got->patches, patches, sizeof(patches)) == 0);
 	CHECK(got->nobjs == want->nobjs);
 	for (size_t i = 0; i < got->nobjs && i < want->nobjs; i++) {
 		CHECK(memcmp(got->objs[i].key, objs[i].key, OBJECT_ID_BYTES) == 0);

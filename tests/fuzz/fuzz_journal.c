@@ -5,7 +5,8 @@
  * buffer and encode the counts it holds; a refused one leaves *out zeroed.
  * The reader in pieces (jstream_read, fs/cache/journal_stream.c, over the
  * same bytes in a memfd) must give the same verdict and the same fields,
- * each object's bytes at its offset. */
+ * each object's bytes at its offset, version 3's patched list (not its
+ * patch entries). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,9 @@ static void check_stream(const unsigned char *data, size_t size, int e,
 		FUZZ_ASSERT(!s.ngarbage ||
 			    memcmp(s.garbage, r->garbage, s.ngarbage * OBJECT_ID_BYTES) == 0);
 		FUZZ_ASSERT(!s.ndead || memcmp(s.dead, r->dead, s.ndead * JOURNAL_DEAD_BYTES) == 0);
+		FUZZ_ASSERT(s.npatched == r->npatched && !s.patches);
+		FUZZ_ASSERT(!s.npatched ||
+			    memcmp(s.patched, r->patched, s.npatched * JOURNAL_PATCHED_BYTES) == 0);
 	}
 	journal_record_release(&s);
 	close(fd);
@@ -81,6 +85,23 @@ static void check(const unsigned char *data, size_t size)
 				 (const unsigned char *)(r.segs + r.nsegs) <= hi));
 	FUZZ_ASSERT(!r.ngarbage || ((const unsigned char *)r.garbage >= lo &&
 				    (const unsigned char *)(r.garbage + r.ngarbage) <= hi));
+	/* version 3: every patch entry inside, one per listed key, in order */
+	FUZZ_ASSERT(!r.npatched ||
+		    (r.patched >= lo && r.patched + r.npatched * JOURNAL_PATCHED_BYTES <= hi));
+	FUZZ_ASSERT(!r.patches_len || (r.patches >= lo && r.patches + r.patches_len <= hi));
+	{
+		const unsigned char *p = r.patches, *end = p ? p + r.patches_len : NULL;
+		struct journal_patch jp;
+		size_t n = 0;
+		while (p && journal_patch_next(&p, end, &jp) == 1) {
+			FUZZ_ASSERT(n < r.npatched &&
+				    jp.chunks + (size_t)jp.nchunks * (4u + jp.chunk_bytes) <= end);
+			FUZZ_ASSERT(memcmp(jp.key, r.patched + n * JOURNAL_PATCHED_BYTES,
+					   OBJECT_ID_BYTES) == 0);
+			n++;
+		}
+		FUZZ_ASSERT(n == r.npatched && p == end);
+	}
 	journal_record_release(&r);
 }
 

@@ -233,6 +233,69 @@ class Remount(st.VaultTestCase):
             with open(name, "rb") as f:
                 self.assertEqual(f.read(), data, name)
 
+    def test_killed_daemon_page_rewrites_come_back_from_the_journal(self):
+        """Pages rewritten in a large file's stored segments and fsynced go
+        into the journal record as patches (docs/INTERNALS.md, "Commit"):
+        the new segments' cache files are not flushed. The daemon ends as
+        the upload round starts (SEALFS_FAULT die=round); those cache files
+        then lose their bytes (what a power cut can leave), and the next
+        mount rebuilds them from their bases: every byte reads back, and
+        again from a fresh cache once stored."""
+        if "fault-injection" not in st.sealfs("--version").stdout:
+            self.skipTest("sealfs built without -Dfault_injection=true (die=round)")
+        path = self.v.path("db")
+        data = bytearray(os.urandom(3 * MIB))
+        with open(path, "wb") as f:
+            f.write(data)
+        st.sealfs("sync", self.v.mnt)
+        self.v.unmount()
+        stored = set()
+        for sub in os.listdir(os.path.join(self.v.store, "o")):
+            stored.update(os.listdir(os.path.join(self.v.store, "o", sub)))
+        os.environ["SEALFS_FAULT"] = "slot=1000000,die=round"
+        try:
+            self.v.mount()
+        finally:
+            os.environ.pop("SEALFS_FAULT", None)
+        pid = st.daemon_pid(self.v.mnt)
+        with open(path, "r+b") as f:
+            for off in (MIB + 8192, 2 * MIB + 300000, 2 * MIB + 400000):
+                page = os.urandom(4096)
+                f.seek(off)
+                f.write(page)
+                data[off:off + len(page)] = page
+            f.flush()
+            os.fsync(f.fileno())
+        for _ in range(600):
+            if not st.process_alive(pid):
+                break
+            time.sleep(0.05)
+        self.assertFalse(st.process_alive(pid), "the daemon did not end at its round")
+        st.lazy_unmount_all(self.v.mnt)
+        objs = os.path.join(self.v.cache, "o")
+        lost = 0
+        for sub in os.listdir(objs):
+            for n in os.listdir(os.path.join(objs, sub)):
+                p = os.path.join(objs, sub, n)
+                if n not in stored and os.path.getsize(p) > 1000000:
+                    os.truncate(p, 0)  # a patched segment's unflushed bytes
+                    lost += 1
+        self.assertEqual(lost, 2, "expected the two patched segments unstored")
+        self.v.mount()
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), bytes(data))
+        st.sealfs("sync", self.v.mnt)
+        self.v.unmount()
+        fresh = self.v.cache + "-fresh"
+        self.v.mount(cache=fresh)
+        try:
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), bytes(data))
+        finally:
+            self.v.unmount()
+            shutil.rmtree(fresh, ignore_errors=True)
+            self.v.mount()
+
     def test_read_only_mount_refuses_writes(self):
         with open(self.v.path("ro.txt"), "w") as f:
             f.write("before")

@@ -196,7 +196,7 @@ class WriteBack(unittest.TestCase):
             version = f.read(4)
             self.assertEqual(version, b"\x02\x00\x00\x00")
             f.seek(8)
-            f.write(b"\x03\x00\x00\x00")
+            f.write(b"\x04\x00\x00\x00")  # above the 3 this sealfs reads
         p = self.v.mount(*SLOW_COMMITS, check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertFalse(self.v.is_mounted())
