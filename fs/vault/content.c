@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -155,9 +156,21 @@ void content_close_all(struct content_file *f)
 }
 
 /* Adopts fd for seg, closing the file's other fds first when at the bound. */
-void seg_adopt_fd(struct content_file *f, struct content_seg *seg, int fd)
+size_t content_fds_bound(bool cache_limited)
 {
-	if (f->nfds >= CONTENT_FDS_MAX)
+	size_t m = cache_limited ? CONTENT_FDS_DEFAULT : CONTENT_FDS_MAX;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 64 < m)
+		m = rl.rlim_cur / 64 > 8 ? (size_t)(rl.rlim_cur / 64) : 8;
+	return m;
+}
+
+void seg_adopt_fd(const struct content_ctx *ctx, struct content_file *f, struct content_seg *seg,
+		  int fd)
+{
+	if (f->nfds >= (ctx->fds_max ? ctx->fds_max : CONTENT_FDS_DEFAULT))
 		content_close_all(f);
 	seg->fd = fd;
 	f->nfds++;

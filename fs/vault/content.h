@@ -27,8 +27,13 @@
 #include "secmem.h"
 #include "vault.h"
 
-/* Cache files a file keeps open at most; more are closed and reopened. */
-#define CONTENT_FDS_MAX 32
+/* Cache files a file keeps open at most (content_ctx.fds_max); more are
+ * closed and reopened. A reader at random in a file of 256 segments or
+ * fewer then opens each segment's file once (docs/PERFORMANCE.md, "Random
+ * reads: more cache files kept open (session 11)"). With --cache-size the
+ * default, 32: an evicted segment a file still holds open keeps its disk. */
+#define CONTENT_FDS_MAX 256
+#define CONTENT_FDS_DEFAULT 32
 /* Largest file size accepted (16 TiB, ext4's limit): -EFBIG beyond. A
  * file's entry lists every segment, holes included (16 M of them here). */
 #define CONTENT_SIZE_MAX ((uint64_t)1 << 44)
@@ -47,7 +52,13 @@ struct content_ctx {
 	/* Borrowed; NULL: none. Hands the next cached segment files of a
 	 * sequential reader to the kernel's read-ahead (prefetch_warm). */
 	struct prefetch *warm;
+	size_t fds_max; /* cache fds per file (content_fds_bound); 0: CONTENT_FDS_DEFAULT */
 };
+
+/* content_ctx.fds_max for a mount: CONTENT_FDS_MAX, or CONTENT_FDS_DEFAULT
+ * when the cache has a size limit; at most RLIMIT_NOFILE / 64 (at least 8),
+ * so that one file read at random leaves the others fds. */
+size_t content_fds_bound(bool cache_limited);
 
 /* content_seg.created of a segment version no commit has recorded yet
  * (format 2): its chunks are sealed under its own key; content_commit sets
@@ -111,7 +122,7 @@ struct content_file {
 	struct content_seg *segs;
 	size_t nsegs;	 /* == ceil(size / SEGMENT_PLAIN_BYTES) */
 	size_t segs_cap; /* allocated length of segs */
-	size_t nfds;	 /* segs[].fd that are open; at most CONTENT_FDS_MAX */
+	size_t nfds;	 /* segs[].fd that are open; at most content_ctx.fds_max */
 	/* Store keys replaced since the last commit, each with the seq that
 	 * created it (its created: the garbage triple's c, docs/FORMAT.md
 	 * "Garbage lists"): deleted after it. NULL until a key is queued. */

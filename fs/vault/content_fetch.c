@@ -135,6 +135,6 @@ int seg_fd(const struct content_ctx *ctx, struct content_file *f, size_t s)
 	}
 	if (fd < 0)
 		return content_bad_chunk(f, (uint64_t)s * SEGMENT_CHUNKS, fd);
-	seg_adopt_fd(f, seg, fd);
+	seg_adopt_fd(ctx, f, seg, fd);
 	return fd;
 }

@@ -69,8 +69,10 @@ void content_ad_init(struct chunk_ad *ad, const struct content_ctx *ctx,
 void seg_close(struct content_file *f, struct content_seg *seg);
 /* Closes every cache fd f holds. */
 void content_close_all(struct content_file *f);
-/* Adopts fd for seg, closing the file's other fds first when at the bound. */
-void seg_adopt_fd(struct content_file *f, struct content_seg *seg, int fd);
+/* Adopts fd for seg, closing the file's other fds first when at the bound
+ * (ctx->fds_max). */
+void seg_adopt_fd(const struct content_ctx *ctx, struct content_file *f, struct content_seg *seg,
+		  int fd);
 /* Sets the number of segments to n; new ones are holes. 0 or -ENOMEM. */
 int segs_resize(struct content_file *f, size_t n);
 /* Makes room for extra more garbage keys (none: allocates nothing). */

@@ -222,7 +222,7 @@ static int seg_install(const struct content_ctx *ctx, struct content_file *f, si
 	memcpy(seg->key, key, OBJECT_ID_BYTES);
 	seg->created = skey ? CONTENT_CREATED_PENDING : 0;
 	seg_set_key(seg, skey);
-	seg_adopt_fd(f, seg, fd);
+	seg_adopt_fd(ctx, f, seg, fd);
 	return 0;
 }
 

@@ -40,7 +40,6 @@
 #include "upload.h"
 
 /* ---- a new vault ---- */
-
 static int engine_put_sealed(struct backend *store, const char *key, unsigned char *data,
 			     size_t len)
 {
@@ -468,12 +467,13 @@ static int engine_open_tree(struct engine *e, const struct dirobj_head *head,
 			    const struct vault_config *cfg, const struct vault_keys *keys,
 			    const struct engine_opts *o, char *err, size_t size)
 {
-	struct content_ctx cctx = {
-	    .suite = cfg->suite, .content_key = keys->content, .format = cfg->format};
+	struct content_ctx cctx = {.suite = cfg->suite,
+				   .content_key = keys->content,
+				   .format = cfg->format,
+				   .fds_max = content_fds_bound(o->track_cache)};
 	int r;
 
-	/* Warming a directory's next files and a reader's next cached segments
-	 * for every store; fetching a reader's next segments for a remote one. */
+	/* Warming (files, cached segments) for every store; fetching for a remote one. */
 	if (prefetch_start(&e->prefetch, e->cache) != 0)
 		log_msg(LOG_WARNING, "read-ahead is off: starting its threads failed");
 	cctx.cache = e->cache;

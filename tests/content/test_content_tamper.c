@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 
 #define MIB (1024u * 1024u)
 #define MARKER "sealfs-plaintext-marker-7c1f"
@@ -432,24 +433,52 @@ static void test_shrink_cuts_dirty_segment(struct tenv *env)
 	free(f.garbage);
 }
 
-/* More segments than CONTENT_FDS_MAX: fds are closed and reopened. */
+/* The bound a mount sets (content_fds_bound): CONTENT_FDS_MAX, or
+ * CONTENT_FDS_DEFAULT with --cache-size; RLIMIT_NOFILE / 64 when lower, 8 at
+ * least. */
+static void test_fds_bound(void)
+{
+	struct rlimit rl, r2;
+
+	CHECK_RC(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	r2 = rl;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 64 * CONTENT_FDS_MAX) {
+		r2.rlim_cur = 64 * CONTENT_FDS_MAX;
+		CHECK_RC(setrlimit(RLIMIT_NOFILE, &r2), 0);
+		CHECK_RC(content_fds_bound(false), CONTENT_FDS_MAX);
+		CHECK_RC(content_fds_bound(true), CONTENT_FDS_DEFAULT);
+	}
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 1024) {
+		r2.rlim_cur = 1024;
+		CHECK_RC(setrlimit(RLIMIT_NOFILE, &r2), 0);
+		CHECK_RC(content_fds_bound(false), 16);
+		CHECK_RC(content_fds_bound(true), 16);
+	}
+	r2.rlim_cur = 100;
+	CHECK_RC(setrlimit(RLIMIT_NOFILE, &r2), 0);
+	CHECK_RC(content_fds_bound(false), 8);
+	CHECK_RC(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+/* More segments than the bound (CONTENT_FDS_DEFAULT: tenv sets no
+ * fds_max): fds are closed and reopened. */
 static void test_fds_stay_bounded(struct tenv *env)
 {
-	const size_t nsegs = CONTENT_FDS_MAX + 8;
+	const size_t nsegs = CONTENT_FDS_DEFAULT + 8;
 	struct content_file f;
 
 	CHECK_RC(content_new(&f), 0);
 	for (size_t s = 0; s < nsegs; s++)
 		CHECK_RC(write_all(env, &f, 4096, s * MIB + 100), 0);
-	CHECK(f.nfds <= CONTENT_FDS_MAX);
+	CHECK(f.nfds <= CONTENT_FDS_DEFAULT);
 	CHECK_RC(content_sync(&env->ctx, &f), 0);
 	CHECK_RC(tenv_commit(env, &f), 0);
 	for (size_t s = 0; s < nsegs; s++)
 		CHECK_RC(read_at(env, &f, 4096, s * MIB + 100), 4096);
-	CHECK(f.nfds <= CONTENT_FDS_MAX);
+	CHECK(f.nfds <= CONTENT_FDS_DEFAULT);
 	for (size_t s = nsegs; s-- > 0;)
 		CHECK_RC(write_all(env, &f, 10, s * MIB), 0);
-	CHECK(f.nfds <= CONTENT_FDS_MAX);
+	CHECK(f.nfds <= CONTENT_FDS_DEFAULT);
 	CHECK_RC(content_sync(&env->ctx, &f), 0);
 	CHECK_RC(tenv_commit(env, &f), 0);
 	CHECK_RC(tenv_store_objects(env), (long)nsegs);
@@ -496,5 +525,6 @@ int main(void)
 			tenv_close(&env);
 		}
 	}
+	test_fds_bound();
 	return check_done("test_content_tamper");
 }
