@@ -278,7 +278,7 @@ static int jstream_objs(struct journal_record *out, struct jsrc *s)
 static int jstream_patches(struct journal_record *out, struct jsrc *s, struct jkeep *k,
 			   size_t patched_at)
 {
-	unsigned char head[JOURNAL_PATCH_HEAD_BYTES], b4[4];
+	unsigned char head[JOURNAL_PATCH_HEAD_BYTES];
 	struct journal_patch jp;
 	uint32_t len = 0, prev = 0;
 	uint64_t left;
@@ -298,10 +298,8 @@ static int jstream_patches(struct journal_record *out, struct jsrc *s, struct jk
 				      JOURNAL_PATCHED_BYTES) != 0))
 			return -EBADMSG; /* a bad entry, or not the listed new key and base */
 		for (uint32_t c = 0; r == 0 && c < jp.nchunks; c++) {
-			uint32_t j;
-			r = jsrc_take(s, b4, 4);
-			j = (uint32_t)b4[0] | (uint32_t)b4[1] << 8 | (uint32_t)b4[2] << 16 |
-			    (uint32_t)b4[3] << 24;
+			uint32_t j = 0;
+			r = jsrc_u32(s, &j);
 			if (r == 0 && (j >= 256 || (c > 0 && j <= prev)))
 				return -EBADMSG;
 			prev = j;
@@ -345,8 +343,8 @@ static int jstream_fields(struct journal_record *out, struct jsrc *s, struct jke
 		r = jkeep_list(k, s, OBJECT_ID_BYTES, &out->ngarbage, &garbage_at);
 	if (r == 0 && version >= 2)
 		r = jkeep_list(k, s, JOURNAL_DEAD_BYTES, &out->ndead, &dead_at);
-	/* version 3: the patched list kept, the entries only skipped (their
-	 * layout is checked when the record is read whole, at a mount) */
+	/* version 3: the patched list kept, the entries checked but their
+	 * chunks not kept (the whole read at a mount keeps them) */
 	if (r == 0 && version >= 3)
 		r = jkeep_list(k, s, JOURNAL_PATCHED_BYTES, &out->npatched, &patched_at);
 	if (r == 0 && version >= 3)
